@@ -1,0 +1,422 @@
+package dev.tern.gguf;
+
+import dev.tern.tensor.GGMLType;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A GGUF file (versions 2 and 3), memory-mapped read-only. Metadata and tensor infos are parsed
+ * once at open; tensor data stays in the mapping and is handed out as slices, never copied.
+ * Every structural problem is reported as a {@link GGUFException} naming the file.
+ */
+public final class GGUFFile implements AutoCloseable {
+    public static final int MAGIC = 0x46554747; // "GGUF" little-endian
+    public static final int DEFAULT_ALIGNMENT = 32;
+    private static final int MAX_DIMS = 4;
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment mapping;
+    private final int version;
+    private final int alignment;
+    private final long dataStart;
+    private final Map<String, MetadataValue> metadata;
+    private final Map<String, GGUFTensorInfo> tensors;
+
+    private GGUFFile(Path path, Arena arena, MemorySegment mapping, int version, int alignment, long dataStart,
+                     Map<String, MetadataValue> metadata, Map<String, GGUFTensorInfo> tensors) {
+        this.path = path;
+        this.arena = arena;
+        this.mapping = mapping;
+        this.version = version;
+        this.alignment = alignment;
+        this.dataStart = dataStart;
+        this.metadata = Collections.unmodifiableMap(metadata);
+        this.tensors = Collections.unmodifiableMap(tensors);
+    }
+
+    public static GGUFFile open(Path path) {
+        if (Files.isDirectory(path)) {
+            throw new GGUFException(path, "is a directory, not a GGUF file");
+        }
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            return parse(path, arena, mapping);
+        } catch (NoSuchFileException e) {
+            arena.close();
+            throw new GGUFException(path, "no such file");
+        } catch (AccessDeniedException e) {
+            arena.close();
+            throw new GGUFException(path, "permission denied");
+        } catch (IOException e) {
+            arena.close();
+            throw new GGUFException(path, "cannot read: " + e.getMessage());
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static GGUFFile parse(Path path, Arena arena, MemorySegment mapping) {
+        Cursor in = new Cursor(path, mapping);
+        if (mapping.byteSize() < 4) {
+            throw new GGUFException(path, "truncated: " + mapping.byteSize() + " bytes, not even a GGUF header");
+        }
+        int magic = in.i32("magic");
+        if (magic != MAGIC) {
+            throw new GGUFException(path, String.format("not a GGUF file (magic 0x%08x, expected \"GGUF\")", magic));
+        }
+        int version = in.i32("version");
+        if (version != 2 && version != 3) {
+            throw new GGUFException(path, "unsupported GGUF version " + Integer.toUnsignedString(version) + " (Tern reads versions 2 and 3)");
+        }
+        long tensorCount = in.count("tensor count", 8 + 4 + 8 + 4 + 8);
+        long kvCount = in.count("metadata count", 8 + 4);
+
+        Map<String, MetadataValue> metadata = new LinkedHashMap<>();
+        for (long i = 0; i < kvCount; i++) {
+            String key = in.string("metadata key #" + i);
+            GGUFValueType type = in.valueType("metadata '" + key + "'");
+            MetadataValue value = in.value(type, "metadata '" + key + "'", 0);
+            if (metadata.put(key, value) != null) {
+                throw new GGUFException(path, "duplicate metadata key '" + key + "'");
+            }
+        }
+
+        int alignment = DEFAULT_ALIGNMENT;
+        MetadataValue a = metadata.get("general.alignment");
+        if (a != null) {
+            if (!(a.value() instanceof Number n) || n.longValue() <= 0 || Long.bitCount(n.longValue()) != 1 || n.longValue() > (1 << 20)) {
+                throw new GGUFException(path, "general.alignment must be a power of two, got " + a);
+            }
+            alignment = n.intValue();
+        }
+
+        Map<String, GGUFTensorInfo> tensors = new LinkedHashMap<>();
+        for (long i = 0; i < tensorCount; i++) {
+            String name = in.string("tensor name #" + i);
+            String what = "tensor '" + name + "'";
+            int nDims = in.i32(what + " dimension count");
+            if (nDims < 1 || nDims > MAX_DIMS) {
+                throw new GGUFException(path, what + " has " + Integer.toUnsignedString(nDims) + " dimensions (1 to " + MAX_DIMS + " allowed)");
+            }
+            long[] shape = new long[nDims];
+            long elements = 1;
+            for (int d = 0; d < nDims; d++) {
+                shape[d] = in.i64(what + " dimension " + d);
+                if (shape[d] <= 0) {
+                    throw new GGUFException(path, what + " has dimension " + d + " = " + Long.toUnsignedString(shape[d]));
+                }
+                if (elements > Long.MAX_VALUE / shape[d]) {
+                    throw new GGUFException(path, what + " has too many elements");
+                }
+                elements *= shape[d];
+            }
+            int typeId = in.i32(what + " type");
+            GGMLType type = GGMLType.byId(typeId);
+            if (type == null) {
+                throw new GGUFException(path, what + " has unknown tensor type id " + Integer.toUnsignedString(typeId));
+            }
+            if (shape[0] % type.blockSize != 0) {
+                throw new GGUFException(path, what + " row length " + shape[0] + " is not a multiple of the " + type + " block size " + type.blockSize);
+            }
+            long offset = in.i64(what + " offset");
+            if (offset < 0 || offset % alignment != 0) {
+                throw new GGUFException(path, what + " data offset " + Long.toUnsignedString(offset) + " is not aligned to " + alignment);
+            }
+            if (tensors.put(name, new GGUFTensorInfo(name, shape, type, offset)) != null) {
+                throw new GGUFException(path, "duplicate tensor '" + name + "'");
+            }
+        }
+
+        long dataStart = align(in.position(), alignment);
+        if (!tensors.isEmpty() && dataStart > mapping.byteSize()) {
+            throw new GGUFException(path, "truncated: tensor data would start at byte " + dataStart + " but the file has " + mapping.byteSize());
+        }
+        for (GGUFTensorInfo t : tensors.values()) {
+            long end = dataStart + t.offset() + t.byteSize();
+            if (t.offset() > mapping.byteSize() || end < 0 || end > mapping.byteSize()) {
+                throw new GGUFException(path, "truncated or corrupt: tensor '" + t.name() + "' data ends at byte "
+                        + (end < 0 ? "(overflow)" : Long.toString(end)) + " but the file has " + mapping.byteSize());
+            }
+        }
+        return new GGUFFile(path, arena, mapping, version, alignment, dataStart, metadata, tensors);
+    }
+
+    static long align(long position, long alignment) {
+        return (position + alignment - 1) / alignment * alignment;
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public int alignment() {
+        return alignment;
+    }
+
+    public long fileSize() {
+        return mapping.byteSize();
+    }
+
+    public Map<String, MetadataValue> metadata() {
+        return metadata;
+    }
+
+    /** Tensor infos in file order. */
+    public List<GGUFTensorInfo> tensors() {
+        return List.copyOf(tensors.values());
+    }
+
+    public boolean hasTensor(String name) {
+        return tensors.containsKey(name);
+    }
+
+    public GGUFTensorInfo tensor(String name) {
+        GGUFTensorInfo t = tensors.get(name);
+        if (t == null) {
+            throw new GGUFException(path, "missing tensor '" + name + "'");
+        }
+        return t;
+    }
+
+    /** The tensor's bytes, a slice of the read-only mapping. */
+    public MemorySegment data(GGUFTensorInfo t) {
+        return mapping.asSlice(dataStart + t.offset(), t.byteSize());
+    }
+
+    public boolean has(String key) {
+        return metadata.containsKey(key);
+    }
+
+    private MetadataValue require(String key) {
+        MetadataValue v = metadata.get(key);
+        if (v == null) {
+            throw new GGUFException(path, "missing metadata key '" + key + "'");
+        }
+        return v;
+    }
+
+    private <T> T as(String key, Class<T> cls, String what) {
+        Object v = require(key).value();
+        if (!cls.isInstance(v)) {
+            throw new GGUFException(path, "metadata '" + key + "' should be " + what + " but is " + metadata.get(key).type());
+        }
+        return cls.cast(v);
+    }
+
+    public String getString(String key) {
+        return as(key, String.class, "a string");
+    }
+
+    public String getString(String key, String fallback) {
+        return has(key) ? getString(key) : fallback;
+    }
+
+    public long getLong(String key) {
+        Object v = require(key).value();
+        if (v instanceof Integer || v instanceof Long) {
+            return ((Number) v).longValue();
+        }
+        throw new GGUFException(path, "metadata '" + key + "' should be an integer but is " + metadata.get(key).type());
+    }
+
+    public int getInt(String key) {
+        long v = getLong(key);
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+            throw new GGUFException(path, "metadata '" + key + "' = " + v + " is out of range");
+        }
+        return (int) v;
+    }
+
+    public int getInt(String key, int fallback) {
+        return has(key) ? getInt(key) : fallback;
+    }
+
+    public float getFloat(String key) {
+        Object v = require(key).value();
+        if (v instanceof Float || v instanceof Double) {
+            return ((Number) v).floatValue();
+        }
+        throw new GGUFException(path, "metadata '" + key + "' should be a float but is " + metadata.get(key).type());
+    }
+
+    public float getFloat(String key, float fallback) {
+        return has(key) ? getFloat(key) : fallback;
+    }
+
+    public boolean getBoolean(String key, boolean fallback) {
+        return has(key) ? as(key, Boolean.class, "a bool") : fallback;
+    }
+
+    public String[] getStringArray(String key) {
+        return as(key, String[].class, "an array of strings");
+    }
+
+    public float[] getFloatArray(String key) {
+        return as(key, float[].class, "an array of float32");
+    }
+
+    public int[] getIntArray(String key) {
+        return as(key, int[].class, "an array of 32-bit integers");
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    /** Reads the header sequentially, turning every out-of-bounds read into "truncated". */
+    private static final class Cursor {
+        private final Path path;
+        private final MemorySegment seg;
+        private long pos;
+
+        Cursor(Path path, MemorySegment seg) {
+            this.path = path;
+            this.seg = seg;
+        }
+
+        long position() {
+            return pos;
+        }
+
+        private void need(long bytes, String what) {
+            if (bytes < 0 || pos + bytes > seg.byteSize() || pos + bytes < 0) {
+                throw new GGUFException(path, "truncated while reading " + what + " at byte " + pos + " (file has " + seg.byteSize() + " bytes)");
+            }
+        }
+
+        int i32(String what) {
+            need(4, what);
+            int v = seg.get(LE.I32, pos);
+            pos += 4;
+            return v;
+        }
+
+        long i64(String what) {
+            need(8, what);
+            long v = seg.get(LE.I64, pos);
+            pos += 8;
+            return v;
+        }
+
+        /** A count whose items each take at least {@code minItemBytes}: rejects counts the file cannot hold. */
+        long count(String what, long minItemBytes) {
+            long n = i64(what);
+            if (n < 0 || (n > 0 && n > (seg.byteSize() - pos) / minItemBytes)) {
+                throw new GGUFException(path, what + " " + Long.toUnsignedString(n) + " is impossible for a file of " + seg.byteSize() + " bytes (corrupt or truncated)");
+            }
+            return n;
+        }
+
+        String string(String what) {
+            long len = i64(what + " length");
+            if (len < 0 || len > seg.byteSize() - pos) {
+                throw new GGUFException(path, "truncated or corrupt: " + what + " has length " + Long.toUnsignedString(len)
+                        + " at byte " + (pos - 8) + " but only " + (seg.byteSize() - pos) + " bytes remain");
+            }
+            byte[] bytes = seg.asSlice(pos, len).toArray(LE.I8);
+            pos += len;
+            return new String(bytes, java.nio.charset.StandardCharsets.UTF_8);
+        }
+
+        GGUFValueType valueType(String what) {
+            int id = i32(what + " type");
+            GGUFValueType t = GGUFValueType.byId(id);
+            if (t == null) {
+                throw new GGUFException(path, what + " has unknown value type " + Integer.toUnsignedString(id));
+            }
+            return t;
+        }
+
+        MetadataValue value(GGUFValueType type, String what, int depth) {
+            return switch (type) {
+                case UINT8 -> scalar(type, Byte.toUnsignedInt(bytes(1, what)[0]));
+                case INT8 -> scalar(type, (int) bytes(1, what)[0]);
+                case UINT16 -> scalar(type, Short.toUnsignedInt(seg.get(LE.I16, advance(2, what))));
+                case INT16 -> scalar(type, (int) seg.get(LE.I16, advance(2, what)));
+                case UINT32 -> scalar(type, Integer.toUnsignedLong(i32(what)));
+                case INT32 -> scalar(type, i32(what));
+                case FLOAT32 -> scalar(type, Float.intBitsToFloat(i32(what)));
+                case BOOL -> scalar(type, bytes(1, what)[0] != 0);
+                case STRING -> scalar(type, string(what));
+                case UINT64, INT64 -> scalar(type, i64(what));
+                case FLOAT64 -> scalar(type, Double.longBitsToDouble(i64(what)));
+                case ARRAY -> array(what, depth);
+            };
+        }
+
+        private static MetadataValue scalar(GGUFValueType type, Object v) {
+            return new MetadataValue(type, null, v);
+        }
+
+        private long advance(int n, String what) {
+            need(n, what);
+            long p = pos;
+            pos += n;
+            return p;
+        }
+
+        private byte[] bytes(int n, String what) {
+            return seg.asSlice(advance(n, what), n).toArray(LE.I8);
+        }
+
+        private MetadataValue array(String what, int depth) {
+            if (depth > 8) {
+                throw new GGUFException(path, what + " nests arrays too deeply");
+            }
+            GGUFValueType et = valueType(what + " element");
+            long n = count(what + " element count", et.minBytes);
+            int len = Math.toIntExact(n);
+            Object v = switch (et) {
+                case UINT8, INT8 -> bytes(len, what);
+                case BOOL -> {
+                    byte[] b = bytes(len, what);
+                    boolean[] out = new boolean[len];
+                    for (int i = 0; i < len; i++) {
+                        out[i] = b[i] != 0;
+                    }
+                    yield out;
+                }
+                case UINT16, INT16 -> seg.asSlice(advance(2 * len, what), 2L * len).toArray(LE.I16);
+                case UINT32, INT32 -> seg.asSlice(advance(4 * len, what), 4L * len).toArray(LE.I32);
+                case FLOAT32 -> seg.asSlice(advance(4 * len, what), 4L * len).toArray(LE.F32);
+                case UINT64, INT64 -> seg.asSlice(advance(8 * len, what), 8L * len).toArray(LE.I64);
+                case FLOAT64 -> seg.asSlice(advance(8 * len, what), 8L * len).toArray(LE.F64);
+                case STRING -> {
+                    String[] out = new String[len];
+                    for (int i = 0; i < len; i++) {
+                        out[i] = string(what + "[" + i + "]");
+                    }
+                    yield out;
+                }
+                case ARRAY -> {
+                    MetadataValue[] out = new MetadataValue[len];
+                    for (int i = 0; i < len; i++) {
+                        out[i] = array(what + "[" + i + "]", depth + 1);
+                    }
+                    yield out;
+                }
+            };
+            return new MetadataValue(GGUFValueType.ARRAY, et, v);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.tern.tensor;
+
+import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.GGUFTensorInfo;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A weight tensor seen as a matrix of {@code rows} rows of {@code cols} values, in any
+ * supported format, backed by memory it does not own (usually a slice of a mapped GGUF file).
+ */
+public final class Tensor {
+    private final String name;
+    private final TensorFormat format;
+    private final MemorySegment data;
+    private final int rows;
+    private final int cols;
+    private final long rowBytes;
+
+    public Tensor(String name, TensorFormat format, MemorySegment data, int rows, int cols) {
+        this.name = name;
+        this.format = format;
+        this.data = data;
+        this.rows = rows;
+        this.cols = cols;
+        this.rowBytes = format.type().byteSize(cols);
+        if (rowBytes * rows > data.byteSize()) {
+            throw new IllegalArgumentException(name + ": " + rows + "x" + cols + " " + format.type() + " needs "
+                    + rowBytes * rows + " bytes, has " + data.byteSize());
+        }
+    }
+
+    /** The named tensor of a GGUF file, rows being all dimensions after the first. */
+    public static Tensor of(GGUFFile file, GGUFTensorInfo info) {
+        return new Tensor(info.name(), TensorFormat.of(info.type()), file.data(info),
+                Math.toIntExact(info.rows()), Math.toIntExact(info.rowLength()));
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public TensorFormat format() {
+        return format;
+    }
+
+    public GGMLType type() {
+        return format.type();
+    }
+
+    public MemorySegment data() {
+        return data;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public long rowBytes() {
+        return rowBytes;
+    }
+
+    /** Row {@code row} · x[xOff .. xOff+cols). */
+    public float dot(int row, float[] x, int xOff) {
+        return format.dot(data, row * rowBytes, x, xOff, cols);
+    }
+
+    public void dequantizeRow(int row, float[] out, int outOff) {
+        format.dequantize(data, row * rowBytes, out, outOff, cols);
+    }
+
+    /** All values as floats: for small tensors such as norm weights and biases. */
+    public float[] toFloats() {
+        float[] out = new float[Math.multiplyExact(rows, cols)];
+        for (int r = 0; r < rows; r++) {
+            dequantizeRow(r, out, r * cols);
+        }
+        return out;
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + format.type() + " " + rows + "x" + cols;
+    }
+}

@@ -1,0 +1,44 @@
+package dev.tern.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * How one ggml tensor type stores numbers, and the arithmetic on them: one implementation per
+ * type owns its block layout, its dequantizer, its dot-product kernel and its reference
+ * quantizer. Offsets are byte offsets into {@code w}; {@code n} counts elements and is always a
+ * whole number of blocks.
+ */
+public interface TensorFormat {
+
+    GGMLType type();
+
+    /** Σ w[i]·x[xOff+i] for i < n, with the Vector API. */
+    float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n);
+
+    /** Decodes n values starting at byteOffset into out[outOff..]. */
+    void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
+
+    /**
+     * Encodes n values of src into dst at dstOff, bit-for-bit as llama.cpp's reference
+     * quantizer ({@code quantize_row_*_ref}) does.
+     */
+    void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
+
+    /** The plain scalar dot product that {@link #dot} must agree with: dequantize, then multiply. */
+    default float dotReference(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        float[] row = new float[n];
+        dequantize(w, byteOffset, row, 0, n);
+        float sum = 0f;
+        for (int i = 0; i < n; i++) {
+            sum += row[i] * x[xOff + i];
+        }
+        return sum;
+    }
+
+    static TensorFormat of(GGMLType type) {
+        return switch (type) {
+            case F32 -> F32Format.INSTANCE;
+            default -> throw new UnsupportedTensorTypeException(type);
+        };
+    }
+}
