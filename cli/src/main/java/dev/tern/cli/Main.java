@@ -1,0 +1,40 @@
+package dev.tern.cli;
+
+import dev.tern.TernException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code tern} command line: one subcommand per job. */
+@Command(name = "tern", mixinStandardHelpOptions = true, version = "tern 0.1.0",
+        description = "Pure-Java LLM inference for Llama-family models in GGUF.",
+        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+
+    public static void main(String[] args) {
+        int code;
+        try {
+            code = run(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("tern: out of memory (raise the heap with TERN_JAVA_OPTS=-Xmx...)");
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    /** Runs a command line and returns its exit code: 0 ok, 1 user-facing failure, 2 bad usage, 70 bug. */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            if (ex instanceof TernException) {
+                cmd.getErr().println("tern: " + ex.getMessage());
+                return 1;
+            }
+            if (System.getenv("TERN_DEBUG") != null) {
+                ex.printStackTrace(cmd.getErr());
+            }
+            cmd.getErr().println("tern: internal error: " + ex + " (TERN_DEBUG=1 shows the stack trace)");
+            return 70;
+        });
+        return cl.execute(args);
+    }
+}
