@@ -9,6 +9,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -18,19 +19,24 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * Our reference quantizers must reproduce llama-quantize's output byte for byte: every
- * quantized 2-D tensor of the stories15M files is re-quantized from the F32 file and compared.
+ * non-F32 2-D tensor of the quantized stories15M files (and the F16/BF16 stories260K files) is
+ * re-quantized from the model's F32 file and compared.
  * Also checks that dequantizing llama.cpp's bytes lands close to the F32 original.
  */
 class LlamaCppBitCompatTest {
 
     @ParameterizedTest
-    @CsvSource({"q8_0, Q8_0", "q4_0, Q4_0 Q6_K", "q4_1, Q4_1 Q6_K", "q5_0, Q5_0 Q6_K", "q5_1, Q5_1 Q6_K",
-            "q4_k_m, Q4_K Q6_K", "q5_k_m, Q5_K Q6_K", "q6_k, Q6_K"})
-    void quantizersMatchLlamaQuantize(String variant, String expectedTypes) {
+    @CsvSource({"stories15M-distilled, q8_0, Q8_0", "stories15M-distilled, q4_0, Q4_0 Q6_K",
+            "stories15M-distilled, q4_1, Q4_1 Q6_K", "stories15M-distilled, q5_0, Q5_0 Q6_K",
+            "stories15M-distilled, q5_1, Q5_1 Q6_K", "stories15M-distilled, q4_k_m, Q4_K Q6_K",
+            "stories15M-distilled, q5_k_m, Q5_K Q6_K", "stories15M-distilled, q6_k, Q6_K",
+            "stories260K, f16, F16", "stories260K, bf16, BF16"})
+    void quantizersMatchLlamaQuantize(String model, String variant, String expectedTypes) {
         List<String> mismatches = new ArrayList<>();
         Set<GGMLType> seen = EnumSet.noneOf(GGMLType.class);
-        try (GGUFFile f32 = GGUFFile.open(Fixtures.stories15M("stories15M-distilled-f32.gguf"));
-             GGUFFile q = GGUFFile.open(Fixtures.stories15M("stories15M-distilled-" + variant + ".gguf"));
+        Path dir = Fixtures.models().resolve(model);
+        try (GGUFFile f32 = GGUFFile.open(dir.resolve(model + "-f32.gguf"));
+             GGUFFile q = GGUFFile.open(dir.resolve(model + "-" + variant + ".gguf"));
              Arena arena = Arena.ofConfined()) {
             for (GGUFTensorInfo info : q.tensors()) {
                 if (info.shape().length != 2 || info.type() == GGMLType.F32) {
