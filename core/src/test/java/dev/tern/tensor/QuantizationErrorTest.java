@@ -5,6 +5,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -35,6 +36,31 @@ class QuantizationErrorTest {
         double rel = Math.sqrt(err / sq);
         assertTrue(rel < RoundTripBounds.relativeRmse(format.type()), format.type() + ": relative RMSE " + rel);
         assertTrue(rel > 0 || format.type() == GGMLType.F16, format.type() + " cannot be lossless on Gaussian data");
+    }
+
+    /** Degenerate blocks (all zero, constant, one outlier among zeros) must not produce NaNs or garbage. */
+    @ParameterizedTest
+    @MethodSource("formats")
+    void degenerateBlocks(TensorFormat format) {
+        int n = 512;
+        float[] zeros = new float[n];
+        assertArrayEquals(zeros, roundTrip(format, zeros), 0f, format.type() + " zeros");
+
+        float[] constant = new float[n];
+        Arrays.fill(constant, -0.75f);
+        float[] back = roundTrip(format, constant);
+        for (int i = 0; i < n; i++) {
+            assertEquals(-0.75f, back[i], 0.75 * RoundTripBounds.relativeRmse(format.type()) * 2, format.type() + " constant at " + i);
+        }
+
+        float[] spike = new float[n];
+        spike[37] = 1000f;
+        spike[300] = -3e-3f;
+        back = roundTrip(format, spike);
+        for (int i = 0; i < n; i++) {
+            assertTrue(Float.isFinite(back[i]), format.type() + " spike gave " + back[i] + " at " + i);
+        }
+        assertEquals(1000f, back[37], 1000 * RoundTripBounds.relativeRmse(format.type()), format.type() + " spike");
     }
 
     /** The same synthetic data, metric and thresholds as llama.cpp's tests/test-quantize-fns.cpp. */
