@@ -24,6 +24,16 @@ public interface TensorFormat {
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
+    /**
+     * The dot product of one weight row with a batch of activation vectors (prompt processing):
+     * {@code out[outOff + b·outStride] = dot(w, byteOffset, xs[b], xOff, n)} for every b, reading
+     * and decoding the row once for the whole batch. Results agree with {@link #dot} up to float
+     * summation order.
+     */
+    default void dotBatch(MemorySegment w, long byteOffset, float[][] xs, int xOff, int n, float[] out, int outOff, int outStride) {
+        BatchDot.dotBatch(this, w, byteOffset, xs, xOff, n, out, outOff, outStride);
+    }
+
     /** The plain scalar dot product that {@link #dot} must agree with: dequantize, then multiply. */
     default float dotReference(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         float[] row = new float[n];
@@ -38,6 +48,16 @@ public interface TensorFormat {
     static TensorFormat of(GGMLType type) {
         return switch (type) {
             case F32 -> F32Format.INSTANCE;
+            case F16 -> F16Format.INSTANCE;
+            case BF16 -> BF16Format.INSTANCE;
+            case Q8_0 -> Q8_0Format.INSTANCE;
+            case Q4_0 -> Q4_0Format.INSTANCE;
+            case Q4_1 -> Q4_1Format.INSTANCE;
+            case Q5_0 -> Q5_0Format.INSTANCE;
+            case Q5_1 -> Q5_1Format.INSTANCE;
+            case Q4_K -> Q4_KFormat.INSTANCE;
+            case Q5_K -> Q5_KFormat.INSTANCE;
+            case Q6_K -> Q6_KFormat.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }

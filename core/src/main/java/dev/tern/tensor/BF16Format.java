@@ -1,0 +1,71 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/** bfloat16: the upper 16 bits of an IEEE float, little-endian. */
+public final class BF16Format implements TensorFormat {
+    public static final BF16Format INSTANCE = new BF16Format();
+    private static final VectorSpecies<Float> F = Vec.F;
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
+    private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+
+    private BF16Format() {
+    }
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.BF16;
+    }
+
+    static float toFloat(short bits) {
+        return Float.intBitsToFloat(bits << 16);
+    }
+
+    /** ggml_compute_fp32_to_bf16: round to nearest even; NaNs are truncated and forced quiet. */
+    static short fromFloat(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (short) ((u >>> 16) | 64);
+        }
+        return (short) ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16);
+    }
+
+    @Override
+    public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            ShortVector h = ShortVector.fromMemorySegment(S, w, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            IntVector bits = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16);
+            acc = bits.reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += toFloat(w.get(Blocks.I16, byteOffset + 2L * i)) * x[xOff + i];
+        }
+        return sum;
+    }
+
+    @Override
+    public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int i = 0; i < n; i++) {
+            out[outOff + i] = toFloat(w.get(Blocks.I16, byteOffset + 2L * i));
+        }
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        for (int i = 0; i < n; i++) {
+            dst.set(Blocks.I16, dstOff + 2L * i, fromFloat(src[srcOff + i]));
+        }
+    }
+}

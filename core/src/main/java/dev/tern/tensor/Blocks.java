@@ -1,0 +1,67 @@
+package dev.tern.tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/** Little-endian block access and the scalar rounding helpers ggml's quantizers rely on. */
+final class Blocks {
+    static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
+    static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private Blocks() {
+    }
+
+    /** The fp16 value stored at off, as a float. */
+    static float f16(MemorySegment w, long off) {
+        return Float.float16ToFloat(w.get(I16, off));
+    }
+
+    /** Writes f as fp16 at off, rounded as GGML_FP32_TO_FP16 does. */
+    static void putF16(MemorySegment w, long off, float f) {
+        w.set(I16, off, toF16(f));
+    }
+
+    /**
+     * ggml's fp32 → fp16: round to nearest even, like {@link Float#floatToFloat16}, except that
+     * every NaN becomes the canonical quiet NaN 0x7E00 (ggml drops the payload).
+     */
+    static short toF16(float f) {
+        if (Float.isNaN(f)) {
+            return (short) ((Float.floatToRawIntBits(f) >>> 16 & 0x8000) | 0x7E00);
+        }
+        return Float.floatToFloat16(f);
+    }
+
+    /** f after a round trip through fp16, as ggml re-reads a scale it has just stored. */
+    static float roundF16(float f) {
+        return Float.float16ToFloat(toF16(f));
+    }
+
+    static int u8(MemorySegment w, long off) {
+        return Byte.toUnsignedInt(w.get(I8, off));
+    }
+
+    static byte s8(MemorySegment w, long off) {
+        return w.get(I8, off);
+    }
+
+    /** ggml's nearest_int: adds 1.5·2^23 so that the float unit does the rounding (to nearest even). */
+    static int nearestInt(float fval) {
+        float val = fval + 12582912f;
+        int i = Float.floatToRawIntBits(val);
+        return (i & 0x007fffff) - 0x00400000;
+    }
+
+    /** C's roundf: halfway cases away from zero (Math.round would round them up). */
+    static float roundf(float x) {
+        return (float) Math.copySign(Math.floor(Math.abs((double) x) + 0.5), x);
+    }
+
+    static void requireBlocks(GGMLType type, int n) {
+        if (n % type.blockSize != 0) {
+            throw new IllegalArgumentException(n + " values are not a whole number of " + type + " blocks of " + type.blockSize);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Q4_1: blocks of 32 values as 4-bit levels meaning q·d + m (20 bytes: fp16 d, fp16 m,
+ * qs[16] packed as in Q4_0).
+ */
+public final class Q4_1Format implements TensorFormat {
+    public static final Q4_1Format INSTANCE = new Q4_1Format();
+    private static final int QK = 32;
+    private static final int BYTES = 20;
+
+    private Q4_1Format() {
+    }
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.Q4_1;
+    }
+
+    @Override
+    public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        FloatVector acc = FloatVector.zero(Vec.F);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            int xo = xOff + b * QK;
+            ByteVector q = Vec.load16(w, o + 4);
+            FloatVector s = Vec.fma16(q.and((byte) 0x0F), x, xo, FloatVector.zero(Vec.F));
+            s = Vec.fma16(q.lanewise(VectorOperators.LSHR, 4), x, xo + 16, s);
+            FloatVector xs = Vec.sum16(x, xo + 16, Vec.sum16(x, xo, FloatVector.zero(Vec.F)));
+            acc = Vec.fmaScaled(s, Blocks.f16(w, o), acc);
+            acc = Vec.fmaScaled(xs, Blocks.f16(w, o + 2), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            int yo = outOff + b * QK;
+            float d = Blocks.f16(w, o);
+            float m = Blocks.f16(w, o + 2);
+            for (int j = 0; j < QK / 2; j++) {
+                int q = Blocks.u8(w, o + 4 + j);
+                out[yo + j] = (q & 0x0F) * d + m;
+                out[yo + j + QK / 2] = (q >> 4) * d + m;
+            }
+        }
+    }
+
+    /** quantize_row_q4_1_ref: m = block min, d = (max-min)/15. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            int xo = srcOff + b * QK;
+            long o = dstOff + (long) b * BYTES;
+            float min = Float.MAX_VALUE;
+            float max = -Float.MAX_VALUE;
+            for (int j = 0; j < QK; j++) {
+                float v = src[xo + j];
+                if (v < min) {
+                    min = v;
+                }
+                if (v > max) {
+                    max = v;
+                }
+            }
+            float d = (max - min) / ((1 << 4) - 1);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Blocks.putF16(dst, o, d);
+            Blocks.putF16(dst, o + 2, min);
+            for (int j = 0; j < QK / 2; j++) {
+                int xi0 = Math.min(15, (byte) (int) ((src[xo + j] - min) * id + 0.5f));
+                int xi1 = Math.min(15, (byte) (int) ((src[xo + QK / 2 + j] - min) * id + 0.5f));
+                dst.set(Blocks.I8, o + 4 + j, (byte) (xi0 | (xi1 << 4)));
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Q5_0: blocks of 32 values as 5-bit levels meaning (q-16)·d (22 bytes: fp16 d, qh (32 fifth
+ * bits, bit j for value j), qs[16] low nibbles packed as in Q4_0).
+ */
+public final class Q5_0Format implements TensorFormat {
+    public static final Q5_0Format INSTANCE = new Q5_0Format();
+    private static final int QK = 32;
+    private static final int BYTES = 22;
+
+    private Q5_0Format() {
+    }
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.Q5_0;
+    }
+
+    @Override
+    public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        FloatVector acc = FloatVector.zero(Vec.F);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            int xo = xOff + b * QK;
+            int qh = w.get(Blocks.I32, o + 2);
+            ByteVector q = Vec.load16(w, o + 6);
+            // q-16 is the nibble minus 16 where the fifth bit is clear, the nibble itself where it is set.
+            VectorMask<Byte> loClear = VectorMask.fromLong(Vec.B16, ~qh & 0xFFFFL);
+            VectorMask<Byte> hiClear = VectorMask.fromLong(Vec.B16, ~qh >>> 16 & 0xFFFFL);
+            FloatVector s = Vec.fma16(q.and((byte) 0x0F).sub((byte) 16, loClear), x, xo, FloatVector.zero(Vec.F));
+            s = Vec.fma16(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 16, hiClear), x, xo + 16, s);
+            acc = Vec.fmaScaled(s, Blocks.f16(w, o), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            int yo = outOff + b * QK;
+            float d = Blocks.f16(w, o);
+            int qh = w.get(Blocks.I32, o + 2);
+            for (int j = 0; j < QK / 2; j++) {
+                int q = Blocks.u8(w, o + 6 + j);
+                int xh0 = ((qh >>> j) << 4) & 0x10;
+                int xh1 = (qh >>> (j + 12)) & 0x10;
+                out[yo + j] = (((q & 0x0F) | xh0) - 16) * d;
+                out[yo + j + QK / 2] = (((q >> 4) | xh1) - 16) * d;
+            }
+        }
+    }
+
+    /** quantize_row_q5_0_ref: d = max/-16 where max is the value of largest magnitude. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            int xo = srcOff + b * QK;
+            long o = dstOff + (long) b * BYTES;
+            float amax = 0.0f;
+            float max = 0.0f;
+            for (int j = 0; j < QK; j++) {
+                float v = src[xo + j];
+                if (amax < Math.abs(v)) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Blocks.putF16(dst, o, d);
+            int qh = 0;
+            for (int j = 0; j < QK / 2; j++) {
+                int xi0 = Math.min(31, (byte) (int) (src[xo + j] * id + 16.5f)) & 0xFF;
+                int xi1 = Math.min(31, (byte) (int) (src[xo + QK / 2 + j] * id + 16.5f)) & 0xFF;
+                dst.set(Blocks.I8, o + 6 + j, (byte) ((xi0 & 0x0F) | ((xi1 & 0x0F) << 4)));
+                qh |= ((xi0 & 0x10) >>> 4) << j;
+                qh |= ((xi1 & 0x10) >>> 4) << (j + QK / 2);
+            }
+            dst.set(Blocks.I32, o + 2, qh);
+        }
+    }
+}

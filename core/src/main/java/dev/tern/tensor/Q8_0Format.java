@@ -1,0 +1,67 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+
+/** Q8_0: blocks of 32 signed bytes with one fp16 scale (34 bytes: d, qs[32]). */
+public final class Q8_0Format implements TensorFormat {
+    public static final Q8_0Format INSTANCE = new Q8_0Format();
+    private static final int QK = 32;
+    private static final int BYTES = 34;
+
+    private Q8_0Format() {
+    }
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.Q8_0;
+    }
+
+    @Override
+    public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        FloatVector acc = FloatVector.zero(Vec.F);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            int xo = xOff + b * QK;
+            FloatVector s = Vec.fma16(Vec.load16(w, o + 2), x, xo, FloatVector.zero(Vec.F));
+            s = Vec.fma16(Vec.load16(w, o + 18), x, xo + 16, s);
+            acc = Vec.fmaScaled(s, Blocks.f16(w, o), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            float d = Blocks.f16(w, o);
+            for (int j = 0; j < QK; j++) {
+                out[outOff + b * QK + j] = Blocks.s8(w, o + 2 + j) * d;
+            }
+        }
+    }
+
+    /** quantize_row_q8_0_ref: scale amax/127, values rounded half away from zero. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            int xo = srcOff + b * QK;
+            long o = dstOff + (long) b * BYTES;
+            float amax = 0.0f;
+            for (int j = 0; j < QK; j++) {
+                amax = Math.max(amax, Math.abs(src[xo + j]));
+            }
+            float d = amax / ((1 << 7) - 1);
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Blocks.putF16(dst, o, d);
+            for (int j = 0; j < QK; j++) {
+                dst.set(Blocks.I8, o + 2 + j, (byte) (int) Blocks.roundf(src[xo + j] * id));
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+/**
+ * Vector building blocks for the quantized dot kernels. Quants are handled 16 at a time (one
+ * 128-bit byte vector, which every block layout divides evenly) and widened to floats in
+ * {@link #PARTS} pieces of the preferred float species: one piece with 512-bit vectors.
+ */
+final class Vec {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 4 && FloatVector.SPECIES_PREFERRED.length() <= 16
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_128;
+    static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    static final int FL = F.length();
+    static final int PARTS = 16 / FL;
+
+    private Vec() {
+    }
+
+    static ByteVector load16(MemorySegment w, long off) {
+        return ByteVector.fromMemorySegment(B16, w, off, ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** acc + Σ over the 16 quants q (signed bytes) of q[i]·x[xo+i], lane-wise. */
+    static FloatVector fma16(ByteVector q, float[] x, int xo, FloatVector acc) {
+        for (int p = 0; p < PARTS; p++) {
+            FloatVector qf = (FloatVector) q.convertShape(VectorOperators.B2F, F, p);
+            acc = qf.fma(FloatVector.fromArray(F, x, xo + p * FL), acc);
+        }
+        return acc;
+    }
+
+    /** acc + x[xo..xo+16), lane-wise. */
+    static FloatVector sum16(float[] x, int xo, FloatVector acc) {
+        for (int p = 0; p < PARTS; p++) {
+            acc = acc.add(FloatVector.fromArray(F, x, xo + p * FL));
+        }
+        return acc;
+    }
+
+    /** acc + v·s, lane-wise, fused. */
+    static FloatVector fmaScaled(FloatVector v, float s, FloatVector acc) {
+        return v.fma(FloatVector.broadcast(F, s), acc);
+    }
+}

@@ -1,0 +1,60 @@
+package dev.tern.tensor;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The Vector API dot kernels against the scalar dequantize-then-multiply reference. */
+class DotKernelTest {
+
+    static List<TensorFormat> formats() {
+        return AllFormats.all();
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void vectorDotMatchesScalarReference(TensorFormat format) {
+        int bs = format.type().blockSize;
+        // Element-wise formats get lengths that leave a scalar tail; block formats 1, 3, 7 and many blocks.
+        int[] sizes = bs == 1 ? new int[]{1, 7, 33, 4099} : new int[]{bs, 3 * bs, 7 * bs, Math.max(4096, 16 * bs)};
+        Random rnd = new Random(42 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int n : sizes) {
+                for (int rep = 0; rep < 3; rep++) {
+                    float[] w = gaussian(rnd, n);
+                    int xOff = rnd.nextInt(5);
+                    float[] x = gaussian(rnd, n + xOff + 3);
+                    long byteOffset = format.type().blockBytes * (long) rnd.nextInt(3);
+                    MemorySegment seg = arena.allocate(byteOffset + format.type().byteSize(n));
+                    format.quantize(w, 0, n, seg, byteOffset);
+
+                    float vec = format.dot(seg, byteOffset, x, xOff, n);
+                    float ref = format.dotReference(seg, byteOffset, x, xOff, n);
+                    float[] deq = new float[n];
+                    format.dequantize(seg, byteOffset, deq, 0, n);
+                    double absSum = 0;
+                    for (int i = 0; i < n; i++) {
+                        absSum += Math.abs((double) deq[i] * x[xOff + i]);
+                    }
+                    // Both sums round at most ~n times with unit roundoff 2^-24.
+                    double tol = 2.0 * n * 0x1p-24 * absSum + 1e-30;
+                    assertEquals(ref, vec, tol, format.type() + " n=" + n + " xOff=" + xOff + " byteOffset=" + byteOffset);
+                }
+            }
+        }
+    }
+
+    static float[] gaussian(Random rnd, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextGaussian();
+        }
+        return a;
+    }
+}

@@ -1,0 +1,139 @@
+package dev.tern.tensor;
+
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** F16 and BF16 conversions against independent formulations, including NaN, infinities and subnormals. */
+class HalfPrecisionTest {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** ggml_compute_fp32_to_fp16 as ggml writes it (the FP16 library's bit trick). */
+    private static short ggmlFp32ToFp16(float f) {
+        float scaleToInf = Float.intBitsToFloat(0x77800000);
+        float scaleToZero = Float.intBitsToFloat(0x08800000);
+        float base = (Math.abs(f) * scaleToInf) * scaleToZero;
+        int w = Float.floatToRawIntBits(f);
+        int shl1W = w + w;
+        int sign = w & 0x80000000;
+        int bias = shl1W & 0xFF000000;
+        if (Integer.compareUnsigned(bias, 0x71000000) < 0) {
+            bias = 0x71000000;
+        }
+        base = Float.intBitsToFloat((bias >>> 1) + 0x07800000) + base;
+        int bits = Float.floatToRawIntBits(base);
+        int expBits = (bits >>> 13) & 0x00007C00;
+        int mantissaBits = bits & 0x00000FFF;
+        int nonsign = expBits + mantissaBits;
+        return (short) ((sign >>> 16) | (Integer.compareUnsigned(shl1W, 0xFF000000) > 0 ? 0x7E00 : nonsign));
+    }
+
+    /** Round to nearest even by comparing distances to the two bf16 neighbours in double. */
+    private static short nearestBf16(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((u >>> 16) | 0x40);
+        }
+        if (Float.isInfinite(f)) {
+            return (short) (u >>> 16);
+        }
+        int down = u & 0xFFFF0000;
+        int up = down + 0x10000;
+        double dDown = Math.abs((double) f - Float.intBitsToFloat(down));
+        double dUp = Math.abs((double) Float.intBitsToFloat(up) - f);
+        if (Float.isInfinite(Float.intBitsToFloat(up))) {
+            // Past the largest finite bf16 the neighbour "up" is infinity: compare with the next step instead.
+            dUp = Math.abs(0x1p128 * Math.signum(f) - f);
+        }
+        if (dDown < dUp || (dDown == dUp && ((down >>> 16) & 1) == 0)) {
+            return (short) (down >>> 16);
+        }
+        return (short) (up >>> 16);
+    }
+
+    private static float[] interestingFloats() {
+        Random rnd = new Random(3);
+        float[] specials = {0f, -0f, Float.NaN, Float.intBitsToFloat(0x7f800001), Float.intBitsToFloat(0xffc00123),
+                Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, Float.MAX_VALUE, -Float.MAX_VALUE, Float.MIN_VALUE,
+                Float.MIN_NORMAL, 65504f, 65519.99f, 65520f, -65520f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-14f,
+                1f + 0x1p-11f, 1f + 0x3p-11f, 1f + 0x1p-8f, 1f + 0x3p-8f, 6.1035156e-5f, 3.3895314e38f, 3.3961776e38f};
+        float[] out = Arrays.copyOf(specials, specials.length + 200_000);
+        for (int i = specials.length; i < out.length; i++) {
+            // Random bit patterns cover every exponent; scaled Gaussians cover the fp16 range densely.
+            out[i] = i % 2 == 0 ? Float.intBitsToFloat(rnd.nextInt()) : (float) (rnd.nextGaussian() * Math.pow(2, rnd.nextInt(40) - 28));
+        }
+        return out;
+    }
+
+    @Test
+    void f16QuantizeMatchesGgmlBitTrick() {
+        float[] values = interestingFloats();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * values.length);
+            F16Format.INSTANCE.quantize(values, 0, values.length, seg, 0);
+            for (int i = 0; i < values.length; i++) {
+                float v = values[i];
+                assertEquals(ggmlFp32ToFp16(v), seg.get(I16, 2L * i), () -> "fp16 of " + v);
+            }
+        }
+    }
+
+    @Test
+    void bf16QuantizeRoundsToNearestEven() {
+        float[] values = interestingFloats();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * values.length);
+            BF16Format.INSTANCE.quantize(values, 0, values.length, seg, 0);
+            for (int i = 0; i < values.length; i++) {
+                float v = values[i];
+                assertEquals(nearestBf16(v), seg.get(I16, 2L * i), () -> "bf16 of " + v + " " + Integer.toHexString(Float.floatToRawIntBits(v)));
+            }
+        }
+    }
+
+    /** Every fp16 bit pattern through the vector dot kernel decodes as Float.float16ToFloat does. */
+    @Test
+    void f16DotDecodesEveryBitPattern() {
+        int n = 16;
+        float[] pick = new float[n];
+        pick[0] = 1f;
+        float[] ones = new float[n];
+        Arrays.fill(ones, 1f);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * n);
+            for (int h = 0; h < 65536; h++) {
+                seg.fill((byte) 0);
+                float v = Float.float16ToFloat((short) h);
+                if (Float.isFinite(v)) {
+                    seg.set(I16, 0, (short) h);
+                    assertEquals(Float.floatToRawIntBits(v) == 0x80000000 ? 0f : v, F16Format.INSTANCE.dot(seg, 0, pick, 0, n), 0f, "fp16 0x" + Integer.toHexString(h));
+                } else {
+                    for (int i = 0; i < n; i++) {
+                        seg.set(I16, 2L * i, (short) h);
+                    }
+                    assertEquals(v, F16Format.INSTANCE.dot(seg, 0, ones, 0, n), "fp16 0x" + Integer.toHexString(h));
+                }
+            }
+        }
+    }
+
+    @Test
+    void bf16DequantizeIsUpperHalfOfFloat() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(4);
+            seg.set(I16, 0, (short) 0x3FC0);
+            seg.set(I16, 2, (short) 0xC049);
+            float[] out = new float[2];
+            BF16Format.INSTANCE.dequantize(seg, 0, out, 0, 2);
+            assertEquals(1.5f, out[0]);
+            assertEquals(Float.intBitsToFloat(0xC0490000), out[1]);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package dev.tern.tensor;
+
+/**
+ * Upper bounds on quantization error (RMSE relative to the data's RMS) per type. A b-bit
+ * uniform quantizer over a block's range has error around range/(2^b·√12); these bounds sit
+ * about twice above what the types reach on Gaussian data, so a broken layout (errors of order
+ * 1) cannot pass.
+ */
+final class RoundTripBounds {
+    private RoundTripBounds() {
+    }
+
+    static double relativeRmse(GGMLType type) {
+        return switch (type) {
+            case F16 -> 0.0005;
+            case BF16 -> 0.004;
+            case Q8_0 -> 0.01;
+            case Q6_K -> 0.035;
+            case Q5_0, Q5_1, Q5_K -> 0.08;
+            case Q4_0, Q4_1, Q4_K -> 0.16;
+            default -> throw new IllegalArgumentException(type.toString());
+        };
+    }
+}
