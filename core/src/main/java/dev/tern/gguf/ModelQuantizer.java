@@ -1,0 +1,180 @@
+package dev.tern.gguf;
+
+import dev.tern.TernException;
+import dev.tern.tensor.GGMLType;
+import dev.tern.tensor.TensorFormat;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
+ * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
+ * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
+ * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q4_K→Q5_0,
+ * Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 there is none and, as in
+ * llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K
+ * tensors) are not applied. Tensors are written in llama-quantize's order and
+ * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
+ * so that the result matches llama-quantize's own output wherever the types agree.
+ */
+public final class ModelQuantizer {
+    /** ggml's GGML_QNT_VERSION, recorded in every quantized file. */
+    public static final int QUANTIZATION_VERSION = 2;
+    private static final List<String> SPLIT_KEYS = List.of("split.no", "split.count", "split.tensors.count");
+    /** Name fragments of weights llama.cpp never quantizes (those that occur in text models). */
+    private static final List<String> NEVER_QUANTIZED = List.of("_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d",
+            "shortconv.conv.weight", "attn_rel_b.weight", "altup", "laurel", "per_layer_model_proj", "time_mix_");
+
+    private ModelQuantizer() {
+    }
+
+    /** Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. */
+    public static void quantize(Path in, Path out, GGMLType type) {
+        int fileType = fileType(type);
+        try (GGUFFile src = GGUFFile.open(in)) {
+            GGUFWriter w = new GGUFWriter().putAll(src.metadata());
+            // llama.cpp re-appends these two keys, so they end up last even when present
+            w.remove("general.quantization_version").put("general.quantization_version", MetadataValue.ofUInt32(QUANTIZATION_VERSION));
+            w.remove("general.file_type").put("general.file_type", MetadataValue.ofUInt32(fileType));
+            SPLIT_KEYS.forEach(w::remove);
+
+            List<GGUFTensorInfo> tensors = new ArrayList<>(src.tensors());
+            tensors.sort(Comparator.comparing(GGUFTensorInfo::name, LLAMA_ORDER));
+            // every tensor's type is settled before any is added, so a misfit fails before the slow part
+            List<GGMLType> targets = new ArrayList<>();
+            for (GGUFTensorInfo t : tensors) {
+                GGMLType target;
+                try {
+                    target = tensorType(t.name(), t.shape(), t.type(), type);
+                } catch (TernException e) {
+                    throw new TernException(in + ": " + e.getMessage());
+                }
+                if (target != t.type() && !isFloat(t.type())) {
+                    throw new TernException(in + ": tensor '" + t.name() + "' is " + t.type()
+                            + "; requantizing is refused, as llama-quantize does by default");
+                }
+                targets.add(target);
+            }
+            for (int i = 0; i < tensors.size(); i++) {
+                GGUFTensorInfo t = tensors.get(i);
+                if (targets.get(i) == t.type()) {
+                    w.copyTensor(src, t);
+                } else {
+                    w.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t));
+                }
+            }
+            w.write(out);
+        }
+    }
+
+    private static boolean isFloat(GGMLType t) {
+        return t == GGMLType.F32 || t == GGMLType.F16 || t == GGMLType.BF16;
+    }
+
+    private static GGUFWriter.RowSource dequantizer(GGUFFile src, GGUFTensorInfo t) {
+        TensorFormat from = TensorFormat.of(t.type());
+        MemorySegment data = src.data(t);
+        int rowLength = Math.toIntExact(t.rowLength());
+        long rowBytes = t.type().byteSize(rowLength);
+        return (first, count, dst) -> {
+            for (int r = 0; r < count; r++) {
+                from.dequantize(data, (first + r) * rowBytes, dst, r * rowLength, rowLength);
+            }
+        };
+    }
+
+    /**
+     * The type llama-quantize {@code --pure} gives a tensor when asked for {@code target}:
+     * {@code current} for tensors it does not quantize, else {@code target} or its fallback.
+     *
+     * @throws TernException when the rows do not fit {@code target}'s blocks and llama.cpp has no fallback
+     */
+    public static GGMLType tensorType(String name, long[] shape, GGMLType current, GGMLType target) {
+        if (!isQuantizable(name, shape)) {
+            return current;
+        }
+        if (shape[0] % target.blockSize == 0) {
+            return target;
+        }
+        GGMLType fallback = switch (target) {
+            case Q4_K -> GGMLType.Q5_0;
+            case Q5_K -> GGMLType.Q5_1;
+            case Q6_K -> GGMLType.Q8_0;
+            default -> throw new TernException("tensor '" + name + "' rows of " + shape[0] + " values do not split into "
+                    + target + " blocks of " + target.blockSize + ", and llama.cpp defines no fallback for " + target);
+        };
+        return shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
+    }
+
+    /** Whether llama-quantize converts this tensor at all: weight matrices, not norms, gates or 1-D tensors. */
+    public static boolean isQuantizable(String name, long[] shape) {
+        // ggml_n_dims ignores trailing dimensions of 1, so a [n, 1] tensor counts as 1-D
+        int dims = 1;
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] > 1) {
+                dims = d + 1;
+            }
+        }
+        if (dims < 2 || !name.endsWith("weight")) {
+            return false;
+        }
+        if (name.equals("position_embd.weight") || name.equals("token_types.weight")) {
+            return false;
+        }
+        return NEVER_QUANTIZED.stream().noneMatch(name::contains);
+    }
+
+    /**
+     * The {@code llama_ftype} of a file whose weight matrices are {@code type}: the "_S" variant
+     * for K-quants, as no mix is applied.
+     */
+    public static int fileType(GGMLType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q4_1 -> 3;
+            case Q8_0 -> 7;
+            case Q5_0 -> 8;
+            case Q5_1 -> 9;
+            case Q4_K -> 14;
+            case Q5_K -> 16;
+            case Q6_K -> 18;
+            case BF16 -> 32;
+            default -> throw new TernException("cannot quantize to " + type
+                    + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
+        };
+    }
+
+    /**
+     * llama.cpp's tensor order ({@code weight_name_comparer}): tensors outside blocks first, then
+     * by block number, then by name bytewise.
+     */
+    static final Comparator<String> LLAMA_ORDER = (a, b) -> {
+        int la = layer(a);
+        int lb = layer(b);
+        if (la != lb) {
+            return Integer.compare(la, lb);
+        }
+        return Arrays.compareUnsigned(a.getBytes(StandardCharsets.UTF_8), b.getBytes(StandardCharsets.UTF_8));
+    };
+
+    /** The N of a "blk.N." name, or -1 (sscanf("blk.%d.") semantics for plain decimal numbers). */
+    static int layer(String name) {
+        if (!name.startsWith("blk.")) {
+            return -1;
+        }
+        int i = 4;
+        int end = i;
+        while (end < name.length() && end - i < 9 && Character.isDigit(name.charAt(end)) && name.charAt(end) < 128) {
+            end++;
+        }
+        return end == i ? -1 : Integer.parseInt(name, i, end, 10);
+    }
+}

@@ -1,0 +1,281 @@
+package dev.tern.gguf;
+
+import dev.tern.TernException;
+import dev.tern.tensor.GGMLType;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Writes a Llama-architecture GGUF of any shape with seeded random weights: matrices Gaussian
+ * with standard deviation {@code std}, norm weights 1. Tensor names, shapes and metadata keys
+ * are those llama.cpp uses for {@code llama}. The tokenizer metadata is copied from a vocabulary
+ * GGUF whose token count equals {@code vocab}, or else synthesized: a SentencePiece-style
+ * {@code llama} vocabulary of 3 specials, the 256 byte tokens and filler tokens, so the file is
+ * self-contained. Weights are generated while the file is written, so any size fits in memory.
+ */
+public final class RandomModel {
+    /** Token type ids of llama.cpp's {@code llama_token_type}. */
+    private static final int NORMAL = 1;
+    private static final int UNKNOWN = 2;
+    private static final int CONTROL = 3;
+    private static final int BYTE = 6;
+
+    private final Builder b;
+
+    private RandomModel(Builder b) {
+        this.b = b;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Options with the defaults of a tiny model; every setter returns the builder. */
+    public static final class Builder {
+        private int dim = 64;
+        private int ffn = 256;
+        private int layers = 2;
+        private int heads = 4;
+        private int kvHeads = 4;
+        private int vocab = 512;
+        private int context = 256;
+        private float ropeTheta = 10000f;
+        private float rmsEps = 1e-5f;
+        private GGMLType weightType = GGMLType.F32;
+        private boolean tiedOutput = false;
+        private long seed = 42;
+        private float std = 0.02f;
+        private String name = "random";
+        private Path tokenizer;
+
+        private Builder() {
+        }
+
+        /** Embedding width ({@code llama.embedding_length}). */
+        public Builder dim(int v) {
+            dim = v;
+            return this;
+        }
+
+        /** Feed-forward width ({@code llama.feed_forward_length}). */
+        public Builder ffn(int v) {
+            ffn = v;
+            return this;
+        }
+
+        public Builder layers(int v) {
+            layers = v;
+            return this;
+        }
+
+        public Builder heads(int v) {
+            heads = v;
+            return this;
+        }
+
+        public Builder kvHeads(int v) {
+            kvHeads = v;
+            return this;
+        }
+
+        public Builder vocab(int v) {
+            vocab = v;
+            return this;
+        }
+
+        public Builder context(int v) {
+            context = v;
+            return this;
+        }
+
+        public Builder ropeTheta(float v) {
+            ropeTheta = v;
+            return this;
+        }
+
+        public Builder rmsEps(float v) {
+            rmsEps = v;
+            return this;
+        }
+
+        /** Type of the weight matrices (norms stay F32); llama.cpp's fallback applies where rows do not fit its blocks. */
+        public Builder weightType(GGMLType v) {
+            weightType = v;
+            return this;
+        }
+
+        /** true: no {@code output.weight}, the output reuses the token embedding. */
+        public Builder tiedOutput(boolean v) {
+            tiedOutput = v;
+            return this;
+        }
+
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        /** Standard deviation of the weight matrices. */
+        public Builder std(float v) {
+            std = v;
+            return this;
+        }
+
+        /** {@code general.name}. */
+        public Builder name(String v) {
+            name = v;
+            return this;
+        }
+
+        /** A GGUF whose {@code tokenizer.*} metadata is copied when its vocabulary has {@code vocab} tokens. */
+        public Builder tokenizer(Path vocabGguf) {
+            tokenizer = vocabGguf;
+            return this;
+        }
+
+        /** Checks the options: dim split into heads of even size, heads into KV groups, a vocabulary of at least 259. */
+        public RandomModel build() {
+            if (dim <= 0 || ffn <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab <= 0 || context <= 0) {
+                throw new IllegalArgumentException("sizes must be positive");
+            }
+            if (dim % heads != 0 || (dim / heads) % 2 != 0) {
+                throw new IllegalArgumentException("dim " + dim + " must split into " + heads + " heads of even size");
+            }
+            if (heads % kvHeads != 0) {
+                throw new IllegalArgumentException(heads + " heads do not split into " + kvHeads + " KV heads");
+            }
+            if (!(std >= 0) || !(ropeTheta > 0) || !(rmsEps > 0)) {
+                throw new IllegalArgumentException("std, rope theta and epsilon must be positive");
+            }
+            ModelQuantizer.fileType(weightType);
+            return new RandomModel(this);
+        }
+    }
+
+    public int headDim() {
+        return b.dim / b.heads;
+    }
+
+    /** Writes the model; throws {@link TernException} naming the file on failure. */
+    public void write(Path out) {
+        GGUFWriter w = new GGUFWriter();
+        w.put("general.architecture", MetadataValue.of("llama"));
+        w.put("general.name", MetadataValue.of(b.name));
+        w.put("llama.block_count", MetadataValue.ofUInt32(b.layers));
+        w.put("llama.context_length", MetadataValue.ofUInt32(b.context));
+        w.put("llama.embedding_length", MetadataValue.ofUInt32(b.dim));
+        w.put("llama.feed_forward_length", MetadataValue.ofUInt32(b.ffn));
+        w.put("llama.attention.head_count", MetadataValue.ofUInt32(b.heads));
+        w.put("llama.attention.head_count_kv", MetadataValue.ofUInt32(b.kvHeads));
+        w.put("llama.rope.freq_base", MetadataValue.ofFloat32(b.ropeTheta));
+        w.put("llama.attention.layer_norm_rms_epsilon", MetadataValue.ofFloat32(b.rmsEps));
+        w.put("general.file_type", MetadataValue.ofUInt32(ModelQuantizer.fileType(b.weightType)));
+        w.put("llama.vocab_size", MetadataValue.ofUInt32(b.vocab));
+        w.put("llama.rope.dimension_count", MetadataValue.ofUInt32(headDim()));
+        w.putAll(tokenizerMetadata());
+        w.put("general.quantization_version", MetadataValue.ofUInt32(ModelQuantizer.QUANTIZATION_VERSION));
+
+        SplittableRandom root = new SplittableRandom(b.seed);
+        int kvDim = b.kvHeads * headDim();
+        matrix(w, root, "token_embd.weight", b.dim, b.vocab);
+        for (int l = 0; l < b.layers; l++) {
+            String p = "blk." + l + ".";
+            ones(w, p + "attn_norm.weight", b.dim);
+            matrix(w, root, p + "attn_q.weight", b.dim, b.dim);
+            matrix(w, root, p + "attn_k.weight", b.dim, kvDim);
+            matrix(w, root, p + "attn_v.weight", b.dim, kvDim);
+            matrix(w, root, p + "attn_output.weight", b.dim, b.dim);
+            ones(w, p + "ffn_norm.weight", b.dim);
+            matrix(w, root, p + "ffn_gate.weight", b.dim, b.ffn);
+            matrix(w, root, p + "ffn_up.weight", b.dim, b.ffn);
+            matrix(w, root, p + "ffn_down.weight", b.ffn, b.dim);
+        }
+        ones(w, "output_norm.weight", b.dim);
+        if (!b.tiedOutput) {
+            matrix(w, root, "output.weight", b.dim, b.vocab);
+        }
+        w.write(out);
+    }
+
+    /** A [cols, rows] matrix (ggml order) of Gaussian values from its own generator. */
+    private void matrix(GGUFWriter w, SplittableRandom root, String name, int cols, int rows) {
+        long[] shape = {cols, rows};
+        SplittableRandom rnd = root.split();
+        double std = b.std;
+        GGMLType type = ModelQuantizer.tensorType(name, shape, GGMLType.F32, b.weightType);
+        w.addTensor(name, shape, type, (first, count, dst) -> {
+            int n = count * cols;
+            for (int i = 0; i < n; i++) {
+                dst[i] = (float) (rnd.nextGaussian() * std);
+            }
+        });
+    }
+
+    private static void ones(GGUFWriter w, String name, int n) {
+        w.addTensor(name, new long[]{n}, GGMLType.F32, (first, count, dst) -> Arrays.fill(dst, 0, count * n, 1f));
+    }
+
+    private Map<String, MetadataValue> tokenizerMetadata() {
+        if (b.tokenizer != null) {
+            try (GGUFFile f = GGUFFile.open(b.tokenizer)) {
+                MetadataValue tokens = f.metadata().get("tokenizer.ggml.tokens");
+                if (tokens != null && tokens.value() instanceof String[] t && t.length == b.vocab) {
+                    Map<String, MetadataValue> m = new LinkedHashMap<>();
+                    f.metadata().forEach((k, v) -> {
+                        if (k.startsWith("tokenizer.")) {
+                            m.put(k, v);
+                        }
+                    });
+                    return m;
+                }
+            }
+        }
+        return syntheticVocabulary(b.vocab);
+    }
+
+    /**
+     * A minimal SentencePiece-style vocabulary: {@code <unk>}, {@code <s>}, {@code </s>}, the 256
+     * byte tokens {@code <0xXX>}, then "▁" and the printable ASCII characters, then
+     * {@code <unused_N>} fillers. Every text tokenizes (through byte fallback if need be).
+     */
+    static Map<String, MetadataValue> syntheticVocabulary(int vocab) {
+        if (vocab < 259) {
+            throw new IllegalArgumentException("a synthesized vocabulary needs at least 259 tokens (3 specials + 256 bytes), got " + vocab);
+        }
+        String[] tokens = new String[vocab];
+        float[] scores = new float[vocab];
+        int[] types = new int[vocab];
+        tokens[0] = "<unk>";
+        tokens[1] = "<s>";
+        tokens[2] = "</s>";
+        types[0] = UNKNOWN;
+        types[1] = CONTROL;
+        types[2] = CONTROL;
+        for (int i = 0; i < 256; i++) {
+            tokens[3 + i] = String.format("<0x%02X>", i);
+            types[3 + i] = BYTE;
+        }
+        for (int i = 259; i < vocab; i++) {
+            int c = i - 259; // 0 → "▁" (SentencePiece's space), then '!' .. '~'
+            tokens[i] = c == 0 ? "▁" : c < 95 ? String.valueOf((char) (' ' + c)) : "<unused_" + (c - 95) + ">";
+            types[i] = NORMAL;
+            scores[i] = -c;
+        }
+        Map<String, MetadataValue> m = new LinkedHashMap<>();
+        m.put("tokenizer.ggml.model", MetadataValue.of("llama"));
+        m.put("tokenizer.ggml.pre", MetadataValue.of("default"));
+        m.put("tokenizer.ggml.tokens", MetadataValue.ofArray(tokens));
+        m.put("tokenizer.ggml.scores", MetadataValue.ofArray(scores));
+        m.put("tokenizer.ggml.token_type", MetadataValue.ofArray(types));
+        m.put("tokenizer.ggml.bos_token_id", MetadataValue.ofUInt32(1));
+        m.put("tokenizer.ggml.eos_token_id", MetadataValue.ofUInt32(2));
+        m.put("tokenizer.ggml.unknown_token_id", MetadataValue.ofUInt32(0));
+        m.put("tokenizer.ggml.add_bos_token", MetadataValue.ofBool(true));
+        m.put("tokenizer.ggml.add_eos_token", MetadataValue.ofBool(false));
+        return m;
+    }
+}

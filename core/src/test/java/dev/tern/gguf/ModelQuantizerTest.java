@@ -1,0 +1,185 @@
+package dev.tern.gguf;
+
+import dev.tern.TernException;
+import dev.tern.tensor.GGMLType;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.IOException;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ModelQuantizerTest {
+    @TempDir
+    Path dir;
+
+    /** llama-quantize's output for each type (the "pure" ones are byte-for-byte targets). */
+    private static Path reference(GGMLType type) {
+        return switch (type) {
+            case F32 -> Fixtures.stories260K("stories260K-f32.gguf");
+            case F16 -> Fixtures.stories260K("stories260K-f16.gguf");
+            case BF16 -> Fixtures.stories260K("stories260K-bf16.gguf");
+            case Q8_0 -> Fixtures.stories15M("stories15M-distilled-q8_0.gguf");
+            case Q4_0 -> Fixtures.stories15M("stories15M-distilled-q4_0.gguf");
+            case Q4_1 -> Fixtures.stories15M("stories15M-distilled-q4_1.gguf");
+            case Q5_0 -> Fixtures.stories15M("stories15M-distilled-q5_0.gguf");
+            case Q5_1 -> Fixtures.stories15M("stories15M-distilled-q5_1.gguf");
+            case Q4_K -> Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf");
+            case Q5_K -> Fixtures.stories15M("stories15M-distilled-q5_k_m.gguf");
+            case Q6_K -> Fixtures.stories15M("stories15M-distilled-q6_k.gguf");
+            default -> throw new AssertionError("no reference for " + type);
+        };
+    }
+
+    private static Path source(GGMLType type) {
+        return switch (type) {
+            case F32, F16, BF16 -> Fixtures.stories260K("stories260K-f32.gguf");
+            default -> Fixtures.stories15M("stories15M-distilled-f32.gguf");
+        };
+    }
+
+    /**
+     * Every type Tern supports, against llama-quantize's file of that type: same metadata
+     * (but file_type, which names the mix), same tensors in the same order, our type for every
+     * weight matrix and F32 for the rest, and identical bytes wherever llama.cpp chose the same
+     * type. A type whose TensorFormat is missing fails here.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    void matchesLlamaQuantize(GGMLType type) throws IOException {
+        assertTrue(type.isSupported());
+        Path out = dir.resolve("out.gguf");
+        ModelQuantizer.quantize(source(type), out, type);
+        int same = 0;
+        int quantized = 0;
+        try (GGUFFile ours = GGUFFile.open(out); GGUFFile ref = GGUFFile.open(reference(type)); GGUFFile src = GGUFFile.open(source(type))) {
+            Map<String, MetadataValue> expected = new LinkedHashMap<>(ref.metadata());
+            expected.putIfAbsent("general.quantization_version", MetadataValue.ofUInt32(2));
+            expected.put("general.file_type", MetadataValue.ofUInt32(ModelQuantizer.fileType(type)));
+            assertEquals(expected.keySet(), ours.metadata().keySet());
+            expected.forEach((k, v) -> GGUFWriterTest.assertSameValue(k, v, ours.metadata().get(k)));
+            // the F32 reference is the unsorted source: llama-quantize's order comes from its F16 output
+            try (GGUFFile order = GGUFFile.open(reference(type == GGMLType.F32 ? GGMLType.F16 : type))) {
+                assertEquals(names(order), names(ours), "tensor order");
+            }
+            for (GGUFTensorInfo t : ours.tensors()) {
+                GGUFTensorInfo r = ref.tensor(t.name());
+                assertArrayEquals(r.shape(), t.shape(), t.name());
+                GGMLType want = t.shape().length == 1 ? src.tensor(t.name()).type() : type;
+                assertEquals(want, t.type(), t.name());
+                if (t.type() == r.type()) {
+                    same++;
+                    if (t.type() == type && type != GGMLType.F32) {
+                        quantized++;
+                    }
+                    assertArrayEquals(ref.data(r).toArray(ValueLayout.JAVA_BYTE), ours.data(t).toArray(ValueLayout.JAVA_BYTE), t.name());
+                }
+            }
+            assertTrue(type == GGMLType.F32 || quantized >= 10, "only " + quantized + " tensors comparable");
+        }
+        if (type == GGMLType.Q8_0 || type == GGMLType.Q6_K) {
+            // llama.cpp's mix is uniform for these: the whole file must be identical
+            assertEquals(-1, Files.mismatch(out, reference(type)), "first differing byte");
+        }
+        assertTrue(same > 0);
+    }
+
+    private static List<String> names(GGUFFile f) {
+        return f.tensors().stream().map(GGUFTensorInfo::name).toList();
+    }
+
+    @Test
+    void f32ToF32KeepsEveryTensorAndOrdersThemAsLlamaCpp() {
+        Path in = Fixtures.stories260K("stories260K-f32.gguf");
+        Path out = dir.resolve("f32.gguf");
+        ModelQuantizer.quantize(in, out, GGMLType.F32);
+        try (GGUFFile a = GGUFFile.open(in); GGUFFile b = GGUFFile.open(out); GGUFFile f16 = GGUFFile.open(Fixtures.stories260K("stories260K-f16.gguf"))) {
+            List<String> keys = new ArrayList<>(a.metadata().keySet());
+            keys.add("general.quantization_version");
+            keys.add("general.file_type");
+            assertEquals(keys, List.copyOf(b.metadata().keySet()));
+            a.metadata().forEach((k, v) -> GGUFWriterTest.assertSameValue(k, v, b.metadata().get(k)));
+            assertEquals(2L, b.metadata().get("general.quantization_version").value());
+            assertEquals(0L, b.metadata().get("general.file_type").value());
+            assertEquals(names(f16), names(b), "llama-quantize's tensor order");
+            for (GGUFTensorInfo t : a.tensors()) {
+                GGUFTensorInfo u = b.tensor(t.name());
+                assertEquals(GGMLType.F32, u.type());
+                assertArrayEquals(a.data(t).toArray(ValueLayout.JAVA_BYTE), b.data(u).toArray(ValueLayout.JAVA_BYTE), t.name());
+            }
+        }
+    }
+
+    @Test
+    void sameTypeIsACopy() {
+        Path in = Fixtures.stories15M("stories15M-distilled-q8_0.gguf");
+        Path out = dir.resolve("copy.gguf");
+        ModelQuantizer.quantize(in, out, GGMLType.Q8_0);
+        assertDoesNotThrow(() -> assertEquals(-1, Files.mismatch(in, out)));
+    }
+
+    @Test
+    void refusesToRequantize() {
+        Path in = Fixtures.stories15M("stories15M-distilled-q8_0.gguf");
+        TernException e = assertThrows(TernException.class, () -> ModelQuantizer.quantize(in, dir.resolve("x.gguf"), GGMLType.Q4_0));
+        assertTrue(e.getMessage().contains("requantiz") && e.getMessage().contains(in.getFileName().toString()), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("x.gguf")));
+    }
+
+    @Test
+    void rowsThatDoNotFitQ8_0BlocksFailLikeLlamaCpp() {
+        Path in = Fixtures.stories260K("stories260K-f32.gguf");
+        TernException e = assertThrows(TernException.class, () -> ModelQuantizer.quantize(in, dir.resolve("x.gguf"), GGMLType.Q8_0));
+        assertTrue(e.getMessage().contains("stories260K-f32.gguf") && e.getMessage().contains("ffn_down") && e.getMessage().contains("172"),
+                e.getMessage());
+    }
+
+    @Test
+    void tensorTypeRules() {
+        long[] mat = {96, 8};
+        long[] odd = {172, 64};
+        assertEquals(GGMLType.Q4_K, ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{256, 8}, GGMLType.F32, GGMLType.Q4_K));
+        assertEquals(GGMLType.Q5_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q4_K));
+        assertEquals(GGMLType.Q5_1, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q5_K));
+        assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q6_K));
+        assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q6_K));
+        assertEquals(GGMLType.BF16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.BF16));
+        assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q4_1));
+        assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.F32, ModelQuantizer.tensorType("output_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_q.bias", new long[]{64, 2}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.x.weight", new long[]{64, 1}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.ffn_gate_inp.weight", new long[]{64, 8}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("blk.0.ffn_up_exps.weight", new long[]{64, 8, 4}, GGMLType.F32, GGMLType.Q8_0));
+        assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("token_embd.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.Q8_0));
+        assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("output.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.Q8_0));
+    }
+
+    @Test
+    void fileTypesAreLlamaFtypes() {
+        assertEquals(0, ModelQuantizer.fileType(GGMLType.F32));
+        assertEquals(1, ModelQuantizer.fileType(GGMLType.F16));
+        assertEquals(32, ModelQuantizer.fileType(GGMLType.BF16));
+        assertEquals(7, ModelQuantizer.fileType(GGMLType.Q8_0));
+        assertEquals(2, ModelQuantizer.fileType(GGMLType.Q4_0));
+        assertEquals(18, ModelQuantizer.fileType(GGMLType.Q6_K));
+        assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
+    }
+
+    @Test
+    void llamaOrderSortsBlocksNumerically() {
+        List<String> names = new ArrayList<>(List.of("blk.10.a.weight", "token_embd.weight", "blk.2.b.weight", "blk.2.a.weight", "output.weight"));
+        names.sort(ModelQuantizer.LLAMA_ORDER);
+        assertEquals(List.of("output.weight", "token_embd.weight", "blk.2.a.weight", "blk.2.b.weight", "blk.10.a.weight"), names);
+    }
+}
