@@ -12,7 +12,8 @@ import java.nio.file.Path;
 /**
  * Reads karpathy's llama2.c tokenizer.bin (int32 max_token_length, then per token: float32 score,
  * int32 length, bytes) into a SentencePiece-style vocabulary, typed as llama.cpp's
- * convert-llama2c-to-ggml does: 0 unknown, 1 BOS and 2 EOS control, &lt;0xXX&gt; bytes, the rest normal.
+ * convert-llama2c-to-ggml does: 0 unknown, 1 BOS and 2 EOS control (llama2.c spells them "\n&lt;s&gt;\n"),
+ * &lt;0xXX&gt; bytes, the rest normal with spaces written as '▁' again.
  */
 final class Llama2cLoader {
     private Llama2cLoader() {
@@ -34,7 +35,7 @@ final class Llama2cLoader {
                 score[i] = buf.getFloat();
                 byte[] b = new byte[buf.getInt()];
                 buf.get(b);
-                text[i] = new String(b, StandardCharsets.UTF_8);
+                text[i] = i == 1 ? "<s>" : i == 2 ? "</s>" : new String(b, StandardCharsets.UTF_8).replace(' ', '\u2581');
                 attr[i] = i == 0 ? TokenAttr.UNKNOWN : i <= 2 ? TokenAttr.CONTROL
                         : text[i].matches("<0x[0-9A-F]{2}>") ? TokenAttr.BYTE : TokenAttr.NORMAL;
             }
