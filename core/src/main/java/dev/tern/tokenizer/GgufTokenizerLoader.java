@@ -16,8 +16,13 @@ final class GgufTokenizerLoader {
         if (model == null) {
             throw new TernException(f.path() + ": no tokenizer.ggml.model metadata");
         }
-        String[] tokens = f.getStringArray("tokenizer.ggml.tokens");
+        String[] tokens = f.getStringArray("tokenizer.ggml.tokens").clone();
         int n = tokens.length;
+        for (int i = 0; i < n; i++) {
+            if (tokens[i].isEmpty()) {
+                tokens[i] = "[EMPTY_" + i + "]"; // llama.cpp's name for an empty vocabulary entry
+            }
+        }
         float[] scores = f.has("tokenizer.ggml.scores") ? f.getFloatArray("tokenizer.ggml.scores") : new float[n];
         int[] attr = new int[n];
         if (f.has("tokenizer.ggml.token_type")) {

@@ -45,7 +45,7 @@ final class Vocabulary {
         this.attr = attr;
         this.ids = new HashMap<>(text.length * 2);
         for (int i = 0; i < text.length; i++) {
-            ids.putIfAbsent(text[i], i);
+            ids.put(text[i], i); // as llama.cpp's token_to_id: a repeated text maps to its last id
         }
         this.bos = bos;
         this.eos = eos;
