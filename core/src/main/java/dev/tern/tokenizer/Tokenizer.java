@@ -1,0 +1,62 @@
+package dev.tern.tokenizer;
+
+import dev.tern.gguf.GGUFFile;
+
+import java.nio.file.Path;
+import java.util.OptionalInt;
+
+/** Text to token ids and back, agreeing exactly with llama.cpp's tokenizers. */
+public interface Tokenizer {
+    int vocabSize();
+
+    /**
+     * addSpecial: add BOS/EOS as the vocabulary's add_bos/add_eos flags say. parseSpecial: text that
+     * spells a special/control token becomes that token; otherwise it is literal text (user-defined
+     * tokens are split out either way, as in llama.cpp).
+     */
+    int[] encode(String text, boolean addSpecial, boolean parseSpecial);
+
+    /**
+     * Concatenated pieces (special tokens rendered as their text), decoded as UTF-8. Like llama.cpp's
+     * detokenizer, a vocabulary that adds a space prefix has one leading space of the first piece
+     * removed, so decode(encode(s)) == s.
+     */
+    String decode(int[] ids);
+
+    /** The raw bytes this token stands for when printed (special tokens: their text). */
+    byte[] tokenBytes(int id);
+
+    /** The vocabulary string. */
+    String tokenText(int id);
+
+    /** BOS id, -1 when none. */
+    int bos();
+
+    /** EOS id, -1 when none. */
+    int eos();
+
+    boolean addBos();
+
+    boolean addEos();
+
+    /** eos, eot, eom and the end-of-turn tokens llama.cpp recognises by their text. */
+    boolean isEndOfGeneration(int id);
+
+    /** Exact vocabulary lookup. */
+    OptionalInt tokenId(String text);
+
+    /** From the tokenizer.ggml.* metadata of a GGUF file. */
+    static Tokenizer fromGGUF(GGUFFile f) {
+        return GgufTokenizerLoader.load(f);
+    }
+
+    /** From a Hugging Face tokenizer.json (byte-level BPE); tokenizer_config.json beside it is read if present. */
+    static Tokenizer fromTokenizerJson(Path p) {
+        return TokenizerJsonLoader.load(p);
+    }
+
+    /** From karpathy's llama2.c tokenizer.bin. */
+    static Tokenizer fromLlama2c(Path tokenizerBin, int vocabSize) {
+        return Llama2cLoader.load(tokenizerBin, vocabSize);
+    }
+}

@@ -1,0 +1,62 @@
+package dev.tern.tokenizer;
+
+import dev.tern.gguf.GGUFFile;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Every llama.cpp vocabulary test vector we have a vocabulary for (no BOS, specials not parsed, as
+ * tests/test-tokenizer-0.cpp runs them), and decode(encode(s)) == s for each string.
+ */
+class TokenizerVectorsTest {
+    private static Path vocabDir() {
+        return Fixtures.tokenizers().resolve("llama.cpp-vocab");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-spm", "phi-3", "gpt-2", "falcon", "mpt", "starcoder", "refact",
+            "deepseek-llm", "deepseek-coder"})
+    void ggufVocabularyMatchesLlamaCpp(String name) throws IOException {
+        Path gguf = vocabDir().resolve("ggml-vocab-" + name + ".gguf");
+        try (GGUFFile f = GGUFFile.open(gguf)) {
+            check(Tokenizer.fromGGUF(f), name);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3:llama-bpe", "qwen3:qwen2"})
+    void tokenizerJsonMatchesLlamaCpp(String spec) throws IOException {
+        String[] parts = spec.split(":");
+        Path json = Fixtures.tokenizers().resolve("hf").resolve(parts[0]).resolve("tokenizer.json");
+        check(Tokenizer.fromTokenizerJson(json), parts[1]);
+    }
+
+    private static void check(Tokenizer t, String name) throws IOException {
+        Path inp = vocabDir().resolve("ggml-vocab-" + name + ".gguf.inp");
+        VocabVectors v = VocabVectors.read(inp, vocabDir().resolve("ggml-vocab-" + name + ".gguf.out"));
+        List<String> failures = new ArrayList<>();
+        for (int i = 0; i < v.inputs().size(); i++) {
+            String s = v.inputs().get(i);
+            int[] got = t.encode(s, false, false);
+            if (!Arrays.equals(v.expected().get(i), got)) {
+                failures.add("encode '" + s + "': expected " + Arrays.toString(v.expected().get(i)) + " got " + Arrays.toString(got));
+            }
+            String back = t.decode(got);
+            if (!back.equals(s)) {
+                failures.add("decode '" + s + "' gave '" + back + "'");
+            }
+        }
+        assertTrue(failures.isEmpty(), name + ": " + failures.size() + " failures:\n" + String.join("\n", failures));
+        assertEquals(v.inputs().size(), v.expected().size());
+    }
+}
