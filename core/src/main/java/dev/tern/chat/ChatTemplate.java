@@ -103,6 +103,10 @@ public final class ChatTemplate {
         ctx.put("eos_token", eosToken);
         ctx.put("tools", null);
         ctx.put("documents", null);
+        // Globals in transformers, so templates may test "strftime_now is defined"; calls still
+        // go to the registered functions.
+        ctx.put("strftime_now", "strftime_now");
+        ctx.put("raise_exception", "raise_exception");
         ctx.putAll(variables);
         ctx.put(TemplateFunctions.NOW, ZonedDateTime.now(clock));
         RenderResult result;
@@ -158,6 +162,7 @@ public final class ChatTemplate {
         j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now",
                 TemplateFunctions.class, "strftimeNow", String.class));
         j.getGlobalContext().registerFilter(new PySliceFilter());
+        j.getGlobalContext().registerFilter(new PyJsonFilter());
         return j;
     }
 }

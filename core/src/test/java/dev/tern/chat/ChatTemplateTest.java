@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -85,31 +86,80 @@ class ChatTemplateTest {
         }
     }
 
+    private static final String WEATHER_TOOL_JSON = "{\n"
+            + "    \"type\": \"function\",\n"
+            + "    \"function\": {\n"
+            + "        \"name\": \"get_weather\",\n"
+            + "        \"description\": \"Weather in a city\",\n"
+            + "        \"parameters\": {\n"
+            + "            \"type\": \"object\",\n"
+            + "            \"properties\": {\n"
+            + "                \"city\": {\n"
+            + "                    \"type\": \"string\"\n"
+            + "                }\n"
+            + "            },\n"
+            + "            \"required\": [\n"
+            + "                \"city\"\n"
+            + "            ]\n"
+            + "        }\n"
+            + "    }\n"
+            + "}";
+
+    private static Object weatherTool() {
+        Map<String, Object> params = new LinkedHashMap<>();
+        params.put("type", "object");
+        params.put("properties", Map.of("city", Map.of("type", "string")));
+        params.put("required", List.of("city"));
+        Map<String, Object> fn = new LinkedHashMap<>();
+        fn.put("name", "get_weather");
+        fn.put("description", "Weather in a city");
+        fn.put("parameters", params);
+        Map<String, Object> tool = new LinkedHashMap<>();
+        tool.put("type", "function");
+        tool.put("function", fn);
+        return tool;
+    }
+
+    /** Llama 3.2 Instruct's template (a public copy, in test resources): date lines, slices, not-is. */
+    private static ChatTemplate llama32() throws IOException {
+        Clock clock = Clock.fixed(Instant.parse("2025-03-05T10:00:00Z"), ZoneOffset.UTC);
+        return ChatTemplate.of(resource("llama32-instruct.jinja"), "<|begin_of_text|>", "<|eot_id|>", clock);
+    }
+
     @Test
-    void llama32StyleDateLines() throws IOException {
-        Clock clock = Clock.fixed(Instant.parse("2024-07-26T10:00:00Z"), ZoneOffset.UTC);
-        ChatTemplate t = ChatTemplate.of(resource("llama32-style.jinja"), "<|begin_of_text|>", "<|eot_id|>", clock);
+    void llama32DateFromStrftimeNow() throws IOException {
+        // no date_string: strftime_now("%d %b %Y") at the (fixed) render time
         assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
-                + "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n"
+                + "Cutting Knowledge Date: December 2023\nToday Date: 05 Mar 2025\n\n"
                 + "You are a helpful assistant.<|eot_id|>"
                 + "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
                 + "<|start_header_id|>assistant<|end_header_id|>\n\nHi! How can I help?<|eot_id|>"
                 + "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
-                + "<|start_header_id|>assistant<|end_header_id|>\n\n", t.render(CONVERSATION, true));
-        // date_string given by the caller wins; no system message leaves the system block empty
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", llama32().render(CONVERSATION, true));
+    }
+
+    @Test
+    void llama32WithDateStringAndToolsInUserMessage() throws IOException {
+        String got = llama32().render(List.of(new ChatMessage("user", "Hello!")), true,
+                Map.of("date_string", "01 Jan 2025", "tools", List.of(weatherTool())));
         assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"
-                + "Cutting Knowledge Date: December 2023\nToday Date: 01 Jan 2025\n\n<|eot_id|>"
-                + "<|start_header_id|>user<|end_header_id|>\n\nHello!<|eot_id|>"
-                + "<|start_header_id|>assistant<|end_header_id|>\n\n",
-                t.render(List.of(new ChatMessage("user", "Hello!")), true, Map.of("date_string", "01 Jan 2025")));
+                + "Environment: ipython\nCutting Knowledge Date: December 2023\nToday Date: 01 Jan 2025\n\n<|eot_id|>"
+                + "<|start_header_id|>user<|end_header_id|>\n\n"
+                + "Given the following functions, please respond with a JSON for a function call "
+                + "with its proper arguments that best answers the given prompt.\n\n"
+                + "Respond in the format {\"name\": function name, \"parameters\": dictionary of argument name and its value}."
+                + "Do not use variables.\n\n"
+                + WEATHER_TOOL_JSON + "\n\nHello!<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n", got);
     }
 
     @Test
     void raiseExceptionBecomesOneLineTernException() throws IOException {
-        ChatTemplate t = ChatTemplate.of(resource("llama32-style.jinja"), "<|begin_of_text|>", "<|eot_id|>");
-        TernException e = assertThrows(TernException.class,
-                () -> t.render(List.of(new ChatMessage("tool", "x")), true));
-        assertTrue(e.getMessage().contains("Unsupported role: tool"), e.getMessage());
+        // tools in the user message but no user message
+        TernException e = assertThrows(TernException.class, () -> llama32().render(
+                List.of(new ChatMessage("system", "S")), true, Map.of("tools", List.of(weatherTool()))));
+        assertTrue(e.getMessage().contains("Cannot put tools in the first user message when there's no first user message!"),
+                e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
     }
 
