@@ -163,6 +163,7 @@ public final class ChatTemplate {
                 TemplateFunctions.class, "strftimeNow", String.class));
         j.getGlobalContext().registerFilter(new PySliceFilter());
         j.getGlobalContext().registerFilter(new PyJsonFilter());
+        j.getGlobalContext().registerExpTest(new PyIterableTest());
         return j;
     }
 }

@@ -10,7 +10,7 @@ import java.util.regex.Pattern;
  * Rewrites the Jinja2 syntax Jinjava does not parse into equivalents it does, inside
  * {@code {{ }}} and {@code {% %}} only:
  * <ul>
- *   <li>slices {@code x[a:b:c]} become {@code x|py_slice(a,b,c)} (Jinjava has no slices);</li>
+ *   <li>slices {@code x[a:b:c]} become {@code (x|py_slice(a,b,c))} (Jinjava has no slices);</li>
  *   <li>keyword arguments get parentheses, {@code namespace(n=xs|length - 1)} becomes
  *       {@code namespace(n=(xs|length - 1))}, because Jinjava ends a keyword value at the
  *       first operator after a filter;</li>
@@ -180,12 +180,14 @@ final class TemplateSyntax {
             if (c == '[') {
                 List<String> parts = splitTopLevel(inner, ':');
                 if (isSubscript(out) && (parts.size() == 2 || parts.size() == 3)) {
+                    // parenthesised so that a following [i] or .attr applies to the slice
+                    out.insert(subjectStart(out), '(');
                     out.append("|py_slice(");
                     for (int p = 0; p < parts.size(); p++) {
                         String part = parts.get(p).strip();
                         out.append(p > 0 ? ", " : "").append(part.isEmpty() ? "none" : expression(part, kwargs));
                     }
-                    out.append(')');
+                    out.append("))");
                 } else {
                     out.append('[').append(expression(inner, kwargs)).append(']');
                 }
@@ -208,6 +210,33 @@ final class TemplateSyntax {
             i = end + 1;
         }
         return out.toString();
+    }
+
+    /** Where the postfix chain (name, .attr, [i], (args), 'literal') ending the text starts. */
+    private static int subjectStart(StringBuilder out) {
+        int k = lastNonSpace(out);
+        while (k >= 0) {
+            char c = out.charAt(k);
+            if (c == ')' || c == ']') {
+                int depth = 0;
+                for (; k >= 0; k--) {
+                    char d = out.charAt(k);
+                    if (d == ')' || d == ']') {
+                        depth++;
+                    } else if ((d == '(' || d == '[') && --depth == 0) {
+                        break;
+                    }
+                }
+                k--;
+            } else if (c == '\'' || c == '"') {
+                k = out.lastIndexOf(String.valueOf(c), k - 1) - 1;
+            } else if (isNameChar(c) || c == '.') {
+                k--;
+            } else {
+                break;
+            }
+        }
+        return k + 1;
     }
 
     /** A '[' after a name, ')' or ']' indexes; after an operator or keyword it starts a list. */
