@@ -18,6 +18,7 @@ public final class Sampler {
     private final SplittableRandom rng;
     private float[] scratch;
 
+    /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
     public Sampler(SamplerConfig config, int vocabSize) {
         if (vocabSize <= 0) {
             throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
@@ -29,6 +30,7 @@ public final class Sampler {
         this.rng = new SplittableRandom(config.seed());
     }
 
+    /** The settings this sampler was made with. */
     public SamplerConfig config() {
         return config;
     }
