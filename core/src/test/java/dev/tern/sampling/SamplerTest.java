@@ -198,6 +198,56 @@ class SamplerTest {
         assertArrayEquals(expected, p, EPS);
     }
 
+    /** The default chain written out plainly: full sort, then each cut, in double precision. */
+    private static double[] referenceDefaultChain(float[] logits) {
+        int v = logits.length;
+        Integer[] order = IntStream.range(0, v).boxed().toArray(Integer[]::new);
+        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -logits[i]));
+        int n = Math.min(40, v); // top-k
+        double max = logits[order[0]], sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(logits[order[i]] - max);
+        }
+        double cum = 0; // top-p 0.95 on the untempered softmax
+        for (int i = 0; i < n; i++) {
+            cum += Math.exp(logits[order[i]] - max) / sum;
+            if (cum >= 0.95) {
+                n = i + 1;
+                break;
+            }
+        }
+        int kept = 0; // min-p 0.05 relative to the best
+        while (kept < n && Math.exp(logits[order[kept]] - max) >= 0.05) {
+            kept++;
+        }
+        double[] p = new double[v];
+        double z = 0;
+        for (int i = 0; i < kept; i++) {
+            p[order[i]] = Math.exp((logits[order[i]] - max) / 0.8);
+            z += p[order[i]];
+        }
+        for (int i = 0; i < kept; i++) {
+            p[order[i]] /= z;
+        }
+        return p;
+    }
+
+    @Test
+    void defaultChainMatchesAPlainReference() {
+        Random r = new Random(5);
+        for (double scale : new double[]{0.5, 2, 6}) {
+            float[] logits = new float[2000];
+            for (int i = 0; i < logits.length; i++) {
+                logits[i] = (float) (r.nextGaussian() * scale);
+            }
+            double[] expected = referenceDefaultChain(logits);
+            float[] p = new Sampler(SamplerConfig.defaults(), logits.length).probabilities(logits);
+            for (int i = 0; i < logits.length; i++) {
+                assertEquals(expected[i], p[i], 1e-5, "token " + i + " at scale " + scale);
+            }
+        }
+    }
+
     /** Pearson's statistic of observed counts against expected probabilities. */
     private static double chiSquare(int[] counts, double[] expected, int n) {
         double chi = 0;
