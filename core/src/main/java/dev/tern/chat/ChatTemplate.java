@@ -154,6 +154,7 @@ public final class ChatTemplate {
                         .withEvaluateMapKeys(true) // {k: v} evaluates k, as Python does
                         .withIterateOverMapKeys(true) // for k in dict iterates keys, as Python does
                         .withKeepNullableLoopValues(true)
+                        .withUsePyishObjectMapper(true) // {{ list }} prints as Python would
                         .build())
                 .build();
         Jinjava j = new Jinjava(config);
