@@ -1,0 +1,139 @@
+package dev.tern.sampling;
+
+import java.util.SplittableRandom;
+
+/**
+ * Picks the next token from logits with llama.cpp's common sampler chain: repetition /
+ * frequency / presence penalties, then top-k, top-p, min-p, temperature, and a seeded draw.
+ * Top-p and min-p see the logits before temperature, as in llama.cpp. A temperature
+ * {@code <= 0} is greedy: the argmax after penalties, ties to the lowest id.
+ *
+ * <p>Not thread-safe; one instance per generation stream.
+ */
+public final class Sampler {
+    private final SamplerConfig config;
+    private final int vocabSize;
+    private final PenaltyHistory history;
+    private final Candidates cand;
+    private final SplittableRandom rng;
+    private float[] scratch;
+
+    /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
+    public Sampler(SamplerConfig config, int vocabSize) {
+        if (vocabSize <= 0) {
+            throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
+        }
+        this.config = config;
+        this.vocabSize = vocabSize;
+        this.history = new PenaltyHistory(vocabSize, config.repeatLastN());
+        this.cand = new Candidates(vocabSize);
+        this.rng = new SplittableRandom(config.seed());
+    }
+
+    /** The settings this sampler was made with. */
+    public SamplerConfig config() {
+        return config;
+    }
+
+    /**
+     * Samples a token, records it in the penalty history (do not {@link #accept} it again) and
+     * returns it. Overwrites {@code logits} with the penalised logits.
+     */
+    public int sample(float[] logits) {
+        int token = sampleWithoutAccept(logits);
+        history.add(token);
+        return token;
+    }
+
+    private int sampleWithoutAccept(float[] logits) {
+        applyPenalties(logits);
+        if (config.temperature() <= 0f) {
+            return argmax(logits);
+        }
+        filter(logits);
+        cand.softmax();
+        // Inverse CDF over the candidates; the last one absorbs rounding in the sum.
+        double u = rng.nextDouble();
+        double cum = 0;
+        for (int i = 0; i < cand.size; i++) {
+            cum += cand.probs[i];
+            if (u < cum) {
+                return cand.ids[i];
+            }
+        }
+        return cand.ids[cand.size - 1];
+    }
+
+    /** Records a token (prompt or externally chosen) in the penalty history. */
+    public void accept(int token) {
+        if (token < 0 || token >= vocabSize) {
+            throw new IllegalArgumentException("token " + token + " outside vocabulary of " + vocabSize);
+        }
+        history.add(token);
+    }
+
+    /** Forgets the penalty history (a new conversation). The random stream continues. */
+    public void resetHistory() {
+        history.clear();
+    }
+
+    /**
+     * The distribution {@link #sample} draws from given the current history: one entry per
+     * vocabulary token, zero for filtered tokens; one-hot at the argmax when greedy. Does not
+     * modify {@code logits}, the history or the random state.
+     */
+    public float[] probabilities(float[] logits) {
+        checkLength(logits);
+        if (scratch == null) {
+            scratch = new float[vocabSize];
+        }
+        System.arraycopy(logits, 0, scratch, 0, vocabSize);
+        applyPenalties(scratch);
+        float[] out = new float[vocabSize];
+        if (config.temperature() <= 0f) {
+            out[argmax(scratch)] = 1f;
+            return out;
+        }
+        filter(scratch);
+        cand.softmax();
+        for (int i = 0; i < cand.size; i++) {
+            out[cand.ids[i]] = cand.probs[i];
+        }
+        return out;
+    }
+
+    private void applyPenalties(float[] logits) {
+        checkLength(logits);
+        float repeat = config.repeatPenalty();
+        float freq = config.frequencyPenalty();
+        float presence = config.presencePenalty();
+        if (config.repeatLastN() == 0 || (repeat == 1f && freq == 0f && presence == 0f)) {
+            return;
+        }
+        history.apply(logits, repeat, freq, presence);
+    }
+
+    private void filter(float[] logits) {
+        cand.fill(logits);
+        cand.topK(config.topK());
+        cand.topP(config.topP());
+        cand.minP(config.minP());
+        cand.scale(config.temperature());
+    }
+
+    private static int argmax(float[] logits) {
+        int best = 0;
+        for (int i = 1; i < logits.length; i++) {
+            if (logits[i] > logits[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private void checkLength(float[] logits) {
+        if (logits.length != vocabSize) {
+            throw new IllegalArgumentException("expected " + vocabSize + " logits, got " + logits.length);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package dev.tern.sampling;
+
+import dev.tern.TernException;
+
+/**
+ * Settings of a {@link Sampler}, with llama.cpp's meanings.
+ *
+ * @param temperature      logits are divided by it last; {@code <= 0} means greedy (argmax)
+ * @param topK             keep the k most likely tokens; {@code <= 0} disables
+ * @param topP             keep the smallest most-likely prefix whose probability reaches p; {@code >= 1} disables
+ * @param minP             keep tokens with probability at least p times the top one; {@code <= 0} disables
+ * @param repeatPenalty    divide positive / multiply non-positive logits of recent tokens; 1 disables
+ * @param repeatLastN      how many recent tokens the penalties look at; 0 disables, negative means all accepted tokens
+ * @param frequencyPenalty subtracted once per occurrence in the window; 0 disables
+ * @param presencePenalty  subtracted once if the token occurs in the window; 0 disables
+ * @param seed             seed of the random generator; the same seed and logits give the same tokens
+ */
+public record SamplerConfig(float temperature, int topK, float topP, float minP,
+                            float repeatPenalty, int repeatLastN, float frequencyPenalty, float presencePenalty,
+                            long seed) {
+
+    /** The seed {@link #defaults()} uses, so that runs are reproducible unless a seed is chosen. */
+    public static final long DEFAULT_SEED = 0xFFFFFFFFL;
+
+    public SamplerConfig {
+        if (Float.isNaN(temperature)) {
+            throw new TernException("sampler temperature is NaN");
+        }
+        if (!(topP >= 0f)) {
+            throw new TernException("sampler top-p must be a non-negative number, got " + topP);
+        }
+        if (!(minP >= 0f && minP <= 1f)) {
+            throw new TernException("sampler min-p must be in [0, 1], got " + minP);
+        }
+        if (!(repeatPenalty > 0f) || Float.isInfinite(repeatPenalty)) {
+            throw new TernException("sampler repeat penalty must be positive and finite, got " + repeatPenalty);
+        }
+        if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) {
+            throw new TernException("sampler frequency/presence penalties must be finite");
+        }
+    }
+
+    /** Always the most likely token (after penalties, which are off here). */
+    public static SamplerConfig greedy() {
+        return new SamplerConfig(0f, 0, 1f, 0f, 1f, 64, 0f, 0f, DEFAULT_SEED);
+    }
+
+    /** llama.cpp's defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, penalties off, last-n 64. */
+    public static SamplerConfig defaults() {
+        return new SamplerConfig(0.8f, 40, 0.95f, 0.05f, 1f, 64, 0f, 0f, DEFAULT_SEED);
+    }
+
+    /** This configuration with another seed. */
+    public SamplerConfig withSeed(long newSeed) {
+        return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
+                frequencyPenalty, presencePenalty, newSeed);
+    }
+}
