@@ -2,6 +2,7 @@ package dev.tern.engine;
 
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
+import dev.tern.kv.KVCacheType;
 import dev.tern.model.Batch;
 import dev.tern.model.ForwardPass;
 import dev.tern.model.Model;
@@ -22,17 +23,18 @@ public final class Engine implements AutoCloseable {
      * @param threads     threads for matrix work (the caller's included)
      * @param maxKvBlocks upper bound of the KV cache in blocks of {@link BlockPool#BLOCK_SIZE} positions;
      *                    blocks are allocated as sequences grow
+     * @param kvType      precision of the cache; F16 is llama.cpp's default and agrees with its logits
      */
-    public Engine(Model model, int threads, int maxKvBlocks) {
+    public Engine(Model model, int threads, int maxKvBlocks, KVCacheType kvType) {
         this.model = model;
         this.workers = new WorkerPool(threads);
-        this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), maxKvBlocks);
+        this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), maxKvBlocks, kvType);
         this.pass = new ForwardPass(model, workers);
     }
 
-    /** An engine whose cache can hold 8 sequences of the model's full trained context. */
+    /** An engine with an F16 cache that can hold 8 sequences of the model's full trained context. */
     public Engine(Model model, int threads) {
-        this(model, threads, 8 * BlockPool.blocksFor(model.config().contextLength()));
+        this(model, threads, 8 * BlockPool.blocksFor(model.config().contextLength()), KVCacheType.F16);
     }
 
     public Model model() {

@@ -1,6 +1,7 @@
 package dev.tern.engine;
 
 import dev.tern.TernException;
+import dev.tern.kv.KVCacheType;
 import dev.tern.model.Model;
 import dev.tern.model.WorkerPool;
 
@@ -8,7 +9,7 @@ import dev.tern.model.WorkerPool;
  * Perplexity as llama.cpp's {@code llama-perplexity} computes it: the tokens (BOS first) are
  * cut into whole chunks of {@code ctx} (a partial tail is dropped); each chunk runs in a fresh
  * cache with its first token replaced by BOS; the logits at positions ctx/2 … ctx-2 are scored
- * against the token that follows; perplexity = exp(mean negative log-likelihood).
+ * against the token that follows (with llama.cpp's default F16 KV cache); perplexity = exp(mean negative log-likelihood).
  */
 public final class Perplexity {
     private Perplexity() {
@@ -32,7 +33,7 @@ public final class Perplexity {
         int bos = tokens[0];
         int vocab = model.config().vocab();
         int first = ctx / 2;
-        Recompute runner = new Recompute(model, workers);
+        Recompute runner = new Recompute(model, workers, KVCacheType.F16);
         double nll = 0;
         long count = 0;
         for (int start = 0; start + ctx <= tokens.length; start += ctx) {

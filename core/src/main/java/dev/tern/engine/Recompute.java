@@ -2,6 +2,7 @@ package dev.tern.engine;
 
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
+import dev.tern.kv.KVCacheType;
 import dev.tern.model.Batch;
 import dev.tern.model.ForwardPass;
 import dev.tern.model.Model;
@@ -16,9 +17,11 @@ import java.util.Arrays;
 public final class Recompute {
     private final ForwardPass pass;
     private final Model model;
+    private final KVCacheType kvType;
 
-    public Recompute(Model model, WorkerPool workers) {
+    public Recompute(Model model, WorkerPool workers, KVCacheType kvType) {
         this.model = model;
+        this.kvType = kvType;
         this.pass = new ForwardPass(model, workers);
     }
 
@@ -30,7 +33,7 @@ public final class Recompute {
 
     /** Logits after each token from {@code from} on, rows of vocab values, computed from scratch. */
     public float[] logits(int[] tokens, int from) {
-        BlockPool pool = new BlockPool(model.config().layers(), model.config().kvDim(), BlockPool.blocksFor(tokens.length));
+        BlockPool pool = new BlockPool(model.config().layers(), model.config().kvDim(), BlockPool.blocksFor(tokens.length), kvType);
         BlockTable seq = new BlockTable(pool, tokens.length);
         Batch batch = new Batch();
         for (int i = 0; i < tokens.length; i++) {

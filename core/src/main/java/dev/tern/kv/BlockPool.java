@@ -7,8 +7,8 @@ import java.util.List;
 
 /**
  * The KV cache's storage: a pool of fixed-size blocks, each holding the keys and values of
- * {@link #BLOCK_SIZE} consecutive positions for every layer (float32, {@code kvDim} values per
- * position). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
+ * {@link #BLOCK_SIZE} consecutive positions for every layer ({@code kvDim} values per position,
+ * stored with the precision of a {@link KVCacheType}). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
  * that a future prefix cache can share one block among sequences; for now each has one owner.
  * Blocks are allocated lazily, up to {@code maxBlocks}. Not thread-safe: one scheduler drives it.
  */
@@ -18,19 +18,25 @@ public final class BlockPool {
     private final int layers;
     private final int kvDim;
     private final int maxBlocks;
+    private final KVCacheType type;
     /** keys.get(block)[layer]: BLOCK_SIZE × kvDim floats, position-major. */
     private final List<float[][]> keys = new ArrayList<>();
     private final List<float[][]> values = new ArrayList<>();
     private final List<Integer> free = new ArrayList<>();
     private int[] refCount = new int[0];
 
-    public BlockPool(int layers, int kvDim, int maxBlocks) {
+    public BlockPool(int layers, int kvDim, int maxBlocks, KVCacheType type) {
         if (layers < 0 || kvDim <= 0 || maxBlocks <= 0) {
             throw new IllegalArgumentException("layers " + layers + ", kvDim " + kvDim + ", maxBlocks " + maxBlocks);
         }
         this.layers = layers;
         this.kvDim = kvDim;
         this.maxBlocks = maxBlocks;
+        this.type = type;
+    }
+
+    public KVCacheType type() {
+        return type;
     }
 
     /** Blocks needed to hold {@code positions} positions. */

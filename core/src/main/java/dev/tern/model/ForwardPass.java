@@ -126,8 +126,11 @@ public final class ForwardPass {
     private void store(BlockTable seq, int layer, int pos, int from) {
         int block = seq.block(pos), slot = seq.slotOffset(pos);
         BlockPool p = seq.pool();
-        System.arraycopy(k, from, p.keys(block, layer), slot, c.kvDim());
-        System.arraycopy(v, from, p.values(block, layer), slot, c.kvDim());
+        float[] keys = p.keys(block, layer), values = p.values(block, layer);
+        System.arraycopy(k, from, keys, slot, c.kvDim());
+        System.arraycopy(v, from, values, slot, c.kvDim());
+        p.type().round(keys, slot, slot + c.kvDim());
+        p.type().round(values, slot, slot + c.kvDim());
     }
 
     private void ensureCapacity(int n) {

@@ -89,10 +89,10 @@ final class Kernels {
         return sum;
     }
 
-    /** y[yOff..] = y·scale + w·x[xOff..] over n values. */
-    static void scaleAdd(float[] y, int yOff, float scale, float w, float[] x, int xOff, int n) {
+    /** y[yOff..] += a·x[xOff..] over n values. */
+    static void axpy(float[] y, int yOff, float a, float[] x, int xOff, int n) {
         for (int i = 0; i < n; i++) {
-            y[yOff + i] = y[yOff + i] * scale + w * x[xOff + i];
+            y[yOff + i] += a * x[xOff + i];
         }
     }
 }
