@@ -1,0 +1,82 @@
+package dev.tern.engine;
+
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.BlockTable;
+import dev.tern.kv.KVCacheType;
+import dev.tern.model.Batch;
+import dev.tern.model.ForwardPass;
+import dev.tern.model.Model;
+import dev.tern.model.WorkerPool;
+
+/**
+ * A model ready to run: its worker threads, a paged KV cache shared by all its sequences, and
+ * the forward pass. Hand it batches mixing any of its sequences ({@link #forward}), or open a
+ * simple single-sequence {@link Session}. Forward passes are serialized.
+ */
+public final class Engine implements AutoCloseable {
+    private final Model model;
+    private final WorkerPool workers;
+    private final BlockPool cache;
+    private final ForwardPass pass;
+
+    /**
+     * @param threads     threads for matrix work (the caller's included)
+     * @param maxKvBlocks upper bound of the KV cache in blocks of {@link BlockPool#BLOCK_SIZE} positions;
+     *                    blocks are allocated as sequences grow
+     * @param kvType      precision of the cache; F16 is llama.cpp's default and agrees with its logits
+     */
+    public Engine(Model model, int threads, int maxKvBlocks, KVCacheType kvType) {
+        this.model = model;
+        this.workers = new WorkerPool(threads);
+        this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), maxKvBlocks, kvType);
+        this.pass = new ForwardPass(model, workers);
+    }
+
+    /** An engine with an F16 cache that can hold 8 sequences of the model's full trained context. */
+    public Engine(Model model, int threads) {
+        this(model, threads, 8 * BlockPool.blocksFor(model.config().contextLength()), KVCacheType.F16);
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public WorkerPool workers() {
+        return workers;
+    }
+
+    public BlockPool cache() {
+        return cache;
+    }
+
+    /** A new empty sequence in this engine's cache that may grow to {@code contextSize} positions. */
+    public synchronized BlockTable newSequence(int contextSize) {
+        return new BlockTable(cache, contextSize);
+    }
+
+    /** One forward pass; see {@link ForwardPass#forward}. */
+    public synchronized float[] forward(Batch batch) {
+        return pass.forward(batch);
+    }
+
+    /** A single-sequence session of at most {@code contextSize} positions. */
+    public Session newSession(int contextSize) {
+        return new Session(this, newSequence(contextSize));
+    }
+
+    /** Frees the sequence's blocks. */
+    public synchronized void release(BlockTable sequence) {
+        sequence.close();
+    }
+
+    /** Rolls a sequence back to its first {@code length} positions. */
+    public synchronized void truncate(BlockTable sequence, int length) {
+        sequence.truncate(length);
+    }
+
+    /** Stops the worker threads; the model stays open. */
+    @Override
+    public void close() {
+        workers.close();
+    }
+}

@@ -1,0 +1,151 @@
+package dev.tern.model;
+
+import dev.tern.TernException;
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.BlockTable;
+
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The transformer's forward pass over a {@link Batch}: embeds the tokens, runs every layer
+ * (RMSNorm → q/k/v projections (+biases) → RoPE → write K,V to each token's cache slot →
+ * attention over the cache → output projection → residual; RMSNorm → SwiGLU feed-forward →
+ * residual), and returns logits only for the tokens that asked. Weights are read once per
+ * batch. Scratch buffers are reused between calls: one forward pass at a time per instance.
+ */
+public final class ForwardPass {
+    private final ModelConfig c;
+    private final ModelWeights w;
+    private final WorkerPool pool;
+    private final Rope rope;
+    private int capacity;
+    private float[] x, xb, xb2, q, k, v, att, hb, hb2, cs;
+
+    public ForwardPass(Model model, WorkerPool pool) {
+        this.c = model.config();
+        this.w = model.weights();
+        this.pool = pool;
+        this.rope = new Rope(c, w.ropeFreqFactors());
+        this.cs = new float[c.ropeDims()];
+    }
+
+    public ModelConfig config() {
+        return c;
+    }
+
+    /**
+     * Runs the batch, extending each token's sequence by its position. Returns the logits of
+     * the tokens that asked for them, in batch order: row j is [j·vocab, (j+1)·vocab). On a
+     * one-line TernException (context or cache full, bad token id) no sequence has changed.
+     */
+    public float[] forward(Batch batch) {
+        int n = batch.size();
+        float[] logits = new float[batch.logitCount() * c.vocab()];
+        if (n == 0) {
+            return logits;
+        }
+        reserve(batch);
+        ensureCapacity(n);
+        int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
+        for (int t = 0; t < n; t++) {
+            w.tokenEmbedding().dequantizeRow(batch.token(t), x, t * dim);
+        }
+        for (int l = 0; l < c.layers(); l++) {
+            LayerWeights lw = w.layers()[l];
+            Kernels.rmsNorm(xb, x, n, dim, lw.attnNorm(), c.rmsEps());
+            Kernels.matmul(pool, lw.wq(), xb, n, q);
+            Kernels.matmul(pool, lw.wk(), xb, n, k);
+            Kernels.matmul(pool, lw.wv(), xb, n, v);
+            Kernels.addBias(q, n, lw.bq());
+            Kernels.addBias(k, n, lw.bk());
+            Kernels.addBias(v, n, lw.bv());
+            for (int t = 0; t < n; t++) {
+                rope.angles(batch.position(t), cs);
+                rope.rotate(q, t * qDim, c.heads(), c.headDim(), cs);
+                rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs);
+                store(batch.sequence(t), l, batch.position(t), t * kvDim);
+            }
+            Attention.run(pool, c, l, batch, q, att);
+            Kernels.matmul(pool, lw.wo(), att, n, xb2);
+            Kernels.add(x, xb2, n * dim);
+
+            Kernels.rmsNorm(xb, x, n, dim, lw.ffnNorm(), c.rmsEps());
+            Kernels.matmul(pool, lw.gate(), xb, n, hb);
+            Kernels.matmul(pool, lw.up(), xb, n, hb2);
+            Kernels.swiglu(hb, hb2, n * ffn);
+            Kernels.matmul(pool, lw.down(), hb, n, xb2);
+            Kernels.add(x, xb2, n * dim);
+        }
+        int rows = 0;
+        for (int t = 0; t < n; t++) {
+            if (batch.wantsLogits(t)) {
+                System.arraycopy(x, t * dim, x, rows++ * dim, dim);
+            }
+        }
+        Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
+        Kernels.matmul(pool, w.output(), xb, rows, logits);
+        return logits;
+    }
+
+    /** Checks the whole batch, then grows every sequence to cover its new positions. */
+    private void reserve(Batch batch) {
+        Map<BlockTable, Integer> next = new IdentityHashMap<>();
+        for (int t = 0; t < batch.size(); t++) {
+            BlockTable seq = batch.sequence(t);
+            if (seq.pool().kvDim() != c.kvDim() || seq.pool().layers() != c.layers()) {
+                throw new IllegalArgumentException("the sequence's KV cache was made for another model");
+            }
+            int token = batch.token(t);
+            if (token < 0 || token >= c.vocab()) {
+                throw new TernException("token id " + token + " is out of range (vocabulary of " + c.vocab() + ")");
+            }
+            int expected = next.getOrDefault(seq, seq.length());
+            int pos = batch.position(t);
+            if (pos != expected) {
+                throw new IllegalArgumentException("token " + t + " is at position " + pos + " but its sequence continues at " + expected);
+            }
+            if (pos >= seq.maxLength()) {
+                throw new TernException("context length " + seq.maxLength() + " exceeded");
+            }
+            next.put(seq, pos + 1);
+        }
+        Map<BlockTable, Integer> grown = new IdentityHashMap<>();
+        try {
+            for (Map.Entry<BlockTable, Integer> e : next.entrySet()) {
+                int before = e.getKey().length();
+                e.getKey().grow(e.getValue());
+                grown.put(e.getKey(), before);
+            }
+        } catch (TernException e) {
+            grown.forEach(BlockTable::truncate);
+            throw e;
+        }
+    }
+
+    private void store(BlockTable seq, int layer, int pos, int from) {
+        int block = seq.block(pos), slot = seq.slotOffset(pos);
+        BlockPool p = seq.pool();
+        float[] keys = p.keys(block, layer), values = p.values(block, layer);
+        System.arraycopy(k, from, keys, slot, c.kvDim());
+        System.arraycopy(v, from, values, slot, c.kvDim());
+        p.type().round(keys, slot, slot + c.kvDim());
+        p.type().round(values, slot, slot + c.kvDim());
+    }
+
+    private void ensureCapacity(int n) {
+        if (n <= capacity) {
+            return;
+        }
+        capacity = Math.max(n, 2 * capacity);
+        x = new float[capacity * c.dim()];
+        xb = new float[capacity * c.dim()];
+        xb2 = new float[capacity * c.dim()];
+        q = new float[capacity * c.qDim()];
+        k = new float[capacity * c.kvDim()];
+        v = new float[capacity * c.kvDim()];
+        att = new float[capacity * c.qDim()];
+        hb = new float[capacity * c.ffnDim()];
+        hb2 = new float[capacity * c.ffnDim()];
+    }
+}

@@ -1,0 +1,98 @@
+package dev.tern.model;
+
+import dev.tern.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/** The element-wise and matrix operations of the forward pass, over rows of tokens. */
+final class Kernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** Multiply-adds below which a matmul is not worth splitting across threads. */
+    private static final int MIN_PARALLEL_WORK = 1 << 15;
+
+    private Kernels() {
+    }
+
+    /**
+     * out[t·rows + r] = w[r] · x[t·cols ..] for n tokens: each weight row is read once and used
+     * for every token of the batch; rows are split across the pool's threads.
+     */
+    static void matmul(WorkerPool pool, Tensor w, float[] x, int n, float[] out) {
+        int rows = w.rows(), cols = w.cols();
+        int minRows = Math.max(1, MIN_PARALLEL_WORK / Math.max(1, cols * n));
+        pool.parallelFor(rows, minRows, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                for (int t = 0; t < n; t++) {
+                    out[t * rows + r] = w.dot(r, x, t * cols);
+                }
+            }
+        });
+    }
+
+    /** Adds bias to each of n rows of width bias.length, when there is a bias. */
+    static void addBias(float[] x, int n, float[] bias) {
+        if (bias == null) {
+            return;
+        }
+        for (int t = 0; t < n; t++) {
+            int off = t * bias.length;
+            for (int i = 0; i < bias.length; i++) {
+                x[off + i] += bias[i];
+            }
+        }
+    }
+
+    /** RMSNorm of n rows of width dim, times weight; sums in double as ggml does. */
+    static void rmsNorm(float[] out, float[] x, int n, int dim, float[] weight, float eps) {
+        for (int t = 0; t < n; t++) {
+            int off = t * dim;
+            double sum = 0;
+            for (int i = 0; i < dim; i++) {
+                sum += x[off + i] * x[off + i];
+            }
+            float scale = (float) (1.0 / Math.sqrt((float) (sum / dim) + eps));
+            for (int i = 0; i < dim; i++) {
+                out[off + i] = x[off + i] * scale * weight[i];
+            }
+        }
+    }
+
+    /** gate[i] = silu(gate[i]) · up[i] for the first n values: SwiGLU. */
+    static void swiglu(float[] gate, float[] up, int n) {
+        for (int i = 0; i < n; i++) {
+            float g = gate[i];
+            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+        }
+    }
+
+    /** x[i] += y[i] for the first n values. */
+    static void add(float[] x, float[] y, int n) {
+        for (int i = 0; i < n; i++) {
+            x[i] += y[i];
+        }
+    }
+
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int i = 0;
+        float sum = 0f;
+        if (n >= S.length()) {
+            FloatVector acc = FloatVector.zero(S);
+            for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+                acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+            }
+            sum = acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            sum += a[aOff + i] * b[bOff + i];
+        }
+        return sum;
+    }
+
+    /** y[yOff..] += a·x[xOff..] over n values. */
+    static void axpy(float[] y, int yOff, float a, float[] x, int xOff, int n) {
+        for (int i = 0; i < n; i++) {
+            y[yOff + i] += a * x[xOff + i];
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package dev.tern.engine;
+
+import dev.tern.model.Model;
+import dev.tern.tensor.UnsupportedTensorTypeException;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.abort;
+
+/**
+ * Greedy decoding against llama.cpp's references: every stored decode of every model file.
+ * Ids must match up to the first step where llama.cpp's own top-2 logits are nearly tied, and
+ * the logits of its top-5 tokens must match within the file type's tolerance at every step
+ * before that.
+ */
+class ReferenceDecodeTest {
+
+    /**
+     * Tensor types whose TensorFormat is written by other helpers and not on this branch yet:
+     * their cases are skipped (not failed) while loading throws UnsupportedTensorTypeException.
+     * Empty this list once every format has landed, so that a missing one fails loudly.
+     */
+    static final Set<String> AWAITED_TYPES = Set.of("f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "q5_k_m", "q6_k");
+
+    record Case(String name, Path model, Path reference, String type, float tolerance, float tieGap) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static List<Case> cases() {
+        List<Case> cases = new ArrayList<>();
+        for (String prompt : List.of("once", "beach", "zoo", "empty")) {
+            for (String type : List.of("f32", "f16", "bf16")) {
+                cases.add(of("stories260K-" + type + " " + prompt, Fixtures.stories260K("stories260K-" + type + ".gguf"),
+                        Fixtures.stories260K("reference/" + prompt + "." + type + ".txt"), type));
+            }
+            cases.add(of("stories260K.bin " + prompt, Fixtures.stories260K("stories260K.bin"),
+                    Fixtures.stories260K("reference/" + prompt + ".f32.txt"), "f32"));
+        }
+        for (String prompt : List.of("once", "beach")) {
+            for (String type : List.of("f32", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "q5_k_m", "q6_k")) {
+                cases.add(of("stories15M-distilled-" + type + " " + prompt,
+                        Fixtures.stories15M("stories15M-distilled-" + type + ".gguf"),
+                        Fixtures.stories15M("reference/" + prompt + "." + type + ".txt"), type));
+            }
+        }
+        return cases;
+    }
+
+    /**
+     * F32 must agree to 1e-3; 16-bit weights to 1e-2; quantized ones to 0.3 (llama.cpp also
+     * quantizes activations). stories260K gets 1e-2 even in F32: with head size 8 and its F16
+     * KV cache, a value that lands on the other side of an f16 rounding boundary (after float
+     * sums done in a different order than ggml's) moves its logits by up to ~0.009 after a few
+     * dozen steps, while the first steps agree to 1e-5.
+     */
+    private static Case of(String name, Path model, Path reference, String type) {
+        float tolerance = switch (type) {
+            case "f32" -> name.startsWith("stories260K") ? 1e-2f : 1e-3f;
+            case "f16", "bf16" -> 1e-2f;
+            default -> 0.3f;
+        };
+        return new Case(name, model, reference, type, tolerance, Math.max(0.05f, 2 * tolerance));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void greedyDecodeMatchesLlamaCpp(Case c) throws Exception {
+        ReferenceDecode ref = ReferenceDecode.read(c.reference());
+        Model model;
+        try {
+            model = Model.load(c.model());
+        } catch (UnsupportedTensorTypeException e) {
+            if (AWAITED_TYPES.contains(c.type())) {
+                abort("awaiting the " + c.type() + " tensor format: " + e.getMessage());
+            }
+            throw e;
+        }
+        try (model; Engine engine = new Engine(model, 2); Session session = engine.newSession(model.config().contextLength())) {
+            int steps = ref.divergence(c.tieGap());
+            float[] logits = session.forward(ref.promptIds());
+            for (int step = 0; step < steps; step++) {
+                for (int j = 0; j < ref.topIds()[step].length; j++) {
+                    int id = ref.topIds()[step][j];
+                    assertEquals(ref.topLogits()[step][j], logits[id], c.tolerance(),
+                            c + ": logit of token " + id + " at step " + step);
+                }
+                int next = argmax(logits);
+                assertEquals(ref.ids()[step], next, c + ": token at step " + step);
+                if (step + 1 < steps) {
+                    logits = session.forward(next);
+                }
+            }
+        }
+    }
+
+    static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) {
+            if (x[i] > x[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

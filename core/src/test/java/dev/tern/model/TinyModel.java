@@ -1,0 +1,81 @@
+package dev.tern.model;
+
+import dev.tern.tensor.F32Format;
+import dev.tern.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+
+/** Small random models built in memory, for tests. */
+public final class TinyModel {
+    private TinyModel() {
+    }
+
+    /** A config with the given shape; NEOX style turns on qkv biases as qwen2 has them. */
+    public static ModelConfig config(int dim, int ffn, int layers, int heads, int kvHeads, int vocab, RopeStyle style,
+                                     int ropeDims, float freqScale) {
+        boolean qwen = style == RopeStyle.NEOX;
+        return new ModelConfig(qwen ? "qwen2" : "llama", dim, ffn, layers, heads, kvHeads, dim / heads, vocab, 64,
+                1e-5f, qwen ? 1_000_000f : 10_000f, ropeDims, style, freqScale, qwen, !qwen);
+    }
+
+    /** Random weights (uniform, scaled so activations stay moderate); llama3-style freq factors if asked. */
+    public static Model random(ModelConfig c, long seed, boolean freqFactors) {
+        Random r = new Random(seed);
+        LayerWeights[] layers = new LayerWeights[c.layers()];
+        for (int l = 0; l < c.layers(); l++) {
+            layers[l] = new LayerWeights(norm(r, c.dim()),
+                    matrix(r, "wq", c.qDim(), c.dim()), matrix(r, "wk", c.kvDim(), c.dim()),
+                    matrix(r, "wv", c.kvDim(), c.dim()), matrix(r, "wo", c.dim(), c.qDim()),
+                    c.qkvBias() ? values(r, c.qDim(), 0.5f) : null,
+                    c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
+                    c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
+                    norm(r, c.dim()),
+                    matrix(r, "gate", c.ffnDim(), c.dim()), matrix(r, "up", c.ffnDim(), c.dim()),
+                    matrix(r, "down", c.dim(), c.ffnDim()));
+        }
+        Tensor embedding = matrix(r, "embd", c.vocab(), c.dim(), 1f);
+        Tensor output = c.tiedOutput() ? embedding : matrix(r, "output", c.vocab(), c.dim());
+        float[] factors = null;
+        if (freqFactors) {
+            factors = new float[c.ropeDims() / 2];
+            for (int i = 0; i < factors.length; i++) {
+                factors[i] = 1f + 7f * i / Math.max(1, factors.length - 1);
+            }
+        }
+        return new Model(c, new ModelWeights(embedding, layers, norm(r, c.dim()), output, factors));
+    }
+
+    static float[] norm(Random r, int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = 0.5f + r.nextFloat();
+        }
+        return v;
+    }
+
+    static float[] values(Random r, int n, float scale) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (2 * r.nextFloat() - 1) * scale;
+        }
+        return v;
+    }
+
+    static Tensor matrix(Random r, String name, int rows, int cols) {
+        return matrix(r, name, rows, cols, (float) (1.5 / Math.sqrt(cols)));
+    }
+
+    static Tensor matrix(Random r, String name, int rows, int cols, float scale) {
+        return f32(name, values(r, rows * cols, scale), rows, cols);
+    }
+
+    /** An F32 tensor over a copy of {@code data} (row-major, rows × cols). */
+    public static Tensor f32(String name, float[] data, int rows, int cols) {
+        MemorySegment s = Arena.ofAuto().allocate(4L * data.length, 64);
+        MemorySegment.copy(data, 0, s, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, data.length);
+        return new Tensor(name, F32Format.INSTANCE, s, rows, cols);
+    }
+}
