@@ -1,0 +1,103 @@
+package dev.tern.cli;
+
+import dev.tern.Tern;
+import dev.tern.chat.ChatMessage;
+import dev.tern.engine.GenerationResult;
+import dev.tern.engine.Generator;
+import dev.tern.engine.Session;
+import dev.tern.sampling.Sampler;
+import dev.tern.tokenizer.Tokenizer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code tern chat}: an interactive conversation through the model's chat template. The KV cache
+ * is kept between turns: each turn re-renders the conversation, and only the tokens after the
+ * longest prefix already in the cache are processed.
+ */
+@Command(name = "chat", description = "Chat interactively (one message per line; an empty line or EOF ends).")
+final class ChatCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    SamplingOptions sampling;
+
+    @Option(names = "--system", description = "System message")
+    String system;
+
+    @Option(names = {"-n", "--n-predict"}, description = "Most tokens per reply (default: ${DEFAULT-VALUE})")
+    int maxTokens = 512;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
+            Tokenizer tok = tern.tokenizer();
+            Sampler sampler = new Sampler(sampling.config(), tok.vocabSize());
+            List<ChatMessage> messages = new ArrayList<>();
+            if (system != null) {
+                messages.add(new ChatMessage("system", system));
+            }
+            int[] cached = new int[0];
+            String bosText = tok.bos() < 0 ? null : tok.tokenText(tok.bos());
+            while (true) {
+                out.print("> ");
+                out.flush();
+                String line = in.readLine();
+                if (line == null || line.isBlank()) {
+                    break;
+                }
+                messages.add(new ChatMessage("user", line));
+                String rendered = tern.chatTemplate().render(messages, true);
+                boolean addSpecial = bosText == null || !rendered.startsWith(bosText);
+                int[] all = tok.encode(rendered, addSpecial, true);
+                int keep = Math.min(commonPrefix(cached, all), all.length - 1);
+                session.truncate(keep);
+                int[] fresh = Arrays.copyOfRange(all, keep, all.length);
+                GenerationResult r = Generator.generate(session, tok, fresh, sampler, maxTokens, (id, piece) -> {
+                    out.print(piece);
+                    out.flush();
+                    return true;
+                });
+                out.println();
+                messages.add(new ChatMessage("assistant", r.text()));
+                cached = concat(all, r.tokens());
+                System.err.printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
+                        fresh.length, keep, r.tokens().length, r.timings().predictedPerSecond());
+                if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL) {
+                    System.err.println("context is full; ending the chat");
+                    break;
+                }
+            }
+        }
+        return 0;
+    }
+
+    private static int commonPrefix(int[] a, int[] b) {
+        int n = Math.min(a.length, b.length);
+        int i = 0;
+        while (i < n && a[i] == b[i]) {
+            i++;
+        }
+        return i;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}

@@ -1,0 +1,50 @@
+package dev.tern.cli;
+
+import dev.tern.Tern;
+import dev.tern.TernException;
+import dev.tern.engine.Perplexity;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code tern perplexity}: llama-perplexity's measure on a text file. */
+@Command(name = "perplexity", description = "Perplexity of the model on a text file, computed as llama.cpp's llama-perplexity does.")
+final class PerplexityCommand implements Callable<Integer> {
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = {"-f", "--file"}, required = true, description = "Text file")
+    Path file;
+
+    @Override
+    public Integer call() {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new TernException(file + ": cannot read: " + e.getMessage());
+        }
+        try (Tern tern = modelOptions.load()) {
+            // As in llama-perplexity, -c is the chunk size; 512 unless the model's context is shorter.
+            int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize : Math.min(512, tern.model().config().contextLength());
+            if (ctx < 2 || ctx > tern.model().config().contextLength()) {
+                throw new TernException("-c " + ctx + " must be between 2 and the model's context " + tern.model().config().contextLength());
+            }
+            int[] tokens = tern.tokenizer().encode(text, true, false);
+            if (tokens.length < 2 * ctx && tokens.length < ctx) {
+                throw new TernException(file + ": " + tokens.length + " tokens is less than one chunk of " + ctx);
+            }
+            long t0 = System.nanoTime();
+            double ppl = Perplexity.perplexity(tern.model(), tern.engine().workers(), tokens, ctx);
+            System.err.printf("%d tokens, %d chunks of %d, %.1f s%n", tokens.length, tokens.length / ctx, ctx, (System.nanoTime() - t0) / 1e9);
+            System.out.printf("perplexity: %.4f%n", ppl);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,154 @@
+package dev.tern;
+
+import dev.tern.chat.ChatTemplate;
+import dev.tern.engine.Engine;
+import dev.tern.engine.Session;
+import dev.tern.gguf.GGUFFile;
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.KVCacheType;
+import dev.tern.model.Model;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * A model ready to use from Java: weights, tokenizer, chat template and an engine with its
+ * worker threads and KV cache.
+ * <pre>{@code
+ * try (Tern tern = Tern.load(Path.of("model.gguf"))) {
+ *     Session s = tern.newSession();
+ *     GenerationResult r = Generator.generate(s, tern.tokenizer(), tern.tokenizer().encode("Once upon a time", true, false),
+ *             new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), 100, (id, text) -> true);
+ * }
+ * }</pre>
+ */
+public final class Tern implements AutoCloseable {
+    private final Model model;
+    private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final Engine engine;
+    private final int contextSize;
+
+    private Tern(Model model, Tokenizer tokenizer, ChatTemplate chatTemplate, Engine engine, int contextSize) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.engine = engine;
+        this.contextSize = contextSize;
+    }
+
+    public static Tern load(Path modelFile) {
+        return load(modelFile, null, Options.defaults());
+    }
+
+    /**
+     * Loads a GGUF model (tokenizer and chat template from its metadata) or a llama2.c checkpoint
+     * (tokenizer from {@code tokenizerFile}, or a {@code tokenizer.bin}/{@code tok<vocab>.bin}
+     * beside it).
+     */
+    public static Tern load(Path modelFile, Path tokenizerFile, Options options) {
+        Model model = Model.load(modelFile);
+        try {
+            Tokenizer tokenizer;
+            ChatTemplate template;
+            if (tokenizerFile != null && tokenizerFile.toString().endsWith(".json")) {
+                tokenizer = Tokenizer.fromTokenizerJson(tokenizerFile);
+                template = ChatTemplate.of(null, null, null);
+            } else if (isGGUF(modelFile) && tokenizerFile == null) {
+                try (GGUFFile f = GGUFFile.open(modelFile)) {
+                    tokenizer = Tokenizer.fromGGUF(f);
+                    template = ChatTemplate.of(f.getString("tokenizer.chat_template", null),
+                            text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
+                }
+            } else {
+                Path tok = tokenizerFile != null ? tokenizerFile : llama2cTokenizerBeside(modelFile, model.config().vocab());
+                tokenizer = isGGUF(tok) ? fromVocabGGUF(tok) : Tokenizer.fromLlama2c(tok, model.config().vocab());
+                template = ChatTemplate.of(null, text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
+            }
+            if (tokenizer.vocabSize() != model.config().vocab()) {
+                throw new TernException(modelFile + ": tokenizer has " + tokenizer.vocabSize() + " tokens but the model has "
+                        + model.config().vocab());
+            }
+            int ctx = options.contextSize > 0 ? options.contextSize : model.config().contextLength();
+            Engine engine = new Engine(model, options.threads, options.sequences * BlockPool.blocksFor(ctx), options.cacheType);
+            return new Tern(model, tokenizer, template, engine, ctx);
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static Tokenizer fromVocabGGUF(Path p) {
+        try (GGUFFile f = GGUFFile.open(p)) {
+            return Tokenizer.fromGGUF(f);
+        }
+    }
+
+    private static String text(Tokenizer t, int id) {
+        return id < 0 ? "" : t.tokenText(id);
+    }
+
+    private static boolean isGGUF(Path p) {
+        try (var in = Files.newInputStream(p)) {
+            byte[] h = in.readNBytes(4);
+            return h.length == 4 && h[0] == 'G' && h[1] == 'G' && h[2] == 'U' && h[3] == 'F';
+        } catch (java.io.IOException e) {
+            throw new TernException(p + ": cannot read: " + e.getMessage());
+        }
+    }
+
+    private static Path llama2cTokenizerBeside(Path model, int vocab) {
+        Path dir = model.toAbsolutePath().getParent();
+        for (String name : new String[]{"tokenizer.bin", "tok" + vocab + ".bin"}) {
+            Path p = dir.resolve(name);
+            if (Files.isRegularFile(p)) {
+                return p;
+            }
+        }
+        throw new TernException(model + ": a llama2.c checkpoint needs a tokenizer (--tokenizer FILE; no tokenizer.bin or tok"
+                + vocab + ".bin beside it)");
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public ChatTemplate chatTemplate() {
+        return chatTemplate;
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    /** A session over the model's full context (or the context size the options asked for). */
+    public Session newSession() {
+        return engine.newSession(contextSize());
+    }
+
+    /** Positions one session may use. */
+    public int contextSize() {
+        return contextSize;
+    }
+
+    @Override
+    public void close() {
+        engine.close();
+        model.close();
+    }
+
+    /**
+     * Load-time choices: worker threads, context size per sequence (0 = the model's trained
+     * context), how many full-context sequences the KV cache holds, and its precision.
+     */
+    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType) {
+        public static Options defaults() {
+            return new Options(Runtime.getRuntime().availableProcessors(), 0, 1, KVCacheType.F16);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package dev.tern.engine;
+
+import dev.tern.TernException;
+import dev.tern.sampling.Sampler;
+import dev.tern.tokenizer.StreamDecoder;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.util.Arrays;
+
+/**
+ * The autoregressive loop for one sequence: feed the prompt as one batch, then sample a token,
+ * stream its text, feed it back, until an end-of-generation token, the token limit or a full
+ * context. Text is streamed in whole UTF-8 characters.
+ */
+public final class Generator {
+
+    /** Receives each generated token with its text (possibly empty while a character is incomplete). */
+    @FunctionalInterface
+    public interface Listener {
+        /** Returns false to stop generating. */
+        boolean onToken(int token, String text);
+    }
+
+    private Generator() {
+    }
+
+    /**
+     * Generates up to {@code maxTokens} tokens after {@code prompt}, continuing the session from
+     * its current position (a chat keeps its earlier turns in the cache). maxTokens &lt; 0 means
+     * until the context is full.
+     */
+    public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
+                                            int maxTokens, Listener listener) {
+        if (prompt.length == 0) {
+            throw new TernException("empty prompt: nothing to generate from (add BOS or some text)");
+        }
+        int room = session.contextSize() - session.position();
+        if (prompt.length > room) {
+            throw new TernException("prompt of " + prompt.length + " tokens does not fit the context ("
+                    + room + " of " + session.contextSize() + " positions free)");
+        }
+        for (int t : prompt) {
+            sampler.accept(t);
+        }
+        long t0 = System.nanoTime();
+        float[] logits = session.forward(prompt);
+        long tPrompt = System.nanoTime();
+
+        StreamDecoder decoder = new StreamDecoder(tokenizer);
+        StringBuilder text = new StringBuilder();
+        int[] out = new int[Math.max(16, maxTokens < 0 ? 256 : Math.min(maxTokens, 1 << 16))];
+        int n = 0;
+        long tFirst = 0;
+        GenerationResult.StopReason reason;
+        while (true) {
+            if (maxTokens >= 0 && n >= maxTokens) {
+                reason = GenerationResult.StopReason.MAX_TOKENS;
+                break;
+            }
+            int token = sampler.sample(logits);
+            if (n == 0) {
+                tFirst = System.nanoTime();
+            }
+            if (tokenizer.isEndOfGeneration(token)) {
+                reason = GenerationResult.StopReason.END_OF_GENERATION;
+                break;
+            }
+            if (n == out.length) {
+                out = Arrays.copyOf(out, 2 * n);
+            }
+            out[n++] = token;
+            String piece = decoder.append(token);
+            text.append(piece);
+            if (!listener.onToken(token, piece)) {
+                reason = GenerationResult.StopReason.CANCELLED;
+                break;
+            }
+            if (session.position() >= session.contextSize()) {
+                reason = GenerationResult.StopReason.CONTEXT_FULL;
+                break;
+            }
+            if (maxTokens >= 0 && n >= maxTokens) {
+                reason = GenerationResult.StopReason.MAX_TOKENS;
+                break;
+            }
+            logits = session.forward(token);
+        }
+        String tail = decoder.flush();
+        if (!tail.isEmpty()) {
+            text.append(tail);
+            listener.onToken(-1, tail);
+        }
+        long tEnd = System.nanoTime();
+        Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
+                ((n == 0 ? tEnd : tFirst) - t0) / 1e6);
+        return new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings);
+    }
+}
