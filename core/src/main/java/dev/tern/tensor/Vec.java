@@ -48,4 +48,18 @@ final class Vec {
     static FloatVector fmaScaled(FloatVector v, float s, FloatVector acc) {
         return v.fma(FloatVector.broadcast(F, s), acc);
     }
+
+    /** out[oo..oo+16) = q·scale, lane-wise. */
+    static void store16(ByteVector q, float scale, float[] out, int oo) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).intoArray(out, oo + p * FL);
+        }
+    }
+
+    /** out[oo..oo+16) = q·scale + offset, lane-wise, rounded after the product and after the sum as scalar code is. */
+    static void store16(ByteVector q, float scale, float offset, float[] out, int oo) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).add(offset).intoArray(out, oo + p * FL);
+        }
+    }
 }
