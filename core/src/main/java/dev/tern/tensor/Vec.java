@@ -9,9 +9,10 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Vector building blocks for the quantized dot kernels. Quants are handled 16 at a time (one
- * 128-bit byte vector, which every block layout divides evenly) and widened to floats in
- * {@link #PARTS} pieces of the preferred float species: one piece with 512-bit vectors.
+ * Vector building blocks for the block formats' dot kernels and dequantizers. Quants are handled
+ * 16 at a time (one 128-bit byte vector, which every block layout divides evenly) and widened to
+ * floats in {@link #PARTS} pieces of the preferred float species: one piece with 512-bit vectors,
+ * two with 256-bit, four with 128-bit.
  */
 final class Vec {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 4 && FloatVector.SPECIES_PREFERRED.length() <= 16
