@@ -44,9 +44,7 @@ public final class BF16Format implements TensorFormat {
         int i = 0;
         int bound = F.loopBound(n);
         for (; i < bound; i += F.length()) {
-            ShortVector h = ShortVector.fromMemorySegment(S, w, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            IntVector bits = ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16);
-            acc = bits.reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), acc);
+            acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
         float sum = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
@@ -55,9 +53,20 @@ public final class BF16Format implements TensorFormat {
         return sum;
     }
 
+    /** One vector of bf16 values at off, widened to floats. */
+    private static FloatVector widen(MemorySegment w, long off) {
+        ShortVector h = ShortVector.fromMemorySegment(S, w, off, ByteOrder.LITTLE_ENDIAN);
+        return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            widen(w, byteOffset + 2L * i).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
             out[outOff + i] = toFloat(w.get(Blocks.I16, byteOffset + 2L * i));
         }
     }

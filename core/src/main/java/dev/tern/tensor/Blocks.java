@@ -34,11 +34,6 @@ final class Blocks {
         return Float.floatToFloat16(f);
     }
 
-    /** f after a round trip through fp16, as ggml re-reads a scale it has just stored. */
-    static float roundF16(float f) {
-        return Float.float16ToFloat(toF16(f));
-    }
-
     static int u8(MemorySegment w, long off) {
         return Byte.toUnsignedInt(w.get(I8, off));
     }

@@ -51,14 +51,23 @@ public final class F16Format implements TensorFormat {
         IntVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
         FloatVector f = mag.reinterpretAsFloats().mul(0x1p112f);
         VectorMask<Float> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00).cast(F);
-        f = f.blend(mag.or(0x7F800000).reinterpretAsFloats(), special);
+        IntVector infNan = mag.or(0x7F800000);
+        // NaNs come out quiet, as from Float.float16ToFloat and the F16C instruction.
+        infNan = infNan.lanewise(VectorOperators.OR, 0x00400000, mag.and(0x007FFFFF).compare(VectorOperators.NE, 0));
+        f = f.blend(infNan.reinterpretAsFloats(), special);
         IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
     }
 
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        int bound = F.loopBound(n);
+        for (; i < bound; i += F.length()) {
+            ShortVector h = ShortVector.fromMemorySegment(S, w, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
+            toFloats((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
             out[outOff + i] = Blocks.f16(w, byteOffset + 2L * i);
         }
     }

@@ -14,10 +14,11 @@ final class KQuants {
     }
 
     /**
-     * make_qx_quants without importance weights: symmetric levels L in [0, 2·nmax) for
-     * x[xo..xo+n), returns the scale. rmseType 1 weights each value by x².
+     * make_qx_quants as the reference quantizers call it (rmse_type 1, no importance weights):
+     * symmetric levels L in [0, 2·nmax) for x[xo..xo+n), each value weighted by x², the scale
+     * refined over 18 trial scales around nmax/max. Returns the scale.
      */
-    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo, int rmseType) {
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
         float max = 0;
         float amax = 0;
         for (int i = 0; i < n; ++i) {
@@ -34,18 +35,6 @@ final class KQuants {
             return 0f;
         }
         float iscale = -nmax / max;
-        if (rmseType == 0) {
-            for (int i = 0; i < n; ++i) {
-                int l = Blocks.nearestInt(iscale * x[xo + i]);
-                L[lo + i] = (byte) (nmax + Math.max(-nmax, Math.min(nmax - 1, l)));
-            }
-            return 1 / iscale;
-        }
-        boolean returnEarly = false;
-        if (rmseType < 0) {
-            rmseType = -rmseType;
-            returnEarly = true;
-        }
         float sumlx = 0;
         float suml2 = 0;
         for (int i = 0; i < n; ++i) {
@@ -53,14 +42,11 @@ final class KQuants {
             int l = Blocks.nearestInt(iscale * xi);
             l = Math.max(-nmax, Math.min(nmax - 1, l));
             L[lo + i] = (byte) (l + nmax);
-            float w = weight(rmseType, xi);
+            float w = xi * xi;
             sumlx += w * xi * l;
             suml2 += w * l * l;
         }
         float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-        if (returnEarly) {
-            return suml2 > 0 ? 0.5f * (scale + 1 / iscale) : 1 / iscale;
-        }
         float best = scale * sumlx;
         for (int is = -9; is <= 9; ++is) {
             if (is == 0) {
@@ -72,7 +58,7 @@ final class KQuants {
                 float xi = x[xo + i];
                 int l = Blocks.nearestInt(iscale * xi);
                 l = Math.max(-nmax, Math.min(nmax - 1, l));
-                float w = weight(rmseType, xi);
+                float w = xi * xi;
                 sumlx += w * xi * l;
                 suml2 += w * l * l;
             }
@@ -88,22 +74,14 @@ final class KQuants {
         return scale;
     }
 
-    private static float weight(int rmseType, float x) {
-        return switch (rmseType) {
-            case 1 -> x * x;
-            case 2 -> 1;
-            case 3 -> Math.abs(x);
-            default -> (float) Math.sqrt(Math.abs(x));
-        };
-    }
-
     /**
-     * make_qkx2_quants: asymmetric levels L in [0, nmax] with a minimum, found by trying
-     * nstep+1 scales around nmax/(max-min) and keeping the lowest weighted error. Returns the
-     * scale; theMin[0] receives the (positive) offset to subtract.
+     * make_qkx2_quants as the k-quant reference quantizers call it (squared error, nstep ≥ 1):
+     * asymmetric levels L in [0, nmax] with a minimum, found by trying nstep+1 scales around
+     * nmax/(max-min) and keeping the lowest weighted error. Returns the scale;
+     * theMin[0] receives the (positive) offset to subtract.
      */
     static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, byte[] L, int lo, float[] theMin,
-                                byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
+                                byte[] laux, float rmin, float rdelta, int nstep) {
         float min = x[xo];
         float max = x[xo];
         float sumW = weights[0];
@@ -138,12 +116,7 @@ final class KQuants {
             l = Math.max(0, Math.min(nmax, l));
             L[lo + i] = (byte) l;
             float diff = scale * l + min - x[xo + i];
-            diff = useMad ? Math.abs(diff) : diff * diff;
-            bestError += weights[i] * diff;
-        }
-        if (nstep < 1) {
-            theMin[0] = -min;
-            return scale;
+            bestError += weights[i] * (diff * diff);
         }
         for (int is = 0; is <= nstep; ++is) {
             iscale = (rmin + rdelta * is + nmax) / (max - min);
@@ -170,8 +143,7 @@ final class KQuants {
                 float curError = 0;
                 for (int i = 0; i < n; ++i) {
                     float diff = thisScale * laux[i] + thisMin - x[xo + i];
-                    diff = useMad ? Math.abs(diff) : diff * diff;
-                    curError += weights[i] * diff;
+                    curError += weights[i] * (diff * diff);
                 }
                 if (curError < bestError) {
                     System.arraycopy(laux, 0, L, lo, n);
@@ -185,7 +157,7 @@ final class KQuants {
         return scale;
     }
 
-    /** get_scale_min_k4: the 6-bit scale (index 0) and min (index 1) of sub-block j. */
+    /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */
     static int scaleK4(MemorySegment w, long scales, int j) {
         if (j < 4) {
             return Blocks.u8(w, scales + j) & 63;
@@ -193,6 +165,7 @@ final class KQuants {
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
 
+    /** get_scale_min_k4's min: the 6-bit min of sub-block j. */
     static int minK4(MemorySegment w, long scales, int j) {
         if (j < 4) {
             return Blocks.u8(w, scales + j + 4) & 63;
@@ -224,7 +197,7 @@ final class KQuants {
             for (int l = 0; l < 32; ++l) {
                 weights[l] = avX + Math.abs(x[base + l]);
             }
-            scales[j] = makeQkx2Quants(32, nmax, x, base, weights, L, 32 * j, theMin, laux, rmin, rdelta, nstep, false);
+            scales[j] = makeQkx2Quants(32, nmax, x, base, weights, L, 32 * j, theMin, laux, rmin, rdelta, nstep);
             mins[j] = theMin[0];
             if (scales[j] > maxScale) {
                 maxScale = scales[j];

@@ -45,11 +45,9 @@ public final class Q4_0Format implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             int yo = outOff + b * QK;
             float d = Blocks.f16(w, o);
-            for (int j = 0; j < QK / 2; j++) {
-                int q = Blocks.u8(w, o + 2 + j);
-                out[yo + j] = ((q & 0x0F) - 8) * d;
-                out[yo + j + QK / 2] = ((q >> 4) - 8) * d;
-            }
+            ByteVector q = Vec.load16(w, o + 2);
+            Vec.store16(q.and((byte) 0x0F).sub((byte) 8), d, out, yo);
+            Vec.store16(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8), d, out, yo + 16);
         }
     }
 

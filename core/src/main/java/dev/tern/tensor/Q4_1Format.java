@@ -48,11 +48,9 @@ public final class Q4_1Format implements TensorFormat {
             int yo = outOff + b * QK;
             float d = Blocks.f16(w, o);
             float m = Blocks.f16(w, o + 2);
-            for (int j = 0; j < QK / 2; j++) {
-                int q = Blocks.u8(w, o + 4 + j);
-                out[yo + j] = (q & 0x0F) * d + m;
-                out[yo + j + QK / 2] = (q >> 4) * d + m;
-            }
+            ByteVector q = Vec.load16(w, o + 4);
+            Vec.store16(q.and((byte) 0x0F), d, m, out, yo);
+            Vec.store16(q.lanewise(VectorOperators.LSHR, 4), d, m, out, yo + 16);
         }
     }
 

@@ -56,21 +56,21 @@ public final class Q4_KFormat implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
-            int y = outOff + b * QK;
             float d = Blocks.f16(w, o);
             float min = Blocks.f16(w, o + 2);
             for (int c = 0; c < 4; c++) {
+                int y = outOff + b * QK + 64 * c;
                 float d1 = d * KQuants.scaleK4(w, o + 4, 2 * c);
                 float m1 = min * KQuants.minK4(w, o + 4, 2 * c);
                 float d2 = d * KQuants.scaleK4(w, o + 4, 2 * c + 1);
                 float m2 = min * KQuants.minK4(w, o + 4, 2 * c + 1);
-                long q = o + 16 + 32 * c;
-                for (int l = 0; l < 32; l++) {
-                    out[y++] = d1 * (Blocks.u8(w, q + l) & 0xF) - m1;
-                }
-                for (int l = 0; l < 32; l++) {
-                    out[y++] = d2 * (Blocks.u8(w, q + l) >> 4) - m2;
-                }
+                ByteVector q0 = Vec.load16(w, o + 16 + 32 * c);
+                ByteVector q1 = Vec.load16(w, o + 32 + 32 * c);
+                // x + (-m) is x - m exactly, so ggml's d1·q - m1 is reproduced bit for bit.
+                Vec.store16(q0.and((byte) 0x0F), d1, -m1, out, y);
+                Vec.store16(q1.and((byte) 0x0F), d1, -m1, out, y + 16);
+                Vec.store16(q0.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 32);
+                Vec.store16(q1.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 48);
             }
         }
     }

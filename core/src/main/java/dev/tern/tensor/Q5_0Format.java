@@ -51,13 +51,11 @@ public final class Q5_0Format implements TensorFormat {
             int yo = outOff + b * QK;
             float d = Blocks.f16(w, o);
             int qh = w.get(Blocks.I32, o + 2);
-            for (int j = 0; j < QK / 2; j++) {
-                int q = Blocks.u8(w, o + 6 + j);
-                int xh0 = ((qh >>> j) << 4) & 0x10;
-                int xh1 = (qh >>> (j + 12)) & 0x10;
-                out[yo + j] = (((q & 0x0F) | xh0) - 16) * d;
-                out[yo + j + QK / 2] = (((q >> 4) | xh1) - 16) * d;
-            }
+            ByteVector q = Vec.load16(w, o + 6);
+            VectorMask<Byte> loClear = VectorMask.fromLong(Vec.B16, ~qh & 0xFFFFL);
+            VectorMask<Byte> hiClear = VectorMask.fromLong(Vec.B16, ~qh >>> 16 & 0xFFFFL);
+            Vec.store16(q.and((byte) 0x0F).sub((byte) 16, loClear), d, out, yo);
+            Vec.store16(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 16, hiClear), d, out, yo + 16);
         }
     }
 

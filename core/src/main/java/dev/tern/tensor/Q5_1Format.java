@@ -53,13 +53,11 @@ public final class Q5_1Format implements TensorFormat {
             float d = Blocks.f16(w, o);
             float m = Blocks.f16(w, o + 2);
             int qh = w.get(Blocks.I32, o + 4);
-            for (int j = 0; j < QK / 2; j++) {
-                int q = Blocks.u8(w, o + 8 + j);
-                int xh0 = ((qh >>> j) << 4) & 0x10;
-                int xh1 = (qh >>> (j + 12)) & 0x10;
-                out[yo + j] = ((q & 0x0F) | xh0) * d + m;
-                out[yo + j + QK / 2] = ((q >> 4) | xh1) * d + m;
-            }
+            ByteVector q = Vec.load16(w, o + 8);
+            VectorMask<Byte> loSet = VectorMask.fromLong(Vec.B16, qh & 0xFFFFL);
+            VectorMask<Byte> hiSet = VectorMask.fromLong(Vec.B16, qh >>> 16 & 0xFFFFL);
+            Vec.store16(q.and((byte) 0x0F).add((byte) 16, loSet), d, m, out, yo);
+            Vec.store16(q.lanewise(VectorOperators.LSHR, 4).add((byte) 16, hiSet), d, m, out, yo + 16);
         }
     }
 

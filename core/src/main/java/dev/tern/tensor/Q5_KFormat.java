@@ -66,24 +66,24 @@ public final class Q5_KFormat implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
-            int y = outOff + b * QK;
             float d = Blocks.f16(w, o);
             float min = Blocks.f16(w, o + 2);
-            long qh = o + 16;
+            ByteVector qh0 = Vec.load16(w, o + 16);
+            ByteVector qh1 = Vec.load16(w, o + 32);
             for (int c = 0; c < 4; c++) {
+                int y = outOff + b * QK + 64 * c;
                 float d1 = d * KQuants.scaleK4(w, o + 4, 2 * c);
                 float m1 = min * KQuants.minK4(w, o + 4, 2 * c);
                 float d2 = d * KQuants.scaleK4(w, o + 4, 2 * c + 1);
                 float m2 = min * KQuants.minK4(w, o + 4, 2 * c + 1);
-                int u1 = 1 << (2 * c);
-                int u2 = 2 << (2 * c);
-                long ql = o + 48 + 32 * c;
-                for (int l = 0; l < 32; l++) {
-                    out[y++] = d1 * ((Blocks.u8(w, ql + l) & 0xF) + ((Blocks.u8(w, qh + l) & u1) != 0 ? 16 : 0)) - m1;
-                }
-                for (int l = 0; l < 32; l++) {
-                    out[y++] = d2 * ((Blocks.u8(w, ql + l) >> 4) + ((Blocks.u8(w, qh + l) & u2) != 0 ? 16 : 0)) - m2;
-                }
+                byte u1 = (byte) (1 << (2 * c));
+                byte u2 = (byte) (2 << (2 * c));
+                ByteVector q0 = Vec.load16(w, o + 48 + 32 * c);
+                ByteVector q1 = Vec.load16(w, o + 64 + 32 * c);
+                Vec.store16(q0.and((byte) 0x0F).add((byte) 16, bitSet(qh0, u1)), d1, -m1, out, y);
+                Vec.store16(q1.and((byte) 0x0F).add((byte) 16, bitSet(qh1, u1)), d1, -m1, out, y + 16);
+                Vec.store16(q0.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh0, u2)), d2, -m2, out, y + 32);
+                Vec.store16(q1.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh1, u2)), d2, -m2, out, y + 48);
             }
         }
     }

@@ -41,14 +41,11 @@ public final class Q6_KFormat implements TensorFormat {
                     ByteVector a = Vec.load16(w, ql + 16 * g);
                     ByteVector c = Vec.load16(w, ql + 32 + 16 * g);
                     ByteVector hb = Vec.load16(w, qh + 16 * g);
-                    ByteVector q1 = a.and((byte) 0x0F).or(hb.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q2 = c.and((byte) 0x0F).or(hb.lanewise(VectorOperators.LSHL, 2).and((byte) 0x30));
-                    ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
-                    ByteVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2).and((byte) 0x30));
-                    acc = group(q1, x, xo, d * Blocks.s8(w, sc + g), acc);
-                    acc = group(q2, x, xo + 32, d * Blocks.s8(w, sc + g + 2), acc);
-                    acc = group(q3, x, xo + 64, d * Blocks.s8(w, sc + g + 4), acc);
-                    acc = group(q4, x, xo + 96, d * Blocks.s8(w, sc + g + 6), acc);
+                    ByteVector hb2 = hb.lanewise(VectorOperators.LSHR, 2);
+                    acc = group(low(a, hb), x, xo, d * Blocks.s8(w, sc + g), acc);
+                    acc = group(low(c, hb2), x, xo + 32, d * Blocks.s8(w, sc + g + 2), acc);
+                    acc = group(high(a, hb), x, xo + 64, d * Blocks.s8(w, sc + g + 4), acc);
+                    acc = group(high(c, hb2), x, xo + 96, d * Blocks.s8(w, sc + g + 6), acc);
                 }
             }
         }
@@ -56,7 +53,17 @@ public final class Q6_KFormat implements TensorFormat {
     }
 
     private static FloatVector group(ByteVector q, float[] x, int xo, float scale, FloatVector acc) {
-        return Vec.fmaScaled(Vec.fma16(q.sub((byte) 32), x, xo, FloatVector.zero(Vec.F)), scale, acc);
+        return Vec.fmaScaled(Vec.fma16(q, x, xo, FloatVector.zero(Vec.F)), scale, acc);
+    }
+
+    /** q-32 of the values with their low nibble in the low half of ql and top bits in bits 0-1 of qh. */
+    private static ByteVector low(ByteVector ql, ByteVector qh) {
+        return ql.and((byte) 0x0F).or(qh.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+    }
+
+    /** q-32 of the values with their low nibble in the high half of ql and top bits in bits 4-5 of qh. */
+    private static ByteVector high(ByteVector ql, ByteVector qh) {
+        return ql.lanewise(VectorOperators.LSHR, 4).or(qh.and((byte) 0x30)).sub((byte) 32);
     }
 
     @Override
@@ -69,20 +76,16 @@ public final class Q6_KFormat implements TensorFormat {
                 long ql = o + 64 * h;
                 long qh = o + 128 + 32 * h;
                 long sc = o + 192 + 8 * h;
-                int y = outOff + b * QK + 128 * h;
-                for (int l = 0; l < 32; l++) {
-                    int is = l / 16;
-                    int a = Blocks.u8(w, ql + l);
-                    int c = Blocks.u8(w, ql + l + 32);
-                    int hb = Blocks.u8(w, qh + l);
-                    int q1 = ((a & 0xF) | ((hb & 3) << 4)) - 32;
-                    int q2 = ((c & 0xF) | (((hb >> 2) & 3) << 4)) - 32;
-                    int q3 = ((a >> 4) | (((hb >> 4) & 3) << 4)) - 32;
-                    int q4 = ((c >> 4) | (((hb >> 6) & 3) << 4)) - 32;
-                    out[y + l] = d * Blocks.s8(w, sc + is) * q1;
-                    out[y + l + 32] = d * Blocks.s8(w, sc + is + 2) * q2;
-                    out[y + l + 64] = d * Blocks.s8(w, sc + is + 4) * q3;
-                    out[y + l + 96] = d * Blocks.s8(w, sc + is + 6) * q4;
+                for (int g = 0; g < 2; g++) {
+                    int y = outOff + b * QK + 128 * h + 16 * g;
+                    ByteVector a = Vec.load16(w, ql + 16 * g);
+                    ByteVector c = Vec.load16(w, ql + 32 + 16 * g);
+                    ByteVector hb = Vec.load16(w, qh + 16 * g);
+                    ByteVector hb2 = hb.lanewise(VectorOperators.LSHR, 2);
+                    Vec.store16(low(a, hb), d * Blocks.s8(w, sc + g), out, y);
+                    Vec.store16(low(c, hb2), d * Blocks.s8(w, sc + g + 2), out, y + 32);
+                    Vec.store16(high(a, hb), d * Blocks.s8(w, sc + g + 4), out, y + 64);
+                    Vec.store16(high(c, hb2), d * Blocks.s8(w, sc + g + 6), out, y + 96);
                 }
             }
         }
@@ -102,7 +105,7 @@ public final class Q6_KFormat implements TensorFormat {
             float maxScale = 0;
             float maxAbsScale = 0;
             for (int ib = 0; ib < QK / 16; ib++) {
-                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, L, 16 * ib, 1);
+                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, L, 16 * ib);
                 scales[ib] = scale;
                 float abs = Math.abs(scale);
                 if (abs > maxAbsScale) {

@@ -1,5 +1,6 @@
 package dev.tern.tensor;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -38,10 +39,10 @@ public final class Q8_0Format implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
+            int yo = outOff + b * QK;
             float d = Blocks.f16(w, o);
-            for (int j = 0; j < QK; j++) {
-                out[outOff + b * QK + j] = Blocks.s8(w, o + 2 + j) * d;
-            }
+            Vec.store16(Vec.load16(w, o + 2), d, out, yo);
+            Vec.store16(Vec.load16(w, o + 18), d, out, yo + 16);
         }
     }
 

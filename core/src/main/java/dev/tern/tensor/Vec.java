@@ -9,9 +9,10 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * Vector building blocks for the quantized dot kernels. Quants are handled 16 at a time (one
- * 128-bit byte vector, which every block layout divides evenly) and widened to floats in
- * {@link #PARTS} pieces of the preferred float species: one piece with 512-bit vectors.
+ * Vector building blocks for the block formats' dot kernels and dequantizers. Quants are handled
+ * 16 at a time (one 128-bit byte vector, which every block layout divides evenly) and widened to
+ * floats in {@link #PARTS} pieces of the preferred float species: one piece with 512-bit vectors,
+ * two with 256-bit, four with 128-bit.
  */
 final class Vec {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 4 && FloatVector.SPECIES_PREFERRED.length() <= 16
@@ -47,5 +48,19 @@ final class Vec {
     /** acc + v·s, lane-wise, fused. */
     static FloatVector fmaScaled(FloatVector v, float s, FloatVector acc) {
         return v.fma(FloatVector.broadcast(F, s), acc);
+    }
+
+    /** out[oo..oo+16) = q·scale, lane-wise. */
+    static void store16(ByteVector q, float scale, float[] out, int oo) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).intoArray(out, oo + p * FL);
+        }
+    }
+
+    /** out[oo..oo+16) = q·scale + offset, lane-wise, rounded after the product and after the sum as scalar code is. */
+    static void store16(ByteVector q, float scale, float offset, float[] out, int oo) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).add(offset).intoArray(out, oo + p * FL);
+        }
     }
 }

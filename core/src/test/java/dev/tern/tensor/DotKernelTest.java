@@ -50,6 +50,44 @@ class DotKernelTest {
         }
     }
 
+    /**
+     * Many calls, so that the JIT compiles the kernels with real vector instructions: the
+     * compiled code must still agree with the scalar reference (and dequantize stay exact).
+     */
+    @ParameterizedTest
+    @MethodSource("formats")
+    void compiledKernelsAgreeWithReference(TensorFormat format) {
+        int n = 512;
+        Random rnd = new Random(9);
+        float[] w = gaussian(rnd, n);
+        float[] x = gaussian(rnd, n);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(format.type().byteSize(n));
+            format.quantize(w, 0, n, seg, 0);
+            float[] expected = new float[n];
+            format.dequantize(seg, 0, expected, 0, n);
+            float ref = format.dotReference(seg, 0, x, 0, n);
+            double absSum = 0;
+            for (int i = 0; i < n; i++) {
+                absSum += Math.abs((double) expected[i] * x[i]);
+            }
+            double tol = 2.0 * n * 0x1p-24 * absSum;
+            float[] out = new float[n];
+            for (int iter = 0; iter < 20_000; iter++) {
+                float got = format.dot(seg, 0, x, 0, n);
+                if (Math.abs(got - ref) > tol) {
+                    fail(format.type() + " iteration " + iter + ": dot " + got + " vs reference " + ref);
+                }
+                if (iter % 8 == 0) {
+                    format.dequantize(seg, 0, out, 0, n);
+                    if (!java.util.Arrays.equals(expected, out)) {
+                        fail(format.type() + " iteration " + iter + ": dequantize changed once compiled");
+                    }
+                }
+            }
+        }
+    }
+
     static float[] gaussian(Random rnd, int n) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) {

@@ -124,6 +124,26 @@ class HalfPrecisionTest {
         }
     }
 
+    /** Every 16-bit pattern, vector path and scalar tail, decodes to exactly the expected float bits. */
+    @Test
+    void dequantizeEveryBitPattern() {
+        int n = 65536 + 3;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(2L * n + 2);
+            for (int i = 0; i < n; i++) {
+                seg.set(I16, 2 + 2L * i, (short) i);
+            }
+            float[] f16 = new float[n + 1];
+            float[] bf16 = new float[n + 1];
+            F16Format.INSTANCE.dequantize(seg, 2, f16, 1, n);
+            BF16Format.INSTANCE.dequantize(seg, 2, bf16, 1, n);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToRawIntBits(Float.float16ToFloat((short) i)), Float.floatToRawIntBits(f16[1 + i]), "fp16 " + i);
+                assertEquals((i & 0xFFFF) << 16, Float.floatToRawIntBits(bf16[1 + i]), "bf16 " + i);
+            }
+        }
+    }
+
     @Test
     void bf16DequantizeIsUpperHalfOfFloat() {
         try (Arena arena = Arena.ofConfined()) {

@@ -1,0 +1,170 @@
+package dev.tern.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Plain scalar ports of ggml's dequantize_row_* (ggml-quants.c), one value at a time: the
+ * reference the vectorized {@link TensorFormat#dequantize} implementations must match bit for bit.
+ */
+final class ScalarDequantize {
+    private ScalarDequantize() {
+    }
+
+    static void of(GGMLType type, MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        switch (type) {
+            case Q8_0 -> q8_0(w, byteOffset, out, outOff, n);
+            case Q4_0 -> q4_0(w, byteOffset, out, outOff, n);
+            case Q4_1 -> q4_1(w, byteOffset, out, outOff, n);
+            case Q5_0 -> q5_0(w, byteOffset, out, outOff, n);
+            case Q5_1 -> q5_1(w, byteOffset, out, outOff, n);
+            case Q4_K -> q4_k(w, byteOffset, out, outOff, n);
+            case Q5_K -> q5_k(w, byteOffset, out, outOff, n);
+            case Q6_K -> q6_k(w, byteOffset, out, outOff, n);
+            default -> throw new IllegalArgumentException(type.toString());
+        }
+    }
+
+    static void q8_0(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 34;
+            float d = Blocks.f16(w, o);
+            for (int j = 0; j < 32; j++) {
+                out[outOff + b * 32 + j] = Blocks.s8(w, o + 2 + j) * d;
+            }
+        }
+    }
+
+    static void q4_0(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 18;
+            int yo = outOff + b * 32;
+            float d = Blocks.f16(w, o);
+            for (int j = 0; j < 32 / 2; j++) {
+                int q = Blocks.u8(w, o + 2 + j);
+                out[yo + j] = ((q & 0x0F) - 8) * d;
+                out[yo + j + 32 / 2] = ((q >> 4) - 8) * d;
+            }
+        }
+    }
+
+    static void q4_1(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 20;
+            int yo = outOff + b * 32;
+            float d = Blocks.f16(w, o);
+            float m = Blocks.f16(w, o + 2);
+            for (int j = 0; j < 32 / 2; j++) {
+                int q = Blocks.u8(w, o + 4 + j);
+                out[yo + j] = (q & 0x0F) * d + m;
+                out[yo + j + 32 / 2] = (q >> 4) * d + m;
+            }
+        }
+    }
+
+    static void q5_0(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 22;
+            int yo = outOff + b * 32;
+            float d = Blocks.f16(w, o);
+            int qh = w.get(Blocks.I32, o + 2);
+            for (int j = 0; j < 32 / 2; j++) {
+                int q = Blocks.u8(w, o + 6 + j);
+                int xh0 = ((qh >>> j) << 4) & 0x10;
+                int xh1 = (qh >>> (j + 12)) & 0x10;
+                out[yo + j] = (((q & 0x0F) | xh0) - 16) * d;
+                out[yo + j + 32 / 2] = (((q >> 4) | xh1) - 16) * d;
+            }
+        }
+    }
+
+    static void q5_1(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 24;
+            int yo = outOff + b * 32;
+            float d = Blocks.f16(w, o);
+            float m = Blocks.f16(w, o + 2);
+            int qh = w.get(Blocks.I32, o + 4);
+            for (int j = 0; j < 32 / 2; j++) {
+                int q = Blocks.u8(w, o + 8 + j);
+                int xh0 = ((qh >>> j) << 4) & 0x10;
+                int xh1 = (qh >>> (j + 12)) & 0x10;
+                out[yo + j] = ((q & 0x0F) | xh0) * d + m;
+                out[yo + j + 32 / 2] = ((q >> 4) | xh1) * d + m;
+            }
+        }
+    }
+
+    static void q4_k(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 144;
+            int y = outOff + b * 256;
+            float d = Blocks.f16(w, o);
+            float min = Blocks.f16(w, o + 2);
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuants.scaleK4(w, o + 4, 2 * c);
+                float m1 = min * KQuants.minK4(w, o + 4, 2 * c);
+                float d2 = d * KQuants.scaleK4(w, o + 4, 2 * c + 1);
+                float m2 = min * KQuants.minK4(w, o + 4, 2 * c + 1);
+                long q = o + 16 + 32 * c;
+                for (int l = 0; l < 32; l++) {
+                    out[y++] = d1 * (Blocks.u8(w, q + l) & 0xF) - m1;
+                }
+                for (int l = 0; l < 32; l++) {
+                    out[y++] = d2 * (Blocks.u8(w, q + l) >> 4) - m2;
+                }
+            }
+        }
+    }
+
+    static void q5_k(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 176;
+            int y = outOff + b * 256;
+            float d = Blocks.f16(w, o);
+            float min = Blocks.f16(w, o + 2);
+            long qh = o + 16;
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuants.scaleK4(w, o + 4, 2 * c);
+                float m1 = min * KQuants.minK4(w, o + 4, 2 * c);
+                float d2 = d * KQuants.scaleK4(w, o + 4, 2 * c + 1);
+                float m2 = min * KQuants.minK4(w, o + 4, 2 * c + 1);
+                int u1 = 1 << (2 * c);
+                int u2 = 2 << (2 * c);
+                long ql = o + 48 + 32 * c;
+                for (int l = 0; l < 32; l++) {
+                    out[y++] = d1 * ((Blocks.u8(w, ql + l) & 0xF) + ((Blocks.u8(w, qh + l) & u1) != 0 ? 16 : 0)) - m1;
+                }
+                for (int l = 0; l < 32; l++) {
+                    out[y++] = d2 * ((Blocks.u8(w, ql + l) >> 4) + ((Blocks.u8(w, qh + l) & u2) != 0 ? 16 : 0)) - m2;
+                }
+            }
+        }
+    }
+
+    static void q6_k(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 210;
+            float d = Blocks.f16(w, o + 208);
+            for (int h = 0; h < 2; h++) {
+                long ql = o + 64 * h;
+                long qh = o + 128 + 32 * h;
+                long sc = o + 192 + 8 * h;
+                int y = outOff + b * 256 + 128 * h;
+                for (int l = 0; l < 32; l++) {
+                    int is = l / 16;
+                    int a = Blocks.u8(w, ql + l);
+                    int c = Blocks.u8(w, ql + l + 32);
+                    int hb = Blocks.u8(w, qh + l);
+                    int q1 = ((a & 0xF) | ((hb & 3) << 4)) - 32;
+                    int q2 = ((c & 0xF) | (((hb >> 2) & 3) << 4)) - 32;
+                    int q3 = ((a >> 4) | (((hb >> 4) & 3) << 4)) - 32;
+                    int q4 = ((c >> 4) | (((hb >> 6) & 3) << 4)) - 32;
+                    out[y + l] = d * Blocks.s8(w, sc + is) * q1;
+                    out[y + l + 32] = d * Blocks.s8(w, sc + is + 2) * q2;
+                    out[y + l + 64] = d * Blocks.s8(w, sc + is + 4) * q3;
+                    out[y + l + 96] = d * Blocks.s8(w, sc + is + 6) * q4;
+                }
+            }
+        }
+    }
+}
