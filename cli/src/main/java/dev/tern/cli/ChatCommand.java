@@ -8,13 +8,15 @@ import dev.tern.engine.Session;
 import dev.tern.sampling.Sampler;
 import dev.tern.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -28,6 +30,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "chat", description = "Chat interactively (one message per line; an empty line or EOF ends).")
 final class ChatCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -42,7 +47,7 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
             Tokenizer tok = tern.tokenizer();
@@ -75,10 +80,10 @@ final class ChatCommand implements Callable<Integer> {
                 out.println();
                 messages.add(new ChatMessage("assistant", r.text()));
                 cached = concat(all, r.tokens());
-                System.err.printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
+                spec.commandLine().getErr().printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
                         fresh.length, keep, r.tokens().length, r.timings().predictedPerSecond());
                 if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL) {
-                    System.err.println("context is full; ending the chat");
+                    spec.commandLine().getErr().println("context is full; ending the chat");
                     break;
                 }
             }

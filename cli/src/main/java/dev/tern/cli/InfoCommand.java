@@ -5,9 +5,11 @@ import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.MetadataValue;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
@@ -16,6 +18,9 @@ import java.util.concurrent.Callable;
 /** {@code tern info}: what a GGUF file holds, without loading the model. */
 @Command(name = "info", description = "Show architecture, shapes, tensor types, tokenizer and size of a GGUF model.")
 final class InfoCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = {"-m", "--model"}, description = "GGUF file (default: stories260K)")
     Path model;
 
@@ -25,7 +30,7 @@ final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         Path path = ModelLocator.resolve(model);
-        PrintStream out = System.out;
+        PrintWriter out = spec.commandLine().getOut();
         try (GGUFFile f = GGUFFile.open(path)) {
             String arch = f.getString("general.architecture", "?");
             out.printf("file:          %s (GGUF v%d, %.2f MiB)%n", path, f.version(), f.fileSize() / 1048576.0);

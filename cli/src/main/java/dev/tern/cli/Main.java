@@ -2,6 +2,12 @@ package dev.tern.cli;
 
 import dev.tern.TernException;
 import picocli.CommandLine;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine.Command;
 
 /** The {@code tern} command line: one subcommand per job. */
@@ -22,9 +28,17 @@ public final class Main {
         System.exit(code);
     }
 
-    /** Runs a command line and returns its exit code: 0 ok, 1 user-facing failure, 2 bad usage, 70 bug. */
+    /** Runs a command line on the process's stdout/stderr (UTF-8) and returns its exit code. */
     public static int run(String... args) {
+        return run(new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.out), StandardCharsets.UTF_8), true),
+                new PrintWriter(new OutputStreamWriter(new FileOutputStream(FileDescriptor.err), StandardCharsets.UTF_8), true), args);
+    }
+
+    /** Runs a command line and returns its exit code: 0 ok, 1 user-facing failure, 2 bad usage, 70 bug. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof TernException) {
                 cmd.getErr().println("tern: " + ex.getMessage());
@@ -36,6 +50,9 @@ public final class Main {
             cmd.getErr().println("tern: internal error: " + ex + " (TERN_DEBUG=1 shows the stack trace)");
             return 70;
         });
-        return cl.execute(args);
+        int code = cl.execute(args);
+        out.flush();
+        err.flush();
+        return code;
     }
 }

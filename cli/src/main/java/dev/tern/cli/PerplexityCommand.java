@@ -4,6 +4,8 @@ import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.engine.Perplexity;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
@@ -16,6 +18,9 @@ import java.util.concurrent.Callable;
 /** {@code tern perplexity}: llama-perplexity's measure on a text file. */
 @Command(name = "perplexity", description = "Perplexity of the model on a text file, computed as llama.cpp's llama-perplexity does.")
 final class PerplexityCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -42,8 +47,8 @@ final class PerplexityCommand implements Callable<Integer> {
             }
             long t0 = System.nanoTime();
             double ppl = Perplexity.perplexity(tern.model(), tern.engine().workers(), tokens, ctx);
-            System.err.printf("%d tokens, %d chunks of %d, %.1f s%n", tokens.length, tokens.length / ctx, ctx, (System.nanoTime() - t0) / 1e9);
-            System.out.printf("perplexity: %.4f%n", ppl);
+            spec.commandLine().getErr().printf("%d tokens, %d chunks of %d, %.1f s%n", tokens.length, tokens.length / ctx, ctx, (System.nanoTime() - t0) / 1e9);
+            spec.commandLine().getOut().printf("perplexity: %.4f%n", ppl);
         }
         return 0;
     }

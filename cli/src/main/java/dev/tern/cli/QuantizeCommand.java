@@ -4,6 +4,8 @@ import dev.tern.TernException;
 import dev.tern.gguf.ModelQuantizer;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
@@ -12,6 +14,9 @@ import java.util.concurrent.Callable;
 /** {@code tern quantize}: re-encode a GGUF model's weights. */
 @Command(name = "quantize", description = "Write IN's weights as TYPE into OUT (like llama-quantize --pure).")
 final class QuantizeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
@@ -34,7 +39,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         ModelQuantizer.quantize(in, out, t);
-        System.err.printf("wrote %s (%s) in %.1f s%n", out, t, (System.nanoTime() - t0) / 1e9);
+        spec.commandLine().getErr().printf("wrote %s (%s) in %.1f s%n", out, t, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

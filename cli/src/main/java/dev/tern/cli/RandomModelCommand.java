@@ -4,6 +4,8 @@ import dev.tern.TernException;
 import dev.tern.gguf.RandomModel;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -13,6 +15,9 @@ import java.util.concurrent.Callable;
 /** {@code tern random-model}: a Llama GGUF of any shape with random weights, for benchmarks. */
 @Command(name = "random-model", description = "Write a Llama model with random weights (for benchmarks of real size).")
 final class RandomModelCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Parameters(index = "0", description = "Output GGUF")
     Path out;
 
@@ -48,7 +53,7 @@ final class RandomModelCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         RandomModel.builder().dim(dim).ffn(ffn).layers(layers).heads(heads).kvHeads(kvHeads).vocab(vocab).context(ctx)
                 .weightType(t).tiedOutput(tied).seed(seed).build().write(out);
-        System.err.printf("wrote %s in %.1f s%n", out, (System.nanoTime() - t0) / 1e9);
+        spec.commandLine().getErr().printf("wrote %s in %.1f s%n", out, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

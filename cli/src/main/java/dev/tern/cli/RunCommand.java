@@ -10,17 +10,22 @@ import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.Sampler;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 
 /** {@code tern run}: continue a prompt, streaming only the generated text. */
 @Command(name = "run", description = "Generate text after PROMPT; the text goes to stdout, timings to stderr.")
 final class RunCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     enum Format { text, json }
 
     @Mixin
@@ -49,7 +54,7 @@ final class RunCommand implements Callable<Integer> {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
             Sampler sampler = new Sampler(sampling.config(), tern.tokenizer().vocabSize());
-            PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+            PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
             GenerationResult r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, (id, piece) -> {
                 if (text) {
@@ -68,10 +73,11 @@ final class RunCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void printTimings(Timings t) {
-        System.err.printf("%nprompt: %d tokens in %.1f ms (%.2f tokens/s), time to first token %.1f ms%n",
+    private void printTimings(Timings t) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf("%nprompt: %d tokens in %.1f ms (%.2f tokens/s), time to first token %.1f ms%n",
                 t.promptN(), t.promptMs(), t.promptPerSecond(), t.firstTokenMs());
-        System.err.printf("generation: %d tokens in %.1f ms (%.2f tokens/s)%n", t.predictedN(), t.predictedMs(), t.predictedPerSecond());
+        err.printf("generation: %d tokens in %.1f ms (%.2f tokens/s)%n", t.predictedN(), t.predictedMs(), t.predictedPerSecond());
     }
 
     static String json(GenerationResult r) {

@@ -3,6 +3,8 @@ package dev.tern.cli;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.tokenizer.Tokenizer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -13,6 +15,9 @@ import java.util.concurrent.Callable;
 /** {@code tern tokenize}: text to token ids, from any GGUF with a vocabulary (weights not needed). */
 @Command(name = "tokenize", description = "Print the token ids of TEXT, space-separated, on one line.")
 final class TokenizeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = {"-m", "--model"}, description = "GGUF model or vocab-only GGUF (default: stories260K)")
     Path model;
 
@@ -42,7 +47,7 @@ final class TokenizeCommand implements Callable<Integer> {
         for (int id : tokenizer.encode(text, bos, parseSpecial)) {
             out.add(Integer.toString(id));
         }
-        System.out.println(out);
+        spec.commandLine().getOut().println(out);
         return 0;
     }
 }

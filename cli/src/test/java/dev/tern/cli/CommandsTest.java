@@ -1,0 +1,126 @@
+package dev.tern.cli;
+
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The other commands against llama.cpp's numbers, and the shape of their failures. */
+class CommandsTest {
+
+    @Test
+    void tokenizeMatchesLlamaCppPromptIds() {
+        Cli r = Cli.run("tokenize", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--bos", "Once upon a time");
+        assertEquals(0, r.exitCode(), r.err());
+        assertEquals("1 403 407 261 378", r.out().trim());
+    }
+
+    @Test
+    void tokenizeTreatsSpecialTextLiterallyUnlessAsked() {
+        String vocab = Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-gpt-2.gguf").toString();
+        Cli literal = Cli.run("tokenize", "-m", vocab, "a<|endoftext|>");
+        Cli parsed = Cli.run("tokenize", "-m", vocab, "--parse-special", "a<|endoftext|>");
+        assertEquals("64 50256", parsed.out().trim());
+        assertNotEquals(parsed.out().trim(), literal.out().trim());
+        assertFalse(literal.out().contains("50256"), literal.out());
+    }
+
+    @Test
+    void perplexityMatchesLlamaCpp() throws Exception {
+        Path text = Fixtures.stories260K("reference/gpl3-12k.txt");
+        Cli r = Cli.run("perplexity", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-f", text.toString(), "-c", "128");
+        assertEquals(0, r.exitCode(), r.err());
+        String[] lines = r.out().trim().split("\n");
+        Matcher m = Pattern.compile("perplexity: ([0-9.]+)").matcher(lines[lines.length - 1]);
+        assertTrue(m.matches(), r.out());
+        double expected = llamaCppPerplexity("f32 c=128");
+        assertEquals(expected, Double.parseDouble(m.group(1)), expected * 0.002);
+    }
+
+    private static double llamaCppPerplexity(String key) throws Exception {
+        return Files.readAllLines(Fixtures.stories260K("reference/perplexity-gpl3-12k.txt")).stream()
+                .filter(l -> l.startsWith(key)).map(l -> Double.parseDouble(l.substring(l.lastIndexOf('=') + 1).trim()))
+                .findFirst().orElseThrow();
+    }
+
+    @Test
+    void infoDescribesTheModel() {
+        Cli r = Cli.run("info", "-m", Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf").toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("architecture:  llama"), r.out());
+        assertTrue(r.out().contains("Q4_K"), r.out());
+    }
+
+    @Test
+    void randomModelThenQuantizeThenRun(@TempDir Path dir) {
+        Path f32 = dir.resolve("tiny-f32.gguf");
+        Path q8 = dir.resolve("tiny-q8_0.gguf");
+        assertEquals(0, Cli.run("random-model", f32.toString(), "--dim", "64", "--ffn", "128", "--layers", "2", "--heads", "4",
+                "--kv-heads", "2", "--vocab", "300", "--ctx", "64", "--type", "F32").exitCode());
+        Cli q = Cli.run("quantize", f32.toString(), q8.toString(), "q8_0");
+        assertEquals(0, q.exitCode(), q.err());
+        Cli info = Cli.run("info", "-m", q8.toString());
+        assertTrue(info.out().contains("Q8_0"), info.out());
+        Cli run = Cli.run("run", "-m", q8.toString(), "-n", "5", "--temp", "0", "--format", "json", "hello");
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("\"predicted_n\":5"), run.out());
+    }
+
+    @Test
+    void missingModelIsOneLine() {
+        assertOneLineFailure(Cli.run("run", "-m", "/no/such/model.gguf", "hi"), "/no/such/model.gguf: no such file");
+    }
+
+    @Test
+    void corruptModelIsOneLine(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("bad.gguf");
+        byte[] good = Files.readAllBytes(Fixtures.stories260K("stories260K-f32.gguf"));
+        Files.write(bad, Arrays.copyOf(good, good.length / 2));
+        assertOneLineFailure(Cli.run("run", "-m", bad.toString(), "hi"), "bad.gguf");
+        Files.write(bad, "not a model at all".getBytes());
+        assertOneLineFailure(Cli.run("info", "-m", bad.toString()), "bad.gguf");
+    }
+
+    @Test
+    void contextOverflowIsOneLine() {
+        Cli r = Cli.run("run", "-c", "8", "--temp", "0", "Once upon a time there was a little girl who lived in a house");
+        assertOneLineFailure(r, "context");
+    }
+
+    @Test
+    void generationStopsAtAFullContext() {
+        Cli r = Cli.run("run", "-c", "16", "--temp", "0", "-n", "100", "--format", "json", "Once upon a time");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("\"stop_reason\":\"context_full\""), r.out());
+        assertTrue(r.out().contains("\"predicted_n\":11") || r.out().contains("\"predicted_n\":12"), r.out());
+    }
+
+    @Test
+    void badUsageExitsTwo() {
+        Cli r = Cli.run("run", "--no-such-flag");
+        assertEquals(2, r.exitCode());
+        assertTrue(r.err().contains("Unknown option"), r.err());
+    }
+
+    @Test
+    void unknownQuantTypeIsOneLine(@TempDir Path dir) {
+        assertOneLineFailure(Cli.run("quantize", Fixtures.stories260K("stories260K-f32.gguf").toString(),
+                dir.resolve("o.gguf").toString(), "Q3_X"), "unknown type");
+    }
+
+    private static void assertOneLineFailure(Cli r, String expectedFragment) {
+        assertEquals(1, r.exitCode(), "exit code; stderr: " + r.err());
+        String err = r.err().trim();
+        assertFalse(err.contains("\n"), "one line expected: " + err);
+        assertTrue(err.startsWith("tern: "), err);
+        assertTrue(err.contains(expectedFragment), err);
+        assertFalse(err.contains("Exception"), err);
+    }
+}
