@@ -11,7 +11,8 @@ import java.util.regex.Pattern;
  * Splits text into words before byte-level BPE, with the regexes llama.cpp's llm_tokenizer_bpe
  * chooses for tokenizer.ggml.pre. As in unicode_regex_split, each regex further splits every piece
  * the previous one produced, and text between matches stays a piece of its own. Non-ASCII
- * whitespace is matched as '\u000B' there (std::regex's \s only knows ASCII), so we do the same.
+ * whitespace is matched as '\u000B' there (std::regex's \s only knows ASCII), so we do the same;
+ * and a regex using Unicode categories sees llama.cpp's categories (see {@link LlamaCppUnicode}).
  */
 final class PreTokenizer {
     private static final String GPT2 =
@@ -78,10 +79,16 @@ final class PreTokenizer {
 
     /** The words of text, in order; their concatenation is text. */
     List<String> split(String text) {
-        String matchText = asciiWhitespace(text);
+        String literal = asciiWhitespace(text);
+        String categorised = null;
         List<int[]> pieces = new ArrayList<>();
         pieces.add(new int[]{0, text.length()});
         for (Pattern p : patterns) {
+            String matchText = literal;
+            if (usesCategories(p)) {
+                categorised = categorised == null ? llamaCppCategories(literal) : categorised;
+                matchText = categorised;
+            }
             List<int[]> next = new ArrayList<>();
             for (int[] piece : pieces) {
                 splitPiece(p, matchText, piece[0], piece[1], next);
@@ -111,6 +118,30 @@ final class PreTokenizer {
         if (pos < end) {
             out.add(new int[]{pos, end});
         }
+    }
+
+    /** llama.cpp matches such a regex against categories instead of the characters themselves. */
+    private static boolean usesCategories(Pattern p) {
+        String r = p.pattern();
+        return r.contains("\\p{N}") || r.contains("\\p{L}") || r.contains("\\p{P}") || r.contains("\\p{M}")
+                || r.contains("\\p{S}");
+    }
+
+    /** Swaps characters llama.cpp considers unassigned for noncharacters of the same UTF-16 length. */
+    private static String llamaCppCategories(String s) {
+        StringBuilder sb = null;
+        for (int i = 0; i < s.length(); ) {
+            int cp = s.codePointAt(i);
+            int n = Character.charCount(cp);
+            if (LlamaCppUnicode.unassignedInLlamaCpp(cp)) {
+                if (sb == null) {
+                    sb = new StringBuilder(s);
+                }
+                sb.replace(i, i + n, n == 1 ? "\uFFFF" : new String(Character.toChars(0x10FFFF)));
+            }
+            i += n;
+        }
+        return sb == null ? s : sb.toString();
     }
 
     /** Replaces the non-ASCII Unicode White_Space characters with '\u000B', as unicode_regex_split does. */
