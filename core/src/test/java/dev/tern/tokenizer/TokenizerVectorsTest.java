@@ -39,8 +39,7 @@ class TokenizerVectorsTest {
     @ValueSource(strings = {"llama3:llama-bpe", "qwen3:qwen2", "qwen3:deepseek-r1-qwen"})
     void tokenizerJsonMatchesLlamaCpp(String spec) throws IOException {
         String[] parts = spec.split(":");
-        Path json = Fixtures.tokenizers().resolve("hf").resolve(parts[0]).resolve("tokenizer.json");
-        check(Tokenizer.fromTokenizerJson(json), parts[1]);
+        check(HfTokenizers.get(parts[0]), parts[1]);
     }
 
     @Test
