@@ -30,9 +30,14 @@ final class PreTokenizer {
     }
 
     private final List<Pattern> patterns;
+    private final boolean[] categorical;
 
     PreTokenizer(List<Pattern> patterns) {
         this.patterns = patterns;
+        this.categorical = new boolean[patterns.size()];
+        for (int i = 0; i < categorical.length; i++) {
+            categorical[i] = usesCategories(patterns.get(i));
+        }
     }
 
     /** llama.cpp's choice of regexes (and ignore_merges / add_bos defaults) for a tokenizer.ggml.pre value. */
@@ -83,9 +88,10 @@ final class PreTokenizer {
         String categorised = null;
         List<int[]> pieces = new ArrayList<>();
         pieces.add(new int[]{0, text.length()});
-        for (Pattern p : patterns) {
+        for (int i = 0; i < patterns.size(); i++) {
+            Pattern p = patterns.get(i);
             String matchText = literal;
-            if (usesCategories(p)) {
+            if (categorical[i]) {
                 categorised = categorised == null ? llamaCppCategories(literal) : categorised;
                 matchText = categorised;
             }
