@@ -53,9 +53,14 @@ final class GgufTokenizerLoader {
         };
     }
 
+    /** A special token id; absent keys take llama.cpp's default, and -1 stored as uint32 means none. */
     private static int id(GGUFFile f, String what, int fallback) {
         String key = "tokenizer.ggml." + what + "_token_id";
-        return f.has(key) ? f.getInt(key) : fallback;
+        if (!f.has(key)) {
+            return fallback;
+        }
+        long v = f.getLong(key);
+        return v < 0 || v >= f.metadata().get("tokenizer.ggml.tokens").length() ? -1 : (int) v;
     }
 
     private static Map<String, Integer> ranks(GGUFFile f) {

@@ -1,5 +1,7 @@
 package dev.tern.tokenizer;
 
+import dev.tern.TernException;
+
 import java.nio.charset.StandardCharsets;
 import java.util.PriorityQueue;
 
@@ -87,7 +89,12 @@ final class SpmTokenizer extends VocabTokenizer {
                 out.add(id);
             } else {
                 for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
-                    out.add(byteTokens[b & 0xFF]);
+                    int byteId = byteTokens[b & 0xFF];
+                    if (byteId < 0) {
+                        // llama.cpp fails here too (token_to_id.at): there is no way to spell this byte
+                        throw new TernException(String.format("vocabulary has no token for byte 0x%02X", b & 0xFF));
+                    }
+                    out.add(byteId);
                 }
             }
         }

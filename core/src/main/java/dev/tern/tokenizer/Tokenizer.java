@@ -55,6 +55,11 @@ public interface Tokenizer {
         return TokenizerJsonLoader.load(p);
     }
 
+    /** From a SentencePiece BPE tokenizer.model (e.g. Meta's Llama 2 tokenizer). */
+    static Tokenizer fromSentencePiece(Path tokenizerModel) {
+        return SentencePieceModelLoader.load(tokenizerModel);
+    }
+
     /** From karpathy's llama2.c tokenizer.bin. */
     static Tokenizer fromLlama2c(Path tokenizerBin, int vocabSize) {
         return Llama2cLoader.load(tokenizerBin, vocabSize);

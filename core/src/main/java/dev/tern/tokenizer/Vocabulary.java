@@ -1,9 +1,7 @@
 package dev.tern.tokenizer;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -13,13 +11,6 @@ import java.util.Set;
  * BOS/EOS, the add flags, the end-of-generation set and the special tokens that split text first.
  */
 final class Vocabulary {
-    /** Texts by which llama.cpp recognises end-of-generation tokens (llama-vocab.cpp). */
-    private static final Set<String> EOG_TEXTS = Set.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>",
-            "<|call|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>",
-            "<end_of_utterance>");
-    private static final Set<String> EOT_TEXTS = Set.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-            "<|endoftext|>", "<|end_of_text|>", "<EOT>", "_<EOT>", "<｜end▁of▁sentence｜>", "<end_of_utterance>");
-
     final String[] text;
     final float[] score;
     final int[] attr;
@@ -29,7 +20,7 @@ final class Vocabulary {
     final boolean addBos;
     final boolean addEos;
     final boolean addSpacePrefix;
-    private final Set<Integer> eog = new HashSet<>();
+    private final Set<Integer> eog;
     /** Special/user-defined/unknown token ids, longest text first: the order tokenizer_st_partition tries them. */
     final int[] specialsByLength;
 
@@ -52,28 +43,7 @@ final class Vocabulary {
         this.addBos = addBos;
         this.addEos = addEos;
         this.addSpacePrefix = addSpacePrefix;
-        if (eot < 0) {
-            for (String t : EOT_TEXTS) {
-                Integer id = ids.get(t);
-                if (id != null) {
-                    eot = id;
-                    attr[id] = asControl(attr[id]);
-                    break;
-                }
-            }
-        }
-        for (String t : EOG_TEXTS) {
-            Integer id = ids.get(t);
-            if (id != null) {
-                eog.add(id);
-                attr[id] = asControl(attr[id]);
-            }
-        }
-        for (int id : new int[]{eos, eot, eom}) {
-            if (id >= 0) {
-                eog.add(id);
-            }
-        }
+        this.eog = SpecialTokenRules.markSpecials(ids, attr, eos, eot, eom);
         List<Integer> specials = new ArrayList<>();
         for (int i = 0; i < text.length; i++) {
             if ((attr[i] & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) != 0) {
@@ -82,27 +52,7 @@ final class Vocabulary {
         }
         specials.sort((a, b) -> Integer.compare(utf8Length(text[b]), utf8Length(text[a])));
         this.specialsByLength = specials.stream().mapToInt(Integer::intValue).toArray();
-        if (modelName != null && (modelName.toLowerCase().contains("phi-3") || modelName.toLowerCase().contains("phi3"))) {
-            // llama.cpp keys this on the model's name: whitespace after Phi-3's specials is dropped.
-            for (int id : specialsByLength) {
-                attr[id] |= TokenAttr.RSTRIP;
-            }
-            setRstrip("</s>", true);
-            for (String t : Arrays.asList("<unk>", "<s>", "<|endoftext|>")) {
-                setRstrip(t, false);
-            }
-        }
-    }
-
-    private static int asControl(int a) {
-        return (a & TokenAttr.CONTROL) != 0 ? a : TokenAttr.CONTROL;
-    }
-
-    private void setRstrip(String t, boolean on) {
-        Integer id = ids.get(t);
-        if (id != null) {
-            attr[id] = on ? attr[id] | TokenAttr.RSTRIP : attr[id] & ~TokenAttr.RSTRIP;
-        }
+        SpecialTokenRules.applyNameRules(ids, attr, specialsByLength, modelName);
     }
 
     private static int utf8Length(String s) {

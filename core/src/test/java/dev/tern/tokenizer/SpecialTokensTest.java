@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** BOS/EOS flags, parseSpecial, user-defined and RSTRIP handling, end-of-generation ids. */
 class SpecialTokensTest {
     private static Tokenizer json(String model) {
-        return Tokenizer.fromTokenizerJson(Fixtures.tokenizers().resolve("hf").resolve(model).resolve("tokenizer.json"));
+        return HfTokenizers.get(model);
     }
 
     private static GGUFFile vocab(String name) {
@@ -62,6 +62,19 @@ class SpecialTokensTest {
         int think = t.tokenId("<think>").orElseThrow();
         int[] ids = t.encode("a<think>b", false, false);
         assertArrayEquals(new int[]{t.encode("a", false, false)[0], think, t.encode("b", false, false)[0]}, ids);
+    }
+
+    @Test
+    void qwenFimTokensBecomeControlAndEndGeneration() {
+        Tokenizer t = json("qwen3");
+        int pad = t.tokenId("<|fim_pad|>").orElseThrow();
+        int sep = t.tokenId("<|file_sep|>").orElseThrow();
+        assertTrue(t.isEndOfGeneration(pad));
+        assertTrue(t.isEndOfGeneration(sep));
+        assertFalse(t.isEndOfGeneration(t.tokenId("<|fim_prefix|>").orElseThrow()));
+        // tokenizer.json calls them non-special, but llama.cpp makes them control: literal unless parsed.
+        assertArrayEquals(new int[]{pad}, t.encode("<|fim_pad|>", false, true));
+        assertTrue(t.encode("<|fim_pad|>", false, false).length > 1);
     }
 
     @Test

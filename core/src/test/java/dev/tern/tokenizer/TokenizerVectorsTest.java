@@ -2,6 +2,7 @@ package dev.tern.tokenizer;
 
 import dev.tern.gguf.GGUFFile;
 import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,11 +36,26 @@ class TokenizerVectorsTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama3:llama-bpe", "qwen3:qwen2"})
+    @ValueSource(strings = {"llama3:llama-bpe", "qwen3:qwen2", "qwen3:deepseek-r1-qwen"})
     void tokenizerJsonMatchesLlamaCpp(String spec) throws IOException {
         String[] parts = spec.split(":");
-        Path json = Fixtures.tokenizers().resolve("hf").resolve(parts[0]).resolve("tokenizer.json");
-        check(Tokenizer.fromTokenizerJson(json), parts[1]);
+        check(HfTokenizers.get(parts[0]), parts[1]);
+    }
+
+    @Test
+    void sentencePieceModelMatchesLlamaCpp() throws IOException {
+        Tokenizer t = Tokenizer.fromSentencePiece(Fixtures.tokenizers().resolve("hf/llama2-tokenizer.model"));
+        check(t, "llama-spm");
+        try (GGUFFile f = GGUFFile.open(vocabDir().resolve("ggml-vocab-llama-spm.gguf"))) {
+            Tokenizer gguf = Tokenizer.fromGGUF(f);
+            assertEquals(gguf.vocabSize(), t.vocabSize());
+            for (int id = 0; id < t.vocabSize(); id++) {
+                assertEquals(gguf.tokenText(id), t.tokenText(id));
+                assertArrayEquals(gguf.tokenBytes(id), t.tokenBytes(id), "token " + id);
+            }
+            assertEquals(gguf.bos(), t.bos());
+            assertEquals(gguf.eos(), t.eos());
+        }
     }
 
     private static void check(Tokenizer t, String name) throws IOException {
