@@ -83,8 +83,10 @@ public final class ForwardPass {
                 System.arraycopy(x, t * dim, x, rows++ * dim, dim);
             }
         }
-        Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
-        Kernels.matmul(pool, w.output(), xb, rows, logits);
+        if (rows > 0) {
+            Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
+            Kernels.matmul(pool, w.output(), xb, rows, logits);
+        }
         return logits;
     }
 

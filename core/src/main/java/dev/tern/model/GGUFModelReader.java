@@ -1,6 +1,5 @@
 package dev.tern.model;
 
-import dev.tern.TernException;
 import dev.tern.gguf.GGUFException;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
@@ -81,10 +80,6 @@ final class GGUFModelReader {
         if (info.elementCount() != length) {
             throw new GGUFException(f.path(), "tensor '" + name + "' has " + info.elementCount() + " values, expected " + length);
         }
-        try {
-            return Tensor.of(f, info).toFloats();
-        } catch (ArithmeticException e) {
-            throw new TernException(f.path() + ": tensor '" + name + "' is too large");
-        }
+        return Tensor.of(f, info).toFloats();
     }
 }
