@@ -39,6 +39,9 @@ class ModelLoadingTest {
                 .put(arch + ".attention.layer_norm_rms_epsilon", c.rmsEps()).put(arch + ".rope.freq_base", c.ropeTheta())
                 .f32("token_embd.weight", w.tokenEmbedding())
                 .f32("output_norm.weight", w.outputNorm(), c.dim());
+        if (c.ropeFreqScale() != 1f) {
+            g.put(arch + ".rope.scaling.type", "linear").put(arch + ".rope.scaling.factor", 1f / c.ropeFreqScale());
+        }
         if (!c.tiedOutput()) {
             g.f32("output.weight", w.output());
         }
@@ -88,8 +91,8 @@ class ModelLoadingTest {
     }
 
     @Test
-    void llamaGGUFWithTiedOutputAndRopeFreqs() throws IOException {
-        ModelConfig config = TinyModel.config(32, 48, 1, 4, 1, 40, RopeStyle.NORMAL, 8, 1f);
+    void llamaGGUFWithTiedOutputRopeFreqsAndLinearScaling() throws IOException {
+        ModelConfig config = TinyModel.config(32, 48, 1, 4, 1, 40, RopeStyle.NORMAL, 8, 0.25f);
         Model source = TinyModel.random(config, 22, true);
         Path file = dir.resolve("llama.gguf");
         gguf("llama", source).write(file);
@@ -98,6 +101,7 @@ class ModelLoadingTest {
             assertFalse(m.config().qkvBias());
             assertSame(m.weights().tokenEmbedding(), m.weights().output());
             assertNotNull(m.weights().ropeFreqFactors());
+            assertEquals(0.25f, m.config().ropeFreqScale());
             int[] tokens = {7, 7, 8, 30, 2};
             ForwardPassTest.assertClose(new NaiveTransformer(source).lastLogits(tokens), logits(m, tokens), "llama gguf");
         }
@@ -109,6 +113,15 @@ class ModelLoadingTest {
         new TinyGGUF().put("general.architecture", "gpt2").write(file);
         TernException e = assertThrows(TernException.class, () -> Model.load(file));
         assertEquals("unsupported model architecture 'gpt2' (supported: llama, qwen2)", e.getMessage());
+    }
+
+    @Test
+    void yarnScalingIsRefused() throws IOException {
+        Model source = TinyModel.random(TinyModel.config(32, 48, 1, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 1, false);
+        Path file = dir.resolve("yarn.gguf");
+        gguf("llama", source).put("llama.rope.scaling.type", "yarn").write(file);
+        assertEquals(file + ": RoPE scaling 'yarn' is not supported (supported: none, linear, llama3 via rope_freqs.weight)",
+                assertThrows(GGUFException.class, () -> Model.load(file)).getMessage());
     }
 
     @Test
