@@ -56,6 +56,25 @@ class CachedVsRecomputeTest {
         }
     }
 
+    /** Speculative decoding's pattern: score k tokens in one pass, keep a prefix, roll back the rest. */
+    @Test
+    void verifyManyTokensThenRollBack() {
+        ModelConfig c = TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NORMAL, 8, 1f);
+        Model model = TinyModel.random(c, 13, false);
+        try (Engine engine = new Engine(model, 2, 16, KVCacheType.F32); Session session = engine.newSession(64)) {
+            Recompute oracle = new Recompute(model, engine.workers(), KVCacheType.F32);
+            int[] tokens = random(12, c.vocab(), 8);
+            session.forward(Arrays.copyOf(tokens, 7));
+            float[] rows = session.forwardAll(Arrays.copyOfRange(tokens, 7, 12));
+            float[] expected = oracle.logits(tokens, 7);
+            assertEquals(5 * c.vocab(), rows.length);
+            assertClose(expected, rows, "verified rows");
+            session.truncate(9);
+            float[] next = session.forward(tokens[9]);
+            assertClose(Arrays.copyOfRange(expected, 2 * c.vocab(), 3 * c.vocab()), next, "after rollback");
+        }
+    }
+
     @Test
     void truncateRollsBackAndFreesBlocks() {
         ModelConfig c = TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NORMAL, 8, 1f);
