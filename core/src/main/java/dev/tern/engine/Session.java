@@ -32,6 +32,22 @@ public final class Session implements AutoCloseable {
         return Arrays.copyOf(logits, vocab);
     }
 
+    /**
+     * Appends {@code tokens} and returns the logits after each of them, row i being
+     * [i·vocab, (i+1)·vocab): what verifying k drafted tokens in one pass needs.
+     */
+    public float[] forwardAll(int... tokens) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("no tokens to forward");
+        }
+        Batch batch = new Batch();
+        int start = sequence.length();
+        for (int i = 0; i < tokens.length; i++) {
+            batch.add(tokens[i], sequence, start + i, true);
+        }
+        return engine.forward(batch);
+    }
+
     /** Positions in the cache: tokens fed so far minus those truncated. */
     public int position() {
         return sequence.length();

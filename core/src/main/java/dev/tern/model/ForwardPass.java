@@ -19,8 +19,10 @@ public final class ForwardPass {
     private final ModelWeights w;
     private final WorkerPool pool;
     private final Rope rope;
+    /** (cos, sin) of each rotated pair at the current token's position. */
+    private final float[] cs;
     private int capacity;
-    private float[] x, xb, xb2, q, k, v, att, hb, hb2, cs;
+    private float[] x, xb, xb2, q, k, v, att, hb, hb2;
 
     public ForwardPass(Model model, WorkerPool pool) {
         this.c = model.config();
@@ -83,8 +85,10 @@ public final class ForwardPass {
                 System.arraycopy(x, t * dim, x, rows++ * dim, dim);
             }
         }
-        Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
-        Kernels.matmul(pool, w.output(), xb, rows, logits);
+        if (rows > 0) {
+            Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
+            Kernels.matmul(pool, w.output(), xb, rows, logits);
+        }
         return logits;
     }
 

@@ -1,6 +1,5 @@
 package dev.tern.model;
 
-import dev.tern.TernException;
 import dev.tern.gguf.GGUFException;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
@@ -28,14 +27,13 @@ final class GGUFModelReader {
         int kvHeads = f.getInt(p + "attention.head_count_kv", heads);
         int headDim = f.getInt(p + "attention.key_length", dim / heads);
         int vocab = Math.toIntExact(f.tensor("token_embd.weight").rows());
-        float freqScale = 1f;
         String scaling = f.getString(p + "rope.scaling.type", "none");
-        switch (scaling) {
-            case "none" -> {
-            }
-            case "linear" -> freqScale = 1f / f.getFloat(p + "rope.scaling.factor");
-            default -> throw new GGUFException(f.path(), "RoPE scaling '" + scaling + "' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
+        if (!scaling.equals("none") && !scaling.equals("linear")) {
+            throw new GGUFException(f.path(), "RoPE scaling '" + scaling + "' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
         }
+        // As llama.cpp: the factor applies whatever the type says; 0 or absent means none.
+        float factor = f.getFloat(p + "rope.scaling.factor", f.getFloat(p + "rope.scale_linear", 0f));
+        float freqScale = factor == 0f ? 1f : 1f / factor;
         return new ModelConfig(arch.name(), dim, f.getInt(p + "feed_forward_length"), f.getInt(p + "block_count"),
                 heads, kvHeads, headDim, vocab, f.getInt(p + "context_length"),
                 f.getFloat(p + "attention.layer_norm_rms_epsilon"), f.getFloat(p + "rope.freq_base", 10000f),
@@ -81,10 +79,6 @@ final class GGUFModelReader {
         if (info.elementCount() != length) {
             throw new GGUFException(f.path(), "tensor '" + name + "' has " + info.elementCount() + " values, expected " + length);
         }
-        try {
-            return Tensor.of(f, info).toFloats();
-        } catch (ArithmeticException e) {
-            throw new TernException(f.path() + ": tensor '" + name + "' is too large");
-        }
+        return Tensor.of(f, info).toFloats();
     }
 }

@@ -57,7 +57,7 @@ final class Llama2cCheckpoint {
         }
         int dim = h[0], ffn = h[1], layers = h[2], heads = h[3], kvHeads = h[4], vocab = Math.abs(h[5]), seqLen = h[6];
         boolean shared = h[5] > 0;
-        if (dim <= 0 || ffn <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab == 0 || seqLen <= 0
+        if (dim <= 0 || ffn <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab <= 0 || seqLen <= 0
                 || dim % heads != 0 || dim > (1 << 16) || ffn > (1 << 18) || layers > 1024 || vocab > (1 << 20) || seqLen > (1 << 24)) {
             throw new TernException(path + ": not a GGUF file or llama2.c checkpoint (implausible header "
                     + java.util.Arrays.toString(h) + ")");

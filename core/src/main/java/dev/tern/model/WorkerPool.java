@@ -4,10 +4,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Persistent worker threads for data-parallel loops. {@link #parallelFor} hands a range to
- * the workers by publishing it and bumping a generation counter (no task objects, no queue);
- * the calling thread works too, threads claim chunks from an atomic counter, and the call
- * returns when every chunk is done. Idle workers spin briefly, then park. One loop at a time.
+ * Persistent worker threads for data-parallel loops. {@link #parallelFor} publishes one small
+ * job (the range, its chunking and two counters) in a volatile field; the caller and the
+ * workers claim chunks from the job's atomic counter, and the call returns as soon as every
+ * chunk is done — a worker that wakes up late finds nothing left and is never waited for.
+ * Idle workers spin briefly, then park. One loop at a time.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -17,17 +18,40 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to);
     }
 
-    private static final int SPINS = 20_000;
+    private static final int SPINS = 5_000;
 
     private final Thread[] workers;
-    private final AtomicInteger nextChunk = new AtomicInteger();
-    private final AtomicInteger busy = new AtomicInteger();
-    private volatile int generation;
+    private volatile Job job;
     private volatile boolean closed;
-    private Range body;
-    private int total;
-    private int chunk;
-    private volatile Throwable failure;
+
+    private static final class Job {
+        final Range body;
+        final int n;
+        final int chunk;
+        final int chunks;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger done = new AtomicInteger();
+        volatile Throwable failure;
+
+        Job(Range body, int n, int chunks) {
+            this.body = body;
+            this.n = n;
+            this.chunk = (n + chunks - 1) / chunks;
+            this.chunks = (n + chunk - 1) / chunk;
+        }
+
+        void work() {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                try {
+                    body.run(c * chunk, Math.min(n, (c + 1) * chunk));
+                } catch (Throwable t) {
+                    failure = t;
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+    }
 
     /** A pool running loops on {@code threads} threads in all, the caller included. */
     public WorkerPool(int threads) {
@@ -62,65 +86,45 @@ public final class WorkerPool implements AutoCloseable {
             body.run(0, n);
             return;
         }
-        this.body = body;
-        this.total = n;
-        this.chunk = (n + chunks - 1) / chunks;
-        nextChunk.set(0);
-        busy.set(workers.length);
-        generation++; // volatile write publishes the fields above
+        Job j = new Job(body, n, chunks);
+        job = j;
         for (Thread w : workers) {
             LockSupport.unpark(w);
         }
-        try {
-            work(body, n, chunk);
-        } catch (RuntimeException | Error e) {
-            failure = e;
-        }
-        for (int spins = 0; busy.get() != 0; spins++) {
+        j.work();
+        for (int spins = 0; j.done.get() < j.chunks; spins++) {
             if (spins < SPINS) {
                 Thread.onSpinWait();
             } else {
                 Thread.yield();
             }
         }
-        this.body = null;
-        Throwable f = failure;
-        failure = null;
+        Throwable f = j.failure;
         if (f instanceof RuntimeException r) {
             throw r;
         }
         if (f instanceof Error err) {
             throw err;
         }
-    }
-
-    private void work(Range body, int n, int chunk) {
-        for (int c; (c = nextChunk.getAndIncrement()) * chunk < n; ) {
-            int from = c * chunk;
-            body.run(from, Math.min(n, from + chunk));
+        if (f != null) {
+            throw new IllegalStateException(f);
         }
     }
 
     private void workerLoop() {
-        int seen = 0;
-        while (true) {
-            for (int spins = 0; generation == seen && !closed; spins++) {
-                if (spins < SPINS) {
-                    Thread.onSpinWait();
-                } else {
-                    LockSupport.park(this);
-                }
+        Job seen = null;
+        int spins = 0;
+        while (!closed) {
+            Job j = job;
+            if (j != null && j != seen) {
+                seen = j;
+                spins = 0;
+                j.work();
+            } else if (spins++ < SPINS) {
+                Thread.onSpinWait();
+            } else {
+                LockSupport.park(this);
             }
-            if (closed) {
-                return;
-            }
-            seen = generation;
-            try {
-                work(body, total, chunk);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            busy.decrementAndGet();
         }
     }
 

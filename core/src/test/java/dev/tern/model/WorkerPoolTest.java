@@ -1,0 +1,63 @@
+package dev.tern.model;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class WorkerPoolTest {
+
+    @Test
+    void everyIndexRunsExactlyOnceAcrossManyLoops() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            for (int round = 0; round < 300; round++) {
+                int n = 1 + round * 7;
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                pool.parallelFor(n, 1, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        hits.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits.get(i), "round " + round + " index " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aFailureReachesTheCallerAndThePoolStaysUsable() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> pool.parallelFor(100, 1, (from, to) -> {
+                if (from <= 50 && 50 < to) {
+                    throw new IllegalStateException("boom");
+                }
+            }));
+            assertEquals("boom", e.getMessage());
+            AtomicIntegerArray hits = new AtomicIntegerArray(10);
+            pool.parallelFor(10, 1, (from, to) -> {
+                for (int i = from; i < to; i++) {
+                    hits.incrementAndGet(i);
+                }
+            });
+            for (int i = 0; i < 10; i++) {
+                assertEquals(1, hits.get(i));
+            }
+        }
+    }
+
+    @Test
+    void smallRangesRunInlineOnTheCaller() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            Thread caller = Thread.currentThread();
+            pool.parallelFor(5, 100, (from, to) -> {
+                assertEquals(caller, Thread.currentThread());
+                assertEquals(0, from);
+                assertEquals(5, to);
+            });
+        }
+        assertThrows(IllegalArgumentException.class, () -> new WorkerPool(0));
+    }
+}
