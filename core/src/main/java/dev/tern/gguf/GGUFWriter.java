@@ -190,7 +190,8 @@ public final class GGUFWriter {
         Path dir = path.toAbsolutePath().getParent();
         Path tmp;
         try {
-            tmp = Files.createTempFile(dir, path.getFileName().toString(), ".part");
+            // createFile, unlike createTempFile, gives the usual permissions the finished file keeps
+            tmp = Files.createFile(dir.resolve("." + path.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".part"));
         } catch (IOException e) {
             throw new TernException(path + ": cannot create: " + e);
         }
@@ -201,7 +202,6 @@ public final class GGUFWriter {
             writeHeader(out, alignment);
             writeData(out, alignment, arena);
             out.flush();
-            ch.force(false);
             ch.close();
             moveInto(tmp, path);
             done = true;
