@@ -117,7 +117,9 @@ public final class GGUFWriter {
 
     /** Adds a tensor from float values in row-major order, encoded to {@code type} while writing. */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, float[] values) {
-        long n = new Entry(name, shape, type, null, null).elements();
+        Entry e = new Entry(name, shape.clone(), type, null, null);
+        checkShape(e);
+        long n = e.elements();
         if (n != values.length) {
             throw new IllegalArgumentException(name + ": shape holds " + n + " values, got " + values.length);
         }
@@ -163,7 +165,11 @@ public final class GGUFWriter {
             throw new IllegalArgumentException(e.name + ": row length " + e.shape[0] + " is not a multiple of the "
                     + e.type + " block size " + e.type.blockSize);
         }
-        e.elements(); // rejects shapes whose element count overflows
+        try {
+            Math.multiplyExact(e.elements() / e.type.blockSize, (long) e.type.blockBytes);
+        } catch (ArithmeticException overflow) {
+            throw new IllegalArgumentException(e.name + ": " + Arrays.toString(e.shape) + " is too large");
+        }
     }
 
     /** The alignment the file will use: {@code general.alignment} or 32. */
@@ -182,7 +188,8 @@ public final class GGUFWriter {
     }
 
     /**
-     * Writes the file, replacing any file at {@code path}. A failure (I/O or a throwing source)
+     * Writes the file, replacing any file at {@code path}. Row sources are consumed, so a
+     * writer is written once. A failure (I/O or a throwing source)
      * leaves no partial file behind; I/O failures throw a {@link TernException} naming the file.
      */
     public void write(Path path) {
