@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Writes GGUF version 3 files: metadata in insertion order, tensor infos in the order tensors
@@ -40,6 +41,7 @@ public final class GGUFWriter {
     private static final int CHUNK_FLOATS = 1 << 20;
     private static final int BUFFER_BYTES = 1 << 20;
     private static final long MAX_RAW_WRITE = 1 << 26;
+    private static final int PARALLEL_MIN_FLOATS = 1 << 16;
 
     /**
      * Produces a tensor's values as floats. The writer asks for every row exactly once, in
@@ -204,7 +206,7 @@ public final class GGUFWriter {
         }
         boolean done = false;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-             Arena arena = Arena.ofConfined()) {
+             Arena arena = Arena.ofShared()) {
             Sink out = new Sink(ch, arena);
             writeHeader(out, alignment);
             writeData(out, alignment, arena);
@@ -296,9 +298,12 @@ public final class GGUFWriter {
         for (long first = 0; first < rows; first += chunkRows) {
             int n = (int) Math.min(chunkRows, rows - first);
             e.rows.rows(first, n, floats);
-            for (int r = 0; r < n; r++) {
-                format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes);
+            IntStream rowIndexes = IntStream.range(0, n);
+            // quantizing is the slow part for block types: rows are independent, so use the cores
+            if (e.type != GGMLType.F32 && (long) n * rowLength >= PARALLEL_MIN_FLOATS) {
+                rowIndexes = rowIndexes.parallel();
             }
+            rowIndexes.forEach(r -> format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes));
             out.write(encoded.asSlice(0, n * rowBytes));
         }
     }
