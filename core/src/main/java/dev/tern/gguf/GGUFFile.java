@@ -89,10 +89,10 @@ public final class GGUFFile implements AutoCloseable {
         Map<String, MetadataValue> metadata = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
             String key = in.string("metadata key #" + i);
-            GGUFValueType type = in.valueType("metadata '" + key + "'");
-            MetadataValue value = in.value(type, "metadata '" + key + "'", 0);
+            GGUFValueType type = in.valueType("metadata " + quote(key));
+            MetadataValue value = in.value(type, "metadata " + quote(key), 0);
             if (metadata.put(key, value) != null) {
-                throw new GGUFException(path, "duplicate metadata key '" + key + "'");
+                throw new GGUFException(path, "duplicate metadata key " + quote(key));
             }
         }
 
@@ -100,7 +100,7 @@ public final class GGUFFile implements AutoCloseable {
         MetadataValue a = metadata.get("general.alignment");
         if (a != null) {
             if (!(a.value() instanceof Number n) || n.longValue() <= 0 || Long.bitCount(n.longValue()) != 1 || n.longValue() > (1 << 20)) {
-                throw new GGUFException(path, "general.alignment must be a power of two, got " + a);
+                throw new GGUFException(path, "general.alignment must be a power of two, got " + quote(String.valueOf(a)));
             }
             alignment = n.intValue();
         }
@@ -108,7 +108,7 @@ public final class GGUFFile implements AutoCloseable {
         Map<String, GGUFTensorInfo> tensors = new LinkedHashMap<>();
         for (long i = 0; i < tensorCount; i++) {
             String name = in.string("tensor name #" + i);
-            String what = "tensor '" + name + "'";
+            String what = "tensor " + quote(name);
             int nDims = in.i32(what + " dimension count");
             if (nDims < 1 || nDims > MAX_DIMS) {
                 throw new GGUFException(path, what + " has " + Integer.toUnsignedString(nDims) + " dimensions (1 to " + MAX_DIMS + " allowed)");
@@ -133,12 +133,15 @@ public final class GGUFFile implements AutoCloseable {
             if (shape[0] % type.blockSize != 0) {
                 throw new GGUFException(path, what + " row length " + shape[0] + " is not a multiple of the " + type + " block size " + type.blockSize);
             }
+            if (elements / type.blockSize > Long.MAX_VALUE / type.blockBytes) {
+                throw new GGUFException(path, what + " has too many elements");
+            }
             long offset = in.i64(what + " offset");
             if (offset < 0 || offset % alignment != 0) {
                 throw new GGUFException(path, what + " data offset " + Long.toUnsignedString(offset) + " is not aligned to " + alignment);
             }
             if (tensors.put(name, new GGUFTensorInfo(name, shape, type, offset)) != null) {
-                throw new GGUFException(path, "duplicate tensor '" + name + "'");
+                throw new GGUFException(path, "duplicate tensor " + quote(name));
             }
         }
 
@@ -149,11 +152,24 @@ public final class GGUFFile implements AutoCloseable {
         for (GGUFTensorInfo t : tensors.values()) {
             long end = dataStart + t.offset() + t.byteSize();
             if (t.offset() > mapping.byteSize() || end < 0 || end > mapping.byteSize()) {
-                throw new GGUFException(path, "truncated or corrupt: tensor '" + t.name() + "' data ends at byte "
+                throw new GGUFException(path, "truncated or corrupt: tensor " + quote(t.name()) + " data ends at byte "
                         + (end < 0 ? "(overflow)" : Long.toString(end)) + " but the file has " + mapping.byteSize());
             }
         }
         return new GGUFFile(path, arena, mapping, version, alignment, dataStart, metadata, tensors);
+    }
+
+    /** A name read from the file, quoted for a one-line message: control characters escaped, length capped. */
+    static String quote(String s) {
+        StringBuilder b = new StringBuilder("'");
+        s.codePoints().limit(80).forEach(c -> {
+            if (c < 0x20 || c == 0x7F || (c >= 0x80 && c < 0xA0) || c == 0x2028 || c == 0x2029) {
+                b.append(String.format("\\x%02x", c));
+            } else {
+                b.appendCodePoint(c);
+            }
+        });
+        return b.append(s.codePointCount(0, s.length()) > 80 ? "'..." : "'").toString();
     }
 
     static long align(long position, long alignment) {
@@ -368,7 +384,7 @@ public final class GGUFFile implements AutoCloseable {
             return new MetadataValue(type, null, v);
         }
 
-        private long advance(int n, String what) {
+        private long advance(long n, String what) {
             need(n, what);
             long p = pos;
             pos += n;
@@ -385,7 +401,10 @@ public final class GGUFFile implements AutoCloseable {
             }
             GGUFValueType et = valueType(what + " element");
             long n = count(what + " element count", et.minBytes);
-            int len = Math.toIntExact(n);
+            if (n > Integer.MAX_VALUE - 8) {
+                throw new GGUFException(path, what + " has " + n + " elements, more than Tern can hold");
+            }
+            int len = (int) n;
             Object v = switch (et) {
                 case UINT8, INT8 -> bytes(len, what);
                 case BOOL -> {
@@ -396,11 +415,11 @@ public final class GGUFFile implements AutoCloseable {
                     }
                     yield out;
                 }
-                case UINT16, INT16 -> seg.asSlice(advance(2 * len, what), 2L * len).toArray(LE.I16);
-                case UINT32, INT32 -> seg.asSlice(advance(4 * len, what), 4L * len).toArray(LE.I32);
-                case FLOAT32 -> seg.asSlice(advance(4 * len, what), 4L * len).toArray(LE.F32);
-                case UINT64, INT64 -> seg.asSlice(advance(8 * len, what), 8L * len).toArray(LE.I64);
-                case FLOAT64 -> seg.asSlice(advance(8 * len, what), 8L * len).toArray(LE.F64);
+                case UINT16, INT16 -> seg.asSlice(advance(2L * len, what), 2L * len).toArray(LE.I16);
+                case UINT32, INT32 -> seg.asSlice(advance(4L * len, what), 4L * len).toArray(LE.I32);
+                case FLOAT32 -> seg.asSlice(advance(4L * len, what), 4L * len).toArray(LE.F32);
+                case UINT64, INT64 -> seg.asSlice(advance(8L * len, what), 8L * len).toArray(LE.I64);
+                case FLOAT64 -> seg.asSlice(advance(8L * len, what), 8L * len).toArray(LE.F64);
                 case STRING -> {
                     String[] out = new String[len];
                     for (int i = 0; i < len; i++) {

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.stream.IntStream;
 
 /**
  * Writes GGUF version 3 files: metadata in insertion order, tensor infos in the order tensors
@@ -40,6 +41,7 @@ public final class GGUFWriter {
     private static final int CHUNK_FLOATS = 1 << 20;
     private static final int BUFFER_BYTES = 1 << 20;
     private static final long MAX_RAW_WRITE = 1 << 26;
+    private static final int PARALLEL_MIN_FLOATS = 1 << 16;
 
     /**
      * Produces a tensor's values as floats. The writer asks for every row exactly once, in
@@ -117,7 +119,9 @@ public final class GGUFWriter {
 
     /** Adds a tensor from float values in row-major order, encoded to {@code type} while writing. */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, float[] values) {
-        long n = new Entry(name, shape, type, null, null).elements();
+        Entry e = new Entry(name, shape.clone(), type, null, null);
+        checkShape(e);
+        long n = e.elements();
         if (n != values.length) {
             throw new IllegalArgumentException(name + ": shape holds " + n + " values, got " + values.length);
         }
@@ -163,7 +167,11 @@ public final class GGUFWriter {
             throw new IllegalArgumentException(e.name + ": row length " + e.shape[0] + " is not a multiple of the "
                     + e.type + " block size " + e.type.blockSize);
         }
-        e.elements(); // rejects shapes whose element count overflows
+        try {
+            Math.multiplyExact(e.elements() / e.type.blockSize, (long) e.type.blockBytes);
+        } catch (ArithmeticException overflow) {
+            throw new IllegalArgumentException(e.name + ": " + Arrays.toString(e.shape) + " is too large");
+        }
     }
 
     /** The alignment the file will use: {@code general.alignment} or 32. */
@@ -182,7 +190,8 @@ public final class GGUFWriter {
     }
 
     /**
-     * Writes the file, replacing any file at {@code path}. A failure (I/O or a throwing source)
+     * Writes the file, replacing any file at {@code path}. Row sources are consumed, so a
+     * writer is written once. A failure (I/O or a throwing source)
      * leaves no partial file behind; I/O failures throw a {@link TernException} naming the file.
      */
     public void write(Path path) {
@@ -190,18 +199,18 @@ public final class GGUFWriter {
         Path dir = path.toAbsolutePath().getParent();
         Path tmp;
         try {
-            tmp = Files.createTempFile(dir, path.getFileName().toString(), ".part");
+            // createFile, unlike createTempFile, gives the usual permissions the finished file keeps
+            tmp = Files.createFile(dir.resolve("." + path.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".part"));
         } catch (IOException e) {
             throw new TernException(path + ": cannot create: " + e);
         }
         boolean done = false;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-             Arena arena = Arena.ofConfined()) {
+             Arena arena = Arena.ofShared()) {
             Sink out = new Sink(ch, arena);
             writeHeader(out, alignment);
             writeData(out, alignment, arena);
             out.flush();
-            ch.force(false);
             ch.close();
             moveInto(tmp, path);
             done = true;
@@ -289,9 +298,12 @@ public final class GGUFWriter {
         for (long first = 0; first < rows; first += chunkRows) {
             int n = (int) Math.min(chunkRows, rows - first);
             e.rows.rows(first, n, floats);
-            for (int r = 0; r < n; r++) {
-                format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes);
+            IntStream rowIndexes = IntStream.range(0, n);
+            // quantizing is the slow part for block types: rows are independent, so use the cores
+            if (e.type != GGMLType.F32 && (long) n * rowLength >= PARALLEL_MIN_FLOATS) {
+                rowIndexes = rowIndexes.parallel();
             }
+            rowIndexes.forEach(r -> format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes));
             out.write(encoded.asSlice(0, n * rowBytes));
         }
     }

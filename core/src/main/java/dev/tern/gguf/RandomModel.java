@@ -137,21 +137,30 @@ public final class RandomModel {
             return this;
         }
 
-        /** Checks the options: dim split into heads of even size, heads into KV groups, a vocabulary of at least 259. */
+        /**
+         * Checks the options (a {@link TernException} says what is wrong): dim must split into
+         * heads of even size, heads into KV groups; a synthesized vocabulary needs 259 tokens.
+         */
         public RandomModel build() {
             if (dim <= 0 || ffn <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab <= 0 || context <= 0) {
-                throw new IllegalArgumentException("sizes must be positive");
+                throw new TernException("sizes must be positive");
             }
             if (dim % heads != 0 || (dim / heads) % 2 != 0) {
-                throw new IllegalArgumentException("dim " + dim + " must split into " + heads + " heads of even size");
+                throw new TernException("dim " + dim + " must split into " + heads + " heads of even size");
             }
             if (heads % kvHeads != 0) {
-                throw new IllegalArgumentException(heads + " heads do not split into " + kvHeads + " KV heads");
+                throw new TernException(heads + " heads do not split into " + kvHeads + " KV heads");
             }
             if (!(std >= 0) || !(ropeTheta > 0) || !(rmsEps > 0)) {
-                throw new IllegalArgumentException("std, rope theta and epsilon must be positive");
+                throw new TernException("std, rope theta and epsilon must be positive");
+            }
+            if (tokenizer == null && vocab < 259) {
+                throw new TernException("a synthesized vocabulary needs at least 259 tokens (3 specials + 256 bytes), got " + vocab);
             }
             ModelQuantizer.fileType(weightType);
+            // rows are dim or ffn long: a type that fits neither (and has no fallback) fails now
+            ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{dim, dim}, GGMLType.F32, weightType);
+            ModelQuantizer.tensorType("blk.0.ffn_down.weight", new long[]{ffn, dim}, GGMLType.F32, weightType);
             return new RandomModel(this);
         }
     }
@@ -244,7 +253,7 @@ public final class RandomModel {
      */
     static Map<String, MetadataValue> syntheticVocabulary(int vocab) {
         if (vocab < 259) {
-            throw new IllegalArgumentException("a synthesized vocabulary needs at least 259 tokens (3 specials + 256 bytes), got " + vocab);
+            throw new TernException("a synthesized vocabulary needs at least 259 tokens (3 specials + 256 bytes), got " + vocab);
         }
         String[] tokens = new String[vocab];
         float[] scores = new float[vocab];

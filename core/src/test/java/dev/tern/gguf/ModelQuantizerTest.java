@@ -120,6 +120,34 @@ class ModelQuantizerTest {
         }
     }
 
+    /** F16 and BF16 sources decode to F32 exactly (checked against a plain bit-level decoding). */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"F16", "BF16"})
+    void widensHalfPrecisionSources(GGMLType from) {
+        Path in = Fixtures.stories260K(from == GGMLType.F16 ? "stories260K-f16.gguf" : "stories260K-bf16.gguf");
+        Path out = dir.resolve("wide.gguf");
+        ModelQuantizer.quantize(in, out, GGMLType.F32);
+        try (GGUFFile a = GGUFFile.open(in); GGUFFile b = GGUFFile.open(out)) {
+            assertEquals(0L, b.metadata().get("general.file_type").value());
+            for (GGUFTensorInfo t : a.tensors()) {
+                GGUFTensorInfo u = b.tensor(t.name());
+                assertEquals(GGMLType.F32, u.type());
+                float[] got = b.data(u).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN));
+                if (t.type() == GGMLType.F32) {
+                    assertArrayEquals(a.data(t).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN)), got, t.name());
+                    continue;
+                }
+                assertEquals(from, t.type(), t.name());
+                short[] half = a.data(t).toArray(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN));
+                assertEquals(half.length, got.length);
+                for (int i = 0; i < half.length; i++) {
+                    float want = from == GGMLType.F16 ? Float.float16ToFloat(half[i]) : Float.intBitsToFloat((half[i] & 0xFFFF) << 16);
+                    assertEquals(Float.floatToIntBits(want), Float.floatToIntBits(got[i]), t.name() + "[" + i + "]");
+                }
+            }
+        }
+    }
+
     @Test
     void sameTypeIsACopy() {
         Path in = Fixtures.stories15M("stories15M-distilled-q8_0.gguf");

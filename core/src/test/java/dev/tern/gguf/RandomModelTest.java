@@ -175,12 +175,18 @@ class RandomModelTest {
 
     @Test
     void rejectsInconsistentOptions() {
-        assertThrows(IllegalArgumentException.class, () -> RandomModel.builder().dim(64).heads(5).build());
-        assertThrows(IllegalArgumentException.class, () -> RandomModel.builder().dim(64).heads(8).kvHeads(3).build());
-        assertThrows(IllegalArgumentException.class, () -> RandomModel.builder().dim(0).build());
+        assertThrows(TernException.class, () -> RandomModel.builder().dim(64).heads(5).build());
+        assertThrows(TernException.class, () -> RandomModel.builder().dim(64).heads(8).kvHeads(3).build());
+        assertThrows(TernException.class, () -> RandomModel.builder().dim(0).build());
         assertThrows(TernException.class, () -> RandomModel.builder().weightType(GGMLType.IQ2_XXS).build());
-        assertThrows(IllegalArgumentException.class, () -> RandomModel.builder().vocab(100).build().write(dir.resolve("x.gguf")));
+        assertThrows(TernException.class, () -> RandomModel.builder().vocab(100).build());
+        // a vocabulary file of another size falls back to synthesizing, which 100 tokens cannot hold
+        RandomModel small = RandomModel.builder().vocab(100).tokenizer(Fixtures.stories260K("stories260K-f32.gguf")).build();
+        assertThrows(TernException.class, () -> small.write(dir.resolve("x.gguf")));
         assertFalse(Files.exists(dir.resolve("x.gguf")));
+        // Q8_0 has no fallback for FFN rows of 172
+        TernException e = assertThrows(TernException.class, () -> RandomModel.builder().dim(64).ffn(172).weightType(GGMLType.Q8_0).build());
+        assertTrue(e.getMessage().contains("ffn_down") && e.getMessage().contains("172"), e.getMessage());
     }
 
     /** Every supported weight type: the matrices are of that type and decode to the requested std. */
