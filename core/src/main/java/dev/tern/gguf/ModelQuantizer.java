@@ -56,7 +56,7 @@ public final class ModelQuantizer {
                     throw new TernException(in + ": " + e.getMessage());
                 }
                 if (target != t.type() && !isFloat(t.type())) {
-                    throw new TernException(in + ": tensor '" + t.name() + "' is " + t.type()
+                    throw new TernException(in + ": tensor " + GGUFFile.quote(t.name()) + " is " + t.type()
                             + "; requantizing is refused, as llama-quantize does by default");
                 }
                 targets.add(target);
@@ -106,7 +106,7 @@ public final class ModelQuantizer {
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;
-            default -> throw new TernException("tensor '" + name + "' rows of " + shape[0] + " values do not split into "
+            default -> throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
                     + target + " blocks of " + target.blockSize + ", and llama.cpp defines no fallback for " + target);
         };
         return shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
