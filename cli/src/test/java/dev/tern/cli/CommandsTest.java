@@ -74,6 +74,26 @@ class CommandsTest {
     }
 
     @Test
+    void benchReportsLlamaBenchFieldsAndTheMemoryWall() throws Exception {
+        Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-p", "16", "-n", "8",
+                "-d", "0,32", "-r", "2", "-o", "json", "--recompute");
+        assertEquals(0, r.exitCode(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertEquals(6, json.size(), r.out());
+        var tg = json.get(1);
+        assertEquals("tg8", tg.get("test").asText());
+        assertEquals("cached", tg.get("mode").asText());
+        assertTrue(tg.get("avg_ts").asDouble() > 0);
+        // 5 layers x 7 matrices + output (tied: the 512x64 embedding), F32, plus the F16 KV cache at depth 4
+        long weights = 4L * (5 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 172) + 512 * 64);
+        long kv = Math.round(2.0 * 5 * 32 * 2 * 4);
+        assertEquals(weights + kv, tg.get("bytes_per_token").asLong());
+        assertEquals("recompute", json.get(2).get("mode").asText());
+        assertEquals("pp16 @ d32", json.get(3).get("test").asText());
+        assertEquals(32, json.get(3).get("n_depth").asInt());
+    }
+
+    @Test
     void missingModelIsOneLine() {
         assertOneLineFailure(Cli.run("run", "-m", "/no/such/model.gguf", "hi"), "/no/such/model.gguf: no such file");
     }

@@ -1,0 +1,10 @@
+package dev.tern.cli.bench;
+
+/**
+ * One bench test, named and measured as llama-bench reports it ("pp512", "tg128", with depth),
+ * plus the memory-wall figures for decode tests (zero for prompt tests).
+ */
+public record BenchResult(String test, int nPrompt, int nGen, int nDepth, int nThreads, double avgTs, double stddevTs,
+                          long modelBytes, long parameters, long bytesPerToken, double gbps, double rooflinePct,
+                          String mode) {
+}
