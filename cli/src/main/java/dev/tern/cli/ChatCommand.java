@@ -12,6 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -33,6 +34,9 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @ParentCommand
+    Main main;
+
     @Mixin
     ModelOptions modelOptions;
 
@@ -48,7 +52,7 @@ final class ChatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        BufferedReader in = new BufferedReader(new InputStreamReader(main.in, StandardCharsets.UTF_8));
         try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
             Tokenizer tok = tern.tokenizer();
             Sampler sampler = new Sampler(sampling.config(), tok.vocabSize());
@@ -79,7 +83,8 @@ final class ChatCommand implements Callable<Integer> {
                 });
                 out.println();
                 messages.add(new ChatMessage("assistant", r.text()));
-                cached = concat(all, r.tokens());
+                // The last sampled token was never fed back: the cache holds one fewer than these.
+                cached = Arrays.copyOf(concat(all, r.tokens()), session.position());
                 spec.commandLine().getErr().printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
                         fresh.length, keep, r.tokens().length, r.timings().predictedPerSecond());
                 if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL) {

@@ -5,6 +5,7 @@ import picocli.CommandLine;
 
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -17,6 +18,12 @@ import picocli.CommandLine.Command;
                 PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, BenchCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main {
+    /** Standard input for interactive commands; tests supply their own. */
+    final InputStream in;
+
+    Main(InputStream in) {
+        this.in = in;
+    }
 
     public static void main(String[] args) {
         int code;
@@ -37,7 +44,11 @@ public final class Main {
 
     /** Runs a command line and returns its exit code: 0 ok, 1 user-facing failure, 2 bad usage, 70 bug. */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
-        CommandLine cl = new CommandLine(new Main());
+        return run(System.in, out, err, args);
+    }
+
+    static int run(InputStream in, PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cl = new CommandLine(new Main(in));
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {

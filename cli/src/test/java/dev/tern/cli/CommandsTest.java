@@ -94,6 +94,20 @@ class CommandsTest {
     }
 
     @Test
+    void chatKeepsTheCacheBetweenTurns() {
+        Cli r = Cli.runWithInput("Tell me a story.\nAnd another one.\n", "chat", "--temp", "0", "-n", "20");
+        assertEquals(0, r.exitCode(), r.err());
+        Matcher turns = Pattern.compile("\\[(\\d+) new prompt tokens \\((\\d+) reused from cache\\), (\\d+) generated").matcher(r.err());
+        assertTrue(turns.find(), r.err());
+        assertEquals(0, Integer.parseInt(turns.group(2)), "first turn starts from an empty cache");
+        int firstTotal = Integer.parseInt(turns.group(1)) + Integer.parseInt(turns.group(3));
+        assertTrue(turns.find(), r.err());
+        int reused = Integer.parseInt(turns.group(2));
+        assertTrue(reused > 0 && reused <= firstTotal, "second turn reuses the first turn's tokens: " + r.err());
+        assertTrue(r.out().split("> ").length >= 3, r.out());
+    }
+
+    @Test
     void missingModelIsOneLine() {
         assertOneLineFailure(Cli.run("run", "-m", "/no/such/model.gguf", "hi"), "/no/such/model.gguf: no such file");
     }
