@@ -14,7 +14,8 @@ import picocli.CommandLine.Command;
 @Command(name = "tern", mixinStandardHelpOptions = true, version = "tern 0.1.0",
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class,
-                PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, CommandLine.HelpCommand.class})
+                PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, ServeCommand.class,
+                BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
