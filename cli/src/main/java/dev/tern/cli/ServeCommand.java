@@ -80,8 +80,8 @@ final class ServeCommand implements Callable<Integer> {
         boolean noPrefixCache;
 
         Tern load(ModelOptions m) {
-            if (parallel < 1 || queue < 0 || batchTokens < 1) {
-                throw new TernException("--parallel and --batch-tokens must be at least 1, --queue at least 0");
+            if (parallel < 1 || queue < 0 || batchTokens < parallel) {
+                throw new TernException("--parallel must be at least 1, --batch-tokens at least --parallel, --queue at least 0");
             }
             if (m.threads < 1) {
                 throw new TernException("--threads must be at least 1");
