@@ -13,6 +13,7 @@ import io.javalin.http.HttpResponseException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * An OpenAI-compatible HTTP server over one model: chat and text completions (streamed or not)
@@ -32,6 +33,7 @@ public final class TernServer implements AutoCloseable {
     private final Completions completions;
     private final Javalin app;
     private final long created = System.currentTimeMillis() / 1000;
+    private final CountDownLatch stopped = new CountDownLatch(1);
 
     private TernServer(Tern tern, ServerConfig config) {
         this.tern = tern;
@@ -98,7 +100,7 @@ public final class TernServer implements AutoCloseable {
 
     /** Blocks until the server is stopped (e.g. by a shutdown hook calling {@link #close}). */
     public void awaitStop() throws InterruptedException {
-        app.jettyServer().server().join();
+        stopped.await();
     }
 
     private void authorize(Context ctx) {
@@ -187,5 +189,6 @@ public final class TernServer implements AutoCloseable {
     public void close() {
         scheduler.close();
         app.stop();
+        stopped.countDown();
     }
 }
