@@ -120,6 +120,11 @@ public final class Scheduler implements AutoCloseable {
         return r;
     }
 
+    /** Whether {@link #close} has been called: submissions are refused. */
+    public boolean isShutdown() {
+        return closed;
+    }
+
     /** Counters as of the end of the last step. */
     public SchedulerStats stats() {
         return stats;

@@ -74,6 +74,9 @@ final class Completions {
             throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "queue_full");
         } catch (TernException e) {
             handles.forEach(RequestHandle::cancel);
+            if (scheduler.isShutdown()) {
+                throw new ApiException(503, "server_error", "the server is shutting down", null, "unavailable");
+            }
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), p.n(), p.logprobs() >= 0);

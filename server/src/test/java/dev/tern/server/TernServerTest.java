@@ -41,6 +41,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -73,6 +74,13 @@ class TernServerTest {
     private static GenerationResult solo(int[] prompt, int maxTokens) {
         try (Session s = tern.newSession()) {
             return Generator.generate(s, tern.tokenizer(), prompt, new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()),
+                    maxTokens, (id, t) -> true);
+        }
+    }
+
+    private static GenerationResult solo(int[] prompt, int maxTokens, SamplerConfig config) {
+        try (Session s = tern.newSession()) {
+            return Generator.generate(s, tern.tokenizer(), prompt, new Sampler(config, tern.tokenizer().vocabSize()),
                     maxTokens, (id, t) -> true);
         }
     }
@@ -153,6 +161,27 @@ class TernServerTest {
                 .maxTokens(40).temperature(0).stop(stop).build());
         assertEquals(full.substring(0, full.indexOf(stop)), stopped.choices().getFirst().text());
         assertEquals("stop", stopped.choices().getFirst().finishReason().asString());
+    }
+
+    @Test
+    void nChoicesAndPenaltiesReachTheSampler() {
+        ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                .addUserMessage("A cat").maxCompletionTokens(10).temperature(0).n(3).build());
+        assertEquals(3, c.choices().size());
+        String first = c.choices().getFirst().message().content().orElseThrow();
+        for (int i = 0; i < 3; i++) {
+            assertEquals(i, c.choices().get(i).index());
+            assertEquals(first, c.choices().get(i).message().content().orElseThrow(), "greedy choices agree");
+        }
+        assertEquals(30, c.usage().orElseThrow().completionTokens());
+
+        int[] prompt = tern.tokenizer().encode("The little dog", true, true);
+        SamplerConfig penalised = new SamplerConfig(0f, 0, 1f, 0f, 1f, 64, 1.5f, 0.5f, 0);
+        String want = solo(prompt, 40, penalised).text();
+        assertFalse(want.equals(solo(prompt, 40).text()), "the penalties change this output");
+        Completion got = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("The little dog")
+                .maxTokens(40).temperature(0).frequencyPenalty(1.5).presencePenalty(0.5).build());
+        assertEquals(want, got.choices().getFirst().text());
     }
 
     @Test
