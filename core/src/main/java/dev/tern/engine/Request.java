@@ -10,7 +10,7 @@ import java.util.List;
  *
  * @param prompt      token ids to continue (not empty)
  * @param sampling    sampler settings; every request gets its own {@link dev.tern.sampling.Sampler}
- * @param maxTokens   tokens to generate at most; negative means until the context is full
+ * @param maxTokens   tokens to generate at most (not 0); negative means until the context is full
  * @param stop        strings that end the generation; the text stops before the first of them
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
  */
@@ -18,6 +18,9 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
+        }
+        if (maxTokens == 0) {
+            throw new IllegalArgumentException("maxTokens 0: nothing to generate");
         }
         stop = List.copyOf(stop);
         for (String s : stop) {
