@@ -143,7 +143,12 @@ public final class Scheduler implements AutoCloseable {
     private void loop() {
         while (!closed) {
             pendingCancel = false;
-            if (step()) {
+            try {
+                if (step()) {
+                    continue;
+                }
+            } catch (RuntimeException e) {
+                failAll(e);
                 continue;
             }
             lock.lock();
@@ -387,6 +392,21 @@ public final class Scheduler implements AutoCloseable {
             r.listener.onFinish(result);
         } catch (RuntimeException ignored) {
             // A failing listener must not stop the loop that serves everyone else.
+        }
+    }
+
+    /** A bug in a step must not leave clients waiting forever: everyone in flight ends with the error. */
+    private void failAll(RuntimeException e) {
+        synchronized (engine) {
+            String msg = "internal error: " + e;
+            for (ScheduledRequest r : new ArrayList<>(running)) {
+                finish(r, FinishReason.ERROR, msg);
+            }
+            running.clear();
+            while (!waiting.isEmpty()) {
+                finish(waiting.pollFirst(), FinishReason.ERROR, msg);
+            }
+            stats = snapshot();
         }
     }
 
