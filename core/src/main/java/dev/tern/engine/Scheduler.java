@@ -193,7 +193,8 @@ public final class Scheduler implements AutoCloseable {
         int budget = config.tokenBudget();
         for (int i = 0; i < running.size() && budget > 0; i++) {
             ScheduledRequest r = running.get(i);
-            int take = Math.min(r.length - r.computed(), budget);
+            // A prompt chunk leaves one token of budget for each later running request: no decoder starves.
+            int take = Math.min(r.length - r.computed(), budget - (running.size() - 1 - i));
             boolean fits = reserve(blocksNeeded(r, take));
             while (!fits && running.getLast() != r) {
                 preempt(running.removeLast());
