@@ -32,6 +32,7 @@ final class Completions {
     private final ResponseFormat format;
     private final ServerMetrics metrics;
     private final String modelName;
+    private int active;
 
     Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName) {
         this.scheduler = scheduler;
@@ -46,6 +47,33 @@ final class Completions {
     }
 
     void handle(Context ctx, boolean chat) {
+        synchronized (this) {
+            active++;
+        }
+        try {
+            answer(ctx, chat);
+        } finally {
+            synchronized (this) {
+                active--;
+                notifyAll();
+            }
+        }
+    }
+
+    /** Waits (at most {@code millis}) until no completion is being answered; false on timeout. */
+    synchronized boolean awaitIdle(long millis) throws InterruptedException {
+        long end = System.currentTimeMillis() + millis;
+        while (active > 0) {
+            long left = end - System.currentTimeMillis();
+            if (left <= 0) {
+                return false;
+            }
+            wait(left);
+        }
+        return true;
+    }
+
+    private void answer(Context ctx, boolean chat) {
         ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
         if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
@@ -121,8 +149,17 @@ final class Completions {
         if (error != null) {
             throw new ApiException(500, "server_error", error.error(), null, null);
         }
-        ctx.contentType("application/json");
-        ctx.result(Json.write(response.body(choices.results())));
+        // Written and closed here rather than by Javalin after the handler, so that a shutdown
+        // waiting for handlers (TernServer.close) knows the answer has been sent.
+        byte[] bytes = Json.write(response.body(choices.results())).getBytes(StandardCharsets.UTF_8);
+        ctx.status(200);
+        ctx.res().setContentType("application/json");
+        ctx.res().setContentLength(bytes.length);
+        try (OutputStream out = ctx.res().getOutputStream()) {
+            out.write(bytes);
+        } catch (IOException e) {
+            metrics.disconnected();
+        }
     }
 
     private void stream(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
@@ -155,6 +192,7 @@ final class Completions {
                 send(out, Json.write(response.usageChunk(choices.results())));
             }
             send(out, "[DONE]");
+            out.close();
         } catch (IOException e) {
             // The client went away: stop its generations now so their KV blocks are freed.
             handles.forEach(RequestHandle::cancel);

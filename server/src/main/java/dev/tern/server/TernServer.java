@@ -184,10 +184,18 @@ public final class TernServer implements AutoCloseable {
         json(ctx, Json.error(e));
     }
 
-    /** Ends running streams (their requests are cancelled), then stops listening. */
+    /**
+     * Ends running requests (cancelled: their streams get a finish chunk and {@code [DONE]}), lets
+     * their handlers write those last bytes, then stops listening.
+     */
     @Override
     public void close() {
         scheduler.close();
+        try {
+            completions.awaitIdle(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         app.stop();
         stopped.countDown();
     }

@@ -27,6 +27,7 @@ import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -247,6 +248,25 @@ class TernServerTest {
                     CompletionCreateParams.builder().model(MODEL).prompt("hi").maxTokens(2).build()));
             assertEquals(429, e.statusCode());
         }
+    }
+
+    @Test
+    @Timeout(60)
+    void closingTheServerEndsRunningStreamsWellFormed() throws Exception {
+        TernServer other = TernServer.start(tern, ServerConfig.loopback(0, MODEL));
+        HttpRequest req = HttpRequest.newBuilder(URI.create(other.url() + "/v1/completions"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once upon a time\", \"n\": 16, \"stream\": true}")).build();
+        List<String> lines = new ArrayList<>();
+        try (var in = http.send(req, HttpResponse.BodyHandlers.ofLines()).body()) {
+            var it = in.iterator();
+            lines.add(it.next());
+            other.close();
+            it.forEachRemaining(lines::add);
+        }
+        List<String> data = lines.stream().filter(l -> l.startsWith("data: ")).toList();
+        assertEquals("data: [DONE]", data.getLast());
+        assertEquals(16, data.stream().filter(l -> l.contains("\"finish_reason\":\"")).count(), "every choice finished");
     }
 
     @Test
