@@ -204,7 +204,11 @@ public final class Scheduler implements AutoCloseable {
                 running.remove(i);
                 if (planned.isEmpty()) {
                     // Alone and still out of blocks: it has reached the cache's capacity.
-                    finish(r, r.generated > 0 ? FinishReason.LENGTH : FinishReason.ERROR, "the KV cache is too small for this request");
+                    if (r.generated > 0) {
+                        finish(r, FinishReason.LENGTH, null);
+                    } else {
+                        finish(r, FinishReason.ERROR, "the KV cache is too small for this request");
+                    }
                 } else {
                     preempt(r);
                 }
