@@ -185,6 +185,25 @@ class SchedulerTest {
     }
 
     @Test
+    void aRequestOutgrowingTheCacheEndsWithLength() throws Exception {
+        int[] p = prompt("Once upon a time");
+        try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), new SchedulerConfig(2, 16, 4, 2, false))) {
+            assertThrows(dev.tern.TernException.class, () -> s.submit(Request.greedy(new int[40], 1), new Collector()),
+                    "a prompt needing 3 blocks can never run in 2");
+            s.start();
+            Collector c = new Collector();
+            s.submit(Request.greedy(p, -1), c);
+            RequestResult r = c.await();
+            assertEquals(FinishReason.LENGTH, r.reason());
+            // Two blocks hold 32 positions; the last generated token needs no cache slot.
+            int n = 32 - p.length + 1;
+            assertEquals(n, r.completionTokens());
+            int[] want = solo(p, n);
+            assertArrayEquals(want, c.ids());
+        }
+    }
+
+    @Test
     void stopStringsEndTheTextBeforeThem() throws Exception {
         int[] p = prompt("Once upon a time");
         String full = soloResult(p, 40).text();
