@@ -124,7 +124,9 @@ final class ResponseFormat {
                 if (lp == null) {
                     c.putNull("logprobs");
                 } else {
-                    c.putObject("logprobs").set("content", lp);
+                    ObjectNode l = c.putObject("logprobs");
+                    l.set("content", lp);
+                    l.putNull("refusal");
                 }
             } else {
                 c.put("text", textDelta);

@@ -127,9 +127,10 @@ class TernServerTest {
     @Test
     void streamedChatEqualsTheWholeAnswerAndReportsUsage() {
         var params = ChatCompletionCreateParams.builder().model(MODEL).addUserMessage("Once upon a time")
-                .maxCompletionTokens(30).temperature(0)
+                .maxCompletionTokens(30).temperature(0).logprobs(true).topLogprobs(2)
                 .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
         StringBuilder text = new StringBuilder();
+        StringBuilder logprobTokens = new StringBuilder();
         List<String> finishes = new ArrayList<>();
         long[] completionTokens = {-1};
         try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
@@ -137,6 +138,7 @@ class TernServerTest {
                 chunk.usage().ifPresent(u -> completionTokens[0] = u.completionTokens());
                 for (var ch : chunk.choices()) {
                     ch.delta().content().ifPresent(text::append);
+                    ch.logprobs().flatMap(l -> l.content()).ifPresent(l -> l.forEach(t -> logprobTokens.append(t.token())));
                     ch.finishReason().ifPresent(f -> finishes.add(f.asString()));
                 }
             });
@@ -144,6 +146,7 @@ class TernServerTest {
         assertEquals(solo(chatPrompt("Once upon a time"), 30).text(), text.toString());
         assertEquals(List.of("length"), finishes);
         assertEquals(30, completionTokens[0]);
+        assertEquals(text.toString(), logprobTokens.toString(), "one logprob entry per token, in order");
     }
 
     @Test
