@@ -64,7 +64,7 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--parallel", description = "Requests generating at once (default: ${DEFAULT-VALUE})")
         int parallel = 8;
 
-        @Option(names = "--kv-memory", description = "KV cache budget, e.g. 512M or 2G (default: --parallel full contexts)")
+        @Option(names = "--kv-memory", description = "KV cache budget, e.g. 512M or 2G (default: a quarter of the heap, at most --parallel full contexts)")
         String kvMemory;
 
         @Option(names = "--queue", description = "Requests that may wait; more get 429 (default: ${DEFAULT-VALUE})")
@@ -93,16 +93,14 @@ final class ServeCommand implements Callable<Integer> {
 
         ServerConfig config(Tern tern, Path model) {
             ModelConfig c = tern.model().config();
-            int blocks = 0;
-            if (kvMemory != null) {
-                // The pool stores keys and values of every layer as floats.
-                long perBlock = 2L * c.layers() * BlockPool.BLOCK_SIZE * c.kvDim() * Float.BYTES;
-                long n = parseSize(kvMemory) / perBlock;
-                if (n < 1) {
-                    throw new TernException("--kv-memory " + kvMemory + " is smaller than one KV block (" + perBlock + " bytes)");
-                }
-                blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
+            // The pool stores keys and values of every layer as floats, on the Java heap.
+            long perBlock = 2L * c.layers() * BlockPool.BLOCK_SIZE * c.kvDim() * Float.BYTES;
+            long budget = kvMemory != null ? parseSize(kvMemory) : Runtime.getRuntime().maxMemory() / 4;
+            long n = budget / perBlock;
+            if (n < 1) {
+                throw new TernException("--kv-memory " + kvMemory + " is smaller than one KV block (" + perBlock + " bytes)");
             }
+            int blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc);
         }
