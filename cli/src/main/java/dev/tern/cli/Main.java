@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, BenchCommand.class,
-                CommandLine.HelpCommand.class})
+                ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** Standard input for interactive commands; tests supply their own. */
     final InputStream in;

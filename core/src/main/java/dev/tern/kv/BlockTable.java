@@ -83,4 +83,19 @@ public final class BlockTable implements AutoCloseable {
     public void close() {
         truncate(0);
     }
+
+    /**
+     * Appends a full block of positions computed by another sequence (a prefix-cache hit): the
+     * caller has already retained it for this table. The table must end at a block boundary.
+     */
+    public void appendShared(int block) {
+        if (length % BlockPool.BLOCK_SIZE != 0 || length + BlockPool.BLOCK_SIZE > maxLength) {
+            throw new IllegalStateException("cannot append a shared block to a sequence of length " + length);
+        }
+        if (blockCount == blocks.length) {
+            blocks = Arrays.copyOf(blocks, 2 * blocks.length);
+        }
+        blocks[blockCount++] = block;
+        length += BlockPool.BLOCK_SIZE;
+    }
 }

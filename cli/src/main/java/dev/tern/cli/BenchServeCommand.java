@@ -1,0 +1,282 @@
+package dev.tern.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.TernException;
+import dev.tern.server.ServerConfig;
+import dev.tern.server.TernServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+
+/**
+ * {@code tern bench-serve}: N concurrent streaming clients against an OpenAI-compatible server
+ * (a running one at --url, or one started in-process on a free loopback port). Prompts are
+ * token-id arrays of the chosen lengths (optionally sharing a common prefix), so their lengths
+ * are exact. Reports throughput, TTFT and inter-token latency percentiles and the prefix-cache
+ * hit rate (from the usage the server returns).
+ */
+@Command(name = "bench-serve", description = "Load-test an OpenAI-compatible server with concurrent streaming clients.")
+final class BenchServeCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Ordinary words: their tokens make prompts any vocabulary can represent. */
+    private static final String WORDS = "the a one day little girl boy dog cat big small happy sad ran saw went played"
+            + " with her his they said mom dad friend tree park ball house red blue sun was and to in on of it";
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    ServeCommand.ServerOptions server;
+
+    @Option(names = "--url", description = "Server to test, e.g. http://127.0.0.1:8080 (default: start one in-process from -m)")
+    String url;
+
+    @Option(names = "--clients", description = "Concurrent clients (default: ${DEFAULT-VALUE})")
+    int clients = 8;
+
+    @Option(names = "--requests", description = "Requests in all (default: ${DEFAULT-VALUE})")
+    int requests = 32;
+
+    @Option(names = "--prompt-tokens", split = ",", description = "Prompt lengths, used in turn (default: ${DEFAULT-VALUE})")
+    List<Integer> promptTokens = List.of(128);
+
+    @Option(names = "--output-tokens", split = ",", description = "max_tokens values, used in turn (default: ${DEFAULT-VALUE})")
+    List<Integer> outputTokens = List.of(64);
+
+    @Option(names = "--shared-prefix", description = "Leading prompt tokens every request shares (default: ${DEFAULT-VALUE})")
+    int sharedPrefix;
+
+    @Option(names = "--seed", description = "Seed of the prompts (default: ${DEFAULT-VALUE})")
+    long seed = 1;
+
+    /** What one streamed request measured. */
+    private record Sample(int status, long ttftNanos, List<Long> gapsNanos, int promptTokens, int completionTokens, int cachedTokens,
+                          String error) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        if (clients < 1 || requests < 1 || sharedPrefix < 0 || promptTokens.stream().anyMatch(n -> n < 1)
+                || outputTokens.stream().anyMatch(n -> n < 1)) {
+            throw new TernException("--clients, --requests, --prompt-tokens and --output-tokens must be positive");
+        }
+        if (url != null) {
+            return run(url.replaceAll("/+$", ""), server.modelName);
+        }
+        server.port = 0;
+        try (Tern tern = server.load(modelOptions)) {
+            ServerConfig cfg = server.config(tern, modelOptions.resolvedModel());
+            try (TernServer s = TernServer.start(tern, cfg)) {
+                return run(s.url(), cfg.modelName());
+            }
+        }
+    }
+
+    private int run(String base, String model) throws Exception {
+        HttpClient http = HttpClient.newHttpClient();
+        List<int[]> prompts;
+        try {
+            if (model == null) {
+                model = get(http, base + "/v1/models").get("data").get(0).get("id").asText();
+            }
+            prompts = prompts(vocabulary(http, base));
+        } catch (IOException e) {
+            throw new TernException("cannot reach " + base + ": " + e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
+        AtomicInteger next = new AtomicInteger();
+        String m = model;
+        long t0 = System.nanoTime();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int c = 0; c < clients; c++) {
+                pool.submit(() -> {
+                    for (int i; (i = next.getAndIncrement()) < requests; ) {
+                        samples.add(stream(http, base, m, prompts.get(i), outputTokens.get(i % outputTokens.size())));
+                    }
+                    return null;
+                });
+            }
+        }
+        double wall = (System.nanoTime() - t0) / 1e9;
+        report(out, samples, wall);
+        out.flush();
+        return samples.stream().allMatch(s -> s.status == 200) ? 0 : 1;
+    }
+
+    /** Distinct token ids of ordinary words in the server's vocabulary. */
+    private int[] vocabulary(HttpClient http, String base) throws IOException, InterruptedException {
+        ObjectNode body = JSON.createObjectNode().put("content", WORDS);
+        JsonNode r = post(http, base + "/tokenize", body);
+        List<Integer> found = new ArrayList<>();
+        r.path("tokens").forEach(t -> found.add(t.asInt()));
+        int[] ids = found.stream().mapToInt(Integer::intValue).distinct().toArray();
+        if (ids.length == 0) {
+            throw new TernException(base + "/tokenize returned no tokens");
+        }
+        return ids;
+    }
+
+    private List<int[]> prompts(int[] vocab) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        int[] prefix = rng.ints(sharedPrefix, 0, vocab.length).map(i -> vocab[i]).toArray();
+        List<int[]> out = new ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            int len = Math.max(promptTokens.get(i % promptTokens.size()), 1);
+            int[] p = new int[len];
+            for (int j = 0; j < len; j++) {
+                p[j] = j < prefix.length ? prefix[j] : vocab[rng.nextInt(vocab.length)];
+            }
+            out.add(p);
+        }
+        return out;
+    }
+
+    private Sample stream(HttpClient http, String base, String model, int[] prompt, int maxTokens) {
+        ObjectNode body = JSON.createObjectNode().put("model", model).put("max_tokens", maxTokens).put("stream", true)
+                .put("temperature", 0);
+        ArrayNode p = body.putArray("prompt");
+        for (int t : prompt) {
+            p.add(t);
+        }
+        body.putObject("stream_options").put("include_usage", true);
+        long start = System.nanoTime();
+        try {
+            HttpResponse<Stream<String>> r = http.send(request(base + "/v1/completions", body), HttpResponse.BodyHandlers.ofLines());
+            if (r.statusCode() != 200) {
+                String err = String.join("\n", r.body().toList());
+                return new Sample(r.statusCode(), 0, List.of(), 0, 0, 0, err);
+            }
+            long first = 0, last = 0;
+            List<Long> gaps = new ArrayList<>();
+            int[] usage = new int[3];
+            for (String line : (Iterable<String>) r.body()::iterator) {
+                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                    continue;
+                }
+                JsonNode chunk = JSON.readTree(line.substring(6));
+                long now = System.nanoTime();
+                JsonNode u = chunk.get("usage");
+                if (u != null && !u.isNull()) {
+                    usage[0] = u.path("prompt_tokens").asInt();
+                    usage[1] = u.path("completion_tokens").asInt();
+                    usage[2] = u.path("prompt_tokens_details").path("cached_tokens").asInt();
+                }
+                JsonNode choices = chunk.path("choices");
+                if (choices.isEmpty() || choices.get(0).path("text").asText().isEmpty()) {
+                    continue;
+                }
+                if (first == 0) {
+                    first = now;
+                } else {
+                    gaps.add(now - last);
+                }
+                last = now;
+            }
+            return new Sample(200, first == 0 ? 0 : first - start, gaps, usage[0], usage[1], usage[2], null);
+        } catch (IOException | InterruptedException e) {
+            return new Sample(-1, 0, List.of(), 0, 0, 0, e.toString());
+        }
+    }
+
+    private void report(PrintWriter out, List<Sample> samples, double wall) {
+        Map<Integer, Integer> statuses = new TreeMap<>();
+        List<Long> ttft = new ArrayList<>();
+        List<Long> gaps = new ArrayList<>();
+        long prompt = 0, completion = 0, cached = 0;
+        int ok = 0;
+        String firstError = null;
+        for (Sample s : samples) {
+            statuses.merge(s.status, 1, Integer::sum);
+            if (s.status != 200) {
+                firstError = firstError == null ? s.error : firstError;
+                continue;
+            }
+            ok++;
+            if (s.ttftNanos > 0) {
+                ttft.add(s.ttftNanos);
+            }
+            gaps.addAll(s.gapsNanos);
+            prompt += s.promptTokens;
+            completion += s.completionTokens;
+            cached += s.cachedTokens;
+        }
+        out.printf(Locale.ROOT, "requests: %d ok of %d (statuses %s), %d clients, %.2f s%n", ok, samples.size(), statuses, clients, wall);
+        out.printf(Locale.ROOT, "throughput: %.2f requests/s, %.1f output tokens/s (%.1f prompt + %.1f output tokens per request)%n",
+                ok / wall, completion / wall, ok == 0 ? 0.0 : (double) prompt / ok, ok == 0 ? 0.0 : (double) completion / ok);
+        out.printf(Locale.ROOT, "TTFT ms: p50 %.1f  p90 %.1f  p99 %.1f%n", pct(ttft, 50), pct(ttft, 90), pct(ttft, 99));
+        out.printf(Locale.ROOT, "inter-token ms: p50 %.1f  p90 %.1f  p99 %.1f%n", pct(gaps, 50), pct(gaps, 90), pct(gaps, 99));
+        out.printf(Locale.ROOT, "prefix cache hit rate: %.1f%% of prompt tokens%n", prompt == 0 ? 0.0 : 100.0 * cached / prompt);
+        if (firstError != null) {
+            out.println("first error: " + firstError);
+        }
+    }
+
+    /** Nearest-rank percentile in milliseconds (0 when there are no values). */
+    static double pct(List<Long> nanos, int p) {
+        if (nanos.isEmpty()) {
+            return 0;
+        }
+        List<Long> sorted = new ArrayList<>(nanos);
+        Collections.sort(sorted);
+        int rank = (int) Math.ceil(p / 100.0 * sorted.size());
+        return sorted.get(Math.max(0, rank - 1)) / 1e6;
+    }
+
+    private HttpRequest request(String uri, ObjectNode body) throws IOException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+        if (server.apiKey != null) {
+            b.header("Authorization", "Bearer " + server.apiKey);
+        }
+        return b.build();
+    }
+
+    private JsonNode post(HttpClient http, String uri, ObjectNode body) throws IOException, InterruptedException {
+        HttpResponse<String> r = http.send(request(uri, body), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
+        }
+        return JSON.readTree(r.body());
+    }
+
+    private JsonNode get(HttpClient http, String uri) throws IOException, InterruptedException {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri));
+        if (server.apiKey != null) {
+            b.header("Authorization", "Bearer " + server.apiKey);
+        }
+        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
+        }
+        return JSON.readTree(r.body());
+    }
+}

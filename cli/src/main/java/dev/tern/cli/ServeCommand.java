@@ -1,0 +1,138 @@
+package dev.tern.cli;
+
+import dev.tern.Tern;
+import dev.tern.TernException;
+import dev.tern.engine.SchedulerConfig;
+import dev.tern.kv.BlockPool;
+import dev.tern.model.ModelConfig;
+import dev.tern.server.ServerConfig;
+import dev.tern.server.TernServer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code tern serve}: an OpenAI-compatible HTTP server with continuous batching. */
+@Command(name = "serve", description = "Serve the model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions).")
+final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    ServerOptions server;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Tern tern = server.load(modelOptions);
+        TernServer s;
+        try {
+            s = TernServer.start(tern, server.config(tern, modelOptions.resolvedModel()));
+        } catch (RuntimeException e) {
+            tern.close();
+            throw e;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            s.close();
+            tern.close();
+        }));
+        spec.commandLine().getOut().println("tern: serving " + server.modelName(modelOptions.resolvedModel()) + " on " + s.url()
+                + " (" + s.stats().kvBlocksLimit() + " KV blocks of " + BlockPool.BLOCK_SIZE + " positions)");
+        spec.commandLine().getOut().flush();
+        s.awaitStop();
+        return 0;
+    }
+
+    /** Options of a server, shared by serve and bench-serve's in-process mode. */
+    static final class ServerOptions {
+        @Option(names = "--host", description = "Address to bind (default: ${DEFAULT-VALUE}, loopback only)")
+        String host = "127.0.0.1";
+
+        @Option(names = "--port", description = "TCP port (default: ${DEFAULT-VALUE})")
+        int port = 8080;
+
+        @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on every request but /health")
+        String apiKey;
+
+        @Option(names = "--parallel", description = "Requests generating at once (default: ${DEFAULT-VALUE})")
+        int parallel = 8;
+
+        @Option(names = "--kv-memory", description = "KV cache budget, e.g. 512M or 2G (default: a quarter of the heap, at most --parallel full contexts)")
+        String kvMemory;
+
+        @Option(names = "--queue", description = "Requests that may wait; more get 429 (default: ${DEFAULT-VALUE})")
+        int queue = 64;
+
+        @Option(names = "--batch-tokens", description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
+        int batchTokens = 512;
+
+        @Option(names = "--model-name", description = "Model id clients use (default: the file name without .gguf)")
+        String modelName;
+
+        @Option(names = "--no-prefix-cache", description = "Do not reuse the KV cache of common prompt prefixes")
+        boolean noPrefixCache;
+
+        Tern load(ModelOptions m) {
+            if (parallel < 1 || queue < 0 || batchTokens < parallel) {
+                throw new TernException("--parallel must be at least 1, --batch-tokens at least --parallel, --queue at least 0");
+            }
+            if (m.threads < 1) {
+                throw new TernException("--threads must be at least 1");
+            }
+            // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
+            int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
+            return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType));
+        }
+
+        ServerConfig config(Tern tern, Path model) {
+            ModelConfig c = tern.model().config();
+            // The pool stores keys and values of every layer as floats, on the Java heap.
+            long perBlock = 2L * c.layers() * BlockPool.BLOCK_SIZE * c.kvDim() * Float.BYTES;
+            long budget = kvMemory != null ? parseSize(kvMemory) : Runtime.getRuntime().maxMemory() / 4;
+            long n = budget / perBlock;
+            if (n < 1) {
+                throw new TernException("--kv-memory " + kvMemory + " is smaller than one KV block (" + perBlock + " bytes)");
+            }
+            int blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
+            SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
+            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc);
+        }
+
+        String modelName(Path model) {
+            if (modelName != null) {
+                return modelName;
+            }
+            String f = model.getFileName().toString();
+            return f.toLowerCase(Locale.ROOT).endsWith(".gguf") ? f.substring(0, f.length() - 5) : f;
+        }
+    }
+
+    /** "512M", "2G", "64k", "1000000": bytes, with binary multiples. */
+    static long parseSize(String s) {
+        String t = s.trim().toUpperCase(Locale.ROOT);
+        if (t.endsWith("B")) {
+            t = t.substring(0, t.length() - 1);
+        }
+        long mult = 1;
+        if (!t.isEmpty() && "KMGT".indexOf(t.charAt(t.length() - 1)) >= 0) {
+            mult = 1L << (10 * ("KMGT".indexOf(t.charAt(t.length() - 1)) + 1));
+            t = t.substring(0, t.length() - 1);
+        }
+        try {
+            double v = Double.parseDouble(t);
+            if (!(v > 0)) {
+                throw new NumberFormatException();
+            }
+            return (long) (v * mult);
+        } catch (NumberFormatException e) {
+            throw new TernException("not a size: '" + s + "' (use e.g. 512M or 2G)");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.tern.cli;
+
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** bench-serve against an in-process server, and the option parsing of serve. */
+class ServeCommandsTest {
+
+    @Test
+    void benchServeInProcessReportsThroughputLatencyAndPrefixHits() {
+        Cli r = Cli.run("bench-serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-c", "256", "-t", "2",
+                "--clients", "4", "--requests", "8", "--prompt-tokens", "40,56", "--output-tokens", "8,12", "--shared-prefix", "32");
+        assertEquals(0, r.exitCode(), r.err() + r.out());
+        assertTrue(r.out().contains("requests: 8 ok of 8"), r.out());
+        assertTrue(r.out().contains("(48.0 prompt + "), r.out());
+        assertTrue(r.out().contains("output tokens/s"), r.out());
+        assertTrue(r.out().contains("TTFT ms: p50"), r.out());
+        // 32 shared tokens are two full blocks: every request after the first can reuse them.
+        String rate = r.out().lines().filter(l -> l.startsWith("prefix cache hit rate")).findFirst().orElseThrow();
+        double pct = Double.parseDouble(rate.replaceAll("[^0-9.]", ""));
+        assertTrue(pct > 0 && pct <= 100.0 * 32 / 40, rate);
+    }
+
+    @Test
+    void benchServeFailsCleanlyWhenNothingListens() {
+        Cli r = Cli.run("bench-serve", "--url", "http://127.0.0.1:1", "--requests", "1");
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().startsWith("tern: cannot reach http://127.0.0.1:1"), r.err());
+    }
+
+    @Test
+    void sizesParseWithBinaryMultiples() {
+        assertEquals(512L << 20, ServeCommand.parseSize("512M"));
+        assertEquals(2L << 30, ServeCommand.parseSize("2g"));
+        assertEquals(1536, ServeCommand.parseSize("1.5KB"));
+        assertEquals(1000, ServeCommand.parseSize("1000"));
+        assertThrows(dev.tern.TernException.class, () -> ServeCommand.parseSize("lots"));
+    }
+
+    @Test
+    void percentilesAreNearestRank() {
+        List<Long> ms = List.of(1_000_000L, 2_000_000L, 3_000_000L, 4_000_000L);
+        assertEquals(2.0, BenchServeCommand.pct(ms, 50));
+        assertEquals(4.0, BenchServeCommand.pct(ms, 90));
+        assertEquals(0.0, BenchServeCommand.pct(List.of(), 99));
+    }
+}

@@ -1,0 +1,13 @@
+package dev.tern.engine;
+
+/**
+ * How a request ended.
+ *
+ * @param reason           why it ended
+ * @param promptTokens     tokens of the prompt
+ * @param cachedTokens     prompt tokens whose KV came from the prefix cache instead of being computed
+ * @param completionTokens tokens generated (an end-of-generation token is not counted)
+ * @param error            the failure's message when reason is ERROR, else null
+ */
+public record RequestResult(FinishReason reason, int promptTokens, int cachedTokens, int completionTokens, String error) {
+}

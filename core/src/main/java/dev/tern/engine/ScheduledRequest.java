@@ -1,0 +1,82 @@
+package dev.tern.engine;
+
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.BlockTable;
+import dev.tern.kv.PrefixCache;
+import dev.tern.sampling.Sampler;
+import dev.tern.tokenizer.StreamDecoder;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The scheduler's state of one request: all its tokens (prompt, then generated), how many of
+ * them are in its KV cache, its sampler and its text stream. Touched only by the scheduler thread
+ * (except {@link #cancelled}).
+ */
+final class ScheduledRequest implements RequestHandle {
+    final long order;
+    final Request request;
+    final RequestListener listener;
+    final Sampler sampler;
+    final StreamDecoder decoder;
+    final StopText text;
+    private final Scheduler scheduler;
+    volatile boolean cancelled;
+
+    int[] tokens;
+    int length;
+    int generated;
+    /** Prompt tokens that came from the prefix cache at the first admission. */
+    int cachedTokens = -1;
+    BlockTable table;
+    /** Chained hashes of the full blocks known so far; the first {@link #registered} are in the prefix cache. */
+    final List<ByteBuffer> hashes = new ArrayList<>();
+    int registered;
+    /** Output not released yet (held back by stop strings). */
+    final List<Integer> pendingTokens = new ArrayList<>();
+    final List<TokenLogprob> pendingLogprobs = new ArrayList<>();
+
+    ScheduledRequest(long order, Request request, RequestListener listener, Sampler sampler, Tokenizer tokenizer,
+                     Scheduler scheduler) {
+        this.order = order;
+        this.request = request;
+        this.listener = listener;
+        this.sampler = sampler;
+        this.decoder = new StreamDecoder(tokenizer);
+        this.text = new StopText(request.stop());
+        this.scheduler = scheduler;
+        this.tokens = Arrays.copyOf(request.prompt(), request.prompt().length + 16);
+        this.length = request.prompt().length;
+    }
+
+    @Override
+    public void cancel() {
+        cancelled = true;
+        scheduler.wake();
+    }
+
+    int computed() {
+        return table == null ? 0 : table.length();
+    }
+
+    void append(int token) {
+        if (length == tokens.length) {
+            tokens = Arrays.copyOf(tokens, 2 * length);
+        }
+        tokens[length++] = token;
+    }
+
+    /** Hashes of the full blocks among the first {@code upTo} tokens. */
+    List<ByteBuffer> blockHashes(int upTo) {
+        int full = upTo / BlockPool.BLOCK_SIZE;
+        while (hashes.size() < full) {
+            ByteBuffer parent = hashes.isEmpty() ? null : hashes.getLast();
+            hashes.add(PrefixCache.hash(parent, tokens, hashes.size() * BlockPool.BLOCK_SIZE));
+        }
+        return hashes.subList(0, full);
+    }
+}

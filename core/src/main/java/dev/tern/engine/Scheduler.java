@@ -1,0 +1,476 @@
+package dev.tern.engine;
+
+import dev.tern.TernException;
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.PrefixCache;
+import dev.tern.model.Batch;
+import dev.tern.sampling.Sampler;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous batching over one {@link Engine}, as vLLM schedules: a single loop with no separate
+ * prefill and decode phases. Each request has tokens already in its KV cache and tokens still
+ * to compute; every step takes the next token of each running request, then chunks of waiting
+ * prompts (first come, first served) up to a token budget, runs one forward pass over all of
+ * them and samples the requests whose tokens are all computed. When the KV cache runs out, idle
+ * prefix-cache blocks are evicted first, then the newest running request is preempted: its
+ * blocks are freed and its tokens recomputed when it runs again. Output is streamed to each
+ * request's {@link RequestListener}.
+ *
+ * <p>{@link #submit} and {@link RequestHandle#cancel} may be called from any thread; the loop
+ * runs on its own thread once {@link #start started}.
+ */
+public final class Scheduler implements AutoCloseable {
+    private final Engine engine;
+    private final Tokenizer tokenizer;
+    private final int contextSize;
+    private final SchedulerConfig config;
+    private final int blockLimit;
+    private final PrefixCache prefixCache;
+    private final int vocab;
+
+    private final ConcurrentLinkedQueue<ScheduledRequest> incoming = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger notStarted = new AtomicInteger();
+    private final AtomicLong orders = new AtomicLong();
+    private final ArrayDeque<ScheduledRequest> waiting = new ArrayDeque<>();
+    /** Oldest first. */
+    private final List<ScheduledRequest> running = new ArrayList<>();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition work = lock.newCondition();
+    private volatile boolean closed;
+    private volatile boolean pendingCancel;
+    private Thread thread;
+    private int plannedBlocks;
+    private volatile SchedulerStats stats;
+    private long preemptions;
+
+    /**
+     * @param contextSize positions each request may use (prompt plus generated tokens)
+     */
+    public Scheduler(Engine engine, Tokenizer tokenizer, int contextSize, SchedulerConfig config) {
+        this.engine = engine;
+        this.tokenizer = tokenizer;
+        this.contextSize = contextSize;
+        this.config = config;
+        BlockPool pool = engine.cache();
+        this.blockLimit = config.maxKvBlocks() == 0 ? pool.maxBlocks() : Math.min(config.maxKvBlocks(), pool.maxBlocks());
+        this.prefixCache = config.prefixCaching() ? new PrefixCache(pool) : null;
+        this.vocab = engine.model().config().vocab();
+        this.stats = snapshot();
+    }
+
+    /** Starts the scheduling loop on a new platform thread. */
+    public synchronized void start() {
+        if (thread != null) {
+            throw new IllegalStateException("already started");
+        }
+        thread = Thread.ofPlatform().name("tern-scheduler").daemon(true).start(this::loop);
+    }
+
+    public int contextSize() {
+        return contextSize;
+    }
+
+    public SchedulerConfig config() {
+        return config;
+    }
+
+    /** KV blocks this scheduler may use. */
+    public int blockLimit() {
+        return blockLimit;
+    }
+
+    /**
+     * Queues a request. Throws {@link QueueFullException} when {@code maxWaiting} requests are
+     * already waiting, and a TernException when the prompt cannot fit the context or the cache.
+     */
+    public RequestHandle submit(Request request, RequestListener listener) {
+        int n = request.prompt().length;
+        if (n > contextSize) {
+            throw new TernException("prompt of " + n + " tokens does not fit the context of " + contextSize + " positions");
+        }
+        if (BlockPool.blocksFor(n) > blockLimit) {
+            throw new TernException("prompt of " + n + " tokens needs more KV cache than the " + blockLimit + " blocks available");
+        }
+        if (closed) {
+            throw new TernException("the scheduler is shut down");
+        }
+        if (notStarted.incrementAndGet() > config.maxWaiting()) {
+            notStarted.decrementAndGet();
+            throw new QueueFullException("too many requests waiting (" + config.maxWaiting() + "); try again later");
+        }
+        Sampler sampler = new Sampler(request.sampling(), vocab);
+        for (int t : request.prompt()) {
+            sampler.accept(t);
+        }
+        ScheduledRequest r = new ScheduledRequest(orders.getAndIncrement(), request, listener, sampler, tokenizer, this);
+        incoming.add(r);
+        wake();
+        return r;
+    }
+
+    /** Whether {@link #close} has been called: submissions are refused. */
+    public boolean isShutdown() {
+        return closed;
+    }
+
+    /** Counters as of the end of the last step. */
+    public SchedulerStats stats() {
+        return stats;
+    }
+
+    void wake() {
+        pendingCancel = true;
+        lock.lock();
+        try {
+            work.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void loop() {
+        while (!closed) {
+            pendingCancel = false;
+            try {
+                if (step()) {
+                    continue;
+                }
+            } catch (RuntimeException e) {
+                failAll(e);
+                continue;
+            }
+            lock.lock();
+            try {
+                if (!closed && incoming.isEmpty() && !pendingCancel) {
+                    work.await(100, TimeUnit.MILLISECONDS);
+                }
+            } catch (InterruptedException e) {
+                return;
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Runs one step: admits, plans and runs one forward pass, samples. Returns false when there
+     * was nothing to do. Called by the loop; tests may call it directly on an unstarted scheduler.
+     */
+    boolean step() {
+        synchronized (engine) {
+            try {
+                return runStep();
+            } finally {
+                stats = snapshot();
+            }
+        }
+    }
+
+    private boolean runStep() {
+        for (ScheduledRequest r; (r = incoming.poll()) != null; ) {
+            waiting.addLast(r);
+        }
+        reapCancelled();
+        if (waiting.isEmpty() && running.isEmpty()) {
+            return false;
+        }
+        plannedBlocks = 0;
+        Batch batch = new Batch();
+        List<ScheduledRequest> planned = new ArrayList<>();
+        List<ScheduledRequest> sampling = new ArrayList<>();
+        int budget = config.tokenBudget();
+        for (int i = 0; i < running.size() && budget > 0; i++) {
+            ScheduledRequest r = running.get(i);
+            // A prompt chunk leaves one token of budget for each later running request: no decoder starves.
+            int take = Math.min(r.length - r.computed(), budget - (running.size() - 1 - i));
+            boolean fits = reserve(blocksNeeded(r, take));
+            while (!fits && running.getLast() != r) {
+                preempt(running.removeLast());
+                fits = reserve(blocksNeeded(r, take));
+            }
+            if (!fits) {
+                running.remove(i);
+                if (planned.isEmpty()) {
+                    // Alone and still out of blocks: it has reached the cache's capacity.
+                    if (r.generated > 0) {
+                        finish(r, FinishReason.LENGTH, null);
+                    } else {
+                        finish(r, FinishReason.ERROR, "the KV cache is too small for this request");
+                    }
+                } else {
+                    preempt(r);
+                }
+                break;
+            }
+            budget -= plan(batch, r, take, planned, sampling);
+        }
+        while (budget > 0 && !waiting.isEmpty() && running.size() < config.maxRunning()) {
+            ScheduledRequest r = waiting.peekFirst();
+            if (r.table == null) {
+                r.table = engine.newSequence(contextSize);
+                attachCachedPrefix(r);
+            }
+            int take = Math.min(r.length - r.computed(), budget);
+            if (!reserve(blocksNeeded(r, take))) {
+                r.table.close();
+                r.table = null;
+                r.registered = 0;
+                if (running.isEmpty() && planned.isEmpty()) {
+                    waiting.removeFirst();
+                    finish(r, FinishReason.ERROR, "the KV cache is too small for this request");
+                    continue;
+                }
+                break;
+            }
+            waiting.removeFirst();
+            if (r.cachedTokens < 0) {
+                r.cachedTokens = r.computed();
+                notStarted.decrementAndGet();
+            }
+            insertRunning(r);
+            budget -= plan(batch, r, take, planned, sampling);
+        }
+        if (batch.size() == 0) {
+            return false;
+        }
+        float[] logits;
+        try {
+            logits = engine.forward(batch);
+        } catch (RuntimeException e) {
+            for (ScheduledRequest r : planned) {
+                running.remove(r);
+                finish(r, FinishReason.ERROR, e.getMessage() == null ? e.toString() : e.getMessage());
+            }
+            return true;
+        }
+        for (ScheduledRequest r : planned) {
+            registerFullBlocks(r);
+        }
+        for (int k = 0; k < sampling.size(); k++) {
+            sample(sampling.get(k), Arrays.copyOfRange(logits, k * vocab, (k + 1) * vocab));
+        }
+        return true;
+    }
+
+    /** Adds a request's next {@code take} tokens to the batch; logits only for its last token. */
+    private int plan(Batch batch, ScheduledRequest r, int take, List<ScheduledRequest> planned, List<ScheduledRequest> sampling) {
+        int from = r.computed();
+        for (int p = from; p < from + take; p++) {
+            batch.add(r.tokens[p], r.table, p, p == r.length - 1);
+        }
+        planned.add(r);
+        if (from + take == r.length) {
+            sampling.add(r);
+        }
+        return take;
+    }
+
+    private int blocksNeeded(ScheduledRequest r, int take) {
+        int c = r.computed();
+        return BlockPool.blocksFor(c + take) - BlockPool.blocksFor(c);
+    }
+
+    /** Sets aside {@code n} free blocks for this step, evicting idle cached blocks if needed. */
+    private boolean reserve(int n) {
+        BlockPool pool = engine.cache();
+        while (blockLimit - pool.usedBlocks() - plannedBlocks < n) {
+            if (prefixCache == null || !prefixCache.evictOne()) {
+                return false;
+            }
+        }
+        plannedBlocks += n;
+        return true;
+    }
+
+    private void attachCachedPrefix(ScheduledRequest r) {
+        if (prefixCache == null) {
+            return;
+        }
+        // The last token is always computed: its logits are needed, and its block must be private.
+        int reusable = (r.length - 1) / BlockPool.BLOCK_SIZE;
+        List<Integer> hit = prefixCache.acquire(r.blockHashes(r.length).subList(0, reusable), r.length);
+        for (int block : hit) {
+            r.table.appendShared(block);
+        }
+        r.registered = hit.size();
+    }
+
+    private void registerFullBlocks(ScheduledRequest r) {
+        if (prefixCache == null) {
+            return;
+        }
+        int full = r.computed() / BlockPool.BLOCK_SIZE;
+        var hashes = r.blockHashes(r.computed());
+        for (int i = r.registered; i < full; i++) {
+            prefixCache.insert(hashes.get(i), r.table.block(i * BlockPool.BLOCK_SIZE));
+        }
+        r.registered = Math.max(r.registered, full);
+    }
+
+    private void insertRunning(ScheduledRequest r) {
+        int i = running.size();
+        while (i > 0 && running.get(i - 1).order > r.order) {
+            i--;
+        }
+        running.add(i, r);
+    }
+
+    /** Frees a running request's blocks; it waits at the head of the queue to be recomputed. */
+    private void preempt(ScheduledRequest r) {
+        r.table.close();
+        r.table = null;
+        r.registered = 0;
+        waiting.addFirst(r);
+        preemptions++;
+    }
+
+    private void sample(ScheduledRequest r, float[] logits) {
+        int top = r.request.logprobs();
+        float[] raw = top >= 0 ? logits.clone() : null;
+        int token = r.sampler.sample(logits);
+        if (tokenizer.isEndOfGeneration(token)) {
+            running.remove(r);
+            finish(r, FinishReason.STOP, null);
+            return;
+        }
+        r.append(token);
+        r.generated++;
+        r.pendingTokens.add(token);
+        if (raw != null) {
+            r.pendingLogprobs.add(Logprobs.of(raw, token, top));
+        }
+        String out = r.text.append(r.decoder.append(token));
+        if (!out.isEmpty()) {
+            emit(r, out);
+        }
+        FinishReason reason = r.text.stopped() ? FinishReason.STOP
+                : (r.request.maxTokens() >= 0 && r.generated >= r.request.maxTokens()) || r.computed() >= contextSize
+                ? FinishReason.LENGTH : null;
+        if (reason != null) {
+            running.remove(r);
+            finish(r, reason, null);
+        }
+    }
+
+    private void emit(ScheduledRequest r, String text) {
+        int[] ids = r.pendingTokens.stream().mapToInt(Integer::intValue).toArray();
+        RequestOutput out = new RequestOutput(text, ids, List.copyOf(r.pendingLogprobs));
+        r.pendingTokens.clear();
+        r.pendingLogprobs.clear();
+        try {
+            r.listener.onOutput(out);
+        } catch (RuntimeException e) {
+            r.cancelled = true;
+        }
+    }
+
+    /** Ends a request that is neither running nor waiting any more: last text, blocks freed, listener told. */
+    private void finish(ScheduledRequest r, FinishReason reason, String error) {
+        if (reason == FinishReason.STOP || reason == FinishReason.LENGTH) {
+            String rest = r.text.stopped() ? "" : r.text.append(r.decoder.flush()) + r.text.finish();
+            if (!rest.isEmpty() || !r.pendingTokens.isEmpty()) {
+                emit(r, rest);
+            }
+        }
+        if (r.table != null) {
+            r.table.close();
+            r.table = null;
+        }
+        if (r.cachedTokens < 0) {
+            notStarted.decrementAndGet();
+        }
+        RequestResult result = new RequestResult(reason, r.request.prompt().length, Math.max(0, r.cachedTokens),
+                r.generated, error);
+        try {
+            r.listener.onFinish(result);
+        } catch (RuntimeException ignored) {
+            // A failing listener must not stop the loop that serves everyone else.
+        }
+    }
+
+    /** A bug in a step must not leave clients waiting forever: everyone in flight ends with the error. */
+    private void failAll(RuntimeException e) {
+        synchronized (engine) {
+            String msg = "internal error: " + e;
+            for (ScheduledRequest r : new ArrayList<>(running)) {
+                finish(r, FinishReason.ERROR, msg);
+            }
+            running.clear();
+            while (!waiting.isEmpty()) {
+                finish(waiting.pollFirst(), FinishReason.ERROR, msg);
+            }
+            stats = snapshot();
+        }
+    }
+
+    private void reapCancelled() {
+        for (var it = waiting.iterator(); it.hasNext(); ) {
+            ScheduledRequest r = it.next();
+            if (r.cancelled) {
+                it.remove();
+                finish(r, FinishReason.CANCELLED, null);
+            }
+        }
+        for (var it = running.iterator(); it.hasNext(); ) {
+            ScheduledRequest r = it.next();
+            if (r.cancelled) {
+                it.remove();
+                finish(r, FinishReason.CANCELLED, null);
+            }
+        }
+    }
+
+    private SchedulerStats snapshot() {
+        BlockPool pool = engine.cache();
+        return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
+                prefixCache == null ? 0 : prefixCache.size(),
+                prefixCache == null ? 0 : prefixCache.queriedTokens(),
+                prefixCache == null ? 0 : prefixCache.hitTokens(), preemptions);
+    }
+
+    /** Stops the loop; requests still waiting or running end as CANCELLED; the prefix cache is emptied. */
+    @Override
+    public void close() {
+        closed = true;
+        wake();
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null) {
+            try {
+                t.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        synchronized (engine) {
+            for (ScheduledRequest r; (r = incoming.poll()) != null; ) {
+                waiting.addLast(r);
+            }
+            for (ScheduledRequest r : new ArrayList<>(running)) {
+                finish(r, FinishReason.CANCELLED, null);
+            }
+            running.clear();
+            while (!waiting.isEmpty()) {
+                finish(waiting.pollFirst(), FinishReason.CANCELLED, null);
+            }
+            if (prefixCache != null) {
+                prefixCache.clear();
+            }
+            stats = snapshot();
+        }
+    }
+}

@@ -1,0 +1,66 @@
+package dev.tern.engine;
+
+import java.util.List;
+
+/**
+ * A request's generated text with stop strings: releases text only once it can no longer
+ * become part of a stop string, and cuts the text before the first stop string found.
+ */
+final class StopText {
+    private final List<String> stops;
+    private final StringBuilder text = new StringBuilder();
+    private int released;
+    private boolean stopped;
+
+    StopText(List<String> stops) {
+        this.stops = stops;
+    }
+
+    /** Adds generated text; returns the text that may be released now. */
+    String append(String piece) {
+        text.append(piece);
+        int cut = -1;
+        for (String s : stops) {
+            int at = text.indexOf(s, released);
+            if (at >= 0 && (cut < 0 || at < cut)) {
+                cut = at;
+            }
+        }
+        if (cut >= 0) {
+            stopped = true;
+            return release(cut);
+        }
+        return release(text.length() - heldBack());
+    }
+
+    /** Whether a stop string has appeared. */
+    boolean stopped() {
+        return stopped;
+    }
+
+    /** At the end without a stop string: everything still held back. */
+    String finish() {
+        return stopped ? "" : release(text.length());
+    }
+
+    /** Length of the longest unreleased suffix that begins some stop string. */
+    private int heldBack() {
+        int best = 0;
+        for (String s : stops) {
+            int max = Math.min(s.length() - 1, text.length() - released);
+            for (int k = max; k > best; k--) {
+                if (text.substring(text.length() - k).equals(s.substring(0, k))) {
+                    best = k;
+                    break;
+                }
+            }
+        }
+        return best;
+    }
+
+    private String release(int end) {
+        String out = text.substring(released, end);
+        released = end;
+        return out;
+    }
+}

@@ -1,0 +1,257 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.TernException;
+import dev.tern.engine.FinishReason;
+import dev.tern.engine.QueueFullException;
+import dev.tern.engine.Request;
+import dev.tern.engine.RequestHandle;
+import dev.tern.engine.RequestListener;
+import dev.tern.engine.RequestOutput;
+import dev.tern.engine.RequestResult;
+import dev.tern.engine.Scheduler;
+import io.javalin.http.Context;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * POST /v1/chat/completions and /v1/completions: checks the request, submits its {@code n}
+ * choices to the scheduler and answers with one JSON body or a stream of server-sent events
+ * ending in {@code data: [DONE]}. A client that goes away mid-stream cancels its requests.
+ */
+final class Completions {
+    private final Scheduler scheduler;
+    private final PromptBuilder prompts;
+    private final ResponseFormat format;
+    private final ServerMetrics metrics;
+    private final String modelName;
+    private int active;
+
+    Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName) {
+        this.scheduler = scheduler;
+        this.prompts = prompts;
+        this.format = format;
+        this.metrics = metrics;
+        this.modelName = modelName;
+    }
+
+    /** One piece of news from the scheduler about choice {@code index}. */
+    private record Event(int index, RequestOutput output, RequestResult result, long nanos) {
+    }
+
+    void handle(Context ctx, boolean chat) {
+        synchronized (this) {
+            active++;
+        }
+        try {
+            answer(ctx, chat);
+        } finally {
+            synchronized (this) {
+                active--;
+                notifyAll();
+            }
+        }
+    }
+
+    /** Waits (at most {@code millis}) until no completion is being answered; false on timeout. */
+    synchronized boolean awaitIdle(long millis) throws InterruptedException {
+        long end = System.currentTimeMillis() + millis;
+        while (active > 0) {
+            long left = end - System.currentTimeMillis();
+            if (left <= 0) {
+                return false;
+            }
+            wait(left);
+        }
+        return true;
+    }
+
+    private void answer(Context ctx, boolean chat) {
+        ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
+            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
+        }
+        int[] prompt = chat ? prompts.chat(body) : prompts.completion(body);
+        if (prompt.length == 0) {
+            throw ApiException.badRequest("the prompt is empty", chat ? "messages" : "prompt");
+        }
+        if (prompt.length >= scheduler.contextSize()) {
+            throw new ApiException(400, "invalid_request_error", "This model's maximum context length is "
+                    + scheduler.contextSize() + " tokens, but the prompt has " + prompt.length + " tokens",
+                    chat ? "messages" : "prompt", "context_length_exceeded");
+        }
+        GenerationParams p = GenerationParams.parse(body, chat);
+        BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+        List<RequestHandle> handles = new ArrayList<>();
+        long start = System.nanoTime();
+        try {
+            for (int i = 0; i < p.n(); i++) {
+                Request r = new Request(prompt, p.sampling().withSeed(p.sampling().seed() + i), p.maxTokens(), p.stop(), p.logprobs());
+                handles.add(scheduler.submit(r, listener(i, events, metrics)));
+            }
+        } catch (QueueFullException e) {
+            handles.forEach(RequestHandle::cancel);
+            metrics.rejected();
+            throw new ApiException(429, "rate_limit_exceeded", e.getMessage(), null, "queue_full");
+        } catch (TernException e) {
+            handles.forEach(RequestHandle::cancel);
+            if (scheduler.isShutdown()) {
+                throw new ApiException(503, "server_error", "the server is shutting down", null, "unavailable");
+            }
+            throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
+        }
+        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), p.n(), p.logprobs() >= 0);
+        Choices choices = new Choices(p.n(), start, metrics);
+        if (p.stream()) {
+            stream(ctx, response, events, handles, choices, p.includeUsage());
+        } else {
+            respond(ctx, response, events, choices);
+        }
+    }
+
+    /** Feeds the handler's queue; counts the finish here, as the handler may be gone (client disconnected). */
+    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics) {
+        return new RequestListener() {
+            @Override
+            public void onOutput(RequestOutput output) {
+                events.add(new Event(index, output, null, System.nanoTime()));
+            }
+
+            @Override
+            public void onFinish(RequestResult result) {
+                metrics.finished(result);
+                events.add(new Event(index, null, result, System.nanoTime()));
+            }
+        };
+    }
+
+    private void respond(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events, Choices choices) {
+        RequestResult error = null;
+        while (!choices.allDone()) {
+            Event e = take(events);
+            if (e.output != null) {
+                choices.output(e.index, e.output, e.nanos);
+                response.append(e.index, e.output);
+            } else {
+                choices.finish(e.index, e.result);
+                if (e.result.reason() == FinishReason.ERROR) {
+                    error = e.result;
+                }
+            }
+        }
+        if (error != null) {
+            throw new ApiException(500, "server_error", error.error(), null, null);
+        }
+        // Written and closed here rather than by Javalin after the handler, so that a shutdown
+        // waiting for handlers (TernServer.close) knows the answer has been sent.
+        byte[] bytes = Json.write(response.body(choices.results())).getBytes(StandardCharsets.UTF_8);
+        ctx.status(200);
+        ctx.res().setContentType("application/json");
+        ctx.res().setContentLength(bytes.length);
+        try (OutputStream out = ctx.res().getOutputStream()) {
+            out.write(bytes);
+        } catch (IOException e) {
+            metrics.disconnected();
+        }
+    }
+
+    private void stream(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
+                        List<RequestHandle> handles, Choices choices, boolean includeUsage) {
+        ctx.status(200);
+        ctx.res().setContentType("text/event-stream");
+        ctx.res().setCharacterEncoding("UTF-8");
+        ctx.res().setHeader("Cache-Control", "no-cache");
+        try {
+            OutputStream out = ctx.res().getOutputStream();
+            for (ObjectNode first : response.openingChunks()) {
+                send(out, Json.write(first));
+            }
+            while (!choices.allDone()) {
+                Event e = take(events);
+                if (e.output != null) {
+                    choices.output(e.index, e.output, e.nanos);
+                    send(out, Json.write(response.chunk(e.index, e.output)));
+                } else {
+                    choices.finish(e.index, e.result);
+                    if (e.result.reason() == FinishReason.ERROR) {
+                        ApiException err = new ApiException(500, "server_error", e.result.error(), null, null);
+                        send(out, Json.write(Json.error(err)));
+                    } else {
+                        send(out, Json.write(response.finalChunk(e.index, e.result)));
+                    }
+                }
+            }
+            if (includeUsage) {
+                send(out, Json.write(response.usageChunk(choices.results())));
+            }
+            send(out, "[DONE]");
+            out.close();
+        } catch (IOException e) {
+            // The client went away: stop its generations now so their KV blocks are freed.
+            handles.forEach(RequestHandle::cancel);
+            metrics.disconnected();
+        }
+    }
+
+    private static void send(OutputStream out, String data) throws IOException {
+        out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static Event take(BlockingQueue<Event> events) {
+        try {
+            return events.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ApiException(503, "server_error", "the server is shutting down", null, null);
+        }
+    }
+
+    /** Progress of the choices of one response, and the latency measurements they feed. */
+    private static final class Choices {
+        private final RequestResult[] results;
+        private final long[] last;
+        private final long start;
+        private final ServerMetrics metrics;
+        private int done;
+
+        Choices(int n, long start, ServerMetrics metrics) {
+            this.results = new RequestResult[n];
+            this.last = new long[n];
+            this.start = start;
+            this.metrics = metrics;
+        }
+
+        void output(int i, RequestOutput o, long nanos) {
+            if (o.tokens().length == 0) {
+                return;
+            }
+            if (last[i] == 0) {
+                metrics.firstToken(nanos - start);
+            } else {
+                metrics.interToken((nanos - last[i]) / o.tokens().length, o.tokens().length);
+            }
+            last[i] = nanos;
+        }
+
+        void finish(int i, RequestResult r) {
+            results[i] = r;
+            done++;
+        }
+
+        boolean allDone() {
+            return done == results.length;
+        }
+
+        List<RequestResult> results() {
+            return List.of(results);
+        }
+    }
+}

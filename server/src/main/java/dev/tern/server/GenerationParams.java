@@ -1,0 +1,128 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.sampling.SamplerConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The generation parameters of an OpenAI completion or chat request, checked: each bad value
+ * is a 400 naming the parameter.
+ *
+ * @param maxTokens    -1 for no limit but the context
+ * @param logprobs     -1 when not asked; else how many top alternatives
+ */
+record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int logprobs, int n, boolean stream,
+                        boolean includeUsage) {
+    static final int MAX_N = 16;
+
+    static GenerationParams parse(ObjectNode body, boolean chat) {
+        int maxTokens = -1;
+        for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
+            if (present(body, key)) {
+                maxTokens = intIn(body, key, 1, Integer.MAX_VALUE);
+                break;
+            }
+        }
+        float temperature = floatIn(body, "temperature", 0, 2, 1f);
+        float topP = floatIn(body, "top_p", 0, 1, 1f);
+        float presence = floatIn(body, "presence_penalty", -2, 2, 0f);
+        float frequency = floatIn(body, "frequency_penalty", -2, 2, 0f);
+        long seed;
+        if (present(body, "seed")) {
+            JsonNode s = body.get("seed");
+            if (!s.isIntegralNumber() || !s.canConvertToLong()) {
+                throw ApiException.badRequest("seed must be an integer", "seed");
+            }
+            seed = s.asLong();
+        } else {
+            seed = ThreadLocalRandom.current().nextLong();
+        }
+        int logprobs = -1;
+        if (chat) {
+            if (present(body, "logprobs")) {
+                if (!body.get("logprobs").isBoolean()) {
+                    throw ApiException.badRequest("logprobs must be a boolean", "logprobs");
+                }
+                if (body.get("logprobs").asBoolean()) {
+                    logprobs = present(body, "top_logprobs") ? intIn(body, "top_logprobs", 0, 20) : 0;
+                }
+            }
+            if (logprobs < 0 && present(body, "top_logprobs")) {
+                throw ApiException.badRequest("top_logprobs needs logprobs set to true", "top_logprobs");
+            }
+        } else if (present(body, "logprobs")) {
+            logprobs = intIn(body, "logprobs", 0, 5);
+        }
+        int n = present(body, "n") ? intIn(body, "n", 1, MAX_N) : 1;
+        boolean stream = bool(body, "stream");
+        boolean includeUsage = false;
+        if (present(body, "stream_options")) {
+            JsonNode so = body.get("stream_options");
+            if (!so.isObject()) {
+                throw ApiException.badRequest("stream_options must be an object", "stream_options");
+            }
+            includeUsage = bool((ObjectNode) so, "include_usage");
+        }
+        SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed);
+        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage);
+    }
+
+    private static List<String> stop(ObjectNode body) {
+        List<String> out = new ArrayList<>();
+        if (!present(body, "stop")) {
+            return out;
+        }
+        JsonNode s = body.get("stop");
+        if (s.isTextual()) {
+            out.add(s.asText());
+        } else if (s.isArray() && s.size() <= 4) {
+            for (JsonNode e : s) {
+                if (!e.isTextual()) {
+                    throw ApiException.badRequest("stop must be a string or an array of up to 4 strings", "stop");
+                }
+                out.add(e.asText());
+            }
+        } else {
+            throw ApiException.badRequest("stop must be a string or an array of up to 4 strings", "stop");
+        }
+        out.removeIf(String::isEmpty);
+        return out;
+    }
+
+    static boolean present(ObjectNode body, String key) {
+        return body.hasNonNull(key);
+    }
+
+    private static boolean bool(ObjectNode body, String key) {
+        if (!present(body, key)) {
+            return false;
+        }
+        if (!body.get(key).isBoolean()) {
+            throw ApiException.badRequest(key + " must be a boolean", key);
+        }
+        return body.get(key).asBoolean();
+    }
+
+    private static int intIn(ObjectNode body, String key, int min, int max) {
+        JsonNode v = body.get(key);
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw ApiException.badRequest(key + " must be an integer in [" + min + ", " + max + "]", key);
+        }
+        return v.asInt();
+    }
+
+    private static float floatIn(ObjectNode body, String key, float min, float max, float dflt) {
+        if (!present(body, key)) {
+            return dflt;
+        }
+        JsonNode v = body.get(key);
+        if (!v.isNumber() || !(v.asDouble() >= min && v.asDouble() <= max)) {
+            throw ApiException.badRequest(key + " must be a number in [" + min + ", " + max + "]", key);
+        }
+        return (float) v.asDouble();
+    }
+}

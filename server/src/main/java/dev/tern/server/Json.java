@@ -1,0 +1,51 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+/** The server's JSON: one mapper, and the OpenAI error body. */
+final class Json {
+    static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private Json() {
+    }
+
+    static ObjectNode object() {
+        return MAPPER.createObjectNode();
+    }
+
+    /** Parses a request body that must be a JSON object. */
+    static ObjectNode parseObject(byte[] body) {
+        JsonNode n;
+        try {
+            n = MAPPER.readTree(body);
+        } catch (java.io.IOException e) {
+            throw ApiException.badRequest("request body is not valid JSON", null);
+        }
+        if (n == null || !n.isObject()) {
+            throw ApiException.badRequest("request body must be a JSON object", null);
+        }
+        return (ObjectNode) n;
+    }
+
+    static String write(JsonNode n) {
+        try {
+            return MAPPER.writeValueAsString(n);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static ObjectNode error(ApiException e) {
+        ObjectNode err = object();
+        err.put("message", e.getMessage());
+        err.put("type", e.type);
+        err.put("param", e.param);
+        err.put("code", e.code);
+        ObjectNode root = object();
+        root.set("error", err);
+        return root;
+    }
+}

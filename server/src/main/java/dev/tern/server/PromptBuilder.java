@@ -1,0 +1,88 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.TernException;
+import dev.tern.chat.ChatMessage;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Turns the {@code messages} of a chat request or the {@code prompt} of a completion into tokens. */
+final class PromptBuilder {
+    private final Tern tern;
+
+    PromptBuilder(Tern tern) {
+        this.tern = tern;
+    }
+
+    /** The conversation through the model's chat template, ending where the assistant's reply begins. */
+    int[] chat(ObjectNode body) {
+        JsonNode msgs = body.get("messages");
+        if (msgs == null || !msgs.isArray() || msgs.isEmpty()) {
+            throw ApiException.badRequest("messages must be a non-empty array", "messages");
+        }
+        List<ChatMessage> list = new ArrayList<>();
+        for (JsonNode m : msgs) {
+            if (!m.isObject() || !m.path("role").isTextual()) {
+                throw ApiException.badRequest("each message needs a string role", "messages");
+            }
+            list.add(new ChatMessage(m.get("role").asText(), content(m.get("content"))));
+        }
+        String text;
+        try {
+            text = tern.chatTemplate().render(list, true);
+        } catch (TernException e) {
+            throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
+        }
+        Tokenizer t = tern.tokenizer();
+        // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
+        boolean templateHasBos = t.bos() >= 0 && text.startsWith(t.tokenText(t.bos()));
+        return t.encode(text, !templateHasBos, true);
+    }
+
+    private static String content(JsonNode c) {
+        if (c == null || c.isNull()) {
+            return "";
+        }
+        if (c.isTextual()) {
+            return c.asText();
+        }
+        if (c.isArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonNode part : c) {
+                if (!"text".equals(part.path("type").asText()) || !part.path("text").isTextual()) {
+                    throw ApiException.badRequest("only text content parts are supported", "messages");
+                }
+                sb.append(part.get("text").asText());
+            }
+            return sb.toString();
+        }
+        throw ApiException.badRequest("message content must be a string or an array of text parts", "messages");
+    }
+
+    /** A prompt given as a string, an array of one string, or an array of token ids. */
+    int[] completion(ObjectNode body) {
+        JsonNode p = body.get("prompt");
+        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
+            p = p.get(0);
+        }
+        if (p != null && p.isTextual()) {
+            return tern.tokenizer().encode(p.asText(), true, true);
+        }
+        if (p != null && p.isArray() && !p.isEmpty()) {
+            int[] ids = new int[p.size()];
+            for (int i = 0; i < ids.length; i++) {
+                JsonNode e = p.get(i);
+                if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
+                    throw ApiException.badRequest("prompt must be a string or an array of token ids in the vocabulary", "prompt");
+                }
+                ids[i] = e.asInt();
+            }
+            return ids;
+        }
+        throw ApiException.badRequest("prompt must be a string or an array of token ids", "prompt");
+    }
+}

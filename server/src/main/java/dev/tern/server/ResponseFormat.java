@@ -1,0 +1,223 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.engine.FinishReason;
+import dev.tern.engine.RequestOutput;
+import dev.tern.engine.RequestResult;
+import dev.tern.engine.TokenLogprob;
+import dev.tern.tokenizer.Tokenizer;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The OpenAI JSON of chat completions and (legacy) text completions, whole or as stream chunks. */
+final class ResponseFormat {
+    private final Tokenizer tokenizer;
+    private final String modelName;
+
+    ResponseFormat(Tokenizer tokenizer, String modelName) {
+        this.tokenizer = tokenizer;
+        this.modelName = modelName;
+    }
+
+    Response start(boolean chat, String id, int n, boolean logprobs) {
+        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), n, logprobs);
+    }
+
+    /** One response being built: the text and log-probabilities of each choice so far. */
+    final class Response {
+        private final boolean chat;
+        private final String id;
+        private final long created = System.currentTimeMillis() / 1000;
+        private final boolean logprobs;
+        private final StringBuilder[] text;
+        private final ArrayNode[] content;
+        private final ObjectNode[] legacy;
+
+        Response(boolean chat, String id, int n, boolean logprobs) {
+            this.chat = chat;
+            this.id = id;
+            this.logprobs = logprobs;
+            this.text = new StringBuilder[n];
+            this.content = new ArrayNode[n];
+            this.legacy = new ObjectNode[n];
+            for (int i = 0; i < n; i++) {
+                text[i] = new StringBuilder();
+                content[i] = Json.MAPPER.createArrayNode();
+                legacy[i] = emptyLegacy();
+            }
+        }
+
+        /** Accumulates output for the whole-body answer. */
+        void append(int i, RequestOutput o) {
+            if (logprobs) {
+                addLogprobs(i, o, content[i], legacy[i]);
+            }
+            text[i].append(o.text());
+        }
+
+        ObjectNode body(List<RequestResult> results) {
+            ObjectNode root = header(chat ? "chat.completion" : "text_completion");
+            ArrayNode choices = root.putArray("choices");
+            for (int i = 0; i < text.length; i++) {
+                ObjectNode c = choices.addObject();
+                c.put("index", i);
+                if (chat) {
+                    ObjectNode m = c.putObject("message");
+                    m.put("role", "assistant");
+                    m.put("content", text[i].toString());
+                    m.putNull("refusal");
+                } else {
+                    c.put("text", text[i].toString());
+                }
+                setLogprobs(c, content[i], legacy[i]);
+                c.put("finish_reason", finishReason(results.get(i)));
+            }
+            root.set("usage", usage(results));
+            return root;
+        }
+
+        /** Chat streams open each choice with the assistant role. */
+        List<ObjectNode> openingChunks() {
+            List<ObjectNode> out = new ArrayList<>();
+            if (chat) {
+                for (int i = 0; i < text.length; i++) {
+                    ObjectNode delta = Json.object().put("role", "assistant").put("content", "");
+                    out.add(chunk(i, delta, null, null, null));
+                }
+            }
+            return out;
+        }
+
+        ObjectNode chunk(int i, RequestOutput o) {
+            ArrayNode lpContent = Json.MAPPER.createArrayNode();
+            ObjectNode lpLegacy = emptyLegacy();
+            if (logprobs) {
+                addLogprobs(i, o, lpContent, lpLegacy);
+            }
+            text[i].append(o.text());
+            ObjectNode delta = chat ? Json.object().put("content", o.text()) : null;
+            return chunk(i, delta, o.text(), logprobs ? (chat ? lpContent : lpLegacy) : null, null);
+        }
+
+        ObjectNode finalChunk(int i, RequestResult r) {
+            return chunk(i, chat ? Json.object() : null, "", null, finishReason(r));
+        }
+
+        ObjectNode usageChunk(List<RequestResult> results) {
+            ObjectNode root = header(chat ? "chat.completion.chunk" : "text_completion");
+            root.putArray("choices");
+            root.set("usage", usage(results));
+            return root;
+        }
+
+        private ObjectNode chunk(int i, ObjectNode delta, String textDelta, JsonNode lp,
+                                 String finish) {
+            ObjectNode root = header(chat ? "chat.completion.chunk" : "text_completion");
+            ObjectNode c = root.putArray("choices").addObject();
+            c.put("index", i);
+            if (chat) {
+                c.set("delta", delta);
+                if (lp == null) {
+                    c.putNull("logprobs");
+                } else {
+                    ObjectNode l = c.putObject("logprobs");
+                    l.set("content", lp);
+                    l.putNull("refusal");
+                }
+            } else {
+                c.put("text", textDelta);
+                c.set("logprobs", lp);
+            }
+            c.put("finish_reason", finish);
+            return root;
+        }
+
+        private ObjectNode header(String object) {
+            ObjectNode root = Json.object();
+            root.put("id", id);
+            root.put("object", object);
+            root.put("created", created);
+            root.put("model", modelName);
+            root.put("system_fingerprint", "tern");
+            return root;
+        }
+
+        private void setLogprobs(ObjectNode choice, ArrayNode chatContent, ObjectNode legacyLp) {
+            if (!logprobs) {
+                choice.putNull("logprobs");
+            } else if (chat) {
+                ObjectNode lp = choice.putObject("logprobs");
+                lp.set("content", chatContent);
+                lp.putNull("refusal");
+            } else {
+                choice.set("logprobs", legacyLp);
+            }
+        }
+
+        private void addLogprobs(int i, RequestOutput o, ArrayNode chatContent, ObjectNode legacyLp) {
+            int offset = text[i].length();
+            for (TokenLogprob t : o.logprobs()) {
+                String piece = piece(t.token());
+                ObjectNode e = chatContent.addObject();
+                e.put("token", piece);
+                e.put("logprob", t.logprob());
+                e.set("bytes", bytes(t.token()));
+                ArrayNode top = e.putArray("top_logprobs");
+                ObjectNode legacyTop = Json.object();
+                for (int k = 0; k < t.topTokens().length; k++) {
+                    String alt = piece(t.topTokens()[k]);
+                    top.addObject().put("token", alt).put("logprob", t.topLogprobs()[k]).set("bytes", bytes(t.topTokens()[k]));
+                    legacyTop.put(alt, t.topLogprobs()[k]);
+                }
+                ((ArrayNode) legacyLp.get("tokens")).add(piece);
+                ((ArrayNode) legacyLp.get("token_logprobs")).add(t.logprob());
+                ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop);
+                ((ArrayNode) legacyLp.get("text_offset")).add(offset);
+                offset += piece.length();
+            }
+        }
+    }
+
+    private static ObjectNode emptyLegacy() {
+        ObjectNode lp = Json.object();
+        lp.putArray("tokens");
+        lp.putArray("token_logprobs");
+        lp.putArray("top_logprobs");
+        lp.putArray("text_offset");
+        return lp;
+    }
+
+    private String piece(int token) {
+        return new String(tokenizer.tokenBytes(token), StandardCharsets.UTF_8);
+    }
+
+    private ArrayNode bytes(int token) {
+        ArrayNode a = Json.MAPPER.createArrayNode();
+        for (byte b : tokenizer.tokenBytes(token)) {
+            a.add(b & 0xFF);
+        }
+        return a;
+    }
+
+    static String finishReason(RequestResult r) {
+        return r.reason() == FinishReason.LENGTH ? "length" : "stop";
+    }
+
+    static ObjectNode usage(List<RequestResult> results) {
+        int completion = 0;
+        for (RequestResult r : results) {
+            completion += r.completionTokens();
+        }
+        RequestResult first = results.getFirst();
+        ObjectNode u = Json.object();
+        u.put("prompt_tokens", first.promptTokens());
+        u.put("completion_tokens", completion);
+        u.put("total_tokens", first.promptTokens() + completion);
+        u.putObject("prompt_tokens_details").put("cached_tokens", first.cachedTokens());
+        return u;
+    }
+}

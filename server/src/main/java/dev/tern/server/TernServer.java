@@ -1,0 +1,202 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.engine.Scheduler;
+import dev.tern.engine.SchedulerStats;
+import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * An OpenAI-compatible HTTP server over one model: chat and text completions (streamed or not)
+ * batched by a {@link Scheduler}, plus /v1/models, /health, /metrics, /tokenize and
+ * /detokenize. Requests run on virtual threads.
+ * <pre>{@code
+ * try (Tern tern = Tern.load(path); TernServer server = TernServer.start(tern, ServerConfig.loopback(8080, "m"))) {
+ *     server.awaitStop();
+ * }
+ * }</pre>
+ */
+public final class TernServer implements AutoCloseable {
+    private final Tern tern;
+    private final ServerConfig config;
+    private final Scheduler scheduler;
+    private final ServerMetrics metrics;
+    private final Completions completions;
+    private final Javalin app;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    private TernServer(Tern tern, ServerConfig config) {
+        this.tern = tern;
+        this.config = config;
+        this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler());
+        this.metrics = new ServerMetrics(scheduler);
+        this.completions = new Completions(scheduler, new PromptBuilder(tern), new ResponseFormat(tern.tokenizer(), config.modelName()),
+                metrics, config.modelName());
+        this.app = Javalin.create(c -> {
+            c.concurrency.useVirtualThreads = true;
+            c.startup.showJavalinBanner = false;
+            c.http.maxRequestSize = config.maxRequestBytes();
+            c.http.compressionStrategy = CompressionStrategy.NONE;
+            c.jetty.host = config.host();
+            c.jetty.port = config.port();
+            c.routes.before(this::authorize);
+            c.routes.get("/health", ctx -> json(ctx, Json.object().put("status", "ok")));
+            c.routes.get("/v1/models", this::models);
+            c.routes.get("/v1/models/{id}", this::model);
+            c.routes.post("/v1/chat/completions", ctx -> completions.handle(ctx, true));
+            c.routes.post("/v1/completions", ctx -> completions.handle(ctx, false));
+            c.routes.post("/tokenize", this::tokenize);
+            c.routes.post("/detokenize", this::detokenize);
+            c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
+            c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
+            c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
+                    e.getStatus() == 413 ? "invalid_request_error" : "server_error", e.getMessage(), null, null)));
+            c.routes.exception(Exception.class, (e, ctx) -> error(ctx, new ApiException(500, "server_error",
+                    "internal error: " + e, null, null)));
+            c.routes.error(404, ctx -> {
+                if (ctx.result() == null) {
+                    error(ctx, ApiException.notFound("no route for " + ctx.method() + " " + ctx.path(), "not_found"));
+                }
+            });
+        });
+    }
+
+    /** Starts the scheduler and the HTTP server; returns once it is listening. */
+    public static TernServer start(Tern tern, ServerConfig config) {
+        TernServer s = new TernServer(tern, config);
+        s.scheduler.start();
+        try {
+            s.app.start();
+        } catch (RuntimeException e) {
+            s.scheduler.close();
+            throw new dev.tern.TernException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage());
+        }
+        return s;
+    }
+
+    /** The port it listens on (the chosen one when the config asked for 0). */
+    public int port() {
+        return app.port();
+    }
+
+    /** http://host:port */
+    public String url() {
+        return "http://" + config.host() + ":" + port();
+    }
+
+    public SchedulerStats stats() {
+        return scheduler.stats();
+    }
+
+    /** Blocks until the server is stopped (e.g. by a shutdown hook calling {@link #close}). */
+    public void awaitStop() throws InterruptedException {
+        stopped.await();
+    }
+
+    private void authorize(Context ctx) {
+        if (config.apiKey() == null || ctx.path().equals("/health")) {
+            return;
+        }
+        String auth = ctx.header("Authorization");
+        byte[] want = ("Bearer " + config.apiKey()).getBytes(StandardCharsets.UTF_8);
+        if (auth == null || !MessageDigest.isEqual(want, auth.getBytes(StandardCharsets.UTF_8))) {
+            throw new ApiException(401, "invalid_request_error", "Incorrect API key provided", null, "invalid_api_key");
+        }
+    }
+
+    private void models(Context ctx) {
+        ObjectNode root = Json.object().put("object", "list");
+        root.putArray("data").add(modelEntry());
+        json(ctx, root);
+    }
+
+    private void model(Context ctx) {
+        if (!config.modelName().equals(ctx.pathParam("id"))) {
+            throw ApiException.notFound("The model '" + ctx.pathParam("id") + "' does not exist", "model_not_found");
+        }
+        json(ctx, modelEntry());
+    }
+
+    private ObjectNode modelEntry() {
+        ObjectNode m = Json.object();
+        m.put("id", config.modelName());
+        m.put("object", "model");
+        m.put("created", created);
+        m.put("owned_by", "tern");
+        m.put("context_length", tern.contextSize());
+        return m;
+    }
+
+    /** llama.cpp's /tokenize: {"content": text, "add_special": false} → {"tokens": [...]}. */
+    private void tokenize(Context ctx) {
+        ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+        if (!body.path("content").isTextual()) {
+            throw ApiException.badRequest("content must be a string", "content");
+        }
+        boolean addSpecial = body.path("add_special").asBoolean(false);
+        boolean parseSpecial = body.path("parse_special").asBoolean(true);
+        int[] ids = tern.tokenizer().encode(body.get("content").asText(), addSpecial, parseSpecial);
+        ObjectNode out = Json.object();
+        ArrayNode tokens = out.putArray("tokens");
+        for (int id : ids) {
+            tokens.add(id);
+        }
+        json(ctx, out);
+    }
+
+    /** llama.cpp's /detokenize: {"tokens": [...]} → {"content": text}. */
+    private void detokenize(Context ctx) {
+        ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+        JsonNode t = body.get("tokens");
+        if (t == null || !t.isArray()) {
+            throw ApiException.badRequest("tokens must be an array of token ids", "tokens");
+        }
+        int[] ids = new int[t.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = t.get(i);
+            if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
+                throw ApiException.badRequest("token " + e + " is not in the vocabulary", "tokens");
+            }
+            ids[i] = e.asInt();
+        }
+        json(ctx, Json.object().put("content", tern.tokenizer().decode(ids)));
+    }
+
+    private static void json(Context ctx, JsonNode body) {
+        ctx.contentType("application/json").result(Json.write(body));
+    }
+
+    private static void error(Context ctx, ApiException e) {
+        ctx.status(e.status);
+        if (e.status == 401) {
+            ctx.header("WWW-Authenticate", "Bearer");
+        }
+        json(ctx, Json.error(e));
+    }
+
+    /**
+     * Ends running requests (cancelled: their streams get a finish chunk and {@code [DONE]}), lets
+     * their handlers write those last bytes, then stops listening.
+     */
+    @Override
+    public void close() {
+        scheduler.close();
+        try {
+            completions.awaitIdle(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        app.stop();
+        stopped.countDown();
+    }
+}

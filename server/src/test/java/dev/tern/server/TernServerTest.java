@@ -1,0 +1,324 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
+import com.openai.errors.NotFoundException;
+import com.openai.errors.RateLimitException;
+import com.openai.errors.UnauthorizedException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import dev.tern.Tern;
+import dev.tern.chat.ChatMessage;
+import dev.tern.engine.GenerationResult;
+import dev.tern.engine.Generator;
+import dev.tern.engine.SchedulerConfig;
+import dev.tern.engine.Session;
+import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerConfig;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A Tern server on a free loopback port, spoken to by the official OpenAI Java SDK (and plain
+ * HTTP for what the SDK cannot send). Greedy outputs are checked against the single-sequence
+ * {@link Generator}.
+ */
+class TernServerTest {
+    private static final String MODEL = "stories260K";
+    private static final String KEY = "test-key";
+    private static Tern tern;
+    private static TernServer server;
+    private static OpenAIClient client;
+    private static final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() {
+        tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(2, 256, 40, KVCacheType.F32));
+        server = TernServer.start(tern, new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults()));
+        client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey(KEY).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        tern.close();
+    }
+
+    private static GenerationResult solo(int[] prompt, int maxTokens) {
+        try (Session s = tern.newSession()) {
+            return Generator.generate(s, tern.tokenizer(), prompt, new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()),
+                    maxTokens, (id, t) -> true);
+        }
+    }
+
+    private static GenerationResult solo(int[] prompt, int maxTokens, SamplerConfig config) {
+        try (Session s = tern.newSession()) {
+            return Generator.generate(s, tern.tokenizer(), prompt, new Sampler(config, tern.tokenizer().vocabSize()),
+                    maxTokens, (id, t) -> true);
+        }
+    }
+
+    private static int[] chatPrompt(String user) {
+        String text = tern.chatTemplate().render(List.of(new ChatMessage("user", user)), true);
+        return tern.tokenizer().encode(text, true, true);
+    }
+
+    private static HttpResponse<String> post(String path, String body, boolean withKey) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        if (withKey) {
+            b.header("Authorization", "Bearer " + KEY);
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static JsonNode errorOf(HttpResponse<String> r) throws Exception {
+        JsonNode e = Json.MAPPER.readTree(r.body()).get("error");
+        assertTrue(e != null && e.get("message").isTextual() && e.has("type") && e.has("code") && e.has("param"), r.body());
+        return e;
+    }
+
+    @Test
+    void chatCompletionMatchesTheGenerator() {
+        ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                .addUserMessage("Tell me a story").maxCompletionTokens(24).temperature(0).logprobs(true).topLogprobs(3).build());
+        GenerationResult want = solo(chatPrompt("Tell me a story"), 24);
+        var choice = c.choices().getFirst();
+        assertEquals(want.text(), choice.message().content().orElseThrow());
+        assertEquals(ChatCompletion.Choice.FinishReason.LENGTH, choice.finishReason());
+        var usage = c.usage().orElseThrow();
+        assertEquals(want.promptTokens().length, usage.promptTokens());
+        assertEquals(24, usage.completionTokens());
+        var lp = choice.logprobs().orElseThrow().content().orElseThrow();
+        assertEquals(24, lp.size());
+        // Greedy: the chosen token is the most likely one.
+        assertEquals(lp.getFirst().topLogprobs().getFirst().logprob(), lp.getFirst().logprob(), 1e-6);
+        assertTrue(lp.getFirst().logprob() <= 0);
+    }
+
+    @Test
+    void streamedChatEqualsTheWholeAnswerAndReportsUsage() {
+        var params = ChatCompletionCreateParams.builder().model(MODEL).addUserMessage("Once upon a time")
+                .maxCompletionTokens(30).temperature(0).logprobs(true).topLogprobs(2)
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+        StringBuilder text = new StringBuilder();
+        StringBuilder logprobTokens = new StringBuilder();
+        List<String> finishes = new ArrayList<>();
+        long[] completionTokens = {-1};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(params)) {
+            s.stream().forEach(chunk -> {
+                chunk.usage().ifPresent(u -> completionTokens[0] = u.completionTokens());
+                for (var ch : chunk.choices()) {
+                    ch.delta().content().ifPresent(text::append);
+                    ch.logprobs().flatMap(l -> l.content()).ifPresent(l -> l.forEach(t -> logprobTokens.append(t.token())));
+                    ch.finishReason().ifPresent(f -> finishes.add(f.asString()));
+                }
+            });
+        }
+        assertEquals(solo(chatPrompt("Once upon a time"), 30).text(), text.toString());
+        assertEquals(List.of("length"), finishes);
+        assertEquals(30, completionTokens[0]);
+        assertEquals(text.toString(), logprobTokens.toString(), "one logprob entry per token, in order");
+    }
+
+    @Test
+    void completionWithLegacyLogprobsAndStop() {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        String full = solo(prompt, 40).text();
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("Once upon a time")
+                .maxTokens(40).temperature(0).logprobs(2).build());
+        assertEquals(full, c.choices().getFirst().text());
+        var lp = c.choices().getFirst().logprobs().orElseThrow();
+        assertEquals(40, lp.tokenLogprobs().orElseThrow().size());
+        assertEquals(String.join("", lp.tokens().orElseThrow()), full);
+
+        String stop = full.substring(15, 19);
+        Completion stopped = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("Once upon a time")
+                .maxTokens(40).temperature(0).stop(stop).build());
+        assertEquals(full.substring(0, full.indexOf(stop)), stopped.choices().getFirst().text());
+        assertEquals("stop", stopped.choices().getFirst().finishReason().asString());
+    }
+
+    @Test
+    void nChoicesAndPenaltiesReachTheSampler() {
+        ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                .addUserMessage("A cat").maxCompletionTokens(10).temperature(0).n(3).build());
+        assertEquals(3, c.choices().size());
+        String first = c.choices().getFirst().message().content().orElseThrow();
+        for (int i = 0; i < 3; i++) {
+            assertEquals(i, c.choices().get(i).index());
+            assertEquals(first, c.choices().get(i).message().content().orElseThrow(), "greedy choices agree");
+        }
+        assertEquals(30, c.usage().orElseThrow().completionTokens());
+
+        int[] prompt = tern.tokenizer().encode("The little dog", true, true);
+        SamplerConfig penalised = new SamplerConfig(0f, 0, 1f, 0f, 1f, 64, 1.5f, 0.5f, 0);
+        String want = solo(prompt, 40, penalised).text();
+        assertFalse(want.equals(solo(prompt, 40).text()), "the penalties change this output");
+        Completion got = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("The little dog")
+                .maxTokens(40).temperature(0).frequencyPenalty(1.5).presencePenalty(0.5).build());
+        assertEquals(want, got.choices().getFirst().text());
+    }
+
+    @Test
+    void sixteenParallelStreamsEachEqualTheirSoloOutput() throws Exception {
+        String[] prompts = new String[16];
+        for (int i = 0; i < 16; i++) {
+            prompts[i] = (i % 2 == 0 ? "Lily saw a " : "Tom and his ") + new String[]{"dog", "cat", "bird", "ball", "tree",
+                    "car", "fish", "star"}[i / 2] + (i > 7 ? ". They played" : "");
+        }
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<String>> got = new ArrayList<>();
+            for (String p : prompts) {
+                got.add(pool.submit(() -> {
+                    StringBuilder sb = new StringBuilder();
+                    try (StreamResponse<Completion> s = client.completions().createStreaming(CompletionCreateParams.builder()
+                            .model(MODEL).prompt(p).maxTokens(32).temperature(0).build())) {
+                        s.stream().forEach(ch -> ch.choices().forEach(x -> sb.append(x.text())));
+                    }
+                    return sb.toString();
+                }));
+            }
+            for (int i = 0; i < 16; i++) {
+                assertEquals(solo(tern.tokenizer().encode(prompts[i], true, true), 32).text(), got.get(i).get(), prompts[i]);
+            }
+        }
+    }
+
+    @Test
+    void errorsHaveTheOpenAIShapeAndStatus() throws Exception {
+        var unknownModel = assertThrows(NotFoundException.class, () -> client.chat().completions().create(
+                ChatCompletionCreateParams.builder().model("gpt-9").addUserMessage("hi").build()));
+        assertEquals("model_not_found", unknownModel.code().orElseThrow());
+        var badTemp = assertThrows(BadRequestException.class, () -> client.completions().create(
+                CompletionCreateParams.builder().model(MODEL).prompt("hi").temperature(7).build()));
+        assertEquals(400, badTemp.statusCode());
+        OpenAIClient noKey = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey("wrong").maxRetries(0).build();
+        assertThrows(UnauthorizedException.class, () -> noKey.models().list());
+
+        assertEquals(400, post("/v1/completions", "{\"prompt\": ", true).statusCode());
+        assertEquals("invalid_request_error", errorOf(post("/v1/completions", "{\"prompt\": ", true)).get("type").asText());
+        HttpResponse<String> noAuth = post("/v1/completions", "{\"prompt\": \"hi\"}", false);
+        assertEquals(401, noAuth.statusCode());
+        errorOf(noAuth);
+        HttpResponse<String> route = post("/v1/nothing", "{}", true);
+        assertEquals(404, route.statusCode());
+        errorOf(route);
+        HttpResponse<String> big = post("/v1/completions", "{\"prompt\": \"" + "a".repeat(70 * 1024) + "\"}", true);
+        assertEquals(413, big.statusCode());
+        errorOf(big);
+        HttpResponse<String> tooLong = post("/v1/completions", "{\"prompt\": \"" + "Once upon a time. ".repeat(80) + "\"}", true);
+        assertEquals(400, tooLong.statusCode());
+        assertEquals("context_length_exceeded", errorOf(tooLong).get("code").asText());
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": [], \"max_tokens\": 3}", true).statusCode());
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"n\": 0}", true).statusCode());
+    }
+
+    @Test
+    void fullQueueGives429() {
+        try (TernServer tight = TernServer.start(tern, ServerConfig.loopback(0, MODEL)
+                .withScheduler(new SchedulerConfig(1, 64, 0, 0, true)))) {
+            OpenAIClient c = OpenAIOkHttpClient.builder().baseUrl(tight.url() + "/v1").apiKey("none").maxRetries(0).build();
+            RateLimitException e = assertThrows(RateLimitException.class, () -> c.completions().create(
+                    CompletionCreateParams.builder().model(MODEL).prompt("hi").maxTokens(2).build()));
+            assertEquals(429, e.statusCode());
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void closingTheServerEndsRunningStreamsWellFormed() throws Exception {
+        TernServer other = TernServer.start(tern, ServerConfig.loopback(0, MODEL));
+        HttpRequest req = HttpRequest.newBuilder(URI.create(other.url() + "/v1/completions"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"Once upon a time\", \"n\": 16, \"stream\": true}")).build();
+        List<String> lines = new ArrayList<>();
+        try (var in = http.send(req, HttpResponse.BodyHandlers.ofLines()).body()) {
+            var it = in.iterator();
+            lines.add(it.next());
+            other.close();
+            it.forEachRemaining(lines::add);
+        }
+        List<String> data = lines.stream().filter(l -> l.startsWith("data: ")).toList();
+        assertEquals("data: [DONE]", data.getLast());
+        assertEquals(16, data.stream().filter(l -> l.contains("\"finish_reason\":\"")).count(), "every choice finished");
+    }
+
+    @Test
+    void modelsHealthTokenizeAndMetrics() throws Exception {
+        assertEquals(MODEL, client.models().list().data().getFirst().id());
+        HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/health")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode());
+        JsonNode tokens = Json.MAPPER.readTree(post("/tokenize", "{\"content\": \"Once upon a time\"}", true).body()).get("tokens");
+        int[] want = tern.tokenizer().encode("Once upon a time", false, true);
+        assertEquals(want.length, tokens.size());
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], tokens.get(i).asInt());
+        }
+        JsonNode text = Json.MAPPER.readTree(post("/detokenize", "{\"tokens\": " + tokens + "}", true).body());
+        assertEquals("Once upon a time", text.get("content").asText());
+
+        client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("The cat").maxTokens(3).temperature(0).build());
+        HttpResponse<String> m = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics"))
+                .header("Authorization", "Bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString());
+        for (String name : new String[]{"tern_requests_total", "tern_queue_depth", "tern_requests_running",
+                "tern_time_to_first_token_seconds_bucket", "tern_inter_token_latency_seconds_bucket", "tern_prompt_tokens_total",
+                "tern_generated_tokens_total", "tern_kv_blocks_used", "tern_kv_blocks_free", "tern_prefix_cache_hit_rate"}) {
+            assertTrue(m.body().contains(name), name);
+        }
+    }
+
+    private static double cancelled() throws Exception {
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/metrics")).header("Authorization", "Bearer " + KEY)
+                .build(), HttpResponse.BodyHandlers.ofString()).body();
+        return metrics.lines().filter(l -> l.startsWith("tern_requests_total{finish_reason=\"cancelled\"}"))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
+    void clientDisconnectCancelsTheStream() throws Exception {
+        String body = "{\"prompt\": \"Once upon a time\", \"stream\": true}";
+        double before = cancelled();
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + KEY
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                    .getBytes(StandardCharsets.UTF_8));
+            String head = new String(socket.getInputStream().readNBytes(200), StandardCharsets.UTF_8);
+            assertTrue(head.startsWith("HTTP/1.1 200"), head);
+        }
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (cancelled() < before + 1 && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertEquals(before + 1, cancelled());
+    }
+}
