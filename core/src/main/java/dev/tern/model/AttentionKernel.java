@@ -1,0 +1,271 @@
+package dev.tern.model;
+
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.BlockTable;
+import dev.tern.kv.KVCacheType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
+
+/**
+ * One thread's attention work on one (tile, KV head, block range): the rows are the tile's
+ * tokens × the query heads sharing the KV head (row r = token (r / group), head
+ * kvHead·group + r % group). Keys come transposed, so a vector spans 16 positions and a score
+ * vector needs no horizontal sum; four rows share each key load. Holds its scratch buffers.
+ */
+final class AttentionKernel {
+    private static final int BLOCK = BlockPool.BLOCK_SIZE;
+    /** Lanes over the positions of a block. */
+    private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED.length() <= BLOCK
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /** Lanes over the components of a head. */
+    private static final VectorSpecies<Float> D = FloatVector.SPECIES_PREFERRED;
+
+    private final int group, headDim, qDim;
+    private final float scale;
+    private final float[] keys, values, probs = new float[BLOCK];
+    private float[] query = new float[0], scores = new float[0], rowMax = new float[0], rowInv = new float[0];
+
+    AttentionKernel(ModelConfig c) {
+        group = c.heads() / c.kvHeads();
+        headDim = c.headDim();
+        qDim = c.qDim();
+        scale = (float) (1.0 / Math.sqrt(headDim));
+        keys = new float[headDim * BLOCK];
+        values = new float[BLOCK * headDim];
+    }
+
+    /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att. */
+    void attendWhole(Batch batch, int layer, int first, int end, int kvHead, float[] q, float[] att) {
+        int rows = (end - first) * group;
+        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
+        if (scores.length < rows * len) {
+            scores = new float[Math.max(rows * len, 2 * scores.length)];
+        }
+        if (rowMax.length < rows) {
+            rowMax = new float[rows];
+            rowInv = new float[rows];
+        }
+        scores(batch, layer, first, end, kvHead, blocks, q, scores, 0, rowMax, null, 0);
+        for (int r = 0; r < rows; r++) {
+            FloatVector m = FloatVector.broadcast(P, rowMax[r]);
+            double sum = 0;
+            for (int i = r * len, e = i + len; i < e; i += P.length()) {
+                FloatVector x = FloatVector.fromArray(P, scores, i).sub(m).lanewise(VectorOperators.EXP);
+                x.intoArray(scores, i);
+                sum += x.reduceLanes(VectorOperators.ADD);
+            }
+            rowInv[r] = (float) (1.0 / sum);
+        }
+        int out = first * qDim + kvHead * group * headDim;
+        for (int t = first; t < end; t++) {
+            Arrays.fill(att, t * qDim + kvHead * group * headDim, t * qDim + (kvHead + 1) * group * headDim, 0f);
+        }
+        weightedValues(batch, layer, first, end, kvHead, blocks, scores, 0, true, rowMax, rowInv, 0, att, out, qDim);
+    }
+
+    /**
+     * Scaled, causally masked scores of every row over blocks [range >>> 32, (int) range): row r's
+     * scores go to sc[scOff + r·len + (p - first position)], len the range's positions; masked
+     * ones are -inf. m[statOff + r] gets the row's max; when l is not null, l[statOff + r] gets
+     * the sum of exp(score - max), kept up to date block by block (online softmax).
+     */
+    void scores(Batch batch, int layer, int first, int end, int kvHead, long range, float[] q,
+                float[] sc, int scOff, float[] m, float[] l, int statOff) {
+        BlockTable seq = batch.sequence(first);
+        BlockPool pool = seq.pool();
+        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
+        int rows = (end - first) * group;
+        loadQueries(q, first, end, kvHead, pool.type());
+        Arrays.fill(m, statOff, statOff + rows, Float.NEGATIVE_INFINITY);
+        if (l != null) {
+            Arrays.fill(l, statOff, statOff + rows, 0f);
+        }
+        for (int b = b0; b < b1; b++) {
+            int start = b * BLOCK;
+            pool.keys(seq.block(start), layer, kvHead * headDim, headDim, keys);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                if (limit(batch, first, r + 3) > start) {
+                    for (int c = 0; c < BLOCK; c += P.length()) {
+                        scoreFour(r, c, sc, scOff + r * len + start - b0 * BLOCK + c, len);
+                    }
+                }
+            }
+            for (; r < rows; r++) {
+                if (limit(batch, first, r) > start) {
+                    for (int c = 0; c < BLOCK; c += P.length()) {
+                        scoreOne(r, c, sc, scOff + r * len + start - b0 * BLOCK + c);
+                    }
+                }
+            }
+            for (r = 0; r < rows; r++) {
+                int lim = limit(batch, first, r);
+                int base = scOff + r * len + start - b0 * BLOCK;
+                if (lim <= start) {
+                    Arrays.fill(sc, base, base + BLOCK, Float.NEGATIVE_INFINITY);
+                    continue;
+                }
+                float blockMax = Float.NEGATIVE_INFINITY;
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    FloatVector s = FloatVector.fromArray(P, sc, base + c).mul(scale);
+                    if (lim - start - c < P.length()) {
+                        s = s.blend(Float.NEGATIVE_INFINITY, P.indexInRange(0, Math.max(0, lim - start - c)).not());
+                    }
+                    s.intoArray(sc, base + c);
+                    blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
+                }
+                int at = statOff + r;
+                float newMax = Math.max(m[at], blockMax);
+                if (l != null) {
+                    FloatVector mv = FloatVector.broadcast(P, newMax);
+                    float blockSum = 0;
+                    for (int c = 0; c < BLOCK; c += P.length()) {
+                        blockSum += FloatVector.fromArray(P, sc, base + c).sub(mv).lanewise(VectorOperators.EXP).reduceLanes(VectorOperators.ADD);
+                    }
+                    l[at] = l[at] * (float) Math.exp(m[at] - newMax) + blockSum;
+                }
+                m[at] = newMax;
+            }
+        }
+    }
+
+    /** Unscaled q·k of rows r..r+3 for positions c..c+lanes of the loaded block. */
+    private void scoreFour(int r, int c, float[] sc, int at, int len) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
+        int q0 = r * headDim;
+        for (int d = 0; d < headDim; d++) {
+            FloatVector k = FloatVector.fromArray(P, keys, d * BLOCK + c);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
+        }
+        a0.intoArray(sc, at);
+        a1.intoArray(sc, at + len);
+        a2.intoArray(sc, at + 2 * len);
+        a3.intoArray(sc, at + 3 * len);
+    }
+
+    /** Unscaled q·k of row r, with two chains to hide the multiply-add latency. */
+    private void scoreOne(int r, int c, float[] sc, int at) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0;
+        int q0 = r * headDim, d = 0;
+        for (; d + 2 <= headDim; d += 2) {
+            a0 = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = FloatVector.fromArray(P, keys, (d + 1) * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d + 1]), a1);
+        }
+        if (d < headDim) {
+            a0 = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+        }
+        a0.add(a1).intoArray(sc, at);
+    }
+
+    /**
+     * Adds Σ_p prob(r, p)·V[p] over blocks of {@code range} to row r's output at
+     * dst[dstOff + (r / group)·tokenStride + (r % group)·headDim ..], where prob is
+     * sc·inv (already exponentiated) or exp(sc - max)·inv, rounded to half precision for an
+     * F16 cache as ggml rounds the probabilities it multiplies with f16 values.
+     */
+    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, long range, float[] sc, int scOff,
+                        boolean exponentiated, float[] max, float[] inv, int statOff, float[] dst, int dstOff, int tokenStride) {
+        BlockTable seq = batch.sequence(first);
+        BlockPool pool = seq.pool();
+        boolean half = pool.type().roundsToHalf();
+        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
+        int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
+        for (int b = b0; b < b1; b++) {
+            int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
+            if (slots <= 0) {
+                break;
+            }
+            pool.values(seq.block(start), layer, kvHead * headDim, headDim, slots, values);
+            for (int r = 0; r < rows; r++) {
+                int n = Math.min(slots, limit(batch, first, r) - start);
+                if (n <= 0) {
+                    continue;
+                }
+                int base = scOff + r * len + start - b0 * BLOCK;
+                FloatVector m = FloatVector.broadcast(P, max[statOff + r]);
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    FloatVector p = FloatVector.fromArray(P, sc, base + c);
+                    if (!exponentiated) {
+                        p = p.sub(m).lanewise(VectorOperators.EXP);
+                    }
+                    p = p.mul(inv[statOff + r]);
+                    (half ? roundToHalf(p) : p).intoArray(probs, c);
+                }
+                accumulate(n, dst, dstOff + (r / group) * tokenStride + (r % group) * headDim);
+            }
+        }
+    }
+
+    /** out[0, headDim) += Σ_{s<n} probs[s]·values[s]; four independent chains over the components. */
+    private void accumulate(int n, float[] out, int o) {
+        int d = 0, step = D.length();
+        for (; d + 4 * step <= headDim; d += 4 * step) {
+            FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
+            FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
+            for (int s = 0; s < n; s++) {
+                FloatVector p = FloatVector.broadcast(D, probs[s]);
+                int v = s * headDim + d;
+                a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
+                a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
+                a2 = FloatVector.fromArray(D, values, v + 2 * step).fma(p, a2);
+                a3 = FloatVector.fromArray(D, values, v + 3 * step).fma(p, a3);
+            }
+            a0.intoArray(out, o + d);
+            a1.intoArray(out, o + d + step);
+            a2.intoArray(out, o + d + 2 * step);
+            a3.intoArray(out, o + d + 3 * step);
+        }
+        for (; d + step <= headDim; d += step) {
+            FloatVector a = FloatVector.fromArray(D, out, o + d);
+            for (int s = 0; s < n; s++) {
+                a = FloatVector.fromArray(D, values, s * headDim + d).fma(FloatVector.broadcast(D, probs[s]), a);
+            }
+            a.intoArray(out, o + d);
+        }
+        for (; d < headDim; d++) {
+            float a = out[o + d];
+            for (int s = 0; s < n; s++) {
+                a += probs[s] * values[s * headDim + d];
+            }
+            out[o + d] = a;
+        }
+    }
+
+    /**
+     * Rounds non-negative floats below 65504 to the nearest half-precision value (ties to even),
+     * as Float.float16ToFloat(Float.floatToFloat16(x)): half-normal values keep 11 significant
+     * bits; below 2^-14 adding and removing 0.5 rounds to a multiple of 2^-24, the half subnormals.
+     */
+    static FloatVector roundToHalf(FloatVector x) {
+        IntVector bits = x.reinterpretAsInts();
+        IntVector odd = bits.lanewise(VectorOperators.LSHR, 13).and(1);
+        FloatVector normal = bits.add(odd).add(0x0FFF).and(0xFFFFE000).reinterpretAsFloats();
+        FloatVector subnormal = x.add(0.5f).sub(0.5f);
+        return normal.blend(subnormal, x.lt(0x1p-14f));
+    }
+
+    /** query[r·headDim ..] = the tile's query rows, rounded as the cache type's products round them. */
+    private void loadQueries(float[] q, int first, int end, int kvHead, KVCacheType type) {
+        int rows = (end - first) * group;
+        if (query.length < rows * headDim) {
+            query = new float[rows * headDim];
+        }
+        for (int t = first; t < end; t++) {
+            int from = t * qDim + kvHead * group * headDim, to = (t - first) * group * headDim;
+            System.arraycopy(q, from, query, to, group * headDim);
+            type.round(query, to, to + group * headDim);
+        }
+    }
+
+    /** Exclusive end of the positions row r may attend to. */
+    private int limit(Batch batch, int first, int r) {
+        return batch.position(first + r / group) + 1;
+    }
+}
