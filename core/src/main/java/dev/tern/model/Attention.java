@@ -8,13 +8,15 @@ import java.util.Arrays;
 
 /**
  * Causal attention of a batch of query tokens over their sequences' paged KV cache, tiled and
- * grouped-query aware. Work items are (tile, KV head, split): a tile is up to
- * {@link #TILE_TOKENS} consecutive tokens of one sequence; its rows are every query head of
- * those tokens that shares the KV head, so each key and value block is widened once for all of
- * them. When there are too few items to keep every thread busy (decode), each KV sequence is
- * split across threads and the splits' (max, sum of exponentials) are merged (flash-decoding).
+ * grouped-query aware. A tile is up to {@link #TILE_TOKENS} consecutive tokens of one sequence;
+ * its rows for a KV head are every query head of those tokens that shares it, so each key and
+ * value block is widened once for all of them. With enough tiles (prefill, batched decode) each
+ * (tile, KV head) is one work item. Otherwise (decode of few sequences at depth) each tile's KV
+ * sequence is split into runs of blocks, one work item each covering every head — each thread
+ * streams its own contiguous part of the cache — and the splits' partial results are merged
+ * (flash-decoding): their (max, sum of exponentials), then their weighted values.
  *
- * <p>Each split makes two passes over its blocks — scores, then probabilities · values — rather
+ * <p>Each item makes two passes over its blocks — scores, then probabilities · values — rather
  * than a single online-softmax pass: with an F16 cache llama.cpp rounds every normalized
  * probability to half precision before multiplying it by V, which needs the global max and
  * sum first. Dropping that rounding moves stories15M's logits by 1.1e-3 and stories260K's by
@@ -32,7 +34,7 @@ final class Attention {
     private final ModelConfig c;
     private final ThreadLocal<AttentionKernel> kernels;
     private int[] tileFirst = new int[16], tileEnd = new int[16], tileSplits = new int[16];
-    private int[] itemTile = new int[16], itemHead = new int[16], itemSplit = new int[16];
+    private int[] itemTile = new int[16], itemSplit = new int[16];
     private int[] itemScores = new int[16], itemStats = new int[16], itemAcc = new int[16];
     private float[] scores = new float[0], max = new float[0], sum = new float[0], acc = new float[0];
     private float[] rowMax = new float[0], rowInv = new float[0];
@@ -47,21 +49,23 @@ final class Attention {
         run(pool, layer, batch, q, att, 0);
     }
 
-    /** As {@link #run(WorkerPool, int, Batch, float[], float[])}, with {@code splits} > 0 forcing the KV split count (tests). */
+    /**
+     * As {@link #run(WorkerPool, int, Batch, float[], float[])}; {@code splits} > 0 forces the
+     * split path with that many splits per tile (tests), 0 chooses.
+     */
     void run(WorkerPool pool, int layer, Batch batch, float[] q, float[] att, int splits) {
         int tiles = makeTiles(batch);
-        int kvHeads = c.kvHeads(), group = c.heads() / kvHeads, headDim = c.headDim();
-        int wanted = (ITEMS_PER_THREAD * pool.threads() + tiles * kvHeads - 1) / (tiles * kvHeads);
+        int kvHeads = c.kvHeads();
+        int wanted = (ITEMS_PER_THREAD * pool.threads() + tiles - 1) / tiles;
         int items = 0, maxSplits = 1;
         for (int i = 0; i < tiles; i++) {
             int blocks = BlockPool.blocksFor(limit(batch, tileEnd[i] - 1));
             int s = splits > 0 ? Math.min(splits, blocks) : Math.max(1, Math.min(wanted, blocks / MIN_SPLIT_BLOCKS));
             tileSplits[i] = s;
             maxSplits = Math.max(maxSplits, s);
-            items += kvHeads * s;
+            items += s;
         }
-        int itemCount = items;
-        if (maxSplits == 1) {
+        if (maxSplits == 1 && splits == 0) {
             pool.parallelFor(tiles * kvHeads, 1, (from, to) -> {
                 AttentionKernel k = kernels.get();
                 for (int i = from; i < to; i++) {
@@ -70,26 +74,27 @@ final class Attention {
             });
             return;
         }
-        layoutItems(batch, tiles, itemCount, group, headDim);
+        int itemCount = items, qDim = c.qDim();
+        layoutItems(batch, tiles, itemCount);
         pool.parallelFor(itemCount, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
                 int tile = itemTile[i];
-                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], itemHead[i], range(batch, tile, itemSplit[i]), q,
+                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, range(batch, tile, itemSplit[i]), q,
                         scores, itemScores[i], max, sum, itemStats[i]);
             }
         });
-        mergeStatistics(itemCount, group);
+        mergeStatistics(itemCount);
         pool.parallelFor(itemCount, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
                 int tile = itemTile[i], first = itemStats[i - itemSplit[i]];
-                Arrays.fill(acc, itemAcc[i], itemAcc[i] + (tileEnd[tile] - tileFirst[tile]) * group * headDim, 0f);
-                k.weightedValues(batch, layer, tileFirst[tile], tileEnd[tile], itemHead[i], range(batch, tile, itemSplit[i]),
-                        scores, itemScores[i], false, rowMax, rowInv, first, acc, itemAcc[i], group * headDim);
+                Arrays.fill(acc, itemAcc[i], itemAcc[i] + (tileEnd[tile] - tileFirst[tile]) * qDim, 0f);
+                k.weightedValues(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, range(batch, tile, itemSplit[i]),
+                        scores, itemScores[i], false, rowMax, rowInv, first, acc, itemAcc[i], qDim);
             }
         });
-        sumSplits(itemCount, group, headDim, att);
+        sumSplits(itemCount, att);
     }
 
     /** Splits the batch into runs of at most TILE_TOKENS consecutive tokens of one sequence. */
@@ -122,12 +127,11 @@ final class Attention {
         return ((long) (split * blocks / s) << 32) | ((split + 1) * blocks / s);
     }
 
-    /** Assigns each (tile, KV head, split) its slices of the shared score, statistic and accumulator buffers. */
-    private void layoutItems(Batch batch, int tiles, int items, int group, int headDim) {
+    /** Assigns each (tile, split) its slices of the shared score, statistic and accumulator buffers. */
+    private void layoutItems(Batch batch, int tiles, int items) {
         if (itemTile.length < items) {
             int n = Math.max(items, 2 * itemTile.length);
             itemTile = new int[n];
-            itemHead = new int[n];
             itemSplit = new int[n];
             itemScores = new int[n];
             itemStats = new int[n];
@@ -135,20 +139,17 @@ final class Attention {
         }
         int i = 0, scoreSize = 0, statSize = 0, accSize = 0;
         for (int tile = 0; tile < tiles; tile++) {
-            int rows = (tileEnd[tile] - tileFirst[tile]) * group;
-            for (int h = 0; h < c.kvHeads(); h++) {
-                for (int s = 0; s < tileSplits[tile]; s++, i++) {
-                    long r = range(batch, tile, s);
-                    itemTile[i] = tile;
-                    itemHead[i] = h;
-                    itemSplit[i] = s;
-                    itemScores[i] = scoreSize;
-                    itemStats[i] = statSize;
-                    itemAcc[i] = accSize;
-                    scoreSize += rows * ((int) r - (int) (r >>> 32)) * BLOCK;
-                    statSize += rows;
-                    accSize += rows * headDim;
-                }
+            int tokens = tileEnd[tile] - tileFirst[tile], rows = tokens * c.heads();
+            for (int s = 0; s < tileSplits[tile]; s++, i++) {
+                long r = range(batch, tile, s);
+                itemTile[i] = tile;
+                itemSplit[i] = s;
+                itemScores[i] = scoreSize;
+                itemStats[i] = statSize;
+                itemAcc[i] = accSize;
+                scoreSize += rows * ((int) r - (int) (r >>> 32)) * BLOCK;
+                statSize += rows;
+                accSize += tokens * c.qDim();
             }
         }
         if (scores.length < scoreSize) {
@@ -167,11 +168,11 @@ final class Attention {
 
     /**
      * Merges the splits' (max m_j, sum l_j of exp(s - m_j)) of each row into the global max M and
-     * 1 / Σ l_j·exp(m_j - M), stored at the row's slot of the group's first split.
+     * 1 / Σ l_j·exp(m_j - M), stored at the row's slot of the tile's first split.
      */
-    private void mergeStatistics(int items, int group) {
+    private void mergeStatistics(int items) {
         for (int i = 0; i < items; ) {
-            int splits = tileSplits[itemTile[i]], rows = (tileEnd[itemTile[i]] - tileFirst[itemTile[i]]) * group;
+            int tile = itemTile[i], splits = tileSplits[tile], rows = (tileEnd[tile] - tileFirst[tile]) * c.heads();
             for (int r = 0; r < rows; r++) {
                 float m = Float.NEGATIVE_INFINITY;
                 for (int s = 0; s < splits; s++) {
@@ -191,22 +192,16 @@ final class Attention {
         }
     }
 
-    /** att = Σ over splits of each (tile, KV head)'s partial weighted values. */
-    private void sumSplits(int items, int group, int headDim, float[] att) {
+    /** att = Σ over splits of each tile's partial weighted values (laid out like att). */
+    private void sumSplits(int items, float[] att) {
         int qDim = c.qDim();
         for (int i = 0; i < items; ) {
-            int tile = itemTile[i], splits = tileSplits[tile], h = itemHead[i];
-            for (int t = tileFirst[tile]; t < tileEnd[tile]; t++) {
-                for (int g = 0; g < group; g++) {
-                    int out = t * qDim + (h * group + g) * headDim;
-                    int row = ((t - tileFirst[tile]) * group + g) * headDim;
-                    for (int d = 0; d < headDim; d++) {
-                        float v = 0;
-                        for (int s = 0; s < splits; s++) {
-                            v += acc[itemAcc[i + s] + row + d];
-                        }
-                        att[out + d] = v;
-                    }
+            int tile = itemTile[i], splits = tileSplits[tile];
+            int n = (tileEnd[tile] - tileFirst[tile]) * qDim, out = tileFirst[tile] * qDim;
+            System.arraycopy(acc, itemAcc[i], att, out, n);
+            for (int s = 1; s < splits; s++) {
+                for (int k = 0, from = itemAcc[i + s]; k < n; k++) {
+                    att[out + k] += acc[from + k];
                 }
             }
             i += splits;

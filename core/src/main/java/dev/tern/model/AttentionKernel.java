@@ -11,10 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
 import java.util.Arrays;
 
 /**
- * One thread's attention work on one (tile, KV head, block range): the rows are the tile's
- * tokens × the query heads sharing the KV head (row r = token (r / group), head
- * kvHead·group + r % group). Keys come transposed, so a vector spans 16 positions and a score
- * vector needs no horizontal sum; four rows share each key load. Holds its scratch buffers.
+ * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
+ * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
+ * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
+ * values of all those heads are widened in one contiguous run. Keys come transposed, so a
+ * vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
+ * key load. Holds its scratch buffers.
  */
 final class AttentionKernel {
     private static final int BLOCK = BlockPool.BLOCK_SIZE;
@@ -34,8 +36,8 @@ final class AttentionKernel {
         headDim = c.headDim();
         qDim = c.qDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
-        keys = new float[headDim * BLOCK];
-        values = new float[BLOCK * headDim];
+        keys = new float[c.kvDim() * BLOCK];
+        values = new float[BLOCK * c.kvDim()];
     }
 
     /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att. */
@@ -49,7 +51,7 @@ final class AttentionKernel {
             rowMax = new float[rows];
             rowInv = new float[rows];
         }
-        scores(batch, layer, first, end, kvHead, blocks, q, scores, 0, rowMax, null, 0);
+        scores(batch, layer, first, end, kvHead, 1, blocks, q, scores, 0, rowMax, null, 0);
         for (int r = 0; r < rows; r++) {
             FloatVector m = FloatVector.broadcast(P, rowMax[r]);
             double sum = 0;
@@ -64,76 +66,86 @@ final class AttentionKernel {
         for (int t = first; t < end; t++) {
             Arrays.fill(att, t * qDim + kvHead * group * headDim, t * qDim + (kvHead + 1) * group * headDim, 0f);
         }
-        weightedValues(batch, layer, first, end, kvHead, blocks, scores, 0, true, rowMax, rowInv, 0, att, out, qDim);
+        weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, true, rowMax, rowInv, 0, att, out, qDim);
     }
 
     /**
-     * Scaled, causally masked scores of every row over blocks [range >>> 32, (int) range): row r's
-     * scores go to sc[scOff + r·len + (p - first position)], len the range's positions; masked
-     * ones are -inf. m[statOff + r] gets the row's max; when l is not null, l[statOff + r] gets
+     * Scaled, causally masked scores of every row over blocks [range >>> 32, (int) range): row R's
+     * scores go to sc[scOff + R·len + (p - first position)], len the range's positions; masked
+     * ones are -inf. m[statOff + R] gets the row's max; when l is not null, l[statOff + R] gets
      * the sum of exp(score - max), kept up to date block by block (online softmax).
      */
-    void scores(Batch batch, int layer, int first, int end, int kvHead, long range, float[] q,
+    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] q,
                 float[] sc, int scOff, float[] m, float[] l, int statOff) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
         int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
         int rows = (end - first) * group;
-        loadQueries(q, first, end, kvHead, pool.type());
-        Arrays.fill(m, statOff, statOff + rows, Float.NEGATIVE_INFINITY);
+        loadQueries(q, first, end, kvHead, heads, pool.type());
+        Arrays.fill(m, statOff, statOff + heads * rows, Float.NEGATIVE_INFINITY);
         if (l != null) {
-            Arrays.fill(l, statOff, statOff + rows, 0f);
+            Arrays.fill(l, statOff, statOff + heads * rows, 0f);
         }
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
-            pool.keys(seq.block(start), layer, kvHead * headDim, headDim, keys);
-            int r = 0;
-            for (; r + 4 <= rows; r += 4) {
-                if (limit(batch, first, r + 3) > start) {
-                    for (int c = 0; c < BLOCK; c += P.length()) {
-                        scoreFour(r, c, sc, scOff + r * len + start - b0 * BLOCK + c, len);
-                    }
-                }
-            }
-            for (; r < rows; r++) {
-                if (limit(batch, first, r) > start) {
-                    for (int c = 0; c < BLOCK; c += P.length()) {
-                        scoreOne(r, c, sc, scOff + r * len + start - b0 * BLOCK + c);
-                    }
-                }
-            }
-            for (r = 0; r < rows; r++) {
-                int lim = limit(batch, first, r);
-                int base = scOff + r * len + start - b0 * BLOCK;
-                if (lim <= start) {
-                    Arrays.fill(sc, base, base + BLOCK, Float.NEGATIVE_INFINITY);
-                    continue;
-                }
-                float blockMax = Float.NEGATIVE_INFINITY;
-                for (int c = 0; c < BLOCK; c += P.length()) {
-                    FloatVector s = FloatVector.fromArray(P, sc, base + c).mul(scale);
-                    if (lim - start - c < P.length()) {
-                        s = s.blend(Float.NEGATIVE_INFINITY, P.indexInRange(0, Math.max(0, lim - start - c)).not());
-                    }
-                    s.intoArray(sc, base + c);
-                    blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
-                }
-                int at = statOff + r;
-                float newMax = Math.max(m[at], blockMax);
-                if (l != null) {
-                    FloatVector mv = FloatVector.broadcast(P, newMax);
-                    float blockSum = 0;
-                    for (int c = 0; c < BLOCK; c += P.length()) {
-                        blockSum += FloatVector.fromArray(P, sc, base + c).sub(mv).lanewise(VectorOperators.EXP).reduceLanes(VectorOperators.ADD);
-                    }
-                    l[at] = l[at] * (float) Math.exp(m[at] - newMax) + blockSum;
-                }
-                m[at] = newMax;
+            pool.keys(seq.block(start), layer, kvHead * headDim, heads * headDim, keys);
+            for (int j = 0; j < heads; j++) {
+                scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len,
+                        m, l, statOff + j * rows);
             }
         }
     }
 
-    /** Unscaled q·k of rows r..r+3 for positions c..c+lanes of the loaded block. */
+    /** Scores of KV head j's rows for the block at {@code start}; row r's go to sc[base + r·len ..]. */
+    private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len,
+                           float[] m, float[] l, int statOff) {
+        int kOff = j * headDim * BLOCK, qOff = j * rows;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            if (limit(batch, first, r + 3) > start) {
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    scoreFour(qOff + r, kOff + c, sc, base0 + r * len + c, len);
+                }
+            }
+        }
+        for (; r < rows; r++) {
+            if (limit(batch, first, r) > start) {
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    scoreOne(qOff + r, kOff + c, sc, base0 + r * len + c);
+                }
+            }
+        }
+        for (r = 0; r < rows; r++) {
+            int lim = limit(batch, first, r);
+            int base = base0 + r * len;
+            if (lim <= start) {
+                Arrays.fill(sc, base, base + BLOCK, Float.NEGATIVE_INFINITY);
+                continue;
+            }
+            float blockMax = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < BLOCK; c += P.length()) {
+                FloatVector s = FloatVector.fromArray(P, sc, base + c).mul(scale);
+                if (lim - start - c < P.length()) {
+                    s = s.blend(Float.NEGATIVE_INFINITY, P.indexInRange(0, Math.max(0, lim - start - c)).not());
+                }
+                s.intoArray(sc, base + c);
+                blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
+            }
+            int at = statOff + r;
+            float newMax = Math.max(m[at], blockMax);
+            if (l != null) {
+                FloatVector mv = FloatVector.broadcast(P, newMax);
+                float blockSum = 0;
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    blockSum += FloatVector.fromArray(P, sc, base + c).sub(mv).lanewise(VectorOperators.EXP).reduceLanes(VectorOperators.ADD);
+                }
+                l[at] = l[at] * (float) Math.exp(m[at] - newMax) + blockSum;
+            }
+            m[at] = newMax;
+        }
+    }
+
+    /** Unscaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's offset). */
     private void scoreFour(int r, int c, float[] sc, int at, int len) {
         FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
         int q0 = r * headDim;
@@ -165,12 +177,12 @@ final class AttentionKernel {
     }
 
     /**
-     * Adds Σ_p prob(r, p)·V[p] over blocks of {@code range} to row r's output at
-     * dst[dstOff + (r / group)·tokenStride + (r % group)·headDim ..], where prob is
+     * Adds Σ_p prob(R, p)·V[p] over blocks of {@code range} to row R = j·rows + r's output at
+     * dst[dstOff + (r / group)·tokenStride + (j·group + r % group)·headDim ..], where prob is
      * sc·inv (already exponentiated) or exp(sc - max)·inv, rounded to half precision for an
      * F16 cache as ggml rounds the probabilities it multiplies with f16 values.
      */
-    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, long range, float[] sc, int scOff,
+    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] sc, int scOff,
                         boolean exponentiated, float[] max, float[] inv, int statOff, float[] dst, int dstOff, int tokenStride) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
@@ -182,36 +194,38 @@ final class AttentionKernel {
             if (slots <= 0) {
                 break;
             }
-            pool.values(seq.block(start), layer, kvHead * headDim, headDim, slots, values);
-            for (int r = 0; r < rows; r++) {
+            int stride = heads * headDim;
+            pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
+            for (int row = 0; row < heads * rows; row++) {
+                int j = row / rows, r = row % rows;
                 int n = Math.min(slots, limit(batch, first, r) - start);
                 if (n <= 0) {
                     continue;
                 }
-                int base = scOff + r * len + start - b0 * BLOCK;
-                FloatVector m = FloatVector.broadcast(P, max[statOff + r]);
+                int base = scOff + row * len + start - b0 * BLOCK;
+                FloatVector m = FloatVector.broadcast(P, max[statOff + row]);
                 for (int c = 0; c < BLOCK; c += P.length()) {
                     FloatVector p = FloatVector.fromArray(P, sc, base + c);
                     if (!exponentiated) {
                         p = p.sub(m).lanewise(VectorOperators.EXP);
                     }
-                    p = p.mul(inv[statOff + r]);
+                    p = p.mul(inv[statOff + row]);
                     (half ? roundToHalf(p) : p).intoArray(probs, c);
                 }
-                accumulate(n, dst, dstOff + (r / group) * tokenStride + (r % group) * headDim);
+                accumulate(n, j * headDim, stride, dst, dstOff + (r / group) * tokenStride + (j * group + r % group) * headDim);
             }
         }
     }
 
-    /** out[0, headDim) += Σ_{s<n} probs[s]·values[s]; four independent chains over the components. */
-    private void accumulate(int n, float[] out, int o) {
+    /** out[o, o+headDim) += Σ_{s<n} probs[s]·values[s·stride + vOff ..]; four independent chains over the components. */
+    private void accumulate(int n, int vOff, int stride, float[] out, int o) {
         int d = 0, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
             FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
             for (int s = 0; s < n; s++) {
                 FloatVector p = FloatVector.broadcast(D, probs[s]);
-                int v = s * headDim + d;
+                int v = s * stride + vOff + d;
                 a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
                 a2 = FloatVector.fromArray(D, values, v + 2 * step).fma(p, a2);
@@ -225,14 +239,14 @@ final class AttentionKernel {
         for (; d + step <= headDim; d += step) {
             FloatVector a = FloatVector.fromArray(D, out, o + d);
             for (int s = 0; s < n; s++) {
-                a = FloatVector.fromArray(D, values, s * headDim + d).fma(FloatVector.broadcast(D, probs[s]), a);
+                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[s]), a);
             }
             a.intoArray(out, o + d);
         }
         for (; d < headDim; d++) {
             float a = out[o + d];
             for (int s = 0; s < n; s++) {
-                a += probs[s] * values[s * headDim + d];
+                a += probs[s] * values[s * stride + vOff + d];
             }
             out[o + d] = a;
         }
@@ -251,16 +265,18 @@ final class AttentionKernel {
         return normal.blend(subnormal, x.lt(0x1p-14f));
     }
 
-    /** query[r·headDim ..] = the tile's query rows, rounded as the cache type's products round them. */
-    private void loadQueries(float[] q, int first, int end, int kvHead, KVCacheType type) {
-        int rows = (end - first) * group;
-        if (query.length < rows * headDim) {
-            query = new float[rows * headDim];
+    /** query[R·headDim ..] = the tile's query rows, rounded as the cache type's products round them. */
+    private void loadQueries(float[] q, int first, int end, int kvHead, int heads, KVCacheType type) {
+        int rows = (end - first) * group, width = group * headDim;
+        if (query.length < heads * rows * headDim) {
+            query = new float[heads * rows * headDim];
         }
-        for (int t = first; t < end; t++) {
-            int from = t * qDim + kvHead * group * headDim, to = (t - first) * group * headDim;
-            System.arraycopy(q, from, query, to, group * headDim);
-            type.round(query, to, to + group * headDim);
+        for (int j = 0; j < heads; j++) {
+            for (int t = first; t < end; t++) {
+                int from = t * qDim + (kvHead + j) * width, to = (j * rows + (t - first) * group) * headDim;
+                System.arraycopy(q, from, query, to, width);
+                type.round(query, to, to + width);
+            }
         }
     }
 
