@@ -37,7 +37,8 @@ final class Attention {
     private int[] itemTile = new int[16], itemSplit = new int[16];
     private int[] itemScores = new int[16], itemStats = new int[16], itemAcc = new int[16];
     private float[] scores = new float[0], max = new float[0], sum = new float[0], acc = new float[0];
-    private float[] rowMax = new float[0], rowInv = new float[0];
+    /** Per split and row: what turns its numerators exp(s - m_j) into probabilities, exp(m_j - M) / Σ. */
+    private float[] factor = new float[0];
 
     Attention(ModelConfig c) {
         this.c = c;
@@ -88,10 +89,10 @@ final class Attention {
         pool.parallelFor(itemCount, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
-                int tile = itemTile[i], first = itemStats[i - itemSplit[i]];
+                int tile = itemTile[i];
                 Arrays.fill(acc, itemAcc[i], itemAcc[i] + (tileEnd[tile] - tileFirst[tile]) * qDim, 0f);
                 k.weightedValues(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, range(batch, tile, itemSplit[i]),
-                        scores, itemScores[i], false, rowMax, rowInv, first, acc, itemAcc[i], qDim);
+                        scores, itemScores[i], factor, itemStats[i], acc, itemAcc[i], qDim);
             }
         });
         sumSplits(itemCount, att);
@@ -158,8 +159,7 @@ final class Attention {
         if (max.length < statSize) {
             max = new float[statSize];
             sum = new float[statSize];
-            rowMax = new float[statSize];
-            rowInv = new float[statSize];
+            factor = new float[statSize];
         }
         if (acc.length < accSize) {
             acc = new float[accSize];
@@ -168,7 +168,8 @@ final class Attention {
 
     /**
      * Merges the splits' (max m_j, sum l_j of exp(s - m_j)) of each row into the global max M and
-     * 1 / Σ l_j·exp(m_j - M), stored at the row's slot of the tile's first split.
+     * sum S = Σ l_j·exp(m_j - M), and gives each split its factor exp(m_j - M) / S. With one split
+     * that is (float) (1 / S), as ggml scales its softmax.
      */
     private void mergeStatistics(int items) {
         for (int i = 0; i < items; ) {
@@ -185,8 +186,11 @@ final class Attention {
                         total += sum[at] * Math.exp(max[at] - m);
                     }
                 }
-                rowMax[itemStats[i] + r] = m;
-                rowInv[itemStats[i] + r] = (float) (1.0 / total);
+                float inv = (float) (1.0 / total);
+                for (int s = 0; s < splits; s++) {
+                    int at = itemStats[i + s] + r;
+                    factor[at] = max[at] == m ? inv : (float) (Math.exp(max[at] - m) * inv);
+                }
             }
             i += splits;
         }

@@ -29,6 +29,7 @@ final class AttentionKernel {
     private final int group, headDim, qDim;
     private final float scale;
     private final float[] keys, values, probs = new float[BLOCK];
+    /** Per row of {@link #attendWhole}: the max score, then the sum of exponentials, then its inverse. */
     private float[] query = new float[0], scores = new float[0], rowMax = new float[0], rowInv = new float[0];
 
     AttentionKernel(ModelConfig c) {
@@ -51,29 +52,22 @@ final class AttentionKernel {
             rowMax = new float[rows];
             rowInv = new float[rows];
         }
-        scores(batch, layer, first, end, kvHead, 1, blocks, q, scores, 0, rowMax, null, 0);
+        scores(batch, layer, first, end, kvHead, 1, blocks, q, scores, 0, rowMax, rowInv, 0);
         for (int r = 0; r < rows; r++) {
-            FloatVector m = FloatVector.broadcast(P, rowMax[r]);
-            double sum = 0;
-            for (int i = r * len, e = i + len; i < e; i += P.length()) {
-                FloatVector x = FloatVector.fromArray(P, scores, i).sub(m).lanewise(VectorOperators.EXP);
-                x.intoArray(scores, i);
-                sum += x.reduceLanes(VectorOperators.ADD);
-            }
-            rowInv[r] = (float) (1.0 / sum);
+            rowInv[r] = (float) (1.0 / rowInv[r]);
         }
         int out = first * qDim + kvHead * group * headDim;
         for (int t = first; t < end; t++) {
             Arrays.fill(att, t * qDim + kvHead * group * headDim, t * qDim + (kvHead + 1) * group * headDim, 0f);
         }
-        weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, true, rowMax, rowInv, 0, att, out, qDim);
+        weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, rowInv, 0, att, out, qDim);
     }
 
     /**
-     * Scaled, causally masked scores of every row over blocks [range >>> 32, (int) range): row R's
-     * scores go to sc[scOff + R·len + (p - first position)], len the range's positions; masked
-     * ones are -inf. m[statOff + R] gets the row's max; when l is not null, l[statOff + R] gets
-     * the sum of exp(score - max), kept up to date block by block (online softmax).
+     * Softmax numerators of every row over blocks [range >>> 32, (int) range): row R's
+     * exp(score - m) go to sc[scOff + R·len + (p - first position)], len the range's positions,
+     * where scores are scaled and causally masked (masked ones give 0) and m[statOff + R] gets
+     * the row's max; l[statOff + R] gets the sum of the exponentials.
      */
     void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] q,
                 float[] sc, int scOff, float[] m, float[] l, int statOff) {
@@ -83,22 +77,29 @@ final class AttentionKernel {
         int rows = (end - first) * group;
         loadQueries(q, first, end, kvHead, heads, pool.type());
         Arrays.fill(m, statOff, statOff + heads * rows, Float.NEGATIVE_INFINITY);
-        if (l != null) {
-            Arrays.fill(l, statOff, statOff + heads * rows, 0f);
-        }
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
             pool.keys(seq.block(start), layer, kvHead * headDim, heads * headDim, keys);
             for (int j = 0; j < heads; j++) {
                 scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len,
-                        m, l, statOff + j * rows);
+                        m, statOff + j * rows);
             }
+        }
+        for (int row = 0; row < heads * rows; row++) {
+            FloatVector max = FloatVector.broadcast(P, m[statOff + row]);
+            double sum = 0;
+            for (int i = scOff + row * len, e = i + len; i < e; i += P.length()) {
+                FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
+                x.intoArray(sc, i);
+                sum += x.reduceLanes(VectorOperators.ADD);
+            }
+            l[statOff + row] = (float) sum;
         }
     }
 
     /** Scores of KV head j's rows for the block at {@code start}; row r's go to sc[base + r·len ..]. */
     private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len,
-                           float[] m, float[] l, int statOff) {
+                           float[] m, int statOff) {
         int kOff = j * headDim * BLOCK, qOff = j * rows;
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
@@ -131,17 +132,7 @@ final class AttentionKernel {
                 s.intoArray(sc, base + c);
                 blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
             }
-            int at = statOff + r;
-            float newMax = Math.max(m[at], blockMax);
-            if (l != null) {
-                FloatVector mv = FloatVector.broadcast(P, newMax);
-                float blockSum = 0;
-                for (int c = 0; c < BLOCK; c += P.length()) {
-                    blockSum += FloatVector.fromArray(P, sc, base + c).sub(mv).lanewise(VectorOperators.EXP).reduceLanes(VectorOperators.ADD);
-                }
-                l[at] = l[at] * (float) Math.exp(m[at] - newMax) + blockSum;
-            }
-            m[at] = newMax;
+            m[statOff + r] = Math.max(m[statOff + r], blockMax);
         }
     }
 
@@ -179,11 +170,11 @@ final class AttentionKernel {
     /**
      * Adds Σ_p prob(R, p)·V[p] over blocks of {@code range} to row R = j·rows + r's output at
      * dst[dstOff + (r / group)·tokenStride + (j·group + r % group)·headDim ..], where prob is
-     * sc·inv (already exponentiated) or exp(sc - max)·inv, rounded to half precision for an
-     * F16 cache as ggml rounds the probabilities it multiplies with f16 values.
+     * the numerator in sc times factor[factorOff + R], rounded to half precision for an F16
+     * cache as ggml rounds the probabilities it multiplies with f16 values.
      */
     void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] sc, int scOff,
-                        boolean exponentiated, float[] max, float[] inv, int statOff, float[] dst, int dstOff, int tokenStride) {
+                        float[] factor, int factorOff, float[] dst, int dstOff, int tokenStride) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
         boolean half = pool.type().roundsToHalf();
@@ -203,13 +194,9 @@ final class AttentionKernel {
                     continue;
                 }
                 int base = scOff + row * len + start - b0 * BLOCK;
-                FloatVector m = FloatVector.broadcast(P, max[statOff + row]);
+                float f = factor[factorOff + row];
                 for (int c = 0; c < BLOCK; c += P.length()) {
-                    FloatVector p = FloatVector.fromArray(P, sc, base + c);
-                    if (!exponentiated) {
-                        p = p.sub(m).lanewise(VectorOperators.EXP);
-                    }
-                    p = p.mul(inv[statOff + row]);
+                    FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
                     (half ? roundToHalf(p) : p).intoArray(probs, c);
                 }
                 accumulate(n, j * headDim, stride, dst, dstOff + (r / group) * tokenStride + (j * group + r % group) * headDim);
