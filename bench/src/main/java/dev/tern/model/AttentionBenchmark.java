@@ -54,7 +54,7 @@ public class AttentionBenchmark {
                     k[i] = (float) random.nextDouble(-2, 2);
                     v[i] = (float) random.nextDouble(-1, 1);
                 }
-                pool.write(seq.block(p), l, p % BlockPool.BLOCK_SIZE, k, 0, v, 0);
+                pool.write(seq.block(p), l, seq.slot(p), k, 0, v, 0);
             }
         }
         batch = new Batch().add(0, seq, depth, true);

@@ -130,7 +130,7 @@ public final class ForwardPass {
     }
 
     private void store(BlockTable seq, int layer, int pos, int from) {
-        seq.pool().write(seq.block(pos), layer, pos % BlockPool.BLOCK_SIZE, k, from, v, from);
+        seq.pool().write(seq.block(pos), layer, seq.slot(pos), k, from, v, from);
     }
 
     private void ensureCapacity(int n) {
