@@ -86,6 +86,12 @@ final class AttentionKernel {
             }
         }
         for (int row = 0; row < heads * rows; row++) {
+            if (m[statOff + row] == Float.NEGATIVE_INFINITY) {
+                // the row's token precedes this whole range: nothing to weigh (and -inf - -inf is NaN)
+                Arrays.fill(sc, scOff + row * len, scOff + (row + 1) * len, 0f);
+                l[statOff + row] = 0;
+                continue;
+            }
             FloatVector max = FloatVector.broadcast(P, m[statOff + row]);
             double sum = 0;
             for (int i = scOff + row * len, e = i + len; i < e; i += P.length()) {
