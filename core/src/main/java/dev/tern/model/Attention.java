@@ -1,8 +1,6 @@
 package dev.tern.model;
 
 import dev.tern.kv.BlockPool;
-import dev.tern.kv.BlockTable;
-import dev.tern.kv.KVCacheType;
 
 import java.util.Arrays;
 
