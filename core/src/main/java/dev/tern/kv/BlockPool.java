@@ -8,7 +8,9 @@ import java.util.List;
 /**
  * The KV cache's storage: a pool of fixed-size blocks, each holding the keys and values of
  * {@link #BLOCK_SIZE} consecutive positions for every layer ({@code kvDim} values per position,
- * stored with the precision of a {@link KVCacheType}). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
+ * packed in a {@link KVCacheType}'s storage: 4, 2 or 34/32 bytes a value). Positions are
+ * written with {@link #write} and read a head at a time, widened to floats, with {@link #keys}
+ * and {@link #values}. Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
  * that a future prefix cache can share one block among sequences; for now each has one owner.
  * Blocks are allocated lazily, up to {@code maxBlocks}. Not thread-safe: one scheduler drives it.
  */
@@ -19,15 +21,17 @@ public final class BlockPool {
     private final int kvDim;
     private final int maxBlocks;
     private final KVCacheType type;
-    /** keys.get(block)[layer]: BLOCK_SIZE × kvDim floats, position-major. */
-    private final List<float[][]> keys = new ArrayList<>();
-    private final List<float[][]> values = new ArrayList<>();
+    private final List<KVBlock> blocks = new ArrayList<>();
     private final List<Integer> free = new ArrayList<>();
     private int[] refCount = new int[0];
 
     public BlockPool(int layers, int kvDim, int maxBlocks, KVCacheType type) {
         if (layers < 0 || kvDim <= 0 || maxBlocks <= 0) {
             throw new IllegalArgumentException("layers " + layers + ", kvDim " + kvDim + ", maxBlocks " + maxBlocks);
+        }
+        if (type == KVCacheType.Q8_0 && kvDim % KVCacheType.Q8_BLOCK != 0) {
+            throw new TernException("a Q8_0 KV cache needs rows of a multiple of " + KVCacheType.Q8_BLOCK
+                    + " values; this model's are " + kvDim);
         }
         this.layers = layers;
         this.kvDim = kvDim;
@@ -58,7 +62,17 @@ public final class BlockPool {
 
     /** Blocks currently owned by some sequence. */
     public int usedBlocks() {
-        return keys.size() - free.size();
+        return blocks.size() - free.size();
+    }
+
+    /** Bytes of keys and values one cached position takes across all layers. */
+    public double bytesPerPosition() {
+        return 2.0 * layers * kvDim * type.bytesPerValue();
+    }
+
+    /** Bytes of key and value storage one block holds (allocated storage, as measured). */
+    public long blockBytes() {
+        return type.newBlock(layers, kvDim).bytes();
     }
 
     /** A fresh block with one reference; its contents are stale until written. */
@@ -66,10 +80,9 @@ public final class BlockPool {
         int id;
         if (!free.isEmpty()) {
             id = free.removeLast();
-        } else if (keys.size() < maxBlocks) {
-            id = keys.size();
-            keys.add(new float[layers][BLOCK_SIZE * kvDim]);
-            values.add(new float[layers][BLOCK_SIZE * kvDim]);
+        } else if (blocks.size() < maxBlocks) {
+            id = blocks.size();
+            blocks.add(type.newBlock(layers, kvDim));
             if (refCount.length <= id) {
                 refCount = java.util.Arrays.copyOf(refCount, Math.max(16, 2 * refCount.length));
             }
@@ -98,18 +111,31 @@ public final class BlockPool {
         return refCount[block];
     }
 
-    /** Keys of {@code layer} in {@code block}: slot s occupies [s·kvDim, (s+1)·kvDim). */
-    public float[] keys(int block, int layer) {
-        return keys.get(block)[layer];
+    /**
+     * Stores one position's key row k[kOff, kOff+kvDim) and value row v[vOff, ..) of
+     * {@code layer} in {@code slot} (position % BLOCK_SIZE) of {@code block}, rounded or
+     * quantized to the cache type.
+     */
+    public void write(int block, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
+        blocks.get(block).write(layer, slot, k, kOff, v, vOff);
     }
 
-    /** Values of {@code layer} in {@code block}, laid out like {@link #keys}. */
-    public float[] values(int block, int layer) {
-        return values.get(block)[layer];
+    /**
+     * Keys of components [row0, row0+rows) (one head: row0 = head·headDim) of {@code layer}
+     * in {@code block}, transposed: dst[i·BLOCK_SIZE + s] is component row0+i of slot s, for
+     * every slot (slots not yet written hold stale values).
+     */
+    public void keys(int block, int layer, int row0, int rows, float[] dst) {
+        blocks.get(block).keys(layer, row0, rows, dst);
+    }
+
+    /** Values of components [row0, row0+rows) of slots [0, slots): dst[s·rows + i]. */
+    public void values(int block, int layer, int row0, int rows, int slots, float[] dst) {
+        blocks.get(block).values(layer, row0, rows, slots, dst);
     }
 
     private void checkLive(int block) {
-        if (block < 0 || block >= keys.size() || refCount[block] <= 0) {
+        if (block < 0 || block >= blocks.size() || refCount[block] <= 0) {
             throw new IllegalStateException("block " + block + " is not allocated");
         }
     }

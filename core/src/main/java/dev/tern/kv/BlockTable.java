@@ -43,7 +43,12 @@ public final class BlockTable implements AutoCloseable {
         return blocks[position / BlockPool.BLOCK_SIZE];
     }
 
-    /** Offset of {@code position}'s row inside its block's per-layer arrays. */
+    /** {@code position}'s slot in its block: the {@code slot} argument of {@link BlockPool#write}. */
+    public int slot(int position) {
+        return position % BlockPool.BLOCK_SIZE;
+    }
+
+    /** {@link #slot}·kvDim: where the position's row starts in a slot-major array of one block's rows. */
     public int slotOffset(int position) {
         return (position % BlockPool.BLOCK_SIZE) * pool.kvDim();
     }

@@ -19,6 +19,7 @@ public final class ForwardPass {
     private final ModelWeights w;
     private final WorkerPool pool;
     private final Rope rope;
+    private final Attention attention;
     /** (cos, sin) of each rotated pair at the current token's position. */
     private final float[] cs;
     private int capacity;
@@ -29,6 +30,7 @@ public final class ForwardPass {
         this.w = model.weights();
         this.pool = pool;
         this.rope = new Rope(c, w.ropeFreqFactors());
+        this.attention = new Attention(c);
         this.cs = new float[c.ropeDims()];
     }
 
@@ -68,7 +70,7 @@ public final class ForwardPass {
                 rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs);
                 store(batch.sequence(t), l, batch.position(t), t * kvDim);
             }
-            Attention.run(pool, c, l, batch, q, att);
+            attention.run(pool, l, batch, q, att);
             Kernels.matmul(pool, lw.wo(), att, n, xb2);
             Kernels.add(x, xb2, n * dim);
 
@@ -128,13 +130,7 @@ public final class ForwardPass {
     }
 
     private void store(BlockTable seq, int layer, int pos, int from) {
-        int block = seq.block(pos), slot = seq.slotOffset(pos);
-        BlockPool p = seq.pool();
-        float[] keys = p.keys(block, layer), values = p.values(block, layer);
-        System.arraycopy(k, from, keys, slot, c.kvDim());
-        System.arraycopy(v, from, values, slot, c.kvDim());
-        p.type().round(keys, slot, slot + c.kvDim());
-        p.type().round(values, slot, slot + c.kvDim());
+        seq.pool().write(seq.block(pos), layer, seq.slot(pos), k, from, v, from);
     }
 
     private void ensureCapacity(int n) {

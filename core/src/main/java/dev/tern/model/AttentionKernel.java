@@ -1,0 +1,280 @@
+package dev.tern.model;
+
+import dev.tern.kv.BlockPool;
+import dev.tern.kv.BlockTable;
+import dev.tern.kv.KVCacheType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
+
+/**
+ * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
+ * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
+ * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
+ * values of all those heads are widened in one contiguous run. Keys come transposed, so a
+ * vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
+ * key load. Holds its scratch buffers.
+ */
+final class AttentionKernel {
+    private static final int BLOCK = BlockPool.BLOCK_SIZE;
+    /** Lanes over the positions of a block. */
+    private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED.length() <= BLOCK
+            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
+    /** Lanes over the components of a head. */
+    private static final VectorSpecies<Float> D = FloatVector.SPECIES_PREFERRED;
+
+    private final int group, headDim, qDim;
+    private final float scale;
+    private final float[] keys, values, probs = new float[BLOCK];
+    /** Per row of {@link #attendWhole}: the max score, then the sum of exponentials, then its inverse. */
+    private float[] query = new float[0], scores = new float[0], rowMax = new float[0], rowInv = new float[0];
+
+    AttentionKernel(ModelConfig c) {
+        group = c.heads() / c.kvHeads();
+        headDim = c.headDim();
+        qDim = c.qDim();
+        scale = (float) (1.0 / Math.sqrt(headDim));
+        keys = new float[c.kvDim() * BLOCK];
+        values = new float[BLOCK * c.kvDim()];
+    }
+
+    /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att. */
+    void attendWhole(Batch batch, int layer, int first, int end, int kvHead, float[] q, float[] att) {
+        int rows = (end - first) * group;
+        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
+        if (scores.length < rows * len) {
+            scores = new float[Math.max(rows * len, 2 * scores.length)];
+        }
+        if (rowMax.length < rows) {
+            rowMax = new float[rows];
+            rowInv = new float[rows];
+        }
+        scores(batch, layer, first, end, kvHead, 1, blocks, q, scores, 0, rowMax, rowInv, 0);
+        for (int r = 0; r < rows; r++) {
+            rowInv[r] = (float) (1.0 / rowInv[r]);
+        }
+        int out = first * qDim + kvHead * group * headDim;
+        for (int t = first; t < end; t++) {
+            Arrays.fill(att, t * qDim + kvHead * group * headDim, t * qDim + (kvHead + 1) * group * headDim, 0f);
+        }
+        weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, rowInv, 0, att, out, qDim);
+    }
+
+    /**
+     * Softmax numerators of every row over blocks [range >>> 32, (int) range): row R's
+     * exp(score - m) go to sc[scOff + R·len + (p - first position)], len the range's positions,
+     * where scores are scaled and causally masked (masked ones give 0) and m[statOff + R] gets
+     * the row's max; l[statOff + R] gets the sum of the exponentials.
+     */
+    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] q,
+                float[] sc, int scOff, float[] m, float[] l, int statOff) {
+        BlockTable seq = batch.sequence(first);
+        BlockPool pool = seq.pool();
+        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
+        int rows = (end - first) * group;
+        loadQueries(q, first, end, kvHead, heads, pool.type());
+        Arrays.fill(m, statOff, statOff + heads * rows, Float.NEGATIVE_INFINITY);
+        for (int b = b0; b < b1; b++) {
+            int start = b * BLOCK;
+            pool.keys(seq.block(start), layer, kvHead * headDim, heads * headDim, keys);
+            for (int j = 0; j < heads; j++) {
+                scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len,
+                        m, statOff + j * rows);
+            }
+        }
+        for (int row = 0; row < heads * rows; row++) {
+            if (m[statOff + row] == Float.NEGATIVE_INFINITY) {
+                // the row's token precedes this whole range: nothing to weigh (and -inf - -inf is NaN)
+                Arrays.fill(sc, scOff + row * len, scOff + (row + 1) * len, 0f);
+                l[statOff + row] = 0;
+                continue;
+            }
+            FloatVector max = FloatVector.broadcast(P, m[statOff + row]);
+            double sum = 0;
+            for (int i = scOff + row * len, e = i + len; i < e; i += P.length()) {
+                FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
+                x.intoArray(sc, i);
+                sum += x.reduceLanes(VectorOperators.ADD);
+            }
+            l[statOff + row] = (float) sum;
+        }
+    }
+
+    /** Scores of KV head j's rows for the block at {@code start}; row r's go to sc[base + r·len ..]. */
+    private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len,
+                           float[] m, int statOff) {
+        int kOff = j * headDim * BLOCK, qOff = j * rows;
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            if (limit(batch, first, r + 3) > start) {
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    scoreFour(qOff + r, kOff + c, sc, base0 + r * len + c, len);
+                }
+            }
+        }
+        for (; r < rows; r++) {
+            if (limit(batch, first, r) > start) {
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    scoreOne(qOff + r, kOff + c, sc, base0 + r * len + c);
+                }
+            }
+        }
+        for (r = 0; r < rows; r++) {
+            int lim = limit(batch, first, r);
+            int base = base0 + r * len;
+            if (lim <= start) {
+                Arrays.fill(sc, base, base + BLOCK, Float.NEGATIVE_INFINITY);
+                continue;
+            }
+            float blockMax = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < BLOCK; c += P.length()) {
+                FloatVector s = FloatVector.fromArray(P, sc, base + c).mul(scale);
+                if (lim - start - c < P.length()) {
+                    s = s.blend(Float.NEGATIVE_INFINITY, P.indexInRange(0, Math.max(0, lim - start - c)).not());
+                }
+                s.intoArray(sc, base + c);
+                blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
+            }
+            m[statOff + r] = Math.max(m[statOff + r], blockMax);
+        }
+    }
+
+    /** Unscaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's offset). */
+    private void scoreFour(int r, int c, float[] sc, int at, int len) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
+        int q0 = r * headDim;
+        for (int d = 0; d < headDim; d++) {
+            FloatVector k = FloatVector.fromArray(P, keys, d * BLOCK + c);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
+        }
+        a0.intoArray(sc, at);
+        a1.intoArray(sc, at + len);
+        a2.intoArray(sc, at + 2 * len);
+        a3.intoArray(sc, at + 3 * len);
+    }
+
+    /** Unscaled q·k of row r, with two chains to hide the multiply-add latency. */
+    private void scoreOne(int r, int c, float[] sc, int at) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0;
+        int q0 = r * headDim, d = 0;
+        for (; d + 2 <= headDim; d += 2) {
+            a0 = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = FloatVector.fromArray(P, keys, (d + 1) * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d + 1]), a1);
+        }
+        if (d < headDim) {
+            a0 = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+        }
+        a0.add(a1).intoArray(sc, at);
+    }
+
+    /**
+     * Adds Σ_p prob(R, p)·V[p] over blocks of {@code range} to row R = j·rows + r's output at
+     * dst[dstOff + (r / group)·tokenStride + (j·group + r % group)·headDim ..], where prob is
+     * the numerator in sc times factor[factorOff + R], rounded to half precision for an F16
+     * cache as ggml rounds the probabilities it multiplies with f16 values.
+     */
+    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] sc, int scOff,
+                        float[] factor, int factorOff, float[] dst, int dstOff, int tokenStride) {
+        BlockTable seq = batch.sequence(first);
+        BlockPool pool = seq.pool();
+        boolean half = pool.type().roundsToHalf();
+        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
+        int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
+        for (int b = b0; b < b1; b++) {
+            int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
+            if (slots <= 0) {
+                break;
+            }
+            int stride = heads * headDim;
+            pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
+            for (int row = 0; row < heads * rows; row++) {
+                int j = row / rows, r = row % rows;
+                int n = Math.min(slots, limit(batch, first, r) - start);
+                if (n <= 0) {
+                    continue;
+                }
+                int base = scOff + row * len + start - b0 * BLOCK;
+                float f = factor[factorOff + row];
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
+                    (half ? roundToHalf(p) : p).intoArray(probs, c);
+                }
+                accumulate(n, j * headDim, stride, dst, dstOff + (r / group) * tokenStride + (j * group + r % group) * headDim);
+            }
+        }
+    }
+
+    /** out[o, o+headDim) += Σ_{s<n} probs[s]·values[s·stride + vOff ..]; four independent chains over the components. */
+    private void accumulate(int n, int vOff, int stride, float[] out, int o) {
+        int d = 0, step = D.length();
+        for (; d + 4 * step <= headDim; d += 4 * step) {
+            FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
+            FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
+            for (int s = 0; s < n; s++) {
+                FloatVector p = FloatVector.broadcast(D, probs[s]);
+                int v = s * stride + vOff + d;
+                a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
+                a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
+                a2 = FloatVector.fromArray(D, values, v + 2 * step).fma(p, a2);
+                a3 = FloatVector.fromArray(D, values, v + 3 * step).fma(p, a3);
+            }
+            a0.intoArray(out, o + d);
+            a1.intoArray(out, o + d + step);
+            a2.intoArray(out, o + d + 2 * step);
+            a3.intoArray(out, o + d + 3 * step);
+        }
+        for (; d + step <= headDim; d += step) {
+            FloatVector a = FloatVector.fromArray(D, out, o + d);
+            for (int s = 0; s < n; s++) {
+                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[s]), a);
+            }
+            a.intoArray(out, o + d);
+        }
+        for (; d < headDim; d++) {
+            float a = out[o + d];
+            for (int s = 0; s < n; s++) {
+                a += probs[s] * values[s * stride + vOff + d];
+            }
+            out[o + d] = a;
+        }
+    }
+
+    /**
+     * Rounds non-negative floats below 65504 to the nearest half-precision value (ties to even),
+     * as Float.float16ToFloat(Float.floatToFloat16(x)): half-normal values keep 11 significant
+     * bits; below 2^-14 adding and removing 0.5 rounds to a multiple of 2^-24, the half subnormals.
+     */
+    static FloatVector roundToHalf(FloatVector x) {
+        IntVector bits = x.reinterpretAsInts();
+        IntVector odd = bits.lanewise(VectorOperators.LSHR, 13).and(1);
+        FloatVector normal = bits.add(odd).add(0x0FFF).and(0xFFFFE000).reinterpretAsFloats();
+        FloatVector subnormal = x.add(0.5f).sub(0.5f);
+        return normal.blend(subnormal, x.lt(0x1p-14f));
+    }
+
+    /** query[R·headDim ..] = the tile's query rows, rounded as the cache type's products round them. */
+    private void loadQueries(float[] q, int first, int end, int kvHead, int heads, KVCacheType type) {
+        int rows = (end - first) * group, width = group * headDim;
+        if (query.length < heads * rows * headDim) {
+            query = new float[heads * rows * headDim];
+        }
+        for (int j = 0; j < heads; j++) {
+            for (int t = first; t < end; t++) {
+                int from = t * qDim + (kvHead + j) * width, to = (j * rows + (t - first) * group) * headDim;
+                System.arraycopy(q, from, query, to, width);
+                type.round(query, to, to + width);
+            }
+        }
+    }
+
+    /** Exclusive end of the positions row r may attend to. */
+    private int limit(Batch batch, int first, int r) {
+        return batch.position(first + r / group) + 1;
+    }
+}
