@@ -49,6 +49,7 @@ public final class Main {
 
     static int run(InputStream in, PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main(in));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(out);
         cl.setErr(err);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {

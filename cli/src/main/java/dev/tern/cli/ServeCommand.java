@@ -92,9 +92,7 @@ final class ServeCommand implements Callable<Integer> {
         }
 
         ServerConfig config(Tern tern, Path model) {
-            ModelConfig c = tern.model().config();
-            // The pool stores keys and values of every layer as floats, on the Java heap.
-            long perBlock = 2L * c.layers() * BlockPool.BLOCK_SIZE * c.kvDim() * Float.BYTES;
+            long perBlock = tern.engine().cache().blockBytes();
             long budget = kvMemory != null ? parseSize(kvMemory) : Runtime.getRuntime().maxMemory() / 4;
             long n = budget / perBlock;
             if (n < 1) {

@@ -25,17 +25,8 @@ public final class BenchRunner {
         this.tern = tern;
         this.threads = threads;
         this.reps = reps;
-        this.footprint = ModelFootprint.of(tern.model(), kvBytesPerValue(cacheType));
+        this.footprint = ModelFootprint.of(tern.model(), cacheType.bytesPerValue());
         this.bandwidth = bandwidth;
-    }
-
-    static double kvBytesPerValue(KVCacheType type) {
-        return switch (type.name()) {
-            case "F32" -> 4;
-            case "F16" -> 2;
-            case "Q8_0" -> 34.0 / 32;
-            default -> throw new IllegalArgumentException(type.name());
-        };
     }
 
     public ModelFootprint footprint() {
