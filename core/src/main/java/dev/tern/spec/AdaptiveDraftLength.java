@@ -34,6 +34,19 @@ public final class AdaptiveDraftLength {
         this.logThreshold = Math.log(threshold);
     }
 
+    /**
+     * For a draft model: one more drafted token costs a draft step plus a little verify work,
+     * a fraction of a target step, so it is worth it while it is used at least 20% of the time.
+     */
+    public static AdaptiveDraftLength forDraftModel(int min, int max) {
+        return new AdaptiveDraftLength(min, max, 0.2);
+    }
+
+    /** For prompt lookup: proposing is free, only the verify pass grows, so the bar is lower. */
+    public static AdaptiveDraftLength forLookup(int min, int max) {
+        return new AdaptiveDraftLength(min, max, 0.1);
+    }
+
     /** A fixed length: always {@code k}. */
     public static AdaptiveDraftLength fixed(int k) {
         return new AdaptiveDraftLength(k, k, 0.5);

@@ -16,7 +16,11 @@ import java.util.SplittableRandom;
  * session keeps the draft's KV cache across rounds; each round it is cut back to the longest
  * prefix it shares with the accepted history and only the new tokens are fed (one batch).
  * With a greedy configuration the draft proposes its argmax; otherwise it samples from its own
- * sampler chain and reports each distribution, as the speculative sampling rule needs.
+ * sampler chain and reports each distribution, as the speculative sampling rule needs. Like
+ * llama.cpp's {@code --draft-p-min}, drafting stops where the draft's most likely token has less
+ * than {@code minConfidence} probability: such guesses are mostly rejected and each costs a
+ * draft step and a wider verify pass. The stop depends only on the draft, so the sampled output
+ * keeps the target's distribution.
  */
 public final class DraftModelProposer implements Proposer {
     private final Session session;
@@ -24,6 +28,7 @@ public final class DraftModelProposer implements Proposer {
     private final SamplerConfig config;
     private final SplittableRandom rng;
     private final boolean greedy;
+    private final float minConfidence;
     /** The draft model when this proposer loaded it, else null. */
     private final Tern owner;
     /** The tokens in the draft session's cache, position by position. */
@@ -33,13 +38,16 @@ public final class DraftModelProposer implements Proposer {
      * @param session a fresh session of the draft model; closed with this proposer
      * @param config  the target's sampler settings (the draft uses the same chain)
      * @param seed    seed of the draft's random draws
+     * @param minConfidence stop drafting below this top-token probability (0: never)
      */
-    public DraftModelProposer(Session session, int vocabSize, SamplerConfig config, long seed) {
-        this(session, vocabSize, config, seed, null);
+    public DraftModelProposer(Session session, int vocabSize, SamplerConfig config, long seed, float minConfidence) {
+        this(session, vocabSize, config, seed, minConfidence, null);
     }
 
-    private DraftModelProposer(Session session, int vocabSize, SamplerConfig config, long seed, Tern owner) {
+    private DraftModelProposer(Session session, int vocabSize, SamplerConfig config, long seed, float minConfidence,
+                               Tern owner) {
         this.owner = owner;
+        this.minConfidence = minConfidence;
         this.session = session;
         this.config = config;
         this.sampler = new Sampler(config, vocabSize);
@@ -53,11 +61,11 @@ public final class DraftModelProposer implements Proposer {
      * proposer that closes the draft model when closed.
      */
     public static DraftModelProposer load(Path file, Tokenizer target, SamplerConfig config, long seed,
-                                          Tern.Options options) {
+                                          float minConfidence, Tern.Options options) {
         Tern draft = Tern.load(file, null, options);
         try {
             requireSameVocabulary(target, draft.tokenizer(), file.toString());
-            return new DraftModelProposer(draft.newSession(), target.vocabSize(), config, seed, draft);
+            return new DraftModelProposer(draft.newSession(), target.vocabSize(), config, seed, minConfidence, draft);
         } catch (RuntimeException e) {
             draft.close();
             throw e;
@@ -96,21 +104,48 @@ public final class DraftModelProposer implements Proposer {
         resetPenaltyHistory(history, length);
         int[] tokens = new int[k];
         float[][] dists = greedy ? null : new float[k][];
-        for (int i = 0; i < k; i++) {
+        int n = 0;
+        while (n < k) {
             int d;
             if (greedy) {
-                d = sampler.sample(logits);
+                d = sampler.sample(logits); // leaves the penalised logits in place
+                if (topProbability(logits) < minConfidence) {
+                    break;
+                }
             } else {
-                dists[i] = sampler.probabilities(logits);
-                d = SpeculativeSampling.draw(dists[i], rng);
+                float[] q = sampler.probabilities(logits);
+                if (max(q) < minConfidence) {
+                    break;
+                }
+                dists[n] = q;
+                d = SpeculativeSampling.draw(q, rng);
                 sampler.accept(d);
             }
-            tokens[i] = d;
-            if (i + 1 < k) {
+            tokens[n++] = d;
+            if (n < k) {
                 logits = feed(d);
             }
         }
-        return new Proposal(tokens, dists);
+        return n == k ? new Proposal(tokens, dists)
+                : new Proposal(Arrays.copyOf(tokens, n), dists == null ? null : Arrays.copyOf(dists, n));
+    }
+
+    /** Softmax probability of the largest logit. */
+    private static float topProbability(float[] logits) {
+        float m = max(logits);
+        double sum = 0;
+        for (float l : logits) {
+            sum += Math.exp(l - m);
+        }
+        return (float) (1 / sum);
+    }
+
+    private static float max(float[] v) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (float x : v) {
+            m = Math.max(m, x);
+        }
+        return m;
     }
 
     /** Brings the draft cache to history[0, length) and returns the logits after its last token. */

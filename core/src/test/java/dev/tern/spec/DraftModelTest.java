@@ -77,7 +77,7 @@ class DraftModelTest {
         Path p = dir.resolve("random-512.gguf");
         RandomModel.builder().vocab(512).layers(1).build().write(p);
         TernException e = assertThrows(TernException.class,
-                () -> DraftModelProposer.load(p, tokenizer, SamplerConfig.greedy(), 1, options()));
+                () -> DraftModelProposer.load(p, tokenizer, SamplerConfig.greedy(), 1, 0f, options()));
         assertTrue(e.getMessage().startsWith(p.toString()) && e.getMessage().contains("differs"), e.getMessage());
         assertFalse(e.getMessage().contains("\n"));
     }
@@ -85,7 +85,7 @@ class DraftModelTest {
     @Test
     void acceptsTheSameVocabularyInAnotherModel() {
         try (DraftModelProposer p = DraftModelProposer.load(Fixtures.stories15M("stories15M-distilled-f32.gguf"),
-                tokenizer, SamplerConfig.greedy(), 1, options())) {
+                tokenizer, SamplerConfig.greedy(), 1, 0f, options())) {
             int[] history = tokenizer.encode("Once upon a time", true, false);
             assertEquals(3, p.propose(history, history.length, 3).size());
         }
@@ -94,7 +94,7 @@ class DraftModelTest {
     @Test
     void draftEqualToTargetIsAlwaysAcceptedWhenGreedy() {
         try (Session s = engine.newSession(256);
-             DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1)) {
+             DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f)) {
             SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, tokenizer.encode("Once upon a time", true, false),
                     new Sampler(SamplerConfig.greedy(), 512), p, AdaptiveDraftLength.fixed(6), 120, (id, t) -> true);
             assertEquals(120, r.generation().tokens().length);
@@ -127,7 +127,7 @@ class DraftModelTest {
         long drafted = 0, accepted = 0;
         for (int run = 0; run < runs; run++) {
             try (Session s = engine.newSession(256);
-                 DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, draftConfig.withSeed(run), run)) {
+                 DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, draftConfig.withSeed(run), run, 0f)) {
                 SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, prompt,
                         new Sampler(targetConfig.withSeed(1_000_000 + run), 512), p, AdaptiveDraftLength.fixed(1), 3,
                         (id, t) -> true);
