@@ -18,9 +18,12 @@ public final class NgramProposer implements Proposer {
         this.minN = minN;
     }
 
-    /** Tries 3-grams, then 2-grams, then single tokens. */
+    /**
+     * Tries 3-grams, then 2-grams. Single-token matches would add about 10% more tokens per pass
+     * on stories15M's greedy output but double the proposed tokens, most of them rejected.
+     */
     public NgramProposer() {
-        this(3, 1);
+        this(3, 2);
     }
 
     @Override

@@ -33,8 +33,8 @@ class NgramProposerTest {
     @Test
     void fallsBackToShorterNgrams() {
         int[] h = {3, 8, 1, 4, 6, 8};
-        assertArrayEquals(new int[]{1, 4}, propose(new NgramProposer(), 2, h));
-        assertArrayEquals(new int[0], propose(new NgramProposer(3, 2), 2, h));
+        assertArrayEquals(new int[]{1, 4}, propose(new NgramProposer(3, 1), 2, h));
+        assertArrayEquals(new int[0], propose(new NgramProposer(), 2, h));
     }
 
     @Test
@@ -43,7 +43,7 @@ class NgramProposerTest {
         int[] h = {1, 2, 3, 1, 2, 3};
         assertArrayEquals(new int[]{1, 2, 3, 1, 2, 3, 1}, propose(new NgramProposer(), 7, h));
         // A repeated token proposes itself.
-        assertArrayEquals(new int[]{7, 7, 7, 7}, propose(new NgramProposer(), 4, 0, 7, 7));
+        assertArrayEquals(new int[]{7, 7, 7, 7}, propose(new NgramProposer(3, 1), 4, 0, 7, 7));
     }
 
     @Test
