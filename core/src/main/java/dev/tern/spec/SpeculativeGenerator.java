@@ -135,6 +135,7 @@ public final class SpeculativeGenerator {
         float[] rows = target.forwardAll(batch);
         long te = System.nanoTime();
         record(m + 1, tp, tv, te);
+        lengths.observeCost(m + 1, te - tv, m, tv - tp);
 
         int kept = 0;
         int i = 0;
