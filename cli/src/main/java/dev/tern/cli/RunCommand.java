@@ -161,10 +161,6 @@ final class RunCommand implements Callable<Integer> {
         err.printf("generation: %d tokens in %.1f ms (%.2f tokens/s)%n", t.predictedN(), t.predictedMs(), t.predictedPerSecond());
     }
 
-    static String json(GenerationResult r) {
-        return json(r, null);
-    }
-
     /** The result as JSON; with {@code stats}, a "speculative" object as well. */
     static String json(GenerationResult r, SpeculativeStats stats) {
         ObjectMapper m = new ObjectMapper();
