@@ -66,8 +66,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--draft-min", description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
     int draftMin = 1;
 
-    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this (default: ${DEFAULT-VALUE})")
-    float draftPMin = 0.75f;
+    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
+    float draftPMin = 0.3f;
 
     @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
     int draftThreads = 1;
