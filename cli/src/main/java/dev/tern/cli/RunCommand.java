@@ -9,6 +9,14 @@ import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerConfig;
+import dev.tern.spec.AdaptiveDraftLength;
+import dev.tern.spec.DraftModelProposer;
+import dev.tern.spec.NgramProposer;
+import dev.tern.spec.Proposer;
+import dev.tern.spec.SpeculativeGenerator;
+import dev.tern.spec.SpeculativeResult;
+import dev.tern.spec.SpeculativeStats;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
@@ -18,6 +26,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code tern run}: continue a prompt, streaming only the generated text. */
@@ -27,6 +36,8 @@ final class RunCommand implements Callable<Integer> {
     CommandSpec spec;
 
     enum Format { text, json }
+
+    enum Speculation { ngram, draft }
 
     @Mixin
     ModelOptions modelOptions;
@@ -43,6 +54,24 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-bos", description = "Do not add the BOS token the vocabulary asks for")
     boolean noBos;
 
+    @Option(names = "--spec", description = "Speculative decoding: ${COMPLETION-CANDIDATES} (default: draft with --draft-model, else off)")
+    Speculation speculation;
+
+    @Option(names = "--draft-model", description = "Draft model for speculative decoding; must share the model's vocabulary")
+    Path draftModel;
+
+    @Option(names = "--draft-max", description = "Most tokens proposed per step (default: ${DEFAULT-VALUE})")
+    int draftMax = 8;
+
+    @Option(names = "--draft-min", description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
+    int draftMin = 1;
+
+    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
+    float draftPMin = 0.3f;
+
+    @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
+    int draftThreads = 1;
+
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt = "";
 
@@ -53,24 +82,76 @@ final class RunCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
-            Sampler sampler = new Sampler(sampling.config(), tern.tokenizer().vocabSize());
+            SamplerConfig config = sampling.config();
+            Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize());
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
-            GenerationResult r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, (id, piece) -> {
+            Generator.Listener listener = (id, piece) -> {
                 if (text) {
                     out.print(piece);
                     out.flush();
                 }
                 return true;
-            });
+            };
+            Speculation mode = speculation != null ? speculation : draftModel != null ? Speculation.draft : null;
+            GenerationResult r;
+            SpeculativeStats stats = null;
+            if (mode == null) {
+                r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
+            } else {
+                try (Proposer proposer = proposer(mode, tern, config)) {
+                    AdaptiveDraftLength lengths = mode == Speculation.draft
+                            ? AdaptiveDraftLength.forDraftModel(draftMin, draftMax)
+                            : AdaptiveDraftLength.forLookup(draftMin, draftMax);
+                    SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
+                            lengths, maxTokens, listener);
+                    r = sr.generation();
+                    stats = sr.stats();
+                }
+            }
             if (text) {
                 out.println();
                 printTimings(r.timings());
+                if (stats != null) {
+                    printSpeculation(stats);
+                }
             } else {
-                out.println(json(r));
+                out.println(json(r, stats));
             }
         }
         return 0;
+    }
+
+    private Proposer proposer(Speculation mode, Tern tern, SamplerConfig config) {
+        if (draftMin < 1 || draftMax < draftMin) {
+            throw new TernException("need 1 <= --draft-min <= --draft-max, got " + draftMin + " and " + draftMax);
+        }
+        if (mode == Speculation.ngram) {
+            if (draftModel != null) {
+                throw new TernException("--draft-model goes with --spec draft, not --spec ngram");
+            }
+            return new NgramProposer();
+        }
+        if (draftModel == null) {
+            throw new TernException("--spec draft needs --draft-model FILE");
+        }
+        if (!(draftPMin >= 0 && draftPMin <= 1)) {
+            throw new TernException("--draft-p-min must be in [0, 1], got " + draftPMin);
+        }
+        if (draftThreads < 1) {
+            throw new TernException("--draft-threads must be at least 1");
+        }
+        // The draft's own draws must not repeat the target's random stream.
+        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
+        return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
+                new Tern.Options(draftThreads, 0, 1, modelOptions.cacheType));
+    }
+
+    private void printSpeculation(SpeculativeStats s) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.printf("speculation: %d drafted, %d accepted (%.1f%%), %.2f accepted per proposal, %.2f tokens per target pass (%d passes)%n",
+                s.drafted(), s.accepted(), 100 * s.acceptanceRate(), s.meanAcceptedLength(), s.tokensPerPass(), s.targetPasses());
+        err.printf("speculation time: proposing %.1f ms, target passes %.1f ms%n", s.proposeMs(), s.verifyMs());
     }
 
     private void printTimings(Timings t) {
@@ -80,7 +161,8 @@ final class RunCommand implements Callable<Integer> {
         err.printf("generation: %d tokens in %.1f ms (%.2f tokens/s)%n", t.predictedN(), t.predictedMs(), t.predictedPerSecond());
     }
 
-    static String json(GenerationResult r) {
+    /** The result as JSON; with {@code stats}, a "speculative" object as well. */
+    static String json(GenerationResult r, SpeculativeStats stats) {
         ObjectMapper m = new ObjectMapper();
         ObjectNode root = m.createObjectNode();
         var p = root.putArray("prompt_tokens");
@@ -102,6 +184,24 @@ final class RunCommand implements Callable<Integer> {
         tn.put("predicted_ms", t.predictedMs());
         tn.put("predicted_per_second", t.predictedPerSecond());
         tn.put("ttft_ms", t.firstTokenMs());
+        if (stats != null) {
+            ObjectNode sn = root.putObject("speculative");
+            sn.put("drafted", stats.drafted());
+            sn.put("accepted", stats.accepted());
+            sn.put("acceptance_rate", stats.acceptanceRate());
+            sn.put("mean_accepted_length", stats.meanAcceptedLength());
+            sn.put("target_passes", stats.targetPasses());
+            sn.put("tokens_per_pass", stats.tokensPerPass());
+            sn.put("propose_ms", stats.proposeMs());
+            sn.put("verify_ms", stats.verifyMs());
+            // Mean time of a target pass by the number of tokens it fed (1 = a plain decode step).
+            ObjectNode bySize = sn.putObject("pass_ms_by_tokens");
+            for (int n = 1; n < stats.passesBySize().length; n++) {
+                if (stats.passesBySize()[n] > 0) {
+                    bySize.put(Integer.toString(n), stats.meanPassMs(n));
+                }
+            }
+        }
         return root.toString();
     }
 }

@@ -1,0 +1,161 @@
+package dev.tern.spec;
+
+/**
+ * Chooses how many tokens to propose from the recent acceptance rate. Treating each drafted token
+ * as accepted independently with probability α, a round proposing k tokens yields
+ * E(k) = 1 + α + … + α^k tokens. α is estimated from decayed counts of accepted tokens over
+ * verified ones (a rejected token counts as one verified, drafts after it as none).
+ * <p>
+ * Once {@link #observeCost} has seen passes of different widths, the length maximises tokens per
+ * time, E(k) / (a + b·(k+1) + d·k), with a + b·n the fitted time of a target pass feeding n
+ * tokens and d the time per proposed token: the right length depends on how much a wider verify
+ * pass costs on this machine. Until then it is the largest k whose last token is used with
+ * probability α^k ≥ {@code threshold}. Either way it is clamped to [min, max].
+ */
+public final class AdaptiveDraftLength {
+    /** Weight of the previous rounds in the estimate: about the last ten rounds matter. */
+    private static final double DECAY = 0.9;
+    /** Weight of earlier passes in the cost fit: about the last twenty passes matter. */
+    private static final double COST_DECAY = 0.95;
+    /** Passes (decayed weight) and spread of widths the cost fit needs before it is trusted. */
+    private static final double MIN_COST_WEIGHT = 6;
+    private static final double MIN_WIDTH_VARIANCE = 0.25;
+
+    private final int min;
+    private final int max;
+    private final double logThreshold;
+    private double accepted;
+    private double verified;
+    // Decayed sums for the least-squares line time = a + b·width over target passes.
+    private double w, sumN, sumT, sumNN, sumNT;
+    private double proposeNanos, proposedTokens;
+
+    /**
+     * @param min       fewest tokens to propose (at least 1, so the rate keeps being measured)
+     * @param max       most tokens to propose
+     * @param threshold in (0, 1): propose the k-th token while α^k is at least this
+     */
+    public AdaptiveDraftLength(int min, int max, double threshold) {
+        if (min < 1 || max < min) {
+            throw new IllegalArgumentException("need 1 <= min <= max, got " + min + ", " + max);
+        }
+        if (!(threshold > 0 && threshold < 1)) {
+            throw new IllegalArgumentException("threshold must be in (0, 1), got " + threshold);
+        }
+        this.min = min;
+        this.max = max;
+        this.logThreshold = Math.log(threshold);
+    }
+
+    /**
+     * For a draft model: one more drafted token costs a draft step plus a little verify work,
+     * a fraction of a target step, so it is worth it while it is used at least 20% of the time.
+     */
+    public static AdaptiveDraftLength forDraftModel(int min, int max) {
+        return new AdaptiveDraftLength(min, max, 0.2);
+    }
+
+    /** For prompt lookup: proposing is free, only the verify pass grows, so the bar is lower. */
+    public static AdaptiveDraftLength forLookup(int min, int max) {
+        return new AdaptiveDraftLength(min, max, 0.1);
+    }
+
+    /** A fixed length: always {@code k}. */
+    public static AdaptiveDraftLength fixed(int k) {
+        return new AdaptiveDraftLength(k, k, 0.5);
+    }
+
+    /** The number of tokens to propose next; {@code max} until something has been verified. */
+    public int next() {
+        if (verified == 0) {
+            return max;
+        }
+        double alpha = acceptanceRate();
+        double[] line = costLine();
+        if (line != null) {
+            return fastest(alpha, line[0], line[1], proposedTokens > 0 ? proposeNanos / proposedTokens : 0);
+        }
+        if (alpha >= 1) {
+            return max;
+        }
+        if (alpha <= 0) {
+            return min;
+        }
+        double k = Math.floor(logThreshold / Math.log(alpha));
+        return (int) Math.max(min, Math.min(max, k));
+    }
+
+    /** The k in [min, max] with the most expected tokens per unit of time. */
+    private int fastest(double alpha, double a, double b, double d) {
+        int best = min;
+        double bestRate = -1;
+        double expected = 1;
+        double power = 1;
+        for (int k = 1; k <= max; k++) {
+            power *= alpha;
+            expected += power;
+            double rate = expected / (a + b * (k + 1) + d * k);
+            if (k >= min && rate > bestRate * (1 + 1e-9)) {
+                best = k;
+                bestRate = rate;
+            }
+        }
+        return best;
+    }
+
+    /** {a, b} of the fitted pass time a + b·width, or null while widths have not varied enough. */
+    private double[] costLine() {
+        if (w < MIN_COST_WEIGHT) {
+            return null;
+        }
+        double meanN = sumN / w, meanT = sumT / w;
+        double var = sumNN / w - meanN * meanN;
+        if (var < MIN_WIDTH_VARIANCE) {
+            return null;
+        }
+        // Noise can tilt the line; a pass never gets cheaper with width and always costs something.
+        double b = Math.max(0, (sumNT / w - meanN * meanT) / var);
+        double a = Math.max(meanT - b * meanN, 0.05 * meanT);
+        return new double[]{a, b};
+    }
+
+    /**
+     * Records the cost of one round: a target pass feeding {@code width} tokens took
+     * {@code passNanos}, and proposing its {@code proposed} tokens took {@code proposeNanos}.
+     */
+    public void observeCost(int width, long passNanos, int proposed, long proposeNanos) {
+        w = COST_DECAY * w + 1;
+        sumN = COST_DECAY * sumN + width;
+        sumT = COST_DECAY * sumT + passNanos;
+        sumNN = COST_DECAY * sumNN + (double) width * width;
+        sumNT = COST_DECAY * sumNT + (double) width * passNanos;
+        this.proposeNanos = COST_DECAY * this.proposeNanos + proposeNanos;
+        this.proposedTokens = COST_DECAY * this.proposedTokens + proposed;
+    }
+
+    /** Records one round: {@code drafted} tokens proposed, the first {@code accepted} of them kept. */
+    public void update(int drafted, int accepted) {
+        if (accepted < 0 || accepted > drafted) {
+            throw new IllegalArgumentException("accepted " + accepted + " of " + drafted);
+        }
+        if (drafted == 0) {
+            return;
+        }
+        int checked = accepted == drafted ? drafted : accepted + 1;
+        this.accepted = DECAY * this.accepted + accepted;
+        this.verified = DECAY * this.verified + checked;
+    }
+
+    /** The current estimate of α, the chance that a drafted token is accepted (1 before any data). */
+    public double acceptanceRate() {
+        return verified == 0 ? 1.0 : accepted / verified;
+    }
+
+    public int min() {
+        return min;
+    }
+
+    public int max() {
+        return max;
+    }
+}

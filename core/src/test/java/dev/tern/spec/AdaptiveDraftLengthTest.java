@@ -1,0 +1,103 @@
+package dev.tern.spec;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * The length rules against values computed by hand: k = floor(ln θ / ln α) clamped to [min, max]
+ * without cost data, the best expected tokens per time with it.
+ */
+class AdaptiveDraftLengthTest {
+
+    @Test
+    void startsAtMaxAndFollowsTheAcceptanceRate() {
+        AdaptiveDraftLength a = new AdaptiveDraftLength(1, 8, 0.2);
+        assertEquals(8, a.next());
+        // 3 accepted, the 4th rejected: α = 3/4, ln 0.2 / ln 0.75 = 5.59 → 5.
+        a.update(8, 3);
+        assertEquals(0.75, a.acceptanceRate(), 1e-12);
+        assertEquals(5, a.next());
+        // Everything accepted: α = 1 → max.
+        AdaptiveDraftLength b = new AdaptiveDraftLength(1, 8, 0.2);
+        b.update(5, 5);
+        assertEquals(8, b.next());
+    }
+
+    @Test
+    void rejectionsShrinkToMin() {
+        AdaptiveDraftLength a = new AdaptiveDraftLength(2, 8, 0.2);
+        a.update(8, 0);
+        assertEquals(0, a.acceptanceRate());
+        assertEquals(2, a.next());
+        // α = 1/2: ln 0.2 / ln 0.5 = 2.32 → 2.
+        AdaptiveDraftLength b = new AdaptiveDraftLength(1, 8, 0.2);
+        b.update(4, 1);
+        assertEquals(2, b.next());
+    }
+
+    @Test
+    void olderRoundsWeighLess() {
+        AdaptiveDraftLength a = new AdaptiveDraftLength(1, 8, 0.2);
+        a.update(4, 0); // 0 of 1
+        a.update(4, 4); // 4 of 4
+        // (0.9·0 + 4) / (0.9·1 + 4)
+        assertEquals(4 / 4.9, a.acceptanceRate(), 1e-12);
+    }
+
+    @Test
+    void emptyRoundsChangeNothingAndBadInputIsRefused() {
+        AdaptiveDraftLength a = new AdaptiveDraftLength(1, 8, 0.2);
+        a.update(0, 0);
+        assertEquals(8, a.next());
+        assertThrows(IllegalArgumentException.class, () -> a.update(2, 3));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveDraftLength(0, 8, 0.2));
+        assertThrows(IllegalArgumentException.class, () -> new AdaptiveDraftLength(1, 8, 1.0));
+        assertEquals(3, AdaptiveDraftLength.fixed(3).next());
+    }
+
+    /** Passes of widths 1..9 costing a + b·width ns, each proposal costing d ns per token. */
+    private static void observeLine(AdaptiveDraftLength l, double a, double b, double d) {
+        for (int rep = 0; rep < 3; rep++) {
+            for (int n = 1; n <= 9; n++) {
+                l.observeCost(n, Math.round(a + b * n), n - 1, Math.round(d * (n - 1)));
+            }
+        }
+    }
+
+    @Test
+    void withCostsTheLengthMaximisesTokensPerTime() {
+        // α = 0.8; pass time 1 + 0.1·(k+1) ms, 0.2 ms per proposed token:
+        // E(k) = 1, 1.8, 2.44, 2.952, 3.3616; E/C = 1/1.1, 1.8/1.4, 2.44/1.7, 2.952/2.0, 3.3616/2.3
+        // = 0.909, 1.286, 1.435, 1.476, 1.462: k = 3.
+        AdaptiveDraftLength l = new AdaptiveDraftLength(1, 8, 0.2);
+        l.update(5, 4);
+        observeLine(l, 1e6, 1e5, 2e5);
+        assertEquals(3, l.next());
+    }
+
+    @Test
+    void freeWidthProposesTheMaximumAndCostlyWidthTheMinimum() {
+        AdaptiveDraftLength flat = new AdaptiveDraftLength(1, 8, 0.2);
+        flat.update(4, 1); // α = 1/2: the threshold rule alone would say 2
+        observeLine(flat, 1e6, 0, 0);
+        assertEquals(8, flat.next());
+        // Time proportional to width (the fit keeps a floor of 5% of the mean pass, 0.25 ms):
+        // α = 1/2: E/C = 1.5/2.25 = 0.667 at k = 1, 1.75/3.25 = 0.538 at k = 2.
+        AdaptiveDraftLength steep = new AdaptiveDraftLength(1, 8, 0.2);
+        steep.update(4, 1);
+        observeLine(steep, 0, 1e6, 0);
+        assertEquals(1, steep.next());
+    }
+
+    @Test
+    void costsOfOneWidthOnlyKeepTheThresholdRule() {
+        AdaptiveDraftLength l = new AdaptiveDraftLength(1, 8, 0.2);
+        l.update(8, 3); // α = 3/4 → 5, as above
+        for (int i = 0; i < 20; i++) {
+            l.observeCost(9, 5_000_000, 8, 1_000_000);
+        }
+        assertEquals(5, l.next());
+    }
+}
