@@ -15,6 +15,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class BatchMatmul {
     /** Rows decoded per buffer fill; a work split across threads should be a multiple of it. */
     public static final int ROW_BLOCK = 16;
+    /** Batches below this size go through the formats' matrix × vector kernels (measured crossover). */
+    private static final int SMALL_BATCH = 4;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final ThreadLocal<float[][]> BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -28,6 +30,19 @@ public final class BatchMatmul {
      */
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
         int cols = w.cols();
+        if (n < SMALL_BATCH) {
+            // Too few tokens to pay for decoding into the buffer: the matrix × vector kernel per
+            // token, a row block at a time so that the later tokens find the block in L1.
+            TensorFormat f = w.format();
+            long rowBytes = w.rowBytes();
+            for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
+                int nr = Math.min(ROW_BLOCK, rowTo - rb);
+                for (int t = 0; t < n; t++) {
+                    f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, cols, out, t * outStride + rb);
+                }
+            }
+            return;
+        }
         float[] buf = buffer(ROW_BLOCK * cols);
         for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
             int nr = Math.min(ROW_BLOCK, rowTo - rb);
