@@ -21,7 +21,13 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to);
     }
 
-    private static final long SPIN_NANOS = 1_000_000;
+    private static final long SPIN_NANOS = 200_000;
+    /**
+     * How long the caller spins for the last chunks before yielding between checks: on a
+     * machine busier than its cores, the worker holding a chunk may be descheduled, and
+     * spinning would only keep it off the core.
+     */
+    private static final long WAIT_SPIN_NANOS = 50_000;
     /** Chunks per thread: enough for a thread slowed by a neighbour to hand work over, few enough to keep chunks long. */
     private static final int CHUNKS_PER_THREAD = 4;
 
@@ -85,11 +91,14 @@ public final class WorkerPool implements AutoCloseable {
         }
         work(g);
         int total = chunks;
-        for (int spins = 0; done.get() < total; spins++) {
-            if (spins < 1 << 16) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
+        if (done.get() < total) {
+            long since = System.nanoTime();
+            while (done.get() < total) {
+                if (System.nanoTime() - since < WAIT_SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
             }
         }
         // Seal this loop: a worker still holding its fields can claim nothing while the next loop is set up.
