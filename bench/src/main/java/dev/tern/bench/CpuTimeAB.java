@@ -15,7 +15,7 @@ import java.util.function.IntConsumer;
  * A/B timing by thread CPU time, for a machine shared with other work (where JMH's wall-clock
  * scores mostly measure the neighbours): variants alternate round by round, each round's cost
  * is the CPU time of the benchmark thread, and the report gives median and min–max per
- * variant. Usage: {@code java -cp tern-jmh.jar dev.tern.bench.CpuTimeAB matvec TYPE [MB of weights, default 400]} or
+ * variant. Usage: {@code java -cp tern-jmh.jar dev.tern.bench.CpuTimeAB matvec TYPE [MB of weights, default 400] [cols, default 2048]} or
  * {@code ... matmul TYPE BATCH}.
  */
 public final class CpuTimeAB {
@@ -27,7 +27,7 @@ public final class CpuTimeAB {
     public static void main(String[] args) {
         String what = args[0];
         TensorFormat format = TensorFormat.of(GGMLType.valueOf(args[1]));
-        int cols = 2048;
+        int cols = args.length > 3 && what.equals("matvec") ? Integer.parseInt(args[3]) : 2048;
         long rowBytes = format.type().byteSize(cols);
         long totalBytes = args.length > 2 && what.equals("matvec") ? Long.parseLong(args[2]) * 1_000_000L : 400_000_000L;
         // Matrices of 2048 rows, fewer when the whole set is to fit in a cache.
