@@ -1,33 +1,49 @@
 package dev.tern.model;
 
+import dev.tern.tensor.BatchMatmul;
 import dev.tern.tensor.Tensor;
+import dev.tern.tensor.TensorFormat;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.MemorySegment;
+
 /** The element-wise and matrix operations of the forward pass, over rows of tokens. */
 final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    /** Multiply-adds below which a matmul is not worth splitting across threads. */
-    private static final int MIN_PARALLEL_WORK = 1 << 15;
+    /** Multiply-adds below which a share of a matmul is not worth handing to another thread. */
+    private static final int MIN_PARALLEL_WORK = 1 << 14;
+    /** Rows per unit of decode work: a multiple of the formats' row tiles. */
+    private static final int ROW_GROUP = 4;
 
     private Kernels() {
     }
 
     /**
-     * out[t·rows + r] = w[r] · x[t·cols ..] for n tokens: each weight row is read once and used
-     * for every token of the batch; rows are split across the pool's threads.
+     * out[t·rows + r] = w[r] · x[t·cols ..] for n tokens, rows split across the pool's threads.
+     * One token goes through the format's several-rows-at-a-time matrix × vector kernel (decode
+     * is bound by reading the weights once); a batch goes through {@link BatchMatmul}, which
+     * decodes each weight block once for all the tokens.
      */
     static void matmul(WorkerPool pool, Tensor w, float[] x, int n, float[] out) {
         int rows = w.rows(), cols = w.cols();
-        int minRows = Math.max(1, MIN_PARALLEL_WORK / Math.max(1, cols * n));
-        pool.parallelFor(rows, minRows, (from, to) -> {
-            for (int r = from; r < to; r++) {
-                for (int t = 0; t < n; t++) {
-                    out[t * rows + r] = w.dot(r, x, t * cols);
-                }
-            }
-        });
+        int group = n == 1 ? ROW_GROUP : BatchMatmul.ROW_BLOCK;
+        int groups = (rows + group - 1) / group;
+        long work = (long) group * cols * n;
+        int minGroups = (int) Math.max(1, MIN_PARALLEL_WORK / work);
+        if (n == 1) {
+            TensorFormat f = w.format();
+            MemorySegment data = w.data();
+            long rowBytes = w.rowBytes();
+            pool.parallelFor(groups, minGroups, (from, to) -> {
+                int r0 = from * group, r1 = Math.min(rows, to * group);
+                f.dotRows(data, r0 * rowBytes, rowBytes, r1 - r0, x, 0, cols, out, r0);
+            });
+        } else {
+            pool.parallelFor(groups, minGroups, (from, to) ->
+                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, n, out, rows));
+        }
     }
 
     /** Adds bias to each of n rows of width bias.length, when there is a bias. */

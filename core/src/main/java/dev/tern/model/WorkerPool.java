@@ -1,14 +1,17 @@
 package dev.tern.model;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Persistent worker threads for data-parallel loops. {@link #parallelFor} publishes one small
- * job (the range, its chunking and two counters) in a volatile field; the caller and the
- * workers claim chunks from the job's atomic counter, and the call returns as soon as every
- * chunk is done — a worker that wakes up late finds nothing left and is never waited for.
- * Idle workers spin briefly, then park. One loop at a time.
+ * Persistent worker threads for data-parallel loops. {@link #parallelFor} publishes the loop in
+ * plain fields and bumps a volatile generation; the caller and the workers then claim chunks
+ * from one atomic cursor that holds (generation, next chunk), so a worker that wakes up late
+ * can never claim a chunk of a later loop, and the call returns as soon as every chunk is done.
+ * Nothing is allocated per loop. Idle workers spin for {@link #SPIN_NANOS} (decode issues a
+ * loop every few microseconds, and waking a parked thread costs tens of them), then park.
+ * One loop at a time.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -18,40 +21,28 @@ public final class WorkerPool implements AutoCloseable {
         void run(int from, int to);
     }
 
-    private static final int SPINS = 5_000;
+    private static final long SPIN_NANOS = 200_000;
+    /**
+     * How long the caller spins for the last chunks before yielding between checks: on a
+     * machine busier than its cores, the worker holding a chunk may be descheduled, and
+     * spinning would only keep it off the core.
+     */
+    private static final long WAIT_SPIN_NANOS = 50_000;
+    /** Chunks per thread: enough for a thread slowed by a neighbour to hand work over, few enough to keep chunks long. */
+    private static final int CHUNKS_PER_THREAD = 4;
 
     private final Thread[] workers;
-    private volatile Job job;
+    /** generation << 32 | index of the next unclaimed chunk. */
+    private final AtomicLong cursor = new AtomicLong();
+    private final AtomicInteger done = new AtomicInteger();
+    private volatile int generation;
     private volatile boolean closed;
-
-    private static final class Job {
-        final Range body;
-        final int n;
-        final int chunk;
-        final int chunks;
-        final AtomicInteger next = new AtomicInteger();
-        final AtomicInteger done = new AtomicInteger();
-        volatile Throwable failure;
-
-        Job(Range body, int n, int chunks) {
-            this.body = body;
-            this.n = n;
-            this.chunk = (n + chunks - 1) / chunks;
-            this.chunks = (n + chunk - 1) / chunk;
-        }
-
-        void work() {
-            for (int c; (c = next.getAndIncrement()) < chunks; ) {
-                try {
-                    body.run(c * chunk, Math.min(n, (c + 1) * chunk));
-                } catch (Throwable t) {
-                    failure = t;
-                } finally {
-                    done.incrementAndGet();
-                }
-            }
-        }
-    }
+    private volatile Throwable failure;
+    // The current loop; written before the volatile generation bump that publishes it.
+    private Range body;
+    private int n;
+    private int chunk;
+    private int chunks;
 
     /** A pool running loops on {@code threads} threads in all, the caller included. */
     public WorkerPool(int threads) {
@@ -81,25 +72,39 @@ public final class WorkerPool implements AutoCloseable {
         if (n <= 0) {
             return;
         }
-        int chunks = Math.min(threads() * 4, (n + minChunk - 1) / Math.max(1, minChunk));
-        if (workers.length == 0 || chunks <= 1) {
+        int wanted = Math.min(threads() * CHUNKS_PER_THREAD, (n + minChunk - 1) / Math.max(1, minChunk));
+        if (workers.length == 0 || wanted <= 1) {
             body.run(0, n);
             return;
         }
-        Job j = new Job(body, n, chunks);
-        job = j;
+        this.body = body;
+        this.n = n;
+        this.chunk = (n + wanted - 1) / wanted;
+        this.chunks = (n + chunk - 1) / chunk;
+        failure = null;
+        done.set(0);
+        int g = generation + 1;
+        cursor.set((long) g << 32);
+        generation = g;
         for (Thread w : workers) {
             LockSupport.unpark(w);
         }
-        j.work();
-        for (int spins = 0; j.done.get() < j.chunks; spins++) {
-            if (spins < SPINS) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
+        work(g);
+        int total = chunks;
+        if (done.get() < total) {
+            long since = System.nanoTime();
+            while (done.get() < total) {
+                if (System.nanoTime() - since < WAIT_SPIN_NANOS) {
+                    Thread.onSpinWait();
+                } else {
+                    Thread.yield();
+                }
             }
         }
-        Throwable f = j.failure;
+        // Seal this loop: a worker still holding its fields can claim nothing while the next loop is set up.
+        cursor.set((long) g << 32 | Integer.MAX_VALUE);
+        this.body = null;
+        Throwable f = failure;
         if (f instanceof RuntimeException r) {
             throw r;
         }
@@ -111,19 +116,48 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Claims and runs chunks of loop g until none is left. The loop's fields are read before
+     * the first claim; that is safe because the caller cannot start the next loop while a chunk
+     * of this one is unfinished, and a claim fails once the loop is sealed or the cursor has
+     * moved to a later one.
+     */
+    private void work(int g) {
+        Range b = body;
+        int n = this.n, chunk = this.chunk, chunks = this.chunks;
+        while (true) {
+            long c = cursor.get();
+            if ((int) (c >>> 32) != g || (int) c >= chunks) {
+                return;
+            }
+            if (!cursor.compareAndSet(c, c + 1)) {
+                continue;
+            }
+            int i = (int) c;
+            try {
+                b.run(i * chunk, Math.min(n, (i + 1) * chunk));
+            } catch (Throwable t) {
+                failure = t;
+            } finally {
+                done.incrementAndGet();
+            }
+        }
+    }
+
     private void workerLoop() {
-        Job seen = null;
-        int spins = 0;
+        int seen = generation;
+        long idleSince = System.nanoTime();
         while (!closed) {
-            Job j = job;
-            if (j != null && j != seen) {
-                seen = j;
-                spins = 0;
-                j.work();
-            } else if (spins++ < SPINS) {
+            int g = generation;
+            if (g != seen) {
+                seen = g;
+                work(g);
+                idleSince = System.nanoTime();
+            } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
                 Thread.onSpinWait();
             } else {
                 LockSupport.park(this);
+                idleSince = System.nanoTime();
             }
         }
     }

@@ -15,6 +15,20 @@ public interface TensorFormat {
     /** Σ w[i]·x[xOff+i] for i < n, with the Vector API. */
     float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n);
 
+    /**
+     * The dot products of {@code rows} consecutive weight rows, {@code rowBytes} apart from
+     * byteOffset on, with one activation vector (matrix × vector, for decode):
+     * {@code out[outOff + r] = dot(w, byteOffset + r·rowBytes, x, xOff, n)}. Formats override it
+     * with kernels that work on several rows at once, so that each activation load serves all of
+     * them and independent accumulators hide the multiply-add latency.
+     */
+    default void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                         float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) {
+            out[outOff + r] = dot(w, byteOffset + r * rowBytes, x, xOff, n);
+        }
+    }
+
     /** Decodes n values starting at byteOffset into out[outOff..]. */
     void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
 

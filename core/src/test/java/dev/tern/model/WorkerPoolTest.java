@@ -27,6 +27,37 @@ class WorkerPoolTest {
         }
     }
 
+    /**
+     * Many tiny loops back to back, the decode pattern: a worker that is late for one loop must
+     * neither run a chunk of it after the caller has moved on nor run a chunk of the next loop
+     * with the previous loop's body or bounds.
+     */
+    @Test
+    void backToBackTinyLoopsNeverMixUp() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            int[] slots = new int[8];
+            for (int round = 0; round < 20_000; round++) {
+                int n = 2 + round % 7;
+                int mark = round;
+                pool.parallelFor(n, 1, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        if (slots[i] != mark - 1 && !(mark == 0 && slots[i] == 0)) {
+                            slots[i] = Integer.MIN_VALUE;
+                        } else {
+                            slots[i] = mark;
+                        }
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(mark, slots[i], "round " + round + " index " + i);
+                }
+                for (int i = n; i < slots.length; i++) {
+                    slots[i] = mark;
+                }
+            }
+        }
+    }
+
     @Test
     void aFailureReachesTheCallerAndThePoolStaysUsable() {
         try (WorkerPool pool = new WorkerPool(2)) {

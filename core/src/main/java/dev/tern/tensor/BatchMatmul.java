@@ -1,0 +1,173 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Matrix × matrix for a batch of tokens (prompt processing, speculative verification, batched
+ * decode), in any format: a block of {@link #ROW_BLOCK} weight rows is decoded once into a
+ * per-thread float buffer (which stays in L2), then register tiles of 4 rows × 4 tokens run over
+ * it, so every weight decoded from memory serves the whole batch and every load from the buffer
+ * serves four tokens. Sums are in a different order than {@link TensorFormat#dot}'s, so results
+ * agree with it to float rounding, not bit for bit.
+ */
+public final class BatchMatmul {
+    /** Rows decoded per buffer fill; a work split across threads should be a multiple of it. */
+    public static final int ROW_BLOCK = 16;
+    /** Batches below this size go through the formats' matrix × vector kernels (measured crossover). */
+    private static final int SMALL_BATCH = 4;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ThreadLocal<float[][]> BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    private BatchMatmul() {
+    }
+
+    /**
+     * {@code out[t·outStride + r] = w[r] · x[t·w.cols() ..]} for tokens t < n and rows r in
+     * [rowFrom, rowTo).
+     */
+    public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
+        int cols = w.cols();
+        if (n < SMALL_BATCH) {
+            // Too few tokens to pay for decoding into the buffer: the matrix × vector kernel per
+            // token, a row block at a time so that the later tokens find the block in L1.
+            TensorFormat f = w.format();
+            long rowBytes = w.rowBytes();
+            for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
+                int nr = Math.min(ROW_BLOCK, rowTo - rb);
+                for (int t = 0; t < n; t++) {
+                    f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, cols, out, t * outStride + rb);
+                }
+            }
+            return;
+        }
+        float[] buf = buffer(ROW_BLOCK * cols);
+        for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
+            int nr = Math.min(ROW_BLOCK, rowTo - rb);
+            for (int i = 0; i < nr; i++) {
+                w.dequantizeRow(rb + i, buf, i * cols);
+            }
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+                int r = 0;
+                for (; r + 4 <= nr; r += 4) {
+                    tile4x4(buf, r * cols, x, t * cols, cols, out, t * outStride + rb + r, outStride);
+                }
+                for (; r < nr; r++) {
+                    for (int j = 0; j < 4; j++) {
+                        out[(t + j) * outStride + rb + r] = dot(buf, r * cols, x, (t + j) * cols, cols);
+                    }
+                }
+            }
+            for (; t < n; t++) {
+                int r = 0;
+                for (; r + 4 <= nr; r += 4) {
+                    tile4x1(buf, r * cols, x, t * cols, cols, out, t * outStride + rb + r);
+                }
+                for (; r < nr; r++) {
+                    out[t * outStride + rb + r] = dot(buf, r * cols, x, t * cols, cols);
+                }
+            }
+        }
+    }
+
+    private static float[] buffer(int size) {
+        float[][] holder = BUFFER.get();
+        if (holder[0].length < size) {
+            holder[0] = new float[size];
+        }
+        return holder[0];
+    }
+
+    /** Rows w0, w0+k, w0+2k, w0+3k of wb times tokens x0 .. x0+3k of x, into out[o0 + t·stride + r]. */
+    private static void tile4x4(float[] wb, int w0, float[] x, int x0, int k, float[] out, int o0, int stride) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int bound = S.loopBound(k);
+        for (int i = 0; i < bound; i += L) {
+            FloatVector w0v = FloatVector.fromArray(S, wb, w0 + i);
+            FloatVector w1v = FloatVector.fromArray(S, wb, w0 + k + i);
+            FloatVector w2v = FloatVector.fromArray(S, wb, w0 + 2 * k + i);
+            FloatVector w3v = FloatVector.fromArray(S, wb, w0 + 3 * k + i);
+            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            c00 = w0v.fma(xv, c00);
+            c10 = w1v.fma(xv, c10);
+            c20 = w2v.fma(xv, c20);
+            c30 = w3v.fma(xv, c30);
+            xv = FloatVector.fromArray(S, x, x0 + k + i);
+            c01 = w0v.fma(xv, c01);
+            c11 = w1v.fma(xv, c11);
+            c21 = w2v.fma(xv, c21);
+            c31 = w3v.fma(xv, c31);
+            xv = FloatVector.fromArray(S, x, x0 + 2 * k + i);
+            c02 = w0v.fma(xv, c02);
+            c12 = w1v.fma(xv, c12);
+            c22 = w2v.fma(xv, c22);
+            c32 = w3v.fma(xv, c32);
+            xv = FloatVector.fromArray(S, x, x0 + 3 * k + i);
+            c03 = w0v.fma(xv, c03);
+            c13 = w1v.fma(xv, c13);
+            c23 = w2v.fma(xv, c23);
+            c33 = w3v.fma(xv, c33);
+        }
+        put(out, o0, c00, wb, w0, x, x0, bound, k);
+        put(out, o0 + 1, c10, wb, w0 + k, x, x0, bound, k);
+        put(out, o0 + 2, c20, wb, w0 + 2 * k, x, x0, bound, k);
+        put(out, o0 + 3, c30, wb, w0 + 3 * k, x, x0, bound, k);
+        put(out, o0 + stride, c01, wb, w0, x, x0 + k, bound, k);
+        put(out, o0 + stride + 1, c11, wb, w0 + k, x, x0 + k, bound, k);
+        put(out, o0 + stride + 2, c21, wb, w0 + 2 * k, x, x0 + k, bound, k);
+        put(out, o0 + stride + 3, c31, wb, w0 + 3 * k, x, x0 + k, bound, k);
+        put(out, o0 + 2 * stride, c02, wb, w0, x, x0 + 2 * k, bound, k);
+        put(out, o0 + 2 * stride + 1, c12, wb, w0 + k, x, x0 + 2 * k, bound, k);
+        put(out, o0 + 2 * stride + 2, c22, wb, w0 + 2 * k, x, x0 + 2 * k, bound, k);
+        put(out, o0 + 2 * stride + 3, c32, wb, w0 + 3 * k, x, x0 + 2 * k, bound, k);
+        put(out, o0 + 3 * stride, c03, wb, w0, x, x0 + 3 * k, bound, k);
+        put(out, o0 + 3 * stride + 1, c13, wb, w0 + k, x, x0 + 3 * k, bound, k);
+        put(out, o0 + 3 * stride + 2, c23, wb, w0 + 2 * k, x, x0 + 3 * k, bound, k);
+        put(out, o0 + 3 * stride + 3, c33, wb, w0 + 3 * k, x, x0 + 3 * k, bound, k);
+    }
+
+    /** Rows w0 .. w0+3k of wb times one token at x0, into out[o0 + r]. */
+    private static void tile4x1(float[] wb, int w0, float[] x, int x0, int k, float[] out, int o0) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        int bound = S.loopBound(k);
+        for (int i = 0; i < bound; i += L) {
+            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            c0 = FloatVector.fromArray(S, wb, w0 + i).fma(xv, c0);
+            c1 = FloatVector.fromArray(S, wb, w0 + k + i).fma(xv, c1);
+            c2 = FloatVector.fromArray(S, wb, w0 + 2 * k + i).fma(xv, c2);
+            c3 = FloatVector.fromArray(S, wb, w0 + 3 * k + i).fma(xv, c3);
+        }
+        put(out, o0, c0, wb, w0, x, x0, bound, k);
+        put(out, o0 + 1, c1, wb, w0 + k, x, x0, bound, k);
+        put(out, o0 + 2, c2, wb, w0 + 2 * k, x, x0, bound, k);
+        put(out, o0 + 3, c3, wb, w0 + 3 * k, x, x0, bound, k);
+    }
+
+    /** out[o] = the lanes of acc plus the scalar tail wb[w0+i]·x[x0+i] for i in [from, k). */
+    private static void put(float[] out, int o, FloatVector acc, float[] wb, int w0, float[] x, int x0, int from, int k) {
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (int i = from; i < k; i++) {
+            sum += wb[w0 + i] * x[x0 + i];
+        }
+        out[o] = sum;
+    }
+
+    private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int bound = S.loopBound(n);
+        for (int i = 0; i < bound; i += L) {
+            acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (int i = bound; i < n; i++) {
+            sum += a[aOff + i] * b[bOff + i];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,112 @@
+package dev.tern.tensor;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The matrix × vector ({@link TensorFormat#dotRows}) and matrix × matrix ({@link BatchMatmul})
+ * kernels against the scalar reference: dequantize each row, multiply in double.
+ */
+class MatrixKernelsTest {
+
+    static List<TensorFormat> formats() {
+        return AllFormats.all();
+    }
+
+    /** Row lengths: with a scalar tail for element-wise formats, one and several blocks otherwise. */
+    private static int[] lengths(TensorFormat format) {
+        int bs = format.type().blockSize;
+        return bs == 1 ? new int[]{7, 45, 301} : new int[]{bs, 3 * bs};
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void dotRowsMatchesReference(TensorFormat format) {
+        Random rnd = new Random(5 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : lengths(format)) {
+                for (int rows : new int[]{1, 3, 4, 5, 9}) {
+                    Matrix m = Matrix.random(arena, format, rows, cols, rnd);
+                    int xOff = rnd.nextInt(3);
+                    float[] x = DotKernelTest.gaussian(rnd, xOff + cols + 2);
+                    float[] out = new float[rows + 3];
+                    Arrays.fill(out, Float.NaN);
+                    long first = m.rowBytes * m.skip;
+                    format.dotRows(m.data, first, m.rowBytes, rows, x, xOff, cols, out, 1);
+                    assertTrue(Float.isNaN(out[0]) && Float.isNaN(out[rows + 1]), "wrote outside its slots");
+                    for (int r = 0; r < rows; r++) {
+                        m.assertDot(r, x, xOff, out[1 + r], format + " rows=" + rows + " cols=" + cols + " r=" + r);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void batchMatmulMatchesReference(TensorFormat format) {
+        Random rnd = new Random(17 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : lengths(format)) {
+                int rows = 2 * BatchMatmul.ROW_BLOCK + 7;
+                Matrix m = Matrix.random(arena, format, rows + 1, cols, rnd);
+                for (int n = 1; n <= 17; n++) {
+                    float[] x = DotKernelTest.gaussian(rnd, n * cols);
+                    // A sub-range of rows that does not start at a row block boundary, as a thread's share.
+                    int from = 3, to = rows;
+                    float[] out = new float[n * (rows + 1)];
+                    Arrays.fill(out, Float.NaN);
+                    BatchMatmul.multiply(m.tensor(), from, to, x, n, out, rows + 1);
+                    for (int t = 0; t < n; t++) {
+                        for (int r = 0; r < rows + 1; r++) {
+                            float v = out[t * (rows + 1) + r];
+                            if (r < from || r >= to) {
+                                assertTrue(Float.isNaN(v), "wrote row " + r + " outside its range");
+                            } else {
+                                m.assertDot(r, x, t * cols, v, format + " n=" + n + " cols=" + cols + " t=" + t + " r=" + r);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /** A random matrix in a format, starting {@code skip} rows into its segment, with its dequantized rows. */
+    private record Matrix(TensorFormat format, MemorySegment data, long rowBytes, int skip, int rows, int cols, float[] deq) {
+        static Matrix random(Arena arena, TensorFormat format, int rows, int cols, Random rnd) {
+            long rowBytes = format.type().byteSize(cols);
+            int skip = 1;
+            MemorySegment data = arena.allocate(rowBytes * (rows + skip));
+            float[] deq = new float[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                format.quantize(DotKernelTest.gaussian(rnd, cols), 0, cols, data, (r + skip) * rowBytes);
+                format.dequantize(data, (r + skip) * rowBytes, deq, r * cols, cols);
+            }
+            return new Matrix(format, data, rowBytes, skip, rows, cols, deq);
+        }
+
+        Tensor tensor() {
+            return new Tensor("m", format, data.asSlice(skip * rowBytes), rows, cols);
+        }
+
+        /** actual ≈ row r · x[xOff..], within float summation error. */
+        void assertDot(int r, float[] x, int xOff, float actual, String what) {
+            double sum = 0, absSum = 0;
+            for (int i = 0; i < cols; i++) {
+                double p = (double) deq[r * cols + i] * x[xOff + i];
+                sum += p;
+                absSum += Math.abs(p);
+            }
+            assertEquals(sum, actual, 2.0 * cols * 0x1p-24 * absSum + 1e-30, what);
+        }
+    }
+}
