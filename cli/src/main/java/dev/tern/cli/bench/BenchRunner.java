@@ -9,8 +9,9 @@ import java.util.SplittableRandom;
 
 /**
  * Runs llama-bench style tests on a loaded model: prompt processing of P tokens as one batch,
- * and generation of N tokens one at a time, each after DEPTH tokens already in the cache. Each
- * test runs once to warm up, then {@code reps} timed times. Tokens are random, as in llama-bench.
+ * and generation of N tokens one at a time, each after DEPTH tokens already in the cache (filled
+ * once per test; every run starts from it again). Each test runs once to warm up, then
+ * {@code reps} timed times. Tokens are random, as in llama-bench.
  */
 public final class BenchRunner {
     private final Tern tern;
@@ -35,9 +36,10 @@ public final class BenchRunner {
 
     public BenchResult prompt(int p, int depth) {
         double[] ts = new double[reps];
-        for (int r = -1; r < reps; r++) {
-            try (Session s = tern.engine().newSession(depth + p)) {
-                fill(s, depth);
+        try (Session s = tern.engine().newSession(depth + p)) {
+            fill(s, depth);
+            for (int r = -1; r < reps; r++) {
+                s.truncate(depth);
                 int[] tokens = randomTokens(p);
                 long t0 = System.nanoTime();
                 s.forward(tokens);
@@ -54,9 +56,10 @@ public final class BenchRunner {
 
     public BenchResult generate(int n, int depth) {
         double[] ts = new double[reps];
-        for (int r = -1; r < reps; r++) {
-            try (Session s = tern.engine().newSession(depth + n + 1)) {
-                fill(s, depth);
+        try (Session s = tern.engine().newSession(depth + n + 1)) {
+            fill(s, depth);
+            for (int r = -1; r < reps; r++) {
+                s.truncate(depth);
                 long t0 = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     s.forward(random.nextInt(tern.model().config().vocab()));
