@@ -8,6 +8,15 @@ import dev.tern.TernException;
 import dev.tern.cli.bench.BenchResult;
 import dev.tern.cli.bench.BenchRunner;
 import dev.tern.cli.bench.MemoryBandwidth;
+import dev.tern.cli.bench.Stats;
+import dev.tern.engine.GenerationResult;
+import dev.tern.engine.Generator;
+import dev.tern.engine.Session;
+import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerConfig;
+import dev.tern.spec.Proposer;
+import dev.tern.spec.SpeculativeGenerator;
+import dev.tern.spec.SpeculativeResult;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -48,6 +57,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--recompute", description = "Also time generation by recomputing the whole sequence every step (no KV cache)")
     boolean recompute;
 
+    @Mixin
+    SpeculationOptions speculation;
+
+    @Option(names = "--prompt", description = "With --spec/--draft-model: the prompt greedy generation starts from (default: ${DEFAULT-VALUE})")
+    String prompt = "Once upon a time";
+
     @Option(names = "--membw", description = "Only measure memory read bandwidth (1 thread and -t threads)")
     boolean membwOnly;
 
@@ -73,12 +88,16 @@ final class BenchCommand implements Callable<Integer> {
                 gens.stream().mapToInt(Integer::intValue).max().orElse(0));
         List<BenchResult> results = new ArrayList<>();
         try (Tern tern = Tern.load(modelOptions.resolvedModel(), modelOptions.tokenizer,
-                new Tern.Options(threads, maxDepth + maxLen + 1, 1, modelOptions.cacheType))) {
-            if (maxDepth + maxLen + 1 > tern.model().config().contextLength()) {
+                new Tern.Options(threads, speculation.enabled() ? 0 : maxDepth + maxLen + 1, 1, modelOptions.cacheType))) {
+            if (!speculation.enabled() && maxDepth + maxLen + 1 > tern.model().config().contextLength()) {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());
             }
             BenchRunner runner = new BenchRunner(tern, threads, reps, modelOptions.cacheType, bw);
+            if (speculation.enabled()) {
+                speculative(tern, runner, out, err);
+                return 0;
+            }
             for (int d : depths) {
                 for (int p : prompts) {
                     if (p > 0) {
@@ -101,6 +120,50 @@ final class BenchCommand implements Callable<Integer> {
             markdown(out, results, modelOptions.resolvedModel().getFileName().toString());
         }
         return 0;
+    }
+
+    /**
+     * Greedy generation of -n tokens from --prompt, alone and with speculation, alternated for
+     * -r repetitions; plus the cost of one verify pass of draft-max + 1 tokens.
+     */
+    private void speculative(Tern tern, BenchRunner runner, PrintWriter out, PrintWriter err) {
+        int n = gens.getFirst();
+        int[] ids = tern.tokenizer().encode(prompt, true, false);
+        if (ids.length + n > tern.contextSize()) {
+            throw new TernException("prompt + -n " + n + " exceed the context " + tern.contextSize());
+        }
+        double[] plain = new double[reps];
+        double[] spec = new double[reps];
+        double acceptance = 0;
+        double perPass = 0;
+        for (int r = -1; r < reps; r++) {
+            try (Session s = tern.newSession()) {
+                GenerationResult g = Generator.generate(s, tern.tokenizer(), ids,
+                        new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), n, (id, text) -> true);
+                if (r >= 0) {
+                    plain[r] = g.timings().predictedPerSecond();
+                }
+            }
+            try (Session s = tern.newSession();
+                 Proposer proposer = speculation.proposer(tern, SamplerConfig.greedy(), modelOptions.cacheType)) {
+                SpeculativeResult sr = SpeculativeGenerator.generate(s, tern.tokenizer(), ids,
+                        new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), proposer, speculation.lengths(), n,
+                        (id, text) -> true);
+                if (r >= 0) {
+                    spec[r] = sr.generation().timings().predictedPerSecond();
+                    acceptance += sr.stats().acceptanceRate() / reps;
+                    perPass += sr.stats().tokensPerPass() / reps;
+                }
+            }
+        }
+        int k = speculation.draftMax + 1;
+        double cost = runner.verifyCost(k, ids.length);
+        Stats a = Stats.of(plain);
+        Stats b = Stats.of(spec);
+        out.printf("| mode | tokens | t/s | acceptance | tokens per target pass |%n|---|---:|---:|---:|---:|%n");
+        out.printf("| plain | %d | %.2f ± %.2f | | |%n", n, a.mean(), a.stddev());
+        out.printf("| %s | %d | %.2f ± %.2f | %.1f%% | %.2f |%n", speculation.mode(), n, b.mean(), b.stddev(), 100 * acceptance, perPass);
+        out.printf("%nspeed-up: %.2fx; one verify pass of %d tokens costs %.2fx one decode step%n", b.mean() / a.mean(), k, cost);
     }
 
     private static BenchResult report(PrintWriter err, BenchResult r) {

@@ -10,9 +10,6 @@ import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
-import dev.tern.spec.AdaptiveDraftLength;
-import dev.tern.spec.DraftModelProposer;
-import dev.tern.spec.NgramProposer;
 import dev.tern.spec.Proposer;
 import dev.tern.spec.SpeculativeGenerator;
 import dev.tern.spec.SpeculativeResult;
@@ -37,13 +34,14 @@ final class RunCommand implements Callable<Integer> {
 
     enum Format { text, json }
 
-    enum Speculation { ngram, draft }
-
     @Mixin
     ModelOptions modelOptions;
 
     @Mixin
     SamplingOptions sampling;
+
+    @Mixin
+    SpeculationOptions speculation;
 
     @Option(names = {"-n", "--n-predict"}, description = "Tokens to generate, -1 = until the context is full (default: ${DEFAULT-VALUE})")
     int maxTokens = 256;
@@ -53,24 +51,6 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--no-bos", description = "Do not add the BOS token the vocabulary asks for")
     boolean noBos;
-
-    @Option(names = "--spec", description = "Speculative decoding: ${COMPLETION-CANDIDATES} (default: draft with --draft-model, else off)")
-    Speculation speculation;
-
-    @Option(names = "--draft-model", description = "Draft model for speculative decoding; must share the model's vocabulary")
-    Path draftModel;
-
-    @Option(names = "--draft-max", description = "Most tokens proposed per step (default: ${DEFAULT-VALUE})")
-    int draftMax = 8;
-
-    @Option(names = "--draft-min", description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
-    int draftMin = 1;
-
-    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
-    float draftPMin = 0.3f;
-
-    @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
-    int draftThreads = 1;
 
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt = "";
@@ -93,18 +73,14 @@ final class RunCommand implements Callable<Integer> {
                 }
                 return true;
             };
-            Speculation mode = speculation != null ? speculation : draftModel != null ? Speculation.draft : null;
             GenerationResult r;
             SpeculativeStats stats = null;
-            if (mode == null) {
+            if (!speculation.enabled()) {
                 r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
             } else {
-                try (Proposer proposer = proposer(mode, tern, config)) {
-                    AdaptiveDraftLength lengths = mode == Speculation.draft
-                            ? AdaptiveDraftLength.forDraftModel(draftMin, draftMax)
-                            : AdaptiveDraftLength.forLookup(draftMin, draftMax);
+                try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType)) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
-                            lengths, maxTokens, listener);
+                            speculation.lengths(), maxTokens, listener);
                     r = sr.generation();
                     stats = sr.stats();
                 }
@@ -120,31 +96,6 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private Proposer proposer(Speculation mode, Tern tern, SamplerConfig config) {
-        if (draftMin < 1 || draftMax < draftMin) {
-            throw new TernException("need 1 <= --draft-min <= --draft-max, got " + draftMin + " and " + draftMax);
-        }
-        if (mode == Speculation.ngram) {
-            if (draftModel != null) {
-                throw new TernException("--draft-model goes with --spec draft, not --spec ngram");
-            }
-            return new NgramProposer();
-        }
-        if (draftModel == null) {
-            throw new TernException("--spec draft needs --draft-model FILE");
-        }
-        if (!(draftPMin >= 0 && draftPMin <= 1)) {
-            throw new TernException("--draft-p-min must be in [0, 1], got " + draftPMin);
-        }
-        if (draftThreads < 1) {
-            throw new TernException("--draft-threads must be at least 1");
-        }
-        // The draft's own draws must not repeat the target's random stream.
-        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
-        return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
-                new Tern.Options(draftThreads, 0, 1, modelOptions.cacheType));
     }
 
     private void printSpeculation(SpeculativeStats s) {

@@ -108,6 +108,18 @@ class CommandsTest {
     }
 
     @Test
+    void benchComparesSpeculationWithPlainDecoding() {
+        Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--spec", "ngram", "-n", "24",
+                "-r", "1", "--draft-max", "4");
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("| plain | 24 |"), r.out());
+        assertTrue(r.out().contains("| ngram | 24 |"), r.out());
+        Matcher m = Pattern.compile("one verify pass of 5 tokens costs ([0-9.]+)x one decode step").matcher(r.out());
+        assertTrue(m.find(), r.out());
+        assertTrue(Double.parseDouble(m.group(1)) > 0, r.out());
+    }
+
+    @Test
     void missingModelIsOneLine() {
         assertOneLineFailure(Cli.run("run", "-m", "/no/such/model.gguf", "hi"), "/no/such/model.gguf: no such file");
     }

@@ -89,6 +89,32 @@ public final class BenchRunner {
         return decodeResult(name("tg", n, depth), n, depth, Stats.of(ts), "recompute");
     }
 
+    /**
+     * Time of one forward pass over {@code k} tokens relative to one decode step, both at
+     * {@code depth}: what a speculative verify pass costs.
+     */
+    public double verifyCost(int k, int depth) {
+        double[] one = new double[reps];
+        double[] many = new double[reps];
+        try (Session s = tern.engine().newSession(depth + k + 1)) {
+            fill(s, Math.max(depth, 1));
+            for (int r = -1; r < reps; r++) {
+                s.truncate(Math.max(depth, 1));
+                long t0 = System.nanoTime();
+                s.forward(random.nextInt(tern.model().config().vocab()));
+                long t1 = System.nanoTime();
+                s.truncate(Math.max(depth, 1));
+                s.forwardAll(randomTokens(k));
+                long t2 = System.nanoTime();
+                if (r >= 0) {
+                    one[r] = t1 - t0;
+                    many[r] = t2 - t1;
+                }
+            }
+        }
+        return Stats.of(many).mean() / Stats.of(one).mean();
+    }
+
     private BenchResult decodeResult(String test, int n, int depth, Stats st, String mode) {
         long bytes = footprint.bytesPerToken(depth + n / 2.0);
         double gbps = bytes * st.mean() / 1e9;

@@ -1,8 +1,8 @@
 package dev.tern.cli.bench;
 
 /** Mean and sample standard deviation. */
-record Stats(double mean, double stddev) {
-    static Stats of(double[] xs) {
+public record Stats(double mean, double stddev) {
+    public static Stats of(double[] xs) {
         double mean = 0;
         for (double x : xs) {
             mean += x;

@@ -1,0 +1,75 @@
+package dev.tern.cli;
+
+import dev.tern.Tern;
+import dev.tern.TernException;
+import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.SamplerConfig;
+import dev.tern.spec.AdaptiveDraftLength;
+import dev.tern.spec.DraftModelProposer;
+import dev.tern.spec.NgramProposer;
+import dev.tern.spec.Proposer;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Speculative decoding flags, shared by run and bench: which proposer, and how many tokens it may propose. */
+final class SpeculationOptions {
+    enum Speculation { ngram, draft }
+
+    @Option(names = "--spec", description = "Speculative decoding: ${COMPLETION-CANDIDATES} (default: draft with --draft-model, else off)")
+    Speculation speculation;
+
+    @Option(names = "--draft-model", description = "Draft model for speculative decoding; must share the model's vocabulary")
+    Path draftModel;
+
+    @Option(names = "--draft-max", description = "Most tokens proposed per step (default: ${DEFAULT-VALUE})")
+    int draftMax = 8;
+
+    @Option(names = "--draft-min", description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
+    int draftMin = 1;
+
+    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
+    float draftPMin = 0.3f;
+
+    @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
+    int draftThreads = 1;
+
+    Speculation mode() {
+        return speculation != null ? speculation : draftModel != null ? Speculation.draft : null;
+    }
+
+    boolean enabled() {
+        return mode() != null;
+    }
+
+    AdaptiveDraftLength lengths() {
+        return mode() == Speculation.draft ? AdaptiveDraftLength.forDraftModel(draftMin, draftMax)
+                : AdaptiveDraftLength.forLookup(draftMin, draftMax);
+    }
+
+    Proposer proposer(Tern tern, SamplerConfig config, KVCacheType cacheType) {
+        Speculation mode = mode();
+        if (draftMin < 1 || draftMax < draftMin) {
+            throw new TernException("need 1 <= --draft-min <= --draft-max, got " + draftMin + " and " + draftMax);
+        }
+        if (mode == Speculation.ngram) {
+            if (draftModel != null) {
+                throw new TernException("--draft-model goes with --spec draft, not --spec ngram");
+            }
+            return new NgramProposer();
+        }
+        if (draftModel == null) {
+            throw new TernException("--spec draft needs --draft-model FILE");
+        }
+        if (!(draftPMin >= 0 && draftPMin <= 1)) {
+            throw new TernException("--draft-p-min must be in [0, 1], got " + draftPMin);
+        }
+        if (draftThreads < 1) {
+            throw new TernException("--draft-threads must be at least 1");
+        }
+        // The draft's own draws must not repeat the target's random stream.
+        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
+        return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
+                new Tern.Options(draftThreads, 0, 1, cacheType));
+    }
+}
