@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 import picocli.CommandLine.Command;
 
 /** The {@code tern} command line: one subcommand per job. */
-@Command(name = "tern", mixinStandardHelpOptions = true, version = "tern 0.1.0",
+@Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern 0.1.0",
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, BenchCommand.class,
