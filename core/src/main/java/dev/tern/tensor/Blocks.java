@@ -59,4 +59,40 @@ final class Blocks {
             throw new IllegalArgumentException(n + " values are not a whole number of " + type + " blocks of " + type.blockSize);
         }
     }
+
+    /** The smallest of n values (ggml's scan: NaNs are skipped). */
+    static float min(float[] x, int off, int n) {
+        float min = Float.MAX_VALUE;
+        for (int j = 0; j < n; j++) {
+            if (x[off + j] < min) {
+                min = x[off + j];
+            }
+        }
+        return min;
+    }
+
+    /** The largest of n values (ggml's scan: NaNs are skipped). */
+    static float max(float[] x, int off, int n) {
+        float max = -Float.MAX_VALUE;
+        for (int j = 0; j < n; j++) {
+            if (x[off + j] > max) {
+                max = x[off + j];
+            }
+        }
+        return max;
+    }
+
+    /** The first of n values with the largest magnitude, sign kept (0 when all are 0), as Q4_0/Q5_0 scale by it. */
+    static float largestMagnitude(float[] x, int off, int n) {
+        float amax = 0.0f;
+        float max = 0.0f;
+        for (int j = 0; j < n; j++) {
+            float v = x[off + j];
+            if (amax < Math.abs(v)) {
+                amax = Math.abs(v);
+                max = v;
+            }
+        }
+        return max;
+    }
 }

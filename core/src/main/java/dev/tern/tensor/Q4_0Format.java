@@ -137,15 +137,7 @@ public final class Q4_0Format implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
-            float amax = 0.0f;
-            float max = 0.0f;
-            for (int j = 0; j < QK; j++) {
-                float v = src[xo + j];
-                if (amax < Math.abs(v)) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
+            float max = Blocks.largestMagnitude(src, xo, QK);
             float d = max / -8;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);

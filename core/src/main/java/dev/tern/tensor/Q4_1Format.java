@@ -61,17 +61,8 @@ public final class Q4_1Format implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
-            float min = Float.MAX_VALUE;
-            float max = -Float.MAX_VALUE;
-            for (int j = 0; j < QK; j++) {
-                float v = src[xo + j];
-                if (v < min) {
-                    min = v;
-                }
-                if (v > max) {
-                    max = v;
-                }
-            }
+            float min = Blocks.min(src, xo, QK);
+            float max = Blocks.max(src, xo, QK);
             float d = (max - min) / ((1 << 4) - 1);
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);
