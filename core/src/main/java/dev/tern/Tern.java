@@ -55,7 +55,7 @@ public final class Tern implements AutoCloseable {
             if (tokenizerFile != null && tokenizerFile.toString().endsWith(".json")) {
                 tokenizer = Tokenizer.fromTokenizerJson(tokenizerFile);
                 template = ChatTemplate.of(null, null, null);
-            } else if (isGGUF(modelFile) && tokenizerFile == null) {
+            } else if (GGUFFile.isGGUF(modelFile) && tokenizerFile == null) {
                 try (GGUFFile f = GGUFFile.open(modelFile)) {
                     tokenizer = Tokenizer.fromGGUF(f);
                     template = ChatTemplate.of(f.getString("tokenizer.chat_template", null),
@@ -63,7 +63,7 @@ public final class Tern implements AutoCloseable {
                 }
             } else {
                 Path tok = tokenizerFile != null ? tokenizerFile : llama2cTokenizerBeside(modelFile, model.config().vocab());
-                tokenizer = isGGUF(tok) ? fromVocabGGUF(tok) : Tokenizer.fromLlama2c(tok, model.config().vocab());
+                tokenizer = GGUFFile.isGGUF(tok) ? fromVocabGGUF(tok) : Tokenizer.fromLlama2c(tok, model.config().vocab());
                 template = ChatTemplate.of(null, text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
             }
             if (tokenizer.vocabSize() != model.config().vocab()) {
@@ -89,14 +89,6 @@ public final class Tern implements AutoCloseable {
         return id < 0 ? "" : t.tokenText(id);
     }
 
-    private static boolean isGGUF(Path p) {
-        try (var in = Files.newInputStream(p)) {
-            byte[] h = in.readNBytes(4);
-            return h.length == 4 && h[0] == 'G' && h[1] == 'G' && h[2] == 'U' && h[3] == 'F';
-        } catch (java.io.IOException e) {
-            throw new TernException(p + ": cannot read: " + e.getMessage());
-        }
-    }
 
     private static Path llama2cTokenizerBeside(Path model, int vocab) {
         Path dir = model.toAbsolutePath().getParent();

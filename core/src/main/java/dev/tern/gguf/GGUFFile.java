@@ -3,6 +3,7 @@ package dev.tern.gguf;
 import dev.tern.tensor.GGMLType;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
@@ -45,6 +46,18 @@ public final class GGUFFile implements AutoCloseable {
         this.dataStart = dataStart;
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
+    }
+
+    /** Whether the file starts with the GGUF magic (a llama2.c checkpoint, say, does not). */
+    public static boolean isGGUF(Path path) {
+        try (InputStream in = Files.newInputStream(path)) {
+            byte[] head = in.readNBytes(4);
+            return head.length == 4 && (head[0] & 0xFF | (head[1] & 0xFF) << 8 | (head[2] & 0xFF) << 16 | (head[3] & 0xFF) << 24) == MAGIC;
+        } catch (NoSuchFileException e) {
+            throw new GGUFException(path, "no such file");
+        } catch (IOException e) {
+            throw new GGUFException(path, "cannot read: " + e.getMessage());
+        }
     }
 
     public static GGUFFile open(Path path) {

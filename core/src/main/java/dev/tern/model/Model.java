@@ -3,12 +3,6 @@ package dev.tern.model;
 import dev.tern.TernException;
 import dev.tern.gguf.GGUFFile;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -34,7 +28,7 @@ public final class Model implements AutoCloseable {
 
     /** Loads a GGUF file or a llama2.c {@code .bin} checkpoint, told apart by their first bytes. */
     public static Model load(Path file) {
-        if (isGGUF(file)) {
+        if (GGUFFile.isGGUF(file)) {
             GGUFFile gguf = GGUFFile.open(file);
             try {
                 return GGUFModelReader.read(gguf, gguf);
@@ -51,16 +45,6 @@ public final class Model implements AutoCloseable {
         return GGUFModelReader.read(file, null);
     }
 
-    private static boolean isGGUF(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            byte[] head = in.readNBytes(4);
-            return head.length == 4 && ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt() == GGUFFile.MAGIC;
-        } catch (NoSuchFileException e) {
-            throw new TernException(file + ": no such file");
-        } catch (IOException e) {
-            throw new TernException(file + ": cannot read: " + e.getMessage());
-        }
-    }
 
     public ModelConfig config() {
         return config;
