@@ -93,7 +93,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());
             }
-            BenchRunner runner = new BenchRunner(tern, threads, reps, modelOptions.cacheType, bw);
+            BenchRunner runner = new BenchRunner(tern, threads, reps, bw);
             if (speculation.enabled()) {
                 speculative(tern, runner, out, err);
                 return 0;

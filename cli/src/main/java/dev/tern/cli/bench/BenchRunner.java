@@ -22,11 +22,11 @@ public final class BenchRunner {
     private final SplittableRandom random = new SplittableRandom(1234);
 
     /** @param bandwidth measured read bytes/s for this thread count, or 0 if not measured */
-    public BenchRunner(Tern tern, int threads, int reps, KVCacheType cacheType, double bandwidth) {
+    public BenchRunner(Tern tern, int threads, int reps, double bandwidth) {
         this.tern = tern;
         this.threads = threads;
         this.reps = reps;
-        this.footprint = ModelFootprint.of(tern.model(), cacheType.bytesPerValue());
+        this.footprint = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition());
         this.bandwidth = bandwidth;
     }
 

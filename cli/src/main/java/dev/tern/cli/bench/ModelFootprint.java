@@ -17,7 +17,7 @@ import java.util.List;
  */
 public record ModelFootprint(long modelBytes, long parameters, long weightBytesPerToken, long kvBytesPerPosition) {
 
-    public static ModelFootprint of(Model model, double kvBytesPerValue) {
+    public static ModelFootprint of(Model model, double kvBytesPerPosition) {
         ModelWeights w = model.weights();
         ModelConfig c = model.config();
         List<Tensor> matrices = new ArrayList<>();
@@ -43,8 +43,7 @@ public record ModelFootprint(long modelBytes, long parameters, long weightBytesP
         long norms = (long) c.layers() * 2 * c.dim() + c.dim();
         params += norms;
         size += 4 * norms;
-        long kv = Math.round(2.0 * c.layers() * c.kvDim() * kvBytesPerValue);
-        return new ModelFootprint(size, params, perToken, kv);
+        return new ModelFootprint(size, params, perToken, Math.round(kvBytesPerPosition));
     }
 
     private static long bytes(Tensor t) {
