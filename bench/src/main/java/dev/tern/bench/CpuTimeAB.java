@@ -52,18 +52,9 @@ public final class CpuTimeAB {
             int batch = Integer.parseInt(args[2]);
             Tensor w = new Tensor("w", format, Weights.matrix(format, rows, cols, 42), rows, cols);
             float[] x = Weights.vector(batch * cols, 7);
-            float[][] xs = new float[batch][];
-            for (int t = 0; t < batch; t++) {
-                xs[t] = Arrays.copyOfRange(x, t * cols, (t + 1) * cols);
-            }
             float[] out = new float[batch * rows];
-            run("GFLOP/s", 2.0 * rows * cols * batch / 1e9, 1, new String[]{"tiled", "dotBatch", "dot"}, new IntConsumer[]{
+            run("GFLOP/s", 2.0 * rows * cols * batch / 1e9, 1, new String[]{"tiled", "dot"}, new IntConsumer[]{
                     i -> BatchMatmul.multiply(w, 0, rows, x, batch, out, rows),
-                    i -> {
-                        for (int r = 0; r < rows; r++) {
-                            format.dotBatch(w.data(), r * rowBytes, xs, 0, cols, out, r, rows);
-                        }
-                    },
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             for (int t = 0; t < batch; t++) {

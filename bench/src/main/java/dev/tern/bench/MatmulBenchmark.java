@@ -11,8 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Matrix × matrix for a batch of tokens on one thread: the tiled {@link BatchMatmul} (impl
- * "tiled") against one {@link TensorFormat#dotBatch} per row (impl "dotBatch") and one dot per
- * (row, token) (impl "dot", what the forward pass did before). GFLOP/s = 2 × rows × cols × batch
+ * "tiled") against one dot per (row, token) (impl "dot", what the forward pass did before). GFLOP/s = 2 × rows × cols × batch
  * × ops/s / 1e9.
  */
 @State(Scope.Thread)
@@ -25,7 +24,7 @@ public class MatmulBenchmark {
     @Param({"F32", "Q8_0", "Q4_0"})
     public String type;
 
-    @Param({"tiled", "dotBatch", "dot"})
+    @Param({"tiled", "dot"})
     public String impl;
 
     @Param({"1", "4", "16", "64"})
@@ -39,7 +38,6 @@ public class MatmulBenchmark {
 
     private Tensor w;
     private float[] x;
-    private float[][] xs;
     private float[] out;
 
     @Setup
@@ -48,10 +46,6 @@ public class MatmulBenchmark {
         MemorySegment data = Weights.matrix(format, rows, cols, 42);
         w = new Tensor("w", format, data, rows, cols);
         x = Weights.vector(batch * cols, 7);
-        xs = new float[batch][];
-        for (int t = 0; t < batch; t++) {
-            xs[t] = java.util.Arrays.copyOfRange(x, t * cols, (t + 1) * cols);
-        }
         out = new float[batch * rows];
     }
 
@@ -59,11 +53,6 @@ public class MatmulBenchmark {
     public float[] matmul() {
         switch (impl) {
             case "tiled" -> BatchMatmul.multiply(w, 0, rows, x, batch, out, rows);
-            case "dotBatch" -> {
-                for (int r = 0; r < rows; r++) {
-                    w.format().dotBatch(w.data(), r * w.rowBytes(), xs, 0, cols, out, r, rows);
-                }
-            }
             default -> {
                 for (int r = 0; r < rows; r++) {
                     for (int t = 0; t < batch; t++) {

@@ -38,15 +38,6 @@ public interface TensorFormat {
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
-    /**
-     * The dot product of one weight row with a batch of activation vectors (prompt processing):
-     * {@code out[outOff + b·outStride] = dot(w, byteOffset, xs[b], xOff, n)} for every b, reading
-     * and decoding the row once for the whole batch. Results agree with {@link #dot} up to float
-     * summation order.
-     */
-    default void dotBatch(MemorySegment w, long byteOffset, float[][] xs, int xOff, int n, float[] out, int outOff, int outStride) {
-        BatchDot.dotBatch(this, w, byteOffset, xs, xOff, n, out, outOff, outStride);
-    }
 
     /** The plain scalar dot product that {@link #dot} must agree with: dequantize, then multiply. */
     default float dotReference(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
