@@ -96,6 +96,8 @@ final class BenchServeCommand implements Callable<Integer> {
             ServerConfig cfg = server.config(tern, modelOptions.resolvedModel());
             try (TernServer s = TernServer.start(tern, cfg)) {
                 return run(s.url(), cfg.modelName());
+            } finally {
+                server.closeSpeculation();
             }
         }
     }
@@ -128,6 +130,7 @@ final class BenchServeCommand implements Callable<Integer> {
         }
         double wall = (System.nanoTime() - t0) / 1e9;
         report(out, samples, wall);
+        speculation(out, http, base, wall);
         out.flush();
         return samples.stream().allMatch(s -> s.status == 200) ? 0 : 1;
     }
@@ -240,6 +243,29 @@ final class BenchServeCommand implements Callable<Integer> {
         }
     }
 
+    /** The server's speculation counters (since it started), when it speculates. */
+    private void speculation(PrintWriter out, HttpClient http, String base, double wall) {
+        String metrics;
+        try {
+            metrics = getText(http, base + "/metrics");
+        } catch (IOException | InterruptedException | TernException e) {
+            return;
+        }
+        double drafted = sample(metrics, "tern_speculative_drafted_tokens_total");
+        double accepted = sample(metrics, "tern_speculative_accepted_tokens_total");
+        double proposals = sample(metrics, "tern_speculative_proposals_total");
+        if (drafted > 0) {
+            out.printf(Locale.ROOT, "speculation: %.1f%% of %.0f drafted tokens accepted, %.2f accepted per proposal, %.1f proposals/s%n",
+                    100 * accepted / drafted, drafted, accepted / proposals, proposals / wall);
+        }
+    }
+
+    /** An untagged sample of a Prometheus scrape, or 0 when it is not there. */
+    private static double sample(String scrape, String name) {
+        return scrape.lines().filter(l -> l.startsWith(name + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1).trim())).findFirst().orElse(0);
+    }
+
     /** Nearest-rank percentile in milliseconds (0 when there are no values). */
     static double pct(List<Long> nanos, int p) {
         if (nanos.isEmpty()) {
@@ -269,6 +295,10 @@ final class BenchServeCommand implements Callable<Integer> {
     }
 
     private JsonNode get(HttpClient http, String uri) throws IOException, InterruptedException {
+        return JSON.readTree(getText(http, uri));
+    }
+
+    private String getText(HttpClient http, String uri) throws IOException, InterruptedException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri));
         if (server.apiKey != null) {
             b.header("Authorization", "Bearer " + server.apiKey);
@@ -277,6 +307,6 @@ final class BenchServeCommand implements Callable<Integer> {
         if (r.statusCode() != 200) {
             throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
         }
-        return JSON.readTree(r.body());
+        return r.body();
     }
 }

@@ -7,6 +7,7 @@ import dev.tern.kv.BlockPool;
 import dev.tern.model.ModelConfig;
 import dev.tern.server.ServerConfig;
 import dev.tern.server.TernServer;
+import dev.tern.spec.Speculation;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,11 +37,13 @@ final class ServeCommand implements Callable<Integer> {
         try {
             s = TernServer.start(tern, server.config(tern, modelOptions.resolvedModel()));
         } catch (RuntimeException e) {
+            server.closeSpeculation();
             tern.close();
             throw e;
         }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             s.close();
+            server.closeSpeculation();
             tern.close();
         }));
         spec.commandLine().getOut().println("tern: serving " + server.modelName(modelOptions.resolvedModel()) + " on " + s.url()
@@ -79,6 +82,11 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--no-prefix-cache", description = "Do not reuse the KV cache of common prompt prefixes")
         boolean noPrefixCache;
 
+        @Mixin
+        SpeculationOptions speculation;
+
+        private Speculation loadedSpeculation;
+
         Tern load(ModelOptions m) {
             if (parallel < 1 || queue < 0 || batchTokens < parallel) {
                 throw new TernException("--parallel must be at least 1, --batch-tokens at least --parallel, --queue at least 0");
@@ -100,7 +108,16 @@ final class ServeCommand implements Callable<Integer> {
             }
             int blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
-            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc);
+            loadedSpeculation = speculation.forScheduler(tern, parallel);
+            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation);
+        }
+
+        /** Closes the draft model that {@link #config} loaded, if any. */
+        void closeSpeculation() {
+            if (loadedSpeculation != null) {
+                loadedSpeculation.close();
+                loadedSpeculation = null;
+            }
         }
 
         String modelName(Path model) {

@@ -8,16 +8,17 @@ import dev.tern.spec.AdaptiveDraftLength;
 import dev.tern.spec.DraftModelProposer;
 import dev.tern.spec.NgramProposer;
 import dev.tern.spec.Proposer;
+import dev.tern.spec.Speculation;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 
-/** Speculative decoding flags, shared by run and bench: which proposer, and how many tokens it may propose. */
+/** Speculative decoding flags, shared by run, bench and serve: which proposer, and how many tokens it may propose. */
 final class SpeculationOptions {
-    enum Speculation { ngram, draft }
+    enum Mode { ngram, draft }
 
     @Option(names = "--spec", description = "Speculative decoding: ${COMPLETION-CANDIDATES} (default: draft with --draft-model, else off)")
-    Speculation speculation;
+    Mode speculation;
 
     @Option(names = "--draft-model", description = "Draft model for speculative decoding; must share the model's vocabulary")
     Path draftModel;
@@ -34,8 +35,8 @@ final class SpeculationOptions {
     @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
     int draftThreads = 1;
 
-    Speculation mode() {
-        return speculation != null ? speculation : draftModel != null ? Speculation.draft : null;
+    Mode mode() {
+        return speculation != null ? speculation : draftModel != null ? Mode.draft : null;
     }
 
     boolean enabled() {
@@ -43,20 +44,52 @@ final class SpeculationOptions {
     }
 
     AdaptiveDraftLength lengths() {
-        return mode() == Speculation.draft ? AdaptiveDraftLength.forDraftModel(draftMin, draftMax)
+        return mode() == Mode.draft ? AdaptiveDraftLength.forDraftModel(draftMin, draftMax)
                 : AdaptiveDraftLength.forLookup(draftMin, draftMax);
     }
 
     Proposer proposer(Tern tern, SamplerConfig config, KVCacheType cacheType) {
-        Speculation mode = mode();
+        if (validate() == Mode.ngram) {
+            return new NgramProposer();
+        }
+        // The draft's own draws must not repeat the target's random stream.
+        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
+        return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
+                new Tern.Options(draftThreads, 0, 1, cacheType));
+    }
+
+    /**
+     * What a scheduler serving up to {@code parallel} requests of {@code tern} speculates with,
+     * or null when speculation is off: a draft model gets a session per running request.
+     */
+    Speculation forScheduler(Tern tern, int parallel) {
+        if (!enabled()) {
+            return null;
+        }
+        if (validate() == Mode.ngram) {
+            return Speculation.ngram(draftMin, draftMax);
+        }
+        Tern draft = Tern.load(draftModel, null, new Tern.Options(draftThreads, tern.contextSize(), parallel,
+                tern.engine().cache().type()));
+        try {
+            return Speculation.draftModel(draft, tern.tokenizer(), draftModel.toString(), draftPMin, draftMin, draftMax);
+        } catch (RuntimeException e) {
+            draft.close();
+            throw e;
+        }
+    }
+
+    /** The mode, once the flags are known to go together. */
+    private Mode validate() {
+        Mode mode = mode();
         if (draftMin < 1 || draftMax < draftMin) {
             throw new TernException("need 1 <= --draft-min <= --draft-max, got " + draftMin + " and " + draftMax);
         }
-        if (mode == Speculation.ngram) {
+        if (mode == Mode.ngram) {
             if (draftModel != null) {
                 throw new TernException("--draft-model goes with --spec draft, not --spec ngram");
             }
-            return new NgramProposer();
+            return mode;
         }
         if (draftModel == null) {
             throw new TernException("--spec draft needs --draft-model FILE");
@@ -67,9 +100,6 @@ final class SpeculationOptions {
         if (draftThreads < 1) {
             throw new TernException("--draft-threads must be at least 1");
         }
-        // The draft's own draws must not repeat the target's random stream.
-        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
-        return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
-                new Tern.Options(draftThreads, 0, 1, cacheType));
+        return mode;
     }
 }

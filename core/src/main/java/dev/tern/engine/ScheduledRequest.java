@@ -4,6 +4,9 @@ import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
 import dev.tern.kv.PrefixCache;
 import dev.tern.sampling.Sampler;
+import dev.tern.spec.AdaptiveDraftLength;
+import dev.tern.spec.Proposal;
+import dev.tern.spec.Proposer;
 import dev.tern.tokenizer.StreamDecoder;
 import dev.tern.tokenizer.Tokenizer;
 
@@ -11,6 +14,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.SplittableRandom;
 
 /**
  * The scheduler's state of one request: all its tokens (prompt, then generated), how many of
@@ -39,6 +43,11 @@ final class ScheduledRequest implements RequestHandle {
     /** Output not released yet (held back by stop strings). */
     final List<Integer> pendingTokens = new ArrayList<>();
     final List<TokenLogprob> pendingLogprobs = new ArrayList<>();
+    /** Speculation state, made when the request first decodes; the proposal is this step's, or null. */
+    Proposer proposer;
+    AdaptiveDraftLength lengths;
+    Proposal proposal;
+    private SplittableRandom rng;
 
     ScheduledRequest(long order, Request request, RequestListener listener, Sampler sampler, Tokenizer tokenizer,
                      Scheduler scheduler) {
@@ -57,6 +66,14 @@ final class ScheduledRequest implements RequestHandle {
     public void cancel() {
         cancelled = true;
         scheduler.wake();
+    }
+
+    /** The draws of the speculative sampling rule: their own stream, seeded as the sampler is. */
+    SplittableRandom rng() {
+        if (rng == null) {
+            rng = new SplittableRandom(request.sampling().seed());
+        }
+        return rng;
     }
 
     int computed() {

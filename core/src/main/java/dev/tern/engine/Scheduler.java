@@ -5,6 +5,9 @@ import dev.tern.kv.BlockPool;
 import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
 import dev.tern.sampling.Sampler;
+import dev.tern.spec.Proposal;
+import dev.tern.spec.Speculation;
+import dev.tern.spec.SpeculativeSampling;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.ArrayDeque;
@@ -28,6 +31,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * blocks are freed and its tokens recomputed when it runs again. Output is streamed to each
  * request's {@link RequestListener}.
  *
+ * <p>With a {@link Speculation}, a running request whose prompt is done has its proposer guess up
+ * to k next tokens; they ride in the same forward pass as everyone else's tokens, the longest
+ * prefix the target agrees with is kept plus one token of its own, and the rejected positions are
+ * cut from the request's cache. Greedy output is unchanged; sampled output keeps the target's
+ * distribution by the speculative sampling rule.
+ *
  * <p>{@link #submit} and {@link RequestHandle#cancel} may be called from any thread; the loop
  * runs on its own thread once {@link #start started}.
  */
@@ -39,6 +48,7 @@ public final class Scheduler implements AutoCloseable {
     private final int blockLimit;
     private final PrefixCache prefixCache;
     private final int vocab;
+    private final Speculation speculation;
 
     private final ConcurrentLinkedQueue<ScheduledRequest> incoming = new ConcurrentLinkedQueue<>();
     private final AtomicInteger notStarted = new AtomicInteger();
@@ -54,12 +64,22 @@ public final class Scheduler implements AutoCloseable {
     private int plannedBlocks;
     private volatile SchedulerStats stats;
     private long preemptions;
+    private long drafted, draftAccepted, proposalPasses;
 
     /**
      * @param contextSize positions each request may use (prompt plus generated tokens)
      */
     public Scheduler(Engine engine, Tokenizer tokenizer, int contextSize, SchedulerConfig config) {
+        this(engine, tokenizer, contextSize, config, null);
+    }
+
+    /**
+     * @param speculation how running requests propose tokens to verify, or null for none; the
+     *                    scheduler uses it from its own thread only and does not close it
+     */
+    public Scheduler(Engine engine, Tokenizer tokenizer, int contextSize, SchedulerConfig config, Speculation speculation) {
         this.engine = engine;
+        this.speculation = speculation;
         this.tokenizer = tokenizer;
         this.contextSize = contextSize;
         this.config = config;
@@ -194,8 +214,13 @@ public final class Scheduler implements AutoCloseable {
         for (int i = 0; i < running.size() && budget > 0; i++) {
             ScheduledRequest r = running.get(i);
             // A prompt chunk leaves one token of budget for each later running request: no decoder starves.
-            int take = Math.min(r.length - r.computed(), budget - (running.size() - 1 - i));
-            boolean fits = reserve(blocksNeeded(r, take));
+            int room = budget - (running.size() - 1 - i);
+            int take = Math.min(r.length - r.computed(), room);
+            r.proposal = take == 1 && r.length - r.computed() == 1 ? propose(r, room - 1) : null;
+            if (r.proposal != null) {
+                take += r.proposal.size();
+            }
+            boolean fits = r.proposal != null || reserve(blocksNeeded(r, take));
             while (!fits && running.getLast() != r) {
                 preempt(running.removeLast());
                 fits = reserve(blocksNeeded(r, take));
@@ -235,6 +260,7 @@ public final class Scheduler implements AutoCloseable {
                 break;
             }
             waiting.removeFirst();
+            r.proposal = null;
             if (r.cachedTokens < 0) {
                 r.cachedTokens = r.computed();
                 notStarted.decrementAndGet();
@@ -255,18 +281,124 @@ public final class Scheduler implements AutoCloseable {
             }
             return true;
         }
+        int[][] decided = new int[sampling.size()][];
+        TokenLogprob[][] logprobs = new TokenLogprob[sampling.size()][];
+        for (int k = 0, row = 0; k < sampling.size(); k++) {
+            ScheduledRequest r = sampling.get(k);
+            if (r.proposal != null) {
+                // Decided and cut back before the prefix cache sees the request's blocks.
+                logprobs[k] = r.request.logprobs() >= 0 ? new TokenLogprob[r.proposal.size() + 1] : null;
+                decided[k] = verify(r, logits, row, logprobs[k]);
+                row += r.proposal.size() + 1;
+            } else {
+                row++;
+            }
+        }
         for (ScheduledRequest r : planned) {
             registerFullBlocks(r);
         }
-        for (int k = 0; k < sampling.size(); k++) {
-            sample(sampling.get(k), Arrays.copyOfRange(logits, k * vocab, (k + 1) * vocab));
+        for (int k = 0, row = 0; k < sampling.size(); k++) {
+            ScheduledRequest r = sampling.get(k);
+            if (decided[k] != null) {
+                for (int j = 0; j < decided[k].length; j++) {
+                    if (!accept(r, decided[k][j], logprobs[k] == null ? null : logprobs[k][j])) {
+                        break;
+                    }
+                }
+                row += r.proposal.size() + 1;
+            } else {
+                sample(r, Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab));
+                row++;
+            }
         }
         return true;
     }
 
-    /** Adds a request's next {@code take} tokens to the batch; logits only for its last token. */
+    /**
+     * Asks a decoding request's proposer for up to {@code room} tokens (fewer where the context,
+     * the request's token limit or free cache blocks end first), reserving their blocks; null
+     * when there is nothing to verify.
+     */
+    private Proposal propose(ScheduledRequest r, int room) {
+        if (speculation == null) {
+            return null;
+        }
+        if (r.proposer == null) {
+            r.proposer = speculation.open(r.request.sampling());
+            r.lengths = speculation.lengths();
+        }
+        // A pass over the pending token and k guesses fills k+1 positions and yields up to k+1 tokens.
+        int k = Math.min(Math.min(r.lengths.next(), room), contextSize - r.length);
+        if (r.request.maxTokens() >= 0) {
+            k = Math.min(k, r.request.maxTokens() - r.generated - 1);
+        }
+        if (k <= 0) {
+            return null;
+        }
+        Proposal p = r.proposer.propose(r.tokens, r.length, k);
+        if (p.size() == 0 || p.size() > k || !reserve(blocksNeeded(r, 1 + p.size()))) {
+            return null;
+        }
+        return p;
+    }
+
+    /**
+     * Decides a speculating request's tokens from its rows of logits (the pending token's, then
+     * one per guess): every guess the target agrees with, then the target's own token. Cuts the
+     * rejected guesses from the cache. Returns the decided tokens, not yet accepted.
+     */
+    private int[] verify(ScheduledRequest r, float[] logits, int firstRow, TokenLogprob[] logprobs) {
+        Proposal p = r.proposal;
+        int m = p.size();
+        int top = r.request.logprobs();
+        boolean greedy = r.request.sampling().temperature() <= 0f;
+        int[] out = new int[m + 1];
+        int n = 0;
+        while (true) {
+            float[] row = Arrays.copyOfRange(logits, (firstRow + n) * vocab, (firstRow + n + 1) * vocab);
+            float[] raw = top >= 0 ? row.clone() : null;
+            int d = n < m ? p.tokens()[n] : -1;
+            int x;
+            if (greedy) {
+                x = r.sampler.sample(row);
+            } else {
+                float[] probs = r.sampler.probabilities(row);
+                x = d < 0 ? SpeculativeSampling.draw(probs, r.rng()) : SpeculativeSampling.verify(probs, p.distribution(n), d, r.rng());
+                r.sampler.accept(x);
+            }
+            if (logprobs != null) {
+                logprobs[n] = Logprobs.of(raw, x, top);
+            }
+            out[n++] = x;
+            if (x != d) {
+                break;
+            }
+        }
+        int kept = n - 1;
+        // The cache keeps the pending token and the accepted guesses; the last decided token is the next pending one.
+        engine.truncate(r.table, r.length + kept);
+        r.lengths.update(m, kept);
+        drafted += m;
+        draftAccepted += kept;
+        proposalPasses++;
+        return Arrays.copyOf(out, n);
+    }
+
+    /**
+     * Adds a request's next {@code take} tokens to the batch; logits only for its last token, or
+     * for the pending token and each guess of its proposal.
+     */
     private int plan(Batch batch, ScheduledRequest r, int take, List<ScheduledRequest> planned, List<ScheduledRequest> sampling) {
         int from = r.computed();
+        if (r.proposal != null) {
+            batch.add(r.tokens[from], r.table, from, true);
+            for (int i = 0; i < r.proposal.size(); i++) {
+                batch.add(r.proposal.tokens()[i], r.table, from + 1 + i, true);
+            }
+            planned.add(r);
+            sampling.add(r);
+            return take;
+        }
         for (int p = from; p < from + take; p++) {
             batch.add(r.tokens[p], r.table, p, p == r.length - 1);
         }
@@ -311,8 +443,10 @@ public final class Scheduler implements AutoCloseable {
         if (prefixCache == null) {
             return;
         }
-        int full = r.computed() / BlockPool.BLOCK_SIZE;
-        var hashes = r.blockHashes(r.computed());
+        // Only known tokens: a speculating request's cache may still hold guesses not accepted yet.
+        int known = Math.min(r.computed(), r.length);
+        int full = known / BlockPool.BLOCK_SIZE;
+        var hashes = r.blockHashes(known);
         for (int i = r.registered; i < full; i++) {
             prefixCache.insert(hashes.get(i), r.table.block(i * BlockPool.BLOCK_SIZE));
         }
@@ -340,16 +474,21 @@ public final class Scheduler implements AutoCloseable {
         int top = r.request.logprobs();
         float[] raw = top >= 0 ? logits.clone() : null;
         int token = r.sampler.sample(logits);
+        accept(r, token, raw == null ? null : Logprobs.of(raw, token, top));
+    }
+
+    /** Hands a decided token to its request: streamed, or the request ends. Returns whether it runs on. */
+    private boolean accept(ScheduledRequest r, int token, TokenLogprob logprob) {
         if (tokenizer.isEndOfGeneration(token)) {
             running.remove(r);
             finish(r, FinishReason.STOP, null);
-            return;
+            return false;
         }
         r.append(token);
         r.generated++;
         r.pendingTokens.add(token);
-        if (raw != null) {
-            r.pendingLogprobs.add(Logprobs.of(raw, token, top));
+        if (logprob != null) {
+            r.pendingLogprobs.add(logprob);
         }
         String out = r.text.append(r.decoder.append(token));
         if (!out.isEmpty()) {
@@ -361,7 +500,9 @@ public final class Scheduler implements AutoCloseable {
         if (reason != null) {
             running.remove(r);
             finish(r, reason, null);
+            return false;
         }
+        return true;
     }
 
     private void emit(ScheduledRequest r, String text) {
@@ -387,6 +528,10 @@ public final class Scheduler implements AutoCloseable {
         if (r.table != null) {
             r.table.close();
             r.table = null;
+        }
+        if (r.proposer != null) {
+            r.proposer.close();
+            r.proposer = null;
         }
         if (r.cachedTokens < 0) {
             notStarted.decrementAndGet();
@@ -437,7 +582,7 @@ public final class Scheduler implements AutoCloseable {
         return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
                 prefixCache == null ? 0 : prefixCache.size(),
                 prefixCache == null ? 0 : prefixCache.queriedTokens(),
-                prefixCache == null ? 0 : prefixCache.hitTokens(), preemptions);
+                prefixCache == null ? 0 : prefixCache.hitTokens(), preemptions, drafted, draftAccepted, proposalPasses);
     }
 
     /** Stops the loop; requests still waiting or running end as CANCELLED; the prefix cache is emptied. */

@@ -4,6 +4,7 @@ import dev.tern.engine.FinishReason;
 import dev.tern.engine.RequestResult;
 import dev.tern.engine.Scheduler;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -50,6 +51,16 @@ final class ServerMetrics {
         Gauge.builder("tern.prefix.cache.hit.rate", scheduler, s -> s.stats().prefixHitRate())
                 .description("Fraction of prompt tokens found in the prefix cache").register(registry);
         Gauge.builder("tern.preemptions", scheduler, s -> s.stats().preemptions()).description("Requests preempted").register(registry);
+        FunctionCounter.builder("tern.speculative.proposals", scheduler, s -> s.stats().proposalPasses())
+                .description("Proposals verified (one per request and step); its rate is proposals per second").register(registry);
+        FunctionCounter.builder("tern.speculative.drafted.tokens", scheduler, s -> s.stats().drafted())
+                .description("Speculative tokens verified").register(registry);
+        FunctionCounter.builder("tern.speculative.accepted.tokens", scheduler, s -> s.stats().draftAccepted())
+                .description("Speculative tokens the model agreed with").register(registry);
+        Gauge.builder("tern.speculative.acceptance.rate", scheduler, s -> s.stats().acceptanceRate())
+                .description("Fraction of speculative tokens accepted").register(registry);
+        Gauge.builder("tern.speculative.mean.accepted.length", scheduler, s -> s.stats().meanAcceptedLength())
+                .description("Speculative tokens accepted per proposal").register(registry);
     }
 
     void firstToken(long nanos) {

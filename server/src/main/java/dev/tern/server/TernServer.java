@@ -38,7 +38,8 @@ public final class TernServer implements AutoCloseable {
     private TernServer(Tern tern, ServerConfig config) {
         this.tern = tern;
         this.config = config;
-        this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler());
+        this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler(),
+                config.speculation());
         this.metrics = new ServerMetrics(scheduler);
         this.completions = new Completions(scheduler, new PromptBuilder(tern), new ResponseFormat(tern.tokenizer(), config.modelName()),
                 metrics, config.modelName());

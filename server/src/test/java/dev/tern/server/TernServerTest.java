@@ -23,6 +23,7 @@ import dev.tern.engine.Session;
 import dev.tern.kv.KVCacheType;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.spec.Speculation;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -62,7 +63,7 @@ class TernServerTest {
     @BeforeAll
     static void start() {
         tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(2, 256, 40, KVCacheType.F32));
-        server = TernServer.start(tern, new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults()));
+        server = TernServer.start(tern, new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null));
         client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey(KEY).maxRetries(0).build();
     }
 
@@ -251,6 +252,31 @@ class TernServerTest {
                     CompletionCreateParams.builder().model(MODEL).prompt("hi").maxTokens(2).build()));
             assertEquals(429, e.statusCode());
         }
+    }
+
+    @Test
+    void aSpeculatingServerGivesTheGreedyTextAndCountsGuesses() throws Exception {
+        try (TernServer spec = TernServer.start(tern, ServerConfig.loopback(0, MODEL).withSpeculation(Speculation.ngram(1, 6)))) {
+            OpenAIClient c = OpenAIOkHttpClient.builder().baseUrl(spec.url() + "/v1").apiKey("none").maxRetries(0).build();
+            String prompt = "Once upon a time";
+            Completion got = c.completions().create(CompletionCreateParams.builder().model(MODEL).prompt(prompt)
+                    .maxTokens(120).temperature(0).build());
+            GenerationResult want = solo(tern.tokenizer().encode(prompt, true, true), 120);
+            assertEquals(want.text(), got.choices().getFirst().text());
+            String metrics = http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            double drafted = metric(metrics, "tern_speculative_drafted_tokens_total");
+            double accepted = metric(metrics, "tern_speculative_accepted_tokens_total");
+            assertTrue(drafted > 0 && accepted > 0 && accepted <= drafted, metrics);
+            assertEquals(accepted / drafted, metric(metrics, "tern_speculative_acceptance_rate"), 1e-9);
+            assertTrue(metric(metrics, "tern_speculative_proposals_total") > 0);
+        }
+    }
+
+    /** The value of an untagged Prometheus sample. */
+    private static double metric(String scrape, String name) {
+        return scrape.lines().filter(l -> l.startsWith(name + " ")).mapToDouble(l -> Double.parseDouble(l.substring(name.length() + 1)))
+                .findFirst().orElseThrow(() -> new AssertionError(name + " missing from /metrics"));
     }
 
     @Test

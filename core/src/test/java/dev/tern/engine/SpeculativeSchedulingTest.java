@@ -1,0 +1,109 @@
+package dev.tern.engine;
+
+import dev.tern.Tern;
+import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerConfig;
+import dev.tern.spec.Speculation;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Speculation inside continuous batching: several requests verify their guesses in the same
+ * forward passes, and each greedy output must still be the target's own, token for token, as the
+ * plain single-sequence {@link Generator} produces it.
+ */
+class SpeculativeSchedulingTest {
+    private static final String[] PROMPTS = {
+            "Once upon a time", "Lily and Tom went to the park", "The little dog", "One day, a bird",
+            "Sam had a big red ball. He liked to throw it", "There was a cat", "Mom said", "Tim found a box"};
+    private static final int MAX_TOKENS = 120;
+    private static Tern target;
+
+    @BeforeAll
+    static void load() {
+        target = Tern.load(Fixtures.stories15M("stories15M-distilled-f32.gguf"), null,
+                new Tern.Options(2, 256, PROMPTS.length, KVCacheType.F32));
+    }
+
+    @AfterAll
+    static void close() {
+        target.close();
+    }
+
+    private static int[] prompt(String text) {
+        return target.tokenizer().encode(text, true, false);
+    }
+
+    private static int[] solo(int[] prompt) {
+        try (Session s = target.newSession()) {
+            return Generator.generate(s, target.tokenizer(), prompt,
+                    new Sampler(SamplerConfig.greedy(), target.tokenizer().vocabSize()), MAX_TOKENS, (id, t) -> true).tokens();
+        }
+    }
+
+    private static SchedulerStats runAll(Speculation speculation, SchedulerConfig config, List<SchedulerTest.Collector> out)
+            throws Exception {
+        Scheduler s = new Scheduler(target.engine(), target.tokenizer(), target.contextSize(), config, speculation);
+        try (s) {
+            for (String p : PROMPTS) {
+                SchedulerTest.Collector c = new SchedulerTest.Collector();
+                s.submit(Request.greedy(prompt(p), MAX_TOKENS), c);
+                out.add(c);
+            }
+            s.start();
+            for (SchedulerTest.Collector c : out) {
+                assertEquals(null, c.await().error());
+            }
+        }
+        assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
+        return s.stats();
+    }
+
+    private static void assertSameAsSolo(List<SchedulerTest.Collector> got) {
+        for (int i = 0; i < PROMPTS.length; i++) {
+            assertArrayEquals(solo(prompt(PROMPTS[i])), got.get(i).ids(), PROMPTS[i]);
+        }
+    }
+
+    @Test
+    void promptLookupInABatchKeepsEveryGreedyOutput() throws Exception {
+        List<SchedulerTest.Collector> got = new ArrayList<>();
+        SchedulerStats stats = runAll(Speculation.ngram(1, 8), new SchedulerConfig(8, 64, 16, 0, true), got);
+        assertSameAsSolo(got);
+        // These stories repeat themselves: lookup must have found and kept some guesses.
+        assertTrue(stats.proposalPasses() > 0 && stats.draftAccepted() > 0, stats.toString());
+        assertTrue(stats.draftAccepted() <= stats.drafted());
+    }
+
+    @Test
+    void draftModelInABatchKeepsEveryGreedyOutput() throws Exception {
+        Tern draft = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null,
+                new Tern.Options(1, 256, PROMPTS.length, KVCacheType.F32));
+        try (Speculation spec = Speculation.draftModel(draft, target.tokenizer(), "stories260K", 0.3f, 1, 6)) {
+            List<SchedulerTest.Collector> got = new ArrayList<>();
+            SchedulerStats stats = runAll(spec, new SchedulerConfig(8, 64, 16, 0, true), got);
+            assertSameAsSolo(got);
+            assertTrue(stats.draftAccepted() > 0, stats.toString());
+            assertEquals(0, draft.engine().cache().usedBlocks(), "draft sessions closed with their requests");
+        }
+    }
+
+    @Test
+    void aTightBudgetAndCacheStillKeepOutputs() throws Exception {
+        // A budget barely above the running count leaves little room for guesses, and 40 blocks
+        // force preemption while requests speculate.
+        List<SchedulerTest.Collector> got = new ArrayList<>();
+        runAll(Speculation.ngram(1, 8), new SchedulerConfig(8, 12, 16, 40, true), got);
+        assertSameAsSolo(got);
+    }
+}
