@@ -28,6 +28,25 @@ class ServeCommandsTest {
     }
 
     @Test
+    void benchServeWithADraftModelReportsAcceptance() {
+        Cli r = Cli.run("bench-serve", "-m", Fixtures.stories15M("stories15M-distilled-f32.gguf").toString(), "-t", "2",
+                "--draft-model", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--draft-max", "4",
+                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "48");
+        assertEquals(0, r.exitCode(), r.err() + r.out());
+        assertTrue(r.out().contains("requests: 2 ok of 2"), r.out());
+        String line = r.out().lines().filter(l -> l.startsWith("speculation: ")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
+        double pct = Double.parseDouble(line.substring("speculation: ".length(), line.indexOf('%')));
+        assertTrue(pct > 0 && pct <= 100, line);
+    }
+
+    @Test
+    void serveRefusesAMismatchedSpeculationSetup() {
+        Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "0", "--spec", "draft");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: --spec draft needs --draft-model FILE", r.err().strip());
+    }
+
+    @Test
     void benchServeFailsCleanlyWhenNothingListens() {
         Cli r = Cli.run("bench-serve", "--url", "http://127.0.0.1:1", "--requests", "1");
         assertEquals(1, r.exitCode(), r.err());
