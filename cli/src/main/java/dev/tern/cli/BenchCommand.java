@@ -26,6 +26,7 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code tern bench}: llama-bench's prompt and generation tests, with the memory-wall view. */
@@ -164,6 +165,12 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("| plain | %d | %.2f ± %.2f | | |%n", n, a.mean(), a.stddev());
         out.printf("| %s | %d | %.2f ± %.2f | %.1f%% | %.2f |%n", speculation.mode(), n, b.mean(), b.stddev(), 100 * acceptance, perPass);
         out.printf("%nspeed-up: %.2fx; one verify pass of %d tokens costs %.2fx one decode step%n", b.mean() / a.mean(), k, cost);
+        // The growth with width is what decides how long a proposal pays off.
+        StringBuilder curve = new StringBuilder("verify pass cost by width:");
+        for (int w = 2; w < k; w *= 2) {
+            curve.append(String.format(Locale.ROOT, " %d tokens %.2fx,", w, runner.verifyCost(w, ids.length)));
+        }
+        out.println(curve.append(String.format(Locale.ROOT, " %d tokens %.2fx", k, cost)));
     }
 
     private static BenchResult report(PrintWriter err, BenchResult r) {

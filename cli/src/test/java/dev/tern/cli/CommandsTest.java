@@ -117,6 +117,8 @@ class CommandsTest {
         Matcher m = Pattern.compile("one verify pass of 5 tokens costs ([0-9.]+)x one decode step").matcher(r.out());
         assertTrue(m.find(), r.out());
         assertTrue(Double.parseDouble(m.group(1)) > 0, r.out());
+        assertTrue(Pattern.compile("verify pass cost by width: 2 tokens [0-9.]+x, 4 tokens [0-9.]+x, 5 tokens " + m.group(1) + "x")
+                .matcher(r.out()).find(), r.out());
     }
 
     @Test
