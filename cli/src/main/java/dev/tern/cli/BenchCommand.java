@@ -137,12 +137,14 @@ final class BenchCommand implements Callable<Integer> {
         double[] spec = new double[reps];
         double acceptance = 0;
         double perPass = 0;
+        double proposeMs = 0, verifyMs = 0, plainMs = 0;
         for (int r = -1; r < reps; r++) {
             try (Session s = tern.newSession()) {
                 GenerationResult g = Generator.generate(s, tern.tokenizer(), ids,
                         new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), n, (id, text) -> true);
                 if (r >= 0) {
                     plain[r] = g.timings().predictedPerSecond();
+                    plainMs += g.timings().predictedMs() / reps;
                 }
             }
             try (Session s = tern.newSession();
@@ -154,6 +156,8 @@ final class BenchCommand implements Callable<Integer> {
                     spec[r] = sr.generation().timings().predictedPerSecond();
                     acceptance += sr.stats().acceptanceRate() / reps;
                     perPass += sr.stats().tokensPerPass() / reps;
+                    proposeMs += sr.stats().proposeMs() / reps;
+                    verifyMs += sr.stats().verifyMs() / reps;
                 }
             }
         }
@@ -165,6 +169,8 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("| plain | %d | %.2f ± %.2f | | |%n", n, a.mean(), a.stddev());
         out.printf("| %s | %d | %.2f ± %.2f | %.1f%% | %.2f |%n", speculation.mode(), n, b.mean(), b.stddev(), 100 * acceptance, perPass);
         out.printf("%nspeed-up: %.2fx; one verify pass of %d tokens costs %.2fx one decode step%n", b.mean() / a.mean(), k, cost);
+        out.printf(Locale.ROOT, "time per run: plain %.1f ms; speculative %.1f ms proposing + %.1f ms in target passes%n",
+                plainMs, proposeMs, verifyMs);
         // The growth with width is what decides how long a proposal pays off.
         StringBuilder curve = new StringBuilder("verify pass cost by width:");
         for (int w = 2; w < k; w *= 2) {
