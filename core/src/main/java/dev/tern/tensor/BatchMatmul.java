@@ -35,6 +35,10 @@ public final class BatchMatmul {
      */
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
         int cols = w.cols();
+        if (w.format() == F32Format.INSTANCE) {
+            F32Tiles.multiply(w, rowFrom, rowTo, x, n, out, outStride);
+            return;
+        }
         if (n < SMALL_BATCH) {
             // Too few tokens to pay for decoding into the buffer: the matrix × vector kernel per
             // token, a row block at a time so that the later tokens find the block in L1.

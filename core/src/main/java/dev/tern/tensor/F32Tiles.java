@@ -1,0 +1,150 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * F32 weights times a few tokens, read straight from the mapping: register tiles of 4 rows × 4
+ * tokens, then 4 × 2, then one token, so each weight vector loaded serves up to four tokens.
+ * F32 weights need no decoding, so a buffer copy (as {@link BatchMatmul} makes for the other
+ * formats) would only add a pass over them; reading them where they are lets a verify pass of a
+ * few tokens cost little more than the single-token step, whose time is spent reading weights.
+ */
+final class F32Tiles {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    private F32Tiles() {
+    }
+
+    /** As {@link BatchMatmul#multiply}, for an F32 tensor. */
+    static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
+        int cols = w.cols();
+        MemorySegment data = w.data();
+        long rowBytes = w.rowBytes();
+        int r = rowFrom;
+        for (; r + 4 <= rowTo; r += 4) {
+            long w0 = r * rowBytes;
+            int t = 0;
+            for (; t + 4 <= n; t += 4) {
+                tile4x4(data, w0, rowBytes, x, t * cols, cols, out, t * outStride + r, outStride);
+            }
+            if (t + 2 <= n) {
+                tile4x2(data, w0, rowBytes, x, t * cols, cols, out, t * outStride + r, outStride);
+                t += 2;
+            }
+            if (t < n) {
+                F32Format.INSTANCE.dotRows(data, w0, rowBytes, 4, x, t * cols, cols, out, t * outStride + r);
+            }
+        }
+        for (int t = 0; t < n && r < rowTo; t++) {
+            F32Format.INSTANCE.dotRows(data, r * rowBytes, rowBytes, rowTo - r, x, t * cols, cols, out, t * outStride + r);
+        }
+    }
+
+    /** Rows at w0, w0+ws, w0+2ws, w0+3ws (bytes) times tokens x0 .. x0+3k, into out[o0 + t·stride + r]. */
+    private static void tile4x4(MemorySegment w, long w0, long ws, float[] x, int x0, int k, float[] out, int o0, int stride) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int bound = S.loopBound(k);
+        for (int i = 0; i < bound; i += L) {
+            long wi = w0 + 4L * i;
+            FloatVector w0v = FloatVector.fromMemorySegment(S, w, wi, LE);
+            FloatVector w1v = FloatVector.fromMemorySegment(S, w, wi + ws, LE);
+            FloatVector w2v = FloatVector.fromMemorySegment(S, w, wi + 2 * ws, LE);
+            FloatVector w3v = FloatVector.fromMemorySegment(S, w, wi + 3 * ws, LE);
+            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            c00 = w0v.fma(xv, c00);
+            c10 = w1v.fma(xv, c10);
+            c20 = w2v.fma(xv, c20);
+            c30 = w3v.fma(xv, c30);
+            xv = FloatVector.fromArray(S, x, x0 + k + i);
+            c01 = w0v.fma(xv, c01);
+            c11 = w1v.fma(xv, c11);
+            c21 = w2v.fma(xv, c21);
+            c31 = w3v.fma(xv, c31);
+            xv = FloatVector.fromArray(S, x, x0 + 2 * k + i);
+            c02 = w0v.fma(xv, c02);
+            c12 = w1v.fma(xv, c12);
+            c22 = w2v.fma(xv, c22);
+            c32 = w3v.fma(xv, c32);
+            xv = FloatVector.fromArray(S, x, x0 + 3 * k + i);
+            c03 = w0v.fma(xv, c03);
+            c13 = w1v.fma(xv, c13);
+            c23 = w2v.fma(xv, c23);
+            c33 = w3v.fma(xv, c33);
+        }
+        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0, bound, k);
+        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0, bound, k);
+        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0, bound, k);
+        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0, bound, k);
+        int o = o0 + stride;
+        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + k, bound, k);
+        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + k, bound, k);
+        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + k, bound, k);
+        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + k, bound, k);
+        o += stride;
+        out[o] = c02.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + 2 * k, bound, k);
+        out[o + 1] = c12.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + 2 * k, bound, k);
+        out[o + 2] = c22.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + 2 * k, bound, k);
+        out[o + 3] = c32.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + 2 * k, bound, k);
+        o += stride;
+        out[o] = c03.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + 3 * k, bound, k);
+        out[o + 1] = c13.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + 3 * k, bound, k);
+        out[o + 2] = c23.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + 3 * k, bound, k);
+        out[o + 3] = c33.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + 3 * k, bound, k);
+    }
+
+    /** {@link #tile4x4} for two tokens. */
+    private static void tile4x2(MemorySegment w, long w0, long ws, float[] x, int x0, int k, float[] out, int o0, int stride) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00;
+        FloatVector c10 = c00, c11 = c00;
+        FloatVector c20 = c00, c21 = c00;
+        FloatVector c30 = c00, c31 = c00;
+        int bound = S.loopBound(k);
+        for (int i = 0; i < bound; i += L) {
+            long wi = w0 + 4L * i;
+            FloatVector w0v = FloatVector.fromMemorySegment(S, w, wi, LE);
+            FloatVector w1v = FloatVector.fromMemorySegment(S, w, wi + ws, LE);
+            FloatVector w2v = FloatVector.fromMemorySegment(S, w, wi + 2 * ws, LE);
+            FloatVector w3v = FloatVector.fromMemorySegment(S, w, wi + 3 * ws, LE);
+            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            c00 = w0v.fma(xv, c00);
+            c10 = w1v.fma(xv, c10);
+            c20 = w2v.fma(xv, c20);
+            c30 = w3v.fma(xv, c30);
+            xv = FloatVector.fromArray(S, x, x0 + k + i);
+            c01 = w0v.fma(xv, c01);
+            c11 = w1v.fma(xv, c11);
+            c21 = w2v.fma(xv, c21);
+            c31 = w3v.fma(xv, c31);
+        }
+        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0, bound, k);
+        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0, bound, k);
+        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0, bound, k);
+        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0, bound, k);
+        int o = o0 + stride;
+        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + k, bound, k);
+        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + k, bound, k);
+        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + k, bound, k);
+        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + k, bound, k);
+    }
+
+    /** Σ w[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector. */
+    private static float tail(MemorySegment w, long w0, float[] x, int x0, int from, int k) {
+        float sum = 0f;
+        for (int i = from; i < k; i++) {
+            sum += w.get(F32, w0 + 4L * i) * x[x0 + i];
+        }
+        return sum;
+    }
+}
