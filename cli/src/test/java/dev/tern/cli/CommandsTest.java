@@ -122,6 +122,14 @@ class CommandsTest {
     }
 
     @Test
+    void benchWithSpeculationHonoursTheContextSize() {
+        Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--spec", "ngram", "-c", "64",
+                "-n", "100", "-r", "1");
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().strip().endsWith("tern: prompt + -n 100 exceed the context 64"), r.err());
+    }
+
+    @Test
     void missingModelIsOneLine() {
         assertOneLineFailure(Cli.run("run", "-m", "/no/such/model.gguf", "hi"), "/no/such/model.gguf: no such file");
     }
