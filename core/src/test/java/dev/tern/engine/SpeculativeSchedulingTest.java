@@ -99,6 +99,54 @@ class SpeculativeSchedulingTest {
     }
 
     @Test
+    void sampledRequestsWithLogprobsSpeculateAndStayConsistent() throws Exception {
+        Tern draft = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null,
+                new Tern.Options(1, 256, 4, KVCacheType.F32));
+        try (Speculation spec = Speculation.draftModel(draft, target.tokenizer(), "stories260K", 0.3f, 1, 6);
+             Scheduler s = new Scheduler(target.engine(), target.tokenizer(), target.contextSize(),
+                     new SchedulerConfig(4, 64, 16, 0, true), spec)) {
+            List<RequestOutput> outputs = java.util.Collections.synchronizedList(new ArrayList<>());
+            List<java.util.concurrent.CompletableFuture<RequestResult>> done = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                SamplerConfig sampling = SamplerConfig.defaults().withSeed(100 + i);
+                var finished = new java.util.concurrent.CompletableFuture<RequestResult>();
+                done.add(finished);
+                s.submit(new Request(prompt(PROMPTS[i]), sampling, 60, List.of(), 2), new RequestListener() {
+                    @Override
+                    public void onOutput(RequestOutput output) {
+                        outputs.add(output);
+                    }
+
+                    @Override
+                    public void onFinish(RequestResult result) {
+                        finished.complete(result);
+                    }
+                });
+            }
+            s.start();
+            int completion = 0;
+            for (var f : done) {
+                RequestResult r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(null, r.error());
+                completion += r.completionTokens();
+            }
+            int tokens = 0;
+            for (RequestOutput o : outputs) {
+                // Every streamed token carries its own log-probability, drawn from a real distribution.
+                assertEquals(o.tokens().length, o.logprobs().size());
+                for (int j = 0; j < o.tokens().length; j++) {
+                    assertEquals(o.tokens()[j], o.logprobs().get(j).token());
+                    assertTrue(o.logprobs().get(j).logprob() <= 0f);
+                }
+                tokens += o.tokens().length;
+            }
+            assertEquals(completion, tokens);
+            assertTrue(s.stats().drafted() > 0, s.stats().toString());
+        }
+        assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
+    }
+
+    @Test
     void aTightBudgetAndCacheStillKeepOutputs() throws Exception {
         // A budget barely above the running count leaves little room for guesses, and 40 blocks
         // force preemption while requests speculate.
