@@ -335,7 +335,15 @@ public final class Scheduler implements AutoCloseable {
         if (k <= 0) {
             return null;
         }
-        Proposal p = r.proposer.propose(r.tokens, r.length, k);
+        Proposal p;
+        try {
+            p = r.proposer.propose(r.tokens, r.length, k);
+        } catch (RuntimeException e) {
+            // A proposer that fails (say, a draft cache out of room) costs this step its guesses, nothing more.
+            r.proposer.close();
+            r.proposer = null;
+            return null;
+        }
         if (p.size() == 0 || p.size() > k || !reserve(blocksNeeded(r, 1 + p.size()))) {
             return null;
         }
@@ -466,6 +474,11 @@ public final class Scheduler implements AutoCloseable {
         r.table.close();
         r.table = null;
         r.registered = 0;
+        // A draft model's session is freed too: only running requests hold one, so --parallel of them suffice.
+        if (r.proposer != null) {
+            r.proposer.close();
+            r.proposer = null;
+        }
         waiting.addFirst(r);
         preemptions++;
     }

@@ -99,6 +99,21 @@ class SpeculativeSchedulingTest {
     }
 
     @Test
+    void preemptedRequestsGiveBackTheirDraftSessions() throws Exception {
+        // Draft room for exactly the 4 running requests; 8 requests and a 24-block target cache make
+        // the scheduler preempt while others speculate, so a preempted request must not keep its session.
+        Tern draft = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null,
+                new Tern.Options(1, 256, 4, KVCacheType.F32));
+        try (Speculation spec = Speculation.draftModel(draft, target.tokenizer(), "stories260K", 0.3f, 1, 4)) {
+            List<SchedulerTest.Collector> got = new ArrayList<>();
+            SchedulerStats stats = runAll(spec, new SchedulerConfig(4, 16, 16, 24, true), got);
+            assertSameAsSolo(got);
+            assertTrue(stats.preemptions() > 0 && stats.drafted() > 0, stats.toString());
+            assertEquals(0, draft.engine().cache().usedBlocks());
+        }
+    }
+
+    @Test
     void sampledRequestsWithLogprobsSpeculateAndStayConsistent() throws Exception {
         Tern draft = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null,
                 new Tern.Options(1, 256, 4, KVCacheType.F32));
