@@ -35,7 +35,7 @@ public final class BatchMatmul {
      */
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
         int cols = w.cols();
-        if (w.format() == F32Format.INSTANCE) {
+        if (w.format() == F32Format.INSTANCE && n <= F32Tiles.MAX_TOKENS) {
             F32Tiles.multiply(w, rowFrom, rowTo, x, n, out, outStride);
             return;
         }
