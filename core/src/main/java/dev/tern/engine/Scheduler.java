@@ -323,9 +323,12 @@ public final class Scheduler implements AutoCloseable {
         if (speculation == null) {
             return null;
         }
-        if (r.proposer == null) {
-            r.proposer = speculation.open(r.request.sampling());
+        if (r.lengths == null) {
             r.lengths = speculation.lengths();
+        }
+        if (r.proposer == null) {
+            // (Re)opened lazily: a preempted request gave its proposer back, but keeps its acceptance history.
+            r.proposer = speculation.open(r.request.sampling());
         }
         // A pass over the pending token and k guesses fills k+1 positions and yields up to k+1 tokens.
         int k = Math.min(Math.min(r.lengths.next(), room), contextSize - r.length);
