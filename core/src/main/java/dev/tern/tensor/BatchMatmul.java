@@ -46,7 +46,12 @@ public final class BatchMatmul {
             long rowBytes = w.rowBytes();
             for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
                 int nr = Math.min(ROW_BLOCK, rowTo - rb);
-                for (int t = 0; t < n; t++) {
+                int t = 0;
+                for (; t + 2 <= n; t += 2) {
+                    f.dotRows2(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, (t + 1) * cols, cols, out,
+                            t * outStride + rb, (t + 1) * outStride + rb);
+                }
+                if (t < n) {
                     f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, cols, out, t * outStride + rb);
                 }
             }

@@ -34,6 +34,29 @@ public final class Q8_0Format implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** Each block's quants are loaded and widened once and serve both tokens. */
+    @Override
+    public void dotRows2(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int x0, int x1, int n,
+                         float[] out, int out0Off, int out1Off) {
+        Blocks.requireBlocks(type(), n);
+        for (int r = 0; r < rows; r++) {
+            long row = byteOffset + r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(Vec.F), acc1 = acc0;
+            for (int b = 0; b < n / QK; b++) {
+                long o = row + (long) b * BYTES;
+                int k = b * QK;
+                ByteVector lo = Vec.load16(w, o + 2), hi = Vec.load16(w, o + 18);
+                FloatVector s0 = Vec.fma16(hi, x, x0 + k + 16, Vec.fma16(lo, x, x0 + k, FloatVector.zero(Vec.F)));
+                FloatVector s1 = Vec.fma16(hi, x, x1 + k + 16, Vec.fma16(lo, x, x1 + k, FloatVector.zero(Vec.F)));
+                float d = Blocks.f16(w, o);
+                acc0 = Vec.fmaScaled(s0, d, acc0);
+                acc1 = Vec.fmaScaled(s1, d, acc1);
+            }
+            out[out0Off + r] = acc0.reduceLanes(VectorOperators.ADD);
+            out[out1Off + r] = acc1.reduceLanes(VectorOperators.ADD);
+        }
+    }
+
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);

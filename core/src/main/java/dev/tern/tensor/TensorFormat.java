@@ -29,6 +29,17 @@ public interface TensorFormat {
         }
     }
 
+    /**
+     * {@link #dotRows} for two activation vectors at once (two tokens of a small batch):
+     * {@code out0[out0Off + r]} with x[x0..] and {@code out1[out1Off + r]} with x[x1..]. Formats
+     * whose decoding dominates override it to decode each weight block once for both.
+     */
+    default void dotRows2(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int x0, int x1, int n,
+                          float[] out, int out0Off, int out1Off) {
+        dotRows(w, byteOffset, rowBytes, rows, x, x0, n, out, out0Off);
+        dotRows(w, byteOffset, rowBytes, rows, x, x1, n, out, out1Off);
+    }
+
     /** Decodes n values starting at byteOffset into out[outOff..]. */
     void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
 
