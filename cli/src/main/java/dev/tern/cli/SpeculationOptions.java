@@ -52,8 +52,7 @@ final class SpeculationOptions {
         if (validate() == Mode.ngram) {
             return new NgramProposer();
         }
-        // The draft's own draws must not repeat the target's random stream.
-        long draftSeed = config.seed() ^ 0x9E3779B97F4A7C15L;
+        long draftSeed = DraftModelProposer.seedFor(config.seed());
         return DraftModelProposer.load(draftModel, tern.tokenizer(), config, draftSeed, draftPMin,
                 new Tern.Options(draftThreads, 0, 1, cacheType));
     }

@@ -72,6 +72,11 @@ public final class DraftModelProposer implements Proposer {
         }
     }
 
+    /** The seed of the draft's own draws for a target seeded with {@code targetSeed}: not the target's stream. */
+    public static long seedFor(long targetSeed) {
+        return targetSeed ^ 0x9E3779B97F4A7C15L;
+    }
+
     /**
      * Throws a one-line TernException naming {@code draftName} unless the draft vocabulary has
      * the same size and the same token texts as the target's: only then do ids mean the same.

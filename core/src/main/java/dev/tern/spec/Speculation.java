@@ -18,30 +18,22 @@ public final class Speculation implements AutoCloseable {
         Proposer open(SamplerConfig config);
     }
 
-    private final String name;
     private final ProposerFactory proposers;
     private final Supplier<AdaptiveDraftLength> lengths;
-    private final int min;
-    private final int max;
     private final Tern draft;
 
-    private Speculation(String name, ProposerFactory proposers, Supplier<AdaptiveDraftLength> lengths, int min, int max,
-                        Tern draft) {
+    private Speculation(ProposerFactory proposers, Supplier<AdaptiveDraftLength> lengths, int min, int max, Tern draft) {
         if (min < 1 || max < min) {
             throw new IllegalArgumentException("need 1 <= min <= max draft tokens, got " + min + ", " + max);
         }
-        this.name = name;
         this.proposers = proposers;
         this.lengths = lengths;
-        this.min = min;
-        this.max = max;
         this.draft = draft;
     }
 
     /** Prompt lookup ({@link NgramProposer}): proposing costs nothing but the verify width. */
     public static Speculation ngram(int min, int max) {
-        return new Speculation("ngram", config -> new NgramProposer(), () -> AdaptiveDraftLength.forLookup(min, max), min, max,
-                null);
+        return new Speculation(config -> new NgramProposer(), () -> AdaptiveDraftLength.forLookup(min, max), min, max, null);
     }
 
     /**
@@ -52,15 +44,9 @@ public final class Speculation implements AutoCloseable {
                                          int max) {
         DraftModelProposer.requireSameVocabulary(target, draft.tokenizer(), draftName);
         int vocab = target.vocabSize();
-        // The draft's own draws must not repeat the target's random stream.
-        return new Speculation("draft", config -> new DraftModelProposer(draft.newSession(), vocab, config,
-                config.seed() ^ 0x9E3779B97F4A7C15L, minConfidence),
+        return new Speculation(config -> new DraftModelProposer(draft.newSession(), vocab, config,
+                DraftModelProposer.seedFor(config.seed()), minConfidence),
                 () -> AdaptiveDraftLength.forDraftModel(min, max), min, max, draft);
-    }
-
-    /** "ngram" or "draft". */
-    public String name() {
-        return name;
     }
 
     /** A new request's proposer; close it when the request ends. */
@@ -71,14 +57,6 @@ public final class Speculation implements AutoCloseable {
     /** A new request's draft length policy. */
     public AdaptiveDraftLength lengths() {
         return lengths.get();
-    }
-
-    public int min() {
-        return min;
-    }
-
-    public int max() {
-        return max;
     }
 
     @Override
