@@ -56,25 +56,46 @@ class MatrixKernelsTest {
         Random rnd = new Random(17 + format.type().id);
         try (Arena arena = Arena.ofConfined()) {
             for (int cols : lengths(format)) {
-                int rows = 2 * BatchMatmul.ROW_BLOCK + 7;
-                Matrix m = Matrix.random(arena, format, rows + 1, cols, rnd);
+                Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, cols, rnd);
                 for (int n = 1; n <= 17; n++) {
-                    float[] x = DotKernelTest.gaussian(rnd, n * cols);
-                    // A sub-range of rows that does not start at a row block boundary, as a thread's share.
-                    int from = 3, to = rows;
-                    float[] out = new float[n * (rows + 1)];
-                    Arrays.fill(out, Float.NaN);
-                    BatchMatmul.multiply(m.tensor(), from, to, x, n, out, rows + 1);
-                    for (int t = 0; t < n; t++) {
-                        for (int r = 0; r < rows + 1; r++) {
-                            float v = out[t * (rows + 1) + r];
-                            if (r < from || r >= to) {
-                                assertTrue(Float.isNaN(v), "wrote row " + r + " outside its range");
-                            } else {
-                                m.assertDot(r, x, t * cols, v, format + " n=" + n + " cols=" + cols + " t=" + t + " r=" + r);
-                            }
-                        }
-                    }
+                    checkBatch(m, n, rnd);
+                }
+            }
+        }
+    }
+
+    /** Rows of 8192 columns: batches of 11 and 16 tokens fill only half-height row blocks (L2 budget). */
+    static List<TensorFormat> wideFormats() {
+        return List.of(F32Format.INSTANCE, Q8_0Format.INSTANCE);
+    }
+
+    @ParameterizedTest
+    @MethodSource("wideFormats")
+    void batchMatmulOfWideRowsMatchesReference(TensorFormat format) {
+        Random rnd = new Random(23 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, 8192, rnd);
+            checkBatch(m, 11, rnd);
+            checkBatch(m, 16, rnd);
+        }
+    }
+
+    /** BatchMatmul over all but the first 3 and the last row of m, for n random tokens, against the reference. */
+    private static void checkBatch(Matrix m, int n, Random rnd) {
+        int rows = m.rows - 1, cols = m.cols;
+        float[] x = DotKernelTest.gaussian(rnd, n * cols);
+        // A sub-range of rows that does not start at a row block boundary, as a thread's share.
+        int from = 3, to = rows;
+        float[] out = new float[n * (rows + 1)];
+        Arrays.fill(out, Float.NaN);
+        BatchMatmul.multiply(m.tensor(), from, to, x, n, out, rows + 1);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows + 1; r++) {
+                float v = out[t * (rows + 1) + r];
+                if (r < from || r >= to) {
+                    assertTrue(Float.isNaN(v), "wrote row " + r + " outside its range");
+                } else {
+                    m.assertDot(r, x, t * cols, v, m.format + " n=" + n + " cols=" + cols + " t=" + t + " r=" + r);
                 }
             }
         }
