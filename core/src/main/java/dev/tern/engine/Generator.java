@@ -25,12 +25,10 @@ public final class Generator {
     }
 
     /**
-     * Generates up to {@code maxTokens} tokens after {@code prompt}, continuing the session from
-     * its current position (a chat keeps its earlier turns in the cache). maxTokens &lt; 0 means
-     * until the context is full.
+     * Throws a one-line TernException unless {@code prompt} has tokens and fits the session's
+     * free positions: what every generation loop checks before feeding it.
      */
-    public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
-                                            int maxTokens, Listener listener) {
+    public static void checkPrompt(Session session, int[] prompt) {
         if (prompt.length == 0) {
             throw new TernException("empty prompt: nothing to generate from (add BOS or some text)");
         }
@@ -39,6 +37,16 @@ public final class Generator {
             throw new TernException("prompt of " + prompt.length + " tokens does not fit the context ("
                     + room + " of " + session.contextSize() + " positions free)");
         }
+    }
+
+    /**
+     * Generates up to {@code maxTokens} tokens after {@code prompt}, continuing the session from
+     * its current position (a chat keeps its earlier turns in the cache). maxTokens &lt; 0 means
+     * until the context is full.
+     */
+    public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
+                                            int maxTokens, Listener listener) {
+        checkPrompt(session, prompt);
         for (int t : prompt) {
             sampler.accept(t);
         }

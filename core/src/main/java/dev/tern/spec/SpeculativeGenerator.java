@@ -1,6 +1,5 @@
 package dev.tern.spec;
 
-import dev.tern.TernException;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.GenerationResult.StopReason;
 import dev.tern.engine.Generator;
@@ -72,14 +71,7 @@ public final class SpeculativeGenerator {
     }
 
     private SpeculativeResult run(int[] prompt, int maxTokens, Generator.Listener listener) {
-        if (prompt.length == 0) {
-            throw new TernException("empty prompt: nothing to generate from (add BOS or some text)");
-        }
-        int room = target.contextSize() - target.position();
-        if (prompt.length > room) {
-            throw new TernException("prompt of " + prompt.length + " tokens does not fit the context ("
-                    + room + " of " + target.contextSize() + " positions free)");
-        }
+        Generator.checkPrompt(target, prompt);
         for (int t : prompt) {
             sampler.accept(t);
             push(t);
