@@ -283,32 +283,30 @@ public final class Scheduler implements AutoCloseable {
         }
         int[][] decided = new int[sampling.size()][];
         TokenLogprob[][] logprobs = new TokenLogprob[sampling.size()][];
+        int[] firstRow = new int[sampling.size()];
         for (int k = 0, row = 0; k < sampling.size(); k++) {
             ScheduledRequest r = sampling.get(k);
+            firstRow[k] = row;
+            row += r.proposal == null ? 1 : r.proposal.size() + 1;
             if (r.proposal != null) {
                 // Decided and cut back before the prefix cache sees the request's blocks.
                 logprobs[k] = r.request.logprobs() >= 0 ? new TokenLogprob[r.proposal.size() + 1] : null;
-                decided[k] = verify(r, logits, row, logprobs[k]);
-                row += r.proposal.size() + 1;
-            } else {
-                row++;
+                decided[k] = verify(r, logits, firstRow[k], logprobs[k]);
             }
         }
         for (ScheduledRequest r : planned) {
             registerFullBlocks(r);
         }
-        for (int k = 0, row = 0; k < sampling.size(); k++) {
+        for (int k = 0; k < sampling.size(); k++) {
             ScheduledRequest r = sampling.get(k);
-            if (decided[k] != null) {
-                for (int j = 0; j < decided[k].length; j++) {
-                    if (!accept(r, decided[k][j], logprobs[k] == null ? null : logprobs[k][j])) {
-                        break;
-                    }
+            if (decided[k] == null) {
+                sample(r, Arrays.copyOfRange(logits, firstRow[k] * vocab, (firstRow[k] + 1) * vocab));
+                continue;
+            }
+            for (int j = 0; j < decided[k].length; j++) {
+                if (!accept(r, decided[k][j], logprobs[k] == null ? null : logprobs[k][j])) {
+                    break;
                 }
-                row += r.proposal.size() + 1;
-            } else {
-                sample(r, Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab));
-                row++;
             }
         }
         return true;
