@@ -70,12 +70,7 @@ final class SpeculationOptions {
         }
         Tern draft = Tern.load(draftModel, null, new Tern.Options(draftThreads, tern.contextSize(), parallel,
                 tern.engine().cache().type()));
-        try {
-            return Speculation.draftModel(draft, tern.tokenizer(), draftModel.toString(), draftPMin, draftMin, draftMax);
-        } catch (RuntimeException e) {
-            draft.close();
-            throw e;
-        }
+        return Speculation.draftModel(draft, tern.tokenizer(), draftModel.toString(), draftPMin, draftMin, draftMax);
     }
 
     /** The mode, once the flags are known to go together. */

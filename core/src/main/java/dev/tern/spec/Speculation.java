@@ -38,11 +38,17 @@ public final class Speculation implements AutoCloseable {
 
     /**
      * A draft model, already loaded with room for one session per running request; refused
-     * unless its vocabulary is the target's. Closing this closes the draft model.
+     * unless its vocabulary is the target's. Takes the draft model over: it is closed with this,
+     * or at once when refused.
      */
     public static Speculation draftModel(Tern draft, Tokenizer target, String draftName, float minConfidence, int min,
                                          int max) {
-        DraftModelProposer.requireSameVocabulary(target, draft.tokenizer(), draftName);
+        try {
+            DraftModelProposer.requireSameVocabulary(target, draft.tokenizer(), draftName);
+        } catch (RuntimeException e) {
+            draft.close();
+            throw e;
+        }
         int vocab = target.vocabSize();
         return new Speculation(config -> new DraftModelProposer(draft.newSession(), vocab, config,
                 DraftModelProposer.seedFor(config.seed()), minConfidence),
