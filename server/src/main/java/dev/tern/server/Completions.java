@@ -20,11 +20,13 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
 
 /**
  * POST /v1/chat/completions and /v1/completions: checks the request, submits its {@code n}
  * choices to the scheduler and answers with one JSON body or a stream of server-sent events
- * ending in {@code data: [DONE]}. A client that goes away mid-stream cancels its requests.
+ * ending in {@code data: [DONE]}. A client that goes away cancels its requests: mid-stream when a
+ * write fails, while a whole answer is computed when {@link ClientProbe} sees the connection closed.
  */
 final class Completions {
     private final Scheduler scheduler;
@@ -112,7 +114,7 @@ final class Completions {
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());
         } else {
-            respond(ctx, response, events, choices);
+            respond(ctx, response, events, handles, choices);
         }
     }
 
@@ -132,10 +134,20 @@ final class Completions {
         };
     }
 
-    private void respond(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events, Choices choices) {
+    private void respond(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
+                         List<RequestHandle> handles, Choices choices) {
+        ClientProbe probe = ClientProbe.of(ctx);
         RequestResult error = null;
         while (!choices.allDone()) {
-            Event e = take(events);
+            if (probe.clientGone(ctx)) {
+                handles.forEach(RequestHandle::cancel);
+                metrics.disconnected();
+                return;
+            }
+            Event e = poll(events, ClientProbe.INTERVAL_MILLIS);
+            if (e == null) {
+                continue;
+            }
             if (e.output != null) {
                 choices.output(e.index, e.output, e.nanos);
                 response.append(e.index, e.output);
@@ -174,7 +186,7 @@ final class Completions {
                 send(out, Json.write(first));
             }
             while (!choices.allDone()) {
-                Event e = take(events);
+                Event e = poll(events, Long.MAX_VALUE);
                 if (e.output != null) {
                     choices.output(e.index, e.output, e.nanos);
                     send(out, Json.write(response.chunk(e.index, e.output)));
@@ -205,9 +217,10 @@ final class Completions {
         out.flush();
     }
 
-    private static Event take(BlockingQueue<Event> events) {
+    /** The next event, or null after {@code millis} without one. */
+    private static Event poll(BlockingQueue<Event> events, long millis) {
         try {
-            return events.take();
+            return events.poll(millis, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ApiException(503, "server_error", "the server is shutting down", null, null);

@@ -332,19 +332,58 @@ class TernServerTest {
 
     @Test
     void clientDisconnectCancelsTheStream() throws Exception {
-        String body = "{\"prompt\": \"Once upon a time\", \"stream\": true}";
         double before = cancelled();
-        try (Socket socket = new Socket("127.0.0.1", server.port())) {
-            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + KEY
-                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
-                    .getBytes(StandardCharsets.UTF_8));
+        try (Socket socket = post("{\"prompt\": \"Once upon a time\", \"stream\": true}")) {
             String head = new String(socket.getInputStream().readNBytes(200), StandardCharsets.UTF_8);
             assertTrue(head.startsWith("HTTP/1.1 200"), head);
         }
+        awaitCancelled(before + 1);
+    }
+
+    /** Nothing is written before the whole answer, so only the server's probe of the socket can notice. */
+    @Test
+    void clientDisconnectCancelsAWholeAnswer() throws Exception {
+        double before = cancelled();
+        // 16 sampled choices of up to 250 tokens: seconds of work, far longer than the probe's 100 ms.
+        try (Socket ignored = post("{\"prompt\": \"Once upon a time\", \"n\": 16, \"max_tokens\": 250, \"temperature\": 1.5}")) {
+            Thread.sleep(200);
+        }
+        awaitCancelled(before + 16);
+    }
+
+    /** A client that pipelines its next request behind a POST is not taken for one that went away. */
+    @Test
+    void pipelinedRequestDoesNotCancelTheAnswer() throws Exception {
+        try (Socket socket = post("{\"prompt\": \"Once upon a time\", \"n\": 16, \"max_tokens\": 250, \"temperature\": 1.5}")) {
+            Thread.sleep(300);
+            socket.getOutputStream().write("GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.UTF_8));
+            var in = new java.io.DataInputStream(socket.getInputStream());
+            StringBuilder head = new StringBuilder();
+            while (!head.toString().endsWith("\r\n\r\n")) {
+                head.append((char) in.readByte());
+            }
+            assertTrue(head.toString().startsWith("HTTP/1.1 200"), head.toString());
+            int length = Integer.parseInt(head.toString().lines().filter(l -> l.toLowerCase().startsWith("content-length:"))
+                    .findFirst().orElseThrow().substring(15).trim());
+            byte[] body = new byte[length];
+            in.readFully(body);
+            assertEquals(16, Json.parseObject(body).get("choices").size());
+        }
+    }
+
+    private static Socket post(String body) throws Exception {
+        Socket socket = new Socket("127.0.0.1", server.port());
+        socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + KEY
+                + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
+                .getBytes(StandardCharsets.UTF_8));
+        return socket;
+    }
+
+    private static void awaitCancelled(double expected) throws Exception {
         long deadline = System.nanoTime() + 20_000_000_000L;
-        while (cancelled() < before + 1 && System.nanoTime() < deadline) {
+        while (cancelled() < expected && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
-        assertEquals(before + 1, cancelled());
+        assertEquals(expected, cancelled());
     }
 }
