@@ -38,7 +38,17 @@ final class Kernels {
             long rowBytes = w.rowBytes();
             pool.parallelFor(groups, minGroups, (from, to) -> {
                 int r0 = from * group, r1 = Math.min(rows, to * group);
-                f.dotRows(data, r0 * rowBytes, rowBytes, r1 - r0, x, 0, cols, out, r0);
+                // The share is read as four parts side by side: four memory streams (TensorFormat.dotRowsFour).
+                int part = (r1 - r0) / 4;
+                long[] offsets = new long[4];
+                int[] outs = new int[4];
+                for (int i = 0; i < 4; i++) {
+                    outs[i] = r0 + i * part;
+                    offsets[i] = outs[i] * rowBytes;
+                }
+                f.dotRowsFour(data, offsets, rowBytes, part, x, 0, cols, out, outs);
+                int done = r0 + 4 * part;
+                f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, 0, cols, out, done);
             });
         } else {
             pool.parallelFor(groups, minGroups, (from, to) ->

@@ -67,6 +67,23 @@ public final class Q4_0Format implements TensorFormat {
         }
     }
 
+    /** Every row shares one pass over x for the block sums; the pairs' rows step through their blocks together. */
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        if (Vec.FL != 16) {
+            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            return;
+        }
+        Blocks.requireBlocks(type(), n);
+        float[] sums = blockSums(x, xOff, n / QK);
+        for (int r = 0; r < rows; r++) {
+            long step = r * rowBytes;
+            dot512Pair(w, offsets[0] + step, offsets[1] + step, x, xOff, sums, n / QK, out, outs[0] + r, outs[1] + r);
+            dot512Pair(w, offsets[2] + step, offsets[3] + step, x, xOff, sums, n / QK, out, outs[2] + r, outs[3] + r);
+        }
+    }
+
     /** Σ x over each block of 32 values. */
     private static float[] blockSums(float[] x, int xOff, int blocks) {
         float[] sums = new float[blocks];
@@ -82,39 +99,50 @@ public final class Q4_0Format implements TensorFormat {
      * inline gets boxed). Σ (q−8)·x = Σ q·x − 8·Σ x: the stored bytes widen to ints, where the
      * nibbles split with a shift and an AND (byte-lane shifts cost several instructions on x86),
      * and the offset becomes one scalar multiply-add per block with the precomputed block sums of
-     * x. Two blocks per step go to two accumulators so that consecutive blocks overlap.
+     * x.
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        float c0 = 0f, c1 = 0f;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2) {
+        FloatVector acc = FloatVector.zero(F);
+        float c = 0f;
+        for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
             int xi = xo + b * QK;
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(B2I, I, 0);
-            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2 + BYTES, LE).convertShape(B2I, I, 0);
-            FloatVector s0 = ((FloatVector) q0.and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi));
-            FloatVector s1 = ((FloatVector) q1.and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + QK));
-            s0 = ((FloatVector) q0.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), s0);
-            s1 = ((FloatVector) q1.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + QK + 16), s1);
-            float d0 = Float.float16ToFloat(w.get(Blocks.I16, p));
-            float d1 = Float.float16ToFloat(w.get(Blocks.I16, p + BYTES));
-            a0 = s0.fma(FloatVector.broadcast(F, d0), a0);
-            a1 = s1.fma(FloatVector.broadcast(F, d1), a1);
-            c0 += d0 * sums[b];
-            c1 += d1 * sums[b + 1];
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(B2I, I, 0);
+            FloatVector s = ((FloatVector) q.and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi));
+            s = ((FloatVector) q.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), s);
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p));
+            acc = s.fma(FloatVector.broadcast(F, d), acc);
+            c += d * sums[b];
         }
-        if (b < blocks) {
-            long p = o + (long) b * BYTES;
+        return acc.reduceLanes(VectorOperators.ADD) - 8f * c;
+    }
+
+    /**
+     * {@link #dot512} of the rows at oa and ob into out[ia] and out[ib], their blocks read
+     * alternately (two memory streams, and two independent accumulators to overlap).
+     */
+    private static void dot512Pair(MemorySegment w, long oa, long ob, float[] x, int xo, float[] sums, int blocks,
+                                   float[] out, int ia, int ib) {
+        FloatVector accA = FloatVector.zero(F), accB = accA;
+        float cA = 0f, cB = 0f;
+        for (int b = 0; b < blocks; b++) {
+            long o = (long) b * BYTES;
             int xi = xo + b * QK;
-            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(B2I, I, 0);
-            FloatVector s0 = ((FloatVector) q0.and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi));
-            s0 = ((FloatVector) q0.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), s0);
-            float d0 = Float.float16ToFloat(w.get(Blocks.I16, p));
-            a0 = s0.fma(FloatVector.broadcast(F, d0), a0);
-            c0 += d0 * sums[b];
+            FloatVector x0 = FloatVector.fromArray(F, x, xi), x1 = FloatVector.fromArray(F, x, xi + 16);
+            IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, w, oa + o + 2, LE).convertShape(B2I, I, 0);
+            IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, w, ob + o + 2, LE).convertShape(B2I, I, 0);
+            FloatVector sa = ((FloatVector) qa.and(0x0F).convert(I2F, 0)).mul(x0);
+            FloatVector sb = ((FloatVector) qb.and(0x0F).convert(I2F, 0)).mul(x0);
+            sa = ((FloatVector) qa.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(x1, sa);
+            sb = ((FloatVector) qb.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(x1, sb);
+            float da = Float.float16ToFloat(w.get(Blocks.I16, oa + o)), db = Float.float16ToFloat(w.get(Blocks.I16, ob + o));
+            accA = sa.fma(FloatVector.broadcast(F, da), accA);
+            accB = sb.fma(FloatVector.broadcast(F, db), accB);
+            cA += da * sums[b];
+            cB += db * sums[b];
         }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD) - 8f * (c0 + c1);
+        out[ia] = accA.reduceLanes(VectorOperators.ADD) - 8f * cA;
+        out[ib] = accB.reduceLanes(VectorOperators.ADD) - 8f * cB;
     }
 
     @Override

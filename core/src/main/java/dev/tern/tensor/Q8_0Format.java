@@ -25,13 +25,40 @@ public final class Q8_0Format implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
-            long o = byteOffset + (long) b * BYTES;
-            int xo = xOff + b * QK;
-            FloatVector s = Vec.fma16(Vec.load16(w, o + 2), x, xo, FloatVector.zero(Vec.F));
-            s = Vec.fma16(Vec.load16(w, o + 18), x, xo + 16, s);
-            acc = Vec.fmaScaled(s, Blocks.f16(w, o), acc);
+            acc = block(w, byteOffset + (long) b * BYTES, x, xOff + b * QK, acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        Blocks.requireBlocks(type(), n);
+        for (int r = 0; r < rows; r++) {
+            long step = r * rowBytes;
+            dotPair(w, offsets[0] + step, offsets[1] + step, x, xOff, n, out, outs[0] + r, outs[1] + r);
+            dotPair(w, offsets[2] + step, offsets[3] + step, x, xOff, n, out, outs[2] + r, outs[3] + r);
+        }
+    }
+
+    /** {@link #dot} of the rows at a and b into out[ia] and out[ib], their blocks read alternately. */
+    private static void dotPair(MemorySegment w, long a, long b, float[] x, int xOff, int n, float[] out, int ia, int ib) {
+        FloatVector accA = FloatVector.zero(Vec.F), accB = accA;
+        for (int k = 0; k < n / QK; k++) {
+            long o = (long) k * BYTES;
+            int xo = xOff + k * QK;
+            accA = block(w, a + o, x, xo, accA);
+            accB = block(w, b + o, x, xo, accB);
+        }
+        out[ia] = accA.reduceLanes(VectorOperators.ADD);
+        out[ib] = accB.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** acc + one block's products with x[xo..xo+32), in {@link #dot}'s order. */
+    private static FloatVector block(MemorySegment w, long o, float[] x, int xo, FloatVector acc) {
+        FloatVector s = Vec.fma16(Vec.load16(w, o + 2), x, xo, FloatVector.zero(Vec.F));
+        s = Vec.fma16(Vec.load16(w, o + 18), x, xo + 16, s);
+        return Vec.fmaScaled(s, Blocks.f16(w, o), acc);
     }
 
     /** Each block's quants are loaded and widened once and serve both tokens. */

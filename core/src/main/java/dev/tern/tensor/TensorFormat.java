@@ -30,6 +30,22 @@ public interface TensorFormat {
     }
 
     /**
+     * {@link #dotRows} over four row ranges at once: {@code rows} rows from each
+     * {@code offsets[i]} into {@code out[outs[i] ..]}, as four dotRows calls would (to float
+     * rounding: the order of the lane sums may differ).
+     * Decode passes four distant parts of a matrix; formats whose kernels do much work per byte
+     * override it to step through two ranges block by block and the two pairs row by row, so
+     * that the hardware prefetcher follows four streams at once and memory keeps up with the
+     * arithmetic (one stream per core leaves a Q8_0 matrix × vector near half the bandwidth).
+     */
+    default void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                             float[] out, int[] outs) {
+        for (int i = 0; i < 4; i++) {
+            dotRows(w, offsets[i], rowBytes, rows, x, xOff, n, out, outs[i]);
+        }
+    }
+
+    /**
      * {@link #dotRows} for two activation vectors at once (two tokens of a small batch):
      * {@code out0[out0Off + r]} with x[x0..] and {@code out1[out1Off + r]} with x[x1..]. Formats
      * whose decoding dominates override it to decode each weight block once for both.

@@ -50,6 +50,39 @@ class MatrixKernelsTest {
         }
     }
 
+    /** Four ranges at once, each into its own slots, against the reference. */
+    @ParameterizedTest
+    @MethodSource("formats")
+    void dotRowsFourEqualsDotRowsOfEachRange(TensorFormat format) {
+        Random rnd = new Random(11 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : lengths(format)) {
+                for (int rows : new int[]{1, 3}) {
+                    Matrix m = Matrix.random(arena, format, 4 * rows + 2, cols, rnd);
+                    int xOff = rnd.nextInt(3);
+                    float[] x = DotKernelTest.gaussian(rnd, xOff + cols + 2);
+                    // Ranges out of order and apart, each writing to slots of its own.
+                    int[] firstRows = {2 + 3 * rows, 0, 1 + rows, 2 + 2 * rows};
+                    long[] offsets = new long[4];
+                    int[] outs = new int[4];
+                    for (int i = 0; i < 4; i++) {
+                        offsets[i] = m.rowBytes * (m.skip + firstRows[i]);
+                        outs[i] = 1 + i * (rows + 1);
+                    }
+                    float[] out = new float[4 * (rows + 1) + 1];
+                    Arrays.fill(out, Float.NaN);
+                    format.dotRowsFour(m.data, offsets, m.rowBytes, rows, x, xOff, cols, out, outs);
+                    for (int i = 0; i < 4; i++) {
+                        for (int r = 0; r < rows; r++) {
+                            m.assertDot(firstRows[i] + r, x, xOff, out[outs[i] + r], format + " range " + i + " r=" + r);
+                        }
+                        assertTrue(Float.isNaN(out[outs[i] - 1]), "wrote outside its slots");
+                    }
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("formats")
     void batchMatmulMatchesReference(TensorFormat format) {
