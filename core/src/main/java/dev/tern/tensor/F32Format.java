@@ -38,6 +38,13 @@ public final class F32Format implements TensorFormat {
         return sum;
     }
 
+    /** The ranges four rows at a time, so that the 4-row kernel keeps sharing its activation loads. */
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        TensorFormat.dotRowsFourInGroups(this, 4, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+    }
+
     /** Four rows at a time, each activation vector load shared by the four. */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
