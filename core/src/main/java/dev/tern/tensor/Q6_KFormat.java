@@ -2,9 +2,17 @@ package dev.tern.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2I;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 
 /**
  * Q6_K: super-blocks of 256 values as 6-bit levels meaning d·sc·(q-32), with a signed 8-bit
@@ -16,6 +24,10 @@ public final class Q6_KFormat implements TensorFormat {
     public static final Q6_KFormat INSTANCE = new Q6_KFormat();
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 210;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q6_KFormat() {
     }
@@ -28,6 +40,9 @@ public final class Q6_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            return dot512(w, byteOffset, x, xOff, groupSums(x, xOff, n), n / QK);
+        }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
@@ -50,6 +65,82 @@ public final class Q6_KFormat implements TensorFormat {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Every row shares one pass over x for the 16-value sums that carry the −32 offset. */
+    @Override
+    public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                        float[] out, int outOff) {
+        if (Vec.FL != 16) {
+            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+            return;
+        }
+        Blocks.requireBlocks(type(), n);
+        float[] sums = groupSums(x, xOff, n);
+        for (int r = 0; r < rows; r++) {
+            out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
+        }
+    }
+
+    /** The 16-value sums once; a row of each range in turn. */
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        if (Vec.FL != 16) {
+            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            return;
+        }
+        Blocks.requireBlocks(type(), n);
+        float[] sums = groupSums(x, xOff, n);
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < 4; i++) {
+                out[outs[i] + r] = dot512(w, offsets[i] + r * rowBytes, x, xOff, sums, n / QK);
+            }
+        }
+    }
+
+    /** Σ x over each group of 16 values (one scale each). */
+    private static float[] groupSums(float[] x, int xOff, int n) {
+        float[] sums = new float[n / 16];
+        for (int j = 0; j < sums.length; j++) {
+            sums[j] = FloatVector.fromArray(F, x, xOff + 16 * j).reduceLanes(VectorOperators.ADD);
+        }
+        return sums;
+    }
+
+    /**
+     * The 512-bit kernel, written out in full and lean (the generic one above exceeds the JIT's
+     * inlining budget and boxes its vectors): the 6-bit levels are assembled in int lanes, and
+     * the −32 offset becomes a scalar multiply-add per 16 values with the precomputed sums of x.
+     */
+    private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
+        FloatVector acc = FloatVector.zero(F);
+        float offset = 0f;
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p + 208));
+            for (int k = 0; k < 4; k++) {
+                int h = k >> 1, g = k & 1;
+                long sc = p + 192 + 8 * h + g;
+                int xi = xo + b * QK + 128 * h + 16 * g;
+                IntVector a = (IntVector) ByteVector.fromMemorySegment(B, w, p + 64 * h + 16 * g, LE).convertShape(B2I, I, 0);
+                IntVector c = (IntVector) ByteVector.fromMemorySegment(B, w, p + 64 * h + 32 + 16 * g, LE).convertShape(B2I, I, 0);
+                IntVector hb = (IntVector) ByteVector.fromMemorySegment(B, w, p + 128 + 32 * h + 16 * g, LE).convertShape(B2I, I, 0);
+                IntVector v0 = a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4));
+                IntVector v1 = c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2));
+                IntVector v2 = a.lanewise(ASHR, 4).and(0x0F).or(hb.and(0x30));
+                IntVector v3 = c.lanewise(ASHR, 4).and(0x0F).or(hb.lanewise(ASHR, 2).and(0x30));
+                float s0 = d * Blocks.s8(w, sc), s1 = d * Blocks.s8(w, sc + 2);
+                float s2 = d * Blocks.s8(w, sc + 4), s3 = d * Blocks.s8(w, sc + 6);
+                acc = ((FloatVector) v0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, s0), acc);
+                acc = ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32)).fma(FloatVector.broadcast(F, s1), acc);
+                acc = ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 64)).fma(FloatVector.broadcast(F, s2), acc);
+                acc = ((FloatVector) v3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 96)).fma(FloatVector.broadcast(F, s3), acc);
+                int j = (xi - xo) / 16;
+                offset += s0 * sums[j] + s1 * sums[j + 2] + s2 * sums[j + 4] + s3 * sums[j + 6];
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - 32f * offset;
     }
 
     private static FloatVector group(ByteVector q, float[] x, int xo, float scale, FloatVector acc) {
