@@ -39,7 +39,7 @@ public final class Q4_KFormat implements TensorFormat {
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
-            return dot512(w, byteOffset, x, xOff, subBlockSums(x, xOff, n), n / QK);
+            return dot512(w, byteOffset, x, xOff, KQuants.subBlockSums(x, xOff, n), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -74,7 +74,7 @@ public final class Q4_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = subBlockSums(x, xOff, n);
+        float[] sums = KQuants.subBlockSums(x, xOff, n);
         for (int r = 0; r < rows; r++) {
             out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
         }
@@ -89,22 +89,12 @@ public final class Q4_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = subBlockSums(x, xOff, n);
+        float[] sums = KQuants.subBlockSums(x, xOff, n);
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < 4; i++) {
                 out[outs[i] + r] = dot512(w, offsets[i] + r * rowBytes, x, xOff, sums, n / QK);
             }
         }
-    }
-
-    /** Σ x over each sub-block of 32 values. */
-    private static float[] subBlockSums(float[] x, int xOff, int n) {
-        float[] sums = new float[n / 32];
-        for (int j = 0; j < sums.length; j++) {
-            int xi = xOff + 32 * j;
-            sums[j] = FloatVector.fromArray(F, x, xi).add(FloatVector.fromArray(F, x, xi + 16)).reduceLanes(VectorOperators.ADD);
-        }
-        return sums;
     }
 
     /**

@@ -2,10 +2,18 @@ package dev.tern.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.B2I;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 
 /**
  * Q5_K: Q4_K with a fifth bit per value (176 bytes: fp16 d, fp16 dmin, scales[12], qh[32],
@@ -15,6 +23,10 @@ public final class Q5_KFormat implements TensorFormat {
     public static final Q5_KFormat INSTANCE = new Q5_KFormat();
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 176;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q5_KFormat() {
     }
@@ -27,6 +39,9 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            return dot512(w, byteOffset, x, xOff, KQuants.subBlockSums(x, xOff, n), n / QK);
+        }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
@@ -55,6 +70,73 @@ public final class Q5_KFormat implements TensorFormat {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Every row shares one pass over x for the sub-block sums that carry the mins. */
+    @Override
+    public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                        float[] out, int outOff) {
+        if (Vec.FL != 16) {
+            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+            return;
+        }
+        Blocks.requireBlocks(type(), n);
+        float[] sums = KQuants.subBlockSums(x, xOff, n);
+        for (int r = 0; r < rows; r++) {
+            out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
+        }
+    }
+
+    /** The sub-block sums once; a row of each range in turn. */
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        if (Vec.FL != 16) {
+            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            return;
+        }
+        Blocks.requireBlocks(type(), n);
+        float[] sums = KQuants.subBlockSums(x, xOff, n);
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < 4; i++) {
+                out[outs[i] + r] = dot512(w, offsets[i] + r * rowBytes, x, xOff, sums, n / QK);
+            }
+        }
+    }
+
+    /**
+     * The 512-bit kernel, written out in full and lean as Q4_K's (the generic one above exceeds
+     * the JIT's inlining budget and boxes its vectors): the levels, with their fifth bit, are
+     * assembled in int lanes; the mins become a scalar multiply-add per sub-block.
+     */
+    private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
+        FloatVector acc = FloatVector.zero(F);
+        float mins = 0f;
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
+            IntVector qh0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 16, LE).convertShape(B2I, I, 0);
+            IntVector qh1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 32, LE).convertShape(B2I, I, 0);
+            for (int c = 0; c < 4; c++) {
+                int xi = xo + b * QK + 64 * c;
+                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 48 + 32 * c, LE).convertShape(B2I, I, 0);
+                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 64 + 32 * c, LE).convertShape(B2I, I, 0);
+                IntVector l0 = q0.and(0x0F).or(qh0.lanewise(ASHR, 2 * c).and(1).lanewise(LSHL, 4));
+                IntVector l1 = q1.and(0x0F).or(qh1.lanewise(ASHR, 2 * c).and(1).lanewise(LSHL, 4));
+                IntVector h0 = q0.lanewise(ASHR, 4).and(0x0F).or(qh0.lanewise(ASHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                IntVector h1 = q1.lanewise(ASHR, 4).and(0x0F).or(qh1.lanewise(ASHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                FloatVector lo = ((FloatVector) l0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi));
+                lo = ((FloatVector) l1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), lo);
+                FloatVector hi = ((FloatVector) h0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32));
+                hi = ((FloatVector) h1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 48), hi);
+                acc = lo.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(w, p + 4, 2 * c)), acc);
+                acc = hi.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(w, p + 4, 2 * c + 1)), acc);
+                int j = b * 8 + 2 * c;
+                mins += dmin * (KQuants.minK4(w, p + 4, 2 * c) * sums[j] + KQuants.minK4(w, p + 4, 2 * c + 1) * sums[j + 1]);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - mins;
     }
 
     private static VectorMask<Byte> bitSet(ByteVector qh, byte bit) {
