@@ -61,10 +61,8 @@ public final class Q4_0Format implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = blockSums(x, xOff, n / QK);
-        for (int r = 0; r < rows; r++) {
-            out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
-        }
+        RowsWithSums.dotRows(Q4_0Format::dot512, blockSums(x, xOff, n / QK), n / QK, w, byteOffset, rowBytes, rows, x, xOff,
+                out, outOff);
     }
 
     /** Every row shares one pass over x for the block sums; the pairs' rows step through their blocks together. */

@@ -81,13 +81,10 @@ public final class Q5_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = KQuants.subBlockSums(x, xOff, n);
-        for (int r = 0; r < rows; r++) {
-            out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
-        }
+        RowsWithSums.dotRows(Q5_KFormat::dot512, KQuants.subBlockSums(x, xOff, n), n / QK, w,
+                byteOffset, rowBytes, rows, x, xOff, out, outOff);
     }
 
-    /** The sub-block sums once; a row of each range in turn. */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
@@ -96,12 +93,8 @@ public final class Q5_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = KQuants.subBlockSums(x, xOff, n);
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < 4; i++) {
-                out[outs[i] + r] = dot512(w, offsets[i] + r * rowBytes, x, xOff, sums, n / QK);
-            }
-        }
+        RowsWithSums.dotRowsFour(Q5_KFormat::dot512, KQuants.subBlockSums(x, xOff, n), n / QK, w,
+                offsets, rowBytes, rows, x, xOff, out, outs);
     }
 
     /**

@@ -76,13 +76,10 @@ public final class Q6_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = groupSums(x, xOff, n);
-        for (int r = 0; r < rows; r++) {
-            out[outOff + r] = dot512(w, byteOffset + r * rowBytes, x, xOff, sums, n / QK);
-        }
+        RowsWithSums.dotRows(Q6_KFormat::dot512, groupSums(x, xOff, n), n / QK, w,
+                byteOffset, rowBytes, rows, x, xOff, out, outOff);
     }
 
-    /** The 16-value sums once; a row of each range in turn. */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
@@ -91,12 +88,8 @@ public final class Q6_KFormat implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = groupSums(x, xOff, n);
-        for (int r = 0; r < rows; r++) {
-            for (int i = 0; i < 4; i++) {
-                out[outs[i] + r] = dot512(w, offsets[i] + r * rowBytes, x, xOff, sums, n / QK);
-            }
-        }
+        RowsWithSums.dotRowsFour(Q6_KFormat::dot512, groupSums(x, xOff, n), n / QK, w,
+                offsets, rowBytes, rows, x, xOff, out, outs);
     }
 
     /** Σ x over each group of 16 values (one scale each). */
