@@ -3,6 +3,7 @@ package dev.tern.server;
 import io.javalin.http.Context;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.io.SocketChannelEndPoint;
+import org.eclipse.jetty.server.ConnectionMetaData;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -28,11 +29,15 @@ final class ClientProbe {
         this.channel = channel;
     }
 
-    /** The probe of the request's connection; one that never reports a close when it is not a plain socket. */
+    /**
+     * The probe of the request's connection; one that never reports a close unless it is HTTP/1 on
+     * a plain socket (an HTTP/2 connection carries other streams, whose bytes must not be taken).
+     */
     static ClientProbe of(Context ctx) {
         try {
-            if (ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData().getConnection()
-                    .getEndPoint() instanceof SocketChannelEndPoint endPoint) {
+            ConnectionMetaData connection = ServletContextRequest.getServletContextRequest(ctx.req()).getConnectionMetaData();
+            if (connection.getHttpVersion().getVersion() < 20
+                    && connection.getConnection().getEndPoint() instanceof SocketChannelEndPoint endPoint) {
                 return new ClientProbe(endPoint.getChannel());
             }
         } catch (IllegalStateException e) {
