@@ -168,6 +168,27 @@ final class KQuants {
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
 
+    /**
+     * {@link #scaleK4} from the 12 scale bytes read as three little-endian ints (s0: bytes 0–3,
+     * s1: 4–7, s2: 8–11): no memory access, so that it fits inside the 512-bit kernels.
+     */
+    static int scaleK4(int s0, int s1, int s2, int j) {
+        if (j < 4) {
+            return (s0 >>> 8 * j) & 63;
+        }
+        int k = 8 * (j - 4);
+        return ((s2 >>> k) & 0xF) | (((s0 >>> k) & 0xFF) >> 6 << 4);
+    }
+
+    /** {@link #minK4} from the 12 scale bytes read as three ints, as {@link #scaleK4(int, int, int, int)}. */
+    static int minK4(int s0, int s1, int s2, int j) {
+        if (j < 4) {
+            return (s1 >>> 8 * j) & 63;
+        }
+        int k = 8 * (j - 4);
+        return (((s2 >>> k) & 0xFF) >> 4) | (((s1 >>> k) & 0xFF) >> 6 << 4);
+    }
+
     /** get_scale_min_k4's min: the 6-bit min of sub-block j. */
     static int minK4(MemorySegment w, long scales, int j) {
         if (j < 4) {

@@ -109,6 +109,7 @@ public final class Q5_KFormat implements TensorFormat {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
+            int s0 = w.get(Blocks.I32, p + 4), s1 = w.get(Blocks.I32, p + 8), s2 = w.get(Blocks.I32, p + 12);
             IntVector qh0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 16, LE).convertShape(B2I, I, 0);
             IntVector qh1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 32, LE).convertShape(B2I, I, 0);
             for (int c = 0; c < 4; c++) {
@@ -123,10 +124,10 @@ public final class Q5_KFormat implements TensorFormat {
                 lo = ((FloatVector) l1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), lo);
                 FloatVector hi = ((FloatVector) h0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32));
                 hi = ((FloatVector) h1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 48), hi);
-                acc = lo.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(w, p + 4, 2 * c)), acc);
-                acc = hi.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(w, p + 4, 2 * c + 1)), acc);
+                acc = lo.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(s0, s1, s2, 2 * c)), acc);
+                acc = hi.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(s0, s1, s2, 2 * c + 1)), acc);
                 int j = b * 8 + 2 * c;
-                mins += dmin * (KQuants.minK4(w, p + 4, 2 * c) * sums[j] + KQuants.minK4(w, p + 4, 2 * c + 1) * sums[j + 1]);
+                mins += dmin * (KQuants.minK4(s0, s1, s2, 2 * c) * sums[j] + KQuants.minK4(s0, s1, s2, 2 * c + 1) * sums[j + 1]);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - mins;
