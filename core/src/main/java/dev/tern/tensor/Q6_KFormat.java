@@ -7,6 +7,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import static jdk.incubator.vector.VectorOperators.ASHR;
@@ -28,6 +29,7 @@ public final class Q6_KFormat implements TensorFormat {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfLong SCALES = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
 
     private Q6_KFormat() {
     }
@@ -112,9 +114,11 @@ public final class Q6_KFormat implements TensorFormat {
         for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p + 208));
+            // The 16 signed scales as two longs, unpacked in registers (byte loads do not fit the budget).
+            long scales0 = w.get(SCALES, p + 192), scales1 = w.get(SCALES, p + 200);
             for (int k = 0; k < 4; k++) {
                 int h = k >> 1, g = k & 1;
-                long sc = p + 192 + 8 * h + g;
+                long sc = (h == 0 ? scales0 : scales1) >>> 8 * g;
                 int xi = xo + b * QK + 128 * h + 16 * g;
                 IntVector a = (IntVector) ByteVector.fromMemorySegment(B, w, p + 64 * h + 16 * g, LE).convertShape(B2I, I, 0);
                 IntVector c = (IntVector) ByteVector.fromMemorySegment(B, w, p + 64 * h + 32 + 16 * g, LE).convertShape(B2I, I, 0);
@@ -123,8 +127,8 @@ public final class Q6_KFormat implements TensorFormat {
                 IntVector v1 = c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2));
                 IntVector v2 = a.lanewise(ASHR, 4).and(0x0F).or(hb.and(0x30));
                 IntVector v3 = c.lanewise(ASHR, 4).and(0x0F).or(hb.lanewise(ASHR, 2).and(0x30));
-                float s0 = d * Blocks.s8(w, sc), s1 = d * Blocks.s8(w, sc + 2);
-                float s2 = d * Blocks.s8(w, sc + 4), s3 = d * Blocks.s8(w, sc + 6);
+                float s0 = d * (byte) sc, s1 = d * (byte) (sc >>> 16);
+                float s2 = d * (byte) (sc >>> 32), s3 = d * (byte) (sc >>> 48);
                 acc = ((FloatVector) v0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, s0), acc);
                 acc = ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32)).fma(FloatVector.broadcast(F, s1), acc);
                 acc = ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 64)).fma(FloatVector.broadcast(F, s2), acc);
