@@ -1,8 +1,5 @@
 package dev.tern.tensor;
 
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -262,15 +259,5 @@ final class KQuants {
                 L[32 * j + ii] = (byte) Math.max(0, Math.min(nmax, l));
             }
         }
-    }
-
-    /** Σ x over each sub-block of 32 values (for the 512-bit Q4_K and Q5_K kernels, whose mins multiply them). */
-    static float[] subBlockSums(float[] x, int xOff, int n) {
-        float[] sums = new float[n / 32];
-        for (int j = 0; j < sums.length; j++) {
-            int xi = xOff + 32 * j;
-            sums[j] = FloatVector.fromArray(FloatVector.SPECIES_512, x, xi).add(FloatVector.fromArray(FloatVector.SPECIES_512, x, xi + 16)).reduceLanes(VectorOperators.ADD);
-        }
-        return sums;
     }
 }

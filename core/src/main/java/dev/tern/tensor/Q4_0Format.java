@@ -38,7 +38,7 @@ public final class Q4_0Format implements TensorFormat {
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
-            return dot512(w, byteOffset, x, xOff, blockSums(x, xOff, n / QK), n / QK);
+            return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, QK), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -56,13 +56,7 @@ public final class Q4_0Format implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (Vec.FL != 16) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        RowsWithSums.dotRows(Q4_0Format::dot512, blockSums(x, xOff, n / QK), n / QK, w, byteOffset, rowBytes, rows, x, xOff,
-                out, outOff);
+        RowsWithSums.dotRows(this, Q4_0Format::dot512, QK, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     /** Every row shares one pass over x for the block sums; the pairs' rows step through their blocks together. */
@@ -74,22 +68,12 @@ public final class Q4_0Format implements TensorFormat {
             return;
         }
         Blocks.requireBlocks(type(), n);
-        float[] sums = blockSums(x, xOff, n / QK);
+        float[] sums = RowsWithSums.sums(x, xOff, n, QK);
         for (int r = 0; r < rows; r++) {
             long step = r * rowBytes;
             dot512Pair(w, offsets[0] + step, offsets[1] + step, x, xOff, sums, n / QK, out, outs[0] + r, outs[1] + r);
             dot512Pair(w, offsets[2] + step, offsets[3] + step, x, xOff, sums, n / QK, out, outs[2] + r, outs[3] + r);
         }
-    }
-
-    /** Σ x over each block of 32 values. */
-    private static float[] blockSums(float[] x, int xOff, int blocks) {
-        float[] sums = new float[blocks];
-        for (int b = 0; b < blocks; b++) {
-            int xi = xOff + b * QK;
-            sums[b] = FloatVector.fromArray(F, x, xi).add(FloatVector.fromArray(F, x, xi + 16)).reduceLanes(VectorOperators.ADD);
-        }
-        return sums;
     }
 
     /**

@@ -40,7 +40,7 @@ public final class Q5_KFormat implements TensorFormat {
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
-            return dot512(w, byteOffset, x, xOff, KQuants.subBlockSums(x, xOff, n), n / QK);
+            return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -76,25 +76,13 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (Vec.FL != 16) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        RowsWithSums.dotRows(Q5_KFormat::dot512, KQuants.subBlockSums(x, xOff, n), n / QK, w,
-                byteOffset, rowBytes, rows, x, xOff, out, outOff);
+        RowsWithSums.dotRows(this, Q5_KFormat::dot512, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        if (Vec.FL != 16) {
-            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        RowsWithSums.dotRowsFour(Q5_KFormat::dot512, KQuants.subBlockSums(x, xOff, n), n / QK, w,
-                offsets, rowBytes, rows, x, xOff, out, outs);
+        RowsWithSums.dotRowsFour(this, Q5_KFormat::dot512, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**

@@ -43,7 +43,7 @@ public final class Q6_KFormat implements TensorFormat {
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
-            return dot512(w, byteOffset, x, xOff, groupSums(x, xOff, n), n / QK);
+            return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -73,34 +73,13 @@ public final class Q6_KFormat implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (Vec.FL != 16) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        RowsWithSums.dotRows(Q6_KFormat::dot512, groupSums(x, xOff, n), n / QK, w,
-                byteOffset, rowBytes, rows, x, xOff, out, outOff);
+        RowsWithSums.dotRows(this, Q6_KFormat::dot512, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        if (Vec.FL != 16) {
-            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        RowsWithSums.dotRowsFour(Q6_KFormat::dot512, groupSums(x, xOff, n), n / QK, w,
-                offsets, rowBytes, rows, x, xOff, out, outs);
-    }
-
-    /** Σ x over each group of 16 values (one scale each). */
-    private static float[] groupSums(float[] x, int xOff, int n) {
-        float[] sums = new float[n / 16];
-        for (int j = 0; j < sums.length; j++) {
-            sums[j] = FloatVector.fromArray(F, x, xOff + 16 * j).reduceLanes(VectorOperators.ADD);
-        }
-        return sums;
+        RowsWithSums.dotRowsFour(this, Q6_KFormat::dot512, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**

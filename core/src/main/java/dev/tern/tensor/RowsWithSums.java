@@ -1,14 +1,18 @@
 package dev.tern.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
 
 /**
- * Matrix × vector for the 512-bit kernels that fold an offset or a min into per-block sums of the
- * activations (Q4_0, Q4_K, Q5_K, Q6_K): the sums are computed once per matrix, then the row kernel
- * runs on every row. A row is thousands of operations, so the kernel is called, not inlined.
+ * Matrix × vector for the 512-bit kernels that fold an offset or a min into sums of the
+ * activations over groups of 16 or 32 values (Q4_0, Q4_K, Q5_K, Q6_K): the sums are computed once
+ * per matrix, then the row kernel runs on every row. A row is thousands of operations, so the
+ * kernel is called, not inlined. Without 512-bit vectors the format's generic {@code dot} serves.
  */
 final class RowsWithSums {
-    /** Σ w·x of the row at {@code row}, given the activations' block {@code sums}. */
+    /** Σ w·x of the row at {@code row}, given the activations' group {@code sums}, over {@code blocks} blocks. */
     interface RowKernel {
         float dot(MemorySegment w, long row, float[] x, int xOff, float[] sums, int blocks);
     }
@@ -16,20 +20,47 @@ final class RowsWithSums {
     private RowsWithSums() {
     }
 
-    /** {@link TensorFormat#dotRows} through the row kernel. */
-    static void dotRows(RowKernel kernel, float[] sums, int blocks, MemorySegment w, long byteOffset, long rowBytes,
-                        int rows, float[] x, int xOff, float[] out, int outOff) {
+    /** Σ x over each group of {@code group} values (a multiple of 16), in one vector's lanes then across them. */
+    static float[] sums(float[] x, int xOff, int n, int group) {
+        float[] sums = new float[n / group];
+        for (int j = 0; j < sums.length; j++) {
+            int xi = xOff + group * j;
+            FloatVector v = FloatVector.fromArray(FloatVector.SPECIES_512, x, xi);
+            for (int i = 16; i < group; i += 16) {
+                v = v.add(FloatVector.fromArray(FloatVector.SPECIES_512, x, xi + i));
+            }
+            sums[j] = v.reduceLanes(VectorOperators.ADD);
+        }
+        return sums;
+    }
+
+    /** {@link TensorFormat#dotRows} of format f through its row kernel. */
+    static void dotRows(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long byteOffset, long rowBytes,
+                        int rows, float[] x, int xOff, int n, float[] out, int outOff) {
+        Blocks.requireBlocks(f.type(), n);
+        if (Vec.FL != 16) {
+            for (int r = 0; r < rows; r++) {
+                out[outOff + r] = f.dot(w, byteOffset + r * rowBytes, x, xOff, n);
+            }
+            return;
+        }
+        float[] sums = sums(x, xOff, n, group);
+        int blocks = n / f.type().blockSize;
         for (int r = 0; r < rows; r++) {
             out[outOff + r] = kernel.dot(w, byteOffset + r * rowBytes, x, xOff, sums, blocks);
         }
     }
 
-    /** {@link TensorFormat#dotRowsFour} through the row kernel: a row of each range in turn. */
-    static void dotRowsFour(RowKernel kernel, float[] sums, int blocks, MemorySegment w, long[] offsets, long rowBytes,
-                            int rows, float[] x, int xOff, float[] out, int[] outs) {
+    /** {@link TensorFormat#dotRowsFour} of format f through its row kernel: a row of each range in turn. */
+    static void dotRowsFour(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long[] offsets, long rowBytes,
+                            int rows, float[] x, int xOff, int n, float[] out, int[] outs) {
+        Blocks.requireBlocks(f.type(), n);
+        float[] sums = Vec.FL == 16 ? sums(x, xOff, n, group) : null;
+        int blocks = n / f.type().blockSize;
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < 4; i++) {
-                out[outs[i] + r] = kernel.dot(w, offsets[i] + r * rowBytes, x, xOff, sums, blocks);
+                long row = offsets[i] + r * rowBytes;
+                out[outs[i] + r] = sums != null ? kernel.dot(w, row, x, xOff, sums, blocks) : f.dot(w, row, x, xOff, n);
             }
         }
     }
