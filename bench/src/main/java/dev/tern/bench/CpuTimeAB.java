@@ -1,5 +1,6 @@
 package dev.tern.bench;
 
+import dev.tern.tensor.Aligned;
 import dev.tern.tensor.BatchMatmul;
 import dev.tern.tensor.GGMLType;
 import dev.tern.tensor.Tensor;
@@ -52,9 +53,12 @@ public final class CpuTimeAB {
             int batch = Integer.parseInt(args[2]);
             Tensor w = new Tensor("w", format, Weights.matrix(format, rows, cols, 42), rows, cols);
             float[] x = Weights.vector(batch * cols, 7);
+            // Laid out as the engine hands activations over: from a cache-line boundary.
+            float[] xa = new float[Aligned.OFFSET + x.length];
+            System.arraycopy(x, 0, xa, Aligned.OFFSET, x.length);
             float[] out = new float[batch * rows];
             run("GFLOP/s", 2.0 * rows * cols * batch / 1e9, 1, new String[]{"tiled", "dot"}, new IntConsumer[]{
-                    i -> BatchMatmul.multiply(w, 0, rows, x, batch, out, rows),
+                    i -> BatchMatmul.multiply(w, 0, rows, xa, Aligned.OFFSET, batch, out, rows),
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             for (int t = 0; t < batch; t++) {

@@ -1,5 +1,6 @@
 package dev.tern.bench;
 
+import dev.tern.tensor.Aligned;
 import dev.tern.tensor.BatchMatmul;
 import dev.tern.tensor.GGMLType;
 import dev.tern.tensor.Tensor;
@@ -19,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 2, time = 1)
 @Measurement(iterations = 4, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED"})
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:ObjectAlignmentInBytes=64"})
 public class MatmulBenchmark {
     @Param({"F32", "Q8_0", "Q4_0"})
     public String type;
@@ -38,6 +39,7 @@ public class MatmulBenchmark {
 
     private Tensor w;
     private float[] x;
+    private float[] xa;
     private float[] out;
 
     @Setup
@@ -46,13 +48,16 @@ public class MatmulBenchmark {
         MemorySegment data = Weights.matrix(format, rows, cols, 42);
         w = new Tensor("w", format, data, rows, cols);
         x = Weights.vector(batch * cols, 7);
+        // Laid out as the engine hands activations over: from a cache-line boundary.
+        xa = new float[Aligned.OFFSET + x.length];
+        System.arraycopy(x, 0, xa, Aligned.OFFSET, x.length);
         out = new float[batch * rows];
     }
 
     @Benchmark
     public float[] matmul() {
         switch (impl) {
-            case "tiled" -> BatchMatmul.multiply(w, 0, rows, x, batch, out, rows);
+            case "tiled" -> BatchMatmul.multiply(w, 0, rows, xa, Aligned.OFFSET, batch, out, rows);
             default -> {
                 for (int r = 0; r < rows; r++) {
                     for (int t = 0; t < batch; t++) {

@@ -1,5 +1,6 @@
 package dev.tern.model;
 
+import dev.tern.tensor.Aligned;
 import dev.tern.tensor.BatchMatmul;
 import dev.tern.tensor.Tensor;
 import dev.tern.tensor.TensorFormat;
@@ -16,6 +17,8 @@ final class Kernels {
     private static final int MIN_PARALLEL_WORK = 1 << 14;
     /** Rows per unit of decode work: a multiple of the formats' row tiles. */
     private static final int ROW_GROUP = 4;
+    /** The activations copied to a cache-line boundary (the caller's arrays start anywhere). */
+    private static final ThreadLocal<float[][]> ALIGNED_X = Aligned.holder();
 
     private Kernels() {
     }
@@ -28,6 +31,9 @@ final class Kernels {
      */
     static void matmul(WorkerPool pool, Tensor w, float[] x, int n, float[] out) {
         int rows = w.rows(), cols = w.cols();
+        float[] xa = Aligned.scratch(ALIGNED_X, n * cols);
+        int x0 = Aligned.OFFSET;
+        System.arraycopy(x, 0, xa, x0, n * cols);
         int group = n == 1 ? ROW_GROUP : BatchMatmul.ROW_BLOCK;
         int groups = (rows + group - 1) / group;
         long work = (long) group * cols * n;
@@ -46,13 +52,13 @@ final class Kernels {
                     outs[i] = r0 + i * part;
                     offsets[i] = outs[i] * rowBytes;
                 }
-                f.dotRowsFour(data, offsets, rowBytes, part, x, 0, cols, out, outs);
+                f.dotRowsFour(data, offsets, rowBytes, part, xa, x0, cols, out, outs);
                 int done = r0 + 4 * part;
-                f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, 0, cols, out, done);
+                f.dotRows(data, done * rowBytes, rowBytes, r1 - done, xa, x0, cols, out, done);
             });
         } else {
             pool.parallelFor(groups, minGroups, (from, to) ->
-                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, n, out, rows));
+                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), xa, x0, n, out, rows));
         }
     }
 

@@ -10,7 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
  * float buffer (which stays in L2), then register tiles of 4 rows × 4 tokens run over it, so every
  * weight decoded from memory serves the whole batch and every load from the buffer serves four
  * tokens. The block is as tall as L2 allows: each token's activations are loaded once per block. Sums are in a different order than {@link TensorFormat#dot}'s, so results
- * agree with it to float rounding, not bit for bit.
+ * agree with it to float rounding, not bit for bit. The buffer starts on a cache line and callers
+ * pass activations that do too ({@link Aligned}): the tiles' loads then never straddle two lines.
  */
 public final class BatchMatmul {
     /** Most rows decoded per buffer fill; a work split across threads should be a multiple of it. */
@@ -24,19 +25,19 @@ public final class BatchMatmul {
     private static final int SMALL_BATCH = 4;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    private static final ThreadLocal<float[][]> BUFFER = ThreadLocal.withInitial(() -> new float[1][0]);
+    private static final ThreadLocal<float[][]> BUFFER = Aligned.holder();
 
     private BatchMatmul() {
     }
 
     /**
-     * {@code out[t·outStride + r] = w[r] · x[t·w.cols() ..]} for tokens t < n and rows r in
+     * {@code out[t·outStride + r] = w[r] · x[xOff + t·w.cols() ..]} for tokens t < n and rows r in
      * [rowFrom, rowTo).
      */
-    public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
+    public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
         int cols = w.cols();
         if (w.format() == F32Format.INSTANCE && n <= F32Tiles.MAX_TOKENS) {
-            F32Tiles.multiply(w, rowFrom, rowTo, x, n, out, outStride);
+            F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }
         if (n < SMALL_BATCH) {
@@ -48,41 +49,42 @@ public final class BatchMatmul {
                 int nr = Math.min(ROW_BLOCK, rowTo - rb);
                 int t = 0;
                 for (; t + 2 <= n; t += 2) {
-                    f.dotRows2(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, (t + 1) * cols, cols, out,
+                    f.dotRows2(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, xOff + (t + 1) * cols, cols, out,
                             t * outStride + rb, (t + 1) * outStride + rb);
                 }
                 if (t < n) {
-                    f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, t * cols, cols, out, t * outStride + rb);
+                    f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, cols, out, t * outStride + rb);
                 }
             }
             return;
         }
         int block = rowsPerFill(n, cols);
-        float[] buf = buffer(block * cols);
+        float[] buf = Aligned.scratch(BUFFER, block * cols);
+        int b0 = Aligned.OFFSET;
         for (int rb = rowFrom; rb < rowTo; rb += block) {
             int nr = Math.min(block, rowTo - rb);
             for (int i = 0; i < nr; i++) {
-                w.dequantizeRow(rb + i, buf, i * cols);
+                w.dequantizeRow(rb + i, buf, b0 + i * cols);
             }
             int t = 0;
             for (; t + 4 <= n; t += 4) {
                 int r = 0;
                 for (; r + 4 <= nr; r += 4) {
-                    tile4x4(buf, r * cols, x, t * cols, cols, out, t * outStride + rb + r, outStride);
+                    tile4x4(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r, outStride);
                 }
                 for (; r < nr; r++) {
                     for (int j = 0; j < 4; j++) {
-                        out[(t + j) * outStride + rb + r] = dot(buf, r * cols, x, (t + j) * cols, cols);
+                        out[(t + j) * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + (t + j) * cols, cols);
                     }
                 }
             }
             for (; t < n; t++) {
                 int r = 0;
                 for (; r + 4 <= nr; r += 4) {
-                    tile4x1(buf, r * cols, x, t * cols, cols, out, t * outStride + rb + r);
+                    tile4x1(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r);
                 }
                 for (; r < nr; r++) {
-                    out[t * outStride + rb + r] = dot(buf, r * cols, x, t * cols, cols);
+                    out[t * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + t * cols, cols);
                 }
             }
         }
@@ -100,14 +102,6 @@ public final class BatchMatmul {
             return ROW_BLOCK;
         }
         return ROW_BLOCK / 2;
-    }
-
-    private static float[] buffer(int size) {
-        float[][] holder = BUFFER.get();
-        if (holder[0].length < size) {
-            holder[0] = new float[size];
-        }
-        return holder[0];
     }
 
     /** Rows w0, w0+k, w0+2k, w0+3k of wb times tokens x0 .. x0+3k of x, into out[o0 + t·stride + r]. */

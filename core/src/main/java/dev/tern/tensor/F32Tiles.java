@@ -33,7 +33,7 @@ final class F32Tiles {
     }
 
     /** As {@link BatchMatmul#multiply}, for an F32 tensor. */
-    static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int n, float[] out, int outStride) {
+    static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
         int cols = w.cols();
         MemorySegment data = w.data();
         long rowBytes = w.rowBytes();
@@ -42,18 +42,18 @@ final class F32Tiles {
             long w0 = r * rowBytes;
             int t = 0;
             for (; t + 4 <= n; t += 4) {
-                tile4x4(data, w0, rowBytes, x, t * cols, cols, out, t * outStride + r, outStride);
+                tile4x4(data, w0, rowBytes, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
             }
             if (t + 2 <= n) {
-                tile4x2(data, w0, rowBytes, x, t * cols, cols, out, t * outStride + r, outStride);
+                tile4x2(data, w0, rowBytes, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
                 t += 2;
             }
             if (t < n) {
-                F32Format.INSTANCE.dotRows(data, w0, rowBytes, 4, x, t * cols, cols, out, t * outStride + r);
+                F32Format.INSTANCE.dotRows(data, w0, rowBytes, 4, x, xOff + t * cols, cols, out, t * outStride + r);
             }
         }
         for (int t = 0; t < n && r < rowTo; t++) {
-            F32Format.INSTANCE.dotRows(data, r * rowBytes, rowBytes, rowTo - r, x, t * cols, cols, out, t * outStride + r);
+            F32Format.INSTANCE.dotRows(data, r * rowBytes, rowBytes, rowTo - r, x, xOff + t * cols, cols, out, t * outStride + r);
         }
     }
 

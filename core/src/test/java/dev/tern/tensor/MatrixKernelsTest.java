@@ -117,11 +117,16 @@ class MatrixKernelsTest {
     private static void checkBatch(Matrix m, int n, Random rnd) {
         int rows = m.rows - 1, cols = m.cols;
         float[] x = DotKernelTest.gaussian(rnd, n * cols);
+        // The tokens handed over 5 elements into a larger array, whose other values must not be read.
+        int xOff = 5;
+        float[] shifted = new float[xOff + n * cols + 3];
+        Arrays.fill(shifted, Float.NaN);
+        System.arraycopy(x, 0, shifted, xOff, n * cols);
         // A sub-range of rows that does not start at a row block boundary, as a thread's share.
         int from = 3, to = rows;
         float[] out = new float[n * (rows + 1)];
         Arrays.fill(out, Float.NaN);
-        BatchMatmul.multiply(m.tensor(), from, to, x, n, out, rows + 1);
+        BatchMatmul.multiply(m.tensor(), from, to, shifted, xOff, n, out, rows + 1);
         for (int t = 0; t < n; t++) {
             for (int r = 0; r < rows + 1; r++) {
                 float v = out[t * (rows + 1) + r];
