@@ -3,13 +3,16 @@ package dev.tern.tensor;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
  * A weight tensor seen as a matrix of {@code rows} rows of {@code cols} values, in any
- * supported format, backed by memory it does not own (usually a slice of a mapped GGUF file).
+ * supported format, backed by memory it does not own (usually a slice of a mapped GGUF file, or
+ * an aligned copy of one: {@link #lineAligned}).
  */
 public final class Tensor {
+    private static final int LINE = 64;
     private final String name;
     private final TensorFormat format;
     private final MemorySegment data;
@@ -32,8 +35,22 @@ public final class Tensor {
 
     /** The named tensor of a GGUF file, rows being all dimensions after the first. */
     public static Tensor of(GGUFFile file, GGUFTensorInfo info) {
-        return new Tensor(info.name(), TensorFormat.of(info.type()), file.data(info),
+        TensorFormat format = TensorFormat.of(info.type());
+        return new Tensor(info.name(), format, lineAligned(format, file.data(info)),
                 Math.toIntExact(info.rows()), Math.toIntExact(info.rowLength()));
+    }
+
+    /**
+     * F32 weights whose mapping does not start on a 64-byte line (GGUF aligns tensors to 32 bytes,
+     * llama2.c files not at all) copied to memory that does: their 512-bit loads would otherwise
+     * each straddle two cache lines. Other formats load 32 bytes or less at a time and stay mapped.
+     */
+    public static MemorySegment lineAligned(TensorFormat format, MemorySegment data) {
+        if (format != F32Format.INSTANCE || data.address() % LINE == 0) {
+            return data;
+        }
+        MemorySegment copy = Arena.ofAuto().allocate(data.byteSize(), LINE);
+        return copy.copyFrom(data);
     }
 
     public String name() {
