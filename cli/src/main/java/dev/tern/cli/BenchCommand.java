@@ -17,6 +17,7 @@ import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Proposer;
 import dev.tern.spec.SpeculativeGenerator;
 import dev.tern.spec.SpeculativeResult;
+import dev.tern.tensor.Aligned;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -81,6 +82,10 @@ final class BenchCommand implements Callable<Integer> {
                         MemoryBandwidth.measure(1L << 30, t, 10) / 1e9);
             }
             return 0;
+        }
+        if (Aligned.OFFSET == 0) {
+            err.println("note: this JVM does not align arrays to cache lines (-XX:ObjectAlignmentInBytes=64, as ./tern "
+                    + "passes): batched matmuls run slower than they can");
         }
         double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
         err.printf("memory read bandwidth with %d threads: %.1f GB/s%n", threads, bw / 1e9);
