@@ -15,7 +15,9 @@ import java.nio.ByteOrder;
  * formats) would only add a pass over them; reading them where they are lets a verify pass of a
  * few tokens cost little more than the single-token step, whose time is spent reading weights.
  * Past {@link #MAX_TOKENS} the buffered tiles win: each row quad here streams every token's
- * activations again, while a decoded block of 16 or 32 rows shares them.
+ * activations again, while a decoded block of 16 or 32 rows shares them. The tiles read each row
+ * through its own segment ({@link Tensor#rowSegment}): bounds are then checked once per row, not
+ * at every load, and the loop keeps its sixteen accumulators in registers.
  */
 final class F32Tiles {
     /**
@@ -41,11 +43,12 @@ final class F32Tiles {
         for (; r + 4 <= rowTo; r += 4) {
             long w0 = r * rowBytes;
             int t = 0;
+            MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + 1), r2 = w.rowSegment(r + 2), r3 = w.rowSegment(r + 3);
             for (; t + 4 <= n; t += 4) {
-                tile4x4(data, w0, rowBytes, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
+                tile4x4(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
             }
             if (t + 2 <= n) {
-                tile4x2(data, w0, rowBytes, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
+                tile4x2(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
                 t += 2;
             }
             if (t < n) {
@@ -57,19 +60,19 @@ final class F32Tiles {
         }
     }
 
-    /** Rows at w0, w0+ws, w0+2ws, w0+3ws (bytes) times tokens x0 .. x0+3k, into out[o0 + t·stride + r]. */
-    private static void tile4x4(MemorySegment w, long w0, long ws, float[] x, int x0, int k, float[] out, int o0, int stride) {
+    /** Rows r0 .. r3 times tokens x0 .. x0+3k, into out[o0 + t·stride + r]. */
+    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int bound = S.loopBound(k);
         for (int i = 0; i < bound; i += L) {
-            long wi = w0 + 4L * i;
-            FloatVector w0v = FloatVector.fromMemorySegment(S, w, wi, LE);
-            FloatVector w1v = FloatVector.fromMemorySegment(S, w, wi + ws, LE);
-            FloatVector w2v = FloatVector.fromMemorySegment(S, w, wi + 2 * ws, LE);
-            FloatVector w3v = FloatVector.fromMemorySegment(S, w, wi + 3 * ws, LE);
+            long wi = 4L * i;
+            FloatVector w0v = FloatVector.fromMemorySegment(S, r0, wi, LE);
+            FloatVector w1v = FloatVector.fromMemorySegment(S, r1, wi, LE);
+            FloatVector w2v = FloatVector.fromMemorySegment(S, r2, wi, LE);
+            FloatVector w3v = FloatVector.fromMemorySegment(S, r3, wi, LE);
             FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
             c00 = w0v.fma(xv, c00);
             c10 = w1v.fma(xv, c10);
@@ -91,40 +94,40 @@ final class F32Tiles {
             c23 = w2v.fma(xv, c23);
             c33 = w3v.fma(xv, c33);
         }
-        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0, bound, k);
-        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0, bound, k);
-        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0, bound, k);
-        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0, bound, k);
+        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
+        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
         int o = o0 + stride;
-        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + k, bound, k);
-        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + k, bound, k);
-        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + k, bound, k);
-        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + k, bound, k);
+        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
+        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
+        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
+        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
         o += stride;
-        out[o] = c02.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + 2 * k, bound, k);
-        out[o + 1] = c12.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + 2 * k, bound, k);
-        out[o + 2] = c22.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + 2 * k, bound, k);
-        out[o + 3] = c32.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + 2 * k, bound, k);
+        out[o] = c02.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 2 * k, bound, k);
+        out[o + 1] = c12.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 2 * k, bound, k);
+        out[o + 2] = c22.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 2 * k, bound, k);
+        out[o + 3] = c32.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 2 * k, bound, k);
         o += stride;
-        out[o] = c03.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + 3 * k, bound, k);
-        out[o + 1] = c13.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + 3 * k, bound, k);
-        out[o + 2] = c23.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + 3 * k, bound, k);
-        out[o + 3] = c33.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + 3 * k, bound, k);
+        out[o] = c03.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 3 * k, bound, k);
+        out[o + 1] = c13.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 3 * k, bound, k);
+        out[o + 2] = c23.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 3 * k, bound, k);
+        out[o + 3] = c33.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 3 * k, bound, k);
     }
 
     /** {@link #tile4x4} for two tokens. */
-    private static void tile4x2(MemorySegment w, long w0, long ws, float[] x, int x0, int k, float[] out, int o0, int stride) {
+    private static void tile4x2(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00;
         FloatVector c10 = c00, c11 = c00;
         FloatVector c20 = c00, c21 = c00;
         FloatVector c30 = c00, c31 = c00;
         int bound = S.loopBound(k);
         for (int i = 0; i < bound; i += L) {
-            long wi = w0 + 4L * i;
-            FloatVector w0v = FloatVector.fromMemorySegment(S, w, wi, LE);
-            FloatVector w1v = FloatVector.fromMemorySegment(S, w, wi + ws, LE);
-            FloatVector w2v = FloatVector.fromMemorySegment(S, w, wi + 2 * ws, LE);
-            FloatVector w3v = FloatVector.fromMemorySegment(S, w, wi + 3 * ws, LE);
+            long wi = 4L * i;
+            FloatVector w0v = FloatVector.fromMemorySegment(S, r0, wi, LE);
+            FloatVector w1v = FloatVector.fromMemorySegment(S, r1, wi, LE);
+            FloatVector w2v = FloatVector.fromMemorySegment(S, r2, wi, LE);
+            FloatVector w3v = FloatVector.fromMemorySegment(S, r3, wi, LE);
             FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
             c00 = w0v.fma(xv, c00);
             c10 = w1v.fma(xv, c10);
@@ -136,22 +139,22 @@ final class F32Tiles {
             c21 = w2v.fma(xv, c21);
             c31 = w3v.fma(xv, c31);
         }
-        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0, bound, k);
-        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0, bound, k);
-        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0, bound, k);
-        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0, bound, k);
+        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
+        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
         int o = o0 + stride;
-        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(w, w0, x, x0 + k, bound, k);
-        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(w, w0 + ws, x, x0 + k, bound, k);
-        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 2 * ws, x, x0 + k, bound, k);
-        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(w, w0 + 3 * ws, x, x0 + k, bound, k);
+        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
+        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
+        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
+        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
     }
 
-    /** Σ w[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector. */
-    private static float tail(MemorySegment w, long w0, float[] x, int x0, int from, int k) {
+    /** Σ row[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector. */
+    private static float tail(MemorySegment row, float[] x, int x0, int from, int k) {
         float sum = 0f;
         for (int i = from; i < k; i++) {
-            sum += w.get(F32, w0 + 4L * i) * x[x0 + i];
+            sum += row.get(F32, 4L * i) * x[x0 + i];
         }
         return sum;
     }

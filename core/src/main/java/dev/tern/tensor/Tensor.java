@@ -19,6 +19,8 @@ public final class Tensor {
     private final int rows;
     private final int cols;
     private final long rowBytes;
+    /** F32 only: each row as a segment of its own, so that kernels' loads are checked against the row once. */
+    private final MemorySegment[] rowSegments;
 
     public Tensor(String name, TensorFormat format, MemorySegment data, int rows, int cols) {
         this.name = name;
@@ -30,6 +32,10 @@ public final class Tensor {
         if (rowBytes * rows > data.byteSize()) {
             throw new IllegalArgumentException(name + ": " + rows + "x" + cols + " " + format.type() + " needs "
                     + rowBytes * rows + " bytes, has " + data.byteSize());
+        }
+        rowSegments = format == F32Format.INSTANCE ? new MemorySegment[rows] : null;
+        for (int r = 0; rowSegments != null && r < rows; r++) {
+            rowSegments[r] = data.asSlice(r * rowBytes, rowBytes);
         }
     }
 
@@ -79,6 +85,11 @@ public final class Tensor {
 
     public long rowBytes() {
         return rowBytes;
+    }
+
+    /** Row r of an F32 tensor as its own segment. */
+    MemorySegment rowSegment(int r) {
+        return rowSegments[r];
     }
 
     /** Row {@code row} · x[xOff .. xOff+cols). */
