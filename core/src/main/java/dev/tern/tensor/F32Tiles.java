@@ -41,7 +41,6 @@ final class F32Tiles {
         long rowBytes = w.rowBytes();
         int r = rowFrom;
         for (; r + 4 <= rowTo; r += 4) {
-            long w0 = r * rowBytes;
             int t = 0;
             MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + 1), r2 = w.rowSegment(r + 2), r3 = w.rowSegment(r + 3);
             for (; t + 4 <= n; t += 4) {
@@ -52,7 +51,7 @@ final class F32Tiles {
                 t += 2;
             }
             if (t < n) {
-                F32Format.INSTANCE.dotRows(data, w0, rowBytes, 4, x, xOff + t * cols, cols, out, t * outStride + r);
+                tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r);
             }
         }
         for (int t = 0; t < n && r < rowTo; t++) {
@@ -148,6 +147,25 @@ final class F32Tiles {
         out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
         out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
         out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
+    }
+
+    /** {@link #tile4x4} for one token. */
+    private static void tile4x1(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0,
+                                int k, float[] out, int o0) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
+        int bound = S.loopBound(k);
+        for (int i = 0; i < bound; i += L) {
+            long wi = 4L * i;
+            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            c0 = FloatVector.fromMemorySegment(S, r0, wi, LE).fma(xv, c0);
+            c1 = FloatVector.fromMemorySegment(S, r1, wi, LE).fma(xv, c1);
+            c2 = FloatVector.fromMemorySegment(S, r2, wi, LE).fma(xv, c2);
+            c3 = FloatVector.fromMemorySegment(S, r3, wi, LE).fma(xv, c3);
+        }
+        out[o0] = c0.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
+        out[o0 + 1] = c1.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2] = c2.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3] = c3.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
     }
 
     /** Σ row[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector. */
