@@ -9,8 +9,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * F32 weights times a few tokens, read straight from the mapping: register tiles of 4 rows × 4
- * tokens, then 4 × 2, then one token, so each weight vector loaded serves up to four tokens.
+ * F32 weights times one or a few tokens, read straight from the mapping: register tiles of 4 rows
+ * × 4 tokens, then 4 × 2, then 4 × 1, so each weight vector loaded serves up to four tokens.
  * F32 weights need no decoding, so a buffer copy (as {@link BatchMatmul} makes for the other
  * formats) would only add a pass over them; reading them where they are lets a verify pass of a
  * few tokens cost little more than the single-token step, whose time is spent reading weights.
