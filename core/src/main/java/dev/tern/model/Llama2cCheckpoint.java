@@ -111,7 +111,7 @@ final class Llama2cCheckpoint {
         }
 
         Tensor matrix(String name, int rows, int cols) {
-            return new Tensor(name, F32Format.INSTANCE, Tensor.lineAligned(F32Format.INSTANCE, take(name, 4L * rows * cols)), rows, cols);
+            return new Tensor(name, F32Format.INSTANCE, take(name, 4L * rows * cols), rows, cols);
         }
 
         Tensor[] matrices(String name, int layers, int rows, int cols) {

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 /**
  * A weight tensor seen as a matrix of {@code rows} rows of {@code cols} values, in any
  * supported format, backed by memory it does not own (usually a slice of a mapped GGUF file, or
- * an aligned copy of one: {@link #lineAligned}).
+ * an aligned copy of one when F32 weights do not start on a cache line).
  */
 public final class Tensor {
     private static final int LINE = 64;
@@ -25,7 +25,7 @@ public final class Tensor {
     public Tensor(String name, TensorFormat format, MemorySegment data, int rows, int cols) {
         this.name = name;
         this.format = format;
-        this.data = data;
+        this.data = lineAligned(format, data);
         this.rows = rows;
         this.cols = cols;
         this.rowBytes = format.type().byteSize(cols);
@@ -33,16 +33,19 @@ public final class Tensor {
             throw new IllegalArgumentException(name + ": " + rows + "x" + cols + " " + format.type() + " needs "
                     + rowBytes * rows + " bytes, has " + data.byteSize());
         }
-        rowSegments = format == F32Format.INSTANCE ? new MemorySegment[rows] : null;
-        for (int r = 0; rowSegments != null && r < rows; r++) {
-            rowSegments[r] = data.asSlice(r * rowBytes, rowBytes);
+        if (format == F32Format.INSTANCE) {
+            rowSegments = new MemorySegment[rows];
+            for (int r = 0; r < rows; r++) {
+                rowSegments[r] = this.data.asSlice(r * rowBytes, rowBytes);
+            }
+        } else {
+            rowSegments = null;
         }
     }
 
     /** The named tensor of a GGUF file, rows being all dimensions after the first. */
     public static Tensor of(GGUFFile file, GGUFTensorInfo info) {
-        TensorFormat format = TensorFormat.of(info.type());
-        return new Tensor(info.name(), format, lineAligned(format, file.data(info)),
+        return new Tensor(info.name(), TensorFormat.of(info.type()), file.data(info),
                 Math.toIntExact(info.rows()), Math.toIntExact(info.rowLength()));
     }
 
@@ -51,7 +54,7 @@ public final class Tensor {
      * llama2.c files not at all) copied to memory that does: their 512-bit loads would otherwise
      * each straddle two cache lines. Other formats load 32 bytes or less at a time and stay mapped.
      */
-    public static MemorySegment lineAligned(TensorFormat format, MemorySegment data) {
+    private static MemorySegment lineAligned(TensorFormat format, MemorySegment data) {
         if (format != F32Format.INSTANCE || data.address() % LINE == 0) {
             return data;
         }
