@@ -144,28 +144,20 @@ final class BenchCommand implements Callable<Integer> {
         double acceptance = 0;
         double perPass = 0;
         double proposeMs = 0, verifyMs = 0, plainMs = 0;
-        for (int r = -1; r < reps; r++) {
-            try (Session s = tern.newSession()) {
-                GenerationResult g = Generator.generate(s, tern.tokenizer(), ids,
-                        new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), n, (id, text) -> true);
-                if (r >= 0) {
-                    plain[r] = g.timings().predictedPerSecond();
-                    plainMs += g.timings().predictedMs() / reps;
-                }
-            }
-            try (Session s = tern.newSession();
-                 Proposer proposer = speculation.proposer(tern, SamplerConfig.greedy(), modelOptions.cacheType)) {
-                SpeculativeResult sr = SpeculativeGenerator.generate(s, tern.tokenizer(), ids,
-                        new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), proposer, speculation.lengths(), n,
-                        (id, text) -> true);
-                if (r >= 0) {
-                    spec[r] = sr.generation().timings().predictedPerSecond();
-                    acceptance += sr.stats().acceptanceRate() / reps;
-                    perPass += sr.stats().tokensPerPass() / reps;
-                    proposeMs += sr.stats().proposeMs() / reps;
-                    verifyMs += sr.stats().verifyMs() / reps;
-                }
-            }
+        BenchRunner.warmUp(() -> {
+            plainRun(tern, ids, n);
+            speculativeRun(tern, ids, n);
+        });
+        for (int r = 0; r < reps; r++) {
+            GenerationResult g = plainRun(tern, ids, n);
+            plain[r] = g.timings().predictedPerSecond();
+            plainMs += g.timings().predictedMs() / reps;
+            SpeculativeResult sr = speculativeRun(tern, ids, n);
+            spec[r] = sr.generation().timings().predictedPerSecond();
+            acceptance += sr.stats().acceptanceRate() / reps;
+            perPass += sr.stats().tokensPerPass() / reps;
+            proposeMs += sr.stats().proposeMs() / reps;
+            verifyMs += sr.stats().verifyMs() / reps;
         }
         int k = speculation.draftMax + 1;
         double cost = runner.verifyCost(k, ids.length);
@@ -183,6 +175,22 @@ final class BenchCommand implements Callable<Integer> {
             curve.append(String.format(Locale.ROOT, " %d tokens %.2fx,", w, runner.verifyCost(w, ids.length)));
         }
         out.println(curve.append(String.format(Locale.ROOT, " %d tokens %.2fx", k, cost)));
+    }
+
+    private static GenerationResult plainRun(Tern tern, int[] ids, int n) {
+        try (Session s = tern.newSession()) {
+            return Generator.generate(s, tern.tokenizer(), ids,
+                    new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), n, (id, text) -> true);
+        }
+    }
+
+    private SpeculativeResult speculativeRun(Tern tern, int[] ids, int n) {
+        try (Session s = tern.newSession();
+             Proposer proposer = speculation.proposer(tern, SamplerConfig.greedy(), modelOptions.cacheType)) {
+            return SpeculativeGenerator.generate(s, tern.tokenizer(), ids,
+                    new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), proposer, speculation.lengths(), n,
+                    (id, text) -> true);
+        }
     }
 
     private static BenchResult report(PrintWriter err, BenchResult r) {

@@ -10,10 +10,18 @@ import java.util.SplittableRandom;
 /**
  * Runs llama-bench style tests on a loaded model: prompt processing of P tokens as one batch,
  * and generation of N tokens one at a time, each after DEPTH tokens already in the cache (filled
- * once per test; every run starts from it again). Each test runs once to warm up, then
- * {@code reps} timed times. Tokens are random, as in llama-bench.
+ * once per test; every run starts from it again). Each test first runs untimed for at least
+ * {@link #WARM_UP_NANOS} (the JIT compiles the kernels meanwhile), then {@code reps} timed times.
+ * Tokens are random, as in llama-bench.
  */
 public final class BenchRunner {
+    /**
+     * Untimed running before a test's timed runs: one run of a small test (a 9-token prompt
+     * takes milliseconds) ends long before C2 has compiled the kernels, and the timed runs then
+     * mixed slow and fast code. stories15M pp9, per-run times: one warm-up run 25-56 ms falling
+     * to 9 over 30 runs (380 ± 210 t/s); 1 s still drifting; 3 s 3.5-4.4 ms (2391 ± 103 t/s).
+     */
+    static final long WARM_UP_NANOS = 3_000_000_000L;
     private final Tern tern;
     private final int threads;
     private final int reps;
@@ -38,15 +46,9 @@ public final class BenchRunner {
         double[] ts = new double[reps];
         try (Session s = tern.engine().newSession(depth + p)) {
             fill(s, depth);
-            for (int r = -1; r < reps; r++) {
-                s.truncate(depth);
-                int[] tokens = randomTokens(p);
-                long t0 = System.nanoTime();
-                s.forward(tokens);
-                double sec = (System.nanoTime() - t0) / 1e9;
-                if (r >= 0) {
-                    ts[r] = p / sec;
-                }
+            warmUp(() -> promptRun(s, p, depth));
+            for (int r = 0; r < reps; r++) {
+                ts[r] = p / promptRun(s, p, depth);
             }
         }
         Stats st = Stats.of(ts);
@@ -58,16 +60,9 @@ public final class BenchRunner {
         double[] ts = new double[reps];
         try (Session s = tern.engine().newSession(depth + n + 1)) {
             fill(s, depth);
-            for (int r = -1; r < reps; r++) {
-                s.truncate(depth);
-                long t0 = System.nanoTime();
-                for (int i = 0; i < n; i++) {
-                    s.forward(random.nextInt(tern.model().config().vocab()));
-                }
-                double sec = (System.nanoTime() - t0) / 1e9;
-                if (r >= 0) {
-                    ts[r] = n / sec;
-                }
+            warmUp(() -> generateRun(s, n, depth));
+            for (int r = 0; r < reps; r++) {
+                ts[r] = n / generateRun(s, n, depth);
             }
         }
         return decodeResult(name("tg", n, depth), n, depth, Stats.of(ts), "cached");
@@ -97,22 +92,52 @@ public final class BenchRunner {
         double[] one = new double[reps];
         double[] many = new double[reps];
         try (Session s = tern.engine().newSession(depth + k + 1)) {
-            fill(s, Math.max(depth, 1));
-            for (int r = -1; r < reps; r++) {
-                s.truncate(Math.max(depth, 1));
+            int start = Math.max(depth, 1);
+            fill(s, start);
+            warmUp(() -> {
+                s.truncate(start);
+                s.forwardAll(randomTokens(k));
+            });
+            for (int r = 0; r < reps; r++) {
+                s.truncate(start);
                 long t0 = System.nanoTime();
                 s.forward(random.nextInt(tern.model().config().vocab()));
                 long t1 = System.nanoTime();
-                s.truncate(Math.max(depth, 1));
+                s.truncate(start);
                 s.forwardAll(randomTokens(k));
                 long t2 = System.nanoTime();
-                if (r >= 0) {
-                    one[r] = t1 - t0;
-                    many[r] = t2 - t1;
-                }
+                one[r] = t1 - t0;
+                many[r] = t2 - t1;
             }
         }
         return Stats.of(many).mean() / Stats.of(one).mean();
+    }
+
+    /** Runs {@code run} untimed, at least once and for at least {@link #WARM_UP_NANOS}. */
+    public static void warmUp(Runnable run) {
+        long end = System.nanoTime() + WARM_UP_NANOS;
+        do {
+            run.run();
+        } while (System.nanoTime() < end);
+    }
+
+    /** One timed prompt pass of p random tokens after depth; seconds. */
+    private double promptRun(Session s, int p, int depth) {
+        s.truncate(depth);
+        int[] tokens = randomTokens(p);
+        long t0 = System.nanoTime();
+        s.forward(tokens);
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** n timed decode steps of random tokens after depth; seconds. */
+    private double generateRun(Session s, int n, int depth) {
+        s.truncate(depth);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            s.forward(random.nextInt(tern.model().config().vocab()));
+        }
+        return (System.nanoTime() - t0) / 1e9;
     }
 
     private BenchResult decodeResult(String test, int n, int depth, Stats st, String mode) {
