@@ -16,12 +16,15 @@ import java.util.SplittableRandom;
  */
 public final class BenchRunner {
     /**
-     * Untimed running before a test's timed runs: one run of a small test (a 9-token prompt
-     * takes milliseconds) ends long before C2 has compiled the kernels, and the timed runs then
-     * mixed slow and fast code. stories15M pp9, per-run times: one warm-up run 25-56 ms falling
-     * to 9 over 30 runs (380 ± 210 t/s); 1 s still drifting; 3 s 3.5-4.4 ms (2391 ± 103 t/s).
+     * Untimed running before a test's timed runs. One run of a small test (a 9-token prompt
+     * takes milliseconds) ends long before C2 has compiled the kernels, and on two cores the
+     * compiler threads compete with the spinning workers, so compiling takes seconds. stories15M
+     * pp9, per-run times: after one warm-up run 25-56 ms falling to 9 over 30 runs (380 ± 210
+     * t/s); after 3 s 3.5-4.4 ms (2391 ± 103 t/s). Speculative runs compile more shapes: after
+     * 3 s the first timed prompt-lookup run was still at 632 t/s against 930-1060 for the rest;
+     * after 5 s 1.57x and 1.67x over the plain runs.
      */
-    static final long WARM_UP_NANOS = 3_000_000_000L;
+    static final long WARM_UP_NANOS = 5_000_000_000L;
     private final Tern tern;
     private final int threads;
     private final int reps;
