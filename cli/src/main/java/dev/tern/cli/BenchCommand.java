@@ -53,6 +53,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-r", "--repetitions"}, description = "Timed repetitions per test (default: ${DEFAULT-VALUE})")
     int reps = 5;
 
+    @Option(names = "--warmup", description = "Seconds of untimed running before each test, at least one run (default: ${DEFAULT-VALUE})")
+    double warmUpSeconds = BenchRunner.DEFAULT_WARM_UP_SECONDS;
+
     @Option(names = {"-o", "--output"}, description = "md or json (default: ${DEFAULT-VALUE})")
     Output output = Output.md;
 
@@ -75,6 +78,9 @@ final class BenchCommand implements Callable<Integer> {
         int threads = modelOptions.threads;
         if (reps < 1) {
             throw new TernException("-r must be at least 1");
+        }
+        if (!(warmUpSeconds >= 0)) {
+            throw new TernException("--warmup must be a number of seconds, 0 or more");
         }
         if (membwOnly) {
             for (int t : threads == 1 ? new int[]{1} : new int[]{1, threads}) {
@@ -100,7 +106,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());
             }
-            BenchRunner runner = new BenchRunner(tern, threads, reps, bw);
+            BenchRunner runner = new BenchRunner(tern, threads, reps, bw, warmUpSeconds);
             if (speculation.enabled()) {
                 speculative(tern, runner, out, err);
                 return 0;
@@ -144,7 +150,7 @@ final class BenchCommand implements Callable<Integer> {
         double acceptance = 0;
         double perPass = 0;
         double proposeMs = 0, verifyMs = 0, plainMs = 0;
-        BenchRunner.warmUp(() -> {
+        runner.warmUp(() -> {
             plainRun(tern, ids, n);
             speculativeRun(tern, ids, n);
         });

@@ -76,7 +76,7 @@ class CommandsTest {
     @Test
     void benchReportsLlamaBenchFieldsAndTheMemoryWall() throws Exception {
         Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-p", "16", "-n", "8",
-                "-d", "0,32", "-r", "2", "-o", "json", "--recompute");
+                "-d", "0,32", "-r", "2", "-o", "json", "--recompute", "--warmup", "0");
         assertEquals(0, r.exitCode(), r.err());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
         assertEquals(6, json.size(), r.out());
@@ -110,7 +110,7 @@ class CommandsTest {
     @Test
     void benchComparesSpeculationWithPlainDecoding() {
         Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--spec", "ngram", "-n", "24",
-                "-r", "1", "--draft-max", "4");
+                "-r", "1", "--draft-max", "4", "--warmup", "0.2");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("| plain | 24 |"), r.out());
         assertTrue(r.out().contains("| ngram | 24 |"), r.out());
@@ -119,6 +119,13 @@ class CommandsTest {
         assertTrue(Double.parseDouble(m.group(1)) > 0, r.out());
         assertTrue(Pattern.compile("verify pass cost by width: 2 tokens [0-9.]+x, 4 tokens [0-9.]+x, 5 tokens " + m.group(1) + "x")
                 .matcher(r.out()).find(), r.out());
+    }
+
+    @Test
+    void benchRefusesANegativeWarmUp() {
+        Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--warmup", "-1");
+        assertEquals(1, r.exitCode(), r.err());
+        assertTrue(r.err().strip().endsWith("tern: --warmup must be a number of seconds, 0 or more"), r.err());
     }
 
     @Test

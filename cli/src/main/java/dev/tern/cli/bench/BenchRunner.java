@@ -10,8 +10,9 @@ import java.util.SplittableRandom;
 /**
  * Runs llama-bench style tests on a loaded model: prompt processing of P tokens as one batch,
  * and generation of N tokens one at a time, each after DEPTH tokens already in the cache (filled
- * once per test; every run starts from it again). Each test first runs untimed for at least
- * {@link #WARM_UP_NANOS} (the JIT compiles the kernels meanwhile), then {@code reps} timed times.
+ * once per test; every run starts from it again). Each test first runs untimed for at least the
+ * warm-up time (the JIT compiles the kernels meanwhile; see {@link #DEFAULT_WARM_UP_SECONDS}),
+ * then {@code reps} timed times.
  * Tokens are random, as in llama-bench.
  */
 public final class BenchRunner {
@@ -24,21 +25,26 @@ public final class BenchRunner {
      * 3 s the first timed prompt-lookup run was still at 632 t/s against 930-1060 for the rest;
      * after 5 s 1.57x and 1.67x over the plain runs.
      */
-    static final long WARM_UP_NANOS = 5_000_000_000L;
+    public static final double DEFAULT_WARM_UP_SECONDS = 5;
     private final Tern tern;
     private final int threads;
     private final int reps;
     private final ModelFootprint footprint;
     private final double bandwidth;
+    private final long warmUpNanos;
     private final SplittableRandom random = new SplittableRandom(1234);
 
-    /** @param bandwidth measured read bytes/s for this thread count, or 0 if not measured */
-    public BenchRunner(Tern tern, int threads, int reps, double bandwidth) {
+    /**
+     * @param bandwidth     measured read bytes/s for this thread count, or 0 if not measured
+     * @param warmUpSeconds untimed running before each test (at least one run)
+     */
+    public BenchRunner(Tern tern, int threads, int reps, double bandwidth, double warmUpSeconds) {
         this.tern = tern;
         this.threads = threads;
         this.reps = reps;
         this.footprint = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition());
         this.bandwidth = bandwidth;
+        this.warmUpNanos = (long) (warmUpSeconds * 1e9);
     }
 
     public ModelFootprint footprint() {
@@ -116,9 +122,9 @@ public final class BenchRunner {
         return Stats.of(many).mean() / Stats.of(one).mean();
     }
 
-    /** Runs {@code run} untimed, at least once and for at least {@link #WARM_UP_NANOS}. */
-    public static void warmUp(Runnable run) {
-        long end = System.nanoTime() + WARM_UP_NANOS;
+    /** Runs {@code run} untimed, at least once and for at least the warm-up time. */
+    public void warmUp(Runnable run) {
+        long end = System.nanoTime() + warmUpNanos;
         do {
             run.run();
         } while (System.nanoTime() < end);
