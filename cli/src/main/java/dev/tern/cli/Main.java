@@ -52,6 +52,12 @@ public final class Main {
         cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setOut(out);
         cl.setErr(err);
+        // Bad usage is one line, as every other failure: the message and where the help is.
+        cl.setParameterExceptionHandler((ex, args1) -> {
+            CommandLine cmd = ex.getCommandLine();
+            cmd.getErr().println("tern: " + ex.getMessage() + " (see " + cmd.getCommandSpec().qualifiedName() + " --help)");
+            return 2;
+        });
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             if (ex instanceof TernException) {
                 cmd.getErr().println("tern: " + ex.getMessage());

@@ -94,6 +94,9 @@ final class ServeCommand implements Callable<Integer> {
             if (m.threads < 1) {
                 throw new TernException("--threads must be at least 1");
             }
+            if (port < 0 || port > 65535) {
+                throw new TernException("--port must be 0 to 65535, got " + port);
+            }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
             return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType));

@@ -166,10 +166,13 @@ class CommandsTest {
     }
 
     @Test
-    void badUsageExitsTwo() {
+    void badUsageExitsTwoWithOneLine() {
         Cli r = Cli.run("run", "--no-such-flag");
         assertEquals(2, r.exitCode());
-        assertTrue(r.err().contains("Unknown option"), r.err());
+        assertEquals("tern: Unknown option: '--no-such-flag' (see tern run --help)", r.err().strip());
+        Cli bad = Cli.run("bench", "--warmup", "abc");
+        assertEquals(2, bad.exitCode());
+        assertEquals("tern: Invalid value for option '--warmup': 'abc' is not a double (see tern bench --help)", bad.err().strip());
     }
 
     @Test

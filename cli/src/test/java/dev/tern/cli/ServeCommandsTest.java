@@ -47,6 +47,13 @@ class ServeCommandsTest {
     }
 
     @Test
+    void serveRefusesAPortOutOfRange() {
+        Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "-5");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: --port must be 0 to 65535, got -5", r.err().strip());
+    }
+
+    @Test
     void benchServeFailsCleanlyWhenNothingListens() {
         Cli r = Cli.run("bench-serve", "--url", "http://127.0.0.1:1", "--requests", "1");
         assertEquals(1, r.exitCode(), r.err());
