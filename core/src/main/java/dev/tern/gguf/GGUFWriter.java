@@ -11,7 +11,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -197,12 +199,18 @@ public final class GGUFWriter {
     public void write(Path path) {
         int alignment = alignment();
         Path dir = path.toAbsolutePath().getParent();
+        if (Files.isDirectory(path)) {
+            throw new TernException(path + ": is a directory");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new TernException(path + ": no such directory: " + dir);
+        }
         Path tmp;
         try {
             // createFile, unlike createTempFile, gives the usual permissions the finished file keeps
             tmp = Files.createFile(dir.resolve("." + path.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".part"));
         } catch (IOException e) {
-            throw new TernException(path + ": cannot create: " + e);
+            throw new TernException(path + ": cannot create: " + reason(e));
         }
         boolean done = false;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
@@ -215,7 +223,7 @@ public final class GGUFWriter {
             moveInto(tmp, path);
             done = true;
         } catch (IOException e) {
-            throw new TernException(path + ": cannot write: " + e);
+            throw new TernException(path + ": cannot write: " + reason(e));
         } finally {
             if (!done) {
                 try {
@@ -225,6 +233,17 @@ public final class GGUFWriter {
                 }
             }
         }
+    }
+
+    /** What went wrong, without the exception's class name: "permission denied", "No space left on device". */
+    private static String reason(IOException e) {
+        if (e instanceof AccessDeniedException) {
+            return "permission denied";
+        }
+        if (e instanceof FileSystemException f && f.getReason() != null) {
+            return f.getReason();
+        }
+        return String.valueOf(e.getMessage());
     }
 
     private static void moveInto(Path tmp, Path path) throws IOException {
