@@ -80,23 +80,28 @@ final class Completions {
         if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
-        int[] prompt = chat ? prompts.chat(body) : prompts.completion(body);
-        if (prompt.length == 0) {
-            throw ApiException.badRequest("the prompt is empty", chat ? "messages" : "prompt");
-        }
-        if (prompt.length >= scheduler.contextSize()) {
-            throw new ApiException(400, "invalid_request_error", "This model's maximum context length is "
-                    + scheduler.contextSize() + " tokens, but the prompt has " + prompt.length + " tokens",
-                    chat ? "messages" : "prompt", "context_length_exceeded");
+        List<int[]> all = chat ? List.of(prompts.chat(body)) : prompts.completions(body);
+        for (int[] prompt : all) {
+            if (prompt.length == 0) {
+                throw ApiException.badRequest("the prompt is empty", chat ? "messages" : "prompt");
+            }
+            if (prompt.length >= scheduler.contextSize()) {
+                throw new ApiException(400, "invalid_request_error", "This model's maximum context length is "
+                        + scheduler.contextSize() + " tokens, but the prompt has " + prompt.length + " tokens",
+                        chat ? "messages" : "prompt", "context_length_exceeded");
+            }
         }
         GenerationParams p = GenerationParams.parse(body, chat);
+        int total = all.size() * p.n();
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<RequestHandle> handles = new ArrayList<>();
         long start = System.nanoTime();
         try {
-            for (int i = 0; i < p.n(); i++) {
-                Request r = new Request(prompt, p.sampling().withSeed(p.sampling().seed() + i), p.maxTokens(), p.stop(), p.logprobs());
-                handles.add(scheduler.submit(r, listener(i, events, metrics)));
+            // Choice k answers prompt k / n with seed + k % n: a prompt's choices do not depend on its neighbours.
+            for (int k = 0; k < total; k++) {
+                Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
+                        p.stop(), p.logprobs());
+                handles.add(scheduler.submit(r, listener(k, events, metrics)));
             }
         } catch (QueueFullException e) {
             handles.forEach(RequestHandle::cancel);
@@ -109,8 +114,8 @@ final class Completions {
             }
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
-        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), p.n(), p.logprobs() >= 0);
-        Choices choices = new Choices(p.n(), start, metrics);
+        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0);
+        Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());
         } else {

@@ -12,6 +12,8 @@ import java.util.List;
 
 /** Turns the {@code messages} of a chat request or the {@code prompt} of a completion into tokens. */
 final class PromptBuilder {
+    /** Most prompts in one completion request (each gets its n choices). */
+    static final int MAX_PROMPTS = 16;
     private final Tern tern;
 
     PromptBuilder(Tern tern) {
@@ -63,12 +65,30 @@ final class PromptBuilder {
         throw ApiException.badRequest("message content must be a string or an array of text parts", "messages");
     }
 
-    /** A prompt given as a string, an array of one string, or an array of token ids. */
-    int[] completion(ObjectNode body) {
+    /**
+     * The prompts of a completion request: a string, an array of token ids, or an array of
+     * several of those (one set of choices each, as OpenAI's batch form).
+     */
+    List<int[]> completions(ObjectNode body) {
         JsonNode p = body.get("prompt");
-        if (p != null && p.isArray() && p.size() == 1 && p.get(0).isTextual()) {
-            p = p.get(0);
+        if (p != null && p.isArray() && !p.isEmpty() && (p.get(0).isTextual() || p.get(0).isArray())) {
+            if (p.size() > MAX_PROMPTS) {
+                throw ApiException.badRequest("prompt may hold at most " + MAX_PROMPTS + " prompts", "prompt");
+            }
+            List<int[]> all = new ArrayList<>();
+            for (JsonNode one : p) {
+                if (!one.isTextual() && !one.isArray()) {
+                    throw ApiException.badRequest("prompt must be a string, an array of token ids, or an array of those", "prompt");
+                }
+                all.add(completion(one));
+            }
+            return all;
         }
+        return List.of(completion(p));
+    }
+
+    /** One prompt: a string or an array of token ids. */
+    private int[] completion(JsonNode p) {
         if (p != null && p.isTextual()) {
             return tern.tokenizer().encode(p.asText(), true, true);
         }
@@ -83,6 +103,6 @@ final class PromptBuilder {
             }
             return ids;
         }
-        throw ApiException.badRequest("prompt must be a string or an array of token ids", "prompt");
+        throw ApiException.badRequest("prompt must be a string, an array of token ids, or an array of those", "prompt");
     }
 }

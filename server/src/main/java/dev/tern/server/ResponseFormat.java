@@ -23,8 +23,9 @@ final class ResponseFormat {
         this.modelName = modelName;
     }
 
-    Response start(boolean chat, String id, int n, boolean logprobs) {
-        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), n, logprobs);
+    /** A response of {@code choices} choices, {@code perPrompt} for each prompt in turn. */
+    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs) {
+        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs);
     }
 
     /** One response being built: the text and log-probabilities of each choice so far. */
@@ -33,14 +34,16 @@ final class ResponseFormat {
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
         private final boolean logprobs;
+        private final int perPrompt;
         private final StringBuilder[] text;
         private final ArrayNode[] content;
         private final ObjectNode[] legacy;
 
-        Response(boolean chat, String id, int n, boolean logprobs) {
+        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs) {
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
+            this.perPrompt = perPrompt;
             this.text = new StringBuilder[n];
             this.content = new ArrayNode[n];
             this.legacy = new ObjectNode[n];
@@ -76,7 +79,7 @@ final class ResponseFormat {
                 setLogprobs(c, content[i], legacy[i]);
                 c.put("finish_reason", finishReason(results.get(i)));
             }
-            root.set("usage", usage(results));
+            root.set("usage", usage(results, perPrompt));
             return root;
         }
 
@@ -110,7 +113,7 @@ final class ResponseFormat {
         ObjectNode usageChunk(List<RequestResult> results) {
             ObjectNode root = header(chat ? "chat.completion.chunk" : "text_completion");
             root.putArray("choices");
-            root.set("usage", usage(results));
+            root.set("usage", usage(results, perPrompt));
             return root;
         }
 
@@ -207,17 +210,22 @@ final class ResponseFormat {
         return r.reason() == FinishReason.LENGTH ? "length" : "stop";
     }
 
-    static ObjectNode usage(List<RequestResult> results) {
-        int completion = 0;
-        for (RequestResult r : results) {
+    /** Completion tokens of every choice; prompt tokens of each prompt once (choices i·perPrompt). */
+    static ObjectNode usage(List<RequestResult> results, int perPrompt) {
+        int completion = 0, prompt = 0, cached = 0;
+        for (int i = 0; i < results.size(); i++) {
+            RequestResult r = results.get(i);
             completion += r.completionTokens();
+            if (i % perPrompt == 0) {
+                prompt += r.promptTokens();
+                cached += r.cachedTokens();
+            }
         }
-        RequestResult first = results.getFirst();
         ObjectNode u = Json.object();
-        u.put("prompt_tokens", first.promptTokens());
+        u.put("prompt_tokens", prompt);
         u.put("completion_tokens", completion);
-        u.put("total_tokens", first.promptTokens() + completion);
-        u.putObject("prompt_tokens_details").put("cached_tokens", first.cachedTokens());
+        u.put("total_tokens", prompt + completion);
+        u.putObject("prompt_tokens_details").put("cached_tokens", cached);
         return u;
     }
 }

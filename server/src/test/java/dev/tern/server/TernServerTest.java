@@ -37,6 +37,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -169,6 +171,29 @@ class TernServerTest {
     }
 
     @Test
+    void severalPromptsGetTheirChoicesInOrder() {
+        List<String> texts = List.of("Once upon a time", "The little dog");
+        Completion c = client.completions().create(CompletionCreateParams.builder().model(MODEL)
+                .promptOfArrayOfStrings(texts).maxTokens(12).temperature(0).n(2).build());
+        assertEquals(4, c.choices().size());
+        int promptTokens = 0;
+        for (int k = 0; k < 4; k++) {
+            int[] prompt = tern.tokenizer().encode(texts.get(k / 2), true, true);
+            assertEquals(k, c.choices().get(k).index());
+            assertEquals(solo(prompt, 12).text(), c.choices().get(k).text(), "choice " + k);
+            promptTokens += k % 2 == 0 ? prompt.length : 0;
+        }
+        var usage = c.usage().orElseThrow();
+        assertEquals(promptTokens, usage.promptTokens(), "each prompt counted once");
+        assertEquals(48, usage.completionTokens());
+
+        long[] ids = Arrays.stream(tern.tokenizer().encode("The little dog", true, true)).asLongStream().toArray();
+        Completion byIds = client.completions().create(CompletionCreateParams.builder().model(MODEL)
+                .promptOfArrayOfTokenArrays(List.of(Arrays.stream(ids).boxed().toList())).maxTokens(12).temperature(0).build());
+        assertEquals(c.choices().get(2).text(), byIds.choices().getFirst().text());
+    }
+
+    @Test
     void nChoicesAndPenaltiesReachTheSampler() {
         ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
                 .addUserMessage("A cat").maxCompletionTokens(10).temperature(0).n(3).build());
@@ -241,6 +266,16 @@ class TernServerTest {
         assertEquals("context_length_exceeded", errorOf(tooLong).get("code").asText());
         assertEquals(400, post("/v1/chat/completions", "{\"messages\": [], \"max_tokens\": 3}", true).statusCode());
         assertEquals(400, post("/v1/chat/completions", "{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"n\": 0}", true).statusCode());
+        HttpResponse<String> mixed = post("/v1/completions", "{\"prompt\": [\"a\", 5], \"max_tokens\": 2}", true);
+        assertEquals(400, mixed.statusCode());
+        assertEquals("prompt", errorOf(mixed).get("param").asText());
+        String seventeen = "[" + String.join(",", Collections.nCopies(17, "\"a\"")) + "]";
+        HttpResponse<String> many = post("/v1/completions", "{\"prompt\": " + seventeen + ", \"max_tokens\": 2}", true);
+        assertEquals(400, many.statusCode());
+        assertEquals("prompt may hold at most 16 prompts", errorOf(many).get("message").asText());
+        HttpResponse<String> oneTooLong = post("/v1/completions",
+                "{\"prompt\": [\"hi\", \"" + "Once upon a time. ".repeat(80) + "\"], \"max_tokens\": 2}", true);
+        assertEquals("context_length_exceeded", errorOf(oneTooLong).get("code").asText());
     }
 
     @Test
