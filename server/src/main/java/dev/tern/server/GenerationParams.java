@@ -20,6 +20,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
     static final int MAX_N = 16;
 
     static GenerationParams parse(ObjectNode body, boolean chat) {
+        refuseUnsupported(body);
         int maxTokens = -1;
         for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
             if (present(body, key)) {
@@ -69,6 +70,25 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed);
         return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage);
+    }
+
+    /**
+     * Requests whose answer would silently differ from what they ask for: tool calls, a JSON
+     * response format (both need constrained decoding) and logit biases. Empty lists, "none"
+     * and the plain text format are what every answer already satisfies.
+     */
+    private static void refuseUnsupported(ObjectNode body) {
+        for (String key : new String[]{"tools", "functions"}) {
+            if (present(body, key) && !(body.get(key).isArray() && body.get(key).isEmpty())) {
+                throw ApiException.badRequest(key + " are not supported by this server", key);
+            }
+        }
+        if (present(body, "response_format") && !"text".equals(body.get("response_format").path("type").asText())) {
+            throw ApiException.badRequest("response_format: only {\"type\": \"text\"} is supported", "response_format");
+        }
+        if (present(body, "logit_bias") && !(body.get("logit_bias").isObject() && body.get("logit_bias").isEmpty())) {
+            throw ApiException.badRequest("logit_bias is not supported by this server", "logit_bias");
+        }
     }
 
     private static List<String> stop(ObjectNode body) {

@@ -276,6 +276,15 @@ class TernServerTest {
         HttpResponse<String> oneTooLong = post("/v1/completions",
                 "{\"prompt\": [\"hi\", \"" + "Once upon a time. ".repeat(80) + "\"], \"max_tokens\": 2}", true);
         assertEquals("context_length_exceeded", errorOf(oneTooLong).get("code").asText());
+        String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
+        for (String unsupported : List.of("tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]",
+                "response_format\": {\"type\":\"json_object\"}", "logit_bias\": {\"5\": 100}")) {
+            HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);
+            assertEquals(400, r.statusCode(), unsupported);
+            assertEquals(unsupported.substring(0, unsupported.indexOf('"')), errorOf(r).get("param").asText());
+        }
+        assertEquals(200, post("/v1/chat/completions", "{" + hi + ", \"tools\": [], \"response_format\": {\"type\":\"text\"}}", true)
+                .statusCode());
     }
 
     @Test
