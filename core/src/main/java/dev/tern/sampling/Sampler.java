@@ -1,10 +1,13 @@
 package dev.tern.sampling;
 
+import dev.tern.TernException;
+
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Picks the next token from logits with llama.cpp's common sampler chain: repetition /
- * frequency / presence penalties, then top-k, top-p, min-p, temperature, and a seeded draw.
+ * Picks the next token from logits with llama.cpp's common sampler chain: logit biases,
+ * repetition / frequency / presence penalties, then top-k, top-p, min-p, temperature, and a seeded draw.
  * Top-p and min-p see the logits before temperature, as in llama.cpp. A temperature
  * {@code <= 0} is greedy: the argmax after penalties, ties to the lowest id.
  *
@@ -22,6 +25,11 @@ public final class Sampler {
     public Sampler(SamplerConfig config, int vocabSize) {
         if (vocabSize <= 0) {
             throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
+        }
+        for (int token : config.logitBias().keySet()) {
+            if (token >= vocabSize) {
+                throw new TernException("logit bias for token " + token + " outside the vocabulary of " + vocabSize);
+            }
         }
         this.config = config;
         this.vocabSize = vocabSize;
@@ -102,8 +110,12 @@ public final class Sampler {
         return out;
     }
 
+    /** Logit biases first (llama.cpp's order), then the repetition penalties. */
     private void applyPenalties(float[] logits) {
         checkLength(logits);
+        for (Map.Entry<Integer, Float> e : config.logitBias().entrySet()) {
+            logits[e.getKey()] += e.getValue();
+        }
         float repeat = config.repeatPenalty();
         float freq = config.frequencyPenalty();
         float presence = config.presencePenalty();

@@ -2,6 +2,8 @@ package dev.tern.sampling;
 
 import dev.tern.TernException;
 
+import java.util.Map;
+
 /**
  * Settings of a {@link Sampler}, with llama.cpp's meanings.
  *
@@ -14,10 +16,12 @@ import dev.tern.TernException;
  * @param frequencyPenalty subtracted once per occurrence in the window; 0 disables
  * @param presencePenalty  subtracted once if the token occurs in the window; 0 disables
  * @param seed             seed of the random generator; the same seed and logits give the same tokens
+ * @param logitBias        added to the logits of these token ids before anything else (OpenAI's
+ *                         {@code logit_bias}; -100 all but bans a token, 100 all but forces it)
  */
 public record SamplerConfig(float temperature, int topK, float topP, float minP,
                             float repeatPenalty, int repeatLastN, float frequencyPenalty, float presencePenalty,
-                            long seed) {
+                            long seed, Map<Integer, Float> logitBias) {
 
     /** The seed {@link #defaults()} uses, so that runs are reproducible unless a seed is chosen. */
     public static final long DEFAULT_SEED = 0xFFFFFFFFL;
@@ -38,6 +42,18 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
         if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) {
             throw new TernException("sampler frequency/presence penalties must be finite");
         }
+        for (Map.Entry<Integer, Float> e : logitBias.entrySet()) {
+            if (e.getKey() < 0 || !Float.isFinite(e.getValue())) {
+                throw new TernException("sampler logit bias needs token ids >= 0 and finite values, got " + e);
+            }
+        }
+        logitBias = Map.copyOf(logitBias);
+    }
+
+    /** Without logit biases. */
+    public SamplerConfig(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN,
+                         float frequencyPenalty, float presencePenalty, long seed) {
+        this(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty, presencePenalty, seed, Map.of());
     }
 
     /** Always the most likely token (after penalties, which are off here). */
@@ -53,6 +69,12 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
     /** This configuration with another seed. */
     public SamplerConfig withSeed(long newSeed) {
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
-                frequencyPenalty, presencePenalty, newSeed);
+                frequencyPenalty, presencePenalty, newSeed, logitBias);
+    }
+
+    /** This configuration with these logit biases instead. */
+    public SamplerConfig withLogitBias(Map<Integer, Float> bias) {
+        return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
+                frequencyPenalty, presencePenalty, seed, bias);
     }
 }

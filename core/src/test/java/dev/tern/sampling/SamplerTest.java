@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.Map;
 import java.util.Random;
 import java.util.stream.IntStream;
 
@@ -143,6 +144,22 @@ class SamplerTest {
         s.sample(logits);
         // repeat first, then subtract count * 0.5 + 0.25
         assertArrayEquals(new float[]{2 / 2f - 1.25f, -1 * 2f - 0.75f, 3, 0.5f / 2 - 0.75f, 1}, logits, EPS);
+    }
+
+    @Test
+    void logitBiasIsAddedBeforeThePenalties() {
+        // token 0 seen twice in the window: repeat penalty 2 divides its biased logit, then 2 * 0.5 + 0.25 off
+        Sampler s = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 2f, 4, 0.5f, 0.25f, 1, Map.of(0, 4f, 2, -100f)), 3);
+        s.accept(0);
+        s.accept(0);
+        float[] logits = {2, 1, 3};
+        assertEquals(0, s.sample(logits), "the bias outweighs token 2's lead, the ban removes it");
+        assertArrayEquals(new float[]{(2 + 4) / 2f - 1.25f, 1, 3 - 100}, logits, EPS);
+        float[] p = new Sampler(only(0, 1f, 0f, 1f).withLogitBias(Map.of(1, (float) Math.log(3))), 2)
+                .probabilities(new float[]{0, 0});
+        assertArrayEquals(new float[]{0.25f, 0.75f}, p, EPS);
+        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy().withLogitBias(Map.of(3, 1f)), 3));
+        assertThrows(TernException.class, () -> SamplerConfig.greedy().withLogitBias(Map.of(1, Float.NaN)));
     }
 
     @Test

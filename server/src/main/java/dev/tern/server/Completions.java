@@ -91,7 +91,7 @@ final class Completions {
                         chat ? "messages" : "prompt", "context_length_exceeded");
             }
         }
-        GenerationParams p = GenerationParams.parse(body, chat);
+        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize());
         int total = all.size() * p.n();
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<RequestHandle> handles = new ArrayList<>();

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.sampling.SamplerConfig;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -19,7 +21,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                         boolean includeUsage) {
     static final int MAX_N = 16;
 
-    static GenerationParams parse(ObjectNode body, boolean chat) {
+    /** @param vocab the vocabulary size, which token ids in {@code logit_bias} must be below */
+    static GenerationParams parse(ObjectNode body, boolean chat, int vocab) {
         refuseUnsupported(body);
         int maxTokens = -1;
         for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
@@ -68,14 +71,15 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
             includeUsage = bool((ObjectNode) so, "include_usage");
         }
-        SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed);
+        SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed,
+                logitBias(body, vocab));
         return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage);
     }
 
     /**
-     * Requests whose answer would silently differ from what they ask for: tool calls, a JSON
-     * response format (both need constrained decoding) and logit biases. Empty lists, "none"
-     * and the plain text format are what every answer already satisfies.
+     * Requests whose answer would silently differ from what they ask for: tool calls and a JSON
+     * response format (both need constrained decoding). Empty lists and the plain text format
+     * are what every answer already satisfies.
      */
     private static void refuseUnsupported(ObjectNode body) {
         for (String key : new String[]{"tools", "functions"}) {
@@ -86,9 +90,36 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (present(body, "response_format") && !"text".equals(body.get("response_format").path("type").asText())) {
             throw ApiException.badRequest("response_format: only {\"type\": \"text\"} is supported", "response_format");
         }
-        if (present(body, "logit_bias") && !(body.get("logit_bias").isObject() && body.get("logit_bias").isEmpty())) {
-            throw ApiException.badRequest("logit_bias is not supported by this server", "logit_bias");
+    }
+
+    /** OpenAI's logit_bias: token ids (as JSON object keys) to a bias in [-100, 100]. */
+    private static Map<Integer, Float> logitBias(ObjectNode body, int vocab) {
+        if (!present(body, "logit_bias")) {
+            return Map.of();
         }
+        JsonNode b = body.get("logit_bias");
+        if (!b.isObject()) {
+            throw ApiException.badRequest("logit_bias must be an object of token ids to numbers", "logit_bias");
+        }
+        Map<Integer, Float> out = new HashMap<>();
+        for (Map.Entry<String, JsonNode> e : b.properties()) {
+            int token;
+            try {
+                token = Integer.parseInt(e.getKey());
+            } catch (NumberFormatException notAnId) {
+                token = -1;
+            }
+            if (token < 0 || token >= vocab) {
+                throw ApiException.badRequest("logit_bias keys must be token ids below " + vocab + ", got '" + e.getKey() + "'",
+                        "logit_bias");
+            }
+            double v = e.getValue().asDouble(Double.NaN);
+            if (!e.getValue().isNumber() || v < -100 || v > 100) {
+                throw ApiException.badRequest("logit_bias values must be numbers in [-100, 100]", "logit_bias");
+            }
+            out.put(token, (float) v);
+        }
+        return out;
     }
 
     private static List<String> stop(ObjectNode body) {

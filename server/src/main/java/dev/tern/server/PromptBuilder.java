@@ -65,6 +65,11 @@ final class PromptBuilder {
         throw ApiException.badRequest("message content must be a string or an array of text parts", "messages");
     }
 
+    /** Token ids must be below this. */
+    int vocabSize() {
+        return tern.tokenizer().vocabSize();
+    }
+
     /**
      * The prompts of a completion request: a string, an array of token ids, or an array of
      * several of those (one set of choices each, as OpenAI's batch form).

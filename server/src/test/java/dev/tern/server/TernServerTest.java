@@ -3,11 +3,12 @@ package dev.tern.server;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.http.StreamResponse;
 import com.openai.errors.BadRequestException;
 import com.openai.errors.NotFoundException;
 import com.openai.errors.RateLimitException;
 import com.openai.errors.UnauthorizedException;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
@@ -40,6 +41,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -194,6 +196,18 @@ class TernServerTest {
     }
 
     @Test
+    void logitBiasReachesTheSampler() {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        int first = solo(prompt, 1).tokens()[0];
+        String want = solo(prompt, 12, SamplerConfig.greedy().withLogitBias(Map.of(first, -100f))).text();
+        assertFalse(want.equals(solo(prompt, 12).text()), "banning the greedy first token changes the output");
+        Completion got = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("Once upon a time")
+                .maxTokens(12).temperature(0).logitBias(CompletionCreateParams.LogitBias.builder()
+                        .putAdditionalProperty(String.valueOf(first), JsonValue.from(-100)).build()).build());
+        assertEquals(want, got.choices().getFirst().text());
+    }
+
+    @Test
     void nChoicesAndPenaltiesReachTheSampler() {
         ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
                 .addUserMessage("A cat").maxCompletionTokens(10).temperature(0).n(3).build());
@@ -278,7 +292,8 @@ class TernServerTest {
         assertEquals("context_length_exceeded", errorOf(oneTooLong).get("code").asText());
         String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
         for (String unsupported : List.of("tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]",
-                "response_format\": {\"type\":\"json_object\"}", "logit_bias\": {\"5\": 100}")) {
+                "response_format\": {\"type\":\"json_object\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
+                "logit_bias\": {\"x\": 1}")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);
             assertEquals(400, r.statusCode(), unsupported);
             assertEquals(unsupported.substring(0, unsupported.indexOf('"')), errorOf(r).get("param").asText());
