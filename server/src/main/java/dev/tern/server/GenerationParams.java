@@ -78,8 +78,9 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
 
     /**
      * Requests whose answer would silently differ from what they ask for: tool calls and a JSON
-     * response format (both need constrained decoding). Empty lists and the plain text format
-     * are what every answer already satisfies.
+     * response format (both need constrained decoding), an echoed prompt, best-of ranking, a
+     * suffix. Empty lists, the plain text format, echo false, best_of 1 and an empty suffix are
+     * what every answer already satisfies.
      */
     private static void refuseUnsupported(ObjectNode body) {
         for (String key : new String[]{"tools", "functions"}) {
@@ -89,6 +90,16 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         if (present(body, "response_format") && !"text".equals(body.get("response_format").path("type").asText())) {
             throw ApiException.badRequest("response_format: only {\"type\": \"text\"} is supported", "response_format");
+        }
+        // The legacy completion fields that change the answer's shape.
+        if (present(body, "echo") && body.get("echo").asBoolean(true)) {
+            throw ApiException.badRequest("echo is not supported by this server", "echo");
+        }
+        if (present(body, "best_of") && !(body.get("best_of").isIntegralNumber() && body.get("best_of").asInt() == 1)) {
+            throw ApiException.badRequest("best_of other than 1 is not supported by this server", "best_of");
+        }
+        if (present(body, "suffix") && !body.get("suffix").asText().isEmpty()) {
+            throw ApiException.badRequest("suffix is not supported by this server", "suffix");
         }
     }
 
