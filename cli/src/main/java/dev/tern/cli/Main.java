@@ -53,7 +53,7 @@ public final class Main {
         cl.setOut(out);
         cl.setErr(err);
         // Bad usage is one line, as every other failure: the message and where the help is.
-        cl.setParameterExceptionHandler((ex, args1) -> {
+        cl.setParameterExceptionHandler((ex, badArgs) -> {
             CommandLine cmd = ex.getCommandLine();
             cmd.getErr().println("tern: " + ex.getMessage() + " (see " + cmd.getCommandSpec().qualifiedName() + " --help)");
             return 2;

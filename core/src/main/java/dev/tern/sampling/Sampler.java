@@ -7,9 +7,9 @@ import java.util.SplittableRandom;
 
 /**
  * Picks the next token from logits with llama.cpp's common sampler chain: logit biases,
- * repetition / frequency / presence penalties, then top-k, top-p, min-p, temperature, and a seeded draw.
- * Top-p and min-p see the logits before temperature, as in llama.cpp. A temperature
- * {@code <= 0} is greedy: the argmax after penalties, ties to the lowest id.
+ * repetition / frequency / presence penalties, then top-k, top-p, min-p, temperature, and a
+ * seeded draw. Top-p and min-p see the logits before temperature, as in llama.cpp. A
+ * temperature {@code <= 0} is greedy: the argmax after biases and penalties, ties to the lowest id.
  *
  * <p>Not thread-safe; one instance per generation stream.
  */
