@@ -54,7 +54,7 @@ public final class Sampler {
     }
 
     private int sampleWithoutAccept(float[] logits) {
-        applyPenalties(logits);
+        applyBiasAndPenalties(logits);
         if (config.temperature() <= 0f) {
             return argmax(logits);
         }
@@ -96,7 +96,7 @@ public final class Sampler {
             scratch = new float[vocabSize];
         }
         System.arraycopy(logits, 0, scratch, 0, vocabSize);
-        applyPenalties(scratch);
+        applyBiasAndPenalties(scratch);
         float[] out = new float[vocabSize];
         if (config.temperature() <= 0f) {
             out[argmax(scratch)] = 1f;
@@ -111,7 +111,7 @@ public final class Sampler {
     }
 
     /** Logit biases first (llama.cpp's order), then the repetition penalties. */
-    private void applyPenalties(float[] logits) {
+    private void applyBiasAndPenalties(float[] logits) {
         checkLength(logits);
         for (Map.Entry<Integer, Float> e : config.logitBias().entrySet()) {
             logits[e.getKey()] += e.getValue();
