@@ -42,7 +42,10 @@ import java.util.stream.Stream;
  */
 @Command(name = "bench-serve", description = "Load-test an OpenAI-compatible server with concurrent streaming clients.")
 final class BenchServeCommand implements Callable<Integer> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Created on first use: Jackson's start-up costs every other command a third of a second otherwise. */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
     /** Ordinary words: their tokens make prompts any vocabulary can represent. */
     private static final String WORDS = "the a one day little girl boy dog cat big small happy sad ran saw went played"
             + " with her his they said mom dad friend tree park ball house red blue sun was and to in on of it";
@@ -137,7 +140,7 @@ final class BenchServeCommand implements Callable<Integer> {
 
     /** Distinct token ids of ordinary words in the server's vocabulary. */
     private int[] vocabulary(HttpClient http, String base) throws IOException, InterruptedException {
-        ObjectNode body = JSON.createObjectNode().put("content", WORDS);
+        ObjectNode body = Json.MAPPER.createObjectNode().put("content", WORDS);
         JsonNode r = post(http, base + "/tokenize", body);
         List<Integer> found = new ArrayList<>();
         r.path("tokens").forEach(t -> found.add(t.asInt()));
@@ -164,7 +167,7 @@ final class BenchServeCommand implements Callable<Integer> {
     }
 
     private Sample stream(HttpClient http, String base, String model, int[] prompt, int maxTokens) {
-        ObjectNode body = JSON.createObjectNode().put("model", model).put("max_tokens", maxTokens).put("stream", true)
+        ObjectNode body = Json.MAPPER.createObjectNode().put("model", model).put("max_tokens", maxTokens).put("stream", true)
                 .put("temperature", 0);
         ArrayNode p = body.putArray("prompt");
         for (int t : prompt) {
@@ -185,7 +188,7 @@ final class BenchServeCommand implements Callable<Integer> {
                 if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
                     continue;
                 }
-                JsonNode chunk = JSON.readTree(line.substring(6));
+                JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
                 long now = System.nanoTime();
                 JsonNode u = chunk.get("usage");
                 if (u != null && !u.isNull()) {
@@ -279,7 +282,7 @@ final class BenchServeCommand implements Callable<Integer> {
 
     private HttpRequest request(String uri, ObjectNode body) throws IOException {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+                .POST(HttpRequest.BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
         if (server.apiKey != null) {
             b.header("Authorization", "Bearer " + server.apiKey);
         }
@@ -291,11 +294,11 @@ final class BenchServeCommand implements Callable<Integer> {
         if (r.statusCode() != 200) {
             throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
         }
-        return JSON.readTree(r.body());
+        return Json.MAPPER.readTree(r.body());
     }
 
     private JsonNode get(HttpClient http, String uri) throws IOException, InterruptedException {
-        return JSON.readTree(getText(http, uri));
+        return Json.MAPPER.readTree(getText(http, uri));
     }
 
     private String getText(HttpClient http, String uri) throws IOException, InterruptedException {

@@ -40,7 +40,8 @@ public final class ChatTemplate {
     private final String bosToken;
     private final String eosToken;
     private final Clock clock;
-    private final Jinjava jinjava;
+    /** Built on first render: loading Jinjava takes half a second that plain completions never need. */
+    private Jinjava jinjava;
 
     private ChatTemplate(String source, boolean fallback, String bosToken, String eosToken, Clock clock) {
         this.source = source;
@@ -49,7 +50,6 @@ public final class ChatTemplate {
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         this.clock = clock;
-        this.jinjava = newEngine();
     }
 
     /**
@@ -111,7 +111,7 @@ public final class ChatTemplate {
         ctx.put(TemplateFunctions.NOW, ZonedDateTime.now(clock));
         RenderResult result;
         try {
-            result = jinjava.renderForResult(prepared, ctx);
+            result = engine().renderForResult(prepared, ctx);
         } catch (RuntimeException e) {
             throw failure(e.getMessage(), e, -1);
         }
@@ -135,6 +135,13 @@ public final class ChatTemplate {
 
     private static String oneLine(String s) {
         return s == null ? "unknown error" : s.replaceAll("\\s*\\R\\s*", " ").strip();
+    }
+
+    private synchronized Jinjava engine() {
+        if (jinjava == null) {
+            jinjava = newEngine();
+        }
+        return jinjava;
     }
 
     private static Jinjava newEngine() {
