@@ -19,10 +19,20 @@ public final class Sampler {
     private final PenaltyHistory history;
     private final Candidates cand;
     private final SplittableRandom rng;
+    private final JsonConstraint constraint;
     private float[] scratch;
 
     /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
     public Sampler(SamplerConfig config, int vocabSize) {
+        this(config, vocabSize, null);
+    }
+
+    /**
+     * A sampler that only draws tokens {@code constraint} allows (null: any). As llama.cpp applies a
+     * grammar, the chain first draws freely; only a token the constraint refuses makes it draw again
+     * with every refused token removed, so a model that keeps to the format pays nothing.
+     */
+    public Sampler(SamplerConfig config, int vocabSize, JsonConstraint constraint) {
         if (vocabSize <= 0) {
             throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
         }
@@ -36,6 +46,7 @@ public final class Sampler {
         this.history = new PenaltyHistory(vocabSize, config.repeatLastN());
         this.cand = new Candidates(vocabSize);
         this.rng = new SplittableRandom(config.seed());
+        this.constraint = constraint;
     }
 
     /** The settings this sampler was made with. */
@@ -45,16 +56,24 @@ public final class Sampler {
 
     /**
      * Samples a token, records it in the penalty history (do not {@link #accept} it again) and
-     * returns it. Overwrites {@code logits} with the penalised logits.
+     * returns it. Overwrites {@code logits} with the penalised (and, if constrained, masked) logits.
      */
     public int sample(float[] logits) {
-        int token = sampleWithoutAccept(logits);
+        applyBiasAndPenalties(logits);
+        int token = draw(logits);
+        if (constraint != null && !constraint.allows(token)) {
+            constraint.mask(logits);
+            token = draw(logits);
+        }
         history.add(token);
+        if (constraint != null) {
+            constraint.accept(token);
+        }
         return token;
     }
 
-    private int sampleWithoutAccept(float[] logits) {
-        applyBiasAndPenalties(logits);
+    /** The chain after the penalties: greedy, or filters and a seeded draw. */
+    private int draw(float[] logits) {
         if (config.temperature() <= 0f) {
             return argmax(logits);
         }

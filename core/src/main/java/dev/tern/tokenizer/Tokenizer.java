@@ -39,6 +39,9 @@ public interface Tokenizer {
 
     boolean addEos();
 
+    /** Control, unknown and unused tokens: markers such as {@code <s>}, not text a model writes. */
+    boolean isControl(int id);
+
     /** eos, eot, eom and the end-of-turn tokens llama.cpp recognises by their text. */
     boolean isEndOfGeneration(int id);
 

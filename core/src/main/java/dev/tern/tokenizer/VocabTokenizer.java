@@ -49,6 +49,12 @@ abstract class VocabTokenizer implements Tokenizer {
     }
 
     @Override
+    public boolean isControl(int id) {
+        check(id);
+        return vocab.has(id, TokenAttr.CONTROL | TokenAttr.UNKNOWN | TokenAttr.UNUSED);
+    }
+
+    @Override
     public OptionalInt tokenId(String text) {
         int id = vocab.id(text);
         return id < 0 ? OptionalInt.empty() : OptionalInt.of(id);

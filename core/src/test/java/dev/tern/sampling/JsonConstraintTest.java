@@ -1,0 +1,117 @@
+package dev.tern.sampling;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tern.TernException;
+import dev.tern.gguf.GGUFFile;
+import dev.tern.testing.Fixtures;
+import dev.tern.tokenizer.Tokenizer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** JSON-constrained sampling over a real vocabulary (stories260K's 512 tokens), checked with a strict parser. */
+class JsonConstraintTest {
+    private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static Tokenizer tokenizer;
+    private static JsonConstraint.Vocabulary vocab;
+
+    @BeforeAll
+    static void load() {
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            tokenizer = Tokenizer.fromGGUF(f);
+        }
+        vocab = new JsonConstraint.Vocabulary(tokenizer);
+    }
+
+    @Test
+    void randomLogitsSampleOnlyJsonObjectsThatEndAtTheirClosingBrace() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(3);
+        int n = tokenizer.vocabSize();
+        int completed = 0;
+        for (int seed = 0; seed < 40; seed++) {
+            JsonConstraint c = new JsonConstraint(vocab);
+            Sampler s = new Sampler(new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed), n, c);
+            List<Integer> out = new ArrayList<>();
+            boolean ended = false;
+            for (int step = 0; step < 400 && !ended; step++) {
+                float[] logits = new float[n];
+                for (int i = 0; i < n; i++) {
+                    logits[i] = (float) rnd.nextGaussian() * 3;
+                }
+                int t = s.sample(logits);
+                ended = tokenizer.isEndOfGeneration(t);
+                if (!ended) {
+                    out.add(t);
+                }
+            }
+            String text = tokenizer.decode(out.stream().mapToInt(Integer::intValue).toArray());
+            assertEquals(ended, c.complete(), text);
+            if (ended) {
+                completed++;
+                JsonNode node = STRICT.readTree(text);
+                assertTrue(node.isObject(), text);
+            } else {
+                assertFalse(parses(text), "an unfinished object must not parse: " + text);
+            }
+        }
+        assertTrue(completed >= 10, "objects closed within 400 tokens: " + completed + " of 40");
+    }
+
+    @Test
+    void aModelThatWritesValidJsonIsNotDisturbed() {
+        String target = "{\"name\": \"Lily\", \"friends\": [\"Tom\", \"Sue\"], \"age\": 3, \"happy\": true}";
+        int[] ids = tokenizer.encode(target, false, false);
+        JsonConstraint c = new JsonConstraint(vocab);
+        Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
+        int[] got = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            got[i] = s.sample(prefer(ids[i]));
+        }
+        assertTrue(Arrays.equals(ids, got), tokenizer.decode(got));
+        assertTrue(c.complete());
+        // After the closing brace only the end: the model's favourite is refused.
+        int end = s.sample(prefer(ids[0]));
+        assertTrue(tokenizer.isEndOfGeneration(end), "got " + end);
+    }
+
+    @Test
+    void refusedFavouritesGiveWayToTheBestAllowedToken() {
+        JsonConstraint c = new JsonConstraint(vocab);
+        Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
+        int once = tokenizer.encode("Once", false, false)[0];
+        int brace = tokenizer.encode("{", false, false)[0];
+        float[] logits = prefer(once);
+        logits[brace] = 5f;
+        assertEquals(brace, s.sample(logits), "'Once' cannot start a JSON object; '{' is the next best");
+        float[] banned = new float[tokenizer.vocabSize()];
+        Arrays.fill(banned, Float.NEGATIVE_INFINITY);
+        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), new JsonConstraint(vocab))
+                .sample(banned));
+    }
+
+    private float[] prefer(int token) {
+        float[] logits = new float[tokenizer.vocabSize()];
+        logits[token] = 10f;
+        return logits;
+    }
+
+    private static boolean parses(String text) {
+        try {
+            STRICT.readTree(text);
+            return !text.isBlank();
+        } catch (Exception e) {
+            return false;
+        }
+    }
+}
