@@ -3,6 +3,7 @@ package dev.tern.engine;
 import dev.tern.sampling.SamplerConfig;
 
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What a client asks the {@link Scheduler} for: continue {@code prompt} with tokens drawn by a
@@ -13,8 +14,11 @@ import java.util.List;
  * @param maxTokens   tokens to generate at most (not 0); negative means until the context is full
  * @param stop        strings that end the generation; the text stops before the first of them
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
+ * @param format      {@link OutputFormat#JSON_OBJECT} samples only tokens that keep the output one JSON
+ *                    object and ends it when the object closes; such requests do not speculate
  */
-public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs) {
+public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
+                      OutputFormat format) {
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
@@ -23,11 +27,17 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
             throw new IllegalArgumentException("maxTokens 0: nothing to generate");
         }
         stop = List.copyOf(stop);
+        Objects.requireNonNull(format, "format");
         for (String s : stop) {
             if (s.isEmpty()) {
                 throw new IllegalArgumentException("empty stop string");
             }
         }
+    }
+
+    /** Any text. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs) {
+        this(prompt, sampling, maxTokens, stop, logprobs, OutputFormat.TEXT);
     }
 
     /** Greedy, no stop strings, no log-probabilities. */

@@ -4,6 +4,7 @@ import dev.tern.TernException;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
+import dev.tern.sampling.JsonConstraint;
 import dev.tern.sampling.Sampler;
 import dev.tern.spec.Proposal;
 import dev.tern.spec.Speculation;
@@ -65,6 +66,8 @@ public final class Scheduler implements AutoCloseable {
     private volatile SchedulerStats stats;
     private long preemptions;
     private long drafted, draftAccepted, proposalPasses;
+    /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
+    private JsonConstraint.Vocabulary jsonVocabulary;
 
     /**
      * @param contextSize positions each request may use (prompt plus generated tokens)
@@ -130,7 +133,8 @@ public final class Scheduler implements AutoCloseable {
             notStarted.decrementAndGet();
             throw new QueueFullException("too many requests waiting (" + config.maxWaiting() + "); try again later");
         }
-        Sampler sampler = new Sampler(request.sampling(), vocab);
+        JsonConstraint constraint = request.format() == OutputFormat.JSON_OBJECT ? new JsonConstraint(jsonVocabulary()) : null;
+        Sampler sampler = new Sampler(request.sampling(), vocab, constraint);
         for (int t : request.prompt()) {
             sampler.accept(t);
         }
@@ -158,6 +162,13 @@ public final class Scheduler implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    private synchronized JsonConstraint.Vocabulary jsonVocabulary() {
+        if (jsonVocabulary == null) {
+            jsonVocabulary = new JsonConstraint.Vocabulary(tokenizer);
+        }
+        return jsonVocabulary;
     }
 
     private void loop() {
@@ -318,7 +329,8 @@ public final class Scheduler implements AutoCloseable {
      * when there is nothing to verify.
      */
     private Proposal propose(ScheduledRequest r, int room) {
-        if (speculation == null) {
+        // Guesses are verified against the unconstrained distribution, so constrained output does not speculate.
+        if (speculation == null || r.request.format() != OutputFormat.TEXT) {
             return null;
         }
         if (r.lengths == null) {

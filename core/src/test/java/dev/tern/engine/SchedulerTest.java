@@ -1,5 +1,7 @@
 package dev.tern.engine;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.Tern;
 import dev.tern.kv.KVCacheType;
 import dev.tern.sampling.Sampler;
@@ -9,8 +11,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -215,6 +220,36 @@ class SchedulerTest {
             s.submit(new Request(p, SamplerConfig.greedy(), 40, List.of("zzz", stop), -1), c);
             assertEquals(FinishReason.STOP, c.await().reason());
             assertEquals(full.substring(0, at), c.text.toString());
+        }
+    }
+
+    @Test
+    void jsonObjectRequestsWriteOneObjectAndEndWithIt() throws Exception {
+        ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        // A story model left alone writes one endless string; biases towards quotes and braces let it close.
+        Map<Integer, Float> bias = new HashMap<>();
+        for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
+            String piece = new String(tern.tokenizer().tokenBytes(t), StandardCharsets.UTF_8);
+            if (piece.equals("\"") || piece.equals("}")) {
+                bias.put(t, piece.equals("}") ? 12f : 6f);
+            }
+        }
+        assertTrue(bias.size() >= 2, "quote and brace tokens: " + bias.keySet());
+        List<Collector> got = new ArrayList<>();
+        try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), SchedulerConfig.defaults())) {
+            s.start();
+            for (int seed = 0; seed < 8; seed++) {
+                Collector c = new Collector();
+                SamplerConfig sampling = new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed, bias);
+                s.submit(new Request(prompt("Once upon a time"), sampling, 200, List.of(), -1, OutputFormat.JSON_OBJECT), c);
+                got.add(c);
+            }
+            for (Collector c : got) {
+                RequestResult r = c.await();
+                String text = c.text.toString();
+                assertEquals(FinishReason.STOP, r.reason(), text);
+                assertTrue(strict.readTree(text).isObject(), text);
+            }
         }
     }
 }
