@@ -2,6 +2,7 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.engine.OutputFormat;
 import dev.tern.sampling.SamplerConfig;
 
 import java.util.ArrayList;
@@ -16,9 +17,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * @param maxTokens    -1 for no limit but the context
  * @param logprobs     -1 when not asked; else how many top alternatives
+ * @param format       from {@code response_format}: text, or one JSON object
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int logprobs, int n, boolean stream,
-                        boolean includeUsage) {
+                        boolean includeUsage, OutputFormat format) {
     static final int MAX_N = 16;
 
     /** @param vocab the vocabulary size, which token ids in {@code logit_bias} must be below */
@@ -73,23 +75,19 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed,
                 logitBias(body, vocab));
-        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage);
+        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage, format(body));
     }
 
     /**
-     * Requests whose answer would silently differ from what they ask for: tool calls and a JSON
-     * response format (both need constrained decoding), an echoed prompt, best-of ranking, a
-     * suffix. Empty lists, the plain text format, echo false, best_of 1 and an empty suffix are
-     * what every answer already satisfies.
+     * Requests whose answer would silently differ from what they ask for: tool calls, an echoed
+     * prompt, best-of ranking, a suffix. Empty lists, echo false, best_of 1 and an empty suffix
+     * are what every answer already satisfies.
      */
     private static void refuseUnsupported(ObjectNode body) {
         for (String key : new String[]{"tools", "functions"}) {
             if (present(body, key) && !(body.get(key).isArray() && body.get(key).isEmpty())) {
                 throw ApiException.badRequest(key + " are not supported by this server", key);
             }
-        }
-        if (present(body, "response_format") && !"text".equals(body.get("response_format").path("type").asText())) {
-            throw ApiException.badRequest("response_format: only {\"type\": \"text\"} is supported", "response_format");
         }
         // The legacy completion fields that change the answer's shape.
         if (present(body, "echo") && body.get("echo").asBoolean(true)) {
@@ -101,6 +99,23 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (present(body, "suffix") && !body.get("suffix").asText().isEmpty()) {
             throw ApiException.badRequest("suffix is not supported by this server", "suffix");
         }
+    }
+
+    /** {@code response_format}: {"type": "text"} or {"type": "json_object"}; a JSON schema is not supported. */
+    private static OutputFormat format(ObjectNode body) {
+        if (!present(body, "response_format")) {
+            return OutputFormat.TEXT;
+        }
+        JsonNode type = body.get("response_format").path("type");
+        return switch (type.isTextual() ? type.asText() : "") {
+            case "text" -> OutputFormat.TEXT;
+            case "json_object" -> OutputFormat.JSON_OBJECT;
+            case "json_schema" -> throw ApiException.badRequest(
+                    "response_format json_schema is not supported; json_object constrains the output to a JSON object",
+                    "response_format");
+            default -> throw ApiException.badRequest("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"}",
+                    "response_format");
+        };
     }
 
     /** OpenAI's logit_bias: token ids (as JSON object keys) to a bias in [-100, 100]. */

@@ -1,6 +1,8 @@
 package dev.tern.server;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.errors.BadRequestException;
@@ -9,6 +11,7 @@ import com.openai.errors.RateLimitException;
 import com.openai.errors.UnauthorizedException;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
+import com.openai.models.ResponseFormatJsonObject;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
@@ -32,11 +35,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -208,6 +211,27 @@ class TernServerTest {
     }
 
     @Test
+    void jsonObjectResponseFormatGivesOneJsonObject() throws Exception {
+        // A story model left alone writes one endless string; biases towards quotes and braces let it close.
+        ChatCompletionCreateParams.LogitBias.Builder bias = ChatCompletionCreateParams.LogitBias.builder();
+        for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
+            String piece = new String(tern.tokenizer().tokenBytes(t), StandardCharsets.UTF_8);
+            if (piece.equals("\"") || piece.equals("}")) {
+                bias.putAdditionalProperty(String.valueOf(t), JsonValue.from(piece.equals("}") ? 12 : 6));
+            }
+        }
+        ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        for (long seed = 0; seed < 3; seed++) {
+            ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                    .addUserMessage("Describe a cat as JSON").maxCompletionTokens(200).seed(seed).logitBias(bias.build())
+                    .responseFormat(ResponseFormatJsonObject.builder().build()).build());
+            String content = c.choices().getFirst().message().content().orElseThrow();
+            assertEquals(ChatCompletion.Choice.FinishReason.STOP, c.choices().getFirst().finishReason(), content);
+            assertTrue(strict.readTree(content).isObject(), content);
+        }
+    }
+
+    @Test
     void nChoicesAndPenaltiesReachTheSampler() {
         ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
                 .addUserMessage("A cat").maxCompletionTokens(10).temperature(0).n(3).build());
@@ -292,7 +316,8 @@ class TernServerTest {
         assertEquals("context_length_exceeded", errorOf(oneTooLong).get("code").asText());
         String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
         for (String unsupported : List.of("tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]",
-                "response_format\": {\"type\":\"json_object\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
+                "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
+                "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
                 "logit_bias\": {\"x\": 1}")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);
             assertEquals(400, r.statusCode(), unsupported);
