@@ -8,6 +8,7 @@ import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
+import dev.tern.sampling.JsonConstraint;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Proposer;
@@ -52,6 +53,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-bos", description = "Do not add the BOS token the vocabulary asks for")
     boolean noBos;
 
+    @Option(names = "--json-object", description = "Sample only tokens that keep the output one JSON object, and end with it"
+            + " (the server's response_format json_object)")
+    boolean jsonObject;
+
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt = "";
 
@@ -62,8 +67,12 @@ final class RunCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
+            if (jsonObject && speculation.enabled()) {
+                throw new TernException("--json-object does not combine with speculation (guesses are verified unconstrained)");
+            }
             SamplerConfig config = sampling.config();
-            Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize());
+            Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
+                    jsonObject ? new JsonConstraint(new JsonConstraint.Vocabulary(tern.tokenizer())) : null);
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
             Generator.Listener listener = (id, piece) -> {

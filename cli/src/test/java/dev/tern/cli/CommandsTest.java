@@ -1,5 +1,7 @@
 package dev.tern.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -188,5 +190,18 @@ class CommandsTest {
         assertTrue(err.startsWith("tern: "), err);
         assertTrue(err.contains(expectedFragment), err);
         assertFalse(err.contains("Exception"), err);
+    }
+
+    @Test
+    void runJsonObjectWritesAnObjectWhereTheModelWouldTellAStory() throws Exception {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        ObjectMapper json = new ObjectMapper();
+        JsonNode free = json.readTree(Cli.run("run", "-m", model, "--temp", "0", "-n", "40", "--format", "json", "Once upon a time").out());
+        Cli r = Cli.run("run", "-m", model, "--temp", "0", "-n", "40", "--format", "json", "--json-object", "Once upon a time");
+        assertEquals(0, r.exitCode(), r.err());
+        JsonNode constrained = json.readTree(r.out());
+        assertFalse(free.get("text").asText().strip().startsWith("{"), free.toString());
+        assertTrue(constrained.get("text").asText().strip().startsWith("{"), constrained.toString());
+        assertEquals(40, constrained.get("tokens").size(), "the story does not close its object in 40 tokens");
     }
 }

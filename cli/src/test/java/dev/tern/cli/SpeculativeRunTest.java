@@ -54,6 +54,7 @@ class SpeculativeRunTest {
                 {"--spec", "draft"},
                 {"--spec", "ngram", "--draft-model", DRAFT},
                 {"--draft-model", DRAFT, "--draft-min", "5", "--draft-max", "2"},
+                {"--spec", "ngram", "--json-object"},
                 {"--draft-model", Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-llama-spm.gguf").toString()}}) {
             String[] full = new String[args.length + 5];
             full[0] = "run";
