@@ -2,15 +2,19 @@ package dev.tern;
 
 import dev.tern.chat.ChatTemplate;
 import dev.tern.engine.Engine;
+import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.Model;
+import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerConfig;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 
 /**
  * A model ready to use from Java: weights, tokenizer, chat template and an engine with its
@@ -121,6 +125,26 @@ public final class Tern implements AutoCloseable {
     /** A session over the model's full context (or the context size the options asked for). */
     public Session newSession() {
         return engine.newSession(contextSize());
+    }
+
+    /**
+     * Generates from a short prompt in a scratch session, again and again for about {@code seconds}
+     * (at least once), so that the JIT has compiled the kernels, the sampler and the decoder
+     * before the first real request: until then the Vector API runs its interpreted fallback,
+     * several times slower. A server calls it before it reports ready; the KV cache is left as it was.
+     */
+    public void warmUp(double seconds) {
+        int room = Math.min(contextSize, 48);
+        int[] text = tokenizer.encode("Once upon a time, there was a little", true, false);
+        int[] prompt = Arrays.copyOf(text, Math.max(1, Math.min(text.length, room / 2)));
+        Generator.Listener ignore = (id, piece) -> true;
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        try (Session s = engine.newSession(room)) {
+            do {
+                s.truncate(0);
+                Generator.generate(s, tokenizer, prompt, new Sampler(SamplerConfig.defaults(), tokenizer.vocabSize()), -1, ignore);
+            } while (System.nanoTime() < end);
+        }
     }
 
     /** Positions one session may use. */

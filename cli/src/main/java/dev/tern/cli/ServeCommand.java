@@ -35,7 +35,7 @@ final class ServeCommand implements Callable<Integer> {
         Tern tern = server.load(modelOptions);
         TernServer s;
         try {
-            s = TernServer.start(tern, server.config(tern, modelOptions.resolvedModel()));
+            s = server.start(tern, server.config(tern, modelOptions.resolvedModel()));
         } catch (RuntimeException e) {
             server.closeSpeculation();
             tern.close();
@@ -76,6 +76,10 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--batch-tokens", description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
         int batchTokens = 512;
 
+        @Option(names = "--warmup", description = "Seconds of untimed passes before serving, so that the first requests"
+                + " do not wait for the JIT; 0 = none (default: ${DEFAULT-VALUE})")
+        double warmup = 3;
+
         @Option(names = "--model-name", description = "Model id clients use (default: the file name without .gguf)")
         String modelName;
 
@@ -97,6 +101,9 @@ final class ServeCommand implements Callable<Integer> {
             if (port < 0 || port > 65535) {
                 throw new TernException("--port must be 0 to 65535, got " + port);
             }
+            if (!(warmup >= 0)) {
+                throw new TernException("--warmup must be a number of seconds, at least 0");
+            }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
             return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType));
@@ -113,6 +120,14 @@ final class ServeCommand implements Callable<Integer> {
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation);
+        }
+
+        /** After {@link #config} (so that bad options fail at once): warms up, then serves. */
+        TernServer start(Tern tern, ServerConfig config) {
+            if (warmup > 0) {
+                tern.warmUp(warmup);
+            }
+            return TernServer.start(tern, config);
         }
 
         /** Closes the draft model that {@link #config} loaded, if any. */

@@ -15,7 +15,8 @@ class ServeCommandsTest {
     @Test
     void benchServeInProcessReportsThroughputLatencyAndPrefixHits() {
         Cli r = Cli.run("bench-serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-c", "256", "-t", "2",
-                "--clients", "4", "--requests", "8", "--prompt-tokens", "40,56", "--output-tokens", "8,12", "--shared-prefix", "32");
+                "--clients", "4", "--requests", "8", "--prompt-tokens", "40,56", "--output-tokens", "8,12", "--shared-prefix", "32",
+                "--warmup", "0.2");
         assertEquals(0, r.exitCode(), r.err() + r.out());
         assertTrue(r.out().contains("requests: 8 ok of 8"), r.out());
         assertTrue(r.out().contains("(48.0 prompt + "), r.out());
@@ -31,7 +32,7 @@ class ServeCommandsTest {
     void benchServeWithADraftModelReportsAcceptance() {
         Cli r = Cli.run("bench-serve", "-m", Fixtures.stories15M("stories15M-distilled-f32.gguf").toString(), "-t", "2",
                 "--draft-model", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--draft-max", "4",
-                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "48");
+                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "48", "--warmup", "0");
         assertEquals(0, r.exitCode(), r.err() + r.out());
         assertTrue(r.out().contains("requests: 2 ok of 2"), r.out());
         String line = r.out().lines().filter(l -> l.startsWith("speculation: ")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
@@ -51,6 +52,13 @@ class ServeCommandsTest {
         Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "-5");
         assertEquals(1, r.exitCode(), r.err());
         assertEquals("tern: --port must be 0 to 65535, got -5", r.err().strip());
+    }
+
+    @Test
+    void serveRefusesANegativeWarmUp() {
+        Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "0", "--warmup", "-1");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: --warmup must be a number of seconds, at least 0", r.err().strip());
     }
 
     @Test

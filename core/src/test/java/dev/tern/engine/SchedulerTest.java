@@ -252,4 +252,16 @@ class SchedulerTest {
             }
         }
     }
+
+    @Test
+    void warmUpRunsForItsTimeAndLeavesNoTrace() {
+        int[] p = prompt("The little dog");
+        int[] before = solo(p, 30);
+        int used = tern.engine().cache().usedBlocks();
+        long t0 = System.nanoTime();
+        tern.warmUp(0.3);
+        assertTrue(System.nanoTime() - t0 >= 300_000_000L);
+        assertEquals(used, tern.engine().cache().usedBlocks(), "the scratch session's blocks are returned");
+        assertArrayEquals(before, solo(p, 30));
+    }
 }
