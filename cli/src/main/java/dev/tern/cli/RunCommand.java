@@ -9,6 +9,7 @@ import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.JsonConstraint;
+import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Proposer;
@@ -22,8 +23,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -57,6 +61,10 @@ final class RunCommand implements Callable<Integer> {
             + " (the server's response_format json_object)")
     boolean jsonObject;
 
+    @Option(names = "--json-schema", paramLabel = "FILE", description = "Sample only tokens that keep the output one JSON value"
+            + " of the JSON Schema in FILE, and end with it (the server's response_format json_schema)")
+    Path jsonSchema;
+
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt = "";
 
@@ -67,12 +75,13 @@ final class RunCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
-            if (jsonObject && speculation.enabled()) {
-                throw new TernException("--json-object does not combine with speculation (guesses are verified unconstrained)");
+            JsonSchema schema = outputSchema();
+            if (schema != null && speculation.enabled()) {
+                throw new TernException("--json-object/--json-schema do not combine with speculation (guesses are verified unconstrained)");
             }
             SamplerConfig config = sampling.config();
             Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
-                    jsonObject ? new JsonConstraint(new JsonConstraint.Vocabulary(tern.tokenizer())) : null);
+                    schema == null ? null : new JsonConstraint(new JsonConstraint.Vocabulary(tern.tokenizer()), schema));
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
             Generator.Listener listener = (id, piece) -> {
@@ -105,6 +114,23 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The schema the output must follow, or null for free text. */
+    private JsonSchema outputSchema() {
+        if (jsonObject && jsonSchema != null) {
+            throw new TernException("give --json-object or --json-schema, not both");
+        }
+        if (jsonSchema == null) {
+            return jsonObject ? JsonSchema.ANY_OBJECT : null;
+        }
+        try {
+            return JsonSchema.parse(Files.readString(jsonSchema));
+        } catch (NoSuchFileException e) {
+            throw new TernException(jsonSchema + ": no such file");
+        } catch (IOException e) {
+            throw new TernException(jsonSchema + ": cannot read the schema (" + e.getMessage() + ")");
+        }
     }
 
     private void printSpeculation(SpeculativeStats s) {

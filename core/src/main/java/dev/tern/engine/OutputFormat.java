@@ -1,9 +1,24 @@
 package dev.tern.engine;
 
-/** What shape a request's output must have. */
-public enum OutputFormat {
+import dev.tern.sampling.JsonSchema;
+
+/**
+ * What shape a request's output must have: any text, or one JSON value of a schema.
+ *
+ * @param json the schema the output must be one value of, or null for any text
+ */
+public record OutputFormat(JsonSchema json) {
     /** Any text. */
-    TEXT,
+    public static final OutputFormat TEXT = new OutputFormat(null);
     /** One JSON object, and then the end (OpenAI's {@code response_format: json_object}). */
-    JSON_OBJECT
+    public static final OutputFormat JSON_OBJECT = new OutputFormat(JsonSchema.ANY_OBJECT);
+
+    /** One JSON value of {@code schema} (OpenAI's {@code json_schema} format). */
+    public static OutputFormat jsonSchema(JsonSchema schema) {
+        return new OutputFormat(java.util.Objects.requireNonNull(schema, "schema"));
+    }
+
+    public boolean isText() {
+        return json == null;
+    }
 }

@@ -14,8 +14,8 @@ import java.util.Objects;
  * @param maxTokens   tokens to generate at most (not 0); negative means until the context is full
  * @param stop        strings that end the generation; the text stops before the first of them
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
- * @param format      {@link OutputFormat#JSON_OBJECT} samples only tokens that keep the output one JSON
- *                    object and ends it when the object closes; such requests do not speculate
+ * @param format      a JSON format samples only tokens that keep the output one JSON value of its
+ *                    schema and ends it when the value is whole; such requests do not speculate
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
                       OutputFormat format) {

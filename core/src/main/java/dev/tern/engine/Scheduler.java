@@ -133,7 +133,7 @@ public final class Scheduler implements AutoCloseable {
             notStarted.decrementAndGet();
             throw new QueueFullException("too many requests waiting (" + config.maxWaiting() + "); try again later");
         }
-        JsonConstraint constraint = request.format() == OutputFormat.JSON_OBJECT ? new JsonConstraint(jsonVocabulary()) : null;
+        JsonConstraint constraint = request.format().isText() ? null : new JsonConstraint(jsonVocabulary(), request.format().json());
         Sampler sampler = new Sampler(request.sampling(), vocab, constraint);
         for (int t : request.prompt()) {
             sampler.accept(t);
@@ -330,7 +330,7 @@ public final class Scheduler implements AutoCloseable {
      */
     private Proposal propose(ScheduledRequest r, int room) {
         // Guesses are verified against the unconstrained distribution, so constrained output does not speculate.
-        if (speculation == null || r.request.format() != OutputFormat.TEXT) {
+        if (speculation == null || !r.request.format().isText()) {
             return null;
         }
         if (r.lengths == null) {

@@ -4,19 +4,22 @@ import dev.tern.TernException;
 import dev.tern.tokenizer.Tokenizer;
 
 /**
- * Keeps one generation to a single JSON object (OpenAI's {@code response_format: json_object}):
- * a token is allowed when its bytes continue the object written so far; once the object is
- * closed, only end-of-generation tokens are. Control tokens never are.
+ * Keeps one generation to a single JSON value of a {@link JsonSchema} (OpenAI's
+ * {@code response_format} {@code json_object} or {@code json_schema}): a token is allowed when its
+ * bytes continue the value written so far; an end-of-generation token only once the value is
+ * whole. Control tokens never are.
  *
  * <p>One instance per generation stream; {@link Vocabulary} is shared.
  */
 public final class JsonConstraint {
     private final Vocabulary vocab;
-    private final JsonGrammar state = new JsonGrammar();
-    private final JsonGrammar trial = new JsonGrammar();
+    private final JsonGrammar state;
+    private final JsonGrammar trial;
 
-    public JsonConstraint(Vocabulary vocab) {
+    public JsonConstraint(Vocabulary vocab, JsonSchema schema) {
         this.vocab = vocab;
+        this.state = new JsonGrammar(schema);
+        this.trial = new JsonGrammar(schema);
     }
 
     /** Each token's bytes, read once per tokenizer. */
@@ -38,8 +41,8 @@ public final class JsonConstraint {
 
     /** Whether {@code token} may come next. */
     public boolean allows(int token) {
-        if (state.complete()) {
-            return vocab.endOfGeneration[token];
+        if (vocab.endOfGeneration[token]) {
+            return state.complete();
         }
         byte[] b = vocab.bytes[token];
         if (b == null || b.length == 0) {
@@ -60,22 +63,21 @@ public final class JsonConstraint {
             }
         }
         if (!any) {
-            throw new TernException("no token of this vocabulary can continue the JSON object");
+            throw new TernException("no token of this vocabulary can continue the JSON value");
         }
     }
 
     /** Moves past a token that {@link #allows} said may come next. */
     public void accept(int token) {
-        if (state.complete()) {
-            return;
-        }
         if (!allows(token)) {
-            throw new IllegalArgumentException("token " + token + " does not continue the JSON object");
+            throw new IllegalArgumentException("token " + token + " does not continue the JSON value");
         }
-        state.copyFrom(trial);
+        if (!vocab.endOfGeneration[token]) {
+            state.copyFrom(trial);
+        }
     }
 
-    /** Whether the JSON object is closed. */
+    /** Whether the JSON value is whole (an end-of-generation token may come). */
     public boolean complete() {
         return state.complete();
     }

@@ -1,29 +1,46 @@
 package dev.tern.sampling;
 
+import dev.tern.sampling.JsonSchema.Any;
+import dev.tern.sampling.JsonSchema.ArrayOf;
+import dev.tern.sampling.JsonSchema.BooleanValue;
+import dev.tern.sampling.JsonSchema.Literals;
+import dev.tern.sampling.JsonSchema.Node;
+import dev.tern.sampling.JsonSchema.NullValue;
+import dev.tern.sampling.JsonSchema.NumberValue;
+import dev.tern.sampling.JsonSchema.ObjectOf;
+import dev.tern.sampling.JsonSchema.Property;
+import dev.tern.sampling.JsonSchema.StringValue;
+import dev.tern.sampling.JsonSchema.Union;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
 /**
- * Recognises one JSON object (RFC 8259) byte by byte, so that a sampler can refuse every token
- * that could not continue one. The state is a few fields and a stack of open brackets;
- * {@link #copyFrom} makes trying a token cheap. Between tokens the whitespace is llama.cpp's JSON
- * grammar's: nothing, one space, or a newline and at most {@link #MAX_INDENT} spaces or tabs, so a
- * model that is refused its words cannot pad forever; nesting is bounded by {@link #MAX_DEPTH}.
- * Strings must be well-formed UTF-8 without control characters.
+ * Recognises one JSON value (RFC 8259) of a {@link JsonSchema} byte by byte, so that a sampler
+ * can refuse every token that could not continue one. The state is a few fields and a stack of
+ * open containers with their schemas; {@link #copyFrom} makes trying a token cheap. Between
+ * tokens the whitespace is llama.cpp's JSON grammar's: nothing, one space, or a newline and at
+ * most {@link #MAX_INDENT} spaces or tabs, so a model that is refused its words cannot pad
+ * forever; nesting is bounded by {@link #MAX_DEPTH}. Strings must be well-formed UTF-8 without
+ * control characters; object keys are matched byte for byte against the schema's names.
  */
 final class JsonGrammar {
     static final int MAX_INDENT = 20;
     static final int MAX_DEPTH = 64;
+    private static final int MAX_KEY = 256;
 
     // What the next byte may be.
-    private static final int START = 0;            // the opening '{' of the document
     private static final int KEY_OR_CLOSE = 1;     // after '{': a key or '}'
     private static final int KEY = 2;              // after ',' in an object
     private static final int COLON = 3;            // after a key
-    private static final int VALUE = 4;            // after ':' or ',' in an array
+    private static final int VALUE = 4;            // a value of the schema `expected`
     private static final int VALUE_OR_CLOSE = 5;   // after '['
     private static final int AFTER_VALUE = 6;      // ',' or the closing bracket
     private static final int STRING = 7;
     private static final int ESCAPE = 8;           // after '\' in a string
     private static final int UNICODE = 9;          // hex digits of a \\u escape
-    private static final int LITERAL = 10;         // the rest of true, false or null
+    private static final int LITERAL = 10;         // an exact value: enum, const, true, false, null
     private static final int MINUS = 11;           // number: after '-'
     private static final int ZERO = 12;            // number: integer part "0"
     private static final int INTEGER = 13;         // number: integer digits after the first non-zero
@@ -32,42 +49,73 @@ final class JsonGrammar {
     private static final int EXPONENT = 16;        // number: after 'e' or 'E'
     private static final int EXPONENT_SIGN = 17;   // number: after the exponent's sign
     private static final int EXPONENT_DIGITS = 18; // number: exponent digits
-    private static final int DONE = 19;            // the object is closed: nothing may follow
+    private static final int DONE = 19;            // the value is closed: nothing may follow
 
     private static final int NO_GAP = 0;
     private static final int SPACE = 1;
     private static final int NEWLINE = 2;
 
-    private static final byte[][] LITERALS = {"true".getBytes(), "false".getBytes(), "null".getBytes()};
+    private static final ObjectOf ANY_OBJECT = new ObjectOf(List.of(), Set.of(), Any.INSTANCE);
+    private static final ArrayOf ANY_ARRAY = new ArrayOf(Any.INSTANCE, 0, Integer.MAX_VALUE);
+    private static final Literals TRUE_FALSE = new Literals(List.of("true".getBytes(), "false".getBytes()));
+    private static final Literals NULL = new Literals(List.of("null".getBytes()));
+    private static final Literals ANY_LITERAL = new Literals(List.of("true".getBytes(), "false".getBytes(), "null".getBytes()));
 
-    private int state = START;
-    private final byte[] stack = new byte[MAX_DEPTH];
+    private int state = VALUE;
+    private Node expected;
+    private final Node[] containers = new Node[MAX_DEPTH];
+    /** Per open container: the properties seen (a bit each) or the items so far. */
+    private final long[] counts = new long[MAX_DEPTH];
     private int depth;
     private boolean key;        // the string being read is an object key
+    private final byte[] keyBytes = new byte[MAX_KEY];
+    private int keyLength;      // MAX_KEY + 1 once a key is too long to be a declared name
     private int pending;        // hex digits of a \\u escape, or UTF-8 continuation bytes, still due
-    private int literal;        // which of LITERALS
-    private int literalAt;      // its bytes matched so far
+    private boolean integer;    // the number being read may have no fraction or exponent
+    private Literals literal;   // the exact values being matched
+    private long alive;         // which of them still match
+    private int literalAt;      // their bytes matched so far
     private int gap;            // whitespace since the last token: NO_GAP, SPACE, or NEWLINE
     private int indent;         // spaces and tabs after the gap's newline
 
-    /** Whether the bytes so far are one whole JSON object. */
+    JsonGrammar(JsonSchema schema) {
+        expected = schema.root;
+    }
+
+    /**
+     * Whether the bytes so far are one whole value. A number or an exact value at the top may
+     * still go on ("1" of "12"); an object, array or string may not.
+     */
     boolean complete() {
-        return state == DONE;
+        if (state == DONE) {
+            return true;
+        }
+        if (depth > 0) {
+            return false;
+        }
+        return state == ZERO || state == INTEGER || state == FRACTION || state == EXPONENT_DIGITS
+                || (state == LITERAL && literalEnds());
     }
 
     void copyFrom(JsonGrammar o) {
         state = o.state;
-        System.arraycopy(o.stack, 0, stack, 0, o.depth);
+        expected = o.expected;
+        System.arraycopy(o.containers, 0, containers, 0, o.depth);
+        System.arraycopy(o.counts, 0, counts, 0, o.depth);
         depth = o.depth;
         key = o.key;
+        keyLength = o.keyLength;
+        System.arraycopy(o.keyBytes, 0, keyBytes, 0, Math.min(o.keyLength, MAX_KEY));
         pending = o.pending;
+        integer = o.integer;
         literal = o.literal;
+        alive = o.alive;
         literalAt = o.literalAt;
         gap = o.gap;
         indent = o.indent;
     }
 
-    /** Takes the bytes in order; false as soon as one cannot continue a JSON object (the state is then spent). */
+    /** Takes the bytes in order; false as soon as one cannot continue the value (the state is then spent). */
     boolean feed(byte[] bytes) {
         for (byte b : bytes) {
             if (!feed(b & 0xFF)) {
@@ -77,7 +125,7 @@ final class JsonGrammar {
         return true;
     }
 
-    /** Takes one byte (0..255); false if it cannot continue a JSON object (the state is then spent). */
+    /** Takes one byte (0..255); false if it cannot continue the value (the state is then spent). */
     boolean feed(int b) {
         switch (state) {
             case STRING:
@@ -86,10 +134,10 @@ final class JsonGrammar {
                 if (b == 'u') {
                     state = UNICODE;
                     pending = 4;
-                    return true;
+                    return keyByte(b);
                 }
                 state = STRING;
-                return b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't';
+                return (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') && keyByte(b);
             case UNICODE:
                 if (Character.digit(b, 16) < 0) {
                     return false;
@@ -97,21 +145,15 @@ final class JsonGrammar {
                 if (--pending == 0) {
                     state = STRING;
                 }
-                return true;
+                return keyByte(b);
             case LITERAL:
-                if (b != LITERALS[literal][literalAt]) {
-                    return false;
-                }
-                if (++literalAt == LITERALS[literal].length) {
-                    endValue();
-                }
-                return true;
+                return literal(b);
             case MINUS:
                 return b == '0' ? to(ZERO) : isDigit(b) && to(INTEGER);
             case ZERO:
-                return b == '.' ? to(POINT) : b == 'e' || b == 'E' ? to(EXPONENT) : afterNumber(b);
+                return !integer && b == '.' ? to(POINT) : !integer && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
             case INTEGER:
-                return isDigit(b) || (b == '.' ? to(POINT) : b == 'e' || b == 'E' ? to(EXPONENT) : afterNumber(b));
+                return isDigit(b) || (!integer && b == '.' ? to(POINT) : !integer && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b));
             case POINT:
                 return isDigit(b) && to(FRACTION);
             case FRACTION:
@@ -122,8 +164,6 @@ final class JsonGrammar {
                 return isDigit(b) && to(EXPONENT_DIGITS);
             case EXPONENT_DIGITS:
                 return isDigit(b) || afterNumber(b);
-            case DONE:
-                return false;
             default:
                 return structural(b);
         }
@@ -131,69 +171,145 @@ final class JsonGrammar {
 
     /** A byte between tokens: whitespace, or what the state expects. */
     private boolean structural(int b) {
+        if (state == DONE) {
+            return false;
+        }
         if (b == ' ' || b == '\n' || b == '\t' || b == '\r') {
             return whitespace(b);
         }
         gap = NO_GAP;
         switch (state) {
-            case START:
-                return b == '{' && open('{', KEY_OR_CLOSE);
             case KEY_OR_CLOSE:
-                return b == '"' ? startString(true) : b == '}' && close('{');
+                return b == '"' ? startKey() : b == '}' && closeObject();
             case KEY:
-                return b == '"' && startString(true);
+                return b == '"' && startKey();
             case COLON:
                 return b == ':' && to(VALUE);
             case VALUE_OR_CLOSE:
-                return b == ']' ? close('[') : value(b);
+                return b == ']' ? closeArray() : ((ArrayOf) containers[depth - 1]).maxItems() > 0 && value(b, expected);
             case VALUE:
-                return value(b);
+                return value(b, expected);
             case AFTER_VALUE:
-                if (b == ',') {
-                    return to(stack[depth - 1] == '{' ? KEY : VALUE);
+                Node top = containers[depth - 1];
+                if (top instanceof ObjectOf o) {
+                    return b == ',' ? canTakeKey(o) && to(KEY) : b == '}' && closeObject();
                 }
-                return (b == '}' || b == ']') && close(b == '}' ? '{' : '[');
+                ArrayOf a = (ArrayOf) top;
+                if (b == ',') {
+                    expected = a.items();
+                    return counts[depth - 1] < a.maxItems() && to(VALUE);
+                }
+                return b == ']' && closeArray();
             default:
                 throw new IllegalStateException("state " + state);
         }
     }
 
-    private boolean value(int b) {
-        switch (b) {
-            case '{':
-                return open('{', KEY_OR_CLOSE);
-            case '[':
-                return open('[', VALUE_OR_CLOSE);
-            case '"':
-                return startString(false);
-            case '-':
-                return to(MINUS);
-            case '0':
-                return to(ZERO);
-            case 't', 'f', 'n':
-                literal = b == 't' ? 0 : b == 'f' ? 1 : 2;
-                literalAt = 1;
-                return to(LITERAL);
+    /** The first byte of a value of schema {@code n}. */
+    private boolean value(int b, Node n) {
+        n = JsonSchema.resolve(n);
+        switch (n) {
+            case Any any:
+                return switch (b) {
+                    case '{' -> open(ANY_OBJECT);
+                    case '[' -> open(ANY_ARRAY);
+                    case '"' -> startString();
+                    case 't', 'f', 'n' -> startLiteral(ANY_LITERAL, b);
+                    default -> startNumber(b, false);
+                };
+            case ObjectOf o:
+                return b == '{' && open(o);
+            case ArrayOf a:
+                return b == '[' && open(a);
+            case StringValue s:
+                return b == '"' && startString();
+            case NumberValue v:
+                return startNumber(b, v.integer());
+            case BooleanValue v:
+                return startLiteral(TRUE_FALSE, b);
+            case NullValue v:
+                return startLiteral(NULL, b);
+            case Literals l:
+                return startLiteral(l, b);
+            case Union u:
+                Node alternative = u.byFirstByte[b];
+                return alternative != null && value(b, alternative);
             default:
-                return isDigit(b) && to(INTEGER);
+                throw new IllegalStateException("unresolved " + n);
         }
+    }
+
+    private boolean open(Node container) {
+        if (depth == MAX_DEPTH) {
+            return false;
+        }
+        containers[depth] = container;
+        counts[depth++] = 0;
+        if (container instanceof ArrayOf a) {
+            expected = a.items();
+            return to(VALUE_OR_CLOSE);
+        }
+        return to(KEY_OR_CLOSE);
+    }
+
+    private boolean closeArray() {
+        ArrayOf a = (ArrayOf) containers[depth - 1];
+        if (counts[depth - 1] < a.minItems()) {
+            return false;
+        }
+        depth--;
+        endValue();
+        return true;
+    }
+
+    private boolean closeObject() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        long required = o.requiredMask();
+        if ((counts[depth - 1] & required) != required) {
+            return false;
+        }
+        depth--;
+        endValue();
+        return true;
+    }
+
+    /** Whether another key may come: an extra one, or a declared property not yet seen. */
+    private boolean canTakeKey(ObjectOf o) {
+        return o.additional() != null || Long.bitCount(counts[depth - 1]) < o.properties().size();
+    }
+
+    private boolean startKey() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        if (!canTakeKey(o)) {
+            return false;
+        }
+        key = true;
+        keyLength = 0;
+        pending = 0;
+        return to(STRING);
+    }
+
+    private boolean startString() {
+        key = false;
+        pending = 0;
+        return to(STRING);
     }
 
     private boolean string(int b) {
         if (pending > 0) {
             // Inside a multi-byte UTF-8 character: only continuation bytes.
             pending--;
-            return (b & 0xC0) == 0x80;
+            return (b & 0xC0) == 0x80 && keyByte(b);
         }
         if (b == '"') {
             if (key) {
-                return to(COLON);
+                return endKey() && to(COLON);
             }
             endValue();
             return true;
         }
         if (b == '\\') {
-            return to(ESCAPE);
+            return to(ESCAPE) && keyByte(b);
         }
         if (b < 0x20) {
             return false;
@@ -205,7 +321,153 @@ final class JsonGrammar {
                 return false;
             }
         }
+        return keyByte(b);
+    }
+
+    /** Records a byte of a key; with declared names only, refuses a key no unseen name starts with. */
+    private boolean keyByte(int b) {
+        if (!key) {
+            return true;
+        }
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        if (o.properties().isEmpty()) {
+            return true;
+        }
+        if (keyLength < MAX_KEY) {
+            keyBytes[keyLength] = (byte) b;
+        }
+        keyLength = Math.min(keyLength + 1, MAX_KEY + 1);
+        return o.additional() != null || property(o, false) >= 0;
+    }
+
+    /** At a key's closing quote: the schema of its value, if the key may be here. */
+    private boolean endKey() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        int i = o.properties().isEmpty() ? -1 : property(o, true);
+        if (i >= 0) {
+            counts[depth - 1] |= 1L << i;
+            expected = o.properties().get(i).schema();
+            return true;
+        }
+        if (o.additional() == null || (!o.properties().isEmpty() && isSeenName(o))) {
+            return false;
+        }
+        expected = o.additional();
         return true;
+    }
+
+    /** An unseen property whose name is the key so far ({@code whole}) or starts with it; -1 if none. */
+    private int property(ObjectOf o, boolean whole) {
+        if (keyLength > MAX_KEY) {
+            return -1;
+        }
+        List<Property> props = o.properties();
+        for (int i = 0; i < props.size(); i++) {
+            byte[] name = props.get(i).name();
+            if ((counts[depth - 1] & (1L << i)) == 0 && (whole ? name.length == keyLength : name.length >= keyLength)
+                    && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Whether the whole key names a property already given (a repeated key). */
+    private boolean isSeenName(ObjectOf o) {
+        List<Property> props = o.properties();
+        for (int i = 0; i < props.size(); i++) {
+            byte[] name = props.get(i).name();
+            if (keyLength <= MAX_KEY && name.length == keyLength && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean startNumber(int b, boolean integerOnly) {
+        integer = integerOnly;
+        return b == '-' ? to(MINUS) : b == '0' ? to(ZERO) : isDigit(b) && to(INTEGER);
+    }
+
+    /** A number ends at the first byte that is not part of it; that byte then follows the value. */
+    private boolean afterNumber(int b) {
+        endValue();
+        return structural(b);
+    }
+
+    private boolean startLiteral(Literals l, int b) {
+        long m = 0;
+        List<byte[]> values = l.values();
+        for (int i = 0; i < values.size(); i++) {
+            if ((values.get(i)[0] & 0xFF) == b) {
+                m |= 1L << i;
+            }
+        }
+        if (m == 0) {
+            return false;
+        }
+        literal = l;
+        alive = m;
+        literalAt = 1;
+        state = LITERAL;
+        endLiteralIfWhole();
+        return true;
+    }
+
+    private boolean literal(int b) {
+        long next = 0;
+        List<byte[]> values = literal.values();
+        for (long m = alive; m != 0; m &= m - 1) {
+            int i = Long.numberOfTrailingZeros(m);
+            byte[] v = values.get(i);
+            if (v.length > literalAt && (v[literalAt] & 0xFF) == b) {
+                next |= 1L << i;
+            }
+        }
+        if (next != 0) {
+            alive = next;
+            literalAt++;
+            endLiteralIfWhole();
+            return true;
+        }
+        // Like a number, a value that could have gone on ("1" of "12") ends at the first other byte.
+        if (!literalEnds()) {
+            return false;
+        }
+        endValue();
+        return structural(b);
+    }
+
+    /** Ends the value once one matching literal is whole and none goes on. */
+    private void endLiteralIfWhole() {
+        for (long m = alive; m != 0; m &= m - 1) {
+            if (literal.values().get(Long.numberOfTrailingZeros(m)).length > literalAt) {
+                return;
+            }
+        }
+        endValue();
+    }
+
+    /** Whether a matching literal is whole. */
+    private boolean literalEnds() {
+        for (long m = alive; m != 0; m &= m - 1) {
+            if (literal.values().get(Long.numberOfTrailingZeros(m)).length == literalAt) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void endValue() {
+        gap = NO_GAP;
+        if (depth == 0) {
+            state = DONE;
+            return;
+        }
+        state = AFTER_VALUE;
+        if (containers[depth - 1] instanceof ArrayOf) {
+            counts[depth - 1]++;
+        }
     }
 
     private boolean whitespace(int b) {
@@ -219,40 +481,6 @@ final class JsonGrammar {
             default:
                 return false;
         }
-    }
-
-    /** A number ends at the first byte that is not part of it; that byte then follows the value. */
-    private boolean afterNumber(int b) {
-        endValue();
-        return structural(b);
-    }
-
-    private boolean startString(boolean isKey) {
-        key = isKey;
-        pending = 0;
-        return to(STRING);
-    }
-
-    private boolean open(char bracket, int next) {
-        if (depth == MAX_DEPTH) {
-            return false;
-        }
-        stack[depth++] = (byte) bracket;
-        return to(next);
-    }
-
-    private boolean close(char bracket) {
-        if (stack[depth - 1] != bracket) {
-            return false;
-        }
-        depth--;
-        endValue();
-        return true;
-    }
-
-    private void endValue() {
-        state = depth == 0 ? DONE : AFTER_VALUE;
-        gap = NO_GAP;
     }
 
     private boolean to(int next) {

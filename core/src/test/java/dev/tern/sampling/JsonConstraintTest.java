@@ -40,7 +40,7 @@ class JsonConstraintTest {
         int n = tokenizer.vocabSize();
         int completed = 0;
         for (int seed = 0; seed < 40; seed++) {
-            JsonConstraint c = new JsonConstraint(vocab);
+            JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
             Sampler s = new Sampler(new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed), n, c);
             List<Integer> out = new ArrayList<>();
             boolean ended = false;
@@ -72,7 +72,7 @@ class JsonConstraintTest {
     void aModelThatWritesValidJsonIsNotDisturbed() {
         String target = "{\"name\": \"Lily\", \"friends\": [\"Tom\", \"Sue\"], \"age\": 3, \"happy\": true}";
         int[] ids = tokenizer.encode(target, false, false);
-        JsonConstraint c = new JsonConstraint(vocab);
+        JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
         Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
         int[] got = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
@@ -87,7 +87,7 @@ class JsonConstraintTest {
 
     @Test
     void refusedFavouritesGiveWayToTheBestAllowedToken() {
-        JsonConstraint c = new JsonConstraint(vocab);
+        JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
         Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
         int once = tokenizer.encode("Once", false, false)[0];
         int brace = tokenizer.encode("{", false, false)[0];
@@ -96,7 +96,7 @@ class JsonConstraintTest {
         assertEquals(brace, s.sample(logits), "'Once' cannot start a JSON object; '{' is the next best");
         float[] banned = new float[tokenizer.vocabSize()];
         Arrays.fill(banned, Float.NEGATIVE_INFINITY);
-        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), new JsonConstraint(vocab))
+        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), new JsonConstraint(vocab, JsonSchema.ANY_OBJECT))
                 .sample(banned));
     }
 

@@ -30,7 +30,7 @@ class JsonGrammarTest {
             ObjectNode doc = randomObject(rnd, 0);
             String text = i % 2 == 0 ? STRICT.writeValueAsString(doc) : STRICT.writerWithDefaultPrettyPrinter().writeValueAsString(doc);
             byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-            JsonGrammar g = new JsonGrammar();
+            JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
             for (int k = 0; k < bytes.length; k++) {
                 assertFalse(g.complete(), text);
                 assertTrue(g.feed(bytes[k] & 0xFF), () -> "refused byte " + " of " + text);
@@ -47,7 +47,7 @@ class JsonGrammarTest {
         for (int i = 0; i < 20_000; i++) {
             String text = mutate(STRICT.writeValueAsString(randomObject(rnd, 0)), rnd);
             boolean expected = strictlyAnObject(text);
-            JsonGrammar g = new JsonGrammar();
+            JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
             boolean actual = g.feed(text.getBytes(StandardCharsets.UTF_8)) && g.complete();
             assertEquals(expected, actual, text);
             valid += expected ? 1 : 0;
@@ -60,24 +60,24 @@ class JsonGrammarTest {
     void handPickedCases() {
         for (String ok : new String[]{"{}", " {\"a\":1}", "{\"a\":[1,-0.5e+3,true,false,null,{}]}", "{\"\\u00e9\\n\":\"é\"}",
                 "{\"a\" : [ ] }", "{\"a\":0}", "{\"a\":-0}", "{\"a\":1E5}"}) {
-            JsonGrammar g = new JsonGrammar();
+            JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
             assertTrue(g.feed(ok.getBytes(StandardCharsets.UTF_8)) && g.complete(), ok);
         }
         for (String bad : new String[]{"[]", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}", "{\"a\":tru}", "{a:1}", "{\"a\":1,}",
                 "{\"a\":\"\\x\"}", "{\"a\":[1}", "{\"a\":NaN}", "{\"a\":\"\u0001\"}", "{}}"}) {
-            JsonGrammar g = new JsonGrammar();
+            JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
             assertFalse(g.feed(bad.getBytes(StandardCharsets.UTF_8)) && g.complete(), bad);
         }
     }
 
     @Test
     void malformedUtf8InAStringIsRefused() {
-        JsonGrammar g = new JsonGrammar();
+        JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
         assertTrue(g.feed("{\"a\":\"".getBytes(StandardCharsets.UTF_8)));
-        JsonGrammar lone = new JsonGrammar();
+        JsonGrammar lone = new JsonGrammar(JsonSchema.ANY_OBJECT);
         lone.copyFrom(g);
         assertFalse(lone.feed(0x80), "a continuation byte without a lead");
-        JsonGrammar cut = new JsonGrammar();
+        JsonGrammar cut = new JsonGrammar(JsonSchema.ANY_OBJECT);
         cut.copyFrom(g);
         assertTrue(cut.feed(0xC3));
         assertFalse(cut.feed('"'), "a string may not end inside a character");
@@ -90,13 +90,13 @@ class JsonGrammarTest {
         assertFalse(accepts("{\t}"), "a tab without a newline");
         assertTrue(accepts("{\n" + " ".repeat(JsonGrammar.MAX_INDENT) + "\"a\": \"x  y\"\n}"));
         assertFalse(accepts("{\n" + " ".repeat(JsonGrammar.MAX_INDENT + 1) + "}"));
-        JsonGrammar deep = new JsonGrammar();
+        JsonGrammar deep = new JsonGrammar(JsonSchema.ANY_OBJECT);
         assertTrue(deep.feed(("{\"a\":" + "[".repeat(JsonGrammar.MAX_DEPTH - 1)).getBytes(StandardCharsets.UTF_8)));
         assertFalse(deep.feed('['));
     }
 
     private static boolean accepts(String text) {
-        JsonGrammar g = new JsonGrammar();
+        JsonGrammar g = new JsonGrammar(JsonSchema.ANY_OBJECT);
         return g.feed(text.getBytes(StandardCharsets.UTF_8)) && g.complete();
     }
 
@@ -114,7 +114,7 @@ class JsonGrammarTest {
     }
 
     /** Every whitespace run outside strings is one space, or a newline and at most MAX_INDENT spaces or tabs. */
-    private static boolean gapsAllowed(String text) {
+    static boolean gapsAllowed(String text) {
         Pattern gap = Pattern.compile("( |\n[ \t]{0," + JsonGrammar.MAX_INDENT + "})");
         boolean inString = false;
         int i = 0;

@@ -2,7 +2,9 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
+import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
 
 import java.util.ArrayList;
@@ -101,20 +103,32 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
     }
 
-    /** {@code response_format}: {"type": "text"} or {"type": "json_object"}; a JSON schema is not supported. */
+    /**
+     * {@code response_format}: {"type": "text"}, {"type": "json_object"}, or {"type": "json_schema",
+     * "json_schema": {"name", "schema", "strict"}}; a schema the sampler cannot enforce is a 400.
+     */
     private static OutputFormat format(ObjectNode body) {
         if (!present(body, "response_format")) {
             return OutputFormat.TEXT;
         }
-        JsonNode type = body.get("response_format").path("type");
+        JsonNode format = body.get("response_format");
+        JsonNode type = format.path("type");
         return switch (type.isTextual() ? type.asText() : "") {
             case "text" -> OutputFormat.TEXT;
             case "json_object" -> OutputFormat.JSON_OBJECT;
-            case "json_schema" -> throw ApiException.badRequest(
-                    "response_format json_schema is not supported; json_object constrains the output to a JSON object",
-                    "response_format");
-            default -> throw ApiException.badRequest("response_format must be {\"type\": \"text\"} or {\"type\": \"json_object\"}",
-                    "response_format");
+            case "json_schema" -> {
+                JsonNode schema = format.path("json_schema").path("schema");
+                if (schema.isMissingNode() || schema.isNull()) {
+                    throw ApiException.badRequest("response_format json_schema needs json_schema.schema", "response_format");
+                }
+                try {
+                    yield OutputFormat.jsonSchema(JsonSchema.of(schema));
+                } catch (TernException e) {
+                    throw ApiException.badRequest("response_format: " + e.getMessage(), "response_format");
+                }
+            }
+            default -> throw ApiException.badRequest(
+                    "response_format type must be \"text\", \"json_object\" or \"json_schema\"", "response_format");
         };
     }
 

@@ -12,6 +12,7 @@ import com.openai.errors.UnauthorizedException;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.ResponseFormatJsonObject;
+import com.openai.models.ResponseFormatJsonSchema;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
@@ -210,9 +211,8 @@ class TernServerTest {
         assertEquals(want, got.choices().getFirst().text());
     }
 
-    @Test
-    void jsonObjectResponseFormatGivesOneJsonObject() throws Exception {
-        // A story model left alone writes one endless string; biases towards quotes and braces let it close.
+    /** A story model left alone writes one endless string; biases towards quotes and braces let it close. */
+    private static ChatCompletionCreateParams.LogitBias quoteAndBraceBias() {
         ChatCompletionCreateParams.LogitBias.Builder bias = ChatCompletionCreateParams.LogitBias.builder();
         for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
             String piece = new String(tern.tokenizer().tokenBytes(t), StandardCharsets.UTF_8);
@@ -220,14 +220,41 @@ class TernServerTest {
                 bias.putAdditionalProperty(String.valueOf(t), JsonValue.from(piece.equals("}") ? 12 : 6));
             }
         }
+        return bias.build();
+    }
+
+    @Test
+    void jsonObjectResponseFormatGivesOneJsonObject() throws Exception {
+        ChatCompletionCreateParams.LogitBias bias = quoteAndBraceBias();
         ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         for (long seed = 0; seed < 3; seed++) {
             ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
-                    .addUserMessage("Describe a cat as JSON").maxCompletionTokens(200).seed(seed).logitBias(bias.build())
+                    .addUserMessage("Describe a cat as JSON").maxCompletionTokens(200).seed(seed).logitBias(bias)
                     .responseFormat(ResponseFormatJsonObject.builder().build()).build());
             String content = c.choices().getFirst().message().content().orElseThrow();
             assertEquals(ChatCompletion.Choice.FinishReason.STOP, c.choices().getFirst().finishReason(), content);
             assertTrue(strict.readTree(content).isObject(), content);
+        }
+    }
+
+    @Test
+    void jsonSchemaResponseFormatGivesAValueOfTheSchema() throws Exception {
+        ChatCompletionCreateParams.LogitBias bias = quoteAndBraceBias();
+        Map<String, Object> schema = Map.of("type", "object", "additionalProperties", false, "required", List.of("name", "age"),
+                "properties", Map.of("name", Map.of("type", "string"), "age", Map.of("type", "integer"),
+                        "kind", Map.of("enum", List.of("cat", "dog"))));
+        ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        for (long seed = 0; seed < 3; seed++) {
+            ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                    .addUserMessage("Describe a cat as JSON").maxCompletionTokens(300).seed(seed).logitBias(bias)
+                    .responseFormat(ResponseFormatJsonSchema.builder().jsonSchema(ResponseFormatJsonSchema.JsonSchema.builder()
+                            .name("animal").schema(JsonValue.from(schema)).build()).build()).build());
+            String content = c.choices().getFirst().message().content().orElseThrow();
+            assertEquals(ChatCompletion.Choice.FinishReason.STOP, c.choices().getFirst().finishReason(), content);
+            JsonNode got = strict.readTree(content);
+            assertTrue(got.path("name").isTextual() && got.path("age").isIntegralNumber(), content);
+            got.fieldNames().forEachRemaining(k -> assertTrue(List.of("name", "age", "kind").contains(k), content));
+            assertTrue(!got.has("kind") || List.of("cat", "dog").contains(got.get("kind").asText()), content);
         }
     }
 
@@ -317,6 +344,7 @@ class TernServerTest {
         String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
         for (String unsupported : List.of("tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
+                "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"a\"}}}",
                 "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
                 "logit_bias\": {\"x\": 1}")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);

@@ -1,0 +1,383 @@
+package dev.tern.sampling;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tern.TernException;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The part of JSON Schema that constrained sampling enforces, compiled from its JSON: types
+ * (object, array, string, number, integer, boolean, null, and lists of them), object
+ * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
+ * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
+ * {@code const}, {@code anyOf}/{@code oneOf} whose alternatives start with different characters,
+ * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
+ * formats, lengths, bounds…) are refused rather than ignored; annotations are ignored.
+ */
+public final class JsonSchema {
+    /** Any JSON object: OpenAI's {@code json_object} format. */
+    public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), Set.of(), Any.INSTANCE));
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> REFUSED = Set.of("pattern", "format", "minLength", "maxLength", "minimum", "maximum",
+            "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
+            "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
+            "dependentSchemas", "not", "allOf", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
+            "$dynamicRef", "contentEncoding", "contentMediaType");
+    static final int MAX_PROPERTIES = 64;
+    static final int MAX_LITERALS = 64;
+
+    final Node root;
+
+    private JsonSchema(Node root) {
+        this.root = root;
+    }
+
+    /** Compiles a schema; a schema this engine cannot enforce is a TernException naming why. */
+    public static JsonSchema of(JsonNode schema) {
+        Compiler c = new Compiler(schema);
+        Node root = c.compile(schema, "#");
+        c.checkUnions();
+        return new JsonSchema(root);
+    }
+
+    /** {@link #of(JsonNode)} from text. */
+    public static JsonSchema parse(String schema) {
+        try {
+            return of(JSON.readTree(schema));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new TernException("json schema is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    /** A compiled schema node: what one JSON value may be. */
+    sealed interface Node {
+    }
+
+    /** Any JSON value. */
+    record Any() implements Node {
+        static final Any INSTANCE = new Any();
+    }
+
+    /** A property name (its bytes as written between the quotes), its schema, and its index. */
+    record Property(byte[] name, Node schema) {
+    }
+
+    /** An object: declared properties (each at most once, in any order), those required, and the schema of others (null: none). */
+    record ObjectOf(List<Property> properties, Set<Integer> required, Node additional) implements Node {
+        long requiredMask() {
+            long m = 0;
+            for (int i : required) {
+                m |= 1L << i;
+            }
+            return m;
+        }
+    }
+
+    record ArrayOf(Node items, int minItems, int maxItems) implements Node {
+    }
+
+    record StringValue() implements Node {
+    }
+
+    record NumberValue(boolean integer) implements Node {
+    }
+
+    record BooleanValue() implements Node {
+    }
+
+    record NullValue() implements Node {
+    }
+
+    /** One of these exact values, each as its compact JSON text. */
+    record Literals(List<byte[]> values) implements Node {
+    }
+
+    /** One of these alternatives; each starts with different bytes, so the first byte chooses. */
+    static final class Union implements Node {
+        final List<Node> alternatives;
+        /** For each byte, the alternative a value starting with it belongs to; filled once references resolve. */
+        final Node[] byFirstByte = new Node[256];
+
+        Union(List<Node> alternatives) {
+            this.alternatives = alternatives;
+        }
+    }
+
+    /** A {@code $ref}, resolved once the whole schema is compiled (schemas may be recursive). */
+    static final class Ref implements Node {
+        final String path;
+        Node target;
+
+        Ref(String path) {
+            this.path = path;
+        }
+    }
+
+    /** The node behind any chain of references. */
+    static Node resolve(Node n) {
+        while (n instanceof Ref r) {
+            n = r.target;
+        }
+        return n;
+    }
+
+    /** Bytes a value of this node may start with. */
+    static boolean[] firstBytes(Node n) {
+        boolean[] out = new boolean[256];
+        addFirstBytes(n, out, new HashSet<>());
+        return out;
+    }
+
+    private static void addFirstBytes(Node n, boolean[] out, Set<Node> seen) {
+        n = resolve(n);
+        if (!seen.add(n)) {
+            return;
+        }
+        switch (n) {
+            case Any a -> {
+                for (char c : "{[\"-0123456789tfn".toCharArray()) {
+                    out[c] = true;
+                }
+            }
+            case ObjectOf o -> out['{'] = true;
+            case ArrayOf a -> out['['] = true;
+            case StringValue s -> out['"'] = true;
+            case NumberValue v -> {
+                for (char c : "-0123456789".toCharArray()) {
+                    out[c] = true;
+                }
+            }
+            case BooleanValue b -> {
+                out['t'] = true;
+                out['f'] = true;
+            }
+            case NullValue v -> out['n'] = true;
+            case Literals l -> {
+                for (byte[] v : l.values()) {
+                    out[v[0] & 0xFF] = true;
+                }
+            }
+            case Union u -> {
+                for (Node a : u.alternatives) {
+                    addFirstBytes(a, out, seen);
+                }
+            }
+            case Ref r -> throw new IllegalStateException("unresolved " + r.path);
+        }
+    }
+
+    private static final class Compiler {
+        private final JsonNode document;
+        private final Map<String, Ref> refs = new HashMap<>();
+        private final List<Union> unions = new ArrayList<>();
+
+        Compiler(JsonNode document) {
+            this.document = document;
+        }
+
+        Node compile(JsonNode s, String where) {
+            if (s.isBoolean()) {
+                if (!s.asBoolean()) {
+                    throw new TernException("json schema: " + where + " is false, which no value satisfies");
+                }
+                return Any.INSTANCE;
+            }
+            if (!s.isObject()) {
+                throw new TernException("json schema: " + where + " must be an object or a boolean");
+            }
+            for (var it = s.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (REFUSED.contains(k)) {
+                    throw new TernException("json schema: '" + k + "' (at " + where + ") is not supported");
+                }
+            }
+            if (s.has("$ref")) {
+                return ref(s.get("$ref").asText());
+            }
+            if (s.has("const")) {
+                return literals(List.of(s.get("const")), where);
+            }
+            if (s.has("enum")) {
+                JsonNode e = s.get("enum");
+                if (!e.isArray() || e.isEmpty()) {
+                    throw new TernException("json schema: enum at " + where + " must be a non-empty array");
+                }
+                List<JsonNode> values = new ArrayList<>();
+                e.forEach(values::add);
+                return literals(values, where);
+            }
+            for (String key : new String[]{"anyOf", "oneOf"}) {
+                if (s.has(key)) {
+                    JsonNode alts = s.get(key);
+                    if (!alts.isArray() || alts.isEmpty()) {
+                        throw new TernException("json schema: " + key + " at " + where + " must be a non-empty array");
+                    }
+                    List<Node> nodes = new ArrayList<>();
+                    for (int i = 0; i < alts.size(); i++) {
+                        nodes.add(compile(alts.get(i), where + "/" + key + "/" + i));
+                    }
+                    return union(nodes);
+                }
+            }
+            JsonNode type = s.get("type");
+            if (type == null) {
+                // Untyped: what its keywords imply, else anything.
+                return s.has("properties") || s.has("additionalProperties") || s.has("required") ? object(s, where)
+                        : s.has("items") ? array(s, where) : Any.INSTANCE;
+            }
+            if (type.isArray()) {
+                List<Node> nodes = new ArrayList<>();
+                for (JsonNode t : type) {
+                    nodes.add(typed(t.asText(), s, where));
+                }
+                return union(nodes);
+            }
+            return typed(type.asText(), s, where);
+        }
+
+        private Node typed(String type, JsonNode s, String where) {
+            return switch (type) {
+                case "object" -> object(s, where);
+                case "array" -> array(s, where);
+                case "string" -> new StringValue();
+                case "number" -> new NumberValue(false);
+                case "integer" -> new NumberValue(true);
+                case "boolean" -> new BooleanValue();
+                case "null" -> new NullValue();
+                default -> throw new TernException("json schema: unknown type '" + type + "' at " + where);
+            };
+        }
+
+        private Node object(JsonNode s, String where) {
+            List<Property> props = new ArrayList<>();
+            Map<String, Integer> index = new HashMap<>();
+            JsonNode p = s.get("properties");
+            if (p != null) {
+                for (var it = p.properties().iterator(); it.hasNext(); ) {
+                    var e = it.next();
+                    if (props.size() == MAX_PROPERTIES) {
+                        throw new TernException("json schema: more than " + MAX_PROPERTIES + " properties at " + where);
+                    }
+                    index.put(e.getKey(), props.size());
+                    props.add(new Property(nameBytes(e.getKey()), compile(e.getValue(), where + "/properties/" + e.getKey())));
+                }
+            }
+            Set<Integer> required = new HashSet<>();
+            JsonNode r = s.get("required");
+            if (r != null) {
+                for (JsonNode name : r) {
+                    Integer i = index.get(name.asText());
+                    if (i == null) {
+                        throw new TernException("json schema: required property '" + name.asText() + "' at " + where
+                                + " is not among its properties");
+                    }
+                    required.add(i);
+                }
+            }
+            JsonNode a = s.get("additionalProperties");
+            Node additional = a == null ? (p == null ? Any.INSTANCE : null)
+                    : a.isBoolean() && !a.asBoolean() ? null : compile(a, where + "/additionalProperties");
+            return new ObjectOf(List.copyOf(props), Set.copyOf(required), additional);
+        }
+
+        private Node array(JsonNode s, String where) {
+            Node items = s.has("items") ? compile(s.get("items"), where + "/items") : Any.INSTANCE;
+            int min = s.path("minItems").asInt(0);
+            int max = s.has("maxItems") ? s.get("maxItems").asInt() : Integer.MAX_VALUE;
+            if (min < 0 || max < min) {
+                throw new TernException("json schema: minItems/maxItems at " + where + " admit no array");
+            }
+            return new ArrayOf(items, min, max);
+        }
+
+        private Node literals(List<JsonNode> values, String where) {
+            if (values.size() > MAX_LITERALS) {
+                throw new TernException("json schema: more than " + MAX_LITERALS + " enum values at " + where);
+            }
+            List<byte[]> out = new ArrayList<>();
+            for (JsonNode v : values) {
+                try {
+                    out.add(JSON.writeValueAsBytes(v));
+                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                    throw new TernException("json schema: enum value at " + where + ": " + e.getOriginalMessage());
+                }
+            }
+            return new Literals(List.copyOf(out));
+        }
+
+        private Node union(List<Node> nodes) {
+            if (nodes.size() == 1) {
+                return nodes.getFirst();
+            }
+            Union u = new Union(List.copyOf(nodes));
+            unions.add(u);
+            return u;
+        }
+
+        private Node ref(String path) {
+            return refs.computeIfAbsent(path, Ref::new);
+        }
+
+        /** Resolves every reference, then checks that each union's alternatives start differently. */
+        void checkUnions() {
+            List<Ref> pending;
+            while (!(pending = refs.values().stream().filter(r -> r.target == null).toList()).isEmpty()) {
+                for (Ref r : pending) {
+                    r.target = compile(pointer(r.path), r.path);
+                }
+            }
+            for (Ref r : refs.values()) {
+                Set<Ref> chain = new HashSet<>();
+                Node n = r;
+                while (n instanceof Ref x) {
+                    if (!chain.add(x)) {
+                        throw new TernException("json schema: $ref " + r.path + " refers only to itself");
+                    }
+                    n = x.target;
+                }
+            }
+            for (Union u : unions) {
+                boolean[] taken = new boolean[256];
+                for (Node a : u.alternatives) {
+                    boolean[] first = firstBytes(a);
+                    for (int b = 0; b < 256; b++) {
+                        if (first[b] && taken[b]) {
+                            throw new TernException("json schema: anyOf/oneOf/type alternatives must start differently, but two may"
+                                    + " start with '" + (char) b + "'");
+                        }
+                        taken[b] |= first[b];
+                        if (first[b]) {
+                            u.byFirstByte[b] = a;
+                        }
+                    }
+                }
+            }
+        }
+
+        private JsonNode pointer(String path) {
+            if (!path.startsWith("#")) {
+                throw new TernException("json schema: only local $ref (#/...) is supported, got " + path);
+            }
+            JsonNode n = path.equals("#") ? document : document.at(path.substring(1));
+            if (n.isMissingNode()) {
+                throw new TernException("json schema: $ref " + path + " points nowhere");
+            }
+            return n;
+        }
+
+        private static byte[] nameBytes(String name) {
+            try {
+                byte[] quoted = JSON.writeValueAsBytes(name);
+                return java.util.Arrays.copyOfRange(quoted, 1, quoted.length - 1);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}

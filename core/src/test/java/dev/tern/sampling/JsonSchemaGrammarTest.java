@@ -1,0 +1,289 @@
+package dev.tern.sampling;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.networknt.schema.Schema;
+import com.networknt.schema.SchemaRegistry;
+import com.networknt.schema.SpecificationVersion;
+import dev.tern.TernException;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The schema-guided recognizer against networknt's JSON Schema validator (draft 2020-12) and
+ * Jackson's strict parser, on documents generated from each schema and then mutated.
+ */
+class JsonSchemaGrammarTest {
+    private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+    private static final SchemaRegistry REGISTRY = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12);
+    private static final String ALPHABET = "{}[]:,\" \n0123456789-.eEtrufalsnxyz";
+
+    /** Schemas in the engine's subset (objects with properties say whether others are allowed, as JSON Schema's default differs). */
+    private static final String[] SCHEMAS = {
+            """
+            {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"},
+             "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3}},
+             "required": ["name", "age"], "additionalProperties": false}""",
+            """
+            {"type": "object", "properties": {"kind": {"enum": ["cat", "dog", "cow"]}, "legs": {"enum": [1, 12, 123]},
+             "ok": {"type": "boolean"}, "none": {"type": "null"}}, "required": ["kind"], "additionalProperties": {"type": "number"}}""",
+            """
+            {"type": "array", "items": {"anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "array", "items": {"type": "boolean"}}]},
+             "minItems": 1, "maxItems": 4}""",
+            """
+            {"$defs": {"tree": {"type": "object", "properties": {"v": {"type": ["integer", "null"]},
+              "kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}}, "required": ["v"], "additionalProperties": false}},
+             "$ref": "#/$defs/tree"}""",
+            """
+            {"type": "object", "properties": {"x": {"const": "fixed"}, "y": {"type": "number"}}, "required": ["x", "y"],
+             "additionalProperties": false}""",
+            """
+            {"type": "integer"}""",
+    };
+
+    /** One schema as text, as JSON, compiled, and as the validator reads it. */
+    private record Case(String text, JsonNode json, JsonSchema schema, Schema validator) {
+        static List<Case> all() throws Exception {
+            List<Case> out = new ArrayList<>();
+            for (String text : SCHEMAS) {
+                JsonNode json = STRICT.readTree(text);
+                out.add(new Case(text, json, JsonSchema.of(json), REGISTRY.getSchema(text)));
+            }
+            return out;
+        }
+
+        JsonNode instance(SplittableRandom rnd) {
+            return JsonSchemaGrammarTest.instance(json, json, rnd, 0);
+        }
+    }
+
+    @Test
+    void acceptsExactlyWhatTheValidatorAccepts() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(5);
+        for (Case c : Case.all()) {
+            int valid = 0, total = 0;
+            for (int i = 0; i < 3_000; i++) {
+                JsonNode doc = c.instance(rnd);
+                String written = rnd.nextBoolean() ? STRICT.writeValueAsString(doc) : STRICT.writerWithDefaultPrettyPrinter().writeValueAsString(doc);
+                String candidate = i % 4 == 0 ? written : mutate(written, rnd);
+                Boolean expected = reference(candidate, c.validator());
+                if (expected == null) {
+                    continue;
+                }
+                JsonGrammar g = new JsonGrammar(c.schema());
+                boolean actual = g.feed(candidate.getBytes(StandardCharsets.UTF_8)) && g.complete();
+                assertEquals(expected, actual, () -> c.text() + "\n" + candidate);
+                valid += expected ? 1 : 0;
+                total++;
+            }
+            assertTrue(valid > total / 20 && valid < total * 9 / 10, c.text() + ": valid " + valid + " of " + total);
+        }
+    }
+
+    @Test
+    void everyPrefixOfAValidDocumentIsAccepted() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(6);
+        for (Case c : Case.all()) {
+            for (int i = 0; i < 300; i++) {
+                String doc = STRICT.writeValueAsString(c.instance(rnd));
+                if (!Boolean.TRUE.equals(reference(doc, c.validator()))) {
+                    continue;
+                }
+                JsonGrammar g = new JsonGrammar(c.schema());
+                byte[] bytes = doc.getBytes(StandardCharsets.UTF_8);
+                for (byte b : bytes) {
+                    assertTrue(g.feed(b & 0xFF), () -> "refused a byte of " + doc);
+                }
+                assertTrue(g.complete(), doc);
+            }
+        }
+    }
+
+    @Test
+    void aLiteralThatCouldGoOnEndsAtTheNextByte() {
+        JsonSchema numbers = JsonSchema.parse("{\"enum\": [1, 12, 123]}");
+        JsonGrammar g = new JsonGrammar(numbers);
+        assertTrue(g.feed('1') && g.complete(), "1 is whole");
+        assertTrue(g.feed('2') && g.complete(), "12 is whole");
+        assertFalse(g.feed('4'), "124 is not a value");
+        JsonSchema inArray = JsonSchema.parse("{\"type\": \"array\", \"items\": {\"enum\": [1, 12]}}");
+        JsonGrammar a = new JsonGrammar(inArray);
+        assertTrue(a.feed("[1,12,1]".getBytes(StandardCharsets.UTF_8)) && a.complete());
+    }
+
+    @Test
+    void deadEndsAreRefusedAtTheirFirstByte() {
+        // The sampler must never be led where no valid document continues: refuse as early as that is known.
+        JsonSchema s = JsonSchema.parse("""
+                {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}},
+                 "required": ["name"], "additionalProperties": false}""");
+        for (String[] c : new String[][]{{"{\"nx", "a key no property starts with"}, {"{\"n\":1.", "an integer's fraction"},
+                {"{\"n\":1,\"n\"", "a repeated property"}, {"{\"n\":1}", "a missing required property"},
+                {"{\"name\":\"a\",\"n\":2,", "a comma with no property left"}, {"{\"name\":\"a\"}x", "bytes after the value"}}) {
+            JsonGrammar g = new JsonGrammar(s);
+            byte[] b = c[0].getBytes(StandardCharsets.UTF_8);
+            for (int i = 0; i < b.length - 1; i++) {
+                assertTrue(g.feed(b[i] & 0xFF), c[1] + ": refused too early at " + i);
+            }
+            assertFalse(g.feed(b[b.length - 1] & 0xFF), c[1]);
+        }
+        JsonGrammar tuple = new JsonGrammar(JsonSchema.parse("{\"type\": \"array\", \"minItems\": 2, \"maxItems\": 2}"));
+        assertTrue(tuple.feed("[1".getBytes(StandardCharsets.UTF_8)));
+        assertFalse(tuple.feed(']'), "one item of two");
+    }
+
+    @Test
+    void unsupportedOrUnsatisfiableSchemasAreRefusedByName() {
+        for (String[] c : new String[][]{
+                {"{\"type\": \"string\", \"pattern\": \"^a\"}", "'pattern'"},
+                {"{\"type\": \"string\", \"format\": \"date\"}", "'format'"},
+                {"{\"anyOf\": [{\"type\": \"object\"}, {\"type\": \"object\", \"properties\": {}}]}", "start differently"},
+                {"{\"$ref\": \"#/$defs/missing\"}", "points nowhere"},
+                {"{\"type\": \"object\", \"properties\": {\"a\": true}, \"required\": [\"b\"]}", "'b'"},
+                {"{\"type\": \"wat\"}", "unknown type"},
+                {"{\"$ref\": \"#\"}", "only to itself"},
+                {"{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}", "minItems"}}) {
+            TernException e = assertThrows(TernException.class, () -> JsonSchema.parse(c[0]), c[0]);
+            assertTrue(e.getMessage().contains(c[1]), e.getMessage());
+        }
+    }
+
+    /** Whether the text is one JSON document valid for the schema with llama.cpp's whitespace; null to skip it. */
+    private static Boolean reference(String text, Schema validator) {
+        if (text.isEmpty() || Character.isWhitespace(text.charAt(text.length() - 1)) || !JsonGrammarTest.gapsAllowed(text)) {
+            return false;
+        }
+        JsonNode node;
+        try {
+            node = STRICT.readTree(text);
+        } catch (Exception e) {
+            // Repeated keys are refused by the recognizer only among declared properties: leave them out.
+            return e.getMessage() != null && e.getMessage().contains("Duplicate field") ? null : false;
+        }
+        if (node == null || !validator.validate(node).isEmpty()) {
+            return false;
+        }
+        // JSON Schema counts 2.0 as an integer; the recognizer, as llama.cpp's grammars, wants integers written as such.
+        return containsIntegralFloat(node) ? null : true;
+    }
+
+    private static boolean containsIntegralFloat(JsonNode n) {
+        if (n.isFloatingPointNumber() || n.isBigDecimal()) {
+            return n.asDouble() == Math.rint(n.asDouble());
+        }
+        for (JsonNode c : n) {
+            if (containsIntegralFloat(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A random value mostly of the schema's shape, now and then breaking it (a missing required
+     * property, an extra one, one item too many or too few, a value of another type): the
+     * validator decides what is valid.
+     */
+    private static JsonNode instance(JsonNode s, JsonNode root, SplittableRandom rnd, int depth) {
+        JsonNodeFactory f = JsonNodeFactory.instance;
+        if (rnd.nextInt(12) == 0) {
+            JsonNode[] other = {f.textNode("z"), f.numberNode(7), f.numberNode(2.5), f.booleanNode(true), f.nullNode(),
+                    f.objectNode(), f.arrayNode().add(1), f.objectNode().put("v", 1)};
+            return other[rnd.nextInt(other.length)];
+        }
+        if (s.has("$ref")) {
+            String ref = s.get("$ref").asText();
+            return instance(ref.equals("#") ? root : root.at(ref.substring(1)), root, rnd, depth + 1);
+        }
+        if (s.has("const")) {
+            return s.get("const");
+        }
+        if (s.has("enum")) {
+            return s.get("enum").get(rnd.nextInt(s.get("enum").size()));
+        }
+        if (s.has("anyOf")) {
+            return instance(s.get("anyOf").get(rnd.nextInt(s.get("anyOf").size())), root, rnd, depth);
+        }
+        JsonNode type = s.get("type");
+        String t = type == null ? "null" : type.isArray() ? type.get(rnd.nextInt(type.size())).asText() : type.asText();
+        if (s.has("properties") && type == null) {
+            t = "object";
+        }
+        switch (t) {
+            case "object" -> {
+                ObjectNode o = f.objectNode();
+                JsonNode props = s.path("properties");
+                for (var it = props.properties().iterator(); it.hasNext(); ) {
+                    var e = it.next();
+                    boolean required = false;
+                    for (JsonNode r : s.path("required")) {
+                        required |= r.asText().equals(e.getKey());
+                    }
+                    if (required ? rnd.nextInt(8) > 0 : rnd.nextInt(3) > 0) {
+                        o.set(e.getKey(), instance(e.getValue(), root, rnd, depth + 1));
+                    }
+                }
+                JsonNode extra = s.get("additionalProperties");
+                if (rnd.nextInt(4) == 0) {
+                    o.set("extra" + rnd.nextInt(3), instance(extra == null ? f.objectNode() : extra, root, rnd, depth + 1));
+                }
+                return o;
+            }
+            case "array" -> {
+                ArrayNode a = f.arrayNode();
+                int min = Math.max(0, s.path("minItems").asInt(0) - 1);
+                int n = depth > 3 ? 0 : rnd.nextInt(min, Math.min(s.path("maxItems").asInt(4), 4) + 2);
+                for (int i = 0; i < n; i++) {
+                    a.add(instance(s.path("items"), root, rnd, depth + 1));
+                }
+                return a;
+            }
+            case "string" -> {
+                return f.textNode(List.of("", "a", "b c", "é", "x\"y").get(rnd.nextInt(5)));
+            }
+            case "integer" -> {
+                return f.numberNode(rnd.nextInt(-50, 500));
+            }
+            case "number" -> {
+                return rnd.nextBoolean() ? f.numberNode(rnd.nextInt(-9, 99)) : f.numberNode(rnd.nextDouble() * 100 - 20);
+            }
+            case "boolean" -> {
+                return f.booleanNode(rnd.nextBoolean());
+            }
+            default -> {
+                return f.nullNode();
+            }
+        }
+    }
+
+    private static String mutate(String text, SplittableRandom rnd) {
+        StringBuilder b = new StringBuilder(text);
+        for (int e = 1 + rnd.nextInt(2); e > 0; e--) {
+            int at = rnd.nextInt(b.length() + 1);
+            char c = ALPHABET.charAt(rnd.nextInt(ALPHABET.length()));
+            int op = rnd.nextInt(3);
+            if (op == 0 || at == b.length()) {
+                b.insert(at, c);
+            } else if (op == 1) {
+                b.deleteCharAt(at);
+            } else {
+                b.setCharAt(at, c);
+            }
+        }
+        return b.toString();
+    }
+}
