@@ -72,6 +72,8 @@ final class JsonGrammar {
     private int keyLength;      // MAX_KEY + 1 once a key is too long to be a declared name
     private int pending;        // hex digits of a \\u escape, or UTF-8 continuation bytes, still due
     private boolean integer;    // the number being read may have no fraction or exponent
+    private StringValue text;   // the schema of the string value being read
+    private int characters;     // its characters so far
     private Literals literal;   // the exact values being matched
     private long alive;         // which of them still match
     private int literalAt;      // their bytes matched so far
@@ -108,6 +110,8 @@ final class JsonGrammar {
         System.arraycopy(o.keyBytes, 0, keyBytes, 0, Math.min(o.keyLength, MAX_KEY));
         pending = o.pending;
         integer = o.integer;
+        text = o.text;
+        characters = o.characters;
         literal = o.literal;
         alive = o.alive;
         literalAt = o.literalAt;
@@ -213,7 +217,7 @@ final class JsonGrammar {
                 return switch (b) {
                     case '{' -> open(ANY_OBJECT);
                     case '[' -> open(ANY_ARRAY);
-                    case '"' -> startString();
+                    case '"' -> startString(StringValue.ANY);
                     case 't', 'f', 'n' -> startLiteral(ANY_LITERAL, b);
                     default -> startNumber(b, false);
                 };
@@ -222,7 +226,7 @@ final class JsonGrammar {
             case ArrayOf a:
                 return b == '[' && open(a);
             case StringValue s:
-                return b == '"' && startString();
+                return b == '"' && startString(s);
             case NumberValue v:
                 return startNumber(b, v.integer());
             case BooleanValue v:
@@ -289,9 +293,11 @@ final class JsonGrammar {
         return to(STRING);
     }
 
-    private boolean startString() {
+    private boolean startString(StringValue s) {
         key = false;
         pending = 0;
+        text = s;
+        characters = 0;
         return to(STRING);
     }
 
@@ -305,14 +311,17 @@ final class JsonGrammar {
             if (key) {
                 return endKey() && to(COLON);
             }
+            if (characters < text.minLength()) {
+                return false;
+            }
             endValue();
             return true;
         }
+        if (b < 0x20 || (!key && ++characters > text.maxLength())) {
+            return false;
+        }
         if (b == '\\') {
             return to(ESCAPE) && keyByte(b);
-        }
-        if (b < 0x20) {
-            return false;
         }
         if (b >= 0x80) {
             pending = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;

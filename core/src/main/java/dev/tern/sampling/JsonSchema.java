@@ -16,7 +16,8 @@ import java.util.Set;
  * (object, array, string, number, integer, boolean, null, and lists of them), object
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
- * {@code const}, {@code anyOf}/{@code oneOf} whose alternatives start with different characters,
+ * {@code const}, string {@code minLength}/{@code maxLength}, {@code anyOf}/{@code oneOf} whose
+ * alternatives start with different characters,
  * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
  * formats, lengths, bounds…) are refused rather than ignored; annotations are ignored.
  */
@@ -24,7 +25,7 @@ public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
     public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), Set.of(), Any.INSTANCE));
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> REFUSED = Set.of("pattern", "format", "minLength", "maxLength", "minimum", "maximum",
+    private static final Set<String> REFUSED = Set.of("pattern", "format", "minimum", "maximum",
             "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
             "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
             "dependentSchemas", "not", "allOf", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
@@ -82,7 +83,9 @@ public final class JsonSchema {
     record ArrayOf(Node items, int minItems, int maxItems) implements Node {
     }
 
-    record StringValue() implements Node {
+    /** A string of minLength to maxLength characters (code points; an escape is one). */
+    record StringValue(int minLength, int maxLength) implements Node {
+        static final StringValue ANY = new StringValue(0, Integer.MAX_VALUE);
     }
 
     record NumberValue(boolean integer) implements Node {
@@ -245,7 +248,7 @@ public final class JsonSchema {
             return switch (type) {
                 case "object" -> object(s, where);
                 case "array" -> array(s, where);
-                case "string" -> new StringValue();
+                case "string" -> string(s, where);
                 case "number" -> new NumberValue(false);
                 case "integer" -> new NumberValue(true);
                 case "boolean" -> new BooleanValue();
@@ -284,6 +287,15 @@ public final class JsonSchema {
             Node additional = a == null ? (p == null ? Any.INSTANCE : null)
                     : a.isBoolean() && !a.asBoolean() ? null : compile(a, where + "/additionalProperties");
             return new ObjectOf(List.copyOf(props), Set.copyOf(required), additional);
+        }
+
+        private Node string(JsonNode s, String where) {
+            int min = s.path("minLength").asInt(0);
+            int max = s.has("maxLength") ? s.get("maxLength").asInt() : Integer.MAX_VALUE;
+            if (min < 0 || max < min) {
+                throw new TernException("json schema: minLength/maxLength at " + where + " admit no string");
+            }
+            return new StringValue(min, max);
         }
 
         private Node array(JsonNode s, String where) {

@@ -53,6 +53,8 @@ class JsonSchemaGrammarTest {
              "additionalProperties": false}""",
             """
             {"type": "integer"}""",
+            """
+            {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 2}}""",
     };
 
     /** One schema as text, as JSON, compiled, and as the validator reads it. */
@@ -150,6 +152,7 @@ class JsonSchemaGrammarTest {
     void unsupportedOrUnsatisfiableSchemasAreRefusedByName() {
         for (String[] c : new String[][]{
                 {"{\"type\": \"string\", \"pattern\": \"^a\"}", "'pattern'"},
+                {"{\"type\": \"string\", \"minLength\": 3, \"maxLength\": 2}", "minLength"},
                 {"{\"type\": \"string\", \"format\": \"date\"}", "'format'"},
                 {"{\"anyOf\": [{\"type\": \"object\"}, {\"type\": \"object\", \"properties\": {}}]}", "start differently"},
                 {"{\"$ref\": \"#/$defs/missing\"}", "points nowhere"},
