@@ -71,7 +71,9 @@ final class JsonGrammar {
     private final byte[] keyBytes = new byte[MAX_KEY];
     private int keyLength;      // MAX_KEY + 1 once a key is too long to be a declared name
     private int pending;        // hex digits of a \\u escape, or UTF-8 continuation bytes, still due
-    private boolean integer;    // the number being read may have no fraction or exponent
+    private NumberValue number; // the schema of the number being read
+    private boolean negative;   // its sign
+    private long magnitude;     // its integer digits so far (tracked when it has bounds)
     private StringValue text;   // the schema of the string value being read
     private int characters;     // its characters so far
     private Literals literal;   // the exact values being matched
@@ -95,7 +97,7 @@ final class JsonGrammar {
         if (depth > 0) {
             return false;
         }
-        return state == ZERO || state == INTEGER || state == FRACTION || state == EXPONENT_DIGITS
+        return ((state == ZERO || state == INTEGER) && inBounds()) || state == FRACTION || state == EXPONENT_DIGITS
                 || (state == LITERAL && literalEnds());
     }
 
@@ -109,7 +111,9 @@ final class JsonGrammar {
         keyLength = o.keyLength;
         System.arraycopy(o.keyBytes, 0, keyBytes, 0, Math.min(o.keyLength, MAX_KEY));
         pending = o.pending;
-        integer = o.integer;
+        number = o.number;
+        negative = o.negative;
+        magnitude = o.magnitude;
         text = o.text;
         characters = o.characters;
         literal = o.literal;
@@ -153,11 +157,13 @@ final class JsonGrammar {
             case LITERAL:
                 return literal(b);
             case MINUS:
-                return b == '0' ? to(ZERO) : isDigit(b) && to(INTEGER);
+                return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
             case ZERO:
-                return !integer && b == '.' ? to(POINT) : !integer && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
+                return !number.integer() && b == '.' ? to(POINT)
+                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
             case INTEGER:
-                return isDigit(b) || (!integer && b == '.' ? to(POINT) : !integer && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b));
+                return isDigit(b) ? digit(b) : !number.integer() && b == '.' ? to(POINT)
+                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
             case POINT:
                 return isDigit(b) && to(FRACTION);
             case FRACTION:
@@ -219,7 +225,7 @@ final class JsonGrammar {
                     case '[' -> open(ANY_ARRAY);
                     case '"' -> startString(StringValue.ANY);
                     case 't', 'f', 'n' -> startLiteral(ANY_LITERAL, b);
-                    default -> startNumber(b, false);
+                    default -> startNumber(b, NumberValue.ANY);
                 };
             case ObjectOf o:
                 return b == '{' && open(o);
@@ -228,7 +234,7 @@ final class JsonGrammar {
             case StringValue s:
                 return b == '"' && startString(s);
             case NumberValue v:
-                return startNumber(b, v.integer());
+                return startNumber(b, v);
             case BooleanValue v:
                 return startLiteral(TRUE_FALSE, b);
             case NullValue v:
@@ -393,13 +399,59 @@ final class JsonGrammar {
         return false;
     }
 
-    private boolean startNumber(int b, boolean integerOnly) {
-        integer = integerOnly;
-        return b == '-' ? to(MINUS) : b == '0' ? to(ZERO) : isDigit(b) && to(INTEGER);
+    private boolean startNumber(int b, NumberValue n) {
+        number = n;
+        negative = b == '-';
+        magnitude = 0;
+        if (negative) {
+            // "-0" is zero: a minus may start any number when the minimum is at most 0.
+            return n.minimum() <= 0 && to(MINUS);
+        }
+        return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
+    }
+
+    /** Takes an integer digit; with bounds, refuses it when no number it can begin lies within them. */
+    private boolean digit(int b) {
+        if (!number.bounded()) {
+            return true;
+        }
+        int d = b - '0';
+        if (magnitude > (Long.MAX_VALUE - d) / 10) {
+            return false;
+        }
+        magnitude = magnitude * 10 + d;
+        // The digits so far, followed by k more: [m·10^k, m·10^k + 10^k − 1], or its negation.
+        long p = 1;
+        for (int k = 0; k < 19; k++) {
+            if (k > 0 && (magnitude == 0 || magnitude > Long.MAX_VALUE / p)) {
+                return false;
+            }
+            long lo = magnitude * p;
+            long hi = lo > Long.MAX_VALUE - (p - 1) ? Long.MAX_VALUE : lo + p - 1;
+            boolean overlaps = negative ? -hi <= number.maximum() && -lo >= number.minimum()
+                    : lo <= number.maximum() && hi >= number.minimum();
+            if (overlaps) {
+                return true;
+            }
+            if (p > Long.MAX_VALUE / 10) {
+                return false;
+            }
+            p *= 10;
+        }
+        return false;
+    }
+
+    /** Whether the integer read so far is within its bounds (no bounds: always). */
+    private boolean inBounds() {
+        long v = negative ? -magnitude : magnitude;
+        return !number.bounded() || (v >= number.minimum() && v <= number.maximum());
     }
 
     /** A number ends at the first byte that is not part of it; that byte then follows the value. */
     private boolean afterNumber(int b) {
+        if (!inBounds()) {
+            return false;
+        }
         endValue();
         return structural(b);
     }

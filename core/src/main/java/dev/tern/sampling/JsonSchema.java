@@ -16,7 +16,8 @@ import java.util.Set;
  * (object, array, string, number, integer, boolean, null, and lists of them), object
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
- * {@code const}, string {@code minLength}/{@code maxLength}, {@code anyOf}/{@code oneOf} whose
+ * {@code const}, string {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum}
+ * (and their exclusive forms), {@code anyOf}/{@code oneOf} whose
  * alternatives start with different characters,
  * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
  * formats, lengths, bounds…) are refused rather than ignored; annotations are ignored.
@@ -25,8 +26,7 @@ public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
     public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), Set.of(), Any.INSTANCE));
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> REFUSED = Set.of("pattern", "format", "minimum", "maximum",
-            "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
+    private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
             "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
             "dependentSchemas", "not", "allOf", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
             "$dynamicRef", "contentEncoding", "contentMediaType");
@@ -88,7 +88,13 @@ public final class JsonSchema {
         static final StringValue ANY = new StringValue(0, Integer.MAX_VALUE);
     }
 
-    record NumberValue(boolean integer) implements Node {
+    /** A number; an integer one may have bounds (inclusive; Long.MIN_VALUE / MAX_VALUE for none). */
+    record NumberValue(boolean integer, long minimum, long maximum) implements Node {
+        static final NumberValue ANY = new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE);
+
+        boolean bounded() {
+            return minimum != Long.MIN_VALUE || maximum != Long.MAX_VALUE;
+        }
     }
 
     record BooleanValue() implements Node {
@@ -249,8 +255,8 @@ public final class JsonSchema {
                 case "object" -> object(s, where);
                 case "array" -> array(s, where);
                 case "string" -> string(s, where);
-                case "number" -> new NumberValue(false);
-                case "integer" -> new NumberValue(true);
+                case "number" -> number(s, false, where);
+                case "integer" -> number(s, true, where);
                 case "boolean" -> new BooleanValue();
                 case "null" -> new NullValue();
                 default -> throw new TernException("json schema: unknown type '" + type + "' at " + where);
@@ -287,6 +293,34 @@ public final class JsonSchema {
             Node additional = a == null ? (p == null ? Any.INSTANCE : null)
                     : a.isBoolean() && !a.asBoolean() ? null : compile(a, where + "/additionalProperties");
             return new ObjectOf(List.copyOf(props), Set.copyOf(required), additional);
+        }
+
+        /** Bounds are enforced on integers only: a prefix's reach is then a few ranges of whole numbers. */
+        private Node number(JsonNode s, boolean integer, String where) {
+            long min = Long.MIN_VALUE, max = Long.MAX_VALUE;
+            for (String k : new String[]{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}) {
+                JsonNode v = s.get(k);
+                if (v == null) {
+                    continue;
+                }
+                if (!integer) {
+                    throw new TernException("json schema: '" + k + "' (at " + where + ") is supported on integers only");
+                }
+                if (!v.isNumber() || Math.abs(v.asDouble()) > 1e18) {
+                    throw new TernException("json schema: '" + k + "' at " + where + " must be a number within ±1e18");
+                }
+                double d = v.asDouble();
+                switch (k) {
+                    case "minimum" -> min = Math.max(min, (long) Math.ceil(d));
+                    case "exclusiveMinimum" -> min = Math.max(min, (long) Math.floor(d) + 1);
+                    case "maximum" -> max = Math.min(max, (long) Math.floor(d));
+                    default -> max = Math.min(max, (long) Math.ceil(d) - 1);
+                }
+            }
+            if (min > max) {
+                throw new TernException("json schema: the bounds at " + where + " admit no integer");
+            }
+            return new NumberValue(integer, min, max);
         }
 
         private Node string(JsonNode s, String where) {

@@ -55,6 +55,12 @@ class JsonSchemaGrammarTest {
             {"type": "integer"}""",
             """
             {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 2}}""",
+            """
+            {"type": "object", "properties": {"n": {"type": "integer", "minimum": -5, "maximum": 120},
+             "m": {"type": "integer", "exclusiveMinimum": 0}, "k": {"type": "integer", "minimum": 30, "exclusiveMaximum": 35}},
+             "additionalProperties": false}""",
+            """
+            {"type": "integer", "minimum": -20, "maximum": -3}""",
     };
 
     /** One schema as text, as JSON, compiled, and as the validator reads it. */
@@ -143,6 +149,11 @@ class JsonSchemaGrammarTest {
             }
             assertFalse(g.feed(b[b.length - 1] & 0xFF), c[1]);
         }
+        JsonGrammar percent = new JsonGrammar(JsonSchema.parse("{\"type\": \"integer\", \"minimum\": 0, \"maximum\": 100}"));
+        assertTrue(percent.feed('1') && percent.feed('0'), "10 may become 100");
+        assertFalse(percent.feed('1'), "101 is over and only grows");
+        JsonGrammar positive = new JsonGrammar(JsonSchema.parse("{\"type\": \"integer\", \"minimum\": 1}"));
+        assertFalse(positive.feed('-'), "no negative number is at least 1");
         JsonGrammar tuple = new JsonGrammar(JsonSchema.parse("{\"type\": \"array\", \"minItems\": 2, \"maxItems\": 2}"));
         assertTrue(tuple.feed("[1".getBytes(StandardCharsets.UTF_8)));
         assertFalse(tuple.feed(']'), "one item of two");
@@ -153,6 +164,8 @@ class JsonSchemaGrammarTest {
         for (String[] c : new String[][]{
                 {"{\"type\": \"string\", \"pattern\": \"^a\"}", "'pattern'"},
                 {"{\"type\": \"string\", \"minLength\": 3, \"maxLength\": 2}", "minLength"},
+                {"{\"type\": \"number\", \"minimum\": 0}", "integers only"},
+                {"{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4.5}", "admit no integer"},
                 {"{\"type\": \"string\", \"format\": \"date\"}", "'format'"},
                 {"{\"anyOf\": [{\"type\": \"object\"}, {\"type\": \"object\", \"properties\": {}}]}", "start differently"},
                 {"{\"$ref\": \"#/$defs/missing\"}", "points nowhere"},
@@ -259,7 +272,10 @@ class JsonSchemaGrammarTest {
                 return f.textNode(List.of("", "a", "b c", "é", "x\"y").get(rnd.nextInt(5)));
             }
             case "integer" -> {
-                return f.numberNode(rnd.nextInt(-50, 500));
+                // Around the bounds when there are some, so that both sides of each are tried.
+                int lo = s.has("minimum") ? s.get("minimum").asInt() : s.has("exclusiveMinimum") ? s.get("exclusiveMinimum").asInt() : -50;
+                int hi = s.has("maximum") ? s.get("maximum").asInt() : s.has("exclusiveMaximum") ? s.get("exclusiveMaximum").asInt() : 500;
+                return f.numberNode(rnd.nextInt(lo - 3, hi + 4));
             }
             case "number" -> {
                 return rnd.nextBoolean() ? f.numberNode(rnd.nextInt(-9, 99)) : f.numberNode(rnd.nextDouble() * 100 - 20);
