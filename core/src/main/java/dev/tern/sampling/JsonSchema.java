@@ -17,8 +17,8 @@ import java.util.Set;
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
  * {@code const}, string {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum}
- * (and their exclusive forms), {@code anyOf}/{@code oneOf} whose
- * alternatives start with different characters,
+ * (and their exclusive forms), {@code anyOf}/{@code oneOf} (for oneOf: values matching several
+ * alternatives are not refused),
  * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
  * formats, lengths, bounds…) are refused rather than ignored; annotations are ignored.
  */
@@ -32,6 +32,8 @@ public final class JsonSchema {
             "$dynamicRef", "contentEncoding", "contentMediaType");
     static final int MAX_PROPERTIES = 64;
     static final int MAX_LITERALS = 64;
+    /** Alternatives read side by side from one byte: each is a cursor to carry. */
+    static final int MAX_ALTERNATIVES = 16;
 
     final Node root;
 
@@ -107,11 +109,15 @@ public final class JsonSchema {
     record Literals(List<byte[]> values) implements Node {
     }
 
-    /** One of these alternatives; each starts with different bytes, so the first byte chooses. */
+    /** One of these alternatives. */
     static final class Union implements Node {
         final List<Node> alternatives;
-        /** For each byte, the alternative a value starting with it belongs to; filled once references resolve. */
-        final Node[] byFirstByte = new Node[256];
+        /**
+         * For each byte, the alternatives (none a union or a reference) a value starting with it may
+         * belong to; filled once references resolve. Several are read side by side until the bytes
+         * tell them apart.
+         */
+        final Node[][] byFirstByte = new Node[256][];
 
         Union(List<Node> alternatives) {
             this.alternatives = alternatives;
@@ -370,7 +376,7 @@ public final class JsonSchema {
             return refs.computeIfAbsent(path, Ref::new);
         }
 
-        /** Resolves every reference, then checks that each union's alternatives start differently. */
+        /** Resolves every reference, then lists each union's alternatives by their first byte. */
         void checkUnions() {
             List<Ref> pending;
             while (!(pending = refs.values().stream().filter(r -> r.target == null).toList()).isEmpty()) {
@@ -389,20 +395,37 @@ public final class JsonSchema {
                 }
             }
             for (Union u : unions) {
-                boolean[] taken = new boolean[256];
-                for (Node a : u.alternatives) {
-                    boolean[] first = firstBytes(a);
-                    for (int b = 0; b < 256; b++) {
-                        if (first[b] && taken[b]) {
-                            throw new TernException("json schema: anyOf/oneOf/type alternatives must start differently, but two may"
-                                    + " start with '" + (char) b + "'");
-                        }
-                        taken[b] |= first[b];
-                        if (first[b]) {
-                            u.byFirstByte[b] = a;
+                List<Node> flat = new ArrayList<>();
+                flatten(u, flat, new HashSet<>());
+                List<boolean[]> first = flat.stream().map(JsonSchema::firstBytes).toList();
+                for (int b = 0; b < 256; b++) {
+                    List<Node> starting = new ArrayList<>();
+                    for (int i = 0; i < flat.size(); i++) {
+                        if (first.get(i)[b]) {
+                            starting.add(flat.get(i));
                         }
                     }
+                    if (starting.size() > MAX_ALTERNATIVES) {
+                        throw new TernException("json schema: more than " + MAX_ALTERNATIVES + " alternatives may start with '"
+                                + (char) b + "'");
+                    }
+                    u.byFirstByte[b] = starting.isEmpty() ? null : starting.toArray(Node[]::new);
                 }
+            }
+        }
+
+        /** The alternatives of a union, with nested unions and references opened. */
+        private static void flatten(Node n, List<Node> out, Set<Node> seen) {
+            n = resolve(n);
+            if (!seen.add(n)) {
+                return;
+            }
+            if (n instanceof Union u) {
+                for (Node a : u.alternatives) {
+                    flatten(a, out, seen);
+                }
+            } else {
+                out.add(n);
             }
         }
 

@@ -61,6 +61,17 @@ class JsonSchemaGrammarTest {
              "additionalProperties": false}""",
             """
             {"type": "integer", "minimum": -20, "maximum": -3}""",
+            """
+            {"anyOf": [
+              {"type": "object", "properties": {"kind": {"const": "circle"}, "r": {"type": "number"}},
+               "required": ["kind", "r"], "additionalProperties": false},
+              {"type": "object", "properties": {"kind": {"const": "square"}, "side": {"type": "integer", "minimum": 0}},
+               "required": ["kind", "side"], "additionalProperties": false},
+              {"type": "object", "properties": {"kind": {"const": "circle"}, "name": {"type": "string"}},
+               "required": ["name"], "additionalProperties": false}]}""",
+            """
+            {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"enum": [5, 12, "x"]},
+              {"type": "string", "maxLength": 1}]}}""",
     };
 
     /** One schema as text, as JSON, compiled, and as the validator reads it. */
@@ -167,7 +178,9 @@ class JsonSchemaGrammarTest {
                 {"{\"type\": \"number\", \"minimum\": 0}", "integers only"},
                 {"{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4.5}", "admit no integer"},
                 {"{\"type\": \"string\", \"format\": \"date\"}", "'format'"},
-                {"{\"anyOf\": [{\"type\": \"object\"}, {\"type\": \"object\", \"properties\": {}}]}", "start differently"},
+                {"{\"anyOf\": [" + String.join(",", java.util.stream.IntStream.range(0, 17)
+                        .mapToObj(i -> "{\"type\": \"object\", \"properties\": {\"p" + i + "\": {}}}").toList()) + "]}",
+                        "more than 16 alternatives"},
                 {"{\"$ref\": \"#/$defs/missing\"}", "points nowhere"},
                 {"{\"type\": \"object\", \"properties\": {\"a\": true}, \"required\": [\"b\"]}", "'b'"},
                 {"{\"type\": \"wat\"}", "unknown type"},

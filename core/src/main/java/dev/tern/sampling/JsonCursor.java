@@ -1,0 +1,560 @@
+package dev.tern.sampling;
+
+import dev.tern.sampling.JsonSchema.Any;
+import dev.tern.sampling.JsonSchema.ArrayOf;
+import dev.tern.sampling.JsonSchema.BooleanValue;
+import dev.tern.sampling.JsonSchema.Literals;
+import dev.tern.sampling.JsonSchema.Node;
+import dev.tern.sampling.JsonSchema.NullValue;
+import dev.tern.sampling.JsonSchema.NumberValue;
+import dev.tern.sampling.JsonSchema.ObjectOf;
+import dev.tern.sampling.JsonSchema.Property;
+import dev.tern.sampling.JsonSchema.StringValue;
+import dev.tern.sampling.JsonSchema.Union;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * One reading of a JSON value (RFC 8259) of a {@link JsonSchema}, byte by byte: where a schema's
+ * alternatives start alike, {@link JsonGrammar} follows one cursor per alternative. The state is
+ * a few fields and a stack of open containers with their schemas; {@link #copyFrom} makes trying
+ * a token cheap. Between
+ * tokens the whitespace is llama.cpp's JSON grammar's: nothing, one space, or a newline and at
+ * most {@link #MAX_INDENT} spaces or tabs, so a model that is refused its words cannot pad
+ * forever; nesting is bounded by {@link #MAX_DEPTH}. Strings must be well-formed UTF-8 without
+ * control characters; object keys are matched byte for byte against the schema's names.
+ */
+final class JsonCursor {
+    static final int MAX_INDENT = 20;
+    static final int MAX_DEPTH = 64;
+    private static final int MAX_KEY = 256;
+
+    // What the next byte may be.
+    private static final int KEY_OR_CLOSE = 1;     // after '{': a key or '}'
+    private static final int KEY = 2;              // after ',' in an object
+    private static final int COLON = 3;            // after a key
+    private static final int VALUE = 4;            // a value of the schema `expected`
+    private static final int VALUE_OR_CLOSE = 5;   // after '['
+    private static final int AFTER_VALUE = 6;      // ',' or the closing bracket
+    private static final int STRING = 7;
+    private static final int ESCAPE = 8;           // after '\' in a string
+    private static final int UNICODE = 9;          // hex digits of a \\u escape
+    private static final int LITERAL = 10;         // an exact value: enum, const, true, false, null
+    private static final int MINUS = 11;           // number: after '-'
+    private static final int ZERO = 12;            // number: integer part "0"
+    private static final int INTEGER = 13;         // number: integer digits after the first non-zero
+    private static final int POINT = 14;           // number: after '.'
+    private static final int FRACTION = 15;        // number: fraction digits
+    private static final int EXPONENT = 16;        // number: after 'e' or 'E'
+    private static final int EXPONENT_SIGN = 17;   // number: after the exponent's sign
+    private static final int EXPONENT_DIGITS = 18; // number: exponent digits
+    private static final int DONE = 19;            // the value is closed: nothing may follow
+
+    private static final int NO_GAP = 0;
+    private static final int SPACE = 1;
+    private static final int NEWLINE = 2;
+
+    private static final ObjectOf ANY_OBJECT = new ObjectOf(List.of(), Set.of(), Any.INSTANCE);
+    private static final ArrayOf ANY_ARRAY = new ArrayOf(Any.INSTANCE, 0, Integer.MAX_VALUE);
+    private static final Literals TRUE_FALSE = new Literals(List.of("true".getBytes(), "false".getBytes()));
+    private static final Literals NULL = new Literals(List.of("null".getBytes()));
+    private static final Literals ANY_LITERAL = new Literals(List.of("true".getBytes(), "false".getBytes(), "null".getBytes()));
+
+    private int state = VALUE;
+    private Node expected;
+    private final Node[] containers = new Node[MAX_DEPTH];
+    /** Per open container: the properties seen (a bit each) or the items so far. */
+    private final long[] counts = new long[MAX_DEPTH];
+    private int depth;
+    private boolean key;        // the string being read is an object key
+    private final byte[] keyBytes = new byte[MAX_KEY];
+    private int keyLength;      // MAX_KEY + 1 once a key is too long to be a declared name
+    private int pending;        // hex digits of a \\u escape, or UTF-8 continuation bytes, still due
+    private NumberValue number; // the schema of the number being read
+    private boolean negative;   // its sign
+    private long magnitude;     // its integer digits so far (tracked when it has bounds)
+    private StringValue text;   // the schema of the string value being read
+    private int characters;     // its characters so far
+    private Literals literal;   // the exact values being matched
+    private long alive;         // which of them still match
+    private int literalAt;      // their bytes matched so far
+    private int gap;            // whitespace since the last token: NO_GAP, SPACE, or NEWLINE
+    private int indent;         // spaces and tabs after the gap's newline
+
+    /** Which of a byte's alternatives this cursor takes when a value starts with it. */
+    int choice;
+    /** How many alternatives the last byte had (0 or 1: no choice was made). */
+    int alternatives;
+
+    JsonCursor(JsonSchema schema) {
+        expected = schema.root;
+    }
+
+    /**
+     * Whether the bytes so far are one whole value. A number or an exact value at the top may
+     * still go on ("1" of "12"); an object, array or string may not.
+     */
+    boolean complete() {
+        if (state == DONE) {
+            return true;
+        }
+        if (depth > 0) {
+            return false;
+        }
+        return ((state == ZERO || state == INTEGER) && inBounds()) || state == FRACTION || state == EXPONENT_DIGITS
+                || (state == LITERAL && literalEnds());
+    }
+
+    /** Whether the next byte may begin a value (or be whitespace before one). */
+    boolean expectsValue() {
+        return state == VALUE || state == VALUE_OR_CLOSE;
+    }
+
+    void copyFrom(JsonCursor o) {
+        state = o.state;
+        expected = o.expected;
+        System.arraycopy(o.containers, 0, containers, 0, o.depth);
+        System.arraycopy(o.counts, 0, counts, 0, o.depth);
+        depth = o.depth;
+        key = o.key;
+        keyLength = o.keyLength;
+        System.arraycopy(o.keyBytes, 0, keyBytes, 0, Math.min(o.keyLength, MAX_KEY));
+        pending = o.pending;
+        number = o.number;
+        negative = o.negative;
+        magnitude = o.magnitude;
+        text = o.text;
+        characters = o.characters;
+        literal = o.literal;
+        alive = o.alive;
+        literalAt = o.literalAt;
+        gap = o.gap;
+        indent = o.indent;
+    }
+
+    /** Takes one byte (0..255); false if it cannot continue the value (the state is then spent). */
+    boolean feed(int b) {
+        switch (state) {
+            case STRING:
+                return string(b);
+            case ESCAPE:
+                if (b == 'u') {
+                    state = UNICODE;
+                    pending = 4;
+                    return keyByte(b);
+                }
+                state = STRING;
+                return (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') && keyByte(b);
+            case UNICODE:
+                if (Character.digit(b, 16) < 0) {
+                    return false;
+                }
+                if (--pending == 0) {
+                    state = STRING;
+                }
+                return keyByte(b);
+            case LITERAL:
+                return literal(b);
+            case MINUS:
+                return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
+            case ZERO:
+                return !number.integer() && b == '.' ? to(POINT)
+                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
+            case INTEGER:
+                return isDigit(b) ? digit(b) : !number.integer() && b == '.' ? to(POINT)
+                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
+            case POINT:
+                return isDigit(b) && to(FRACTION);
+            case FRACTION:
+                return isDigit(b) || (b == 'e' || b == 'E' ? to(EXPONENT) : afterNumber(b));
+            case EXPONENT:
+                return b == '+' || b == '-' ? to(EXPONENT_SIGN) : isDigit(b) && to(EXPONENT_DIGITS);
+            case EXPONENT_SIGN:
+                return isDigit(b) && to(EXPONENT_DIGITS);
+            case EXPONENT_DIGITS:
+                return isDigit(b) || afterNumber(b);
+            default:
+                return structural(b);
+        }
+    }
+
+    /** A byte between tokens: whitespace, or what the state expects. */
+    private boolean structural(int b) {
+        if (state == DONE) {
+            return false;
+        }
+        if (b == ' ' || b == '\n' || b == '\t' || b == '\r') {
+            return whitespace(b);
+        }
+        gap = NO_GAP;
+        switch (state) {
+            case KEY_OR_CLOSE:
+                return b == '"' ? startKey() : b == '}' && closeObject();
+            case KEY:
+                return b == '"' && startKey();
+            case COLON:
+                return b == ':' && to(VALUE);
+            case VALUE_OR_CLOSE:
+                return b == ']' ? closeArray() : ((ArrayOf) containers[depth - 1]).maxItems() > 0 && value(b, expected);
+            case VALUE:
+                return value(b, expected);
+            case AFTER_VALUE:
+                Node top = containers[depth - 1];
+                if (top instanceof ObjectOf o) {
+                    return b == ',' ? canTakeKey(o) && to(KEY) : b == '}' && closeObject();
+                }
+                ArrayOf a = (ArrayOf) top;
+                if (b == ',') {
+                    expected = a.items();
+                    return counts[depth - 1] < a.maxItems() && to(VALUE);
+                }
+                return b == ']' && closeArray();
+            default:
+                throw new IllegalStateException("state " + state);
+        }
+    }
+
+    /** The first byte of a value of schema {@code n}. */
+    private boolean value(int b, Node n) {
+        n = JsonSchema.resolve(n);
+        switch (n) {
+            case Any any:
+                return switch (b) {
+                    case '{' -> open(ANY_OBJECT);
+                    case '[' -> open(ANY_ARRAY);
+                    case '"' -> startString(StringValue.ANY);
+                    case 't', 'f', 'n' -> startLiteral(ANY_LITERAL, b);
+                    default -> startNumber(b, NumberValue.ANY);
+                };
+            case ObjectOf o:
+                return b == '{' && open(o);
+            case ArrayOf a:
+                return b == '[' && open(a);
+            case StringValue s:
+                return b == '"' && startString(s);
+            case NumberValue v:
+                return startNumber(b, v);
+            case BooleanValue v:
+                return startLiteral(TRUE_FALSE, b);
+            case NullValue v:
+                return startLiteral(NULL, b);
+            case Literals l:
+                return startLiteral(l, b);
+            case Union u:
+                Node[] candidates = u.byFirstByte[b];
+                if (candidates == null) {
+                    return false;
+                }
+                alternatives = candidates.length;
+                return value(b, candidates[candidates.length > 1 ? choice : 0]);
+            default:
+                throw new IllegalStateException("unresolved " + n);
+        }
+    }
+
+    private boolean open(Node container) {
+        if (depth == MAX_DEPTH) {
+            return false;
+        }
+        containers[depth] = container;
+        counts[depth++] = 0;
+        if (container instanceof ArrayOf a) {
+            expected = a.items();
+            return to(VALUE_OR_CLOSE);
+        }
+        return to(KEY_OR_CLOSE);
+    }
+
+    private boolean closeArray() {
+        ArrayOf a = (ArrayOf) containers[depth - 1];
+        if (counts[depth - 1] < a.minItems()) {
+            return false;
+        }
+        depth--;
+        endValue();
+        return true;
+    }
+
+    private boolean closeObject() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        long required = o.requiredMask();
+        if ((counts[depth - 1] & required) != required) {
+            return false;
+        }
+        depth--;
+        endValue();
+        return true;
+    }
+
+    /** Whether another key may come: an extra one, or a declared property not yet seen. */
+    private boolean canTakeKey(ObjectOf o) {
+        return o.additional() != null || Long.bitCount(counts[depth - 1]) < o.properties().size();
+    }
+
+    private boolean startKey() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        if (!canTakeKey(o)) {
+            return false;
+        }
+        key = true;
+        keyLength = 0;
+        pending = 0;
+        return to(STRING);
+    }
+
+    private boolean startString(StringValue s) {
+        key = false;
+        pending = 0;
+        text = s;
+        characters = 0;
+        return to(STRING);
+    }
+
+    private boolean string(int b) {
+        if (pending > 0) {
+            // Inside a multi-byte UTF-8 character: only continuation bytes.
+            pending--;
+            return (b & 0xC0) == 0x80 && keyByte(b);
+        }
+        if (b == '"') {
+            if (key) {
+                return endKey() && to(COLON);
+            }
+            if (characters < text.minLength()) {
+                return false;
+            }
+            endValue();
+            return true;
+        }
+        if (b < 0x20 || (!key && ++characters > text.maxLength())) {
+            return false;
+        }
+        if (b == '\\') {
+            return to(ESCAPE) && keyByte(b);
+        }
+        if (b >= 0x80) {
+            pending = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;
+            if (pending < 0) {
+                pending = 0;
+                return false;
+            }
+        }
+        return keyByte(b);
+    }
+
+    /** Records a byte of a key; with declared names only, refuses a key no unseen name starts with. */
+    private boolean keyByte(int b) {
+        if (!key) {
+            return true;
+        }
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        if (o.properties().isEmpty()) {
+            return true;
+        }
+        if (keyLength < MAX_KEY) {
+            keyBytes[keyLength] = (byte) b;
+        }
+        keyLength = Math.min(keyLength + 1, MAX_KEY + 1);
+        return o.additional() != null || property(o, false) >= 0;
+    }
+
+    /** At a key's closing quote: the schema of its value, if the key may be here. */
+    private boolean endKey() {
+        ObjectOf o = (ObjectOf) containers[depth - 1];
+        int i = o.properties().isEmpty() ? -1 : property(o, true);
+        if (i >= 0) {
+            counts[depth - 1] |= 1L << i;
+            expected = o.properties().get(i).schema();
+            return true;
+        }
+        if (o.additional() == null || (!o.properties().isEmpty() && isSeenName(o))) {
+            return false;
+        }
+        expected = o.additional();
+        return true;
+    }
+
+    /** An unseen property whose name is the key so far ({@code whole}) or starts with it; -1 if none. */
+    private int property(ObjectOf o, boolean whole) {
+        if (keyLength > MAX_KEY) {
+            return -1;
+        }
+        List<Property> props = o.properties();
+        for (int i = 0; i < props.size(); i++) {
+            byte[] name = props.get(i).name();
+            if ((counts[depth - 1] & (1L << i)) == 0 && (whole ? name.length == keyLength : name.length >= keyLength)
+                    && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** Whether the whole key names a property already given (a repeated key). */
+    private boolean isSeenName(ObjectOf o) {
+        List<Property> props = o.properties();
+        for (int i = 0; i < props.size(); i++) {
+            byte[] name = props.get(i).name();
+            if (keyLength <= MAX_KEY && name.length == keyLength && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean startNumber(int b, NumberValue n) {
+        number = n;
+        negative = b == '-';
+        magnitude = 0;
+        if (negative) {
+            // "-0" is zero: a minus may start any number when the minimum is at most 0.
+            return n.minimum() <= 0 && to(MINUS);
+        }
+        return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
+    }
+
+    /** Takes an integer digit; with bounds, refuses it when no number it can begin lies within them. */
+    private boolean digit(int b) {
+        if (!number.bounded()) {
+            return true;
+        }
+        int d = b - '0';
+        if (magnitude > (Long.MAX_VALUE - d) / 10) {
+            return false;
+        }
+        magnitude = magnitude * 10 + d;
+        // The digits so far, followed by k more: [m·10^k, m·10^k + 10^k − 1], or its negation.
+        long p = 1;
+        for (int k = 0; k < 19; k++) {
+            if (k > 0 && (magnitude == 0 || magnitude > Long.MAX_VALUE / p)) {
+                return false;
+            }
+            long lo = magnitude * p;
+            long hi = lo > Long.MAX_VALUE - (p - 1) ? Long.MAX_VALUE : lo + p - 1;
+            boolean overlaps = negative ? -hi <= number.maximum() && -lo >= number.minimum()
+                    : lo <= number.maximum() && hi >= number.minimum();
+            if (overlaps) {
+                return true;
+            }
+            if (p > Long.MAX_VALUE / 10) {
+                return false;
+            }
+            p *= 10;
+        }
+        return false;
+    }
+
+    /** Whether the integer read so far is within its bounds (no bounds: always). */
+    private boolean inBounds() {
+        long v = negative ? -magnitude : magnitude;
+        return !number.bounded() || (v >= number.minimum() && v <= number.maximum());
+    }
+
+    /** A number ends at the first byte that is not part of it; that byte then follows the value. */
+    private boolean afterNumber(int b) {
+        if (!inBounds()) {
+            return false;
+        }
+        endValue();
+        return structural(b);
+    }
+
+    private boolean startLiteral(Literals l, int b) {
+        long m = 0;
+        List<byte[]> values = l.values();
+        for (int i = 0; i < values.size(); i++) {
+            if ((values.get(i)[0] & 0xFF) == b) {
+                m |= 1L << i;
+            }
+        }
+        if (m == 0) {
+            return false;
+        }
+        literal = l;
+        alive = m;
+        literalAt = 1;
+        state = LITERAL;
+        endLiteralIfWhole();
+        return true;
+    }
+
+    private boolean literal(int b) {
+        long next = 0;
+        List<byte[]> values = literal.values();
+        for (long m = alive; m != 0; m &= m - 1) {
+            int i = Long.numberOfTrailingZeros(m);
+            byte[] v = values.get(i);
+            if (v.length > literalAt && (v[literalAt] & 0xFF) == b) {
+                next |= 1L << i;
+            }
+        }
+        if (next != 0) {
+            alive = next;
+            literalAt++;
+            endLiteralIfWhole();
+            return true;
+        }
+        // Like a number, a value that could have gone on ("1" of "12") ends at the first other byte.
+        if (!literalEnds()) {
+            return false;
+        }
+        endValue();
+        return structural(b);
+    }
+
+    /** Ends the value once one matching literal is whole and none goes on. */
+    private void endLiteralIfWhole() {
+        for (long m = alive; m != 0; m &= m - 1) {
+            if (literal.values().get(Long.numberOfTrailingZeros(m)).length > literalAt) {
+                return;
+            }
+        }
+        endValue();
+    }
+
+    /** Whether a matching literal is whole. */
+    private boolean literalEnds() {
+        for (long m = alive; m != 0; m &= m - 1) {
+            if (literal.values().get(Long.numberOfTrailingZeros(m)).length == literalAt) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void endValue() {
+        gap = NO_GAP;
+        if (depth == 0) {
+            state = DONE;
+            return;
+        }
+        state = AFTER_VALUE;
+        if (containers[depth - 1] instanceof ArrayOf) {
+            counts[depth - 1]++;
+        }
+    }
+
+    private boolean whitespace(int b) {
+        switch (gap) {
+            case NO_GAP:
+                gap = b == ' ' ? SPACE : NEWLINE;
+                indent = 0;
+                return b == ' ' || b == '\n';
+            case NEWLINE:
+                return (b == ' ' || b == '\t') && ++indent <= MAX_INDENT;
+            default:
+                return false;
+        }
+    }
+
+    private boolean to(int next) {
+        state = next;
+        return true;
+    }
+
+    private static boolean isDigit(int b) {
+        return b >= '0' && b <= '9';
+    }
+}
