@@ -80,7 +80,8 @@ final class Completions {
         if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
-        List<int[]> all = chat ? List.of(prompts.chat(body)) : prompts.completions(body);
+        ToolCalls tools = chat ? ToolCalls.of(body) : null;
+        List<int[]> all = chat ? List.of(prompts.chat(body, tools)) : prompts.completions(body);
         for (int[] prompt : all) {
             if (prompt.length == 0) {
                 throw ApiException.badRequest("the prompt is empty", chat ? "messages" : "prompt");
@@ -91,7 +92,7 @@ final class Completions {
                         chat ? "messages" : "prompt", "context_length_exceeded");
             }
         }
-        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize());
+        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize(), tools);
         int total = all.size() * p.n();
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<RequestHandle> handles = new ArrayList<>();
@@ -114,7 +115,8 @@ final class Completions {
             }
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
-        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0);
+        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
+                tools != null);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());
@@ -194,14 +196,19 @@ final class Completions {
                 Event e = poll(events, Long.MAX_VALUE);
                 if (e.output != null) {
                     choices.output(e.index, e.output, e.nanos);
-                    send(out, Json.write(response.chunk(e.index, e.output)));
+                    ObjectNode chunk = response.chunk(e.index, e.output);
+                    if (chunk != null) {
+                        send(out, Json.write(chunk));
+                    }
                 } else {
                     choices.finish(e.index, e.result);
                     if (e.result.reason() == FinishReason.ERROR) {
                         ApiException err = new ApiException(500, "server_error", e.result.error(), null, null);
                         send(out, Json.write(Json.error(err)));
                     } else {
-                        send(out, Json.write(response.finalChunk(e.index, e.result)));
+                        for (ObjectNode last : response.finalChunks(e.index, e.result)) {
+                            send(out, Json.write(last));
+                        }
                     }
                 }
             }

@@ -19,15 +19,18 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * @param maxTokens    -1 for no limit but the context
  * @param logprobs     -1 when not asked; else how many top alternatives
- * @param format       from {@code response_format}: text, or one JSON object
+ * @param format       from {@code response_format}, or the tool-call schema when the request has tools
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int logprobs, int n, boolean stream,
                         boolean includeUsage, OutputFormat format) {
     static final int MAX_N = 16;
 
-    /** @param vocab the vocabulary size, which token ids in {@code logit_bias} must be below */
-    static GenerationParams parse(ObjectNode body, boolean chat, int vocab) {
-        refuseUnsupported(body);
+    /**
+     * @param vocab the vocabulary size, which token ids in {@code logit_bias} must be below
+     * @param tools the chat request's tools, or null
+     */
+    static GenerationParams parse(ObjectNode body, boolean chat, int vocab, ToolCalls tools) {
+        refuseUnsupported(body, chat);
         int maxTokens = -1;
         for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
             if (present(body, key)) {
@@ -77,18 +80,26 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed,
                 logitBias(body, vocab));
-        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage, format(body));
+        OutputFormat format = format(body);
+        if (tools != null) {
+            if (!format.isText()) {
+                throw ApiException.badRequest("response_format cannot be combined with tools", "response_format");
+            }
+            format = OutputFormat.jsonSchema(tools.schema());
+        }
+        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage, format);
     }
 
     /**
-     * Requests whose answer would silently differ from what they ask for: tool calls, an echoed
-     * prompt, best-of ranking, a suffix. Empty lists, echo false, best_of 1 and an empty suffix
-     * are what every answer already satisfies.
+     * Requests whose answer would silently differ from what they ask for: the legacy
+     * {@code functions} (tools replace them), tools outside chat, an echoed prompt, best-of
+     * ranking, a suffix. Empty lists, echo false, best_of 1 and an empty suffix are what every
+     * answer already satisfies.
      */
-    private static void refuseUnsupported(ObjectNode body) {
-        for (String key : new String[]{"tools", "functions"}) {
+    private static void refuseUnsupported(ObjectNode body, boolean chat) {
+        for (String key : chat ? new String[]{"functions"} : new String[]{"tools", "functions"}) {
             if (present(body, key) && !(body.get(key).isArray() && body.get(key).isEmpty())) {
-                throw ApiException.badRequest(key + " are not supported by this server", key);
+                throw ApiException.badRequest(key + " are not supported " + (chat ? "(use tools)" : "by completions (use chat)"), key);
             }
         }
         // The legacy completion fields that change the answer's shape.

@@ -30,6 +30,16 @@ final class Json {
         return (ObjectNode) n;
     }
 
+    /** The JSON the text holds, or the text as a JSON string when it holds none. */
+    static JsonNode parseOrText(String text) {
+        try {
+            JsonNode n = MAPPER.readTree(text);
+            return n == null ? MAPPER.getNodeFactory().textNode(text) : n;
+        } catch (JsonProcessingException e) {
+            return MAPPER.getNodeFactory().textNode(text);
+        }
+    }
+
     static String write(JsonNode n) {
         try {
             return MAPPER.writeValueAsString(n);

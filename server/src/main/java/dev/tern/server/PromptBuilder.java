@@ -20,8 +20,11 @@ final class PromptBuilder {
         this.tern = tern;
     }
 
-    /** The conversation through the model's chat template, ending where the assistant's reply begins. */
-    int[] chat(ObjectNode body) {
+    /**
+     * The conversation through the model's chat template, ending where the assistant's reply
+     * begins; with tools (null: none), described in the system message.
+     */
+    int[] chat(ObjectNode body, ToolCalls tools) {
         JsonNode msgs = body.get("messages");
         if (msgs == null || !msgs.isArray() || msgs.isEmpty()) {
             throw ApiException.badRequest("messages must be a non-empty array", "messages");
@@ -31,7 +34,17 @@ final class PromptBuilder {
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
             }
-            list.add(new ChatMessage(m.get("role").asText(), content(m.get("content"))));
+            ChatMessage tooling = ToolCalls.historyMessage(m);
+            ChatMessage message = tooling != null ? tooling : new ChatMessage(m.get("role").asText(), content(m.get("content")));
+            // Several tool results in a row become one user turn, as templates expect turns to alternate.
+            if (tooling != null && message.role().equals("user") && !list.isEmpty() && m.get("role").asText().equals("tool")
+                    && list.getLast().role().equals("user") && list.getLast().content().startsWith("{\"tool_response\"")) {
+                message = new ChatMessage("user", list.removeLast().content() + "\n" + message.content());
+            }
+            list.add(message);
+        }
+        if (tools != null) {
+            list = tools.withInstructions(list);
         }
         String text;
         try {

@@ -23,9 +23,12 @@ final class ResponseFormat {
         this.modelName = modelName;
     }
 
-    /** A response of {@code choices} choices, {@code perPrompt} for each prompt in turn. */
-    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs) {
-        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs);
+    /**
+     * A response of {@code choices} choices, {@code perPrompt} for each prompt in turn; with
+     * {@code tools}, each choice's JSON becomes tool calls or content once it is whole.
+     */
+    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, boolean tools) {
+        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools);
     }
 
     /** One response being built: the text and log-probabilities of each choice so far. */
@@ -34,15 +37,17 @@ final class ResponseFormat {
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
         private final boolean logprobs;
+        private final boolean tools;
         private final int perPrompt;
         private final StringBuilder[] text;
         private final ArrayNode[] content;
         private final ObjectNode[] legacy;
 
-        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs) {
+        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, boolean tools) {
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
+            this.tools = tools;
             this.perPrompt = perPrompt;
             this.text = new StringBuilder[n];
             this.content = new ArrayNode[n];
@@ -68,16 +73,26 @@ final class ResponseFormat {
             for (int i = 0; i < text.length; i++) {
                 ObjectNode c = choices.addObject();
                 c.put("index", i);
+                String finish = finishReason(results.get(i));
                 if (chat) {
                     ObjectNode m = c.putObject("message");
                     m.put("role", "assistant");
-                    m.put("content", text[i].toString());
+                    if (tools) {
+                        ToolCalls.Reply reply = ToolCalls.read(text[i].toString());
+                        m.put("content", reply.content());
+                        if (!reply.calls().isEmpty()) {
+                            m.set("tool_calls", toolCalls(reply, false));
+                            finish = "tool_calls";
+                        }
+                    } else {
+                        m.put("content", text[i].toString());
+                    }
                     m.putNull("refusal");
                 } else {
                     c.put("text", text[i].toString());
                 }
                 setLogprobs(c, content[i], legacy[i]);
-                c.put("finish_reason", finishReason(results.get(i)));
+                c.put("finish_reason", finish);
             }
             root.set("usage", usage(results, perPrompt));
             return root;
@@ -95,7 +110,12 @@ final class ResponseFormat {
             return out;
         }
 
+        /** A stream chunk for new output; null with tools, whose JSON is answered whole at the end. */
         ObjectNode chunk(int i, RequestOutput o) {
+            if (tools) {
+                append(i, o);
+                return null;
+            }
             ArrayNode lpContent = Json.MAPPER.createArrayNode();
             ObjectNode lpLegacy = emptyLegacy();
             if (logprobs) {
@@ -106,8 +126,35 @@ final class ResponseFormat {
             return chunk(i, delta, o.text(), logprobs ? (chat ? lpContent : lpLegacy) : null, null);
         }
 
-        ObjectNode finalChunk(int i, RequestResult r) {
-            return chunk(i, chat ? Json.object() : null, "", null, finishReason(r));
+        /** The chunks that end choice i: with tools, first its tool calls or content. */
+        List<ObjectNode> finalChunks(int i, RequestResult r) {
+            if (!tools) {
+                return List.of(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
+            }
+            ToolCalls.Reply reply = ToolCalls.read(text[i].toString());
+            ObjectNode delta = Json.object();
+            if (reply.calls().isEmpty()) {
+                delta.put("content", reply.content());
+            } else {
+                delta.set("tool_calls", toolCalls(reply, true));
+            }
+            JsonNode lp = logprobs ? content[i] : null;
+            return List.of(chunk(i, delta, null, lp, null),
+                    chunk(i, Json.object(), "", null, reply.calls().isEmpty() ? finishReason(r) : "tool_calls"));
+        }
+
+        private ArrayNode toolCalls(ToolCalls.Reply reply, boolean indexed) {
+            ArrayNode out = Json.MAPPER.createArrayNode();
+            for (int k = 0; k < reply.calls().size(); k++) {
+                ToolCalls.Call call = reply.calls().get(k);
+                ObjectNode c = out.addObject();
+                if (indexed) {
+                    c.put("index", k);
+                }
+                c.put("id", call.id()).put("type", "function");
+                c.putObject("function").put("name", call.name()).put("arguments", call.arguments());
+            }
+            return out;
         }
 
         ObjectNode usageChunk(List<RequestResult> results) {

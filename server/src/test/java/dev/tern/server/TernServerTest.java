@@ -211,21 +211,9 @@ class TernServerTest {
         assertEquals(want, got.choices().getFirst().text());
     }
 
-    /** A story model left alone writes one endless string; biases towards quotes and braces let it close. */
-    private static ChatCompletionCreateParams.LogitBias quoteAndBraceBias() {
-        ChatCompletionCreateParams.LogitBias.Builder bias = ChatCompletionCreateParams.LogitBias.builder();
-        for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
-            String piece = new String(tern.tokenizer().tokenBytes(t), StandardCharsets.UTF_8);
-            if (piece.equals("\"") || piece.equals("}")) {
-                bias.putAdditionalProperty(String.valueOf(t), JsonValue.from(piece.equals("}") ? 12 : 6));
-            }
-        }
-        return bias.build();
-    }
-
     @Test
     void jsonObjectResponseFormatGivesOneJsonObject() throws Exception {
-        ChatCompletionCreateParams.LogitBias bias = quoteAndBraceBias();
+        ChatCompletionCreateParams.LogitBias bias = Biases.quoteAndBrace(tern.tokenizer());
         ObjectMapper strict = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         for (long seed = 0; seed < 3; seed++) {
             ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
@@ -239,7 +227,7 @@ class TernServerTest {
 
     @Test
     void jsonSchemaResponseFormatGivesAValueOfTheSchema() throws Exception {
-        ChatCompletionCreateParams.LogitBias bias = quoteAndBraceBias();
+        ChatCompletionCreateParams.LogitBias bias = Biases.quoteAndBrace(tern.tokenizer());
         Map<String, Object> schema = Map.of("type", "object", "additionalProperties", false, "required", List.of("name", "age"),
                 "properties", Map.of("name", Map.of("type", "string"), "age", Map.of("type", "integer"),
                         "kind", Map.of("enum", List.of("cat", "dog"))));
@@ -342,7 +330,7 @@ class TernServerTest {
                 "{\"prompt\": [\"hi\", \"" + "Once upon a time. ".repeat(80) + "\"], \"max_tokens\": 2}", true);
         assertEquals("context_length_exceeded", errorOf(oneTooLong).get("code").asText());
         String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
-        for (String unsupported : List.of("tools\": [{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]",
+        for (String unsupported : List.of("functions\": [{\"name\":\"f\"}]",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"a\"}}}",
                 "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",

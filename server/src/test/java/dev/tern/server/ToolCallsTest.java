@@ -1,0 +1,193 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.models.FunctionDefinition;
+import com.openai.models.FunctionParameters;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
+import com.openai.models.chat.completions.ChatCompletionMessageToolCall;
+import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
+import dev.tern.Tern;
+import dev.tern.engine.SchedulerConfig;
+import dev.tern.kv.KVCacheType;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Function calling through the OpenAI SDK and plain HTTP: tool calls whose arguments fit each function's parameters. */
+class ToolCallsTest {
+    private static final String MODEL = "stories260K";
+    private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final Map<String, Object> WEATHER_PARAMETERS = Map.of("type", "object", "additionalProperties", false,
+            "required", List.of("city", "days"),
+            "properties", Map.of("city", Map.of("type", "string"), "days", Map.of("type", "integer", "minimum", 1, "maximum", 7)));
+    private static Tern tern;
+    private static TernServer server;
+    private static OpenAIClient client;
+    private static final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() {
+        tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(2, 0, 8, KVCacheType.F32));
+        server = TernServer.start(tern, ServerConfig.loopback(0, MODEL).withScheduler(SchedulerConfig.defaults()));
+        client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey("none").maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        tern.close();
+    }
+
+    private static FunctionDefinition weather() {
+        FunctionParameters.Builder p = FunctionParameters.builder();
+        WEATHER_PARAMETERS.forEach((k, v) -> p.putAdditionalProperty(k, JsonValue.from(v)));
+        return FunctionDefinition.builder().name("get_weather").description("Weather in a city").parameters(p.build()).build();
+    }
+
+    private static void assertWeatherArguments(String arguments) throws Exception {
+        JsonNode args = STRICT.readTree(arguments);
+        assertTrue(args.get("city").isTextual(), arguments);
+        int days = args.get("days").asInt();
+        assertTrue(args.get("days").isIntegralNumber() && days >= 1 && days <= 7, arguments);
+        assertEquals(2, args.size(), arguments);
+    }
+
+    @Test
+    void requiredToolChoiceGivesToolCallsWhoseArgumentsFitTheParameters() throws Exception {
+        for (long seed = 0; seed < 3; seed++) {
+            ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                    .addUserMessage("Weather in Paris?").addFunctionTool(weather())
+                    .toolChoice(ChatCompletionToolChoiceOption.ofAuto(ChatCompletionToolChoiceOption.Auto.REQUIRED))
+                    .parallelToolCalls(false).maxCompletionTokens(300).seed(seed).logitBias(Biases.quoteAndBrace(tern.tokenizer()))
+                    .build());
+            ChatCompletion.Choice choice = c.choices().getFirst();
+            assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, choice.finishReason());
+            assertTrue(choice.message().content().isEmpty());
+            List<ChatCompletionMessageToolCall> calls = choice.message().toolCalls().orElseThrow();
+            assertEquals(1, calls.size(), "parallel_tool_calls false: one call");
+            ChatCompletionMessageFunctionToolCall call = calls.getFirst().asFunction();
+            assertTrue(call.id().startsWith("call_"), call.id());
+            assertEquals("get_weather", call.function().name());
+            assertWeatherArguments(call.function().arguments());
+        }
+    }
+
+    @Test
+    void streamedToolCallsArriveAsOneDeltaAndTheConversationGoesOn() throws Exception {
+        ObjectNode body = Json.object().put("model", MODEL).put("stream", true).put("max_tokens", 300).put("seed", 4)
+                .put("parallel_tool_calls", false).put("tool_choice", "required");
+        body.putArray("messages").addObject().put("role", "user").put("content", "Weather in Rome?");
+        body.putArray("tools").addObject().put("type", "function").putObject("function").put("name", "get_weather")
+                .set("parameters", Json.MAPPER.valueToTree(WEATHER_PARAMETERS));
+        ObjectNode bias = body.putObject("logit_bias");
+        JsonNode sdkBias = Json.MAPPER.valueToTree(Biases.quoteAndBrace(tern.tokenizer())._additionalProperties());
+        sdkBias.properties().forEach(e -> bias.set(e.getKey(), e.getValue()));
+        HttpResponse<String> r = post(body);
+        assertEquals(200, r.statusCode(), r.body());
+        List<JsonNode> chunks = new ArrayList<>();
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith("data: ") && !line.equals("data: [DONE]")) {
+                chunks.add(Json.MAPPER.readTree(line.substring(6)));
+            }
+        }
+        JsonNode toolDelta = chunks.stream().map(ch -> ch.path("choices").path(0).path("delta").path("tool_calls"))
+                .filter(JsonNode::isArray).findFirst().orElseThrow(() -> new AssertionError(r.body()));
+        assertEquals(0, toolDelta.get(0).get("index").asInt());
+        assertEquals("get_weather", toolDelta.get(0).path("function").path("name").asText());
+        String arguments = toolDelta.get(0).path("function").path("arguments").asText();
+        assertWeatherArguments(arguments);
+        assertEquals("tool_calls", chunks.getLast().path("choices").path(0).path("finish_reason").asText(), r.body());
+
+        // The call and its result go back in the conversation; with tool_choice none the answer is text.
+        ArrayNode messages = (ArrayNode) body.get("messages");
+        ObjectNode assistant = messages.addObject().put("role", "assistant");
+        assistant.putNull("content");
+        ObjectNode call = toolDelta.get(0).deepCopy();
+        call.remove("index");
+        assistant.putArray("tool_calls").add(call);
+        messages.addObject().put("role", "tool").put("tool_call_id", toolDelta.get(0).get("id").asText()).put("content", "Sunny, 25 C");
+        body.put("stream", false).put("tool_choice", "none").put("max_tokens", 8);
+        HttpResponse<String> next = post(body);
+        assertEquals(200, next.statusCode(), next.body());
+        JsonNode message = Json.MAPPER.readTree(next.body()).path("choices").path(0).path("message");
+        assertTrue(message.path("content").isTextual() && message.path("tool_calls").isMissingNode(), next.body());
+    }
+
+    @Test
+    void autoToolChoiceAnswersWithToolCallsOrContent() throws Exception {
+        for (long seed = 0; seed < 3; seed++) {
+            ChatCompletion.Choice choice = auto(seed, Biases.quoteAndBrace(tern.tokenizer()));
+            assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, choice.finishReason());
+            for (ChatCompletionMessageToolCall call : choice.message().toolCalls().orElseThrow()) {
+                assertWeatherArguments(call.asFunction().function().arguments());
+            }
+        }
+        // Pushed towards "response" rather than "tool_calls", the model answers in words.
+        ChatCompletionCreateParams.LogitBias.Builder toWords = Biases.quoteAndBrace(tern.tokenizer()).toBuilder();
+        for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
+            if (new String(tern.tokenizer().tokenBytes(t), java.nio.charset.StandardCharsets.UTF_8).equals("r")) {
+                toWords.putAdditionalProperty(String.valueOf(t), JsonValue.from(10));
+            }
+        }
+        ChatCompletion.Choice answer = auto(0, toWords.build());
+        assertEquals(ChatCompletion.Choice.FinishReason.STOP, answer.finishReason());
+        assertTrue(answer.message().toolCalls().isEmpty() || answer.message().toolCalls().get().isEmpty());
+        String content = answer.message().content().orElseThrow();
+        assertFalse(content.contains("\"response\""), "the answer is the response's text, not its JSON: " + content);
+    }
+
+    private static ChatCompletion.Choice auto(long seed, ChatCompletionCreateParams.LogitBias bias) {
+        return client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL).addUserMessage("Hello")
+                .addFunctionTool(weather()).parallelToolCalls(false).maxCompletionTokens(300).seed(seed).logitBias(bias)
+                .build()).choices().getFirst();
+    }
+
+    @Test
+    void badToolsAreA400NamingTheParameter() throws Exception {
+        String user = "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2";
+        String[][] cases = {
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"string\", \"pattern\": \"a\"}}}]", "tools"},
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"bad name\"}}]", "tools"},
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"g\"}}}", "tool_choice"},
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"response_format\": {\"type\": \"json_object\"}", "response_format"}};
+        for (String[] c : cases) {
+            HttpResponse<String> r = post(Json.parseObject(("{" + user + ", " + c[0] + "}").getBytes()));
+            assertEquals(400, r.statusCode(), c[0] + " -> " + r.body());
+            assertEquals(c[1], Json.MAPPER.readTree(r.body()).path("error").path("param").asText(), r.body());
+        }
+        HttpResponse<String> legacy = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
+                        "{\"prompt\": \"hi\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(400, legacy.statusCode(), legacy.body());
+    }
+
+    private static HttpResponse<String> post(ObjectNode body) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(Json.write(body))).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+}
