@@ -166,7 +166,14 @@ final class BenchCommand implements Callable<Integer> {
             verifyMs += sr.stats().verifyMs() / reps;
         }
         int k = speculation.draftMax + 1;
-        double cost = runner.verifyCost(k, ids.length);
+        // The growth with width is what decides how long a proposal pays off.
+        List<Integer> widths = new ArrayList<>();
+        for (int w = 2; w < k; w *= 2) {
+            widths.add(w);
+        }
+        widths.add(k);
+        double[] costs = runner.verifyCosts(widths.stream().mapToInt(Integer::intValue).toArray(), ids.length);
+        double cost = costs[costs.length - 1];
         Stats a = Stats.of(plain);
         Stats b = Stats.of(spec);
         out.printf("| mode | tokens | t/s | acceptance | tokens per target pass |%n|---|---:|---:|---:|---:|%n");
@@ -175,12 +182,11 @@ final class BenchCommand implements Callable<Integer> {
         out.printf("%nspeed-up: %.2fx; one verify pass of %d tokens costs %.2fx one decode step%n", b.mean() / a.mean(), k, cost);
         out.printf(Locale.ROOT, "time per run: plain %.1f ms; speculative %.1f ms proposing + %.1f ms in target passes%n",
                 plainMs, proposeMs, verifyMs);
-        // The growth with width is what decides how long a proposal pays off.
-        StringBuilder curve = new StringBuilder("verify pass cost by width:");
-        for (int w = 2; w < k; w *= 2) {
-            curve.append(String.format(Locale.ROOT, " %d tokens %.2fx,", w, runner.verifyCost(w, ids.length)));
+        List<String> curve = new ArrayList<>();
+        for (int i = 0; i < costs.length; i++) {
+            curve.add(String.format(Locale.ROOT, "%d tokens %.2fx", widths.get(i), costs[i]));
         }
-        out.println(curve.append(String.format(Locale.ROOT, " %d tokens %.2fx", k, cost)));
+        out.println("verify pass cost by width: " + String.join(", ", curve));
     }
 
     private static GenerationResult plainRun(Tern tern, int[] ids, int n) {

@@ -94,32 +94,39 @@ public final class BenchRunner {
     }
 
     /**
-     * Time of one forward pass over {@code k} tokens relative to one decode step, both at
-     * {@code depth}: what a speculative verify pass costs.
+     * Time of one forward pass over each of {@code widths} tokens relative to one decode step, all
+     * at {@code depth}: what a speculative verify pass costs. The widths share one warm-up.
      */
-    public double verifyCost(int k, int depth) {
-        double[] one = new double[reps];
-        double[] many = new double[reps];
-        try (Session s = tern.engine().newSession(depth + k + 1)) {
+    public double[] verifyCosts(int[] widths, int depth) {
+        int widest = java.util.Arrays.stream(widths).max().orElseThrow();
+        double[] costs = new double[widths.length];
+        try (Session s = tern.engine().newSession(depth + widest + 1)) {
             int start = Math.max(depth, 1);
             fill(s, start);
             warmUp(() -> {
-                s.truncate(start);
-                s.forwardAll(randomTokens(k));
+                for (int k : widths) {
+                    s.truncate(start);
+                    s.forwardAll(randomTokens(k));
+                }
             });
-            for (int r = 0; r < reps; r++) {
-                s.truncate(start);
-                long t0 = System.nanoTime();
-                s.forward(random.nextInt(tern.model().config().vocab()));
-                long t1 = System.nanoTime();
-                s.truncate(start);
-                s.forwardAll(randomTokens(k));
-                long t2 = System.nanoTime();
-                one[r] = t1 - t0;
-                many[r] = t2 - t1;
+            for (int w = 0; w < widths.length; w++) {
+                double[] one = new double[reps];
+                double[] many = new double[reps];
+                for (int r = 0; r < reps; r++) {
+                    s.truncate(start);
+                    long t0 = System.nanoTime();
+                    s.forward(random.nextInt(tern.model().config().vocab()));
+                    long t1 = System.nanoTime();
+                    s.truncate(start);
+                    s.forwardAll(randomTokens(widths[w]));
+                    long t2 = System.nanoTime();
+                    one[r] = t1 - t0;
+                    many[r] = t2 - t1;
+                }
+                costs[w] = Stats.of(many).mean() / Stats.of(one).mean();
             }
         }
-        return Stats.of(many).mean() / Stats.of(one).mean();
+        return costs;
     }
 
     /** Runs {@code run} untimed, at least once and for at least the warm-up time. */
