@@ -2,6 +2,8 @@ package dev.tern.engine;
 
 import dev.tern.sampling.JsonSchema;
 
+import java.util.Objects;
+
 /**
  * What shape a request's output must have: any text, or one JSON value of a schema.
  *
@@ -15,7 +17,7 @@ public record OutputFormat(JsonSchema json) {
 
     /** One JSON value of {@code schema} (OpenAI's {@code json_schema} format). */
     public static OutputFormat jsonSchema(JsonSchema schema) {
-        return new OutputFormat(java.util.Objects.requireNonNull(schema, "schema"));
+        return new OutputFormat(Objects.requireNonNull(schema, "schema"));
     }
 
     public boolean isText() {

@@ -12,9 +12,9 @@ import dev.tern.sampling.JsonSchema.Property;
 import dev.tern.sampling.JsonSchema.StringValue;
 import dev.tern.sampling.JsonSchema.Union;
 
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 
 /**
  * One reading of a JSON value (RFC 8259) of a {@link JsonSchema}, byte by byte: where a schema's
@@ -56,11 +56,11 @@ final class JsonCursor {
     private static final int SPACE = 1;
     private static final int NEWLINE = 2;
 
-    private static final ObjectOf ANY_OBJECT = new ObjectOf(List.of(), Set.of(), Any.INSTANCE);
+    private static final Node ANY_OBJECT = JsonSchema.ANY_OBJECT.root;
     private static final ArrayOf ANY_ARRAY = new ArrayOf(Any.INSTANCE, 0, Integer.MAX_VALUE);
-    private static final Literals TRUE_FALSE = new Literals(List.of("true".getBytes(), "false".getBytes()));
-    private static final Literals NULL = new Literals(List.of("null".getBytes()));
-    private static final Literals ANY_LITERAL = new Literals(List.of("true".getBytes(), "false".getBytes(), "null".getBytes()));
+    private static final Literals TRUE_FALSE = literals("true", "false");
+    private static final Literals NULL = literals("null");
+    private static final Literals ANY_LITERAL = literals("true", "false", "null");
 
     private int state = VALUE;
     private Node expected;
@@ -547,6 +547,10 @@ final class JsonCursor {
             default:
                 return false;
         }
+    }
+
+    private static Literals literals(String... values) {
+        return new Literals(Arrays.stream(values).map(v -> v.getBytes(StandardCharsets.US_ASCII)).toList());
     }
 
     private boolean to(int next) {

@@ -1,10 +1,12 @@
 package dev.tern.sampling;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.TernException;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -53,7 +55,7 @@ public final class JsonSchema {
     public static JsonSchema parse(String schema) {
         try {
             return of(JSON.readTree(schema));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new TernException("json schema is not valid JSON: " + e.getOriginalMessage());
         }
     }
@@ -67,7 +69,7 @@ public final class JsonSchema {
         static final Any INSTANCE = new Any();
     }
 
-    /** A property name (its bytes as written between the quotes), its schema, and its index. */
+    /** A property name (its bytes as written between the quotes) and its schema. */
     record Property(byte[] name, Node schema) {
     }
 
@@ -356,7 +358,7 @@ public final class JsonSchema {
             for (JsonNode v : values) {
                 try {
                     out.add(JSON.writeValueAsBytes(v));
-                } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                } catch (JsonProcessingException e) {
                     throw new TernException("json schema: enum value at " + where + ": " + e.getOriginalMessage());
                 }
             }
@@ -443,8 +445,8 @@ public final class JsonSchema {
         private static byte[] nameBytes(String name) {
             try {
                 byte[] quoted = JSON.writeValueAsBytes(name);
-                return java.util.Arrays.copyOfRange(quoted, 1, quoted.length - 1);
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                return Arrays.copyOfRange(quoted, 1, quoted.length - 1);
+            } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
         }

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -178,7 +179,7 @@ class JsonSchemaGrammarTest {
                 {"{\"type\": \"number\", \"minimum\": 0}", "integers only"},
                 {"{\"type\": \"integer\", \"minimum\": 5, \"maximum\": 4.5}", "admit no integer"},
                 {"{\"type\": \"string\", \"format\": \"date\"}", "'format'"},
-                {"{\"anyOf\": [" + String.join(",", java.util.stream.IntStream.range(0, 17)
+                {"{\"anyOf\": [" + String.join(",", IntStream.range(0, 17)
                         .mapToObj(i -> "{\"type\": \"object\", \"properties\": {\"p" + i + "\": {}}}").toList()) + "]}",
                         "more than 16 alternatives"},
                 {"{\"$ref\": \"#/$defs/missing\"}", "points nowhere"},

@@ -27,6 +27,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -148,7 +149,7 @@ class ToolCallsTest {
         // Pushed towards "response" rather than "tool_calls", the model answers in words.
         ChatCompletionCreateParams.LogitBias.Builder toWords = Biases.quoteAndBrace(tern.tokenizer()).toBuilder();
         for (int t = 0; t < tern.tokenizer().vocabSize(); t++) {
-            if (new String(tern.tokenizer().tokenBytes(t), java.nio.charset.StandardCharsets.UTF_8).equals("r")) {
+            if (new String(tern.tokenizer().tokenBytes(t), StandardCharsets.UTF_8).equals("r")) {
                 toWords.putAdditionalProperty(String.valueOf(t), JsonValue.from(10));
             }
         }
