@@ -377,6 +377,18 @@ class TernServerTest {
             assertTrue(drafted > 0 && accepted > 0 && accepted <= drafted, metrics);
             assertEquals(accepted / drafted, metric(metrics, "tern_speculative_acceptance_rate"), 1e-9);
             assertTrue(metric(metrics, "tern_speculative_proposals_total") > 0);
+
+            // A JSON-constrained request on the same server is not speculated (its guesses would be
+            // verified unconstrained): the proposal count stands still and the answer is one object.
+            double proposals = metric(metrics, "tern_speculative_proposals_total");
+            ChatCompletion json = c.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+                    .addUserMessage("A cat as JSON").maxCompletionTokens(200).temperature(0)
+                    .logitBias(Biases.quoteAndBrace(tern.tokenizer())).responseFormat(ResponseFormatJsonObject.builder().build()).build());
+            String content = json.choices().getFirst().message().content().orElseThrow();
+            assertTrue(new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(content).isObject(), content);
+            String after = http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertEquals(proposals, metric(after, "tern_speculative_proposals_total"));
         }
     }
 
