@@ -15,6 +15,7 @@ import dev.tern.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.function.BooleanSupplier;
 
 /**
  * A model ready to use from Java: weights, tokenizer, chat template and an engine with its
@@ -134,16 +135,21 @@ public final class Tern implements AutoCloseable {
      * several times slower. A server calls it before it reports ready; the KV cache is left as it was.
      */
     public void warmUp(double seconds) {
+        warmUp(seconds, () -> false);
+    }
+
+    /** {@link #warmUp(double)} that also ends, within a token, once {@code stop} says so. */
+    public void warmUp(double seconds, BooleanSupplier stop) {
         int room = Math.min(contextSize, 48);
         int[] text = tokenizer.encode("Once upon a time, there was a little", true, false);
         int[] prompt = Arrays.copyOf(text, Math.max(1, Math.min(text.length, room / 2)));
-        Generator.Listener ignore = (id, piece) -> true;
+        Generator.Listener untilStopped = (id, piece) -> !stop.getAsBoolean();
         long end = System.nanoTime() + (long) (seconds * 1e9);
         try (Session s = engine.newSession(room)) {
             do {
                 s.truncate(0);
-                Generator.generate(s, tokenizer, prompt, new Sampler(SamplerConfig.defaults(), tokenizer.vocabSize()), -1, ignore);
-            } while (System.nanoTime() < end);
+                Generator.generate(s, tokenizer, prompt, new Sampler(SamplerConfig.defaults(), tokenizer.vocabSize()), -1, untilStopped);
+            } while (System.nanoTime() < end && !stop.getAsBoolean());
         }
     }
 

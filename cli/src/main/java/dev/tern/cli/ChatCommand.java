@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.Callable;
 
 /**
@@ -31,6 +32,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "chat", description = "Chat interactively (one message per line; an empty line or EOF ends).")
 final class ChatCommand implements Callable<Integer> {
+    /** Longest warm-up while the first message is typed. */
+    private static final double WARM_UP_SECONDS = 5;
+
     @Spec
     CommandSpec spec;
 
@@ -62,10 +66,17 @@ final class ChatCommand implements Callable<Integer> {
             }
             int[] cached = new int[0];
             String bosText = tok.bos() < 0 ? null : tok.tokenText(tok.bos());
+            AtomicBoolean typed = new AtomicBoolean();
+            Thread warmUp = Thread.ofPlatform().daemon().start(() -> warmUp(tern, typed));
             while (true) {
                 out.print("> ");
                 out.flush();
                 String line = in.readLine();
+                if (warmUp != null) {
+                    typed.set(true);
+                    joinQuietly(warmUp);
+                    warmUp = null;
+                }
                 if (line == null || line.isBlank()) {
                     break;
                 }
@@ -94,6 +105,28 @@ final class ChatCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * While the user types the first message: builds the chat template's engine and runs the
+     * kernels, so that the first answer does not wait for the JIT. Best effort: a failure here
+     * only means a slower first answer.
+     */
+    private static void warmUp(Tern tern, AtomicBoolean typed) {
+        try {
+            tern.chatTemplate().render(List.of(new ChatMessage("user", "Hi")), true);
+            tern.warmUp(WARM_UP_SECONDS, typed::get);
+        } catch (RuntimeException ignored) {
+            // The first answer computes what the warm-up could not.
+        }
+    }
+
+    private static void joinQuietly(Thread t) {
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private static int commonPrefix(int[] a, int[] b) {

@@ -263,5 +263,11 @@ class SchedulerTest {
         assertTrue(System.nanoTime() - t0 >= 300_000_000L);
         assertEquals(used, tern.engine().cache().usedBlocks(), "the scratch session's blocks are returned");
         assertArrayEquals(before, solo(p, 30));
+        // Told to stop (a chat's first message typed), it ends within a token, long before its time.
+        int[] asked = new int[1];
+        long t1 = System.nanoTime();
+        tern.warmUp(60, () -> ++asked[0] > 3);
+        assertTrue(System.nanoTime() - t1 < 30_000_000_000L && asked[0] <= 5, "asked " + asked[0] + " times");
+        assertEquals(used, tern.engine().cache().usedBlocks());
     }
 }
