@@ -3,6 +3,9 @@ package dev.tern.sampling;
 import dev.tern.TernException;
 import dev.tern.tokenizer.Tokenizer;
 
+import java.util.Arrays;
+import java.util.stream.IntStream;
+
 /**
  * Keeps one generation to a single JSON value of a {@link JsonSchema} (OpenAI's
  * {@code response_format} {@code json_object} or {@code json_schema}): a token is allowed when its
@@ -15,17 +18,29 @@ public final class JsonConstraint {
     private final Vocabulary vocab;
     private final JsonGrammar state;
     private final JsonGrammar trial;
+    private final JsonSchema schema;
+    /** One recognizer per prefix length of the token being tried, made at the first mask. */
+    private JsonGrammar[] paths;
+    private JsonGrammar scratch;
 
     public JsonConstraint(Vocabulary vocab, JsonSchema schema) {
         this.vocab = vocab;
+        this.schema = schema;
         this.state = new JsonGrammar(schema);
         this.trial = new JsonGrammar(schema);
     }
 
-    /** Each token's bytes, read once per tokenizer. */
+    /**
+     * Each token's bytes, read once per tokenizer, and the text tokens in byte order with the
+     * length each shares with the one before: a mask then feeds a shared prefix once, and skips
+     * every token that begins with a prefix already refused.
+     */
     public static final class Vocabulary {
         private final byte[][] bytes;
         private final boolean[] endOfGeneration;
+        private final int[] sorted;
+        private final int[] shared;
+        private final int longest;
 
         public Vocabulary(Tokenizer tokenizer) {
             int n = tokenizer.vocabSize();
@@ -34,8 +49,22 @@ public final class JsonConstraint {
             for (int id = 0; id < n; id++) {
                 endOfGeneration[id] = tokenizer.isEndOfGeneration(id);
                 // Control tokens print as their names (e.g. "<s>"), which are not text the model writes.
-                bytes[id] = tokenizer.isControl(id) ? null : tokenizer.tokenBytes(id);
+                byte[] b = tokenizer.isControl(id) ? null : tokenizer.tokenBytes(id);
+                bytes[id] = b == null || b.length == 0 || endOfGeneration[id] ? null : b;
             }
+            sorted = IntStream.range(0, n).filter(id -> bytes[id] != null).boxed()
+                    .sorted((a, b) -> Arrays.compareUnsigned(bytes[a], bytes[b])).mapToInt(Integer::intValue).toArray();
+            shared = new int[sorted.length];
+            int max = 0;
+            for (int i = 0; i < sorted.length; i++) {
+                byte[] b = bytes[sorted[i]];
+                max = Math.max(max, b.length);
+                if (i > 0) {
+                    int m = Arrays.mismatch(bytes[sorted[i - 1]], b);
+                    shared[i] = m < 0 ? b.length : m;
+                }
+            }
+            longest = max;
         }
     }
 
@@ -45,7 +74,7 @@ public final class JsonConstraint {
             return state.complete();
         }
         byte[] b = vocab.bytes[token];
-        if (b == null || b.length == 0) {
+        if (b == null) {
             return false;
         }
         trial.copyFrom(state);
@@ -54,9 +83,19 @@ public final class JsonConstraint {
 
     /** Sets the logit of every token not {@link #allows allowed} to -∞. */
     public void mask(float[] logits) {
+        boolean[] allowed = new boolean[logits.length];
+        if (state.inStringValue()) {
+            // Nearly every token may continue a string: trying each in turn beats sharing prefixes.
+            for (int id = 0; id < allowed.length; id++) {
+                allowed[id] = !vocab.endOfGeneration[id] && allows(id);
+            }
+        } else {
+            maskSorted(allowed);
+        }
+        boolean complete = state.complete();
         boolean any = false;
         for (int id = 0; id < logits.length; id++) {
-            if (allows(id)) {
+            if (vocab.endOfGeneration[id] ? complete : allowed[id]) {
                 any = any || logits[id] > Float.NEGATIVE_INFINITY;
             } else {
                 logits[id] = Float.NEGATIVE_INFINITY;
@@ -64,6 +103,48 @@ public final class JsonConstraint {
         }
         if (!any) {
             throw new TernException("no token of this vocabulary can continue the JSON value");
+        }
+    }
+
+    /** Which text tokens may come next, trying them in byte order so that shared prefixes are read once. */
+    private void maskSorted(boolean[] allowed) {
+        if (paths == null) {
+            paths = new JsonGrammar[vocab.longest + 1];
+            for (int d = 0; d < paths.length; d++) {
+                paths[d] = new JsonGrammar(schema);
+            }
+            scratch = new JsonGrammar(schema);
+        }
+        // paths[d] has read the first d bytes of the token being tried, as far as a later token
+        // shares them; beyond that one scratch recognizer reads on.
+        paths[0].copyFrom(state);
+        int refusedAt = Integer.MAX_VALUE;
+        int[] sorted = vocab.sorted;
+        for (int i = 0; i < sorted.length; i++) {
+            int id = sorted[i];
+            byte[] b = vocab.bytes[id];
+            int d = vocab.shared[i];
+            if (d >= refusedAt) {
+                continue;
+            }
+            refusedAt = Integer.MAX_VALUE;
+            int keep = Math.min(i + 1 < sorted.length ? vocab.shared[i + 1] : 0, b.length);
+            boolean ok = true;
+            for (; d < keep && ok; d++) {
+                paths[d + 1].copyFrom(paths[d]);
+                ok = paths[d + 1].feed(b[d] & 0xFF);
+            }
+            if (ok && d < b.length) {
+                scratch.copyFrom(paths[d]);
+                for (; d < b.length && ok; d++) {
+                    ok = scratch.feed(b[d] & 0xFF);
+                }
+            }
+            if (!ok) {
+                // Every following token that starts with the bytes read so far is refused too.
+                refusedAt = d;
+            }
+            allowed[id] = ok;
         }
     }
 

@@ -107,6 +107,11 @@ final class JsonCursor {
                 || (state == LITERAL && literalEnds());
     }
 
+    /** Whether it is inside a string value, where nearly every byte may come. */
+    boolean inStringValue() {
+        return (state == STRING || state == ESCAPE || state == UNICODE) && !key;
+    }
+
     /** Whether the next byte may begin a value (or be whitespace before one). */
     boolean expectsValue() {
         return state == VALUE || state == VALUE_OR_CLOSE;

@@ -36,6 +36,16 @@ final class JsonGrammar {
         return false;
     }
 
+    /** Whether every reading is inside a string value. */
+    boolean inStringValue() {
+        for (JsonCursor c : live) {
+            if (!c.inStringValue()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     void copyFrom(JsonGrammar o) {
         if (live.size() == 1 && o.live.size() == 1) {
             live.getFirst().copyFrom(o.live.getFirst());

@@ -100,6 +100,38 @@ class JsonConstraintTest {
                 .sample(banned));
     }
 
+    @Test
+    void theMaskRefusesExactlyWhatAllowsRefuses() throws Exception {
+        JsonSchema union = JsonSchema.parse("""
+                {"anyOf": [{"type": "object", "properties": {"a": {"type": "integer", "maximum": 50}}, "additionalProperties": false},
+                           {"type": "object", "properties": {"ab": {"type": "array", "items": {"enum": ["x y", 12]}}}}]}""");
+        List<Tokenizer> vocabularies = new ArrayList<>(List.of(tokenizer));
+        for (String v : new String[]{"ggml-vocab-llama-spm.gguf", "ggml-vocab-gpt-2.gguf"}) {
+            try (GGUFFile f = GGUFFile.open(Fixtures.tokenizers().resolve("llama.cpp-vocab/" + v))) {
+                vocabularies.add(Tokenizer.fromGGUF(f));
+            }
+        }
+        SplittableRandom rnd = new SplittableRandom(9);
+        for (Tokenizer t : vocabularies) {
+            JsonConstraint.Vocabulary v = new JsonConstraint.Vocabulary(t);
+            for (JsonSchema schema : List.of(JsonSchema.ANY_OBJECT, union)) {
+                JsonConstraint c = new JsonConstraint(v, schema);
+                for (int step = 0; step < 25 && !c.complete(); step++) {
+                    float[] logits = new float[t.vocabSize()];
+                    c.mask(logits);
+                    List<Integer> allowed = new ArrayList<>();
+                    for (int id = 0; id < logits.length; id++) {
+                        assertEquals(c.allows(id), logits[id] == 0f, "token " + id + " at step " + step);
+                        if (c.allows(id) && !t.isEndOfGeneration(id)) {
+                            allowed.add(id);
+                        }
+                    }
+                    c.accept(allowed.get(rnd.nextInt(allowed.size())));
+                }
+            }
+        }
+    }
+
     private float[] prefer(int token) {
         float[] logits = new float[tokenizer.vocabSize()];
         logits[token] = 10f;
