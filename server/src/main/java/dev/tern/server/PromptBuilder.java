@@ -30,17 +30,19 @@ final class PromptBuilder {
             throw ApiException.badRequest("messages must be a non-empty array", "messages");
         }
         List<ChatMessage> list = new ArrayList<>();
+        boolean afterToolResult = false;
         for (JsonNode m : msgs) {
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
             }
             ChatMessage tooling = ToolCalls.historyMessage(m);
             ChatMessage message = tooling != null ? tooling : new ChatMessage(m.get("role").asText(), content(m.get("content")));
-            // Several tool results in a row become one user turn, as templates expect turns to alternate.
-            if (tooling != null && message.role().equals("user") && !list.isEmpty() && m.get("role").asText().equals("tool")
-                    && list.getLast().role().equals("user") && list.getLast().content().startsWith("{\"tool_response\"")) {
-                message = new ChatMessage("user", list.removeLast().content() + "\n" + message.content());
+            boolean toolResult = m.get("role").asText().equals("tool");
+            if (toolResult && afterToolResult) {
+                // Several tool results in a row become one user turn, as templates expect turns to alternate.
+                message = new ChatMessage(message.role(), list.removeLast().content() + "\n" + message.content());
             }
+            afterToolResult = toolResult;
             list.add(message);
         }
         if (tools != null) {

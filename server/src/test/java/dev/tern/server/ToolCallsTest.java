@@ -167,6 +167,30 @@ class ToolCallsTest {
     }
 
     @Test
+    void earlierCallsAndConsecutiveResultsBecomeOneJsonTurnEach() {
+        ObjectNode body = Json.object();
+        ArrayNode messages = body.putArray("messages");
+        messages.addObject().put("role", "user").put("content", "Weather in Paris and Rome?");
+        ObjectNode assistant = messages.addObject().put("role", "assistant");
+        assistant.putNull("content");
+        ArrayNode calls = assistant.putArray("tool_calls");
+        for (String city : new String[]{"Paris", "Rome"}) {
+            calls.addObject().put("id", "call_" + city).put("type", "function").putObject("function").put("name", "get_weather")
+                    .put("arguments", "{\"city\": \"" + city + "\", \"days\": 1}");
+        }
+        messages.addObject().put("role", "tool").put("tool_call_id", "call_Paris").put("content", "Sunny");
+        messages.addObject().put("role", "tool").put("tool_call_id", "call_Rome").put("content", "Rain");
+        String prompt = tern.tokenizer().decode(new PromptBuilder(tern).chat(body, null));
+        // ChatML (the story model has no template of its own): user, assistant, one user turn of both results.
+        assertEquals(2, prompt.split("<\\|im_start\\|>user", -1).length - 1, prompt);
+        assertTrue(prompt.contains("{\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"days\":1}},"), prompt);
+        int paris = prompt.indexOf("{\"tool_response\":{\"tool_call_id\":\"call_Paris\",\"content\":\"Sunny\"}}");
+        int rome = prompt.indexOf("{\"tool_response\":{\"tool_call_id\":\"call_Rome\",\"content\":\"Rain\"}}");
+        assertTrue(paris > 0 && rome > paris, prompt);
+        assertFalse(prompt.substring(paris, rome).contains("<|im_start|>"), "both results in one turn: " + prompt);
+    }
+
+    @Test
     void badToolsAreA400NamingTheParameter() throws Exception {
         String user = "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2";
         String[][] cases = {
