@@ -237,13 +237,14 @@ class SchedulerTest {
         assertTrue(bias.size() >= 2, "quote and brace tokens: " + bias.keySet());
         List<Collector> got = new ArrayList<>();
         try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), SchedulerConfig.defaults())) {
-            s.start();
             for (int seed = 0; seed < 8; seed++) {
                 Collector c = new Collector();
                 SamplerConfig sampling = new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed, bias);
                 s.submit(new Request(prompt("Once upon a time"), sampling, 200, List.of(), -1, OutputFormat.JSON_OBJECT), c);
                 got.add(c);
             }
+            // Submitted before the loop starts, so that every run batches them alike (sampled output depends on it).
+            s.start();
             for (Collector c : got) {
                 RequestResult r = c.await();
                 String text = c.text.toString();
