@@ -97,7 +97,7 @@ final class BenchServeCommand implements Callable<Integer> {
         server.port = 0;
         try (Tern tern = server.load(modelOptions)) {
             ServerConfig cfg = server.config(tern, modelOptions.resolvedModel());
-            try (TernServer s = server.start(tern, cfg)) {
+            try (TernServer s = server.start(tern, cfg, spec.commandLine().getErr())) {
                 return run(s.url(), cfg.modelName());
             } finally {
                 server.closeSpeculation();

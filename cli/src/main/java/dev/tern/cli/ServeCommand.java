@@ -14,6 +14,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -35,7 +36,7 @@ final class ServeCommand implements Callable<Integer> {
         Tern tern = server.load(modelOptions);
         TernServer s;
         try {
-            s = server.start(tern, server.config(tern, modelOptions.resolvedModel()));
+            s = server.start(tern, server.config(tern, modelOptions.resolvedModel()), spec.commandLine().getErr());
         } catch (RuntimeException e) {
             server.closeSpeculation();
             tern.close();
@@ -122,9 +123,11 @@ final class ServeCommand implements Callable<Integer> {
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation);
         }
 
-        /** After {@link #config} (so that bad options fail at once): warms up, then serves. */
-        TernServer start(Tern tern, ServerConfig config) {
+        /** After {@link #config} (so that bad options fail at once): warms up, saying so on {@code err}, then serves. */
+        TernServer start(Tern tern, ServerConfig config, PrintWriter err) {
             if (warmup > 0) {
+                err.printf(Locale.ROOT, "tern: warming up for %.3g s before listening (--warmup 0 to skip)%n", warmup);
+                err.flush();
                 tern.warmUp(warmup);
             }
             return TernServer.start(tern, config);

@@ -47,6 +47,11 @@ final class ToolCalls {
     static ToolCalls of(ObjectNode body) {
         JsonNode t = body.get("tools");
         if (t == null || t.isNull() || (t.isArray() && t.isEmpty())) {
+            for (String key : new String[]{"tool_choice", "parallel_tool_calls"}) {
+                if (body.hasNonNull(key)) {
+                    throw ApiException.badRequest(key + " is only allowed when tools are given", key);
+                }
+            }
             return null;
         }
         if (!t.isArray()) {

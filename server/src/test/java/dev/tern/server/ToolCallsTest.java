@@ -197,7 +197,9 @@ class ToolCallsTest {
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"string\", \"pattern\": \"a\"}}}]", "tools"},
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"bad name\"}}]", "tools"},
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"g\"}}}", "tool_choice"},
-                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"response_format\": {\"type\": \"json_object\"}", "response_format"}};
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"response_format\": {\"type\": \"json_object\"}", "response_format"},
+                {"\"tool_choice\": \"required\"", "tool_choice"},
+                {"\"tools\": [], \"parallel_tool_calls\": false", "parallel_tool_calls"}};
         for (String[] c : cases) {
             HttpResponse<String> r = post(Json.parseObject(("{" + user + ", " + c[0] + "}").getBytes()));
             assertEquals(400, r.statusCode(), c[0] + " -> " + r.body());
