@@ -18,7 +18,7 @@ import java.util.Set;
  * (object, array, string, number, integer, boolean, null, and lists of them), object
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
- * {@code const}, string {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum}
+ * {@code const}, {@code allOf} of one schema (as Pydantic writes annotated fields), string {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum}
  * (and their exclusive forms), {@code anyOf}/{@code oneOf} (for oneOf: values matching several
  * alternatives are not refused),
  * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
@@ -30,8 +30,11 @@ public final class JsonSchema {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
             "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
-            "dependentSchemas", "not", "allOf", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
+            "dependentSchemas", "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
             "$dynamicRef", "contentEncoding", "contentMediaType");
+    /** Keywords that describe without constraining, and where definitions live. */
+    private static final Set<String> ANNOTATIONS = Set.of("title", "description", "default", "examples", "$comment",
+            "deprecated", "readOnly", "writeOnly", "$schema", "$id", "$anchor", "$defs", "definitions");
     static final int MAX_PROPERTIES = 64;
     static final int MAX_LITERALS = 64;
     /** Alternatives read side by side from one byte: each is a cursor to carry. */
@@ -214,7 +217,19 @@ public final class JsonSchema {
                     throw new TernException("json schema: '" + k + "' (at " + where + ") is not supported");
                 }
             }
+            if (s.has("allOf")) {
+                // What Pydantic writes to describe a field of a model type: one schema, annotated.
+                JsonNode all = s.get("allOf");
+                if (!all.isArray() || all.size() != 1 || !onlyAnnotationsBeside(s, "allOf")) {
+                    throw new TernException("json schema: 'allOf' (at " + where + ") is supported with one schema and only"
+                            + " annotations beside it");
+                }
+                return compile(all.get(0), where + "/allOf/0");
+            }
             if (s.has("$ref")) {
+                if (!onlyAnnotationsBeside(s, "$ref")) {
+                    throw new TernException("json schema: '$ref' (at " + where + ") with constraints beside it is not supported");
+                }
                 return ref(s.get("$ref").asText());
             }
             if (s.has("const")) {
@@ -256,6 +271,16 @@ public final class JsonSchema {
                 return union(nodes);
             }
             return typed(type.asText(), s, where);
+        }
+
+        private static boolean onlyAnnotationsBeside(JsonNode s, String keyword) {
+            for (var it = s.fieldNames(); it.hasNext(); ) {
+                String k = it.next();
+                if (!k.equals(keyword) && !ANNOTATIONS.contains(k)) {
+                    return false;
+                }
+            }
+            return true;
         }
 
         private Node typed(String type, JsonNode s, String where) {

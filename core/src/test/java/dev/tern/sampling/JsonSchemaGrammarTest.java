@@ -71,6 +71,12 @@ class JsonSchemaGrammarTest {
               {"type": "object", "properties": {"kind": {"const": "circle"}, "name": {"type": "string"}},
                "required": ["name"], "additionalProperties": false}]}""",
             """
+            {"$defs": {"Pet": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"],
+              "additionalProperties": false}},
+             "type": "object", "properties": {"pet": {"allOf": [{"$ref": "#/$defs/Pet"}], "description": "the pet"},
+              "age": {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": null, "title": "Age"}},
+             "required": ["pet"], "additionalProperties": false}""",
+            """
             {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 9}, {"enum": [5, 12, "x"]},
               {"type": "string", "maxLength": 1}]}}""",
     };
@@ -186,6 +192,8 @@ class JsonSchemaGrammarTest {
                 {"{\"type\": \"object\", \"properties\": {\"a\": true}, \"required\": [\"b\"]}", "'b'"},
                 {"{\"type\": \"wat\"}", "unknown type"},
                 {"{\"$ref\": \"#\"}", "only to itself"},
+                {"{\"allOf\": [{\"type\": \"integer\"}, {\"minimum\": 1}]}", "'allOf'"},
+                {"{\"$defs\": {\"a\": {\"type\": \"integer\"}}, \"$ref\": \"#/$defs/a\", \"maximum\": 3}", "'$ref'"},
                 {"{\"type\": \"array\", \"minItems\": 3, \"maxItems\": 2}", "minItems"}}) {
             TernException e = assertThrows(TernException.class, () -> JsonSchema.parse(c[0]), c[0]);
             assertTrue(e.getMessage().contains(c[1]), e.getMessage());
@@ -244,6 +252,9 @@ class JsonSchemaGrammarTest {
         }
         if (s.has("enum")) {
             return s.get("enum").get(rnd.nextInt(s.get("enum").size()));
+        }
+        if (s.has("allOf")) {
+            return instance(s.get("allOf").get(0), root, rnd, depth);
         }
         if (s.has("anyOf")) {
             return instance(s.get("anyOf").get(rnd.nextInt(s.get("anyOf").size())), root, rnd, depth);
