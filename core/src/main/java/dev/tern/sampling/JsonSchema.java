@@ -31,7 +31,8 @@ public final class JsonSchema {
     private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
             "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
             "dependentSchemas", "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
-            "$dynamicRef", "contentEncoding", "contentMediaType");
+            "$dynamicRef", "$recursiveRef", "contentEncoding", "contentMediaType", "contentSchema", "dependencies",
+            "additionalItems");
     /** Keywords that describe without constraining, and where definitions live. */
     private static final Set<String> ANNOTATIONS = Set.of("title", "description", "default", "examples", "$comment",
             "deprecated", "readOnly", "writeOnly", "$schema", "$id", "$anchor", "$defs", "definitions");
