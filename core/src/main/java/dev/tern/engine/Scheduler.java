@@ -499,7 +499,15 @@ public final class Scheduler implements AutoCloseable {
     private void sample(ScheduledRequest r, float[] logits) {
         int top = r.request.logprobs();
         float[] raw = top >= 0 ? logits.clone() : null;
-        int token = r.sampler.sample(logits);
+        int token;
+        try {
+            token = r.sampler.sample(logits);
+        } catch (TernException e) {
+            // This request's constraint admits no token of the vocabulary: it ends, the others run on.
+            running.remove(r);
+            finish(r, FinishReason.ERROR, e.getMessage());
+            return;
+        }
         accept(r, token, raw == null ? null : Logprobs.of(raw, token, top));
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.Tern;
 import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.testing.Fixtures;
@@ -251,6 +252,25 @@ class SchedulerTest {
                 assertEquals(FinishReason.STOP, r.reason(), text);
                 assertTrue(strict.readTree(text).isObject(), text);
             }
+        }
+    }
+
+    @Test
+    void aRequestWhoseSchemaAdmitsNoTokenEndsAloneWithAnError() throws Exception {
+        // Arrays that must each hold an array can only deepen, until the nesting bound refuses every token.
+        JsonSchema endless = JsonSchema.parse("{\"type\": \"array\", \"minItems\": 1, \"items\": {\"$ref\": \"#\"}}");
+        int[] p = prompt("Once upon a time");
+        try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), SchedulerConfig.defaults())) {
+            Collector stuck = new Collector();
+            Collector plain = new Collector();
+            s.submit(new Request(p, SamplerConfig.greedy(), 200, List.of(), -1, OutputFormat.jsonSchema(endless)), stuck);
+            s.submit(Request.greedy(p, 150), plain);
+            s.start();
+            RequestResult failed = stuck.await();
+            assertEquals(FinishReason.ERROR, failed.reason());
+            assertTrue(failed.error().contains("no token of this vocabulary can continue"), failed.error());
+            assertEquals(FinishReason.LENGTH, plain.await().reason(), "the other request runs on");
+            assertArrayEquals(solo(p, 150), plain.ids());
         }
     }
 
