@@ -17,11 +17,11 @@ import java.util.stream.IntStream;
 public final class JsonConstraint {
     private final Vocabulary vocab;
     private final JsonGrammar state;
+    /** Where a token is tried: {@link #accept} takes its state after {@link #allows}. */
     private final JsonGrammar trial;
     private final JsonSchema schema;
     /** One recognizer per prefix length of the token being tried, made at the first mask. */
     private JsonGrammar[] paths;
-    private JsonGrammar scratch;
 
     public JsonConstraint(Vocabulary vocab, JsonSchema schema) {
         this.vocab = vocab;
@@ -87,7 +87,7 @@ public final class JsonConstraint {
         if (state.inStringValue()) {
             // Nearly every token may continue a string: trying each in turn beats sharing prefixes.
             for (int id = 0; id < allowed.length; id++) {
-                allowed[id] = !vocab.endOfGeneration[id] && allows(id);
+                allowed[id] = allows(id);
             }
         } else {
             maskSorted(allowed);
@@ -113,10 +113,9 @@ public final class JsonConstraint {
             for (int d = 0; d < paths.length; d++) {
                 paths[d] = new JsonGrammar(schema);
             }
-            scratch = new JsonGrammar(schema);
         }
         // paths[d] has read the first d bytes of the token being tried, as far as a later token
-        // shares them; beyond that one scratch recognizer reads on.
+        // shares them; beyond that the trial recognizer reads on.
         paths[0].copyFrom(state);
         int refusedAt = Integer.MAX_VALUE;
         int[] sorted = vocab.sorted;
@@ -135,9 +134,9 @@ public final class JsonConstraint {
                 ok = paths[d + 1].feed(b[d] & 0xFF);
             }
             if (ok && d < b.length) {
-                scratch.copyFrom(paths[d]);
+                trial.copyFrom(paths[d]);
                 for (; d < b.length && ok; d++) {
-                    ok = scratch.feed(b[d] & 0xFF);
+                    ok = trial.feed(b[d] & 0xFF);
                 }
             }
             if (!ok) {

@@ -284,8 +284,7 @@ final class JsonCursor {
 
     private boolean closeObject() {
         ObjectOf o = (ObjectOf) containers[depth - 1];
-        long required = o.requiredMask();
-        if ((counts[depth - 1] & required) != required) {
+        if ((counts[depth - 1] & o.required()) != o.required()) {
             return false;
         }
         depth--;
@@ -362,51 +361,43 @@ final class JsonCursor {
             keyBytes[keyLength] = (byte) b;
         }
         keyLength = Math.min(keyLength + 1, MAX_KEY + 1);
-        return o.additional() != null || property(o, false) >= 0;
+        return o.additional() != null || property(o, false, true) >= 0;
     }
 
     /** At a key's closing quote: the schema of its value, if the key may be here. */
     private boolean endKey() {
         ObjectOf o = (ObjectOf) containers[depth - 1];
-        int i = o.properties().isEmpty() ? -1 : property(o, true);
+        int i = property(o, true, true);
         if (i >= 0) {
             counts[depth - 1] |= 1L << i;
             expected = o.properties().get(i).schema();
             return true;
         }
-        if (o.additional() == null || (!o.properties().isEmpty() && isSeenName(o))) {
+        // Not an unseen property: an extra key, unless it repeats a declared one.
+        if (o.additional() == null || property(o, true, false) >= 0) {
             return false;
         }
         expected = o.additional();
         return true;
     }
 
-    /** An unseen property whose name is the key so far ({@code whole}) or starts with it; -1 if none. */
-    private int property(ObjectOf o, boolean whole) {
+    /**
+     * A property (only those not given yet, if {@code unseen}) whose name is the key so far
+     * ({@code whole}) or starts with it; -1 if none.
+     */
+    private int property(ObjectOf o, boolean whole, boolean unseen) {
         if (keyLength > MAX_KEY) {
             return -1;
         }
         List<Property> props = o.properties();
         for (int i = 0; i < props.size(); i++) {
             byte[] name = props.get(i).name();
-            if ((counts[depth - 1] & (1L << i)) == 0 && (whole ? name.length == keyLength : name.length >= keyLength)
+            if ((!unseen || (counts[depth - 1] & (1L << i)) == 0) && (whole ? name.length == keyLength : name.length >= keyLength)
                     && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
                 return i;
             }
         }
         return -1;
-    }
-
-    /** Whether the whole key names a property already given (a repeated key). */
-    private boolean isSeenName(ObjectOf o) {
-        List<Property> props = o.properties();
-        for (int i = 0; i < props.size(); i++) {
-            byte[] name = props.get(i).name();
-            if (keyLength <= MAX_KEY && name.length == keyLength && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private boolean startNumber(int b, NumberValue n) {

@@ -11,9 +11,6 @@ import java.util.List;
  * that trying a token (a {@link #copyFrom} and a few feeds) allocates nothing in the common case.
  */
 final class JsonGrammar {
-    static final int MAX_INDENT = JsonCursor.MAX_INDENT;
-    static final int MAX_DEPTH = JsonCursor.MAX_DEPTH;
-
     private final JsonSchema schema;
     private List<JsonCursor> live = new ArrayList<>();
     private List<JsonCursor> next = new ArrayList<>();

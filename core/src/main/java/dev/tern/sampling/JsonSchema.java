@@ -18,18 +18,19 @@ import java.util.Set;
  * (object, array, string, number, integer, boolean, null, and lists of them), object
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
- * {@code const}, {@code allOf} of one schema (as Pydantic writes annotated fields), string {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum}
- * (and their exclusive forms), {@code anyOf}/{@code oneOf} (for oneOf: values matching several
- * alternatives are not refused),
- * and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce (patterns,
- * formats, lengths, bounds…) are refused rather than ignored; annotations are ignored.
+ * {@code const}, {@code allOf} of one schema (as Pydantic writes annotated fields), string
+ * {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum} (and their exclusive
+ * forms), {@code anyOf}/{@code oneOf} (for oneOf: values matching several alternatives are not
+ * refused), and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce
+ * (patterns, formats, bounds on non-integers…) are refused rather than ignored; annotations are
+ * ignored.
  */
 public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
-    public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), Set.of(), Any.INSTANCE));
+    public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), 0, Any.INSTANCE));
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems", "contains", "minContains",
-            "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
+    private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems",
+            "contains", "minContains", "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
             "dependentSchemas", "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
             "$dynamicRef", "$recursiveRef", "contentEncoding", "contentMediaType", "contentSchema", "dependencies",
             "additionalItems");
@@ -51,7 +52,7 @@ public final class JsonSchema {
     public static JsonSchema of(JsonNode schema) {
         Compiler c = new Compiler(schema);
         Node root = c.compile(schema, "#");
-        c.checkUnions();
+        c.link();
         return new JsonSchema(root);
     }
 
@@ -77,15 +78,11 @@ public final class JsonSchema {
     record Property(byte[] name, Node schema) {
     }
 
-    /** An object: declared properties (each at most once, in any order), those required, and the schema of others (null: none). */
-    record ObjectOf(List<Property> properties, Set<Integer> required, Node additional) implements Node {
-        long requiredMask() {
-            long m = 0;
-            for (int i : required) {
-                m |= 1L << i;
-            }
-            return m;
-        }
+    /**
+     * An object: declared properties (each at most once, in any order), those required (a bit per
+     * property index), and the schema of others (null: none).
+     */
+    record ObjectOf(List<Property> properties, long required, Node additional) implements Node {
     }
 
     record ArrayOf(Node items, int minItems, int maxItems) implements Node {
@@ -311,7 +308,7 @@ public final class JsonSchema {
                     props.add(new Property(nameBytes(e.getKey()), compile(e.getValue(), where + "/properties/" + e.getKey())));
                 }
             }
-            Set<Integer> required = new HashSet<>();
+            long required = 0;
             JsonNode r = s.get("required");
             if (r != null) {
                 for (JsonNode name : r) {
@@ -320,13 +317,13 @@ public final class JsonSchema {
                         throw new TernException("json schema: required property '" + name.asText() + "' at " + where
                                 + " is not among its properties");
                     }
-                    required.add(i);
+                    required |= 1L << i;
                 }
             }
             JsonNode a = s.get("additionalProperties");
             Node additional = a == null ? (p == null ? Any.INSTANCE : null)
                     : a.isBoolean() && !a.asBoolean() ? null : compile(a, where + "/additionalProperties");
-            return new ObjectOf(List.copyOf(props), Set.copyOf(required), additional);
+            return new ObjectOf(List.copyOf(props), required, additional);
         }
 
         /** Bounds are enforced on integers only: a prefix's reach is then a few ranges of whole numbers. */
@@ -405,7 +402,7 @@ public final class JsonSchema {
         }
 
         /** Resolves every reference, then lists each union's alternatives by their first byte. */
-        void checkUnions() {
+        void link() {
             List<Ref> pending;
             while (!(pending = refs.values().stream().filter(r -> r.target == null).toList()).isEmpty()) {
                 for (Ref r : pending) {

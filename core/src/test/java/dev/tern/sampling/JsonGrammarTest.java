@@ -88,10 +88,10 @@ class JsonGrammarTest {
         assertFalse(accepts("{  }"), "two spaces");
         assertFalse(accepts("{\n\n}"), "two newlines");
         assertFalse(accepts("{\t}"), "a tab without a newline");
-        assertTrue(accepts("{\n" + " ".repeat(JsonGrammar.MAX_INDENT) + "\"a\": \"x  y\"\n}"));
-        assertFalse(accepts("{\n" + " ".repeat(JsonGrammar.MAX_INDENT + 1) + "}"));
+        assertTrue(accepts("{\n" + " ".repeat(JsonCursor.MAX_INDENT) + "\"a\": \"x  y\"\n}"));
+        assertFalse(accepts("{\n" + " ".repeat(JsonCursor.MAX_INDENT + 1) + "}"));
         JsonGrammar deep = new JsonGrammar(JsonSchema.ANY_OBJECT);
-        assertTrue(deep.feed(("{\"a\":" + "[".repeat(JsonGrammar.MAX_DEPTH - 1)).getBytes(StandardCharsets.UTF_8)));
+        assertTrue(deep.feed(("{\"a\":" + "[".repeat(JsonCursor.MAX_DEPTH - 1)).getBytes(StandardCharsets.UTF_8)));
         assertFalse(deep.feed('['));
     }
 
@@ -115,7 +115,7 @@ class JsonGrammarTest {
 
     /** Every whitespace run outside strings is one space, or a newline and at most MAX_INDENT spaces or tabs. */
     static boolean gapsAllowed(String text) {
-        Pattern gap = Pattern.compile("( |\n[ \t]{0," + JsonGrammar.MAX_INDENT + "})");
+        Pattern gap = Pattern.compile("( |\n[ \t]{0," + JsonCursor.MAX_INDENT + "})");
         boolean inString = false;
         int i = 0;
         while (i < text.length()) {
