@@ -82,8 +82,8 @@ final class ResponseFormat {
                         m.put("content", reply.content());
                         if (!reply.calls().isEmpty()) {
                             m.set("tool_calls", toolCalls(reply, false));
-                            finish = "tool_calls";
                         }
+                        finish = finishReason(results.get(i), reply);
                     } else {
                         m.put("content", text[i].toString());
                     }
@@ -140,7 +140,7 @@ final class ResponseFormat {
             }
             JsonNode lp = logprobs ? content[i] : null;
             return List.of(chunk(i, delta, null, lp, null),
-                    chunk(i, Json.object(), "", null, reply.calls().isEmpty() ? finishReason(r) : "tool_calls"));
+                    chunk(i, Json.object(), "", null, finishReason(r, reply)));
         }
 
         private ArrayNode toolCalls(ToolCalls.Reply reply, boolean indexed) {
@@ -255,6 +255,11 @@ final class ResponseFormat {
 
     static String finishReason(RequestResult r) {
         return r.reason() == FinishReason.LENGTH ? "length" : "stop";
+    }
+
+    /** With tools: "tool_calls" when the model called some, else as without. */
+    private static String finishReason(RequestResult r, ToolCalls.Reply reply) {
+        return reply.calls().isEmpty() ? finishReason(r) : "tool_calls";
     }
 
     /** Completion tokens of every choice; prompt tokens of each prompt once (choices i·perPrompt). */

@@ -5,6 +5,7 @@ import dev.tern.engine.Recompute;
 import dev.tern.engine.Session;
 import dev.tern.kv.KVCacheType;
 
+import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -98,7 +99,7 @@ public final class BenchRunner {
      * at {@code depth}: what a speculative verify pass costs. The widths share one warm-up.
      */
     public double[] verifyCosts(int[] widths, int depth) {
-        int widest = java.util.Arrays.stream(widths).max().orElseThrow();
+        int widest = Arrays.stream(widths).max().orElseThrow();
         double[] costs = new double[widths.length];
         try (Session s = tern.engine().newSession(depth + widest + 1)) {
             int start = Math.max(depth, 1);
