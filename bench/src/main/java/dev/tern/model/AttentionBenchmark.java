@@ -75,7 +75,7 @@ public class AttentionBenchmark {
     @Benchmark
     public float decodeAllLayers() {
         for (int l = 0; l < config.layers(); l++) {
-            attention.run(workers, l, batch, q, out);
+            attention.run(workers, l, batch, q, out, 0);
         }
         return out[0];
     }

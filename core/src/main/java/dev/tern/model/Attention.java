@@ -23,7 +23,7 @@ import java.util.Arrays;
  */
 final class Attention {
     /** Query tokens of one sequence that share each widened K/V block. */
-    static final int TILE_TOKENS = 16;
+    static final int TILE_TOKENS = 32;
     /** Fewest blocks a split of the KV sequence gets, so merging stays cheap. */
     static final int MIN_SPLIT_BLOCKS = 8;
     private static final int ITEMS_PER_THREAD = 4;
@@ -43,16 +43,19 @@ final class Attention {
         this.kernels = ThreadLocal.withInitial(() -> new AttentionKernel(c));
     }
 
-    /** att[t·qDim + h·headDim ..] = attention of query q[t·qDim + h·headDim ..] for every token and head. */
-    void run(WorkerPool pool, int layer, Batch batch, float[] q, float[] att) {
-        run(pool, layer, batch, q, att, 0);
+    /**
+     * att[attOff + t·qDim + h·headDim ..] = attention of query q[t·qDim + h·headDim ..] for every
+     * token and head.
+     */
+    void run(WorkerPool pool, int layer, Batch batch, float[] q, float[] att, int attOff) {
+        run(pool, layer, batch, q, att, attOff, 0);
     }
 
     /**
-     * As {@link #run(WorkerPool, int, Batch, float[], float[])}; {@code splits} > 0 forces the
+     * As {@link #run(WorkerPool, int, Batch, float[], float[], int)}; {@code splits} > 0 forces the
      * split path with that many splits per tile (tests), 0 chooses.
      */
-    void run(WorkerPool pool, int layer, Batch batch, float[] q, float[] att, int splits) {
+    void run(WorkerPool pool, int layer, Batch batch, float[] q, float[] att, int attOff, int splits) {
         int tiles = makeTiles(batch);
         int kvHeads = c.kvHeads();
         int wanted = (ITEMS_PER_THREAD * pool.threads() + tiles - 1) / tiles;
@@ -68,7 +71,7 @@ final class Attention {
             pool.parallelFor(tiles * kvHeads, 1, (from, to) -> {
                 AttentionKernel k = kernels.get();
                 for (int i = from; i < to; i++) {
-                    k.attendWhole(batch, layer, tileFirst[i / kvHeads], tileEnd[i / kvHeads], i % kvHeads, q, att);
+                    k.attendWhole(batch, layer, tileFirst[i / kvHeads], tileEnd[i / kvHeads], i % kvHeads, q, att, attOff);
                 }
             });
             return;
@@ -93,7 +96,7 @@ final class Attention {
                         scores, itemScores[i], factor, itemStats[i], acc, itemAcc[i], qDim);
             }
         });
-        sumSplits(itemCount, att);
+        sumSplits(itemCount, att, attOff);
     }
 
     /** Splits the batch into runs of at most TILE_TOKENS consecutive tokens of one sequence. */
@@ -194,12 +197,12 @@ final class Attention {
         }
     }
 
-    /** att = Σ over splits of each tile's partial weighted values (laid out like att). */
-    private void sumSplits(int items, float[] att) {
+    /** att from attOff = Σ over splits of each tile's partial weighted values (laid out like att). */
+    private void sumSplits(int items, float[] att, int attOff) {
         int qDim = c.qDim();
         for (int i = 0; i < items; ) {
             int tile = itemTile[i], splits = tileSplits[tile];
-            int n = (tileEnd[tile] - tileFirst[tile]) * qDim, out = tileFirst[tile] * qDim;
+            int n = (tileEnd[tile] - tileFirst[tile]) * qDim, out = attOff + tileFirst[tile] * qDim;
             System.arraycopy(acc, itemAcc[i], att, out, n);
             for (int s = 1; s < splits; s++) {
                 for (int k = 0, from = itemAcc[i + s]; k < n; k++) {

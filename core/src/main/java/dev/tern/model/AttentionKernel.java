@@ -25,10 +25,15 @@ final class AttentionKernel {
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
     /** Lanes over the components of a head. */
     private static final VectorSpecies<Float> D = FloatVector.SPECIES_PREFERRED;
+    /**
+     * 0, 1, 2, … per lane: comparing it with a limit masks the causal diagonal. (P.indexInRange
+     * has no compiled form here and ran in the Vector API's Java fallback: 3% of a 512-token prefill.)
+     */
+    private static final FloatVector LANE = FloatVector.zero(P).addIndex(1);
 
     private final int group, headDim, qDim;
     private final float scale;
-    private final float[] keys, values, probs = new float[BLOCK];
+    private final float[] keys, values, probs = new float[4 * BLOCK];
     /** Per row of {@link #attendWhole}: the max score, then the sum of exponentials, then its inverse. */
     private float[] query = new float[0], scores = new float[0], rowMax = new float[0], rowInv = new float[0];
 
@@ -41,8 +46,8 @@ final class AttentionKernel {
         values = new float[BLOCK * c.kvDim()];
     }
 
-    /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att. */
-    void attendWhole(Batch batch, int layer, int first, int end, int kvHead, float[] q, float[] att) {
+    /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att from attOff. */
+    void attendWhole(Batch batch, int layer, int first, int end, int kvHead, float[] q, float[] att, int attOff) {
         int rows = (end - first) * group;
         int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
         if (scores.length < rows * len) {
@@ -56,9 +61,10 @@ final class AttentionKernel {
         for (int r = 0; r < rows; r++) {
             rowInv[r] = (float) (1.0 / rowInv[r]);
         }
-        int out = first * qDim + kvHead * group * headDim;
+        int out = attOff + first * qDim + kvHead * group * headDim;
         for (int t = first; t < end; t++) {
-            Arrays.fill(att, t * qDim + kvHead * group * headDim, t * qDim + (kvHead + 1) * group * headDim, 0f);
+            int from = attOff + t * qDim + kvHead * group * headDim;
+            Arrays.fill(att, from, from + group * headDim, 0f);
         }
         weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, rowInv, 0, att, out, qDim);
     }
@@ -76,25 +82,30 @@ final class AttentionKernel {
         int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
         int rows = (end - first) * group;
         loadQueries(q, first, end, kvHead, heads, pool.type());
-        Arrays.fill(m, statOff, statOff + heads * rows, Float.NEGATIVE_INFINITY);
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
             pool.keys(seq.block(start), layer, kvHead * headDim, heads * headDim, keys);
             for (int j = 0; j < heads; j++) {
-                scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len,
-                        m, statOff + j * rows);
+                scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len);
             }
         }
         for (int row = 0; row < heads * rows; row++) {
-            if (m[statOff + row] == Float.NEGATIVE_INFINITY) {
+            int from = scOff + row * len, to = from + len;
+            FloatVector rowMax = FloatVector.broadcast(P, Float.NEGATIVE_INFINITY);
+            for (int i = from; i < to; i += P.length()) {
+                rowMax = rowMax.max(FloatVector.fromArray(P, sc, i));
+            }
+            float mx = rowMax.reduceLanes(VectorOperators.MAX);
+            m[statOff + row] = mx;
+            if (mx == Float.NEGATIVE_INFINITY) {
                 // the row's token precedes this whole range: nothing to weigh (and -inf - -inf is NaN)
-                Arrays.fill(sc, scOff + row * len, scOff + (row + 1) * len, 0f);
+                Arrays.fill(sc, from, to, 0f);
                 l[statOff + row] = 0;
                 continue;
             }
-            FloatVector max = FloatVector.broadcast(P, m[statOff + row]);
+            FloatVector max = FloatVector.broadcast(P, mx);
             double sum = 0;
-            for (int i = scOff + row * len, e = i + len; i < e; i += P.length()) {
+            for (int i = from; i < to; i += P.length()) {
                 FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
                 x.intoArray(sc, i);
                 sum += x.reduceLanes(VectorOperators.ADD);
@@ -103,9 +114,11 @@ final class AttentionKernel {
         }
     }
 
-    /** Scores of KV head j's rows for the block at {@code start}; row r's go to sc[base + r·len ..]. */
-    private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len,
-                           float[] m, int statOff) {
+    /**
+     * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
+     * sc[base + r·len ..], positions past the row's token -inf.
+     */
+    private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len) {
         int kOff = j * headDim * BLOCK, qOff = j * rows;
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
@@ -123,26 +136,23 @@ final class AttentionKernel {
             }
         }
         for (r = 0; r < rows; r++) {
-            int lim = limit(batch, first, r);
+            int valid = limit(batch, first, r) - start;
+            if (valid >= BLOCK) {
+                continue;
+            }
             int base = base0 + r * len;
-            if (lim <= start) {
+            if (valid <= 0) {
                 Arrays.fill(sc, base, base + BLOCK, Float.NEGATIVE_INFINITY);
                 continue;
             }
-            float blockMax = Float.NEGATIVE_INFINITY;
-            for (int c = 0; c < BLOCK; c += P.length()) {
-                FloatVector s = FloatVector.fromArray(P, sc, base + c).mul(scale);
-                if (lim - start - c < P.length()) {
-                    s = s.blend(Float.NEGATIVE_INFINITY, P.indexInRange(0, Math.max(0, lim - start - c)).not());
-                }
-                s.intoArray(sc, base + c);
-                blockMax = Math.max(blockMax, s.reduceLanes(VectorOperators.MAX));
+            for (int c = valid & -P.length(); c < BLOCK; c += P.length()) {
+                FloatVector s = FloatVector.fromArray(P, sc, base + c);
+                s.blend(Float.NEGATIVE_INFINITY, LANE.compare(VectorOperators.GE, (float) (valid - c))).intoArray(sc, base + c);
             }
-            m[statOff + r] = Math.max(m[statOff + r], blockMax);
         }
     }
 
-    /** Unscaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's offset). */
+    /** Scaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's offset). */
     private void scoreFour(int r, int c, float[] sc, int at, int len) {
         FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
         int q0 = r * headDim;
@@ -153,13 +163,13 @@ final class AttentionKernel {
             a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
             a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
         }
-        a0.intoArray(sc, at);
-        a1.intoArray(sc, at + len);
-        a2.intoArray(sc, at + 2 * len);
-        a3.intoArray(sc, at + 3 * len);
+        a0.mul(scale).intoArray(sc, at);
+        a1.mul(scale).intoArray(sc, at + len);
+        a2.mul(scale).intoArray(sc, at + 2 * len);
+        a3.mul(scale).intoArray(sc, at + 3 * len);
     }
 
-    /** Unscaled q·k of row r, with two chains to hide the multiply-add latency. */
+    /** Scaled q·k of row r, with two chains to hide the multiply-add latency. */
     private void scoreOne(int r, int c, float[] sc, int at) {
         FloatVector a0 = FloatVector.zero(P), a1 = a0;
         int q0 = r * headDim, d = 0;
@@ -170,7 +180,7 @@ final class AttentionKernel {
         if (d < headDim) {
             a0 = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a0);
         }
-        a0.add(a1).intoArray(sc, at);
+        a0.add(a1).mul(scale).intoArray(sc, at);
     }
 
     /**
@@ -193,31 +203,114 @@ final class AttentionKernel {
             }
             int stride = heads * headDim;
             pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
-            for (int row = 0; row < heads * rows; row++) {
+            for (int row = 0; row < heads * rows; ) {
                 int j = row / rows, r = row % rows;
                 int n = Math.min(slots, limit(batch, first, r) - start);
-                if (n <= 0) {
-                    continue;
+                // Four rows of one head that all weigh the whole block share each value load.
+                int count = r + 4 <= rows && n == slots ? 4 : 1;
+                if (n > 0) {
+                    for (int i = 0; i < count; i++) {
+                        int base = scOff + (row + i) * len + start - b0 * BLOCK;
+                        float f = factor[factorOff + row + i];
+                        for (int c = 0; c < BLOCK; c += P.length()) {
+                            FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
+                            (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
+                        }
+                    }
+                    int o = dstOff + j * group * headDim;
+                    if (count == 4) {
+                        accumulateFour(n, j * headDim, stride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
+                                o + rowOffset(r + 2, tokenStride), o + rowOffset(r + 3, tokenStride));
+                    } else {
+                        accumulate(n, 0, j * headDim, stride, dst, o + rowOffset(r, tokenStride), 0);
+                    }
                 }
-                int base = scOff + row * len + start - b0 * BLOCK;
-                float f = factor[factorOff + row];
-                for (int c = 0; c < BLOCK; c += P.length()) {
-                    FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
-                    (half ? roundToHalf(p) : p).intoArray(probs, c);
-                }
-                accumulate(n, j * headDim, stride, dst, dstOff + (r / group) * tokenStride + (j * group + r % group) * headDim);
+                row += count;
             }
         }
     }
 
-    /** out[o, o+headDim) += Σ_{s<n} probs[s]·values[s·stride + vOff ..]; four independent chains over the components. */
-    private void accumulate(int n, int vOff, int stride, float[] out, int o) {
+    /** Where row r of a KV head's rows (token r / group, query head r % group of the head's group) starts in the output. */
+    private int rowOffset(int r, int tokenStride) {
+        return (r / group) * tokenStride + (r % group) * headDim;
+    }
+
+    /**
+     * {@link #accumulate} for four rows at once, row i's probabilities at probs[i·BLOCK ..]: each
+     * value vector loaded serves the four (sixteen accumulators), in the same order of sums.
+     */
+    private void accumulateFour(int n, int vOff, int stride, float[] out, int o0, int o1, int o2, int o3) {
         int d = 0, step = D.length();
+        for (; d + 4 * step <= headDim; d += 4 * step) {
+            FloatVector a00 = FloatVector.fromArray(D, out, o0 + d), a01 = FloatVector.fromArray(D, out, o0 + d + step);
+            FloatVector a02 = FloatVector.fromArray(D, out, o0 + d + 2 * step), a03 = FloatVector.fromArray(D, out, o0 + d + 3 * step);
+            FloatVector a10 = FloatVector.fromArray(D, out, o1 + d), a11 = FloatVector.fromArray(D, out, o1 + d + step);
+            FloatVector a12 = FloatVector.fromArray(D, out, o1 + d + 2 * step), a13 = FloatVector.fromArray(D, out, o1 + d + 3 * step);
+            FloatVector a20 = FloatVector.fromArray(D, out, o2 + d), a21 = FloatVector.fromArray(D, out, o2 + d + step);
+            FloatVector a22 = FloatVector.fromArray(D, out, o2 + d + 2 * step), a23 = FloatVector.fromArray(D, out, o2 + d + 3 * step);
+            FloatVector a30 = FloatVector.fromArray(D, out, o3 + d), a31 = FloatVector.fromArray(D, out, o3 + d + step);
+            FloatVector a32 = FloatVector.fromArray(D, out, o3 + d + 2 * step), a33 = FloatVector.fromArray(D, out, o3 + d + 3 * step);
+            for (int s = 0; s < n; s++) {
+                int v = s * stride + vOff + d;
+                FloatVector v0 = FloatVector.fromArray(D, values, v), v1 = FloatVector.fromArray(D, values, v + step);
+                FloatVector v2 = FloatVector.fromArray(D, values, v + 2 * step), v3 = FloatVector.fromArray(D, values, v + 3 * step);
+                FloatVector p = FloatVector.broadcast(D, probs[s]);
+                a00 = v0.fma(p, a00);
+                a01 = v1.fma(p, a01);
+                a02 = v2.fma(p, a02);
+                a03 = v3.fma(p, a03);
+                p = FloatVector.broadcast(D, probs[BLOCK + s]);
+                a10 = v0.fma(p, a10);
+                a11 = v1.fma(p, a11);
+                a12 = v2.fma(p, a12);
+                a13 = v3.fma(p, a13);
+                p = FloatVector.broadcast(D, probs[2 * BLOCK + s]);
+                a20 = v0.fma(p, a20);
+                a21 = v1.fma(p, a21);
+                a22 = v2.fma(p, a22);
+                a23 = v3.fma(p, a23);
+                p = FloatVector.broadcast(D, probs[3 * BLOCK + s]);
+                a30 = v0.fma(p, a30);
+                a31 = v1.fma(p, a31);
+                a32 = v2.fma(p, a32);
+                a33 = v3.fma(p, a33);
+            }
+            a00.intoArray(out, o0 + d);
+            a01.intoArray(out, o0 + d + step);
+            a02.intoArray(out, o0 + d + 2 * step);
+            a03.intoArray(out, o0 + d + 3 * step);
+            a10.intoArray(out, o1 + d);
+            a11.intoArray(out, o1 + d + step);
+            a12.intoArray(out, o1 + d + 2 * step);
+            a13.intoArray(out, o1 + d + 3 * step);
+            a20.intoArray(out, o2 + d);
+            a21.intoArray(out, o2 + d + step);
+            a22.intoArray(out, o2 + d + 2 * step);
+            a23.intoArray(out, o2 + d + 3 * step);
+            a30.intoArray(out, o3 + d);
+            a31.intoArray(out, o3 + d + step);
+            a32.intoArray(out, o3 + d + 2 * step);
+            a33.intoArray(out, o3 + d + 3 * step);
+        }
+        if (d < headDim) {
+            accumulate(n, 0, vOff, stride, out, o0, d);
+            accumulate(n, BLOCK, vOff, stride, out, o1, d);
+            accumulate(n, 2 * BLOCK, vOff, stride, out, o2, d);
+            accumulate(n, 3 * BLOCK, vOff, stride, out, o3, d);
+        }
+    }
+
+    /**
+     * out[o + d] += Σ_{s<n} probs[p0 + s]·values[s·stride + vOff + d] for d in [from, headDim);
+     * four independent chains over the components.
+     */
+    private void accumulate(int n, int p0, int vOff, int stride, float[] out, int o, int from) {
+        int d = from, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
             FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
             for (int s = 0; s < n; s++) {
-                FloatVector p = FloatVector.broadcast(D, probs[s]);
+                FloatVector p = FloatVector.broadcast(D, probs[p0 + s]);
                 int v = s * stride + vOff + d;
                 a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
@@ -232,14 +325,14 @@ final class AttentionKernel {
         for (; d + step <= headDim; d += step) {
             FloatVector a = FloatVector.fromArray(D, out, o + d);
             for (int s = 0; s < n; s++) {
-                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[s]), a);
+                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
             }
             a.intoArray(out, o + d);
         }
         for (; d < headDim; d++) {
             float a = out[o + d];
             for (int s = 0; s < n; s++) {
-                a += probs[s] * values[s * stride + vOff + d];
+                a += probs[p0 + s] * values[s * stride + vOff + d];
             }
             out[o + d] = a;
         }

@@ -3,6 +3,7 @@ package dev.tern.model;
 import dev.tern.TernException;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
+import dev.tern.tensor.Aligned;
 
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -13,6 +14,8 @@ import java.util.Map;
  * attention over the cache → output projection → residual; RMSNorm → SwiGLU feed-forward →
  * residual), and returns logits only for the tokens that asked. Weights are read once per
  * batch. Scratch buffers are reused between calls: one forward pass at a time per instance.
+ * The matrix products' inputs (xb, att, hs) start at {@link Aligned#OFFSET}, on a cache line,
+ * where the batched tiles want them, so they are written there rather than copied.
  */
 public final class ForwardPass {
     private final ModelConfig c;
@@ -23,7 +26,8 @@ public final class ForwardPass {
     /** (cos, sin) of each rotated pair at the current token's position. */
     private final float[] cs;
     private int capacity;
-    private float[] x, xb, xb2, q, k, v, att, hb, hb2;
+    private float[] x, xb, xb2, q, k, v, att, hb, hb2, hs;
+    private static final int A = Aligned.OFFSET;
 
     public ForwardPass(Model model, WorkerPool pool) {
         this.c = model.config();
@@ -57,10 +61,10 @@ public final class ForwardPass {
         }
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers()[l];
-            Kernels.rmsNorm(xb, x, n, dim, lw.attnNorm(), c.rmsEps());
-            Kernels.matmul(pool, lw.wq(), xb, n, q);
-            Kernels.matmul(pool, lw.wk(), xb, n, k);
-            Kernels.matmul(pool, lw.wv(), xb, n, v);
+            Kernels.rmsNorm(xb, A, x, n, dim, lw.attnNorm(), c.rmsEps());
+            Kernels.matmul(pool, lw.wq(), xb, A, n, q);
+            Kernels.matmul(pool, lw.wk(), xb, A, n, k);
+            Kernels.matmul(pool, lw.wv(), xb, A, n, v);
             Kernels.addBias(q, n, lw.bq());
             Kernels.addBias(k, n, lw.bk());
             Kernels.addBias(v, n, lw.bv());
@@ -70,15 +74,15 @@ public final class ForwardPass {
                 rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs);
                 store(batch.sequence(t), l, batch.position(t), t * kvDim);
             }
-            attention.run(pool, l, batch, q, att);
-            Kernels.matmul(pool, lw.wo(), att, n, xb2);
+            attention.run(pool, l, batch, q, att, A);
+            Kernels.matmul(pool, lw.wo(), att, A, n, xb2);
             Kernels.add(x, xb2, n * dim);
 
-            Kernels.rmsNorm(xb, x, n, dim, lw.ffnNorm(), c.rmsEps());
-            Kernels.matmul(pool, lw.gate(), xb, n, hb);
-            Kernels.matmul(pool, lw.up(), xb, n, hb2);
-            Kernels.swiglu(hb, hb2, n * ffn);
-            Kernels.matmul(pool, lw.down(), hb, n, xb2);
+            Kernels.rmsNorm(xb, A, x, n, dim, lw.ffnNorm(), c.rmsEps());
+            Kernels.matmul(pool, lw.gate(), xb, A, n, hb);
+            Kernels.matmul(pool, lw.up(), xb, A, n, hb2);
+            Kernels.swiglu(hs, A, hb, hb2, n * ffn);
+            Kernels.matmul(pool, lw.down(), hs, A, n, xb2);
             Kernels.add(x, xb2, n * dim);
         }
         int rows = 0;
@@ -88,8 +92,8 @@ public final class ForwardPass {
             }
         }
         if (rows > 0) {
-            Kernels.rmsNorm(xb, x, rows, dim, w.outputNorm(), c.rmsEps());
-            Kernels.matmul(pool, w.output(), xb, rows, logits);
+            Kernels.rmsNorm(xb, A, x, rows, dim, w.outputNorm(), c.rmsEps());
+            Kernels.matmul(pool, w.output(), xb, A, rows, logits);
         }
         return logits;
     }
@@ -139,13 +143,14 @@ public final class ForwardPass {
         }
         capacity = Math.max(n, 2 * capacity);
         x = new float[capacity * c.dim()];
-        xb = new float[capacity * c.dim()];
+        xb = new float[A + capacity * c.dim()];
         xb2 = new float[capacity * c.dim()];
         q = new float[capacity * c.qDim()];
         k = new float[capacity * c.kvDim()];
         v = new float[capacity * c.kvDim()];
-        att = new float[capacity * c.qDim()];
+        att = new float[A + capacity * c.qDim()];
         hb = new float[capacity * c.ffnDim()];
         hb2 = new float[capacity * c.ffnDim()];
+        hs = new float[A + capacity * c.ffnDim()];
     }
 }

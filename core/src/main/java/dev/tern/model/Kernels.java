@@ -18,26 +18,22 @@ final class Kernels {
     private static final int MIN_PARALLEL_WORK = 1 << 14;
     /** Rows per unit of decode work: a multiple of the formats' row tiles. */
     private static final int ROW_GROUP = 4;
-    /** The activations copied to a cache-line boundary (the caller's arrays start anywhere). */
-    private static final ThreadLocal<float[][]> ALIGNED_X = Aligned.holder();
 
     private Kernels() {
     }
 
     /**
-     * out[t·rows + r] = w[r] · x[t·cols ..] for n tokens, rows split across the pool's threads.
-     * One token goes through the format's several-rows-at-a-time matrix × vector kernel (decode
-     * is bound by reading the weights once); a batch goes through {@link BatchMatmul}, which
-     * decodes each weight block once for all the tokens. F32 weights, which need no decoding, take
-     * BatchMatmul's path for one token too: its F32 tiles read each row through a segment of its
-     * own, checked once per row (F32 decode, alternated: stories15M 436–513 → 464–560 t/s in 5 of 6
-     * pairs faster; 110M, bound by memory, unchanged within the noise: 44–50 either way).
+     * out[t·rows + r] = w[r] · x[xOff + t·cols ..] for n tokens, rows split across the pool's threads.
+     * x[xOff] should start a cache line ({@link Aligned}): the batched tiles' loads then never
+     * straddle two. One token goes through the format's several-rows-at-a-time matrix × vector
+     * kernel (decode is bound by reading the weights once); a batch goes through {@link BatchMatmul},
+     * which decodes each weight block once for all the tokens. F32 weights, which need no decoding,
+     * take BatchMatmul's path for one token too: its F32 tiles read each row through a segment of
+     * its own, checked once per row (F32 decode, alternated: stories15M 436–513 → 464–560 t/s in 5
+     * of 6 pairs faster; 110M, bound by memory, unchanged within the noise: 44–50 either way).
      */
-    static void matmul(WorkerPool pool, Tensor w, float[] x, int n, float[] out) {
+    static void matmul(WorkerPool pool, Tensor w, float[] x, int xOff, int n, float[] out) {
         int rows = w.rows(), cols = w.cols();
-        float[] xa = Aligned.scratch(ALIGNED_X, n * cols);
-        int x0 = Aligned.OFFSET;
-        System.arraycopy(x, 0, xa, x0, n * cols);
         int group = n == 1 ? ROW_GROUP : BatchMatmul.ROW_BLOCK;
         boolean matrixVector = n == 1 && w.format() != F32Format.INSTANCE;
         int groups = (rows + group - 1) / group;
@@ -57,13 +53,13 @@ final class Kernels {
                     outs[i] = r0 + i * part;
                     offsets[i] = outs[i] * rowBytes;
                 }
-                f.dotRowsFour(data, offsets, rowBytes, part, xa, x0, cols, out, outs);
+                f.dotRowsFour(data, offsets, rowBytes, part, x, xOff, cols, out, outs);
                 int done = r0 + 4 * part;
-                f.dotRows(data, done * rowBytes, rowBytes, r1 - done, xa, x0, cols, out, done);
+                f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, xOff, cols, out, done);
             });
         } else {
             pool.parallelFor(groups, minGroups, (from, to) ->
-                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), xa, x0, n, out, rows));
+                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, xOff, n, out, rows));
         }
     }
 
@@ -80,8 +76,8 @@ final class Kernels {
         }
     }
 
-    /** RMSNorm of n rows of width dim, times weight; sums in double as ggml does. */
-    static void rmsNorm(float[] out, float[] x, int n, int dim, float[] weight, float eps) {
+    /** out[outOff ..] = RMSNorm of n rows of x of width dim, times weight; sums in double as ggml does. */
+    static void rmsNorm(float[] out, int outOff, float[] x, int n, int dim, float[] weight, float eps) {
         for (int t = 0; t < n; t++) {
             int off = t * dim;
             double sum = 0;
@@ -90,16 +86,16 @@ final class Kernels {
             }
             float scale = (float) (1.0 / Math.sqrt((float) (sum / dim) + eps));
             for (int i = 0; i < dim; i++) {
-                out[off + i] = x[off + i] * scale * weight[i];
+                out[outOff + off + i] = x[off + i] * scale * weight[i];
             }
         }
     }
 
-    /** gate[i] = silu(gate[i]) · up[i] for the first n values: SwiGLU. */
-    static void swiglu(float[] gate, float[] up, int n) {
+    /** out[outOff + i] = silu(gate[i]) · up[i] for the first n values: SwiGLU. */
+    static void swiglu(float[] out, int outOff, float[] gate, float[] up, int n) {
         for (int i = 0; i < n; i++) {
             float g = gate[i];
-            gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
+            out[outOff + i] = g / (1f + (float) Math.exp(-g)) * up[i];
         }
     }
 

@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -91,8 +92,13 @@ class AttentionTest {
             }
         }
         float[] q = gaussian(random, batch.size() * qDim, 1f);
-        float[] att = new float[batch.size() * qDim];
-        new Attention(c).run(POOL, layer, batch, q, att, splits);
+        int attOff = 5;  // written from an offset, as the forward pass writes it to a cache-line boundary
+        float[] att = new float[attOff + batch.size() * qDim + 3];
+        Arrays.fill(att, Float.NaN);
+        new Attention(c).run(POOL, layer, batch, q, att, attOff, splits);
+        for (int i : new int[] {0, attOff - 1, att.length - 1}) {
+            assertTrue(Float.isNaN(att[i]), "wrote outside its range at " + i);
+        }
 
         int group = heads / kvHeads;
         double worst = 0;
@@ -101,7 +107,7 @@ class AttentionTest {
             for (int h = 0; h < heads; h++) {
                 double[] expected = reference(type, q, t * qDim + h * headDim, headDim, k[s], v[s], (h / group) * headDim, pos);
                 for (int d = 0; d < headDim; d++) {
-                    worst = Math.max(worst, Math.abs(expected[d] - att[t * qDim + h * headDim + d]));
+                    worst = Math.max(worst, Math.abs(expected[d] - att[attOff + t * qDim + h * headDim + d]));
                 }
             }
         }
