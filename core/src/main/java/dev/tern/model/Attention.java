@@ -68,12 +68,22 @@ final class Attention {
             items += s;
         }
         if (maxSplits == 1 && splits == 0) {
-            pool.parallelFor(tiles * kvHeads, 1, (from, to) -> {
+            int count = tiles * kvHeads;
+            WorkerPool.Range whole = (from, to) -> {
                 AttentionKernel k = kernels.get();
                 for (int i = from; i < to; i++) {
-                    k.attendWhole(batch, layer, tileFirst[i / kvHeads], tileEnd[i / kvHeads], i % kvHeads, q, att, attOff);
+                    // Last tiles first: in a prefill they attend to the most positions, and the
+                    // small early ones then fill the end of the loop.
+                    int item = count - 1 - i;
+                    k.attendWhole(batch, layer, tileFirst[item / kvHeads], tileEnd[item / kvHeads], item % kvHeads, q, att, attOff);
                 }
-            });
+            };
+            if (batch.size() > tiles) {
+                // Some tile holds several tokens (a prefill): items are long and uneven.
+                pool.parallelForEach(count, whole);
+            } else {
+                pool.parallelFor(count, 1, whole);
+            }
             return;
         }
         int itemCount = items, qDim = c.qDim();

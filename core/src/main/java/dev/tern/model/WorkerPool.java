@@ -68,18 +68,32 @@ public final class WorkerPool implements AutoCloseable {
      * Runs {@code body} over [0, n) split into chunks of at least {@code minChunk} indices,
      * in parallel; runs it inline when the range is too small to be worth sharing.
      */
-    public synchronized void parallelFor(int n, int minChunk, Range body) {
+    public void parallelFor(int n, int minChunk, Range body) {
+        int wanted = Math.min(threads() * CHUNKS_PER_THREAD, (n + minChunk - 1) / Math.max(1, minChunk));
+        run(n, wanted <= 1 ? n : (n + wanted - 1) / wanted, body);
+    }
+
+    /**
+     * Runs {@code body} over [0, n) one index at a time, in parallel: for few, long or uneven
+     * items, where a claim costs nothing next to an item and a coarser split could leave one
+     * thread finishing a big chunk alone while the others wait (split eight ways, a loop of equal
+     * items idles one of two threads for half a chunk on average: a sixteenth of the loop).
+     */
+    public void parallelForEach(int n, Range body) {
+        run(n, 1, body);
+    }
+
+    private synchronized void run(int n, int chunk, Range body) {
         if (n <= 0) {
             return;
         }
-        int wanted = Math.min(threads() * CHUNKS_PER_THREAD, (n + minChunk - 1) / Math.max(1, minChunk));
-        if (workers.length == 0 || wanted <= 1) {
+        if (workers.length == 0 || chunk >= n) {
             body.run(0, n);
             return;
         }
         this.body = body;
         this.n = n;
-        this.chunk = (n + wanted - 1) / wanted;
+        this.chunk = chunk;
         this.chunks = (n + chunk - 1) / chunk;
         failure = null;
         done.set(0);
