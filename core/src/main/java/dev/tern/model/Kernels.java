@@ -101,9 +101,19 @@ final class Kernels {
         }
     }
 
-    /** out[outOff + i] = silu(gate[i]) · up[i] for the first n values: SwiGLU. */
+    /**
+     * out[outOff + i] = silu(gate[i]) · up[i] for the first n values: SwiGLU. The vector exp (as
+     * ggml's, not correctly rounded; within an ulp of Math.exp) because scalar Math.exp calls were
+     * 3.5% of an 8-sequence decode step of the 1B shape (JFR).
+     */
     static void swiglu(float[] out, int outOff, float[] gate, float[] up, int n) {
-        for (int i = 0; i < n; i++) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, i);
+            FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
+            silu.mul(FloatVector.fromArray(S, up, i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) {
             float g = gate[i];
             out[outOff + i] = g / (1f + (float) Math.exp(-g)) * up[i];
         }
