@@ -103,7 +103,7 @@ final class ServeCommand implements Callable<Integer> {
                 throw new TernException("--port must be 0 to 65535, got " + port);
             }
             if (!(warmup >= 0)) {
-                throw new TernException("--warmup must be a number of seconds, at least 0");
+                throw new TernException("--warmup must be a number of seconds, 0 or more");
             }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
