@@ -58,6 +58,31 @@ class WorkerPoolTest {
         }
     }
 
+    /** One index per claim, and chunked loops before and after it keep their own bounds. */
+    @Test
+    void forEachRunsEveryIndexAloneAmongChunkedLoops() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            for (int round = 0; round < 200; round++) {
+                int n = 1 + round % 40;
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                pool.parallelForEach(n, (from, to) -> {
+                    assertEquals(from + 1, to, "one index per call");
+                    hits.incrementAndGet(from);
+                });
+                AtomicIntegerArray chunked = new AtomicIntegerArray(n);
+                pool.parallelFor(n, 1, (from, to) -> {
+                    for (int i = from; i < to; i++) {
+                        chunked.incrementAndGet(i);
+                    }
+                });
+                for (int i = 0; i < n; i++) {
+                    assertEquals(1, hits.get(i), "round " + round + " index " + i);
+                    assertEquals(1, chunked.get(i), "round " + round + " index " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void aFailureReachesTheCallerAndThePoolStaysUsable() {
         try (WorkerPool pool = new WorkerPool(2)) {
