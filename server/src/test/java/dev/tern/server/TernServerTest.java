@@ -29,7 +29,6 @@ import dev.tern.kv.KVCacheType;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Speculation;
-import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,24 +60,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Generator}.
  */
 class TernServerTest {
-    private static final String MODEL = "stories260K";
+    private static final String MODEL = LoopbackServer.MODEL;
     private static final String KEY = "test-key";
+    private static LoopbackServer fixture;
     private static Tern tern;
     private static TernServer server;
     private static OpenAIClient client;
-    private static final HttpClient http = HttpClient.newHttpClient();
+    private static HttpClient http;
 
     @BeforeAll
     static void start() {
-        tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(2, 256, 40, KVCacheType.F32));
-        server = TernServer.start(tern, new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null));
-        client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey(KEY).maxRetries(0).build();
+        fixture = LoopbackServer.start(new Tern.Options(2, 256, 40, KVCacheType.F32),
+                new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null));
+        tern = fixture.tern();
+        server = fixture.server();
+        client = fixture.client();
+        http = fixture.http();
     }
 
     @AfterAll
     static void stop() {
-        server.close();
-        tern.close();
+        fixture.close();
     }
 
     private static GenerationResult solo(int[] prompt, int maxTokens) {
@@ -101,12 +103,7 @@ class TernServerTest {
     }
 
     private static HttpResponse<String> post(String path, String body, boolean withKey) throws Exception {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
-        if (withKey) {
-            b.header("Authorization", "Bearer " + KEY);
-        }
-        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        return fixture.post(path, body, withKey);
     }
 
     private static JsonNode errorOf(HttpResponse<String> r) throws Exception {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.models.FunctionDefinition;
 import com.openai.models.FunctionParameters;
@@ -16,16 +15,11 @@ import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
 import com.openai.models.chat.completions.ChatCompletionMessageToolCall;
 import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
 import dev.tern.Tern;
-import dev.tern.engine.SchedulerConfig;
 import dev.tern.kv.KVCacheType;
-import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -34,32 +28,29 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Function calling through the OpenAI SDK and plain HTTP: tool calls whose arguments fit each function's parameters. */
 class ToolCallsTest {
-    private static final String MODEL = "stories260K";
+    private static final String MODEL = LoopbackServer.MODEL;
     private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final Map<String, Object> WEATHER_PARAMETERS = Map.of("type", "object", "additionalProperties", false,
             "required", List.of("city", "days"),
             "properties", Map.of("city", Map.of("type", "string"), "days", Map.of("type", "integer", "minimum", 1, "maximum", 7)));
+    private static LoopbackServer fixture;
     private static Tern tern;
-    private static TernServer server;
     private static OpenAIClient client;
-    private static final HttpClient http = HttpClient.newHttpClient();
 
     @BeforeAll
     static void start() {
-        tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(2, 0, 8, KVCacheType.F32));
-        server = TernServer.start(tern, ServerConfig.loopback(0, MODEL).withScheduler(SchedulerConfig.defaults()));
-        client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey("none").maxRetries(0).build();
+        fixture = LoopbackServer.start(new Tern.Options(2, 0, 8, KVCacheType.F32), ServerConfig.loopback(0, MODEL));
+        tern = fixture.tern();
+        client = fixture.client();
     }
 
     @AfterAll
     static void stop() {
-        server.close();
-        tern.close();
+        fixture.close();
     }
 
     private static FunctionDefinition weather() {
@@ -205,16 +196,12 @@ class ToolCallsTest {
             assertEquals(400, r.statusCode(), c[0] + " -> " + r.body());
             assertEquals(c[1], Json.MAPPER.readTree(r.body()).path("error").path("param").asText(), r.body());
         }
-        HttpResponse<String> legacy = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(
-                        "{\"prompt\": \"hi\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}")).build(),
-                HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> legacy = fixture.post("/v1/completions",
+                "{\"prompt\": \"hi\", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}]}", false);
         assertEquals(400, legacy.statusCode(), legacy.body());
     }
 
     private static HttpResponse<String> post(ObjectNode body) throws Exception {
-        return http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(Json.write(body))).build(),
-                HttpResponse.BodyHandlers.ofString());
+        return fixture.post("/v1/chat/completions", Json.write(body), false);
     }
 }

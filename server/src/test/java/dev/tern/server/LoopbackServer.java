@@ -1,0 +1,45 @@
+package dev.tern.server;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import dev.tern.Tern;
+import dev.tern.testing.Fixtures;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+
+/**
+ * The server tests' fixture: stories260K (F32) behind a Tern server on a free loopback port,
+ * with an OpenAI SDK client and a plain HTTP client for what the SDK cannot send.
+ */
+record LoopbackServer(Tern tern, TernServer server, ServerConfig config, OpenAIClient client, HttpClient http)
+        implements AutoCloseable {
+    static final String MODEL = "stories260K";
+
+    /** Loads the model with {@code options} and serves it as {@link #MODEL} with {@code config} on port 0. */
+    static LoopbackServer start(Tern.Options options, ServerConfig config) {
+        Tern tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, options);
+        TernServer server = TernServer.start(tern, config);
+        String key = config.apiKey() == null ? "none" : config.apiKey();
+        OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey(key).maxRetries(0).build();
+        return new LoopbackServer(tern, server, config, client, HttpClient.newHttpClient());
+    }
+
+    /** POSTs a JSON body to {@code path}, with the server's API key when {@code withKey}. */
+    HttpResponse<String> post(String path, String body, boolean withKey) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(server.url() + path))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        if (withKey) {
+            b.header("Authorization", "Bearer " + config.apiKey());
+        }
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Override
+    public void close() {
+        server.close();
+        tern.close();
+    }
+}
