@@ -1,7 +1,6 @@
 package dev.tern.model;
 
 import dev.tern.TernException;
-import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
 import dev.tern.tensor.Aligned;
 
