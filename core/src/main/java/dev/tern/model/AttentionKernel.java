@@ -25,6 +25,8 @@ final class AttentionKernel {
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
     /** Lanes over the components of a head. */
     private static final VectorSpecies<Float> D = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> HALF = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> QUARTER = FloatVector.SPECIES_128;
     /**
      * 0, 1, 2, … per lane: comparing it with a limit masks the causal diagonal. (P.indexInRange
      * has no compiled form here and ran in the Vector API's Java fallback: 3% of a 512-token prefill.)
@@ -328,6 +330,23 @@ final class AttentionKernel {
                 a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
             }
             a.intoArray(out, o + d);
+        }
+        // Heads narrower than a vector (stories260K's are 8 wide): half and quarter vectors before scalars.
+        if (D.length() > HALF.length() && d + HALF.length() <= headDim) {
+            FloatVector a = FloatVector.fromArray(HALF, out, o + d);
+            for (int s = 0; s < n; s++) {
+                a = FloatVector.fromArray(HALF, values, s * stride + vOff + d).fma(FloatVector.broadcast(HALF, probs[p0 + s]), a);
+            }
+            a.intoArray(out, o + d);
+            d += HALF.length();
+        }
+        if (D.length() > QUARTER.length() && d + QUARTER.length() <= headDim) {
+            FloatVector a = FloatVector.fromArray(QUARTER, out, o + d);
+            for (int s = 0; s < n; s++) {
+                a = FloatVector.fromArray(QUARTER, values, s * stride + vOff + d).fma(FloatVector.broadcast(QUARTER, probs[p0 + s]), a);
+            }
+            a.intoArray(out, o + d);
+            d += QUARTER.length();
         }
         for (; d < headDim; d++) {
             float a = out[o + d];

@@ -28,6 +28,8 @@ final class F32Tiles {
     static final int MAX_TOKENS = 10;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final VectorSpecies<Float> HALF = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> QUARTER = FloatVector.SPECIES_128;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
@@ -168,10 +170,24 @@ final class F32Tiles {
         out[o0 + 3] = c3.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
     }
 
-    /** Σ row[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector. */
+    /**
+     * Σ row[i]·x[x0+i] for i in [from, k): the tail past the last whole vector, in a half and a
+     * quarter vector before scalars (stories260K's 12-column tails, added one by one, were 17% of its decode).
+     */
     private static float tail(MemorySegment row, float[] x, int x0, int from, int k) {
         float sum = 0f;
-        for (int i = from; i < k; i++) {
+        int i = from;
+        if (L > HALF.length() && i + HALF.length() <= k) {
+            sum += FloatVector.fromMemorySegment(HALF, row, 4L * i, LE).mul(FloatVector.fromArray(HALF, x, x0 + i))
+                    .reduceLanes(VectorOperators.ADD);
+            i += HALF.length();
+        }
+        if (L > QUARTER.length() && i + QUARTER.length() <= k) {
+            sum += FloatVector.fromMemorySegment(QUARTER, row, 4L * i, LE).mul(FloatVector.fromArray(QUARTER, x, x0 + i))
+                    .reduceLanes(VectorOperators.ADD);
+            i += QUARTER.length();
+        }
+        for (; i < k; i++) {
             sum += row.get(F32, 4L * i) * x[x0 + i];
         }
         return sum;

@@ -35,7 +35,7 @@ class AttentionTest {
             "8, 2, 64, 200, 1, 3", "8, 2, 64, 200, 1, 5", "8, 2, 64, 200, 1, 13", "4, 1, 64, 47, 1, 0",
             "4, 1, 64, 47, 1, 4", "6, 2, 40, 33, 1, 2", "3, 3, 8, 17, 1, 2", "2, 2, 24, 31, 1, 1",
             "8, 2, 64, 0, 37, 0", "8, 2, 64, 20, 37, 0", "2, 2, 24, 5, 40, 0", "6, 2, 40, 15, 18, 0",
-            "4, 1, 64, 100, 20, 3", "2, 1, 32, 3, 60, 4", "1, 1, 64, 1000, 1, 0",
+            "4, 1, 64, 100, 20, 3", "2, 1, 32, 3, 60, 4", "1, 1, 64, 1000, 1, 0", "2, 1, 12, 9, 3, 0", "2, 2, 28, 20, 1, 1",
     })
     void matchesDoublePrecisionReferenceWithF32Cache(int heads, int kvHeads, int headDim, int cached, int fresh, int splits) {
         check(KVCacheType.F32, heads, kvHeads, headDim, new int[]{cached}, fresh, splits, 2e-5);
