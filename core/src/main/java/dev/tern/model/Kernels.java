@@ -39,7 +39,7 @@ final class Kernels {
      */
     static void matmul(WorkerPool pool, Tensor w, float[] x, int xOff, int n, float[] out) {
         int rows = w.rows(), cols = w.cols();
-        int group = n == 1 ? ROW_GROUP : BatchMatmul.ROW_BLOCK;
+        int group = n == 1 ? ROW_GROUP : BatchMatmul.rowGroup(w, n);
         boolean matrixVector = n == 1 && w.format() != F32Format.INSTANCE;
         int groups = (rows + group - 1) / group;
         long work = (long) group * cols * n;

@@ -31,6 +31,15 @@ public final class BatchMatmul {
     }
 
     /**
+     * The rows a thread's share of {@link #multiply} should be a multiple of: a decoded block, or
+     * for F32 weights times a few tokens a quad ({@link F32Tiles}). Coarser shares of those would
+     * split a 288-row matrix into five, three for one thread and two for the other.
+     */
+    public static int rowGroup(Tensor w, int n) {
+        return w.format() == F32Format.INSTANCE && n <= F32Tiles.MAX_TOKENS ? 4 : ROW_BLOCK;
+    }
+
+    /**
      * {@code out[t·outStride + r] = w[r] · x[xOff + t·w.cols() ..]} for tokens t < n and rows r in
      * [rowFrom, rowTo).
      */
