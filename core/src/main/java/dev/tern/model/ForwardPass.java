@@ -22,8 +22,8 @@ public final class ForwardPass {
     private final WorkerPool pool;
     private final Rope rope;
     private final Attention attention;
-    /** (cos, sin) of each rotated pair at the current token's position. */
-    private final float[] cs;
+    /** (cos, sin) of each rotated pair at each token's position, token t's from t·ropeDims. */
+    private float[] cs;
     private int capacity;
     private float[] x, xb, xb2, q, k, v, att, hb, hb2, hs;
     private static final int A = Aligned.OFFSET;
@@ -34,7 +34,6 @@ public final class ForwardPass {
         this.pool = pool;
         this.rope = new Rope(c, w.ropeFreqFactors());
         this.attention = new Attention(c);
-        this.cs = new float[c.ropeDims()];
     }
 
     public ModelConfig config() {
@@ -55,8 +54,11 @@ public final class ForwardPass {
         reserve(batch);
         ensureCapacity(n);
         int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
+        int rd = c.ropeDims();
         for (int t = 0; t < n; t++) {
             w.tokenEmbedding().dequantizeRow(batch.token(t), x, t * dim);
+            // Every layer turns a position by the same angles: their sines and cosines once per pass.
+            rope.angles(batch.position(t), cs, t * rd);
         }
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers()[l];
@@ -68,9 +70,8 @@ public final class ForwardPass {
             Kernels.addBias(k, n, lw.bk());
             Kernels.addBias(v, n, lw.bv());
             for (int t = 0; t < n; t++) {
-                rope.angles(batch.position(t), cs);
-                rope.rotate(q, t * qDim, c.heads(), c.headDim(), cs);
-                rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs);
+                rope.rotate(q, t * qDim, c.heads(), c.headDim(), cs, t * rd);
+                rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs, t * rd);
                 store(batch.sequence(t), l, batch.position(t), t * kvDim);
             }
             attention.run(pool, l, batch, q, att, A);
@@ -151,5 +152,6 @@ public final class ForwardPass {
         hb = new float[capacity * c.ffnDim()];
         hb2 = new float[capacity * c.ffnDim()];
         hs = new float[A + capacity * c.ffnDim()];
+        cs = new float[capacity * c.ropeDims()];
     }
 }
