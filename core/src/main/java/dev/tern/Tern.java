@@ -14,7 +14,6 @@ import dev.tern.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -140,9 +139,14 @@ public final class Tern implements AutoCloseable {
 
     /** {@link #warmUp(double)} that also ends, within a token, once {@code stop} says so. */
     public void warmUp(double seconds, BooleanSupplier stop) {
-        int room = Math.min(contextSize, 48);
+        int room = Math.min(contextSize, 64);
+        // A prompt past F32Tiles' few tokens, so that prefill's batched tiles are compiled too: the
+        // text repeated to half the room.
         int[] text = tokenizer.encode("Once upon a time, there was a little", true, false);
-        int[] prompt = Arrays.copyOf(text, Math.max(1, Math.min(text.length, room / 2)));
+        int[] prompt = new int[Math.max(1, room / 2)];
+        for (int i = 0; i < prompt.length; i++) {
+            prompt[i] = text[i % text.length];
+        }
         Generator.Listener untilStopped = (id, piece) -> !stop.getAsBoolean();
         long end = System.nanoTime() + (long) (seconds * 1e9);
         try (Session s = engine.newSession(room)) {
