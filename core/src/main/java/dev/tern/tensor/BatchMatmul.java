@@ -14,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * pass activations that do too ({@link Aligned}): the tiles' loads then never straddle two lines.
  */
 public final class BatchMatmul {
-    /** Most rows decoded per buffer fill; a work split across threads should be a multiple of it. */
+    /** Most rows decoded per buffer fill. */
     public static final int ROW_BLOCK = 32;
     /**
      * Half of this machine kind's L2 (2 MiB per core): while the batch's activations fit in it
