@@ -7,10 +7,6 @@ import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.tokenizer.Tokenizer;
 
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
-
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -27,7 +23,6 @@ import java.util.SplittableRandom;
  * keeps the target's distribution.
  */
 public final class DraftModelProposer implements Proposer {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private final Session session;
     private final Sampler sampler;
     private final SamplerConfig config;
@@ -140,19 +135,14 @@ public final class DraftModelProposer implements Proposer {
                 : new Proposal(Arrays.copyOf(tokens, n), dists == null ? null : Arrays.copyOf(dists, n));
     }
 
-    /** Softmax probability of the largest logit, with vector exps: 0.6 µs for 512 logits, against 4.4 µs for scalar ones (a stories260K draft step is about 120 µs). */
+    /** Softmax probability of the largest logit. */
     private static float topProbability(float[] logits) {
         float m = max(logits);
-        FloatVector sum = FloatVector.zero(S);
-        int i = 0;
-        for (int bound = S.loopBound(logits.length); i < bound; i += S.length()) {
-            sum = sum.add(FloatVector.fromArray(S, logits, i).sub(m).lanewise(VectorOperators.EXP));
+        double sum = 0;
+        for (float l : logits) {
+            sum += Math.exp(l - m);
         }
-        double total = sum.reduceLanes(VectorOperators.ADD);
-        for (; i < logits.length; i++) {
-            total += Math.exp(logits[i] - m);
-        }
-        return (float) (1 / total);
+        return (float) (1 / sum);
     }
 
     private static float max(float[] v) {
