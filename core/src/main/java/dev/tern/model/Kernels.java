@@ -39,8 +39,8 @@ final class Kernels {
      */
     static void matmul(WorkerPool pool, Tensor w, float[] x, int xOff, int n, float[] out) {
         int rows = w.rows(), cols = w.cols();
-        int group = n == 1 ? ROW_GROUP : BatchMatmul.rowGroup(w, n);
         boolean matrixVector = n == 1 && w.format() != F32Format.INSTANCE;
+        int group = matrixVector ? ROW_GROUP : BatchMatmul.rowGroup(w, n);
         int groups = (rows + group - 1) / group;
         long work = (long) group * cols * n;
         int minGroups = (int) Math.max(1, MIN_PARALLEL_WORK / work);
