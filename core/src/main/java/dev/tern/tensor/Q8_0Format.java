@@ -41,14 +41,19 @@ public final class Q8_0Format implements TensorFormat {
         }
     }
 
-    /** {@link #dot} of the rows at a and b into out[ia] and out[ib], their blocks read alternately. */
+    /**
+     * {@link #dot} of the rows at a and b into out[ia] and out[ib], their blocks read alternately,
+     * each row through a slice of its own with a long index: the JIT then checks its bounds once
+     * per row rather than at every load.
+     */
     private static void dotPair(MemorySegment w, long a, long b, float[] x, int xOff, int n, float[] out, int ia, int ib) {
+        long end = (long) (n / QK) * BYTES;
+        MemorySegment ra = w.asSlice(a, end), rb = w.asSlice(b, end);
         FloatVector accA = FloatVector.zero(Vec.F), accB = accA;
-        for (int k = 0; k < n / QK; k++) {
-            long o = (long) k * BYTES;
-            int xo = xOff + k * QK;
-            accA = block(w, a + o, x, xo, accA);
-            accB = block(w, b + o, x, xo, accB);
+        int xo = xOff;
+        for (long o = 0; o < end; o += BYTES, xo += QK) {
+            accA = block(ra, o, x, xo, accA);
+            accB = block(rb, o, x, xo, accB);
         }
         out[ia] = accA.reduceLanes(VectorOperators.ADD);
         out[ib] = accB.reduceLanes(VectorOperators.ADD);
