@@ -43,7 +43,8 @@ class AttentionTest {
 
     @ParameterizedTest(name = "{0} cache, heads {1}/{2}, {3} cached + {4} new, {5} splits")
     @CsvSource({
-            "F16, 8, 2, 300, 1, 0", "F16, 8, 2, 300, 1, 4", "F16, 4, 4, 10, 30, 0",
+            "F16, 8, 2, 300, 1, 0", "F16, 8, 2, 300, 1, 4", "F16, 4, 4, 10, 30, 0", "F16, 8, 2, 100, 40, 0",
+            "F16, 8, 2, 100, 40, 3",
             "Q8_0, 8, 2, 300, 1, 0", "Q8_0, 8, 2, 300, 1, 4", "Q8_0, 4, 4, 10, 30, 0",
     })
     void matchesReferenceOverPackedCaches(KVCacheType type, int heads, int kvHeads, int cached, int fresh, int splits) {
