@@ -1,6 +1,15 @@
 package dev.tern.tensor;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
+import java.util.stream.IntStream;
 
 /**
  * The scale searches shared by the k-quant reference quantizers (ggml-quants.c), ported with
@@ -165,25 +174,34 @@ final class KQuants {
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
 
-    /**
-     * {@link #scaleK4} from the 12 scale bytes read as three little-endian ints (s0: bytes 0–3,
-     * s1: 4–7, s2: 8–11): no memory access, so that it fits inside the 512-bit kernels.
-     */
-    static int scaleK4(int s0, int s1, int s2, int j) {
-        if (j < 4) {
-            return (s0 >>> 8 * j) & 63;
-        }
-        int k = 8 * (j - 4);
-        return ((s2 >>> k) & 0xF) | (((s0 >>> k) & 0xFF) >> 6 << 4);
-    }
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Integer> I16 = IntVector.SPECIES_512;
+    private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
+    // Scale j < 4: byte j & 63; j ≥ 4: byte j+4 & 15 | (byte j−4 >> 6) << 4. Min j < 4: byte j+4 & 63;
+    // j ≥ 4: byte j+4 >> 4 | (byte j >> 6) << 4. Lane i of P_BYTES/Q_BYTES picks its P and Q byte.
+    private static final VectorShuffle<Byte> P_BYTES = VectorShuffle.fromValues(B16, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(B16, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 4, 5, 6, 7);
+    private static final IntVector P_SHIFT = IntVector.fromArray(I16, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
+    private static final IntVector P_MASK = IntVector.fromArray(I16, new int[]{63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
+    private static final IntVector Q_MASK = IntVector.fromArray(I16, new int[]{0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
+    private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(F16, 0xFF00L);
+    /** LANE[k] broadcasts lane k of a 512-bit float vector. */
+    @SuppressWarnings("unchecked")
+    static final VectorShuffle<Float>[] LANE = IntStream.range(0, 8).mapToObj(k -> VectorShuffle.fromOp(F16, i -> k))
+            .toArray(VectorShuffle[]::new);
 
-    /** {@link #minK4} from the 12 scale bytes read as three ints, as {@link #scaleK4(int, int, int, int)}. */
-    static int minK4(int s0, int s1, int s2, int j) {
-        if (j < 4) {
-            return (s1 >>> 8 * j) & 63;
-        }
-        int k = 8 * (j - 4);
-        return (((s2 >>> k) & 0xFF) >> 4) | (((s1 >>> k) & 0xFF) >> 6 << 4);
+    /**
+     * Every scale and min of a Q4_K/Q5_K super-block at once, from its 12 scale bytes (the first
+     * 12 lanes of {@code bytes}): lanes 0–7 d·scale of sub-blocks 0–7, lanes 8–15 dmin·min, as
+     * {@link #scaleK4} and {@link #minK4} unpack them. Each lane is (P >>> shift & mask) |
+     * (Q >>> 2 & 0x30) for its own P and Q byte: two byte shuffles instead of sixteen scalar
+     * extractions, which took as long as a super-block's vector work.
+     */
+    static FloatVector scalesMinsK4(ByteVector bytes, float d, float dmin) {
+        IntVector p = (IntVector) bytes.rearrange(P_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, I16, 0);
+        IntVector q = (IntVector) bytes.rearrange(Q_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, I16, 0);
+        IntVector v = p.lanewise(VectorOperators.LSHR, P_SHIFT).and(P_MASK).or(q.lanewise(VectorOperators.LSHR, 2).and(Q_MASK));
+        return ((FloatVector) v.convert(VectorOperators.I2F, 0)).mul(FloatVector.broadcast(F16, d).blend(dmin, MIN_LANES));
     }
 
     /** get_scale_min_k4's min: the 6-bit min of sub-block j. */

@@ -3,19 +3,15 @@ package dev.tern.tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.stream.IntStream;
 
 import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.LSHR;
-import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
 
 /**
  * Q4_K: super-blocks of 256 values in 8 sub-blocks of 32, each with a 6-bit scale and min;
@@ -31,19 +27,6 @@ public final class Q4_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    // Scale j < 4: byte j & 63; j ≥ 4: byte j+4 & 15 | (byte j−4 >> 6) << 4. Min j < 4: byte j+4 & 63;
-    // j ≥ 4: byte j+4 >> 4 | (byte j >> 6) << 4 (get_scale_min_k4). Lanes 0–7 scales, 8–15 mins.
-    private static final VectorShuffle<Byte> P_BYTES = VectorShuffle.fromValues(B, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
-    private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(B, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 4, 5, 6, 7);
-    private static final IntVector P_SHIFT = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
-    private static final IntVector P_MASK = IntVector.fromArray(I, new int[]{63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
-    private static final IntVector Q_MASK = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
-    private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(F, 0xFF00L);
-    /** LANE[k] broadcasts lane k. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] LANE = IntStream.range(0, 8).mapToObj(k -> VectorShuffle.fromOp(F, i -> k))
-            .toArray(VectorShuffle[]::new);
-
     private Q4_KFormat() {
     }
 
@@ -110,13 +93,7 @@ public final class Q4_KFormat implements TensorFormat {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
-            // Lanes 0–7: d·scale of sub-blocks 0–7; lanes 8–15: dmin·min. Every lane is
-            // (P >>> shift & mask) | (Q >>> 2 & 0x30) with its P and Q bytes of the 12 scale bytes.
-            ByteVector bytes = ByteVector.fromMemorySegment(B, w, p + 4, LE);
-            IntVector sp = (IntVector) bytes.rearrange(P_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
-            IntVector sq = (IntVector) bytes.rearrange(Q_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
-            IntVector si = sp.lanewise(LSHR, P_SHIFT).and(P_MASK).or(sq.lanewise(LSHR, 2).and(Q_MASK));
-            FloatVector sm = ((FloatVector) si.convert(I2F, 0)).mul(FloatVector.broadcast(F, d).blend(dmin, MIN_LANES));
+            FloatVector sm = KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, w, p + 4, LE), d, dmin);
             mins = ((FloatVector) sm.reinterpretShape(H, 1)).fma(FloatVector.fromArray(H, sums, b * 8), mins);
             for (int c = 0; c < 4; c++) {
                 int xi = xo + b * QK + 64 * c;
@@ -126,8 +103,8 @@ public final class Q4_KFormat implements TensorFormat {
                 lo = ((FloatVector) q1.and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), lo);
                 FloatVector hi = ((FloatVector) q0.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32));
                 hi = ((FloatVector) q1.lanewise(LSHR, 4).and(0x0F).convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 48), hi);
-                acc = lo.fma(sm.rearrange(LANE[2 * c]), acc);
-                acc = hi.fma(sm.rearrange(LANE[2 * c + 1]), acc);
+                acc = lo.fma(sm.rearrange(KQuants.LANE[2 * c]), acc);
+                acc = hi.fma(sm.rearrange(KQuants.LANE[2 * c + 1]), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);

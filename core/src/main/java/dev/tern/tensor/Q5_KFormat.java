@@ -26,6 +26,7 @@ public final class Q5_KFormat implements TensorFormat {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q5_KFormat() {
@@ -88,16 +89,17 @@ public final class Q5_KFormat implements TensorFormat {
     /**
      * The 512-bit kernel, written out in full and lean as Q4_K's (the generic one above exceeds
      * the JIT's inlining budget and boxes its vectors): the levels, with their fifth bit, are
-     * assembled in int lanes; the mins become a scalar multiply-add per sub-block.
+     * assembled in int lanes; a super-block's scales and mins are unpacked at once
+     * ({@link KQuants#scalesMinsK4}) and the mins meet the precomputed sums of x.
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
-        FloatVector acc = FloatVector.zero(F);
-        float mins = 0f;
+        FloatVector acc = FloatVector.zero(F), mins = FloatVector.zero(H);
         for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
-            int s0 = w.get(Blocks.I32, p + 4), s1 = w.get(Blocks.I32, p + 8), s2 = w.get(Blocks.I32, p + 12);
+            FloatVector sm = KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, w, p + 4, LE), d, dmin);
+            mins = ((FloatVector) sm.reinterpretShape(H, 1)).fma(FloatVector.fromArray(H, sums, b * 8), mins);
             IntVector qh0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 16, LE).convertShape(B2I, I, 0);
             IntVector qh1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 32, LE).convertShape(B2I, I, 0);
             for (int c = 0; c < 4; c++) {
@@ -112,13 +114,11 @@ public final class Q5_KFormat implements TensorFormat {
                 lo = ((FloatVector) l1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), lo);
                 FloatVector hi = ((FloatVector) h0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32));
                 hi = ((FloatVector) h1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 48), hi);
-                acc = lo.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(s0, s1, s2, 2 * c)), acc);
-                acc = hi.fma(FloatVector.broadcast(F, d * KQuants.scaleK4(s0, s1, s2, 2 * c + 1)), acc);
-                int j = b * 8 + 2 * c;
-                mins += dmin * (KQuants.minK4(s0, s1, s2, 2 * c) * sums[j] + KQuants.minK4(s0, s1, s2, 2 * c + 1) * sums[j + 1]);
+                acc = lo.fma(sm.rearrange(KQuants.LANE[2 * c]), acc);
+                acc = hi.fma(sm.rearrange(KQuants.LANE[2 * c + 1]), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
+        return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
     }
 
     private static VectorMask<Byte> bitSet(ByteVector qh, byte bit) {
