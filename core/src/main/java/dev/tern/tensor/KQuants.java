@@ -174,20 +174,20 @@ final class KQuants {
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
 
-    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
-    private static final VectorSpecies<Integer> I16 = IntVector.SPECIES_512;
-    private static final VectorSpecies<Float> F16 = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Integer> LANES_INT = IntVector.SPECIES_512;
+    private static final VectorSpecies<Float> LANES_FLOAT = FloatVector.SPECIES_512;
     // Scale j < 4: byte j & 63; j ≥ 4: byte j+4 & 15 | (byte j−4 >> 6) << 4. Min j < 4: byte j+4 & 63;
     // j ≥ 4: byte j+4 >> 4 | (byte j >> 6) << 4. Lane i of P_BYTES/Q_BYTES picks its P and Q byte.
-    private static final VectorShuffle<Byte> P_BYTES = VectorShuffle.fromValues(B16, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
-    private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(B16, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 4, 5, 6, 7);
-    private static final IntVector P_SHIFT = IntVector.fromArray(I16, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
-    private static final IntVector P_MASK = IntVector.fromArray(I16, new int[]{63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
-    private static final IntVector Q_MASK = IntVector.fromArray(I16, new int[]{0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
-    private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(F16, 0xFF00L);
+    private static final VectorShuffle<Byte> P_BYTES = VectorShuffle.fromValues(SCALE_BYTES, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(SCALE_BYTES, 0, 0, 0, 0, 0, 1, 2, 3, 0, 0, 0, 0, 4, 5, 6, 7);
+    private static final IntVector P_SHIFT = IntVector.fromArray(LANES_INT, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4}, 0);
+    private static final IntVector P_MASK = IntVector.fromArray(LANES_INT, new int[]{63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
+    private static final IntVector Q_MASK = IntVector.fromArray(LANES_INT, new int[]{0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
+    private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(LANES_FLOAT, 0xFF00L);
     /** LANE[k] broadcasts lane k of a 512-bit float vector. */
     @SuppressWarnings("unchecked")
-    static final VectorShuffle<Float>[] LANE = IntStream.range(0, 8).mapToObj(k -> VectorShuffle.fromOp(F16, i -> k))
+    static final VectorShuffle<Float>[] LANE = IntStream.range(0, 8).mapToObj(k -> VectorShuffle.fromOp(LANES_FLOAT, i -> k))
             .toArray(VectorShuffle[]::new);
 
     /**
@@ -198,10 +198,10 @@ final class KQuants {
      * extractions, which took as long as a super-block's vector work.
      */
     static FloatVector scalesMinsK4(ByteVector bytes, float d, float dmin) {
-        IntVector p = (IntVector) bytes.rearrange(P_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, I16, 0);
-        IntVector q = (IntVector) bytes.rearrange(Q_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, I16, 0);
+        IntVector p = (IntVector) bytes.rearrange(P_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, LANES_INT, 0);
+        IntVector q = (IntVector) bytes.rearrange(Q_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, LANES_INT, 0);
         IntVector v = p.lanewise(VectorOperators.LSHR, P_SHIFT).and(P_MASK).or(q.lanewise(VectorOperators.LSHR, 2).and(Q_MASK));
-        return ((FloatVector) v.convert(VectorOperators.I2F, 0)).mul(FloatVector.broadcast(F16, d).blend(dmin, MIN_LANES));
+        return ((FloatVector) v.convert(VectorOperators.I2F, 0)).mul(FloatVector.broadcast(LANES_FLOAT, d).blend(dmin, MIN_LANES));
     }
 
     /** get_scale_min_k4's min: the 6-bit min of sub-block j. */

@@ -27,6 +27,7 @@ public final class Q4_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
     private Q4_KFormat() {
     }
 
@@ -85,7 +86,7 @@ public final class Q4_KFormat implements TensorFormat {
      * split in int lanes (byte-lane shifts cost several instructions on x86), the mins meet the
      * precomputed sums of x. Each super-block's eight 6-bit scales and eight mins are unpacked
      * at once, by two byte shuffles into sixteen int lanes; picking them bit by bit in scalar
-     * code took as long as the vector work (Zen 4, one thread: 4.4 → 5.6–6.0 GB/s).
+     * code took as long as the vector work (Zen 4, one thread: 4.1–4.4 → 4.9–5.6 GB/s).
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
         FloatVector acc = FloatVector.zero(F), mins = FloatVector.zero(H);
