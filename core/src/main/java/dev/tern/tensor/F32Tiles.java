@@ -39,28 +39,32 @@ final class F32Tiles {
         int cols = w.cols();
         MemorySegment data = w.data();
         long rowBytes = w.rowBytes();
-        int r = rowFrom;
-        for (; r + 4 <= rowTo; r += 4) {
+        // A tile's four rows come from the four quarters of the share: four memory streams, where
+        // four adjacent rows are one (stories15M decode on one thread: 164-208 -> 316-377 t/s).
+        int quarter = (rowTo - rowFrom) / 4;
+        for (int i = 0; i < quarter; i++) {
+            int r = rowFrom + i;
             int t = 0;
-            MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + 1), r2 = w.rowSegment(r + 2), r3 = w.rowSegment(r + 3);
+            MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + quarter), r2 = w.rowSegment(r + 2 * quarter), r3 = w.rowSegment(r + 3 * quarter);
             for (; t + 4 <= n; t += 4) {
-                tile4x4(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
+                tile4x4(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
             }
             if (t + 2 <= n) {
-                tile4x2(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, outStride);
+                tile4x2(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
                 t += 2;
             }
             if (t < n) {
-                tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r);
+                tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter);
             }
         }
+        int r = rowFrom + 4 * quarter;
         for (int t = 0; t < n && r < rowTo; t++) {
             F32Format.INSTANCE.dotRows(data, r * rowBytes, rowBytes, rowTo - r, x, xOff + t * cols, cols, out, t * outStride + r);
         }
     }
 
-    /** Rows r0 .. r3 times tokens x0 .. x0+3k, into out[o0 + t·stride + r]. */
-    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int stride) {
+    /** Rows r0 .. r3 times tokens x0 .. x0+3k: row j's product with token t goes to out[o0 + t·stride + j·dq]. */
+    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int dq, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -94,28 +98,28 @@ final class F32Tiles {
             c33 = w3v.fma(xv, c33);
         }
         out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0 + dq] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2 * dq] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3 * dq] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
         int o = o0 + stride;
         out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
-        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
-        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
-        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
+        out[o + dq] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
+        out[o + 2 * dq] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
+        out[o + 3 * dq] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
         o += stride;
         out[o] = c02.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 2 * k, bound, k);
-        out[o + 1] = c12.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 2 * k, bound, k);
-        out[o + 2] = c22.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 2 * k, bound, k);
-        out[o + 3] = c32.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 2 * k, bound, k);
+        out[o + dq] = c12.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 2 * k, bound, k);
+        out[o + 2 * dq] = c22.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 2 * k, bound, k);
+        out[o + 3 * dq] = c32.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 2 * k, bound, k);
         o += stride;
         out[o] = c03.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 3 * k, bound, k);
-        out[o + 1] = c13.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 3 * k, bound, k);
-        out[o + 2] = c23.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 3 * k, bound, k);
-        out[o + 3] = c33.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 3 * k, bound, k);
+        out[o + dq] = c13.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 3 * k, bound, k);
+        out[o + 2 * dq] = c23.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 3 * k, bound, k);
+        out[o + 3 * dq] = c33.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 3 * k, bound, k);
     }
 
     /** {@link #tile4x4} for two tokens. */
-    private static void tile4x2(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int stride) {
+    private static void tile4x2(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int dq, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00;
         FloatVector c10 = c00, c11 = c00;
         FloatVector c20 = c00, c21 = c00;
@@ -139,19 +143,19 @@ final class F32Tiles {
             c31 = w3v.fma(xv, c31);
         }
         out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + 1] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0 + dq] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2 * dq] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3 * dq] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
         int o = o0 + stride;
         out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
-        out[o + 1] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
-        out[o + 2] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
-        out[o + 3] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
+        out[o + dq] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
+        out[o + 2 * dq] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
+        out[o + 3 * dq] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
     }
 
     /** {@link #tile4x4} for one token. */
     private static void tile4x1(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0,
-                                int k, float[] out, int o0) {
+                                int k, float[] out, int o0, int dq) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         int bound = S.loopBound(k);
         for (int i = 0; i < bound; i += L) {
@@ -163,9 +167,9 @@ final class F32Tiles {
             c3 = FloatVector.fromMemorySegment(S, r3, wi, LE).fma(xv, c3);
         }
         out[o0] = c0.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + 1] = c1.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2] = c2.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3] = c3.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0 + dq] = c1.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
+        out[o0 + 2 * dq] = c2.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
+        out[o0 + 3 * dq] = c3.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
     }
 
     /**

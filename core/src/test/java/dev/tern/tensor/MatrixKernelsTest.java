@@ -91,7 +91,12 @@ class MatrixKernelsTest {
             for (int cols : lengths(format)) {
                 Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, cols, rnd);
                 for (int n = 1; n <= 17; n++) {
-                    checkBatch(m, n, rnd);
+                    checkBatch(m, n, 3, rnd);
+                }
+                // Shares of a row count that is not a multiple of four, and of fewer rows than four.
+                for (int n : new int[]{1, 3, 8}) {
+                    checkBatch(m, n, 2, rnd);
+                    checkBatch(m, n, m.rows - 4, rnd);
                 }
             }
         }
@@ -108,13 +113,13 @@ class MatrixKernelsTest {
         Random rnd = new Random(23 + format.type().id);
         try (Arena arena = Arena.ofConfined()) {
             Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, 8192, rnd);
-            checkBatch(m, 11, rnd);
-            checkBatch(m, 16, rnd);
+            checkBatch(m, 11, 3, rnd);
+            checkBatch(m, 16, 3, rnd);
         }
     }
 
-    /** BatchMatmul over all but the first 3 and the last row of m, for n random tokens, against the reference. */
-    private static void checkBatch(Matrix m, int n, Random rnd) {
+    /** BatchMatmul over rows [from, last row) of m, for n random tokens, against the reference. */
+    private static void checkBatch(Matrix m, int n, int from, Random rnd) {
         int rows = m.rows - 1, cols = m.cols;
         float[] x = DotKernelTest.gaussian(rnd, n * cols);
         // The tokens handed over 5 elements into a larger array, whose other values must not be read.
@@ -123,7 +128,7 @@ class MatrixKernelsTest {
         Arrays.fill(shifted, Float.NaN);
         System.arraycopy(x, 0, shifted, xOff, n * cols);
         // A sub-range of rows that does not start at a row block boundary, as a thread's share.
-        int from = 3, to = rows;
+        int to = rows;
         float[] out = new float[n * (rows + 1)];
         Arrays.fill(out, Float.NaN);
         BatchMatmul.multiply(m.tensor(), from, to, shifted, xOff, n, out, rows + 1);
