@@ -59,11 +59,15 @@ public final class BF16Format implements TensorFormat {
         return ((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
     }
 
-    /** The ranges four rows at a time, so that the 4-row kernel keeps sharing its activation loads. */
+    /** A row of each range at a time: four memory streams, each activation load shared by the four rows. */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        TensorFormat.dotRowsFourInGroups(this, 4, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+        for (int r = 0; r < rows; r++) {
+            long d = r * rowBytes;
+            four(w, offsets[0] + d, offsets[1] + d, offsets[2] + d, offsets[3] + d, x, xOff, n,
+                    out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
+        }
     }
 
     /** Four rows at a time, each activation vector load shared by the four. */
@@ -71,26 +75,33 @@ public final class BF16Format implements TensorFormat {
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
         int r = 0;
-        int bound = F.loopBound(n);
         for (; r + 4 <= rows; r += 4) {
-            long o0 = byteOffset + r * rowBytes, o1 = o0 + rowBytes, o2 = o1 + rowBytes, o3 = o2 + rowBytes;
-            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
-            for (int i = 0; i < bound; i += F.length()) {
-                FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
-                long bo = 2L * i;
-                a0 = widen(w, o0 + bo).fma(xv, a0);
-                a1 = widen(w, o1 + bo).fma(xv, a1);
-                a2 = widen(w, o2 + bo).fma(xv, a2);
-                a3 = widen(w, o3 + bo).fma(xv, a3);
-            }
-            out[outOff + r] = a0.reduceLanes(VectorOperators.ADD) + tail(w, o0, x, xOff, bound, n);
-            out[outOff + r + 1] = a1.reduceLanes(VectorOperators.ADD) + tail(w, o1, x, xOff, bound, n);
-            out[outOff + r + 2] = a2.reduceLanes(VectorOperators.ADD) + tail(w, o2, x, xOff, bound, n);
-            out[outOff + r + 3] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
+            long o0 = byteOffset + r * rowBytes;
+            four(w, o0, o0 + rowBytes, o0 + 2 * rowBytes, o0 + 3 * rowBytes, x, xOff, n,
+                    out, outOff + r, outOff + r + 1, outOff + r + 2, outOff + r + 3);
         }
         for (; r < rows; r++) {
             out[outOff + r] = dot(w, byteOffset + r * rowBytes, x, xOff, n);
         }
+    }
+
+    /** The rows at o0 .. o3 times x, into out[p0] .. out[p3]. */
+    private static void four(MemorySegment w, long o0, long o1, long o2, long o3, float[] x, int xOff, int n,
+                             float[] out, int p0, int p1, int p2, int p3) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int bound = F.loopBound(n);
+        for (int i = 0; i < bound; i += F.length()) {
+            FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
+            long bo = 2L * i;
+            a0 = widen(w, o0 + bo).fma(xv, a0);
+            a1 = widen(w, o1 + bo).fma(xv, a1);
+            a2 = widen(w, o2 + bo).fma(xv, a2);
+            a3 = widen(w, o3 + bo).fma(xv, a3);
+        }
+        out[p0] = a0.reduceLanes(VectorOperators.ADD) + tail(w, o0, x, xOff, bound, n);
+        out[p1] = a1.reduceLanes(VectorOperators.ADD) + tail(w, o1, x, xOff, bound, n);
+        out[p2] = a2.reduceLanes(VectorOperators.ADD) + tail(w, o2, x, xOff, bound, n);
+        out[p3] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
     }
 
     private static float tail(MemorySegment w, long o, float[] x, int xOff, int from, int n) {

@@ -32,31 +32,88 @@ public final class F16Format implements TensorFormat {
         int i = 0;
         int bound = F.loopBound(n);
         for (; i < bound; i += F.length()) {
-            ShortVector h = ShortVector.fromMemorySegment(S, w, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            acc = toFloats((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+            acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
+        return tail(w, byteOffset, x, xOff, i, n, acc.reduceLanes(VectorOperators.ADD));
+    }
+
+    /** sum + Σ w[i]·x[xOff+i] for i in [from, n), in order. */
+    private static float tail(MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n, float sum) {
+        for (int i = from; i < n; i++) {
             sum += Blocks.f16(w, byteOffset + 2L * i) * x[xOff + i];
         }
         return sum;
     }
 
     /**
-     * Widens fp16 bit patterns (in the low 16 bits of each lane) to floats: shifting exponent
-     * and mantissa into place and scaling by 2^112 rebiases the exponent and handles subnormals
-     * exactly; infinities and NaNs get the all-ones exponent instead.
+     * A row of each range at a time: four memory streams and four independent accumulators (one
+     * row's chain waits on the multiply-add latency), each activation load shared by the four.
+     * The loop widens as if every value were finite and keeps the largest exponent seen; the rare
+     * rows with an infinity or NaN are redone by {@link #dot}. Each row's sums run in dot's order.
      */
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        int bound = F.loopBound(n);
+        for (int r = 0; r < rows; r++) {
+            long d = r * rowBytes, o0 = offsets[0] + d, o1 = offsets[1] + d, o2 = offsets[2] + d, o3 = offsets[3] + d;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            IntVector exponents = IntVector.zero(I);
+            for (int i = 0; i < bound; i += F.length()) {
+                FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
+                long bo = 2L * i;
+                IntVector h0 = load(w, o0 + bo), h1 = load(w, o1 + bo), h2 = load(w, o2 + bo), h3 = load(w, o3 + bo);
+                exponents = exponents.max(h0.and(0x7C00)).max(h1.and(0x7C00)).max(h2.and(0x7C00)).max(h3.and(0x7C00));
+                a0 = finite(h0).fma(xv, a0);
+                a1 = finite(h1).fma(xv, a1);
+                a2 = finite(h2).fma(xv, a2);
+                a3 = finite(h3).fma(xv, a3);
+            }
+            if (exponents.reduceLanes(VectorOperators.MAX) == 0x7C00) {
+                for (int k = 0; k < 4; k++) {
+                    out[outs[k] + r] = dot(w, offsets[k] + d, x, xOff, n);
+                }
+                continue;
+            }
+            out[outs[0] + r] = tail(w, o0, x, xOff, bound, n, a0.reduceLanes(VectorOperators.ADD));
+            out[outs[1] + r] = tail(w, o1, x, xOff, bound, n, a1.reduceLanes(VectorOperators.ADD));
+            out[outs[2] + r] = tail(w, o2, x, xOff, bound, n, a2.reduceLanes(VectorOperators.ADD));
+            out[outs[3] + r] = tail(w, o3, x, xOff, bound, n, a3.reduceLanes(VectorOperators.ADD));
+        }
+    }
+
+    /** One vector of fp16 bit patterns at off, in the low 16 bits of int lanes. */
+    private static IntVector load(MemorySegment w, long off) {
+        return (IntVector) ShortVector.fromMemorySegment(S, w, off, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.S2I, I, 0);
+    }
+
+    /**
+     * Widens fp16 bit patterns that are not infinities or NaNs: shifting the sign to bit 31, then
+     * arithmetically back by 3, puts exponent and mantissa in place with the sign's copies in bits
+     * 28-30, which the mask clears; scaling by 2^112 rebiases the exponent and handles subnormals
+     * exactly.
+     */
+    private static FloatVector finite(IntVector h) {
+        return h.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(0x8FFFE000).reinterpretAsFloats().mul(0x1p112f);
+    }
+
+    /** One vector of fp16 values at off, widened to floats. */
+    private static FloatVector widen(MemorySegment w, long off) {
+        return toFloats(load(w, off));
+    }
+
+    /** {@link #finite}, with infinities and NaNs (handled only when a lane has one) given the all-ones exponent. */
     private static FloatVector toFloats(IntVector h) {
-        IntVector mag = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
-        FloatVector f = mag.reinterpretAsFloats().mul(0x1p112f);
+        FloatVector f = finite(h);
         VectorMask<Float> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00).cast(F);
-        IntVector infNan = mag.or(0x7F800000);
-        // NaNs come out quiet, as from Float.float16ToFloat and the F16C instruction.
-        infNan = infNan.lanewise(VectorOperators.OR, 0x00400000, mag.and(0x007FFFFF).compare(VectorOperators.NE, 0));
-        f = f.blend(infNan.reinterpretAsFloats(), special);
-        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+        if (special.anyTrue()) {
+            IntVector bits = f.reinterpretAsInts();
+            IntVector infNan = bits.or(0x7F800000);
+            // NaNs come out quiet, as from Float.float16ToFloat and the F16C instruction.
+            infNan = infNan.lanewise(VectorOperators.OR, 0x00400000, h.and(0x03FF).compare(VectorOperators.NE, 0));
+            f = f.blend(infNan.reinterpretAsFloats(), special);
+        }
+        return f;
     }
 
     @Override
@@ -64,8 +121,7 @@ public final class F16Format implements TensorFormat {
         int i = 0;
         int bound = F.loopBound(n);
         for (; i < bound; i += F.length()) {
-            ShortVector h = ShortVector.fromMemorySegment(S, w, byteOffset + 2L * i, ByteOrder.LITTLE_ENDIAN);
-            toFloats((IntVector) h.convertShape(VectorOperators.S2I, I, 0)).intoArray(out, outOff + i);
+            widen(w, byteOffset + 2L * i).intoArray(out, outOff + i);
         }
         for (; i < n; i++) {
             out[outOff + i] = Blocks.f16(w, byteOffset + 2L * i);

@@ -124,6 +124,42 @@ class HalfPrecisionTest {
         }
     }
 
+    /**
+     * The four-range matrix × vector kernel, which widens assuming finite values, gives what dot
+     * gives, bit for bit, also for rows holding an infinity or a NaN and the finite rows beside them.
+     */
+    @Test
+    void f16DotRowsFourMatchesDotWithInfinitiesAndNaNs() {
+        int n = 37, rows = 3;
+        long rowBytes = 2L * n;
+        Random rnd = new Random(3);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(rowBytes * 4 * rows);
+            for (int i = 0; i < 4 * rows * n; i++) {
+                seg.set(I16, 2L * i, Float.floatToFloat16((float) rnd.nextGaussian()));
+            }
+            // Range 1's middle row gets +inf in its vector part, range 3's last row a NaN.
+            seg.set(I16, rowBytes * (rows + 1) + 2L * 5, (short) 0x7C00);
+            seg.set(I16, rowBytes * (3 * rows + 2) + 2L * 20, (short) 0x7E01);
+            long[] offsets = {0, rowBytes * rows, rowBytes * 2 * rows, rowBytes * 3 * rows};
+            int[] outs = {0, rows, 2 * rows, 3 * rows};
+            float[] out = new float[4 * rows];
+            F16Format.INSTANCE.dotRowsFour(seg, offsets, rowBytes, rows, x, 0, n, out, outs);
+            for (int k = 0; k < 4; k++) {
+                for (int r = 0; r < rows; r++) {
+                    float expected = F16Format.INSTANCE.dot(seg, offsets[k] + r * rowBytes, x, 0, n);
+                    assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[outs[k] + r]), "range " + k + " row " + r);
+                }
+            }
+            assertTrue(Float.isInfinite(out[rows + 1]) || Float.isNaN(out[rows + 1]));
+            assertTrue(Float.isNaN(out[3 * rows + 2]));
+        }
+    }
+
     /** Every 16-bit pattern, vector path and scalar tail, decodes to exactly the expected float bits. */
     @Test
     void dequantizeEveryBitPattern() {
