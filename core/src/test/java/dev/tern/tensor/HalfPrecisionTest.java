@@ -126,7 +126,7 @@ class HalfPrecisionTest {
 
     /**
      * The four-range matrix × vector kernel, which widens assuming finite values, gives what dot
-     * gives, bit for bit, also for rows holding an infinity or a NaN and the finite rows beside them.
+     * gives, also for rows holding an infinity or a NaN and the finite rows beside them.
      */
     @Test
     void f16DotRowsFourMatchesDotWithInfinitiesAndNaNs() {
@@ -151,8 +151,14 @@ class HalfPrecisionTest {
             F16Format.INSTANCE.dotRowsFour(seg, offsets, rowBytes, rows, x, 0, n, out, outs);
             for (int k = 0; k < 4; k++) {
                 for (int r = 0; r < rows; r++) {
-                    float expected = F16Format.INSTANCE.dot(seg, offsets[k] + r * rowBytes, x, 0, n);
-                    assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[outs[k] + r]), "range " + k + " row " + r);
+                    float expected = F16Format.INSTANCE.dot(seg, offsets[k] + r * rowBytes, x, 0, n), actual = out[outs[k] + r];
+                    if (Float.isFinite(expected)) {
+                        // the Vector API leaves the order of a lane sum open: compiled and interpreted code may differ
+                        assertEquals(expected, actual, 1e-5f * Math.max(1f, Math.abs(expected)), "range " + k + " row " + r);
+                    } else {
+                        assertEquals(Float.isNaN(expected) ? "NaN" : String.valueOf(expected),
+                                Float.isNaN(actual) ? "NaN" : String.valueOf(actual), "range " + k + " row " + r);
+                    }
                 }
             }
             assertTrue(Float.isInfinite(out[rows + 1]) || Float.isNaN(out[rows + 1]));
