@@ -150,7 +150,7 @@ public final class ChatTemplate {
         resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_WRITE);
         JinjavaConfig config = JinjavaConfig.newBuilder()
                 .withTrimBlocks(true)
-                .withLstripBlocks(true)
+                // lstrip_blocks is applied by TemplateSyntax: Jinjava's strips before tags that follow text too
                 .withElResolver(resolver)
                 // message text is data: never re-render output that looks like a template
                 .withNestedInterpretationEnabled(false)

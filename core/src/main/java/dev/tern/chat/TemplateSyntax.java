@@ -8,7 +8,7 @@ import java.util.regex.Pattern;
 
 /**
  * Rewrites the Jinja2 syntax Jinjava does not parse into equivalents it does, inside
- * {@code {{ }}} and {@code {% %}} only:
+ * {@code {{ }}} and {@code {% %}}, and applies Jinja2's lstrip_blocks to the text between them:
  * <ul>
  *   <li>slices {@code x[a:b:c]} become {@code (x|py_slice(a,b,c))} (Jinjava has no slices);</li>
  *   <li>keyword arguments get parentheses, {@code namespace(n=xs|length - 1)} becomes
@@ -36,8 +36,8 @@ final class TemplateSyntax {
                 out.append(template, i, template.length());
                 break;
             }
-            out.append(template, i, open);
             char kind = template.charAt(open + 1);
+            out.append(template, i, kind == '{' ? open : lstripEnd(template, i, open));
             String close = kind == '{' ? "}}" : kind == '%' ? "%}" : "#}";
             int end = findClose(template, open + 2, close);
             if (end < 0) {
@@ -54,6 +54,24 @@ final class TemplateSyntax {
             i = end + 2;
         }
         return out.toString();
+    }
+
+    /**
+     * Where the text [from, open) before a block or comment tag ends once Jinja2's lstrip_blocks
+     * has removed the spaces and tabs between the start of the tag's line and the tag: only when
+     * nothing else precedes the tag on its line, and not for {@code {%+}. (Jinjava's own option
+     * strips before every tag, also after text on the same line.)
+     */
+    private static int lstripEnd(String t, int from, int open) {
+        if (open + 2 < t.length() && t.charAt(open + 2) == '+') {
+            return open;
+        }
+        int start = open;
+        while (start > from && (t.charAt(start - 1) == ' ' || t.charAt(start - 1) == '\t')) {
+            start--;
+        }
+        boolean lineStart = start == 0 || (start > from && t.charAt(start - 1) == '\n') || (start == from && from == 0);
+        return lineStart ? start : open;
     }
 
     private static int nextOpen(String t, int from) {

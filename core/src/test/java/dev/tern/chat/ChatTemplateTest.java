@@ -191,6 +191,21 @@ class ChatTemplateTest {
         assertEquals("Hello!\n", t.render(CONVERSATION.subList(0, 3), false));
     }
 
+    /** Expected values from Python's jinja2 3.1 with trim_blocks and lstrip_blocks, as transformers renders. */
+    @Test
+    void lstripBlocksOnlyWhereTheTagStartsItsLine() {
+        Map<String, String> cases = new LinkedHashMap<>();
+        cases.put("x {% if true %}y{% endif %}", "x y");
+        cases.put("{% if true %}assistant: {% endif %}", "assistant: ");
+        cases.put("a\n   {% if true %}b{% endif %}", "a\nb");
+        cases.put("a  {{ 'b' }}  {% if true %} c{% endif %}", "a  b   c");
+        cases.put("{% for m in messages %}{{ m.role }}: {% endfor %}", "user: ");
+        cases.put("  {%+ if true %}x{% endif %}", "  x");
+        cases.put("\t {# c #}\n  y {# d #}z", "  y z");
+        cases.forEach((template, expected) -> assertEquals(expected,
+                ChatTemplate.of(template, "", "").render(List.of(new ChatMessage("user", "hi")), false), template));
+    }
+
     @Test
     void messageTextIsNotInterpretedAsTemplate() {
         ChatTemplate t = ChatTemplate.of(null, "", "");
