@@ -80,7 +80,7 @@ final class Completions {
         if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
-        ToolCalls tools = chat ? ToolCalls.of(body) : null;
+        ToolCalls tools = chat ? ToolCalls.of(body, prompts.toolStyle()) : null;
         List<int[]> all = chat ? List.of(prompts.chat(body, tools)) : prompts.completions(body);
         for (int[] prompt : all) {
             if (prompt.length == 0) {
@@ -116,7 +116,7 @@ final class Completions {
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
-                tools != null);
+                tools);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());

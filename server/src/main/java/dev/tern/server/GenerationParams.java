@@ -85,7 +85,9 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             if (!format.isText()) {
                 throw ApiException.badRequest("response_format cannot be combined with tools", "response_format");
             }
-            format = OutputFormat.jsonSchema(tools.schema());
+            if (tools.schema() != null) {
+                format = OutputFormat.jsonSchema(tools.schema());
+            }
         }
         return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage, format);
     }

@@ -9,20 +9,28 @@ import dev.tern.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** Turns the {@code messages} of a chat request or the {@code prompt} of a completion into tokens. */
 final class PromptBuilder {
     /** Most prompts in one completion request (each gets its n choices). */
     static final int MAX_PROMPTS = 16;
     private final Tern tern;
+    private final ToolCalls.Style toolStyle;
 
     PromptBuilder(Tern tern) {
         this.tern = tern;
+        this.toolStyle = ToolCalls.Style.of(tern.chatTemplate().source());
+    }
+
+    /** How the model's chat template writes tools and calls. */
+    ToolCalls.Style toolStyle() {
+        return toolStyle;
     }
 
     /**
      * The conversation through the model's chat template, ending where the assistant's reply
-     * begins; with tools (null: none), described in the system message.
+     * begins; with tools (null: none), given to the template or described in the system message.
      */
     int[] chat(ObjectNode body, ToolCalls tools) {
         JsonNode msgs = body.get("messages");
@@ -35,9 +43,8 @@ final class PromptBuilder {
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
             }
-            ChatMessage tooling = ToolCalls.historyMessage(m);
-            ChatMessage message = tooling != null ? tooling : new ChatMessage(m.get("role").asText(), content(m.get("content")));
-            boolean toolResult = m.get("role").asText().equals("tool");
+            ChatMessage message = ToolCalls.historyMessage(m, content(m.get("content")), toolStyle);
+            boolean toolResult = toolStyle == ToolCalls.Style.GENERIC && m.get("role").asText().equals("tool");
             if (toolResult && afterToolResult) {
                 // Several tool results in a row become one user turn, as templates expect turns to alternate.
                 message = new ChatMessage(message.role(), list.removeLast().content() + "\n" + message.content());
@@ -50,7 +57,8 @@ final class PromptBuilder {
         }
         String text;
         try {
-            text = tern.chatTemplate().render(list, true);
+            text = tern.chatTemplate().render(list, true, tools != null ? tools.templateVariables() : Map.of())
+                    + (tools != null ? tools.promptSuffix() : "");
         } catch (TernException e) {
             throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
         }

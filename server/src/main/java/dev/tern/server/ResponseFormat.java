@@ -25,9 +25,9 @@ final class ResponseFormat {
 
     /**
      * A response of {@code choices} choices, {@code perPrompt} for each prompt in turn; with
-     * {@code tools}, each choice's JSON becomes tool calls or content once it is whole.
+     * {@code tools} (null: none), each choice's answer becomes tool calls or content once it is whole.
      */
-    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, boolean tools) {
+    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools) {
         return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools);
     }
 
@@ -37,13 +37,13 @@ final class ResponseFormat {
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
         private final boolean logprobs;
-        private final boolean tools;
+        private final ToolCalls tools;
         private final int perPrompt;
         private final StringBuilder[] text;
         private final ArrayNode[] content;
         private final ObjectNode[] legacy;
 
-        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, boolean tools) {
+        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools) {
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
@@ -77,8 +77,8 @@ final class ResponseFormat {
                 if (chat) {
                     ObjectNode m = c.putObject("message");
                     m.put("role", "assistant");
-                    if (tools) {
-                        ToolCalls.Reply reply = ToolCalls.read(text[i].toString());
+                    if (tools != null) {
+                        ToolCalls.Reply reply = tools.read(text[i].toString());
                         m.put("content", reply.content());
                         if (!reply.calls().isEmpty()) {
                             m.set("tool_calls", toolCalls(reply, false));
@@ -110,9 +110,9 @@ final class ResponseFormat {
             return out;
         }
 
-        /** A stream chunk for new output; null with tools, whose JSON is answered whole at the end. */
+        /** A stream chunk for new output; null with tools, whose answer is parsed whole at the end. */
         ObjectNode chunk(int i, RequestOutput o) {
-            if (tools) {
+            if (tools != null) {
                 append(i, o);
                 return null;
             }
@@ -128,10 +128,10 @@ final class ResponseFormat {
 
         /** The chunks that end choice i: with tools, first its tool calls or content. */
         List<ObjectNode> finalChunks(int i, RequestResult r) {
-            if (!tools) {
+            if (tools == null) {
                 return List.of(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
             }
-            ToolCalls.Reply reply = ToolCalls.read(text[i].toString());
+            ToolCalls.Reply reply = tools.read(text[i].toString());
             ObjectNode delta = Json.object();
             if (reply.calls().isEmpty()) {
                 delta.put("content", reply.content());

@@ -8,21 +8,61 @@ import dev.tern.chat.ChatMessage;
 import dev.tern.sampling.JsonSchema;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * OpenAI function calling in llama.cpp's generic form, for any model: the tools are described in
- * the system message, and the answer is sampled under a JSON schema that admits either
- * {@code {"tool_calls": [{"name", "arguments"}…]}} (the arguments following each function's
- * parameter schema) or {@code {"response": "…"}}; the server then returns tool calls or content.
+ * OpenAI function calling, in the model's own format where its chat template has one, else in
+ * llama.cpp's generic form.
+ *
+ * <p>Native ({@link Style#HERMES}, {@link Style#LLAMA_JSON}): the template gets the tools and the
+ * conversation's earlier calls and results as transformers passes them, and writes them as the
+ * model was trained to read them; the model's answer is parsed for calls in its format. With
+ * {@code tool_choice} "required" or a named function the answer is one call, sampled under a JSON
+ * schema of the allowed calls (Hermes: after a {@code <tool_call>} the prompt already opens).
+ *
+ * <p>Generic, for any model: the tools are described in the system message, and the answer is
+ * sampled under a JSON schema that admits either {@code {"tool_calls": [{"name", "arguments"}…]}}
+ * (the arguments following each function's parameter schema) or {@code {"response": "…"}}.
  * Earlier tool calls and tool results in the conversation are written in the same JSON.
  */
 final class ToolCalls {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+    private static final Pattern HERMES_CALL = Pattern.compile("<tool_call>\\s*(.*?)\\s*(?:</tool_call>|$)", Pattern.DOTALL);
+    private static final String HERMES_OPEN = "<tool_call>\n";
+    private static final String PYTHON_TAG = "<|python_tag|>";
 
-    private record Tool(String name, String description, JsonNode parameters) {
+    /** How a chat template writes tools, calls and results. */
+    enum Style {
+        /** No tool support in the template: tools in the system message, answers as constrained JSON. */
+        GENERIC,
+        /** Hermes and Qwen: calls as {@code <tool_call>{"name": …, "arguments": {…}}</tool_call>}. */
+        HERMES,
+        /** Llama 3.1 and later: a call is a bare {@code {"name": …, "parameters": {…}}}. */
+        LLAMA_JSON;
+
+        /** The style a template's source shows: the call syntax it writes for earlier tool calls. */
+        static Style of(String templateSource) {
+            if (templateSource == null || !templateSource.contains("tools") || !templateSource.contains("tool_calls")) {
+                return GENERIC;
+            }
+            if (templateSource.contains("<tool_call>")) {
+                return HERMES;
+            }
+            return templateSource.contains("\"parameters\": ") ? LLAMA_JSON : GENERIC;
+        }
+
+        /** The key a call's arguments go under in this style's JSON. */
+        String argumentsKey() {
+            return this == LLAMA_JSON ? "parameters" : "arguments";
+        }
+    }
+
+    private record Tool(String name, String description, JsonNode parameters, JsonNode declaration) {
     }
 
     /** One call the model made: its id, the function's name and the arguments as JSON text. */
@@ -35,16 +75,20 @@ final class ToolCalls {
 
     private final List<Tool> tools;
     private final boolean required;
+    private final boolean parallel;
+    private final Style style;
     private final JsonSchema schema;
 
-    private ToolCalls(List<Tool> tools, boolean required, boolean parallel) {
+    private ToolCalls(List<Tool> tools, boolean required, boolean parallel, Style style) {
         this.tools = tools;
         this.required = required;
-        this.schema = compile(parallel);
+        this.parallel = parallel;
+        this.style = style;
+        this.schema = style == Style.GENERIC ? compile(parallel) : required ? compileCall() : null;
     }
 
     /** The request's tools, or null when it has none or {@code tool_choice} is "none". */
-    static ToolCalls of(ObjectNode body) {
+    static ToolCalls of(ObjectNode body, Style style) {
         JsonNode t = body.get("tools");
         if (t == null || t.isNull() || (t.isArray() && t.isEmpty())) {
             for (String key : new String[]{"tool_choice", "parallel_tool_calls"}) {
@@ -67,7 +111,7 @@ final class ToolCalls {
             }
             JsonNode params = f.path("parameters");
             tools.add(new Tool(f.get("name").asText(), f.path("description").asText(""),
-                    params.isMissingNode() || params.isNull() ? Json.object().put("type", "object") : params));
+                    params.isMissingNode() || params.isNull() ? Json.object().put("type", "object") : params, tool));
         }
         JsonNode choice = body.path("tool_choice");
         boolean required = false;
@@ -93,12 +137,50 @@ final class ToolCalls {
             throw ApiException.badRequest("tool_choice must be a string or an object", "tool_choice");
         }
         boolean parallel = !body.has("parallel_tool_calls") || body.get("parallel_tool_calls").asBoolean(true);
-        return new ToolCalls(List.copyOf(tools), required, parallel);
+        return new ToolCalls(List.copyOf(tools), required, parallel, style);
     }
 
-    /** The schema the answer is sampled under. */
+    /** The schema the answer is sampled under; null when the model answers freely (native style, tool_choice auto). */
     JsonSchema schema() {
         return schema;
+    }
+
+    /** A native call of one of the tools, as one JSON object in this style's keys. */
+    private JsonSchema compileCall() {
+        ArrayNode each = Json.MAPPER.createArrayNode();
+        for (Tool t : tools) {
+            ObjectNode call = each.addObject().put("type", "object").put("additionalProperties", false);
+            ObjectNode props = call.putObject("properties");
+            props.putObject("name").put("const", t.name());
+            props.set(style.argumentsKey(), t.parameters());
+            call.putArray("required").add("name").add(style.argumentsKey());
+        }
+        return jsonSchema(each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each));
+    }
+
+    private static JsonSchema jsonSchema(ObjectNode root) {
+        try {
+            return JsonSchema.of(root);
+        } catch (TernException e) {
+            throw ApiException.badRequest("tools: " + e.getMessage(), "tools");
+        }
+    }
+
+    /** The template variables that carry the tools: none for the generic style, which writes them itself. */
+    Map<String, Object> templateVariables() {
+        if (style == Style.GENERIC) {
+            return Map.of();
+        }
+        List<Object> declared = new ArrayList<>();
+        for (Tool t : tools) {
+            declared.add(Json.MAPPER.convertValue(t.declaration(), Object.class));
+        }
+        return Map.of("tools", declared);
+    }
+
+    /** Text the prompt ends with after the template's: the opening of the forced Hermes call. */
+    String promptSuffix() {
+        return style == Style.HERMES && required ? HERMES_OPEN : "";
     }
 
     private JsonSchema compile(boolean parallel) {
@@ -125,11 +207,7 @@ final class ToolCalls {
             root = Json.object();
             root.putArray("anyOf").add(calls).add(response);
         }
-        try {
-            return JsonSchema.of(root);
-        } catch (TernException e) {
-            throw ApiException.badRequest("tools: " + e.getMessage(), "tools");
-        }
+        return jsonSchema(root);
     }
 
     /** The system message's addition: the tools and the two answers allowed. */
@@ -142,8 +220,14 @@ final class ToolCalls {
                 + (required ? "." : "; otherwise reply {\"response\": \"...\"}.");
     }
 
-    /** The conversation with the tools described in its system message (added first if there is none). */
+    /**
+     * The conversation with the tools described in its system message (added first if there is
+     * none); unchanged in a native style, where the template describes them.
+     */
     List<ChatMessage> withInstructions(List<ChatMessage> messages) {
+        if (style != Style.GENERIC) {
+            return messages;
+        }
         List<ChatMessage> out = new ArrayList<>(messages);
         if (!out.isEmpty() && out.getFirst().role().equals("system")) {
             out.set(0, new ChatMessage("system", out.getFirst().content() + "\n\n" + instructions()));
@@ -154,17 +238,42 @@ final class ToolCalls {
     }
 
     /**
-     * An assistant message's earlier tool calls as the JSON the model writes them in; a tool
-     * result as a user message the model can read (templates rarely know a "tool" role).
+     * A message of the conversation as the template is to see it, given its text content. Native
+     * styles: an assistant turn keeps its {@code tool_calls} (arguments as objects where they are
+     * JSON), a tool result its role and {@code tool_call_id}. Generic: earlier calls become the
+     * JSON the model writes them in, a tool result a user message it can read (templates rarely
+     * know a "tool" role).
      */
-    static ChatMessage historyMessage(JsonNode m) {
+    static ChatMessage historyMessage(JsonNode m, String content, Style style) {
         String role = m.get("role").asText();
-        if (role.equals("assistant") && m.path("tool_calls").isArray() && !m.get("tool_calls").isEmpty()) {
+        boolean calls = role.equals("assistant") && m.path("tool_calls").isArray() && !m.get("tool_calls").isEmpty();
+        if (style != Style.GENERIC) {
+            if (calls) {
+                List<Object> list = new ArrayList<>();
+                for (JsonNode c : m.get("tool_calls")) {
+                    JsonNode f = c.path("function");
+                    Map<String, Object> function = new LinkedHashMap<>();
+                    function.put("name", f.path("name").asText());
+                    function.put("arguments", Json.MAPPER.convertValue(Json.parseOrText(f.path("arguments").asText("{}")), Object.class));
+                    Map<String, Object> call = new LinkedHashMap<>();
+                    call.put("id", c.path("id").asText(""));
+                    call.put("type", "function");
+                    call.put("function", function);
+                    list.add(call);
+                }
+                return new ChatMessage(role, content, Map.of("tool_calls", list));
+            }
+            if (role.equals("tool") && m.path("tool_call_id").isTextual()) {
+                return new ChatMessage(role, content, Map.of("tool_call_id", m.get("tool_call_id").asText()));
+            }
+            return new ChatMessage(role, content);
+        }
+        if (calls) {
             ObjectNode said = Json.object();
-            ArrayNode calls = said.putArray("tool_calls");
+            ArrayNode list = said.putArray("tool_calls");
             for (JsonNode c : m.get("tool_calls")) {
                 JsonNode f = c.path("function");
-                ObjectNode call = calls.addObject().put("name", f.path("name").asText());
+                ObjectNode call = list.addObject().put("name", f.path("name").asText());
                 call.set("arguments", Json.parseOrText(f.path("arguments").asText("{}")));
             }
             return new ChatMessage("assistant", Json.write(said));
@@ -175,17 +284,26 @@ final class ToolCalls {
             r.set("content", m.path("content"));
             return new ChatMessage("user", Json.write(result));
         }
-        return null;
+        return new ChatMessage(role, content);
     }
 
-    /** What the model's JSON says; content when it is not the JSON asked for (cut short by max_tokens). */
-    static Reply read(String text) {
+    /** What the model's answer says: calls in this style's format (the first only, without parallel_tool_calls), else content. */
+    Reply read(String text) {
+        Reply r = switch (style) {
+            case GENERIC -> readGeneric(text);
+            case HERMES -> readHermes(promptSuffix() + text);
+            case LLAMA_JSON -> readLlama(text);
+        };
+        return parallel || r.calls().size() <= 1 ? r : new Reply(r.content(), r.calls().subList(0, 1));
+    }
+
+    /** The generic JSON; content when it is not the JSON asked for (cut short by max_tokens). */
+    private static Reply readGeneric(String text) {
         JsonNode v = Json.parseOrText(text);
         if (v.path("tool_calls").isArray()) {
             List<Call> calls = new ArrayList<>();
             for (JsonNode c : v.get("tool_calls")) {
-                calls.add(new Call("call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24),
-                        c.path("name").asText(), Json.write(c.path("arguments"))));
+                calls.add(call(c.path("name").asText(), Json.write(c.path("arguments"))));
             }
             return new Reply(null, calls);
         }
@@ -193,5 +311,65 @@ final class ToolCalls {
             return new Reply(v.get("response").asText(), List.of());
         }
         return new Reply(text, List.of());
+    }
+
+    /**
+     * Every {@code <tool_call>} block (the last may be cut short of its closing tag) that holds
+     * a call of one of the tools; the text around them is the content. Any other block makes
+     * the whole answer content, as vLLM's Hermes parser does.
+     */
+    private Reply readHermes(String text) {
+        Matcher blocks = HERMES_CALL.matcher(text);
+        List<Call> calls = new ArrayList<>();
+        StringBuilder rest = new StringBuilder();
+        int at = 0;
+        while (blocks.find()) {
+            Call c = nativeCall(Json.parseOrText(blocks.group(1)));
+            if (c == null) {
+                return new Reply(text, List.of());
+            }
+            calls.add(c);
+            rest.append(text, at, blocks.start());
+            at = blocks.end();
+        }
+        if (calls.isEmpty()) {
+            return new Reply(text, List.of());
+        }
+        String content = rest.append(text.substring(at)).toString().strip();
+        return new Reply(content.isEmpty() ? null : content, calls);
+    }
+
+    /** A bare call object (after an optional {@code <|python_tag|>}), or several separated by ';'. */
+    private Reply readLlama(String text) {
+        String body = text.strip();
+        if (body.startsWith(PYTHON_TAG)) {
+            body = body.substring(PYTHON_TAG.length()).strip();
+        }
+        List<Call> calls = new ArrayList<>();
+        for (String part : body.split(";\\s*(?=\\{)")) {
+            Call c = nativeCall(Json.parseOrText(part));
+            if (c == null) {
+                return new Reply(text, List.of());
+            }
+            calls.add(c);
+        }
+        return new Reply(null, calls);
+    }
+
+    /** A native call object naming one of the tools, or null. */
+    private Call nativeCall(JsonNode v) {
+        if (!v.isObject() || !v.path("name").isTextual()) {
+            return null;
+        }
+        String name = v.get("name").asText();
+        JsonNode args = v.has(style.argumentsKey()) ? v.get(style.argumentsKey()) : v.path("arguments");
+        if (tools.stream().noneMatch(t -> t.name().equals(name)) || !(args.isObject() || args.isTextual())) {
+            return null;
+        }
+        return call(name, args.isTextual() ? args.asText() : Json.write(args));
+    }
+
+    private static Call call(String name, String arguments) {
+        return new Call("call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24), name, arguments);
     }
 }

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 
 /**
  * The server tests' fixture: stories260K (F32) behind a Tern server on a free loopback port,
@@ -20,7 +21,12 @@ record LoopbackServer(Tern tern, TernServer server, ServerConfig config, OpenAIC
 
     /** Loads the model with {@code options} and serves it as {@link #MODEL} with {@code config} on port 0. */
     static LoopbackServer start(Tern.Options options, ServerConfig config) {
-        Tern tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, options);
+        return start(Fixtures.stories260K("stories260K-f32.gguf"), options, config);
+    }
+
+    /** Serves the model at {@code model} (a variant of stories260K made by a test) as {@link #MODEL}. */
+    static LoopbackServer start(Path model, Tern.Options options, ServerConfig config) {
+        Tern tern = Tern.load(model, null, options);
         TernServer server = TernServer.start(tern, config);
         String key = config.apiKey() == null ? "none" : config.apiKey();
         OpenAIClient client = OpenAIOkHttpClient.builder().baseUrl(server.url() + "/v1").apiKey(key).maxRetries(0).build();

@@ -1,0 +1,217 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.chat.ChatMessage;
+import dev.tern.chat.ChatTemplate;
+import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.GGUFTensorInfo;
+import dev.tern.gguf.GGUFWriter;
+import dev.tern.gguf.MetadataValue;
+import dev.tern.kv.KVCacheType;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * Tool calls in the model's own format. The expected prompts were rendered from the same
+ * templates by Python's jinja2 3.1 with transformers' settings (trim_blocks, lstrip_blocks,
+ * tojson as json.dumps), from the same conversation.
+ */
+class NativeToolCallsTest {
+    private static final String WEATHER = "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"description\": "
+            + "\"Weather in a city\", \"parameters\": {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, "
+            + "\"required\": [\"city\"]}}}";
+    /** The assistant's earlier call, its arguments as a JSON string as OpenAI clients send them. */
+    private static final String CALL = "{\"role\": \"assistant\", \"content\": null, \"tool_calls\": [{\"id\": \"call_1\", "
+            + "\"type\": \"function\", \"function\": {\"name\": \"get_weather\", \"arguments\": \"{\\\"city\\\":\\\"Paris\\\"}\"}}]}";
+    private static final String RESULT = "{\"role\": \"tool\", \"tool_call_id\": \"call_1\", \"content\": \"18 C, sunny\"}";
+
+    private static String qwen3() throws IOException {
+        JsonNode config = Json.MAPPER.readTree(Files.readString(
+                Fixtures.tokenizers().resolve("hf").resolve("qwen3").resolve("tokenizer_config.json")));
+        return config.get("chat_template").asText();
+    }
+
+    private static String llama32() throws IOException {
+        try (InputStream in = ChatTemplate.class.getResourceAsStream("/dev/tern/chat/llama32-instruct.jinja")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static ObjectNode request(String messages, String extra) {
+        return Json.parseObject(("{\"messages\": [" + messages + "], \"tools\": [" + WEATHER + "]" + extra + "}")
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** The prompt text PromptBuilder renders for the request, through the template (plus further variables). */
+    private static String prompt(ChatTemplate template, ObjectNode body, Map<String, Object> more) {
+        ToolCalls.Style style = ToolCalls.Style.of(template.source());
+        ToolCalls tools = ToolCalls.of(body, style);
+        List<ChatMessage> list = new ArrayList<>();
+        for (JsonNode m : body.get("messages")) {
+            list.add(ToolCalls.historyMessage(m, m.path("content").asText(""), style));
+        }
+        Map<String, Object> variables = new HashMap<>(tools.templateVariables());
+        variables.putAll(more);
+        return template.render(tools.withInstructions(list), true, variables) + tools.promptSuffix();
+    }
+
+    @Test
+    void stylesFollowTheTemplates() throws IOException {
+        assertEquals(ToolCalls.Style.HERMES, ToolCalls.Style.of(qwen3()));
+        assertEquals(ToolCalls.Style.LLAMA_JSON, ToolCalls.Style.of(llama32()));
+        assertEquals(ToolCalls.Style.GENERIC, ToolCalls.Style.of(ChatTemplate.CHATML));
+        JsonNode llama3 = Json.MAPPER.readTree(Files.readString(
+                Fixtures.tokenizers().resolve("hf").resolve("llama3").resolve("tokenizer_config.json")));
+        assertEquals(ToolCalls.Style.GENERIC, ToolCalls.Style.of(llama3.get("chat_template").asText()), "Llama 3.0 knows no tools");
+    }
+
+    @Test
+    void hermesPromptCarriesToolsCallsAndResultsAsQwen3WasTrained() throws IOException {
+        String messages = "{\"role\": \"system\", \"content\": \"You are a helpful assistant.\"}, "
+                + "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}, " + CALL + ", " + RESULT;
+        assertEquals("<|im_start|>system\nYou are a helpful assistant.\n\n# Tools\n\nYou may call one or more functions to assist "
+                + "with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+                + WEATHER + "\n</tools>\n\nFor each function call, return a json object with function name and arguments within "
+                + "<tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n"
+                + "</tool_call><|im_end|>\n<|im_start|>user\nWhat is the weather in Paris?<|im_end|>\n<|im_start|>assistant\n"
+                + "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call><|im_end|>\n"
+                + "<|im_start|>user\n<tool_response>\n18 C, sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n",
+                prompt(ChatTemplate.of(qwen3(), null, "<|im_end|>"), request(messages, ""), Map.of()));
+    }
+
+    @Test
+    void llamaPromptCarriesToolsCallsAndResultsAsLlama32WasTrained() throws IOException {
+        String messages = "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}, " + CALL + ", " + RESULT;
+        String indented = "{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"get_weather\",\n"
+                + "        \"description\": \"Weather in a city\",\n        \"parameters\": {\n            \"type\": \"object\",\n"
+                + "            \"properties\": {\n                \"city\": {\n                    \"type\": \"string\"\n"
+                + "                }\n            },\n            \"required\": [\n                \"city\"\n            ]\n"
+                + "        }\n    }\n}";
+        assertEquals("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n"
+                + "Cutting Knowledge Date: December 2023\nToday Date: 01 Jan 2025\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n"
+                + "Given the following functions, please respond with a JSON for a function call with its proper arguments that best "
+                + "answers the given prompt.\n\nRespond in the format {\"name\": function name, \"parameters\": dictionary of argument "
+                + "name and its value}.Do not use variables.\n\n" + indented + "\n\nWhat is the weather in Paris?<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}"
+                + "<|eot_id|><|start_header_id|>ipython<|end_header_id|>\n\n\"18 C, sunny\"<|eot_id|>"
+                + "<|start_header_id|>assistant<|end_header_id|>\n\n",
+                prompt(ChatTemplate.of(llama32(), "<|begin_of_text|>", "<|eot_id|>"), request(messages, ""),
+                        Map.of("date_string", "01 Jan 2025")));
+    }
+
+    private static ToolCalls tools(ToolCalls.Style style, String extra) {
+        return ToolCalls.of(request("{\"role\": \"user\", \"content\": \"hi\"}", extra), style);
+    }
+
+    @Test
+    void hermesAnswersBecomeCallsAndContent() {
+        ToolCalls auto = tools(ToolCalls.Style.HERMES, "");
+        assertNull(auto.schema(), "tool_choice auto samples freely");
+        assertEquals("", auto.promptSuffix());
+        ToolCalls.Reply r = auto.read("Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n"
+                + "</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>");
+        assertEquals("Let me check.", r.content());
+        assertEquals(List.of("{\"city\":\"Paris\"}", "{\"city\":\"Rome\"}"), r.calls().stream().map(ToolCalls.Call::arguments).toList());
+        assertEquals("get_weather", r.calls().getFirst().name());
+        assertTrue(r.calls().getFirst().id().startsWith("call_"));
+        // cut short before its closing tag, still a whole call
+        assertEquals(1, auto.read("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}").calls().size());
+        // an unknown function, or JSON that is not a call, leaves the whole answer as content
+        String unknown = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}\n</tool_call>";
+        assertEquals(new ToolCalls.Reply(unknown, List.of()), auto.read(unknown));
+        String broken = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \n</tool_call>";
+        assertEquals(new ToolCalls.Reply(broken, List.of()), auto.read(broken));
+        assertEquals(new ToolCalls.Reply("It is sunny.", List.of()), auto.read("It is sunny."));
+    }
+
+    @Test
+    void requiredHermesCallOpensInThePromptAndIsConstrained() {
+        ToolCalls required = tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"");
+        assertEquals("<tool_call>\n", required.promptSuffix());
+        assertNotNull(required.schema());
+        ToolCalls.Reply r = required.read("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}");
+        assertNull(r.content());
+        assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
+    }
+
+    @Test
+    void llamaAnswersBecomeCalls() {
+        ToolCalls auto = tools(ToolCalls.Style.LLAMA_JSON, "");
+        assertNull(auto.schema());
+        assertEquals("", auto.promptSuffix(), "Llama's calls need no opening text");
+        ToolCalls.Reply r = auto.read("<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}");
+        assertNull(r.content());
+        assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
+        assertEquals(2, auto.read("{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}; "
+                + "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Rome\"}}").calls().size());
+        assertEquals(new ToolCalls.Reply("The weather is fine.", List.of()), auto.read("The weather is fine."));
+        assertEquals(1, tools(ToolCalls.Style.LLAMA_JSON, ", \"parallel_tool_calls\": false").read("{\"name\": \"get_weather\", "
+                + "\"parameters\": {\"city\": \"Paris\"}}; {\"name\": \"get_weather\", \"parameters\": {}}").calls().size());
+        assertNotNull(tools(ToolCalls.Style.LLAMA_JSON, ", \"tool_choice\": {\"type\": \"function\", \"function\": "
+                + "{\"name\": \"get_weather\"}}").schema(), "a named function is sampled under its schema");
+    }
+
+    /** A short Hermes-style template: Qwen3's tool preamble alone would fill stories260K's 512 positions. */
+    private static final String SHORT_HERMES = "{% if tools %}<tools>{% for t in tools %}{{ t.function.name }}{% endfor %}</tools>\n{% endif %}"
+            + "{% for m in messages %}{% if m.tool_calls %}{% for c in m.tool_calls %}<tool_call>{\"name\": \"{{ c.function.name }}\", "
+            + "\"arguments\": {{ c.function.arguments | tojson }}}</tool_call>{% endfor %}{% else %}{{ m.role }}: {{ m.content }}\n"
+            + "{% endif %}{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
+
+    /**
+     * Through the server: stories260K given a Hermes-style chat template answers a required tool
+     * choice with a Hermes call (the prompt opens it, the schema keeps it a call), and tool_choice
+     * auto with its free text, which holds no call.
+     */
+    @Test
+    void serverAnswersInTheTemplatesStyle(@TempDir Path dir) throws Exception {
+        assertEquals(ToolCalls.Style.HERMES, ToolCalls.Style.of(SHORT_HERMES));
+        Path model = dir.resolve("stories260K-hermes-template.gguf");
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            GGUFWriter w = new GGUFWriter().putAll(f.metadata()).put("tokenizer.chat_template", MetadataValue.of(SHORT_HERMES));
+            for (GGUFTensorInfo t : f.tensors()) {
+                w.copyTensor(f, t);
+            }
+            w.write(model);
+        }
+        try (LoopbackServer server = LoopbackServer.start(model, new Tern.Options(2, 0, 8, KVCacheType.F32),
+                ServerConfig.loopback(0, LoopbackServer.MODEL))) {
+            ObjectNode body = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}",
+                    ", \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 1");
+            body.set("logit_bias", Json.MAPPER.valueToTree(Biases.quoteAndBrace(server.tern().tokenizer())._additionalProperties()));
+            HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(body), false);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode answer = Json.MAPPER.readTree(r.body()), choice = answer.path("choices").path(0);
+            // The prompt is the template's, with the call opened after it (the generic style's would describe the tools in a system turn).
+            String expected = "<tools>get_weather</tools>\nuser: Weather in Paris?\nassistant: <tool_call>\n";
+            assertEquals(expected, prompt(ChatTemplate.of(SHORT_HERMES, null, null), body, Map.of()));
+            assertEquals(server.tern().tokenizer().encode(expected, true, true).length, answer.path("usage").path("prompt_tokens").asInt());
+            assertEquals("tool_calls", choice.path("finish_reason").asText(), r.body());
+            JsonNode call = choice.path("message").path("tool_calls").path(0);
+            assertEquals("get_weather", call.path("function").path("name").asText(), r.body());
+            assertTrue(Json.MAPPER.readTree(call.path("function").path("arguments").asText()).path("city").isTextual(), r.body());
+
+            body.put("tool_choice", "auto").put("max_tokens", 12).remove("logit_bias");
+            r = server.post("/v1/chat/completions", Json.write(body), false);
+            assertEquals(200, r.statusCode(), r.body());
+            choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
+            assertTrue(choice.path("message").path("content").isTextual(), r.body());
+            assertTrue(choice.path("message").path("tool_calls").isMissingNode(), r.body());
+        }
+    }
+}
