@@ -42,6 +42,8 @@ final class ResponseFormat {
         private final StringBuilder[] text;
         private final ArrayNode[] content;
         private final ObjectNode[] legacy;
+        /** With tools: how much of each choice's text has been streamed as content. */
+        private final int[] sent;
 
         Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools) {
             this.chat = chat;
@@ -52,6 +54,7 @@ final class ResponseFormat {
             this.text = new StringBuilder[n];
             this.content = new ArrayNode[n];
             this.legacy = new ObjectNode[n];
+            this.sent = new int[n];
             for (int i = 0; i < n; i++) {
                 text[i] = new StringBuilder();
                 content[i] = Json.MAPPER.createArrayNode();
@@ -110,11 +113,21 @@ final class ResponseFormat {
             return out;
         }
 
-        /** A stream chunk for new output; null with tools, whose answer is parsed whole at the end. */
+        /**
+         * A stream chunk for new output, or null when there is nothing to send yet: with tools, only
+         * text that can no longer begin a call is streamed (as content, without log-probabilities);
+         * calls and generic JSON are read whole at the end.
+         */
         ObjectNode chunk(int i, RequestOutput o) {
             if (tools != null) {
                 append(i, o);
-                return null;
+                int end = logprobs ? 0 : tools.contentEnd(text[i]);
+                if (end <= sent[i]) {
+                    return null;
+                }
+                String piece = text[i].substring(sent[i], end);
+                sent[i] = end;
+                return chunk(i, Json.object().put("content", piece), piece, null, null);
             }
             ArrayNode lpContent = Json.MAPPER.createArrayNode();
             ObjectNode lpLegacy = emptyLegacy();
@@ -126,7 +139,7 @@ final class ResponseFormat {
             return chunk(i, delta, o.text(), logprobs ? (chat ? lpContent : lpLegacy) : null, null);
         }
 
-        /** The chunks that end choice i: with tools, first its tool calls or content. */
+        /** The chunks that end choice i: with tools, first its tool calls or the content not yet streamed. */
         List<ObjectNode> finalChunks(int i, RequestResult r) {
             if (tools == null) {
                 return List.of(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
@@ -134,8 +147,11 @@ final class ResponseFormat {
             ToolCalls.Reply reply = tools.read(text[i].toString());
             ObjectNode delta = Json.object();
             if (reply.calls().isEmpty()) {
-                delta.put("content", reply.content());
+                delta.put("content", sent[i] == 0 ? reply.content() : text[i].substring(sent[i]));
             } else {
+                if (sent[i] == 0 && reply.content() != null) {
+                    delta.put("content", reply.content());
+                }
                 delta.set("tool_calls", toolCalls(reply, true));
             }
             JsonNode lp = logprobs ? content[i] : null;

@@ -287,6 +287,33 @@ final class ToolCalls {
         return new ChatMessage(role, content);
     }
 
+    /**
+     * How much of an answer being streamed is surely content: the index before which no call can
+     * begin. Generic and forced answers are JSON read whole (0). Hermes: up to a {@code <tool_call>},
+     * holding back an end that may be its beginning. Llama: all of it once it starts with text
+     * rather than a call's {@code {} or {@code <|python_tag|>}.
+     */
+    int contentEnd(CharSequence text) {
+        if (style == Style.GENERIC || required) {
+            return 0;
+        }
+        String s = text.toString();
+        if (style == Style.HERMES) {
+            int call = s.indexOf("<tool_call>");
+            if (call >= 0) {
+                return call;
+            }
+            for (int k = Math.min(s.length(), "<tool_call>".length() - 1); k > 0; k--) {
+                if ("<tool_call>".startsWith(s.substring(s.length() - k))) {
+                    return s.length() - k;
+                }
+            }
+            return s.length();
+        }
+        String t = s.stripLeading();
+        return t.isEmpty() || t.startsWith("{") || t.startsWith(PYTHON_TAG) || PYTHON_TAG.startsWith(t) ? 0 : s.length();
+    }
+
     /** What the model's answer says: calls in this style's format (the first only, without parallel_tool_calls), else content. */
     Reply read(String text) {
         Reply r = switch (style) {

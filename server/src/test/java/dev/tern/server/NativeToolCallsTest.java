@@ -141,6 +141,21 @@ class NativeToolCallsTest {
     }
 
     @Test
+    void streamedTextIsContentUntilACallMayBegin() {
+        ToolCalls hermes = tools(ToolCalls.Style.HERMES, "");
+        assertEquals(12, hermes.contentEnd("Let me check"));
+        assertEquals(13, hermes.contentEnd("Let me check.<tool"), "a possible opening tag is held back");
+        assertEquals(17, hermes.contentEnd("Let me check.<toy"), "and sent once it cannot be one");
+        assertEquals(13, hermes.contentEnd("Let me check.<tool_call>\n{\"name\""));
+        assertEquals(0, tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").contentEnd("{\"name\""));
+        ToolCalls llama = tools(ToolCalls.Style.LLAMA_JSON, "");
+        assertEquals(0, llama.contentEnd(" "));
+        assertEquals(0, llama.contentEnd("<|python"));
+        assertEquals(0, llama.contentEnd("{\"name\": "));
+        assertEquals(7, llama.contentEnd("It is a"));
+    }
+
+    @Test
     void requiredHermesCallOpensInThePromptAndIsConstrained() {
         ToolCalls required = tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"");
         assertEquals("<tool_call>\n", required.promptSuffix());
@@ -206,12 +221,30 @@ class NativeToolCallsTest {
             assertEquals("get_weather", call.path("function").path("name").asText(), r.body());
             assertTrue(Json.MAPPER.readTree(call.path("function").path("arguments").asText()).path("city").isTextual(), r.body());
 
-            body.put("tool_choice", "auto").put("max_tokens", 12).remove("logit_bias");
+            body.put("tool_choice", "auto").put("max_tokens", 12).put("temperature", 0).remove("logit_bias");
             r = server.post("/v1/chat/completions", Json.write(body), false);
             assertEquals(200, r.statusCode(), r.body());
             choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
-            assertTrue(choice.path("message").path("content").isTextual(), r.body());
+            String content = choice.path("message").path("content").asText();
+            assertFalse(content.isEmpty(), r.body());
             assertTrue(choice.path("message").path("tool_calls").isMissingNode(), r.body());
+
+            // Streamed, the same greedy answer arrives as content deltas while it is generated, not in one piece at the end.
+            body.put("stream", true);
+            r = server.post("/v1/chat/completions", Json.write(body), false);
+            assertEquals(200, r.statusCode(), r.body());
+            List<String> pieces = new ArrayList<>();
+            for (String line : r.body().split("\n")) {
+                if (line.startsWith("data: {")) {
+                    JsonNode delta = Json.MAPPER.readTree(line.substring(6)).path("choices").path(0).path("delta");
+                    assertTrue(delta.path("tool_calls").isMissingNode(), r.body());
+                    if (!delta.path("content").asText("").isEmpty()) {
+                        pieces.add(delta.get("content").asText());
+                    }
+                }
+            }
+            assertTrue(pieces.size() > 1, r.body());
+            assertEquals(content, String.join("", pieces));
         }
     }
 }
