@@ -147,15 +147,21 @@ final class ToolCalls {
 
     /** A native call of one of the tools, as one JSON object in this style's keys. */
     private JsonSchema compileCall() {
+        ArrayNode each = callSchemas(style.argumentsKey());
+        return jsonSchema(each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each));
+    }
+
+    /** One object schema per tool: its name, and its parameters under {@code argumentsKey}. */
+    private ArrayNode callSchemas(String argumentsKey) {
         ArrayNode each = Json.MAPPER.createArrayNode();
         for (Tool t : tools) {
             ObjectNode call = each.addObject().put("type", "object").put("additionalProperties", false);
             ObjectNode props = call.putObject("properties");
             props.putObject("name").put("const", t.name());
-            props.set(style.argumentsKey(), t.parameters());
-            call.putArray("required").add("name").add(style.argumentsKey());
+            props.set(argumentsKey, t.parameters());
+            call.putArray("required").add("name").add(argumentsKey);
         }
-        return jsonSchema(each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each));
+        return each;
     }
 
     private static JsonSchema jsonSchema(ObjectNode root) {
@@ -184,14 +190,7 @@ final class ToolCalls {
     }
 
     private JsonSchema compile(boolean parallel) {
-        ArrayNode each = Json.MAPPER.createArrayNode();
-        for (Tool t : tools) {
-            ObjectNode call = each.addObject().put("type", "object").put("additionalProperties", false);
-            ObjectNode props = call.putObject("properties");
-            props.putObject("name").put("const", t.name());
-            props.set("arguments", t.parameters());
-            call.putArray("required").add("name").add("arguments");
-        }
+        ArrayNode each = callSchemas("arguments");
         ObjectNode calls = Json.object().put("type", "object").put("additionalProperties", false);
         ObjectNode list = calls.putObject("properties").putObject("tool_calls").put("type", "array").put("minItems", 1);
         if (!parallel) {
