@@ -73,14 +73,18 @@ final class ToolCalls {
     record Reply(String content, List<Call> calls) {
     }
 
+    /** The tools the answer may call (a named tool_choice leaves one). */
     private final List<Tool> tools;
+    /** The request's tools, all shown to a native template: OpenAI's models see them all under a named choice too. */
+    private final List<Tool> declared;
     private final boolean required;
     private final boolean parallel;
     private final Style style;
     private final JsonSchema schema;
 
-    private ToolCalls(List<Tool> tools, boolean required, boolean parallel, Style style) {
+    private ToolCalls(List<Tool> tools, List<Tool> declared, boolean required, boolean parallel, Style style) {
         this.tools = tools;
+        this.declared = declared;
         this.required = required;
         this.parallel = parallel;
         this.style = style;
@@ -113,6 +117,7 @@ final class ToolCalls {
             tools.add(new Tool(f.get("name").asText(), f.path("description").asText(""),
                     params.isMissingNode() || params.isNull() ? Json.object().put("type", "object") : params, tool));
         }
+        List<Tool> all = tools;
         JsonNode choice = body.path("tool_choice");
         boolean required = false;
         if (choice.isTextual()) {
@@ -137,7 +142,7 @@ final class ToolCalls {
             throw ApiException.badRequest("tool_choice must be a string or an object", "tool_choice");
         }
         boolean parallel = !body.has("parallel_tool_calls") || body.get("parallel_tool_calls").asBoolean(true);
-        return new ToolCalls(List.copyOf(tools), required, parallel, style);
+        return new ToolCalls(List.copyOf(tools), List.copyOf(all), required, parallel, style);
     }
 
     /** The schema the answer is sampled under; null when the model answers freely (native style, tool_choice auto). */
@@ -177,11 +182,11 @@ final class ToolCalls {
         if (style == Style.GENERIC) {
             return Map.of();
         }
-        List<Object> declared = new ArrayList<>();
-        for (Tool t : tools) {
-            declared.add(Json.MAPPER.convertValue(t.declaration(), Object.class));
+        List<Object> list = new ArrayList<>();
+        for (Tool t : declared) {
+            list.add(Json.MAPPER.convertValue(t.declaration(), Object.class));
         }
-        return Map.of("tools", declared);
+        return Map.of("tools", list);
     }
 
     /** Text the prompt ends with after the template's: the opening of the forced Hermes call. */

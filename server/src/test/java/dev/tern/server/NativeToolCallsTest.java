@@ -166,6 +166,18 @@ class NativeToolCallsTest {
     }
 
     @Test
+    void aNamedChoiceShowsEveryToolButAllowsOnlyTheNamedOne() {
+        String time = "{\"type\": \"function\", \"function\": {\"name\": \"get_time\", \"parameters\": {\"type\": \"object\"}}}";
+        ObjectNode body = Json.parseObject(("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [" + WEATHER + ", "
+                + time + "], \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"get_time\"}}}")
+                .getBytes(StandardCharsets.UTF_8));
+        ToolCalls named = ToolCalls.of(body, ToolCalls.Style.HERMES);
+        assertEquals(2, ((List<?>) named.templateVariables().get("tools")).size());
+        assertEquals("get_time", named.read("{\"name\": \"get_time\", \"arguments\": {}}").calls().getFirst().name());
+        assertTrue(named.read("{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}").calls().isEmpty());
+    }
+
+    @Test
     void llamaAnswersBecomeCalls() {
         ToolCalls auto = tools(ToolCalls.Style.LLAMA_JSON, "");
         assertNull(auto.schema());
