@@ -35,22 +35,15 @@ public interface TensorFormat {
      * rounding: the order of the lane sums may differ). Decode passes four distant parts of a
      * matrix, read here a row of each in turn, so that the hardware prefetcher follows four
      * streams at once and memory keeps up with the arithmetic (one stream per core leaves a
-     * Q8_0 matrix × vector near half the bandwidth). Formats whose kernels do much work per byte
-     * override it to step through two ranges block by block; those whose dotRows shares work
-     * between rows take the ranges in groups of rows instead.
+     * Q8_0 matrix × vector near half the bandwidth). Formats override it with kernels that take
+     * a row of each range at once (sharing activation loads) or step through two ranges block by
+     * block.
      */
     default void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                              float[] out, int[] outs) {
-        dotRowsFourInGroups(this, 1, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-    }
-
-    /** {@link #dotRowsFour} as dotRows calls on {@code group} rows of each range in turn. */
-    static void dotRowsFourInGroups(TensorFormat f, int group, MemorySegment w, long[] offsets, long rowBytes, int rows,
-                                    float[] x, int xOff, int n, float[] out, int[] outs) {
-        for (int r = 0; r < rows; r += group) {
-            int g = Math.min(group, rows - r);
+        for (int r = 0; r < rows; r++) {
             for (int i = 0; i < 4; i++) {
-                f.dotRows(w, offsets[i] + r * rowBytes, rowBytes, g, x, xOff, n, out, outs[i] + r);
+                dotRows(w, offsets[i] + r * rowBytes, rowBytes, 1, x, xOff, n, out, outs[i] + r);
             }
         }
     }
