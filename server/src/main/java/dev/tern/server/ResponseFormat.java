@@ -121,7 +121,7 @@ final class ResponseFormat {
         ObjectNode chunk(int i, RequestOutput o) {
             if (tools != null) {
                 append(i, o);
-                int end = logprobs ? 0 : tools.contentEnd(text[i]);
+                int end = logprobs ? 0 : tools.contentEnd(text[i], sent[i]);
                 if (end <= sent[i]) {
                     return null;
                 }

@@ -32,8 +32,9 @@ import java.util.regex.Pattern;
  */
 final class ToolCalls {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-    private static final Pattern HERMES_CALL = Pattern.compile("<tool_call>\\s*(.*?)\\s*(?:</tool_call>|$)", Pattern.DOTALL);
-    private static final String HERMES_OPEN = "<tool_call>\n";
+    private static final String HERMES_TAG = "<tool_call>";
+    private static final Pattern HERMES_CALL = Pattern.compile(HERMES_TAG + "\\s*(.*?)\\s*(?:</tool_call>|$)", Pattern.DOTALL);
+    private static final String HERMES_OPEN = HERMES_TAG + "\n";
     private static final String PYTHON_TAG = "<|python_tag|>";
 
     /** How a chat template writes tools, calls and results. */
@@ -50,7 +51,7 @@ final class ToolCalls {
             if (templateSource == null || !templateSource.contains("tools") || !templateSource.contains("tool_calls")) {
                 return GENERIC;
             }
-            if (templateSource.contains("<tool_call>")) {
+            if (templateSource.contains(HERMES_TAG)) {
                 return HERMES;
             }
             return templateSource.contains("\"parameters\": ") ? LLAMA_JSON : GENERIC;
@@ -293,29 +294,38 @@ final class ToolCalls {
 
     /**
      * How much of an answer being streamed is surely content: the index before which no call can
-     * begin. Generic and forced answers are JSON read whole (0). Hermes: up to a {@code <tool_call>},
-     * holding back an end that may be its beginning. Llama: all of it once it starts with text
-     * rather than a call's {@code {} or {@code <|python_tag|>}.
+     * begin, given that {@code sent} characters were already found to be content (the search
+     * resumes there, so a long answer is not rescanned at every token). Generic and forced
+     * answers are JSON read whole (0). Hermes: up to a {@code <tool_call>}, holding back an end
+     * that may be its beginning. Llama: all of it once it starts with text rather than a call's
+     * {@code {} or {@code <|python_tag|>}.
      */
-    int contentEnd(CharSequence text) {
+    int contentEnd(StringBuilder text, int sent) {
         if (style == Style.GENERIC || required) {
             return 0;
         }
-        String s = text.toString();
+        int length = text.length();
         if (style == Style.HERMES) {
-            int call = s.indexOf("<tool_call>");
+            int call = text.indexOf(HERMES_TAG, sent);
             if (call >= 0) {
                 return call;
             }
-            for (int k = Math.min(s.length(), "<tool_call>".length() - 1); k > 0; k--) {
-                if ("<tool_call>".startsWith(s.substring(s.length() - k))) {
-                    return s.length() - k;
+            for (int k = Math.min(length - sent, HERMES_TAG.length() - 1); k > 0; k--) {
+                if (HERMES_TAG.startsWith(text.substring(length - k))) {
+                    return length - k;
                 }
             }
-            return s.length();
+            return length;
         }
-        String t = s.stripLeading();
-        return t.isEmpty() || t.startsWith("{") || t.startsWith(PYTHON_TAG) || PYTHON_TAG.startsWith(t) ? 0 : s.length();
+        if (sent > 0) {
+            return length;
+        }
+        int first = 0;
+        while (first < length && Character.isWhitespace(text.charAt(first))) {
+            first++;
+        }
+        String start = text.substring(first, Math.min(length, first + PYTHON_TAG.length()));
+        return start.isEmpty() || start.startsWith("{") || PYTHON_TAG.startsWith(start) ? 0 : length;
     }
 
     /** What the model's answer says: calls in this style's format (the first only, without parallel_tool_calls), else content. */

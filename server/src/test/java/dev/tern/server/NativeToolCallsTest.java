@@ -143,16 +143,23 @@ class NativeToolCallsTest {
     @Test
     void streamedTextIsContentUntilACallMayBegin() {
         ToolCalls hermes = tools(ToolCalls.Style.HERMES, "");
-        assertEquals(12, hermes.contentEnd("Let me check"));
-        assertEquals(13, hermes.contentEnd("Let me check.<tool"), "a possible opening tag is held back");
-        assertEquals(17, hermes.contentEnd("Let me check.<toy"), "and sent once it cannot be one");
-        assertEquals(13, hermes.contentEnd("Let me check.<tool_call>\n{\"name\""));
-        assertEquals(0, tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").contentEnd("{\"name\""));
+        assertEquals(12, contentEnd(hermes, "Let me check"));
+        assertEquals(13, contentEnd(hermes, "Let me check.<tool"), "a possible opening tag is held back");
+        assertEquals(17, contentEnd(hermes, "Let me check.<toy"), "and sent once it cannot be one");
+        assertEquals(13, contentEnd(hermes, "Let me check.<tool_call>\n{\"name\""));
+        assertEquals(13, hermes.contentEnd(new StringBuilder("Let me check.<tool"), 12), "the search resumes where content ended");
+        assertEquals(0, contentEnd(tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\""), "{\"name\""));
         ToolCalls llama = tools(ToolCalls.Style.LLAMA_JSON, "");
-        assertEquals(0, llama.contentEnd(" "));
-        assertEquals(0, llama.contentEnd("<|python"));
-        assertEquals(0, llama.contentEnd("{\"name\": "));
-        assertEquals(7, llama.contentEnd("It is a"));
+        assertEquals(0, contentEnd(llama, " "));
+        assertEquals(0, contentEnd(llama, "<|python"));
+        assertEquals(0, contentEnd(llama, "{\"name\": "));
+        assertEquals(7, contentEnd(llama, "It is a"));
+        assertEquals(9, llama.contentEnd(new StringBuilder("It is a {"), 7), "once content, always content");
+    }
+
+    /** Where the content of a whole answer so far ends, nothing of it sent yet. */
+    private static int contentEnd(ToolCalls tools, String text) {
+        return tools.contentEnd(new StringBuilder(text), 0);
     }
 
     @Test
