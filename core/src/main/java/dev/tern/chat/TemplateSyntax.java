@@ -70,7 +70,8 @@ final class TemplateSyntax {
         while (start > from && (t.charAt(start - 1) == ' ' || t.charAt(start - 1) == '\t')) {
             start--;
         }
-        boolean lineStart = start == 0 || (start > from && t.charAt(start - 1) == '\n') || (start == from && from == 0);
+        // Text begins at `from` right after the previous tag, so a line start there is only the template's start.
+        boolean lineStart = start == 0 || (start > from && t.charAt(start - 1) == '\n');
         return lineStart ? start : open;
     }
 
