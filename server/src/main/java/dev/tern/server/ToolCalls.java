@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -19,11 +20,12 @@ import java.util.regex.Pattern;
  * OpenAI function calling, in the model's own format where its chat template has one, else in
  * llama.cpp's generic form.
  *
- * <p>Native ({@link Style#HERMES}, {@link Style#LLAMA_JSON}): the template gets the tools and the
- * conversation's earlier calls and results as transformers passes them, and writes them as the
- * model was trained to read them; the model's answer is parsed for calls in its format. With
- * {@code tool_choice} "required" or a named function the answer is one call, sampled under a JSON
- * schema of the allowed calls (Hermes: after a {@code <tool_call>} the prompt already opens).
+ * <p>Native ({@link Style#HERMES}, {@link Style#LLAMA_JSON}, {@link Style#MISTRAL}): the template
+ * gets the tools and the conversation's earlier calls and results as transformers passes them,
+ * and writes them as the model was trained to read them; the model's answer is parsed for calls
+ * in its format. With {@code tool_choice} "required" or a named function the answer is one call
+ * (Mistral: an array of calls), sampled under a JSON schema of the allowed calls, after the
+ * opening the prompt then ends with (Hermes's {@code <tool_call>}, Mistral's {@code [TOOL_CALLS]}).
  *
  * <p>Generic, for any model: the tools are described in the system message, and the answer is
  * sampled under a JSON schema that admits either {@code {"tool_calls": [{"name", "arguments"}…]}}
@@ -36,6 +38,10 @@ final class ToolCalls {
     private static final Pattern HERMES_CALL = Pattern.compile(HERMES_TAG + "\\s*(.*?)\\s*(?:</tool_call>|$)", Pattern.DOTALL);
     private static final String HERMES_OPEN = HERMES_TAG + "\n";
     private static final String PYTHON_TAG = "<|python_tag|>";
+    private static final String MISTRAL_TAG = "[TOOL_CALLS]";
+    /** Mistral's templates refuse any other call id. */
+    private static final Pattern MISTRAL_ID = Pattern.compile("[A-Za-z0-9]{9}");
+    private static final String ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
     /** How a chat template writes tools, calls and results. */
     enum Style {
@@ -44,7 +50,9 @@ final class ToolCalls {
         /** Hermes and Qwen: calls as {@code <tool_call>{"name": …, "arguments": {…}}</tool_call>}. */
         HERMES,
         /** Llama 3.1 and later: a call is a bare {@code {"name": …, "parameters": {…}}}. */
-        LLAMA_JSON;
+        LLAMA_JSON,
+        /** Mistral v3 (Mistral 7B v0.3, Nemo, Large 2407): {@code [TOOL_CALLS] [{"name": …, "arguments": {…}}, …]}, ids of 9 letters and digits. */
+        MISTRAL;
 
         /** The style a template's source shows: the call syntax it writes for earlier tool calls. */
         static Style of(String templateSource) {
@@ -54,12 +62,43 @@ final class ToolCalls {
             if (templateSource.contains(HERMES_TAG)) {
                 return HERMES;
             }
+            if (templateSource.contains(MISTRAL_TAG)) {
+                return MISTRAL;
+            }
             return templateSource.contains("\"parameters\": ") ? LLAMA_JSON : GENERIC;
         }
 
         /** The key a call's arguments go under in this style's JSON. */
         String argumentsKey() {
             return this == LLAMA_JSON ? "parameters" : "arguments";
+        }
+
+        /** The text that opens this style's calls in an answer, or null where a call opens with its JSON. */
+        String callTag() {
+            return switch (this) {
+                case HERMES -> HERMES_TAG;
+                case MISTRAL -> MISTRAL_TAG;
+                default -> null;
+            };
+        }
+
+        /**
+         * A call id as this style's template accepts it. Mistral's: 9 letters and digits, as its
+         * own are; a longer id ending in 9 of them keeps those (as vLLM cuts them), any other is
+         * hashed to 9, so that a call and its result still match.
+         */
+        String historyId(String id) {
+            if (this != MISTRAL || MISTRAL_ID.matcher(id).matches()) {
+                return id;
+            }
+            if (id.length() > 9 && MISTRAL_ID.matcher(id.substring(id.length() - 9)).matches()) {
+                return id.substring(id.length() - 9);
+            }
+            long h = 1125899906842597L;
+            for (int i = 0; i < id.length(); i++) {
+                h = 31 * h + id.charAt(i);
+            }
+            return alphanumeric(new SplittableRandom(h));
         }
     }
 
@@ -151,10 +190,19 @@ final class ToolCalls {
         return schema;
     }
 
-    /** A native call of one of the tools, as one JSON object in this style's keys. */
+    /** A native call of one of the tools, as one JSON object in this style's keys (Mistral: an array of them). */
     private JsonSchema compileCall() {
         ArrayNode each = callSchemas(style.argumentsKey());
-        return jsonSchema(each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each));
+        ObjectNode call = each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each);
+        if (style != Style.MISTRAL) {
+            return jsonSchema(call);
+        }
+        ObjectNode list = Json.object().put("type", "array").put("minItems", 1);
+        if (!parallel) {
+            list.put("maxItems", 1);
+        }
+        list.set("items", call);
+        return jsonSchema(list);
     }
 
     /** One object schema per tool: its name, and its parameters under {@code argumentsKey}. */
@@ -190,9 +238,16 @@ final class ToolCalls {
         return Map.of("tools", list);
     }
 
-    /** Text the prompt ends with after the template's: the opening of the forced Hermes call. */
+    /** Text the prompt ends with after the template's: the opening of a forced call (Hermes, Mistral). */
     String promptSuffix() {
-        return style == Style.HERMES && required ? HERMES_OPEN : "";
+        if (!required) {
+            return "";
+        }
+        return switch (style) {
+            case HERMES -> HERMES_OPEN;
+            case MISTRAL -> MISTRAL_TAG;
+            default -> "";
+        };
     }
 
     private JsonSchema compile(boolean parallel) {
@@ -245,9 +300,9 @@ final class ToolCalls {
     /**
      * A message of the conversation as the template is to see it, given its text content. Native
      * styles: an assistant turn keeps its {@code tool_calls} (arguments as objects where they are
-     * JSON), a tool result its role and {@code tool_call_id}. Generic: earlier calls become the
-     * JSON the model writes them in, a tool result a user message it can read (templates rarely
-     * know a "tool" role).
+     * JSON), a tool result its role and {@code tool_call_id} (ids as {@link Style#historyId} makes
+     * them). Generic: earlier calls become the JSON the model writes them in, a tool result a user
+     * message it can read (templates rarely know a "tool" role).
      */
     static ChatMessage historyMessage(JsonNode m, String content, Style style) {
         String role = m.get("role").asText();
@@ -261,7 +316,7 @@ final class ToolCalls {
                     function.put("name", f.path("name").asText());
                     function.put("arguments", Json.MAPPER.convertValue(Json.parseOrText(f.path("arguments").asText("{}")), Object.class));
                     Map<String, Object> call = new LinkedHashMap<>();
-                    call.put("id", c.path("id").asText(""));
+                    call.put("id", style.historyId(c.path("id").asText("")));
                     call.put("type", "function");
                     call.put("function", function);
                     list.add(call);
@@ -269,7 +324,7 @@ final class ToolCalls {
                 return new ChatMessage(role, content, Map.of("tool_calls", list));
             }
             if (role.equals("tool") && m.path("tool_call_id").isTextual()) {
-                return new ChatMessage(role, content, Map.of("tool_call_id", m.get("tool_call_id").asText()));
+                return new ChatMessage(role, content, Map.of("tool_call_id", style.historyId(m.get("tool_call_id").asText())));
             }
             return new ChatMessage(role, content);
         }
@@ -296,22 +351,23 @@ final class ToolCalls {
      * How much of an answer being streamed is surely content: the index before which no call can
      * begin, given that {@code sent} characters were already found to be content (the search
      * resumes there, so a long answer is not rescanned at every token). Generic and forced
-     * answers are JSON read whole (0). Hermes: up to a {@code <tool_call>}, holding back an end
-     * that may be its beginning. Llama: all of it once it starts with text rather than a call's
-     * {@code {} or {@code <|python_tag|>}.
+     * answers are JSON read whole (0). Hermes and Mistral: up to the tag that opens calls, holding
+     * back an end that may be its beginning. Llama: all of it once it starts with text rather than
+     * a call's {@code {} or {@code <|python_tag|>}.
      */
     int contentEnd(StringBuilder text, int sent) {
         if (style == Style.GENERIC || required) {
             return 0;
         }
         int length = text.length();
-        if (style == Style.HERMES) {
-            int call = text.indexOf(HERMES_TAG, sent);
+        String tag = style.callTag();
+        if (tag != null) {
+            int call = text.indexOf(tag, sent);
             if (call >= 0) {
                 return call;
             }
-            for (int k = Math.min(length - sent, HERMES_TAG.length() - 1); k > 0; k--) {
-                if (HERMES_TAG.startsWith(text.substring(length - k))) {
+            for (int k = Math.min(length - sent, tag.length() - 1); k > 0; k--) {
+                if (tag.startsWith(text.substring(length - k))) {
                     return length - k;
                 }
             }
@@ -334,12 +390,13 @@ final class ToolCalls {
             case GENERIC -> readGeneric(text);
             case HERMES -> readHermes(promptSuffix() + text);
             case LLAMA_JSON -> readLlama(text);
+            case MISTRAL -> readMistral(promptSuffix() + text);
         };
         return parallel || r.calls().size() <= 1 ? r : new Reply(r.content(), r.calls().subList(0, 1));
     }
 
     /** The generic JSON; content when it is not the JSON asked for (cut short by max_tokens). */
-    private static Reply readGeneric(String text) {
+    private Reply readGeneric(String text) {
         JsonNode v = Json.parseOrText(text);
         if (v.path("tool_calls").isArray()) {
             List<Call> calls = new ArrayList<>();
@@ -397,6 +454,31 @@ final class ToolCalls {
         return new Reply(null, calls);
     }
 
+    /**
+     * The calls after {@code [TOOL_CALLS]}: a JSON array of call objects (or one object); the
+     * text before it is content. Anything else makes the whole answer content.
+     */
+    private Reply readMistral(String text) {
+        int tag = text.indexOf(MISTRAL_TAG);
+        if (tag < 0) {
+            return new Reply(text, List.of());
+        }
+        JsonNode v = Json.parseOrText(text.substring(tag + MISTRAL_TAG.length()).strip());
+        List<Call> calls = new ArrayList<>();
+        for (JsonNode c : v.isArray() ? v : List.of(v)) {
+            Call call = nativeCall(c);
+            if (call == null) {
+                return new Reply(text, List.of());
+            }
+            calls.add(call);
+        }
+        if (calls.isEmpty()) {
+            return new Reply(text, List.of());
+        }
+        String content = text.substring(0, tag).strip();
+        return new Reply(content.isEmpty() ? null : content, calls);
+    }
+
     /** A native call object naming one of the tools, or null. */
     private Call nativeCall(JsonNode v) {
         if (!v.isObject() || !v.path("name").isTextual()) {
@@ -410,7 +492,19 @@ final class ToolCalls {
         return call(name, args.isTextual() ? args.asText() : Json.write(args));
     }
 
-    private static Call call(String name, String arguments) {
-        return new Call("call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24), name, arguments);
+    /** A call with a new id: OpenAI's form, or 9 letters and digits where the template accepts nothing else (Mistral). */
+    private Call call(String name, String arguments) {
+        String id = style == Style.MISTRAL ? alphanumeric(new SplittableRandom())
+                : "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+        return new Call(id, name, arguments);
+    }
+
+    /** Nine random letters and digits. */
+    private static String alphanumeric(SplittableRandom random) {
+        StringBuilder id = new StringBuilder(9);
+        for (int i = 0; i < 9; i++) {
+            id.append(ALPHANUMERIC.charAt(random.nextInt(ALPHANUMERIC.length())));
+        }
+        return id.toString();
     }
 }

@@ -53,6 +53,16 @@ class NativeToolCallsTest {
         }
     }
 
+    /**
+     * Mistral's v3 template (Mistral 7B Instruct v0.3, Mistral Large 2407), as llama.cpp's
+     * tests/test-chat-template.cpp holds it.
+     */
+    private static String mistral() throws IOException {
+        try (InputStream in = NativeToolCallsTest.class.getResourceAsStream("mistral-v3.jinja")) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
     private static ObjectNode request(String messages, String extra) {
         return Json.parseObject(("{\"messages\": [" + messages + "], \"tools\": [" + WEATHER + "]" + extra + "}")
                 .getBytes(StandardCharsets.UTF_8));
@@ -75,6 +85,7 @@ class NativeToolCallsTest {
     void stylesFollowTheTemplates() throws IOException {
         assertEquals(ToolCalls.Style.HERMES, ToolCalls.Style.of(qwen3()));
         assertEquals(ToolCalls.Style.LLAMA_JSON, ToolCalls.Style.of(llama32()));
+        assertEquals(ToolCalls.Style.MISTRAL, ToolCalls.Style.of(mistral()));
         assertEquals(ToolCalls.Style.GENERIC, ToolCalls.Style.of(ChatTemplate.CHATML));
         JsonNode llama3 = Json.MAPPER.readTree(Files.readString(
                 Fixtures.tokenizers().resolve("hf").resolve("llama3").resolve("tokenizer_config.json")));
@@ -113,6 +124,61 @@ class NativeToolCallsTest {
                 + "<|start_header_id|>assistant<|end_header_id|>\n\n",
                 prompt(ChatTemplate.of(llama32(), "<|begin_of_text|>", "<|eot_id|>"), request(messages, ""),
                         Map.of("date_string", "01 Jan 2025")));
+    }
+
+    @Test
+    void mistralPromptCarriesToolsCallsAndResultsAsMistralWasTrained() throws IOException {
+        ChatTemplate template = ChatTemplate.of(mistral(), "<s>", "</s>");
+        String tools = "[AVAILABLE_TOOLS] [" + WEATHER + "][/AVAILABLE_TOOLS]";
+        String messages = "{\"role\": \"system\", \"content\": \"You are a helpful assistant.\"}, "
+                + "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}, "
+                + CALL.replace("call_1", "abcDEF123") + ", " + RESULT.replace("call_1", "abcDEF123");
+        assertEquals("<s>" + tools + "[INST] What is the weather in Paris?[/INST][TOOL_CALLS] [{\"name\": \"get_weather\", "
+                + "\"arguments\": {\"city\": \"Paris\"}, \"id\": \"abcDEF123\"}]</s>[TOOL_RESULTS] {\"content\": 18 C, sunny, "
+                + "\"call_id\": \"abcDEF123\"}[/TOOL_RESULTS]", prompt(template, request(messages, ""), Map.of()));
+        messages = "{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello! \"}, "
+                + "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}";
+        assertEquals("<s>[INST] Hi[/INST] Hello!</s>" + tools + "[INST] What is the weather in Paris?[/INST]",
+                prompt(template, request(messages, ""), Map.of()));
+
+        // OpenAI-style ids, which the template refuses, become 9 letters and digits, the same for a call and its result.
+        messages = "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}, " + CALL + ", " + RESULT;
+        String prompt = prompt(template, request(messages, ""), Map.of());
+        java.util.regex.Matcher ids = java.util.regex.Pattern.compile("\"id\": \"(\\w+)\".*\"call_id\": \"(\\w+)\"").matcher(prompt);
+        assertTrue(ids.find(), prompt);
+        assertTrue(ids.group(1).matches("[A-Za-z0-9]{9}"), prompt);
+        assertEquals(ids.group(1), ids.group(2));
+        assertEquals("def456ghi", ToolCalls.Style.MISTRAL.historyId("call_abc123def456ghi"), "as vLLM cuts them");
+        assertEquals("call_1", ToolCalls.Style.HERMES.historyId("call_1"));
+    }
+
+    @Test
+    void mistralAnswersBecomeCalls() {
+        ToolCalls auto = tools(ToolCalls.Style.MISTRAL, "");
+        assertNull(auto.schema());
+        assertEquals("", auto.promptSuffix());
+        ToolCalls.Reply r = auto.read("Let me check.[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, "
+                + "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}]");
+        assertEquals("Let me check.", r.content());
+        assertEquals(List.of("{\"city\":\"Paris\"}", "{\"city\":\"Rome\"}"), r.calls().stream().map(ToolCalls.Call::arguments).toList());
+        assertTrue(r.calls().getFirst().id().matches("[A-Za-z0-9]{9}"), "Mistral's templates take no other id");
+        assertNotEquals(r.calls().get(0).id(), r.calls().get(1).id());
+        assertEquals(1, auto.read("[TOOL_CALLS] {\"name\": \"get_weather\", \"arguments\": {}}").calls().size(), "a lone object");
+        String unknown = "[TOOL_CALLS] [{\"name\": \"get_time\", \"arguments\": {}}]";
+        assertEquals(new ToolCalls.Reply(unknown, List.of()), auto.read(unknown));
+        String cut = "[TOOL_CALLS] [{\"name\": \"get_weather\", \"arguments\": {\"ci";
+        assertEquals(new ToolCalls.Reply(cut, List.of()), auto.read(cut));
+        assertEquals(new ToolCalls.Reply("It is sunny.", List.of()), auto.read("It is sunny."));
+        assertEquals(13, contentEnd(auto, "Let me check.[TOOL"), "a possible opening tag is held back");
+        assertEquals(13, contentEnd(auto, "Let me check.[TOOL_CALLS] [{"));
+        assertEquals(17, contentEnd(auto, "Let me check.[TO]"));
+
+        ToolCalls required = tools(ToolCalls.Style.MISTRAL, ", \"tool_choice\": \"required\", \"parallel_tool_calls\": false");
+        assertEquals("[TOOL_CALLS]", required.promptSuffix());
+        assertNotNull(required.schema());
+        r = required.read(" [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}]");
+        assertNull(r.content());
+        assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
     }
 
     private static ToolCalls tools(ToolCalls.Style style, String extra) {
@@ -215,35 +281,14 @@ class NativeToolCallsTest {
     @Test
     void serverAnswersInTheTemplatesStyle(@TempDir Path dir) throws Exception {
         assertEquals(ToolCalls.Style.HERMES, ToolCalls.Style.of(SHORT_HERMES));
-        Path model = dir.resolve("stories260K-hermes-template.gguf");
-        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
-            GGUFWriter w = new GGUFWriter().putAll(f.metadata()).put("tokenizer.chat_template", MetadataValue.of(SHORT_HERMES));
-            for (GGUFTensorInfo t : f.tensors()) {
-                w.copyTensor(f, t);
-            }
-            w.write(model);
-        }
-        try (LoopbackServer server = LoopbackServer.start(model, new Tern.Options(2, 0, 8, KVCacheType.F32),
-                ServerConfig.loopback(0, LoopbackServer.MODEL))) {
+        try (LoopbackServer server = storiesServer(dir, SHORT_HERMES)) {
+            // The prompt is the template's, with the call opened after it (the generic style's would describe the tools in a system turn).
+            forcedCall(server, SHORT_HERMES, "", "<tools>get_weather</tools>\nuser: Weather in Paris?\nassistant: <tool_call>\n");
             ObjectNode body = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}",
-                    ", \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 1");
-            body.set("logit_bias", Json.MAPPER.valueToTree(Biases.quoteAndBrace(server.tern().tokenizer())._additionalProperties()));
+                    ", \"tool_choice\": \"auto\", \"max_tokens\": 12, \"temperature\": 0");
             HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(body), false);
             assertEquals(200, r.statusCode(), r.body());
-            JsonNode answer = Json.MAPPER.readTree(r.body()), choice = answer.path("choices").path(0);
-            // The prompt is the template's, with the call opened after it (the generic style's would describe the tools in a system turn).
-            String expected = "<tools>get_weather</tools>\nuser: Weather in Paris?\nassistant: <tool_call>\n";
-            assertEquals(expected, prompt(ChatTemplate.of(SHORT_HERMES, null, null), body, Map.of()));
-            assertEquals(server.tern().tokenizer().encode(expected, true, true).length, answer.path("usage").path("prompt_tokens").asInt());
-            assertEquals("tool_calls", choice.path("finish_reason").asText(), r.body());
-            JsonNode call = choice.path("message").path("tool_calls").path(0);
-            assertEquals("get_weather", call.path("function").path("name").asText(), r.body());
-            assertTrue(Json.MAPPER.readTree(call.path("function").path("arguments").asText()).path("city").isTextual(), r.body());
-
-            body.put("tool_choice", "auto").put("max_tokens", 12).put("temperature", 0).remove("logit_bias");
-            r = server.post("/v1/chat/completions", Json.write(body), false);
-            assertEquals(200, r.statusCode(), r.body());
-            choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
+            JsonNode choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
             String content = choice.path("message").path("content").asText();
             assertFalse(content.isEmpty(), r.body());
             assertTrue(choice.path("message").path("tool_calls").isMissingNode(), r.body());
@@ -264,6 +309,73 @@ class NativeToolCallsTest {
             }
             assertTrue(pieces.size() > 1, r.body());
             assertEquals(content, String.join("", pieces));
+        }
+    }
+
+    /**
+     * Asks the server for a call of get_weather under tool_choice "required" (with {@code extra}
+     * request fields), checks that the prompt is {@code expectedPrompt} and that the answer is one
+     * call with a city; returns the answer's message.
+     */
+    private static JsonNode forcedCall(LoopbackServer server, String template, String extra, String expectedPrompt) throws Exception {
+        ObjectNode body = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}",
+                ", \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 1" + extra);
+        body.set("logit_bias", Json.MAPPER.valueToTree(Biases.quoteAndBrace(server.tern().tokenizer())._additionalProperties()));
+        assertEquals(expectedPrompt, prompt(ChatTemplate.of(template, null, null), body, Map.of()));
+        HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(body), false);
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode answer = Json.MAPPER.readTree(r.body()), choice = answer.path("choices").path(0);
+        assertEquals(server.tern().tokenizer().encode(expectedPrompt, true, true).length, answer.path("usage").path("prompt_tokens").asInt());
+        assertEquals("tool_calls", choice.path("finish_reason").asText(), r.body());
+        JsonNode calls = choice.path("message").path("tool_calls");
+        assertEquals(1, calls.size(), r.body());
+        assertEquals("get_weather", calls.get(0).path("function").path("name").asText(), r.body());
+        assertTrue(Json.MAPPER.readTree(calls.get(0).path("function").path("arguments").asText()).path("city").isTextual(), r.body());
+        return choice.path("message");
+    }
+
+    /** stories260K with {@code template} as its chat template, served on a loopback port. */
+    private static LoopbackServer storiesServer(Path dir, String template) throws IOException {
+        Path model = dir.resolve("stories260K-template.gguf");
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            GGUFWriter w = new GGUFWriter().putAll(f.metadata()).put("tokenizer.chat_template", MetadataValue.of(template));
+            for (GGUFTensorInfo t : f.tensors()) {
+                w.copyTensor(f, t);
+            }
+            w.write(model);
+        }
+        return LoopbackServer.start(model, new Tern.Options(2, 0, 8, KVCacheType.F32), ServerConfig.loopback(0, LoopbackServer.MODEL));
+    }
+
+    /** Mistral's v3 layout, short enough for stories260K's 512 positions. */
+    private static final String SHORT_MISTRAL = "{% for m in messages %}{% if m.role == 'user' %}{% if tools %}[AVAILABLE_TOOLS] ["
+            + "{% for t in tools %}{{ t.function.name }}{% endfor %}][/AVAILABLE_TOOLS]{% endif %}[INST] {{ m.content }}[/INST]"
+            + "{% elif m.tool_calls %}[TOOL_CALLS] [{% for c in m.tool_calls %}{{ (c.function | tojson)[:-1] }}, \"id\": \"{{ c.id }}\"}"
+            + "{% endfor %}]</s>{% elif m.role == 'tool' %}[TOOL_RESULTS] {{ m.content }} {{ m.tool_call_id }}[/TOOL_RESULTS]"
+            + "{% else %}{{ m.content }}{% endif %}{% endfor %}";
+
+    /**
+     * Through the server: stories260K given a Mistral-style template answers a required tool
+     * choice with an array of one call after the prompt's {@code [TOOL_CALLS]}, with an id of 9
+     * letters and digits, and the conversation that sends the call and its result back renders
+     * with that id.
+     */
+    @Test
+    void serverAnswersMistralStyleCalls(@TempDir Path dir) throws Exception {
+        assertEquals(ToolCalls.Style.MISTRAL, ToolCalls.Style.of(SHORT_MISTRAL));
+        try (LoopbackServer server = storiesServer(dir, SHORT_MISTRAL)) {
+            JsonNode message = forcedCall(server, SHORT_MISTRAL, ", \"parallel_tool_calls\": false",
+                    "[AVAILABLE_TOOLS] [get_weather][/AVAILABLE_TOOLS][INST] Weather in Paris?[/INST][TOOL_CALLS]");
+            String id = message.path("tool_calls").path(0).path("id").asText();
+            assertTrue(id.matches("[A-Za-z0-9]{9}"), message.toString());
+
+            ObjectNode next = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, " + Json.write(message)
+                    + ", {\"role\": \"tool\", \"tool_call_id\": \"" + id + "\", \"content\": \"sunny\"}", "");
+            assertTrue(prompt(ChatTemplate.of(SHORT_MISTRAL, null, null), next, Map.of())
+                    .endsWith(", \"id\": \"" + id + "\"}]</s>[TOOL_RESULTS] sunny " + id + "[/TOOL_RESULTS]"));
+            next.put("max_tokens", 4);
+            HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(next), false);
+            assertEquals(200, r.statusCode(), r.body());
         }
     }
 }
