@@ -11,24 +11,37 @@ package dev.tern.spec;
  * tokens and d the time per proposed token: the right length depends on how much a wider verify
  * pass costs on this machine. Until then it is the largest k whose last token is used with
  * probability α^k ≥ {@code threshold}. Either way it is clamped to [min, max].
+ * <p>
+ * A fresh process's first passes of each width run before the JIT has compiled their code,
+ * many times slower than later ones; with plain averages those few made wide passes look too
+ * dear to try again for the rest of a short run. So the line is fitted through the widths seen
+ * in the last {@link #STALE_AFTER} passes only, each width's time a low estimate that drops to a
+ * faster pass at once and rises slowly towards slower ones; and a length kept short by the costs proposes
+ * the maximum every {@link #EXPLORE_EVERY} rounds, so that the wide passes are measured again.
  */
 public final class AdaptiveDraftLength {
     /** Weight of the previous rounds in the estimate: about the last ten rounds matter. */
     private static final double DECAY = 0.9;
-    /** Weight of earlier passes in the cost fit: about the last twenty passes matter. */
-    private static final double COST_DECAY = 0.95;
-    /** Passes (decayed weight) and spread of widths the cost fit needs before it is trusted. */
-    private static final double MIN_COST_WEIGHT = 6;
-    private static final double MIN_WIDTH_VARIANCE = 0.25;
+    /** How far a time estimate moves towards a slower observation (to a faster one it moves all the way). */
+    private static final double TOWARDS_SLOWER = 0.05;
+    /** Passes the cost fit needs before it is trusted (of at least two widths). */
+    private static final int MIN_PASSES = 6;
+    private static final int EXPLORE_EVERY = 16;
+    private static final int STALE_AFTER = 32;
 
     private final int min;
     private final int max;
     private final double logThreshold;
     private double accepted;
     private double verified;
-    // Decayed sums for the least-squares line time = a + b·width over target passes.
-    private double w, sumN, sumT, sumNN, sumNT;
-    private double proposeNanos, proposedTokens;
+    /** Per width of a target pass, its estimated time in ns (0: not seen). */
+    private final double[] passNanos;
+    /** Per width, the number of passes seen when it was last seen. */
+    private final int[] lastSeen;
+    private int passes;
+    /** Estimated time of proposing one token, ns. */
+    private double proposeNanos;
+    private int rounds;
 
     /**
      * @param min       fewest tokens to propose (at least 1, so the rate keeps being measured)
@@ -45,6 +58,8 @@ public final class AdaptiveDraftLength {
         this.min = min;
         this.max = max;
         this.logThreshold = Math.log(threshold);
+        this.passNanos = new double[max + 2];
+        this.lastSeen = new int[max + 2];
     }
 
     /**
@@ -73,7 +88,8 @@ public final class AdaptiveDraftLength {
         double alpha = acceptanceRate();
         double[] line = costLine();
         if (line != null) {
-            return fastest(alpha, line[0], line[1], proposedTokens > 0 ? proposeNanos / proposedTokens : 0);
+            int k = fastest(alpha, line[0], line[1], proposeNanos);
+            return k < max && ++rounds % EXPLORE_EVERY == 0 ? max : k;
         }
         if (alpha >= 1) {
             return max;
@@ -103,20 +119,35 @@ public final class AdaptiveDraftLength {
         return best;
     }
 
-    /** {a, b} of the fitted pass time a + b·width, or null while widths have not varied enough. */
+    /** {a, b} of the least-squares line a + b·width through the recent widths' times, or null while fewer than two were seen. */
     private double[] costLine() {
-        if (w < MIN_COST_WEIGHT) {
+        double w = 0, sumN = 0, sumT = 0, sumNN = 0, sumNT = 0;
+        for (int n = 0; n < passNanos.length; n++) {
+            if (passNanos[n] > 0 && passes - lastSeen[n] < STALE_AFTER) {
+                w++;
+                sumN += n;
+                sumT += passNanos[n];
+                sumNN += (double) n * n;
+                sumNT += n * passNanos[n];
+            }
+        }
+        if (passes < MIN_PASSES || w < 2) {
             return null;
         }
         double meanN = sumN / w, meanT = sumT / w;
         double var = sumNN / w - meanN * meanN;
-        if (var < MIN_WIDTH_VARIANCE) {
-            return null;
-        }
         // Noise can tilt the line; a pass never gets cheaper with width and always costs something.
         double b = Math.max(0, (sumNT / w - meanN * meanT) / var);
         double a = Math.max(meanT - b * meanN, 0.05 * meanT);
         return new double[]{a, b};
+    }
+
+    /** An estimate moved towards an observation: all the way when it is the first or faster. */
+    private static double follow(double estimate, double observed) {
+        if (estimate == 0 || observed < estimate) {
+            return observed;
+        }
+        return estimate + TOWARDS_SLOWER * (observed - estimate);
     }
 
     /**
@@ -124,13 +155,15 @@ public final class AdaptiveDraftLength {
      * {@code passNanos}, and proposing its {@code proposed} tokens took {@code proposeNanos}.
      */
     public void observeCost(int width, long passNanos, int proposed, long proposeNanos) {
-        w = COST_DECAY * w + 1;
-        sumN = COST_DECAY * sumN + width;
-        sumT = COST_DECAY * sumT + passNanos;
-        sumNN = COST_DECAY * sumNN + (double) width * width;
-        sumNT = COST_DECAY * sumNT + (double) width * passNanos;
-        this.proposeNanos = COST_DECAY * this.proposeNanos + proposeNanos;
-        this.proposedTokens = COST_DECAY * this.proposedTokens + proposed;
+        if (width < 1 || width >= this.passNanos.length || passNanos <= 0) {
+            return;
+        }
+        boolean stale = passes - lastSeen[width] >= STALE_AFTER;
+        this.passNanos[width] = follow(stale ? 0 : this.passNanos[width], passNanos);
+        lastSeen[width] = ++passes;
+        if (proposed > 0) {
+            this.proposeNanos = follow(this.proposeNanos, (double) proposeNanos / proposed);
+        }
     }
 
     /** Records one round: {@code drafted} tokens proposed, the first {@code accepted} of them kept. */

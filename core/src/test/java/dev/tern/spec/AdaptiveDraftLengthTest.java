@@ -2,8 +2,12 @@ package dev.tern.spec;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The length rules against values computed by hand: k = floor(ln θ / ln α) clamped to [min, max]
@@ -89,6 +93,28 @@ class AdaptiveDraftLengthTest {
         steep.update(4, 1);
         observeLine(steep, 0, 1e6, 0);
         assertEquals(1, steep.next());
+    }
+
+    /**
+     * A fresh process: the first pass of every width runs before the JIT has compiled it, 20×
+     * slower. The line of the previous test (optimum k = 3) is found again after 40 warm rounds
+     * of the lengths the rule itself chooses; with decayed averages it stayed at 1.
+     */
+    @Test
+    void coldFirstPassesDoNotKeepTheLengthShort() {
+        AdaptiveDraftLength l = new AdaptiveDraftLength(1, 8, 0.2);
+        l.update(5, 4);
+        for (int n = 1; n <= 9; n++) {
+            l.observeCost(n, Math.round(20 * (1e6 + 1e5 * n)), n - 1, Math.round(20 * 2e5 * (n - 1)));
+        }
+        List<Integer> lengths = new ArrayList<>();
+        for (int round = 0; round < 40; round++) {
+            int k = l.next();
+            lengths.add(k);
+            l.observeCost(k + 1, Math.round(1e6 + 1e5 * (k + 1)), k, Math.round(2e5 * k));
+        }
+        assertEquals(3, l.next(), lengths.toString());
+        assertTrue(lengths.contains(8), "the maximum is tried again while the costs keep the length short: " + lengths);
     }
 
     @Test
