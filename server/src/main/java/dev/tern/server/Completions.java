@@ -92,7 +92,7 @@ final class Completions {
                         chat ? "messages" : "prompt", "context_length_exceeded");
             }
         }
-        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize(), tools);
+        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize(), prompts.endOfGeneration(), tools);
         int total = all.size() * p.n();
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<RequestHandle> handles = new ArrayList<>();

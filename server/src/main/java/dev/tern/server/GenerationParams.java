@@ -15,7 +15,11 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The generation parameters of an OpenAI completion or chat request, checked: each bad value
- * is a 400 naming the parameter.
+ * is a 400 naming the parameter. Besides OpenAI's, the sampling extensions that vLLM's and
+ * llama.cpp's servers both take: {@code top_k} (0 or -1: off), {@code min_p},
+ * {@code repetition_penalty} (vLLM's name) or {@code repeat_penalty} (llama.cpp's) over the last
+ * {@code repeat_last_n} tokens (64; -1: all), and {@code ignore_eos} (the end-of-generation
+ * tokens are never sampled, as llama.cpp does it).
  *
  * @param maxTokens    -1 for no limit but the context
  * @param logprobs     -1 when not asked; else how many top alternatives
@@ -24,12 +28,15 @@ import java.util.concurrent.ThreadLocalRandom;
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int logprobs, int n, boolean stream,
                         boolean includeUsage, OutputFormat format) {
     static final int MAX_N = 16;
+    /** A logit bias no logit outweighs: the token is never sampled. */
+    private static final float NEVER = -1e30f;
 
     /**
-     * @param vocab the vocabulary size, which token ids in {@code logit_bias} must be below
-     * @param tools the chat request's tools, or null
+     * @param vocab          the vocabulary size, which token ids in {@code logit_bias} must be below
+     * @param endOfGeneration the tokens that end generation, which {@code ignore_eos} bans
+     * @param tools          the chat request's tools, or null
      */
-    static GenerationParams parse(ObjectNode body, boolean chat, int vocab, ToolCalls tools) {
+    static GenerationParams parse(ObjectNode body, boolean chat, int vocab, int[] endOfGeneration, ToolCalls tools) {
         refuseUnsupported(body, chat);
         int maxTokens = -1;
         for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
@@ -42,6 +49,16 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         float topP = floatIn(body, "top_p", 0, 1, 1f);
         float presence = floatIn(body, "presence_penalty", -2, 2, 0f);
         float frequency = floatIn(body, "frequency_penalty", -2, 2, 0f);
+        int topK = present(body, "top_k") ? intIn(body, "top_k", -1, Integer.MAX_VALUE) : 0;
+        float minP = floatIn(body, "min_p", 0, 1, 0f);
+        if (present(body, "repetition_penalty") && present(body, "repeat_penalty")) {
+            throw ApiException.badRequest("give repetition_penalty or repeat_penalty, not both", "repeat_penalty");
+        }
+        float repeat = floatIn(body, present(body, "repeat_penalty") ? "repeat_penalty" : "repetition_penalty", 0, 10, 1f);
+        if (repeat == 0) {
+            throw ApiException.badRequest("repetition_penalty must be positive (1: off)", "repetition_penalty");
+        }
+        int lastN = present(body, "repeat_last_n") ? intIn(body, "repeat_last_n", -1, Integer.MAX_VALUE) : 64;
         long seed;
         if (present(body, "seed")) {
             JsonNode s = body.get("seed");
@@ -78,8 +95,15 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
             includeUsage = bool((ObjectNode) so, "include_usage");
         }
-        SamplerConfig sampling = new SamplerConfig(temperature, 0, topP, 0f, 1f, 64, frequency, presence, seed,
-                logitBias(body, vocab));
+        Map<Integer, Float> bias = logitBias(body, vocab);
+        if (bool(body, "ignore_eos")) {
+            bias = new HashMap<>(bias);
+            for (int t : endOfGeneration) {
+                bias.put(t, NEVER);
+            }
+        }
+        SamplerConfig sampling = new SamplerConfig(temperature, Math.max(0, topK), topP, minP, repeat, lastN, frequency, presence,
+                seed, bias);
         OutputFormat format = format(body);
         if (tools != null) {
             if (!format.isText()) {

@@ -10,6 +10,7 @@ import dev.tern.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 
 /** Turns the {@code messages} of a chat request or the {@code prompt} of a completion into tokens. */
 final class PromptBuilder {
@@ -17,10 +18,13 @@ final class PromptBuilder {
     static final int MAX_PROMPTS = 16;
     private final Tern tern;
     private final ToolCalls.Style toolStyle;
+    private final int[] endOfGeneration;
 
     PromptBuilder(Tern tern) {
         this.tern = tern;
         this.toolStyle = ToolCalls.Style.of(tern.chatTemplate().source());
+        Tokenizer t = tern.tokenizer();
+        this.endOfGeneration = IntStream.range(0, t.vocabSize()).filter(t::isEndOfGeneration).toArray();
     }
 
     /** How the model's chat template writes tools and calls. */
@@ -86,6 +90,11 @@ final class PromptBuilder {
             return sb.toString();
         }
         throw ApiException.badRequest("message content must be a string or an array of text parts", "messages");
+    }
+
+    /** The tokens that end generation. */
+    int[] endOfGeneration() {
+        return endOfGeneration;
     }
 
     /** Token ids must be below this. */

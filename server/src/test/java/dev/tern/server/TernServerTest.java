@@ -264,6 +264,58 @@ class TernServerTest {
         assertEquals(want, got.choices().getFirst().text());
     }
 
+    /** A completion's first choice, asked for over HTTP with extra body fields (the SDK knows only OpenAI's). */
+    private static JsonNode completion(String prompt, int maxTokens, String extra) throws Exception {
+        HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"" + prompt
+                + "\", \"max_tokens\": " + maxTokens + extra + "}", true);
+        assertEquals(200, r.statusCode(), r.body());
+        return Json.MAPPER.readTree(r.body());
+    }
+
+    /**
+     * vLLM's and llama.cpp's sampling extensions reach the sampler: top_k 1 and min_p 1 keep only
+     * the likeliest token, so they sample the greedy text at temperature 1; a repetition penalty
+     * gives what the generator gives with it; ignore_eos runs to max_tokens past the end.
+     */
+    @Test
+    void samplingExtensionsOfVllmAndLlamaCpp() throws Exception {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        String greedy = solo(prompt, 40).text();
+        for (String keepOne : new String[]{", \"top_k\": 1", ", \"min_p\": 1"}) {
+            JsonNode c = completion("Once upon a time", 40, ", \"temperature\": 1, \"seed\": 7" + keepOne);
+            assertEquals(greedy, c.path("choices").path(0).path("text").asText(), keepOne);
+        }
+        assertFalse(greedy.equals(completion("Once upon a time", 40, ", \"temperature\": 1, \"seed\": 7")
+                .path("choices").path(0).path("text").asText()), "sampling at temperature 1 alone differs from greedy");
+
+        SamplerConfig penalised = new SamplerConfig(0f, 0, 1f, 0f, 1.3f, 16, 0f, 0f, 0);
+        String want = solo(prompt, 40, penalised).text();
+        assertFalse(want.equals(greedy), "the penalty changes this output");
+        for (String name : new String[]{"repetition_penalty", "repeat_penalty"}) {
+            JsonNode c = completion("Once upon a time", 40, ", \"temperature\": 0, \"repeat_last_n\": 16, \"" + name + "\": 1.3");
+            assertEquals(want, c.path("choices").path(0).path("text").asText(), name);
+        }
+
+        // The end-of-generation token, pushed to the top by a logit bias, ends the answer at once, unless ignore_eos bans it.
+        int eos = 0;
+        while (!tern.tokenizer().isEndOfGeneration(eos)) {
+            eos++;
+        }
+        String toEnd = ", \"temperature\": 0, \"logit_bias\": {\"" + eos + "\": 100}";
+        JsonNode ended = completion("Once upon a time", 20, toEnd);
+        assertEquals("stop", ended.path("choices").path(0).path("finish_reason").asText());
+        assertEquals(0, ended.path("usage").path("completion_tokens").asInt());
+        JsonNode ignored = completion("Once upon a time", 20, toEnd + ", \"ignore_eos\": true");
+        assertEquals("length", ignored.path("choices").path(0).path("finish_reason").asText());
+        assertEquals(20, ignored.path("usage").path("completion_tokens").asInt());
+
+        for (String bad : new String[]{", \"top_k\": -2", ", \"min_p\": 1.5", ", \"repetition_penalty\": 0",
+                ", \"repeat_penalty\": 1.1, \"repetition_penalty\": 1.1", ", \"ignore_eos\": \"yes\""}) {
+            HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"hi\"" + bad + "}", true);
+            assertEquals(400, r.statusCode(), bad);
+        }
+    }
+
     @Test
     void sixteenParallelStreamsEachEqualTheirSoloOutput() throws Exception {
         String[] prompts = new String[16];
