@@ -7,7 +7,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Matrix × vector for the 512-bit kernels that fold an offset or a min into sums of the
- * activations over groups of 16 or 32 values (Q4_0, Q4_K, Q5_K, Q6_K): the sums are computed once
+ * activations over groups of 16 or 32 values (Q4_K, Q5_K, Q6_K): the sums are computed once
  * per matrix, then the row kernel runs on every row. A row is thousands of operations, so the
  * kernel is called, not inlined. Without 512-bit vectors the format's generic {@code dot} serves.
  */
