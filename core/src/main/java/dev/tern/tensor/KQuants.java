@@ -9,7 +9,6 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.util.stream.IntStream;
 
 /**
  * The scale searches shared by the k-quant reference quantizers (ggml-quants.c), ported with
@@ -185,10 +184,6 @@ final class KQuants {
     private static final IntVector P_MASK = IntVector.fromArray(LANES_INT, new int[]{63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15}, 0);
     private static final IntVector Q_MASK = IntVector.fromArray(LANES_INT, new int[]{0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30, 0, 0, 0, 0, 0x30, 0x30, 0x30, 0x30}, 0);
     private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(LANES_FLOAT, 0xFF00L);
-    /** LANE[k] broadcasts lane k of a 512-bit float vector. */
-    @SuppressWarnings("unchecked")
-    static final VectorShuffle<Float>[] LANE = IntStream.range(0, 8).mapToObj(k -> VectorShuffle.fromOp(LANES_FLOAT, i -> k))
-            .toArray(VectorShuffle[]::new);
 
     /**
      * Every scale and min of a Q4_K/Q5_K super-block at once, from its 12 scale bytes (the first

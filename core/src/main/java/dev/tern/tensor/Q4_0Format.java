@@ -25,7 +25,11 @@ public final class Q4_0Format implements TensorFormat {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    /** The float bits of q−8 for each level q, in the lanes of one 512-bit table. */
+    /**
+     * A table for {@code selectFrom}: lane q holds the float bits of q−8, the value of level q.
+     * selectFrom takes its indexes modulo the 16 lanes, so a widened byte looks up its low nibble
+     * as it is.
+     */
     private static final IntVector LEVELS = IntVector.fromArray(I, IntStream.range(0, 16).map(q -> Float.floatToIntBits(q - 8)).toArray(), 0);
 
     private Q4_0Format() {
@@ -73,9 +77,9 @@ public final class Q4_0Format implements TensorFormat {
     /**
      * The 512-bit kernel, written out in full (a vector that crosses a call the JIT does not
      * inline gets boxed). The stored bytes widen to ints; each lane then looks its level's value
-     * q−8 up in {@link #LEVELS} (selectFrom takes an index modulo the 16 lanes, so the low nibble
-     * needs no AND and the high one just a shift): one permute where an AND, a conversion and a
-     * −8·Σx correction per block were (rows from memory, one thread: 5.6 → 7.4 GB/s). Each row
+     * q−8 up in {@link #LEVELS} (the high nibble after a shift): one permute where an AND, a
+     * conversion and a −8·Σx correction per block were (rows from memory, one thread: 5.6 → 7.4
+     * GB/s). Each row
      * is read through a slice of its own with a long index, so that the JIT checks its bounds
      * once per row rather than at every load (11–15% faster, in cache and from memory).
      */

@@ -90,16 +90,19 @@ public final class Q5_KFormat implements TensorFormat {
      * The 512-bit kernel, written out in full and lean as Q4_K's (the generic one above exceeds
      * the JIT's inlining budget and boxes its vectors): the levels, with their fifth bit, are
      * assembled in int lanes; a super-block's scales and mins are unpacked at once
-     * ({@link KQuants#scalesMinsK4}) and the mins meet the precomputed sums of x.
+     * ({@link KQuants#scalesMinsK4}), the scales broadcast from a store of them (as Q4_K's), and
+     * the mins meet the precomputed sums of x.
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, int blocks) {
         FloatVector acc = FloatVector.zero(F), mins = FloatVector.zero(H);
+        float[] scales = new float[16];
         for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
             FloatVector sm = KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, w, p + 4, LE), d, dmin);
             mins = ((FloatVector) sm.reinterpretShape(H, 1)).fma(FloatVector.fromArray(H, sums, b * 8), mins);
+            sm.intoArray(scales, 0);
             IntVector qh0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 16, LE).convertShape(B2I, I, 0);
             IntVector qh1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 32, LE).convertShape(B2I, I, 0);
             for (int c = 0; c < 4; c++) {
@@ -114,8 +117,8 @@ public final class Q5_KFormat implements TensorFormat {
                 lo = ((FloatVector) l1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 16), lo);
                 FloatVector hi = ((FloatVector) h0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32));
                 hi = ((FloatVector) h1.convert(I2F, 0)).fma(FloatVector.fromArray(F, x, xi + 48), hi);
-                acc = lo.fma(sm.rearrange(KQuants.LANE[2 * c]), acc);
-                acc = hi.fma(sm.rearrange(KQuants.LANE[2 * c + 1]), acc);
+                acc = lo.fma(FloatVector.broadcast(F, scales[2 * c]), acc);
+                acc = hi.fma(FloatVector.broadcast(F, scales[2 * c + 1]), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
