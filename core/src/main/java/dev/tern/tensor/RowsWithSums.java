@@ -12,9 +12,17 @@ import java.lang.foreign.MemorySegment;
  * kernel is called, not inlined. Without 512-bit vectors the format's generic {@code dot} serves.
  */
 final class RowsWithSums {
-    /** Σ w·x of the row at {@code row}, given the activations' group {@code sums}, over {@code blocks} blocks. */
+    /**
+     * Σ w·x of the row at {@code row}, given the activations' group {@code sums}, over
+     * {@code blocks} blocks; {@code scales} is scratch for a super-block's sixteen scales.
+     */
     interface RowKernel {
-        float dot(MemorySegment w, long row, float[] x, int xOff, float[] sums, int blocks);
+        float dot(MemorySegment w, long row, float[] x, int xOff, float[] sums, float[] scales, int blocks);
+    }
+
+    /** Scratch for a row kernel's scales: stored once per super-block, each broadcast by a load, not a shuffle. */
+    static float[] scales() {
+        return new float[16];
     }
 
     private RowsWithSums() {
@@ -44,10 +52,10 @@ final class RowsWithSums {
             }
             return;
         }
-        float[] sums = sums(x, xOff, n, group);
+        float[] sums = sums(x, xOff, n, group), scales = scales();
         int blocks = n / f.type().blockSize;
         for (int r = 0; r < rows; r++) {
-            out[outOff + r] = kernel.dot(w, byteOffset + r * rowBytes, x, xOff, sums, blocks);
+            out[outOff + r] = kernel.dot(w, byteOffset + r * rowBytes, x, xOff, sums, scales, blocks);
         }
     }
 
@@ -55,12 +63,12 @@ final class RowsWithSums {
     static void dotRowsFour(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long[] offsets, long rowBytes,
                             int rows, float[] x, int xOff, int n, float[] out, int[] outs) {
         Blocks.requireBlocks(f.type(), n);
-        float[] sums = Vec.FL == 16 ? sums(x, xOff, n, group) : null;
+        float[] sums = Vec.FL == 16 ? sums(x, xOff, n, group) : null, scales = scales();
         int blocks = n / f.type().blockSize;
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < 4; i++) {
                 long row = offsets[i] + r * rowBytes;
-                out[outs[i] + r] = sums != null ? kernel.dot(w, row, x, xOff, sums, blocks) : f.dot(w, row, x, xOff, n);
+                out[outs[i] + r] = sums != null ? kernel.dot(w, row, x, xOff, sums, scales, blocks) : f.dot(w, row, x, xOff, n);
             }
         }
     }
