@@ -42,13 +42,18 @@ public final class CpuTimeAB {
             float[] x = Weights.vector(cols, 7);
             float[] out = new float[rows];
             double mb = rows * rowBytes / 1e6;
-            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows"}, new IntConsumer[]{
+            // "four" is decode's path: a quarter of the rows from each of four ranges at once.
+            int quarter = rows / 4;
+            long[] offsets = {0, quarter * rowBytes, 2L * quarter * rowBytes, 3L * quarter * rowBytes};
+            int[] outs = {0, quarter, 2 * quarter, 3 * quarter};
+            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows", "four"}, new IntConsumer[]{
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             out[r] = format.dot(ms[i], r * rowBytes, x, 0, cols);
                         }
                     },
-                    i -> format.dotRows(ms[i], 0, rowBytes, rows, x, 0, cols, out, 0)});
+                    i -> format.dotRows(ms[i], 0, rowBytes, rows, x, 0, cols, out, 0),
+                    i -> format.dotRowsFour(ms[i], offsets, rowBytes, quarter, x, 0, cols, out, outs)});
         } else {
             int batch = Integer.parseInt(args[2]);
             Tensor w = new Tensor("w", format, Weights.matrix(format, rows, cols, 42), rows, cols);
