@@ -50,7 +50,8 @@ final class Kernels {
             long rowBytes = w.rowBytes();
             pool.parallelFor(groups, minGroups, (from, to) -> {
                 int r0 = from * group, r1 = Math.min(rows, to * group);
-                // The share is read as four parts side by side: four memory streams (TensorFormat.dotRowsFour).
+                // The share goes over as four parts, read side by side (four memory streams) by the
+                // kernels that need them (TensorFormat.dotRowsFour).
                 int part = (r1 - r0) / 4;
                 long[] offsets = new long[4];
                 int[] outs = new int[4];
