@@ -15,9 +15,10 @@ package dev.tern.spec;
  * A fresh process's first passes of each width run before the JIT has compiled their code,
  * many times slower than later ones; with plain averages those few made wide passes look too
  * dear to try again for the rest of a short run. So the line is fitted through the widths seen
- * in the last {@link #STALE_AFTER} passes only, each width's time a low estimate that drops to a
- * faster pass at once and rises slowly towards slower ones; and a length kept short by the costs proposes
- * the maximum every {@link #EXPLORE_EVERY} rounds, so that the wide passes are measured again.
+ * in the last {@link #STALE_AFTER} passes only, each width's time a low estimate that drops to
+ * a faster pass at once and rises slowly towards slower ones; and a length kept short by the
+ * costs proposes the maximum every {@link #EXPLORE_EVERY} rounds, so that the wide passes are
+ * measured again.
  */
 public final class AdaptiveDraftLength {
     /** Weight of the previous rounds in the estimate: about the last ten rounds matter. */

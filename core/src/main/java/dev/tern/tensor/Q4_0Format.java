@@ -79,9 +79,9 @@ public final class Q4_0Format implements TensorFormat {
      * inline gets boxed). The stored bytes widen to ints; each lane then looks its level's value
      * q−8 up in {@link #LEVELS} (the high nibble after a shift): one permute where an AND, a
      * conversion and a −8·Σx correction per block were (rows from memory, one thread: 5.6 → 7.4
-     * GB/s). Each row
-     * is read through a slice of its own with a long index, so that the JIT checks its bounds
-     * once per row rather than at every load (11–15% faster, in cache and from memory).
+     * GB/s). Each row is read through a slice of its own with a long index, so that the JIT
+     * checks its bounds once per row rather than at every load (11–15% faster, in cache and from
+     * memory).
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, int blocks) {
         long end = (long) blocks * BYTES;
