@@ -46,36 +46,33 @@ final class RowsWithSums {
     static void dotRows(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long byteOffset, long rowBytes,
                         int rows, float[] x, int xOff, int n, float[] out, int outOff) {
         Blocks.requireBlocks(f.type(), n);
-        if (Vec.FL != 16) {
-            for (int r = 0; r < rows; r++) {
-                out[outOff + r] = f.dot(w, byteOffset + r * rowBytes, x, xOff, n);
-            }
-            return;
-        }
-        float[] sums = sums(x, xOff, n, group), scales = scales();
-        int blocks = n / f.type().blockSize;
-        for (int r = 0; r < rows; r++) {
-            out[outOff + r] = kernel.dot(w, byteOffset + r * rowBytes, x, xOff, sums, scales, blocks);
-        }
+        rows(f, kernel, w, byteOffset, rowBytes, rows, x, xOff, n, Vec.FL == 16 ? sums(x, xOff, n, group) : null, scales(),
+                out, outOff);
     }
 
     /**
      * {@link TensorFormat#dotRowsFour} of format f through its row kernel: the ranges one after
-     * the other. These kernels read 4–6 GB/s per core, which one memory stream supplies; a row of
-     * each range in turn (four streams, as the Q8_0 and Q4_0 kernels want) made them slower
-     * (`CpuTimeAB matvec`, one thread, from memory: Q4_K 5.56 against 6.04 GB/s, Q5_K 4.77
-     * against 5.48, Q6_K 3.83 against 6.17).
+     * the other, the sums of x computed once. These kernels read 4–6 GB/s per core, which one
+     * memory stream supplies; a row of each range in turn (four streams, as the Q8_0 and Q4_0
+     * kernels want) made them slower (`CpuTimeAB matvec`, one thread, from memory: Q4_K 5.56
+     * against 6.04 GB/s, Q5_K 4.77 against 5.48, Q6_K 3.83 against 6.17).
      */
     static void dotRowsFour(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long[] offsets, long rowBytes,
                             int rows, float[] x, int xOff, int n, float[] out, int[] outs) {
         Blocks.requireBlocks(f.type(), n);
         float[] sums = Vec.FL == 16 ? sums(x, xOff, n, group) : null, scales = scales();
-        int blocks = n / f.type().blockSize;
         for (int i = 0; i < 4; i++) {
-            for (int r = 0; r < rows; r++) {
-                long row = offsets[i] + r * rowBytes;
-                out[outs[i] + r] = sums != null ? kernel.dot(w, row, x, xOff, sums, scales, blocks) : f.dot(w, row, x, xOff, n);
-            }
+            rows(f, kernel, w, offsets[i], rowBytes, rows, x, xOff, n, sums, scales, out, outs[i]);
+        }
+    }
+
+    /** {@code rows} rows from {@code start} into out[outOff ..]: the row kernel, or without 512-bit vectors (sums null) f's dot. */
+    private static void rows(TensorFormat f, RowKernel kernel, MemorySegment w, long start, long rowBytes, int rows,
+                             float[] x, int xOff, int n, float[] sums, float[] scales, float[] out, int outOff) {
+        int blocks = n / f.type().blockSize;
+        for (int r = 0; r < rows; r++) {
+            long row = start + r * rowBytes;
+            out[outOff + r] = sums != null ? kernel.dot(w, row, x, xOff, sums, scales, blocks) : f.dot(w, row, x, xOff, n);
         }
     }
 }

@@ -54,9 +54,10 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (present(body, "repetition_penalty") && present(body, "repeat_penalty")) {
             throw ApiException.badRequest("give repetition_penalty or repeat_penalty, not both", "repeat_penalty");
         }
-        float repeat = floatIn(body, present(body, "repeat_penalty") ? "repeat_penalty" : "repetition_penalty", 0, 10, 1f);
+        String repeatKey = present(body, "repeat_penalty") ? "repeat_penalty" : "repetition_penalty";
+        float repeat = floatIn(body, repeatKey, 0, 10, 1f);
         if (repeat == 0) {
-            throw ApiException.badRequest("repetition_penalty must be positive (1: off)", "repetition_penalty");
+            throw ApiException.badRequest(repeatKey + " must be positive (1: off)", repeatKey);
         }
         int lastN = present(body, "repeat_last_n") ? intIn(body, "repeat_last_n", -1, Integer.MAX_VALUE) : 64;
         long seed;
