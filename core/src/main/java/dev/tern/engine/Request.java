@@ -16,9 +16,13 @@ import java.util.Objects;
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
  * @param format      a JSON format samples only tokens that keep the output one JSON value of its
  *                    schema and ends it when the value is whole; such requests do not speculate
+ * @param stopTokens  token ids that end the generation as end-of-generation tokens do (not part
+ *                    of the output; vLLM's {@code stop_token_ids})
+ * @param minTokens   tokens generated before an end-of-generation or stop token may be sampled
+ *                    (vLLM's {@code min_tokens}); stop strings still end the text at any point
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
-                      OutputFormat format) {
+                      OutputFormat format, int[] stopTokens, int minTokens) {
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
@@ -33,6 +37,35 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
                 throw new IllegalArgumentException("empty stop string");
             }
         }
+        stopTokens = stopTokens.clone();
+        for (int t : stopTokens) {
+            if (t < 0) {
+                throw new IllegalArgumentException("negative stop token " + t);
+            }
+        }
+        if (minTokens < 0 || (maxTokens > 0 && minTokens > maxTokens)) {
+            throw new IllegalArgumentException("minTokens " + minTokens + " outside [0, maxTokens " + maxTokens + "]");
+        }
+    }
+
+    /** Ends only at end-of-generation tokens, from the first token on. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs, OutputFormat format) {
+        this(prompt, sampling, maxTokens, stop, logprobs, format, new int[0], 0);
+    }
+
+    /** Whether {@code token} is one of {@link #stopTokens}. */
+    public boolean stopsAt(int token) {
+        for (int t : stopTokens) {
+            if (t == token) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public int[] stopTokens() {
+        return stopTokens.clone();
     }
 
     /** Any text. */

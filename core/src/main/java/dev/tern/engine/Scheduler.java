@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.stream.IntStream;
 
 /**
  * Continuous batching over one {@link Engine}, as vLLM schedules: a single loop with no separate
@@ -49,6 +50,8 @@ public final class Scheduler implements AutoCloseable {
     private final int blockLimit;
     private final PrefixCache prefixCache;
     private final int vocab;
+    /** The vocabulary's end-of-generation tokens, which a request's min_tokens bans. */
+    private final int[] endOfGeneration;
     private final Speculation speculation;
 
     private final ConcurrentLinkedQueue<ScheduledRequest> incoming = new ConcurrentLinkedQueue<>();
@@ -90,6 +93,8 @@ public final class Scheduler implements AutoCloseable {
         this.blockLimit = config.maxKvBlocks() == 0 ? pool.maxBlocks() : Math.min(config.maxKvBlocks(), pool.maxBlocks());
         this.prefixCache = config.prefixCaching() ? new PrefixCache(pool) : null;
         this.vocab = engine.model().config().vocab();
+        this.endOfGeneration = IntStream.range(0, Math.min(vocab, tokenizer.vocabSize()))
+                .filter(tokenizer::isEndOfGeneration).toArray();
         this.stats = snapshot();
     }
 
@@ -132,6 +137,11 @@ public final class Scheduler implements AutoCloseable {
         if (notStarted.incrementAndGet() > config.maxWaiting()) {
             notStarted.decrementAndGet();
             throw new QueueFullException("too many requests waiting (" + config.maxWaiting() + "); try again later");
+        }
+        for (int t : request.stopTokens()) {
+            if (t >= vocab) {
+                throw new TernException("stop token " + t + " is outside the vocabulary of " + vocab);
+            }
         }
         JsonConstraint constraint = request.format().isText() ? null : new JsonConstraint(jsonVocabulary(), request.format().json());
         Sampler sampler = new Sampler(request.sampling(), vocab, constraint);
@@ -378,6 +388,7 @@ public final class Scheduler implements AutoCloseable {
         while (true) {
             float[] row = Arrays.copyOfRange(logits, (firstRow + n) * vocab, (firstRow + n + 1) * vocab);
             float[] raw = top >= 0 ? row.clone() : null;
+            banEnds(r, row, r.generated + n);
             int d = n < m ? p.tokens()[n] : -1;
             int x;
             if (greedy) {
@@ -500,6 +511,7 @@ public final class Scheduler implements AutoCloseable {
         int top = r.request.logprobs();
         float[] raw = top >= 0 ? logits.clone() : null;
         int token;
+        banEnds(r, logits, r.generated);
         try {
             token = r.sampler.sample(logits);
         } catch (TernException e) {
@@ -511,9 +523,26 @@ public final class Scheduler implements AutoCloseable {
         accept(r, token, raw == null ? null : Logprobs.of(raw, token, top));
     }
 
+    /**
+     * Before its {@link Request#minTokens}, a request's row of logits loses the tokens that would end
+     * it (end of generation, its stop tokens), as vLLM's min_tokens does; {@code index} counts the
+     * tokens generated before the one this row decides. Log-probabilities stay those of the model.
+     */
+    private void banEnds(ScheduledRequest r, float[] row, int index) {
+        if (index >= r.request.minTokens()) {
+            return;
+        }
+        for (int t : endOfGeneration) {
+            row[t] = Float.NEGATIVE_INFINITY;
+        }
+        for (int t : r.request.stopTokens()) {
+            row[t] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
     /** Hands a decided token to its request: streamed, or the request ends. Returns whether it runs on. */
     private boolean accept(ScheduledRequest r, int token, TokenLogprob logprob) {
-        if (tokenizer.isEndOfGeneration(token)) {
+        if (tokenizer.isEndOfGeneration(token) || r.request.stopsAt(token)) {
             running.remove(r);
             finish(r, FinishReason.STOP, null);
             return false;

@@ -169,4 +169,69 @@ class SpeculativeSchedulingTest {
         runAll(Speculation.ngram(1, 8), new SchedulerConfig(8, 12, 16, 40, true), got);
         assertSameAsSolo(got);
     }
+
+    /**
+     * Stop tokens end an answer where the token comes, unseen; min_tokens bans them and the end
+     * of generation until that many tokens are out. With and without prompt lookup, against
+     * single-sequence greedy runs: plain, and with the end of generation banned by a bias.
+     */
+    @Test
+    void stopTokensAndMinTokensHoldWithAndWithoutSpeculation() throws Exception {
+        // A prompt that repeats itself, so that prompt lookup proposes from the first step on.
+        int[] p = prompt("Tom had a red ball. He liked to play with it. Tom had a red ball. He liked to play with it. Tom had");
+        int[] greedy = solo(p);
+        int k = 3;
+        while (contains(greedy, k, greedy[k])) {
+            k++;
+        }
+        int stopToken = greedy[k];
+        int eos = 0;
+        while (!target.tokenizer().isEndOfGeneration(eos)) {
+            eos++;
+        }
+        // The end of generation pushed to the top: without min_tokens an answer would end at once.
+        SamplerConfig toEnd = SamplerConfig.greedy().withLogitBias(java.util.Map.of(eos, 100f));
+        int[] noEnd;
+        try (Session s = target.newSession()) {
+            noEnd = Generator.generate(s, target.tokenizer(), p, new Sampler(SamplerConfig.greedy()
+                    .withLogitBias(java.util.Map.of(eos, -1e30f)), target.tokenizer().vocabSize()), 7, (id, t) -> true).tokens();
+        }
+        for (Speculation spec : new Speculation[] {null, Speculation.ngram(1, 8)}) {
+            try (Scheduler s = new Scheduler(target.engine(), target.tokenizer(), target.contextSize(), SchedulerConfig.defaults(), spec)) {
+                s.start();
+                SchedulerTest.Collector stopped = new SchedulerTest.Collector();
+                s.submit(new Request(p, SamplerConfig.greedy(), MAX_TOKENS, List.of(), -1, OutputFormat.TEXT,
+                        new int[] {stopToken}, 0), stopped);
+                assertEquals(FinishReason.STOP, stopped.await().reason());
+                assertArrayEquals(java.util.Arrays.copyOf(greedy, k), stopped.ids(), "cut before the stop token");
+
+                SchedulerTest.Collector late = new SchedulerTest.Collector();
+                s.submit(new Request(p, SamplerConfig.greedy(), MAX_TOKENS, List.of(), -1, OutputFormat.TEXT,
+                        new int[] {stopToken}, k + 5), late);
+                assertEquals(null, late.await().error());
+                int[] ids = late.ids();
+                assertTrue(ids.length >= k + 5 && !contains(ids, k + 5, stopToken), "no stop token among the first k + 5");
+                assertArrayEquals(java.util.Arrays.copyOf(greedy, k), java.util.Arrays.copyOf(ids, k));
+
+                SchedulerTest.Collector atLeast = new SchedulerTest.Collector();
+                s.submit(new Request(p, toEnd, 20, List.of(), -1, OutputFormat.TEXT, new int[0], 7), atLeast);
+                RequestResult r = atLeast.await();
+                assertEquals(FinishReason.STOP, r.reason());
+                assertArrayEquals(noEnd, atLeast.ids(), "seven tokens as if the end were banned, then the end");
+                SchedulerTest.Collector atOnce = new SchedulerTest.Collector();
+                s.submit(new Request(p, toEnd, 20, List.of(), -1), atOnce);
+                assertEquals(0, atOnce.await().completionTokens());
+            }
+        }
+        assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
+    }
+
+    private static boolean contains(int[] ids, int before, int token) {
+        for (int i = 0; i < before; i++) {
+            if (ids[i] == token) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

@@ -101,7 +101,7 @@ final class Completions {
             // Choice k answers prompt k / n with seed + k % n: a prompt's choices do not depend on its neighbours.
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format());
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens());
                 handles.add(scheduler.submit(r, listener(k, events, metrics)));
             }
         } catch (QueueFullException e) {

@@ -19,14 +19,16 @@ import java.util.concurrent.ThreadLocalRandom;
  * llama.cpp's servers both take: {@code top_k} (0 or -1: off), {@code min_p},
  * {@code repetition_penalty} (vLLM's name) or {@code repeat_penalty} (llama.cpp's) over the last
  * {@code repeat_last_n} tokens (64; -1: all), and {@code ignore_eos} (the end-of-generation
- * tokens are never sampled, as llama.cpp does it).
+ * tokens are never sampled, as llama.cpp does it); and vLLM's {@code stop_token_ids} (tokens that
+ * end the answer as end-of-generation ones do) and {@code min_tokens} (neither kind is sampled
+ * before that many tokens).
  *
  * @param maxTokens    -1 for no limit but the context
  * @param logprobs     -1 when not asked; else how many top alternatives
  * @param format       from {@code response_format}, or the tool-call schema when the request has tools
  */
-record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int logprobs, int n, boolean stream,
-                        boolean includeUsage, OutputFormat format) {
+record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
+                        int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format) {
     static final int MAX_N = 16;
     /** A logit bias no logit outweighs: the token is never sampled. */
     private static final float NEVER = -1e30f;
@@ -44,6 +46,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 maxTokens = intIn(body, key, 1, Integer.MAX_VALUE);
                 break;
             }
+        }
+        int minTokens = present(body, "min_tokens") ? intIn(body, "min_tokens", 0, Integer.MAX_VALUE) : 0;
+        if (maxTokens > 0 && minTokens > maxTokens) {
+            throw ApiException.badRequest("min_tokens (" + minTokens + ") must not exceed the most tokens asked for ("
+                    + maxTokens + ")", "min_tokens");
         }
         float temperature = floatIn(body, "temperature", 0, 2, 1f);
         float topP = floatIn(body, "top_p", 0, 1, 1f);
@@ -114,7 +121,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 format = OutputFormat.jsonSchema(tools.schema());
             }
         }
-        return new GenerationParams(maxTokens, sampling, stop(body), logprobs, n, stream, includeUsage, format);
+        return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,
+                includeUsage, format);
     }
 
     /**
@@ -219,6 +227,27 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             throw ApiException.badRequest("stop must be a string or an array of up to 4 strings", "stop");
         }
         out.removeIf(String::isEmpty);
+        return out;
+    }
+
+    /** vLLM's stop_token_ids: an array of token ids. */
+    private static int[] stopTokens(ObjectNode body, int vocab) {
+        if (!present(body, "stop_token_ids")) {
+            return new int[0];
+        }
+        JsonNode ids = body.get("stop_token_ids");
+        String problem = "stop_token_ids must be an array of token ids below " + vocab;
+        if (!ids.isArray()) {
+            throw ApiException.badRequest(problem, "stop_token_ids");
+        }
+        int[] out = new int[ids.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode id = ids.get(i);
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() >= vocab) {
+                throw ApiException.badRequest(problem, "stop_token_ids");
+            }
+            out[i] = id.asInt();
+        }
         return out;
     }
 

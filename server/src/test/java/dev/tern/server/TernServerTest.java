@@ -308,12 +308,30 @@ class TernServerTest {
         JsonNode ignored = completion("Once upon a time", 20, toEnd + ", \"ignore_eos\": true");
         assertEquals("length", ignored.path("choices").path(0).path("finish_reason").asText());
         assertEquals(20, ignored.path("usage").path("completion_tokens").asInt());
+        // vLLM's min_tokens holds the end back that long; its stop_token_ids end where the token comes.
+        JsonNode held = completion("Once upon a time", 20, toEnd + ", \"min_tokens\": 6");
+        assertEquals("stop", held.path("choices").path(0).path("finish_reason").asText());
+        assertEquals(6, held.path("usage").path("completion_tokens").asInt());
+        int[] tokens = solo(prompt, 40).tokens();
+        int k = 2;
+        while (contains(tokens, k, tokens[k])) {
+            k++;
+        }
+        JsonNode cut = completion("Once upon a time", 40, ", \"temperature\": 0, \"stop_token_ids\": [" + tokens[k] + "]");
+        assertEquals("stop", cut.path("choices").path(0).path("finish_reason").asText());
+        assertEquals(solo(prompt, k).text(), cut.path("choices").path(0).path("text").asText(), "the text before the stop token");
 
         for (String bad : new String[]{", \"top_k\": -2", ", \"min_p\": 1.5", ", \"repetition_penalty\": 0",
-                ", \"repeat_penalty\": 1.1, \"repetition_penalty\": 1.1", ", \"ignore_eos\": \"yes\""}) {
+                ", \"repeat_penalty\": 1.1, \"repetition_penalty\": 1.1", ", \"ignore_eos\": \"yes\"",
+                ", \"max_tokens\": 4, \"min_tokens\": 5", ", \"min_tokens\": -1", ", \"stop_token_ids\": [\"a\"]",
+                ", \"stop_token_ids\": [100000]", ", \"stop_token_ids\": 3"}) {
             HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"hi\"" + bad + "}", true);
             assertEquals(400, r.statusCode(), bad);
         }
+    }
+
+    private static boolean contains(int[] ids, int before, int token) {
+        return java.util.Arrays.stream(ids, 0, before).anyMatch(t -> t == token);
     }
 
     @Test
