@@ -15,7 +15,11 @@ import java.util.regex.Pattern;
  *       {@code namespace(n=(xs|length - 1))}, because Jinjava ends a keyword value at the
  *       first operator after a filter;</li>
  *   <li>{@code not x is defined} becomes {@code not (x is defined)}: in Jinja2 the test binds
- *       tighter than {@code not}, in Jinjava it does not.</li>
+ *       tighter than {@code not}, in Jinjava it does not;</li>
+ *   <li>string literals are decoded as Jinja2 decodes them, with Python's escapes (hex codes,
+ *       a backslash ending a line, …), and written back with the two escapes
+ *       Jinjava reads, {@code \\} and the quote (Mistral Small 3's template continues its
+ *       strings over lines).</li>
  * </ul>
  */
 final class TemplateSyntax {
@@ -131,6 +135,75 @@ final class TemplateSyntax {
         return Math.min(j + 1, e.length());
     }
 
+    /** A whole string literal as Jinja2 reads it, quoted for Jinjava; an unterminated one as it is. */
+    static String literal(String lit) {
+        char q = lit.charAt(0);
+        if (lit.length() < 2 || lit.charAt(lit.length() - 1) != q) {
+            return lit;
+        }
+        String value = unescape(lit.substring(1, lit.length() - 1));
+        return q + value.replace("\\", "\\\\").replace(String.valueOf(q), "\\" + q) + q;
+    }
+
+    /**
+     * Python's unicode_escape decoding, which Jinja2 applies to string literals: {@code \\ \' \"
+     * \a \b \f \n \r \t \v}, up to three octal digits, x with two hex digits, u with four, U
+     * with eight, and a backslash before a line break (both dropped); any other backslash stays,
+     * as in Python.
+     */
+    private static String unescape(String s) {
+        if (s.indexOf('\\') < 0) {
+            return s;
+        }
+        StringBuilder out = new StringBuilder(s.length());
+        int i = 0;
+        while (i < s.length()) {
+            char c = s.charAt(i);
+            if (c != '\\' || i + 1 == s.length()) {
+                out.append(c);
+                i++;
+                continue;
+            }
+            char n = s.charAt(i + 1);
+            i += 2;
+            switch (n) {
+                case '\n' -> { }
+                case '\\', '\'', '"' -> out.append(n);
+                case 'a' -> out.append((char) 7);
+                case 'b' -> out.append('\b');
+                case 'f' -> out.append('\f');
+                case 'n' -> out.append('\n');
+                case 'r' -> out.append('\r');
+                case 't' -> out.append('\t');
+                case 'v' -> out.append((char) 11);
+                case 'x', 'u', 'U' -> {
+                    int digits = n == 'x' ? 2 : n == 'u' ? 4 : 8;
+                    if (i + digits <= s.length() && s.substring(i, i + digits).matches("[0-9A-Fa-f]+")) {
+                        out.appendCodePoint(Integer.parseInt(s.substring(i, i + digits), 16));
+                        i += digits;
+                    } else {
+                        out.append('\\').append(n);
+                    }
+                }
+                default -> {
+                    if (n >= '0' && n <= '7') {
+                        int end = i - 1;
+                        while (end < s.length() && end < i + 2 && s.charAt(end) >= '0' && s.charAt(end) <= '7') {
+                            end++;
+                        }
+                        out.append((char) Integer.parseInt(s.substring(i - 1, end), 8));
+                        i = end;
+                    } else if (n == '\r' && i < s.length() && s.charAt(i) == '\n') {
+                        i++;
+                    } else {
+                        out.append('\\').append(n);
+                    }
+                }
+            }
+        }
+        return out.toString();
+    }
+
     /** Index of the bracket closing the one at {@code i}, or -1. */
     private static int matching(String e, int i) {
         int depth = 0;
@@ -185,7 +258,7 @@ final class TemplateSyntax {
             char c = e.charAt(i);
             if (c == '\'' || c == '"') {
                 int j = skipString(e, i);
-                out.append(e, i, j);
+                out.append(literal(e.substring(i, j)));
                 i = j;
                 continue;
             }

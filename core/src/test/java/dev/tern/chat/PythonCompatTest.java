@@ -30,6 +30,16 @@ class PythonCompatTest {
     }
 
     @Test
+    void stringLiteralsDecodePythonEscapes() {
+        // Python jinja2: Template(source).render()
+        assertEquals("a\nb|a\tb|aéb|aAb|it's|q\"q|a\\b|a\\db|A", render(
+                "{{ 'a\\nb' }}|{{ 'a\\tb' }}|{{ 'a\\u00e9b' }}|{{ 'a\\x41b' }}|{{ 'it\\'s' }}|{{ \"q\\\"q\" }}|{{ 'a\\\\b' }}"
+                        + "|{{ 'a\\db' }}|{{ '\\101' }}"));
+        // A backslash ending a line continues the string (Mistral Small 3's template), in {% set %} too.
+        assertEquals("ab|pq", render("{{ 'a\\\nb' }}|{% set x = 'p\\\nq' %}{{ x }}"));
+    }
+
+    @Test
     void pythonSplitKeepsEmptyPieces() {
         // Java's String.split would drop the trailing empties and read the separator as a regex
         assertEquals(List.of("a", "", "b", ""), PyStrings.split("a||b|", "|", -1));

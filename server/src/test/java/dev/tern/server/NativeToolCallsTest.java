@@ -58,7 +58,11 @@ class NativeToolCallsTest {
      * tests/test-chat-template.cpp holds it.
      */
     private static String mistral() throws IOException {
-        try (InputStream in = NativeToolCallsTest.class.getResourceAsStream("mistral-v3.jinja")) {
+        return resource("mistral-v3.jinja");
+    }
+
+    private static String resource(String name) throws IOException {
+        try (InputStream in = NativeToolCallsTest.class.getResourceAsStream(name)) {
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
@@ -150,6 +154,28 @@ class NativeToolCallsTest {
         assertEquals(ids.group(1), ids.group(2));
         assertEquals("def456ghi", ToolCalls.Style.MISTRAL.historyId("call_abc123def456ghi"), "as vLLM cuts them");
         assertEquals("call_1", ToolCalls.Style.HERMES.historyId("call_1"));
+    }
+
+    /**
+     * Mistral Small 3.1's template (as llama.cpp's models/templates holds it) continues string
+     * literals over lines with a backslash, as Python does; its renderings of a tool conversation
+     * and of a plain one with tools are compared with Python jinja2's (the .txt resources, made
+     * with transformers' settings and today's date given as 2025-01-01).
+     */
+    @Test
+    void mistralSmall3PromptIsWhatJinja2Renders() throws IOException {
+        String source = resource("mistral-small-3.1.jinja");
+        assertEquals(ToolCalls.Style.MISTRAL, ToolCalls.Style.of(source));
+        ChatTemplate template = ChatTemplate.of(source, "<s>", "</s>");
+        String messages = "{\"role\": \"system\", \"content\": \"You are a helpful assistant.\"}, "
+                + "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}, "
+                + CALL.replace("call_1", "abcDEF123") + ", " + RESULT.replace("call_1", "abcDEF123");
+        assertEquals(resource("mistral-small-3.1.tools.txt"), prompt(template, request(messages, ""), Map.of()));
+        messages = "{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Hello! \"}, "
+                + "{\"role\": \"user\", \"content\": \"What is the weather in Paris?\"}";
+        String today = java.time.LocalDate.now().toString();
+        assertEquals(resource("mistral-small-3.1.chat.txt").replace("2025-01-01", today),
+                prompt(template, request(messages, ""), Map.of()));
     }
 
     @Test
