@@ -1,5 +1,6 @@
 package dev.tern;
 
+import dev.tern.chat.ChatMessage;
 import dev.tern.chat.ChatTemplate;
 import dev.tern.engine.Engine;
 import dev.tern.engine.Generator;
@@ -14,6 +15,7 @@ import dev.tern.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -70,6 +72,9 @@ public final class Tern implements AutoCloseable {
                 tokenizer = GGUFFile.isGGUF(tok) ? fromVocabGGUF(tok) : Tokenizer.fromLlama2c(tok, model.config().vocab());
                 template = ChatTemplate.of(null, text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
             }
+            if (options.chatTemplate != null) {
+                template = checked(ChatTemplate.of(options.chatTemplate, text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos())));
+            }
             if (tokenizer.vocabSize() != model.config().vocab()) {
                 throw new TernException(modelFile + ": tokenizer has " + tokenizer.vocabSize() + " tokens but the model has "
                         + model.config().vocab());
@@ -81,6 +86,16 @@ public final class Tern implements AutoCloseable {
             model.close();
             throw e;
         }
+    }
+
+    /** A template given in place of the model's, tried on one user message so that a broken one fails at load. */
+    private static ChatTemplate checked(ChatTemplate template) {
+        try {
+            template.render(List.of(new ChatMessage("user", "Hello")), true);
+        } catch (TernException e) {
+            throw new TernException("the chat template given does not render a user message: " + e.getMessage());
+        }
+        return template;
     }
 
     private static Tokenizer fromVocabGGUF(Path p) {
@@ -172,7 +187,15 @@ public final class Tern implements AutoCloseable {
      * Load-time choices: worker threads, context size per sequence (0 = the model's trained
      * context), how many full-context sequences the KV cache holds, and its precision.
      */
-    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType) {
+    /**
+     * @param chatTemplate a Jinja2 chat template to use instead of the model's (llama.cpp's
+     *                     {@code --chat-template-file}), or null
+     */
+    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate) {
+        public Options(int threads, int contextSize, int sequences, KVCacheType cacheType) {
+            this(threads, contextSize, sequences, cacheType, null);
+        }
+
         public static Options defaults() {
             return new Options(Runtime.getRuntime().availableProcessors(), 0, 1, KVCacheType.F16);
         }

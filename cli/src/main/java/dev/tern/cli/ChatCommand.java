@@ -50,6 +50,9 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--system", description = "System message")
     String system;
 
+    @Mixin
+    ChatTemplateOption chatTemplate;
+
     @Option(names = {"-n", "--n-predict"}, description = "Most tokens per reply (default: ${DEFAULT-VALUE})")
     int maxTokens = 512;
 
@@ -57,7 +60,7 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(main.in, StandardCharsets.UTF_8));
-        try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
+        try (Tern tern = modelOptions.load(chatTemplate.read()); Session session = tern.newSession()) {
             Tokenizer tok = tern.tokenizer();
             Sampler sampler = new Sampler(sampling.config(), tok.vocabSize());
             List<ChatMessage> messages = new ArrayList<>();

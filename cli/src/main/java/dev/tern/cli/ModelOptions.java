@@ -29,12 +29,17 @@ final class ModelOptions {
     }
 
     Tern load() {
+        return load(null);
+    }
+
+    /** Loads the model, with {@code chatTemplate} (null: the model's own) as its chat template. */
+    Tern load(String chatTemplate) {
         if (threads < 1) {
             throw new dev.tern.TernException("--threads must be at least 1");
         }
         if (contextSize < 0) {
             throw new dev.tern.TernException("--ctx-size must be positive");
         }
-        return Tern.load(resolvedModel(), tokenizer, new Tern.Options(threads, contextSize, 1, cacheType));
+        return Tern.load(resolvedModel(), tokenizer, new Tern.Options(threads, contextSize, 1, cacheType, chatTemplate));
     }
 }

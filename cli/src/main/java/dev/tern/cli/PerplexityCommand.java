@@ -9,9 +9,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -29,12 +26,7 @@ final class PerplexityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new TernException(file + ": cannot read: " + e.getMessage());
-        }
+        String text = TextFiles.read(file);
         try (Tern tern = modelOptions.load()) {
             // As in llama-perplexity, -c is the chunk size; 512 unless the model's context is shorter.
             int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize : Math.min(512, tern.model().config().contextLength());

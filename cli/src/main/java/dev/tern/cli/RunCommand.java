@@ -23,11 +23,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -66,12 +62,27 @@ final class RunCommand implements Callable<Integer> {
     Path jsonSchema;
 
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
-    String prompt = "";
+    String prompt;
+
+    @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the prompt from FILE (as llama.cpp's -f)")
+    Path promptFile;
+
+    /** The prompt argument, or the file's text; not both. */
+    private String promptText() {
+        if (promptFile == null) {
+            return prompt == null ? "" : prompt;
+        }
+        if (prompt != null) {
+            throw new TernException("give the prompt as an argument or with --file, not both");
+        }
+        return TextFiles.read(promptFile);
+    }
 
     @Override
     public Integer call() {
+        String promptText = promptText();
         try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
-            int[] ids = tern.tokenizer().encode(prompt, !noBos, false);
+            int[] ids = tern.tokenizer().encode(promptText, !noBos, false);
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
@@ -124,13 +135,7 @@ final class RunCommand implements Callable<Integer> {
         if (jsonSchema == null) {
             return jsonObject ? JsonSchema.ANY_OBJECT : null;
         }
-        try {
-            return JsonSchema.parse(Files.readString(jsonSchema));
-        } catch (NoSuchFileException e) {
-            throw new TernException(jsonSchema + ": no such file");
-        } catch (IOException e) {
-            throw new TernException(jsonSchema + ": cannot read the schema (" + e.getMessage() + ")");
-        }
+        return JsonSchema.parse(TextFiles.read(jsonSchema));
     }
 
     private void printSpeculation(SpeculativeStats s) {

@@ -90,6 +90,9 @@ final class ServeCommand implements Callable<Integer> {
         @Mixin
         SpeculationOptions speculation;
 
+        @Mixin
+        ChatTemplateOption chatTemplate;
+
         private Speculation loadedSpeculation;
 
         Tern load(ModelOptions m) {
@@ -107,7 +110,8 @@ final class ServeCommand implements Callable<Integer> {
             }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
-            return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType));
+            return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType,
+                    chatTemplate.read()));
         }
 
         ServerConfig config(Tern tern, Path model) {

@@ -110,6 +110,34 @@ class CommandsTest {
         assertTrue(r.out().split("> ").length >= 3, r.out());
     }
 
+    /** llama.cpp's -f: the prompt read from a file gives what the same text as an argument gives. */
+    @Test
+    void runReadsThePromptFromAFile(@TempDir Path dir) throws Exception {
+        Path prompt = dir.resolve("prompt.txt");
+        Files.writeString(prompt, "Once upon a time");
+        Cli fromFile = Cli.run("run", "--temp", "0", "-n", "30", "-f", prompt.toString());
+        assertEquals(0, fromFile.exitCode(), fromFile.err());
+        assertEquals(Cli.run("run", "--temp", "0", "-n", "30", "Once upon a time").out(), fromFile.out());
+        assertFalse(fromFile.out().isBlank());
+        assertOneLineFailure(Cli.run("run", "-f", prompt.toString(), "Once"), "not both");
+        assertOneLineFailure(Cli.run("run", "-f", dir.resolve("none.txt").toString()), "none.txt: no such file");
+    }
+
+    /** A template file replaces the model's: the prompt is what it renders, no more; a bad one fails at once, in one line. */
+    @Test
+    void chatTemplateFileReplacesTheModelsTemplate(@TempDir Path dir) throws Exception {
+        Path template = dir.resolve("plain.jinja");
+        Files.writeString(template, "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}");
+        Cli r = Cli.runWithInput("Tell me a story.\n", "chat", "--temp", "0", "-n", "5", "--chat-template-file", template.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        int words = Cli.run("tokenize", "Tell me a story.").out().strip().split(" ").length;
+        assertTrue(r.err().contains("[" + (1 + words) + " new prompt tokens"), "BOS and the message alone: " + r.err());
+        assertOneLineFailure(Cli.run("chat", "--chat-template-file", dir.resolve("none.jinja").toString()), "none.jinja: no such file");
+        Files.writeString(template, "{% for %}");
+        assertOneLineFailure(Cli.run("serve", "--port", "0", "--chat-template-file", template.toString()),
+                "the chat template given does not render a user message");
+    }
+
     @Test
     void benchComparesSpeculationWithPlainDecoding() {
         Cli r = Cli.run("bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--spec", "ngram", "-n", "24",
