@@ -77,6 +77,10 @@ final class JsonCursor {
     private long magnitude;     // its integer digits so far (tracked when it has bounds)
     private StringValue text;   // the schema of the string value being read
     private int characters;     // its characters so far
+    private StringPattern pattern; // its pattern (null: none)
+    private long[] matches = new long[0]; // the pattern's live states
+    private long[] scratch = new long[0];
+    private int unit;           // the character being read: its UTF-8 bytes or \\u digits so far
     private Literals literal;   // the exact values being matched
     private long alive;         // which of them still match
     private int literalAt;      // their bytes matched so far
@@ -132,6 +136,12 @@ final class JsonCursor {
         magnitude = o.magnitude;
         text = o.text;
         characters = o.characters;
+        pattern = o.pattern;
+        if (pattern != null) {
+            size(pattern.words());
+            System.arraycopy(o.matches, 0, matches, 0, pattern.words());
+        }
+        unit = o.unit;
         literal = o.literal;
         alive = o.alive;
         literalAt = o.literalAt;
@@ -148,16 +158,28 @@ final class JsonCursor {
                 if (b == 'u') {
                     state = UNICODE;
                     pending = 4;
+                    unit = 0;
                     return keyByte(b);
                 }
                 state = STRING;
-                return (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't') && keyByte(b);
+                int escaped = switch (b) {
+                    case '"', '\\', '/' -> b;
+                    case 'b' -> '\b';
+                    case 'f' -> '\f';
+                    case 'n' -> '\n';
+                    case 'r' -> '\r';
+                    case 't' -> '\t';
+                    default -> -1;
+                };
+                return escaped >= 0 && keyByte(b) && character(escaped);
             case UNICODE:
                 if (Character.digit(b, 16) < 0) {
                     return false;
                 }
+                unit = 16 * unit + Character.digit(b, 16);
                 if (--pending == 0) {
                     state = STRING;
+                    return keyByte(b) && character(unit);
                 }
                 return keyByte(b);
             case LITERAL:
@@ -313,20 +335,45 @@ final class JsonCursor {
         pending = 0;
         text = s;
         characters = 0;
+        pattern = s.pattern();
+        if (pattern != null) {
+            size(pattern.words());
+            pattern.start(matches);
+        }
         return to(STRING);
+    }
+
+    private void size(int words) {
+        if (matches.length < words) {
+            matches = new long[words];
+            scratch = new long[words];
+        }
+    }
+
+    /** A whole character of a string value: its pattern must still match some way. */
+    private boolean character(int c) {
+        if (key || pattern == null) {
+            return true;
+        }
+        boolean alive = pattern.step(matches, c, scratch);
+        long[] t = matches;
+        matches = scratch;
+        scratch = t;
+        return alive;
     }
 
     private boolean string(int b) {
         if (pending > 0) {
             // Inside a multi-byte UTF-8 character: only continuation bytes.
             pending--;
-            return (b & 0xC0) == 0x80 && keyByte(b);
+            unit = unit << 6 | (b & 0x3F);
+            return (b & 0xC0) == 0x80 && keyByte(b) && (pending > 0 || character(unit));
         }
         if (b == '"') {
             if (key) {
                 return endKey() && to(COLON);
             }
-            if (characters < text.minLength()) {
+            if (characters < text.minLength() || (pattern != null && !pattern.accepts(matches))) {
                 return false;
             }
             endValue();
@@ -344,8 +391,10 @@ final class JsonCursor {
                 pending = 0;
                 return false;
             }
+            unit = b & (0x3F >> pending);
+            return keyByte(b);
         }
-        return keyByte(b);
+        return keyByte(b) && character(b);
     }
 
     /** Records a byte of a key; with declared names only, refuses a key no unseen name starts with. */

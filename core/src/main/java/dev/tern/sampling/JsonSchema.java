@@ -19,17 +19,19 @@ import java.util.Set;
  * {@code properties} with {@code required} and {@code additionalProperties} (absent means none,
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
  * {@code const}, {@code allOf} of one schema (as Pydantic writes annotated fields), string
- * {@code minLength}/{@code maxLength}, integer {@code minimum}/{@code maximum} (and their exclusive
- * forms), {@code anyOf}/{@code oneOf} (for oneOf: values matching several alternatives are not
- * refused), and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot enforce
- * (patterns, formats, bounds on non-integers…) are refused rather than ignored; annotations are
- * ignored.
+ * {@code minLength}/{@code maxLength}, {@code pattern} ({@link StringPattern}'s subset of ECMA-262)
+ * and the {@code format}s date, time, date-time, uuid, ipv4 and email, integer
+ * {@code minimum}/{@code maximum} (and their exclusive forms), {@code anyOf}/{@code oneOf} (for
+ * oneOf: values matching several alternatives are not refused), and {@code $ref} into
+ * {@code $defs}/{@code definitions}. Constraints it cannot enforce (bounds on non-integers,
+ * {@code not}…) are refused rather than ignored; annotations are ignored, and so are other formats,
+ * which JSON Schema makes annotations unless a validator opts in.
  */
 public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
     public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), 0, Any.INSTANCE));
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Set<String> REFUSED = Set.of("pattern", "format", "multipleOf", "uniqueItems", "prefixItems",
+    private static final Set<String> REFUSED = Set.of("multipleOf", "uniqueItems", "prefixItems",
             "contains", "minContains", "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
             "dependentSchemas", "not", "if", "then", "else", "unevaluatedProperties", "unevaluatedItems",
             "$dynamicRef", "$recursiveRef", "contentEncoding", "contentMediaType", "contentSchema", "dependencies",
@@ -88,9 +90,12 @@ public final class JsonSchema {
     record ArrayOf(Node items, int minItems, int maxItems) implements Node {
     }
 
-    /** A string of minLength to maxLength characters (code points; an escape is one). */
-    record StringValue(int minLength, int maxLength) implements Node {
-        static final StringValue ANY = new StringValue(0, Integer.MAX_VALUE);
+    /**
+     * A string of minLength to maxLength characters (code points; an escape is one), matching
+     * {@code pattern} (null: any).
+     */
+    record StringValue(int minLength, int maxLength, StringPattern pattern) implements Node {
+        static final StringValue ANY = new StringValue(0, Integer.MAX_VALUE, null);
     }
 
     /** A number; an integer one may have bounds (inclusive; Long.MIN_VALUE / MAX_VALUE for none). */
@@ -256,6 +261,9 @@ public final class JsonSchema {
                 }
             }
             JsonNode type = s.get("type");
+            if (s.has("pattern") && (type == null || !type.toString().contains("\"string\""))) {
+                throw new TernException("json schema: 'pattern' (at " + where + ") is supported on strings (type \"string\")");
+            }
             if (type == null) {
                 // Untyped: what its keywords imply, else anything.
                 return s.has("properties") || s.has("additionalProperties") || s.has("required") ? object(s, where)
@@ -360,7 +368,12 @@ public final class JsonSchema {
             if (min < 0 || max < min) {
                 throw new TernException("json schema: minLength/maxLength at " + where + " admit no string");
             }
-            return new StringValue(min, max);
+            if (s.has("pattern") && s.has("format") && StringPattern.format(s.get("format").asText()) != null) {
+                throw new TernException("json schema: 'pattern' and 'format' together (at " + where + ") are not supported");
+            }
+            StringPattern pattern = s.has("pattern") ? StringPattern.compile(s.get("pattern").asText())
+                    : s.has("format") ? StringPattern.format(s.get("format").asText()) : null;
+            return new StringValue(min, max, pattern);
         }
 
         private Node array(JsonNode s, String where) {

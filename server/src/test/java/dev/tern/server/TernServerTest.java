@@ -399,7 +399,7 @@ class TernServerTest {
         String hi = "\"messages\": [{\"role\":\"user\",\"content\":\"hi\"}], \"max_tokens\": 2";
         for (String unsupported : List.of("functions\": [{\"name\":\"f\"}]",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
-                "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"a\"}}}",
+                "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"(?=a)\"}}}",
                 "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
                 "logit_bias\": {\"x\": 1}")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);

@@ -185,7 +185,7 @@ class ToolCallsTest {
     void badToolsAreA400NamingTheParameter() throws Exception {
         String user = "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"max_tokens\": 2";
         String[][] cases = {
-                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"string\", \"pattern\": \"a\"}}}]", "tools"},
+                {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"string\", \"pattern\": \"a\\\\1\"}}}]", "tools"},
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"bad name\"}}]", "tools"},
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": \"g\"}}}", "tool_choice"},
                 {"\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}], \"response_format\": {\"type\": \"json_object\"}", "response_format"},
