@@ -43,7 +43,8 @@ public class AttentionBenchmark {
         config = new ModelConfig("llama", 2048, 8192, 16, 32, 8, 64, 32000, 8192, 1e-5f, 5e5f, 64, RopeStyle.NORMAL, 1f,
                 false, true);
         int kvDim = config.kvDim();
-        BlockPool pool = new BlockPool(config.layers(), kvDim, BlockPool.blocksFor(depth + 1), KVCacheType.valueOf(cacheType));
+        BlockPool pool = new BlockPool(config.layers(), kvDim, config.headDim(), BlockPool.blocksFor(depth + 1),
+                KVCacheType.valueOf(cacheType));
         BlockTable seq = new BlockTable(pool, depth + 1);
         seq.grow(depth + 1);
         SplittableRandom random = new SplittableRandom(7);

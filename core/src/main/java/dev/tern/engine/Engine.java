@@ -28,7 +28,7 @@ public final class Engine implements AutoCloseable {
     public Engine(Model model, int threads, int maxKvBlocks, KVCacheType kvType) {
         this.model = model;
         this.workers = new WorkerPool(threads);
-        this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), maxKvBlocks, kvType);
+        this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), model.config().headDim(), maxKvBlocks, kvType);
         this.pass = new ForwardPass(model, workers);
     }
 

@@ -33,7 +33,8 @@ public final class Recompute {
 
     /** Logits after each token from {@code from} on, rows of vocab values, computed from scratch. */
     public float[] logits(int[] tokens, int from) {
-        BlockPool pool = new BlockPool(model.config().layers(), model.config().kvDim(), BlockPool.blocksFor(tokens.length), kvType);
+        BlockPool pool = new BlockPool(model.config().layers(), model.config().kvDim(), model.config().headDim(),
+                BlockPool.blocksFor(tokens.length), kvType);
         BlockTable seq = new BlockTable(pool, tokens.length);
         Batch batch = new Batch();
         for (int i = 0; i < tokens.length; i++) {

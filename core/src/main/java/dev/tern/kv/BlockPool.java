@@ -3,6 +3,7 @@ package dev.tern.kv;
 import dev.tern.TernException;
 
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 
 /**
@@ -12,22 +13,37 @@ import java.util.List;
  * written with {@link #write} and read a head at a time, widened to floats, with {@link #keys}
  * and {@link #values}. Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
  * that a future prefix cache can share one block among sequences; for now each has one owner.
- * Blocks are allocated lazily, up to {@code maxBlocks}. Not thread-safe: one scheduler drives it.
+ * Storage is allocated lazily, a slab of {@link #SLAB_BLOCKS} blocks at a time ({@link KVSlab}:
+ * consecutive blocks are adjacent in memory), up to {@code maxBlocks}; the lowest free block is
+ * handed out first, so that a sequence's blocks stay consecutive where they can. Not
+ * thread-safe: one scheduler drives it.
  */
 public final class BlockPool {
     public static final int BLOCK_SIZE = 16;
 
     private final int layers;
     private final int kvDim;
+    private final int headDim;
     private final int maxBlocks;
     private final KVCacheType type;
-    private final List<KVBlock> blocks = new ArrayList<>();
-    private final List<Integer> free = new ArrayList<>();
+    /** Blocks per slab of storage. */
+    static final int SLAB_BLOCKS = 32;
+    private final List<KVSlab> slabs = new ArrayList<>();
+    /** Block ids below {@link #created} that no sequence holds. */
+    private final BitSet free = new BitSet();
+    /** Block ids handed out so far: [0, created) have storage. */
+    private int created;
     private int[] refCount = new int[0];
 
+    /** A pool whose rows are one head of kvDim values. */
     public BlockPool(int layers, int kvDim, int maxBlocks, KVCacheType type) {
-        if (layers < 0 || kvDim <= 0 || maxBlocks <= 0) {
-            throw new IllegalArgumentException("layers " + layers + ", kvDim " + kvDim + ", maxBlocks " + maxBlocks);
+        this(layers, kvDim, kvDim, maxBlocks, type);
+    }
+
+    /** A pool of rows of kvDim values in heads of headDim: a head's values of a block are stored together. */
+    public BlockPool(int layers, int kvDim, int headDim, int maxBlocks, KVCacheType type) {
+        if (layers < 0 || kvDim <= 0 || maxBlocks <= 0 || headDim <= 0 || kvDim % headDim != 0) {
+            throw new IllegalArgumentException("layers " + layers + ", kvDim " + kvDim + ", headDim " + headDim + ", maxBlocks " + maxBlocks);
         }
         if (type == KVCacheType.Q8_0 && kvDim % KVCacheType.Q8_BLOCK != 0) {
             throw new TernException("a Q8_0 KV cache needs rows of a multiple of " + KVCacheType.Q8_BLOCK
@@ -35,6 +51,7 @@ public final class BlockPool {
         }
         this.layers = layers;
         this.kvDim = kvDim;
+        this.headDim = headDim;
         this.maxBlocks = maxBlocks;
         this.type = type;
     }
@@ -52,6 +69,11 @@ public final class BlockPool {
         return kvDim;
     }
 
+    /** Components of a position's value stored together: headDim, or kvDim where the type packs whole rows (Q8_0). */
+    public int valueWidth() {
+        return type == KVCacheType.Q8_0 ? kvDim : headDim;
+    }
+
     public int layers() {
         return layers;
     }
@@ -62,7 +84,7 @@ public final class BlockPool {
 
     /** Blocks currently owned by some sequence. */
     public int usedBlocks() {
-        return blocks.size() - free.size();
+        return created - free.cardinality();
     }
 
     /** Bytes of keys and values one cached position takes across all layers. */
@@ -72,17 +94,19 @@ public final class BlockPool {
 
     /** Bytes of key and value storage one block holds (allocated storage, as measured). */
     public long blockBytes() {
-        return type.newBlock(layers, kvDim).bytes();
+        return type.newSlab(layers, kvDim, headDim, 1).bytes();
     }
 
     /** A fresh block with one reference; its contents are stale until written. */
     public int allocate() {
-        int id;
-        if (!free.isEmpty()) {
-            id = free.removeLast();
-        } else if (blocks.size() < maxBlocks) {
-            id = blocks.size();
-            blocks.add(type.newBlock(layers, kvDim));
+        int id = free.nextSetBit(0);
+        if (id >= 0) {
+            free.clear(id);
+        } else if (created < maxBlocks) {
+            id = created++;
+            if (id % SLAB_BLOCKS == 0) {
+                slabs.add(type.newSlab(layers, kvDim, headDim, Math.min(SLAB_BLOCKS, maxBlocks - id)));
+            }
             if (refCount.length <= id) {
                 refCount = java.util.Arrays.copyOf(refCount, Math.max(16, 2 * refCount.length));
             }
@@ -103,7 +127,7 @@ public final class BlockPool {
     public void release(int block) {
         checkLive(block);
         if (--refCount[block] == 0) {
-            free.add(block);
+            free.set(block);
         }
     }
 
@@ -117,7 +141,7 @@ public final class BlockPool {
      * quantized to the cache type.
      */
     public void write(int block, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
-        blocks.get(block).write(layer, slot, k, kOff, v, vOff);
+        slabs.get(block / SLAB_BLOCKS).write(block % SLAB_BLOCKS, layer, slot, k, kOff, v, vOff);
     }
 
     /**
@@ -126,16 +150,16 @@ public final class BlockPool {
      * every slot (slots not yet written hold stale values).
      */
     public void keys(int block, int layer, int row0, int rows, float[] dst) {
-        blocks.get(block).keys(layer, row0, rows, dst);
+        slabs.get(block / SLAB_BLOCKS).keys(block % SLAB_BLOCKS, layer, row0, rows, dst);
     }
 
     /** Values of components [row0, row0+rows) of slots [0, slots): dst[s·rows + i]. */
     public void values(int block, int layer, int row0, int rows, int slots, float[] dst) {
-        blocks.get(block).values(layer, row0, rows, slots, dst);
+        slabs.get(block / SLAB_BLOCKS).values(block % SLAB_BLOCKS, layer, row0, rows, slots, dst);
     }
 
     private void checkLive(int block) {
-        if (block < 0 || block >= blocks.size() || refCount[block] <= 0) {
+        if (block < 0 || block >= created || refCount[block] <= 0) {
             throw new IllegalStateException("block " + block + " is not allocated");
         }
     }

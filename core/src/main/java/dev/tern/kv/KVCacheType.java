@@ -43,11 +43,12 @@ public enum KVCacheType {
         }
     }
 
-    KVBlock newBlock(int layers, int kvDim) {
+    /** Storage for {@code blocks} blocks; values in runs of {@code headDim} (Q8_0: of whole rows, its scales' groups). */
+    KVSlab newSlab(int layers, int kvDim, int headDim, int blocks) {
         return switch (this) {
-            case F32 -> new F32Block(layers, kvDim);
-            case F16 -> new F16Block(layers, kvDim);
-            case Q8_0 -> new Q8Block(layers, kvDim);
+            case F32 -> new F32Slab(layers, kvDim, blocks, headDim);
+            case F16 -> new F16Slab(layers, kvDim, blocks, headDim);
+            case Q8_0 -> new Q8Slab(layers, kvDim, blocks);
         };
     }
 }

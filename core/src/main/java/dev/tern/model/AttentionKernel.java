@@ -14,7 +14,7 @@ import java.util.Arrays;
  * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
- * values of all those heads are widened in one contiguous run. Keys come transposed, so a
+ * values are widened a head at a time (Q8_0 values: all heads at once, as stored). Keys come transposed, so a
  * vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
  * key load. Holds its scratch buffers.
  */
@@ -42,7 +42,7 @@ final class AttentionKernel {
         headDim = c.headDim();
         qDim = c.qDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
-        keys = new float[c.kvDim() * BLOCK];
+        keys = new float[headDim * BLOCK];
         values = new float[BLOCK * c.kvDim()];
     }
 
@@ -84,8 +84,9 @@ final class AttentionKernel {
         loadQueries(q, first, end, kvHead, heads, pool.type());
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
-            pool.keys(seq.block(start), layer, kvHead * headDim, heads * headDim, keys);
             for (int j = 0; j < heads; j++) {
+                // A head at a time: its keys, widened, stay in L1 while they are scored.
+                pool.keys(seq.block(start), layer, (kvHead + j) * headDim, headDim, keys);
                 scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len);
             }
         }
@@ -119,19 +120,19 @@ final class AttentionKernel {
      * sc[base + r·len ..], positions past the row's token -inf.
      */
     private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len) {
-        int kOff = j * headDim * BLOCK, qOff = j * rows;
+        int qOff = j * rows;
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             if (limit(batch, first, r + 3) > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
-                    scoreFour(qOff + r, kOff + c, sc, base0 + r * len + c, len);
+                    scoreFour(qOff + r, c, sc, base0 + r * len + c, len);
                 }
             }
         }
         for (; r < rows; r++) {
             if (limit(batch, first, r) > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
-                    scoreOne(qOff + r, kOff + c, sc, base0 + r * len + c);
+                    scoreOne(qOff + r, c, sc, base0 + r * len + c);
                 }
             }
         }
@@ -201,10 +202,18 @@ final class AttentionKernel {
             if (slots <= 0) {
                 break;
             }
-            int stride = heads * headDim;
-            pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
+            // Values a head at a time where the pool stores each head's together, else all heads at once.
+            boolean byHead = pool.valueWidth() == headDim;
+            int stride = byHead ? headDim : heads * headDim;
+            if (!byHead) {
+                pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
+            }
             for (int row = 0; row < heads * rows; ) {
                 int j = row / rows, r = row % rows;
+                if (byHead && r == 0) {
+                    pool.values(seq.block(start), layer, (kvHead + j) * headDim, headDim, slots, values);
+                }
+                int vOff = byHead ? 0 : j * headDim;
                 int n = Math.min(slots, limit(batch, first, r) - start);
                 // Four rows of one head that all weigh the whole block share each value load.
                 int count = r + 4 <= rows && n == slots ? 4 : 1;
@@ -219,10 +228,10 @@ final class AttentionKernel {
                     }
                     int o = dstOff + j * group * headDim;
                     if (count == 4) {
-                        accumulateFour(n, j * headDim, stride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
+                        accumulateFour(n, vOff, stride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
                                 o + rowOffset(r + 2, tokenStride), o + rowOffset(r + 3, tokenStride));
                     } else {
-                        accumulate(n, 0, j * headDim, stride, dst, o + rowOffset(r, tokenStride), 0);
+                        accumulate(n, 0, vOff, stride, dst, o + rowOffset(r, tokenStride), 0);
                     }
                 }
                 row += count;

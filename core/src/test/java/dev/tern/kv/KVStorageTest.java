@@ -15,36 +15,48 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class KVStorageTest {
     private static final int SLOTS = BlockPool.BLOCK_SIZE;
 
+    /**
+     * Keys and values come back as stored, per head and over ranges across heads, from blocks in
+     * the first and in a later slab, for pools that store values by head and by whole row.
+     */
     @ParameterizedTest
     @EnumSource(KVCacheType.class)
     void headsReadBackAsStored(KVCacheType type) {
         int layers = 2, kvDim = 96, headDim = 48;
-        BlockPool pool = new BlockPool(layers, kvDim, 2, type);
-        int block = pool.allocate();
-        Random random = new Random(3);
-        float[][] k = new float[SLOTS][], v = new float[SLOTS][];
-        for (int s = 0; s < SLOTS; s++) {
-            k[s] = gaussian(random, kvDim);
-            v[s] = gaussian(random, kvDim);
-            pool.write(block, 1, s, k[s], 0, v[s], 0);
-            pool.write(block, 0, s, gaussian(random, kvDim), 0, gaussian(random, kvDim), 0);
-        }
-        for (int head = 0; head < kvDim / headDim; head++) {
-            float[] keys = new float[headDim * SLOTS], values = new float[SLOTS * headDim];
-            pool.keys(block, 1, head * headDim, headDim, keys);
-            pool.values(block, 1, head * headDim, headDim, 11, values);
-            float[] expectedKeys = new float[headDim * SLOTS], expectedValues = new float[SLOTS * headDim];
-            for (int s = 0; s < SLOTS; s++) {
-                float[] ks = stored(type, k[s]), vs = stored(type, v[s]);
-                for (int i = 0; i < headDim; i++) {
-                    expectedKeys[i * SLOTS + s] = ks[head * headDim + i];
-                    if (s < 11) {
-                        expectedValues[s * headDim + i] = vs[head * headDim + i];
+        for (BlockPool pool : new BlockPool[]{new BlockPool(layers, kvDim, headDim, 40, type), new BlockPool(layers, kvDim, 2, type)}) {
+            int blocks = pool.maxBlocks();
+            for (int i = 0; i < blocks; i++) {
+                assertEquals(i, pool.allocate(), "a fresh pool hands out blocks in order");
+            }
+            for (int block : new int[]{0, blocks - 1}) {
+                Random random = new Random(3 + block);
+                float[][] k = new float[SLOTS][], v = new float[SLOTS][];
+                for (int s = 0; s < SLOTS; s++) {
+                    k[s] = gaussian(random, kvDim);
+                    v[s] = gaussian(random, kvDim);
+                    pool.write(block, 1, s, k[s], 0, v[s], 0);
+                    pool.write(block, 0, s, gaussian(random, kvDim), 0, gaussian(random, kvDim), 0);
+                }
+                for (int[] range : new int[][]{{0, headDim}, {headDim, headDim}, {40, 20}, {0, kvDim}, {95, 1}}) {
+                    int row0 = range[0], rows = range[1];
+                    float[] keys = new float[rows * SLOTS], values = new float[SLOTS * rows];
+                    pool.keys(block, 1, row0, rows, keys);
+                    pool.values(block, 1, row0, rows, 11, values);
+                    float[] expectedKeys = new float[rows * SLOTS], expectedValues = new float[SLOTS * rows];
+                    for (int s = 0; s < SLOTS; s++) {
+                        float[] ks = stored(type, k[s]), vs = stored(type, v[s]);
+                        for (int i = 0; i < rows; i++) {
+                            expectedKeys[i * SLOTS + s] = ks[row0 + i];
+                            if (s < 11) {
+                                expectedValues[s * rows + i] = vs[row0 + i];
+                            }
+                        }
                     }
+                    String what = type + ", " + pool.valueWidth() + " values stored together, block " + block + ", rows " + row0 + "+" + rows;
+                    assertArrayEquals(expectedKeys, keys, what + ": keys");
+                    assertArrayEquals(expectedValues, values, what + ": values");
                 }
             }
-            assertArrayEquals(expectedKeys, keys, type + " keys of head " + head);
-            assertArrayEquals(expectedValues, values, type + " values of head " + head);
         }
     }
 

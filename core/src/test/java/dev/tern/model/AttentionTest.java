@@ -67,7 +67,7 @@ class AttentionTest {
                 headDim, RopeStyle.NORMAL, 1f, false, false);
         Random random = new Random(heads * 31L + headDim * 7L + cached[0] + fresh * 1000L + splits);
         int kvDim = c.kvDim(), qDim = c.qDim(), layer = 1;
-        BlockPool pool = new BlockPool(2, kvDim, 400, type);
+        BlockPool pool = new BlockPool(2, kvDim, headDim, 400, type);
         BlockTable[] seqs = new BlockTable[cached.length];
         float[][][] k = new float[cached.length][][], v = new float[cached.length][][];
         for (int s = 0; s < seqs.length; s++) {

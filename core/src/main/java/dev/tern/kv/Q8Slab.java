@@ -12,7 +12,7 @@ import jdk.incubator.vector.VectorSpecies;
  * Key bytes are transposed like every block's keys, with their scales [group][slot]; value
  * bytes are slot-major with scales [slot][group].
  */
-final class Q8Block extends KVBlock {
+final class Q8Slab extends KVSlab {
     private static final int QK = KVCacheType.Q8_BLOCK;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() <= SLOTS
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
@@ -24,26 +24,32 @@ final class Q8Block extends KVBlock {
     private final byte[][] values;
     private final short[][] valueScales;
 
-    Q8Block(int layers, int kvDim) {
-        super(kvDim);
+    Q8Slab(int layers, int kvDim, int blocks) {
+        super(kvDim, blocks, kvDim);
         groups = kvDim / QK;
-        keys = new byte[layers][SLOTS * kvDim];
-        keyScales = new short[layers][SLOTS * groups];
-        values = new byte[layers][SLOTS * kvDim];
-        valueScales = new short[layers][SLOTS * groups];
+        keys = new byte[layers][blocks * SLOTS * kvDim];
+        keyScales = new short[layers][blocks * SLOTS * groups];
+        values = new byte[layers][blocks * SLOTS * kvDim];
+        valueScales = new short[layers][blocks * SLOTS * groups];
+    }
+
+    /** Where block b's scales start in a layer's scale array. */
+    private int scaleBase(int b) {
+        return b * SLOTS * groups;
     }
 
     @Override
-    void write(int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
+    void write(int b, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
         byte[] kq = keys[layer], vq = values[layer];
         short[] ks = keyScales[layer], vs = valueScales[layer];
+        int base = base(b), scales = scaleBase(b);
         for (int g = 0; g < groups; g++) {
-            float kId = scale(k, kOff + g * QK, ks, g * SLOTS + slot);
-            float vId = scale(v, vOff + g * QK, vs, slot * groups + g);
+            float kId = scale(k, kOff + g * QK, ks, scales + g * SLOTS + slot);
+            float vId = scale(v, vOff + g * QK, vs, scales + slot * groups + g);
             for (int j = 0; j < QK; j++) {
                 int r = g * QK + j;
-                kq[r * SLOTS + slot] = quantize(k[kOff + r] * kId);
-                vq[slot * kvDim + r] = quantize(v[vOff + r] * vId);
+                kq[base + r * SLOTS + slot] = quantize(k[kOff + r] * kId);
+                vq[base + slot * kvDim + r] = quantize(v[vOff + r] * vId);
             }
         }
     }
@@ -65,38 +71,40 @@ final class Q8Block extends KVBlock {
     }
 
     @Override
-    void keys(int layer, int row0, int rows, float[] dst) {
+    void keys(int b, int layer, int row0, int rows, float[] dst) {
         byte[] kq = keys[layer];
         short[] ks = keyScales[layer];
         float[] scale = new float[SLOTS];
+        int base = base(b), scales = scaleBase(b);
         int group = -1;
         for (int i = 0; i < rows; i++) {
             int r = row0 + i;
             if (r / QK != group) {
                 group = r / QK;
                 for (int s = 0; s < SLOTS; s++) {
-                    scale[s] = Float.float16ToFloat(ks[group * SLOTS + s]);
+                    scale[s] = Float.float16ToFloat(ks[scales + group * SLOTS + s]);
                 }
             }
             for (int s = 0; s < SLOTS; s += F.length()) {
-                FloatVector q = (FloatVector) ByteVector.fromArray(B, kq, r * SLOTS + s).convertShape(VectorOperators.B2F, F, 0);
+                FloatVector q = (FloatVector) ByteVector.fromArray(B, kq, base + r * SLOTS + s).convertShape(VectorOperators.B2F, F, 0);
                 q.mul(FloatVector.fromArray(F, scale, s)).intoArray(dst, i * SLOTS + s);
             }
         }
     }
 
     @Override
-    void values(int layer, int row0, int rows, int slots, float[] dst) {
+    void values(int b, int layer, int row0, int rows, int slots, float[] dst) {
         byte[] vq = values[layer];
         short[] vs = valueScales[layer];
+        int base = base(b), scales = scaleBase(b);
         for (int s = 0; s < slots; s++) {
             int i = 0;
             while (i < rows) {
                 int r = row0 + i;
                 int g = r / QK;
                 int end = Math.min(rows, (g + 1) * QK - row0);
-                float d = Float.float16ToFloat(vs[s * groups + g]);
-                int at = s * kvDim + row0;
+                float d = Float.float16ToFloat(vs[scales + s * groups + g]);
+                int at = base + s * kvDim + row0;
                 for (; i + F.length() <= end; i += F.length()) {
                     FloatVector q = (FloatVector) ByteVector.fromArray(B, vq, at + i).convertShape(VectorOperators.B2F, F, 0);
                     q.mul(d).intoArray(dst, s * rows + i);
@@ -110,6 +118,6 @@ final class Q8Block extends KVBlock {
 
     @Override
     long bytes() {
-        return 2L * keys.length * SLOTS * ((long) kvDim + groups * Short.BYTES);
+        return 2L * keys.length * blocks * SLOTS * ((long) kvDim + groups * Short.BYTES);
     }
 }

@@ -1,0 +1,59 @@
+package dev.tern.kv;
+
+/**
+ * Keys and values as IEEE half-precision bit patterns, rounded to nearest even as ggml's
+ * FP32_TO_FP16. The widening loops are plain Float.float16ToFloat loops, which C2 compiles to
+ * vector conversions (vcvtph2ps) — faster than any Vector API bit manipulation.
+ */
+final class F16Slab extends KVSlab {
+    private final short[][] keys;
+    private final short[][] values;
+
+    F16Slab(int layers, int kvDim, int blocks, int width) {
+        super(kvDim, blocks, width);
+        keys = new short[layers][blocks * SLOTS * kvDim];
+        values = new short[layers][blocks * SLOTS * kvDim];
+    }
+
+    @Override
+    void write(int b, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
+        short[] kt = keys[layer], vs = values[layer];
+        int kb = base(b) + slot;
+        for (int r = 0; r < kvDim; r++) {
+            kt[kb + r * SLOTS] = Float.floatToFloat16(k[kOff + r]);
+            vs[valueAt(b, slot, r)] = Float.floatToFloat16(v[vOff + r]);
+        }
+    }
+
+    @Override
+    void keys(int b, int layer, int row0, int rows, float[] dst) {
+        widen(keys[layer], base(b) + row0 * SLOTS, dst, 0, rows * SLOTS);
+    }
+
+    @Override
+    void values(int b, int layer, int row0, int rows, int slots, float[] dst) {
+        if (row0 % width == 0 && rows == width) {
+            // One run: its slots are already in dst's order.
+            widen(values[layer], valueAt(b, 0, row0), dst, 0, slots * width);
+            return;
+        }
+        for (int s = 0; s < slots; s++) {
+            for (int i = 0; i < rows; ) {
+                int n = Math.min(rows - i, width - (row0 + i) % width);
+                widen(values[layer], valueAt(b, s, row0 + i), dst, s * rows + i, n);
+                i += n;
+            }
+        }
+    }
+
+    private static void widen(short[] src, int from, float[] dst, int to, int n) {
+        for (int i = 0; i < n; i++) {
+            dst[to + i] = Float.float16ToFloat(src[from + i]);
+        }
+    }
+
+    @Override
+    long bytes() {
+        return 2L * keys.length * blocks * SLOTS * kvDim * Short.BYTES;
+    }
+}
