@@ -71,7 +71,7 @@ public final class BlockPool {
 
     /** Components of a position's value stored together: headDim, or kvDim where the type packs whole rows (Q8_0). */
     public int valueWidth() {
-        return type == KVCacheType.Q8_0 ? kvDim : headDim;
+        return type.valueWidth(kvDim, headDim);
     }
 
     public int layers() {

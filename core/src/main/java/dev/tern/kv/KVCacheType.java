@@ -43,11 +43,16 @@ public enum KVCacheType {
         }
     }
 
-    /** Storage for {@code blocks} blocks; values in runs of {@code headDim} (Q8_0: of whole rows, its scales' groups). */
+    /** Components of a position's value stored together: a head's, or for Q8_0 the whole row its scales' groups cover. */
+    int valueWidth(int kvDim, int headDim) {
+        return this == Q8_0 ? kvDim : headDim;
+    }
+
+    /** Storage for {@code blocks} blocks. */
     KVSlab newSlab(int layers, int kvDim, int headDim, int blocks) {
         return switch (this) {
-            case F32 -> new F32Slab(layers, kvDim, blocks, headDim);
-            case F16 -> new F16Slab(layers, kvDim, blocks, headDim);
+            case F32 -> new F32Slab(layers, kvDim, blocks, valueWidth(kvDim, headDim));
+            case F16 -> new F16Slab(layers, kvDim, blocks, valueWidth(kvDim, headDim));
             case Q8_0 -> new Q8Slab(layers, kvDim, blocks);
         };
     }

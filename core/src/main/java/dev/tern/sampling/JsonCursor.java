@@ -138,7 +138,7 @@ final class JsonCursor {
         characters = o.characters;
         pattern = o.pattern;
         if (pattern != null) {
-            size(pattern.words());
+            reserve(pattern.words());
             System.arraycopy(o.matches, 0, matches, 0, pattern.words());
         }
         unit = o.unit;
@@ -337,13 +337,14 @@ final class JsonCursor {
         characters = 0;
         pattern = s.pattern();
         if (pattern != null) {
-            size(pattern.words());
+            reserve(pattern.words());
             pattern.start(matches);
         }
         return to(STRING);
     }
 
-    private void size(int words) {
+    /** Room for a state set of {@code words} longs (cursors are pooled: grown once, reused). */
+    private void reserve(int words) {
         if (matches.length < words) {
             matches = new long[words];
             scratch = new long[words];
