@@ -3,6 +3,7 @@ package dev.tern.sampling;
 import dev.tern.sampling.JsonSchema.Any;
 import dev.tern.sampling.JsonSchema.ArrayOf;
 import dev.tern.sampling.JsonSchema.BooleanValue;
+import dev.tern.sampling.JsonSchema.DecimalBounds;
 import dev.tern.sampling.JsonSchema.Literals;
 import dev.tern.sampling.JsonSchema.Node;
 import dev.tern.sampling.JsonSchema.NullValue;
@@ -12,6 +13,7 @@ import dev.tern.sampling.JsonSchema.Property;
 import dev.tern.sampling.JsonSchema.StringValue;
 import dev.tern.sampling.JsonSchema.Union;
 
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
@@ -75,6 +77,9 @@ final class JsonCursor {
     private NumberValue number; // the schema of the number being read
     private boolean negative;   // its sign
     private long magnitude;     // its integer digits so far (tracked when it has bounds)
+    private BigDecimal digits;  // a number with decimal bounds: its digits so far, unsigned
+    private int fractionDigits; // how many of them follow the point; -1 before it
+    private boolean anyDigit;   // whether it has a digit yet
     private StringValue text;   // the schema of the string value being read
     private int characters;     // its characters so far
     private StringPattern pattern; // its pattern (null: none)
@@ -107,7 +112,7 @@ final class JsonCursor {
         if (depth > 0) {
             return false;
         }
-        return ((state == ZERO || state == INTEGER) && inBounds()) || state == FRACTION || state == EXPONENT_DIGITS
+        return ((state == ZERO || state == INTEGER || state == FRACTION) && inBounds()) || state == EXPONENT_DIGITS
                 || (state == LITERAL && literalEnds());
     }
 
@@ -134,6 +139,9 @@ final class JsonCursor {
         number = o.number;
         negative = o.negative;
         magnitude = o.magnitude;
+        digits = o.digits;
+        fractionDigits = o.fractionDigits;
+        anyDigit = o.anyDigit;
         text = o.text;
         characters = o.characters;
         pattern = o.pattern;
@@ -187,15 +195,15 @@ final class JsonCursor {
             case MINUS:
                 return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
             case ZERO:
-                return !number.integer() && b == '.' ? to(POINT)
-                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
+                return !number.integer() && b == '.' ? point()
+                        : !number.integer() && (b == 'e' || b == 'E') ? exponent() : afterNumber(b);
             case INTEGER:
-                return isDigit(b) ? digit(b) : !number.integer() && b == '.' ? to(POINT)
-                        : !number.integer() && (b == 'e' || b == 'E') ? to(EXPONENT) : afterNumber(b);
+                return isDigit(b) ? digit(b) : !number.integer() && b == '.' ? point()
+                        : !number.integer() && (b == 'e' || b == 'E') ? exponent() : afterNumber(b);
             case POINT:
-                return isDigit(b) && to(FRACTION);
+                return isDigit(b) && fractionDigit(b) && to(FRACTION);
             case FRACTION:
-                return isDigit(b) || (b == 'e' || b == 'E' ? to(EXPONENT) : afterNumber(b));
+                return isDigit(b) ? fractionDigit(b) : b == 'e' || b == 'E' ? exponent() : afterNumber(b);
             case EXPONENT:
                 return b == '+' || b == '-' ? to(EXPONENT_SIGN) : isDigit(b) && to(EXPONENT_DIGITS);
             case EXPONENT_SIGN:
@@ -454,15 +462,23 @@ final class JsonCursor {
         number = n;
         negative = b == '-';
         magnitude = 0;
+        digits = BigDecimal.ZERO;
+        fractionDigits = -1;
+        anyDigit = false;
         if (negative) {
             // "-0" is zero: a minus may start any number when the minimum is at most 0.
-            return n.minimum() <= 0 && to(MINUS);
+            return n.minimum() <= 0 && (n.decimal() == null || reachable()) && to(MINUS);
         }
         return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
     }
 
     /** Takes an integer digit; with bounds, refuses it when no number it can begin lies within them. */
     private boolean digit(int b) {
+        if (number.decimal() != null) {
+            digits = digits.movePointRight(1).add(BigDecimal.valueOf(b - '0'));
+            anyDigit = true;
+            return reachable();
+        }
         if (!number.bounded()) {
             return true;
         }
@@ -493,7 +509,70 @@ final class JsonCursor {
     }
 
     /** Whether the integer read so far is within its bounds (no bounds: always). */
+    /** The decimal point: with decimal bounds, the numbers it leads to must meet them. */
+    private boolean point() {
+        fractionDigits = 0;
+        return (number.decimal() == null || reachable()) && to(POINT);
+    }
+
+    /** An exponent, which a number with decimal bounds may not have (each digit is checked without one). */
+    private boolean exponent() {
+        return number.decimal() == null && to(EXPONENT);
+    }
+
+    private boolean fractionDigit(int b) {
+        if (number.decimal() == null) {
+            return true;
+        }
+        fractionDigits++;
+        digits = digits.add(BigDecimal.valueOf(b - '0', fractionDigits));
+        return reachable();
+    }
+
+    /**
+     * With decimal bounds: whether some number these digits begin meets them. After the point,
+     * the digits so far D with f of them in the fraction lead to [D, D + 10^-f); before it, to
+     * [D·10^k, (D+1)·10^k) for every k (only [0, 1) after a leading zero); a lone minus to any
+     * negative number. A minus mirrors the intervals.
+     */
+    private boolean reachable() {
+        DecimalBounds d = number.decimal();
+        if (fractionDigits >= 0) {
+            return meets(digits, digits.add(BigDecimal.ONE.movePointLeft(fractionDigits)));
+        }
+        if (!anyDigit) {
+            return meets(BigDecimal.ZERO, null);
+        }
+        if (digits.signum() == 0) {
+            return meets(BigDecimal.ZERO, BigDecimal.ONE);
+        }
+        BigDecimal far = negative ? d.lower() : d.upper();
+        if (far == null) {
+            return true;
+        }
+        for (int k = 0; k < 40; k++) {
+            BigDecimal lo = digits.movePointRight(k);
+            if (meets(lo, digits.add(BigDecimal.ONE).movePointRight(k))) {
+                return true;
+            }
+            if (lo.compareTo(far.abs()) > 0) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    /** Whether magnitudes in [lo, hi) (hi null: unbounded), with the number's sign, meet its decimal bounds. */
+    private boolean meets(BigDecimal lo, BigDecimal hi) {
+        DecimalBounds d = number.decimal();
+        return negative ? d.meets(hi == null ? null : hi.negate(), true, lo.negate(), false) : d.meets(lo, false, hi, true);
+    }
+
     private boolean inBounds() {
+        if (number.decimal() != null) {
+            BigDecimal v = negative ? digits.negate() : digits;
+            return number.decimal().meets(v, false, v, false);
+        }
         long v = negative ? -magnitude : magnitude;
         return !number.bounded() || (v >= number.minimum() && v <= number.maximum());
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.TernException;
 
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -20,12 +21,12 @@ import java.util.Set;
  * as llama.cpp reads it), array {@code items} with {@code minItems}/{@code maxItems}, {@code enum},
  * {@code const}, {@code allOf} of one schema (as Pydantic writes annotated fields), string
  * {@code minLength}/{@code maxLength}, {@code pattern} ({@link StringPattern}'s subset of ECMA-262)
- * and the {@code format}s date, time, date-time, uuid, ipv4 and email, integer
- * {@code minimum}/{@code maximum} (and their exclusive forms), {@code anyOf}/{@code oneOf} (for
- * oneOf: values matching several alternatives are not refused), and {@code $ref} into
- * {@code $defs}/{@code definitions}. Constraints it cannot enforce (bounds on non-integers,
- * {@code not}…) are refused rather than ignored; annotations are ignored, and so are other formats,
- * which JSON Schema makes annotations unless a validator opts in.
+ * and the {@code format}s date, time, date-time, uuid, ipv4 and email, number and integer
+ * {@code minimum}/{@code maximum} (and their exclusive forms; bounded non-integers are written
+ * without exponent), {@code anyOf}/{@code oneOf} (for oneOf: values matching several alternatives
+ * are not refused), and {@code $ref} into {@code $defs}/{@code definitions}. Constraints it cannot
+ * enforce ({@code multipleOf}, {@code not}…) are refused rather than ignored; annotations are
+ * ignored, and so are other formats, which JSON Schema makes annotations unless a validator opts in.
  */
 public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
@@ -99,11 +100,32 @@ public final class JsonSchema {
     }
 
     /** A number; an integer one may have bounds (inclusive; Long.MIN_VALUE / MAX_VALUE for none). */
-    record NumberValue(boolean integer, long minimum, long maximum) implements Node {
-        static final NumberValue ANY = new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE);
+    record NumberValue(boolean integer, long minimum, long maximum, DecimalBounds decimal) implements Node {
+        static final NumberValue ANY = new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE, null);
 
         boolean bounded() {
             return minimum != Long.MIN_VALUE || maximum != Long.MAX_VALUE;
+        }
+    }
+
+    /**
+     * Bounds of a non-integer number (null: none on that side; open: exclusive). Bounded numbers
+     * are written without exponent, so that each digit can be checked to leave a number within
+     * them reachable.
+     */
+    record DecimalBounds(BigDecimal lower, boolean lowerOpen, BigDecimal upper, boolean upperOpen) {
+        /** Whether [a, b] (a or b null: unbounded; each end included or not) meets the bounds. */
+        boolean meets(BigDecimal a, boolean aOpen, BigDecimal b, boolean bOpen) {
+            return below(lower, lowerOpen, b, bOpen) && below(a, aOpen, upper, upperOpen);
+        }
+
+        /** Whether some x is both at or above lo and at or below hi (with the ends' openness). */
+        private static boolean below(BigDecimal lo, boolean loOpen, BigDecimal hi, boolean hiOpen) {
+            if (lo == null || hi == null) {
+                return true;
+            }
+            int c = lo.compareTo(hi);
+            return c < 0 || (c == 0 && !loOpen && !hiOpen);
         }
     }
 
@@ -334,21 +356,32 @@ public final class JsonSchema {
             return new ObjectOf(List.copyOf(props), required, additional);
         }
 
-        /** Bounds are enforced on integers only: a prefix's reach is then a few ranges of whole numbers. */
+        private static final String[] BOUNDS = {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"};
+
+        /** The value of bound keyword k, or null when the schema has none. */
+        private static BigDecimal bound(JsonNode s, String k, String where) {
+            JsonNode v = s.get(k);
+            if (v == null) {
+                return null;
+            }
+            if (!v.isNumber() || Math.abs(v.asDouble()) > 1e18) {
+                throw new TernException("json schema: '" + k + "' at " + where + " must be a number within ±1e18");
+            }
+            return v.decimalValue();
+        }
+
+        /** An integer's bounds are whole numbers: a prefix's reach is then a few ranges of them. */
         private Node number(JsonNode s, boolean integer, String where) {
+            if (!integer) {
+                return decimal(s, where);
+            }
             long min = Long.MIN_VALUE, max = Long.MAX_VALUE;
-            for (String k : new String[]{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}) {
-                JsonNode v = s.get(k);
-                if (v == null) {
+            for (String k : BOUNDS) {
+                BigDecimal b = bound(s, k, where);
+                if (b == null) {
                     continue;
                 }
-                if (!integer) {
-                    throw new TernException("json schema: '" + k + "' (at " + where + ") is supported on integers only");
-                }
-                if (!v.isNumber() || Math.abs(v.asDouble()) > 1e18) {
-                    throw new TernException("json schema: '" + k + "' at " + where + " must be a number within ±1e18");
-                }
-                double d = v.asDouble();
+                double d = b.doubleValue();
                 switch (k) {
                     case "minimum" -> min = Math.max(min, (long) Math.ceil(d));
                     case "exclusiveMinimum" -> min = Math.max(min, (long) Math.floor(d) + 1);
@@ -359,7 +392,41 @@ public final class JsonSchema {
             if (min > max) {
                 throw new TernException("json schema: the bounds at " + where + " admit no integer");
             }
-            return new NumberValue(integer, min, max);
+            return new NumberValue(integer, min, max, null);
+        }
+
+        /** A number that need not be an integer, with its bounds if any (the tighter of each kind). */
+        private Node decimal(JsonNode s, String where) {
+            BigDecimal lower = null, upper = null;
+            boolean lowerOpen = false, upperOpen = false;
+            for (String k : BOUNDS) {
+                BigDecimal d = bound(s, k, where);
+                if (d == null) {
+                    continue;
+                }
+                boolean open = k.startsWith("exclusive");
+                if (k.endsWith("inimum")) {
+                    int c = lower == null ? 1 : d.compareTo(lower);
+                    if (c > 0 || (c == 0 && open)) {
+                        lower = d;
+                        lowerOpen = open;
+                    }
+                } else {
+                    int c = upper == null ? -1 : d.compareTo(upper);
+                    if (c < 0 || (c == 0 && open)) {
+                        upper = d;
+                        upperOpen = open;
+                    }
+                }
+            }
+            if (lower == null && upper == null) {
+                return NumberValue.ANY;
+            }
+            DecimalBounds bounds = new DecimalBounds(lower, lowerOpen, upper, upperOpen);
+            if (!bounds.meets(lower, lowerOpen, upper, upperOpen)) {
+                throw new TernException("json schema: the bounds at " + where + " admit no number");
+            }
+            return new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE, bounds);
         }
 
         private Node string(JsonNode s, String where) {
