@@ -75,17 +75,19 @@ final class StringPattern {
     /** {@code to} = the states {@code from} reaches by consuming code point c; whether any. */
     boolean step(long[] from, int c, long[] to) {
         Arrays.fill(to, 0, words(), 0);
-        boolean any = false;
+        int[] stack = null;
         for (int w = 0; w < words(); w++) {
             for (long bits = from[w]; bits != 0; bits &= bits - 1) {
                 int s = (w << 6) + Long.numberOfTrailingZeros(bits);
                 if (ranges[s] != null && contains(ranges[s], c)) {
-                    close(next1[s], to);
-                    any = true;
+                    if (stack == null) {
+                        stack = new int[2 * ranges.length + 1];
+                    }
+                    close(next1[s], to, stack);
                 }
             }
         }
-        return any;
+        return stack != null;
     }
 
     /** Whether the string read so far matches. */
@@ -93,15 +95,24 @@ final class StringPattern {
         return (set[accept >>> 6] & (1L << accept)) != 0;
     }
 
-    /** Adds state s and every state its empty moves reach. */
+    /** Adds state s and every state its empty moves reach (a stack, not recursion: chains can be thousands long). */
     private void close(int s, long[] set) {
-        if (s < 0 || (set[s >>> 6] & (1L << s)) != 0) {
-            return;
-        }
-        set[s >>> 6] |= 1L << s;
-        if (ranges[s] == null) {
-            close(next1[s], set);
-            close(next2[s], set);
+        close(s, set, new int[2 * ranges.length + 1]);
+    }
+
+    private void close(int s, long[] set, int[] stack) {
+        int top = 0;
+        stack[top++] = s;
+        while (top > 0) {
+            int t = stack[--top];
+            if (t < 0 || (set[t >>> 6] & (1L << t)) != 0) {
+                continue;
+            }
+            set[t >>> 6] |= 1L << t;
+            if (ranges[t] == null) {
+                stack[top++] = next2[t];
+                stack[top++] = next1[t];
+            }
         }
     }
 
