@@ -44,6 +44,9 @@ final class ResponseFormat {
         private final ObjectNode[] legacy;
         /** With tools: how much of each choice's text has been streamed as content. */
         private final int[] sent;
+        /** With tools: per choice, the ids of the calls streamed so far and how much of each one's arguments. */
+        private final List<List<String>> callIds = new ArrayList<>();
+        private final List<List<Integer>> argumentsSent = new ArrayList<>();
 
         Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools) {
             this.chat = chat;
@@ -59,6 +62,8 @@ final class ResponseFormat {
                 text[i] = new StringBuilder();
                 content[i] = Json.MAPPER.createArrayNode();
                 legacy[i] = emptyLegacy();
+                callIds.add(new ArrayList<>());
+                argumentsSent.add(new ArrayList<>());
             }
         }
 
@@ -114,20 +119,30 @@ final class ResponseFormat {
         }
 
         /**
-         * A stream chunk for new output, or null when there is nothing to send yet: with tools, only
-         * text that can no longer begin a call is streamed (as content, without log-probabilities);
-         * calls and generic JSON are read whole at the end.
+         * A stream chunk for new output, or null when there is nothing to send yet: with tools, text
+         * that can no longer begin a call is streamed as content, and calls as they are written
+         * (each named once its name is whole, then its arguments' text piece by piece, as OpenAI
+         * streams them); with log-probabilities asked for, the answer is read whole at the end.
          */
         ObjectNode chunk(int i, RequestOutput o) {
             if (tools != null) {
                 append(i, o);
-                int end = logprobs ? 0 : tools.contentEnd(text[i], sent[i]);
-                if (end <= sent[i]) {
+                if (logprobs) {
                     return null;
                 }
-                String piece = text[i].substring(sent[i], end);
-                sent[i] = end;
-                return chunk(i, Json.object().put("content", piece), piece, null, null);
+                ObjectNode delta = Json.object();
+                int end = tools.contentEnd(text[i], sent[i]);
+                String piece = null;
+                if (end > sent[i]) {
+                    piece = text[i].substring(sent[i], end);
+                    sent[i] = end;
+                    delta.put("content", piece);
+                }
+                ArrayNode calls = callDeltas(i, tools.partial(text[i].toString()));
+                if (!calls.isEmpty()) {
+                    delta.set("tool_calls", calls);
+                }
+                return delta.isEmpty() ? null : chunk(i, delta, piece, null, null);
             }
             ArrayNode lpContent = Json.MAPPER.createArrayNode();
             ObjectNode lpLegacy = emptyLegacy();
@@ -137,6 +152,35 @@ final class ResponseFormat {
             text[i].append(o.text());
             ObjectNode delta = chat ? Json.object().put("content", o.text()) : null;
             return chunk(i, delta, o.text(), logprobs ? (chat ? lpContent : lpLegacy) : null, null);
+        }
+
+        /**
+         * The delta elements for calls written since the last chunk: a new call's index, id, type
+         * and name, then whatever of its arguments' text has not been sent.
+         */
+        private ArrayNode callDeltas(int i, List<PartialCalls.Call> calls) {
+            ArrayNode out = Json.MAPPER.createArrayNode();
+            List<String> ids = callIds.get(i);
+            List<Integer> done = argumentsSent.get(i);
+            for (int k = 0; k < calls.size() && calls.get(k).name() != null; k++) {
+                PartialCalls.Call c = calls.get(k);
+                ObjectNode e = null;
+                if (k == ids.size()) {
+                    ids.add(tools.newId());
+                    done.add(0);
+                    e = out.addObject().put("index", k).put("id", ids.get(k)).put("type", "function");
+                    e.putObject("function").put("name", c.name()).put("arguments", "");
+                }
+                if (c.arguments().length() > done.get(k)) {
+                    if (e == null) {
+                        e = out.addObject().put("index", k);
+                        e.putObject("function");
+                    }
+                    ((ObjectNode) e.get("function")).put("arguments", c.arguments().substring(done.get(k)));
+                    done.set(k, c.arguments().length());
+                }
+            }
+            return out;
         }
 
         /** The chunks that end choice i: with tools, first its tool calls or the content not yet streamed. */
@@ -152,11 +196,32 @@ final class ResponseFormat {
                 if (sent[i] == 0 && reply.content() != null) {
                     delta.put("content", reply.content());
                 }
-                delta.set("tool_calls", toolCalls(reply, true));
+                delta.set("tool_calls", remainingCalls(i, reply));
             }
             JsonNode lp = logprobs ? content[i] : null;
             return List.of(chunk(i, delta, null, lp, null),
                     chunk(i, Json.object(), "", null, finishReason(r, reply)));
+        }
+
+        /**
+         * The final calls as deltas: the rest of those already streamed (their arguments' text
+         * from where it stopped, or whole when none was sent, as for string-valued arguments),
+         * then the others whole.
+         */
+        private ArrayNode remainingCalls(int i, ToolCalls.Reply reply) {
+            List<String> ids = callIds.get(i);
+            List<PartialCalls.Call> partial = tools.partial(text[i].toString());
+            ArrayNode out = toolCalls(reply, true);
+            for (int k = 0; k < out.size() && k < ids.size(); k++) {
+                ObjectNode e = (ObjectNode) out.get(k);
+                int done = argumentsSent.get(i).get(k);
+                String raw = k < partial.size() ? partial.get(k).arguments() : "";
+                String rest = done == 0 ? reply.calls().get(k).arguments() : raw.length() >= done ? raw.substring(done) : "";
+                e.remove(List.of("id", "type"));
+                ((ObjectNode) e.get("function")).remove("name");
+                ((ObjectNode) e.get("function")).put("arguments", rest);
+            }
+            return out;
         }
 
         private ArrayNode toolCalls(ToolCalls.Reply reply, boolean indexed) {

@@ -492,11 +492,57 @@ final class ToolCalls {
         return call(name, args.isTextual() ? args.asText() : Json.write(args));
     }
 
-    /** A call with a new id: OpenAI's form, or 9 letters and digits where the template accepts nothing else (Mistral). */
+    /** A call with a new id. */
     private Call call(String name, String arguments) {
-        String id = style == Style.MISTRAL ? alphanumeric(new SplittableRandom())
+        return new Call(newId(), name, arguments);
+    }
+
+    /** A new call id: OpenAI's form, or 9 letters and digits where the template accepts nothing else (Mistral). */
+    String newId() {
+        return style == Style.MISTRAL ? alphanumeric(new SplittableRandom())
                 : "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
-        return new Call(id, name, arguments);
+    }
+
+    /**
+     * The calls of an answer still being streamed, as far as they are written: named calls of the
+     * request's tools, in order, up to the first that is not one (the first alone without
+     * parallel_tool_calls). Their arguments are the raw JSON text so far.
+     */
+    List<PartialCalls.Call> partial(String text) {
+        String region;
+        int depth = 0;
+        switch (style) {
+            case GENERIC -> {
+                region = text;
+                depth = 2;
+            }
+            case HERMES, MISTRAL -> {
+                String all = promptSuffix() + text;
+                int at = all.indexOf(style.callTag());
+                if (at < 0) {
+                    return List.of();
+                }
+                region = all.substring(at + style.callTag().length()).stripLeading();
+                depth = style == Style.MISTRAL && region.startsWith("[") ? 1 : 0;
+            }
+            default -> {
+                if (contentEnd(new StringBuilder(text), 0) > 0) {
+                    return List.of();
+                }
+                region = text;
+            }
+        }
+        List<PartialCalls.Call> out = new ArrayList<>();
+        for (PartialCalls.Call c : PartialCalls.scan(region, depth, style.argumentsKey())) {
+            if (c.name() == null || tools.stream().noneMatch(t -> t.name().equals(c.name())) || (!parallel && !out.isEmpty())) {
+                if (c.name() == null) {
+                    out.add(c);
+                }
+                break;
+            }
+            out.add(c);
+        }
+        return out;
     }
 
     /** Nine random letters and digits. */

@@ -5,6 +5,9 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.chat.ChatMessage;
 import dev.tern.chat.ChatTemplate;
+import dev.tern.engine.FinishReason;
+import dev.tern.engine.RequestOutput;
+import dev.tern.engine.RequestResult;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.GGUFWriter;
@@ -209,6 +212,55 @@ class NativeToolCallsTest {
 
     private static ToolCalls tools(ToolCalls.Style style, String extra) {
         return ToolCalls.of(request("{\"role\": \"user\", \"content\": \"hi\"}", extra), style);
+    }
+
+    /**
+     * Streamed, calls go out as they are written: text before the tag as content, each call's
+     * name once whole (with its id), its arguments' text as it comes, a second call the same way;
+     * the pieces put together are the calls the whole answer holds.
+     */
+    @Test
+    void streamedCallsGoOutAsTheyAreWritten() {
+        ToolCalls hermes = tools(ToolCalls.Style.HERMES, "");
+        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, hermes);
+        String[] pieces = {"Let me check.", "<tool_call>\n{\"name\": \"get_", "weather\", \"arguments\": {\"city\": \"Pa",
+                "ris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":", " \"Rome\"}}",
+                "\n</tool_call>"};
+        StringBuilder content = new StringBuilder();
+        List<StringBuilder> arguments = new ArrayList<>();
+        List<String> ids = new ArrayList<>();
+        List<JsonNode> deltas = new ArrayList<>();
+        StringBuilder all = new StringBuilder();
+        for (String piece : pieces) {
+            all.append(piece);
+            ObjectNode chunk = response.chunk(0, new RequestOutput(piece, new int[]{1}, List.of()));
+            if (chunk != null) {
+                deltas.add(chunk.path("choices").path(0).path("delta"));
+            }
+        }
+        deltas.add(response.finalChunks(0, new RequestResult(FinishReason.STOP, 3, 0, pieces.length, null)).getFirst()
+                .path("choices").path(0).path("delta"));
+        for (JsonNode d : deltas) {
+            content.append(d.path("content").asText(""));
+            for (JsonNode e : d.path("tool_calls")) {
+                int k = e.get("index").asInt();
+                if (k == arguments.size()) {
+                    assertEquals("get_weather", e.path("function").path("name").asText(), e.toString());
+                    ids.add(e.get("id").asText());
+                    arguments.add(new StringBuilder());
+                } else {
+                    assertFalse(e.has("id") || e.path("function").has("name"), "a call is named once: " + e);
+                }
+                arguments.get(k).append(e.path("function").path("arguments").asText(""));
+            }
+        }
+        assertEquals("Let me check.", content.toString());
+        assertEquals(2, arguments.size());
+        assertEquals(List.of("{\"city\": \"Paris\"}", "{\"city\": \"Rome\"}"), arguments.stream().map(StringBuilder::toString).toList());
+        assertTrue(deltas.get(1).path("tool_calls").get(0).path("function").path("arguments").asText().startsWith("{\"city\": \"Pa"),
+                "the first call's arguments began before the call ended: " + deltas);
+        assertEquals(hermes.read(all.toString()).calls().stream().map(c -> Json.parseOrText(c.arguments())).toList(),
+                arguments.stream().map(a -> Json.parseOrText(a.toString())).toList(), "the same calls as the whole answer's");
     }
 
     @Test
