@@ -145,6 +145,26 @@ class ToolCallsTest {
         assertTrue(message.path("content").isTextual() && message.path("tool_calls").isMissingNode(), next.body());
     }
 
+    /** The official SDK's stream accumulator puts the streamed call back together as the non-streamed answer has it. */
+    @Test
+    void theSdksAccumulatorRebuildsAStreamedCall() throws Exception {
+        ChatCompletionCreateParams params = ChatCompletionCreateParams.builder().model(MODEL).addUserMessage("Weather in Oslo?")
+                .addFunctionTool(weather()).toolChoice(ChatCompletionToolChoiceOption.ofAuto(ChatCompletionToolChoiceOption.Auto.REQUIRED))
+                .parallelToolCalls(false).maxCompletionTokens(300).seed(9).logitBias(Biases.quoteAndBrace(tern.tokenizer())).build();
+        com.openai.helpers.ChatCompletionAccumulator accumulator = com.openai.helpers.ChatCompletionAccumulator.create();
+        try (var stream = client.chat().completions().createStreaming(params)) {
+            stream.stream().forEach(accumulator::accumulate);
+        }
+        ChatCompletion.Choice streamed = accumulator.chatCompletion().choices().getFirst();
+        ChatCompletion.Choice whole = client.chat().completions().create(params).choices().getFirst();
+        assertEquals(ChatCompletion.Choice.FinishReason.TOOL_CALLS, streamed.finishReason());
+        ChatCompletionMessageFunctionToolCall a = streamed.message().toolCalls().orElseThrow().getFirst().asFunction();
+        ChatCompletionMessageFunctionToolCall b = whole.message().toolCalls().orElseThrow().getFirst().asFunction();
+        assertEquals(b.function().name(), a.function().name());
+        assertEquals(STRICT.readTree(b.function().arguments()), STRICT.readTree(a.function().arguments()));
+        assertWeatherArguments(a.function().arguments());
+    }
+
     @Test
     void autoToolChoiceAnswersWithToolCallsOrContent() throws Exception {
         for (long seed = 0; seed < 3; seed++) {
