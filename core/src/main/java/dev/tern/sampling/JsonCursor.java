@@ -322,9 +322,29 @@ final class JsonCursor {
         return true;
     }
 
-    /** Whether another key may come: an extra one, or a declared property not yet seen. */
+    /** Whether another key may come: an extra one, or a declared property not yet seen (in order, if ordered). */
     private boolean canTakeKey(ObjectOf o) {
-        return o.additional() != null || Long.bitCount(counts[depth - 1]) < o.properties().size();
+        if (o.additional() != null) {
+            return true;
+        }
+        for (int i = 0; i < o.properties().size(); i++) {
+            if (takable(o, i)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether declared property i may come next: not seen yet, and in an ordered object none after
+     * it seen and every required one before it seen.
+     */
+    private boolean takable(ObjectOf o, int i) {
+        long seen = counts[depth - 1];
+        if ((seen & (1L << i)) != 0) {
+            return false;
+        }
+        return !o.ordered() || ((seen >>> i) == 0 && (o.required() & ((1L << i) - 1) & ~seen) == 0);
     }
 
     private boolean startKey() {
@@ -450,7 +470,7 @@ final class JsonCursor {
         List<Property> props = o.properties();
         for (int i = 0; i < props.size(); i++) {
             byte[] name = props.get(i).name();
-            if ((!unseen || (counts[depth - 1] & (1L << i)) == 0) && (whole ? name.length == keyLength : name.length >= keyLength)
+            if ((!unseen || takable(o, i)) && (whole ? name.length == keyLength : name.length >= keyLength)
                     && Arrays.equals(name, 0, keyLength, keyBytes, 0, keyLength)) {
                 return i;
             }

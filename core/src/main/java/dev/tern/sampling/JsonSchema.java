@@ -30,7 +30,7 @@ import java.util.Set;
  */
 public final class JsonSchema {
     /** Any JSON object: OpenAI's {@code json_object} format. */
-    public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), 0, Any.INSTANCE));
+    public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), 0, Any.INSTANCE, false));
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Set<String> REFUSED = Set.of("multipleOf", "uniqueItems", "prefixItems",
             "contains", "minContains", "maxContains", "patternProperties", "propertyNames", "minProperties", "maxProperties", "dependentRequired",
@@ -85,7 +85,7 @@ public final class JsonSchema {
      * An object: declared properties (each at most once, in any order), those required (a bit per
      * property index), and the schema of others (null: none).
      */
-    record ObjectOf(List<Property> properties, long required, Node additional) implements Node {
+    record ObjectOf(List<Property> properties, long required, Node additional, boolean ordered) implements Node {
     }
 
     record ArrayOf(Node items, int minItems, int maxItems) implements Node {
@@ -353,7 +353,25 @@ public final class JsonSchema {
             JsonNode a = s.get("additionalProperties");
             Node additional = a == null ? (p == null ? Any.INSTANCE : null)
                     : a.isBoolean() && !a.asBoolean() ? null : compile(a, where + "/additionalProperties");
-            return new ObjectOf(List.copyOf(props), required, additional);
+            JsonNode order = s.get("propertyOrdering");
+            if (order == null) {
+                return new ObjectOf(List.copyOf(props), required, additional, false);
+            }
+            // Gemini's keyword: the properties come in this order (a streamed tool call's name before its arguments).
+            List<Property> ordered = new ArrayList<>();
+            long orderedRequired = 0;
+            for (JsonNode name : order) {
+                Integer i = index.get(name.asText());
+                if (i == null || ordered.contains(props.get(i))) {
+                    throw new TernException("json schema: propertyOrdering at " + where + " must name each property once");
+                }
+                orderedRequired |= (required >>> i & 1) << ordered.size();
+                ordered.add(props.get(i));
+            }
+            if (ordered.size() != props.size()) {
+                throw new TernException("json schema: propertyOrdering at " + where + " must name each property once");
+            }
+            return new ObjectOf(List.copyOf(ordered), orderedRequired, additional, true);
         }
 
         private static final String[] BOUNDS = {"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"};

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
@@ -204,6 +205,19 @@ class JsonSchemaGrammarTest {
             }
             assertFalse(g.feed(last[last.length - 1] & 0xFF), c[0] + ": " + prefix + refused);
         }
+        JsonSchema ordered = JsonSchema.parse("{\"type\": \"object\", \"properties\": {\"args\": {\"type\": \"object\"}, "
+                + "\"name\": {\"type\": \"string\"}, \"note\": {\"type\": \"string\"}}, \"required\": [\"name\", \"args\"], "
+                + "\"propertyOrdering\": [\"name\", \"args\", \"note\"], \"additionalProperties\": false}");
+        JsonGrammar inOrder = new JsonGrammar(ordered);
+        assertTrue(inOrder.feed("{\"name\":\"x\",\"args\":{},\"note\":\"y\"}".getBytes(StandardCharsets.UTF_8)) && inOrder.complete());
+        for (String[] c : new String[][]{{"{\"a", "a later property first"}, {"{\"name\":\"x\",\"n", "a property the required one before it skips"},
+                {"{\"name\":\"x\",\"args\":{},\"note\":\"y\",", "a comma with none left in order"}}) {
+            JsonGrammar g = new JsonGrammar(ordered);
+            byte[] b = c[0].getBytes(StandardCharsets.UTF_8);
+            assertTrue(g.feed(Arrays.copyOf(b, b.length - 1)), c[1]);
+            assertFalse(g.feed(b[b.length - 1] & 0xFF), c[1]);
+        }
+        assertThrows(TernException.class, () -> JsonSchema.parse("{\"properties\": {\"a\": {}}, \"propertyOrdering\": [\"a\", \"b\"]}"));
         JsonGrammar tuple = new JsonGrammar(JsonSchema.parse("{\"type\": \"array\", \"minItems\": 2, \"maxItems\": 2}"));
         assertTrue(tuple.feed("[1".getBytes(StandardCharsets.UTF_8)));
         assertFalse(tuple.feed(']'), "one item of two");

@@ -214,6 +214,8 @@ final class ToolCalls {
             props.putObject("name").put("const", t.name());
             props.set(argumentsKey, t.parameters());
             call.putArray("required").add("name").add(argumentsKey);
+            // The name first, as the models write it: a streamed call is announced before its arguments come.
+            call.putArray("propertyOrdering").add("name").add(argumentsKey);
         }
         return each;
     }

@@ -89,9 +89,8 @@ class ToolCallsTest {
 
     /**
      * Streamed, a call arrives as OpenAI streams one: a first delta with its index, id, type and
-     * name, then the rest of its arguments' text (in pieces where the name comes first; this model
-     * may write the generic JSON's keys in either order), which put together, as clients do, are
-     * the arguments; the call then goes back into the conversation.
+     * name (the call schema puts the name first), then its arguments' text in pieces, which put
+     * together, as clients do, are the arguments; the call then goes back into the conversation.
      */
     @Test
     void streamedToolCallsArriveAsTheyAreWrittenAndTheConversationGoesOn() throws Exception {
@@ -127,6 +126,7 @@ class ToolCallsTest {
             }
         }
         assertWeatherArguments(arguments.toString());
+        assertTrue(deltas.size() > 2, "the arguments stream in pieces after the name: " + r.body());
         assertEquals("tool_calls", chunks.getLast().path("choices").path(0).path("finish_reason").asText(), r.body());
         ObjectNode toolCall = first.deepCopy();
         ((ObjectNode) toolCall.get("function")).put("arguments", arguments.toString());
