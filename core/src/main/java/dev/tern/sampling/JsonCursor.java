@@ -3,7 +3,7 @@ package dev.tern.sampling;
 import dev.tern.sampling.JsonSchema.Any;
 import dev.tern.sampling.JsonSchema.ArrayOf;
 import dev.tern.sampling.JsonSchema.BooleanValue;
-import dev.tern.sampling.JsonSchema.DecimalBounds;
+import dev.tern.sampling.JsonSchema.Bounds;
 import dev.tern.sampling.JsonSchema.Literals;
 import dev.tern.sampling.JsonSchema.Node;
 import dev.tern.sampling.JsonSchema.NullValue;
@@ -76,8 +76,7 @@ final class JsonCursor {
     private int pending;        // hex digits of a \\u escape, or UTF-8 continuation bytes, still due
     private NumberValue number; // the schema of the number being read
     private boolean negative;   // its sign
-    private long magnitude;     // its integer digits so far (tracked when it has bounds)
-    private BigDecimal digits;  // a number with decimal bounds: its digits so far, unsigned
+    private BigDecimal digits;  // a number with bounds: its digits so far, unsigned
     private int fractionDigits; // how many of them follow the point; -1 before it
     private boolean anyDigit;   // whether it has a digit yet
     private StringValue text;   // the schema of the string value being read
@@ -138,7 +137,6 @@ final class JsonCursor {
         pending = o.pending;
         number = o.number;
         negative = o.negative;
-        magnitude = o.magnitude;
         digits = o.digits;
         fractionDigits = o.fractionDigits;
         anyDigit = o.anyDigit;
@@ -481,67 +479,39 @@ final class JsonCursor {
     private boolean startNumber(int b, NumberValue n) {
         number = n;
         negative = b == '-';
-        magnitude = 0;
         digits = BigDecimal.ZERO;
         fractionDigits = -1;
         anyDigit = false;
         if (negative) {
             // "-0" is zero: a minus may start any number when the minimum is at most 0.
-            return n.minimum() <= 0 && (n.decimal() == null || reachable()) && to(MINUS);
+            return (n.bounds() == null || reachable()) && to(MINUS);
         }
         return isDigit(b) && digit(b) && to(b == '0' ? ZERO : INTEGER);
     }
 
     /** Takes an integer digit; with bounds, refuses it when no number it can begin lies within them. */
     private boolean digit(int b) {
-        if (number.decimal() != null) {
-            digits = digits.movePointRight(1).add(BigDecimal.valueOf(b - '0'));
-            anyDigit = true;
-            return reachable();
-        }
-        if (!number.bounded()) {
+        if (number.bounds() == null) {
             return true;
         }
-        int d = b - '0';
-        if (magnitude > (Long.MAX_VALUE - d) / 10) {
-            return false;
-        }
-        magnitude = magnitude * 10 + d;
-        // The digits so far, followed by k more: [m·10^k, m·10^k + 10^k − 1], or its negation.
-        long p = 1;
-        for (int k = 0; k < 19; k++) {
-            if (k > 0 && (magnitude == 0 || magnitude > Long.MAX_VALUE / p)) {
-                return false;
-            }
-            long lo = magnitude * p;
-            long hi = lo > Long.MAX_VALUE - (p - 1) ? Long.MAX_VALUE : lo + p - 1;
-            boolean overlaps = negative ? -hi <= number.maximum() && -lo >= number.minimum()
-                    : lo <= number.maximum() && hi >= number.minimum();
-            if (overlaps) {
-                return true;
-            }
-            if (p > Long.MAX_VALUE / 10) {
-                return false;
-            }
-            p *= 10;
-        }
-        return false;
+        digits = digits.movePointRight(1).add(BigDecimal.valueOf(b - '0'));
+        anyDigit = true;
+        return reachable();
     }
 
-    /** Whether the integer read so far is within its bounds (no bounds: always). */
-    /** The decimal point: with decimal bounds, the numbers it leads to must meet them. */
+    /** The decimal point: with bounds, the numbers it leads to must meet them. */
     private boolean point() {
         fractionDigits = 0;
-        return (number.decimal() == null || reachable()) && to(POINT);
+        return (number.bounds() == null || reachable()) && to(POINT);
     }
 
-    /** An exponent, which a number with decimal bounds may not have (each digit is checked without one). */
+    /** An exponent, which a bounded number may not have (each digit is checked without one). */
     private boolean exponent() {
-        return number.decimal() == null && to(EXPONENT);
+        return number.bounds() == null && to(EXPONENT);
     }
 
     private boolean fractionDigit(int b) {
-        if (number.decimal() == null) {
+        if (number.bounds() == null) {
             return true;
         }
         fractionDigits++;
@@ -550,13 +520,13 @@ final class JsonCursor {
     }
 
     /**
-     * With decimal bounds: whether some number these digits begin meets them. After the point,
+     * With bounds: whether some number these digits begin meets them. After the point,
      * the digits so far D with f of them in the fraction lead to [D, D + 10^-f); before it, to
      * [D·10^k, (D+1)·10^k) for every k (only [0, 1) after a leading zero); a lone minus to any
      * negative number. A minus mirrors the intervals.
      */
     private boolean reachable() {
-        DecimalBounds d = number.decimal();
+        Bounds d = number.bounds();
         if (fractionDigits >= 0) {
             return meets(digits, digits.add(BigDecimal.ONE.movePointLeft(fractionDigits)));
         }
@@ -582,19 +552,18 @@ final class JsonCursor {
         return false;
     }
 
-    /** Whether magnitudes in [lo, hi) (hi null: unbounded), with the number's sign, meet its decimal bounds. */
+    /** Whether magnitudes in [lo, hi) (hi null: unbounded), with the number's sign, meet its bounds. */
     private boolean meets(BigDecimal lo, BigDecimal hi) {
-        DecimalBounds d = number.decimal();
+        Bounds d = number.bounds();
         return negative ? d.meets(hi == null ? null : hi.negate(), true, lo.negate(), false) : d.meets(lo, false, hi, true);
     }
 
     private boolean inBounds() {
-        if (number.decimal() != null) {
-            BigDecimal v = negative ? digits.negate() : digits;
-            return number.decimal().meets(v, false, v, false);
+        if (number.bounds() == null) {
+            return true;
         }
-        long v = negative ? -magnitude : magnitude;
-        return !number.bounded() || (v >= number.minimum() && v <= number.maximum());
+        BigDecimal v = negative ? digits.negate() : digits;
+        return number.bounds().meets(v, false, v, false);
     }
 
     /** A number ends at the first byte that is not part of it; that byte then follows the value. */

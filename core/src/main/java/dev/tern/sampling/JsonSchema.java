@@ -99,21 +99,17 @@ public final class JsonSchema {
         static final StringValue ANY = new StringValue(0, Integer.MAX_VALUE, null);
     }
 
-    /** A number; an integer one may have bounds (inclusive; Long.MIN_VALUE / MAX_VALUE for none). */
-    record NumberValue(boolean integer, long minimum, long maximum, DecimalBounds decimal) implements Node {
-        static final NumberValue ANY = new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE, null);
-
-        boolean bounded() {
-            return minimum != Long.MIN_VALUE || maximum != Long.MAX_VALUE;
-        }
+    /** A number (an integer, if so), within bounds (null: none). */
+    record NumberValue(boolean integer, Bounds bounds) implements Node {
+        static final NumberValue ANY = new NumberValue(false, null);
     }
 
     /**
-     * Bounds of a non-integer number (null: none on that side; open: exclusive). Bounded numbers
-     * are written without exponent, so that each digit can be checked to leave a number within
-     * them reachable.
+     * Bounds of a number (null: none on that side; open: exclusive; an integer's are whole and
+     * closed). Bounded numbers are written without exponent, so that each digit can be checked to
+     * leave a number within them reachable.
      */
-    record DecimalBounds(BigDecimal lower, boolean lowerOpen, BigDecimal upper, boolean upperOpen) {
+    record Bounds(BigDecimal lower, boolean lowerOpen, BigDecimal upper, boolean upperOpen) {
         /** Whether [a, b] (a or b null: unbounded; each end included or not) meets the bounds. */
         boolean meets(BigDecimal a, boolean aOpen, BigDecimal b, boolean bOpen) {
             return below(lower, lowerOpen, b, bOpen) && below(a, aOpen, upper, upperOpen);
@@ -388,33 +384,8 @@ public final class JsonSchema {
             return v.decimalValue();
         }
 
-        /** An integer's bounds are whole numbers: a prefix's reach is then a few ranges of them. */
+        /** A number with its bounds if any (the tighter of each kind; an integer's rounded inward to whole numbers). */
         private Node number(JsonNode s, boolean integer, String where) {
-            if (!integer) {
-                return decimal(s, where);
-            }
-            long min = Long.MIN_VALUE, max = Long.MAX_VALUE;
-            for (String k : BOUNDS) {
-                BigDecimal b = bound(s, k, where);
-                if (b == null) {
-                    continue;
-                }
-                double d = b.doubleValue();
-                switch (k) {
-                    case "minimum" -> min = Math.max(min, (long) Math.ceil(d));
-                    case "exclusiveMinimum" -> min = Math.max(min, (long) Math.floor(d) + 1);
-                    case "maximum" -> max = Math.min(max, (long) Math.floor(d));
-                    default -> max = Math.min(max, (long) Math.ceil(d) - 1);
-                }
-            }
-            if (min > max) {
-                throw new TernException("json schema: the bounds at " + where + " admit no integer");
-            }
-            return new NumberValue(integer, min, max, null);
-        }
-
-        /** A number that need not be an integer, with its bounds if any (the tighter of each kind). */
-        private Node decimal(JsonNode s, String where) {
             BigDecimal lower = null, upper = null;
             boolean lowerOpen = false, upperOpen = false;
             for (String k : BOUNDS) {
@@ -438,13 +409,26 @@ public final class JsonSchema {
                 }
             }
             if (lower == null && upper == null) {
-                return NumberValue.ANY;
+                return new NumberValue(integer, null);
             }
-            DecimalBounds bounds = new DecimalBounds(lower, lowerOpen, upper, upperOpen);
+            if (integer) {
+                lower = lower == null ? null : lowerOpen ? floor(lower).add(BigDecimal.ONE) : ceil(lower);
+                upper = upper == null ? null : upperOpen ? ceil(upper).subtract(BigDecimal.ONE) : floor(upper);
+                lowerOpen = upperOpen = false;
+            }
+            Bounds bounds = new Bounds(lower, lowerOpen, upper, upperOpen);
             if (!bounds.meets(lower, lowerOpen, upper, upperOpen)) {
-                throw new TernException("json schema: the bounds at " + where + " admit no number");
+                throw new TernException("json schema: the bounds at " + where + " admit no " + (integer ? "integer" : "number"));
             }
-            return new NumberValue(false, Long.MIN_VALUE, Long.MAX_VALUE, bounds);
+            return new NumberValue(integer, bounds);
+        }
+
+        private static BigDecimal floor(BigDecimal x) {
+            return x.setScale(0, java.math.RoundingMode.FLOOR);
+        }
+
+        private static BigDecimal ceil(BigDecimal x) {
+            return x.setScale(0, java.math.RoundingMode.CEILING);
         }
 
         private Node string(JsonNode s, String where) {
