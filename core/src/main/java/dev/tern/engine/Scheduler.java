@@ -21,7 +21,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.stream.IntStream;
 
 /**
  * Continuous batching over one {@link Engine}, as vLLM schedules: a single loop with no separate
@@ -93,8 +92,7 @@ public final class Scheduler implements AutoCloseable {
         this.blockLimit = config.maxKvBlocks() == 0 ? pool.maxBlocks() : Math.min(config.maxKvBlocks(), pool.maxBlocks());
         this.prefixCache = config.prefixCaching() ? new PrefixCache(pool) : null;
         this.vocab = engine.model().config().vocab();
-        this.endOfGeneration = IntStream.range(0, Math.min(vocab, tokenizer.vocabSize()))
-                .filter(tokenizer::isEndOfGeneration).toArray();
+        this.endOfGeneration = tokenizer.endOfGenerationIds();
         this.stats = snapshot();
     }
 

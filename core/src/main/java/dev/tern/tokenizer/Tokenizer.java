@@ -4,6 +4,7 @@ import dev.tern.gguf.GGUFFile;
 
 import java.nio.file.Path;
 import java.util.OptionalInt;
+import java.util.stream.IntStream;
 
 /** Text to token ids and back, agreeing exactly with llama.cpp's tokenizers. */
 public interface Tokenizer {
@@ -44,6 +45,11 @@ public interface Tokenizer {
 
     /** eos, eot, eom and the end-of-turn tokens llama.cpp recognises by their text. */
     boolean isEndOfGeneration(int id);
+
+    /** Every id {@link #isEndOfGeneration} accepts, in order (a scan of the vocabulary: keep the result). */
+    default int[] endOfGenerationIds() {
+        return IntStream.range(0, vocabSize()).filter(this::isEndOfGeneration).toArray();
+    }
 
     /** Exact vocabulary lookup. */
     OptionalInt tokenId(String text);

@@ -10,7 +10,6 @@ import dev.tern.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 /** Turns the {@code messages} of a chat request or the {@code prompt} of a completion into tokens. */
 final class PromptBuilder {
@@ -24,7 +23,7 @@ final class PromptBuilder {
         this.tern = tern;
         this.toolStyle = ToolCalls.Style.of(tern.chatTemplate().source());
         Tokenizer t = tern.tokenizer();
-        this.endOfGeneration = IntStream.range(0, t.vocabSize()).filter(t::isEndOfGeneration).toArray();
+        this.endOfGeneration = t.endOfGenerationIds();
     }
 
     /** How the model's chat template writes tools and calls. */
