@@ -12,7 +12,7 @@ import java.util.List;
  */
 final class PartialCalls {
     /** One call: name null until its string is whole; arguments the raw text so far ("" before it starts). */
-    record Call(String name, String arguments, boolean argumentsDone) {
+    record Call(String name, String arguments) {
     }
 
     private PartialCalls() {
@@ -82,10 +82,7 @@ final class PartialCalls {
     }
 
     private static Call call(String text, String name, int argsStart, int argsEnd) {
-        if (argsStart < 0) {
-            return new Call(name, "", false);
-        }
-        return argsEnd < 0 ? new Call(name, text.substring(argsStart), false) : new Call(name, text.substring(argsStart, argsEnd), true);
+        return new Call(name, argsStart < 0 ? "" : argsEnd < 0 ? text.substring(argsStart) : text.substring(argsStart, argsEnd));
     }
 
     private static boolean isArguments(String key, String argumentsKey) {

@@ -138,7 +138,7 @@ final class ResponseFormat {
                     sent[i] = end;
                     delta.put("content", piece);
                 }
-                ArrayNode calls = callDeltas(i, tools.partial(text[i].toString()));
+                ArrayNode calls = callDeltas(i, tools.partial(text[i]));
                 if (!calls.isEmpty()) {
                     delta.set("tool_calls", calls);
                 }
@@ -162,7 +162,7 @@ final class ResponseFormat {
             ArrayNode out = Json.MAPPER.createArrayNode();
             List<String> ids = callIds.get(i);
             List<Integer> done = argumentsSent.get(i);
-            for (int k = 0; k < calls.size() && calls.get(k).name() != null; k++) {
+            for (int k = 0; k < calls.size(); k++) {
                 PartialCalls.Call c = calls.get(k);
                 ObjectNode e = null;
                 if (k == ids.size()) {
@@ -210,7 +210,7 @@ final class ResponseFormat {
          */
         private ArrayNode remainingCalls(int i, ToolCalls.Reply reply) {
             List<String> ids = callIds.get(i);
-            List<PartialCalls.Call> partial = tools.partial(text[i].toString());
+            List<PartialCalls.Call> partial = tools.partial(text[i]);
             ArrayNode out = toolCalls(reply, true);
             for (int k = 0; k < out.size() && k < ids.size(); k++) {
                 ObjectNode e = (ObjectNode) out.get(k);

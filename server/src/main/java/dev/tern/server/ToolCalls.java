@@ -488,7 +488,7 @@ final class ToolCalls {
         }
         String name = v.get("name").asText();
         JsonNode args = v.has(style.argumentsKey()) ? v.get(style.argumentsKey()) : v.path("arguments");
-        if (tools.stream().noneMatch(t -> t.name().equals(name)) || !(args.isObject() || args.isTextual())) {
+        if (!hasTool(name) || !(args.isObject() || args.isTextual())) {
             return null;
         }
         return call(name, args.isTextual() ? args.asText() : Json.write(args));
@@ -510,12 +510,12 @@ final class ToolCalls {
      * request's tools, in order, up to the first that is not one (the first alone without
      * parallel_tool_calls). Their arguments are the raw JSON text so far.
      */
-    List<PartialCalls.Call> partial(String text) {
+    List<PartialCalls.Call> partial(StringBuilder text) {
         String region;
         int depth = 0;
         switch (style) {
             case GENERIC -> {
-                region = text;
+                region = text.toString();
                 depth = 2;
             }
             case HERMES, MISTRAL -> {
@@ -528,23 +528,25 @@ final class ToolCalls {
                 depth = style == Style.MISTRAL && region.startsWith("[") ? 1 : 0;
             }
             default -> {
-                if (contentEnd(new StringBuilder(text), 0) > 0) {
+                if (contentEnd(text, 0) > 0) {
                     return List.of();
                 }
-                region = text;
+                region = text.toString();
             }
         }
         List<PartialCalls.Call> out = new ArrayList<>();
         for (PartialCalls.Call c : PartialCalls.scan(region, depth, style.argumentsKey())) {
-            if (c.name() == null || tools.stream().noneMatch(t -> t.name().equals(c.name())) || (!parallel && !out.isEmpty())) {
-                if (c.name() == null) {
-                    out.add(c);
-                }
+            if (c.name() == null || !hasTool(c.name()) || (!parallel && !out.isEmpty())) {
                 break;
             }
             out.add(c);
         }
         return out;
+    }
+
+    /** Whether the answer may call a tool of this name. */
+    private boolean hasTool(String name) {
+        return tools.stream().anyMatch(t -> t.name().equals(name));
     }
 
     /** Nine random letters and digits. */
