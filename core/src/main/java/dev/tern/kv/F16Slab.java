@@ -5,7 +5,7 @@ package dev.tern.kv;
  * FP32_TO_FP16. The widening loops are plain Float.float16ToFloat loops, which C2 compiles to
  * vector conversions (vcvtph2ps) — faster than any Vector API bit manipulation.
  */
-final class F16Slab extends KVSlab {
+final class F16Slab extends RunSlab {
     private final short[][] keys;
     private final short[][] values;
 
@@ -31,19 +31,8 @@ final class F16Slab extends KVSlab {
     }
 
     @Override
-    void values(int b, int layer, int row0, int rows, int slots, float[] dst) {
-        if (row0 % width == 0 && rows == width) {
-            // One run: its slots are already in dst's order.
-            widen(values[layer], valueAt(b, 0, row0), dst, 0, slots * width);
-            return;
-        }
-        for (int s = 0; s < slots; s++) {
-            for (int i = 0; i < rows; ) {
-                int n = Math.min(rows - i, width - (row0 + i) % width);
-                widen(values[layer], valueAt(b, s, row0 + i), dst, s * rows + i, n);
-                i += n;
-            }
-        }
+    void copyValues(int layer, int from, float[] dst, int to, int n) {
+        widen(values[layer], from, dst, to, n);
     }
 
     private static void widen(short[] src, int from, float[] dst, int to, int n) {

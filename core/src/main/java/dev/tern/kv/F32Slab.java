@@ -1,7 +1,7 @@
 package dev.tern.kv;
 
 /** Keys and values as floats. */
-final class F32Slab extends KVSlab {
+final class F32Slab extends RunSlab {
     private final float[][] keys;
     private final float[][] values;
 
@@ -29,18 +29,8 @@ final class F32Slab extends KVSlab {
     }
 
     @Override
-    void values(int b, int layer, int row0, int rows, int slots, float[] dst) {
-        if (row0 % width == 0 && rows == width) {
-            System.arraycopy(values[layer], valueAt(b, 0, row0), dst, 0, slots * width);
-            return;
-        }
-        for (int s = 0; s < slots; s++) {
-            for (int i = 0; i < rows; ) {
-                int n = Math.min(rows - i, width - (row0 + i) % width);
-                System.arraycopy(values[layer], valueAt(b, s, row0 + i), dst, s * rows + i, n);
-                i += n;
-            }
-        }
+    void copyValues(int layer, int from, float[] dst, int to, int n) {
+        System.arraycopy(values[layer], from, dst, to, n);
     }
 
     @Override

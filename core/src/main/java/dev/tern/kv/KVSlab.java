@@ -12,7 +12,7 @@ package dev.tern.kv;
  * F32 and F16): run by run, slot-major within each, so that one head's values of a block are one
  * contiguous run too.
  */
-abstract sealed class KVSlab permits F32Slab, F16Slab, Q8Slab {
+abstract sealed class KVSlab permits RunSlab, Q8Slab {
     static final int SLOTS = BlockPool.BLOCK_SIZE;
 
     final int kvDim;

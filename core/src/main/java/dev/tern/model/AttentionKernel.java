@@ -197,14 +197,14 @@ final class AttentionKernel {
         boolean half = pool.type().roundsToHalf();
         int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
         int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
+        // Values a head at a time where the pool stores each head's together, else all heads at once.
+        boolean byHead = pool.valueWidth() == headDim;
+        int stride = byHead ? headDim : heads * headDim;
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
             if (slots <= 0) {
                 break;
             }
-            // Values a head at a time where the pool stores each head's together, else all heads at once.
-            boolean byHead = pool.valueWidth() == headDim;
-            int stride = byHead ? headDim : heads * headDim;
             if (!byHead) {
                 pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
             }
