@@ -5,6 +5,7 @@ import dev.tern.TernException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A JSON Schema {@code pattern} (an ECMA-262 regular expression) compiled to a nondeterministic
@@ -48,18 +49,21 @@ final class StringPattern {
 
     /** JSON Schema's {@code format}s that are enforced, as patterns (others are annotations: JSON Schema does not require them). */
     static StringPattern format(String name) {
-        String date = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
-        String time = "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
-        String octet = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
-        return switch (name) {
-            case "date" -> compile("^" + date + "$");
-            case "time" -> compile("^" + time + "$");
-            case "date-time" -> compile("^" + date + "[Tt]" + time + "$");
-            case "uuid" -> compile("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$");
-            case "ipv4" -> compile("^" + octet + "(\\." + octet + "){3}$");
-            case "email" -> compile("^[^@\\s\"]+@[^@\\s\"]+\\.[^@\\s\"]+$");
-            default -> null;
-        };
+        return Formats.ALL.get(name);
+    }
+
+    /** The enforced formats, compiled once (an automaton is immutable; cursors keep their own state sets). */
+    private static final class Formats {
+        private static final String DATE = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])";
+        private static final String TIME = "([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])";
+        private static final String OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])";
+        static final Map<String, StringPattern> ALL = Map.of(
+                "date", compile("^" + DATE + "$"),
+                "time", compile("^" + TIME + "$"),
+                "date-time", compile("^" + DATE + "[Tt]" + TIME + "$"),
+                "uuid", compile("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+                "ipv4", compile("^" + OCTET + "(\\." + OCTET + "){3}$"),
+                "email", compile("^[^@\\s\"]+@[^@\\s\"]+\\.[^@\\s\"]+$"));
     }
 
     /** Longs a state set needs. */
