@@ -17,7 +17,7 @@ import java.util.function.IntConsumer;
  * scores mostly measure the neighbours): variants alternate round by round, each round's cost
  * is the CPU time of the benchmark thread, and the report gives median and min–max per
  * variant. Usage: {@code java -cp tern-jmh.jar dev.tern.bench.CpuTimeAB matvec TYPE [MB of weights, default 400] [cols, default 2048]} or
- * {@code ... matmul TYPE BATCH}.
+ * {@code ... matmul TYPE BATCH [MB, default 400] [cols, default 2048]}.
  */
 public final class CpuTimeAB {
     private static final ThreadMXBean BEAN = ManagementFactory.getThreadMXBean();
@@ -28,9 +28,11 @@ public final class CpuTimeAB {
     public static void main(String[] args) {
         String what = args[0];
         TensorFormat format = TensorFormat.of(GGMLType.valueOf(args[1]));
-        int cols = args.length > 3 && what.equals("matvec") ? Integer.parseInt(args[3]) : 2048;
+        // matvec's optional arguments are MB and cols; matmul's, after the batch, are the same.
+        int extra = what.equals("matvec") ? 2 : 3;
+        int cols = args.length > extra + 1 ? Integer.parseInt(args[extra + 1]) : 2048;
         long rowBytes = format.type().byteSize(cols);
-        long totalBytes = args.length > 2 && what.equals("matvec") ? Long.parseLong(args[2]) * 1_000_000L : 400_000_000L;
+        long totalBytes = args.length > extra ? Long.parseLong(args[extra]) * 1_000_000L : 400_000_000L;
         // Matrices of 2048 rows, fewer when the whole set is to fit in a cache.
         int rows = (int) Math.min(2048, Math.max(4, totalBytes / rowBytes / 4 * 4));
         if (what.equals("matvec")) {
@@ -56,18 +58,22 @@ public final class CpuTimeAB {
                     i -> format.dotRowsFour(ms[i], offsets, rowBytes, quarter, x, 0, cols, out, outs)});
         } else {
             int batch = Integer.parseInt(args[2]);
-            Tensor w = new Tensor("w", format, Weights.matrix(format, rows, cols, 42), rows, cols);
+            int count = (int) Math.max(1, totalBytes / (rowBytes * rows));
+            Tensor[] ws = new Tensor[count];
+            for (int i = 0; i < count; i++) {
+                ws[i] = new Tensor("w", format, Weights.matrix(format, rows, cols, 42 + i), rows, cols);
+            }
             float[] x = Weights.vector(batch * cols, 7);
             // Laid out as the engine hands activations over: from a cache-line boundary.
             float[] xa = new float[Aligned.OFFSET + x.length];
             System.arraycopy(x, 0, xa, Aligned.OFFSET, x.length);
             float[] out = new float[batch * rows];
-            run("GFLOP/s", 2.0 * rows * cols * batch / 1e9, 1, new String[]{"tiled", "dot"}, new IntConsumer[]{
-                    i -> BatchMatmul.multiply(w, 0, rows, xa, Aligned.OFFSET, batch, out, rows),
+            run("GFLOP/s", 2.0 * rows * cols * batch / 1e9, count, new String[]{"tiled", "dot"}, new IntConsumer[]{
+                    i -> BatchMatmul.multiply(ws[i], 0, rows, xa, Aligned.OFFSET, batch, out, rows),
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             for (int t = 0; t < batch; t++) {
-                                out[t * rows + r] = w.dot(r, x, t * cols);
+                                out[t * rows + r] = ws[i].dot(r, x, t * cols);
                             }
                         }
                     }});
