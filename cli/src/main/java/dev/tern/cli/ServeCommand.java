@@ -87,6 +87,13 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--no-prefix-cache", description = "Do not reuse the KV cache of common prompt prefixes")
         boolean noPrefixCache;
 
+        @Option(names = "--reasoning-format", description = "auto: a thinking model's <think> block goes to"
+                + " reasoning_content, apart from the content; none: it stays in the content (default: ${DEFAULT-VALUE})")
+        ReasoningFormat reasoningFormat = ReasoningFormat.auto;
+
+        /** Values of --reasoning-format, named as llama-server's. */
+        enum ReasoningFormat { auto, none }
+
         @Mixin
         SpeculationOptions speculation;
 
@@ -124,7 +131,8 @@ final class ServeCommand implements Callable<Integer> {
             int blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
-            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation);
+            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
+                    reasoningFormat == ReasoningFormat.auto);
         }
 
         /** After {@link #config} (so that bad options fail at once): warms up, saying so on {@code err}, then serves. */

@@ -81,7 +81,8 @@ final class Completions {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
         ToolCalls tools = chat ? ToolCalls.of(body, prompts.toolStyle()) : null;
-        List<int[]> all = chat ? List.of(prompts.chat(body, tools)) : prompts.completions(body);
+        PromptBuilder.ChatPrompt chatPrompt = chat ? prompts.chat(body, tools) : null;
+        List<int[]> all = chat ? List.of(chatPrompt.tokens()) : prompts.completions(body);
         for (int[] prompt : all) {
             if (prompt.length == 0) {
                 throw ApiException.badRequest("the prompt is empty", chat ? "messages" : "prompt");
@@ -115,8 +116,10 @@ final class Completions {
             }
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
+        // A constrained answer (JSON, or calls in the generic form) is all answer: it has no room to think.
+        boolean reasoning = chat && prompts.reasoning() && p.format().isText();
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
-                tools);
+                tools, reasoning, reasoning && chatPrompt.opensThinking());
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());

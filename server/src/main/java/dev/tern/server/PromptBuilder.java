@@ -1,5 +1,6 @@
 package dev.tern.server;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
@@ -8,6 +9,7 @@ import dev.tern.chat.ChatMessage;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,12 +20,24 @@ final class PromptBuilder {
     private final Tern tern;
     private final ToolCalls.Style toolStyle;
     private final int[] endOfGeneration;
+    private final boolean reasoning;
 
-    PromptBuilder(Tern tern) {
+    /** A chat prompt's tokens, and whether it ends inside a thinking block the template opened. */
+    record ChatPrompt(int[] tokens, boolean opensThinking) {
+    }
+
+    /** {@code separateReasoning}: answers of models whose template thinks in tags get their thinking apart. */
+    PromptBuilder(Tern tern, boolean separateReasoning) {
         this.tern = tern;
         this.toolStyle = ToolCalls.Style.of(tern.chatTemplate().source());
+        this.reasoning = separateReasoning && Reasoning.usedBy(tern.chatTemplate().source());
         Tokenizer t = tern.tokenizer();
         this.endOfGeneration = t.endOfGenerationIds();
+    }
+
+    /** Whether chat answers are split into thinking and answer. */
+    boolean reasoning() {
+        return reasoning;
     }
 
     /** How the model's chat template writes tools and calls. */
@@ -34,8 +48,10 @@ final class PromptBuilder {
     /**
      * The conversation through the model's chat template, ending where the assistant's reply
      * begins; with tools (null: none), given to the template or described in the system message.
+     * {@code chat_template_kwargs} (as vLLM and llama.cpp take it, e.g. Qwen3's
+     * {@code enable_thinking}) become template variables.
      */
-    int[] chat(ObjectNode body, ToolCalls tools) {
+    ChatPrompt chat(ObjectNode body, ToolCalls tools) {
         JsonNode msgs = body.get("messages");
         if (msgs == null || !msgs.isArray() || msgs.isEmpty()) {
             throw ApiException.badRequest("messages must be a non-empty array", "messages");
@@ -58,9 +74,13 @@ final class PromptBuilder {
         if (tools != null) {
             list = tools.withInstructions(list);
         }
+        Map<String, Object> variables = new HashMap<>(templateKwargs(body));
+        if (tools != null) {
+            variables.putAll(tools.templateVariables());
+        }
         String text;
         try {
-            text = tern.chatTemplate().render(list, true, tools != null ? tools.templateVariables() : Map.of())
+            text = tern.chatTemplate().render(list, true, variables)
                     + (tools != null ? tools.promptSuffix() : "");
         } catch (TernException e) {
             throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
@@ -68,7 +88,18 @@ final class PromptBuilder {
         Tokenizer t = tern.tokenizer();
         // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
         boolean templateHasBos = t.bos() >= 0 && text.startsWith(t.tokenText(t.bos()));
-        return t.encode(text, !templateHasBos, true);
+        return new ChatPrompt(t.encode(text, !templateHasBos, true), Reasoning.opensThinking(text));
+    }
+
+    private static Map<String, Object> templateKwargs(ObjectNode body) {
+        JsonNode k = body.get("chat_template_kwargs");
+        if (k == null || k.isNull()) {
+            return Map.of();
+        }
+        if (!k.isObject()) {
+            throw ApiException.badRequest("chat_template_kwargs must be an object", "chat_template_kwargs");
+        }
+        return Json.MAPPER.convertValue(k, new TypeReference<Map<String, Object>>() { });
     }
 
     private static String content(JsonNode c) {

@@ -26,9 +26,14 @@ final class ResponseFormat {
     /**
      * A response of {@code choices} choices, {@code perPrompt} for each prompt in turn; with
      * {@code tools} (null: none), each choice's answer becomes tool calls or content once it is whole.
+     * With {@code reasoning} (a chat answer of a thinking model), the thinking goes to
+     * {@code reasoning_content} and only the rest is content; {@code inside}: the prompt opened the
+     * thinking block.
      */
-    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools) {
-        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools);
+    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools,
+                   boolean reasoning, boolean inside) {
+        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools,
+                reasoning, inside);
     }
 
     /** One response being built: the text and log-probabilities of each choice so far. */
@@ -39,7 +44,16 @@ final class ResponseFormat {
         private final boolean logprobs;
         private final ToolCalls tools;
         private final int perPrompt;
+        private final boolean reasoning;
+        private final boolean inside;
+        /** Each choice's whole output; {@link #text} is its answer, after any thinking. */
+        private final StringBuilder[] raw;
         private final StringBuilder[] text;
+        /** With reasoning: per choice, how much of raw has gone to text, and how much of its thinking has been streamed. */
+        private final int[] fed;
+        private final int[] thought;
+        /** With reasoning: per choice, whether the thinking is over, so that all further output is answer. */
+        private final boolean[] answering;
         private final ArrayNode[] content;
         private final ObjectNode[] legacy;
         /** With tools: how much of each choice's text has been streamed as content. */
@@ -48,18 +62,26 @@ final class ResponseFormat {
         private final List<List<String>> callIds = new ArrayList<>();
         private final List<List<Integer>> argumentsSent = new ArrayList<>();
 
-        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools) {
+        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools, boolean reasoning,
+                 boolean inside) {
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
             this.tools = tools;
             this.perPrompt = perPrompt;
+            this.reasoning = reasoning;
+            this.inside = inside;
+            this.raw = new StringBuilder[n];
             this.text = new StringBuilder[n];
+            this.fed = new int[n];
+            this.thought = new int[n];
+            this.answering = new boolean[n];
             this.content = new ArrayNode[n];
             this.legacy = new ObjectNode[n];
             this.sent = new int[n];
             for (int i = 0; i < n; i++) {
-                text[i] = new StringBuilder();
+                raw[i] = new StringBuilder();
+                text[i] = reasoning ? new StringBuilder() : raw[i];
                 content[i] = Json.MAPPER.createArrayNode();
                 legacy[i] = emptyLegacy();
                 callIds.add(new ArrayList<>());
@@ -72,7 +94,43 @@ final class ResponseFormat {
             if (logprobs) {
                 addLogprobs(i, o, content[i], legacy[i]);
             }
-            text[i].append(o.text());
+            feed(i, o.text(), false);
+        }
+
+        /**
+         * Adds output to choice i; with reasoning, moves the answer part that is settled into
+         * {@link #text} and returns the thinking that is settled and not yet streamed ("" for none).
+         * {@code whole}: the output is complete, so nothing is held back as a possible tag.
+         */
+        private String feed(int i, String piece, boolean whole) {
+            raw[i].append(piece);
+            if (!reasoning) {
+                return "";
+            }
+            if (answering[i]) {
+                text[i].append(piece);
+                fed[i] = raw[i].length();
+                return "";
+            }
+            Reasoning.Split s = Reasoning.split(raw[i], inside, whole);
+            if (s.contentFrom() >= 0) {
+                answering[i] = true;
+                int from = Math.max(fed[i], s.contentFrom());
+                text[i].append(raw[i], from, raw[i].length());
+                fed[i] = raw[i].length();
+            }
+            int from = Math.max(thought[i], s.reasoningFrom());
+            if (s.reasoningTo() <= from) {
+                return "";
+            }
+            thought[i] = s.reasoningTo();
+            return raw[i].substring(from, s.reasoningTo());
+        }
+
+        /** The whole thinking of choice i, or null when it has none. */
+        private String thinking(int i) {
+            Reasoning.Split s = Reasoning.split(raw[i], inside, true);
+            return s.reasoningTo() > s.reasoningFrom() || s.contentFrom() != 0 ? raw[i].substring(s.reasoningFrom(), s.reasoningTo()).strip() : null;
         }
 
         ObjectNode body(List<RequestResult> results) {
@@ -85,6 +143,13 @@ final class ResponseFormat {
                 if (chat) {
                     ObjectNode m = c.putObject("message");
                     m.put("role", "assistant");
+                    if (reasoning) {
+                        feed(i, "", true);
+                        String thinking = thinking(i);
+                        if (thinking != null) {
+                            m.put("reasoning_content", thinking);
+                        }
+                    }
                     if (tools != null) {
                         ToolCalls.Reply reply = tools.read(text[i].toString());
                         m.put("content", reply.content());
@@ -122,15 +187,25 @@ final class ResponseFormat {
          * A stream chunk for new output, or null when there is nothing to send yet: with tools, text
          * that can no longer begin a call is streamed as content, and calls as they are written
          * (each named once its name is whole, then its arguments' text piece by piece, as OpenAI
-         * streams them); with log-probabilities asked for, the answer is read whole at the end.
+         * streams them); with reasoning, the thinking as it is written, then the answer; with
+         * log-probabilities asked for, the answer is read whole at the end.
          */
         ObjectNode chunk(int i, RequestOutput o) {
-            if (tools != null) {
-                append(i, o);
+            if (tools != null || reasoning) {
                 if (logprobs) {
+                    // Read whole at the end, thinking and answer alike.
+                    addLogprobs(i, o, content[i], legacy[i]);
+                    raw[i].append(o.text());
                     return null;
                 }
+                String thinking = feed(i, o.text(), false);
                 ObjectNode delta = Json.object();
+                if (!thinking.isEmpty()) {
+                    delta.put("reasoning_content", thinking);
+                }
+                if (tools == null) {
+                    return answerDelta(i, delta);
+                }
                 int end = tools.contentEnd(text[i], sent[i]);
                 String piece = null;
                 if (end > sent[i]) {
@@ -152,6 +227,17 @@ final class ResponseFormat {
             text[i].append(o.text());
             ObjectNode delta = chat ? Json.object().put("content", o.text()) : null;
             return chunk(i, delta, o.text(), logprobs ? (chat ? lpContent : lpLegacy) : null, null);
+        }
+
+        /** delta plus the answer text not yet streamed, or null when both are empty. */
+        private ObjectNode answerDelta(int i, ObjectNode delta) {
+            String piece = null;
+            if (text[i].length() > sent[i]) {
+                piece = text[i].substring(sent[i]);
+                sent[i] = text[i].length();
+                delta.put("content", piece);
+            }
+            return delta.isEmpty() ? null : chunk(i, delta, piece, null, null);
         }
 
         /**
@@ -185,11 +271,27 @@ final class ResponseFormat {
 
         /** The chunks that end choice i: with tools, first its tool calls or the content not yet streamed. */
         List<ObjectNode> finalChunks(int i, RequestResult r) {
+            ObjectNode delta = Json.object();
+            if (reasoning) {
+                String thinking = feed(i, "", true);
+                if (!thinking.isEmpty()) {
+                    delta.put("reasoning_content", thinking);
+                }
+            }
             if (tools == null) {
-                return List.of(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
+                List<ObjectNode> out = new ArrayList<>();
+                if (reasoning) {
+                    ObjectNode rest = answerDelta(i, delta);
+                    if (rest != null) {
+                        out.add(logprobs ? withLogprobs(rest, content[i]) : rest);
+                    } else if (logprobs) {
+                        out.add(chunk(i, Json.object(), null, content[i], null));
+                    }
+                }
+                out.add(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
+                return out;
             }
             ToolCalls.Reply reply = tools.read(text[i].toString());
-            ObjectNode delta = Json.object();
             if (reply.calls().isEmpty()) {
                 delta.put("content", sent[i] == 0 ? reply.content() : text[i].substring(sent[i]));
             } else {
@@ -222,6 +324,14 @@ final class ResponseFormat {
                 ((ObjectNode) e.get("function")).put("arguments", rest);
             }
             return out;
+        }
+
+        /** A chat chunk with the choice's log-probabilities set. */
+        private ObjectNode withLogprobs(ObjectNode chunk, JsonNode lp) {
+            ObjectNode l = ((ObjectNode) chunk.get("choices").get(0)).putObject("logprobs");
+            l.set("content", lp);
+            l.putNull("refusal");
+            return chunk;
         }
 
         private ArrayNode toolCalls(ToolCalls.Reply reply, boolean indexed) {
@@ -290,7 +400,7 @@ final class ResponseFormat {
         }
 
         private void addLogprobs(int i, RequestOutput o, ArrayNode chatContent, ObjectNode legacyLp) {
-            int offset = text[i].length();
+            int offset = raw[i].length();
             for (TokenLogprob t : o.logprobs()) {
                 String piece = piece(t.token());
                 ObjectNode e = chatContent.addObject();

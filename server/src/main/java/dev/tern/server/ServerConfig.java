@@ -14,23 +14,29 @@ import dev.tern.spec.Speculation;
  * @param scheduler       batching limits
  * @param speculation     how running requests speculate, or null for not at all; the server
  *                        does not close it
+ * @param reasoning       chat answers of models whose template thinks in {@code <think>} tags
+ *                        carry the thinking as {@code reasoning_content}, apart from the content
  */
 public record ServerConfig(String host, int port, String apiKey, String modelName, long maxRequestBytes,
-                           SchedulerConfig scheduler, Speculation speculation) {
-    /** Loopback on {@code port}, no key, 1 MiB bodies, the default scheduler, no speculation. */
+                           SchedulerConfig scheduler, Speculation speculation, boolean reasoning) {
+    /** Loopback on {@code port}, no key, 1 MiB bodies, the default scheduler, no speculation, reasoning apart. */
     public static ServerConfig loopback(int port, String modelName) {
-        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null);
+        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true);
     }
 
     public ServerConfig withApiKey(String key) {
-        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation);
+        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning);
     }
 
     public ServerConfig withScheduler(SchedulerConfig s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning);
     }
 
     public ServerConfig withSpeculation(Speculation s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning);
+    }
+
+    public ServerConfig withReasoning(boolean r) {
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r);
     }
 }

@@ -41,7 +41,7 @@ public final class TernServer implements AutoCloseable {
         this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler(),
                 config.speculation());
         this.metrics = new ServerMetrics(scheduler);
-        this.completions = new Completions(scheduler, new PromptBuilder(tern), new ResponseFormat(tern.tokenizer(), config.modelName()),
+        this.completions = new Completions(scheduler, new PromptBuilder(tern, config.reasoning()), new ResponseFormat(tern.tokenizer(), config.modelName()),
                 metrics, config.modelName());
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;

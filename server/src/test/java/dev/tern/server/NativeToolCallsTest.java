@@ -222,7 +222,7 @@ class NativeToolCallsTest {
     @Test
     void streamedCallsGoOutAsTheyAreWritten() {
         ToolCalls hermes = tools(ToolCalls.Style.HERMES, "");
-        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, hermes);
+        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, hermes, false, false);
         String[] pieces = {"Let me check.", "<tool_call>\n{\"name\": \"get_", "weather\", \"arguments\": {\"city\": \"Pa",
                 "ris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":", " \"Rome\"}}",
                 "\n</tool_call>"};
