@@ -46,7 +46,7 @@ final class Reasoning {
         }
         int close = indexOf(text, CLOSE, from);
         if (close < 0) {
-            return new Split(from, whole ? n : n - partialSuffix(text, CLOSE), -1);
+            return new Split(from, whole ? n : n - Tags.partialAtEnd(text, from, CLOSE), -1);
         }
         int content = close + CLOSE.length();
         while (content < n && Character.isWhitespace(text.charAt(content))) {
@@ -71,20 +71,5 @@ final class Reasoning {
 
     private static int indexOf(CharSequence text, String tag, int from) {
         return text instanceof StringBuilder sb ? sb.indexOf(tag, from) : text.toString().indexOf(tag, from);
-    }
-
-    /** Length of the longest proper prefix of tag that text ends with. */
-    private static int partialSuffix(CharSequence text, String tag) {
-        int n = text.length();
-        for (int k = Math.min(tag.length() - 1, n); k > 0; k--) {
-            boolean match = true;
-            for (int j = 0; j < k && match; j++) {
-                match = text.charAt(n - k + j) == tag.charAt(j);
-            }
-            if (match) {
-                return k;
-            }
-        }
-        return 0;
     }
 }

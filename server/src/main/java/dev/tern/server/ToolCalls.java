@@ -20,12 +20,14 @@ import java.util.regex.Pattern;
  * OpenAI function calling, in the model's own format where its chat template has one, else in
  * llama.cpp's generic form.
  *
- * <p>Native ({@link Style#HERMES}, {@link Style#LLAMA_JSON}, {@link Style#MISTRAL}): the template
+ * <p>Native ({@link Style#HERMES}, {@link Style#LLAMA_JSON}, {@link Style#MISTRAL}, {@link Style#MISTRAL_ARGS}): the template
  * gets the tools and the conversation's earlier calls and results as transformers passes them,
  * and writes them as the model was trained to read them; the model's answer is parsed for calls
  * in its format. With {@code tool_choice} "required" or a named function the answer is one call
  * (Mistral: an array of calls), sampled under a JSON schema of the allowed calls, after the
- * opening the prompt then ends with (Hermes's {@code <tool_call>}, Mistral's {@code [TOOL_CALLS]}).
+ * opening the prompt then ends with (Hermes's {@code <tool_call>}, Mistral's {@code [TOOL_CALLS]};
+ * newer Mistral's {@code [TOOL_CALLS]name[ARGS]} with the function's parameters as the schema when
+ * one function is allowed, else {@code [TOOL_CALLS]} and a free answer).
  *
  * <p>Generic, for any model: the tools are described in the system message, and the answer is
  * sampled under a JSON schema that admits either {@code {"tool_calls": [{"name", "arguments"}…]}}
@@ -39,6 +41,8 @@ final class ToolCalls {
     private static final String HERMES_OPEN = HERMES_TAG + "\n";
     private static final String PYTHON_TAG = "<|python_tag|>";
     private static final String MISTRAL_TAG = "[TOOL_CALLS]";
+    private static final String ARGS_TAG = "[ARGS]";
+    private static final String CALL_ID_TAG = "[CALL_ID]";
     /** Mistral's templates refuse any other call id. */
     private static final Pattern MISTRAL_ID = Pattern.compile("[A-Za-z0-9]{9}");
     private static final String ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -52,7 +56,13 @@ final class ToolCalls {
         /** Llama 3.1 and later: a call is a bare {@code {"name": …, "parameters": {…}}}. */
         LLAMA_JSON,
         /** Mistral v3 (Mistral 7B v0.3, Nemo, Large 2407): {@code [TOOL_CALLS] [{"name": …, "arguments": {…}}, …]}, ids of 9 letters and digits. */
-        MISTRAL;
+        MISTRAL,
+        /**
+         * Mistral's tokenizer v11 and later (Mistral Small 3.2, Magistral, Devstral, Ministral 3):
+         * each call as {@code [TOOL_CALLS]name[ARGS]{…}}, some templates with {@code [CALL_ID]id}
+         * before {@code [ARGS]}; ids of 9 letters and digits.
+         */
+        MISTRAL_ARGS;
 
         /** The style a template's source shows: the call syntax it writes for earlier tool calls. */
         static Style of(String templateSource) {
@@ -63,7 +73,7 @@ final class ToolCalls {
                 return HERMES;
             }
             if (templateSource.contains(MISTRAL_TAG)) {
-                return MISTRAL;
+                return templateSource.contains(ARGS_TAG) ? MISTRAL_ARGS : MISTRAL;
             }
             return templateSource.contains("\"parameters\": ") ? LLAMA_JSON : GENERIC;
         }
@@ -77,7 +87,7 @@ final class ToolCalls {
         String callTag() {
             return switch (this) {
                 case HERMES -> HERMES_TAG;
-                case MISTRAL -> MISTRAL_TAG;
+                case MISTRAL, MISTRAL_ARGS -> MISTRAL_TAG;
                 default -> null;
             };
         }
@@ -88,7 +98,7 @@ final class ToolCalls {
          * hashed to 9, so that a call and its result still match.
          */
         String historyId(String id) {
-            if (this != MISTRAL || MISTRAL_ID.matcher(id).matches()) {
+            if (!mistral() || MISTRAL_ID.matcher(id).matches()) {
                 return id;
             }
             if (id.length() > 9 && MISTRAL_ID.matcher(id.substring(id.length() - 9)).matches()) {
@@ -99,6 +109,11 @@ final class ToolCalls {
                 h = 31 * h + id.charAt(i);
             }
             return alphanumeric(new SplittableRandom(h));
+        }
+
+        /** Mistral's styles, whose templates take only call ids of 9 letters and digits. */
+        boolean mistral() {
+            return this == MISTRAL || this == MISTRAL_ARGS;
         }
     }
 
@@ -190,8 +205,21 @@ final class ToolCalls {
         return schema;
     }
 
-    /** A native call of one of the tools, as one JSON object in this style's keys (Mistral: an array of them). */
+    /**
+     * A native call of one of the tools, as one JSON object in this style's keys (Mistral: an array
+     * of them; newer Mistral: the one allowed function's arguments, its name being in the prompt,
+     * or null, unconstrained, when several are allowed).
+     */
     private JsonSchema compileCall() {
+        if (style == Style.MISTRAL_ARGS) {
+            if (tools.size() > 1) {
+                return null;
+            }
+            if (!(tools.getFirst().parameters() instanceof ObjectNode parameters)) {
+                throw ApiException.badRequest("tools: a function's parameters must be a JSON Schema object", "tools");
+            }
+            return jsonSchema(parameters.deepCopy());
+        }
         ArrayNode each = callSchemas(style.argumentsKey());
         ObjectNode call = each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each);
         if (style != Style.MISTRAL) {
@@ -248,6 +276,7 @@ final class ToolCalls {
         return switch (style) {
             case HERMES -> HERMES_OPEN;
             case MISTRAL -> MISTRAL_TAG;
+            case MISTRAL_ARGS -> tools.size() == 1 ? MISTRAL_TAG + tools.getFirst().name() + ARGS_TAG : MISTRAL_TAG;
             default -> "";
         };
     }
@@ -368,12 +397,7 @@ final class ToolCalls {
             if (call >= 0) {
                 return call;
             }
-            for (int k = Math.min(length - sent, tag.length() - 1); k > 0; k--) {
-                if (tag.startsWith(text.substring(length - k))) {
-                    return length - k;
-                }
-            }
-            return length;
+            return length - Tags.partialAtEnd(text, sent, tag);
         }
         if (sent > 0) {
             return length;
@@ -393,6 +417,7 @@ final class ToolCalls {
             case HERMES -> readHermes(promptSuffix() + text);
             case LLAMA_JSON -> readLlama(text);
             case MISTRAL -> readMistral(promptSuffix() + text);
+            case MISTRAL_ARGS -> readMistralArgs(promptSuffix() + text);
         };
         return parallel || r.calls().size() <= 1 ? r : new Reply(r.content(), r.calls().subList(0, 1));
     }
@@ -481,6 +506,39 @@ final class ToolCalls {
         return new Reply(content.isEmpty() ? null : content, calls);
     }
 
+    /**
+     * Calls as {@code [TOOL_CALLS]name[ARGS]{…}}, one after another (a {@code [CALL_ID]id} before
+     * {@code [ARGS]} is skipped: calls get new ids); the text before the first is content.
+     * Anything else makes the whole answer content.
+     */
+    private Reply readMistralArgs(String text) {
+        int tag = text.indexOf(MISTRAL_TAG);
+        if (tag < 0) {
+            return new Reply(text, List.of());
+        }
+        List<Call> calls = new ArrayList<>();
+        for (String segment : text.substring(tag + MISTRAL_TAG.length()).split(Pattern.quote(MISTRAL_TAG), -1)) {
+            int args = segment.indexOf(ARGS_TAG);
+            if (args < 0) {
+                return new Reply(text, List.of());
+            }
+            String name = callName(segment.substring(0, args));
+            JsonNode v = Json.parseOrText(segment.substring(args + ARGS_TAG.length()).strip());
+            if (!hasTool(name) || !v.isObject()) {
+                return new Reply(text, List.of());
+            }
+            calls.add(call(name, Json.write(v)));
+        }
+        String content = text.substring(0, tag).strip();
+        return new Reply(content.isEmpty() ? null : content, calls);
+    }
+
+    /** The name in what precedes {@code [ARGS]}: without a {@code [CALL_ID]} part. */
+    private static String callName(String head) {
+        int id = head.indexOf(CALL_ID_TAG);
+        return (id >= 0 ? head.substring(0, id) : head).strip();
+    }
+
     /** A native call object naming one of the tools, or null. */
     private Call nativeCall(JsonNode v) {
         if (!v.isObject() || !v.path("name").isTextual()) {
@@ -501,7 +559,7 @@ final class ToolCalls {
 
     /** A new call id: OpenAI's form, or 9 letters and digits where the template accepts nothing else (Mistral). */
     String newId() {
-        return style == Style.MISTRAL ? alphanumeric(new SplittableRandom())
+        return style.mistral() ? alphanumeric(new SplittableRandom())
                 : "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
     }
 
@@ -517,6 +575,9 @@ final class ToolCalls {
             case GENERIC -> {
                 region = text.toString();
                 depth = 2;
+            }
+            case MISTRAL_ARGS -> {
+                return partialMistralArgs(promptSuffix() + text);
             }
             case HERMES, MISTRAL -> {
                 String all = promptSuffix() + text;
@@ -540,6 +601,34 @@ final class ToolCalls {
                 break;
             }
             out.add(c);
+        }
+        return out;
+    }
+
+    /**
+     * {@link #partial} for {@code [TOOL_CALLS]name[ARGS]{…}}: a call is named once its
+     * {@code [ARGS]} is written; the last one's arguments hold back an end that may begin the next
+     * {@code [TOOL_CALLS]}.
+     */
+    private List<PartialCalls.Call> partialMistralArgs(String all) {
+        int at = all.indexOf(MISTRAL_TAG);
+        List<PartialCalls.Call> out = new ArrayList<>();
+        if (at < 0) {
+            return out;
+        }
+        String[] segments = all.substring(at + MISTRAL_TAG.length()).split(Pattern.quote(MISTRAL_TAG), -1);
+        for (int k = 0; k < segments.length; k++) {
+            String segment = segments[k];
+            int args = segment.indexOf(ARGS_TAG);
+            String name = args < 0 ? null : callName(segment.substring(0, args));
+            if (name == null || !hasTool(name) || (!parallel && !out.isEmpty())) {
+                break;
+            }
+            String raw = segment.substring(args + ARGS_TAG.length()).stripLeading();
+            if (k == segments.length - 1) {
+                raw = raw.substring(0, raw.length() - Tags.partialAtEnd(raw, 0, MISTRAL_TAG));
+            }
+            out.add(new PartialCalls.Call(name, k < segments.length - 1 ? raw.strip() : raw));
         }
         return out;
     }

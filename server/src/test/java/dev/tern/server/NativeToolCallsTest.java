@@ -210,6 +210,40 @@ class NativeToolCallsTest {
         assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
     }
 
+    /** Mistral's newer syntax: each call as [TOOL_CALLS]name[ARGS]{…}, some templates with a [CALL_ID] before [ARGS]. */
+    @Test
+    void mistralArgsAnswersBecomeCalls() {
+        assertEquals(ToolCalls.Style.MISTRAL_ARGS, ToolCalls.Style.of(SHORT_MISTRAL_ARGS));
+        ToolCalls auto = tools(ToolCalls.Style.MISTRAL_ARGS, "");
+        assertNull(auto.schema());
+        assertEquals("", auto.promptSuffix());
+        ToolCalls.Reply r = auto.read("Let me check.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}"
+                + "[TOOL_CALLS]get_weather[CALL_ID]abc123XYZ[ARGS]{\"city\": \"Rome\"}");
+        assertEquals("Let me check.", r.content());
+        assertEquals(List.of("{\"city\":\"Paris\"}", "{\"city\":\"Rome\"}"), r.calls().stream().map(ToolCalls.Call::arguments).toList());
+        assertTrue(r.calls().stream().allMatch(c -> c.id().matches("[A-Za-z0-9]{9}") && c.name().equals("get_weather")), r.toString());
+        for (String notCalls : new String[]{"[TOOL_CALLS]get_time[ARGS]{}", "[TOOL_CALLS]get_weather[ARGS]{\"ci",
+                "[TOOL_CALLS]get_weather{\"city\": \"Paris\"}", "It is sunny."}) {
+            assertEquals(new ToolCalls.Reply(notCalls, List.of()), auto.read(notCalls));
+        }
+        assertEquals(13, contentEnd(auto, "Let me check.[TOOL_"), "a possible opening tag is held back");
+        assertEquals(13, contentEnd(auto, "Let me check.[TOOL_CALLS]get"));
+
+        ToolCalls required = tools(ToolCalls.Style.MISTRAL_ARGS, ", \"tool_choice\": \"required\"");
+        assertEquals("[TOOL_CALLS]get_weather[ARGS]", required.promptSuffix(), "one function: its name is in the prompt");
+        assertNotNull(required.schema());
+        r = required.read("{\"city\": \"Paris\"}");
+        assertNull(r.content());
+        assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
+    }
+
+    /** Streamed, a call in Mistral's newer syntax is named once its [ARGS] is written, then its arguments follow as written. */
+    @Test
+    void streamedMistralArgsCalls() {
+        streamsTwoWeatherCalls(tools(ToolCalls.Style.MISTRAL_ARGS, ""), "[A-Za-z0-9]{9}", "Let me check.", "[TOOL_CA", "LLS]get_wea",
+                "ther[ARGS]{\"city\": \"Pa", "ris\"}[TOOL_", "CALLS]get_weather[ARGS]{\"city\":", " \"Rome\"}");
+    }
+
     private static ToolCalls tools(ToolCalls.Style style, String extra) {
         return ToolCalls.of(request("{\"role\": \"user\", \"content\": \"hi\"}", extra), style);
     }
@@ -221,14 +255,21 @@ class NativeToolCallsTest {
      */
     @Test
     void streamedCallsGoOutAsTheyAreWritten() {
-        ToolCalls hermes = tools(ToolCalls.Style.HERMES, "");
-        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, hermes, false, false);
-        String[] pieces = {"Let me check.", "<tool_call>\n{\"name\": \"get_", "weather\", \"arguments\": {\"city\": \"Pa",
-                "ris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":", " \"Rome\"}}",
-                "\n</tool_call>"};
+        streamsTwoWeatherCalls(tools(ToolCalls.Style.HERMES, ""), "call_\\w{24}", "Let me check.", "<tool_call>\n{\"name\": \"get_",
+                "weather\", \"arguments\": {\"city\": \"Pa", "ris\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":",
+                " \"Rome\"}}", "\n</tool_call>");
+    }
+
+    /**
+     * Streams {@code pieces} (content "Let me check.", then calls of get_weather for Paris and Rome)
+     * and checks the deltas: content before the calls, each call named once with an id matching
+     * {@code id}, its arguments' text as written, starting before the call is whole, and the same
+     * calls as the whole answer holds.
+     */
+    private static void streamsTwoWeatherCalls(ToolCalls tools, String id, String... pieces) {
+        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, tools, false, false);
         StringBuilder content = new StringBuilder();
         List<StringBuilder> arguments = new ArrayList<>();
-        List<String> ids = new ArrayList<>();
         List<JsonNode> deltas = new ArrayList<>();
         StringBuilder all = new StringBuilder();
         for (String piece : pieces) {
@@ -246,7 +287,7 @@ class NativeToolCallsTest {
                 int k = e.get("index").asInt();
                 if (k == arguments.size()) {
                     assertEquals("get_weather", e.path("function").path("name").asText(), e.toString());
-                    ids.add(e.get("id").asText());
+                    assertTrue(e.get("id").asText().matches(id), e.toString());
                     arguments.add(new StringBuilder());
                 } else {
                     assertFalse(e.has("id") || e.path("function").has("name"), "a call is named once: " + e);
@@ -255,11 +296,11 @@ class NativeToolCallsTest {
             }
         }
         assertEquals("Let me check.", content.toString());
-        assertEquals(2, arguments.size());
         assertEquals(List.of("{\"city\": \"Paris\"}", "{\"city\": \"Rome\"}"), arguments.stream().map(StringBuilder::toString).toList());
-        assertTrue(deltas.get(1).path("tool_calls").get(0).path("function").path("arguments").asText().startsWith("{\"city\": \"Pa"),
+        assertTrue(deltas.stream().anyMatch(d -> d.path("tool_calls").path(0).path("function").path("arguments").asText().startsWith("{\"city\": \"Pa")
+                        && !d.path("tool_calls").path(0).path("function").path("arguments").asText().contains("Paris")),
                 "the first call's arguments began before the call ended: " + deltas);
-        assertEquals(hermes.read(all.toString()).calls().stream().map(c -> Json.parseOrText(c.arguments())).toList(),
+        assertEquals(tools.read(all.toString()).calls().stream().map(c -> Json.parseOrText(c.arguments())).toList(),
                 arguments.stream().map(a -> Json.parseOrText(a.toString())).toList(), "the same calls as the whole answer's");
     }
 
@@ -431,6 +472,34 @@ class NativeToolCallsTest {
             + "{% elif m.tool_calls %}[TOOL_CALLS] [{% for c in m.tool_calls %}{{ (c.function | tojson)[:-1] }}, \"id\": \"{{ c.id }}\"}"
             + "{% endfor %}]</s>{% elif m.role == 'tool' %}[TOOL_RESULTS] {{ m.content }} {{ m.tool_call_id }}[/TOOL_RESULTS]"
             + "{% else %}{{ m.content }}{% endif %}{% endfor %}";
+
+    /** Mistral's newer layout ([TOOL_CALLS]name[ARGS]{…}), short enough for stories260K's 512 positions. */
+    private static final String SHORT_MISTRAL_ARGS = "{% for m in messages %}{% if m.role == 'user' %}{% if tools %}[AVAILABLE_TOOLS]["
+            + "{% for t in tools %}{{ t.function.name }}{% endfor %}][/AVAILABLE_TOOLS]{% endif %}[INST]{{ m.content }}[/INST]"
+            + "{% elif m.tool_calls %}{% for c in m.tool_calls %}[TOOL_CALLS]{{ c.function.name }}[ARGS]{{ c.function.arguments | tojson }}"
+            + "{% endfor %}</s>{% elif m.role == 'tool' %}[TOOL_RESULTS]{{ m.content }}[/TOOL_RESULTS]{% else %}{{ m.content }}{% endif %}"
+            + "{% endfor %}";
+
+    /**
+     * Through the server, in Mistral's newer syntax: the prompt of a required call of the one tool
+     * ends with its name and [ARGS], the answer is its arguments under the parameters' schema, and
+     * the call goes back to the template in the same syntax.
+     */
+    @Test
+    void serverAnswersMistralArgsCalls(@TempDir Path dir) throws Exception {
+        try (LoopbackServer server = storiesServer(dir, SHORT_MISTRAL_ARGS)) {
+            JsonNode message = forcedCall(server, SHORT_MISTRAL_ARGS, "",
+                    "[AVAILABLE_TOOLS][get_weather][/AVAILABLE_TOOLS][INST]Weather in Paris?[/INST][TOOL_CALLS]get_weather[ARGS]");
+            JsonNode call = message.path("tool_calls").path(0);
+            assertTrue(call.path("id").asText().matches("[A-Za-z0-9]{9}"), message.toString());
+            ObjectNode next = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, " + Json.write(message)
+                    + ", {\"role\": \"tool\", \"tool_call_id\": \"" + call.path("id").asText() + "\", \"content\": \"sunny\"}", "");
+            String city = Json.MAPPER.readTree(call.path("function").path("arguments").asText()).path("city").asText();
+            assertTrue(prompt(ChatTemplate.of(SHORT_MISTRAL_ARGS, null, null), next, Map.of())
+                    .endsWith("[TOOL_CALLS]get_weather[ARGS]{\"city\": " + Json.write(Json.MAPPER.getNodeFactory().textNode(city))
+                            + "}</s>[TOOL_RESULTS]sunny[/TOOL_RESULTS]"));
+        }
+    }
 
     /**
      * Through the server: stories260K given a Mistral-style template answers a required tool
