@@ -62,7 +62,7 @@ final class PromptBuilder {
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
             }
-            ChatMessage message = ToolCalls.historyMessage(m, content(m.get("content")), toolStyle);
+            ChatMessage message = withReasoning(ToolCalls.historyMessage(m, content(m.get("content")), toolStyle), m);
             boolean toolResult = toolStyle == ToolCalls.Style.GENERIC && m.get("role").asText().equals("tool");
             if (toolResult && afterToolResult) {
                 // Several tool results in a row become one user turn, as templates expect turns to alternate.
@@ -100,6 +100,23 @@ final class PromptBuilder {
             throw ApiException.badRequest("chat_template_kwargs must be an object", "chat_template_kwargs");
         }
         return Json.MAPPER.convertValue(k, new TypeReference<Map<String, Object>>() { });
+    }
+
+    /**
+     * An earlier assistant turn's {@code reasoning_content}, as the template's {@code
+     * message.reasoning_content} (Qwen3's keeps the thinking of the turns after the last user message).
+     */
+    private static ChatMessage withReasoning(ChatMessage message, JsonNode m) {
+        JsonNode r = m.get("reasoning_content");
+        if (r == null || r.isNull()) {
+            return message;
+        }
+        if (!r.isTextual()) {
+            throw ApiException.badRequest("reasoning_content must be a string", "messages");
+        }
+        Map<String, Object> fields = new HashMap<>(message.fields());
+        fields.put("reasoning_content", r.asText());
+        return new ChatMessage(message.role(), message.content(), fields);
     }
 
     private static String content(JsonNode c) {

@@ -4,12 +4,15 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.chat.ChatMessage;
 import dev.tern.chat.ChatTemplate;
+import dev.tern.Tern;
 import dev.tern.engine.FinishReason;
 import dev.tern.engine.RequestOutput;
 import dev.tern.engine.RequestResult;
+import dev.tern.kv.KVCacheType;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -18,6 +21,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /** Thinking apart from the answer: the split of a text, and the same answer streamed in any pieces or whole. */
 class ReasoningTest {
@@ -59,6 +63,33 @@ class ReasoningTest {
         List<ChatMessage> hello = List.of(new ChatMessage("user", "Hello!"));
         assertEquals(false, Reasoning.opensThinking(t.render(hello, true)));
         assertEquals(false, Reasoning.opensThinking(t.render(hello, true, Map.of("enable_thinking", false))));
+    }
+
+    /**
+     * Earlier turns' reasoning_content reaches the template: Qwen3's keeps the thinking of the
+     * turns after the last user message, as Python jinja2 renders it (the expected text).
+     */
+    @Test
+    void earlierThinkingGoesBackToTheTemplate() throws Exception {
+        JsonNode config = Json.MAPPER.readTree(Fixtures.tokenizers().resolve("hf/qwen3/tokenizer_config.json").toFile());
+        try (Tern tern = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null,
+                new Tern.Options(1, 256, 1, KVCacheType.F32, config.get("chat_template").asText()))) {
+            ObjectNode body = Json.parseObject(("{\"messages\": [{\"role\": \"user\", \"content\": \"What is 2+2?\"}, "
+                    + "{\"role\": \"assistant\", \"content\": \"4\", \"reasoning_content\": \"A simple sum.\"}, "
+                    + "{\"role\": \"user\", \"content\": \"And 3+3?\"}, "
+                    + "{\"role\": \"assistant\", \"content\": \"6\", \"reasoning_content\": \"Another sum.\"}]}").getBytes(StandardCharsets.UTF_8));
+            PromptBuilder prompts = new PromptBuilder(tern, true);
+            assertEquals("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\nAnd 3+3?<|im_end|>\n"
+                            + "<|im_start|>assistant\n<think>\nAnother sum.\n</think>\n\n6<|im_end|>\n<|im_start|>assistant\n",
+                    afterBos(tern.tokenizer().decode(prompts.chat(body, null).tokens())));
+            ((ObjectNode) body.get("messages").get(1)).put("reasoning_content", 7);
+            assertThrows(ApiException.class, () -> prompts.chat(body, null));
+        }
+    }
+
+    /** The story model's tokenizer puts its BOS and a space before the text. */
+    private static String afterBos(String decoded) {
+        return decoded.substring(decoded.indexOf("<|im_start|>"));
     }
 
     /** Every way of cutting the answer into pieces streams the same thinking and answer as the whole body holds. */
