@@ -8,10 +8,12 @@ import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
-import dev.tern.sampling.JsonConstraint;
+import dev.tern.sampling.Grammar;
+import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.sampling.TextPattern;
 import dev.tern.spec.Proposer;
 import dev.tern.spec.SpeculativeGenerator;
 import dev.tern.spec.SpeculativeResult;
@@ -61,6 +63,10 @@ final class RunCommand implements Callable<Integer> {
             + " of the JSON Schema in FILE, and end with it (the server's response_format json_schema)")
     Path jsonSchema;
 
+    @Option(names = "--regex", paramLabel = "REGEX", description = "Sample only tokens that keep the whole output a match of"
+            + " REGEX, and end on a match (the server's guided_regex)")
+    String regex;
+
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt;
 
@@ -86,13 +92,13 @@ final class RunCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
-            JsonSchema schema = outputSchema();
-            if (schema != null && speculation.enabled()) {
-                throw new TernException("--json-object/--json-schema do not combine with speculation (guesses are verified unconstrained)");
+            Grammar grammar = outputGrammar();
+            if (grammar != null && speculation.enabled()) {
+                throw new TernException("--json-object/--json-schema/--regex do not combine with speculation (guesses are verified unconstrained)");
             }
             SamplerConfig config = sampling.config();
             Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
-                    schema == null ? null : new JsonConstraint(new JsonConstraint.Vocabulary(tern.tokenizer()), schema));
+                    grammar == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), grammar));
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
             Generator.Listener listener = (id, piece) -> {
@@ -127,10 +133,13 @@ final class RunCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The schema the output must follow, or null for free text. */
-    private JsonSchema outputSchema() {
-        if (jsonObject && jsonSchema != null) {
-            throw new TernException("give --json-object or --json-schema, not both");
+    /** What the output must be, or null for free text. */
+    private Grammar outputGrammar() {
+        if ((jsonObject ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (regex != null ? 1 : 0) > 1) {
+            throw new TernException("give one of --json-object, --json-schema and --regex");
+        }
+        if (regex != null) {
+            return TextPattern.regex(regex);
         }
         if (jsonSchema == null) {
             return jsonObject ? JsonSchema.ANY_OBJECT : null;

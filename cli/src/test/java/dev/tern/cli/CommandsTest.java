@@ -234,6 +234,20 @@ class CommandsTest {
         assertEquals(40, constrained.get("tokens").size(), "the story does not close its object in 40 tokens");
     }
 
+    /** --regex: sampled from the story model, the output is a whole match, and the run ends on it. */
+    @Test
+    void runRegexKeepsTheWholeOutputAMatch() throws Exception {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        for (String seed : new String[]{"1", "2", "3"}) {
+            Cli r = Cli.run("run", "-m", model, "--seed", seed, "-n", "60", "--format", "json", "--regex", "(Lily|Tom) (ran|sat)( and (ran|sat)){0,2}\\.",
+                    "Once upon a time");
+            assertEquals(0, r.exitCode(), r.err());
+            JsonNode v = new ObjectMapper().readTree(r.out());
+            assertTrue(v.get("text").asText().matches("(Lily|Tom) (ran|sat)( and (ran|sat)){0,2}\\."), v.toString());
+            assertEquals("end_of_generation", v.path("stop_reason").asText(), v.toString());
+        }
+    }
+
     @Test
     void runJsonSchemaKeepsToTheSchema(@TempDir Path dir) throws Exception {
         Path schema = dir.resolve("animal.json");

@@ -1,26 +1,28 @@
 package dev.tern.engine;
 
+import dev.tern.sampling.Grammar;
 import dev.tern.sampling.JsonSchema;
 
 import java.util.Objects;
 
 /**
- * What shape a request's output must have: any text, or one JSON value of a schema.
+ * What shape a request's output must have: any text, or the texts of a grammar (one JSON value
+ * of a schema, or a text a pattern matches).
  *
- * @param json the schema the output must be one value of, or null for any text
+ * @param grammar what the output must be, or null for any text
  */
-public record OutputFormat(JsonSchema json) {
+public record OutputFormat(Grammar grammar) {
     /** Any text. */
     public static final OutputFormat TEXT = new OutputFormat(null);
     /** One JSON object, and then the end (OpenAI's {@code response_format: json_object}). */
     public static final OutputFormat JSON_OBJECT = new OutputFormat(JsonSchema.ANY_OBJECT);
 
-    /** One JSON value of {@code schema} (OpenAI's {@code json_schema} format). */
-    public static OutputFormat jsonSchema(JsonSchema schema) {
-        return new OutputFormat(Objects.requireNonNull(schema, "schema"));
+    /** The texts of {@code grammar}, e.g. one JSON value of a schema (OpenAI's {@code json_schema} format). */
+    public static OutputFormat of(Grammar grammar) {
+        return new OutputFormat(Objects.requireNonNull(grammar, "grammar"));
     }
 
     public boolean isText() {
-        return json == null;
+        return grammar == null;
     }
 }

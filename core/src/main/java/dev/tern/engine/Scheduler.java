@@ -4,7 +4,7 @@ import dev.tern.TernException;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
-import dev.tern.sampling.JsonConstraint;
+import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.Sampler;
 import dev.tern.spec.Proposal;
 import dev.tern.spec.Speculation;
@@ -69,7 +69,7 @@ public final class Scheduler implements AutoCloseable {
     private long preemptions;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
-    private JsonConstraint.Vocabulary jsonVocabulary;
+    private GrammarConstraint.Vocabulary constraintVocabulary;
 
     /**
      * @param contextSize positions each request may use (prompt plus generated tokens)
@@ -141,7 +141,7 @@ public final class Scheduler implements AutoCloseable {
                 throw new TernException("stop token " + t + " is outside the vocabulary of " + vocab);
             }
         }
-        JsonConstraint constraint = request.format().isText() ? null : new JsonConstraint(jsonVocabulary(), request.format().json());
+        GrammarConstraint constraint = request.format().isText() ? null : new GrammarConstraint(constraintVocabulary(), request.format().grammar());
         Sampler sampler = new Sampler(request.sampling(), vocab, constraint);
         for (int t : request.prompt()) {
             sampler.accept(t);
@@ -172,11 +172,11 @@ public final class Scheduler implements AutoCloseable {
         }
     }
 
-    private synchronized JsonConstraint.Vocabulary jsonVocabulary() {
-        if (jsonVocabulary == null) {
-            jsonVocabulary = new JsonConstraint.Vocabulary(tokenizer);
+    private synchronized GrammarConstraint.Vocabulary constraintVocabulary() {
+        if (constraintVocabulary == null) {
+            constraintVocabulary = new GrammarConstraint.Vocabulary(tokenizer);
         }
-        return jsonVocabulary;
+        return constraintVocabulary;
     }
 
     private void loop() {

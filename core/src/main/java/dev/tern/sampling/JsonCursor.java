@@ -85,6 +85,7 @@ final class JsonCursor {
     private long[] matches = new long[0]; // the pattern's live states
     private long[] scratch = new long[0];
     private int unit;           // the character being read: its UTF-8 bytes or \\u digits so far
+    private int least;          // the least code point its UTF-8 length encodes
     private Literals literal;   // the exact values being matched
     private long alive;         // which of them still match
     private int literalAt;      // their bytes matched so far
@@ -148,6 +149,7 @@ final class JsonCursor {
             System.arraycopy(o.matches, 0, matches, 0, pattern.words());
         }
         unit = o.unit;
+        least = o.least;
         literal = o.literal;
         alive = o.alive;
         literalAt = o.literalAt;
@@ -187,7 +189,9 @@ final class JsonCursor {
                     state = STRING;
                     return keyByte(b) && character(unit);
                 }
-                return keyByte(b);
+                // As for UTF-8: a digit after which no unit the pattern takes can follow is refused now.
+                int lo = unit << 4 * pending;
+                return keyByte(b) && (key || pattern == null || pattern.consumesAny(matches, lo, lo | (1 << 4 * pending) - 1));
             case LITERAL:
                 return literal(b);
             case MINUS:
@@ -389,12 +393,20 @@ final class JsonCursor {
         return alive;
     }
 
+    /** Whether the character begun can still be one the pattern (if any) takes. */
+    private boolean canContinue() {
+        return key || pattern == null ? StringPattern.encodable(unit, pending, least) : pattern.canContinue(matches, unit, pending, least);
+    }
+
     private boolean string(int b) {
         if (pending > 0) {
             // Inside a multi-byte UTF-8 character: only continuation bytes.
             pending--;
             unit = unit << 6 | (b & 0x3F);
-            return (b & 0xC0) == 0x80 && keyByte(b) && (pending > 0 || character(unit));
+            if ((b & 0xC0) != 0x80 || !keyByte(b)) {
+                return false;
+            }
+            return pending > 0 ? canContinue() : StringPattern.validEncoded(unit, least) && character(unit);
         }
         if (b == '"') {
             if (key) {
@@ -410,7 +422,8 @@ final class JsonCursor {
             return false;
         }
         if (b == '\\') {
-            return to(ESCAPE) && keyByte(b);
+            // An escape writes one UTF-16 unit: refused where the pattern takes no more characters.
+            return to(ESCAPE) && keyByte(b) && (key || pattern == null || pattern.consumesAny(matches, 0, 0xFFFF));
         }
         if (b >= 0x80) {
             pending = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;
@@ -419,7 +432,8 @@ final class JsonCursor {
                 return false;
             }
             unit = b & (0x3F >> pending);
-            return keyByte(b);
+            least = StringPattern.leastEncoded(pending);
+            return keyByte(b) && canContinue();
         }
         return keyByte(b) && character(b);
     }

@@ -10,7 +10,7 @@ import java.util.List;
  * and a cursor is dropped at the first byte its alternative cannot take. Cursors are pooled, so
  * that trying a token (a {@link #copyFrom} and a few feeds) allocates nothing in the common case.
  */
-final class JsonGrammar {
+final class JsonGrammar implements Recognizer {
     private final JsonSchema schema;
     private List<JsonCursor> live = new ArrayList<>();
     private List<JsonCursor> next = new ArrayList<>();
@@ -24,7 +24,8 @@ final class JsonGrammar {
     }
 
     /** Whether the bytes so far are one whole value (a number at the top may still go on). */
-    boolean complete() {
+    @Override
+    public boolean complete() {
         for (JsonCursor c : live) {
             if (c.complete()) {
                 return true;
@@ -34,7 +35,8 @@ final class JsonGrammar {
     }
 
     /** Whether every reading is inside a string value. */
-    boolean inStringValue() {
+    @Override
+    public boolean takesAlmostAnything() {
         for (JsonCursor c : live) {
             if (!c.inStringValue()) {
                 return false;
@@ -43,7 +45,9 @@ final class JsonGrammar {
         return true;
     }
 
-    void copyFrom(JsonGrammar o) {
+    @Override
+    public void copyFrom(Recognizer other) {
+        JsonGrammar o = (JsonGrammar) other;
         if (live.size() == 1 && o.live.size() == 1) {
             live.getFirst().copyFrom(o.live.getFirst());
             return;
@@ -59,18 +63,9 @@ final class JsonGrammar {
         }
     }
 
-    /** Takes the bytes in order; false as soon as one cannot continue the value (the state is then spent). */
-    boolean feed(byte[] bytes) {
-        for (byte b : bytes) {
-            if (!feed(b & 0xFF)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     /** Takes one byte (0..255); false if it cannot continue the value (the state is then spent). */
-    boolean feed(int b) {
+    @Override
+    public boolean feed(int b) {
         if (live.size() == 1 && !live.getFirst().expectsValue()) {
             // The common case, one cursor and no value starting: nothing can branch.
             return live.getFirst().feed(b);

@@ -28,7 +28,7 @@ import java.util.Set;
  * enforce ({@code multipleOf}, {@code not}…) are refused rather than ignored; annotations are
  * ignored, and so are other formats, which JSON Schema makes annotations unless a validator opts in.
  */
-public final class JsonSchema {
+public final class JsonSchema implements Grammar {
     /** Any JSON object: OpenAI's {@code json_object} format. */
     public static final JsonSchema ANY_OBJECT = new JsonSchema(new ObjectOf(List.of(), 0, Any.INSTANCE, false));
     private static final ObjectMapper JSON = new ObjectMapper();

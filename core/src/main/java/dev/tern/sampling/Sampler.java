@@ -19,7 +19,7 @@ public final class Sampler {
     private final PenaltyHistory history;
     private final Candidates cand;
     private final SplittableRandom rng;
-    private final JsonConstraint constraint;
+    private final GrammarConstraint constraint;
     private float[] scratch;
 
     /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
@@ -32,7 +32,7 @@ public final class Sampler {
      * grammar, the chain first draws freely; only a token the constraint refuses makes it draw again
      * with every refused token removed, so a model that keeps to the format pays nothing.
      */
-    public Sampler(SamplerConfig config, int vocabSize, JsonConstraint constraint) {
+    public Sampler(SamplerConfig config, int vocabSize, GrammarConstraint constraint) {
         if (vocabSize <= 0) {
             throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
         }

@@ -42,9 +42,18 @@ final class StringPattern {
         close(start, initial);
     }
 
-    /** Compiles {@code regex}; one it cannot enforce is a TernException saying why. */
+    /** Compiles a JSON Schema {@code pattern}; one it cannot enforce is a TernException saying why. */
     static StringPattern compile(String regex) {
-        return new Parser(regex).compile();
+        return new Parser(regex, "json schema: pattern '" + regex + "'").compile();
+    }
+
+    /** Compiles {@code regex} to match a whole text; errors name it as {@code what}. */
+    static StringPattern whole(String regex, String what) {
+        String body = regex.startsWith("^") ? regex.substring(1) : regex;
+        if (body.endsWith("$") && !body.endsWith("\\$")) {
+            body = body.substring(0, body.length() - 1);
+        }
+        return new Parser("^(?:" + body + ")$", what).compile();
     }
 
     /** JSON Schema's {@code format}s that are enforced, as patterns (others are annotations: JSON Schema does not require them). */
@@ -92,6 +101,49 @@ final class StringPattern {
             }
         }
         return stack != null;
+    }
+
+    /** The least code point a UTF-8 sequence with {@code continuations} continuation bytes encodes (shorter forms are overlong). */
+    static int leastEncoded(int continuations) {
+        return continuations == 1 ? 0x80 : continuations == 2 ? 0x800 : 0x10000;
+    }
+
+    /**
+     * Whether a code point begun in UTF-8 can still be one some state of {@code set} consumes:
+     * {@code prefix} holds its bits so far, {@code pending} continuation bytes are still due, and
+     * it is at least {@code least}. A byte that leads only to refused code points is refused
+     * itself, or sampling could take it and find no way on.
+     */
+    boolean canContinue(long[] set, int prefix, int pending, int least) {
+        return encodable(prefix, pending, least)
+                && consumesAny(set, Math.max(least, prefix << 6 * pending), prefix << 6 * pending | (1 << 6 * pending) - 1);
+    }
+
+    /** Whether the UTF-8 bytes begun ({@link #canContinue}'s arguments) can still end in a valid code point. */
+    static boolean encodable(int prefix, int pending, int least) {
+        int lo = Math.max(least, prefix << 6 * pending);
+        int hi = Math.min(MAX_CODE_POINT, prefix << 6 * pending | (1 << 6 * pending) - 1);
+        return lo <= hi && !(lo >= Character.MIN_SURROGATE && hi <= Character.MAX_SURROGATE);
+    }
+
+    /** Whether a decoded code point is valid UTF-8's: not overlong (below {@code least}), not a surrogate, in range. */
+    static boolean validEncoded(int c, int least) {
+        return c >= least && (c < Character.MIN_SURROGATE || c > Character.MAX_SURROGATE) && c <= MAX_CODE_POINT;
+    }
+
+    /** Whether some state of {@code set} consumes a code point in [lo, hi]. */
+    boolean consumesAny(long[] set, int lo, int hi) {
+        for (int w = 0; w < words(); w++) {
+            for (long bits = set[w]; bits != 0; bits &= bits - 1) {
+                int[] r = ranges[(w << 6) + Long.numberOfTrailingZeros(bits)];
+                for (int i = 0; r != null && i < r.length; i += 2) {
+                    if (r[i] <= hi && r[i + 1] >= lo) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
     }
 
     /** Whether the string read so far matches. */
@@ -149,12 +201,15 @@ final class StringPattern {
     /** Recursive descent over the pattern, then Thompson's construction. */
     private static final class Parser {
         private final String src;
+        /** How errors name the pattern. */
+        private final String what;
         private int at;
         private final List<int[]> ranges = new ArrayList<>();
         private final List<int[]> edges = new ArrayList<>();
 
-        Parser(String src) {
+        Parser(String src, String what) {
             this.src = src;
+            this.what = what;
         }
 
         StringPattern compile() {
@@ -190,7 +245,7 @@ final class StringPattern {
         }
 
         private TernException refuse(String why) {
-            return new TernException("json schema: pattern '" + src + "': " + why + " is not supported");
+            return new TernException(what + ": " + why + " is not supported");
         }
 
         private Expr alternation(int end) {

@@ -263,7 +263,7 @@ class SchedulerTest {
         try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), SchedulerConfig.defaults())) {
             Collector stuck = new Collector();
             Collector plain = new Collector();
-            s.submit(new Request(p, SamplerConfig.greedy(), 200, List.of(), -1, OutputFormat.jsonSchema(endless)), stuck);
+            s.submit(new Request(p, SamplerConfig.greedy(), 200, List.of(), -1, OutputFormat.of(endless)), stuck);
             s.submit(Request.greedy(p, 150), plain);
             s.start();
             RequestResult failed = stuck.await();

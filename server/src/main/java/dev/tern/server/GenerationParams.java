@@ -6,6 +6,7 @@ import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.sampling.TextPattern;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -113,12 +114,20 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         SamplerConfig sampling = new SamplerConfig(temperature, Math.max(0, topK), topP, minP, repeat, lastN, frequency, presence,
                 seed, bias);
         OutputFormat format = format(body);
+        Guided guided = guided(body);
+        if (guided != null) {
+            if (!format.isText()) {
+                throw ApiException.badRequest("response_format cannot be combined with " + guided.param(), guided.param());
+            }
+            format = guided.format();
+        }
         if (tools != null) {
             if (!format.isText()) {
-                throw ApiException.badRequest("response_format cannot be combined with tools", "response_format");
+                String param = guided != null ? guided.param() : "response_format";
+                throw ApiException.badRequest(param + " cannot be combined with tools", param);
             }
             if (tools.schema() != null) {
-                format = OutputFormat.jsonSchema(tools.schema());
+                format = OutputFormat.of(tools.schema());
             }
         }
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,
@@ -168,7 +177,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                     throw ApiException.badRequest("response_format json_schema needs json_schema.schema", "response_format");
                 }
                 try {
-                    yield OutputFormat.jsonSchema(JsonSchema.of(schema));
+                    yield OutputFormat.of(JsonSchema.of(schema));
                 } catch (TernException e) {
                     throw ApiException.badRequest("response_format: " + e.getMessage(), "response_format");
                 }
@@ -176,6 +185,80 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             default -> throw ApiException.badRequest(
                     "response_format type must be \"text\", \"json_object\" or \"json_schema\"", "response_format");
         };
+    }
+
+    /** A structured output asked for the vLLM way, and the parameter that asked. */
+    private record Guided(String param, OutputFormat format) {
+    }
+
+    /**
+     * vLLM's structured outputs: {@code structured_outputs} with one of {@code json} (a schema),
+     * {@code regex} (the whole answer matches it) or {@code choice} (the answer is one of the
+     * strings), or the older {@code guided_json}, {@code guided_regex}, {@code guided_choice}.
+     * At most one; null for none.
+     */
+    private static Guided guided(ObjectNode body) {
+        List<String> params = new ArrayList<>();
+        List<JsonNode> values = new ArrayList<>();
+        for (String kind : new String[]{"json", "regex", "choice"}) {
+            if (present(body, "guided_" + kind)) {
+                params.add("guided_" + kind);
+                values.add(body.get("guided_" + kind));
+            }
+        }
+        if (present(body, "structured_outputs")) {
+            JsonNode so = body.get("structured_outputs");
+            if (!so.isObject()) {
+                throw ApiException.badRequest("structured_outputs must be an object", "structured_outputs");
+            }
+            for (Map.Entry<String, JsonNode> e : so.properties()) {
+                if (e.getValue().isNull()) {
+                    continue;
+                }
+                if (!List.of("json", "regex", "choice").contains(e.getKey())) {
+                    throw ApiException.badRequest("structured_outputs." + e.getKey() + " is not supported (json, regex or choice)",
+                            "structured_outputs");
+                }
+                params.add("structured_outputs." + e.getKey());
+                values.add(e.getValue());
+            }
+        }
+        if (params.isEmpty()) {
+            return null;
+        }
+        if (params.size() > 1) {
+            throw ApiException.badRequest("only one structured output may be asked for, got " + String.join(", ", params), params.get(1));
+        }
+        String param = params.getFirst();
+        JsonNode v = values.getFirst();
+        try {
+            if (param.endsWith("json")) {
+                JsonNode schema = v.isTextual() ? Json.parseOrText(v.asText()) : v;
+                if (!schema.isObject()) {
+                    throw ApiException.badRequest(param + " must be a JSON schema object", param);
+                }
+                return new Guided(param, OutputFormat.of(JsonSchema.of(schema)));
+            }
+            if (param.endsWith("regex")) {
+                if (!v.isTextual()) {
+                    throw ApiException.badRequest(param + " must be a string", param);
+                }
+                return new Guided(param, OutputFormat.of(TextPattern.regex(v.asText())));
+            }
+            if (!v.isArray() || v.isEmpty()) {
+                throw ApiException.badRequest(param + " must be a non-empty array of strings", param);
+            }
+            List<String> options = new ArrayList<>();
+            for (JsonNode o : v) {
+                if (!o.isTextual() || o.asText().isEmpty()) {
+                    throw ApiException.badRequest(param + " must be a non-empty array of non-empty strings", param);
+                }
+                options.add(o.asText());
+            }
+            return new Guided(param, OutputFormat.of(TextPattern.choice(options)));
+        } catch (TernException e) {
+            throw ApiException.badRequest(param + ": " + e.getMessage(), param);
+        }
     }
 
     /** OpenAI's logit_bias: token ids (as JSON object keys) to a bias in [-100, 100]. */

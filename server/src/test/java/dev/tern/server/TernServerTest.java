@@ -243,6 +243,46 @@ class TernServerTest {
         }
     }
 
+    /** vLLM's structured outputs: a choice, a regex and a schema, in the older guided_* fields and in structured_outputs. */
+    @Test
+    void structuredOutputsTheVllmWay() throws Exception {
+        String chat = "{\"model\": \"" + MODEL + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Is the cat happy?\"}], "
+                + "\"max_tokens\": 40, \"seed\": %d, %s}";
+        List<String> choices = List.of("yes", "no", "maybe so");
+        for (int seed = 0; seed < 3; seed++) {
+            for (String field : new String[]{"\"guided_choice\": [\"yes\", \"no\", \"maybe so\"]",
+                    "\"structured_outputs\": {\"choice\": [\"yes\", \"no\", \"maybe so\"]}"}) {
+                assertTrue(choices.contains(content(post("/v1/chat/completions", chat.formatted(seed, field), true))), field);
+            }
+            for (String field : new String[]{"\"guided_regex\": \"[0-9]{3}-[a-z]{2,4}\"", "\"structured_outputs\": {\"regex\": \"(The|A) (cat|dog)\"}"}) {
+                String content = content(post("/v1/chat/completions", chat.formatted(seed, field), true));
+                assertTrue(content.matches("[0-9]{3}-[a-z]{2,4}") || content.matches("(The|A) (cat|dog)"), field + ": " + content);
+            }
+            String json = content(post("/v1/chat/completions", chat.formatted(seed,
+                    "\"guided_json\": {\"type\": \"object\", \"properties\": {\"happy\": {\"type\": \"boolean\"}}, \"required\": [\"happy\"]}"), true));
+            assertTrue(Json.MAPPER.readTree(json).path("happy").isBoolean(), json);
+        }
+        String[][] bad = {
+                {"\"guided_regex\": \"(?=a)b\"", "guided_regex"},
+                {"\"guided_choice\": []", "guided_choice"},
+                {"\"guided_choice\": [\"a\"], \"guided_regex\": \"a\"", "guided_choice"},
+                {"\"guided_choice\": [\"a\"], \"response_format\": {\"type\": \"json_object\"}", "guided_choice"},
+                {"\"structured_outputs\": {\"grammar\": \"root ::= \\\"a\\\"\"}", "structured_outputs"},
+        };
+        for (String[] b : bad) {
+            HttpResponse<String> r = post("/v1/chat/completions", chat.formatted(0, b[0]), true);
+            assertEquals(400, r.statusCode(), r.body());
+            assertEquals(b[1], errorOf(r).get("param").asText(), r.body());
+        }
+    }
+
+    private static String content(HttpResponse<String> r) throws Exception {
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
+        assertEquals("stop", choice.path("finish_reason").asText(), r.body());
+        return choice.path("message").path("content").asText();
+    }
+
     @Test
     void nChoicesAndPenaltiesReachTheSampler() {
         ChatCompletion c = client.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)

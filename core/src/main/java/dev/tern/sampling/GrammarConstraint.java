@@ -7,27 +7,35 @@ import java.util.Arrays;
 import java.util.stream.IntStream;
 
 /**
- * Keeps one generation to a single JSON value of a {@link JsonSchema} (OpenAI's
- * {@code response_format} {@code json_object} or {@code json_schema}): a token is allowed when its
- * bytes continue the value written so far; an end-of-generation token only once the value is
- * whole. Control tokens never are.
+ * Keeps one generation to the texts of a {@link Grammar}: a single JSON value of a
+ * {@link JsonSchema} (OpenAI's {@code response_format} {@code json_object} or
+ * {@code json_schema}), or a text a {@link TextPattern} matches (vLLM's {@code guided_regex} and
+ * {@code guided_choice}). A token is allowed when its bytes continue the text written so far; an
+ * end-of-generation token only once the text is whole. Control tokens never are.
  *
  * <p>One instance per generation stream; {@link Vocabulary} is shared.
  */
-public final class JsonConstraint {
+public final class GrammarConstraint {
     private final Vocabulary vocab;
-    private final JsonGrammar state;
+    private final Grammar grammar;
+    private final Recognizer state;
     /** Where a token is tried: {@link #accept} takes its state after {@link #allows}. */
-    private final JsonGrammar trial;
-    private final JsonSchema schema;
+    private final Recognizer trial;
     /** One recognizer per prefix length of the token being tried, made at the first mask. */
-    private JsonGrammar[] paths;
+    private Recognizer[] paths;
 
-    public JsonConstraint(Vocabulary vocab, JsonSchema schema) {
+    public GrammarConstraint(Vocabulary vocab, Grammar grammar) {
         this.vocab = vocab;
-        this.schema = schema;
-        this.state = new JsonGrammar(schema);
-        this.trial = new JsonGrammar(schema);
+        this.grammar = grammar;
+        this.state = recognizer(grammar);
+        this.trial = recognizer(grammar);
+    }
+
+    private static Recognizer recognizer(Grammar grammar) {
+        return switch (grammar) {
+            case JsonSchema schema -> new JsonGrammar(schema);
+            case TextPattern pattern -> new PatternRecognizer(pattern);
+        };
     }
 
     /**
@@ -84,7 +92,7 @@ public final class JsonConstraint {
     /** Sets the logit of every token not {@link #allows allowed} to -∞. */
     public void mask(float[] logits) {
         boolean[] allowed = new boolean[logits.length];
-        if (state.inStringValue()) {
+        if (state.takesAlmostAnything()) {
             // Nearly every token may continue a string: trying each in turn beats sharing prefixes.
             for (int id = 0; id < allowed.length; id++) {
                 allowed[id] = allows(id);
@@ -102,16 +110,16 @@ public final class JsonConstraint {
             }
         }
         if (!any) {
-            throw new TernException("no token of this vocabulary can continue the JSON value");
+            throw new TernException("no token of this vocabulary can continue the " + what());
         }
     }
 
     /** Which text tokens may come next, trying them in byte order so that shared prefixes are read once. */
     private void maskSorted(boolean[] allowed) {
         if (paths == null) {
-            paths = new JsonGrammar[vocab.longest + 1];
+            paths = new Recognizer[vocab.longest + 1];
             for (int d = 0; d < paths.length; d++) {
-                paths[d] = new JsonGrammar(schema);
+                paths[d] = recognizer(grammar);
             }
         }
         // paths[d] has read the first d bytes of the token being tried, as far as a later token
@@ -150,14 +158,18 @@ public final class JsonConstraint {
     /** Moves past a token that {@link #allows} said may come next. */
     public void accept(int token) {
         if (!allows(token)) {
-            throw new IllegalArgumentException("token " + token + " does not continue the JSON value");
+            throw new IllegalArgumentException("token " + token + " does not continue the " + what());
         }
         if (!vocab.endOfGeneration[token]) {
             state.copyFrom(trial);
         }
     }
 
-    /** Whether the JSON value is whole (an end-of-generation token may come). */
+    private String what() {
+        return grammar instanceof JsonSchema ? "JSON value" : "text the pattern matches";
+    }
+
+    /** Whether the text is whole (an end-of-generation token may come). */
     public boolean complete() {
         return state.complete();
     }

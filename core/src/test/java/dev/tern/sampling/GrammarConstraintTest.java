@@ -21,41 +21,28 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** JSON-constrained sampling over a real vocabulary (stories260K's 512 tokens), checked with a strict parser. */
-class JsonConstraintTest {
+class GrammarConstraintTest {
     private static final ObjectMapper STRICT = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static Tokenizer tokenizer;
-    private static JsonConstraint.Vocabulary vocab;
+    private static GrammarConstraint.Vocabulary vocab;
 
     @BeforeAll
     static void load() {
         try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
             tokenizer = Tokenizer.fromGGUF(f);
         }
-        vocab = new JsonConstraint.Vocabulary(tokenizer);
+        vocab = new GrammarConstraint.Vocabulary(tokenizer);
     }
 
     @Test
     void randomLogitsSampleOnlyJsonObjectsThatEndAtTheirClosingBrace() throws Exception {
         SplittableRandom rnd = new SplittableRandom(3);
-        int n = tokenizer.vocabSize();
         int completed = 0;
         for (int seed = 0; seed < 40; seed++) {
-            JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
-            Sampler s = new Sampler(new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed), n, c);
-            List<Integer> out = new ArrayList<>();
-            boolean ended = false;
-            for (int step = 0; step < 400 && !ended; step++) {
-                float[] logits = new float[n];
-                for (int i = 0; i < n; i++) {
-                    logits[i] = (float) rnd.nextGaussian() * 3;
-                }
-                int t = s.sample(logits);
-                ended = tokenizer.isEndOfGeneration(t);
-                if (!ended) {
-                    out.add(t);
-                }
-            }
-            String text = tokenizer.decode(out.stream().mapToInt(Integer::intValue).toArray());
+            GrammarConstraint c = new GrammarConstraint(vocab, JsonSchema.ANY_OBJECT);
+            Sampled sampled = sampleRandomly(tokenizer, c, seed, rnd, 400);
+            String text = sampled.text();
+            boolean ended = sampled.ended();
             assertEquals(ended, c.complete(), text);
             if (ended) {
                 completed++;
@@ -72,7 +59,7 @@ class JsonConstraintTest {
     void aModelThatWritesValidJsonIsNotDisturbed() {
         String target = "{\"name\": \"Lily\", \"friends\": [\"Tom\", \"Sue\"], \"age\": 3, \"happy\": true}";
         int[] ids = tokenizer.encode(target, false, false);
-        JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
+        GrammarConstraint c = new GrammarConstraint(vocab, JsonSchema.ANY_OBJECT);
         Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
         int[] got = new int[ids.length];
         for (int i = 0; i < ids.length; i++) {
@@ -87,7 +74,7 @@ class JsonConstraintTest {
 
     @Test
     void refusedFavouritesGiveWayToTheBestAllowedToken() {
-        JsonConstraint c = new JsonConstraint(vocab, JsonSchema.ANY_OBJECT);
+        GrammarConstraint c = new GrammarConstraint(vocab, JsonSchema.ANY_OBJECT);
         Sampler s = new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), c);
         int once = tokenizer.encode("Once", false, false)[0];
         int brace = tokenizer.encode("{", false, false)[0];
@@ -96,7 +83,7 @@ class JsonConstraintTest {
         assertEquals(brace, s.sample(logits), "'Once' cannot start a JSON object; '{' is the next best");
         float[] banned = new float[tokenizer.vocabSize()];
         Arrays.fill(banned, Float.NEGATIVE_INFINITY);
-        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), new JsonConstraint(vocab, JsonSchema.ANY_OBJECT))
+        assertThrows(TernException.class, () -> new Sampler(SamplerConfig.greedy(), tokenizer.vocabSize(), new GrammarConstraint(vocab, JsonSchema.ANY_OBJECT))
                 .sample(banned));
     }
 
@@ -113,9 +100,9 @@ class JsonConstraintTest {
         }
         SplittableRandom rnd = new SplittableRandom(9);
         for (Tokenizer t : vocabularies) {
-            JsonConstraint.Vocabulary v = new JsonConstraint.Vocabulary(t);
+            GrammarConstraint.Vocabulary v = new GrammarConstraint.Vocabulary(t);
             for (JsonSchema schema : List.of(JsonSchema.ANY_OBJECT, union)) {
-                JsonConstraint c = new JsonConstraint(v, schema);
+                GrammarConstraint c = new GrammarConstraint(v, schema);
                 for (int step = 0; step < 25 && !c.complete(); step++) {
                     float[] logits = new float[t.vocabSize()];
                     c.mask(logits);
@@ -130,6 +117,52 @@ class JsonConstraintTest {
                 }
             }
         }
+    }
+
+    /**
+     * Random logits into a string with a pattern: the vocabulary's byte tokens may begin UTF-8
+     * characters, and one that can only become a character the pattern refuses must be refused at
+     * once, or the sampler is left with no token to go on.
+     */
+    @Test
+    void patternedStringsNeverLeaveTheSamplerStuck() throws Exception {
+        JsonSchema schema = JsonSchema.parse("""
+                {"type": "object", "properties": {"code": {"type": "string", "pattern": "^[a-z]{2,5}$"},
+                 "name": {"type": "string", "pattern": "^(é|ü|日本)+$"}}, "required": ["code", "name"], "additionalProperties": false}""");
+        SplittableRandom rnd = new SplittableRandom(4);
+        int ended = 0;
+        for (int seed = 0; seed < 40; seed++) {
+            Sampled sampled = sampleRandomly(tokenizer, new GrammarConstraint(vocab, schema), seed, rnd, 200);
+            if (sampled.ended()) {
+                ended++;
+                JsonNode node = STRICT.readTree(sampled.text());
+                assertTrue(node.path("code").asText().matches("[a-z]{2,5}") && node.path("name").asText().matches("(é|ü|日本)+"), node.toString());
+            }
+        }
+        assertTrue(ended >= 10, "ended " + ended + " of 40");
+    }
+
+    /** What {@link #sampleRandomly} drew: the text, and whether an end-of-generation token came. */
+    record Sampled(String text, boolean ended) {
+    }
+
+    /** Samples up to {@code steps} tokens from Gaussian logits (σ 3) under {@code c}, at temperature 1 with seed {@code seed}. */
+    static Sampled sampleRandomly(Tokenizer tokenizer, GrammarConstraint c, int seed, SplittableRandom rnd, int steps) {
+        int n = tokenizer.vocabSize();
+        Sampler s = new Sampler(new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, seed), n, c);
+        List<Integer> out = new ArrayList<>();
+        for (int step = 0; step < steps; step++) {
+            float[] logits = new float[n];
+            for (int i = 0; i < n; i++) {
+                logits[i] = (float) rnd.nextGaussian() * 3;
+            }
+            int t = s.sample(logits);
+            if (tokenizer.isEndOfGeneration(t)) {
+                return new Sampled(tokenizer.decode(out.stream().mapToInt(Integer::intValue).toArray()), true);
+            }
+            out.add(t);
+        }
+        return new Sampled(tokenizer.decode(out.stream().mapToInt(Integer::intValue).toArray()), false);
     }
 
     private float[] prefer(int token) {
