@@ -8,6 +8,7 @@ import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
 import dev.tern.engine.Timings;
+import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.Grammar;
 import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.JsonSchema;
@@ -67,6 +68,13 @@ final class RunCommand implements Callable<Integer> {
             + " REGEX, and end on a match (the server's guided_regex)")
     String regex;
 
+    @Option(names = "--grammar", paramLabel = "GBNF", description = "Sample only tokens that keep the output a text of this"
+            + " GBNF grammar's root rule, and end with one (as llama.cpp's --grammar)")
+    String grammar;
+
+    @Option(names = "--grammar-file", paramLabel = "FILE", description = "The same, with the grammar read from FILE")
+    Path grammarFile;
+
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt;
 
@@ -92,13 +100,14 @@ final class RunCommand implements Callable<Integer> {
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
-            Grammar grammar = outputGrammar();
-            if (grammar != null && speculation.enabled()) {
-                throw new TernException("--json-object/--json-schema/--regex do not combine with speculation (guesses are verified unconstrained)");
+            Grammar constraint = outputGrammar();
+            if (constraint != null && speculation.enabled()) {
+                throw new TernException("a constrained output (--json-object, --json-schema, --regex, --grammar) does not combine with"
+                        + " speculation (guesses are verified unconstrained)");
             }
             SamplerConfig config = sampling.config();
             Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
-                    grammar == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), grammar));
+                    constraint == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), constraint));
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;
             Generator.Listener listener = (id, piece) -> {
@@ -135,11 +144,16 @@ final class RunCommand implements Callable<Integer> {
 
     /** What the output must be, or null for free text. */
     private Grammar outputGrammar() {
-        if ((jsonObject ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (regex != null ? 1 : 0) > 1) {
-            throw new TernException("give one of --json-object, --json-schema and --regex");
+        int given = (jsonObject ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (regex != null ? 1 : 0) + (grammar != null ? 1 : 0)
+                + (grammarFile != null ? 1 : 0);
+        if (given > 1) {
+            throw new TernException("give one of --json-object, --json-schema, --regex, --grammar and --grammar-file");
         }
         if (regex != null) {
             return TextPattern.regex(regex);
+        }
+        if (grammar != null || grammarFile != null) {
+            return GbnfGrammar.parse(grammar != null ? grammar : TextFiles.read(grammarFile));
         }
         if (jsonSchema == null) {
             return jsonObject ? JsonSchema.ANY_OBJECT : null;

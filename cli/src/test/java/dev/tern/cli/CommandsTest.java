@@ -248,6 +248,24 @@ class CommandsTest {
         }
     }
 
+    /** --grammar-file: a GBNF grammar with recursion; the output is one of its texts. */
+    @Test
+    void runGrammarKeepsToTheGrammar(@TempDir Path dir) throws Exception {
+        Path grammar = dir.resolve("story.gbnf");
+        Files.writeString(grammar, "root ::= who \" \" did \".\"  # a tiny story\nwho ::= \"Lily\" | \"Tom\" | who \" and \" who\ndid ::= \"ran\"\n");
+        Cli bad = Cli.run("run", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--grammar-file", grammar.toString(), "x");
+        assertOneLineFailure(bad, "left recursion");
+        Files.writeString(grammar, "root ::= who \" \" did \".\"  # a tiny story\nwho ::= (\"Lily\" | \"Tom\") (\" and \" who)?\n"
+                + "did ::= \"ran\" | \"sat\"\n");
+        for (String seed : new String[]{"1", "2"}) {
+            Cli r = Cli.run("run", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--seed", seed, "-n", "60",
+                    "--format", "json", "--grammar-file", grammar.toString(), "Once upon a time");
+            assertEquals(0, r.exitCode(), r.err());
+            String text = new ObjectMapper().readTree(r.out()).get("text").asText();
+            assertTrue(text.matches("(Lily|Tom)( and (Lily|Tom))* (ran|sat)\\."), text);
+        }
+    }
+
     @Test
     void runJsonSchemaKeepsToTheSchema(@TempDir Path dir) throws Exception {
         Path schema = dir.resolve("animal.json");

@@ -2,7 +2,8 @@ package dev.tern.sampling;
 
 /**
  * The shape an output must have, for {@link GrammarConstraint}: one JSON value of a
- * {@link JsonSchema}, or a text a {@link TextPattern} matches whole.
+ * {@link JsonSchema}, a text a {@link TextPattern} matches whole, or a text of a
+ * {@link GbnfGrammar}'s root rule.
  */
-public sealed interface Grammar permits JsonSchema, TextPattern {
+public sealed interface Grammar permits JsonSchema, TextPattern, GbnfGrammar {
 }

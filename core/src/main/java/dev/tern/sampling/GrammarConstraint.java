@@ -9,8 +9,8 @@ import java.util.stream.IntStream;
 /**
  * Keeps one generation to the texts of a {@link Grammar}: a single JSON value of a
  * {@link JsonSchema} (OpenAI's {@code response_format} {@code json_object} or
- * {@code json_schema}), or a text a {@link TextPattern} matches (vLLM's {@code guided_regex} and
- * {@code guided_choice}). A token is allowed when its bytes continue the text written so far; an
+ * {@code json_schema}), a text a {@link TextPattern} matches (vLLM's {@code guided_regex} and
+ * {@code guided_choice}), or a text of a {@link GbnfGrammar} (llama.cpp's {@code grammar}). A token is allowed when its bytes continue the text written so far; an
  * end-of-generation token only once the text is whole. Control tokens never are.
  *
  * <p>One instance per generation stream; {@link Vocabulary} is shared.
@@ -35,6 +35,7 @@ public final class GrammarConstraint {
         return switch (grammar) {
             case JsonSchema schema -> new JsonGrammar(schema);
             case TextPattern pattern -> new PatternRecognizer(pattern);
+            case GbnfGrammar gbnf -> new GbnfRecognizer(gbnf);
         };
     }
 
@@ -166,7 +167,11 @@ public final class GrammarConstraint {
     }
 
     private String what() {
-        return grammar instanceof JsonSchema ? "JSON value" : "text the pattern matches";
+        return switch (grammar) {
+            case JsonSchema s -> "JSON value";
+            case TextPattern p -> "text the pattern matches";
+            case GbnfGrammar g -> "text of the grammar";
+        };
     }
 
     /** Whether the text is whole (an end-of-generation token may come). */

@@ -395,7 +395,7 @@ final class JsonCursor {
 
     /** Whether the character begun can still be one the pattern (if any) takes. */
     private boolean canContinue() {
-        return key || pattern == null ? StringPattern.encodable(unit, pending, least) : pattern.canContinue(matches, unit, pending, least);
+        return key || pattern == null ? Utf8.encodable(unit, pending, least) : pattern.canContinue(matches, unit, pending, least);
     }
 
     private boolean string(int b) {
@@ -406,7 +406,7 @@ final class JsonCursor {
             if ((b & 0xC0) != 0x80 || !keyByte(b)) {
                 return false;
             }
-            return pending > 0 ? canContinue() : StringPattern.validEncoded(unit, least) && character(unit);
+            return pending > 0 ? canContinue() : Utf8.valid(unit, least) && character(unit);
         }
         if (b == '"') {
             if (key) {
@@ -426,13 +426,13 @@ final class JsonCursor {
             return to(ESCAPE) && keyByte(b) && (key || pattern == null || pattern.consumesAny(matches, 0, 0xFFFF));
         }
         if (b >= 0x80) {
-            pending = b >= 0xC2 && b <= 0xDF ? 1 : b >= 0xE0 && b <= 0xEF ? 2 : b >= 0xF0 && b <= 0xF4 ? 3 : -1;
+            pending = Utf8.continuations(b);
             if (pending < 0) {
                 pending = 0;
                 return false;
             }
-            unit = b & (0x3F >> pending);
-            least = StringPattern.leastEncoded(pending);
+            unit = Utf8.leadBits(b, pending);
+            least = Utf8.least(pending);
             return keyByte(b) && canContinue();
         }
         return keyByte(b) && character(b);

@@ -103,32 +103,13 @@ final class StringPattern {
         return stack != null;
     }
 
-    /** The least code point a UTF-8 sequence with {@code continuations} continuation bytes encodes (shorter forms are overlong). */
-    static int leastEncoded(int continuations) {
-        return continuations == 1 ? 0x80 : continuations == 2 ? 0x800 : 0x10000;
-    }
-
     /**
-     * Whether a code point begun in UTF-8 can still be one some state of {@code set} consumes:
-     * {@code prefix} holds its bits so far, {@code pending} continuation bytes are still due, and
-     * it is at least {@code least}. A byte that leads only to refused code points is refused
-     * itself, or sampling could take it and find no way on.
+     * Whether a character begun in UTF-8 ({@link Utf8}: {@code prefix} its bits so far,
+     * {@code pending} continuation bytes due, at least {@code least}) can still be one some state
+     * of {@code set} consumes.
      */
     boolean canContinue(long[] set, int prefix, int pending, int least) {
-        return encodable(prefix, pending, least)
-                && consumesAny(set, Math.max(least, prefix << 6 * pending), prefix << 6 * pending | (1 << 6 * pending) - 1);
-    }
-
-    /** Whether the UTF-8 bytes begun ({@link #canContinue}'s arguments) can still end in a valid code point. */
-    static boolean encodable(int prefix, int pending, int least) {
-        int lo = Math.max(least, prefix << 6 * pending);
-        int hi = Math.min(MAX_CODE_POINT, prefix << 6 * pending | (1 << 6 * pending) - 1);
-        return lo <= hi && !(lo >= Character.MIN_SURROGATE && hi <= Character.MAX_SURROGATE);
-    }
-
-    /** Whether a decoded code point is valid UTF-8's: not overlong (below {@code least}), not a surrogate, in range. */
-    static boolean validEncoded(int c, int least) {
-        return c >= least && (c < Character.MIN_SURROGATE || c > Character.MAX_SURROGATE) && c <= MAX_CODE_POINT;
+        return Utf8.encodable(prefix, pending, least) && consumesAny(set, Utf8.low(prefix, pending, least), Utf8.high(prefix, pending));
     }
 
     /** Whether some state of {@code set} consumes a code point in [lo, hi]. */
@@ -268,27 +249,18 @@ final class StringPattern {
 
         private Expr quantified(Expr e, int end) {
             while (at < end) {
-                char c = src.charAt(at);
-                int min, max;
-                if (c == '*' || c == '+' || c == '?') {
-                    at++;
-                    min = c == '+' ? 1 : 0;
-                    max = c == '?' ? 1 : -1;
-                } else if (c == '{' && src.indexOf('}', at) > 0 && src.substring(at + 1, src.indexOf('}', at)).matches("\\d+(,\\d*)?")) {
-                    String[] bounds = src.substring(at + 1, src.indexOf('}', at)).split(",", -1);
-                    at = src.indexOf('}', at) + 1;
-                    min = Integer.parseInt(bounds[0]);
-                    max = bounds.length == 1 ? min : bounds[1].isEmpty() ? -1 : Integer.parseInt(bounds[1]);
-                    if (max >= 0 && max < min || Math.max(min, max) > 1000) {
-                        throw refuse("the repetition {" + String.join(",", bounds) + "}");
-                    }
-                } else {
+                Quantifier q = Quantifier.at(src, at, false);
+                if (q == null || q.end() > end) {
                     return e;
                 }
+                if (!q.within(1000)) {
+                    throw refuse("the repetition " + q.braces());
+                }
+                at = q.end();
                 if (at < end && src.charAt(at) == '?') {
                     at++; // lazy: the same strings match
                 }
-                e = new Repeat(e, min, max);
+                e = new Repeat(e, q.min(), q.max());
             }
             return e;
         }

@@ -28,10 +28,15 @@ class GrammarConstraintTest {
 
     @BeforeAll
     static void load() {
-        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
-            tokenizer = Tokenizer.fromGGUF(f);
-        }
+        tokenizer = storiesTokenizer();
         vocab = new GrammarConstraint.Vocabulary(tokenizer);
+    }
+
+    /** stories260K's 512-token vocabulary, whose byte tokens can begin any UTF-8 character. */
+    static Tokenizer storiesTokenizer() {
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            return Tokenizer.fromGGUF(f);
+        }
     }
 
     @Test

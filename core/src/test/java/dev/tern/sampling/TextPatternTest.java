@@ -1,8 +1,6 @@
 package dev.tern.sampling;
 
 import dev.tern.TernException;
-import dev.tern.gguf.GGUFFile;
-import dev.tern.testing.Fixtures;
 import dev.tern.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 
@@ -91,10 +89,7 @@ class TextPatternTest {
     /** Random logits under a pattern: every answer that ends is one java.util.regex matches, and most end. */
     @Test
     void constrainedSamplingEndsOnlyOnMatches() {
-        Tokenizer tokenizer;
-        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
-            tokenizer = Tokenizer.fromGGUF(f);
-        }
+        Tokenizer tokenizer = GrammarConstraintTest.storiesTokenizer();
         GrammarConstraint.Vocabulary vocab = new GrammarConstraint.Vocabulary(tokenizer);
         SplittableRandom rnd = new SplittableRandom(11);
         for (String regex : new String[]{"(The cat|A dog|Once upon a time)", "[0-9]{3}-[a-z]{2,4}", "(yes|no)( (yes|no)){0,3}"}) {

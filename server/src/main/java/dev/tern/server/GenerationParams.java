@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
+import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.sampling.TextPattern;
@@ -193,17 +194,18 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
 
     /**
      * vLLM's structured outputs: {@code structured_outputs} with one of {@code json} (a schema),
-     * {@code regex} (the whole answer matches it) or {@code choice} (the answer is one of the
-     * strings), or the older {@code guided_json}, {@code guided_regex}, {@code guided_choice}.
-     * At most one; null for none.
+     * {@code regex} (the whole answer matches it), {@code choice} (the answer is one of the
+     * strings) or {@code grammar} (GBNF), or the older {@code guided_json}, {@code guided_regex},
+     * {@code guided_choice}, {@code guided_grammar}; and llama.cpp's {@code grammar} (GBNF). At
+     * most one; null for none.
      */
     private static Guided guided(ObjectNode body) {
         List<String> params = new ArrayList<>();
         List<JsonNode> values = new ArrayList<>();
-        for (String kind : new String[]{"json", "regex", "choice"}) {
-            if (present(body, "guided_" + kind)) {
-                params.add("guided_" + kind);
-                values.add(body.get("guided_" + kind));
+        for (String field : new String[]{"guided_json", "guided_regex", "guided_choice", "guided_grammar", "grammar"}) {
+            if (present(body, field)) {
+                params.add(field);
+                values.add(body.get(field));
             }
         }
         if (present(body, "structured_outputs")) {
@@ -215,8 +217,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 if (e.getValue().isNull()) {
                     continue;
                 }
-                if (!List.of("json", "regex", "choice").contains(e.getKey())) {
-                    throw ApiException.badRequest("structured_outputs." + e.getKey() + " is not supported (json, regex or choice)",
+                if (!List.of("json", "regex", "choice", "grammar").contains(e.getKey())) {
+                    throw ApiException.badRequest("structured_outputs." + e.getKey() + " is not supported (json, regex, choice or grammar)",
                             "structured_outputs");
                 }
                 params.add("structured_outputs." + e.getKey());
@@ -239,11 +241,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 }
                 return new Guided(param, OutputFormat.of(JsonSchema.of(schema)));
             }
-            if (param.endsWith("regex")) {
+            if (param.endsWith("regex") || param.endsWith("grammar")) {
                 if (!v.isTextual()) {
                     throw ApiException.badRequest(param + " must be a string", param);
                 }
-                return new Guided(param, OutputFormat.of(TextPattern.regex(v.asText())));
+                return new Guided(param, OutputFormat.of(param.endsWith("regex") ? TextPattern.regex(v.asText()) : GbnfGrammar.parse(v.asText())));
             }
             if (!v.isArray() || v.isEmpty()) {
                 throw ApiException.badRequest(param + " must be a non-empty array of strings", param);

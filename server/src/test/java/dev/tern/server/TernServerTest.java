@@ -243,7 +243,10 @@ class TernServerTest {
         }
     }
 
-    /** vLLM's structured outputs: a choice, a regex and a schema, in the older guided_* fields and in structured_outputs. */
+    /**
+     * vLLM's structured outputs (a choice, a regex, a schema, a grammar, in the older guided_* fields
+     * and in structured_outputs) and llama.cpp's GBNF grammar field.
+     */
     @Test
     void structuredOutputsTheVllmWay() throws Exception {
         String chat = "{\"model\": \"" + MODEL + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Is the cat happy?\"}], "
@@ -258,6 +261,11 @@ class TernServerTest {
                 String content = content(post("/v1/chat/completions", chat.formatted(seed, field), true));
                 assertTrue(content.matches("[0-9]{3}-[a-z]{2,4}") || content.matches("(The|A) (cat|dog)"), field + ": " + content);
             }
+            for (String field : new String[]{"\"grammar\": \"root ::= (\\\"yes\\\" | \\\"no\\\") \\\".\\\"\"",
+                    "\"structured_outputs\": {\"grammar\": \"root ::= [a-c]{2} tail\\ntail ::= \\\"!\\\" | root\"}"}) {
+                String content = content(post("/v1/chat/completions", chat.formatted(seed, field), true));
+                assertTrue(content.matches("(yes|no)\\.") || content.matches("([a-c]{2})+!"), field + ": " + content);
+            }
             String json = content(post("/v1/chat/completions", chat.formatted(seed,
                     "\"guided_json\": {\"type\": \"object\", \"properties\": {\"happy\": {\"type\": \"boolean\"}}, \"required\": [\"happy\"]}"), true));
             assertTrue(Json.MAPPER.readTree(json).path("happy").isBoolean(), json);
@@ -267,7 +275,9 @@ class TernServerTest {
                 {"\"guided_choice\": []", "guided_choice"},
                 {"\"guided_choice\": [\"a\"], \"guided_regex\": \"a\"", "guided_choice"},
                 {"\"guided_choice\": [\"a\"], \"response_format\": {\"type\": \"json_object\"}", "guided_choice"},
-                {"\"structured_outputs\": {\"grammar\": \"root ::= \\\"a\\\"\"}", "structured_outputs"},
+                {"\"structured_outputs\": {\"structural_tag\": \"x\"}", "structured_outputs"},
+                {"\"grammar\": \"root ::= root \\\"a\\\"\"", "grammar"},
+                {"\"guided_grammar\": \"item ::= \\\"a\\\"\"", "guided_grammar"},
         };
         for (String[] b : bad) {
             HttpResponse<String> r = post("/v1/chat/completions", chat.formatted(0, b[0]), true);
