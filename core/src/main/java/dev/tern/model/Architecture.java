@@ -22,7 +22,12 @@ public interface Architecture {
     /** Whether the q, k and v projections have biases ({@code blk.N.attn_q.bias} …). */
     boolean qkvBias();
 
-    List<Architecture> KNOWN = List.of(new LlamaArchitecture(), new Qwen2Architecture());
+    /** Whether each head of q and k is RMS-normalised before RoPE ({@code blk.N.attn_q_norm.weight} …). */
+    default boolean qkNorm() {
+        return false;
+    }
+
+    List<Architecture> KNOWN = List.of(new LlamaArchitecture(), new Qwen2Architecture(), new Qwen3Architecture());
 
     /** The architecture called {@code name}, or a one-line TernException listing the known ones. */
     static Architecture forName(String name) {

@@ -69,6 +69,11 @@ public final class ForwardPass {
             Kernels.addBias(q, n, lw.bq());
             Kernels.addBias(k, n, lw.bk());
             Kernels.addBias(v, n, lw.bv());
+            if (lw.qNorm() != null) {
+                // Qwen3: each head of q and k normalised on its own, in place, before RoPE.
+                Kernels.rmsNorm(q, 0, q, n * c.heads(), c.headDim(), lw.qNorm(), c.rmsEps());
+                Kernels.rmsNorm(k, 0, k, n * c.kvHeads(), c.headDim(), lw.kNorm(), c.rmsEps());
+            }
             for (int t = 0; t < n; t++) {
                 rope.rotate(q, t * qDim, c.heads(), c.headDim(), cs, t * rd);
                 rope.rotate(k, t * kvDim, c.kvHeads(), c.headDim(), cs, t * rd);

@@ -42,6 +42,7 @@ final class GGUFModelReader {
     }
 
     static ModelWeights weights(GGUFFile f, ModelConfig c) {
+        boolean qkNorm = Architecture.forName(c.architecture()).qkNorm();
         LayerWeights[] layers = new LayerWeights[c.layers()];
         for (int i = 0; i < c.layers(); i++) {
             String b = "blk." + i + ".";
@@ -54,6 +55,8 @@ final class GGUFModelReader {
                     c.qkvBias() ? vector(f, b + "attn_q.bias", c.qDim()) : null,
                     c.qkvBias() ? vector(f, b + "attn_k.bias", c.kvDim()) : null,
                     c.qkvBias() ? vector(f, b + "attn_v.bias", c.kvDim()) : null,
+                    qkNorm ? vector(f, b + "attn_q_norm.weight", c.headDim()) : null,
+                    qkNorm ? vector(f, b + "attn_k_norm.weight", c.headDim()) : null,
                     vector(f, b + "ffn_norm.weight", c.dim()),
                     matrix(f, b + "ffn_gate.weight", c.ffnDim(), c.dim()),
                     matrix(f, b + "ffn_up.weight", c.ffnDim(), c.dim()),

@@ -80,7 +80,7 @@ final class Llama2cCheckpoint {
         Tensor output = shared ? embedding : in.matrix("wcls", vocab, dim);
         LayerWeights[] lw = new LayerWeights[layers];
         for (int l = 0; l < layers; l++) {
-            lw[l] = new LayerWeights(rmsAtt[l], wq[l], wk[l], wv[l], wo[l], null, null, null, rmsFfn[l], w1[l], w3[l], w2[l]);
+            lw[l] = new LayerWeights(rmsAtt[l], wq[l], wk[l], wv[l], wo[l], null, null, null, null, null, rmsFfn[l], w1[l], w3[l], w2[l]);
         }
         return new Model(c, new ModelWeights(embedding, lw, rmsFinal, output, null), arena::close);
     }

@@ -45,7 +45,8 @@ class ForwardPassTest {
                 new Shape("MQA 4:1 llama", TinyModel.config(32, 48, 2, 4, 1, 40, RopeStyle.NORMAL, 8, 1f), false),
                 new Shape("qwen2 NEOX + biases, GQA", TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NEOX, 8, 1f), false),
                 new Shape("NEOX partial rope", TinyModel.config(32, 48, 1, 2, 1, 40, RopeStyle.NEOX, 8, 1f), false),
-                new Shape("llama3 freq factors + linear scaling", TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NORMAL, 8, 0.5f), true));
+                new Shape("llama3 freq factors + linear scaling", TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NORMAL, 8, 0.5f), true),
+                new Shape("qwen3 q/k norms, heads of 16 over width 32", TinyModel.qwen3(32, 48, 2, 4, 2, 16, 40), false));
     }
 
     private static int[] tokens(int n, int vocab, long seed) {

@@ -59,6 +59,9 @@ class ModelLoadingTest {
                 g.f32(b + "attn_q.bias", lw.bq(), c.qDim()).f32(b + "attn_k.bias", lw.bk(), c.kvDim())
                         .f32(b + "attn_v.bias", lw.bv(), c.kvDim());
             }
+            if (lw.qNorm() != null) {
+                g.f32(b + "attn_q_norm.weight", lw.qNorm(), c.headDim()).f32(b + "attn_k_norm.weight", lw.kNorm(), c.headDim());
+            }
         }
         return g;
     }
@@ -91,6 +94,28 @@ class ModelLoadingTest {
     }
 
     @Test
+    void qwen3GGUFHasHeadNormsWideHeadsAndComputesLikeTheNaiveModel() throws IOException {
+        Model source = TinyModel.random(TinyModel.qwen3(32, 48, 2, 4, 2, 16, 40), 22, false);
+        Path file = dir.resolve("qwen3.gguf");
+        gguf("qwen3", source).put("qwen3.attention.key_length", 16).put("qwen3.attention.value_length", 16).write(file);
+        try (Model m = Model.load(file)) {
+            ModelConfig c = m.config();
+            assertEquals("qwen3", c.architecture());
+            assertEquals(RopeStyle.NEOX, c.ropeStyle());
+            assertFalse(c.qkvBias());
+            assertEquals(16, c.headDim());
+            assertEquals(64, c.qDim(), "4 heads of 16 over a width of 32");
+            assertArrayEquals(source.weights().layers()[1].kNorm(), m.weights().layers()[1].kNorm());
+            int[] tokens = {3, 1, 4, 1, 5, 9, 2, 6};
+            ForwardPassTest.assertClose(new NaiveTransformer(source).lastLogits(tokens), logits(m, tokens), "qwen3 gguf");
+        }
+        Path broken = dir.resolve("qwen3-no-norms.gguf");
+        gguf("qwen3", source).put("qwen3.attention.key_length", 16).without("blk.0.attn_q_norm.weight").write(broken);
+        TernException e = assertThrows(TernException.class, () -> Model.load(broken));
+        assertTrue(e.getMessage().contains("blk.0.attn_q_norm.weight"), e.getMessage());
+    }
+
+    @Test
     void llamaGGUFWithTiedOutputRopeFreqsAndLinearScaling() throws IOException {
         ModelConfig config = TinyModel.config(32, 48, 1, 4, 1, 40, RopeStyle.NORMAL, 8, 0.25f);
         Model source = TinyModel.random(config, 22, true);
@@ -112,7 +137,7 @@ class ModelLoadingTest {
         Path file = dir.resolve("gpt2.gguf");
         new TinyGGUF().put("general.architecture", "gpt2").write(file);
         TernException e = assertThrows(TernException.class, () -> Model.load(file));
-        assertEquals("unsupported model architecture 'gpt2' (supported: llama, qwen2)", e.getMessage());
+        assertEquals("unsupported model architecture 'gpt2' (supported: llama, qwen2, qwen3)", e.getMessage());
     }
 
     @Test

@@ -28,8 +28,8 @@ public final class NaiveTransformer {
             double[][] q = new double[n][], k = new double[n][], v = new double[n][];
             for (int t = 0; t < n; t++) {
                 double[] xb = rmsNorm(x[t], lw.attnNorm());
-                q[t] = rope(add(matvec(lw.wq(), xb), lw.bq()), t, c.heads());
-                k[t] = rope(add(matvec(lw.wk(), xb), lw.bk()), t, c.kvHeads());
+                q[t] = rope(headNorm(add(matvec(lw.wq(), xb), lw.bq()), lw.qNorm()), t, c.heads());
+                k[t] = rope(headNorm(add(matvec(lw.wk(), xb), lw.bk()), lw.kNorm()), t, c.kvHeads());
                 v[t] = add(matvec(lw.wv(), xb), lw.bv());
             }
             for (int t = 0; t < n; t++) {
@@ -77,6 +77,20 @@ public final class NaiveTransformer {
         float[] out = new float[logits.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) logits[i];
+        }
+        return out;
+    }
+
+    /** Qwen3's q/k norm: each head RMS-normalised with the same weights (none: unchanged). */
+    private double[] headNorm(double[] x, float[] weight) {
+        if (weight == null) {
+            return x;
+        }
+        int hd = c.headDim();
+        double[] out = new double[x.length];
+        for (int h = 0; h < x.length / hd; h++) {
+            double[] head = rmsNorm(java.util.Arrays.copyOfRange(x, h * hd, (h + 1) * hd), weight);
+            System.arraycopy(head, 0, out, h * hd, hd);
         }
         return out;
     }

@@ -21,6 +21,12 @@ public final class TinyModel {
                 1e-5f, qwen ? 1_000_000f : 10_000f, ropeDims, style, freqScale, qwen, !qwen);
     }
 
+    /** A Qwen3 shape: no biases, q/k norms, NEOX RoPE over whole heads of {@code headDim} (not dim / heads). */
+    public static ModelConfig qwen3(int dim, int ffn, int layers, int heads, int kvHeads, int headDim, int vocab) {
+        return new ModelConfig("qwen3", dim, ffn, layers, heads, kvHeads, headDim, vocab, 64, 1e-6f, 1_000_000f, headDim,
+                RopeStyle.NEOX, 1f, false, true);
+    }
+
     /** Random weights (uniform, scaled so activations stay moderate); llama3-style freq factors if asked. */
     public static Model random(ModelConfig c, long seed, boolean freqFactors) {
         Random r = new Random(seed);
@@ -32,6 +38,8 @@ public final class TinyModel {
                     c.qkvBias() ? values(r, c.qDim(), 0.5f) : null,
                     c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
                     c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
+                    c.architecture().equals("qwen3") ? norm(r, c.headDim()) : null,
+                    c.architecture().equals("qwen3") ? norm(r, c.headDim()) : null,
                     norm(r, c.dim()),
                     matrix(r, "gate", c.ffnDim(), c.dim()), matrix(r, "up", c.ffnDim(), c.dim()),
                     matrix(r, "down", c.dim(), c.ffnDim()));
