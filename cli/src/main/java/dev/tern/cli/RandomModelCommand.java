@@ -41,6 +41,10 @@ final class RandomModelCommand implements Callable<Integer> {
     boolean tied;
     @Option(names = "--seed", description = "Seed (default: ${DEFAULT-VALUE})")
     long seed = 42;
+    @Option(names = "--arch", description = "llama or qwen3 (default: ${DEFAULT-VALUE})")
+    String arch = "llama";
+    @Option(names = "--head-dim", description = "Head width (default: dim / heads)")
+    int headDim;
 
     @Override
     public Integer call() {
@@ -52,7 +56,7 @@ final class RandomModelCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         RandomModel.builder().dim(dim).ffn(ffn).layers(layers).heads(heads).kvHeads(kvHeads).vocab(vocab).context(ctx)
-                .weightType(t).tiedOutput(tied).seed(seed).build().write(out);
+                .weightType(t).tiedOutput(tied).seed(seed).architecture(arch).headDim(headDim).build().write(out);
         spec.commandLine().getErr().printf("wrote %s in %.1f s%n", out, (System.nanoTime() - t0) / 1e9);
         return 0;
     }

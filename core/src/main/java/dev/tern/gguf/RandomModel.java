@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * Writes a Llama-architecture GGUF of any shape with seeded random weights: matrices Gaussian
- * with standard deviation {@code std}, norm weights 1. Tensor names, shapes and metadata keys
- * are those llama.cpp uses for {@code llama}. The tokenizer metadata is copied from a vocabulary
+ * Writes a Llama- or Qwen3-architecture GGUF of any shape with seeded random weights: matrices
+ * Gaussian with standard deviation {@code std}, norm weights 1. Tensor names, shapes and metadata
+ * keys are those llama.cpp uses for {@code llama} and {@code qwen3}. The tokenizer metadata is copied from a vocabulary
  * GGUF whose token count equals {@code vocab}, or else synthesized: a SentencePiece-style
  * {@code llama} vocabulary of 3 specials, the 256 byte tokens and filler tokens, so the file is
  * self-contained. Weights are generated while the file is written, so any size fits in memory.
@@ -51,8 +51,22 @@ public final class RandomModel {
         private float std = 0.02f;
         private String name = "random";
         private Path tokenizer;
+        private String architecture = "llama";
+        private int headDim;
 
         private Builder() {
+        }
+
+        /** {@code llama} or {@code qwen3} (per-head q/k norms, heads of {@link #headDim} wide). */
+        public Builder architecture(String v) {
+            architecture = v;
+            return this;
+        }
+
+        /** Width of a head; 0 (the default) for dim / heads. */
+        public Builder headDim(int v) {
+            headDim = v;
+            return this;
         }
 
         /** Embedding width ({@code llama.embedding_length}). */
@@ -145,8 +159,14 @@ public final class RandomModel {
             if (dim <= 0 || ffn <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocab <= 0 || context <= 0) {
                 throw new TernException("sizes must be positive");
             }
-            if (dim % heads != 0 || (dim / heads) % 2 != 0) {
+            if (!architecture.equals("llama") && !architecture.equals("qwen3")) {
+                throw new TernException("random models are llama or qwen3, not '" + architecture + "'");
+            }
+            if (headDim == 0 && (dim % heads != 0 || (dim / heads) % 2 != 0)) {
                 throw new TernException("dim " + dim + " must split into " + heads + " heads of even size");
+            }
+            if (headDim < 0 || headDim % 2 != 0) {
+                throw new TernException("heads must be of even width, got " + headDim);
             }
             if (heads % kvHeads != 0) {
                 throw new TernException(heads + " heads do not split into " + kvHeads + " KV heads");
@@ -160,44 +180,53 @@ public final class RandomModel {
             ModelQuantizer.fileType(weightType);
             // rows are dim or ffn long: a type that fits neither (and has no fallback) fails now
             ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{dim, dim}, GGMLType.F32, weightType);
+            ModelQuantizer.tensorType("blk.0.attn_output.weight", new long[]{(long) heads * (headDim == 0 ? dim / heads : headDim), dim},
+                    GGMLType.F32, weightType);
             ModelQuantizer.tensorType("blk.0.ffn_down.weight", new long[]{ffn, dim}, GGMLType.F32, weightType);
             return new RandomModel(this);
         }
     }
 
     public int headDim() {
-        return b.dim / b.heads;
+        return b.headDim == 0 ? b.dim / b.heads : b.headDim;
     }
 
     /** Writes the model; throws {@link TernException} naming the file on failure. */
     public void write(Path out) {
         GGUFWriter w = new GGUFWriter();
-        w.put("general.architecture", MetadataValue.of("llama"));
+        String a = b.architecture;
+        w.put("general.architecture", MetadataValue.of(a));
         w.put("general.name", MetadataValue.of(b.name));
-        w.put("llama.block_count", MetadataValue.ofUInt32(b.layers));
-        w.put("llama.context_length", MetadataValue.ofUInt32(b.context));
-        w.put("llama.embedding_length", MetadataValue.ofUInt32(b.dim));
-        w.put("llama.feed_forward_length", MetadataValue.ofUInt32(b.ffn));
-        w.put("llama.attention.head_count", MetadataValue.ofUInt32(b.heads));
-        w.put("llama.attention.head_count_kv", MetadataValue.ofUInt32(b.kvHeads));
-        w.put("llama.rope.freq_base", MetadataValue.ofFloat32(b.ropeTheta));
-        w.put("llama.attention.layer_norm_rms_epsilon", MetadataValue.ofFloat32(b.rmsEps));
+        w.put(a + ".block_count", MetadataValue.ofUInt32(b.layers));
+        w.put(a + ".context_length", MetadataValue.ofUInt32(b.context));
+        w.put(a + ".embedding_length", MetadataValue.ofUInt32(b.dim));
+        w.put(a + ".feed_forward_length", MetadataValue.ofUInt32(b.ffn));
+        w.put(a + ".attention.head_count", MetadataValue.ofUInt32(b.heads));
+        w.put(a + ".attention.head_count_kv", MetadataValue.ofUInt32(b.kvHeads));
+        w.put(a + ".attention.key_length", MetadataValue.ofUInt32(headDim()));
+        w.put(a + ".attention.value_length", MetadataValue.ofUInt32(headDim()));
+        w.put(a + ".rope.freq_base", MetadataValue.ofFloat32(b.ropeTheta));
+        w.put(a + ".attention.layer_norm_rms_epsilon", MetadataValue.ofFloat32(b.rmsEps));
         w.put("general.file_type", MetadataValue.ofUInt32(ModelQuantizer.fileType(b.weightType)));
-        w.put("llama.vocab_size", MetadataValue.ofUInt32(b.vocab));
-        w.put("llama.rope.dimension_count", MetadataValue.ofUInt32(headDim()));
+        w.put(a + ".vocab_size", MetadataValue.ofUInt32(b.vocab));
+        w.put(a + ".rope.dimension_count", MetadataValue.ofUInt32(headDim()));
         w.putAll(tokenizerMetadata());
         w.put("general.quantization_version", MetadataValue.ofUInt32(ModelQuantizer.QUANTIZATION_VERSION));
 
         SplittableRandom root = new SplittableRandom(b.seed);
-        int kvDim = b.kvHeads * headDim();
+        int kvDim = b.kvHeads * headDim(), qDim = b.heads * headDim();
         matrix(w, root, "token_embd.weight", b.dim, b.vocab);
         for (int l = 0; l < b.layers; l++) {
             String p = "blk." + l + ".";
             ones(w, p + "attn_norm.weight", b.dim);
-            matrix(w, root, p + "attn_q.weight", b.dim, b.dim);
+            matrix(w, root, p + "attn_q.weight", b.dim, qDim);
             matrix(w, root, p + "attn_k.weight", b.dim, kvDim);
             matrix(w, root, p + "attn_v.weight", b.dim, kvDim);
-            matrix(w, root, p + "attn_output.weight", b.dim, b.dim);
+            matrix(w, root, p + "attn_output.weight", qDim, b.dim);
+            if (a.equals("qwen3")) {
+                ones(w, p + "attn_q_norm.weight", headDim());
+                ones(w, p + "attn_k_norm.weight", headDim());
+            }
             ones(w, p + "ffn_norm.weight", b.dim);
             matrix(w, root, p + "ffn_gate.weight", b.dim, b.ffn);
             matrix(w, root, p + "ffn_up.weight", b.dim, b.ffn);

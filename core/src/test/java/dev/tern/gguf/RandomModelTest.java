@@ -1,6 +1,9 @@
 package dev.tern.gguf;
 
+import dev.tern.Tern;
 import dev.tern.TernException;
+import dev.tern.engine.Session;
+import dev.tern.kv.KVCacheType;
 import dev.tern.tensor.GGMLType;
 import dev.tern.tensor.Tensor;
 import dev.tern.testing.Fixtures;
@@ -99,6 +102,30 @@ class RandomModelTest {
         try (GGUFFile f = GGUFFile.open(p)) {
             assertEquals(expectedNames(1, false), f.tensors().stream().map(GGUFTensorInfo::name).toList());
         }
+    }
+
+    /** A Qwen3 shape: heads wider than dim / heads, per-head q/k norms; it loads as qwen3 and runs. */
+    @Test
+    void qwen3ShapeLoadsAndRuns() {
+        Path p = dir.resolve("qwen3.gguf");
+        RandomModel.builder().architecture("qwen3").dim(64).headDim(32).heads(4).kvHeads(2).ffn(96).layers(2).vocab(300)
+                .std(0.05f).build().write(p);
+        try (GGUFFile f = GGUFFile.open(p)) {
+            assertArrayEquals(new long[]{64, 128}, f.tensor("blk.1.attn_q.weight").shape());
+            assertArrayEquals(new long[]{128, 64}, f.tensor("blk.1.attn_output.weight").shape());
+            assertArrayEquals(new long[]{32}, f.tensor("blk.1.attn_k_norm.weight").shape());
+        }
+        try (Tern tern = Tern.load(p, null, new Tern.Options(1, 64, 1, KVCacheType.F32, null)); Session s = tern.newSession()) {
+            assertEquals("qwen3", tern.model().config().architecture());
+            assertEquals(32, tern.model().config().headDim());
+            float[] logits = s.forward(new int[]{5, 6, 7});
+            assertEquals(300, logits.length);
+            for (float v : logits) {
+                assertTrue(Float.isFinite(v));
+            }
+        }
+        assertThrows(TernException.class, () -> RandomModel.builder().architecture("gpt2").build());
+        assertThrows(TernException.class, () -> RandomModel.builder().headDim(7).build());
     }
 
     /** Sample moments over every matrix: mean 0, the requested std, Gaussian kurtosis 3; norms exactly 1. */
