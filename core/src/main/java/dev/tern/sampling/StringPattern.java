@@ -32,6 +32,12 @@ final class StringPattern {
     private final int[] next1, next2;
     private final int accept;
     private final long[] initial;
+    /**
+     * Per consuming state: the states its move and the empty moves after reach, as a set, so that
+     * a step ORs sets instead of walking the automaton (and allocates nothing: masking a
+     * vocabulary steps hundreds of thousands of times).
+     */
+    private final long[][] after;
 
     private StringPattern(int[][] ranges, int[] next1, int[] next2, int start, int accept) {
         this.ranges = ranges;
@@ -39,7 +45,15 @@ final class StringPattern {
         this.next2 = next2;
         this.accept = accept;
         this.initial = new long[words()];
-        close(start, initial);
+        int[] stack = new int[2 * ranges.length + 1];
+        close(start, initial, stack);
+        this.after = new long[ranges.length][];
+        for (int s = 0; s < ranges.length; s++) {
+            if (ranges[s] != null) {
+                after[s] = new long[words()];
+                close(next1[s], after[s], stack);
+            }
+        }
     }
 
     /** Compiles a JSON Schema {@code pattern}; one it cannot enforce is a TernException saying why. */
@@ -87,20 +101,22 @@ final class StringPattern {
 
     /** {@code to} = the states {@code from} reaches by consuming code point c; whether any. */
     boolean step(long[] from, int c, long[] to) {
-        Arrays.fill(to, 0, words(), 0);
-        int[] stack = null;
-        for (int w = 0; w < words(); w++) {
+        int words = words();
+        Arrays.fill(to, 0, words, 0);
+        boolean any = false;
+        for (int w = 0; w < words; w++) {
             for (long bits = from[w]; bits != 0; bits &= bits - 1) {
                 int s = (w << 6) + Long.numberOfTrailingZeros(bits);
                 if (ranges[s] != null && contains(ranges[s], c)) {
-                    if (stack == null) {
-                        stack = new int[2 * ranges.length + 1];
+                    long[] reach = after[s];
+                    for (int i = 0; i < words; i++) {
+                        to[i] |= reach[i];
                     }
-                    close(next1[s], to, stack);
+                    any = true;
                 }
             }
         }
-        return stack != null;
+        return any;
     }
 
     /**
@@ -133,10 +149,6 @@ final class StringPattern {
     }
 
     /** Adds state s and every state its empty moves reach (a stack, not recursion: chains can be thousands long). */
-    private void close(int s, long[] set) {
-        close(s, set, new int[2 * ranges.length + 1]);
-    }
-
     private void close(int s, long[] set, int[] stack) {
         int top = 0;
         stack[top++] = s;
