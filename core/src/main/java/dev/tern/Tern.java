@@ -9,6 +9,7 @@ import dev.tern.gguf.GGUFFile;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.Model;
+import dev.tern.model.Pooling;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.tokenizer.Tokenizer;
@@ -35,13 +36,15 @@ public final class Tern implements AutoCloseable {
     private final ChatTemplate chatTemplate;
     private final Engine engine;
     private final int contextSize;
+    private final Pooling pooling;
 
-    private Tern(Model model, Tokenizer tokenizer, ChatTemplate chatTemplate, Engine engine, int contextSize) {
+    private Tern(Model model, Tokenizer tokenizer, ChatTemplate chatTemplate, Engine engine, int contextSize, Pooling pooling) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.chatTemplate = chatTemplate;
         this.engine = engine;
         this.contextSize = contextSize;
+        this.pooling = pooling;
     }
 
     public static Tern load(Path modelFile) {
@@ -58,6 +61,7 @@ public final class Tern implements AutoCloseable {
         try {
             Tokenizer tokenizer;
             ChatTemplate template;
+            Pooling pooling = Pooling.MEAN;
             if (tokenizerFile != null && tokenizerFile.toString().endsWith(".json")) {
                 tokenizer = Tokenizer.fromTokenizerJson(tokenizerFile);
                 template = ChatTemplate.of(null, null, null);
@@ -66,6 +70,7 @@ public final class Tern implements AutoCloseable {
                     tokenizer = Tokenizer.fromGGUF(f);
                     template = ChatTemplate.of(f.getString("tokenizer.chat_template", null),
                             text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
+                    pooling = Pooling.ofGguf(f.getInt(model.config().architecture() + ".pooling_type", 0));
                 }
             } else {
                 Path tok = tokenizerFile != null ? tokenizerFile : llama2cTokenizerBeside(modelFile, model.config().vocab());
@@ -81,7 +86,7 @@ public final class Tern implements AutoCloseable {
             }
             int ctx = options.contextSize > 0 ? options.contextSize : model.config().contextLength();
             Engine engine = new Engine(model, options.threads, options.sequences * BlockPool.blocksFor(ctx), options.cacheType);
-            return new Tern(model, tokenizer, template, engine, ctx);
+            return new Tern(model, tokenizer, template, engine, ctx, pooling);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -135,6 +140,22 @@ public final class Tern implements AutoCloseable {
 
     public Engine engine() {
         return engine;
+    }
+
+    /** How {@link #embed} pools: the GGUF's {@code <arch>.pooling_type}, mean when it has none. */
+    public Pooling pooling() {
+        return pooling;
+    }
+
+    /**
+     * The embedding of {@code tokens} (unit length, {@link #pooling} over the final hidden states),
+     * e.g. with Qwen3-Embedding; a TernException when they exceed the context.
+     */
+    public float[] embed(int[] tokens) {
+        if (tokens.length > contextSize) {
+            throw new TernException("input of " + tokens.length + " tokens does not fit the context of " + contextSize + " positions");
+        }
+        return engine.embed(tokens, pooling);
     }
 
     /** A session over the model's full context (or the context size the options asked for). */

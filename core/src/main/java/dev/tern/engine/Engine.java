@@ -6,6 +6,8 @@ import dev.tern.kv.KVCacheType;
 import dev.tern.model.Batch;
 import dev.tern.model.ForwardPass;
 import dev.tern.model.Model;
+import dev.tern.model.ModelConfig;
+import dev.tern.model.Pooling;
 import dev.tern.model.WorkerPool;
 
 /**
@@ -18,6 +20,8 @@ public final class Engine implements AutoCloseable {
     private final WorkerPool workers;
     private final BlockPool cache;
     private final ForwardPass pass;
+    /** Tokens per forward pass of an embedding (a prompt-sized batch). */
+    private static final int EMBED_CHUNK = 512;
 
     /**
      * @param threads     threads for matrix work (the caller's included)
@@ -57,6 +61,46 @@ public final class Engine implements AutoCloseable {
     /** One forward pass; see {@link ForwardPass#forward}. */
     public synchronized float[] forward(Batch batch) {
         return pass.forward(batch);
+    }
+
+    /**
+     * The embedding of {@code tokens}: their final hidden states pooled as {@code pooling} says,
+     * scaled to unit length. Runs in a KV cache of its own, freed before it returns, so running
+     * sequences keep every block; it waits for, and holds up, other forward passes.
+     */
+    public synchronized float[] embed(int[] tokens, Pooling pooling) {
+        if (tokens.length == 0) {
+            throw new IllegalArgumentException("no tokens to embed");
+        }
+        ModelConfig c = model.config();
+        int dim = c.dim();
+        double[] sum = new double[dim];
+        BlockPool own = new BlockPool(c.layers(), c.kvDim(), c.headDim(), BlockPool.blocksFor(tokens.length), KVCacheType.F32);
+        try (BlockTable seq = new BlockTable(own, tokens.length)) {
+            for (int from = 0; from < tokens.length; from += EMBED_CHUNK) {
+                int to = Math.min(tokens.length, from + EMBED_CHUNK);
+                Batch batch = new Batch();
+                for (int i = from; i < to; i++) {
+                    batch.add(tokens[i], seq, i, pooling == Pooling.MEAN || (pooling == Pooling.CLS ? i == 0 : i == tokens.length - 1));
+                }
+                float[] rows = pass.hidden(batch);
+                for (int r = 0; r < rows.length; r += dim) {
+                    for (int j = 0; j < dim; j++) {
+                        sum[j] += rows[r + j];
+                    }
+                }
+            }
+        }
+        double norm = 0;
+        for (double v : sum) {
+            norm += v * v;
+        }
+        float[] out = new float[dim];
+        double scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+        for (int j = 0; j < dim; j++) {
+            out[j] = (float) (sum[j] * scale);
+        }
+        return out;
     }
 
     /** A single-sequence session of at most {@code contextSize} positions. */

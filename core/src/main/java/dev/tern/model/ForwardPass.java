@@ -46,8 +46,20 @@ public final class ForwardPass {
      * one-line TernException (context or cache full, bad token id) no sequence has changed.
      */
     public float[] forward(Batch batch) {
+        return run(batch, true);
+    }
+
+    /**
+     * As {@link #forward}, but returns the final hidden states (after the output norm) of the tokens
+     * that asked for logits, row j being [j·dim, (j+1)·dim): what embeddings are pooled from.
+     */
+    public float[] hidden(Batch batch) {
+        return run(batch, false);
+    }
+
+    private float[] run(Batch batch, boolean toLogits) {
         int n = batch.size();
-        float[] logits = new float[batch.logitCount() * c.vocab()];
+        float[] logits = new float[batch.logitCount() * (toLogits ? c.vocab() : c.dim())];
         if (n == 0) {
             return logits;
         }
@@ -98,7 +110,11 @@ public final class ForwardPass {
         }
         if (rows > 0) {
             Kernels.rmsNorm(xb, A, x, rows, dim, w.outputNorm(), c.rmsEps());
-            Kernels.matmul(pool, w.output(), xb, A, rows, logits);
+            if (toLogits) {
+                Kernels.matmul(pool, w.output(), xb, A, rows, logits);
+            } else {
+                System.arraycopy(xb, A, logits, 0, rows * dim);
+            }
         }
         return logits;
     }

@@ -16,8 +16,8 @@ public final class NaiveTransformer {
         this.w = model.weights();
     }
 
-    /** Logits after the last of {@code tokens}. */
-    public float[] lastLogits(int[] tokens) {
+    /** The final hidden state of every position, after the output norm: what embeddings pool. */
+    public double[][] finalHidden(int[] tokens) {
         int n = tokens.length, hd = c.headDim();
         double[][] x = new double[n][];
         for (int t = 0; t < n; t++) {
@@ -73,7 +73,17 @@ public final class NaiveTransformer {
                 }
             }
         }
-        double[] logits = matvec(w.output(), rmsNorm(x[n - 1], w.outputNorm()));
+        double[][] out = new double[n][];
+        for (int t = 0; t < n; t++) {
+            out[t] = rmsNorm(x[t], w.outputNorm());
+        }
+        return out;
+    }
+
+    /** Logits after the last of {@code tokens}. */
+    public float[] lastLogits(int[] tokens) {
+        double[][] h = finalHidden(tokens);
+        double[] logits = matvec(w.output(), h[h.length - 1]);
         float[] out = new float[logits.length];
         for (int i = 0; i < out.length; i++) {
             out[i] = (float) logits[i];

@@ -31,6 +31,7 @@ public final class TernServer implements AutoCloseable {
     private final Scheduler scheduler;
     private final ServerMetrics metrics;
     private final Completions completions;
+    private final Embeddings embeddings;
     private final Javalin app;
     private final long created = System.currentTimeMillis() / 1000;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -43,6 +44,7 @@ public final class TernServer implements AutoCloseable {
         this.metrics = new ServerMetrics(scheduler);
         this.completions = new Completions(scheduler, new PromptBuilder(tern, config.reasoning()), new ResponseFormat(tern.tokenizer(), config.modelName()),
                 metrics, config.modelName());
+        this.embeddings = new Embeddings(tern, config.modelName());
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;
             c.startup.showJavalinBanner = false;
@@ -56,6 +58,7 @@ public final class TernServer implements AutoCloseable {
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.post("/v1/chat/completions", ctx -> completions.handle(ctx, true));
             c.routes.post("/v1/completions", ctx -> completions.handle(ctx, false));
+            c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
             c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));

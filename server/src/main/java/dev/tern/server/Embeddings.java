@@ -1,0 +1,146 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.TernException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * POST /v1/embeddings (OpenAI's shape): each input's final hidden states pooled as the model says
+ * ({@link Tern#pooling}; Qwen3-Embedding: its last token) and scaled to unit length. Inputs are a
+ * string, an array of strings, an array of token ids or an array of those; {@code dimensions}
+ * keeps the first so many values and scales them to unit length again (Matryoshka models);
+ * {@code encoding_format} "base64" sends little-endian float32s. Each input runs as its own
+ * forward pass between the scheduler's steps.
+ */
+final class Embeddings {
+    /** Most inputs in one request, as OpenAI's limit. */
+    static final int MAX_INPUTS = 2048;
+    private final Tern tern;
+    private final String modelName;
+
+    Embeddings(Tern tern, String modelName) {
+        this.tern = tern;
+        this.modelName = modelName;
+    }
+
+    ObjectNode answer(ObjectNode body) {
+        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
+            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
+        }
+        List<int[]> inputs = inputs(body.get("input"));
+        int dim = tern.model().config().dim();
+        int keep = dim;
+        if (body.hasNonNull("dimensions")) {
+            JsonNode d = body.get("dimensions");
+            if (!d.isIntegralNumber() || d.asInt() < 1 || d.asInt() > dim) {
+                throw ApiException.badRequest("dimensions must be an integer from 1 to " + dim, "dimensions");
+            }
+            keep = d.asInt();
+        }
+        String encoding = body.path("encoding_format").asText("float");
+        if (!encoding.equals("float") && !encoding.equals("base64")) {
+            throw ApiException.badRequest("encoding_format must be \"float\" or \"base64\"", "encoding_format");
+        }
+        ObjectNode root = Json.object().put("object", "list");
+        ArrayNode data = root.putArray("data");
+        int tokens = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            int[] ids = inputs.get(i);
+            if (ids.length > tern.contextSize()) {
+                throw new ApiException(400, "invalid_request_error", "input " + i + " has " + ids.length
+                        + " tokens, more than the context of " + tern.contextSize(), "input", "context_length_exceeded");
+            }
+            tokens += ids.length;
+            float[] v = truncated(tern.embed(ids), keep);
+            ObjectNode e = data.addObject().put("object", "embedding").put("index", i);
+            if (encoding.equals("base64")) {
+                ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+                for (float x : v) {
+                    b.putFloat(x);
+                }
+                e.put("embedding", Base64.getEncoder().encodeToString(b.array()));
+            } else {
+                ArrayNode a = e.putArray("embedding");
+                for (float x : v) {
+                    a.add(x);
+                }
+            }
+        }
+        root.put("model", modelName);
+        root.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
+        return root;
+    }
+
+    /** The first {@code keep} values, at unit length again. */
+    private static float[] truncated(float[] v, int keep) {
+        if (keep == v.length) {
+            return v;
+        }
+        double norm = 0;
+        for (int i = 0; i < keep; i++) {
+            norm += (double) v[i] * v[i];
+        }
+        float[] out = new float[keep];
+        for (int i = 0; i < keep; i++) {
+            out[i] = norm > 0 ? (float) (v[i] / Math.sqrt(norm)) : 0f;
+        }
+        return out;
+    }
+
+    private List<int[]> inputs(JsonNode input) {
+        if (input == null || input.isNull()) {
+            throw ApiException.badRequest("input is required", "input");
+        }
+        List<int[]> out = new ArrayList<>();
+        if (input.isTextual()) {
+            out.add(text(input.asText()));
+        } else if (input.isArray() && !input.isEmpty() && input.get(0).isIntegralNumber()) {
+            out.add(ids(input));
+        } else if (input.isArray() && !input.isEmpty() && input.size() <= MAX_INPUTS) {
+            for (JsonNode one : input) {
+                if (one.isTextual()) {
+                    out.add(text(one.asText()));
+                } else if (one.isArray() && !one.isEmpty()) {
+                    out.add(ids(one));
+                } else {
+                    throw ApiException.badRequest("input must be a string, an array of token ids, or an array of those", "input");
+                }
+            }
+        } else {
+            throw ApiException.badRequest("input must be a string, an array of token ids, or a non-empty array of at most "
+                    + MAX_INPUTS + " of those", "input");
+        }
+        return out;
+    }
+
+    private int[] text(String s) {
+        if (s.isEmpty()) {
+            throw ApiException.badRequest("input must not be empty", "input");
+        }
+        try {
+            return tern.tokenizer().encode(s, true, false);
+        } catch (TernException e) {
+            throw ApiException.badRequest(e.getMessage(), "input");
+        }
+    }
+
+    private int[] ids(JsonNode a) {
+        int[] ids = new int[a.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = a.get(i);
+            if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
+                throw ApiException.badRequest("token ids must be integers in the vocabulary", "input");
+            }
+            ids[i] = e.asInt();
+        }
+        return ids;
+    }
+}
