@@ -133,14 +133,6 @@ final class Embeddings {
     }
 
     private int[] ids(JsonNode a) {
-        int[] ids = new int[a.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode e = a.get(i);
-            if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
-                throw ApiException.badRequest("token ids must be integers in the vocabulary", "input");
-            }
-            ids[i] = e.asInt();
-        }
-        return ids;
+        return Json.tokenIds(a, tern.tokenizer().vocabSize(), "token ids must be integers in the vocabulary", "input");
     }
 }

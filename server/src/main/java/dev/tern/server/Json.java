@@ -40,6 +40,19 @@ final class Json {
         }
     }
 
+    /** A JSON array of token ids below {@code vocab}; anything else is a 400 with {@code message}, naming {@code param}. */
+    static int[] tokenIds(JsonNode a, int vocab, String message, String param) {
+        int[] ids = new int[a.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode e = a.get(i);
+            if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= vocab) {
+                throw ApiException.badRequest(message, param);
+            }
+            ids[i] = e.asInt();
+        }
+        return ids;
+    }
+
     static String write(JsonNode n) {
         try {
             return MAPPER.writeValueAsString(n);

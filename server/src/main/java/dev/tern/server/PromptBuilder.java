@@ -177,15 +177,7 @@ final class PromptBuilder {
             return tern.tokenizer().encode(p.asText(), true, true);
         }
         if (p != null && p.isArray() && !p.isEmpty()) {
-            int[] ids = new int[p.size()];
-            for (int i = 0; i < ids.length; i++) {
-                JsonNode e = p.get(i);
-                if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
-                    throw ApiException.badRequest("prompt must be a string or an array of token ids in the vocabulary", "prompt");
-                }
-                ids[i] = e.asInt();
-            }
-            return ids;
+            return Json.tokenIds(p, tern.tokenizer().vocabSize(), "prompt must be a string or an array of token ids in the vocabulary", "prompt");
         }
         throw ApiException.badRequest("prompt must be a string, an array of token ids, or an array of those", "prompt");
     }

@@ -165,14 +165,7 @@ public final class TernServer implements AutoCloseable {
         if (t == null || !t.isArray()) {
             throw ApiException.badRequest("tokens must be an array of token ids", "tokens");
         }
-        int[] ids = new int[t.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonNode e = t.get(i);
-            if (!e.isIntegralNumber() || e.asLong() < 0 || e.asLong() >= tern.tokenizer().vocabSize()) {
-                throw ApiException.badRequest("token " + e + " is not in the vocabulary", "tokens");
-            }
-            ids[i] = e.asInt();
-        }
+        int[] ids = Json.tokenIds(t, tern.tokenizer().vocabSize(), "tokens must be token ids in the vocabulary", "tokens");
         json(ctx, Json.object().put("content", tern.tokenizer().decode(ids)));
     }
 
