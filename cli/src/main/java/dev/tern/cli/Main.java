@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 /** The {@code tern} command line: one subcommand per job. */
 @Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern 0.1.0",
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
-        subcommands = {RunCommand.class, ChatCommand.class, InfoCommand.class, TokenizeCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, QuantizeCommand.class, RandomModelCommand.class, BenchCommand.class,
                 ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {

@@ -248,6 +248,26 @@ class CommandsTest {
         }
     }
 
+    /** tern embed: one JSON array per text, the library's embedding of it. */
+    @Test
+    void embedPrintsTheLibrarysEmbeddings() throws Exception {
+        Path model = Fixtures.stories260K("stories260K-f32.gguf");
+        Cli r = Cli.run("embed", "-m", model.toString(), "Once upon a time", "The cat");
+        assertEquals(0, r.exitCode(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertEquals(2, lines.size(), r.out());
+        try (dev.tern.Tern tern = dev.tern.Tern.load(model)) {
+            for (int i = 0; i < 2; i++) {
+                float[] want = tern.embed(tern.tokenizer().encode(i == 0 ? "Once upon a time" : "The cat", true, false));
+                JsonNode got = new ObjectMapper().readTree(lines.get(i));
+                assertEquals(want.length, got.size());
+                for (int j = 0; j < want.length; j++) {
+                    assertEquals(want[j], got.get(j).floatValue(), 1e-6f, "value " + j);
+                }
+            }
+        }
+    }
+
     /** --grammar-file: a GBNF grammar with recursion; the output is one of its texts. */
     @Test
     void runGrammarKeepsToTheGrammar(@TempDir Path dir) throws Exception {

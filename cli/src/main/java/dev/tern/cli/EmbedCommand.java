@@ -1,0 +1,42 @@
+package dev.tern.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.tern.Tern;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code tern embed}: the embedding of each TEXT, one JSON array per line (as the server's /v1/embeddings). */
+@Command(name = "embed", description = "Print the embedding of each TEXT as a JSON array of floats, one per line:"
+        + " final hidden states pooled as the model says (Qwen3-Embedding: last token; else mean), at unit length.")
+final class EmbedCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Parameters(arity = "1..*", description = "The texts")
+    List<String> texts;
+
+    @Override
+    public Integer call() {
+        ObjectMapper json = new ObjectMapper();
+        try (Tern tern = modelOptions.load()) {
+            for (String text : texts) {
+                ArrayNode a = json.createArrayNode();
+                for (float v : tern.embed(tern.tokenizer().encode(text, true, false))) {
+                    a.add(v);
+                }
+                spec.commandLine().getOut().println(a);
+            }
+        }
+        return 0;
+    }
+}
