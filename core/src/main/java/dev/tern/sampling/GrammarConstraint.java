@@ -36,6 +36,7 @@ public final class GrammarConstraint {
             case JsonSchema schema -> new JsonGrammar(schema);
             case TextPattern pattern -> new PatternRecognizer(pattern);
             case GbnfGrammar gbnf -> new GbnfRecognizer(gbnf);
+            case TriggeredGrammar t -> new TriggeredRecognizer(t, recognizer(t.grammar()), recognizer(t.grammar()), recognizer(t.grammar()));
         };
     }
 
@@ -171,6 +172,7 @@ public final class GrammarConstraint {
             case JsonSchema s -> "JSON value";
             case TextPattern p -> "text the pattern matches";
             case GbnfGrammar g -> "text of the grammar";
+            case TriggeredGrammar t -> "constrained part after '" + t.trigger() + "'";
         };
     }
 

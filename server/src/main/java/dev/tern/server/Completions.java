@@ -10,6 +10,7 @@ import dev.tern.engine.RequestListener;
 import dev.tern.engine.RequestOutput;
 import dev.tern.engine.RequestResult;
 import dev.tern.engine.Scheduler;
+import dev.tern.sampling.TriggeredGrammar;
 import io.javalin.http.Context;
 
 import java.io.IOException;
@@ -116,8 +117,9 @@ final class Completions {
             }
             throw new ApiException(400, "invalid_request_error", e.getMessage(), null, null);
         }
-        // A constrained answer (JSON, or calls in the generic form) is all answer: it has no room to think.
-        boolean reasoning = chat && prompts.reasoning() && p.format().isText();
+        // A constrained answer (JSON, or calls in the generic form) is all answer: it has no room to think;
+        // calls constrained only after their tag leave it.
+        boolean reasoning = chat && prompts.reasoning() && (p.format().isText() || p.format().grammar() instanceof TriggeredGrammar);
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
                 tools, reasoning, reasoning && chatPrompt.opensThinking());
         Choices choices = new Choices(total, start, metrics);

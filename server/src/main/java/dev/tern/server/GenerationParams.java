@@ -129,6 +129,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
             if (tools.schema() != null) {
                 format = OutputFormat.of(tools.schema());
+            } else if (tools.lazyGrammar() != null) {
+                format = OutputFormat.of(tools.lazyGrammar());
             }
         }
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,

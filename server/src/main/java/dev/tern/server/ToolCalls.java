@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.chat.ChatMessage;
 import dev.tern.sampling.JsonSchema;
+import dev.tern.sampling.TriggeredGrammar;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -136,6 +137,7 @@ final class ToolCalls {
     private final boolean parallel;
     private final Style style;
     private final JsonSchema schema;
+    private final TriggeredGrammar lazy;
 
     private ToolCalls(List<Tool> tools, List<Tool> declared, boolean required, boolean parallel, Style style) {
         this.tools = tools;
@@ -144,6 +146,7 @@ final class ToolCalls {
         this.parallel = parallel;
         this.style = style;
         this.schema = style == Style.GENERIC ? compile(parallel) : required ? compileCall() : null;
+        this.lazy = compileLazy();
     }
 
     /** The request's tools, or null when it has none or {@code tool_choice} is "none". */
@@ -203,6 +206,27 @@ final class ToolCalls {
     /** The schema the answer is sampled under; null when the model answers freely (native style, tool_choice auto). */
     JsonSchema schema() {
         return schema;
+    }
+
+    /**
+     * Under tool_choice auto, the grammar of a native answer: free text, but after the tag that opens
+     * calls (Hermes's {@code <tool_call>}, Mistral v3's {@code [TOOL_CALLS]}) the calls are held to
+     * their schema, as llama.cpp's lazy grammars do. Null where there is no such tag, or where a
+     * function's parameters cannot be enforced (the answer is then left free, as before).
+     */
+    TriggeredGrammar lazyGrammar() {
+        return lazy;
+    }
+
+    private TriggeredGrammar compileLazy() {
+        if (required || (style != Style.HERMES && style != Style.MISTRAL)) {
+            return null;
+        }
+        try {
+            return new TriggeredGrammar(style.callTag(), compileCall());
+        } catch (ApiException e) {
+            return null;
+        }
     }
 
     /**

@@ -13,7 +13,10 @@ import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.GGUFWriter;
 import dev.tern.gguf.MetadataValue;
 import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.GrammarConstraint;
+import dev.tern.sampling.TriggeredGrammar;
 import dev.tern.testing.Fixtures;
+import dev.tern.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -235,6 +238,39 @@ class NativeToolCallsTest {
         r = required.read("{\"city\": \"Paris\"}");
         assertNull(r.content());
         assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
+    }
+
+    /** Under tool_choice auto, Hermes and Mistral v3 answers are free until their call tag, then held to the call schema. */
+    @Test
+    void autoCallsAreConstrainedAfterTheirTag() {
+        assertNull(tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").lazyGrammar(), "required calls are constrained whole");
+        assertNull(tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar(), "no tag before the name");
+        assertNull(tools(ToolCalls.Style.LLAMA_JSON, "").lazyGrammar());
+        assertEquals("[TOOL_CALLS]", tools(ToolCalls.Style.MISTRAL, "").lazyGrammar().trigger());
+        TriggeredGrammar hermes = tools(ToolCalls.Style.HERMES, "").lazyGrammar();
+        assertEquals("<tool_call>", hermes.trigger());
+        Tokenizer tokenizer;
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            tokenizer = Tokenizer.fromGGUF(f);
+        }
+        GrammarConstraint.Vocabulary vocab = new GrammarConstraint.Vocabulary(tokenizer);
+        String good = "Let me look.<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>";
+        assertTrue(follows(new GrammarConstraint(vocab, hermes), tokenizer, good), good);
+        String wrongType = "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": 75}}";
+        assertFalse(follows(new GrammarConstraint(vocab, hermes), tokenizer, wrongType), wrongType);
+        String unknown = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}";
+        assertFalse(follows(new GrammarConstraint(vocab, hermes), tokenizer, unknown), unknown);
+    }
+
+    /** Whether the constraint allows every token of text, in turn. */
+    private static boolean follows(GrammarConstraint c, Tokenizer tokenizer, String text) {
+        for (int id : tokenizer.encode(text, false, false)) {
+            if (!c.allows(id)) {
+                return false;
+            }
+            c.accept(id);
+        }
+        return true;
     }
 
     /** Streamed, a call in Mistral's newer syntax is named once its [ARGS] is written, then its arguments follow as written. */
