@@ -337,8 +337,9 @@ public final class Scheduler implements AutoCloseable {
      * when there is nothing to verify.
      */
     private Proposal propose(ScheduledRequest r, int room) {
-        // Guesses are verified against the unconstrained distribution, so constrained output does not speculate.
-        if (speculation == null || !r.request.format().isText()) {
+        // A greedy verify samples each row with the request's constrained sampler, as a plain step would;
+        // a sampled one compares with the unconstrained distribution, so constrained sampled output does not speculate.
+        if (speculation == null || (!r.request.format().isText() && r.request.sampling().temperature() > 0f)) {
             return null;
         }
         if (r.lengths == null) {

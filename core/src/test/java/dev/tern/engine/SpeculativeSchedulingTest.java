@@ -2,8 +2,13 @@ package dev.tern.engine;
 
 import dev.tern.Tern;
 import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.Grammar;
+import dev.tern.sampling.GrammarConstraint;
+import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.sampling.TextPattern;
+import dev.tern.sampling.TriggeredGrammar;
 import dev.tern.spec.Speculation;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
@@ -175,6 +180,38 @@ class SpeculativeSchedulingTest {
      * of generation until that many tokens are out. With and without prompt lookup, against
      * single-sequence greedy runs: plain, and with the end of generation banned by a bias.
      */
+    /** Greedy constrained requests speculate too, and keep the constrained solo output token for token. */
+    @Test
+    void greedyConstrainedRequestsSpeculateAndKeepTheirOutput() throws Exception {
+        GrammarConstraint.Vocabulary vocab = new GrammarConstraint.Vocabulary(target.tokenizer());
+        Grammar[] grammars = {TextPattern.regex("[A-Za-z ,.!?'\"\n-]*"), JsonSchema.ANY_OBJECT,
+                new TriggeredGrammar("ball", TextPattern.regex(" [a-z]+\\."))};
+        Scheduler s = new Scheduler(target.engine(), target.tokenizer(), target.contextSize(), new SchedulerConfig(8, 64, 16, 0, true),
+                Speculation.ngram(1, 8));
+        try (s) {
+            s.start();
+            for (Grammar g : grammars) {
+                List<SchedulerTest.Collector> got = new ArrayList<>();
+                for (String p : PROMPTS) {
+                    SchedulerTest.Collector c = new SchedulerTest.Collector();
+                    s.submit(new Request(prompt(p), SamplerConfig.greedy(), 60, List.of(), -1, OutputFormat.of(g)), c);
+                    got.add(c);
+                }
+                for (int i = 0; i < PROMPTS.length; i++) {
+                    assertEquals(null, got.get(i).await().error());
+                    int[] solo;
+                    try (Session session = target.newSession()) {
+                        solo = Generator.generate(session, target.tokenizer(), prompt(PROMPTS[i]), new Sampler(SamplerConfig.greedy(),
+                                target.tokenizer().vocabSize(), new GrammarConstraint(vocab, g)), 60, (id, t) -> true).tokens();
+                    }
+                    assertArrayEquals(solo, got.get(i).ids(), g + ": " + PROMPTS[i]);
+                }
+            }
+        }
+        assertTrue(s.stats().proposalPasses() > 0 && s.stats().draftAccepted() > 0, s.stats().toString());
+        assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
+    }
+
     @Test
     void stopTokensAndMinTokensHoldWithAndWithoutSpeculation() throws Exception {
         // A prompt that repeats itself, so that prompt lookup proposes from the first step on.

@@ -495,17 +495,23 @@ class TernServerTest {
             assertEquals(accepted / drafted, metric(metrics, "tern_speculative_acceptance_rate"), 1e-9);
             assertTrue(metric(metrics, "tern_speculative_proposals_total") > 0);
 
-            // A JSON-constrained request on the same server is not speculated (its guesses would be
-            // verified unconstrained): the proposal count stands still and the answer is one object.
+            // A greedy JSON-constrained request speculates too (the constrained sampler checks each guess) and
+            // answers as the server without speculation does; a sampled one does not speculate.
             double proposals = metric(metrics, "tern_speculative_proposals_total");
-            ChatCompletion json = c.chat().completions().create(ChatCompletionCreateParams.builder().model(MODEL)
+            ChatCompletionCreateParams.Builder jsonRequest = ChatCompletionCreateParams.builder().model(MODEL)
                     .addUserMessage("A cat as JSON").maxCompletionTokens(200).temperature(0)
-                    .logitBias(Biases.quoteAndBrace(tern.tokenizer())).responseFormat(ResponseFormatJsonObject.builder().build()).build());
-            String content = json.choices().getFirst().message().content().orElseThrow();
+                    .logitBias(Biases.quoteAndBrace(tern.tokenizer())).responseFormat(ResponseFormatJsonObject.builder().build());
+            String content = c.chat().completions().create(jsonRequest.build()).choices().getFirst().message().content().orElseThrow();
             assertTrue(new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(content).isObject(), content);
+            assertEquals(client.chat().completions().create(jsonRequest.build()).choices().getFirst().message().content().orElseThrow(),
+                    content, "the same answer as without speculation");
+            double afterGreedy = metric(http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body(), "tern_speculative_proposals_total");
+            assertTrue(afterGreedy > proposals, "the greedy constrained request speculated");
+            c.chat().completions().create(jsonRequest.temperature(1.0).seed(3).build());
             String after = http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
-            assertEquals(proposals, metric(after, "tern_speculative_proposals_total"));
+            assertEquals(afterGreedy, metric(after, "tern_speculative_proposals_total"), "a sampled constrained request does not");
         }
     }
 
