@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,6 +48,24 @@ class SpeculativeRunTest {
         Cli r = Cli.run("run", "-m", TARGET, "--temp", "0", "-n", "20", "-t", "2", "--spec", "ngram", "Once upon a time");
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.err().contains("speculation: ") && r.err().contains("accepted"), r.err());
+    }
+
+    /** Greedy, a constrained run speculates and writes what it writes without speculation. */
+    @Test
+    void greedyConstrainedRunsSpeculate() throws Exception {
+        String[] base = {"run", "-m", TARGET, "-n", "60", "--temp", "0", "--format", "json", "--regex", "[A-Za-z ,.!?'\\n-]*",
+                "Tom had a red ball. He liked to play with it. Tom had a red ball. He liked"};
+        Cli plain = Cli.run(base);
+        String[] spec = Arrays.copyOf(base, base.length + 2);
+        spec[base.length] = "--spec";
+        spec[base.length + 1] = "ngram";
+        Cli speculated = Cli.run(spec);
+        assertEquals(0, plain.exitCode(), plain.err());
+        assertEquals(0, speculated.exitCode(), speculated.err());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode a = json.readTree(plain.out()), b = json.readTree(speculated.out());
+        assertEquals(a.get("tokens"), b.get("tokens"));
+        assertTrue(b.path("speculative").path("accepted").asInt() > 0, "guesses were made and kept: " + b);
     }
 
     @Test
