@@ -102,11 +102,7 @@ final class RunCommand implements Callable<Integer> {
             }
             Grammar constraint = outputGrammar();
             SamplerConfig config = sampling.config();
-            // Greedy verification draws each row through the constrained sampler; sampled verification does not.
-            if (constraint != null && speculation.enabled() && config.temperature() > 0f) {
-                throw new TernException("a constrained output (--json-object, --json-schema, --regex, --grammar) combines with"
-                        + " speculation only when greedy (--temp 0)");
-            }
+
             Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
                     constraint == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), constraint));
             PrintWriter out = spec.commandLine().getOut();

@@ -74,12 +74,10 @@ class SpeculativeRunTest {
                 {"--spec", "draft"},
                 {"--spec", "ngram", "--draft-model", DRAFT},
                 {"--draft-model", DRAFT, "--draft-min", "5", "--draft-max", "2"},
-                {"--spec", "ngram", "--json-object"},
                 {"--json-object", "--json-schema", Fixtures.stories260K("stories260K-f32.gguf").toString()},
                 {"--json-schema", "/nonexistent/schema.json"},
                 {"--regex", "a", "--json-object"},
                 {"--regex", "(?=a)b"},
-                {"--spec", "ngram", "--regex", "a+"},
                 {"--draft-model", Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-llama-spm.gguf").toString()}}) {
             String[] full = new String[args.length + 5];
             full[0] = "run";

@@ -337,9 +337,7 @@ public final class Scheduler implements AutoCloseable {
      * when there is nothing to verify.
      */
     private Proposal propose(ScheduledRequest r, int room) {
-        // A greedy verify samples each row with the request's constrained sampler, as a plain step would;
-        // a sampled one compares with the unconstrained distribution, so constrained sampled output does not speculate.
-        if (speculation == null || (!r.request.format().isText() && r.request.sampling().temperature() > 0f)) {
+        if (speculation == null) {
             return null;
         }
         if (r.lengths == null) {
@@ -395,7 +393,7 @@ public final class Scheduler implements AutoCloseable {
             } else {
                 float[] probs = r.sampler.probabilities(row);
                 x = d < 0 ? SpeculativeSampling.draw(probs, r.rng()) : SpeculativeSampling.verify(probs, p.distribution(n), d, r.rng());
-                r.sampler.accept(x);
+                r.sampler.chosen(x);
             }
             if (logprobs != null) {
                 logprobs[n] = Logprobs.of(raw, x, top);

@@ -91,7 +91,18 @@ public final class Sampler {
         return cand.ids[cand.size - 1];
     }
 
-    /** Records a token (prompt or externally chosen) in the penalty history. */
+    /**
+     * Records a token drawn outside {@link #sample} from {@link #probabilities} (speculative
+     * verification) as sample would: in the penalty history, and past the constraint.
+     */
+    public void chosen(int token) {
+        accept(token);
+        if (constraint != null) {
+            constraint.accept(token);
+        }
+    }
+
+    /** Records a token of the prompt in the penalty history. */
     public void accept(int token) {
         if (token < 0 || token >= vocabSize) {
             throw new IllegalArgumentException("token " + token + " outside vocabulary of " + vocabSize);
@@ -105,9 +116,12 @@ public final class Sampler {
     }
 
     /**
-     * The distribution {@link #sample} draws from given the current history: one entry per
-     * vocabulary token, zero for filtered tokens; one-hot at the argmax when greedy. Does not
-     * modify {@code logits}, the history or the random state.
+     * The distribution {@link #sample} draws from given the current history and constraint state:
+     * one entry per vocabulary token, zero for filtered or refused tokens; one-hot when greedy.
+     * With a constraint, sample draws from the filtered distribution and, when it draws a refused
+     * token, again from the filtered masked one: so this is the first with its refused tokens'
+     * mass R removed, plus R times the second. Does not modify {@code logits}, the history, the
+     * constraint or the random state.
      */
     public float[] probabilities(float[] logits) {
         checkLength(logits);
@@ -118,13 +132,33 @@ public final class Sampler {
         applyBiasAndPenalties(scratch);
         float[] out = new float[vocabSize];
         if (config.temperature() <= 0f) {
-            out[argmax(scratch)] = 1f;
+            int best = argmax(scratch);
+            if (constraint != null && !constraint.allows(best)) {
+                constraint.mask(scratch);
+                best = argmax(scratch);
+            }
+            out[best] = 1f;
             return out;
         }
+        float[] masked = constraint == null ? null : scratch.clone();
         filter(scratch);
         cand.softmax();
+        double refused = 0;
         for (int i = 0; i < cand.size; i++) {
-            out[cand.ids[i]] = cand.probs[i];
+            int id = cand.ids[i];
+            if (constraint != null && !constraint.allows(id)) {
+                refused += cand.probs[i];
+            } else {
+                out[id] = cand.probs[i];
+            }
+        }
+        if (refused > 0) {
+            constraint.mask(masked);
+            filter(masked);
+            cand.softmax();
+            for (int i = 0; i < cand.size; i++) {
+                out[cand.ids[i]] += (float) (refused * cand.probs[i]);
+            }
         }
         return out;
     }

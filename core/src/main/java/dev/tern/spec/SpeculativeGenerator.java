@@ -160,7 +160,7 @@ public final class SpeculativeGenerator {
         }
         float[] p = sampler.probabilities(row);
         int x = draft < 0 ? SpeculativeSampling.draw(p, rng) : SpeculativeSampling.verify(p, q, draft, rng);
-        sampler.accept(x);
+        sampler.chosen(x);
         return x;
     }
 

@@ -212,6 +212,35 @@ class SpeculativeSchedulingTest {
         assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
     }
 
+    /**
+     * Sampled constrained requests speculate as well: each row is verified against the distribution
+     * the constrained sampler draws from (its exactness is ConstrainedProbabilitiesTest's), so the
+     * answers keep to the grammar.
+     */
+    @Test
+    void sampledConstrainedRequestsSpeculateWithinTheirGrammar() throws Exception {
+        java.util.regex.Pattern letters = java.util.regex.Pattern.compile("[a-z ,.]*");
+        Scheduler s = new Scheduler(target.engine(), target.tokenizer(), target.contextSize(), new SchedulerConfig(8, 64, 16, 0, true),
+                Speculation.ngram(1, 8));
+        try (s) {
+            s.start();
+            List<SchedulerTest.Collector> got = new ArrayList<>();
+            for (int i = 0; i < PROMPTS.length; i++) {
+                SchedulerTest.Collector c = new SchedulerTest.Collector();
+                SamplerConfig sampling = new SamplerConfig(0.7f, 40, 0.95f, 0f, 1f, 64, 0f, 0f, 11 + i);
+                s.submit(new Request(prompt(PROMPTS[i]), sampling, 60, List.of(), -1, OutputFormat.of(TextPattern.regex("[a-z ,.]*"))), c);
+                got.add(c);
+            }
+            for (SchedulerTest.Collector c : got) {
+                assertEquals(null, c.await().error());
+                String text = target.tokenizer().decode(c.ids());
+                assertTrue(letters.matcher(text).matches(), text);
+            }
+        }
+        assertTrue(s.stats().proposalPasses() > 0, s.stats().toString());
+        assertEquals(0, target.engine().cache().usedBlocks(), "every block returned");
+    }
+
     @Test
     void stopTokensAndMinTokensHoldWithAndWithoutSpeculation() throws Exception {
         // A prompt that repeats itself, so that prompt lookup proposes from the first step on.

@@ -496,7 +496,7 @@ class TernServerTest {
             assertTrue(metric(metrics, "tern_speculative_proposals_total") > 0);
 
             // A greedy JSON-constrained request speculates too (the constrained sampler checks each guess) and
-            // answers as the server without speculation does; a sampled one does not speculate.
+            // answers as the server without speculation does; so does a sampled one, within the format.
             double proposals = metric(metrics, "tern_speculative_proposals_total");
             ChatCompletionCreateParams.Builder jsonRequest = ChatCompletionCreateParams.builder().model(MODEL)
                     .addUserMessage("A cat as JSON").maxCompletionTokens(200).temperature(0)
@@ -508,10 +508,12 @@ class TernServerTest {
             double afterGreedy = metric(http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body(), "tern_speculative_proposals_total");
             assertTrue(afterGreedy > proposals, "the greedy constrained request speculated");
-            c.chat().completions().create(jsonRequest.temperature(1.0).seed(3).build());
+            String sampled = c.chat().completions().create(jsonRequest.temperature(1.0).seed(3).build()).choices().getFirst().message()
+                    .content().orElseThrow();
+            assertTrue(new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(sampled).isObject(), sampled);
             String after = http.send(HttpRequest.newBuilder(URI.create(spec.url() + "/metrics")).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
-            assertEquals(afterGreedy, metric(after, "tern_speculative_proposals_total"), "a sampled constrained request does not");
+            assertTrue(metric(after, "tern_speculative_proposals_total") > afterGreedy, "the sampled constrained request speculated");
         }
     }
 
