@@ -1,5 +1,9 @@
 package dev.tern.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.engine.SchedulerConfig;
@@ -17,6 +21,7 @@ import picocli.CommandLine.Spec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code tern serve}: an OpenAI-compatible HTTP server with continuous batching. */
@@ -94,6 +99,10 @@ final class ServeCommand implements Callable<Integer> {
         /** Values of --reasoning-format, named as llama-server's. */
         enum ReasoningFormat { auto, none }
 
+        @Option(names = "--chat-template-kwargs", paramLabel = "JSON", description = "Chat template variables for every"
+                + " request, a JSON object such as '{\"enable_thinking\": false}'; a request's chat_template_kwargs override them")
+        String templateKwargs;
+
         @Mixin
         SpeculationOptions speculation;
 
@@ -132,7 +141,23 @@ final class ServeCommand implements Callable<Integer> {
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
-                    reasoningFormat == ReasoningFormat.auto);
+                    reasoningFormat == ReasoningFormat.auto, templateKwargs());
+        }
+
+        /** --chat-template-kwargs as template variables (none when not given); bad JSON is a one-line error. */
+        private Map<String, Object> templateKwargs() {
+            if (templateKwargs == null) {
+                return Map.of();
+            }
+            try {
+                JsonNode n = new ObjectMapper().readTree(templateKwargs);
+                if (n == null || !n.isObject()) {
+                    throw new TernException("--chat-template-kwargs must be a JSON object, got: " + templateKwargs);
+                }
+                return new ObjectMapper().convertValue(n, new TypeReference<Map<String, Object>>() { });
+            } catch (JsonProcessingException e) {
+                throw new TernException("--chat-template-kwargs is not JSON: " + e.getOriginalMessage());
+            }
         }
 
         /** After {@link #config} (so that bad options fail at once): warms up, saying so on {@code err}, then serves. */

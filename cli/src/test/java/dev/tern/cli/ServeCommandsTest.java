@@ -55,6 +55,17 @@ class ServeCommandsTest {
     }
 
     @Test
+    void serveRefusesChatTemplateKwargsThatAreNotAJsonObject() {
+        for (String bad : new String[]{"{\"enable_thinking\": fals", "[1, 2]"}) {
+            Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "0", "--warmup", "0",
+                    "--chat-template-kwargs", bad);
+            assertEquals(1, r.exitCode());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains("--chat-template-kwargs"), r.err());
+        }
+    }
+
+    @Test
     void serveRefusesANegativeWarmUp() {
         Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "0", "--warmup", "-1");
         assertEquals(1, r.exitCode(), r.err());

@@ -21,13 +21,18 @@ final class PromptBuilder {
     private final ToolCalls.Style toolStyle;
     private final int[] endOfGeneration;
     private final boolean reasoning;
+    private final Map<String, Object> defaultKwargs;
 
     /** A chat prompt's tokens, and whether it ends inside a thinking block the template opened. */
     record ChatPrompt(int[] tokens, boolean opensThinking) {
     }
 
-    /** {@code separateReasoning}: answers of models whose template thinks in tags get their thinking apart. */
-    PromptBuilder(Tern tern, boolean separateReasoning) {
+    /**
+     * {@code separateReasoning}: answers of models whose template thinks in tags get their thinking
+     * apart; {@code defaultKwargs}: template variables a request's chat_template_kwargs may override.
+     */
+    PromptBuilder(Tern tern, boolean separateReasoning, Map<String, Object> defaultKwargs) {
+        this.defaultKwargs = defaultKwargs;
         this.tern = tern;
         this.toolStyle = ToolCalls.Style.of(tern.chatTemplate().source());
         this.reasoning = separateReasoning && Reasoning.usedBy(tern.chatTemplate().source());
@@ -74,7 +79,8 @@ final class PromptBuilder {
         if (tools != null) {
             list = tools.withInstructions(list);
         }
-        Map<String, Object> variables = new HashMap<>(templateKwargs(body));
+        Map<String, Object> variables = new HashMap<>(defaultKwargs);
+        variables.putAll(templateKwargs(body));
         if (tools != null) {
             variables.putAll(tools.templateVariables());
         }

@@ -3,6 +3,10 @@ package dev.tern.server;
 import dev.tern.engine.SchedulerConfig;
 import dev.tern.spec.Speculation;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 /**
  * Settings of a {@link TernServer}.
  *
@@ -16,27 +20,38 @@ import dev.tern.spec.Speculation;
  *                        does not close it
  * @param reasoning       chat answers of models whose template thinks in {@code <think>} tags
  *                        carry the thinking as {@code reasoning_content}, apart from the content
+ * @param templateKwargs  chat template variables every request gets unless its own
+ *                        {@code chat_template_kwargs} set them (llama-server's {@code --chat-template-kwargs})
  */
 public record ServerConfig(String host, int port, String apiKey, String modelName, long maxRequestBytes,
-                           SchedulerConfig scheduler, Speculation speculation, boolean reasoning) {
+                           SchedulerConfig scheduler, Speculation speculation, boolean reasoning,
+                           Map<String, Object> templateKwargs) {
+    public ServerConfig {
+        templateKwargs = Collections.unmodifiableMap(new LinkedHashMap<>(templateKwargs));
+    }
+
     /** Loopback on {@code port}, no key, 1 MiB bodies, the default scheduler, no speculation, reasoning apart. */
     public static ServerConfig loopback(int port, String modelName) {
-        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true);
+        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true, Map.of());
     }
 
     public ServerConfig withApiKey(String key) {
-        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning);
+        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs);
     }
 
     public ServerConfig withScheduler(SchedulerConfig s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning, templateKwargs);
     }
 
     public ServerConfig withSpeculation(Speculation s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning, templateKwargs);
     }
 
     public ServerConfig withReasoning(boolean r) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r, templateKwargs);
+    }
+
+    public ServerConfig withTemplateKwargs(Map<String, Object> kwargs) {
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, kwargs);
     }
 }

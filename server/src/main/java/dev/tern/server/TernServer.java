@@ -42,7 +42,7 @@ public final class TernServer implements AutoCloseable {
         this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler(),
                 config.speculation());
         this.metrics = new ServerMetrics(scheduler);
-        this.completions = new Completions(scheduler, new PromptBuilder(tern, config.reasoning()), new ResponseFormat(tern.tokenizer(), config.modelName()),
+        this.completions = new Completions(scheduler, new PromptBuilder(tern, config.reasoning(), config.templateKwargs()), new ResponseFormat(tern.tokenizer(), config.modelName()),
                 metrics, config.modelName());
         this.embeddings = new Embeddings(tern, config.modelName());
         this.app = Javalin.create(c -> {

@@ -83,6 +83,15 @@ class ReasoningServerTest {
         assertNull(a.get("reasoning_content"));
         assertEquals(t.get("content").asText(), a.get("content").asText());
         assertFalse(a.get("content").asText().isBlank());
+        // The server's own defaults (tern serve --chat-template-kwargs) apply unless the request sets the variable.
+        try (LoopbackServer quiet = LoopbackServer.start(new Tern.Options(1, 256, 2, KVCacheType.F32, TEMPLATE),
+                ServerConfig.loopback(0, LoopbackServer.MODEL).withTemplateKwargs(java.util.Map.of("think", false)))) {
+            JsonNode byDefault = message(quiet, "");
+            assertNull(byDefault.get("reasoning_content"));
+            assertEquals(t.get("content").asText(), byDefault.get("content").asText());
+            assertEquals(message(apart, "").get("reasoning_content"), message(quiet, ", \"chat_template_kwargs\": {\"think\": true}")
+                    .get("reasoning_content"));
+        }
         HttpResponse<String> bad = apart.post("/v1/chat/completions", REQUEST.formatted(", \"chat_template_kwargs\": \"think\""), false);
         assertEquals(400, bad.statusCode(), bad.body());
         assertEquals("chat_template_kwargs", Json.MAPPER.readTree(bad.body()).path("error").path("param").asText());

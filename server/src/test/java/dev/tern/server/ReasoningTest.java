@@ -78,7 +78,7 @@ class ReasoningTest {
                     + "{\"role\": \"assistant\", \"content\": \"4\", \"reasoning_content\": \"A simple sum.\"}, "
                     + "{\"role\": \"user\", \"content\": \"And 3+3?\"}, "
                     + "{\"role\": \"assistant\", \"content\": \"6\", \"reasoning_content\": \"Another sum.\"}]}").getBytes(StandardCharsets.UTF_8));
-            PromptBuilder prompts = new PromptBuilder(tern, true);
+            PromptBuilder prompts = new PromptBuilder(tern, true, Map.of());
             assertEquals("<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n4<|im_end|>\n<|im_start|>user\nAnd 3+3?<|im_end|>\n"
                             + "<|im_start|>assistant\n<think>\nAnother sum.\n</think>\n\n6<|im_end|>\n<|im_start|>assistant\n",
                     afterBos(tern.tokenizer().decode(prompts.chat(body, null).tokens())));

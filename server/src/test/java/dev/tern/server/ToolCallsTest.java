@@ -208,7 +208,7 @@ class ToolCallsTest {
         }
         messages.addObject().put("role", "tool").put("tool_call_id", "call_Paris").put("content", "Sunny");
         messages.addObject().put("role", "tool").put("tool_call_id", "call_Rome").put("content", "Rain");
-        String prompt = tern.tokenizer().decode(new PromptBuilder(tern, true).chat(body, null).tokens());
+        String prompt = tern.tokenizer().decode(new PromptBuilder(tern, true, Map.of()).chat(body, null).tokens());
         // ChatML (the story model has no template of its own): user, assistant, one user turn of both results.
         assertEquals(2, prompt.split("<\\|im_start\\|>user", -1).length - 1, prompt);
         assertTrue(prompt.contains("{\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\",\"days\":1}},"), prompt);
