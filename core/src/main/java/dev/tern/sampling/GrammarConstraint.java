@@ -169,9 +169,9 @@ public final class GrammarConstraint {
 
     private String what() {
         return switch (grammar) {
-            case JsonSchema s -> "JSON value";
-            case TextPattern p -> "text the pattern matches";
-            case GbnfGrammar g -> "text of the grammar";
+            case JsonSchema _ -> "JSON value";
+            case TextPattern _ -> "text the pattern matches";
+            case GbnfGrammar _ -> "text of the grammar";
             case TriggeredGrammar t -> "constrained part after '" + t.trigger() + "'";
         };
     }
