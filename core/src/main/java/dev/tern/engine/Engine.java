@@ -66,9 +66,10 @@ public final class Engine implements AutoCloseable {
     /**
      * The embedding of {@code tokens}: their final hidden states pooled as {@code pooling} says,
      * scaled to unit length. Runs in a KV cache of its own, freed before it returns, so running
-     * sequences keep every block; it waits for, and holds up, other forward passes.
+     * sequences keep every block; its passes of up to 512 tokens take turns with other forward
+     * passes (a long input does not hold a batching loop up for its whole length).
      */
-    public synchronized float[] embed(int[] tokens, Pooling pooling) {
+    public float[] embed(int[] tokens, Pooling pooling) {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("no tokens to embed");
         }
@@ -83,7 +84,10 @@ public final class Engine implements AutoCloseable {
                 for (int i = from; i < to; i++) {
                     batch.add(tokens[i], seq, i, pooling == Pooling.MEAN || (pooling == Pooling.CLS ? i == 0 : i == tokens.length - 1));
                 }
-                float[] rows = pass.hidden(batch);
+                float[] rows;
+                synchronized (this) {
+                    rows = pass.hidden(batch);
+                }
                 for (int r = 0; r < rows.length; r += dim) {
                     for (int j = 0; j < dim; j++) {
                         sum[j] += rows[r + j];
