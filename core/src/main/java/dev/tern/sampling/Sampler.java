@@ -140,20 +140,24 @@ public final class Sampler {
             out[best] = 1f;
             return out;
         }
-        float[] masked = constraint == null ? null : scratch.clone();
+        // One mask (which shares token prefixes) says what is refused: cheaper than asking token by token.
+        float[] masked = null;
+        if (constraint != null) {
+            masked = scratch.clone();
+            constraint.mask(masked);
+        }
         filter(scratch);
         cand.softmax();
         double refused = 0;
         for (int i = 0; i < cand.size; i++) {
             int id = cand.ids[i];
-            if (constraint != null && !constraint.allows(id)) {
+            if (masked != null && masked[id] == Float.NEGATIVE_INFINITY) {
                 refused += cand.probs[i];
             } else {
                 out[id] = cand.probs[i];
             }
         }
         if (refused > 0) {
-            constraint.mask(masked);
             filter(masked);
             cand.softmax();
             for (int i = 0; i < cand.size; i++) {
