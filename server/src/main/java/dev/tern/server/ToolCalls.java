@@ -219,10 +219,17 @@ final class ToolCalls {
     }
 
     private TriggeredGrammar compileLazy() {
-        if (required || (style != Style.HERMES && style != Style.MISTRAL)) {
+        if (required || (style != Style.HERMES && style != Style.MISTRAL && style != Style.MISTRAL_ARGS)) {
             return null;
         }
         try {
+            if (style == Style.MISTRAL_ARGS) {
+                // The name comes before [ARGS]: the arguments follow one of the functions' parameters.
+                ArrayNode params = Json.MAPPER.createArrayNode();
+                tools.forEach(t -> params.add(t.parameters()));
+                return new TriggeredGrammar(ARGS_TAG, jsonSchema(params.size() == 1 && params.get(0).isObject()
+                        ? (ObjectNode) params.get(0).deepCopy() : (ObjectNode) Json.object().set("anyOf", params)));
+            }
             return new TriggeredGrammar(style.callTag(), compileCall());
         } catch (ApiException e) {
             return null;

@@ -244,7 +244,7 @@ class NativeToolCallsTest {
     @Test
     void autoCallsAreConstrainedAfterTheirTag() {
         assertNull(tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").lazyGrammar(), "required calls are constrained whole");
-        assertNull(tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar(), "no tag before the name");
+        assertEquals("[ARGS]", tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar().trigger(), "arguments after [ARGS], the name before it");
         assertNull(tools(ToolCalls.Style.LLAMA_JSON, "").lazyGrammar());
         assertEquals("[TOOL_CALLS]", tools(ToolCalls.Style.MISTRAL, "").lazyGrammar().trigger());
         TriggeredGrammar hermes = tools(ToolCalls.Style.HERMES, "").lazyGrammar();
@@ -260,6 +260,11 @@ class NativeToolCallsTest {
         assertFalse(follows(new GrammarConstraint(vocab, hermes), tokenizer, wrongType), wrongType);
         String unknown = "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {}}";
         assertFalse(follows(new GrammarConstraint(vocab, hermes), tokenizer, unknown), unknown);
+        TriggeredGrammar mistral = tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar();
+        String v11 = "Checking.[TOOL_CALLS]get_weather[ARGS]{\"city\": \"Paris\"}";
+        assertTrue(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11), v11);
+        String v11Bad = "[TOOL_CALLS]get_weather[ARGS]{\"town\": \"Paris\"}";
+        assertFalse(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11Bad), v11Bad);
     }
 
     /** Whether the constraint allows every token of text, in turn. */
