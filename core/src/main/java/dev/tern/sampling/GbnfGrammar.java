@@ -27,21 +27,11 @@ public final class GbnfGrammar implements Grammar {
 
     record Chars(int[] ranges) implements Element {
         boolean contains(int c) {
-            for (int i = 0; i < ranges.length; i += 2) {
-                if (c >= ranges[i] && c <= ranges[i + 1]) {
-                    return true;
-                }
-            }
-            return false;
+            return CodePointSet.contains(ranges, c);
         }
 
         boolean intersects(int lo, int hi) {
-            for (int i = 0; i < ranges.length; i += 2) {
-                if (ranges[i] <= hi && ranges[i + 1] >= lo) {
-                    return true;
-                }
-            }
-            return false;
+            return CodePointSet.intersects(ranges, lo, hi);
         }
     }
 
@@ -199,8 +189,8 @@ public final class GbnfGrammar implements Grammar {
                     ranges.add(new int[]{lo, hi});
                 }
                 expect(']', start, "an unclosed character class");
-                int[] set = normalize(ranges);
-                return List.of(new Chars(negated ? complement(set) : set));
+                int[] set = CodePointSet.union(ranges);
+                return List.of(new Chars(negated ? CodePointSet.complement(set) : set));
             }
             if (c == '.') {
                 at++;
@@ -357,40 +347,6 @@ public final class GbnfGrammar implements Grammar {
                 }
             }
             return new TernException("grammar: " + what + " at line " + line + ", column " + col);
-        }
-
-        /** Sorted, merged ranges. */
-        private static int[] normalize(List<int[]> ranges) {
-            ranges.sort((a, b) -> Integer.compare(a[0], b[0]));
-            List<int[]> merged = new ArrayList<>();
-            for (int[] r : ranges) {
-                if (!merged.isEmpty() && r[0] <= merged.getLast()[1] + 1) {
-                    merged.getLast()[1] = Math.max(merged.getLast()[1], r[1]);
-                } else {
-                    merged.add(new int[]{r[0], r[1]});
-                }
-            }
-            int[] out = new int[2 * merged.size()];
-            for (int i = 0; i < merged.size(); i++) {
-                out[2 * i] = merged.get(i)[0];
-                out[2 * i + 1] = merged.get(i)[1];
-            }
-            return out;
-        }
-
-        private static int[] complement(int[] set) {
-            List<int[]> out = new ArrayList<>();
-            int next = 0;
-            for (int i = 0; i < set.length; i += 2) {
-                if (set[i] > next) {
-                    out.add(new int[]{next, set[i] - 1});
-                }
-                next = set[i + 1] + 1;
-            }
-            if (next <= Character.MAX_CODE_POINT) {
-                out.add(new int[]{next, Character.MAX_CODE_POINT});
-            }
-            return normalize(out);
         }
 
         /**

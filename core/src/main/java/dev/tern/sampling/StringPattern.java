@@ -107,7 +107,7 @@ final class StringPattern {
         for (int w = 0; w < words; w++) {
             for (long bits = from[w]; bits != 0; bits &= bits - 1) {
                 int s = (w << 6) + Long.numberOfTrailingZeros(bits);
-                if (ranges[s] != null && contains(ranges[s], c)) {
+                if (ranges[s] != null && CodePointSet.contains(ranges[s], c)) {
                     long[] reach = after[s];
                     for (int i = 0; i < words; i++) {
                         to[i] |= reach[i];
@@ -133,10 +133,8 @@ final class StringPattern {
         for (int w = 0; w < words(); w++) {
             for (long bits = set[w]; bits != 0; bits &= bits - 1) {
                 int[] r = ranges[(w << 6) + Long.numberOfTrailingZeros(bits)];
-                for (int i = 0; r != null && i < r.length; i += 2) {
-                    if (r[i] <= hi && r[i + 1] >= lo) {
-                        return true;
-                    }
+                if (r != null && CodePointSet.intersects(r, lo, hi)) {
+                    return true;
                 }
             }
         }
@@ -165,14 +163,6 @@ final class StringPattern {
         }
     }
 
-    private static boolean contains(int[] ranges, int c) {
-        for (int i = 0; i < ranges.length; i += 2) {
-            if (c >= ranges[i] && c <= ranges[i + 1]) {
-                return true;
-            }
-        }
-        return false;
-    }
 
     /** A parsed expression: characters of a class, a sequence, alternatives, or a repetition. */
     private sealed interface Expr {
@@ -302,7 +292,7 @@ final class StringPattern {
                     return new Chars(charClass(end));
                 }
                 case '.' -> {
-                    return new Chars(complement(new int[]{'\n', '\n', '\r', '\r', 0x2028, 0x2029}));
+                    return new Chars(CodePointSet.complement(new int[]{'\n', '\n', '\r', '\r', 0x2028, 0x2029}));
                 }
                 case '\\' -> {
                     return new Chars(escape(end, false));
@@ -352,8 +342,8 @@ final class StringPattern {
                     parts.add(lo);
                 }
             }
-            int[] all = union(parts);
-            return negated ? complement(all) : all;
+            int[] all = CodePointSet.union(parts);
+            return negated ? CodePointSet.complement(all) : all;
         }
 
         /** One member of a class: a character or an escape (a single character as the range [c, c]). */
@@ -379,11 +369,11 @@ final class StringPattern {
                     0x205F, 0x205F, 0x3000, 0x3000, 0xFEFF, 0xFEFF};
             return switch (c) {
                 case 'd' -> digit;
-                case 'D' -> complement(digit);
+                case 'D' -> CodePointSet.complement(digit);
                 case 'w' -> word;
-                case 'W' -> complement(word);
+                case 'W' -> CodePointSet.complement(word);
                 case 's' -> space;
-                case 'S' -> complement(space);
+                case 'S' -> CodePointSet.complement(space);
                 case 'n' -> single('\n');
                 case 'r' -> single('\r');
                 case 't' -> single('\t');
@@ -510,46 +500,5 @@ final class StringPattern {
         private int loopAny(int from) {
             return build(new Repeat(new Chars(ANY), 0, -1), entry(from));
         }
-    }
-
-    /** The sorted, merged union of ranges given as pairs. */
-    private static int[] union(List<int[]> parts) {
-        List<int[]> pairs = new ArrayList<>();
-        for (int[] p : parts) {
-            for (int i = 0; i < p.length; i += 2) {
-                pairs.add(new int[]{p[i], p[i + 1]});
-            }
-        }
-        pairs.sort((a, b) -> Integer.compare(a[0], b[0]));
-        List<Integer> out = new ArrayList<>();
-        for (int[] p : pairs) {
-            int n = out.size();
-            if (n > 0 && p[0] <= out.get(n - 1) + 1) {
-                out.set(n - 1, Math.max(out.get(n - 1), p[1]));
-            } else {
-                out.add(p[0]);
-                out.add(p[1]);
-            }
-        }
-        return out.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    /** Every code point not in the ranges. */
-    private static int[] complement(int[] ranges) {
-        int[] sorted = union(List.of(ranges));
-        List<Integer> out = new ArrayList<>();
-        int next = 0;
-        for (int i = 0; i < sorted.length; i += 2) {
-            if (sorted[i] > next) {
-                out.add(next);
-                out.add(sorted[i] - 1);
-            }
-            next = sorted[i + 1] + 1;
-        }
-        if (next <= MAX_CODE_POINT) {
-            out.add(next);
-            out.add(MAX_CODE_POINT);
-        }
-        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 }
