@@ -47,13 +47,7 @@ final class StopText {
     private int heldBack() {
         int best = 0;
         for (String s : stops) {
-            int max = Math.min(s.length() - 1, text.length() - released);
-            for (int k = max; k > best; k--) {
-                if (text.substring(text.length() - k).equals(s.substring(0, k))) {
-                    best = k;
-                    break;
-                }
-            }
+            best = Math.max(best, Tags.partialAtEnd(text, released, s));
         }
         return best;
     }

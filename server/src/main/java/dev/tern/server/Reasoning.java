@@ -1,5 +1,7 @@
 package dev.tern.server;
 
+import dev.tern.engine.Tags;
+
 /**
  * Where a reasoning model's thinking ends and its answer begins. DeepSeek-R1, Qwen3 and QwQ write
  * their thinking between {@code <think>} and {@code </think>} before the answer; some templates

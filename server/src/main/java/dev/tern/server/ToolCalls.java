@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.chat.ChatMessage;
+import dev.tern.engine.Tags;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.TriggeredGrammar;
 

@@ -1,7 +1,7 @@
-package dev.tern.server;
+package dev.tern.engine;
 
-/** Tags in text that is still being generated. */
-final class Tags {
+/** Markers (stop strings, tags) in text that is still being generated. */
+public final class Tags {
     private Tags() {
     }
 
@@ -9,7 +9,7 @@ final class Tags {
      * Length of the longest end of {@code text} past {@code from} that is a proper beginning of
      * {@code tag}: text to hold back, since the next tokens may complete the tag.
      */
-    static int partialAtEnd(CharSequence text, int from, String tag) {
+    public static int partialAtEnd(CharSequence text, int from, String tag) {
         int n = text.length();
         for (int k = Math.min(tag.length() - 1, n - from); k > 0; k--) {
             boolean match = true;
