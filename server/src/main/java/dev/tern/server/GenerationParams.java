@@ -327,15 +327,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (!ids.isArray()) {
             throw ApiException.badRequest(problem, "stop_token_ids");
         }
-        int[] out = new int[ids.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonNode id = ids.get(i);
-            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() >= vocab) {
-                throw ApiException.badRequest(problem, "stop_token_ids");
-            }
-            out[i] = id.asInt();
-        }
-        return out;
+        return Json.tokenIds(ids, vocab, problem, "stop_token_ids");
     }
 
     static boolean present(ObjectNode body, String key) {
