@@ -191,7 +191,7 @@ final class JsonCursor {
                 }
                 // As for UTF-8: a digit after which no unit the pattern takes can follow is refused now.
                 int lo = unit << 4 * pending;
-                return keyByte(b) && (key || pattern == null || pattern.consumesAny(matches, lo, lo | (1 << 4 * pending) - 1));
+                return keyByte(b) && patternTakes(lo, lo | (1 << 4 * pending) - 1);
             case LITERAL:
                 return literal(b);
             case MINUS:
@@ -393,6 +393,11 @@ final class JsonCursor {
         return alive;
     }
 
+    /** Whether the string's pattern (if any) takes some character in [lo, hi] next. */
+    private boolean patternTakes(int lo, int hi) {
+        return key || pattern == null || pattern.consumesAny(matches, lo, hi);
+    }
+
     /** Whether the character begun can still be one the pattern (if any) takes. */
     private boolean canContinue() {
         return key || pattern == null ? Utf8.encodable(unit, pending, least) : pattern.canContinue(matches, unit, pending, least);
@@ -423,7 +428,7 @@ final class JsonCursor {
         }
         if (b == '\\') {
             // An escape writes one UTF-16 unit: refused where the pattern takes no more characters.
-            return to(ESCAPE) && keyByte(b) && (key || pattern == null || pattern.consumesAny(matches, 0, 0xFFFF));
+            return to(ESCAPE) && keyByte(b) && patternTakes(0, 0xFFFF);
         }
         if (b >= 0x80) {
             pending = Utf8.continuations(b);
