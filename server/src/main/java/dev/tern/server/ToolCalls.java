@@ -544,25 +544,39 @@ final class ToolCalls {
      * Anything else makes the whole answer content.
      */
     private Reply readMistralArgs(String text) {
-        int tag = text.indexOf(MISTRAL_TAG);
-        if (tag < 0) {
+        List<ArgsCall> written = argsCalls(text);
+        if (written == null) {
             return new Reply(text, List.of());
         }
         List<Call> calls = new ArrayList<>();
-        for (String segment : text.substring(tag + MISTRAL_TAG.length()).split(Pattern.quote(MISTRAL_TAG), -1)) {
-            int args = segment.indexOf(ARGS_TAG);
-            if (args < 0) {
+        for (ArgsCall c : written) {
+            JsonNode v = Json.parseOrText(c.arguments().strip());
+            if (c.name() == null || !hasTool(c.name()) || !v.isObject()) {
                 return new Reply(text, List.of());
             }
-            String name = callName(segment.substring(0, args));
-            JsonNode v = Json.parseOrText(segment.substring(args + ARGS_TAG.length()).strip());
-            if (!hasTool(name) || !v.isObject()) {
-                return new Reply(text, List.of());
-            }
-            calls.add(call(name, Json.write(v)));
+            calls.add(call(c.name(), Json.write(v)));
         }
-        String content = text.substring(0, tag).strip();
+        String content = text.substring(0, text.indexOf(MISTRAL_TAG)).strip();
         return new Reply(content.isEmpty() ? null : content, calls);
+    }
+
+    /** A call as written in Mistral's newer syntax: its name (null while no {@code [ARGS]} follows it) and the text after {@code [ARGS]}. */
+    private record ArgsCall(String name, String arguments) {
+    }
+
+    /** The calls from the first {@code [TOOL_CALLS]} of text on, or null where there is none. */
+    private static List<ArgsCall> argsCalls(String text) {
+        int at = text.indexOf(MISTRAL_TAG);
+        if (at < 0) {
+            return null;
+        }
+        List<ArgsCall> out = new ArrayList<>();
+        for (String segment : text.substring(at + MISTRAL_TAG.length()).split(Pattern.quote(MISTRAL_TAG), -1)) {
+            int args = segment.indexOf(ARGS_TAG);
+            out.add(args < 0 ? new ArgsCall(null, segment)
+                    : new ArgsCall(callName(segment.substring(0, args)), segment.substring(args + ARGS_TAG.length())));
+        }
+        return out;
     }
 
     /** The name in what precedes {@code [ARGS]}: without a {@code [CALL_ID]} part. */
@@ -643,24 +657,16 @@ final class ToolCalls {
      * {@code [TOOL_CALLS]}.
      */
     private List<PartialCalls.Call> partialMistralArgs(String all) {
-        int at = all.indexOf(MISTRAL_TAG);
+        List<ArgsCall> written = argsCalls(all);
         List<PartialCalls.Call> out = new ArrayList<>();
-        if (at < 0) {
-            return out;
-        }
-        String[] segments = all.substring(at + MISTRAL_TAG.length()).split(Pattern.quote(MISTRAL_TAG), -1);
-        for (int k = 0; k < segments.length; k++) {
-            String segment = segments[k];
-            int args = segment.indexOf(ARGS_TAG);
-            String name = args < 0 ? null : callName(segment.substring(0, args));
+        for (int k = 0; written != null && k < written.size(); k++) {
+            String name = written.get(k).name();
             if (name == null || !hasTool(name) || (!parallel && !out.isEmpty())) {
                 break;
             }
-            String raw = segment.substring(args + ARGS_TAG.length()).stripLeading();
-            if (k == segments.length - 1) {
-                raw = raw.substring(0, raw.length() - Tags.partialAtEnd(raw, 0, MISTRAL_TAG));
-            }
-            out.add(new PartialCalls.Call(name, k < segments.length - 1 ? raw.strip() : raw));
+            String raw = written.get(k).arguments().stripLeading();
+            boolean last = k == written.size() - 1;
+            out.add(new PartialCalls.Call(name, last ? raw.substring(0, raw.length() - Tags.partialAtEnd(raw, 0, MISTRAL_TAG)) : raw.strip()));
         }
         return out;
     }
