@@ -36,7 +36,7 @@ public final class GrammarConstraint {
             case JsonSchema schema -> new JsonGrammar(schema);
             case TextPattern pattern -> new PatternRecognizer(pattern);
             case GbnfGrammar gbnf -> new GbnfRecognizer(gbnf);
-            case TriggeredGrammar t -> new TriggeredRecognizer(t, recognizer(t.grammar()), recognizer(t.grammar()), recognizer(t.grammar()));
+            case TriggeredGrammar t -> new TriggeredRecognizer(t, () -> recognizer(t.grammar()));
         };
     }
 

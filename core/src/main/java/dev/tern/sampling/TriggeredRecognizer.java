@@ -1,6 +1,7 @@
 package dev.tern.sampling;
 
 import java.nio.charset.StandardCharsets;
+import java.util.function.Supplier;
 
 /**
  * Reads an output for a {@link TriggeredGrammar}: bytes pass freely while the trigger is looked
@@ -18,11 +19,12 @@ final class TriggeredRecognizer implements Recognizer {
     private int matched;
     private boolean inside;
 
-    TriggeredRecognizer(TriggeredGrammar g, Recognizer inner, Recognizer start, Recognizer before) {
+    /** {@code inner} makes recognizers of the grammar after the trigger. */
+    TriggeredRecognizer(TriggeredGrammar g, Supplier<Recognizer> inner) {
         this.trigger = g.trigger().getBytes(StandardCharsets.UTF_8);
-        this.inner = inner;
-        this.start = start;
-        this.before = before;
+        this.inner = inner.get();
+        this.start = inner.get();
+        this.before = inner.get();
         this.fail = new int[trigger.length];
         for (int i = 1, k = 0; i < trigger.length; i++) {
             while (k > 0 && trigger[i] != trigger[k]) {

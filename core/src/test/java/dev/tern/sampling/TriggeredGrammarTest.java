@@ -18,8 +18,7 @@ class TriggeredGrammarTest {
              "required": ["name", "arguments"], "additionalProperties": false}""");
 
     private static TriggeredRecognizer recognizer(TriggeredGrammar g) {
-        return new TriggeredRecognizer(g, new JsonGrammar((JsonSchema) g.grammar()), new JsonGrammar((JsonSchema) g.grammar()),
-                new JsonGrammar((JsonSchema) g.grammar()));
+        return new TriggeredRecognizer(g, () -> new JsonGrammar((JsonSchema) g.grammar()));
     }
 
     /** Bytes accepted before the recognizer refuses one (the whole length when it refuses none). */
