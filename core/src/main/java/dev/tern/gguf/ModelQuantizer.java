@@ -148,7 +148,7 @@ public final class ModelQuantizer {
             case Q6_K -> 18;
             case BF16 -> 32;
             default -> throw new TernException("cannot quantize to " + type
-                    + " (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
+                    + " (supported: " + GGMLType.supportedNames() + ")");
         };
     }
 

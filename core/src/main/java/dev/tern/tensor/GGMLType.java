@@ -67,6 +67,12 @@ public enum GGMLType {
         return elements / blockSize * blockBytes;
     }
 
+    /** The types Tern computes with, comma-separated, for error messages. */
+    public static String supportedNames() {
+        return java.util.Arrays.stream(values()).filter(GGMLType::isSupported).map(Enum::name)
+                .collect(java.util.stream.Collectors.joining(", "));
+    }
+
     public boolean isSupported() {
         return switch (this) {
             case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> true;
