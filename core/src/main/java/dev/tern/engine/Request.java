@@ -11,7 +11,8 @@ import java.util.Objects;
  *
  * @param prompt      token ids to continue (not empty)
  * @param sampling    sampler settings; every request gets its own {@link dev.tern.sampling.Sampler}
- * @param maxTokens   tokens to generate at most (not 0); negative means until the context is full
+ * @param maxTokens   tokens to generate at most; negative means until the context is full; 0 only
+ *                    with promptLogprobs, to score a prompt without generating
  * @param stop        strings that end the generation; the text stops before the first of them
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
  * @param format      a JSON format samples only tokens that keep the output one JSON value of its
@@ -20,14 +21,18 @@ import java.util.Objects;
  *                    of the output; vLLM's {@code stop_token_ids})
  * @param minTokens   tokens generated before an end-of-generation or stop token may be sampled
  *                    (vLLM's {@code min_tokens}); stop strings still end the text at any point
+ * @param promptLogprobs -1: none; k &ge; 0: the log-probability of each prompt token after the
+ *                    first given the tokens before it, with the k most likely alternatives (OpenAI's
+ *                    {@code echo} with {@code logprobs}, vLLM's {@code prompt_logprobs}); such a prompt
+ *                    is computed whole, not taken from the prefix cache
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
-                      OutputFormat format, int[] stopTokens, int minTokens) {
+                      OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs) {
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
         }
-        if (maxTokens == 0) {
+        if (maxTokens == 0 && promptLogprobs < 0) {
             throw new IllegalArgumentException("maxTokens 0: nothing to generate");
         }
         stop = List.copyOf(stop);
@@ -46,6 +51,12 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         if (minTokens < 0 || (maxTokens > 0 && minTokens > maxTokens)) {
             throw new IllegalArgumentException("minTokens " + minTokens + " outside [0, maxTokens " + maxTokens + "]");
         }
+    }
+
+    /** No prompt log-probabilities. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
+                   OutputFormat format, int[] stopTokens, int minTokens) {
+        this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, -1);
     }
 
     /** Ends only at end-of-generation tokens, from the first token on. */

@@ -43,6 +43,11 @@ final class ScheduledRequest implements RequestHandle {
     /** Output not released yet (held back by stop strings). */
     final List<Integer> pendingTokens = new ArrayList<>();
     final List<TokenLogprob> pendingLogprobs = new ArrayList<>();
+    /** The prompt's log-probabilities so far, while they are asked for and not delivered; else null. */
+    List<TokenLogprob> promptLogprobs;
+    /** This step's rows of logits: the first, and how many of them score prompt tokens (they come first). */
+    int firstRow;
+    int scoreRows;
     /** Speculation state, made when the request first decodes; the proposal is this step's, or null. */
     Proposer proposer;
     AdaptiveDraftLength lengths;
@@ -60,6 +65,7 @@ final class ScheduledRequest implements RequestHandle {
         this.scheduler = scheduler;
         this.tokens = Arrays.copyOf(request.prompt(), request.prompt().length + 16);
         this.length = request.prompt().length;
+        this.promptLogprobs = request.promptLogprobs() >= 0 ? new ArrayList<>() : null;
     }
 
     @Override

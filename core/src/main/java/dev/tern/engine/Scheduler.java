@@ -300,13 +300,17 @@ public final class Scheduler implements AutoCloseable {
             }
             return true;
         }
+        for (ScheduledRequest r : planned) {
+            if (r.promptLogprobs != null) {
+                score(r, logits);
+            }
+        }
         int[][] decided = new int[sampling.size()][];
         TokenLogprob[][] logprobs = new TokenLogprob[sampling.size()][];
         int[] firstRow = new int[sampling.size()];
-        for (int k = 0, row = 0; k < sampling.size(); k++) {
+        for (int k = 0; k < sampling.size(); k++) {
             ScheduledRequest r = sampling.get(k);
-            firstRow[k] = row;
-            row += r.proposal == null ? 1 : r.proposal.size() + 1;
+            firstRow[k] = r.firstRow + r.scoreRows;
             if (r.proposal != null) {
                 // Decided and cut back before the prefix cache sees the request's blocks.
                 logprobs[k] = r.request.logprobs() >= 0 ? new TokenLogprob[r.proposal.size() + 1] : null;
@@ -318,6 +322,11 @@ public final class Scheduler implements AutoCloseable {
         }
         for (int k = 0; k < sampling.size(); k++) {
             ScheduledRequest r = sampling.get(k);
+            if (r.request.maxTokens() == 0) {
+                running.remove(r);
+                finish(r, FinishReason.LENGTH, null);
+                continue;
+            }
             if (decided[k] == null) {
                 sample(r, Arrays.copyOfRange(logits, firstRow[k] * vocab, (firstRow[k] + 1) * vocab));
                 continue;
@@ -419,6 +428,8 @@ public final class Scheduler implements AutoCloseable {
      */
     private int plan(Batch batch, ScheduledRequest r, int take, List<ScheduledRequest> planned, List<ScheduledRequest> sampling) {
         int from = r.computed();
+        r.firstRow = batch.logitCount();
+        r.scoreRows = 0;
         if (r.proposal != null) {
             batch.add(r.tokens[from], r.table, from, true);
             for (int i = 0; i < r.proposal.size(); i++) {
@@ -428,14 +439,42 @@ public final class Scheduler implements AutoCloseable {
             sampling.add(r);
             return take;
         }
+        // A prompt being scored wants the logits of every position that predicts a prompt token.
+        int scoredUpTo = r.promptLogprobs == null ? 0 : r.request.prompt().length - 1;
         for (int p = from; p < from + take; p++) {
-            batch.add(r.tokens[p], r.table, p, p == r.length - 1);
+            boolean scores = p < scoredUpTo;
+            batch.add(r.tokens[p], r.table, p, scores || p == r.length - 1);
+            if (scores) {
+                r.scoreRows++;
+            }
         }
         planned.add(r);
         if (from + take == r.length) {
             sampling.add(r);
         }
         return take;
+    }
+
+    /**
+     * Scores the prompt tokens this step's rows predict; once every prompt token after the first
+     * is scored, hands them to the listener.
+     */
+    private void score(ScheduledRequest r, float[] logits) {
+        int[] prompt = r.request.prompt();
+        for (int j = 0; j < r.scoreRows; j++) {
+            int row = r.firstRow + j;
+            float[] raw = Arrays.copyOfRange(logits, row * vocab, (row + 1) * vocab);
+            r.promptLogprobs.add(Logprobs.of(raw, prompt[r.promptLogprobs.size() + 1], r.request.promptLogprobs()));
+        }
+        if (r.promptLogprobs.size() == prompt.length - 1) {
+            List<TokenLogprob> all = List.copyOf(r.promptLogprobs);
+            r.promptLogprobs = null;
+            try {
+                r.listener.onPromptLogprobs(all);
+            } catch (RuntimeException e) {
+                r.cancelled = true;
+            }
+        }
     }
 
     private int blocksNeeded(ScheduledRequest r, int take) {
@@ -456,7 +495,8 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void attachCachedPrefix(ScheduledRequest r) {
-        if (prefixCache == null) {
+        // A prompt being scored needs the logits of every position, so none of it is taken from the cache.
+        if (prefixCache == null || r.promptLogprobs != null) {
             return;
         }
         // The last token is always computed: its logits are needed, and its block must be private.
@@ -495,6 +535,10 @@ public final class Scheduler implements AutoCloseable {
         r.table.close();
         r.table = null;
         r.registered = 0;
+        if (r.promptLogprobs != null) {
+            // Its prompt is computed again from the start, and scored again.
+            r.promptLogprobs.clear();
+        }
         // A draft model's session is freed too: only running requests hold one, so --parallel of them suffice.
         if (r.proposer != null) {
             r.proposer.close();
