@@ -10,6 +10,7 @@ import dev.tern.engine.RequestListener;
 import dev.tern.engine.RequestOutput;
 import dev.tern.engine.RequestResult;
 import dev.tern.engine.Scheduler;
+import dev.tern.engine.TokenLogprob;
 import dev.tern.sampling.TriggeredGrammar;
 import io.javalin.http.Context;
 
@@ -46,7 +47,8 @@ final class Completions {
     }
 
     /** One piece of news from the scheduler about choice {@code index}. */
-    private record Event(int index, RequestOutput output, RequestResult result, long nanos) {
+    /** One of: a choice's new output, its end, or its echoed prompt's log-probabilities. */
+    private record Event(int index, RequestOutput output, RequestResult result, List<TokenLogprob> prompt, long nanos) {
     }
 
     void handle(Context ctx, boolean chat) {
@@ -101,10 +103,12 @@ final class Completions {
         long start = System.nanoTime();
         try {
             // Choice k answers prompt k / n with seed + k % n: a prompt's choices do not depend on its neighbours.
+            // An echoed prompt is always scored: its text comes back when its scores do, before any answer.
+            int promptScores = p.echo() ? Math.max(0, p.logprobs()) : -1;
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens());
-                handles.add(scheduler.submit(r, listener(k, events, metrics)));
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores);
+                handles.add(scheduler.submit(r, listener(k, events, metrics, p.echo())));
             }
         } catch (QueueFullException e) {
             handles.forEach(RequestHandle::cancel);
@@ -121,7 +125,7 @@ final class Completions {
         // calls constrained only after their tag leave it.
         boolean reasoning = chat && prompts.reasoning() && (p.format().isText() || p.format().grammar() instanceof TriggeredGrammar);
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
-                tools, reasoning, reasoning && chatPrompt.opensThinking());
+                tools, reasoning, reasoning && chatPrompt.opensThinking(), p.echo() ? all : null);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage());
@@ -130,18 +134,28 @@ final class Completions {
         }
     }
 
-    /** Feeds the handler's queue; counts the finish here, as the handler may be gone (client disconnected). */
-    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics) {
+    /**
+     * Feeds the handler's queue; counts the finish here, as the handler may be gone (client
+     * disconnected). {@code echo}: the prompt's scores are wanted, to echo it.
+     */
+    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics, boolean echo) {
         return new RequestListener() {
             @Override
             public void onOutput(RequestOutput output) {
-                events.add(new Event(index, output, null, System.nanoTime()));
+                events.add(new Event(index, output, null, null, System.nanoTime()));
+            }
+
+            @Override
+            public void onPromptLogprobs(List<TokenLogprob> logprobs) {
+                if (echo) {
+                    events.add(new Event(index, null, null, logprobs, System.nanoTime()));
+                }
             }
 
             @Override
             public void onFinish(RequestResult result) {
                 metrics.finished(result);
-                events.add(new Event(index, null, result, System.nanoTime()));
+                events.add(new Event(index, null, result, null, System.nanoTime()));
             }
         };
     }
@@ -160,7 +174,9 @@ final class Completions {
             if (e == null) {
                 continue;
             }
-            if (e.output != null) {
+            if (e.prompt != null) {
+                response.echo(e.index, e.prompt);
+            } else if (e.output != null) {
                 choices.output(e.index, e.output, e.nanos);
                 response.append(e.index, e.output);
             } else {
@@ -199,7 +215,9 @@ final class Completions {
             }
             while (!choices.allDone()) {
                 Event e = poll(events, Long.MAX_VALUE);
-                if (e.output != null) {
+                if (e.prompt != null) {
+                    send(out, Json.write(response.echo(e.index, e.prompt)));
+                } else if (e.output != null) {
                     choices.output(e.index, e.output, e.nanos);
                     ObjectNode chunk = response.chunk(e.index, e.output);
                     if (chunk != null) {

@@ -28,9 +28,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param maxTokens    -1 for no limit but the context
  * @param logprobs     -1 when not asked; else how many top alternatives
  * @param format       from {@code response_format}, or the tool-call schema when the request has tools
+ * @param echo         (completions) the prompt comes back before the answer, with its tokens'
+ *                     log-probabilities when logprobs are asked for: how evaluation harnesses score text
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
-                        int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format) {
+                        int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo) {
     static final int MAX_N = 16;
     /** A logit bias no logit outweighs: the token is never sampled. */
     private static final float NEVER = -1e30f;
@@ -42,10 +44,12 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
      */
     static GenerationParams parse(ObjectNode body, boolean chat, int vocab, int[] endOfGeneration, ToolCalls tools) {
         refuseUnsupported(body, chat);
+        boolean echo = !chat && bool(body, "echo");
         int maxTokens = -1;
         for (String key : chat ? new String[]{"max_completion_tokens", "max_tokens"} : new String[]{"max_tokens"}) {
             if (present(body, key)) {
-                maxTokens = intIn(body, key, 1, Integer.MAX_VALUE);
+                // An echoed prompt may be all the answer: scoring text generates nothing.
+                maxTokens = intIn(body, key, echo ? 0 : 1, Integer.MAX_VALUE);
                 break;
             }
         }
@@ -134,12 +138,12 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
         }
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,
-                includeUsage, format);
+                includeUsage, format, echo);
     }
 
     /**
      * Requests whose answer would silently differ from what they ask for: the legacy
-     * {@code functions} (tools replace them), tools outside chat, an echoed prompt, best-of
+     * {@code functions} (tools replace them), tools outside chat, an echoed chat prompt, best-of
      * ranking, a suffix. Empty lists, echo false, best_of 1 and an empty suffix are what every
      * answer already satisfies.
      */
@@ -150,8 +154,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
         }
         // The legacy completion fields that change the answer's shape.
-        if (present(body, "echo") && body.get("echo").asBoolean(true)) {
-            throw ApiException.badRequest("echo is not supported by this server", "echo");
+        if (chat && bool(body, "echo")) {
+            throw ApiException.badRequest("echo is supported by completions, not chat completions", "echo");
         }
         if (present(body, "best_of") && !(body.get("best_of").isIntegralNumber() && body.get("best_of").asInt() == 1)) {
             throw ApiException.badRequest("best_of other than 1 is not supported by this server", "best_of");

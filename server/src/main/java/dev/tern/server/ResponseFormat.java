@@ -7,6 +7,7 @@ import dev.tern.engine.FinishReason;
 import dev.tern.engine.RequestOutput;
 import dev.tern.engine.RequestResult;
 import dev.tern.engine.TokenLogprob;
+import dev.tern.tokenizer.StreamDecoder;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.nio.charset.StandardCharsets;
@@ -28,12 +29,12 @@ final class ResponseFormat {
      * {@code tools} (null: none), each choice's answer becomes tool calls or content once it is whole.
      * With {@code reasoning} (a chat answer of a thinking model), the thinking goes to
      * {@code reasoning_content} and only the rest is content; {@code inside}: the prompt opened the
-     * thinking block.
+     * thinking block. {@code echoed}: the prompts, when each choice begins with its prompt (else null).
      */
     Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools,
-                   boolean reasoning, boolean inside) {
+                   boolean reasoning, boolean inside, List<int[]> echoed) {
         return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools,
-                reasoning, inside);
+                reasoning, inside, echoed);
     }
 
     /** One response being built: the text and log-probabilities of each choice so far. */
@@ -46,6 +47,7 @@ final class ResponseFormat {
         private final int perPrompt;
         private final boolean reasoning;
         private final boolean inside;
+        private final List<int[]> echoed;
         /** Each choice's whole output; {@link #text} is its answer, after any thinking. */
         private final StringBuilder[] raw;
         private final StringBuilder[] text;
@@ -63,7 +65,8 @@ final class ResponseFormat {
         private final List<List<Integer>> argumentsSent = new ArrayList<>();
 
         Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools, boolean reasoning,
-                 boolean inside) {
+                 boolean inside, List<int[]> echoed) {
+            this.echoed = echoed;
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
@@ -87,6 +90,44 @@ final class ResponseFormat {
                 callIds.add(new ArrayList<>());
                 argumentsSent.add(new ArrayList<>());
             }
+        }
+
+        /**
+         * Begins choice i (a completion) with its prompt: the prompt's text (as the tokenizer
+         * decodes it: no control tokens such as BOS, no space the tokenizer prefixed) and, with
+         * logprobs, its tokens (the first has no log-probability, as in OpenAI's answers) with the
+         * {@code scores} of the others. Returns the stream chunk that carries them.
+         */
+        ObjectNode echo(int i, List<TokenLogprob> scores) {
+            int[] prompt = echoed.get(i / perPrompt);
+            int[] textIds = java.util.Arrays.stream(prompt).filter(t -> !tokenizer.isControl(t)).toArray();
+            String echo = tokenizer.decode(textIds);
+            // Offsets by streaming the pieces, less the prefixed space decode drops from the first.
+            StreamDecoder decoder = new StreamDecoder(tokenizer);
+            int[] offsets = new int[prompt.length];
+            int streamed = 0;
+            for (int j = 0; j < prompt.length; j++) {
+                offsets[j] = streamed;
+                if (!tokenizer.isControl(prompt[j])) {
+                    streamed += decoder.append(prompt[j]).length();
+                }
+            }
+            int shift = streamed + decoder.flush().length() - echo.length();
+            raw[i].append(echo);
+            ObjectNode lp = emptyLegacy();
+            if (logprobs) {
+                for (int j = 0; j < prompt.length; j++) {
+                    TokenLogprob t = j == 0 ? null : scores.get(j - 1);
+                    ((ArrayNode) lp.get("tokens")).add(piece(prompt[j]));
+                    ((ArrayNode) lp.get("token_logprobs")).add(t == null ? null : t.logprob());
+                    ((ArrayNode) lp.get("top_logprobs")).add(t == null ? null : legacyTop(t));
+                    ((ArrayNode) lp.get("text_offset")).add(Math.max(0, offsets[j] - shift));
+                }
+                for (String key : List.of("tokens", "token_logprobs", "top_logprobs", "text_offset")) {
+                    ((ArrayNode) legacy[i].get(key)).addAll((ArrayNode) lp.get(key));
+                }
+            }
+            return chunk(i, null, echo, logprobs ? lp : null, null);
         }
 
         /** Accumulates output for the whole-body answer. */
@@ -408,19 +449,26 @@ final class ResponseFormat {
                 e.put("logprob", t.logprob());
                 e.set("bytes", bytes(t.token()));
                 ArrayNode top = e.putArray("top_logprobs");
-                ObjectNode legacyTop = Json.object();
                 for (int k = 0; k < t.topTokens().length; k++) {
-                    String alt = piece(t.topTokens()[k]);
-                    top.addObject().put("token", alt).put("logprob", t.topLogprobs()[k]).set("bytes", bytes(t.topTokens()[k]));
-                    legacyTop.put(alt, t.topLogprobs()[k]);
+                    top.addObject().put("token", piece(t.topTokens()[k])).put("logprob", t.topLogprobs()[k])
+                            .set("bytes", bytes(t.topTokens()[k]));
                 }
                 ((ArrayNode) legacyLp.get("tokens")).add(piece);
                 ((ArrayNode) legacyLp.get("token_logprobs")).add(t.logprob());
-                ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop);
+                ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop(t));
                 ((ArrayNode) legacyLp.get("text_offset")).add(offset);
                 offset += piece.length();
             }
         }
+    }
+
+    /** The legacy completions' top alternatives: their text to their log-probability. */
+    private ObjectNode legacyTop(TokenLogprob t) {
+        ObjectNode top = Json.object();
+        for (int k = 0; k < t.topTokens().length; k++) {
+            top.put(piece(t.topTokens()[k]), t.topLogprobs()[k]);
+        }
+        return top;
     }
 
     private static ObjectNode emptyLegacy() {
