@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.engine.Scheduler;
 import dev.tern.engine.SchedulerStats;
+import dev.tern.tokenizer.Tokenizer;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
@@ -61,6 +62,7 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
+            c.routes.get("/tokenizer_info", this::tokenizerInfo);
             c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
@@ -141,24 +143,48 @@ public final class TernServer implements AutoCloseable {
         return m;
     }
 
-    /** llama.cpp's /tokenize: {"content": text, "add_special": false} → {"tokens": [...]}. */
+    /**
+     * /tokenize in llama.cpp's shape, {"content": text, "add_special": false}, or vLLM's,
+     * {"prompt": text, "add_special_tokens": true} → {"tokens": [...], "count", "max_model_len"}.
+     */
     private void tokenize(Context ctx) {
         ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
-        if (!body.path("content").isTextual()) {
-            throw ApiException.badRequest("content must be a string", "content");
+        boolean vllm = !body.has("content") && body.has("prompt");
+        String key = vllm ? "prompt" : "content";
+        if (!body.path(key).isTextual()) {
+            throw ApiException.badRequest(key + " must be a string", key);
         }
-        boolean addSpecial = body.path("add_special").asBoolean(false);
+        boolean addSpecial = vllm ? body.path("add_special_tokens").asBoolean(true) : body.path("add_special").asBoolean(false);
         boolean parseSpecial = body.path("parse_special").asBoolean(true);
-        int[] ids = tern.tokenizer().encode(body.get("content").asText(), addSpecial, parseSpecial);
+        int[] ids = tern.tokenizer().encode(body.get(key).asText(), addSpecial, parseSpecial);
         ObjectNode out = Json.object();
         ArrayNode tokens = out.putArray("tokens");
         for (int id : ids) {
             tokens.add(id);
         }
+        out.put("count", ids.length);
+        out.put("max_model_len", tern.contextSize());
         json(ctx, out);
     }
 
-    /** llama.cpp's /detokenize: {"tokens": [...]} → {"content": text}. */
+    /**
+     * vLLM's /tokenizer_info, which lets evaluation harnesses tokenize through the server
+     * (lm-evaluation-harness's remote tokenizer): the special tokens' text, the chat template
+     * and the context length.
+     */
+    private void tokenizerInfo(Context ctx) {
+        Tokenizer t = tern.tokenizer();
+        ObjectNode out = Json.object();
+        out.put("tokenizer_class", "tern");
+        out.put("eos_token", t.eos() < 0 ? null : t.tokenText(t.eos()));
+        out.put("bos_token", t.bos() < 0 ? null : t.tokenText(t.bos()));
+        out.putNull("pad_token");
+        out.put("chat_template", tern.chatTemplate().source());
+        out.put("model_max_length", tern.contextSize());
+        json(ctx, out);
+    }
+
+    /** /detokenize: {"tokens": [...]} → the text as llama.cpp ({"content"}) and vLLM ({"prompt"}) name it. */
     private void detokenize(Context ctx) {
         ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
         JsonNode t = body.get("tokens");
@@ -166,7 +192,8 @@ public final class TernServer implements AutoCloseable {
             throw ApiException.badRequest("tokens must be an array of token ids", "tokens");
         }
         int[] ids = Json.tokenIds(t, tern.tokenizer().vocabSize(), "tokens must be token ids in the vocabulary", "tokens");
-        json(ctx, Json.object().put("content", tern.tokenizer().decode(ids)));
+        String text = tern.tokenizer().decode(ids);
+        json(ctx, Json.object().put("content", text).put("prompt", text));
     }
 
     private static void json(Context ctx, JsonNode body) {

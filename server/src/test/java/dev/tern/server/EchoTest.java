@@ -144,6 +144,25 @@ class EchoTest {
         assertEquals(ids("Once upon a time").length + 4, r.choices().getFirst().logprobs().orElseThrow().tokens().orElseThrow().size());
     }
 
+    /** lm-evaluation-harness's remote tokenizer: /tokenizer_info, then vLLM-shaped /tokenize and /detokenize. */
+    @Test
+    void harnessesCanTokenizeThroughTheServer() throws Exception {
+        HttpResponse<String> info = fixture.http().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(fixture.server().url() + "/tokenizer_info")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, info.statusCode());
+        JsonNode i = Json.MAPPER.readTree(info.body());
+        assertEquals("</s>", i.get("eos_token").asText());
+        assertEquals("<s>", i.get("bos_token").asText());
+        assertEquals(fixture.tern().contextSize(), i.get("model_max_length").asInt());
+        JsonNode eos = Json.MAPPER.readTree(fixture.post("/tokenize", "{\"prompt\": \"</s>\", \"add_special_tokens\": false}", false).body());
+        assertEquals(fixture.tern().tokenizer().eos(), eos.get("tokens").get(0).asInt());
+        JsonNode withBos = Json.MAPPER.readTree(fixture.post("/tokenize", "{\"prompt\": \"Once upon a time\"}", false).body());
+        assertEquals(idList(ids("Once upon a time")), withBos.get("tokens").toString(), "vLLM adds special tokens unless told not to");
+        assertEquals(ids("Once upon a time").length, withBos.get("count").asInt());
+        JsonNode text = Json.MAPPER.readTree(fixture.post("/detokenize", "{\"tokens\": " + withBos.get("tokens") + "}", false).body());
+        assertTrue(text.get("prompt").asText().endsWith("Once upon a time"), text.toString());
+    }
+
     @Test
     void chatDoesNotEcho() throws Exception {
         HttpResponse<String> r = fixture.post("/v1/chat/completions",
