@@ -52,11 +52,16 @@ final class Completions {
     }
 
     void handle(Context ctx, boolean chat) {
+        handle(ctx, Json.parseObject(ctx.bodyAsBytes()), chat, Dialect.OPENAI);
+    }
+
+    /** Answers {@code body} (a chat or text completion request) written in {@code dialect}. */
+    void handle(Context ctx, ObjectNode body, boolean chat, Dialect dialect) {
         synchronized (this) {
             active++;
         }
         try {
-            answer(ctx, chat);
+            answer(ctx, body, chat, dialect);
         } finally {
             synchronized (this) {
                 active--;
@@ -78,8 +83,7 @@ final class Completions {
         return true;
     }
 
-    private void answer(Context ctx, boolean chat) {
-        ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+    private void answer(Context ctx, ObjectNode body, boolean chat, Dialect dialect) {
         if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
@@ -128,9 +132,9 @@ final class Completions {
                 tools, reasoning, reasoning && chatPrompt.opensThinking(), p.echo() ? all : null);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
-            stream(ctx, response, events, handles, choices, p.includeUsage());
+            stream(ctx, response, events, handles, choices, p.includeUsage() || dialect.needsUsage(), dialect);
         } else {
-            respond(ctx, response, events, handles, choices);
+            respond(ctx, response, events, handles, choices, dialect);
         }
     }
 
@@ -161,7 +165,7 @@ final class Completions {
     }
 
     private void respond(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
-                         List<RequestHandle> handles, Choices choices) {
+                         List<RequestHandle> handles, Choices choices, Dialect dialect) {
         ClientProbe probe = ClientProbe.of(ctx);
         RequestResult error = null;
         while (!choices.allDone()) {
@@ -191,7 +195,7 @@ final class Completions {
         }
         // Written and closed here rather than by Javalin after the handler, so that a shutdown
         // waiting for handlers (TernServer.close) knows the answer has been sent.
-        byte[] bytes = Json.write(response.body(choices.results())).getBytes(StandardCharsets.UTF_8);
+        byte[] bytes = Json.write(dialect.whole(response.body(choices.results()))).getBytes(StandardCharsets.UTF_8);
         ctx.status(200);
         ctx.res().setContentType("application/json");
         ctx.res().setContentLength(bytes.length);
@@ -203,7 +207,7 @@ final class Completions {
     }
 
     private void stream(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
-                        List<RequestHandle> handles, Choices choices, boolean includeUsage) {
+                        List<RequestHandle> handles, Choices choices, boolean includeUsage, Dialect dialect) {
         ctx.status(200);
         ctx.res().setContentType("text/event-stream");
         ctx.res().setCharacterEncoding("UTF-8");
@@ -211,45 +215,40 @@ final class Completions {
         try {
             OutputStream out = ctx.res().getOutputStream();
             for (ObjectNode first : response.openingChunks()) {
-                send(out, Json.write(first));
+                dialect.chunk(out, first);
             }
             while (!choices.allDone()) {
                 Event e = poll(events, Long.MAX_VALUE);
                 if (e.prompt != null) {
-                    send(out, Json.write(response.echo(e.index, e.prompt)));
+                    dialect.chunk(out, response.echo(e.index, e.prompt));
                 } else if (e.output != null) {
                     choices.output(e.index, e.output, e.nanos);
                     ObjectNode chunk = response.chunk(e.index, e.output);
                     if (chunk != null) {
-                        send(out, Json.write(chunk));
+                        dialect.chunk(out, chunk);
                     }
                 } else {
                     choices.finish(e.index, e.result);
                     if (e.result.reason() == FinishReason.ERROR) {
                         ApiException err = new ApiException(500, "server_error", e.result.error(), null, null);
-                        send(out, Json.write(Json.error(err)));
+                        dialect.chunk(out, Json.error(err));
                     } else {
                         for (ObjectNode last : response.finalChunks(e.index, e.result)) {
-                            send(out, Json.write(last));
+                            dialect.chunk(out, last);
                         }
                     }
                 }
             }
             if (includeUsage) {
-                send(out, Json.write(response.usageChunk(choices.results())));
+                dialect.chunk(out, response.usageChunk(choices.results()));
             }
-            send(out, "[DONE]");
+            dialect.end(out);
             out.close();
         } catch (IOException e) {
             // The client went away: stop its generations now so their KV blocks are freed.
             handles.forEach(RequestHandle::cancel);
             metrics.disconnected();
         }
-    }
-
-    private static void send(OutputStream out, String data) throws IOException {
-        out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
     }
 
     /** The next event, or null after {@code millis} without one. */

@@ -18,7 +18,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * An OpenAI-compatible HTTP server over one model: chat and text completions (streamed or not)
- * batched by a {@link Scheduler}, plus /v1/models, /health, /metrics, /tokenize and
+ * batched by a {@link Scheduler} (and the Responses API's /v1/responses, answered as a chat
+ * completion), plus /v1/models, /health, /metrics, /tokenize and
  * /detokenize. Requests run on virtual threads.
  * <pre>{@code
  * try (Tern tern = Tern.load(path); TernServer server = TernServer.start(tern, ServerConfig.loopback(8080, "m"))) {
@@ -59,6 +60,10 @@ public final class TernServer implements AutoCloseable {
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.post("/v1/chat/completions", ctx -> completions.handle(ctx, true));
             c.routes.post("/v1/completions", ctx -> completions.handle(ctx, false));
+            c.routes.post("/v1/responses", ctx -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, ResponsesRequest.toChat(body), true, new ResponsesDialect(body));
+            });
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
