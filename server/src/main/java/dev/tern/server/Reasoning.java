@@ -27,6 +27,15 @@ final class Reasoning {
 
     /** Splits {@code text}; {@code inside}: the prompt opened the thinking block. */
     static Split split(CharSequence text, boolean inside, boolean whole) {
+        return split(text, inside, whole, 0);
+    }
+
+    /**
+     * {@link #split(CharSequence, boolean, boolean)} of a text in which no closing tag begins
+     * before {@code scanned} (an earlier split's reasoningTo): a stream splits its growing answer
+     * at every piece, and searching the whole thinking again each time would cost its length squared.
+     */
+    static Split split(CharSequence text, boolean inside, boolean whole, int scanned) {
         int n = text.length();
         int from;
         if (inside) {
@@ -46,7 +55,7 @@ final class Reasoning {
                 return new Split(0, 0, 0);
             }
         }
-        int close = indexOf(text, CLOSE, from);
+        int close = indexOf(text, CLOSE, Math.max(from, scanned - CLOSE.length() + 1));
         if (close < 0) {
             return new Split(from, whole ? n : n - Tags.partialAtEnd(text, from, CLOSE), -1);
         }

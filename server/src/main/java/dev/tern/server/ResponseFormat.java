@@ -54,6 +54,8 @@ final class ResponseFormat {
         /** With reasoning: per choice, how much of raw has gone to text, and how much of its thinking has been streamed. */
         private final int[] fed;
         private final int[] thought;
+        /** With reasoning: per choice, how much of raw held no closing tag at the last split. */
+        private final int[] scanned;
         /** With reasoning: per choice, whether the thinking is over, so that all further output is answer. */
         private final boolean[] answering;
         private final ArrayNode[] content;
@@ -78,6 +80,7 @@ final class ResponseFormat {
             this.text = new StringBuilder[n];
             this.fed = new int[n];
             this.thought = new int[n];
+            this.scanned = new int[n];
             this.answering = new boolean[n];
             this.content = new ArrayNode[n];
             this.legacy = new ObjectNode[n];
@@ -153,7 +156,9 @@ final class ResponseFormat {
                 fed[i] = raw[i].length();
                 return "";
             }
-            Reasoning.Split s = Reasoning.split(raw[i], inside, whole);
+            Reasoning.Split s = Reasoning.split(raw[i], inside, whole, scanned[i]);
+            // No closing tag begins before the thinking's end: the next split searches from there.
+            scanned[i] = s.reasoningTo();
             if (s.contentFrom() >= 0) {
                 answering[i] = true;
                 int from = Math.max(fed[i], s.contentFrom());
