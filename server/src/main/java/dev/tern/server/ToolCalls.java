@@ -64,12 +64,19 @@ final class ToolCalls {
          * each call as {@code [TOOL_CALLS]name[ARGS]{…}}, some templates with {@code [CALL_ID]id}
          * before {@code [ARGS]}; ids of 9 letters and digits.
          */
-        MISTRAL_ARGS;
+        MISTRAL_ARGS,
+        /** DeepSeek-R1 and its distills: {@link DeepSeekCalls}, each call {@code function<｜tool▁sep｜>name} and its arguments in a json fence. */
+        DEEPSEEK_R1,
+        /** DeepSeek-V3.1 and later: {@link DeepSeekCalls}, each call {@code name<｜tool▁sep｜>arguments}. */
+        DEEPSEEK_V3;
 
         /** The style a template's source shows: the call syntax it writes for earlier tool calls. */
         static Style of(String templateSource) {
             if (templateSource == null || !templateSource.contains("tools") || !templateSource.contains("tool_calls")) {
                 return GENERIC;
+            }
+            if (templateSource.contains(DeepSeekCalls.CALLS_BEGIN)) {
+                return templateSource.contains("```json") ? DEEPSEEK_R1 : DEEPSEEK_V3;
             }
             if (templateSource.contains(HERMES_TAG)) {
                 return HERMES;
@@ -90,6 +97,7 @@ final class ToolCalls {
             return switch (this) {
                 case HERMES -> HERMES_TAG;
                 case MISTRAL, MISTRAL_ARGS -> MISTRAL_TAG;
+                case DEEPSEEK_R1, DEEPSEEK_V3 -> DeepSeekCalls.CALLS_BEGIN;
                 default -> null;
             };
         }
@@ -111,6 +119,19 @@ final class ToolCalls {
                 h = 31 * h + id.charAt(i);
             }
             return alphanumeric(new SplittableRandom(h));
+        }
+
+        /**
+         * The styles whose calls name their function before the arguments, outside JSON: a forced
+         * call of one function has its name in the prompt, and the answer is the arguments alone.
+         */
+        boolean namesBeforeArguments() {
+            return this == MISTRAL_ARGS || this == DEEPSEEK_R1 || this == DEEPSEEK_V3;
+        }
+
+        /** DeepSeek's templates join a call's arguments to their text as a string, so they stay one. */
+        boolean argumentsAsText() {
+            return this == DEEPSEEK_R1 || this == DEEPSEEK_V3;
         }
 
         /** Mistral's styles, whose templates take only call ids of 9 letters and digits. */
@@ -220,16 +241,17 @@ final class ToolCalls {
     }
 
     private TriggeredGrammar compileLazy() {
-        if (required || (style != Style.HERMES && style != Style.MISTRAL && style != Style.MISTRAL_ARGS)) {
+        // DeepSeek-R1's arguments come after the name and a fence, which no single tag announces: left free.
+        if (required || (style != Style.HERMES && style != Style.MISTRAL && style != Style.MISTRAL_ARGS && style != Style.DEEPSEEK_V3)) {
             return null;
         }
         try {
-            if (style == Style.MISTRAL_ARGS) {
-                // The name comes before [ARGS]: the arguments follow one of the functions' parameters.
+            if (style.namesBeforeArguments()) {
+                // The name comes before [ARGS] (the separator): the arguments follow one of the functions' parameters.
                 ArrayNode params = Json.MAPPER.createArrayNode();
                 tools.forEach(t -> params.add(t.parameters()));
-                return new TriggeredGrammar(ARGS_TAG, jsonSchema(params.size() == 1 && params.get(0).isObject()
-                        ? (ObjectNode) params.get(0).deepCopy() : (ObjectNode) Json.object().set("anyOf", params)));
+                return new TriggeredGrammar(style == Style.MISTRAL_ARGS ? ARGS_TAG : DeepSeekCalls.SEP, jsonSchema(params.size() == 1
+                        && params.get(0).isObject() ? (ObjectNode) params.get(0).deepCopy() : (ObjectNode) Json.object().set("anyOf", params)));
             }
             return new TriggeredGrammar(style.callTag(), compileCall());
         } catch (ApiException e) {
@@ -239,11 +261,11 @@ final class ToolCalls {
 
     /**
      * A native call of one of the tools, as one JSON object in this style's keys (Mistral: an array
-     * of them; newer Mistral: the one allowed function's arguments, its name being in the prompt,
-     * or null, unconstrained, when several are allowed).
+     * of them; newer Mistral and DeepSeek: the one allowed function's arguments, its name being in
+     * the prompt, or null, unconstrained, when several are allowed).
      */
     private JsonSchema compileCall() {
-        if (style == Style.MISTRAL_ARGS) {
+        if (style.namesBeforeArguments()) {
             if (tools.size() > 1) {
                 return null;
             }
@@ -309,6 +331,8 @@ final class ToolCalls {
             case HERMES -> HERMES_OPEN;
             case MISTRAL -> MISTRAL_TAG;
             case MISTRAL_ARGS -> tools.size() == 1 ? MISTRAL_TAG + tools.getFirst().name() + ARGS_TAG : MISTRAL_TAG;
+            case DEEPSEEK_R1, DEEPSEEK_V3 -> tools.size() == 1 ? DeepSeekCalls.opening(tools.getFirst().name(), style == Style.DEEPSEEK_R1)
+                    : DeepSeekCalls.CALLS_BEGIN;
             default -> "";
         };
     }
@@ -377,7 +401,8 @@ final class ToolCalls {
                     JsonNode f = c.path("function");
                     Map<String, Object> function = new LinkedHashMap<>();
                     function.put("name", f.path("name").asText());
-                    function.put("arguments", Json.MAPPER.convertValue(Json.parseOrText(f.path("arguments").asText("{}")), Object.class));
+                    String arguments = f.path("arguments").asText("{}");
+                    function.put("arguments", style.argumentsAsText() ? arguments : Json.MAPPER.convertValue(Json.parseOrText(arguments), Object.class));
                     Map<String, Object> call = new LinkedHashMap<>();
                     call.put("id", style.historyId(c.path("id").asText("")));
                     call.put("type", "function");
@@ -450,6 +475,7 @@ final class ToolCalls {
             case LLAMA_JSON -> readLlama(text);
             case MISTRAL -> readMistral(promptSuffix() + text);
             case MISTRAL_ARGS -> readMistralArgs(promptSuffix() + text);
+            case DEEPSEEK_R1, DEEPSEEK_V3 -> readDeepSeek(promptSuffix() + text);
         };
         return parallel || r.calls().size() <= 1 ? r : new Reply(r.content(), r.calls().subList(0, 1));
     }
@@ -560,6 +586,24 @@ final class ToolCalls {
         return new Reply(content.isEmpty() ? null : content, calls);
     }
 
+    /** DeepSeek's calls (every one whole, of one of the tools); the text before them is content. Anything else makes the whole answer content. */
+    private Reply readDeepSeek(String text) {
+        List<DeepSeekCalls.Written> written = DeepSeekCalls.calls(text);
+        List<Call> calls = new ArrayList<>();
+        for (DeepSeekCalls.Written c : written) {
+            JsonNode v = c.whole() ? Json.parseOrText(c.arguments()) : null;
+            if (c.name() == null || !hasTool(c.name()) || v == null || !v.isObject()) {
+                return new Reply(text, List.of());
+            }
+            calls.add(call(c.name(), Json.write(v)));
+        }
+        if (calls.isEmpty()) {
+            return new Reply(text, List.of());
+        }
+        String content = text.substring(0, text.indexOf(DeepSeekCalls.CALLS_BEGIN)).strip();
+        return new Reply(content.isEmpty() ? null : content, calls);
+    }
+
     /** A call as written in Mistral's newer syntax: its name (null while no {@code [ARGS]} follows it) and the text after {@code [ARGS]}. */
     private record ArgsCall(String name, String arguments) {
     }
@@ -624,6 +668,16 @@ final class ToolCalls {
             }
             case MISTRAL_ARGS -> {
                 return partialMistralArgs(promptSuffix() + text);
+            }
+            case DEEPSEEK_R1, DEEPSEEK_V3 -> {
+                List<PartialCalls.Call> out = new ArrayList<>();
+                for (DeepSeekCalls.Written c : DeepSeekCalls.calls(promptSuffix() + text)) {
+                    if (c.name() == null || !hasTool(c.name()) || (!parallel && !out.isEmpty())) {
+                        break;
+                    }
+                    out.add(new PartialCalls.Call(c.name(), c.arguments()));
+                }
+                return out;
             }
             case HERMES, MISTRAL -> {
                 String all = promptSuffix() + text;

@@ -265,6 +265,17 @@ class NativeToolCallsTest {
         assertTrue(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11), v11);
         String v11Bad = "[TOOL_CALLS]get_weather[ARGS]{\"town\": \"Paris\"}";
         assertFalse(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11Bad), v11Bad);
+        // DeepSeek's tags hold U+2581, which a SentencePiece vocabulary turns into spaces: a byte-level one (DeepSeek's kind) here.
+        Tokenizer byteLevel;
+        try (GGUFFile f = GGUFFile.open(Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-deepseek-llm.gguf"))) {
+            byteLevel = Tokenizer.fromGGUF(f);
+        }
+        GrammarConstraint.Vocabulary bytes = new GrammarConstraint.Vocabulary(byteLevel);
+        TriggeredGrammar deepSeek = tools(ToolCalls.Style.DEEPSEEK_V3, "").lazyGrammar();
+        String v3 = "Checking.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜>";
+        assertTrue(follows(new GrammarConstraint(bytes, deepSeek), byteLevel, v3), v3);
+        String v3Bad = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": 75}";
+        assertFalse(follows(new GrammarConstraint(bytes, deepSeek), byteLevel, v3Bad), v3Bad);
     }
 
     /** Whether the constraint allows every token of text, in turn. */
@@ -564,6 +575,85 @@ class NativeToolCallsTest {
             next.put("max_tokens", 4);
             HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(next), false);
             assertEquals(200, r.statusCode(), r.body());
+        }
+    }
+    private static final String CALLS = "<｜tool▁calls▁begin｜>", DS_CALL = "<｜tool▁call▁begin｜>", SEP = "<｜tool▁sep｜>",
+            CALL_END = "<｜tool▁call▁end｜>", CALLS_END = "<｜tool▁calls▁end｜>";
+
+    /** DeepSeek-R1's layout (its calls fenced, arguments as text), short enough for stories260K's 512 positions. */
+    private static final String SHORT_DEEPSEEK_R1 = "{% if tools %}{% for t in tools %}{{ t.function.name }}{% endfor %}{% endif %}"
+            + "{% for m in messages %}{% if m.role == 'user' %}<｜User｜>{{ m.content }}{% elif m.tool_calls %}<｜Assistant｜>" + CALLS
+            + "{% for c in m.tool_calls %}" + DS_CALL + "{{ c.type }}" + SEP + "{{ c.function.name + '\\n' + '```json' + '\\n' + c.function.arguments"
+            + " + '\\n' + '```' }}" + CALL_END + "{% endfor %}" + CALLS_END + "{% elif m.role == 'tool' %}<｜tool▁output▁begin｜>{{ m.content }}"
+            + "<｜tool▁output▁end｜>{% else %}{{ m.content }}{% endif %}{% endfor %}{% if add_generation_prompt %}<｜Assistant｜>{% endif %}";
+
+    /** DeepSeek-V3.1's layout: name, separator, arguments. */
+    private static final String SHORT_DEEPSEEK_V3 = SHORT_DEEPSEEK_R1.replace("{{ c.type }}" + SEP
+            + "{{ c.function.name + '\\n' + '```json' + '\\n' + c.function.arguments + '\\n' + '```' }}", "{{ c.function.name }}" + SEP
+            + "{{ c.function.arguments }}");
+
+    /** DeepSeek's calls in both layouts: read with the text before them as content, forced with the name in the prompt. */
+    @Test
+    void deepSeekAnswersBecomeCalls() {
+        assertEquals(ToolCalls.Style.DEEPSEEK_R1, ToolCalls.Style.of(SHORT_DEEPSEEK_R1));
+        assertEquals(ToolCalls.Style.DEEPSEEK_V3, ToolCalls.Style.of(SHORT_DEEPSEEK_V3));
+        String r1 = "Let me check." + CALLS + DS_CALL + "function" + SEP + "get_weather\n```json\n{\"city\": \"Paris\"}\n```" + CALL_END
+                + DS_CALL + "function" + SEP + "get_weather\n```json\n{\"city\": \"Rome\"}\n```" + CALL_END + CALLS_END;
+        String v3 = "Let me check." + CALLS + DS_CALL + "get_weather" + SEP + "{\"city\": \"Paris\"}" + CALL_END
+                + DS_CALL + "get_weather" + SEP + "{\"city\": \"Rome\"}" + CALL_END + CALLS_END;
+        for (ToolCalls.Style style : List.of(ToolCalls.Style.DEEPSEEK_R1, ToolCalls.Style.DEEPSEEK_V3)) {
+            ToolCalls auto = tools(style, "");
+            for (String answer : List.of(r1, v3)) {
+                ToolCalls.Reply r = auto.read(answer);
+                assertEquals("Let me check.", r.content(), answer);
+                assertEquals(List.of("{\"city\":\"Paris\"}", "{\"city\":\"Rome\"}"), r.calls().stream().map(ToolCalls.Call::arguments).toList());
+                assertTrue(r.calls().stream().allMatch(c -> c.name().equals("get_weather") && c.id().startsWith("call_")), r.toString());
+            }
+            for (String notCalls : new String[]{CALLS + DS_CALL + "get_time" + SEP + "{}" + CALL_END, CALLS + DS_CALL + "get_weather" + SEP + "{\"ci",
+                    CALLS + DS_CALL + "get_weather" + SEP + "[1]", "It is sunny."}) {
+                assertEquals(new ToolCalls.Reply(notCalls, List.of()), auto.read(notCalls));
+            }
+            assertEquals(13, contentEnd(auto, "Let me check.<｜tool▁ca"), "a possible opening tag is held back");
+            ToolCalls required = tools(style, ", \"tool_choice\": \"required\"");
+            assertEquals(style == ToolCalls.Style.DEEPSEEK_R1 ? CALLS + DS_CALL + "function" + SEP + "get_weather\n```json\n"
+                    : CALLS + DS_CALL + "get_weather" + SEP, required.promptSuffix(), "one function: its name is in the prompt");
+            assertNotNull(required.schema());
+            ToolCalls.Reply r = required.read("{\"city\": \"Paris\"}");
+            assertNull(r.content());
+            assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
+        }
+        assertNull(tools(ToolCalls.Style.DEEPSEEK_R1, "").lazyGrammar(), "R1's arguments follow a name and a fence: no one tag announces them");
+        assertEquals(SEP, tools(ToolCalls.Style.DEEPSEEK_V3, "").lazyGrammar().trigger());
+    }
+
+    /** Streamed, a DeepSeek call is named once its fence (R1) or separator (V3) is written, then its arguments follow as written. */
+    @Test
+    void streamedDeepSeekCalls() {
+        streamsTwoWeatherCalls(tools(ToolCalls.Style.DEEPSEEK_R1, ""), "call_\\w{24}", "Let me check.", "<｜tool▁calls▁be",
+                "gin｜>" + DS_CALL + "function" + SEP + "get_wea", "ther\n```js", "on\n{\"city\": \"Pa", "ris\"}\n``", "`" + CALL_END + DS_CALL
+                        + "function" + SEP + "get_weather\n```json\n{\"city\":", " \"Rome\"}", "\n```" + CALL_END + CALLS_END);
+        streamsTwoWeatherCalls(tools(ToolCalls.Style.DEEPSEEK_V3, ""), "call_\\w{24}", "Let me check.", "<｜tool▁calls▁be",
+                "gin｜>" + DS_CALL + "get_wea", "ther" + SEP + "{\"city\": \"Pa", "ris\"}" + CALL_END + DS_CALL + "get_weather" + SEP + "{\"city\":",
+                " \"Rome\"}", CALL_END + CALLS_END);
+    }
+
+    /**
+     * Through the server with DeepSeek-R1's layout: a required call's prompt ends with the opened
+     * call and its fence, the answer is the arguments under the parameters' schema, and the call
+     * goes back to the template with its arguments as text, fenced as R1 writes them.
+     */
+    @Test
+    void serverAnswersDeepSeekCalls(@TempDir Path dir) throws Exception {
+        try (LoopbackServer server = storiesServer(dir, SHORT_DEEPSEEK_R1)) {
+            JsonNode message = forcedCall(server, SHORT_DEEPSEEK_R1, "",
+                    "get_weather<｜User｜>Weather in Paris?<｜Assistant｜>" + CALLS + DS_CALL + "function" + SEP + "get_weather\n```json\n");
+            JsonNode call = message.path("tool_calls").path(0);
+            ObjectNode next = request("{\"role\": \"user\", \"content\": \"Weather in Paris?\"}, " + Json.write(message)
+                    + ", {\"role\": \"tool\", \"tool_call_id\": \"" + call.path("id").asText() + "\", \"content\": \"sunny\"}", "");
+            String arguments = call.path("function").path("arguments").asText();
+            assertTrue(prompt(ChatTemplate.of(SHORT_DEEPSEEK_R1, null, null), next, Map.of()).endsWith(
+                    DS_CALL + "function" + SEP + "get_weather\n```json\n" + arguments + "\n```" + CALL_END + CALLS_END
+                            + "<｜tool▁output▁begin｜>sunny<｜tool▁output▁end｜><｜Assistant｜>"));
         }
     }
 }
