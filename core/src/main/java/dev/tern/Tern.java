@@ -152,10 +152,17 @@ public final class Tern implements AutoCloseable {
      * e.g. with Qwen3-Embedding; a TernException when they exceed the context.
      */
     public float[] embed(int[] tokens) {
-        if (tokens.length > contextSize) {
-            throw new TernException("input of " + tokens.length + " tokens does not fit the context of " + contextSize + " positions");
+        return embed(List.of(tokens)).getFirst();
+    }
+
+    /** {@link #embed(int[])} of each input, short ones sharing forward passes. */
+    public List<float[]> embed(List<int[]> inputs) {
+        for (int[] tokens : inputs) {
+            if (tokens.length > contextSize) {
+                throw new TernException("input of " + tokens.length + " tokens does not fit the context of " + contextSize + " positions");
+            }
         }
-        return engine.embed(tokens, pooling);
+        return engine.embed(inputs, pooling);
     }
 
     /** A session over the model's full context (or the context size the options asked for). */

@@ -29,9 +29,10 @@ final class EmbedCommand implements Callable<Integer> {
     public Integer call() {
         ObjectMapper json = new ObjectMapper();
         try (Tern tern = modelOptions.load()) {
-            for (String text : texts) {
+            List<int[]> inputs = texts.stream().map(text -> tern.tokenizer().encode(text, true, false)).toList();
+            for (float[] embedding : tern.embed(inputs)) {
                 ArrayNode a = json.createArrayNode();
-                for (float v : tern.embed(tern.tokenizer().encode(text, true, false))) {
+                for (float v : embedding) {
                     a.add(v);
                 }
                 spec.commandLine().getOut().println(a);

@@ -10,6 +10,9 @@ import dev.tern.model.ModelConfig;
 import dev.tern.model.Pooling;
 import dev.tern.model.WorkerPool;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * A model ready to run: its worker threads, a paged KV cache shared by all its sequences, and
  * the forward pass. Hand it batches mixing any of its sequences ({@link #forward}), or open a
@@ -70,38 +73,85 @@ public final class Engine implements AutoCloseable {
      * passes (a long input does not hold a batching loop up for its whole length).
      */
     public float[] embed(int[] tokens, Pooling pooling) {
-        if (tokens.length == 0) {
-            throw new IllegalArgumentException("no tokens to embed");
-        }
-        ModelConfig c = model.config();
-        int dim = c.dim();
-        double[] sum = new double[dim];
-        BlockPool own = new BlockPool(c.layers(), c.kvDim(), c.headDim(), BlockPool.blocksFor(tokens.length), KVCacheType.F32);
-        try (BlockTable seq = new BlockTable(own, tokens.length)) {
-            for (int from = 0; from < tokens.length; from += EMBED_CHUNK) {
-                int to = Math.min(tokens.length, from + EMBED_CHUNK);
-                Batch batch = new Batch();
-                for (int i = from; i < to; i++) {
-                    batch.add(tokens[i], seq, i, pooling == Pooling.MEAN || (pooling == Pooling.CLS ? i == 0 : i == tokens.length - 1));
+        return embed(List.of(tokens), pooling).getFirst();
+    }
+
+    /**
+     * {@link #embed(int[], Pooling)} of each input, short inputs sharing passes: consecutive
+     * inputs run side by side, each a sequence of its own, in passes of up to 512 tokens, so that
+     * the weights read for a pass serve all of them (one pass of many short inputs, not one each).
+     */
+    public List<float[]> embed(List<int[]> inputs, Pooling pooling) {
+        int dim = model.config().dim();
+        List<float[]> out = new ArrayList<>(inputs.size());
+        for (int first = 0; first < inputs.size(); ) {
+            int last = first + 1;
+            int tokens = inputs.get(first).length;
+            while (last < inputs.size() && tokens + inputs.get(last).length <= EMBED_CHUNK) {
+                tokens += inputs.get(last++).length;
+            }
+            List<int[]> group = inputs.subList(first, last);
+            double[][] sums = new double[group.size()][dim];
+            int blocks = 0;
+            for (int[] in : group) {
+                if (in.length == 0) {
+                    throw new IllegalArgumentException("no tokens to embed");
                 }
-                float[] rows;
-                synchronized (this) {
-                    rows = pass.hidden(batch);
+                blocks += BlockPool.blocksFor(in.length);
+            }
+            ModelConfig c = model.config();
+            BlockPool own = new BlockPool(c.layers(), c.kvDim(), c.headDim(), blocks, KVCacheType.F32);
+            List<BlockTable> seqs = new ArrayList<>();
+            try {
+                for (int[] in : group) {
+                    seqs.add(new BlockTable(own, in.length));
                 }
-                for (int r = 0; r < rows.length; r += dim) {
-                    for (int j = 0; j < dim; j++) {
-                        sum[j] += rows[r + j];
+                // One input longer than a pass runs alone, a pass at a time.
+                int longest = group.stream().mapToInt(in -> in.length).max().orElseThrow();
+                for (int from = 0; from < longest; from += EMBED_CHUNK) {
+                    Batch batch = new Batch();
+                    List<Integer> owners = new ArrayList<>();
+                    for (int k = 0; k < group.size(); k++) {
+                        int[] in = group.get(k);
+                        for (int i = from; i < Math.min(in.length, from + EMBED_CHUNK); i++) {
+                            boolean pooled = pooling == Pooling.MEAN || (pooling == Pooling.CLS ? i == 0 : i == in.length - 1);
+                            batch.add(in[i], seqs.get(k), i, pooled);
+                            if (pooled) {
+                                owners.add(k);
+                            }
+                        }
+                    }
+                    float[] rows;
+                    synchronized (this) {
+                        rows = pass.hidden(batch);
+                    }
+                    for (int r = 0; r < owners.size(); r++) {
+                        double[] sum = sums[owners.get(r)];
+                        for (int j = 0; j < dim; j++) {
+                            sum[j] += rows[r * dim + j];
+                        }
                     }
                 }
+            } finally {
+                seqs.forEach(BlockTable::close);
             }
+            for (double[] sum : sums) {
+                out.add(unit(sum));
+            }
+            first = last;
         }
+        return out;
+    }
+
+    /** A pooled sum scaled to unit length (the mean's division is absorbed by the scaling). */
+    private static float[] unit(double[] sum) {
         double norm = 0;
         for (double v : sum) {
             norm += v * v;
         }
-        float[] out = new float[dim];
+        float[] out = new float[sum.length];
         double scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-        for (int j = 0; j < dim; j++) {
+        for (int j = 0; j < sum.length; j++) {
             out[j] = (float) (sum[j] * scale);
         }
         return out;

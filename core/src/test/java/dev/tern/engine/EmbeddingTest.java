@@ -8,6 +8,9 @@ import dev.tern.model.RopeStyle;
 import dev.tern.model.TinyModel;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -50,6 +53,31 @@ class EmbeddingTest {
                 assertEquals(0, engine.cache().usedBlocks(), "the shared cache is left untouched");
                 assertThrows(IllegalArgumentException.class, () -> engine.embed(new int[0], Pooling.MEAN));
             }
+        }
+    }
+
+    /** Inputs sharing passes (and one longer than a pass, run alone in pieces) get each its own embedding. */
+    @Test
+    void inputsSharingPassesEmbedAsAlone() {
+        Model model = TinyModel.random(TinyModel.config(32, 48, 2, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 7, false);
+        NaiveTransformer naive = new NaiveTransformer(model);
+        java.util.Random random = new java.util.Random(3);
+        List<int[]> inputs = new ArrayList<>();
+        for (int length : new int[]{11, 1, 7, 20, 530, 3, 300, 250}) {
+            inputs.add(random.ints(length, 0, 40).toArray());
+        }
+        try (Engine engine = new Engine(model, 2, 16, KVCacheType.F16)) {
+            for (Pooling p : Pooling.values()) {
+                List<float[]> got = engine.embed(inputs, p);
+                assertEquals(inputs.size(), got.size());
+                for (int k = 0; k < inputs.size(); k++) {
+                    float[] want = expected(naive, inputs.get(k), p);
+                    for (int j = 0; j < want.length; j++) {
+                        assertEquals(want[j], got.get(k)[j], 2e-5, p + " input " + k + " [" + j + "]");
+                    }
+                }
+            }
+            assertEquals(0, engine.cache().usedBlocks());
         }
     }
 }

@@ -59,7 +59,10 @@ final class Embeddings {
                         + " tokens, more than the context of " + tern.contextSize(), "input", "context_length_exceeded");
             }
             tokens += ids.length;
-            float[] v = truncated(tern.embed(ids), keep);
+        }
+        List<float[]> vectors = tern.embed(inputs);
+        for (int i = 0; i < inputs.size(); i++) {
+            float[] v = truncated(vectors.get(i), keep);
             ObjectNode e = data.addObject().put("object", "embedding").put("index", i);
             if (encoding.equals("base64")) {
                 ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
