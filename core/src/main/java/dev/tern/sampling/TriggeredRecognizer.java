@@ -16,12 +16,16 @@ final class TriggeredRecognizer implements Recognizer {
     private final Recognizer start;
     /** Where a byte is tried against a whole inner text (feeding spends a state it refuses). */
     private final Recognizer before;
+    private final boolean atStart;
     private int matched;
     private boolean inside;
+    /** With a trigger at the start: the text began otherwise, or its one grammar text is over. */
+    private boolean missed;
 
     /** {@code inner} makes recognizers of the grammar after the trigger. */
     TriggeredRecognizer(TriggeredGrammar g, Supplier<Recognizer> inner) {
         this.trigger = g.trigger().getBytes(StandardCharsets.UTF_8);
+        this.atStart = g.atStart();
         this.inner = inner.get();
         this.start = inner.get();
         this.before = inner.get();
@@ -50,6 +54,10 @@ final class TriggeredRecognizer implements Recognizer {
             inner.copyFrom(before);
             inside = false;
             matched = 0;
+            missed = atStart;
+        }
+        if (atStart) {
+            return feedAtStart(b);
         }
         while (matched > 0 && (trigger[matched] & 0xFF) != b) {
             matched = fail[matched - 1];
@@ -65,6 +73,28 @@ final class TriggeredRecognizer implements Recognizer {
         return true;
     }
 
+    /** Whitespace, then the trigger (fed to the grammar as its first text) or free text for good. */
+    private boolean feedAtStart(int b) {
+        if (missed || (matched == 0 && (b == ' ' || b == '\n' || b == '\t' || b == '\r'))) {
+            return true;
+        }
+        if ((trigger[matched] & 0xFF) != b) {
+            missed = true;
+            return true;
+        }
+        if (++matched == trigger.length) {
+            inside = true;
+            matched = 0;
+            inner.copyFrom(start);
+            for (byte t : trigger) {
+                if (!inner.feed(t & 0xFF)) {
+                    throw new IllegalStateException("the grammar's text cannot begin with its trigger");
+                }
+            }
+        }
+        return true;
+    }
+
     @Override
     public boolean complete() {
         return !inside || inner.complete();
@@ -75,6 +105,7 @@ final class TriggeredRecognizer implements Recognizer {
         TriggeredRecognizer o = (TriggeredRecognizer) other;
         matched = o.matched;
         inside = o.inside;
+        missed = o.missed;
         inner.copyFrom(o.inner);
     }
 

@@ -49,6 +49,28 @@ class TriggeredGrammarTest {
         assertFalse(r.complete(), "an unfinished call may not end the answer");
     }
 
+    /** A trigger at the start (Llama 3's bare JSON calls): an answer opening with it is one call, any other is free. */
+    @Test
+    void aTriggerAtTheStartMakesTheWholeOpeningACall() {
+        TriggeredGrammar g = new TriggeredGrammar("{", CALL, true);
+        String call = "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}";
+        assertEquals(call.length() + 2, accepted(g, " \n" + call), "whitespace, then a call");
+        assertEquals(call.length() + 6, accepted(g, call + " Done."), "free text after the call");
+        String wrong = "{\"name\": \"get_weather\", \"arguments\": {\"town\"";
+        assertEquals(wrong.indexOf("town"), accepted(g, wrong), "held to the schema from its first brace");
+        String text = "It is sunny. {\"name\": 3}";
+        assertEquals(text.length(), accepted(g, text), "a brace later in free text triggers nothing");
+        String twice = call + " " + "{\"name\": 3}";
+        assertEquals(twice.length(), accepted(g, twice), "only the opening counts");
+        TriggeredRecognizer r = recognizer(g);
+        assertTrue(r.feed("  ".getBytes(StandardCharsets.UTF_8)) && r.complete());
+        assertTrue(r.feed("{\"na".getBytes(StandardCharsets.UTF_8)));
+        assertFalse(r.complete(), "an unfinished call may not end the answer");
+        TriggeredRecognizer copy = recognizer(g);
+        copy.copyFrom(r);
+        assertFalse(copy.feed('x'), "the copy is inside the call too");
+    }
+
     /** The trigger is found wherever it ends, also after a false start that overlaps it (the matcher's borders). */
     @Test
     void theTriggerIsFoundAfterOverlappingFalseStarts() {

@@ -233,8 +233,9 @@ final class ToolCalls {
     /**
      * Under tool_choice auto, the grammar of a native answer: free text, but after the tag that opens
      * calls (Hermes's {@code <tool_call>}, Mistral v3's {@code [TOOL_CALLS]}) the calls are held to
-     * their schema, as llama.cpp's lazy grammars do. Null where there is no such tag, or where a
-     * function's parameters cannot be enforced (the answer is then left free, as before).
+     * their schema, as llama.cpp's lazy grammars do; Llama's answer, when it opens with a brace, is
+     * a call. Null where there is no such tag, or where a function's parameters cannot be enforced
+     * (the answer is then left free, as before).
      */
     TriggeredGrammar lazyGrammar() {
         return lazy;
@@ -242,10 +243,14 @@ final class ToolCalls {
 
     private TriggeredGrammar compileLazy() {
         // DeepSeek-R1's arguments come after the name and a fence, which no single tag announces: left free.
-        if (required || (style != Style.HERMES && style != Style.MISTRAL && style != Style.MISTRAL_ARGS && style != Style.DEEPSEEK_V3)) {
+        if (required || style == Style.GENERIC || style == Style.DEEPSEEK_R1) {
             return null;
         }
         try {
+            if (style == Style.LLAMA_JSON) {
+                // Llama's call is the answer itself, a bare object: one that opens with a brace is a call.
+                return new TriggeredGrammar("{", compileCall(), true);
+            }
             if (style.namesBeforeArguments()) {
                 // The name comes before [ARGS] (the separator): the arguments follow one of the functions' parameters.
                 ArrayNode params = Json.MAPPER.createArrayNode();

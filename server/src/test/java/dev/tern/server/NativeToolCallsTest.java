@@ -245,7 +245,8 @@ class NativeToolCallsTest {
     void autoCallsAreConstrainedAfterTheirTag() {
         assertNull(tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").lazyGrammar(), "required calls are constrained whole");
         assertEquals("[ARGS]", tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar().trigger(), "arguments after [ARGS], the name before it");
-        assertNull(tools(ToolCalls.Style.LLAMA_JSON, "").lazyGrammar());
+        TriggeredGrammar llama = tools(ToolCalls.Style.LLAMA_JSON, "").lazyGrammar();
+        assertTrue(llama.atStart() && llama.trigger().equals("{"), "Llama's call is the answer itself");
         assertEquals("[TOOL_CALLS]", tools(ToolCalls.Style.MISTRAL, "").lazyGrammar().trigger());
         TriggeredGrammar hermes = tools(ToolCalls.Style.HERMES, "").lazyGrammar();
         assertEquals("<tool_call>", hermes.trigger());
@@ -265,6 +266,12 @@ class NativeToolCallsTest {
         assertTrue(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11), v11);
         String v11Bad = "[TOOL_CALLS]get_weather[ARGS]{\"town\": \"Paris\"}";
         assertFalse(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11Bad), v11Bad);
+        String llamaCall = " {\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}";
+        assertTrue(follows(new GrammarConstraint(vocab, llama), tokenizer, llamaCall), llamaCall);
+        String llamaBad = "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}";
+        assertFalse(follows(new GrammarConstraint(vocab, llama), tokenizer, llamaBad), "Llama's calls carry parameters");
+        String llamaText = "It is {sunny}.";
+        assertTrue(follows(new GrammarConstraint(vocab, llama), tokenizer, llamaText), llamaText);
         // DeepSeek's tags hold U+2581, which a SentencePiece vocabulary turns into spaces: a byte-level one (DeepSeek's kind) here.
         Tokenizer byteLevel;
         try (GGUFFile f = GGUFFile.open(Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-deepseek-llm.gguf"))) {
