@@ -3,7 +3,15 @@ package dev.tern;
 import dev.tern.chat.ChatMessage;
 import dev.tern.chat.ChatTemplate;
 import dev.tern.engine.Engine;
+import dev.tern.engine.FinishReason;
 import dev.tern.engine.Generator;
+import dev.tern.engine.Request;
+import dev.tern.engine.RequestHandle;
+import dev.tern.engine.RequestListener;
+import dev.tern.engine.RequestOutput;
+import dev.tern.engine.RequestResult;
+import dev.tern.engine.Scheduler;
+import dev.tern.engine.SchedulerConfig;
 import dev.tern.engine.Session;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.kv.BlockPool;
@@ -16,24 +24,31 @@ import dev.tern.tokenizer.Tokenizer;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * A model ready to use from Java: weights, tokenizer, chat template and an engine with its
  * worker threads and KV cache.
  * <pre>{@code
  * try (Tern tern = Tern.load(Path.of("model.gguf"))) {
- *     Session s = tern.newSession();
- *     GenerationResult r = Generator.generate(s, tern.tokenizer(), tern.tokenizer().encode("Once upon a time", true, false),
- *             new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), 100, (id, text) -> true);
+ *     Completion c = tern.complete("Once upon a time", GenerateOptions.greedy(100), System.out::print);
+ *     Completion reply = tern.chat(List.of(new ChatMessage("user", "Hi!")), GenerateOptions.sampled(200), null);
  * }
  * }</pre>
+ * Generations from several threads are batched together; {@link #newSession()} and
+ * {@link Generator} give one sequence under the caller's control.
  */
 public final class Tern implements AutoCloseable {
     private final Model model;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
+    private Scheduler scheduler;
+    private boolean closed;
     private final Engine engine;
     private final int contextSize;
     private final Pooling pooling;
@@ -165,6 +180,96 @@ public final class Tern implements AutoCloseable {
         return engine.embed(inputs, pooling);
     }
 
+    /**
+     * Generates a continuation of {@code prompt} (BOS added as the model's tokenizer says; special
+     * tokens written in it are parsed) and returns it when it ends; {@code onText}, if not null,
+     * receives the text as it is generated. Calls from several threads share forward passes
+     * (continuous batching, as the server's requests do) and the KV blocks of common prompt
+     * prefixes. A TernException when the prompt does not fit the context or generation fails.
+     */
+    public Completion complete(String prompt, GenerateOptions options, Consumer<String> onText) {
+        return generate(tokenizer.encode(prompt, true, true), options, onText);
+    }
+
+    /** {@link #complete(String, GenerateOptions, Consumer)} without streaming. */
+    public Completion complete(String prompt, GenerateOptions options) {
+        return complete(prompt, options, null);
+    }
+
+    /**
+     * The assistant's reply to {@code messages}, rendered by the model's chat template; otherwise
+     * as {@link #complete(String, GenerateOptions, Consumer)}.
+     */
+    public Completion chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        return generate(encodeRendered(chatTemplate.render(messages, true)), options, onText);
+    }
+
+    /**
+     * The tokens of a prompt the chat template rendered: special tokens parsed, and BOS added
+     * unless the template wrote it (it must not come twice).
+     */
+    public int[] encodeRendered(String rendered) {
+        boolean templateHasBos = tokenizer.bos() >= 0 && rendered.startsWith(tokenizer.tokenText(tokenizer.bos()));
+        return tokenizer.encode(rendered, !templateHasBos, true);
+    }
+
+    private Completion generate(int[] prompt, GenerateOptions options, Consumer<String> onText) {
+        if (prompt.length >= contextSize) {
+            throw new TernException("prompt of " + prompt.length + " tokens leaves no room in the context of " + contextSize + " positions");
+        }
+        StringBuilder text = new StringBuilder();
+        List<Integer> tokens = new ArrayList<>();
+        CompletableFuture<RequestResult> done = new CompletableFuture<>();
+        RequestHandle handle = batching().submit(new Request(prompt, options.sampling(), options.maxTokens(), options.stop(), -1,
+                options.format()), new RequestListener() {
+            @Override
+            public void onOutput(RequestOutput output) {
+                text.append(output.text());
+                for (int t : output.tokens()) {
+                    tokens.add(t);
+                }
+                if (onText != null && !output.text().isEmpty()) {
+                    onText.accept(output.text());
+                }
+            }
+
+            @Override
+            public void onFinish(RequestResult result) {
+                done.complete(result);
+            }
+        });
+        RequestResult r;
+        try {
+            r = done.get();
+        } catch (InterruptedException e) {
+            handle.cancel();
+            Thread.currentThread().interrupt();
+            throw new TernException("interrupted while generating");
+        } catch (ExecutionException e) {
+            throw new TernException("generation failed: " + e.getCause());
+        }
+        if (r.reason() == FinishReason.ERROR) {
+            throw new TernException(r.error());
+        }
+        if (r.reason() == FinishReason.CANCELLED) {
+            throw new TernException("generation cancelled: the model is closing");
+        }
+        return new Completion(text.toString(), tokens.stream().mapToInt(Integer::intValue).toArray(), r.reason(),
+                r.promptTokens(), r.cachedTokens());
+    }
+
+    /** The scheduler behind {@link #complete} and {@link #chat}, started at the first call. */
+    private synchronized Scheduler batching() {
+        if (closed) {
+            throw new TernException("this model is closed");
+        }
+        if (scheduler == null) {
+            scheduler = new Scheduler(engine, tokenizer, contextSize, SchedulerConfig.defaults());
+            scheduler.start();
+        }
+        return scheduler;
+    }
+
     /** A session over the model's full context (or the context size the options asked for). */
     public Session newSession() {
         return engine.newSession(contextSize());
@@ -207,6 +312,12 @@ public final class Tern implements AutoCloseable {
 
     @Override
     public void close() {
+        synchronized (this) {
+            closed = true;
+            if (scheduler != null) {
+                scheduler.close();
+            }
+        }
         engine.close();
         model.close();
     }

@@ -68,7 +68,6 @@ final class ChatCommand implements Callable<Integer> {
                 messages.add(new ChatMessage("system", system));
             }
             int[] cached = new int[0];
-            String bosText = tok.bos() < 0 ? null : tok.tokenText(tok.bos());
             AtomicBoolean typed = new AtomicBoolean();
             Thread warmUp = Thread.ofPlatform().daemon().start(() -> warmUp(tern, typed));
             while (true) {
@@ -85,8 +84,7 @@ final class ChatCommand implements Callable<Integer> {
                 }
                 messages.add(new ChatMessage("user", line));
                 String rendered = tern.chatTemplate().render(messages, true);
-                boolean addSpecial = bosText == null || !rendered.startsWith(bosText);
-                int[] all = tok.encode(rendered, addSpecial, true);
+                int[] all = tern.encodeRendered(rendered);
                 int keep = Math.min(commonPrefix(cached, all), all.length - 1);
                 session.truncate(keep);
                 int[] fresh = Arrays.copyOfRange(all, keep, all.length);

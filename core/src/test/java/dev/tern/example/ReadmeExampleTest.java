@@ -1,6 +1,9 @@
 package dev.tern.example;
 
+import dev.tern.Completion;
+import dev.tern.GenerateOptions;
 import dev.tern.Tern;
+import dev.tern.chat.ChatMessage;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
@@ -10,11 +13,26 @@ import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The library example of README.md, kept compiling and running. */
+/** The library examples of README.md, kept compiling and running. */
 class ReadmeExampleTest {
+
+    @Test
+    void readmeCompletionExampleRuns() {
+        Path modelPath = Fixtures.stories260K("stories260K-f32.gguf");
+        StringBuilder streamed = new StringBuilder();
+        // --- README completion example start
+        try (Tern tern = Tern.load(modelPath)) {
+            Completion story = tern.complete("Once upon a time", GenerateOptions.greedy(50), streamed::append);
+            Completion reply = tern.chat(List.of(new ChatMessage("user", "Tell me about a cat.")), GenerateOptions.sampled(100), null);
+            System.out.println(story.text() + "\n" + reply.text());
+        }
+        // --- README completion example end
+        assertTrue(streamed.toString().startsWith(", there was a little girl named Lily."), streamed.toString());
+    }
 
     @Test
     void readmeExampleRuns() {

@@ -91,10 +91,7 @@ final class PromptBuilder {
         } catch (TernException e) {
             throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
         }
-        Tokenizer t = tern.tokenizer();
-        // Templates that write the BOS text themselves must not get a second BOS from the tokenizer.
-        boolean templateHasBos = t.bos() >= 0 && text.startsWith(t.tokenText(t.bos()));
-        return new ChatPrompt(t.encode(text, !templateHasBos, true), Reasoning.opensThinking(text));
+        return new ChatPrompt(tern.encodeRendered(text), Reasoning.opensThinking(text));
     }
 
     private static Map<String, Object> templateKwargs(ObjectNode body) {
