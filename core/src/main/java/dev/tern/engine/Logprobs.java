@@ -30,6 +30,12 @@ final class Logprobs {
             ids[j] = best;
             lps[j] = logits[best] - lse;
         }
-        return new TokenLogprob(token, logits[token] - lse, ids, lps);
+        int rank = 1;
+        for (float l : logits) {
+            if (l > logits[token]) {
+                rank++;
+            }
+        }
+        return new TokenLogprob(token, logits[token] - lse, rank, ids, lps);
     }
 }

@@ -47,7 +47,7 @@ final class Completions {
     }
 
     /** One piece of news from the scheduler about choice {@code index}. */
-    /** One of: a choice's new output, its end, or its echoed prompt's log-probabilities. */
+    /** One of: a choice's new output, its end, or its prompt's log-probabilities. */
     private record Event(int index, RequestOutput output, RequestResult result, List<TokenLogprob> prompt, long nanos) {
     }
 
@@ -102,17 +102,19 @@ final class Completions {
         }
         GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize(), prompts.endOfGeneration(), tools);
         int total = all.size() * p.n();
+        ResponseFormat.Prompts scored = p.echo() || p.promptLogprobs() >= 0
+                ? new ResponseFormat.Prompts(all, p.echo(), p.logprobs(), p.promptLogprobs()) : null;
         BlockingQueue<Event> events = new LinkedBlockingQueue<>();
         List<RequestHandle> handles = new ArrayList<>();
         long start = System.nanoTime();
         try {
             // Choice k answers prompt k / n with seed + k % n: a prompt's choices do not depend on its neighbours.
             // An echoed prompt is always scored: its text comes back when its scores do, before any answer.
-            int promptScores = p.echo() ? Math.max(0, p.logprobs()) : -1;
+            int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
                         p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores);
-                handles.add(scheduler.submit(r, listener(k, events, metrics, p.echo())));
+                handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null)));
             }
         } catch (QueueFullException e) {
             handles.forEach(RequestHandle::cancel);
@@ -129,7 +131,7 @@ final class Completions {
         // calls constrained only after their tag leave it.
         boolean reasoning = chat && prompts.reasoning() && (p.format().isText() || p.format().grammar() instanceof TriggeredGrammar);
         ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
-                tools, reasoning, reasoning && chatPrompt.opensThinking(), p.echo() ? all : null);
+                tools, reasoning, reasoning && chatPrompt.opensThinking(), scored);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage() || dialect.needsUsage(), dialect);
@@ -140,9 +142,9 @@ final class Completions {
 
     /**
      * Feeds the handler's queue; counts the finish here, as the handler may be gone (client
-     * disconnected). {@code echo}: the prompt's scores are wanted, to echo it.
+     * disconnected). {@code scored}: the prompt's scores are wanted, to echo or list them.
      */
-    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics, boolean echo) {
+    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics, boolean scored) {
         return new RequestListener() {
             @Override
             public void onOutput(RequestOutput output) {
@@ -151,7 +153,7 @@ final class Completions {
 
             @Override
             public void onPromptLogprobs(List<TokenLogprob> logprobs) {
-                if (echo) {
+                if (scored) {
                     events.add(new Event(index, null, null, logprobs, System.nanoTime()));
                 }
             }
@@ -179,7 +181,7 @@ final class Completions {
                 continue;
             }
             if (e.prompt != null) {
-                response.echo(e.index, e.prompt);
+                response.prompt(e.index, e.prompt);
             } else if (e.output != null) {
                 choices.output(e.index, e.output, e.nanos);
                 response.append(e.index, e.output);
@@ -220,7 +222,7 @@ final class Completions {
             while (!choices.allDone()) {
                 Event e = poll(events, Long.MAX_VALUE);
                 if (e.prompt != null) {
-                    dialect.chunk(out, response.echo(e.index, e.prompt));
+                    dialect.chunk(out, response.prompt(e.index, e.prompt));
                 } else if (e.output != null) {
                     choices.output(e.index, e.output, e.nanos);
                     ObjectNode chunk = response.chunk(e.index, e.output);

@@ -30,9 +30,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param format       from {@code response_format}, or the tool-call schema when the request has tools
  * @param echo         (completions) the prompt comes back before the answer, with its tokens'
  *                     log-probabilities when logprobs are asked for: how evaluation harnesses score text
+ * @param promptLogprobs vLLM's {@code prompt_logprobs}: -1 when not asked; else how many top alternatives
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
-                        int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo) {
+                        int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
+                        int promptLogprobs) {
     static final int MAX_N = 16;
     /** A logit bias no logit outweighs: the token is never sampled. */
     private static final float NEVER = -1e30f;
@@ -137,8 +139,9 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 format = OutputFormat.of(tools.lazyGrammar());
             }
         }
+        int promptLogprobs = present(body, "prompt_logprobs") ? intIn(body, "prompt_logprobs", 0, 20) : -1;
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,
-                includeUsage, format, echo);
+                includeUsage, format, echo, promptLogprobs);
     }
 
     /**

@@ -29,12 +29,24 @@ final class ResponseFormat {
      * {@code tools} (null: none), each choice's answer becomes tool calls or content once it is whole.
      * With {@code reasoning} (a chat answer of a thinking model), the thinking goes to
      * {@code reasoning_content} and only the rest is content; {@code inside}: the prompt opened the
-     * thinking block. {@code echoed}: the prompts, when each choice begins with its prompt (else null).
+     * thinking block. {@code prompts}: what the answer tells of its prompts, or null for nothing.
      */
     Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools,
-                   boolean reasoning, boolean inside, List<int[]> echoed) {
+                   boolean reasoning, boolean inside, Prompts prompts) {
         return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools,
-                reasoning, inside, echoed);
+                reasoning, inside, prompts);
+    }
+
+    /**
+     * What an answer tells of its prompts, once they are scored: a completion's {@code echo} of
+     * each prompt (its tokens' log-probabilities with {@code echoTop} alternatives under logprobs,
+     * -1 without), and vLLM's {@code prompt_logprobs} with {@code scoreTop} alternatives (-1: none).
+     */
+    record Prompts(List<int[]> tokens, boolean echo, int echoTop, int scoreTop) {
+        /** The alternatives the engine must give for each prompt token: the most either view shows. */
+        int scored() {
+            return Math.max(echo ? Math.max(0, echoTop) : -1, scoreTop);
+        }
     }
 
     /** One response being built: the text and log-probabilities of each choice so far. */
@@ -47,7 +59,9 @@ final class ResponseFormat {
         private final int perPrompt;
         private final boolean reasoning;
         private final boolean inside;
-        private final List<int[]> echoed;
+        private final Prompts prompts;
+        /** vLLM's prompt_logprobs of each choice, once its prompt is scored. */
+        private final ArrayNode[] promptLogprobs;
         /** Each choice's whole output; {@link #text} is its answer, after any thinking. */
         private final StringBuilder[] raw;
         private final StringBuilder[] text;
@@ -67,8 +81,9 @@ final class ResponseFormat {
         private final List<List<Integer>> argumentsSent = new ArrayList<>();
 
         Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools, boolean reasoning,
-                 boolean inside, List<int[]> echoed) {
-            this.echoed = echoed;
+                 boolean inside, Prompts prompts) {
+            this.prompts = prompts;
+            this.promptLogprobs = new ArrayNode[n];
             this.chat = chat;
             this.id = id;
             this.logprobs = logprobs;
@@ -96,13 +111,26 @@ final class ResponseFormat {
         }
 
         /**
+         * Choice i's prompt is scored ({@code scores}: entry j for prompt token j + 1): its echo
+         * and vLLM's prompt_logprobs, as {@link Prompts} asks. Returns the stream chunk that carries them.
+         */
+        ObjectNode prompt(int i, List<TokenLogprob> scores) {
+            int[] prompt = prompts.tokens().get(i / perPrompt);
+            ObjectNode chunk = prompts.echo() ? echo(i, prompt, scores) : chunk(i, chat ? Json.object() : null, chat ? null : "", null, null);
+            if (prompts.scoreTop() >= 0) {
+                promptLogprobs[i] = vllmLogprobs(prompt, scores, prompts.scoreTop());
+                ((ObjectNode) chunk.get("choices").get(0)).set("prompt_logprobs", promptLogprobs[i]);
+            }
+            return chunk;
+        }
+
+        /**
          * Begins choice i (a completion) with its prompt: the prompt's text (as the tokenizer
          * decodes it: no control tokens such as BOS, no space the tokenizer prefixed) and, with
          * logprobs, its tokens (the first has no log-probability, as in OpenAI's answers) with the
-         * {@code scores} of the others. Returns the stream chunk that carries them.
+         * {@code scores} of the others.
          */
-        ObjectNode echo(int i, List<TokenLogprob> scores) {
-            int[] prompt = echoed.get(i / perPrompt);
+        private ObjectNode echo(int i, int[] prompt, List<TokenLogprob> scores) {
             int[] textIds = java.util.Arrays.stream(prompt).filter(t -> !tokenizer.isControl(t)).toArray();
             String echo = tokenizer.decode(textIds);
             // Offsets by streaming the pieces, less the prefixed space decode drops from the first.
@@ -123,7 +151,7 @@ final class ResponseFormat {
                     TokenLogprob t = j == 0 ? null : scores.get(j - 1);
                     ((ArrayNode) lp.get("tokens")).add(piece(prompt[j]));
                     ((ArrayNode) lp.get("token_logprobs")).add(t == null ? null : t.logprob());
-                    ((ArrayNode) lp.get("top_logprobs")).add(t == null ? null : legacyTop(t));
+                    ((ArrayNode) lp.get("top_logprobs")).add(t == null ? null : legacyTop(t, prompts.echoTop()));
                     ((ArrayNode) lp.get("text_offset")).add(Math.max(0, offsets[j] - shift));
                 }
                 for (String key : List.of("tokens", "token_logprobs", "top_logprobs", "text_offset")) {
@@ -211,6 +239,9 @@ final class ResponseFormat {
                     c.put("text", text[i].toString());
                 }
                 setLogprobs(c, content[i], legacy[i]);
+                if (promptLogprobs[i] != null) {
+                    c.set("prompt_logprobs", promptLogprobs[i]);
+                }
                 c.put("finish_reason", finish);
             }
             root.set("usage", usage(results, perPrompt));
@@ -460,20 +491,40 @@ final class ResponseFormat {
                 }
                 ((ArrayNode) legacyLp.get("tokens")).add(piece);
                 ((ArrayNode) legacyLp.get("token_logprobs")).add(t.logprob());
-                ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop(t));
+                ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop(t, t.topTokens().length));
                 ((ArrayNode) legacyLp.get("text_offset")).add(offset);
                 offset += piece.length();
             }
         }
     }
 
-    /** The legacy completions' top alternatives: their text to their log-probability. */
-    private ObjectNode legacyTop(TokenLogprob t) {
+    /** The legacy completions' first {@code n} top alternatives: their text to their log-probability. */
+    private ObjectNode legacyTop(TokenLogprob t, int n) {
         ObjectNode top = Json.object();
-        for (int k = 0; k < t.topTokens().length; k++) {
+        for (int k = 0; k < Math.min(n, t.topTokens().length); k++) {
             top.put(piece(t.topTokens()[k]), t.topLogprobs()[k]);
         }
         return top;
+    }
+
+    /**
+     * vLLM's prompt_logprobs: null for the first token, then for each token an object of token ids
+     * (as strings) to their logprob, rank and decoded_token: the prompt's own token and the
+     * {@code top} most likely.
+     */
+    private ArrayNode vllmLogprobs(int[] prompt, List<TokenLogprob> scores, int top) {
+        ArrayNode out = Json.MAPPER.createArrayNode();
+        out.addNull();
+        for (TokenLogprob t : scores) {
+            ObjectNode e = out.addObject();
+            e.putObject(Integer.toString(t.token())).put("logprob", t.logprob()).put("rank", t.rank())
+                    .put("decoded_token", piece(t.token()));
+            for (int k = 0; k < Math.min(top, t.topTokens().length); k++) {
+                e.putObject(Integer.toString(t.topTokens()[k])).put("logprob", t.topLogprobs()[k]).put("rank", k + 1)
+                        .put("decoded_token", piece(t.topTokens()[k]));
+            }
+        }
+        return out;
     }
 
     private static ObjectNode emptyLegacy() {

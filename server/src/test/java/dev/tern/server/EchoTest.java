@@ -144,6 +144,39 @@ class EchoTest {
         assertEquals(ids("Once upon a time").length + 4, r.choices().getFirst().logprobs().orElseThrow().tokens().orElseThrow().size());
     }
 
+    /** vLLM's prompt_logprobs: each prompt token's own entry (with its rank) and the top alternatives, beside the echo's scores. */
+    @Test
+    void promptLogprobsListEachTokenWithItsRank() throws Exception {
+        int[] prompt = ids("Once upon a time, there was a little dog");
+        JsonNode c = post("{\"prompt\": " + idList(prompt) + ", \"max_tokens\": 1, \"echo\": true, \"logprobs\": 1,"
+                + " \"prompt_logprobs\": 3}").get("choices").get(0);
+        JsonNode pl = c.get("prompt_logprobs");
+        assertEquals(prompt.length, pl.size());
+        assertTrue(pl.get(0).isNull());
+        for (int j = 1; j < prompt.length; j++) {
+            JsonNode e = pl.get(j);
+            JsonNode own = e.get(Integer.toString(prompt[j]));
+            assertEquals(c.get("logprobs").get("token_logprobs").get(j).asDouble(), own.get("logprob").asDouble(), 1e-6, "token " + j);
+            assertTrue(e.size() >= 3 && e.size() <= 4, e.toString());
+            int better = 0;
+            for (var it = e.properties().iterator(); it.hasNext(); ) {
+                var alt = it.next();
+                if (alt.getValue().get("logprob").asDouble() > own.get("logprob").asDouble()) {
+                    better++;
+                }
+                assertEquals(fixture.tern().tokenizer().tokenText(Integer.parseInt(alt.getKey())).replace('\u2581', ' '),
+                        alt.getValue().get("decoded_token").asText());
+            }
+            assertTrue(own.get("rank").asInt() >= better + 1 && (better < 3 ? own.get("rank").asInt() == better + 1 : true), e.toString());
+            assertEquals(1, c.get("logprobs").get("top_logprobs").get(j).size(), "the echo keeps its own number of alternatives");
+        }
+        JsonNode chat = Json.MAPPER.readTree(fixture.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
+                + " \"max_tokens\": 2, \"prompt_logprobs\": 0}", false).body());
+        JsonNode chatPl = chat.get("choices").get(0).get("prompt_logprobs");
+        assertEquals(chat.get("usage").get("prompt_tokens").asInt(), chatPl.size(), chat.toString());
+        assertEquals(1, chatPl.get(1).size(), "no alternatives: the token alone");
+    }
+
     /** lm-evaluation-harness's remote tokenizer: /tokenizer_info, then vLLM-shaped /tokenize and /detokenize. */
     @Test
     void harnessesCanTokenizeThroughTheServer() throws Exception {
