@@ -1,5 +1,6 @@
 package dev.tern.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
@@ -46,6 +47,22 @@ interface Dialect {
             return false;
         }
     };
+
+    /**
+     * What a translation reads of a chat/completions stream chunk: an error, the usage, or a
+     * choice's new thinking, content and tool-call deltas and its finish reason (absent parts
+     * empty or null).
+     */
+    record ChatChunk(ObjectNode error, ObjectNode usage, String thinking, String content, JsonNode toolCalls, String finishReason) {
+        static ChatChunk of(ObjectNode chunk) {
+            JsonNode choice = chunk.path("choices").path(0);
+            JsonNode delta = choice.path("delta");
+            return new ChatChunk(chunk.has("error") ? (ObjectNode) chunk.get("error") : null,
+                    chunk.hasNonNull("usage") ? (ObjectNode) chunk.get("usage") : null,
+                    delta.path("reasoning_content").asText(""), delta.path("content").asText(""), delta.path("tool_calls"),
+                    choice.hasNonNull("finish_reason") ? choice.get("finish_reason").asText() : null);
+        }
+    }
 
     /** One server-sent event of data only. */
     static void data(OutputStream out, String data) throws IOException {

@@ -65,43 +65,36 @@ final class ResponsesDialect implements Dialect {
             event(out, Json.object().put("type", "response.created").set("response", opening));
             event(out, Json.object().put("type", "response.in_progress").set("response", opening));
         }
-        if (chunk.has("error")) {
-            error = (ObjectNode) chunk.get("error");
+        ChatChunk c = ChatChunk.of(chunk);
+        if (c.error() != null) {
+            error = c.error();
             event(out, Json.object().put("type", "error").put("code", error.path("code").asText(null))
                     .put("message", error.path("message").asText()).put("param", error.path("param").asText(null)));
             return;
         }
-        if (chunk.hasNonNull("usage")) {
-            usage = (ObjectNode) chunk.get("usage");
+        if (c.usage() != null) {
+            usage = c.usage();
         }
-        JsonNode choices = chunk.path("choices");
-        if (choices.isEmpty()) {
-            return;
-        }
-        JsonNode choice = choices.get(0);
-        JsonNode delta = choice.path("delta");
-        String thinking = delta.path("reasoning_content").asText("");
-        if (!thinking.isEmpty()) {
+        if (!c.thinking().isEmpty()) {
             int k = open(out, "reasoning");
-            texts.get(k).append(thinking);
-            event(out, part("response.reasoning_text.delta", k).put("delta", thinking));
+            texts.get(k).append(c.thinking());
+            event(out, part("response.reasoning_text.delta", k).put("delta", c.thinking()));
         }
-        String content = delta.path("content").asText("");
-        if (!content.isEmpty()) {
+        if (!c.content().isEmpty()) {
             int k = open(out, "message");
-            texts.get(k).append(content);
-            event(out, part("response.output_text.delta", k).put("delta", content).set("logprobs", Json.MAPPER.createArrayNode()));
+            texts.get(k).append(c.content());
+            event(out, part("response.output_text.delta", k).put("delta", c.content()).set("logprobs", Json.MAPPER.createArrayNode()));
         }
-        for (JsonNode c : delta.path("tool_calls")) {
-            int index = c.get("index").asInt();
+        for (JsonNode t : c.toolCalls()) {
+            int index = t.get("index").asInt();
             if (index == calls.size()) {
                 closeLast(out);
                 calls.add(items.size());
-                items.add(functionCall(c.get("id").asText(), c.get("function").get("name").asText(), "", "in_progress"));
+                items.add(functionCall(t.get("id").asText(), t.get("function").get("name").asText(), "", "in_progress"));
                 texts.add(new StringBuilder());
                 event(out, added(items.size() - 1));
             }
-            String arguments = c.path("function").path("arguments").asText("");
+            String arguments = t.path("function").path("arguments").asText("");
             if (!arguments.isEmpty()) {
                 int k = calls.get(index);
                 texts.get(k).append(arguments);
@@ -109,8 +102,8 @@ final class ResponsesDialect implements Dialect {
                         .put("output_index", k).put("delta", arguments));
             }
         }
-        if (choice.hasNonNull("finish_reason")) {
-            finishReason = choice.get("finish_reason").asText();
+        if (c.finishReason() != null) {
+            finishReason = c.finishReason();
             closeLast(out);
         }
     }

@@ -32,6 +32,7 @@ public final class TernServer implements AutoCloseable {
     private final ServerConfig config;
     private final Scheduler scheduler;
     private final ServerMetrics metrics;
+    private final PromptBuilder prompts;
     private final Completions completions;
     private final Embeddings embeddings;
     private final Javalin app;
@@ -44,7 +45,8 @@ public final class TernServer implements AutoCloseable {
         this.scheduler = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), config.scheduler(),
                 config.speculation());
         this.metrics = new ServerMetrics(scheduler);
-        this.completions = new Completions(scheduler, new PromptBuilder(tern, config.reasoning(), config.templateKwargs()), new ResponseFormat(tern.tokenizer(), config.modelName()),
+        this.prompts = new PromptBuilder(tern, config.reasoning(), config.templateKwargs());
+        this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer(), config.modelName()),
                 metrics, config.modelName());
         this.embeddings = new Embeddings(tern, config.modelName());
         this.app = Javalin.create(c -> {
@@ -60,6 +62,14 @@ public final class TernServer implements AutoCloseable {
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.post("/v1/chat/completions", ctx -> completions.handle(ctx, true));
             c.routes.post("/v1/completions", ctx -> completions.handle(ctx, false));
+            c.routes.post("/v1/messages", ctx -> anthropic(ctx, () -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, MessagesRequest.toChat(body), true, new MessagesDialect(body));
+            }));
+            c.routes.post("/v1/messages/count_tokens", ctx -> anthropic(ctx, () -> {
+                ObjectNode chat = MessagesRequest.toChat(Json.parseObject(ctx.bodyAsBytes()));
+                json(ctx, Json.object().put("input_tokens", prompts.chat(chat, ToolCalls.of(chat, prompts.toolStyle())).tokens().length));
+            }));
             c.routes.post("/v1/responses", ctx -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, ResponsesRequest.toChat(body), true, new ResponsesDialect(body));
@@ -118,9 +128,13 @@ public final class TernServer implements AutoCloseable {
         if (config.apiKey() == null || ctx.path().equals("/health")) {
             return;
         }
+        // Bearer as OpenAI's clients send it, x-api-key as Anthropic's do.
         String auth = ctx.header("Authorization");
+        String key = ctx.header("x-api-key");
         byte[] want = ("Bearer " + config.apiKey()).getBytes(StandardCharsets.UTF_8);
-        if (auth == null || !MessageDigest.isEqual(want, auth.getBytes(StandardCharsets.UTF_8))) {
+        boolean bearer = auth != null && MessageDigest.isEqual(want, auth.getBytes(StandardCharsets.UTF_8));
+        if (!bearer && (key == null || !MessageDigest.isEqual(config.apiKey().getBytes(StandardCharsets.UTF_8),
+                key.getBytes(StandardCharsets.UTF_8)))) {
             throw new ApiException(401, "invalid_request_error", "Incorrect API key provided", null, "invalid_api_key");
         }
     }
@@ -199,6 +213,19 @@ public final class TernServer implements AutoCloseable {
         int[] ids = Json.tokenIds(t, tern.tokenizer().vocabSize(), "tokens must be token ids in the vocabulary", "tokens");
         String text = tern.tokenizer().decode(ids);
         json(ctx, Json.object().put("content", text).put("prompt", text));
+    }
+
+    /** Runs an Anthropic route: its errors in Anthropic's shape, {"type": "error", "error": {"type", "message"}}. */
+    private static void anthropic(Context ctx, Runnable route) {
+        try {
+            route.run();
+        } catch (ApiException e) {
+            ctx.status(e.status);
+            ObjectNode body = Json.object().put("type", "error");
+            body.putObject("error").put("type", e.status == 401 ? "authentication_error" : e.status == 404 ? "not_found_error"
+                    : e.status == 429 ? "rate_limit_error" : e.status >= 500 ? "api_error" : "invalid_request_error").put("message", e.getMessage());
+            json(ctx, body);
+        }
     }
 
     private static void json(Context ctx, JsonNode body) {

@@ -17,7 +17,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -198,25 +197,15 @@ class ResponsesTest {
     /** The chat chunks of a thinking answer with a call become a reasoning item, a message and a call, in that order. */
     @Test
     void chunksOfThinkingTextAndCallsBecomeItemsInOrder() throws Exception {
-        ResponsesDialect d = new ResponsesDialect(Json.object().put("model", "m"));
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        for (String chunk : List.of("{\"choices\": [{\"delta\": {\"role\": \"assistant\", \"content\": \"\"}}]}",
+        List<JsonNode> events = Translations.events(new ResponsesDialect(Json.object().put("model", "m")), List.of(
+                "{\"choices\": [{\"delta\": {\"role\": \"assistant\", \"content\": \"\"}}]}",
                 "{\"choices\": [{\"delta\": {\"reasoning_content\": \"Hm\"}}]}", "{\"choices\": [{\"delta\": {\"reasoning_content\": \"m.\"}}]}",
                 "{\"choices\": [{\"delta\": {\"content\": \"Let me\"}}]}", "{\"choices\": [{\"delta\": {\"content\": \" look.\"}}]}",
                 "{\"choices\": [{\"delta\": {\"tool_calls\": [{\"index\": 0, \"id\": \"call_9\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": \"\"}}]}}]}",
                 "{\"choices\": [{\"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \"{\\\"a\\\"\"}}]}}]}",
                 "{\"choices\": [{\"delta\": {\"tool_calls\": [{\"index\": 0, \"function\": {\"arguments\": \": 1}\"}}]}}]}",
                 "{\"choices\": [{\"delta\": {}, \"finish_reason\": \"tool_calls\"}]}",
-                "{\"choices\": [], \"usage\": {\"prompt_tokens\": 7, \"completion_tokens\": 9, \"prompt_tokens_details\": {\"cached_tokens\": 0}}}")) {
-            d.chunk(out, (ObjectNode) Json.parseObject(chunk.getBytes(StandardCharsets.UTF_8)));
-        }
-        d.end(out);
-        List<JsonNode> events = new ArrayList<>();
-        for (String line : out.toString(StandardCharsets.UTF_8).split("\n")) {
-            if (line.startsWith("data: ")) {
-                events.add(Json.MAPPER.readTree(line.substring(6)));
-            }
-        }
+                "{\"choices\": [], \"usage\": {\"prompt_tokens\": 7, \"completion_tokens\": 9, \"prompt_tokens_details\": {\"cached_tokens\": 0}}}"));
         List<String> types = events.stream().map(e -> e.get("type").asText()).toList();
         assertEquals(List.of("response.created", "response.in_progress",
                 "response.output_item.added", "response.reasoning_text.delta", "response.reasoning_text.delta",
