@@ -36,6 +36,7 @@ public final class GrammarConstraint {
             case JsonSchema schema -> new JsonGrammar(schema);
             case TextPattern pattern -> new PatternRecognizer(pattern);
             case GbnfGrammar gbnf -> new GbnfRecognizer(gbnf);
+            case ChoiceGrammar c -> new ChoiceRecognizer(c, GrammarConstraint::recognizer);
             case TriggeredGrammar t -> new TriggeredRecognizer(t, () -> recognizer(t.grammar()));
         };
     }
@@ -172,6 +173,7 @@ public final class GrammarConstraint {
             case JsonSchema _ -> "JSON value";
             case TextPattern _ -> "text the pattern matches";
             case GbnfGrammar _ -> "text of the grammar";
+            case ChoiceGrammar _ -> "text of one of the options";
             case TriggeredGrammar t -> "constrained part after '" + t.trigger() + "'";
         };
     }

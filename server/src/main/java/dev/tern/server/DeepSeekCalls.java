@@ -26,9 +26,14 @@ final class DeepSeekCalls {
     private DeepSeekCalls() {
     }
 
-    /** The text a forced call of {@code name} opens with in the prompt: the calls' and the call's tags, and its name. */
+    /** The text a forced call of {@code name} opens with in the prompt: the calls' and the call's tags, and its {@link #head}. */
     static String opening(String name, boolean fenced) {
-        return CALLS_BEGIN + CALL_BEGIN + (fenced ? "function" + SEP + name + "\n" + FENCE + "\n" : name + SEP);
+        return CALLS_BEGIN + CALL_BEGIN + head(name, fenced);
+    }
+
+    /** What a call of {@code name} writes after its opening tag, before its arguments: R1's fenced form, or V3.1's. */
+    static String head(String name, boolean fenced) {
+        return fenced ? "function" + SEP + name + "\n" + FENCE + "\n" : name + SEP;
     }
 
     /** The calls from the first {@code <｜tool▁calls▁begin｜>} on (empty where there is none), in order. */

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.chat.ChatMessage;
 import dev.tern.engine.Tags;
+import dev.tern.sampling.ChoiceGrammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.TriggeredGrammar;
 
@@ -242,8 +243,7 @@ final class ToolCalls {
     }
 
     private TriggeredGrammar compileLazy() {
-        // DeepSeek-R1's arguments come after the name and a fence, which no single tag announces: left free.
-        if (required || style == Style.GENERIC || style == Style.DEEPSEEK_R1) {
+        if (required || style == Style.GENERIC) {
             return null;
         }
         try {
@@ -252,14 +252,20 @@ final class ToolCalls {
                 return new TriggeredGrammar("{", compileCall(), true);
             }
             if (style.namesBeforeArguments()) {
-                // The name comes before [ARGS] (the separator): the arguments follow one of the functions' parameters.
-                ArrayNode params = Json.MAPPER.createArrayNode();
-                tools.forEach(t -> params.add(t.parameters()));
-                return new TriggeredGrammar(style == Style.MISTRAL_ARGS ? ARGS_TAG : DeepSeekCalls.SEP, jsonSchema(params.size() == 1
-                        && params.get(0).isObject() ? (ObjectNode) params.get(0).deepCopy() : (ObjectNode) Json.object().set("anyOf", params)));
+                // Each call opens with a tag, then its function's name, then the arguments of that function.
+                List<ChoiceGrammar.Option> options = new ArrayList<>();
+                for (Tool t : tools) {
+                    if (!(t.parameters() instanceof ObjectNode parameters)) {
+                        return null;
+                    }
+                    String head = style == Style.MISTRAL_ARGS ? t.name() + ARGS_TAG : DeepSeekCalls.head(t.name(), style == Style.DEEPSEEK_R1);
+                    options.add(new ChoiceGrammar.Option(head, jsonSchema(parameters.deepCopy())));
+                }
+                return new TriggeredGrammar(style == Style.MISTRAL_ARGS ? MISTRAL_TAG : DeepSeekCalls.CALL_BEGIN, new ChoiceGrammar(options));
             }
             return new TriggeredGrammar(style.callTag(), compileCall());
-        } catch (ApiException e) {
+        } catch (ApiException | IllegalArgumentException e) {
+            // A function whose parameters cannot be enforced, or two of one name: the answer is left free.
             return null;
         }
     }

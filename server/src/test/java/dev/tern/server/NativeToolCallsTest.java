@@ -244,7 +244,7 @@ class NativeToolCallsTest {
     @Test
     void autoCallsAreConstrainedAfterTheirTag() {
         assertNull(tools(ToolCalls.Style.HERMES, ", \"tool_choice\": \"required\"").lazyGrammar(), "required calls are constrained whole");
-        assertEquals("[ARGS]", tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar().trigger(), "arguments after [ARGS], the name before it");
+        assertEquals("[TOOL_CALLS]", tools(ToolCalls.Style.MISTRAL_ARGS, "").lazyGrammar().trigger(), "a name, then that function's arguments");
         TriggeredGrammar llama = tools(ToolCalls.Style.LLAMA_JSON, "").lazyGrammar();
         assertTrue(llama.atStart() && llama.trigger().equals("{"), "Llama's call is the answer itself");
         assertEquals("[TOOL_CALLS]", tools(ToolCalls.Style.MISTRAL, "").lazyGrammar().trigger());
@@ -266,6 +266,8 @@ class NativeToolCallsTest {
         assertTrue(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11), v11);
         String v11Bad = "[TOOL_CALLS]get_weather[ARGS]{\"town\": \"Paris\"}";
         assertFalse(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11Bad), v11Bad);
+        String v11Unknown = "[TOOL_CALLS]get_time[ARGS]{}";
+        assertFalse(follows(new GrammarConstraint(vocab, mistral), tokenizer, v11Unknown), "a function of no tool");
         String llamaCall = " {\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}";
         assertTrue(follows(new GrammarConstraint(vocab, llama), tokenizer, llamaCall), llamaCall);
         String llamaBad = "{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}";
@@ -283,6 +285,11 @@ class NativeToolCallsTest {
         assertTrue(follows(new GrammarConstraint(bytes, deepSeek), byteLevel, v3), v3);
         String v3Bad = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": 75}";
         assertFalse(follows(new GrammarConstraint(bytes, deepSeek), byteLevel, v3Bad), v3Bad);
+        TriggeredGrammar r1 = tools(ToolCalls.Style.DEEPSEEK_R1, "").lazyGrammar();
+        String fenced = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜>";
+        assertTrue(follows(new GrammarConstraint(bytes, r1), byteLevel, fenced), fenced);
+        String fencedBad = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>get_weather\n```json\n{\"city\": 75}";
+        assertFalse(follows(new GrammarConstraint(bytes, r1), byteLevel, fencedBad), fencedBad);
     }
 
     /** Whether the constraint allows every token of text, in turn. */
@@ -629,8 +636,8 @@ class NativeToolCallsTest {
             assertNull(r.content());
             assertEquals("{\"city\":\"Paris\"}", r.calls().getFirst().arguments());
         }
-        assertNull(tools(ToolCalls.Style.DEEPSEEK_R1, "").lazyGrammar(), "R1's arguments follow a name and a fence: no one tag announces them");
-        assertEquals(SEP, tools(ToolCalls.Style.DEEPSEEK_V3, "").lazyGrammar().trigger());
+        assertEquals(DS_CALL, tools(ToolCalls.Style.DEEPSEEK_R1, "").lazyGrammar().trigger(), "each call: a name, then its arguments");
+        assertEquals(DS_CALL, tools(ToolCalls.Style.DEEPSEEK_V3, "").lazyGrammar().trigger());
     }
 
     /** Streamed, a DeepSeek call is named once its fence (R1) or separator (V3) is written, then its arguments follow as written. */
