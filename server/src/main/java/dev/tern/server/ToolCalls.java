@@ -7,6 +7,7 @@ import dev.tern.TernException;
 import dev.tern.chat.ChatMessage;
 import dev.tern.engine.Tags;
 import dev.tern.sampling.ChoiceGrammar;
+import dev.tern.sampling.Grammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.TriggeredGrammar;
 
@@ -159,7 +160,7 @@ final class ToolCalls {
     private final boolean required;
     private final boolean parallel;
     private final Style style;
-    private final JsonSchema schema;
+    private final Grammar schema;
     private final TriggeredGrammar lazy;
 
     private ToolCalls(List<Tool> tools, List<Tool> declared, boolean required, boolean parallel, Style style) {
@@ -226,8 +227,12 @@ final class ToolCalls {
         return new ToolCalls(List.copyOf(tools), List.copyOf(all), required, parallel, style);
     }
 
-    /** The schema the answer is sampled under; null when the model answers freely (native style, tool_choice auto). */
-    JsonSchema schema() {
+    /**
+     * The grammar the answer is sampled under: a JSON schema, or for several functions that name
+     * themselves before their arguments, a choice of name and arguments; null when the model
+     * answers freely (native style, tool_choice auto).
+     */
+    Grammar schema() {
         return schema;
     }
 
@@ -253,18 +258,10 @@ final class ToolCalls {
             }
             if (style.namesBeforeArguments()) {
                 // Each call opens with a tag, then its function's name, then the arguments of that function.
-                List<ChoiceGrammar.Option> options = new ArrayList<>();
-                for (Tool t : tools) {
-                    if (!(t.parameters() instanceof ObjectNode parameters)) {
-                        return null;
-                    }
-                    String head = style == Style.MISTRAL_ARGS ? t.name() + ARGS_TAG : DeepSeekCalls.head(t.name(), style == Style.DEEPSEEK_R1);
-                    options.add(new ChoiceGrammar.Option(head, jsonSchema(parameters.deepCopy())));
-                }
-                return new TriggeredGrammar(style == Style.MISTRAL_ARGS ? MISTRAL_TAG : DeepSeekCalls.CALL_BEGIN, new ChoiceGrammar(options));
+                return new TriggeredGrammar(style == Style.MISTRAL_ARGS ? MISTRAL_TAG : DeepSeekCalls.CALL_BEGIN, namedCalls());
             }
             return new TriggeredGrammar(style.callTag(), compileCall());
-        } catch (ApiException | IllegalArgumentException e) {
+        } catch (ApiException e) {
             // A function whose parameters cannot be enforced, or two of one name: the answer is left free.
             return null;
         }
@@ -272,18 +269,13 @@ final class ToolCalls {
 
     /**
      * A native call of one of the tools, as one JSON object in this style's keys (Mistral: an array
-     * of them; newer Mistral and DeepSeek: the one allowed function's arguments, its name being in
-     * the prompt, or null, unconstrained, when several are allowed).
+     * of them); where calls name their function first (newer Mistral, DeepSeek), the one allowed
+     * function's arguments, its name being in the prompt, or with several allowed, one's name and
+     * its arguments.
      */
-    private JsonSchema compileCall() {
+    private Grammar compileCall() {
         if (style.namesBeforeArguments()) {
-            if (tools.size() > 1) {
-                return null;
-            }
-            if (!(tools.getFirst().parameters() instanceof ObjectNode parameters)) {
-                throw ApiException.badRequest("tools: a function's parameters must be a JSON Schema object", "tools");
-            }
-            return jsonSchema(parameters.deepCopy());
+            return tools.size() > 1 ? namedCalls() : parametersOf(tools.getFirst());
         }
         ArrayNode each = callSchemas(style.argumentsKey());
         ObjectNode call = each.size() == 1 ? (ObjectNode) each.get(0) : (ObjectNode) Json.object().set("anyOf", each);
@@ -296,6 +288,27 @@ final class ToolCalls {
         }
         list.set("items", call);
         return jsonSchema(list);
+    }
+
+    /** What follows a call's opening tag where calls name their function first: a tool's name (as the style writes it), then its arguments. */
+    private ChoiceGrammar namedCalls() {
+        List<ChoiceGrammar.Option> options = new ArrayList<>();
+        for (Tool t : tools) {
+            String head = style == Style.MISTRAL_ARGS ? t.name() + ARGS_TAG : DeepSeekCalls.head(t.name(), style == Style.DEEPSEEK_R1);
+            options.add(new ChoiceGrammar.Option(head, parametersOf(t)));
+        }
+        try {
+            return new ChoiceGrammar(options);
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badRequest("tools: " + e.getMessage(), "tools");
+        }
+    }
+
+    private static JsonSchema parametersOf(Tool t) {
+        if (!(t.parameters() instanceof ObjectNode parameters)) {
+            throw ApiException.badRequest("tools: a function's parameters must be a JSON Schema object", "tools");
+        }
+        return jsonSchema(parameters.deepCopy());
     }
 
     /** One object schema per tool: its name, and its parameters under {@code argumentsKey}. */
@@ -343,7 +356,7 @@ final class ToolCalls {
             case MISTRAL -> MISTRAL_TAG;
             case MISTRAL_ARGS -> tools.size() == 1 ? MISTRAL_TAG + tools.getFirst().name() + ARGS_TAG : MISTRAL_TAG;
             case DEEPSEEK_R1, DEEPSEEK_V3 -> tools.size() == 1 ? DeepSeekCalls.opening(tools.getFirst().name(), style == Style.DEEPSEEK_R1)
-                    : DeepSeekCalls.CALLS_BEGIN;
+                    : DeepSeekCalls.CALLS_BEGIN + DeepSeekCalls.CALL_BEGIN;
             default -> "";
         };
     }

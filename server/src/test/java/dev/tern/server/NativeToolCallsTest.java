@@ -13,6 +13,7 @@ import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.GGUFWriter;
 import dev.tern.gguf.MetadataValue;
 import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.ChoiceGrammar;
 import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.TriggeredGrammar;
 import dev.tern.testing.Fixtures;
@@ -567,6 +568,23 @@ class NativeToolCallsTest {
         }
     }
 
+    /** Through the server, a required call of one of two functions in Mistral's newer syntax: one function's name and its arguments. */
+    @Test
+    void serverAnswersARequiredCallOfOneOfTwoFunctions(@TempDir Path dir) throws Exception {
+        String time = "{\"type\": \"function\", \"function\": {\"name\": \"get_time\", \"parameters\": {\"type\": \"object\","
+                + " \"properties\": {\"zone\": {\"type\": \"integer\"}}, \"required\": [\"zone\"], \"additionalProperties\": false}}}";
+        try (LoopbackServer server = storiesServer(dir, SHORT_MISTRAL_ARGS)) {
+            HttpResponse<String> r = server.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Time?\"}],"
+                    + " \"tools\": [" + WEATHER + ", " + time + "], \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 3}", false);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
+            assertEquals("tool_calls", choice.path("finish_reason").asText(), r.body());
+            JsonNode f = choice.path("message").path("tool_calls").path(0).path("function");
+            JsonNode args = Json.MAPPER.readTree(f.path("arguments").asText());
+            assertTrue(f.path("name").asText().equals("get_weather") ? args.path("city").isTextual() : args.path("zone").isIntegralNumber(), r.body());
+        }
+    }
+
     /**
      * Through the server: stories260K given a Mistral-style template answers a required tool
      * choice with an array of one call after the prompt's {@code [TOOL_CALLS]}, with an id of 9
@@ -638,6 +656,28 @@ class NativeToolCallsTest {
         }
         assertEquals(DS_CALL, tools(ToolCalls.Style.DEEPSEEK_R1, "").lazyGrammar().trigger(), "each call: a name, then its arguments");
         assertEquals(DS_CALL, tools(ToolCalls.Style.DEEPSEEK_V3, "").lazyGrammar().trigger());
+    }
+
+    /** Required, with several functions that name themselves first: the prompt opens a call, the answer is one name and its arguments. */
+    @Test
+    void aRequiredCallOfSeveralFunctionsChoosesANameThenItsArguments() {
+        String time = "{\"type\": \"function\", \"function\": {\"name\": \"get_time\", \"parameters\": {\"type\": \"object\","
+                + " \"properties\": {\"zone\": {\"type\": \"integer\"}}, \"required\": [\"zone\"]}}}";
+        ObjectNode body = Json.parseObject(("{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], \"tools\": [" + WEATHER + ", " + time
+                + "], \"tool_choice\": \"required\"}").getBytes(StandardCharsets.UTF_8));
+        for (ToolCalls.Style style : List.of(ToolCalls.Style.MISTRAL_ARGS, ToolCalls.Style.DEEPSEEK_V3, ToolCalls.Style.DEEPSEEK_R1)) {
+            ToolCalls required = ToolCalls.of(body, style);
+            assertTrue(required.schema() instanceof ChoiceGrammar, style.toString());
+            String answer = switch (style) {
+                case MISTRAL_ARGS -> "get_time[ARGS]{\"zone\": 2}";
+                case DEEPSEEK_V3 -> "get_time" + SEP + "{\"zone\": 2}";
+                default -> "function" + SEP + "get_time\n```json\n{\"zone\": 2}";
+            };
+            ToolCalls.Reply r = required.read(answer);
+            assertEquals(1, r.calls().size(), style + ": " + r);
+            assertEquals("get_time", r.calls().getFirst().name());
+            assertEquals("{\"zone\":2}", r.calls().getFirst().arguments());
+        }
     }
 
     /** Streamed, a DeepSeek call is named once its fence (R1) or separator (V3) is written, then its arguments follow as written. */
