@@ -91,7 +91,8 @@ public final class Q2_KFormat implements TensorFormat {
      * stored so that each sub-block's is broadcast by a load. A level is masked in place
      * (q·4^s) instead of shifted down, its scale divided by 4^s instead (exact), which saves a
      * shift per sixteen values; the four chunks of qs feed four accumulators, so that the
-     * multiply-adds of a super-block do not wait on each other.
+     * multiply-adds of a super-block do not wait on each other. No helper methods: a call that
+     * is not force-inlined hits C2's node budget here and leaves its vectors boxed (1.3 GB/s).
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, mins = a0;
@@ -111,19 +112,13 @@ public final class Q2_KFormat implements TensorFormat {
             for (int s = 0; s < 4; s++) {
                 int mask = 3 << (2 * s);
                 int xi = xb + 32 * s;
-                a0 = term(q0, mask, x, xi, scales[2 * s], a0);
-                a1 = term(q1, mask, x, xi + 16, scales[2 * s + 1], a1);
-                a2 = term(q2, mask, x, xi + 128, scales[2 * s + 8], a2);
-                a3 = term(q3, mask, x, xi + 144, scales[2 * s + 9], a3);
+                a0 = ((FloatVector) q0.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, scales[2 * s]), a0);
+                a1 = ((FloatVector) q1.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 16)).fma(FloatVector.broadcast(F, scales[2 * s + 1]), a1);
+                a2 = ((FloatVector) q2.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 128)).fma(FloatVector.broadcast(F, scales[2 * s + 8]), a2);
+                a3 = ((FloatVector) q3.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
             }
         }
         return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** acc + scale·Σ (q & mask)·x[xi..xi+16), lane-wise. */
-    private static FloatVector term(IntVector q, int mask, float[] x, int xi, float scale, FloatVector acc) {
-        return ((FloatVector) q.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi))
-                .fma(FloatVector.broadcast(F, scale), acc);
     }
 
     @Override

@@ -107,7 +107,7 @@ public final class Q3_KFormat implements TensorFormat {
      * second term from the precomputed 16-value sums of x. The sixteen scales are unpacked at
      * once by two byte shuffles, as Q4_K's; the 3-bit levels are assembled in int lanes, each
      * masked in place at 4^s (its scale divided by 4^s, exact); four accumulators, one per
-     * chunk of qs.
+     * chunk of qs. No helper methods, for the JIT's node budget (see Q2_K's).
      */
     private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, offsets = a0;
@@ -132,19 +132,20 @@ public final class Q3_KFormat implements TensorFormat {
             int xb = xo + b * QK;
             for (int s = 0; s < 4; s++) {
                 int xi = xb + 32 * s;
-                a0 = term(q0, h0, s, x, xi, scales[2 * s], a0);
-                a1 = term(q1, h1, s, x, xi + 16, scales[2 * s + 1], a1);
-                a2 = term(q2, h2, s, x, xi + 128, scales[2 * s + 8], a2);
-                a3 = term(q3, h3, s, x, xi + 144, scales[2 * s + 9], a3);
+                int low = 3 << (2 * s);
+                int high = 4 << (2 * s);
+                // q·4^s: the low bits masked in place, the third (bit s of h) moved to bit 2s+2
+                IntVector l0 = q0.and(low).or(h0.lanewise(LSHL, s + 2).and(high));
+                IntVector l1 = q1.and(low).or(h1.lanewise(LSHL, s + 2).and(high));
+                IntVector l2 = q2.and(low).or(h2.lanewise(LSHL, s + 2).and(high));
+                IntVector l3 = q3.and(low).or(h3.lanewise(LSHL, s + 2).and(high));
+                a0 = ((FloatVector) l0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, scales[2 * s]), a0);
+                a1 = ((FloatVector) l1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 16)).fma(FloatVector.broadcast(F, scales[2 * s + 1]), a1);
+                a2 = ((FloatVector) l2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 128)).fma(FloatVector.broadcast(F, scales[2 * s + 8]), a2);
+                a3 = ((FloatVector) l3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
             }
         }
         return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) - 4 * offsets.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** acc + scale·Σ q·4^s·x[xi..xi+16): q's low bits masked in place, its third (bit s of hm) moved to bit 2s+2. */
-    private static FloatVector term(IntVector q, IntVector hm, int s, float[] x, int xi, float scale, FloatVector acc) {
-        IntVector level = q.and(3 << (2 * s)).or(hm.lanewise(LSHL, s + 2).and(4 << (2 * s)));
-        return ((FloatVector) level.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, scale), acc);
     }
 
     @Override
