@@ -118,7 +118,7 @@ public final class Q2_KFormat implements TensorFormat {
                 a3 = ((FloatVector) q3.and(mask).convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
             }
         }
-        return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
+        return a0.add(a1).add(a2.add(a3)).sub(mins).reduceLanes(VectorOperators.ADD);
     }
 
     @Override

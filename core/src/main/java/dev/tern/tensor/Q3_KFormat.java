@@ -145,7 +145,7 @@ public final class Q3_KFormat implements TensorFormat {
                 a3 = ((FloatVector) l3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
             }
         }
-        return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD) - 4 * offsets.reduceLanes(VectorOperators.ADD);
+        return a0.add(a1).add(a2.add(a3)).sub(offsets.mul(4f)).reduceLanes(VectorOperators.ADD);
     }
 
     @Override
