@@ -49,27 +49,23 @@ public final class Q2_KFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o + D);
             float dmin = Blocks.f16(w, o + D + 2);
-            for (int k = 0; k < 4; k++) {
-                ByteVector q = Vec.load16(w, o + QS + 16 * k);
-                for (int s = 0; s < 4; s++) {
-                    int j = subBlock(k, s);
-                    int xo = xOff + b * QK + 16 * j;
-                    int sc = Blocks.u8(w, o + j);
-                    FloatVector qx = Vec.fma16(q.lanewise(LSHR, 2 * s).and((byte) 3), x, xo, FloatVector.zero(Vec.F));
-                    acc = Vec.fmaScaled(qx, d * (sc & 0xF), acc);
-                    acc = Vec.fmaScaled(Vec.sum16(x, xo, FloatVector.zero(Vec.F)), -(dmin * (sc >> 4)), acc);
-                }
+            for (int j = 0; j < 16; j++) {
+                int xo = xOff + b * QK + 16 * j;
+                int sc = Blocks.u8(w, o + j);
+                FloatVector qx = Vec.fma16(levels(w, o, j), x, xo, FloatVector.zero(Vec.F));
+                acc = Vec.fmaScaled(qx, d * (sc & 0xF), acc);
+                acc = Vec.fmaScaled(Vec.sum16(x, xo, FloatVector.zero(Vec.F)), -(dmin * (sc >> 4)), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
-     * The sub-block of the values at shift s of qs chunk k (16 bytes; chunk 2h+c covers half h,
-     * positions 16c..16c+15): its values are 16·j .. 16·j+15 of the super-block.
+     * The 2-bit levels of sub-block j = 8h + 2s + c (values 16j..16j+15 of the super-block):
+     * bits 2s..2s+1 of qs[32h + 16c ..].
      */
-    private static int subBlock(int k, int s) {
-        return 8 * (k >> 1) + 2 * s + (k & 1);
+    private static ByteVector levels(MemorySegment w, long o, int j) {
+        return Vec.load16(w, o + QS + 32 * (j >> 3) + 16 * (j & 1)).lanewise(LSHR, 2 * ((j >> 1) & 3)).and((byte) 3);
     }
 
     /** Every row shares one pass over x for the 16-value sums that carry the mins. */
@@ -128,14 +124,10 @@ public final class Q2_KFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o + D);
             float min = Blocks.f16(w, o + D + 2);
-            for (int k = 0; k < 4; k++) {
-                ByteVector q = Vec.load16(w, o + QS + 16 * k);
-                for (int s = 0; s < 4; s++) {
-                    int j = subBlock(k, s);
-                    int sc = Blocks.u8(w, o + j);
-                    // x + (-m) is x - m exactly, so ggml's dl·q - ml is reproduced bit for bit.
-                    Vec.store16(q.lanewise(LSHR, 2 * s).and((byte) 3), d * (sc & 0xF), -(min * (sc >> 4)), out, outOff + b * QK + 16 * j);
-                }
+            for (int j = 0; j < 16; j++) {
+                int sc = Blocks.u8(w, o + j);
+                // x + (-m) is x - m exactly, so ggml's dl·q - ml is reproduced bit for bit.
+                Vec.store16(levels(w, o, j), d * (sc & 0xF), -(min * (sc >> 4)), out, outOff + b * QK + 16 * j);
             }
         }
     }

@@ -60,32 +60,33 @@ public final class Q3_KFormat implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o + D);
-            for (int k = 0; k < 4; k++) {
-                ByteVector q = Vec.load16(w, o + QS + 16 * k);
-                ByteVector hm = Vec.load16(w, o + 16 * (k & 1));
-                for (int s = 0; s < 4; s++) {
-                    int j = 8 * (k >> 1) + 2 * s + (k & 1);
-                    FloatVector qx = Vec.fma16(level(q, hm, k, s), x, xOff + b * QK + 16 * j, FloatVector.zero(Vec.F));
-                    acc = Vec.fmaScaled(qx, d * scale(w, o + SCALES, j), acc);
-                }
+            for (int j = 0; j < 16; j++) {
+                FloatVector qx = Vec.fma16(levels(w, o, j), x, xOff + b * QK + 16 * j, FloatVector.zero(Vec.F));
+                acc = Vec.fmaScaled(qx, d * scale(w, o + SCALES, j), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
-     * q − 4 for the 16 values at shift s of qs chunk k (16 bytes; chunk 2h+c covers half h,
-     * positions 16c..16c+15), hm the matching 16 bytes of hmask: −4 where the third bit is clear.
+     * q − 4 for sub-block j = 8h + 2s + c (values 16j..16j+15): the low bits from bits 2s..2s+1
+     * of qs[32h + 16c ..], −4 where bit 4h+s of hmask[16c ..] is clear.
      */
-    private static ByteVector level(ByteVector q, ByteVector hm, int k, int s) {
-        byte bit = (byte) (1 << (4 * (k >> 1) + s));
-        return q.lanewise(LSHR, 2 * s).and((byte) 3).add((byte) -4, hm.and(bit).compare(VectorOperators.EQ, (byte) 0));
+    private static ByteVector levels(MemorySegment w, long o, int j) {
+        int s = (j >> 1) & 3;
+        byte bit = (byte) (1 << (4 * (j >> 3) + s));
+        ByteVector q = Vec.load16(w, o + QS + 32 * (j >> 3) + 16 * (j & 1)).lanewise(LSHR, 2 * s).and((byte) 3);
+        return q.add((byte) -4, Vec.load16(w, o + 16 * (j & 1)).and(bit).compare(VectorOperators.EQ, (byte) 0));
     }
 
-    /** The signed scale (6 bits − 32) of sub-block j, from the 12 packed bytes at {@code scales}. */
+    /**
+     * The signed scale (6 bits − 32) of sub-block j, from the 12 packed bytes at {@code scales}.
+     * Without a branch: one on j < 8 sent the dequantizer's loop into endless deoptimization
+     * (profile_predicate) under C2.
+     */
     static int scale(MemorySegment w, long scales, int j) {
-        int low = j < 8 ? Blocks.u8(w, scales + j) & 0xF : Blocks.u8(w, scales + j - 8) >> 4;
-        int high = (Blocks.u8(w, scales + 8 + j % 4) >> (2 * (j / 4))) & 3;
+        int low = (Blocks.u8(w, scales + (j & 7)) >> (4 * (j >> 3))) & 0xF;
+        int high = (Blocks.u8(w, scales + 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
         return (low | high << 4) - 32;
     }
 
@@ -154,13 +155,8 @@ public final class Q3_KFormat implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o + D);
-            for (int k = 0; k < 4; k++) {
-                ByteVector q = Vec.load16(w, o + QS + 16 * k);
-                ByteVector hm = Vec.load16(w, o + 16 * (k & 1));
-                for (int s = 0; s < 4; s++) {
-                    int j = 8 * (k >> 1) + 2 * s + (k & 1);
-                    Vec.store16(level(q, hm, k, s), d * scale(w, o + SCALES, j), out, outOff + b * QK + 16 * j);
-                }
+            for (int j = 0; j < 16; j++) {
+                Vec.store16(levels(w, o, j), d * scale(w, o + SCALES, j), out, outOff + b * QK + 16 * j);
             }
         }
     }
