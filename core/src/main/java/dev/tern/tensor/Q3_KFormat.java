@@ -84,7 +84,7 @@ public final class Q3_KFormat implements TensorFormat {
      * Without a branch: one on j < 8 sent the dequantizer's loop into endless deoptimization
      * (profile_predicate) under C2.
      */
-    static int scale(MemorySegment w, long scales, int j) {
+    private static int scale(MemorySegment w, long scales, int j) {
         int low = (Blocks.u8(w, scales + (j & 7)) >> (4 * (j >> 3))) & 0xF;
         int high = (Blocks.u8(w, scales + 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
         return (low | high << 4) - 32;
