@@ -16,10 +16,10 @@ import java.util.List;
  * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
  * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
- * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q4_K→Q5_0,
- * Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 there is none and, as in
- * llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K
- * tensors) are not applied. Tensors are written in llama-quantize's order and
+ * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q2_K and
+ * Q3_K→IQ4_NL, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 there
+ * is none and, as in llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output,
+ * Q4_K_M's Q6_K tensors) are not applied. Tensors are written in llama-quantize's order and
  * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
  * so that the result matches llama-quantize's own output wherever the types agree.
  */
@@ -93,7 +93,8 @@ public final class ModelQuantizer {
      * The type llama-quantize {@code --pure} gives a tensor when asked for {@code target}:
      * {@code current} for tensors it does not quantize, else {@code target} or its fallback.
      *
-     * @throws TernException when the rows do not fit {@code target}'s blocks and llama.cpp has no fallback
+     * @throws TernException when the rows do not fit {@code target}'s blocks and llama.cpp has no
+     *                       fallback, or one Tern does not support
      */
     public static GGMLType tensorType(String name, long[] shape, GGMLType current, GGMLType target) {
         if (!isQuantizable(name, shape)) {
@@ -103,13 +104,19 @@ public final class ModelQuantizer {
             return target;
         }
         GGMLType fallback = switch (target) {
+            case Q2_K, Q3_K -> GGMLType.IQ4_NL;
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;
             default -> throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
                     + target + " blocks of " + target.blockSize + ", and llama.cpp defines no fallback for " + target);
         };
-        return shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
+        GGMLType type = shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
+        if (!type.isSupported()) {
+            throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
+                    + target + " blocks of " + target.blockSize + ", and llama.cpp's fallback for them, " + type + ", is not supported");
+        }
+        return type;
     }
 
     /** Whether llama-quantize converts this tensor at all: weight matrices, not norms, gates or 1-D tensors. */
@@ -132,7 +139,8 @@ public final class ModelQuantizer {
 
     /**
      * The {@code llama_ftype} of a file whose weight matrices are {@code type}: the "_S" variant
-     * for K-quants, as no mix is applied.
+     * for K-quants, as no mix is applied, but MOSTLY_Q2_K (10) for Q2_K: the ftype of
+     * llama-quantize's "Q2_K" (its Q2_K_S, 21, is a later and smaller mix).
      */
     public static int fileType(GGMLType type) {
         return switch (type) {
@@ -143,6 +151,8 @@ public final class ModelQuantizer {
             case Q8_0 -> 7;
             case Q5_0 -> 8;
             case Q5_1 -> 9;
+            case Q2_K -> 10;
+            case Q3_K -> 11;
             case Q4_K -> 14;
             case Q5_K -> 16;
             case Q6_K -> 18;

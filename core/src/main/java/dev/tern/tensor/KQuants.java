@@ -83,13 +83,79 @@ final class KQuants {
     }
 
     /**
-     * make_qkx2_quants as the k-quant reference quantizers call it (squared error, nstep ≥ 1):
-     * asymmetric levels L in [0, nmax] with a minimum, found by trying nstep+1 scales around
-     * nmax/(max-min) and keeping the lowest weighted error. Returns the scale;
-     * theMin[0] receives the (positive) offset to subtract.
+     * make_q3_quants as quantize_row_q3_K_ref calls it (do_rmse): symmetric levels in
+     * [-nmax, nmax) from the scale nmax/max, then up to five rounds in which each level moves
+     * to the one the others' least-squares scale suggests, kept if the x²-weighted fit improves.
+     * L receives the levels plus nmax; returns the scale.
+     */
+    static float makeQ3Quants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+        float max = 0;
+        float amax = 0;
+        for (int i = 0; i < n; ++i) {
+            float ax = Math.abs(x[xo + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[xo + i];
+            }
+        }
+        if (amax < GROUP_MAX_EPS) {
+            for (int i = 0; i < n; ++i) {
+                L[lo + i] = 0;
+            }
+            return 0f;
+        }
+        float iscale = -nmax / max;
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            float xi = x[xo + i];
+            int l = Blocks.nearestInt(iscale * xi);
+            l = Math.max(-nmax, Math.min(nmax - 1, l));
+            L[lo + i] = (byte) l;
+            float w = xi * xi;
+            sumlx += w * xi * l;
+            suml2 += w * l * l;
+        }
+        for (int itry = 0; itry < 5; ++itry) {
+            int changed = 0;
+            for (int i = 0; i < n; ++i) {
+                float xi = x[xo + i];
+                float w = xi * xi;
+                float slx = sumlx - w * xi * L[lo + i];
+                if (slx > 0) {
+                    float sl2 = suml2 - w * L[lo + i] * L[lo + i];
+                    int newL = Blocks.nearestInt(xi * sl2 / slx);
+                    newL = Math.max(-nmax, Math.min(nmax - 1, newL));
+                    if (newL != L[lo + i]) {
+                        slx += w * xi * newL;
+                        sl2 += w * newL * newL;
+                        if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[lo + i] = (byte) newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            ++changed;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) {
+                break;
+            }
+        }
+        for (int i = 0; i < n; ++i) {
+            L[lo + i] += (byte) nmax;
+        }
+        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    }
+
+    /**
+     * make_qkx2_quants as the k-quant reference quantizers call it (nstep ≥ 1): asymmetric
+     * levels L in [0, nmax] with a minimum, found by trying nstep+1 scales around
+     * nmax/(max-min) and keeping the lowest weighted error, squared or (useMad, as Q2_K asks)
+     * absolute. Returns the scale; theMin[0] receives the (positive) offset to subtract.
      */
     static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, byte[] L, int lo, float[] theMin,
-                                byte[] laux, float rmin, float rdelta, int nstep) {
+                                byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
         float min = x[xo];
         float max = x[xo];
         float sumW = weights[0];
@@ -124,7 +190,7 @@ final class KQuants {
             l = Math.max(0, Math.min(nmax, l));
             L[lo + i] = (byte) l;
             float diff = scale * l + min - x[xo + i];
-            bestError += weights[i] * (diff * diff);
+            bestError += weights[i] * (useMad ? Math.abs(diff) : diff * diff);
         }
         for (int is = 0; is <= nstep; ++is) {
             iscale = (rmin + rdelta * is + nmax) / (max - min);
@@ -151,7 +217,7 @@ final class KQuants {
                 float curError = 0;
                 for (int i = 0; i < n; ++i) {
                     float diff = thisScale * laux[i] + thisMin - x[xo + i];
-                    curError += weights[i] * (diff * diff);
+                    curError += weights[i] * (useMad ? Math.abs(diff) : diff * diff);
                 }
                 if (curError < bestError) {
                     System.arraycopy(laux, 0, L, lo, n);
@@ -172,6 +238,15 @@ final class KQuants {
         }
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
+
+    /**
+     * Q2_K/Q3_K: lane j, for sub-block j at shift s = j/2 mod 4 of its qs bytes, holds 4^-s, so
+     * that the 512-bit kernels mask each 2-bit level in place (q·4^s) instead of shifting it
+     * down, and fold the 4^-s (exact) into the sub-block's scale.
+     */
+    static final FloatVector QUARTERS = FloatVector.fromArray(FloatVector.SPECIES_512, new float[]{
+            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f,
+            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f}, 0);
 
     private static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
     private static final VectorSpecies<Integer> LANES_INT = IntVector.SPECIES_512;
@@ -231,7 +306,7 @@ final class KQuants {
             for (int l = 0; l < 32; ++l) {
                 weights[l] = avX + Math.abs(x[base + l]);
             }
-            scales[j] = makeQkx2Quants(32, nmax, x, base, weights, L, 32 * j, theMin, laux, rmin, rdelta, nstep);
+            scales[j] = makeQkx2Quants(32, nmax, x, base, weights, L, 32 * j, theMin, laux, rmin, rdelta, nstep, false);
             mins[j] = theMin[0];
             if (scales[j] > maxScale) {
                 maxScale = scales[j];

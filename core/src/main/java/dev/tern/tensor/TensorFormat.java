@@ -90,6 +90,8 @@ public interface TensorFormat {
             case Q4_1 -> Q4_1Format.INSTANCE;
             case Q5_0 -> Q5_0Format.INSTANCE;
             case Q5_1 -> Q5_1Format.INSTANCE;
+            case Q2_K -> Q2_KFormat.INSTANCE;
+            case Q3_K -> Q3_KFormat.INSTANCE;
             case Q4_K -> Q4_KFormat.INSTANCE;
             case Q5_K -> Q5_KFormat.INSTANCE;
             case Q6_K -> Q6_KFormat.INSTANCE;

@@ -180,6 +180,8 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.Q5_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q4_K));
         assertEquals(GGMLType.Q5_1, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q5_K));
         assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q6_K));
+        assertEquals(GGMLType.Q3_K, ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{256, 8}, GGMLType.F32, GGMLType.Q3_K));
+        assertQ2KAndQ3KFallBackToIq4Nl(mat, odd);
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q6_K));
         assertEquals(GGMLType.BF16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.BF16));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q4_1));
@@ -193,6 +195,22 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("output.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.Q8_0));
     }
 
+    /**
+     * llama.cpp sends Q2_K/Q3_K rows that do not split into 256-blocks to IQ4_NL (32-blocks), and
+     * to F16 past that; while IQ4_NL is not supported, the first is a one-line error naming it.
+     */
+    private static void assertQ2KAndQ3KFallBackToIq4Nl(long[] mat, long[] odd) {
+        for (GGMLType t : new GGMLType[]{GGMLType.Q2_K, GGMLType.Q3_K}) {
+            assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, t));
+            if (GGMLType.IQ4_NL.isSupported()) {
+                assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
+            } else {
+                TernException e = assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
+                assertTrue(e.getMessage().contains("IQ4_NL") && e.getMessage().contains("96") && !e.getMessage().contains("\n"), e.getMessage());
+            }
+        }
+    }
+
     @Test
     void fileTypesAreLlamaFtypes() {
         assertEquals(0, ModelQuantizer.fileType(GGMLType.F32));
@@ -201,6 +219,8 @@ class ModelQuantizerTest {
         assertEquals(7, ModelQuantizer.fileType(GGMLType.Q8_0));
         assertEquals(2, ModelQuantizer.fileType(GGMLType.Q4_0));
         assertEquals(18, ModelQuantizer.fileType(GGMLType.Q6_K));
+        assertEquals(10, ModelQuantizer.fileType(GGMLType.Q2_K));
+        assertEquals(11, ModelQuantizer.fileType(GGMLType.Q3_K));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
     }
 

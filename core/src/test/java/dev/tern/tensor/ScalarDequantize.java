@@ -17,6 +17,8 @@ final class ScalarDequantize {
             case Q4_1 -> q4_1(w, byteOffset, out, outOff, n);
             case Q5_0 -> q5_0(w, byteOffset, out, outOff, n);
             case Q5_1 -> q5_1(w, byteOffset, out, outOff, n);
+            case Q2_K -> q2_k(w, byteOffset, out, outOff, n);
+            case Q3_K -> q3_k(w, byteOffset, out, outOff, n);
             case Q4_K -> q4_k(w, byteOffset, out, outOff, n);
             case Q5_K -> q5_k(w, byteOffset, out, outOff, n);
             case Q6_K -> q6_k(w, byteOffset, out, outOff, n);
@@ -90,6 +92,53 @@ final class ScalarDequantize {
                 int xh1 = (qh >>> (j + 12)) & 0x10;
                 out[yo + j] = ((q & 0x0F) | xh0) * d + m;
                 out[yo + j + 32 / 2] = ((q >> 4) | xh1) * d + m;
+            }
+        }
+    }
+
+    static void q2_k(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 84;
+            float d = Blocks.f16(w, o + 80);
+            float min = Blocks.f16(w, o + 82);
+            int y = outOff + b * 256;
+            int is = 0;
+            for (long q = o + 16; q < o + 80; q += 32) {
+                for (int shift = 0; shift < 8; shift += 2) {
+                    for (int half = 0; half < 32; half += 16) {
+                        int sc = Blocks.u8(w, o + is++);
+                        float dl = d * (sc & 0xF);
+                        float ml = min * (sc >> 4);
+                        for (int l = 0; l < 16; l++) {
+                            out[y++] = dl * ((Blocks.u8(w, q + half + l) >> shift) & 3) - ml;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    static void q3_k(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 110;
+            float dAll = Blocks.f16(w, o + 108);
+            int y = outOff + b * 256;
+            int is = 0;
+            int m = 1;
+            for (long q = o + 32; q < o + 96; q += 32) {
+                for (int shift = 0; shift < 8; shift += 2) {
+                    for (int half = 0; half < 32; half += 16) {
+                        int j = is++;
+                        int low = j < 8 ? Blocks.u8(w, o + 96 + j) & 0xF : Blocks.u8(w, o + 96 + j - 8) >> 4;
+                        int high = (Blocks.u8(w, o + 104 + j % 4) >> (2 * (j / 4))) & 3;
+                        float dl = dAll * ((low | high << 4) - 32);
+                        for (int l = 0; l < 16; l++) {
+                            int hm = Blocks.u8(w, o + half + l);
+                            out[y++] = dl * (((Blocks.u8(w, q + half + l) >> shift) & 3) - ((hm & m) != 0 ? 0 : 4));
+                        }
+                    }
+                    m <<= 1;
+                }
             }
         }
     }

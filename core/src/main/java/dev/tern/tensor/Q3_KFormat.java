@@ -1,0 +1,237 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.B2I;
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
+
+/**
+ * Q3_K: super-blocks of 256 values in 16 sub-blocks of 16, each with a 6-bit scale;
+ * value = d·(sc−32)·(q−4) with 3-bit q (110 bytes: hmask[32], qs[64], scales[12], fp16 d).
+ * The low two bits of q are laid out as Q2_K's (bits 2s..2s+1 of qs[32h+l] for value
+ * 128h+32s+l); the third bit of that value is bit 4h+s of hmask[l]. Scale j keeps its low four
+ * bits in a nibble of scales[j mod 8] (low nibble for j < 8) and its top two in bits
+ * 2·(j/4).. of scales[8 + j mod 4].
+ */
+public final class Q3_KFormat implements TensorFormat {
+    public static final Q3_KFormat INSTANCE = new Q3_KFormat();
+    private static final int QK = KQuants.QK_K;
+    private static final int BYTES = 110;
+    private static final int QS = 32;
+    private static final int SCALES = 96;
+    private static final int D = 108;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    // The 16 bytes loaded from SCALES − 2 (not past the block's end): scale bytes are lanes 2..13.
+    // Lane j picks its low-nibble byte (P) and its top-bits byte (Q).
+    private static final VectorShuffle<Byte> P_BYTES = VectorShuffle.fromValues(B, 2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5, 6, 7, 8, 9);
+    private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(B, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13);
+    private static final IntVector P_SHIFT = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4}, 0);
+    private static final IntVector Q_SHIFT = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6}, 0);
+
+    private Q3_KFormat() {
+    }
+
+    @Override
+    public GGMLType type() {
+        return GGMLType.Q3_K;
+    }
+
+    @Override
+    public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
+        }
+        FloatVector acc = FloatVector.zero(Vec.F);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            float d = Blocks.f16(w, o + D);
+            for (int j = 0; j < 16; j++) {
+                FloatVector qx = Vec.fma16(levels(w, o, j), x, xOff + b * QK + 16 * j, FloatVector.zero(Vec.F));
+                acc = Vec.fmaScaled(qx, d * scale(w, o + SCALES, j), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * q − 4 for sub-block j = 8h + 2s + c (values 16j..16j+15): the low bits from bits 2s..2s+1
+     * of qs[32h + 16c ..], −4 where bit 4h+s of hmask[16c ..] is clear.
+     */
+    private static ByteVector levels(MemorySegment w, long o, int j) {
+        int s = (j >> 1) & 3;
+        byte bit = (byte) (1 << (4 * (j >> 3) + s));
+        ByteVector q = Vec.load16(w, o + QS + 32 * (j >> 3) + 16 * (j & 1)).lanewise(LSHR, 2 * s).and((byte) 3);
+        return q.add((byte) -4, Vec.load16(w, o + 16 * (j & 1)).and(bit).compare(VectorOperators.EQ, (byte) 0));
+    }
+
+    /**
+     * The signed scale (6 bits − 32) of sub-block j, from the 12 packed bytes at {@code scales}.
+     * Without a branch: one on j < 8 sent the dequantizer's loop into endless deoptimization
+     * (profile_predicate) under C2.
+     */
+    private static int scale(MemorySegment w, long scales, int j) {
+        int low = (Blocks.u8(w, scales + (j & 7)) >> (4 * (j >> 3))) & 0xF;
+        int high = (Blocks.u8(w, scales + 8 + (j & 3)) >> (2 * (j >> 2))) & 3;
+        return (low | high << 4) - 32;
+    }
+
+    /** Every row shares one pass over x for the 16-value sums that carry the −4 offset. */
+    @Override
+    public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                        float[] out, int outOff) {
+        RowsWithSums.dotRows(this, Q3_KFormat::dot512, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+    }
+
+    @Override
+    public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
+                            float[] out, int[] outs) {
+        RowsWithSums.dotRowsFour(this, Q3_KFormat::dot512, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+    }
+
+    /**
+     * The 512-bit kernel, lean as Q2_K's: Σ d·sc·(q−4)·x = Σ d·sc·Σ q·x − 4·Σ d·sc·Σ x, the
+     * second term from the precomputed 16-value sums of x. The sixteen scales are unpacked at
+     * once by two byte shuffles, as Q4_K's; the 3-bit levels are assembled in int lanes, each
+     * masked in place at 4^s (its scale divided by 4^s, exact); four accumulators, one per
+     * chunk of qs. No helper methods, for the JIT's node budget (see Q2_K's).
+     */
+    private static float dot512(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, offsets = a0;
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p + D));
+            ByteVector sb = ByteVector.fromMemorySegment(B, w, p + SCALES - 2, LE);
+            IntVector lo = (IntVector) sb.rearrange(P_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
+            IntVector hi = (IntVector) sb.rearrange(Q_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
+            IntVector sc = lo.lanewise(LSHR, P_SHIFT).and(0x0F).or(hi.lanewise(LSHR, Q_SHIFT).and(3).lanewise(LSHL, 4));
+            FloatVector scd = ((FloatVector) sc.sub(32).convert(I2F, 0)).mul(d);
+            offsets = scd.fma(FloatVector.fromArray(F, sums, b * 16), offsets);
+            scd.mul(KQuants.QUARTERS).intoArray(scales, 0);
+            IntVector h0 = (IntVector) ByteVector.fromMemorySegment(B, w, p, LE).convertShape(B2I, I, 0);
+            IntVector h1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + 16, LE).convertShape(B2I, I, 0);
+            IntVector h2 = h0.lanewise(LSHR, 4);
+            IntVector h3 = h1.lanewise(LSHR, 4);
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, w, p + QS, LE).convertShape(B2I, I, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, w, p + QS + 16, LE).convertShape(B2I, I, 0);
+            IntVector q2 = (IntVector) ByteVector.fromMemorySegment(B, w, p + QS + 32, LE).convertShape(B2I, I, 0);
+            IntVector q3 = (IntVector) ByteVector.fromMemorySegment(B, w, p + QS + 48, LE).convertShape(B2I, I, 0);
+            int xb = xo + b * QK;
+            for (int s = 0; s < 4; s++) {
+                int xi = xb + 32 * s;
+                int low = 3 << (2 * s);
+                int high = 4 << (2 * s);
+                // q·4^s: the low bits masked in place, the third (bit s of h) moved to bit 2s+2
+                IntVector l0 = q0.and(low).or(h0.lanewise(LSHL, s + 2).and(high));
+                IntVector l1 = q1.and(low).or(h1.lanewise(LSHL, s + 2).and(high));
+                IntVector l2 = q2.and(low).or(h2.lanewise(LSHL, s + 2).and(high));
+                IntVector l3 = q3.and(low).or(h3.lanewise(LSHL, s + 2).and(high));
+                a0 = ((FloatVector) l0.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi)).fma(FloatVector.broadcast(F, scales[2 * s]), a0);
+                a1 = ((FloatVector) l1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 16)).fma(FloatVector.broadcast(F, scales[2 * s + 1]), a1);
+                a2 = ((FloatVector) l2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 128)).fma(FloatVector.broadcast(F, scales[2 * s + 8]), a2);
+                a3 = ((FloatVector) l3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
+            }
+        }
+        return a0.add(a1).add(a2.add(a3)).sub(offsets.mul(4f)).reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        Blocks.requireBlocks(type(), n);
+        for (int b = 0; b < n / QK; b++) {
+            long o = byteOffset + (long) b * BYTES;
+            float d = Blocks.f16(w, o + D);
+            for (int j = 0; j < 16; j++) {
+                Vec.store16(levels(w, o, j), d * scale(w, o + SCALES, j), out, outOff + b * QK + 16 * j);
+            }
+        }
+    }
+
+    /**
+     * quantize_row_q3_K_ref: make_q3_quants per 16 values (nmax 4, x²-weighted), the scales to
+     * 6 bits against the one of largest magnitude, the levels found again with the stored scales.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        Blocks.requireBlocks(type(), n);
+        byte[] L = new byte[QK];
+        float[] scales = new float[QK / 16];
+        byte[] block = new byte[BYTES];
+        for (int b = 0; b < n / QK; b++) {
+            int xo = srcOff + b * QK;
+            long o = dstOff + (long) b * BYTES;
+            java.util.Arrays.fill(block, (byte) 0);
+            float maxScale = 0;
+            float amax = 0;
+            for (int j = 0; j < QK / 16; ++j) {
+                scales[j] = KQuants.makeQ3Quants(16, 4, src, xo + 16 * j, L, 16 * j);
+                float scale = Math.abs(scales[j]);
+                if (scale > amax) {
+                    amax = scale;
+                    maxScale = scales[j];
+                }
+            }
+            short dBits = 0;
+            if (maxScale != 0) {
+                float iscale = -32.f / maxScale;
+                for (int j = 0; j < QK / 16; ++j) {
+                    int l = Math.max(-32, Math.min(31, (byte) Blocks.nearestInt(iscale * scales[j]))) + 32;
+                    if (j < 8) {
+                        block[SCALES + j] = (byte) (l & 0xF);
+                    } else {
+                        block[SCALES + j - 8] |= (byte) ((l & 0xF) << 4);
+                    }
+                    block[SCALES + 8 + j % 4] |= (byte) ((l >> 4) << (2 * (j / 4)));
+                }
+                dBits = Blocks.toF16(1 / iscale);
+            }
+            float d0 = Float.float16ToFloat(dBits);
+            for (int j = 0; j < QK / 16; ++j) {
+                int low = j < 8 ? block[SCALES + j] & 0xF : (block[SCALES + j - 8] & 0xFF) >> 4;
+                int sc = (low | ((block[SCALES + 8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
+                float d = d0 * sc;
+                if (d == 0) {
+                    continue;
+                }
+                for (int ii = 0; ii < 16; ++ii) {
+                    int l = Blocks.nearestInt(src[xo + 16 * j + ii] / d);
+                    L[16 * j + ii] = (byte) (Math.max(-4, Math.min(3, l)) + 4);
+                }
+            }
+            int m = 0;
+            int hm = 1;
+            for (int j = 0; j < QK; ++j) {
+                if (L[j] > 3) {
+                    block[m] |= (byte) hm;
+                    L[j] -= 4;
+                }
+                if (++m == QK / 8) {
+                    m = 0;
+                    hm <<= 1;
+                }
+            }
+            for (int j = 0; j < QK; j += 128) {
+                for (int l = 0; l < 32; ++l) {
+                    block[QS + j / 4 + l] = (byte) (L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
+                }
+            }
+            block[D] = (byte) dBits;
+            block[D + 1] = (byte) (dBits >> 8);
+            MemorySegment.copy(block, 0, dst, Blocks.I8, o, BYTES);
+        }
+    }
+}
