@@ -63,8 +63,9 @@ public interface TensorFormat {
     void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
 
     /**
-     * Encodes n values of src into dst at dstOff, bit-for-bit as llama.cpp's reference
-     * quantizer ({@code quantize_row_*_ref}) does.
+     * Encodes n values of src into dst at dstOff, bit-for-bit as llama-quantize does without an
+     * importance matrix: as llama.cpp's reference quantizer ({@code quantize_row_*_ref}) does,
+     * but for IQ4_NL, whose reference skips the scale search that llama-quantize makes.
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
@@ -93,6 +94,8 @@ public interface TensorFormat {
             case Q4_K -> Q4_KFormat.INSTANCE;
             case Q5_K -> Q5_KFormat.INSTANCE;
             case Q6_K -> Q6_KFormat.INSTANCE;
+            case IQ4_NL -> IQ4_NLFormat.INSTANCE;
+            case IQ4_XS -> IQ4_XSFormat.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }
