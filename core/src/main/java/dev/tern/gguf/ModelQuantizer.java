@@ -17,8 +17,8 @@ import java.util.List;
  * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
  * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q4_K→Q5_0,
- * Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 there is none and, as in
- * llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K
+ * Q5_K→Q5_1, Q6_K→Q8_0, IQ4_XS→IQ4_NL, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL there is
+ * none and, as in llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K
  * tensors) are not applied. Tensors are written in llama-quantize's order and
  * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
  * so that the result matches llama-quantize's own output wherever the types agree.
@@ -106,6 +106,7 @@ public final class ModelQuantizer {
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;
+            case IQ4_XS -> GGMLType.IQ4_NL;
             default -> throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
                     + target + " blocks of " + target.blockSize + ", and llama.cpp defines no fallback for " + target);
         };
@@ -146,6 +147,8 @@ public final class ModelQuantizer {
             case Q4_K -> 14;
             case Q5_K -> 16;
             case Q6_K -> 18;
+            case IQ4_NL -> 25;
+            case IQ4_XS -> 30;
             case BF16 -> 32;
             default -> throw new TernException("cannot quantize to " + type
                     + " (supported: " + GGMLType.supportedNames() + ")");

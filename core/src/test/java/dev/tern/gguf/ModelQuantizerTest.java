@@ -172,6 +172,20 @@ class ModelQuantizerTest {
                 e.getMessage());
     }
 
+    /** stories260K's rows of 64 and 172 fit no IQ4_XS block: IQ4_NL takes the 64s, F16 the 172s, as in llama.cpp. */
+    @Test
+    void iq4XsFallsBackToIq4NlThenF16() {
+        Path out = dir.resolve("xs.gguf");
+        ModelQuantizer.quantize(Fixtures.stories260K("stories260K-f32.gguf"), out, GGMLType.IQ4_XS);
+        try (GGUFFile f = GGUFFile.open(out)) {
+            assertEquals(30L, f.metadata().get("general.file_type").value());
+            for (GGUFTensorInfo t : f.tensors()) {
+                GGMLType want = t.shape().length == 1 ? GGMLType.F32 : t.shape()[0] == 172 ? GGMLType.F16 : GGMLType.IQ4_NL;
+                assertEquals(want, t.type(), t.name() + " " + java.util.Arrays.toString(t.shape()));
+            }
+        }
+    }
+
     @Test
     void tensorTypeRules() {
         long[] mat = {96, 8};
@@ -183,6 +197,9 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q6_K));
         assertEquals(GGMLType.BF16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.BF16));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q4_1));
+        assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.IQ4_XS));
+        assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_XS));
+        assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_NL));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("output_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_q.bias", new long[]{64, 2}, GGMLType.F32, GGMLType.Q8_0));
@@ -201,6 +218,8 @@ class ModelQuantizerTest {
         assertEquals(7, ModelQuantizer.fileType(GGMLType.Q8_0));
         assertEquals(2, ModelQuantizer.fileType(GGMLType.Q4_0));
         assertEquals(18, ModelQuantizer.fileType(GGMLType.Q6_K));
+        assertEquals(25, ModelQuantizer.fileType(GGMLType.IQ4_NL));
+        assertEquals(30, ModelQuantizer.fileType(GGMLType.IQ4_XS));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
     }
 
