@@ -16,9 +16,9 @@ import java.util.List;
  * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
  * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
- * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q2_K and
- * Q3_K→IQ4_NL, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 there
- * is none and, as in llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output,
+ * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q2_K, Q3_K and
+ * IQ4_XS→IQ4_NL, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL
+ * there is none and, as in llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output,
  * Q4_K_M's Q6_K tensors) are not applied. Tensors are written in llama-quantize's order and
  * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
  * so that the result matches llama-quantize's own output wherever the types agree.
@@ -104,19 +104,14 @@ public final class ModelQuantizer {
             return target;
         }
         GGMLType fallback = switch (target) {
-            case Q2_K, Q3_K -> GGMLType.IQ4_NL;
+            case Q2_K, Q3_K, IQ4_XS -> GGMLType.IQ4_NL;
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;
             default -> throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
                     + target + " blocks of " + target.blockSize + ", and llama.cpp defines no fallback for " + target);
         };
-        GGMLType type = shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
-        if (!type.isSupported()) {
-            throw new TernException("tensor " + GGUFFile.quote(name) + " rows of " + shape[0] + " values do not split into "
-                    + target + " blocks of " + target.blockSize + ", and llama.cpp's fallback for them, " + type + ", is not supported");
-        }
-        return type;
+        return shape[0] % fallback.blockSize == 0 ? fallback : GGMLType.F16;
     }
 
     /** Whether llama-quantize converts this tensor at all: weight matrices, not norms, gates or 1-D tensors. */
@@ -156,6 +151,8 @@ public final class ModelQuantizer {
             case Q4_K -> 14;
             case Q5_K -> 16;
             case Q6_K -> 18;
+            case IQ4_NL -> 25;
+            case IQ4_XS -> 30;
             case BF16 -> 32;
             default -> throw new TernException("cannot quantize to " + type
                     + " (supported: " + GGMLType.supportedNames() + ")");

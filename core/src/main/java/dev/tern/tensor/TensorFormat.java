@@ -33,13 +33,13 @@ public interface TensorFormat {
      * {@link #dotRows} over four row ranges at once: {@code rows} rows from each
      * {@code offsets[i]} into {@code out[outs[i] ..]}, as four dotRows calls would (to float
      * rounding: the order of the lane sums may differ). Decode passes four distant parts of a
-     * matrix. Kernels that outrun one memory stream per core (Q8_0, Q4_0, F16, BF16: one stream
-     * leaves a Q8_0 matrix × vector near half the bandwidth) override it to take a row of each
-     * range at once, sharing activation loads, so that the prefetcher follows four streams. The
-     * others read 4–7 GB/s per core, which one stream supplies: here the ranges are read one
-     * after the other, since a row of each in turn made them slower (`CpuTimeAB matvec`, one
-     * thread, from memory: Q4_1 5.36 against 5.86 GB/s, Q5_0 5.47 against 6.54, Q5_1 4.55
-     * against 5.47).
+     * matrix. Kernels that outrun one memory stream per core (Q8_0, Q4_0, IQ4_NL, F16, BF16: one
+     * stream leaves a Q8_0 matrix × vector near half the bandwidth) override it to take a row of
+     * each range at once, sharing activation loads, so that the prefetcher follows four streams.
+     * The others read 4–8 GB/s per core, which one stream supplies: here the ranges are read one
+     * after the other, since a row of each in turn made them slower or no faster (`CpuTimeAB
+     * matvec`, one thread, from memory: Q4_1 5.36 against 5.86 GB/s, Q5_0 5.47 against 6.54, Q5_1
+     * 4.55 against 5.47, IQ4_XS 7.7–8.0 against 7.5–7.9).
      */
     default void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                              float[] out, int[] outs) {
@@ -63,8 +63,9 @@ public interface TensorFormat {
     void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
 
     /**
-     * Encodes n values of src into dst at dstOff, bit-for-bit as llama.cpp's reference
-     * quantizer ({@code quantize_row_*_ref}) does.
+     * Encodes n values of src into dst at dstOff, bit-for-bit as llama-quantize does without an
+     * importance matrix: as llama.cpp's reference quantizer ({@code quantize_row_*_ref}) does,
+     * but for IQ4_NL, whose reference skips the scale search that llama-quantize makes.
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
@@ -95,6 +96,8 @@ public interface TensorFormat {
             case Q4_K -> Q4_KFormat.INSTANCE;
             case Q5_K -> Q5_KFormat.INSTANCE;
             case Q6_K -> Q6_KFormat.INSTANCE;
+            case IQ4_NL -> IQ4_NLFormat.INSTANCE;
+            case IQ4_XS -> IQ4_XSFormat.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }

@@ -172,6 +172,20 @@ class ModelQuantizerTest {
                 e.getMessage());
     }
 
+    /** stories260K's rows of 64 and 172 fit no IQ4_XS block: IQ4_NL takes the 64s, F16 the 172s, as in llama.cpp. */
+    @Test
+    void iq4XsFallsBackToIq4NlThenF16() {
+        Path out = dir.resolve("xs.gguf");
+        ModelQuantizer.quantize(Fixtures.stories260K("stories260K-f32.gguf"), out, GGMLType.IQ4_XS);
+        try (GGUFFile f = GGUFFile.open(out)) {
+            assertEquals(30L, f.metadata().get("general.file_type").value());
+            for (GGUFTensorInfo t : f.tensors()) {
+                GGMLType want = t.shape().length == 1 ? GGMLType.F32 : t.shape()[0] == 172 ? GGMLType.F16 : GGMLType.IQ4_NL;
+                assertEquals(want, t.type(), t.name() + " " + java.util.Arrays.toString(t.shape()));
+            }
+        }
+    }
+
     @Test
     void tensorTypeRules() {
         long[] mat = {96, 8};
@@ -185,6 +199,9 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q6_K));
         assertEquals(GGMLType.BF16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.BF16));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q4_1));
+        assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.IQ4_XS));
+        assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_XS));
+        assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_NL));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("output_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_q.bias", new long[]{64, 2}, GGMLType.F32, GGMLType.Q8_0));
@@ -195,19 +212,11 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("output.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.Q8_0));
     }
 
-    /**
-     * llama.cpp sends Q2_K/Q3_K rows that do not split into 256-blocks to IQ4_NL (32-blocks), and
-     * to F16 past that; while IQ4_NL is not supported, the first is a one-line error naming it.
-     */
+    /** llama.cpp sends Q2_K/Q3_K rows that do not split into 256-blocks to IQ4_NL (32-blocks), and to F16 past that. */
     private static void assertQ2KAndQ3KFallBackToIq4Nl(long[] mat, long[] odd) {
         for (GGMLType t : new GGMLType[]{GGMLType.Q2_K, GGMLType.Q3_K}) {
             assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, t));
-            if (GGMLType.IQ4_NL.isSupported()) {
-                assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
-            } else {
-                TernException e = assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
-                assertTrue(e.getMessage().contains("IQ4_NL") && e.getMessage().contains("96") && !e.getMessage().contains("\n"), e.getMessage());
-            }
+            assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
         }
     }
 
@@ -221,6 +230,8 @@ class ModelQuantizerTest {
         assertEquals(18, ModelQuantizer.fileType(GGMLType.Q6_K));
         assertEquals(10, ModelQuantizer.fileType(GGMLType.Q2_K));
         assertEquals(11, ModelQuantizer.fileType(GGMLType.Q3_K));
+        assertEquals(25, ModelQuantizer.fileType(GGMLType.IQ4_NL));
+        assertEquals(30, ModelQuantizer.fileType(GGMLType.IQ4_XS));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
     }
 

@@ -160,10 +160,10 @@ class ModelLoadingTest {
 
     @Test
     void unsupportedTensorTypeIsReported() throws IOException {
-        Model source = TinyModel.random(TinyModel.config(32, 48, 1, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 1, false);
+        Model source = TinyModel.random(TinyModel.config(32, 256, 1, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 1, false);
         Path file = dir.resolve("iq.gguf");
-        gguf("llama", source).without("blk.0.ffn_up.weight")
-                .raw("blk.0.ffn_up.weight", 20, new byte[48 * 18], 32, 48) // IQ4_NL: 18 bytes per 32 values
+        gguf("llama", source).without("blk.0.ffn_down.weight")
+                .raw("blk.0.ffn_down.weight", 16, new byte[32 * 66], 256, 32) // IQ2_XXS: 66 bytes per 256 values
                 .write(file);
         assertThrows(UnsupportedTensorTypeException.class, () -> Model.load(file));
     }

@@ -17,7 +17,7 @@ final class RoundTripBounds {
             case Q8_0 -> 0.01;
             case Q6_K -> 0.035;
             case Q5_0, Q5_1, Q5_K -> 0.08;
-            case Q4_0, Q4_1, Q4_K -> 0.16;
+            case Q4_0, Q4_1, Q4_K, IQ4_NL, IQ4_XS -> 0.16;
             case Q3_K -> 0.3;
             case Q2_K -> 0.6;
             default -> throw new IllegalArgumentException(type.toString());

@@ -22,6 +22,8 @@ final class ScalarDequantize {
             case Q4_K -> q4_k(w, byteOffset, out, outOff, n);
             case Q5_K -> q5_k(w, byteOffset, out, outOff, n);
             case Q6_K -> q6_k(w, byteOffset, out, outOff, n);
+            case IQ4_NL -> iq4_nl(w, byteOffset, out, outOff, n);
+            case IQ4_XS -> iq4_xs(w, byteOffset, out, outOff, n);
             default -> throw new IllegalArgumentException(type.toString());
         }
     }
@@ -213,6 +215,41 @@ final class ScalarDequantize {
                     out[y + l + 64] = d * Blocks.s8(w, sc + is + 4) * q3;
                     out[y + l + 96] = d * Blocks.s8(w, sc + is + 6) * q4;
                 }
+            }
+        }
+    }
+
+    /** ggml's kvalues_iq4nl. */
+    private static final int[] KVALUES_IQ4NL = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+    static void iq4_nl(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 18;
+            int yo = outOff + b * 32;
+            float d = Blocks.f16(w, o);
+            for (int j = 0; j < 32 / 2; j++) {
+                int q = Blocks.u8(w, o + 2 + j);
+                out[yo + j] = d * KVALUES_IQ4NL[q & 0xF];
+                out[yo + j + 32 / 2] = d * KVALUES_IQ4NL[q >> 4];
+            }
+        }
+    }
+
+    static void iq4_xs(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 136;
+            int y = outOff + b * 256;
+            float d = Blocks.f16(w, o);
+            int scalesH = Short.toUnsignedInt(w.get(Blocks.I16, o + 2));
+            for (int ib = 0; ib < 256 / 32; ib++) {
+                int ls = ((Blocks.u8(w, o + 4 + ib / 2) >> 4 * (ib % 2)) & 0xF) | (((scalesH >> 2 * ib) & 3) << 4);
+                float dl = d * (ls - 32);
+                long qs = o + 8 + 16 * ib;
+                for (int j = 0; j < 16; j++) {
+                    out[y + j] = dl * KVALUES_IQ4NL[Blocks.u8(w, qs + j) & 0xF];
+                    out[y + j + 16] = dl * KVALUES_IQ4NL[Blocks.u8(w, qs + j) >> 4];
+                }
+                y += 32;
             }
         }
     }

@@ -1,0 +1,155 @@
+package dev.tern.tensor;
+
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.zip.CRC32;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * IQ4_NL and IQ4_XS against independent references, each file's header saying how it was made:
+ * random blocks and their values as gguf-py's numpy dequantizers decode them
+ * (iq4-dequantize-vectors.txt), and checksums of the bytes llama.cpp's compiled quantizers make
+ * of rows of values (iq4-quantize-vectors.txt). numpy rounds as ggml does (one product per value for
+ * IQ4_NL; d·(sc−32), then times the level, for IQ4_XS), so dequantize must match bit for bit;
+ * dot must match their sum to float rounding; quantize must match byte for byte.
+ */
+class IQ4ReferenceVectorsTest {
+
+    private record Case(GGMLType type, byte[] blocks, float[] values) {
+    }
+
+    /** The resource's lines but its comment header. */
+    private static List<String> lines(String resource) throws IOException {
+        try (InputStream in = IQ4ReferenceVectorsTest.class.getResourceAsStream(resource)) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
+        }
+    }
+
+    /** Floats from their bit patterns in hex, space-separated. */
+    private static float[] floats(String hexBits) {
+        String[] bits = hexBits.split(" ");
+        float[] values = new float[bits.length];
+        for (int j = 0; j < bits.length; j++) {
+            values[j] = Float.intBitsToFloat(Integer.parseUnsignedInt(bits[j], 16));
+        }
+        return values;
+    }
+
+    private static List<Case> cases() throws IOException {
+        List<String> lines = lines("iq4-dequantize-vectors.txt");
+        List<Case> cases = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i += 2) {
+            String[] head = lines.get(i).split(" ");
+            cases.add(new Case(GGMLType.valueOf(head[0]), HexFormat.of().parseHex(head[1]), floats(lines.get(i + 1))));
+        }
+        return cases;
+    }
+
+    @Test
+    void dequantizeMatchesGgufPyBitForBit() throws IOException {
+        List<Case> cases = cases();
+        assertEquals(List.of(GGMLType.IQ4_NL, GGMLType.IQ4_NL, GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.IQ4_XS),
+                cases.stream().map(Case::type).toList());
+        try (Arena arena = Arena.ofConfined()) {
+            for (Case c : cases) {
+                int n = c.values().length;
+                assertEquals(c.type().byteSize(n), c.blocks().length, c.type() + " case size");
+                // At an odd offset too, as blocks of a tensor lie in a file.
+                for (int at : new int[]{0, 3}) {
+                    MemorySegment seg = arena.allocate(at + c.blocks().length);
+                    MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, at, c.blocks().length);
+                    float[] out = new float[n + 2];
+                    TensorFormat.of(c.type()).dequantize(seg, at, out, 1, n);
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(Float.floatToIntBits(c.values()[i]), Float.floatToIntBits(out[1 + i]),
+                                c.type() + " " + n + " values, offset " + at + ", value " + i + ": gguf-py " + c.values()[i] + ", ours " + out[1 + i]);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void dotMatchesGgufPyValuesTimesX() throws IOException {
+        Random rnd = new Random(3);
+        try (Arena arena = Arena.ofConfined()) {
+            for (Case c : cases()) {
+                int n = c.values().length;
+                MemorySegment seg = arena.allocate(c.blocks().length);
+                MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, 0, c.blocks().length);
+                float[] x = DotKernelTest.gaussian(rnd, n + 1);
+                double sum = 0, absSum = 0;
+                for (int i = 0; i < n; i++) {
+                    double p = (double) c.values()[i] * x[1 + i];
+                    sum += p;
+                    absSum += Math.abs(p);
+                }
+                assertEquals(sum, TensorFormat.of(c.type()).dot(seg, 0, x, 1, n), 2.0 * n * 0x1p-24 * absSum, c.type() + " " + n + " values");
+            }
+        }
+    }
+
+    /**
+     * Rows quantized one by one, as ModelQuantizer does, must be llama.cpp's bytes: 64 rows
+     * (65,536 codes), enough that the scale search's odd cases occur (one trial fewer on either
+     * side changes about one IQ4_NL block in fifty).
+     */
+    @Test
+    void quantizeMatchesLlamaCppBytes() throws IOException {
+        int rows = 64, cols = 512;
+        float[] values = checksumInput(rows, cols);
+        List<String> lines = lines("iq4-quantize-vectors.txt");
+        assertEquals(List.of("IQ4_NL", "IQ4_XS"), lines.stream().map(l -> l.substring(0, l.indexOf(' '))).toList());
+        try (Arena arena = Arena.ofConfined()) {
+            for (String line : lines) {
+                String[] parts = line.split(" ");
+                TensorFormat format = TensorFormat.of(GGMLType.valueOf(parts[0]));
+                assertEquals(rows + 1, parts.length);
+                long rowBytes = format.type().byteSize(cols);
+                MemorySegment seg = arena.allocate(rowBytes);
+                for (int r = 0; r < rows; r++) {
+                    format.quantize(values, r * cols, cols, seg, 0);
+                    CRC32 crc = new CRC32();
+                    crc.update(seg.asByteBuffer());
+                    assertEquals(parts[1 + r], String.format("%08x", crc.getValue()), format.type() + " row " + r);
+                }
+            }
+        }
+    }
+
+    /** The rows the checksum file's header describes: exact integers from an LCG, scaled by powers of two. */
+    private static float[] checksumInput(int rows, int cols) {
+        float[] a = new float[rows * cols];
+        long s = 42;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                int v = -3 << 21;
+                for (int k = 0; k < 3; k++) {
+                    s = s * 6364136223846793005L + 1442695040888963407L;
+                    v += (int) (s >>> 42);
+                }
+                if (r % 4 == 3) {
+                    v = v >> 19 << 19;
+                }
+                a[r * cols + c] = v * Math.scalb(1f, r % 9 - 30);
+            }
+            if (r % 4 == 1) {
+                java.util.Arrays.fill(a, r * cols + 32, r * cols + 64, 0f);
+            }
+            if (r % 4 == 2) {
+                a[r * cols + 7 * r % cols] *= 64;
+            }
+        }
+        return a;
+    }
+}
