@@ -49,7 +49,7 @@ public final class IQ4_XSFormat implements TensorFormat {
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
-            return dot512(w, byteOffset, x, xOff, n / QK);
+            return dot512(LEVELS.floatBits(), w, byteOffset, x, xOff, n / QK);
         }
         ByteVector table = LEVELS.bytes();
         FloatVector acc = FloatVector.zero(Vec.F);
@@ -76,10 +76,11 @@ public final class IQ4_XSFormat implements TensorFormat {
      * by its own count, and stored, each sub-block then broadcasting its own with a load (one
      * thread, from memory: 7.7–8.0 GB/s, against 7.1–7.7 picking them out in scalar code).
      * Decode's four ranges are read one after the other: the rows of two stepping together, as
-     * Q4_0's and IQ4_NL's kernels do, were no faster here (7.7–8.0 against 7.5–7.9 GB/s).
+     * Q4_0's and IQ4_NL's kernels do, were no faster here (7.7–8.0 against 7.5–7.9 GB/s). The
+     * table comes in as an argument: read from {@link #LEVELS} in here, it left the kernel at
+     * 5.7–6.0 GB/s against 8.0.
      */
-    private static float dot512(MemorySegment w, long o, float[] x, int xo, int blocks) {
-        IntVector table = LEVELS.floatBits();
+    private static float dot512(IntVector table, MemorySegment w, long o, float[] x, int xo, int blocks) {
         long end = (long) blocks * BYTES;
         MemorySegment row = w.asSlice(o, end);
         float[] scales = new float[8];

@@ -31,8 +31,8 @@ final class NibbleBlocks {
 
     /**
      * A format's 16 levels as tables for {@code selectFrom}: lane c holds level c, as a byte and
-     * as float bits. A record, whose fields the JIT trusts as final: the tables of a format's
-     * static final instance stay constants in the kernels, as Q4_0's own table was.
+     * as float bits. The kernels take the table they use as an argument (see IQ4_XSFormat's
+     * kernel for what reading it inside cost).
      */
     record Levels(ByteVector bytes, IntVector floatBits) {
         static Levels of(byte[] levels) {
@@ -44,7 +44,6 @@ final class NibbleBlocks {
         }
     }
 
-    /** Small, so that it inlines into the format's dot and the kernels see the format's tables as constants. */
     static float dot(GGMLType type, Levels levels, MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type, n);
         return Vec.FL == 16 ? dot512(levels.floatBits(), w, byteOffset, x, xOff, n / QK)
