@@ -80,7 +80,8 @@ public final class IQ4_XSFormat implements TensorFormat {
      * table comes in as an argument: read from {@link #LEVELS} in here, it left the kernel at
      * 5.7–6.0 GB/s against 8.0.
      */
-    private static float dot512(IntVector table, MemorySegment w, long o, float[] x, int xo, int blocks) {
+    private static float dot512(int[] levels, MemorySegment w, long o, float[] x, int xo, int blocks) {
+        IntVector table = IntVector.fromArray(IntVector.SPECIES_512, levels, 0);
         long end = (long) blocks * BYTES;
         MemorySegment row = w.asSlice(o, end);
         float[] scales = new float[8];
