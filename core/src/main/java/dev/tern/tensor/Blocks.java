@@ -9,6 +9,8 @@ final class Blocks {
     static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** ggml's group_max_eps: a group whose largest magnitude is below it quantizes to zero. */
+    static final float GROUP_MAX_EPS = 1e-15f;
 
     private Blocks() {
     }
@@ -82,7 +84,7 @@ final class Blocks {
         return max;
     }
 
-    /** The first of n values with the largest magnitude, sign kept (0 when all are 0), as Q4_0/Q5_0 scale by it. */
+    /** The first of n values with the largest magnitude, sign kept (0 when all are 0), as Q4_0/Q5_0, the k-quants and IQ4 scale by it. */
     static float largestMagnitude(float[] x, int off, int n) {
         float amax = 0.0f;
         float max = 0.0f;

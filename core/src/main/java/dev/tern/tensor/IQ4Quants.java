@@ -10,7 +10,6 @@ import java.lang.foreign.MemorySegment;
 final class IQ4Quants {
     /** Level of each 4-bit code, ascending: denser near zero, where most weights are. */
     static final byte[] LEVELS = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
-    private static final float GROUP_MAX_EPS = 1e-15f;
     /** Starting scales tried on either side of the first one. */
     private static final int NTRY = 7;
 
@@ -54,16 +53,8 @@ final class IQ4Quants {
             for (int j = 0; j < 32; ++j) {
                 weight[j] = x[xb + j] * x[xb + j];
             }
-            float amax = 0;
-            float max = 0;
-            for (int j = 0; j < 32; ++j) {
-                float ax = Math.abs(x[xb + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[xb + j];
-                }
-            }
-            if (amax < GROUP_MAX_EPS) {
+            float max = Blocks.largestMagnitude(x, xb, 32);
+            if (Math.abs(max) < Blocks.GROUP_MAX_EPS) {
                 scales[ib] = 0;
                 continue;
             }

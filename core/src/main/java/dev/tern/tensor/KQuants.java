@@ -16,7 +16,6 @@ import java.lang.foreign.MemorySegment;
  */
 final class KQuants {
     static final int QK_K = 256;
-    private static final float GROUP_MAX_EPS = 1e-15f;
 
     private KQuants() {
     }
@@ -27,16 +26,8 @@ final class KQuants {
      * refined over 18 trial scales around nmax/max. Returns the scale.
      */
     static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; ++i) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = Blocks.largestMagnitude(x, xo, n);
+        if (Math.abs(max) < Blocks.GROUP_MAX_EPS) {
             for (int i = 0; i < n; ++i) {
                 L[lo + i] = 0;
             }
@@ -89,16 +80,8 @@ final class KQuants {
      * L receives the levels plus nmax; returns the scale.
      */
     static float makeQ3Quants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; ++i) {
-            float ax = Math.abs(x[xo + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xo + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = Blocks.largestMagnitude(x, xo, n);
+        if (Math.abs(max) < Blocks.GROUP_MAX_EPS) {
             for (int i = 0; i < n; ++i) {
                 L[lo + i] = 0;
             }
