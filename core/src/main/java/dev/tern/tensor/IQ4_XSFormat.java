@@ -77,8 +77,8 @@ public final class IQ4_XSFormat implements TensorFormat {
      * thread, from memory: 7.7–8.0 GB/s, against 7.1–7.7 picking them out in scalar code).
      * Decode's four ranges are read one after the other: the rows of two stepping together, as
      * Q4_0's and IQ4_NL's kernels do, were no faster here (7.7–8.0 against 7.5–7.9 GB/s). The
-     * table comes in as an argument: read from {@link #LEVELS} in here, it left the kernel at
-     * 5.7–6.0 GB/s against 8.0.
+     * levels come in as an array and become a vector here, as in {@link NibbleBlocks}: the vector
+     * read from {@link #LEVELS} in here left the kernel at 5.7–6.0 GB/s against 8.0.
      */
     private static float dot512(int[] levels, MemorySegment w, long o, float[] x, int xo, int blocks) {
         IntVector table = IntVector.fromArray(IntVector.SPECIES_512, levels, 0);

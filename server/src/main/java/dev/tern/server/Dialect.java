@@ -64,6 +64,12 @@ interface Dialect {
         }
     }
 
+    /** One server-sent event named by its data's "type", as the Responses and Messages APIs stream them. */
+    static void typed(OutputStream out, ObjectNode event) throws IOException {
+        out.write(("event: " + event.get("type").asText() + "\n").getBytes(StandardCharsets.UTF_8));
+        data(out, Json.write(event));
+    }
+
     /** One server-sent event of data only. */
     static void data(OutputStream out, String data) throws IOException {
         out.write(("data: " + data + "\n\n").getBytes(StandardCharsets.UTF_8));

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.UUID;
 
 /**
@@ -58,7 +57,7 @@ final class MessagesDialect implements Dialect {
     public void chunk(OutputStream out, ObjectNode chunk) throws IOException {
         if (!started) {
             started = true;
-            event(out, Json.object().put("type", "message_start").set("message", message(null, null)));
+            Dialect.typed(out, Json.object().put("type", "message_start").set("message", message(null, null)));
         }
         ChatChunk c = ChatChunk.of(chunk);
         if (c.error() != null) {
@@ -85,7 +84,7 @@ final class MessagesDialect implements Dialect {
                 ObjectNode use = Json.object().put("type", "tool_use").put("id", t.get("id").asText())
                         .put("name", t.get("function").get("name").asText());
                 use.putObject("input");
-                event(out, Json.object().put("type", "content_block_start").put("index", ++block).set("content_block", use));
+                Dialect.typed(out, Json.object().put("type", "content_block_start").put("index", ++block).set("content_block", use));
             }
             String arguments = t.path("function").path("arguments").asText("");
             if (!arguments.isEmpty()) {
@@ -103,14 +102,14 @@ final class MessagesDialect implements Dialect {
         if (error != null) {
             ObjectNode e = Json.object().put("type", "error");
             e.putObject("error").put("type", "api_error").put("message", error.path("message").asText());
-            event(out, e);
+            Dialect.typed(out, e);
             return;
         }
         ObjectNode d = Json.object().put("type", "message_delta");
         d.putObject("delta").put("stop_reason", stopReason(finishReason)).putNull("stop_sequence");
         d.set("usage", usage(usage));
-        event(out, d);
-        event(out, Json.object().put("type", "message_stop"));
+        Dialect.typed(out, d);
+        Dialect.typed(out, Json.object().put("type", "message_stop"));
     }
 
     @Override
@@ -125,24 +124,19 @@ final class MessagesDialect implements Dialect {
         }
         close(out);
         kind = type;
-        event(out, Json.object().put("type", "content_block_start").put("index", ++block).set("content_block", contentBlock));
+        Dialect.typed(out, Json.object().put("type", "content_block_start").put("index", ++block).set("content_block", contentBlock));
     }
 
     private void close(OutputStream out) throws IOException {
         if (block >= 0 && !kind.isEmpty()) {
-            event(out, Json.object().put("type", "content_block_stop").put("index", block));
+            Dialect.typed(out, Json.object().put("type", "content_block_stop").put("index", block));
         }
         kind = "";
         call = -1;
     }
 
     private void delta(OutputStream out, ObjectNode delta) throws IOException {
-        event(out, Json.object().put("type", "content_block_delta").put("index", block).set("delta", delta));
-    }
-
-    private static void event(OutputStream out, ObjectNode event) throws IOException {
-        out.write(("event: " + event.get("type").asText() + "\ndata: " + Json.write(event) + "\n\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
+        Dialect.typed(out, Json.object().put("type", "content_block_delta").put("index", block).set("delta", delta));
     }
 
     /** The message object: content to be filled, the stop reason (null while streaming) and usage. */

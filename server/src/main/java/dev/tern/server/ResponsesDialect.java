@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -188,9 +187,7 @@ final class ResponsesDialect implements Dialect {
 
     private void event(OutputStream out, ObjectNode event) throws IOException {
         event.put("sequence_number", sequence++);
-        String type = event.get("type").asText();
-        out.write(("event: " + type + "\ndata: " + Json.write(event) + "\n\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
+        Dialect.typed(out, event);
     }
 
     private static ObjectNode message(String text, String status) {
