@@ -155,7 +155,8 @@ public final class ModelQuantizer {
             case IQ4_XS -> 30;
             case BF16 -> 32;
             default -> throw new TernException("cannot quantize to " + type
-                    + " (supported: " + GGMLType.supportedNames() + ")");
+                    + (type.isSupported() ? ": Tern reads it but does not write it" : "")
+                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
         };
     }
 

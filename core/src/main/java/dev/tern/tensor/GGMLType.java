@@ -3,7 +3,8 @@ package dev.tern.tensor;
 /**
  * The ggml tensor types with their GGUF ids and block layouts (elements per block, bytes per
  * block), as ggml's type traits define them. Every id is listed so that any GGUF file can be
- * inspected; {@link #isSupported()} says which ones Tern can compute with.
+ * inspected; {@link #isSupported()} says which ones Tern can compute with, {@link #isQuantizable()}
+ * which of those it can also write.
  */
 public enum GGMLType {
     F32(0, 1, 4),
@@ -71,6 +72,24 @@ public enum GGMLType {
     public static String supportedNames() {
         return java.util.Arrays.stream(values()).filter(GGMLType::isSupported).map(Enum::name)
                 .collect(java.util.stream.Collectors.joining(", "));
+    }
+
+    /** The types Tern writes (quantizes to), comma-separated, for error messages. */
+    public static String quantizableNames() {
+        return java.util.Arrays.stream(values()).filter(GGMLType::isQuantizable).map(Enum::name)
+                .collect(java.util.stream.Collectors.joining(", "));
+    }
+
+    /**
+     * Whether Tern can quantize to this type. The 1- to 3-bit IQ types are read only: llama.cpp
+     * makes them by a search over lattice grids guided by an importance matrix, which Tern does
+     * not reproduce.
+     */
+    public boolean isQuantizable() {
+        return isSupported() && switch (this) {
+            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S -> false;
+            default -> true;
+        };
     }
 
     public boolean isSupported() {
