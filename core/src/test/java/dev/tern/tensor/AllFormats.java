@@ -1,12 +1,16 @@
 package dev.tern.tensor;
 
+import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
 
 /** The formats under test, F32 included. */
 final class AllFormats {
     private AllFormats() {
     }
 
+    /** The formats Tern writes ({@link GGMLType#isQuantizable()}). */
     static List<TensorFormat> all() {
         return List.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE, Q8_0Format.INSTANCE,
                 Q4_0Format.INSTANCE, Q4_1Format.INSTANCE, Q5_0Format.INSTANCE, Q5_1Format.INSTANCE,
@@ -16,5 +20,29 @@ final class AllFormats {
 
     static List<TensorFormat> lossy() {
         return all().subList(1, all().size());
+    }
+
+    /** The formats Tern reads but does not write: kernel tests give them random blocks (see {@link #write}). */
+    static List<TensorFormat> readOnly() {
+        return List.of();
+    }
+
+    /** Every format with kernels. */
+    static List<TensorFormat> readable() {
+        return Stream.concat(all().stream(), readOnly().stream()).toList();
+    }
+
+    /**
+     * Weights for a kernel test: {@code src[srcOff..srcOff+n)} quantized into dst at dstOff, or, for
+     * a read-only format, n values' worth of {@link RandomBlocks} seeded from src.
+     */
+    static void write(TensorFormat format, float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        GGMLType type = format.type();
+        if (type.isQuantizable()) {
+            format.quantize(src, srcOff, n, dst, dstOff);
+        } else {
+            Random rnd = new Random(Float.floatToRawIntBits(src[srcOff]) * 31L + n);
+            RandomBlocks.fill(type, rnd, dst, dstOff, n / type.blockSize, (rnd.nextFloat() - 0.5f) * 0.1f);
+        }
     }
 }
