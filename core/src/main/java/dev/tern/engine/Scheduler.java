@@ -641,7 +641,7 @@ public final class Scheduler implements AutoCloseable {
             notStarted.decrementAndGet();
         }
         RequestResult result = new RequestResult(reason, r.request.prompt().length, Math.max(0, r.cachedTokens),
-                r.generated, error);
+                r.generated, error, reason == FinishReason.STOP ? r.text.matched() : null);
         try {
             r.listener.onFinish(result);
         } catch (RuntimeException ignored) {

@@ -10,7 +10,7 @@ final class StopText {
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     private int released;
-    private boolean stopped;
+    private String matched;
 
     StopText(List<String> stops) {
         this.stops = stops;
@@ -24,10 +24,10 @@ final class StopText {
             int at = text.indexOf(s, released);
             if (at >= 0 && (cut < 0 || at < cut)) {
                 cut = at;
+                matched = s;
             }
         }
         if (cut >= 0) {
-            stopped = true;
             return release(cut);
         }
         return release(text.length() - heldBack());
@@ -35,12 +35,17 @@ final class StopText {
 
     /** Whether a stop string has appeared. */
     boolean stopped() {
-        return stopped;
+        return matched != null;
+    }
+
+    /** The stop string that appeared first in the text, or null. */
+    String matched() {
+        return matched;
     }
 
     /** At the end without a stop string: everything still held back. */
     String finish() {
-        return stopped ? "" : release(text.length());
+        return stopped() ? "" : release(text.length());
     }
 
     /** Length of the longest unreleased suffix that begins some stop string. */

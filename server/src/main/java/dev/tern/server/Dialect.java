@@ -50,17 +50,19 @@ interface Dialect {
 
     /**
      * What a translation reads of a chat/completions stream chunk: an error, the usage, or a
-     * choice's new thinking, content and tool-call deltas and its finish reason (absent parts
-     * empty or null).
+     * choice's new thinking, content and tool-call deltas, its finish reason and the stop string
+     * that ended it (absent parts empty or null).
      */
-    record ChatChunk(ObjectNode error, ObjectNode usage, String thinking, String content, JsonNode toolCalls, String finishReason) {
+    record ChatChunk(ObjectNode error, ObjectNode usage, String thinking, String content, JsonNode toolCalls, String finishReason,
+                     String stopString) {
         static ChatChunk of(ObjectNode chunk) {
             JsonNode choice = chunk.path("choices").path(0);
             JsonNode delta = choice.path("delta");
             return new ChatChunk(chunk.has("error") ? (ObjectNode) chunk.get("error") : null,
                     chunk.hasNonNull("usage") ? (ObjectNode) chunk.get("usage") : null,
                     delta.path("reasoning_content").asText(""), delta.path("content").asText(""), delta.path("tool_calls"),
-                    choice.hasNonNull("finish_reason") ? choice.get("finish_reason").asText() : null);
+                    choice.hasNonNull("finish_reason") ? choice.get("finish_reason").asText() : null,
+                    choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null);
         }
     }
 

@@ -25,6 +25,7 @@ final class MessagesDialect implements Dialect {
     private int call = -1;
     private boolean started;
     private String finishReason;
+    private String stopString;
     private ObjectNode usage;
     private ObjectNode error;
 
@@ -36,7 +37,8 @@ final class MessagesDialect implements Dialect {
     public ObjectNode whole(ObjectNode body) {
         JsonNode choice = body.get("choices").get(0);
         JsonNode message = choice.get("message");
-        ObjectNode m = message(stopReason(choice.get("finish_reason").asText()), (ObjectNode) body.get("usage"));
+        String stop = choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null;
+        ObjectNode m = message(stopReason(choice.get("finish_reason").asText(), stop), stop, (ObjectNode) body.get("usage"));
         ArrayNode content = (ArrayNode) m.get("content");
         if (message.hasNonNull("reasoning_content")) {
             content.addObject().put("type", "thinking").put("thinking", message.get("reasoning_content").asText()).put("signature", "");
@@ -57,7 +59,7 @@ final class MessagesDialect implements Dialect {
     public void chunk(OutputStream out, ObjectNode chunk) throws IOException {
         if (!started) {
             started = true;
-            Dialect.typed(out, Json.object().put("type", "message_start").set("message", message(null, null)));
+            Dialect.typed(out, Json.object().put("type", "message_start").set("message", message(null, null, null)));
         }
         ChatChunk c = ChatChunk.of(chunk);
         if (c.error() != null) {
@@ -93,6 +95,7 @@ final class MessagesDialect implements Dialect {
         }
         if (c.finishReason() != null) {
             finishReason = c.finishReason();
+            stopString = c.stopString();
         }
     }
 
@@ -106,7 +109,7 @@ final class MessagesDialect implements Dialect {
             return;
         }
         ObjectNode d = Json.object().put("type", "message_delta");
-        d.putObject("delta").put("stop_reason", stopReason(finishReason)).putNull("stop_sequence");
+        d.putObject("delta").put("stop_reason", stopReason(finishReason, stopString)).put("stop_sequence", stopString);
         d.set("usage", usage(usage));
         Dialect.typed(out, d);
         Dialect.typed(out, Json.object().put("type", "message_stop"));
@@ -139,12 +142,12 @@ final class MessagesDialect implements Dialect {
         Dialect.typed(out, Json.object().put("type", "content_block_delta").put("index", block).set("delta", delta));
     }
 
-    /** The message object: content to be filled, the stop reason (null while streaming) and usage. */
-    private ObjectNode message(String stopReason, ObjectNode chatUsage) {
+    /** The message object: content to be filled, the stop reason and stop sequence (null while streaming) and usage. */
+    private ObjectNode message(String stopReason, String stopSequence, ObjectNode chatUsage) {
         ObjectNode m = Json.object().put("id", id).put("type", "message").put("role", "assistant").put("model", model);
         m.putArray("content");
         m.put("stop_reason", stopReason);
-        m.putNull("stop_sequence");
+        m.put("stop_sequence", stopSequence);
         m.set("usage", usage(chatUsage));
         return m;
     }
@@ -158,12 +161,12 @@ final class MessagesDialect implements Dialect {
         return u;
     }
 
-    /** Anthropic's stop reason for a chat finish reason. */
-    private static String stopReason(String finish) {
+    /** Anthropic's stop reason for a chat finish reason and the stop string that ended the answer, if one did. */
+    private static String stopReason(String finish, String stopString) {
         return switch (finish == null ? "stop" : finish) {
             case "length" -> "max_tokens";
             case "tool_calls" -> "tool_use";
-            default -> "end_turn";
+            default -> stopString != null ? "stop_sequence" : "end_turn";
         };
     }
 }

@@ -243,6 +243,7 @@ final class ResponseFormat {
                     c.set("prompt_logprobs", promptLogprobs[i]);
                 }
                 c.put("finish_reason", finish);
+                putStopReason(c, results.get(i), finish);
             }
             root.set("usage", usage(results, perPrompt));
             return root;
@@ -365,7 +366,7 @@ final class ResponseFormat {
                         out.add(chunk(i, Json.object(), null, content[i], null));
                     }
                 }
-                out.add(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)));
+                out.add(finalChunk(chunk(i, chat ? Json.object() : null, "", null, finishReason(r)), r));
                 return out;
             }
             ToolCalls.Reply reply = tools.read(text[i].toString());
@@ -379,7 +380,7 @@ final class ResponseFormat {
             }
             JsonNode lp = logprobs ? content[i] : null;
             return List.of(chunk(i, delta, null, lp, null),
-                    chunk(i, Json.object(), "", null, finishReason(r, reply)));
+                    finalChunk(chunk(i, Json.object(), "", null, finishReason(r, reply)), r));
         }
 
         /**
@@ -546,6 +547,20 @@ final class ResponseFormat {
             a.add(b & 0xFF);
         }
         return a;
+    }
+
+    /** A choice's last chunk, with its stop string as {@link #putStopReason} puts it. */
+    private static ObjectNode finalChunk(ObjectNode chunk, RequestResult r) {
+        ObjectNode choice = (ObjectNode) chunk.get("choices").get(0);
+        putStopReason(choice, r, choice.get("finish_reason").asText());
+        return chunk;
+    }
+
+    /** vLLM's {@code stop_reason} beside a "stop" finish: the stop string that ended the choice, when one did. */
+    private static void putStopReason(ObjectNode choice, RequestResult r, String finish) {
+        if (finish.equals("stop") && r.stopString() != null) {
+            choice.put("stop_reason", r.stopString());
+        }
     }
 
     static String finishReason(RequestResult r) {

@@ -95,6 +95,23 @@ class MessagesTest {
         assertEquals(30, m.usage().outputTokens());
     }
 
+    @Test
+    void aStopSequenceIsReportedAsTheStopReason() {
+        String whole = text(anthropic.messages().create(params(30)));
+        String stop = whole.substring(10, 14);
+        MessageCreateParams p = params(30).toBuilder().stopSequences(List.of("zzz", stop)).build();
+        Message m = anthropic.messages().create(p);
+        assertEquals(whole.substring(0, whole.indexOf(stop)), text(m));
+        assertEquals(StopReason.STOP_SEQUENCE, m.stopReason().orElseThrow());
+        assertEquals(stop, m.stopSequence().orElseThrow());
+        MessageAccumulator acc = MessageAccumulator.create();
+        try (StreamResponse<RawMessageStreamEvent> s = anthropic.messages().createStreaming(p)) {
+            s.stream().forEach(acc::accumulate);
+        }
+        assertEquals(StopReason.STOP_SEQUENCE, acc.message().stopReason().orElseThrow());
+        assertEquals(stop, acc.message().stopSequence().orElseThrow());
+    }
+
     private static final String TOOL = "{\"name\": \"get_weather\", \"description\": \"Weather in a city\", \"input_schema\": {\"type\": \"object\","
             + " \"properties\": {\"city\": {\"type\": \"string\", \"maxLength\": 12}}, \"required\": [\"city\"], \"additionalProperties\": false}}";
 

@@ -156,7 +156,7 @@ class TernServerTest {
     }
 
     @Test
-    void completionWithLegacyLogprobsAndStop() {
+    void completionWithLegacyLogprobsAndStop() throws Exception {
         int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
         String full = solo(prompt, 40).text();
         Completion c = client.completions().create(CompletionCreateParams.builder().model(MODEL).prompt("Once upon a time")
@@ -171,6 +171,19 @@ class TernServerTest {
                 .maxTokens(40).temperature(0).stop(stop).build());
         assertEquals(full.substring(0, full.indexOf(stop)), stopped.choices().getFirst().text());
         assertEquals("stop", stopped.choices().getFirst().finishReason().asString());
+        // vLLM's stop_reason names the stop string that matched, whole and streamed; an end by length has none.
+        String stops = ", \"temperature\": 0, \"stop\": [\"zzz\", " + Json.MAPPER.writeValueAsString(stop) + "]";
+        assertEquals(stop, completion("Once upon a time", 40, stops).path("choices").path(0).path("stop_reason").asText());
+        assertEquals(stop, Json.MAPPER.readTree(lastData(post("/v1/completions", "{\"model\": \"" + MODEL
+                + "\", \"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"stream\": true" + stops + "}", true).body()))
+                .path("choices").path(0).path("stop_reason").asText());
+        assertFalse(completion("Once upon a time", 5, ", \"temperature\": 0").path("choices").path(0).has("stop_reason"));
+    }
+
+    /** The last data line of a stream but [DONE]. */
+    private static String lastData(String sse) {
+        List<String> data = sse.lines().filter(l -> l.startsWith("data: ") && !l.equals("data: [DONE]")).toList();
+        return data.getLast().substring("data: ".length());
     }
 
     @Test
