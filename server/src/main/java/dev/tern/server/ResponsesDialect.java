@@ -15,7 +15,8 @@ import java.util.UUID;
  * holds a reasoning item (the thinking), a message item (the text) and function-call items; or,
  * streamed, its typed events (response.created, output_item.added, output_text.delta,
  * function_call_arguments.delta, … response.completed) translated from the chat chunks.
- * One instance serves one request.
+ * The finished response is stored (unless the request says {@code store: false}) with its
+ * conversation. One instance serves one request.
  */
 final class ResponsesDialect implements Dialect {
     private final ObjectNode request;
@@ -32,9 +33,32 @@ final class ResponsesDialect implements Dialect {
     private ObjectNode usage;
     private ObjectNode error;
 
-    /** @param request the Responses request, whose settings the response repeats */
-    ResponsesDialect(ObjectNode request) {
+    private final List<JsonNode> conversation;
+    private final ResponseStore store;
+
+    /**
+     * @param request      the Responses request, whose settings the response repeats
+     * @param conversation its input items, after those of its previous response
+     * @param store        where the finished response goes
+     */
+    ResponsesDialect(ObjectNode request, List<JsonNode> conversation, ResponseStore store) {
         this.request = request;
+        this.conversation = conversation;
+        this.store = store;
+    }
+
+    private boolean storing() {
+        return request.path("store").asBoolean(true);
+    }
+
+    /** Stores a finished response with the conversation it continues, its output as items after the input. */
+    private ObjectNode keep(ObjectNode response) {
+        if (storing()) {
+            List<JsonNode> all = new ArrayList<>(conversation);
+            response.get("output").forEach(all::add);
+            store.put(id, new ResponseStore.Stored(response, List.copyOf(all)));
+        }
+        return response;
     }
 
     @Override
@@ -54,7 +78,7 @@ final class ResponsesDialect implements Dialect {
             output.add(functionCall(c.get("id").asText(), c.get("function").get("name").asText(),
                     c.get("function").get("arguments").asText(), "completed"));
         }
-        return response(output, choice.get("finish_reason").asText(), (ObjectNode) body.get("usage"));
+        return keep(response(output, choice.get("finish_reason").asText(), (ObjectNode) body.get("usage")));
     }
 
     @Override
@@ -118,8 +142,11 @@ final class ResponsesDialect implements Dialect {
             whole.put("status", "failed");
             whole.putObject("error").put("code", "server_error").put("message", error.path("message").asText());
             type = "response.failed";
-        } else if ("incomplete".equals(whole.get("status").asText())) {
-            type = "response.incomplete";
+        } else {
+            keep(whole);
+            if ("incomplete".equals(whole.get("status").asText())) {
+                type = "response.incomplete";
+            }
         }
         event(out, Json.object().put("type", type).set("response", whole));
     }
@@ -249,7 +276,8 @@ final class ResponsesDialect implements Dialect {
         text.set("format", request.path("text").path("format").isObject() ? request.get("text").get("format")
                 : Json.object().put("type", "text"));
         r.put("truncation", "disabled");
-        r.put("store", false);
+        r.put("store", storing());
+        r.set("previous_response_id", request.get("previous_response_id"));
         if (chatUsage != null) {
             ObjectNode u = r.putObject("usage");
             int in = chatUsage.path("prompt_tokens").asInt(), outTokens = chatUsage.path("completion_tokens").asInt();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -11,8 +12,9 @@ import java.util.List;
  * it asks for: {@code instructions} and {@code input} (a string, or message, function-call,
  * function-call-output and reasoning items) become messages, function tools become chat tools,
  * {@code text.format} becomes {@code response_format}, {@code max_output_tokens} the token limit.
- * What needs state the server does not keep (previous_response_id, conversations, background
- * runs, stored prompts) or input other than text is refused, not ignored.
+ * A {@code previous_response_id} puts that stored response's conversation before the input (its
+ * instructions are not carried over, as OpenAI does it). What needs state the server does not keep
+ * (conversations, background runs, stored prompts) or input other than text is refused, not ignored.
  */
 final class ResponsesRequest {
     /** Fields that mean the same in both APIs, including the sampling extensions chat completions take. */
@@ -20,21 +22,51 @@ final class ResponsesRequest {
             "seed", "top_k", "min_p", "repetition_penalty", "repeat_penalty", "repeat_last_n", "presence_penalty",
             "frequency_penalty", "logit_bias", "chat_template_kwargs", "stop", "stop_token_ids", "min_tokens", "ignore_eos",
             "structured_outputs", "guided_choice", "guided_regex", "guided_json", "guided_grammar", "grammar");
-    private static final List<String> STATEFUL = List.of("previous_response_id", "conversation", "prompt");
+    private static final List<String> STATEFUL = List.of("conversation", "prompt");
 
     private ResponsesRequest() {
     }
 
-    /** The chat completion request that {@code body} asks for. */
-    static ObjectNode toChat(ObjectNode body) {
+    /**
+     * The input items the request continues from and adds: the conversation of its
+     * previous_response_id, if any, then its input (a string being one user message).
+     */
+    static List<JsonNode> conversation(ObjectNode body, ResponseStore store) {
         for (String key : STATEFUL) {
             if (body.hasNonNull(key)) {
-                throw ApiException.badRequest(key + " is not supported: this server keeps no responses; send the whole input", key);
+                throw ApiException.badRequest(key + " is not supported: this server keeps no conversations or prompts;"
+                        + " send the input, or a previous_response_id", key);
             }
         }
         if (body.path("background").asBoolean(false)) {
             throw ApiException.badRequest("background responses are not supported", "background");
         }
+        List<JsonNode> items = new ArrayList<>();
+        JsonNode previous = body.get("previous_response_id");
+        if (previous != null && !previous.isNull()) {
+            ResponseStore.Stored s = previous.isTextual() ? store.get(previous.asText()) : null;
+            if (s == null) {
+                throw new ApiException(400, "invalid_request_error", "Previous response with id '" + previous.asText() + "' not found.",
+                        "previous_response_id", "previous_response_not_found");
+            }
+            items.addAll(s.conversation());
+        }
+        JsonNode input = body.get("input");
+        if (input == null || input.isNull()) {
+            throw ApiException.badRequest("input is required", "input");
+        }
+        if (input.isTextual()) {
+            items.add(Json.object().put("type", "message").put("role", "user").put("content", input.asText()));
+        } else if (input.isArray()) {
+            input.forEach(items::add);
+        } else {
+            throw ApiException.badRequest("input must be a string or an array of items", "input");
+        }
+        return items;
+    }
+
+    /** The chat completion request that {@code body} asks for, its input items being {@code conversation}. */
+    static ObjectNode toChat(ObjectNode body, List<JsonNode> conversation) {
         if (body.path("top_logprobs").asInt(0) > 0) {
             throw ApiException.badRequest("top_logprobs is not supported on /v1/responses (use chat completions)", "top_logprobs");
         }
@@ -47,7 +79,7 @@ final class ResponsesRequest {
         if (body.hasNonNull("max_output_tokens")) {
             chat.set("max_completion_tokens", body.get("max_output_tokens"));
         }
-        chat.set("messages", messages(body));
+        chat.set("messages", messages(body, conversation));
         if (body.has("tools")) {
             chat.set("tools", tools(body.get("tools")));
         }
@@ -61,7 +93,7 @@ final class ResponsesRequest {
         return chat;
     }
 
-    private static ArrayNode messages(ObjectNode body) {
+    private static ArrayNode messages(ObjectNode body, List<JsonNode> conversation) {
         ArrayNode out = Json.MAPPER.createArrayNode();
         if (body.hasNonNull("instructions")) {
             if (!body.get("instructions").isTextual()) {
@@ -69,20 +101,9 @@ final class ResponsesRequest {
             }
             out.addObject().put("role", "system").put("content", body.get("instructions").asText());
         }
-        JsonNode input = body.get("input");
-        if (input == null || input.isNull()) {
-            throw ApiException.badRequest("input is required", "input");
-        }
-        if (input.isTextual()) {
-            out.addObject().put("role", "user").put("content", input.asText());
-            return out;
-        }
-        if (!input.isArray()) {
-            throw ApiException.badRequest("input must be a string or an array of items", "input");
-        }
         String reasoning = null;
         ObjectNode calling = null;
-        for (JsonNode item : input) {
+        for (JsonNode item : conversation) {
             if (!item.isObject()) {
                 throw ApiException.badRequest("input items must be objects", "input");
             }

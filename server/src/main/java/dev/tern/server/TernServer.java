@@ -14,6 +14,7 @@ import io.javalin.http.HttpResponseException;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -35,6 +36,8 @@ public final class TernServer implements AutoCloseable {
     private final PromptBuilder prompts;
     private final Completions completions;
     private final Embeddings embeddings;
+    /** The Responses API's stored responses: the last 1,024, in memory. */
+    private final ResponseStore responses = new ResponseStore(1024);
     private final Javalin app;
     private final long created = System.currentTimeMillis() / 1000;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -72,7 +75,15 @@ public final class TernServer implements AutoCloseable {
             }));
             c.routes.post("/v1/responses", ctx -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
-                completions.handle(ctx, ResponsesRequest.toChat(body), true, new ResponsesDialect(body));
+                List<JsonNode> conversation = ResponsesRequest.conversation(body, responses);
+                completions.handle(ctx, ResponsesRequest.toChat(body, conversation), true, new ResponsesDialect(body, conversation, responses));
+            });
+            c.routes.get("/v1/responses/{id}", ctx -> json(ctx, storedResponse(ctx.pathParam("id")).response()));
+            c.routes.delete("/v1/responses/{id}", ctx -> {
+                String id = ctx.pathParam("id");
+                storedResponse(id);
+                responses.remove(id);
+                json(ctx, Json.object().put("id", id).put("object", "response").put("deleted", true));
             });
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
@@ -122,6 +133,14 @@ public final class TernServer implements AutoCloseable {
     /** Blocks until the server is stopped (e.g. by a shutdown hook calling {@link #close}). */
     public void awaitStop() throws InterruptedException {
         stopped.await();
+    }
+
+    private ResponseStore.Stored storedResponse(String id) {
+        ResponseStore.Stored s = responses.get(id);
+        if (s == null) {
+            throw ApiException.notFound("Response with id '" + id + "' not found.", "not_found");
+        }
+        return s;
     }
 
     private void authorize(Context ctx) {

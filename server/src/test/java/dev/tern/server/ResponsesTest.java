@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.openai.core.http.StreamResponse;
 import com.openai.errors.BadRequestException;
+import com.openai.errors.NotFoundException;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.responses.Response;
@@ -103,6 +104,40 @@ class ResponsesTest {
         assertTrue(last != null && whole.equals(text(last)) && last.usage().isPresent(), String.valueOf(last));
     }
 
+    @Test
+    void aPreviousResponseContinuesItsConversation() {
+        ResponseCreateParams.Builder b = ResponseCreateParams.builder().model(LoopbackServer.MODEL).temperature(0.0);
+        Response first = fixture.client().responses().create(b.instructions("You tell stories.").input("Once upon a time")
+                .maxOutputTokens(20).build());
+        ResponseCreateParams second = b.instructions((String) null).input("What happened next?").previousResponseId(first.id())
+                .maxOutputTokens(16).build();
+        // The first answer is an assistant turn of the next prompt; its instructions are not carried over.
+        String want = fixture.client().chat().completions().create(ChatCompletionCreateParams.builder().model(LoopbackServer.MODEL)
+                        .maxCompletionTokens(16).temperature(0.0).addUserMessage("Once upon a time").addAssistantMessage(text(first))
+                        .addUserMessage("What happened next?").build())
+                .choices().getFirst().message().content().orElse("");
+        Response next = fixture.client().responses().create(second);
+        assertEquals(want, text(next));
+        assertEquals(first.id(), next.previousResponseId().orElseThrow());
+        Response streamed = null;
+        try (StreamResponse<ResponseStreamEvent> s = fixture.client().responses().createStreaming(second)) {
+            for (ResponseStreamEvent e : (Iterable<ResponseStreamEvent>) s.stream()::iterator) {
+                if (e.incomplete().isPresent() || e.completed().isPresent()) {
+                    streamed = e.incomplete().map(i -> i.response()).orElseGet(() -> e.completed().get().response());
+                }
+            }
+        }
+        assertEquals(want, text(streamed));
+        assertEquals(text(streamed), text(fixture.client().responses().retrieve(streamed.id())), "a streamed response is stored too");
+
+        assertEquals(text(first), text(fixture.client().responses().retrieve(first.id())));
+        fixture.client().responses().delete(first.id());
+        assertThrows(NotFoundException.class, () -> fixture.client().responses().retrieve(first.id()));
+        assertThrows(BadRequestException.class, () -> fixture.client().responses().create(second));
+        Response unstored = fixture.client().responses().create(b.input("hi").previousResponseId((String) null).store(false).build());
+        assertThrows(NotFoundException.class, () -> fixture.client().responses().retrieve(unstored.id()));
+    }
+
     /** An event's "type", as it came over the wire. */
     @SuppressWarnings("unchecked")
     private static String type(ResponseStreamEvent e) {
@@ -168,7 +203,7 @@ class ResponsesTest {
                 + "{\"type\": \"function_call_output\", \"call_id\": \"c2\", \"output\": \"two\"}],"
                 + " \"max_output_tokens\": 5, \"text\": {\"format\": {\"type\": \"json_schema\", \"name\": \"x\", \"schema\": {\"type\": \"object\"}, \"strict\": true}}}")
                 .getBytes(StandardCharsets.UTF_8));
-        JsonNode chat = ResponsesRequest.toChat(body);
+        JsonNode chat = ResponsesRequest.toChat(body, ResponsesRequest.conversation(body, new ResponseStore(1)));
         JsonNode want = Json.parseObject(("{\"max_completion_tokens\": 5, \"messages\": ["
                 + "{\"role\": \"system\", \"content\": \"Be brief.\"},"
                 + "{\"role\": \"system\", \"content\": \"Use tools.\"},"
@@ -197,7 +232,7 @@ class ResponsesTest {
     /** The chat chunks of a thinking answer with a call become a reasoning item, a message and a call, in that order. */
     @Test
     void chunksOfThinkingTextAndCallsBecomeItemsInOrder() throws Exception {
-        List<JsonNode> events = Translations.events(new ResponsesDialect(Json.object().put("model", "m")), List.of(
+        List<JsonNode> events = Translations.events(new ResponsesDialect(Json.object().put("model", "m"), List.of(), new ResponseStore(1)), List.of(
                 "{\"choices\": [{\"delta\": {\"role\": \"assistant\", \"content\": \"\"}}]}",
                 "{\"choices\": [{\"delta\": {\"reasoning_content\": \"Hm\"}}]}", "{\"choices\": [{\"delta\": {\"reasoning_content\": \"m.\"}}]}",
                 "{\"choices\": [{\"delta\": {\"content\": \"Let me\"}}]}", "{\"choices\": [{\"delta\": {\"content\": \" look.\"}}]}",
