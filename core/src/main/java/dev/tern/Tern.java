@@ -16,6 +16,7 @@ import dev.tern.engine.Session;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.KVCacheType;
+import dev.tern.model.LoraAdapter;
 import dev.tern.model.Model;
 import dev.tern.model.Pooling;
 import dev.tern.sampling.Sampler;
@@ -74,6 +75,7 @@ public final class Tern implements AutoCloseable {
     public static Tern load(Path modelFile, Path tokenizerFile, Options options) {
         Model model = Model.load(modelFile);
         try {
+            model = withAdapters(model, options.loras);
             Tokenizer tokenizer;
             ChatTemplate template;
             Pooling pooling = Pooling.MEAN;
@@ -106,6 +108,27 @@ public final class Tern implements AutoCloseable {
             model.close();
             throw e;
         }
+    }
+
+    /** A LoRA adapter file (llama.cpp's GGUF form) and the factor its effect is scaled by (1: as trained). */
+    public record Lora(Path file, float scale) {
+    }
+
+    /** The model with the adapters applied; on failure the adapters already opened are closed. */
+    private static Model withAdapters(Model model, List<Lora> loras) {
+        if (loras.isEmpty()) {
+            return model;
+        }
+        List<LoraAdapter> opened = new ArrayList<>();
+        try {
+            for (Lora l : loras) {
+                opened.add(LoraAdapter.load(l.file(), model, l.scale()));
+            }
+        } catch (RuntimeException e) {
+            opened.forEach(LoraAdapter::close);
+            throw e;
+        }
+        return model.withAdapters(opened);
     }
 
     /** A template given in place of the model's, tried on one user message so that a broken one fails at load. */
@@ -325,14 +348,22 @@ public final class Tern implements AutoCloseable {
     /**
      * Load-time choices: worker threads, context size per sequence (0 = the model's trained
      * context), how many full-context sequences the KV cache holds, and its precision.
-     */
-    /**
+     *
      * @param chatTemplate a Jinja2 chat template to use instead of the model's (llama.cpp's
      *                     {@code --chat-template-file}), or null
+     * @param loras        LoRA adapters to apply (llama.cpp's {@code --lora}/{@code --lora-scaled})
      */
-    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate) {
+    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras) {
+        public Options {
+            loras = List.copyOf(loras);
+        }
+
         public Options(int threads, int contextSize, int sequences, KVCacheType cacheType) {
-            this(threads, contextSize, sequences, cacheType, null);
+            this(threads, contextSize, sequences, cacheType, null, List.of());
+        }
+
+        public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate) {
+            this(threads, contextSize, sequences, cacheType, chatTemplate, List.of());
         }
 
         public static Options defaults() {

@@ -100,8 +100,8 @@ final class BenchCommand implements Callable<Integer> {
                 gens.stream().mapToInt(Integer::intValue).max().orElse(0));
         List<BenchResult> results = new ArrayList<>();
         try (Tern tern = Tern.load(modelOptions.resolvedModel(), modelOptions.tokenizer,
-                new Tern.Options(threads, speculation.enabled() ? Math.max(0, modelOptions.contextSize) : maxDepth + maxLen + 1, 1,
-                        modelOptions.cacheType))) {
+                modelOptions.options(threads, speculation.enabled() ? Math.max(0, modelOptions.contextSize) : maxDepth + maxLen + 1, 1,
+                        null))) {
             if (!speculation.enabled() && maxDepth + maxLen + 1 > tern.model().config().contextLength()) {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());

@@ -1,11 +1,14 @@
 package dev.tern.cli;
 
 import dev.tern.Tern;
+import dev.tern.TernException;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.WorkerPool;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /** Options shared by every command that loads a model. */
 final class ModelOptions {
@@ -24,6 +27,29 @@ final class ModelOptions {
     @Option(names = "--cache-type", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     KVCacheType cacheType = KVCacheType.F16;
 
+    @Option(names = "--lora", paramLabel = "FILE", description = "LoRA adapter to apply (llama.cpp's GGUF form); repeatable")
+    List<Path> loras = new ArrayList<>();
+
+    @Option(names = "--lora-scaled", arity = "2", paramLabel = "FILE SCALE",
+            description = "LoRA adapter to apply with its effect scaled (1: as trained); repeatable")
+    List<String> scaledLoras = new ArrayList<>();
+
+    /** Load-time options with these threads, context size, sequences and chat template (null: the model's). */
+    Tern.Options options(int threads, int contextSize, int sequences, String chatTemplate) {
+        List<Tern.Lora> all = new ArrayList<>();
+        loras.forEach(f -> all.add(new Tern.Lora(f, 1f)));
+        for (int i = 0; i + 1 < scaledLoras.size(); i += 2) {
+            float scale;
+            try {
+                scale = Float.parseFloat(scaledLoras.get(i + 1));
+            } catch (NumberFormatException e) {
+                throw new TernException("--lora-scaled " + scaledLoras.get(i) + ": '" + scaledLoras.get(i + 1) + "' is not a number");
+            }
+            all.add(new Tern.Lora(Path.of(scaledLoras.get(i)), scale));
+        }
+        return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all);
+    }
+
     Path resolvedModel() {
         return ModelLocator.resolve(model);
     }
@@ -35,11 +61,11 @@ final class ModelOptions {
     /** Loads the model, with {@code chatTemplate} (null: the model's own) as its chat template. */
     Tern load(String chatTemplate) {
         if (threads < 1) {
-            throw new dev.tern.TernException("--threads must be at least 1");
+            throw new TernException("--threads must be at least 1");
         }
         if (contextSize < 0) {
-            throw new dev.tern.TernException("--ctx-size must be positive");
+            throw new TernException("--ctx-size must be positive");
         }
-        return Tern.load(resolvedModel(), tokenizer, new Tern.Options(threads, contextSize, 1, cacheType, chatTemplate));
+        return Tern.load(resolvedModel(), tokenizer, options(threads, contextSize, 1, chatTemplate));
     }
 }

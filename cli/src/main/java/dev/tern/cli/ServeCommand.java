@@ -126,8 +126,7 @@ final class ServeCommand implements Callable<Integer> {
             }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
-            return Tern.load(m.resolvedModel(), m.tokenizer, new Tern.Options(m.threads, Math.max(0, m.contextSize), sequences, m.cacheType,
-                    chatTemplate.read()));
+            return Tern.load(m.resolvedModel(), m.tokenizer, m.options(m.threads, Math.max(0, m.contextSize), sequences, chatTemplate.read()));
         }
 
         ServerConfig config(Tern tern, Path model) {

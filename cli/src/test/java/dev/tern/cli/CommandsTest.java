@@ -2,6 +2,9 @@ package dev.tern.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tern.gguf.GGUFWriter;
+import dev.tern.gguf.MetadataValue;
+import dev.tern.tensor.GGMLType;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -210,6 +214,45 @@ class CommandsTest {
     void unknownQuantTypeIsOneLine(@TempDir Path dir) {
         assertOneLineFailure(Cli.run("quantize", Fixtures.stories260K("stories260K-f32.gguf").toString(),
                 dir.resolve("o.gguf").toString(), "Q3_X"), "unknown type");
+    }
+
+    @Test
+    void readOnlyTypeIsOneLine(@TempDir Path dir) {
+        assertOneLineFailure(Cli.run("quantize", Fixtures.stories260K("stories260K-f32.gguf").toString(),
+                dir.resolve("o.gguf").toString(), "IQ2_XXS"), "cannot quantize to IQ2_XXS");
+    }
+
+    /** An adapter of stories260K's first query projection: A of rank 4, B of the given values. */
+    private static Path adapter(Path dir, float b) {
+        Random rnd = new Random(5);
+        float[] a = new float[4 * 64];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = (float) rnd.nextGaussian();
+        }
+        float[] bs = new float[64 * 4];
+        Arrays.fill(bs, b);
+        GGUFWriter w = new GGUFWriter().put("general.architecture", MetadataValue.of("llama"))
+                .put("general.type", MetadataValue.of("adapter")).put("adapter.type", MetadataValue.of("lora"))
+                .addTensor("blk.0.attn_q.weight.lora_a", new long[]{64, 4}, GGMLType.F32, a)
+                .addTensor("blk.0.attn_q.weight.lora_b", new long[]{4, 64}, GGMLType.F32, bs);
+        Path p = dir.resolve("adapter-" + b + ".gguf");
+        w.write(p);
+        return p;
+    }
+
+    @Test
+    void loraAdaptersChangeTheOutputAsScaled(@TempDir Path dir) {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        String plain = Cli.run("run", "-m", model, "-n", "24", "--temp", "0", "Once upon a time").out();
+        Path strong = adapter(dir, 2f);
+        Cli off = Cli.run("run", "-m", model, "-n", "24", "--temp", "0", "--lora-scaled", strong.toString(), "0", "Once upon a time");
+        assertEquals(0, off.exitCode(), off.err());
+        assertEquals(plain, off.out(), "scaled by 0 an adapter changes nothing");
+        Cli on = Cli.run("run", "-m", model, "-n", "24", "--temp", "0", "--lora", strong.toString(), "Once upon a time");
+        assertEquals(0, on.exitCode(), on.err());
+        assertFalse(plain.equals(on.out()), "the adapter changes the greedy story: " + on.out());
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--lora", model, "hi"), "not a LoRA adapter");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--lora-scaled", strong.toString(), "x", "hi"), "is not a number");
     }
 
     private static void assertOneLineFailure(Cli r, String expectedFragment) {

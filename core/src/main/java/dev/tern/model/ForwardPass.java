@@ -3,8 +3,10 @@ package dev.tern.model;
 import dev.tern.TernException;
 import dev.tern.kv.BlockTable;
 import dev.tern.tensor.Aligned;
+import dev.tern.tensor.Tensor;
 
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -14,7 +16,8 @@ import java.util.Map;
  * residual), and returns logits only for the tokens that asked. Weights are read once per
  * batch. Scratch buffers are reused between calls: one forward pass at a time per instance.
  * The matrix products' inputs (xb, att, hs) start at {@link Aligned#OFFSET}, on a cache line,
- * where the batched tiles want them, so they are written there rather than copied.
+ * where the batched tiles want them, so they are written there rather than copied. The model's
+ * LoRA adapters add their low-rank products to the weights' (see {@link LoraAdapter}).
  */
 public final class ForwardPass {
     private final ModelConfig c;
@@ -22,6 +25,9 @@ public final class ForwardPass {
     private final WorkerPool pool;
     private final Rope rope;
     private final Attention attention;
+    private final List<LoraAdapter> adapters;
+    /** A LoRA pair's A·x and B·(A·x) for a whole batch. */
+    private float[] loraMid = new float[0], loraOut = new float[0];
     /** (cos, sin) of each rotated pair at each token's position, token t's from t·ropeDims. */
     private float[] cs;
     private int capacity;
@@ -34,6 +40,7 @@ public final class ForwardPass {
         this.pool = pool;
         this.rope = new Rope(c, w.ropeFreqFactors());
         this.attention = new Attention(c);
+        this.adapters = model.adapters();
     }
 
     public ModelConfig config() {
@@ -69,15 +76,16 @@ public final class ForwardPass {
         int rd = c.ropeDims();
         for (int t = 0; t < n; t++) {
             w.tokenEmbedding().dequantizeRow(batch.token(t), x, t * dim);
+            embeddingDelta(batch.token(t), t * dim);
             // Every layer turns a position by the same angles: their sines and cosines once per pass.
             rope.angles(batch.position(t), cs, t * rd);
         }
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers()[l];
             Kernels.rmsNorm(xb, A, x, n, dim, lw.attnNorm(), c.rmsEps());
-            Kernels.matmul(pool, lw.wq(), xb, A, n, q);
-            Kernels.matmul(pool, lw.wk(), xb, A, n, k);
-            Kernels.matmul(pool, lw.wv(), xb, A, n, v);
+            project(lw.wq(), xb, A, n, q);
+            project(lw.wk(), xb, A, n, k);
+            project(lw.wv(), xb, A, n, v);
             Kernels.addBias(q, n, lw.bq());
             Kernels.addBias(k, n, lw.bk());
             Kernels.addBias(v, n, lw.bv());
@@ -92,14 +100,14 @@ public final class ForwardPass {
                 store(batch.sequence(t), l, batch.position(t), t * kvDim);
             }
             attention.run(pool, l, batch, q, att, A);
-            Kernels.matmul(pool, lw.wo(), att, A, n, xb2);
+            project(lw.wo(), att, A, n, xb2);
             Kernels.add(x, xb2, n * dim);
 
             Kernels.rmsNorm(xb, A, x, n, dim, lw.ffnNorm(), c.rmsEps());
-            Kernels.matmul(pool, lw.gate(), xb, A, n, hb);
-            Kernels.matmul(pool, lw.up(), xb, A, n, hb2);
+            project(lw.gate(), xb, A, n, hb);
+            project(lw.up(), xb, A, n, hb2);
             Kernels.swiglu(hs, A, hb, hb2, n * ffn);
-            Kernels.matmul(pool, lw.down(), hs, A, n, xb2);
+            project(lw.down(), hs, A, n, xb2);
             Kernels.add(x, xb2, n * dim);
         }
         int rows = 0;
@@ -111,12 +119,45 @@ public final class ForwardPass {
         if (rows > 0) {
             Kernels.rmsNorm(xb, A, x, rows, dim, w.outputNorm(), c.rmsEps());
             if (toLogits) {
-                Kernels.matmul(pool, w.output(), xb, A, rows, logits);
+                project(w.output(), xb, A, rows, logits);
             } else {
                 System.arraycopy(xb, A, logits, 0, rows * dim);
             }
         }
         return logits;
+    }
+
+    /** out = weight · in for n tokens ({@link Kernels#matmul}), plus s·B·(A·in) of each adapter's pair for it. */
+    private void project(Tensor weight, float[] in, int inOff, int n, float[] out) {
+        Kernels.matmul(pool, weight, in, inOff, n, out);
+        for (LoraAdapter adapter : adapters) {
+            LoraAdapter.Pair p = adapter.of(weight);
+            if (p != null) {
+                loraMid = atLeast(loraMid, n * p.a().rows());
+                loraOut = atLeast(loraOut, n * weight.rows());
+                Kernels.matmul(pool, p.a(), in, inOff, n, loraMid);
+                Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut);
+                Kernels.addScaled(out, 0, loraOut, p.scale(), n * weight.rows());
+            }
+        }
+    }
+
+    /** Adds each adapter's s·B·A[token] to the token's embedding at x[at..]. */
+    private void embeddingDelta(int token, int at) {
+        for (LoraAdapter adapter : adapters) {
+            LoraAdapter.Pair p = adapter.embedding();
+            if (p != null) {
+                loraMid = atLeast(loraMid, p.a().cols());
+                loraOut = atLeast(loraOut, c.dim());
+                p.a().dequantizeRow(token, loraMid, 0);
+                Kernels.matmul(pool, p.b(), loraMid, 0, 1, loraOut);
+                Kernels.addScaled(x, at, loraOut, p.scale(), c.dim());
+            }
+        }
+    }
+
+    private static float[] atLeast(float[] buffer, int length) {
+        return buffer.length >= length ? buffer : new float[Math.max(length, 2 * buffer.length)];
     }
 
     /** Checks the whole batch, then grows every sequence to cover its new positions. */

@@ -127,6 +127,13 @@ final class Kernels {
         }
     }
 
+    /** x[xOff + i] += s·y[i] for i < n. */
+    static void addScaled(float[] x, int xOff, float[] y, float s, int n) {
+        for (int i = 0; i < n; i++) {
+            x[xOff + i] += s * y[i];
+        }
+    }
+
     static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         int i = 0;
         float sum = 0f;
