@@ -36,14 +36,14 @@ final class GgufTokenizerLoader {
         String name = f.getString("general.name", "");
         return switch (model) {
             case "llama" -> new SpmTokenizer(new Vocabulary(tokens, scores, attr,
-                    id(f, "bos", 1), id(f, "eos", 2), id(f, "eot", -1), id(f, "eom", -1),
+                    id(f, "bos", 1), id(f, "eos", 2), id(f, "eot", -1), id(f, "eom", -1), fim(f),
                     f.getBoolean("tokenizer.ggml.add_bos_token", true),
                     f.getBoolean("tokenizer.ggml.add_eos_token", false),
                     f.getBoolean("tokenizer.ggml.add_space_prefix", true), name));
             case "gpt2" -> {
                 PreTokenizer.Kind kind = PreTokenizer.kind(f.getString("tokenizer.ggml.pre", "default"));
                 Vocabulary v = new Vocabulary(tokens, scores, attr,
-                        id(f, "bos", 11), id(f, "eos", 11), id(f, "eot", -1), id(f, "eom", -1),
+                        id(f, "bos", 11), id(f, "eos", 11), id(f, "eot", -1), id(f, "eom", -1), fim(f),
                         f.getBoolean("tokenizer.ggml.add_bos_token", kind.addBos()),
                         f.getBoolean("tokenizer.ggml.add_eos_token", false),
                         f.getBoolean("tokenizer.ggml.add_space_prefix", false), name);
@@ -51,6 +51,15 @@ final class GgufTokenizerLoader {
             }
             default -> throw new TernException(f.path() + ": unsupported tokenizer.ggml.model '" + model + "'");
         };
+    }
+
+    /** The fill-in-the-middle ids the metadata names, -1 for the others (llama.cpp then looks them up by text). */
+    private static int[] fim(GGUFFile f) {
+        int[] ids = new int[FimToken.values().length];
+        for (FimToken t : FimToken.values()) {
+            ids[t.ordinal()] = id(f, t.key, -1);
+        }
+        return ids;
     }
 
     /** A special token id; absent keys take llama.cpp's default, and -1 stored as uint32 means none. */

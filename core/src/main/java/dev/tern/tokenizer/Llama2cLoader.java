@@ -42,6 +42,6 @@ final class Llama2cLoader {
         } catch (RuntimeException e) {
             throw new TernException(file + ": truncated or not a llama2.c tokenizer for " + vocabSize + " tokens", e);
         }
-        return new SpmTokenizer(new Vocabulary(text, score, attr, 1, 2, -1, -1, true, false, true, ""));
+        return new SpmTokenizer(new Vocabulary(text, score, attr, 1, 2, -1, -1, null, true, false, true, ""));
     }
 }

@@ -88,7 +88,7 @@ final class SentencePieceModelLoader {
             scores[i] = score.get(i);
             attr[i] = TokenAttr.fromTokenType(type.get(i));
         }
-        return new SpmTokenizer(new Vocabulary(text.toArray(String[]::new), scores, attr, ids[1], ids[2], -1, -1,
+        return new SpmTokenizer(new Vocabulary(text.toArray(String[]::new), scores, attr, ids[1], ids[2], -1, -1, null,
                 true, false, addDummyPrefix, ""));
     }
 

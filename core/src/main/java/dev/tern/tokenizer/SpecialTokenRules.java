@@ -37,8 +37,10 @@ final class SpecialTokenRules {
      *
      * @param eot explicit end-of-turn id or -1 (then found by text)
      * @param eom explicit end-of-message id or -1
+     * @param fim explicit fill-in-the-middle ids by {@link FimToken} ordinal, -1 where none (then found by
+     *            text); the ids used are written back
      */
-    static Set<Integer> markSpecials(Map<String, Integer> ids, int[] attr, int eos, int eot, int eom) {
+    static Set<Integer> markSpecials(Map<String, Integer> ids, int[] attr, int eos, int eot, int eom, int[] fim) {
         Set<Integer> eog = new HashSet<>();
         if (eot < 0) {
             for (String t : EOT_TEXTS) {
@@ -53,12 +55,14 @@ final class SpecialTokenRules {
         for (int kind = 0; kind < FIM_TEXTS.size(); kind++) {
             for (String t : FIM_TEXTS.get(kind)) {
                 Integer id = ids.get(t);
-                if (id != null) {
-                    attr[id] = asControl(attr[id]);
-                    if (kind >= 3) {
-                        eog.add(id);
-                    }
-                    break;
+                if (fim[kind] < 0 && id != null) {
+                    fim[kind] = id;
+                }
+            }
+            if (fim[kind] >= 0) {
+                attr[fim[kind]] = asControl(attr[fim[kind]]);
+                if (kind >= FimToken.PAD.ordinal()) {
+                    eog.add(fim[kind]);
                 }
             }
         }

@@ -51,6 +51,9 @@ public interface Tokenizer {
         return IntStream.range(0, vocabSize()).filter(this::isEndOfGeneration).toArray();
     }
 
+    /** The vocabulary's fill-in-the-middle token of this kind (metadata first, then by text, as llama.cpp), -1 when none. */
+    int fimToken(FimToken kind);
+
     /** Exact vocabulary lookup. */
     OptionalInt tokenId(String text);
 

@@ -67,7 +67,7 @@ final class TokenizerJsonLoader {
         boolean addBos = config.path("add_bos_token").isBoolean() ? config.path("add_bos_token").asBoolean()
                 : kind.addBos() && bos >= 0;
         boolean addEos = config.path("add_eos_token").asBoolean(false);
-        Vocabulary v = new Vocabulary(text, new float[n], attr, bos, eos, -1, -1, addBos, addEos, false, "");
+        Vocabulary v = new Vocabulary(text, new float[n], attr, bos, eos, -1, -1, null, addBos, addEos, false, "");
         boolean ignoreMerges = model.path("ignore_merges").asBoolean(kind.ignoreMerges());
         return new BpeTokenizer(v, new PreTokenizer(kind.patterns()), ranks, ignoreMerges);
     }

@@ -24,6 +24,11 @@ abstract class VocabTokenizer implements Tokenizer {
     }
 
     @Override
+    public int fimToken(FimToken kind) {
+        return vocab.fim[kind.ordinal()];
+    }
+
+    @Override
     public int bos() {
         return vocab.bos;
     }

@@ -1,6 +1,7 @@
 package dev.tern.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,15 +22,18 @@ final class Vocabulary {
     final boolean addEos;
     final boolean addSpacePrefix;
     private final Set<Integer> eog;
+    /** Fill-in-the-middle token ids by {@link FimToken} ordinal, -1 where the vocabulary has none. */
+    final int[] fim;
     /** Special/user-defined/unknown token ids, longest text first: the order tokenizer_st_partition tries them. */
     final int[] specialsByLength;
 
     /**
      * @param eot explicit end-of-turn id or -1 (then found by text as llama.cpp does)
      * @param eom explicit end-of-message id or -1
+     * @param fim explicit fill-in-the-middle ids by {@link FimToken} ordinal (-1: found by text), or null
      * @param modelName general.name, which llama.cpp consults for Phi-3's RSTRIP rule
      */
-    Vocabulary(String[] text, float[] score, int[] attr, int bos, int eos, int eot, int eom, boolean addBos,
+    Vocabulary(String[] text, float[] score, int[] attr, int bos, int eos, int eot, int eom, int[] fim, boolean addBos,
                boolean addEos, boolean addSpacePrefix, String modelName) {
         this.text = text;
         this.score = score;
@@ -43,7 +47,12 @@ final class Vocabulary {
         this.addBos = addBos;
         this.addEos = addEos;
         this.addSpacePrefix = addSpacePrefix;
-        this.eog = SpecialTokenRules.markSpecials(ids, attr, eos, eot, eom);
+        this.fim = new int[FimToken.values().length];
+        Arrays.fill(this.fim, -1);
+        if (fim != null) {
+            System.arraycopy(fim, 0, this.fim, 0, this.fim.length);
+        }
+        this.eog = SpecialTokenRules.markSpecials(ids, attr, eos, eot, eom, this.fim);
         List<Integer> specials = new ArrayList<>();
         for (int i = 0; i < text.length; i++) {
             if ((attr[i] & (TokenAttr.CONTROL | TokenAttr.USER_DEFINED | TokenAttr.UNKNOWN)) != 0) {

@@ -147,8 +147,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
     /**
      * Requests whose answer would silently differ from what they ask for: the legacy
      * {@code functions} (tools replace them), tools outside chat, an echoed chat prompt, best-of
-     * ranking, a suffix. Empty lists, echo false, best_of 1 and an empty suffix are what every
-     * answer already satisfies.
+     * ranking. Empty lists, echo false and best_of 1 are what every answer already satisfies.
      */
     private static void refuseUnsupported(ObjectNode body, boolean chat) {
         for (String key : chat ? new String[]{"functions"} : new String[]{"tools", "functions"}) {
@@ -163,8 +162,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (present(body, "best_of") && !(body.get("best_of").isIntegralNumber() && body.get("best_of").asInt() == 1)) {
             throw ApiException.badRequest("best_of other than 1 is not supported by this server", "best_of");
         }
-        if (present(body, "suffix") && !body.get("suffix").asText().isEmpty()) {
-            throw ApiException.badRequest("suffix is not supported by this server", "suffix");
+        if (chat && present(body, "suffix")) {
+            throw ApiException.badRequest("suffix is supported by completions, not chat completions", "suffix");
+        }
+        if (present(body, "suffix") && bool(body, "echo")) {
+            throw ApiException.badRequest("echo cannot be used with suffix", "suffix");
         }
     }
 

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.chat.ChatMessage;
+import dev.tern.chat.InfillPrompt;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
@@ -154,10 +155,32 @@ final class PromptBuilder {
 
     /**
      * The prompts of a completion request: a string, an array of token ids, or an array of
-     * several of those (one set of choices each, as OpenAI's batch form).
+     * several of those (one set of choices each, as OpenAI's batch form). With a {@code suffix},
+     * each string prompt is the text before the cursor of a fill-in-the-middle prompt
+     * ({@link InfillPrompt}, within three quarters of the context).
      */
     List<int[]> completions(ObjectNode body) {
         JsonNode p = body.get("prompt");
+        JsonNode suffix = body.get("suffix");
+        if (suffix != null && !suffix.isNull()) {
+            if (!suffix.isTextual()) {
+                throw ApiException.badRequest("suffix must be a string", "suffix");
+            }
+            if (!InfillPrompt.supported(tern.tokenizer())) {
+                throw ApiException.badRequest("suffix needs a model with fill-in-the-middle tokens; this one has none", "suffix");
+            }
+            List<String> texts = new ArrayList<>();
+            if (p != null && p.isTextual()) {
+                texts.add(p.asText());
+            } else if (p != null && p.isArray() && !p.isEmpty() && p.size() <= MAX_PROMPTS) {
+                p.forEach(one -> texts.add(one.isTextual() ? one.asText() : null));
+            }
+            if (texts.isEmpty() || texts.contains(null)) {
+                throw ApiException.badRequest("with a suffix the prompt must be a string or an array of at most " + MAX_PROMPTS
+                        + " strings", "prompt");
+            }
+            return texts.stream().map(t -> infill(t, suffix.asText(), List.of(), "")).toList();
+        }
         if (p != null && p.isArray() && !p.isEmpty() && (p.get(0).isTextual() || p.get(0).isArray())) {
             if (p.size() > MAX_PROMPTS) {
                 throw ApiException.badRequest("prompt may hold at most " + MAX_PROMPTS + " prompts", "prompt");
@@ -172,6 +195,16 @@ final class PromptBuilder {
             return all;
         }
         return List.of(completion(p));
+    }
+
+    /** A fill-in-the-middle prompt within three quarters of the context, the rest left for the middle. */
+    int[] infill(String prefix, String suffix, List<InfillPrompt.File> extra, String typed) {
+        return InfillPrompt.tokens(tern.tokenizer(), prefix, suffix, extra, typed, tern.contextSize() * 3 / 4);
+    }
+
+    /** Whether the model has fill-in-the-middle tokens. */
+    boolean infills() {
+        return InfillPrompt.supported(tern.tokenizer());
     }
 
     /** One prompt: a string or an array of token ids. */

@@ -85,6 +85,8 @@ public final class TernServer implements AutoCloseable {
                 responses.remove(id);
                 json(ctx, Json.object().put("id", id).put("object", "response").put("deleted", true));
             });
+            c.routes.post("/infill", ctx -> completions.handle(ctx, InfillRequest.toCompletion(Json.parseObject(ctx.bodyAsBytes()), prompts),
+                    false, new LlamaCppDialect(config.modelName())));
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);

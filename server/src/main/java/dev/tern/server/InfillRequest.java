@@ -1,0 +1,75 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.chat.InfillPrompt;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * llama.cpp's {@code POST /infill} (what code-completion plugins such as llama.vscode send) read as
+ * the text completion it asks for: {@code input_prefix}, {@code input_suffix}, {@code input_extra}
+ * (other files, {@code [{"filename", "text"}]}) and {@code prompt} (text typed at the cursor)
+ * become a fill-in-the-middle prompt; {@code n_predict} the token limit (-1: none); the sampling
+ * fields both servers share pass through.
+ */
+final class InfillRequest {
+    private static final List<String> SHARED = List.of("temperature", "top_k", "top_p", "min_p", "seed", "stop", "stream",
+            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "grammar", "ignore_eos");
+
+    private InfillRequest() {
+    }
+
+    static ObjectNode toCompletion(ObjectNode body, PromptBuilder prompts) {
+        if (!prompts.infills()) {
+            throw ApiException.badRequest("infill needs a model with fill-in-the-middle tokens; this one has none", null);
+        }
+        ObjectNode out = Json.object();
+        for (String key : SHARED) {
+            if (body.has(key)) {
+                out.set(key, body.get(key));
+            }
+        }
+        JsonNode n = body.get("n_predict");
+        if (n != null && !n.isNull()) {
+            if (!n.isIntegralNumber() || n.asLong() < -1) {
+                throw ApiException.badRequest("n_predict must be an integer, -1 for no limit", "n_predict");
+            }
+            if (n.asInt() >= 0) {
+                out.put("max_tokens", n.asInt());
+            }
+        }
+        List<InfillPrompt.File> extra = new ArrayList<>();
+        JsonNode files = body.path("input_extra");
+        if (!files.isMissingNode() && !files.isNull()) {
+            if (!files.isArray()) {
+                throw ApiException.badRequest("input_extra must be an array of {filename, text}", "input_extra");
+            }
+            for (JsonNode f : files) {
+                if (!f.isObject() || !f.path("text").isTextual()) {
+                    throw ApiException.badRequest("each input_extra chunk needs a string text", "input_extra");
+                }
+                extra.add(new InfillPrompt.File(f.path("filename").asText("tmp"), f.get("text").asText()));
+            }
+        }
+        int[] ids = prompts.infill(text(body, "input_prefix"), text(body, "input_suffix"), extra, text(body, "prompt"));
+        ArrayNode prompt = out.putArray("prompt");
+        for (int id : ids) {
+            prompt.add(id);
+        }
+        return out;
+    }
+
+    private static String text(ObjectNode body, String key) {
+        JsonNode v = body.get(key);
+        if (v == null || v.isNull()) {
+            return "";
+        }
+        if (!v.isTextual()) {
+            throw ApiException.badRequest(key + " must be a string", key);
+        }
+        return v.asText();
+    }
+}

@@ -1,0 +1,82 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.io.OutputStream;
+
+/**
+ * A text completion written as llama.cpp's own server answers /completion and /infill: one object
+ * with the whole {@code content}, {@code stop: true} and the counts; or, streamed, an event per piece
+ * of content ({@code stop: false}) and a last one with {@code stop: true} and the counts, no [DONE].
+ * {@code stop_type} is "limit" when the token limit cut it, "word" when a stop string ended it
+ * ({@code stopping_word}), else "eos".
+ */
+final class LlamaCppDialect implements Dialect {
+    private final String model;
+    private String finish;
+    private String stopString;
+    private ObjectNode usage;
+    private ObjectNode error;
+
+    LlamaCppDialect(String model) {
+        this.model = model;
+    }
+
+    @Override
+    public ObjectNode whole(ObjectNode body) {
+        JsonNode choice = body.get("choices").get(0);
+        return ending(choice.path("text").asText(""), choice.path("finish_reason").asText("stop"),
+                choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null, (ObjectNode) body.get("usage"));
+    }
+
+    @Override
+    public void chunk(OutputStream out, ObjectNode chunk) throws IOException {
+        if (chunk.has("error")) {
+            error = (ObjectNode) chunk.get("error");
+            return;
+        }
+        if (chunk.hasNonNull("usage")) {
+            usage = (ObjectNode) chunk.get("usage");
+        }
+        JsonNode choice = chunk.path("choices").path(0);
+        String text = choice.path("text").asText("");
+        if (!text.isEmpty()) {
+            ObjectNode piece = Json.object().put("index", 0).put("content", text).put("stop", false);
+            piece.putArray("tokens");
+            Dialect.data(out, Json.write(piece));
+        }
+        if (choice.hasNonNull("finish_reason")) {
+            finish = choice.get("finish_reason").asText();
+            stopString = choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null;
+        }
+    }
+
+    @Override
+    public void end(OutputStream out) throws IOException {
+        if (error != null) {
+            Dialect.data(out, Json.write(Json.object().set("error", error)));
+            return;
+        }
+        Dialect.data(out, Json.write(ending("", finish == null ? "stop" : finish, stopString, usage)));
+    }
+
+    @Override
+    public boolean needsUsage() {
+        return true;
+    }
+
+    private ObjectNode ending(String content, String finish, String stopString, ObjectNode chatUsage) {
+        ObjectNode o = Json.object().put("index", 0).put("content", content);
+        o.putArray("tokens");
+        o.put("stop", true).put("model", model);
+        o.put("tokens_predicted", chatUsage == null ? 0 : chatUsage.path("completion_tokens").asInt());
+        o.put("tokens_evaluated", chatUsage == null ? 0 : chatUsage.path("prompt_tokens").asInt());
+        o.put("tokens_cached", chatUsage == null ? 0 : chatUsage.path("prompt_tokens_details").path("cached_tokens").asInt());
+        o.put("stop_type", finish.equals("length") ? "limit" : stopString != null ? "word" : "eos");
+        o.put("stopping_word", stopString == null ? "" : stopString);
+        o.put("truncated", false);
+        return o;
+    }
+}

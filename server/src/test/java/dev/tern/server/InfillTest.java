@@ -1,0 +1,128 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.chat.InfillPrompt;
+import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.RandomModel;
+import dev.tern.kv.KVCacheType;
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Fill-in-the-middle over HTTP, on a random model with DeepSeek-Coder's vocabulary (it has FIM
+ * tokens): llama.cpp's /infill, whole and streamed in llama.cpp's own shape, and OpenAI's
+ * {@code suffix} on /v1/completions, each the completion of the prompt {@link InfillPrompt} lays
+ * out; a model without FIM tokens refuses both.
+ */
+class InfillTest {
+    private static final String PREFIX = "def add(a, b):\n    ", SUFFIX = "\n\nprint(add(1, 2))\n";
+    @TempDir
+    static Path dir;
+    private static LoopbackServer coder;
+
+    @BeforeAll
+    static void start() {
+        Path vocab = Fixtures.tokenizers().resolve("llama.cpp-vocab/ggml-vocab-deepseek-coder.gguf");
+        int size;
+        try (GGUFFile f = GGUFFile.open(vocab)) {
+            size = f.metadata().get("tokenizer.ggml.tokens").length();
+        }
+        Path model = dir.resolve("coder.gguf");
+        RandomModel.builder().dim(64).ffn(128).layers(2).heads(4).kvHeads(2).vocab(size).context(512).tokenizer(vocab)
+                .tiedOutput(true).seed(5).build().write(model);
+        coder = LoopbackServer.start(model, new Tern.Options(1, 512, 4, KVCacheType.F32), ServerConfig.loopback(0, LoopbackServer.MODEL));
+    }
+
+    @AfterAll
+    static void stop() {
+        coder.close();
+    }
+
+    private static JsonNode post(LoopbackServer s, String path, ObjectNode body) throws Exception {
+        HttpResponse<String> r = s.post(path, Json.write(body), false);
+        assertEquals(200, r.statusCode(), r.body());
+        return Json.MAPPER.readTree(r.body());
+    }
+
+    /** The greedy /v1/completions answer for these prompt tokens. */
+    private static String completion(int[] prompt, int maxTokens) throws Exception {
+        ObjectNode body = Json.object().put("max_tokens", maxTokens).put("temperature", 0);
+        ArrayNode ids = body.putArray("prompt");
+        for (int id : prompt) {
+            ids.add(id);
+        }
+        return post(coder, "/v1/completions", body).path("choices").path(0).path("text").asText();
+    }
+
+    private static ObjectNode infill(boolean stream) {
+        ObjectNode body = Json.object().put("input_prefix", PREFIX).put("input_suffix", SUFFIX).put("prompt", "return")
+                .put("n_predict", 16).put("temperature", 0).put("stream", stream);
+        body.putArray("input_extra").addObject().put("filename", "util.py").put("text", "def one():\n    return 1\n");
+        return body;
+    }
+
+    @Test
+    void infillAnswersAsLlamaCppDoes() throws Exception {
+        int[] prompt = InfillPrompt.tokens(coder.tern().tokenizer(), PREFIX, SUFFIX,
+                List.of(new InfillPrompt.File("util.py", "def one():\n    return 1\n")), "return", 512 * 3 / 4);
+        String want = completion(prompt, 16);
+        JsonNode whole = post(coder, "/infill", infill(false));
+        assertEquals(want, whole.get("content").asText());
+        assertTrue(whole.get("stop").asBoolean());
+        assertEquals(prompt.length, whole.get("tokens_evaluated").asInt());
+        int predicted = whole.get("tokens_predicted").asInt();
+        assertEquals(predicted == 16 ? "limit" : "eos", whole.get("stop_type").asText());
+
+        String sse = coder.post("/infill", Json.write(infill(true)), false).body();
+        List<JsonNode> events = sse.lines().filter(l -> l.startsWith("data: ")).map(l -> {
+            try {
+                return Json.MAPPER.readTree(l.substring(6));
+            } catch (Exception e) {
+                throw new IllegalStateException(l, e);
+            }
+        }).toList();
+        StringBuilder content = new StringBuilder();
+        events.forEach(e -> content.append(e.get("content").asText()));
+        assertEquals(want, content.toString());
+        assertTrue(events.getLast().get("stop").asBoolean());
+        assertEquals(predicted, events.getLast().get("tokens_predicted").asInt());
+        assertFalse(events.subList(0, events.size() - 1).stream().anyMatch(e -> e.get("stop").asBoolean()));
+        assertFalse(sse.contains("[DONE]"));
+    }
+
+    @Test
+    void aSuffixMakesACompletionAnInfill() throws Exception {
+        String want = completion(InfillPrompt.tokens(coder.tern().tokenizer(), PREFIX, SUFFIX, List.of(), "", 512 * 3 / 4), 12);
+        JsonNode got = post(coder, "/v1/completions", Json.object().put("prompt", PREFIX).put("suffix", SUFFIX)
+                .put("max_tokens", 12).put("temperature", 0));
+        assertEquals(want, got.path("choices").path(0).path("text").asText());
+    }
+
+    @Test
+    void aModelWithoutFimTokensRefusesInfill() throws Exception {
+        try (LoopbackServer stories = LoopbackServer.start(new Tern.Options(1, 256, 2, KVCacheType.F32),
+                ServerConfig.loopback(0, LoopbackServer.MODEL))) {
+            HttpResponse<String> r = stories.post("/infill", Json.write(infill(false)), false);
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().contains("fill-in-the-middle"), r.body());
+            r = stories.post("/v1/completions", "{\"prompt\": \"a\", \"suffix\": \"b\"}", false);
+            assertEquals(400, r.statusCode(), r.body());
+        }
+        HttpResponse<String> r = coder.post("/infill", "{\"input_prefix\": 3}", false);
+        assertEquals(400, r.statusCode(), r.body());
+    }
+}
