@@ -23,12 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Fill-in-the-middle over HTTP, on a random model with DeepSeek-Coder's vocabulary (it has FIM
- * tokens): llama.cpp's /infill, whole and streamed in llama.cpp's own shape, and OpenAI's
- * {@code suffix} on /v1/completions, each the completion of the prompt {@link InfillPrompt} lays
- * out; a model without FIM tokens refuses both.
+ * llama.cpp's own endpoints and fill-in-the-middle over HTTP, on a random model with
+ * DeepSeek-Coder's vocabulary (it has FIM tokens): /completion, and /infill whole and streamed, in
+ * llama.cpp's shape, and OpenAI's {@code suffix} on /v1/completions, each the completion of the
+ * prompt given or laid out by {@link InfillPrompt}; a model without FIM tokens refuses to infill.
  */
-class InfillTest {
+class LlamaCppEndpointsTest {
     private static final String PREFIX = "def add(a, b):\n    ", SUFFIX = "\n\nprint(add(1, 2))\n";
     @TempDir
     static Path dir;
@@ -102,6 +102,15 @@ class InfillTest {
         assertEquals(predicted, events.getLast().get("tokens_predicted").asInt());
         assertFalse(events.subList(0, events.size() - 1).stream().anyMatch(e -> e.get("stop").asBoolean()));
         assertFalse(sse.contains("[DONE]"));
+    }
+
+    @Test
+    void completionAnswersAsLlamaCppDoes() throws Exception {
+        String want = completion(coder.tern().tokenizer().encode(PREFIX, true, true), 10);
+        JsonNode got = post(coder, "/completion", Json.object().put("prompt", PREFIX).put("n_predict", 10).put("temperature", 0));
+        assertEquals(want, got.get("content").asText());
+        assertTrue(got.get("stop").asBoolean());
+        assertEquals(LoopbackServer.MODEL, got.get("model").asText());
     }
 
     @Test

@@ -9,38 +9,35 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * llama.cpp's {@code POST /infill} (what code-completion plugins such as llama.vscode send) read as
- * the text completion it asks for: {@code input_prefix}, {@code input_suffix}, {@code input_extra}
- * (other files, {@code [{"filename", "text"}]}) and {@code prompt} (text typed at the cursor)
- * become a fill-in-the-middle prompt; {@code n_predict} the token limit (-1: none); the sampling
- * fields both servers share pass through.
+ * Requests to llama.cpp's own endpoints read as the text completions they ask for: {@code POST
+ * /completion} ({@code prompt}, a string or token ids) and {@code POST /infill} (what code-completion
+ * plugins such as llama.vscode send: {@code input_prefix}, {@code input_suffix}, {@code input_extra},
+ * other files as {@code [{"filename", "text"}]}, and {@code prompt}, text typed at the cursor, become
+ * a fill-in-the-middle prompt). {@code n_predict} is the token limit (-1: none); the sampling fields
+ * both servers share pass through.
  */
-final class InfillRequest {
+final class LlamaCppRequest {
     private static final List<String> SHARED = List.of("temperature", "top_k", "top_p", "min_p", "seed", "stop", "stream",
             "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "grammar", "ignore_eos");
 
-    private InfillRequest() {
+    private LlamaCppRequest() {
     }
 
-    static ObjectNode toCompletion(ObjectNode body, PromptBuilder prompts) {
+    /** /completion: the prompt as it is. */
+    static ObjectNode completion(ObjectNode body) {
+        ObjectNode out = settings(body);
+        if (body.has("prompt")) {
+            out.set("prompt", body.get("prompt"));
+        }
+        return out;
+    }
+
+    /** /infill: the fill-in-the-middle prompt's tokens. */
+    static ObjectNode infill(ObjectNode body, PromptBuilder prompts) {
         if (!prompts.infills()) {
             throw ApiException.badRequest("infill needs a model with fill-in-the-middle tokens; this one has none", null);
         }
-        ObjectNode out = Json.object();
-        for (String key : SHARED) {
-            if (body.has(key)) {
-                out.set(key, body.get(key));
-            }
-        }
-        JsonNode n = body.get("n_predict");
-        if (n != null && !n.isNull()) {
-            if (!n.isIntegralNumber() || n.asLong() < -1) {
-                throw ApiException.badRequest("n_predict must be an integer, -1 for no limit", "n_predict");
-            }
-            if (n.asInt() >= 0) {
-                out.put("max_tokens", n.asInt());
-            }
-        }
+        ObjectNode out = settings(body);
         List<InfillPrompt.File> extra = new ArrayList<>();
         JsonNode files = body.path("input_extra");
         if (!files.isMissingNode() && !files.isNull()) {
@@ -58,6 +55,26 @@ final class InfillRequest {
         ArrayNode prompt = out.putArray("prompt");
         for (int id : ids) {
             prompt.add(id);
+        }
+        return out;
+    }
+
+    /** The shared sampling fields, and n_predict as max_tokens. */
+    private static ObjectNode settings(ObjectNode body) {
+        ObjectNode out = Json.object();
+        for (String key : SHARED) {
+            if (body.has(key)) {
+                out.set(key, body.get(key));
+            }
+        }
+        JsonNode n = body.get("n_predict");
+        if (n != null && !n.isNull()) {
+            if (!n.isIntegralNumber() || n.asLong() < -1) {
+                throw ApiException.badRequest("n_predict must be an integer, -1 for no limit", "n_predict");
+            }
+            if (n.asInt() >= 0) {
+                out.put("max_tokens", n.asInt());
+            }
         }
         return out;
     }
