@@ -26,7 +26,9 @@ import dev.tern.tokenizer.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.function.BooleanSupplier;
@@ -110,25 +112,42 @@ public final class Tern implements AutoCloseable {
         }
     }
 
-    /** A LoRA adapter file (llama.cpp's GGUF form) and the factor its effect is scaled by (1: as trained). */
-    public record Lora(Path file, float scale) {
+    /**
+     * A LoRA adapter file (llama.cpp's GGUF form), the factor its effect is scaled by (1: as trained),
+     * and its name: null to apply it to every request (llama.cpp's {@code --lora}), or a name that
+     * requests give as their model to have it applied to them alone (vLLM's {@code --lora-modules}).
+     */
+    public record Lora(Path file, float scale, String name) {
+        public Lora(Path file, float scale) {
+            this(file, scale, null);
+        }
     }
 
-    /** The model with the adapters applied; on failure the adapters already opened are closed. */
+    /** The model with the adapters; on failure the adapters already opened are closed. */
     private static Model withAdapters(Model model, List<Lora> loras) {
         if (loras.isEmpty()) {
             return model;
         }
-        List<LoraAdapter> opened = new ArrayList<>();
+        List<LoraAdapter> applied = new ArrayList<>();
+        Map<String, LoraAdapter> named = new LinkedHashMap<>();
         try {
             for (Lora l : loras) {
-                opened.add(LoraAdapter.load(l.file(), model, l.scale()));
+                if (l.name() != null && named.containsKey(l.name())) {
+                    throw new TernException("two LoRA adapters are named '" + l.name() + "'");
+                }
+                LoraAdapter a = LoraAdapter.load(l.file(), model, l.scale());
+                if (l.name() == null) {
+                    applied.add(a);
+                } else {
+                    named.put(l.name(), a);
+                }
             }
         } catch (RuntimeException e) {
-            opened.forEach(LoraAdapter::close);
+            applied.forEach(LoraAdapter::close);
+            named.values().forEach(LoraAdapter::close);
             throw e;
         }
-        return model.withAdapters(opened);
+        return model.withAdapters(applied, named);
     }
 
     /** A template given in place of the model's, tried on one user message so that a broken one fails at load. */

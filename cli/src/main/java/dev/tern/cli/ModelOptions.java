@@ -36,7 +36,12 @@ final class ModelOptions {
 
     /** Load-time options with these threads, context size, sequences and chat template (null: the model's). */
     Tern.Options options(int threads, int contextSize, int sequences, String chatTemplate) {
-        List<Tern.Lora> all = new ArrayList<>();
+        return options(threads, contextSize, sequences, chatTemplate, List.of());
+    }
+
+    /** The same, with these named adapters besides --lora's and --lora-scaled's. */
+    Tern.Options options(int threads, int contextSize, int sequences, String chatTemplate, List<Tern.Lora> named) {
+        List<Tern.Lora> all = new ArrayList<>(named);
         loras.forEach(f -> all.add(new Tern.Lora(f, 1f)));
         for (int i = 0; i + 1 < scaledLoras.size(); i += 2) {
             float scale;

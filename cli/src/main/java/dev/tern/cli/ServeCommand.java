@@ -20,6 +20,8 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -103,6 +105,10 @@ final class ServeCommand implements Callable<Integer> {
                 + " request, a JSON object such as '{\"enable_thinking\": false}'; a request's chat_template_kwargs override them")
         String templateKwargs;
 
+        @Option(names = "--lora-modules", arity = "1..*", paramLabel = "NAME=FILE", description = "LoRA adapters served as"
+                + " models of their own (as vLLM's): a request whose model is NAME gets that adapter; repeatable")
+        List<String> loraModules = new ArrayList<>();
+
         @Mixin
         SpeculationOptions speculation;
 
@@ -126,7 +132,16 @@ final class ServeCommand implements Callable<Integer> {
             }
             // The pool grows lazily up to its bound; with --kv-memory the scheduler enforces the budget instead.
             int sequences = kvMemory != null ? Math.max(parallel, 256) : parallel;
-            return Tern.load(m.resolvedModel(), m.tokenizer, m.options(m.threads, Math.max(0, m.contextSize), sequences, chatTemplate.read()));
+            List<Tern.Lora> named = new ArrayList<>();
+            for (String module : loraModules) {
+                int eq = module.indexOf('=');
+                if (eq <= 0 || eq == module.length() - 1) {
+                    throw new TernException("--lora-modules takes NAME=FILE, got '" + module + "'");
+                }
+                named.add(new Tern.Lora(Path.of(module.substring(eq + 1)), 1f, module.substring(0, eq)));
+            }
+            return Tern.load(m.resolvedModel(), m.tokenizer, m.options(m.threads, Math.max(0, m.contextSize), sequences, chatTemplate.read(),
+                    named));
         }
 
         ServerConfig config(Tern tern, Path model) {

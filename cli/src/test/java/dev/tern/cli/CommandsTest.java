@@ -2,9 +2,7 @@ package dev.tern.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tern.gguf.GGUFWriter;
-import dev.tern.gguf.MetadataValue;
-import dev.tern.tensor.GGMLType;
+import dev.tern.testing.Adapters;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -222,29 +219,11 @@ class CommandsTest {
                 dir.resolve("o.gguf").toString(), "IQ2_XXS"), "cannot quantize to IQ2_XXS");
     }
 
-    /** An adapter of stories260K's first query projection: A of rank 4, B of the given values. */
-    private static Path adapter(Path dir, float b) {
-        Random rnd = new Random(5);
-        float[] a = new float[4 * 64];
-        for (int i = 0; i < a.length; i++) {
-            a[i] = (float) rnd.nextGaussian();
-        }
-        float[] bs = new float[64 * 4];
-        Arrays.fill(bs, b);
-        GGUFWriter w = new GGUFWriter().put("general.architecture", MetadataValue.of("llama"))
-                .put("general.type", MetadataValue.of("adapter")).put("adapter.type", MetadataValue.of("lora"))
-                .addTensor("blk.0.attn_q.weight.lora_a", new long[]{64, 4}, GGMLType.F32, a)
-                .addTensor("blk.0.attn_q.weight.lora_b", new long[]{4, 64}, GGMLType.F32, bs);
-        Path p = dir.resolve("adapter-" + b + ".gguf");
-        w.write(p);
-        return p;
-    }
-
     @Test
     void loraAdaptersChangeTheOutputAsScaled(@TempDir Path dir) {
         String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
         String plain = Cli.run("run", "-m", model, "-n", "24", "--temp", "0", "Once upon a time").out();
-        Path strong = adapter(dir, 2f);
+        Path strong = Adapters.stories260KQuery(dir.resolve("adapter.gguf"), 2f);
         Cli off = Cli.run("run", "-m", model, "-n", "24", "--temp", "0", "--lora-scaled", strong.toString(), "0", "Once upon a time");
         assertEquals(0, off.exitCode(), off.err());
         assertEquals(plain, off.out(), "scaled by 0 an adapter changes nothing");

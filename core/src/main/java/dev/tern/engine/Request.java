@@ -1,5 +1,6 @@
 package dev.tern.engine;
 
+import dev.tern.model.LoraAdapter;
 import dev.tern.sampling.SamplerConfig;
 
 import java.util.List;
@@ -25,9 +26,12 @@ import java.util.Objects;
  *                    first given the tokens before it, with the k most likely alternatives (OpenAI's
  *                    {@code echo} with {@code logprobs}, vLLM's {@code prompt_logprobs}); such a prompt
  *                    is computed whole, not taken from the prefix cache
+ * @param adapter     a LoRA adapter of the model applied to this request's tokens only (vLLM's
+ *                    per-request adapters), or null; its KV blocks are shared only with requests
+ *                    of the same adapter
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
-                      OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs) {
+                      OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter) {
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
@@ -51,6 +55,17 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         if (minTokens < 0 || (maxTokens > 0 && minTokens > maxTokens)) {
             throw new IllegalArgumentException("minTokens " + minTokens + " outside [0, maxTokens " + maxTokens + "]");
         }
+    }
+
+    /** No adapter of its own. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
+                   OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs) {
+        this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, null);
+    }
+
+    /** The same request with this adapter (null: none). */
+    public Request withAdapter(LoraAdapter a) {
+        return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a);
     }
 
     /** No prompt log-probabilities. */

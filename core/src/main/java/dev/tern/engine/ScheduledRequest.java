@@ -97,7 +97,7 @@ final class ScheduledRequest implements RequestHandle {
     List<ByteBuffer> blockHashes(int upTo) {
         int full = upTo / BlockPool.BLOCK_SIZE;
         while (hashes.size() < full) {
-            ByteBuffer parent = hashes.isEmpty() ? null : hashes.getLast();
+            ByteBuffer parent = !hashes.isEmpty() ? hashes.getLast() : request.adapter() != null ? request.adapter().cacheSalt() : null;
             hashes.add(PrefixCache.hash(parent, tokens, hashes.size() * BlockPool.BLOCK_SIZE));
         }
         return hashes.subList(0, full);

@@ -431,9 +431,9 @@ public final class Scheduler implements AutoCloseable {
         r.firstRow = batch.logitCount();
         r.scoreRows = 0;
         if (r.proposal != null) {
-            batch.add(r.tokens[from], r.table, from, true);
+            batch.add(r.tokens[from], r.table, from, true, r.request.adapter());
             for (int i = 0; i < r.proposal.size(); i++) {
-                batch.add(r.proposal.tokens()[i], r.table, from + 1 + i, true);
+                batch.add(r.proposal.tokens()[i], r.table, from + 1 + i, true, r.request.adapter());
             }
             planned.add(r);
             sampling.add(r);
@@ -443,7 +443,7 @@ public final class Scheduler implements AutoCloseable {
         int scoredUpTo = r.promptLogprobs == null ? 0 : r.request.prompt().length - 1;
         for (int p = from; p < from + take; p++) {
             boolean scores = p < scoredUpTo;
-            batch.add(r.tokens[p], r.table, p, scores || p == r.length - 1);
+            batch.add(r.tokens[p], r.table, p, scores || p == r.length - 1, r.request.adapter());
             if (scores) {
                 r.scoreRows++;
             }

@@ -5,6 +5,7 @@ import dev.tern.kv.BlockTable;
 import dev.tern.tensor.Aligned;
 import dev.tern.tensor.Tensor;
 
+import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -74,18 +75,25 @@ public final class ForwardPass {
         ensureCapacity(n);
         int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), ffn = c.ffnDim();
         int rd = c.ropeDims();
+        LoraAdapter[] own = null;
+        if (batch.hasAdapters()) {
+            own = new LoraAdapter[n];
+            for (int t = 0; t < n; t++) {
+                own[t] = batch.adapter(t);
+            }
+        }
         for (int t = 0; t < n; t++) {
             w.tokenEmbedding().dequantizeRow(batch.token(t), x, t * dim);
-            embeddingDelta(batch.token(t), t * dim);
+            embeddingDelta(batch.token(t), t * dim, batch.adapter(t));
             // Every layer turns a position by the same angles: their sines and cosines once per pass.
             rope.angles(batch.position(t), cs, t * rd);
         }
         for (int l = 0; l < c.layers(); l++) {
             LayerWeights lw = w.layers()[l];
             Kernels.rmsNorm(xb, A, x, n, dim, lw.attnNorm(), c.rmsEps());
-            project(lw.wq(), xb, A, n, q);
-            project(lw.wk(), xb, A, n, k);
-            project(lw.wv(), xb, A, n, v);
+            project(lw.wq(), xb, A, n, q, own);
+            project(lw.wk(), xb, A, n, k, own);
+            project(lw.wv(), xb, A, n, v, own);
             Kernels.addBias(q, n, lw.bq());
             Kernels.addBias(k, n, lw.bk());
             Kernels.addBias(v, n, lw.bv());
@@ -100,26 +108,29 @@ public final class ForwardPass {
                 store(batch.sequence(t), l, batch.position(t), t * kvDim);
             }
             attention.run(pool, l, batch, q, att, A);
-            project(lw.wo(), att, A, n, xb2);
+            project(lw.wo(), att, A, n, xb2, own);
             Kernels.add(x, xb2, n * dim);
 
             Kernels.rmsNorm(xb, A, x, n, dim, lw.ffnNorm(), c.rmsEps());
-            project(lw.gate(), xb, A, n, hb);
-            project(lw.up(), xb, A, n, hb2);
+            project(lw.gate(), xb, A, n, hb, own);
+            project(lw.up(), xb, A, n, hb2, own);
             Kernels.swiglu(hs, A, hb, hb2, n * ffn);
-            project(lw.down(), hs, A, n, xb2);
+            project(lw.down(), hs, A, n, xb2, own);
             Kernels.add(x, xb2, n * dim);
         }
         int rows = 0;
         for (int t = 0; t < n; t++) {
             if (batch.wantsLogits(t)) {
+                if (own != null) {
+                    own[rows] = own[t];
+                }
                 System.arraycopy(x, t * dim, x, rows++ * dim, dim);
             }
         }
         if (rows > 0) {
             Kernels.rmsNorm(xb, A, x, rows, dim, w.outputNorm(), c.rmsEps());
             if (toLogits) {
-                project(w.output(), xb, A, rows, logits);
+                project(w.output(), xb, A, rows, logits, own);
             } else {
                 System.arraycopy(xb, A, logits, 0, rows * dim);
             }
@@ -127,33 +138,69 @@ public final class ForwardPass {
         return logits;
     }
 
-    /** out = weight · in for n tokens ({@link Kernels#matmul}), plus s·B·(A·in) of each adapter's pair for it. */
-    private void project(Tensor weight, float[] in, int inOff, int n, float[] out) {
+    /**
+     * out = weight · in for n tokens ({@link Kernels#matmul}), plus s·B·(A·in) of each of the model's
+     * adapters' pairs for this weight, and for the rows whose token has an adapter of its own
+     * ({@code rowAdapters}, null when none has) that adapter's.
+     */
+    private void project(Tensor weight, float[] in, int inOff, int n, float[] out, LoraAdapter[] rowAdapters) {
         Kernels.matmul(pool, weight, in, inOff, n, out);
         for (LoraAdapter adapter : adapters) {
-            LoraAdapter.Pair p = adapter.of(weight);
-            if (p != null) {
-                loraMid = atLeast(loraMid, n * p.a().rows());
-                loraOut = atLeast(loraOut, n * weight.rows());
-                Kernels.matmul(pool, p.a(), in, inOff, n, loraMid);
-                Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut);
-                Kernels.addScaled(out, 0, loraOut, p.scale(), n * weight.rows());
+            addDelta(adapter.of(weight), weight.rows(), in, inOff, n, out, null, null);
+        }
+        if (rowAdapters != null) {
+            for (LoraAdapter own : distinct(rowAdapters, n)) {
+                addDelta(own.of(weight), weight.rows(), in, inOff, n, out, rowAdapters, own);
             }
         }
     }
 
-    /** Adds each adapter's s·B·A[token] to the token's embedding at x[at..]. */
-    private void embeddingDelta(int token, int at) {
-        for (LoraAdapter adapter : adapters) {
-            LoraAdapter.Pair p = adapter.embedding();
-            if (p != null) {
-                loraMid = atLeast(loraMid, p.a().cols());
-                loraOut = atLeast(loraOut, c.dim());
-                p.a().dequantizeRow(token, loraMid, 0);
-                Kernels.matmul(pool, p.b(), loraMid, 0, 1, loraOut);
-                Kernels.addScaled(x, at, loraOut, p.scale(), c.dim());
+    /** Adds a pair's s·B·(A·in) (nothing when it is null) to every row of out, or to those whose rowAdapters entry is {@code only}. */
+    private void addDelta(LoraAdapter.Pair p, int outRows, float[] in, int inOff, int n, float[] out, LoraAdapter[] rowAdapters,
+                          LoraAdapter only) {
+        if (p == null) {
+            return;
+        }
+        loraMid = atLeast(loraMid, n * p.a().rows());
+        loraOut = atLeast(loraOut, n * outRows);
+        Kernels.matmul(pool, p.a(), in, inOff, n, loraMid);
+        Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut);
+        for (int t = 0; t < n; t++) {
+            if (rowAdapters == null || rowAdapters[t] == only) {
+                Kernels.addScaled(out, t * outRows, loraOut, t * outRows, p.scale(), outRows);
             }
         }
+    }
+
+    private static List<LoraAdapter> distinct(LoraAdapter[] rowAdapters, int n) {
+        List<LoraAdapter> out = new ArrayList<>();
+        for (int t = 0; t < n; t++) {
+            if (rowAdapters[t] != null && !out.contains(rowAdapters[t])) {
+                out.add(rowAdapters[t]);
+            }
+        }
+        return out;
+    }
+
+    /** Adds the model's adapters' s·B·A[token] and its own adapter's (null: none) to the token's embedding at x[at..]. */
+    private void embeddingDelta(int token, int at, LoraAdapter own) {
+        for (LoraAdapter adapter : adapters) {
+            embeddingDelta(adapter.embedding(), token, at);
+        }
+        if (own != null) {
+            embeddingDelta(own.embedding(), token, at);
+        }
+    }
+
+    private void embeddingDelta(LoraAdapter.Pair p, int token, int at) {
+        if (p == null) {
+            return;
+        }
+        loraMid = atLeast(loraMid, p.a().cols());
+        loraOut = atLeast(loraOut, c.dim());
+        p.a().dequantizeRow(token, loraMid, 0);
+        Kernels.matmul(pool, p.b(), loraMid, 0, 1, loraOut);
+        Kernels.addScaled(x, at, loraOut, 0, p.scale(), c.dim());
     }
 
     private static float[] atLeast(float[] buffer, int length) {

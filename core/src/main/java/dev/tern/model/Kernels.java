@@ -127,10 +127,10 @@ final class Kernels {
         }
     }
 
-    /** x[xOff + i] += s·y[i] for i < n. */
-    static void addScaled(float[] x, int xOff, float[] y, float s, int n) {
+    /** x[xOff + i] += s·y[yOff + i] for i < n. */
+    static void addScaled(float[] x, int xOff, float[] y, int yOff, float s, int n) {
         for (int i = 0; i < n; i++) {
-            x[xOff + i] += s * y[i];
+            x[xOff + i] += s * y[yOff + i];
         }
     }
 

@@ -5,12 +5,14 @@ import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.tensor.Tensor;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A LoRA adapter in llama.cpp's GGUF form ({@code general.type} "adapter", {@code adapter.type}
@@ -27,7 +29,10 @@ public final class LoraAdapter implements AutoCloseable {
     public record Pair(Tensor a, Tensor b, float scale) {
     }
 
+    private static final AtomicLong IDS = new AtomicLong();
     private final GGUFFile file;
+    /** Unique in this process: the prefix cache keeps the KV of each adapter's requests apart by it. */
+    private final long id = IDS.incrementAndGet();
     /** The pairs of the weight matrices, by the model's tensor (identity). */
     private final Map<Tensor, Pair> products = new IdentityHashMap<>();
     private Pair embedding;
@@ -128,6 +133,14 @@ public final class LoraAdapter implements AutoCloseable {
     /** The pair that adapts the product with weight w, or null. */
     public Pair of(Tensor w) {
         return products.get(w);
+    }
+
+    /**
+     * What the prefix cache chains the first block's hash to for requests with this adapter, so
+     * that their KV blocks never serve requests without it or with another.
+     */
+    public ByteBuffer cacheSalt() {
+        return ByteBuffer.allocate(12).putInt(0x4C6F5241).putLong(id).flip().asReadOnlyBuffer();
     }
 
     /** The token embedding's pair, or null. */

@@ -5,7 +5,10 @@ import dev.tern.gguf.GGUFFile;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A loaded model: its hyper-parameters and weights, and the LoRA adapters applied on top of
@@ -17,6 +20,7 @@ public final class Model implements AutoCloseable {
     private final ModelConfig config;
     private final ModelWeights weights;
     private final List<LoraAdapter> adapters;
+    private final Map<String, LoraAdapter> named;
     private final AutoCloseable resource;
 
     /** A model over weights the caller keeps alive (for instance built in memory). */
@@ -25,32 +29,43 @@ public final class Model implements AutoCloseable {
     }
 
     Model(ModelConfig config, ModelWeights weights, AutoCloseable resource) {
-        this(config, weights, List.of(), resource);
+        this(config, weights, List.of(), Map.of(), resource);
     }
 
-    private Model(ModelConfig config, ModelWeights weights, List<LoraAdapter> adapters, AutoCloseable resource) {
+    private Model(ModelConfig config, ModelWeights weights, List<LoraAdapter> adapters, Map<String, LoraAdapter> named,
+                  AutoCloseable resource) {
         this.config = config;
         this.weights = weights;
         this.adapters = adapters;
+        this.named = named;
         this.resource = resource;
     }
 
     /**
-     * This model with adapters (loaded for it by {@link LoraAdapter#load}) applied; closing the
-     * result closes them and this model.
+     * This model with adapters (loaded for it by {@link LoraAdapter#load}): {@code applied} to every
+     * token, and {@code named} ones that requests may ask for by name (a token's own adapter, see
+     * {@link Batch}). Closing the result closes them and this model.
      */
-    public Model withAdapters(List<LoraAdapter> more) {
+    public Model withAdapters(List<LoraAdapter> applied, Map<String, LoraAdapter> named) {
         List<LoraAdapter> all = new ArrayList<>(adapters);
-        all.addAll(more);
-        return new Model(config, weights, List.copyOf(all), () -> {
-            more.forEach(LoraAdapter::close);
+        all.addAll(applied);
+        Map<String, LoraAdapter> names = new LinkedHashMap<>(this.named);
+        names.putAll(named);
+        return new Model(config, weights, List.copyOf(all), Collections.unmodifiableMap(names), () -> {
+            applied.forEach(LoraAdapter::close);
+            named.values().forEach(LoraAdapter::close);
             close();
         });
     }
 
-    /** The LoRA adapters applied, in the order given. */
+    /** The LoRA adapters applied to every token, in the order given. */
     public List<LoraAdapter> adapters() {
         return adapters;
+    }
+
+    /** The adapters requests may ask for, by name, in the order given. */
+    public Map<String, LoraAdapter> namedAdapters() {
+        return named;
     }
 
     /** Loads a GGUF file or a llama2.c {@code .bin} checkpoint, told apart by their first bytes. */

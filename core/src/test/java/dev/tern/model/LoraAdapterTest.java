@@ -162,7 +162,7 @@ class LoraAdapterTest {
             plain = run(m);
         }
         Model loaded = Model.load(base);
-        try (Model m = loaded.withAdapters(List.of(LoraAdapter.load(file, loaded, scale)))) {
+        try (Model m = loaded.withAdapters(List.of(LoraAdapter.load(file, loaded, scale)), Map.of())) {
             float[] got = run(m);
             ForwardPassTest.assertClose(want, got, "runtime LoRA against merged weights");
             double moved = 0;
@@ -171,6 +171,47 @@ class LoraAdapterTest {
             }
             assertTrue(moved > 0.1, "the adapter changes the logits: " + moved);
         }
+    }
+
+    /** Two sequences in one batch: the one whose tokens name the adapter gets it, the other the plain model. */
+    @Test
+    void aTokensOwnAdapterAppliesToItAlone() {
+        Path file = adapter("own.gguf", pairs(), w -> {
+        });
+        int[] tokens = new Random(4).ints(10, 0, VOCAB).toArray();
+        float[] plain, adapted;
+        try (Model m = Model.load(base)) {
+            plain = lastLogits(m, tokens, null);
+        }
+        Model loaded = Model.load(base);
+        try (Model m = loaded.withAdapters(List.of(LoraAdapter.load(file, loaded, 1f)), Map.of())) {
+            adapted = lastLogits(m, tokens, null);
+        }
+        Model again = Model.load(base);
+        LoraAdapter own = LoraAdapter.load(file, again, 1f);
+        try (Model m = again.withAdapters(List.of(), Map.of("own", own))) {
+            ForwardPass pass = new ForwardPass(m, workers);
+            BlockPool pool = new BlockPool(LAYERS, m.config().kvDim(), 8, KVCacheType.F32);
+            BlockTable a = new BlockTable(pool, 64), b = new BlockTable(pool, 64);
+            Batch batch = new Batch();
+            for (int i = 0; i < tokens.length; i++) {
+                batch.add(tokens[i], a, i, i == tokens.length - 1, own);
+                batch.add(tokens[i], b, i, i == tokens.length - 1);
+            }
+            float[] both = pass.forward(batch);
+            ForwardPassTest.assertClose(adapted, java.util.Arrays.copyOfRange(both, 0, VOCAB), "the sequence with the adapter");
+            ForwardPassTest.assertClose(plain, java.util.Arrays.copyOfRange(both, VOCAB, 2 * VOCAB), "the sequence without");
+        }
+    }
+
+    private static float[] lastLogits(Model m, int[] tokens, LoraAdapter own) {
+        ForwardPass pass = new ForwardPass(m, workers);
+        BlockTable seq = new BlockTable(new BlockPool(LAYERS, m.config().kvDim(), 8, KVCacheType.F32), 64);
+        Batch batch = new Batch();
+        for (int i = 0; i < tokens.length; i++) {
+            batch.add(tokens[i], seq, i, i == tokens.length - 1, own);
+        }
+        return pass.forward(batch);
     }
 
     @Test

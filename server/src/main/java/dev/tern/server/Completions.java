@@ -11,6 +11,7 @@ import dev.tern.engine.RequestOutput;
 import dev.tern.engine.RequestResult;
 import dev.tern.engine.Scheduler;
 import dev.tern.engine.TokenLogprob;
+import dev.tern.model.LoraAdapter;
 import dev.tern.sampling.TriggeredGrammar;
 import io.javalin.http.Context;
 
@@ -19,6 +20,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -36,14 +38,18 @@ final class Completions {
     private final ResponseFormat format;
     private final ServerMetrics metrics;
     private final String modelName;
+    /** LoRA adapters a request selects by giving its name as the model. */
+    private final Map<String, LoraAdapter> adapters;
     private int active;
 
-    Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName) {
+    Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName,
+                Map<String, LoraAdapter> adapters) {
         this.scheduler = scheduler;
         this.prompts = prompts;
         this.format = format;
         this.metrics = metrics;
         this.modelName = modelName;
+        this.adapters = adapters;
     }
 
     /** One piece of news from the scheduler about choice {@code index}. */
@@ -84,8 +90,10 @@ final class Completions {
     }
 
     private void answer(Context ctx, ObjectNode body, boolean chat, Dialect dialect) {
-        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
-            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
+        String model = body.hasNonNull("model") ? body.get("model").asText() : modelName;
+        LoraAdapter adapter = adapters.get(model);
+        if (!modelName.equals(model) && adapter == null) {
+            throw ApiException.notFound("The model '" + model + "' does not exist", "model_not_found");
         }
         ToolCalls tools = chat ? ToolCalls.of(body, prompts.toolStyle()) : null;
         PromptBuilder.ChatPrompt chatPrompt = chat ? prompts.chat(body, tools) : null;
@@ -113,7 +121,7 @@ final class Completions {
             int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores);
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter);
                 handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null)));
             }
         } catch (QueueFullException e) {
@@ -130,7 +138,7 @@ final class Completions {
         // A constrained answer (JSON, or calls in the generic form) is all answer: it has no room to think;
         // calls constrained only after their tag leave it.
         boolean reasoning = chat && prompts.reasoning() && (p.format().isText() || p.format().grammar() instanceof TriggeredGrammar);
-        ResponseFormat.Response response = format.start(chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
+        ResponseFormat.Response response = format.start(model, chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
                 tools, reasoning, reasoning && chatPrompt.opensThinking(), scored);
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {

@@ -17,11 +17,9 @@ import java.util.List;
 /** The OpenAI JSON of chat completions and (legacy) text completions, whole or as stream chunks. */
 final class ResponseFormat {
     private final Tokenizer tokenizer;
-    private final String modelName;
 
-    ResponseFormat(Tokenizer tokenizer, String modelName) {
+    ResponseFormat(Tokenizer tokenizer) {
         this.tokenizer = tokenizer;
-        this.modelName = modelName;
     }
 
     /**
@@ -30,10 +28,11 @@ final class ResponseFormat {
      * With {@code reasoning} (a chat answer of a thinking model), the thinking goes to
      * {@code reasoning_content} and only the rest is content; {@code inside}: the prompt opened the
      * thinking block. {@code prompts}: what the answer tells of its prompts, or null for nothing.
+     * {@code model}: the name the answer gives (the model's, or the served adapter's asked for).
      */
-    Response start(boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools,
+    Response start(String model, boolean chat, String id, int choices, int perPrompt, boolean logprobs, ToolCalls tools,
                    boolean reasoning, boolean inside, Prompts prompts) {
-        return new Response(chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools,
+        return new Response(model, chat, chat ? id : id.replace("chatcmpl-", "cmpl-"), choices, perPrompt, logprobs, tools,
                 reasoning, inside, prompts);
     }
 
@@ -51,6 +50,7 @@ final class ResponseFormat {
 
     /** One response being built: the text and log-probabilities of each choice so far. */
     final class Response {
+        private final String model;
         private final boolean chat;
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
@@ -80,8 +80,9 @@ final class ResponseFormat {
         private final List<List<String>> callIds = new ArrayList<>();
         private final List<List<Integer>> argumentsSent = new ArrayList<>();
 
-        Response(boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools, boolean reasoning,
+        Response(String model, boolean chat, String id, int n, int perPrompt, boolean logprobs, ToolCalls tools, boolean reasoning,
                  boolean inside, Prompts prompts) {
+            this.model = model;
             this.prompts = prompts;
             this.promptLogprobs = new ArrayNode[n];
             this.chat = chat;
@@ -460,7 +461,7 @@ final class ResponseFormat {
             root.put("id", id);
             root.put("object", object);
             root.put("created", created);
-            root.put("model", modelName);
+            root.put("model", model);
             root.put("system_fingerprint", "tern");
             return root;
         }

@@ -49,8 +49,8 @@ public final class TernServer implements AutoCloseable {
                 config.speculation());
         this.metrics = new ServerMetrics(scheduler);
         this.prompts = new PromptBuilder(tern, config.reasoning(), config.templateKwargs());
-        this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer(), config.modelName()),
-                metrics, config.modelName());
+        this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer()),
+                metrics, config.modelName(), tern.model().namedAdapters());
         this.embeddings = new Embeddings(tern, config.modelName());
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;
@@ -162,22 +162,30 @@ public final class TernServer implements AutoCloseable {
         }
     }
 
+    /** The model, then its named LoRA adapters (each a model of its own to clients, as vLLM lists them). */
     private void models(Context ctx) {
         ObjectNode root = Json.object().put("object", "list");
-        root.putArray("data").add(modelEntry());
+        ArrayNode data = root.putArray("data");
+        data.add(modelEntry(config.modelName()));
+        tern.model().namedAdapters().keySet().forEach(name -> data.add(modelEntry(name)));
         json(ctx, root);
     }
 
     private void model(Context ctx) {
-        if (!config.modelName().equals(ctx.pathParam("id"))) {
-            throw ApiException.notFound("The model '" + ctx.pathParam("id") + "' does not exist", "model_not_found");
+        String id = ctx.pathParam("id");
+        if (!config.modelName().equals(id) && !tern.model().namedAdapters().containsKey(id)) {
+            throw ApiException.notFound("The model '" + id + "' does not exist", "model_not_found");
         }
-        json(ctx, modelEntry());
+        json(ctx, modelEntry(id));
     }
 
-    private ObjectNode modelEntry() {
+    /** A model entry; an adapter's names the base model as its parent. */
+    private ObjectNode modelEntry(String id) {
         ObjectNode m = Json.object();
-        m.put("id", config.modelName());
+        m.put("id", id);
+        if (!id.equals(config.modelName())) {
+            m.put("parent", config.modelName());
+        }
         m.put("object", "model");
         m.put("created", created);
         m.put("owned_by", "tern");

@@ -334,7 +334,7 @@ class NativeToolCallsTest {
      * calls as the whole answer holds.
      */
     private static void streamsTwoWeatherCalls(ToolCalls tools, String id, String... pieces) {
-        ResponseFormat.Response response = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, tools, false, false, null);
+        ResponseFormat.Response response = new ResponseFormat(null).start("m", true, "chatcmpl-1", 1, 1, false, tools, false, false, null);
         StringBuilder content = new StringBuilder();
         List<StringBuilder> arguments = new ArrayList<>();
         List<JsonNode> deltas = new ArrayList<>();

@@ -118,7 +118,7 @@ class ReasoningTest {
                     at += len;
                 }
                 StringBuilder thinking = new StringBuilder(), content = new StringBuilder();
-                ResponseFormat.Response r = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, null, true, inside, null);
+                ResponseFormat.Response r = new ResponseFormat(null).start("m", true, "chatcmpl-1", 1, 1, false, null, true, inside, null);
                 List<ObjectNode> chunks = new ArrayList<>();
                 for (String p : pieces) {
                     ObjectNode chunk = r.chunk(0, new RequestOutput(p, new int[]{1}, List.of()));
@@ -148,7 +148,7 @@ class ReasoningTest {
     @Test
     void withoutReasoningTheTagsStayInTheContent() {
         String answer = "<think>Hmm.</think>4";
-        ResponseFormat.Response r = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, null, false, false, null);
+        ResponseFormat.Response r = new ResponseFormat(null).start("m", true, "chatcmpl-1", 1, 1, false, null, false, false, null);
         r.append(0, new RequestOutput(answer, new int[]{1}, List.of()));
         JsonNode message = r.body(List.of(result(1))).path("choices").path(0).path("message");
         assertEquals(answer, message.get("content").asText());
@@ -156,7 +156,7 @@ class ReasoningTest {
     }
 
     private static ObjectNode whole(String answer, boolean inside) {
-        ResponseFormat.Response r = new ResponseFormat(null, "m").start(true, "chatcmpl-1", 1, 1, false, null, true, inside, null);
+        ResponseFormat.Response r = new ResponseFormat(null).start("m", true, "chatcmpl-1", 1, 1, false, null, true, inside, null);
         r.append(0, new RequestOutput(answer, new int[]{1}, List.of()));
         return r.body(List.of(result(1)));
     }
