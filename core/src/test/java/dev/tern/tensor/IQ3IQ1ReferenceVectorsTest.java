@@ -98,6 +98,23 @@ class IQ3IQ1ReferenceVectorsTest {
         }
     }
 
+    /** The dot kernel's table-free signs against ksigns_iq2xs (itself checked by dequantize): every 7-bit group in every place. */
+    @Test
+    void spreadSignsMatchKsigns() {
+        for (int l = 0; l < 4; l++) {
+            for (int v = 0; v < 128; v++) {
+                int aux = v << 7 * l | 0x5 << 28;
+                assertEquals(IQ3Grids.KSIGNS[v] << 8 * l, IQ3_XXSFormat.spreadSigns(aux), "group " + l + " value " + v);
+                assertEquals(IQ3_XXSFormat.signs(aux), IQ3_XXSFormat.spreadSigns(aux));
+            }
+        }
+        Random rnd = new Random(9);
+        for (int k = 0; k < 10_000; k++) {
+            int aux = rnd.nextInt();
+            assertEquals(IQ3_XXSFormat.signs(aux), IQ3_XXSFormat.spreadSigns(aux));
+        }
+    }
+
     @Test
     void readOnly() {
         try (Arena arena = Arena.ofConfined()) {
