@@ -525,6 +525,23 @@ final class IQ1Grids {
             0x010101010101ffffL, 0x010101010101ff01L, 0x01010101010101ffL, 0x0101010101010101L
     };
 
+    /**
+     * The grid for the dot kernels, with delta folded in: entry s·2048 + i holds the bytes
+     * 8·(g + delta) = 8g + 1 (s = 0) or 8g − 1 (s = 1) of GRID[i], exact in a signed byte. In
+     * IQ1_M the sign bit sits right above the index's three high bits, so a qh nibble indexes it whole.
+     */
+    static final long[] EIGHTHS = new long[4096];
+
+    static {
+        for (int i = 0; i < 2048; i++) {
+            for (int j = 0; j < 8; j++) {
+                long g = (byte) (GRID[i] >>> 8 * j);
+                EIGHTHS[i] |= (8 * g + 1 & 0xFF) << 8 * j;
+                EIGHTHS[2048 + i] |= (8 * g - 1 & 0xFF) << 8 * j;
+            }
+        }
+    }
+
     private IQ1Grids() {
     }
 }

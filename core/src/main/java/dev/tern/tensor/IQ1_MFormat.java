@@ -2,12 +2,9 @@ package dev.tern.tensor;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
-
-import static jdk.incubator.vector.VectorOperators.LSHL;
 
 /**
  * IQ1_M: super-blocks of 256 values in 8 sub-blocks of 32 (56 bytes: qs[32], qh[16],
@@ -40,32 +37,27 @@ public final class IQ1_MFormat implements TensorFormat {
     }
 
     /**
-     * Each 16 values are two grid entries' bytes as 8·(g + delta) = 8g ± 1 (exact in a byte),
-     * widened and multiplied with x, each half sub-block's sum scaled by dl/8.
+     * Each 16 values are two {@link IQ1Grids#EIGHTHS} entries, 8·(g + delta), widened and
+     * multiplied with x, each half sub-block's sum scaled by dl/8. A qh nibble is an index's
+     * high bits and delta's sign at once: a pdep spreads the four, with the qs bytes, to 16-bit
+     * fields of a long.
      */
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
         FloatVector acc = FloatVector.zero(Vec.F);
-        ByteVector one = ByteVector.broadcast(Vec.B16, (byte) 1);
         int xo = xOff;
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = d(w, o);
             for (int i = 0; i < 8; i++, xo += 32) {
                 int sc = w.get(Blocks.I16, o + SCALES + 2 * (i >> 1)) >>> 6 * (i & 1);
-                int qs = w.get(Blocks.I32, o + 4 * i);
-                int qh = w.get(Blocks.I16, o + QH + 2 * i);
-                ByteVector q0 = IQ1_SFormat.entries(qs & 0xFF | (qh & 7) << 8, qs >>> 8 & 0xFF | (qh >>> 4 & 7) << 8);
-                ByteVector q1 = IQ1_SFormat.entries(qs >>> 16 & 0xFF | (qh >>> 8 & 7) << 8, qs >>> 24 & 0xFF | (qh >>> 12 & 7) << 8);
-                // lanes 8k..8k+7 of each half take delta's sign from bit 3 + 4k of qh
-                long neg = (qh >>> 3 & 1) * 0xFFL | (qh >>> 7 & 1) * 0xFF00L | (qh >>> 11 & 1) * 0xFF0000L | (qh >>> 15 & 1) * 0xFF000000L;
-                ByteVector d0 = one.blend((byte) -1, VectorMask.fromLong(Vec.B16, neg & 0xFFFF));
-                ByteVector d1 = one.blend((byte) -1, VectorMask.fromLong(Vec.B16, neg >>> 16));
-                FloatVector s0 = Vec.fma16(q0.lanewise(LSHL, 3).add(d0), x, xo, FloatVector.zero(Vec.F));
-                FloatVector s1 = Vec.fma16(q1.lanewise(LSHL, 3).add(d1), x, xo + 16, FloatVector.zero(Vec.F));
-                acc = Vec.fmaScaled(s0, d * (2 * (sc & 7) + 1) * 0.125f, acc);
-                acc = Vec.fmaScaled(s1, d * (2 * (sc >>> 3 & 7) + 1) * 0.125f, acc);
+                long idx = Long.expand(w.get(Blocks.I32, o + 4 * i), 0x00FF00FF00FF00FFL)
+                        | Long.expand(w.get(Blocks.I16, o + QH + 2 * i), 0x0F000F000F000F00L);
+                ByteVector q0 = IQ1_SFormat.eighths((int) idx & 0xFFF, (int) (idx >>> 16) & 0xFFF);
+                ByteVector q1 = IQ1_SFormat.eighths((int) (idx >>> 32) & 0xFFF, (int) (idx >>> 48) & 0xFFF);
+                acc = Vec.fmaScaled(Vec.fma16(q0, x, xo, FloatVector.zero(Vec.F)), d * (2 * (sc & 7) + 1) * 0.125f, acc);
+                acc = Vec.fmaScaled(Vec.fma16(q1, x, xo + 16, FloatVector.zero(Vec.F)), d * (2 * (sc >>> 3 & 7) + 1) * 0.125f, acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);

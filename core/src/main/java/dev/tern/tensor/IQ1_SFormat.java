@@ -7,8 +7,6 @@ import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
-import static jdk.incubator.vector.VectorOperators.LSHL;
-
 /**
  * IQ1_S: super-blocks of 256 values in 8 sub-blocks of 32 (50 bytes: fp16 d, qs[32], qh[8] as
  * 16-bit words). Value 8l + j of sub-block i (l < 4) is dl·(g_j + delta), g the
@@ -30,14 +28,15 @@ public final class IQ1_SFormat implements TensorFormat {
         return GGMLType.IQ1_S;
     }
 
-    /** The grid entries of indices a and b, as 16 byte lanes. */
-    static ByteVector entries(int a, int b) {
-        return LongVector.broadcast(LongVector.SPECIES_128, IQ1Grids.GRID[a]).withLane(1, IQ1Grids.GRID[b]).reinterpretAsBytes();
+    /** The {@link IQ1Grids#EIGHTHS} entries a and b, as 16 byte lanes. */
+    static ByteVector eighths(int a, int b) {
+        return LongVector.broadcast(LongVector.SPECIES_128, IQ1Grids.EIGHTHS[a]).withLane(1, IQ1Grids.EIGHTHS[b]).reinterpretAsBytes();
     }
 
     /**
-     * Each 16 values are two grid entries' bytes as 8·(g + delta) = 8g ± 1 (exact in a byte),
-     * widened and multiplied with x, the sub-block's sum scaled by dl/8.
+     * Each 16 values are two {@link IQ1Grids#EIGHTHS} entries, 8·(g + delta), widened and
+     * multiplied with x, the sub-block's sum scaled by dl/8. The four 12-bit indices (with
+     * delta's sign as bit 11) are spread to 16-bit fields of a long by two pdeps.
      */
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
@@ -49,12 +48,11 @@ public final class IQ1_SFormat implements TensorFormat {
             float d = Blocks.f16(w, o);
             for (int i = 0; i < 8; i++, xo += 32) {
                 int qh = w.get(Blocks.I16, o + QH + 2 * i);
-                int qs = w.get(Blocks.I32, o + QS + 4 * i);
-                byte delta = (byte) ((qh & 0x8000) != 0 ? -1 : 1);
-                ByteVector q0 = entries(qs & 0xFF | (qh & 7) << 8, qs >>> 8 & 0xFF | (qh >>> 3 & 7) << 8);
-                ByteVector q1 = entries(qs >>> 16 & 0xFF | (qh >>> 6 & 7) << 8, qs >>> 24 & 0xFF | (qh >>> 9 & 7) << 8);
-                FloatVector s = Vec.fma16(q0.lanewise(LSHL, 3).add(delta), x, xo, FloatVector.zero(Vec.F));
-                s = Vec.fma16(q1.lanewise(LSHL, 3).add(delta), x, xo + 16, s);
+                long idx = Long.expand(w.get(Blocks.I32, o + QS + 4 * i), 0x00FF00FF00FF00FFL)
+                        | Long.expand(qh, 0x0700070007000700L) | (qh >>> 15 & 1) * 0x0800080008000800L;
+                ByteVector q0 = eighths((int) idx & 0xFFF, (int) (idx >>> 16) & 0xFFF);
+                ByteVector q1 = eighths((int) (idx >>> 32) & 0xFFF, (int) (idx >>> 48) & 0xFFF);
+                FloatVector s = Vec.fma16(q1, x, xo + 16, Vec.fma16(q0, x, xo, FloatVector.zero(Vec.F)));
                 acc = Vec.fmaScaled(s, d * (2 * (qh >>> 12 & 7) + 1) * 0.125f, acc);
             }
         }
