@@ -62,10 +62,11 @@ public final class IQ3_XXSFormat implements TensorFormat {
     /**
      * Each 16 values are four grid entries' magnitudes (at most 62, so a byte holds them negated),
      * assembled from two longs, their signs applied as a byte mask, then widened and multiplied
-     * with x. One thread, from memory (`CpuTimeAB matvec`): the signs by {@link #spreadSigns}
-     * 1.79 GB/s against 1.61 by the table; a 512-bit gather of 16 entries was slower (1.2), and
-     * this kernel written out for 512 bits no faster (1.56 against 1.63 before the change of signs). The widening and multiplying alone, with no look-up
-     * at all, reads 3.95 GB/s of this type's bytes: 98 bytes carry 256 values.
+     * with x; one kernel for every vector width. One thread, from memory, variants alternating
+     * as in `CpuTimeAB`: the signs by {@link #spreadSigns} 1.79 GB/s against 1.61 by the table;
+     * a 512-bit gather of 16 entries was slower (1.2), and this kernel written out for 512 bits
+     * no faster (1.56 against 1.63). Widening and multiplying alone, with no look-up at all, reads
+     * 3.95 GB/s of this type's bytes: 98 bytes carry 256 values.
      */
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
