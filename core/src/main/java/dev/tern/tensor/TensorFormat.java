@@ -99,6 +99,10 @@ public interface TensorFormat {
             case Q6_K -> Q6_KFormat.INSTANCE;
             case IQ4_NL -> IQ4_NLFormat.INSTANCE;
             case IQ4_XS -> IQ4_XSFormat.INSTANCE;
+            case IQ3_XXS -> IQ3_XXSFormat.INSTANCE;
+            case IQ3_S -> IQ3_SFormat.INSTANCE;
+            case IQ1_S -> IQ1_SFormat.INSTANCE;
+            case IQ1_M -> IQ1_MFormat.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }
