@@ -99,6 +99,9 @@ public interface TensorFormat {
             case Q6_K -> Q6_KFormat.INSTANCE;
             case IQ4_NL -> IQ4_NLFormat.INSTANCE;
             case IQ4_XS -> IQ4_XSFormat.INSTANCE;
+            case TQ1_0 -> TQ1_0Format.INSTANCE;
+            case TQ2_0 -> TQ2_0Format.INSTANCE;
+            case MXFP4 -> MXFP4Format.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }
