@@ -202,6 +202,14 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.IQ4_XS));
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_XS));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_NL));
+        for (GGMLType t : new GGMLType[]{GGMLType.TQ1_0, GGMLType.TQ2_0}) {
+            assertEquals(t, ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{256, 8}, GGMLType.F32, t));
+            assertEquals(GGMLType.Q4_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
+            assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, t));
+        }
+        assertEquals(GGMLType.MXFP4, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.MXFP4));
+        assertEquals(GGMLType.MXFP4, ModelQuantizer.tensorType("token_embd.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.MXFP4));
+        assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.MXFP4));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("output_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_q.bias", new long[]{64, 2}, GGMLType.F32, GGMLType.Q8_0));
@@ -232,6 +240,9 @@ class ModelQuantizerTest {
         assertEquals(11, ModelQuantizer.fileType(GGMLType.Q3_K));
         assertEquals(25, ModelQuantizer.fileType(GGMLType.IQ4_NL));
         assertEquals(30, ModelQuantizer.fileType(GGMLType.IQ4_XS));
+        assertEquals(36, ModelQuantizer.fileType(GGMLType.TQ1_0));
+        assertEquals(37, ModelQuantizer.fileType(GGMLType.TQ2_0));
+        assertEquals(38, ModelQuantizer.fileType(GGMLType.MXFP4));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
     }
 
