@@ -186,6 +186,25 @@ class ModelQuantizerTest {
         }
     }
 
+    /**
+     * stories260K's rows of 64 and 172 fit no ternary block: Q4_0 takes the 64s, F16 the 172s, as
+     * llama.cpp's tensor_type_fallback does (llama_model_quantize of llama.cpp v0.5.0 wrote the same
+     * bytes, with --pure, in a scratch comparison).
+     */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"TQ1_0", "TQ2_0"})
+    void ternaryFallsBackToQ4_0ThenF16(GGMLType type) {
+        Path out = dir.resolve("tq.gguf");
+        ModelQuantizer.quantize(Fixtures.stories260K("stories260K-f32.gguf"), out, type);
+        try (GGUFFile f = GGUFFile.open(out)) {
+            assertEquals((long) ModelQuantizer.fileType(type), f.metadata().get("general.file_type").value());
+            for (GGUFTensorInfo t : f.tensors()) {
+                GGMLType want = t.shape().length == 1 ? GGMLType.F32 : t.shape()[0] == 172 ? GGMLType.F16 : GGMLType.Q4_0;
+                assertEquals(want, t.type(), t.name() + " " + java.util.Arrays.toString(t.shape()));
+            }
+        }
+    }
+
     @Test
     void tensorTypeRules() {
         long[] mat = {96, 8};
