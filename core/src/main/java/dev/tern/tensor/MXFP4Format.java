@@ -16,8 +16,8 @@ import static jdk.incubator.vector.VectorOperators.LSHR;
  * MXFP4, the OCP microscaling FP4 type: blocks of 32 e2m1 values under one power-of-two scale
  * (17 bytes: e8m0 exponent e, qs[16]; byte j holds value j in its low nibble and value j+16 in
  * its high nibble, as Q4_0's blocks do). As in ggml, code c means {@link #LEVELS}[c] (twice the
- * e2m1 value) times 2^(e−128) (half the e8m0 scale); every product is exact but where it
- * overflows (e ≥ 252).
+ * e2m1 value) times 2^(e−128) (half the e8m0 scale); every product is exact, subnormal ones
+ * included, but where it overflows (e ≥ 253 with the larger levels).
  */
 public final class MXFP4Format implements TensorFormat {
     public static final MXFP4Format INSTANCE = new MXFP4Format();
