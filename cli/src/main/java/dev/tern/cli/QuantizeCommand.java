@@ -23,7 +23,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", description = "Output GGUF")
     Path out;
 
-    @Parameters(index = "2", description = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS")
+    @Parameters(index = "2", description = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4")
     String type;
 
     @Override

@@ -17,9 +17,11 @@ import java.util.List;
  * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
  * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q2_K, Q3_K and
- * IQ4_XS→IQ4_NL, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL
- * there is none and, as in llama.cpp, quantization fails. llama.cpp's default mixes (Q6_K output,
- * Q4_K_M's Q6_K tensors) are not applied. Tensors are written in llama-quantize's order and
+ * IQ4_XS→IQ4_NL, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
+ * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4 there is none and, as in llama.cpp, quantization fails.
+ * llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K tensors, TQ's Q4_K token embedding) are
+ * not applied: MXFP4 goes to every matrix, as llama-quantize {@code --pure MXFP4_MOE} does, where
+ * its MXFP4_MOE mix keeps MXFP4 for expert (3-D) tensors and writes the dense ones as Q8_0. Tensors are written in llama-quantize's order and
  * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
  * so that the result matches llama-quantize's own output wherever the types agree.
  */
@@ -105,6 +107,7 @@ public final class ModelQuantizer {
         }
         GGMLType fallback = switch (target) {
             case Q2_K, Q3_K, IQ4_XS -> GGMLType.IQ4_NL;
+            case TQ1_0, TQ2_0 -> GGMLType.Q4_0;
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;
@@ -135,7 +138,8 @@ public final class ModelQuantizer {
     /**
      * The {@code llama_ftype} of a file whose weight matrices are {@code type}: the "_S" variant
      * for K-quants, as no mix is applied, but MOSTLY_Q2_K (10) for Q2_K: the ftype of
-     * llama-quantize's "Q2_K" (its Q2_K_S, 21, is a later and smaller mix).
+     * llama-quantize's "Q2_K" (its Q2_K_S, 21, is a later and smaller mix); MOSTLY_MXFP4_MOE (38),
+     * llama.cpp's only MXFP4 ftype, for MXFP4.
      */
     public static int fileType(GGMLType type) {
         return switch (type) {
@@ -154,6 +158,9 @@ public final class ModelQuantizer {
             case IQ4_NL -> 25;
             case IQ4_XS -> 30;
             case BF16 -> 32;
+            case TQ1_0 -> 36;
+            case TQ2_0 -> 37;
+            case MXFP4 -> 38;
             default -> throw new TernException("cannot quantize to " + type
                     + (type.isSupported() ? ": Tern reads it but does not write it" : "")
                     + " (types Tern writes: " + GGMLType.quantizableNames() + ")");

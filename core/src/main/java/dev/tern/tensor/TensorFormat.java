@@ -103,6 +103,9 @@ public interface TensorFormat {
             case IQ3_S -> IQ3_SFormat.INSTANCE;
             case IQ1_S -> IQ1_SFormat.INSTANCE;
             case IQ1_M -> IQ1_MFormat.INSTANCE;
+            case TQ1_0 -> TQ1_0Format.INSTANCE;
+            case TQ2_0 -> TQ2_0Format.INSTANCE;
+            case MXFP4 -> MXFP4Format.INSTANCE;
             default -> throw new UnsupportedTensorTypeException(type);
         };
     }

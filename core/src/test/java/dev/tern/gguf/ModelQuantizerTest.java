@@ -186,6 +186,25 @@ class ModelQuantizerTest {
         }
     }
 
+    /**
+     * stories260K's rows of 64 and 172 fit no ternary block: Q4_0 takes the 64s, F16 the 172s, as
+     * llama.cpp's tensor_type_fallback does (llama_model_quantize of llama.cpp v0.5.0 wrote the same
+     * bytes, with --pure, in a scratch comparison).
+     */
+    @ParameterizedTest
+    @EnumSource(value = GGMLType.class, names = {"TQ1_0", "TQ2_0"})
+    void ternaryFallsBackToQ4_0ThenF16(GGMLType type) {
+        Path out = dir.resolve("tq.gguf");
+        ModelQuantizer.quantize(Fixtures.stories260K("stories260K-f32.gguf"), out, type);
+        try (GGUFFile f = GGUFFile.open(out)) {
+            assertEquals((long) ModelQuantizer.fileType(type), f.metadata().get("general.file_type").value());
+            for (GGUFTensorInfo t : f.tensors()) {
+                GGMLType want = t.shape().length == 1 ? GGMLType.F32 : t.shape()[0] == 172 ? GGMLType.F16 : GGMLType.Q4_0;
+                assertEquals(want, t.type(), t.name() + " " + java.util.Arrays.toString(t.shape()));
+            }
+        }
+    }
+
     @Test
     void tensorTypeRules() {
         long[] mat = {96, 8};
@@ -202,6 +221,14 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.IQ4_XS));
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_XS));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.IQ4_NL));
+        for (GGMLType t : new GGMLType[]{GGMLType.TQ1_0, GGMLType.TQ2_0}) {
+            assertEquals(t, ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{256, 8}, GGMLType.F32, t));
+            assertEquals(GGMLType.Q4_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
+            assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, t));
+        }
+        assertEquals(GGMLType.MXFP4, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.MXFP4));
+        assertEquals(GGMLType.MXFP4, ModelQuantizer.tensorType("token_embd.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.MXFP4));
+        assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.MXFP4));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("output_norm.weight", new long[]{64}, GGMLType.F32, GGMLType.Q8_0));
         assertEquals(GGMLType.F32, ModelQuantizer.tensorType("blk.0.attn_q.bias", new long[]{64, 2}, GGMLType.F32, GGMLType.Q8_0));
@@ -232,6 +259,9 @@ class ModelQuantizerTest {
         assertEquals(11, ModelQuantizer.fileType(GGMLType.Q3_K));
         assertEquals(25, ModelQuantizer.fileType(GGMLType.IQ4_NL));
         assertEquals(30, ModelQuantizer.fileType(GGMLType.IQ4_XS));
+        assertEquals(36, ModelQuantizer.fileType(GGMLType.TQ1_0));
+        assertEquals(37, ModelQuantizer.fileType(GGMLType.TQ2_0));
+        assertEquals(38, ModelQuantizer.fileType(GGMLType.MXFP4));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
     }
 

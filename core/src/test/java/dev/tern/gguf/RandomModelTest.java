@@ -219,7 +219,7 @@ class RandomModelTest {
     /** Every supported weight type: the matrices are of that type and decode to the requested std. */
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K",
-            "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
+            "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4"})
     void writesEveryWeightType(GGMLType type) {
         Path p = dir.resolve("t.gguf");
         RandomModel.builder().dim(256).ffn(512).layers(1).heads(4).kvHeads(4).vocab(512).weightType(type).build().write(p);

@@ -15,7 +15,7 @@ final class AllFormats {
         return List.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE, Q8_0Format.INSTANCE,
                 Q4_0Format.INSTANCE, Q4_1Format.INSTANCE, Q5_0Format.INSTANCE, Q5_1Format.INSTANCE,
                 Q2_KFormat.INSTANCE, Q3_KFormat.INSTANCE, Q4_KFormat.INSTANCE, Q5_KFormat.INSTANCE, Q6_KFormat.INSTANCE,
-                IQ4_NLFormat.INSTANCE, IQ4_XSFormat.INSTANCE);
+                IQ4_NLFormat.INSTANCE, IQ4_XSFormat.INSTANCE, TQ1_0Format.INSTANCE, TQ2_0Format.INSTANCE, MXFP4Format.INSTANCE);
     }
 
     static List<TensorFormat> lossy() {

@@ -14,7 +14,7 @@ class DequantizeTest {
 
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
-            "IQ4_NL", "IQ4_XS"})
+            "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4"})
     void vectorDequantizeIsBitIdenticalToScalarPort(GGMLType type) {
         TensorFormat format = TensorFormat.of(type);
         Random rnd = new Random(5 + type.id);

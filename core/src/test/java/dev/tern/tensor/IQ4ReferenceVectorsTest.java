@@ -128,7 +128,7 @@ class IQ4ReferenceVectorsTest {
     }
 
     /** The rows the checksum file's header describes: exact integers from an LCG, scaled by powers of two. */
-    private static float[] checksumInput(int rows, int cols) {
+    static float[] checksumInput(int rows, int cols) {
         float[] a = new float[rows * cols];
         long s = 42;
         for (int r = 0; r < rows; r++) {

@@ -14,19 +14,25 @@ import static org.junit.jupiter.api.Assertions.*;
 /** quantize → dequantize error, on Gaussian data and on llama.cpp's test-quantize-fns data. */
 class QuantizationErrorTest {
     /**
-     * test-quantize-fns: MAX_QUANTIZATION_TOTAL_ERROR, _3BITS for Q3_K and _2BITS for Q2_K; its
-     * dot error bound, MAX_DOT_PRODUCT_ERROR, is MAX_DOT_PRODUCT_ERROR_LOWBIT for Q2_K.
+     * test-quantize-fns: MAX_QUANTIZATION_TOTAL_ERROR, _3BITS for Q3_K, _2BITS for Q2_K and _TERNARY
+     * for TQ1_0/TQ2_0; its dot error bound, MAX_DOT_PRODUCT_ERROR, is MAX_DOT_PRODUCT_ERROR_LOWBIT
+     * for Q2_K and _TERNARY for TQ1_0/TQ2_0.
      */
     private static double llamaMaxTotalError(GGMLType type) {
         return switch (type) {
             case Q2_K -> 0.0075;
             case Q3_K -> 0.0040;
+            case TQ1_0, TQ2_0 -> 0.01;
             default -> 0.002;
         };
     }
 
     private static double llamaMaxDotError(GGMLType type) {
-        return type == GGMLType.Q2_K ? 0.04 : 0.02;
+        return switch (type) {
+            case Q2_K -> 0.04;
+            case TQ1_0, TQ2_0 -> 0.15;
+            default -> 0.02;
+        };
     }
 
     static List<TensorFormat> formats() {

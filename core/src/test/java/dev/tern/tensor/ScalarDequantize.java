@@ -24,6 +24,9 @@ final class ScalarDequantize {
             case Q6_K -> q6_k(w, byteOffset, out, outOff, n);
             case IQ4_NL -> iq4_nl(w, byteOffset, out, outOff, n);
             case IQ4_XS -> iq4_xs(w, byteOffset, out, outOff, n);
+            case TQ1_0 -> tq1_0(w, byteOffset, out, outOff, n);
+            case TQ2_0 -> tq2_0(w, byteOffset, out, outOff, n);
+            case MXFP4 -> mxfp4(w, byteOffset, out, outOff, n);
             default -> throw new IllegalArgumentException(type.toString());
         }
     }
@@ -250,6 +253,68 @@ final class ScalarDequantize {
                     out[y + j + 16] = dl * KVALUES_IQ4NL[Blocks.u8(w, qs + j) >> 4];
                 }
                 y += 32;
+            }
+        }
+    }
+
+    /** A trit of a TQ1_0 byte: ⌊3·(q·3ⁿ mod 256)/256⌋ − 1, in uint8 arithmetic as ggml computes it. */
+    private static int trit(int q, int pow3) {
+        return ((q * pow3 & 0xFF) * 3 >> 8) - 1;
+    }
+
+    static void tq1_0(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        int[] pow3 = {1, 3, 9, 27, 81};
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 54;
+            float d = Blocks.f16(w, o + 52);
+            int y = outOff + b * 256;
+            for (int t = 0; t < 5; t++) {
+                for (int m = 0; m < 32; m++) {
+                    out[y++] = (float) trit(Blocks.u8(w, o + m), pow3[t]) * d;
+                }
+            }
+            for (int t = 0; t < 5; t++) {
+                for (int m = 0; m < 16; m++) {
+                    out[y++] = (float) trit(Blocks.u8(w, o + 32 + m), pow3[t]) * d;
+                }
+            }
+            for (int t = 0; t < 4; t++) {
+                for (int j = 0; j < 4; j++) {
+                    out[y++] = (float) trit(Blocks.u8(w, o + 48 + j), pow3[t]) * d;
+                }
+            }
+        }
+    }
+
+    static void tq2_0(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 256; b++) {
+            long o = byteOffset + (long) b * 66;
+            float d = Blocks.f16(w, o + 64);
+            int y = outOff + b * 256;
+            for (int j = 0; j < 64; j += 32) {
+                for (int l = 0; l < 4; l++) {
+                    for (int m = 0; m < 32; m++) {
+                        out[y++] = (float) (((Blocks.u8(w, o + j + m) >> (l * 2)) & 3) - 1) * d;
+                    }
+                }
+            }
+        }
+    }
+
+    /** ggml's kvalues_mxfp4. */
+    private static final int[] KVALUES_MXFP4 = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+    static void mxfp4(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        for (int b = 0; b < n / 32; b++) {
+            long o = byteOffset + (long) b * 17;
+            int e = Blocks.u8(w, o);
+            // ggml_e8m0_to_fp32_half
+            float d = Float.intBitsToFloat(e < 2 ? 0x00200000 << e : (e - 1) << 23);
+            int yo = outOff + b * 32;
+            for (int j = 0; j < 16; j++) {
+                int q = Blocks.u8(w, o + 1 + j);
+                out[yo + j] = KVALUES_MXFP4[q & 0x0F] * d;
+                out[yo + j + 16] = KVALUES_MXFP4[q >> 4] * d;
             }
         }
     }
