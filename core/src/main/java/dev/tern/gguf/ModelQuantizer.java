@@ -16,8 +16,8 @@ import java.util.List;
  * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
  * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
- * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (Q2_K, Q3_K and
- * IQ4_XS→IQ4_NL, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
+ * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (IQ4_XS→IQ4_NL,
+ * Q2_K, Q3_K, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
  * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4 there is none and, as in llama.cpp, quantization fails.
  * llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K tensors, TQ's Q4_K token embedding) are
  * not applied: MXFP4 goes to every matrix, as llama-quantize {@code --pure MXFP4_MOE} does, where
@@ -106,8 +106,8 @@ public final class ModelQuantizer {
             return target;
         }
         GGMLType fallback = switch (target) {
-            case Q2_K, Q3_K, IQ4_XS -> GGMLType.IQ4_NL;
-            case TQ1_0, TQ2_0 -> GGMLType.Q4_0;
+            case IQ4_XS -> GGMLType.IQ4_NL;
+            case Q2_K, Q3_K, TQ1_0, TQ2_0 -> GGMLType.Q4_0;
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
             case Q6_K -> GGMLType.Q8_0;

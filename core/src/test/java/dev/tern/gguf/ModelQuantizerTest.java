@@ -214,7 +214,7 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.Q5_1, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q5_K));
         assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, GGMLType.Q6_K));
         assertEquals(GGMLType.Q3_K, ModelQuantizer.tensorType("blk.0.attn_q.weight", new long[]{256, 8}, GGMLType.F32, GGMLType.Q3_K));
-        assertQ2KAndQ3KFallBackToIq4Nl(mat, odd);
+        assertQ2KAndQ3KFallBackToQ4_0(mat, odd);
         assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q6_K));
         assertEquals(GGMLType.BF16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.BF16));
         assertThrows(TernException.class, () -> ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, GGMLType.Q4_1));
@@ -239,11 +239,14 @@ class ModelQuantizerTest {
         assertEquals(GGMLType.Q8_0, ModelQuantizer.tensorType("output.weight", new long[]{64, 512}, GGMLType.F16, GGMLType.Q8_0));
     }
 
-    /** llama.cpp sends Q2_K/Q3_K rows that do not split into 256-blocks to IQ4_NL (32-blocks), and to F16 past that. */
-    private static void assertQ2KAndQ3KFallBackToIq4Nl(long[] mat, long[] odd) {
+    /**
+     * llama.cpp's tensor_type_fallback sends Q2_K/Q3_K rows that do not split into 256-blocks to Q4_0
+     * (32-blocks), and to F16 past that (older llama.cpp sent them to IQ4_NL).
+     */
+    private static void assertQ2KAndQ3KFallBackToQ4_0(long[] mat, long[] odd) {
         for (GGMLType t : new GGMLType[]{GGMLType.Q2_K, GGMLType.Q3_K}) {
             assertEquals(GGMLType.F16, ModelQuantizer.tensorType("blk.0.ffn_down.weight", odd, GGMLType.F32, t));
-            assertEquals(GGMLType.IQ4_NL, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
+            assertEquals(GGMLType.Q4_0, ModelQuantizer.tensorType("blk.0.attn_q.weight", mat, GGMLType.F32, t));
         }
     }
 
