@@ -13,8 +13,9 @@ import java.nio.ByteOrder;
 /**
  * The lattice grids and sign tables of IQ2_XXS, IQ2_XS and IQ2_S (ggml-common.h's iq2xxs_grid,
  * iq2xs_grid, iq2s_grid and ksigns_iq2xs). A grid entry holds the magnitudes of 8 values, one
- * per byte with value j in byte j (little-endian), each 8, 25 or 43; a 7-bit sign index picks
- * which of the 8 are negative, the eighth sign making the count even.
+ * per byte with value j in byte j (little-endian), each 8, 25 or 43. Their signs come as a byte,
+ * bit j set for a negative value j: stored whole by IQ2_S, as a 7-bit index by IQ2_XXS and IQ2_XS,
+ * the eighth bit then making the count of negatives even.
  */
 final class IQ2Grids {
     private static final long LOW_BITS = 0x0101010101010101L;

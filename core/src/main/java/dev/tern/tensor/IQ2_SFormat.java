@@ -68,7 +68,7 @@ public final class IQ2_SFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** The kernel for 256- and 512-bit vectors, written out in full, as IQ2_XS's (see {@link IQ2_XSFormat}). */
+    /** The kernel for 256- and 512-bit vectors, as IQ2_XS's (see {@link IQ2_XSFormat}). */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
         byte[] grid = IQ2Grids.S_BYTES;
         int[] signBits = IQ2Grids.BYTE_SIGN_BITS;

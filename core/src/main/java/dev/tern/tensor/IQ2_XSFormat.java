@@ -7,8 +7,8 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 
 import static dev.tern.tensor.IQ2Grids.SIGNS7;
-import static dev.tern.tensor.IQ2Grids.group;
 import static dev.tern.tensor.IQ2Grids.XS;
+import static dev.tern.tensor.IQ2Grids.group;
 import static dev.tern.tensor.IQ2Grids.pair;
 import static dev.tern.tensor.IQ2Grids.signed;
 
@@ -68,9 +68,8 @@ public final class IQ2_XSFormat implements TensorFormat {
     }
 
     /**
-     * The kernel for 256- and 512-bit vectors, written out in full, as IQ2_XXS's (see {@link
-     * IQ2_XXSFormat}) with a scale per 16 values: each half of a sub-block goes to an accumulator
-     * of its own.
+     * The kernel for 256- and 512-bit vectors, as IQ2_XXS's (see {@link IQ2_XXSFormat}) with a
+     * scale per 16 values: each half of a sub-block goes to an accumulator of its own.
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
         byte[] grid = IQ2Grids.XS_BYTES;

@@ -7,8 +7,8 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 
 import static dev.tern.tensor.IQ2Grids.SIGNS7;
-import static dev.tern.tensor.IQ2Grids.group;
 import static dev.tern.tensor.IQ2Grids.XXS;
+import static dev.tern.tensor.IQ2Grids.group;
 import static dev.tern.tensor.IQ2Grids.pair;
 import static dev.tern.tensor.IQ2Grids.signed;
 
@@ -64,11 +64,12 @@ public final class IQ2_XXSFormat implements TensorFormat {
     }
 
     /**
-     * The kernel for 256- and 512-bit vectors, written out in full: a group of 8 values is one
-     * 256-bit vector, its magnitudes 8 grid bytes widened to floats, its signs XORed on from a
-     * table; the sub-block's four groups go to two sums, then two accumulators. Two groups' signed
-     * bytes made in scalar code and widened 16 at a time were slower (one thread, from memory:
-     * 1.8 against 1.9 GB/s): they leave the scalar units with most of the work.
+     * The kernel for 256- and 512-bit vectors, written out but for {@link IQ2Grids#group}, which
+     * inlines: a group of 8 values is one 256-bit vector, its magnitudes 8 grid bytes widened to
+     * floats, its signs XORed on from a table; the sub-block's four groups go to two sums, then two
+     * accumulators. Two groups' signed bytes made in scalar code and widened 16 at a time were
+     * slower (one thread, from memory: 1.8 against 1.9 GB/s): they leave the scalar units with most
+     * of the work.
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
         byte[] grid = IQ2Grids.XXS_BYTES;
