@@ -110,7 +110,12 @@ public final class GGUFWriter {
      * @param shape ggml order: shape[0] is the row length
      */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, RowSource source) {
-        TensorFormat.of(type); // an unsupported type fails here, before any file is touched
+        // a type Tern cannot encode fails here, before any file is touched
+        TensorFormat.of(type);
+        if (!type.isQuantizable()) {
+            throw new TernException(name + ": cannot encode values to " + type + ": Tern reads it but does not write it"
+                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
+        }
         Entry e = new Entry(name, shape.clone(), type, source, null);
         checkShape(e);
         if (shape[0] > CHUNK_FLOATS * 64L) {

@@ -163,7 +163,7 @@ class ModelLoadingTest {
         Model source = TinyModel.random(TinyModel.config(32, 256, 1, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 1, false);
         Path file = dir.resolve("iq.gguf");
         gguf("llama", source).without("blk.0.ffn_down.weight")
-                .raw("blk.0.ffn_down.weight", 16, new byte[32 * 66], 256, 32) // IQ2_XXS: 66 bytes per 256 values
+                .raw("blk.0.ffn_down.weight", 15, new byte[32 * 292], 256, 32) // Q8_K: 292 bytes per 256 values
                 .write(file);
         assertThrows(UnsupportedTensorTypeException.class, () -> Model.load(file));
     }

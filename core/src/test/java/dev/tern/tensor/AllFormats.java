@@ -24,7 +24,8 @@ final class AllFormats {
 
     /** The formats Tern reads but does not write: kernel tests give them random blocks (see {@link #write}). */
     static List<TensorFormat> readOnly() {
-        return List.of(IQ3_XXSFormat.INSTANCE, IQ3_SFormat.INSTANCE, IQ1_SFormat.INSTANCE, IQ1_MFormat.INSTANCE);
+        return List.of(IQ2_XXSFormat.INSTANCE, IQ2_XSFormat.INSTANCE, IQ2_SFormat.INSTANCE,
+                IQ3_XXSFormat.INSTANCE, IQ3_SFormat.INSTANCE, IQ1_SFormat.INSTANCE, IQ1_MFormat.INSTANCE);
     }
 
     /** Every format with kernels. */
