@@ -7,8 +7,6 @@ import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The lattice grids and sign tables of IQ2_XXS, IQ2_XS and IQ2_S (ggml-common.h's iq2xxs_grid,
@@ -480,14 +478,14 @@ final class IQ2Grids {
             0x2b2b2b2b082b082bL, 0x2b2b2b2b082b2b08L, 0x2b2b2b2b2b082b08L, 0x2b2b2b2b2b2b2b2bL
     };
 
-    /** Little-endian 8-byte reads of the blocks' packed fields. */
-    static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** For each sign byte, 0xFF in byte j where its bit j is set (value j negative): kmask_iq2xs[j] = 1 << j. */
     static final long[] BYTE_SIGNS = new long[256];
     /**
-     * For each 7-bit sign index i, the byte signs of ksigns_iq2xs[i]: i with bit 7 set when i has
-     * an odd number of ones.
+     * ksigns_iq2xs, which the IQ2 and IQ3 types share: the seven stored sign bits i and, as bit 7,
+     * their parity (so that an even number of a group's eight values is negative).
      */
+    static final int[] KSIGNS = new int[128];
+    /** For each 7-bit sign index i, the byte signs of {@link #KSIGNS}[i]. */
     static final long[] SIGNS7 = new long[128];
     /**
      * The grids as bytes, entry i at [8i, 8i + 8), for the dot kernels: one 8-byte vector load per
@@ -511,7 +509,8 @@ final class IQ2Grids {
             }
         }
         for (int i = 0; i < 128; i++) {
-            SIGNS7[i] = BYTE_SIGNS[i | (Integer.bitCount(i) & 1) << 7];
+            KSIGNS[i] = i | (Integer.bitCount(i) & 1) << 7;
+            SIGNS7[i] = BYTE_SIGNS[KSIGNS[i]];
         }
         for (int j = 0; j < 8; j++) {
             for (int s = 0; s < 256; s++) {

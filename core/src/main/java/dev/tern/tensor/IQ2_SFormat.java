@@ -78,8 +78,8 @@ public final class IQ2_SFormat implements TensorFormat {
         int xi = xo;
         for (long p = 0; p < end; p += BYTES) {
             float d = Float.float16ToFloat(row.get(Blocks.I16, p));
-            long qhs = row.get(IQ2Grids.I64, p + 66);
-            long scales = row.get(IQ2Grids.I64, p + 74);
+            long qhs = row.get(Blocks.I64, p + 66);
+            long scales = row.get(Blocks.I64, p + 74);
             for (int i = 0; i < 8; i++, xi += 32) {
                 int qs = row.get(Blocks.I32, p + 2 + 4 * i);
                 int signs = row.get(Blocks.I32, p + 34 + 4 * i);

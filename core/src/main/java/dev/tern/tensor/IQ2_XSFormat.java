@@ -55,7 +55,7 @@ public final class IQ2_XSFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             for (int i = 0; i < 8; i++) {
-                long sub = w.get(IQ2Grids.I64, o + 2 + 8 * i);
+                long sub = w.get(Blocks.I64, o + 2 + 8 * i);
                 int sc = Blocks.u8(w, o + 66 + i);
                 int xo = xOff + b * QK + 32 * i;
                 FloatVector s = Vec.fma16(pair(signedGroup(sub, 0), signedGroup(sub, 1)), x, xo, FloatVector.zero(Vec.F));
@@ -80,9 +80,9 @@ public final class IQ2_XSFormat implements TensorFormat {
         int xi = xo;
         for (long p = 0; p < end; p += BYTES) {
             float d = Float.float16ToFloat(row.get(Blocks.I16, p));
-            long scales = row.get(IQ2Grids.I64, p + 66);
+            long scales = row.get(Blocks.I64, p + 66);
             for (int i = 0; i < 8; i++, xi += 32) {
-                long sub = row.get(IQ2Grids.I64, p + 2 + 8 * i);
+                long sub = row.get(Blocks.I64, p + 2 + 8 * i);
                 int sc = (int) (scales >>> 8 * i);
                 int w0 = (int) sub, w1 = (int) (sub >>> 16), w2 = (int) (sub >>> 32), w3 = (int) (sub >>> 48);
                 FloatVector s0 = group(grid, w0 & 511, signs, w0 >>> 9 & 127).mul(FloatVector.fromArray(F8, x, xi));
@@ -104,7 +104,7 @@ public final class IQ2_XSFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             for (int i = 0; i < 8; i++) {
-                long sub = w.get(IQ2Grids.I64, o + 2 + 8 * i);
+                long sub = w.get(Blocks.I64, o + 2 + 8 * i);
                 int sc = Blocks.u8(w, o + 66 + i);
                 int y = outOff + b * QK + 32 * i;
                 Vec.store16(pair(signedGroup(sub, 0), signedGroup(sub, 1)), scale(d, sc & 15), out, y);

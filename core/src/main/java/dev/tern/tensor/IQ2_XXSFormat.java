@@ -53,7 +53,7 @@ public final class IQ2_XXSFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             for (int i = 0; i < 8; i++) {
-                long sub = w.get(IQ2Grids.I64, o + 2 + 8 * i);
+                long sub = w.get(Blocks.I64, o + 2 + 8 * i);
                 int xo = xOff + b * QK + 32 * i;
                 FloatVector s = Vec.fma16(pair(signedGroup(sub, 0), signedGroup(sub, 1)), x, xo, FloatVector.zero(Vec.F));
                 s = Vec.fma16(pair(signedGroup(sub, 2), signedGroup(sub, 3)), x, xo + 16, s);
@@ -81,7 +81,7 @@ public final class IQ2_XXSFormat implements TensorFormat {
         for (long p = 0; p < end; p += BYTES) {
             float d = Float.float16ToFloat(row.get(Blocks.I16, p));
             for (int i = 0; i < 8; i++, xi += 32) {
-                long sub = row.get(IQ2Grids.I64, p + 2 + 8 * i);
+                long sub = row.get(Blocks.I64, p + 2 + 8 * i);
                 int sg = (int) (sub >>> 32);
                 FloatVector s0 = group(grid, (int) sub & 255, signs, sg & 127).mul(FloatVector.fromArray(F8, x, xi));
                 FloatVector s1 = group(grid, (int) (sub >>> 8) & 255, signs, sg >>> 7 & 127).mul(FloatVector.fromArray(F8, x, xi + 8));
@@ -103,7 +103,7 @@ public final class IQ2_XXSFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             for (int i = 0; i < 8; i++) {
-                long sub = w.get(IQ2Grids.I64, o + 2 + 8 * i);
+                long sub = w.get(Blocks.I64, o + 2 + 8 * i);
                 int y = outOff + b * QK + 32 * i;
                 float db = scale(d, sub);
                 Vec.store16(pair(signedGroup(sub, 0), signedGroup(sub, 1)), db, out, y);

@@ -3,7 +3,7 @@ package dev.tern.tensor;
 /**
  * llama.cpp's tables for IQ3_XXS and IQ3_S (ggml-common.h): the lattice grids, each entry four
  * unsigned byte magnitudes in an int (value j in byte j, little-endian, as ggml reads it through
- * a byte pointer), and the sign tables the IQ2 types share. The grids were read back from
+ * a byte pointer); IQ3_XXS's signs use {@link IQ2Grids#KSIGNS}. The grids were read back from
  * libggml's own dequantizers on blocks that name every entry with scale 1 and no signs.
  */
 final class IQ3Grids {
@@ -109,21 +109,6 @@ final class IQ3Grids {
             0x0f030509, 0x0f030907, 0x0f03090b, 0x0f050103, 0x0f050109, 0x0f050301, 0x0f05030d, 0x0f050503,
             0x0f050701, 0x0f050b03, 0x0f070105, 0x0f070705, 0x0f07070b, 0x0f070b07, 0x0f090103, 0x0f09010b,
             0x0f090307, 0x0f090501, 0x0f090b01, 0x0f0b0505, 0x0f0b0905, 0x0f0d0105, 0x0f0d0703, 0x0f0f0101
-    };
-
-    /**
-     * ksigns_iq2xs: seven stored sign bits and, as bit 7, their parity (an even number of the
-     * eight values is negative). A copy of the IQ2 types' table, kept here until the two merge.
-     */
-    static final int[] KSIGNS = {
-            0, 129, 130, 3, 132, 5, 6, 135, 136, 9, 10, 139, 12, 141, 142, 15,
-            144, 17, 18, 147, 20, 149, 150, 23, 24, 153, 154, 27, 156, 29, 30, 159,
-            160, 33, 34, 163, 36, 165, 166, 39, 40, 169, 170, 43, 172, 45, 46, 175,
-            48, 177, 178, 51, 180, 53, 54, 183, 184, 57, 58, 187, 60, 189, 190, 63,
-            192, 65, 66, 195, 68, 197, 198, 71, 72, 201, 202, 75, 204, 77, 78, 207,
-            80, 209, 210, 83, 212, 85, 86, 215, 216, 89, 90, 219, 92, 221, 222, 95,
-            96, 225, 226, 99, 228, 101, 102, 231, 232, 105, 106, 235, 108, 237, 238, 111,
-            240, 113, 114, 243, 116, 245, 246, 119, 120, 249, 250, 123, 252, 125, 126, 255
     };
 
     private IQ3Grids() {

@@ -7,8 +7,6 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * IQ3_S: super-blocks of 256 values in 8 sub-blocks of 32 (110 bytes: fp16 d, qs[64], qh[8],
@@ -25,7 +23,6 @@ public final class IQ3_SFormat implements TensorFormat {
     private static final int QH = 66;
     private static final int SIGNS = 74;
     private static final int SCALES = 106;
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private IQ3_SFormat() {
     }
@@ -57,10 +54,10 @@ public final class IQ3_SFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             int scales = w.get(Blocks.I32, o + SCALES);
-            long qh = w.get(I64, o + QH);
+            long qh = w.get(Blocks.I64, o + QH);
             for (int i = 0; i < 8; i++, xo += 32) {
                 int signs = w.get(Blocks.I32, o + SIGNS + 4 * i);
-                long qs = w.get(I64, o + QS + 8 * i);
+                long qs = w.get(Blocks.I64, o + QS + 8 * i);
                 int h = (int) (qh >>> 8 * i);
                 ByteVector q0 = entries((int) qs, h).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF));
                 ByteVector q1 = entries((int) (qs >>> 32), h >>> 4).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16));

@@ -7,15 +7,13 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * IQ3_XXS: super-blocks of 256 values in 8 sub-blocks of 32 (98 bytes: fp16 d, qs[64],
  * scales_and_signs[32]). Sub-block i takes eight bytes of qs, each naming an {@link IQ3Grids#XXS}
  * entry of four magnitudes, and the 32-bit word i of scales_and_signs: its top four bits s give
  * the scale d·(0.5 + s)·0.5, its low 28 bits four 7-bit sign groups, one per eight values, each
- * widened to eight signs by {@link IQ3Grids#KSIGNS}. Read only.
+ * widened to eight signs by {@link IQ2Grids#KSIGNS}. Read only.
  */
 public final class IQ3_XXSFormat implements TensorFormat {
     public static final IQ3_XXSFormat INSTANCE = new IQ3_XXSFormat();
@@ -23,7 +21,6 @@ public final class IQ3_XXSFormat implements TensorFormat {
     private static final int BYTES = 98;
     private static final int QS = 2;
     private static final int SIGNS = 66;
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private IQ3_XXSFormat() {
     }
@@ -33,9 +30,9 @@ public final class IQ3_XXSFormat implements TensorFormat {
         return GGMLType.IQ3_XXS;
     }
 
-    /** The 32 signs of a sub-block from its word, by {@link IQ3Grids#KSIGNS}: bit j set when value j is negative. */
+    /** The 32 signs of a sub-block from its word, by {@link IQ2Grids#KSIGNS}: bit j set when value j is negative. */
     static int signs(int aux) {
-        int[] k = IQ3Grids.KSIGNS;
+        int[] k = IQ2Grids.KSIGNS;
         return k[aux & 127] | k[aux >>> 7 & 127] << 8 | k[aux >>> 14 & 127] << 16 | k[aux >>> 21 & 127] << 24;
     }
 
@@ -79,7 +76,7 @@ public final class IQ3_XXSFormat implements TensorFormat {
             for (int i = 0; i < 8; i++, xo += 32) {
                 int aux = w.get(Blocks.I32, o + SIGNS + 4 * i);
                 int signs = spreadSigns(aux);
-                long qs = w.get(I64, o + QS + 8 * i);
+                long qs = w.get(Blocks.I64, o + QS + 8 * i);
                 ByteVector q0 = entries((int) qs).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF));
                 ByteVector q1 = entries((int) (qs >>> 32)).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16));
                 FloatVector s = Vec.fma16(q1, x, xo + 16, Vec.fma16(q0, x, xo, FloatVector.zero(Vec.F)));

@@ -104,7 +104,7 @@ class IQ3IQ1ReferenceVectorsTest {
         for (int l = 0; l < 4; l++) {
             for (int v = 0; v < 128; v++) {
                 int aux = v << 7 * l | 0x5 << 28;
-                assertEquals(IQ3Grids.KSIGNS[v] << 8 * l, IQ3_XXSFormat.spreadSigns(aux), "group " + l + " value " + v);
+                assertEquals(IQ2Grids.KSIGNS[v] << 8 * l, IQ3_XXSFormat.spreadSigns(aux), "group " + l + " value " + v);
                 assertEquals(IQ3_XXSFormat.signs(aux), IQ3_XXSFormat.spreadSigns(aux));
             }
         }
