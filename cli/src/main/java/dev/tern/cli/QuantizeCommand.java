@@ -34,7 +34,7 @@ final class QuantizeCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new TernException("unknown type '" + type + "'");
         }
-        ModelQuantizer.fileType(t);
+        ModelQuantizer.requireQuantizable(t);
         long t0 = System.nanoTime();
         ModelQuantizer.quantize(in, out, t);
         spec.commandLine().getErr().printf("wrote %s (%s) in %.1f s%n", out, t, (System.nanoTime() - t0) / 1e9);

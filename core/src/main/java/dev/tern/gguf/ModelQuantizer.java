@@ -38,6 +38,7 @@ public final class ModelQuantizer {
 
     /** Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. */
     public static void quantize(Path in, Path out, GGMLType type) {
+        requireQuantizable(type);
         int fileType = fileType(type);
         try (GGUFFile src = GGUFFile.open(in)) {
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
@@ -139,7 +140,8 @@ public final class ModelQuantizer {
      * The {@code llama_ftype} of a file whose weight matrices are {@code type}: the "_S" variant
      * for K-quants, as no mix is applied, but MOSTLY_Q2_K (10) for Q2_K: the ftype of
      * llama-quantize's "Q2_K" (its Q2_K_S, 21, is a later and smaller mix); MOSTLY_MXFP4_MOE (38),
-     * llama.cpp's only MXFP4 ftype, for MXFP4.
+     * llama.cpp's only MXFP4 ftype, for MXFP4. The types Tern reads but does not write have theirs
+     * too, for random models of them.
      */
     public static int fileType(GGMLType type) {
         return switch (type) {
@@ -161,10 +163,23 @@ public final class ModelQuantizer {
             case TQ1_0 -> 36;
             case TQ2_0 -> 37;
             case MXFP4 -> 38;
-            default -> throw new TernException("cannot quantize to " + type
-                    + (type.isSupported() ? ": Tern reads it but does not write it" : "")
-                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
+            case IQ2_XXS -> 19;
+            case IQ2_XS -> 20;
+            case IQ3_XXS -> 23;
+            case IQ1_S -> 24;
+            case IQ3_S -> 26;
+            case IQ2_S -> 28;
+            case IQ1_M -> 31;
+            default -> throw new TernException("tensor type " + type + " is not supported (supported: " + GGMLType.supportedNames() + ")");
         };
+    }
+
+    /** Fails with a one-line message unless Tern can quantize to {@code type}. */
+    public static void requireQuantizable(GGMLType type) {
+        if (!type.isQuantizable()) {
+            throw new TernException("cannot quantize to " + type + (type.isSupported() ? ": Tern reads it but does not write it" : "")
+                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
+        }
     }
 
     /**

@@ -2,11 +2,16 @@ package dev.tern.gguf;
 
 import dev.tern.TernException;
 import dev.tern.tensor.GGMLType;
+import dev.tern.tensor.RandomBlocks;
+import dev.tern.tensor.TensorFormat;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Random;
 import java.util.SplittableRandom;
 
 /**
@@ -25,6 +30,8 @@ public final class RandomModel {
     private static final int BYTE = 6;
 
     private final Builder b;
+    /** Holds the blocks of read-only types while a file is written. */
+    private Arena arena;
 
     private RandomModel(Builder b) {
         this.b = b;
@@ -193,7 +200,15 @@ public final class RandomModel {
 
     /** Writes the model; throws {@link TernException} naming the file on failure. */
     public void write(Path out) {
-        GGUFWriter w = new GGUFWriter();
+        try (Arena a = Arena.ofConfined()) {
+            arena = a;
+            write(out, new GGUFWriter());
+        } finally {
+            arena = null;
+        }
+    }
+
+    private void write(Path out, GGUFWriter w) {
         String a = b.architecture;
         w.put("general.architecture", MetadataValue.of(a));
         w.put("general.name", MetadataValue.of(b.name));
@@ -239,18 +254,43 @@ public final class RandomModel {
         w.write(out);
     }
 
-    /** A [cols, rows] matrix (ggml order) of Gaussian values from its own generator. */
+    /**
+     * A [cols, rows] matrix (ggml order) of Gaussian values from its own generator; in a type Tern
+     * only reads, random blocks ({@link RandomBlocks}) whose values have about the same spread.
+     */
     private void matrix(GGUFWriter w, SplittableRandom root, String name, int cols, int rows) {
         long[] shape = {cols, rows};
         SplittableRandom rnd = root.split();
         double std = b.std;
         GGMLType type = ModelQuantizer.tensorType(name, shape, GGMLType.F32, b.weightType);
+        if (!type.isQuantizable()) {
+            long blocks = (long) cols * rows / type.blockSize;
+            MemorySegment data = arena.allocate(blocks * type.blockBytes, 64);
+            Random r = new Random(rnd.nextLong());
+            RandomBlocks.fill(type, r, data, 0, blocks, (float) (std / unitSpread(type, r)));
+            w.addTensor(name, shape, type, data);
+            return;
+        }
         w.addTensor(name, shape, type, (first, count, dst) -> {
             int n = count * cols;
             for (int i = 0; i < n; i++) {
                 dst[i] = (float) (rnd.nextGaussian() * std);
             }
         });
+    }
+
+    /** The root mean square of random blocks of this type with scale 1 (64 of them). */
+    private static double unitSpread(GGMLType type, Random r) {
+        int blocks = 64;
+        MemorySegment sample = Arena.ofAuto().allocate((long) blocks * type.blockBytes);
+        RandomBlocks.fill(type, r, sample, 0, blocks, 1f);
+        float[] v = new float[blocks * type.blockSize];
+        TensorFormat.of(type).dequantize(sample, 0, v, 0, v.length);
+        double sum = 0;
+        for (float x : v) {
+            sum += (double) x * x;
+        }
+        return Math.sqrt(sum / v.length);
     }
 
     private static void ones(GGUFWriter w, String name, int n) {

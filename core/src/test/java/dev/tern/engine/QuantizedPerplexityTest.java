@@ -29,7 +29,7 @@ class QuantizedPerplexityTest {
      * (q4_1 −0.85%, q4_0 +0.07%, q4_k_m −0.05%), IQ4_NL and IQ4_XS here at about −1.2% and
      * −0.9%: 2% leaves room for a quantizer's luck. A misread level or nibble goes past it (half
      * of each IQ4_NL block's values 5% too large: 102.3 → 108.0); a subtler bug may not (IQ4_XS's
-     * sub-block scales off by one, in its few ffn_down matrices: 102.7 → 103.7), which the
+     * sub-block scales off by one: 102.7 → 103.7), which the
      * kernels' own tests and the decode check below are there for.
      */
     private static final double PERPLEXITY_TOLERANCE = 0.02;
@@ -51,7 +51,7 @@ class QuantizedPerplexityTest {
         String text = Files.readString(Fixtures.stories260K("reference/gpl3-12k.txt"), StandardCharsets.UTF_8);
         int[] tokens;
         try (GGUFFile f = GGUFFile.open(out)) {
-            // Rows of 288 do not split into IQ4_XS's 256-value blocks: only ffn_down's rows of 768 stay IQ4_XS.
+            // Every matrix of this model (rows of 512 and 1024) splits into 256-value blocks, so none falls back.
             for (GGUFTensorInfo t : f.tensors()) {
                 GGMLType want = t.shape().length == 1 ? GGMLType.F32 : t.shape()[0] % 256 == 0 ? type : GGMLType.IQ4_NL;
                 assertEquals(want, t.type(), t.name());

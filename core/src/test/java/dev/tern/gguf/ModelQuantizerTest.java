@@ -265,7 +265,17 @@ class ModelQuantizerTest {
         assertEquals(36, ModelQuantizer.fileType(GGMLType.TQ1_0));
         assertEquals(37, ModelQuantizer.fileType(GGMLType.TQ2_0));
         assertEquals(38, ModelQuantizer.fileType(GGMLType.MXFP4));
-        assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.IQ2_XXS));
+        // llama.h's numbers for the types Tern only reads, which random models of them carry
+        assertEquals(19, ModelQuantizer.fileType(GGMLType.IQ2_XXS));
+        assertEquals(20, ModelQuantizer.fileType(GGMLType.IQ2_XS));
+        assertEquals(23, ModelQuantizer.fileType(GGMLType.IQ3_XXS));
+        assertEquals(24, ModelQuantizer.fileType(GGMLType.IQ1_S));
+        assertEquals(26, ModelQuantizer.fileType(GGMLType.IQ3_S));
+        assertEquals(28, ModelQuantizer.fileType(GGMLType.IQ2_S));
+        assertEquals(31, ModelQuantizer.fileType(GGMLType.IQ1_M));
+        assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.Q8_K));
+        TernException e = assertThrows(TernException.class, () -> ModelQuantizer.requireQuantizable(GGMLType.IQ2_XXS));
+        assertTrue(e.getMessage().contains("reads it but does not write it"), e.getMessage());
     }
 
     @Test

@@ -216,10 +216,14 @@ class RandomModelTest {
         assertTrue(e.getMessage().contains("ffn_down") && e.getMessage().contains("172"), e.getMessage());
     }
 
-    /** Every supported weight type: the matrices are of that type and decode to the requested std. */
+    /**
+     * Every supported weight type: the matrices are of that type and decode to the requested std
+     * (types Tern only reads are random blocks scaled to it, so within a looser bound).
+     */
     @ParameterizedTest
     @EnumSource(value = GGMLType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K",
-            "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4"})
+            "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "TQ1_0", "TQ2_0", "MXFP4", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S",
+            "IQ1_M"})
     void writesEveryWeightType(GGMLType type) {
         Path p = dir.resolve("t.gguf");
         RandomModel.builder().dim(256).ffn(512).layers(1).heads(4).kvHeads(4).vocab(512).weightType(type).build().write(p);
@@ -233,7 +237,7 @@ class RandomModelTest {
                     for (float x : v) {
                         s2 += (double) x * x;
                     }
-                    assertEquals(0.02, Math.sqrt(s2 / v.length), 0.02 * 0.1, t.name());
+                    assertEquals(0.02, Math.sqrt(s2 / v.length), 0.02 * (type.isQuantizable() ? 0.1 : 0.25), t.name());
                 }
             }
         }
