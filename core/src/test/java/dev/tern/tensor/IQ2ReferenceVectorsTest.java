@@ -3,16 +3,12 @@ package dev.tern.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -26,77 +22,25 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class IQ2ReferenceVectorsTest {
 
-    private record Case(GGMLType type, byte[] blocks, float[] values) {
-    }
-
     private static List<String> lines() throws IOException {
-        try (InputStream in = IQ2ReferenceVectorsTest.class.getResourceAsStream("iq2-dequantize-vectors.txt")) {
-            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
-        }
+        return ReferenceVectors.lines("iq2-dequantize-vectors.txt");
     }
 
-    private static List<Case> cases() throws IOException {
-        List<String> lines = lines().stream().filter(l -> !l.contains(" grid ")).toList();
-        List<Case> cases = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i += 2) {
-            String[] head = lines.get(i).split(" ");
-            String[] bits = lines.get(i + 1).split(" ");
-            float[] values = new float[bits.length];
-            for (int j = 0; j < bits.length; j++) {
-                values[j] = Float.intBitsToFloat(Integer.parseUnsignedInt(bits[j], 16));
-            }
-            cases.add(new Case(GGMLType.valueOf(head[0]), HexFormat.of().parseHex(head[1]), values));
-        }
-        return cases;
-    }
-
-    private static MemorySegment segment(Arena arena, byte[] blocks, int at) {
-        MemorySegment seg = arena.allocate(at + blocks.length);
-        MemorySegment.copy(blocks, 0, seg, Blocks.I8, at, blocks.length);
-        return seg;
+    private static List<ReferenceVectors.Case> cases() throws IOException {
+        return ReferenceVectors.cases(lines().stream().filter(l -> !l.contains(" grid ")).toList());
     }
 
     @Test
     void dequantizeMatchesLlamaCppBitForBit() throws IOException {
-        List<Case> cases = cases();
+        List<ReferenceVectors.Case> cases = cases();
         assertEquals(List.of(GGMLType.IQ2_XXS, GGMLType.IQ2_XXS, GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_XS,
-                GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ2_S, GGMLType.IQ2_S), cases.stream().map(Case::type).toList());
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases) {
-                int n = c.values().length;
-                assertEquals(c.type().byteSize(n), c.blocks().length, c.type() + " case size");
-                // At an odd offset too, as blocks of a tensor lie in a file.
-                for (int at : new int[]{0, 3}) {
-                    float[] out = new float[n + 2];
-                    TensorFormat.of(c.type()).dequantize(segment(arena, c.blocks(), at), at, out, 1, n);
-                    for (int i = 0; i < n; i++) {
-                        assertEquals(Float.floatToIntBits(c.values()[i]), Float.floatToIntBits(out[1 + i]),
-                                c.type() + " " + n + " values, offset " + at + ", value " + i + ": llama.cpp " + c.values()[i] + ", ours " + out[1 + i]);
-                    }
-                }
-            }
-        }
+                GGMLType.IQ2_XS, GGMLType.IQ2_S, GGMLType.IQ2_S, GGMLType.IQ2_S), cases.stream().map(ReferenceVectors.Case::type).toList());
+        ReferenceVectors.assertDequantizes(cases, "llama.cpp");
     }
 
     @Test
     void dotMatchesLlamaCppValuesTimesX() throws IOException {
-        Random rnd = new Random(5);
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases()) {
-                int n = c.values().length;
-                float[] x = DotKernelTest.gaussian(rnd, n + 1);
-                double sum = 0, absSum = 0;
-                for (int i = 0; i < n; i++) {
-                    double p = (double) c.values()[i] * x[1 + i];
-                    sum += p;
-                    absSum += Math.abs(p);
-                }
-                for (int at : new int[]{0, 5}) {
-                    float dot = TensorFormat.of(c.type()).dot(segment(arena, c.blocks(), at), at, x, 1, n);
-                    assertEquals(sum, dot, 2.0 * n * 0x1p-24 * absSum, c.type() + " " + n + " values, offset " + at);
-                }
-            }
-        }
+        ReferenceVectors.assertDots(cases());
     }
 
     @Test
@@ -115,7 +59,7 @@ class IQ2ReferenceVectorsTest {
                     default -> 1024;
                 }, n / 8, type + ": one group per grid entry");
                 float[] out = new float[n];
-                TensorFormat.of(type).dequantize(segment(arena, blocks, 0), 0, out, 0, n);
+                TensorFormat.of(type).dequantize(ReferenceVectors.segment(arena, blocks, 0), 0, out, 0, n);
                 ByteBuffer bytes = ByteBuffer.allocate(4 * n).order(ByteOrder.LITTLE_ENDIAN);
                 bytes.asFloatBuffer().put(out);
                 CRC32 crc = new CRC32();

@@ -3,12 +3,8 @@ package dev.tern.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
 
@@ -23,32 +19,15 @@ import static org.junit.jupiter.api.Assertions.*;
 class IQ3IQ1ReferenceVectorsTest {
     private static final List<GGMLType> TYPES = List.of(GGMLType.IQ3_XXS, GGMLType.IQ3_S, GGMLType.IQ1_S, GGMLType.IQ1_M);
 
-    private record Case(GGMLType type, byte[] blocks, float[] values) {
-    }
-
-    private static List<Case> cases() throws IOException {
-        List<String> lines;
-        try (InputStream in = IQ3IQ1ReferenceVectorsTest.class.getResourceAsStream("iq3-iq1-dequantize-vectors.txt")) {
-            lines = new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
-        }
-        List<Case> cases = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i += 2) {
-            String[] head = lines.get(i).split(" ");
-            String[] bits = lines.get(i + 1).split(" ");
-            float[] values = new float[bits.length];
-            for (int j = 0; j < bits.length; j++) {
-                values[j] = Float.intBitsToFloat(Integer.parseUnsignedInt(bits[j], 16));
-            }
-            cases.add(new Case(GGMLType.valueOf(head[0]), HexFormat.of().parseHex(head[1]), values));
-        }
-        return cases;
+    private static List<ReferenceVectors.Case> cases() throws IOException {
+        return ReferenceVectors.cases("iq3-iq1-dequantize-vectors.txt");
     }
 
     @Test
     void casesCoverEachTypeWithQuantizedAndRandomBlocks() throws IOException {
-        List<Case> cases = cases();
-        assertEquals(TYPES.stream().flatMap(t -> java.util.stream.Stream.of(t, t)).toList(), cases.stream().map(Case::type).toList());
-        for (Case c : cases) {
+        List<ReferenceVectors.Case> cases = cases();
+        assertEquals(TYPES.stream().flatMap(t -> java.util.stream.Stream.of(t, t)).toList(), cases.stream().map(ReferenceVectors.Case::type).toList());
+        for (ReferenceVectors.Case c : cases) {
             assertEquals(c.type().byteSize(c.values().length), c.blocks().length, c.type() + " case size");
             long nonZero = 0;
             for (float v : c.values()) {
@@ -60,42 +39,12 @@ class IQ3IQ1ReferenceVectorsTest {
 
     @Test
     void dequantizeMatchesLibggmlBitForBit() throws IOException {
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases()) {
-                int n = c.values().length;
-                // At an odd offset too, as blocks of a tensor lie in a file.
-                for (int at : new int[]{0, 3}) {
-                    MemorySegment seg = arena.allocate(at + c.blocks().length);
-                    MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, at, c.blocks().length);
-                    float[] out = new float[n + 2];
-                    TensorFormat.of(c.type()).dequantize(seg, at, out, 1, n);
-                    for (int i = 0; i < n; i++) {
-                        assertEquals(Float.floatToIntBits(c.values()[i]), Float.floatToIntBits(out[1 + i]),
-                                c.type() + " " + n + " values, offset " + at + ", value " + i + ": libggml " + c.values()[i] + ", ours " + out[1 + i]);
-                    }
-                }
-            }
-        }
+        ReferenceVectors.assertDequantizes(cases(), "libggml");
     }
 
     @Test
     void dotMatchesLibggmlValuesTimesX() throws IOException {
-        Random rnd = new Random(5);
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases()) {
-                int n = c.values().length;
-                MemorySegment seg = arena.allocate(3 + c.blocks().length);
-                MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, 3, c.blocks().length);
-                float[] x = DotKernelTest.gaussian(rnd, n + 1);
-                double sum = 0, absSum = 0;
-                for (int i = 0; i < n; i++) {
-                    double p = (double) c.values()[i] * x[1 + i];
-                    sum += p;
-                    absSum += Math.abs(p);
-                }
-                assertEquals(sum, TensorFormat.of(c.type()).dot(seg, 3, x, 1, n), 2.0 * n * 0x1p-24 * absSum, c.type() + " " + n + " values");
-            }
-        }
+        ReferenceVectors.assertDots(cases());
     }
 
     /** The dot kernel's table-free signs against ksigns_iq2xs (itself checked by dequantize): every 7-bit group in every place. */

@@ -3,14 +3,9 @@ package dev.tern.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.Random;
 import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -25,78 +20,21 @@ import static org.junit.jupiter.api.Assertions.*;
  */
 class IQ4ReferenceVectorsTest {
 
-    private record Case(GGMLType type, byte[] blocks, float[] values) {
-    }
-
-    /** The resource's lines but its comment header. */
-    private static List<String> lines(String resource) throws IOException {
-        try (InputStream in = IQ4ReferenceVectorsTest.class.getResourceAsStream(resource)) {
-            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
-        }
-    }
-
-    /** Floats from their bit patterns in hex, space-separated. */
-    private static float[] floats(String hexBits) {
-        String[] bits = hexBits.split(" ");
-        float[] values = new float[bits.length];
-        for (int j = 0; j < bits.length; j++) {
-            values[j] = Float.intBitsToFloat(Integer.parseUnsignedInt(bits[j], 16));
-        }
-        return values;
-    }
-
-    private static List<Case> cases() throws IOException {
-        List<String> lines = lines("iq4-dequantize-vectors.txt");
-        List<Case> cases = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i += 2) {
-            String[] head = lines.get(i).split(" ");
-            cases.add(new Case(GGMLType.valueOf(head[0]), HexFormat.of().parseHex(head[1]), floats(lines.get(i + 1))));
-        }
-        return cases;
+    private static List<ReferenceVectors.Case> cases() throws IOException {
+        return ReferenceVectors.cases("iq4-dequantize-vectors.txt");
     }
 
     @Test
     void dequantizeMatchesGgufPyBitForBit() throws IOException {
-        List<Case> cases = cases();
+        List<ReferenceVectors.Case> cases = cases();
         assertEquals(List.of(GGMLType.IQ4_NL, GGMLType.IQ4_NL, GGMLType.IQ4_NL, GGMLType.IQ4_XS, GGMLType.IQ4_XS),
-                cases.stream().map(Case::type).toList());
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases) {
-                int n = c.values().length;
-                assertEquals(c.type().byteSize(n), c.blocks().length, c.type() + " case size");
-                // At an odd offset too, as blocks of a tensor lie in a file.
-                for (int at : new int[]{0, 3}) {
-                    MemorySegment seg = arena.allocate(at + c.blocks().length);
-                    MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, at, c.blocks().length);
-                    float[] out = new float[n + 2];
-                    TensorFormat.of(c.type()).dequantize(seg, at, out, 1, n);
-                    for (int i = 0; i < n; i++) {
-                        assertEquals(Float.floatToIntBits(c.values()[i]), Float.floatToIntBits(out[1 + i]),
-                                c.type() + " " + n + " values, offset " + at + ", value " + i + ": gguf-py " + c.values()[i] + ", ours " + out[1 + i]);
-                    }
-                }
-            }
-        }
+                cases.stream().map(ReferenceVectors.Case::type).toList());
+        ReferenceVectors.assertDequantizes(cases, "gguf-py");
     }
 
     @Test
     void dotMatchesGgufPyValuesTimesX() throws IOException {
-        Random rnd = new Random(3);
-        try (Arena arena = Arena.ofConfined()) {
-            for (Case c : cases()) {
-                int n = c.values().length;
-                MemorySegment seg = arena.allocate(c.blocks().length);
-                MemorySegment.copy(c.blocks(), 0, seg, Blocks.I8, 0, c.blocks().length);
-                float[] x = DotKernelTest.gaussian(rnd, n + 1);
-                double sum = 0, absSum = 0;
-                for (int i = 0; i < n; i++) {
-                    double p = (double) c.values()[i] * x[1 + i];
-                    sum += p;
-                    absSum += Math.abs(p);
-                }
-                assertEquals(sum, TensorFormat.of(c.type()).dot(seg, 0, x, 1, n), 2.0 * n * 0x1p-24 * absSum, c.type() + " " + n + " values");
-            }
-        }
+        ReferenceVectors.assertDots(cases());
     }
 
     /**
@@ -108,7 +46,7 @@ class IQ4ReferenceVectorsTest {
     void quantizeMatchesLlamaCppBytes() throws IOException {
         int rows = 64, cols = 512;
         float[] values = checksumInput(rows, cols);
-        List<String> lines = lines("iq4-quantize-vectors.txt");
+        List<String> lines = ReferenceVectors.lines("iq4-quantize-vectors.txt");
         assertEquals(List.of("IQ4_NL", "IQ4_XS"), lines.stream().map(l -> l.substring(0, l.indexOf(' '))).toList());
         try (Arena arena = Arena.ofConfined()) {
             for (String line : lines) {
