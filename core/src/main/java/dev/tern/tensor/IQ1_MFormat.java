@@ -63,7 +63,7 @@ public final class IQ1_MFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** As dequantize_row_iq1_m rounds: dl·(g + delta), one rounding. */
+    /** As dequantize_row_iq1_m rounds: dl·(g + delta), one rounding; 16 values at a time, as IQ1_S's dequantizer. */
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
@@ -71,17 +71,13 @@ public final class IQ1_MFormat implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = d(w, o);
-            for (int i = 0; i < 8; i++) {
-                int sc = Short.toUnsignedInt(w.get(Blocks.I16, o + SCALES + 2 * (i >> 1))) >>> 6 * (i & 1);
-                for (int l = 0; l < 4; l++) {
-                    int h = Blocks.u8(w, o + QH + 2 * i + (l >> 1)) >>> 4 * (l & 1);
-                    float dl = d * (2 * (sc >>> 3 * (l >> 1) & 7) + 1);
-                    float delta = (h & 8) != 0 ? -IQ1Grids.DELTA : IQ1Grids.DELTA;
-                    long g = IQ1Grids.GRID[Blocks.u8(w, o + 4 * i + l) | (h & 7) << 8];
-                    for (int j = 0; j < 8; j++) {
-                        out[y++] = dl * ((byte) (g >>> 8 * j) + delta);
-                    }
-                }
+            for (int i = 0; i < 8; i++, y += 32) {
+                int sc = w.get(Blocks.I16, o + SCALES + 2 * (i >> 1)) >>> 6 * (i & 1);
+                long idx = Long.expand(w.get(Blocks.I32, o + 4 * i), 0x00FF00FF00FF00FFL)
+                        | Long.expand(w.get(Blocks.I16, o + QH + 2 * i), 0x0F000F000F000F00L);
+                Vec.store16(IQ1_SFormat.eighths((int) idx & 0xFFF, (int) (idx >>> 16) & 0xFFF), d * (2 * (sc & 7) + 1) * 0.125f, out, y);
+                Vec.store16(IQ1_SFormat.eighths((int) (idx >>> 32) & 0xFFF, (int) (idx >>> 48) & 0xFFF),
+                        d * (2 * (sc >>> 3 & 7) + 1) * 0.125f, out, y + 16);
             }
         }
     }

@@ -68,7 +68,10 @@ public final class IQ3_SFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** As dequantize_row_iq3_s rounds: the scale d·(1 + 2·sc), times the magnitude, then the sign. */
+    /**
+     * As dequantize_row_iq3_s rounds: the scale d·(1 + 2·sc), times the magnitude, then the sign;
+     * the dot kernel's signed byte vectors, widened and scaled, as IQ3_XXS's dequantizer.
+     */
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
@@ -77,16 +80,15 @@ public final class IQ3_SFormat implements TensorFormat {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
             int scales = w.get(Blocks.I32, o + SCALES);
-            for (int i = 0; i < 8; i++) {
-                float db = d * (1 + 2 * (scales >>> 4 * i & 0xF));
-                int h = Blocks.u8(w, o + QH + i);
+            long qh = w.get(Blocks.I64, o + QH);
+            for (int i = 0; i < 8; i++, y += 32) {
                 int signs = w.get(Blocks.I32, o + SIGNS + 4 * i);
-                for (int k = 0; k < 8; k++, signs >>>= 4) {
-                    int g = IQ3Grids.S[Blocks.u8(w, o + QS + 8 * i + k) | (h >>> k & 1) << 8];
-                    for (int j = 0; j < 4; j++) {
-                        out[y++] = db * (g >>> 8 * j & 0xFF) * ((signs >>> j & 1) != 0 ? -1f : 1f);
-                    }
-                }
+                long qs = w.get(Blocks.I64, o + QS + 8 * i);
+                int h = (int) (qh >>> 8 * i);
+                float db = d * (1 + 2 * (scales >>> 4 * i & 0xF));
+                Vec.store16(entries((int) qs, h).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF)), db, out, y);
+                Vec.store16(entries((int) (qs >>> 32), h >>> 4).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16)),
+                        db, out, y + 16);
             }
         }
     }

@@ -86,7 +86,13 @@ public final class IQ3_XXSFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** As dequantize_row_iq3_xxs rounds: the scale d·(0.5 + s)·0.5, times the magnitude, then the sign. */
+    /**
+     * As dequantize_row_iq3_xxs rounds: the scale d·(0.5 + s)·0.5, times the magnitude, then the
+     * sign. The dot kernel's signed byte vectors widened and scaled give exactly that (negation
+     * commutes with rounding), 16 values at a time: `CpuTimeAB matmul IQ3_XXS 16 400 2048`, whose
+     * batches dequantize rows, 7.6 GFLOP/s value by value with a branch on each random sign bit,
+     * 21.1 with the sign as a flipped bit, 59.9 with these vectors (IQ3_S: 7.3, 17.8, 56.5).
+     */
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
@@ -94,16 +100,13 @@ public final class IQ3_XXSFormat implements TensorFormat {
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
-            for (int i = 0; i < 8; i++) {
+            for (int i = 0; i < 8; i++, y += 32) {
                 int aux = w.get(Blocks.I32, o + SIGNS + 4 * i);
+                int signs = spreadSigns(aux);
+                long qs = w.get(Blocks.I64, o + QS + 8 * i);
                 float db = d * (0.5f + (aux >>> 28)) * 0.5f;
-                int signs = signs(aux);
-                for (int k = 0; k < 8; k++, signs >>>= 4) {
-                    int g = IQ3Grids.XXS[Blocks.u8(w, o + QS + 8 * i + k)];
-                    for (int j = 0; j < 4; j++) {
-                        out[y++] = db * (g >>> 8 * j & 0xFF) * ((signs >>> j & 1) != 0 ? -1f : 1f);
-                    }
-                }
+                Vec.store16(entries((int) qs).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF)), db, out, y);
+                Vec.store16(entries((int) (qs >>> 32)).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16)), db, out, y + 16);
             }
         }
     }
