@@ -1,15 +1,18 @@
 package dev.tern.cli;
 
+import dev.tern.testing.Adapters;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** bench-serve against an in-process server, and the option parsing of serve. */
+/** bench-serve against an in-process server, and the option parsing of serve (LoRA modules included). */
 class ServeCommandsTest {
 
     @Test
@@ -63,6 +66,23 @@ class ServeCommandsTest {
             assertEquals(1, r.err().strip().lines().count(), r.err());
             assertTrue(r.err().contains("--chat-template-kwargs"), r.err());
         }
+    }
+
+    @Test
+    void serveRefusesLoraModulesThatAreNotNameEqualsFile(@TempDir Path dir) {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli r = Cli.run("serve", "-m", model, "--port", "0", "--warmup", "0", "--lora-modules", "justafile.gguf");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: --lora-modules takes NAME=FILE, got 'justafile.gguf'", r.err().strip());
+        // An adapter file that is the model itself: one line naming what is wrong, before anything listens.
+        r = Cli.run("serve", "-m", model, "--port", "0", "--warmup", "0", "--lora-modules", "story=" + model);
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("not a LoRA adapter"), r.err());
+        Path a = Adapters.stories260KQuery(dir.resolve("a.gguf"), 1f);
+        r = Cli.run("serve", "-m", model, "--port", "0", "--warmup", "0", "--lora-modules", "x=" + a, "x=" + a);
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: two LoRA adapters are named 'x'", r.err().strip());
     }
 
     @Test
