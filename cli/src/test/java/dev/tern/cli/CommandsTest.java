@@ -75,6 +75,12 @@ class CommandsTest {
         Cli run = Cli.run("run", "-m", q8.toString(), "-n", "5", "--temp", "0", "--format", "json", "hello");
         assertEquals(0, run.exitCode(), run.err());
         assertTrue(run.out().contains("\"predicted_n\":5"), run.out());
+        // llama-quantize's mixes by their names: Q4_K_M gives the output Q6_K, the rest mostly Q4_K
+        Path mix = dir.resolve("tiny-q4_k_m.gguf");
+        Cli m = Cli.run("quantize", f32.toString(), mix.toString(), "q4_k_m");
+        assertEquals(0, m.exitCode(), m.err());
+        Cli mixInfo = Cli.run("info", "-m", mix.toString(), "--tensors");
+        assertTrue(mixInfo.out().contains("output.weight Q6_K") && mixInfo.out().contains("Q4_K"), mixInfo.out());
     }
 
     @Test

@@ -19,9 +19,11 @@ import java.util.List;
  * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (IQ4_XS→IQ4_NL,
  * Q2_K, Q3_K, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
  * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4 there is none and, as in llama.cpp, quantization fails.
- * llama.cpp's default mixes (Q6_K output, Q4_K_M's Q6_K tensors, TQ's Q4_K token embedding) are
- * not applied: MXFP4 goes to every matrix, as llama-quantize {@code --pure MXFP4_MOE} does, where
- * its MXFP4_MOE mix keeps MXFP4 for expert (3-D) tensors and writes the dense ones as Q8_0. Tensors are written in llama-quantize's order and
+ * llama.cpp's default mixes apply only when asked for by name ({@link QuantMix}: Q4_K_M and the
+ * other K-quant mixes); a tensor type is pure: MXFP4 goes to every matrix, as llama-quantize
+ * {@code --pure MXFP4_MOE} does, where its MXFP4_MOE mix keeps MXFP4 for expert (3-D) tensors and
+ * writes the dense ones as Q8_0, and TQ1_0/TQ2_0 keep their own type for the token embedding (the
+ * mix gives it Q4_K). Tensors are written in llama-quantize's order and
  * {@code general.quantization_version} and {@code general.file_type} are set as it sets them,
  * so that the result matches llama-quantize's own output wherever the types agree.
  */
@@ -39,7 +41,20 @@ public final class ModelQuantizer {
     /** Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. */
     public static void quantize(Path in, Path out, GGMLType type) {
         requireQuantizable(type);
-        int fileType = fileType(type);
+        quantize(in, out, fileType(type), (name, shape, f) -> type);
+    }
+
+    /** Writes {@code in} in llama-quantize's mix {@code mix} (its default mode, not --pure). */
+    public static void quantize(Path in, Path out, QuantMix mix) {
+        quantize(in, out, mix.fileType, (name, shape, f) -> mix.typeOf(name, shape[0], QuantMix.Shape.of(f)));
+    }
+
+    /** The type a weight matrix is asked for, before the row-size fallback. */
+    private interface Choice {
+        GGMLType of(String name, long[] shape, GGUFFile file);
+    }
+
+    private static void quantize(Path in, Path out, int fileType, Choice choice) {
         try (GGUFFile src = GGUFFile.open(in)) {
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
             // llama.cpp re-appends these two keys, so they end up last even when present
@@ -54,7 +69,7 @@ public final class ModelQuantizer {
             for (GGUFTensorInfo t : tensors) {
                 GGMLType target;
                 try {
-                    target = tensorType(t.name(), t.shape(), t.type(), type);
+                    target = tensorType(t.name(), t.shape(), t.type(), choice.of(t.name(), t.shape(), src));
                 } catch (TernException e) {
                     throw new TernException(in + ": " + e.getMessage());
                 }

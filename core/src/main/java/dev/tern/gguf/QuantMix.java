@@ -1,0 +1,86 @@
+package dev.tern.gguf;
+
+import dev.tern.tensor.GGMLType;
+
+/**
+ * llama-quantize's K-quant mixes for dense Llama-family models (what it writes without
+ * {@code --pure}): the mix's base type for most weights, and more bits where its
+ * {@code llama_tensor_get_type_impl} gives them: the output matrix (or a tied token embedding) in
+ * Q6_K; attn_v, ffn_down and attn_output raised per layer as each mix says. The row-size fallback
+ * ({@link ModelQuantizer#tensorType}) applies afterwards, as in llama.cpp.
+ */
+public enum QuantMix {
+    Q3_K_S(11, GGMLType.Q3_K), Q3_K_M(12, GGMLType.Q3_K), Q3_K_L(13, GGMLType.Q3_K),
+    Q4_K_S(14, GGMLType.Q4_K), Q4_K_M(15, GGMLType.Q4_K),
+    Q5_K_S(16, GGMLType.Q5_K), Q5_K_M(17, GGMLType.Q5_K);
+
+    /** The llama_ftype number the file records. */
+    public final int fileType;
+    /** The type of the weights the mix does not raise. */
+    public final GGMLType base;
+
+    QuantMix(int fileType, GGMLType base) {
+        this.fileType = fileType;
+        this.base = base;
+    }
+
+    /** What the mix needs of the model: its layer count, GQA ratio, whether the output is the token embedding, 70B. */
+    record Shape(int layers, int gqa, boolean tiedOutput, boolean is70B) {
+        static Shape of(GGUFFile f) {
+            String a = f.getString("general.architecture") + ".";
+            int layers = f.getInt(a + "block_count"), heads = f.getInt(a + "attention.head_count");
+            int kvHeads = f.getInt(a + "attention.head_count_kv", heads);
+            // llama.cpp's LLM_TYPE_70B: a llama of 80 layers whose heads share KV heads
+            boolean is70B = f.getString("general.architecture").equals("llama") && layers == 80 && heads != kvHeads;
+            return new Shape(layers, heads / kvHeads, !f.hasTensor("output.weight"), is70B);
+        }
+    }
+
+    /** llama.cpp's use_more_bits: the first and last eighth of the layers, and every third in between. */
+    private static boolean moreBits(int layer, int layers) {
+        return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
+    }
+
+    /** The tensor's type in this mix, before the fallback for rows that do not split into its blocks. */
+    GGMLType typeOf(String name, long rowLength, Shape s) {
+        if (name.equals("output.weight") || s.tiedOutput() && name.equals("token_embd.weight")) {
+            return rowLength % base.blockSize != 0 ? GGMLType.Q8_0 : GGMLType.Q6_K;
+        }
+        int layer = layerOf(name);
+        if (name.endsWith("attn_v.weight")) {
+            GGMLType t = switch (this) {
+                case Q3_K_M -> layer < 2 ? GGMLType.Q5_K : GGMLType.Q4_K;
+                case Q3_K_L -> GGMLType.Q5_K;
+                case Q4_K_M, Q5_K_M -> moreBits(layer, s.layers()) ? GGMLType.Q6_K : base;
+                case Q4_K_S -> layer < 4 ? GGMLType.Q5_K : base;
+                default -> base;
+            };
+            return s.is70B() && (t == GGMLType.Q3_K || t == GGMLType.Q4_K) ? GGMLType.Q5_K : t;
+        }
+        if (name.endsWith("ffn_down.weight")) {
+            return switch (this) {
+                case Q3_K_M -> layer < s.layers() / 16 ? GGMLType.Q5_K : GGMLType.Q4_K;
+                case Q3_K_L -> GGMLType.Q5_K;
+                case Q4_K_M, Q5_K_M -> moreBits(layer, s.layers()) ? GGMLType.Q6_K : base;
+                case Q4_K_S -> layer < s.layers() / 8 ? GGMLType.Q5_K : base;
+                default -> base;
+            };
+        }
+        if (name.endsWith("attn_output.weight")) {
+            return switch (this) {
+                case Q3_K_M -> GGMLType.Q4_K;
+                case Q3_K_L -> GGMLType.Q5_K;
+                default -> base;
+            };
+        }
+        return base;
+    }
+
+    /** N of blk.N., -1 outside the blocks. */
+    private static int layerOf(String name) {
+        if (!name.startsWith("blk.")) {
+            return -1;
+        }
+        return Integer.parseInt(name.substring(4, name.indexOf('.', 4)));
+    }
+}

@@ -1,0 +1,78 @@
+package dev.tern.gguf;
+
+import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * llama-quantize's K-quant mixes against llama.cpp's own llama_model_quantize (its default mode,
+ * not --pure): the types it chose per tensor on two random shapes (llama-quantize-mix-types.txt),
+ * and whole files of the fixtures, which must be llama.cpp's byte for byte (CRC-32 and size of the
+ * files it wrote from the same F32 GGUFs, with libllama of node-llama-cpp 3.22.1).
+ */
+class QuantMixTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void tensorTypesAreLlamaCppsOnTwoShapes() throws IOException {
+        List<String> lines;
+        try (InputStream in = QuantMixTest.class.getResourceAsStream("llama-quantize-mix-types.txt")) {
+            lines = new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
+        }
+        assertEquals(14, lines.size());
+        for (String line : lines) {
+            String[] parts = line.split(" \\| ");
+            String[] head = parts[0].split(" ");
+            boolean tied = head[0].equals("r16t");
+            QuantMix.Shape shape = tied ? new QuantMix.Shape(24, 1, true, false) : new QuantMix.Shape(16, 4, false, false);
+            QuantMix mix = QuantMix.valueOf(head[1]);
+            String embd = mix.typeOf("token_embd.weight", 256, shape).name();
+            assertEquals(parts[1], (tied ? "-" : mix.typeOf("output.weight", 256, shape).name()) + " " + embd, line);
+            int layers = shape.layers();
+            assertEquals(parts[2], types(mix, shape, layers, "attn_v"), line);
+            assertEquals(parts[3], types(mix, shape, layers, "ffn_down"), line);
+            assertEquals(parts[4], types(mix, shape, layers, "attn_output"), line);
+        }
+    }
+
+    private static String types(QuantMix mix, QuantMix.Shape shape, int layers, String kind) {
+        List<String> out = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            out.add(mix.typeOf("blk." + l + "." + kind + ".weight", 256, shape).name());
+        }
+        return String.join(",", out);
+    }
+
+    /** stories260K's rows of 64 and 172 also take llama.cpp's fallbacks (Q5_0/Q5_1/IQ4_NL/Q4_0, F16). */
+    @ParameterizedTest
+    @CsvSource({
+            "stories260K, Q3_K_S, 511a3191, 277024", "stories260K, Q3_K_M, bd8a829f, 281120", "stories260K, Q3_K_L, ecd43c1f, 282784",
+            "stories260K, Q4_K_S, 0d702d81, 303072", "stories260K, Q4_K_M, 2bb73247, 304096", "stories260K, Q5_K_S, dfc89293, 315168",
+            "stories260K, Q5_K_M, 803112c0, 316448",
+            "stories15M, Q3_K_M, f6beb1eb, 7215552", "stories15M, Q4_K_M, 827632fd, 8704448", "stories15M, Q5_K_M, b367b5d4, 10342848"})
+    void filesAreLlamaCppsByteForByte(String model, QuantMix mix, String crc, long size) throws IOException {
+        Path in = model.equals("stories260K") ? Fixtures.stories260K("stories260K-f32.gguf")
+                : Fixtures.stories15M("stories15M-distilled-f32.gguf");
+        Path out = dir.resolve(mix + ".gguf");
+        ModelQuantizer.quantize(in, out, mix);
+        byte[] bytes = Files.readAllBytes(out);
+        CRC32 c = new CRC32();
+        c.update(bytes);
+        assertEquals(size, bytes.length, model + " " + mix + " size");
+        assertEquals(crc, String.format("%08x", c.getValue()), model + " " + mix);
+    }
+}
