@@ -6,19 +6,27 @@ import dev.tern.gguf.QuantMix;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code tern quantize}: re-encode a GGUF model's weights. */
-@Command(name = "quantize", description = "Write IN's weights as TYPE into OUT: a tensor type as llama-quantize --pure does,"
-        + " or one of llama-quantize's K-quant mixes (Q4_K_M …) as it does by default.")
+@Command(name = "quantize", description = "Write IN's weights as TYPE into OUT as llama-quantize does: its mix for TYPE"
+        + " (output in Q6_K, some tensors raised per layer), or with --pure TYPE for every weight matrix.")
 final class QuantizeCommand implements Callable<Integer> {
+    /** llama-quantize's aliases: a K type alone names its _M mix. */
+    private static final Map<String, String> ALIASES = Map.of("Q3_K", "Q3_K_M", "Q4_K", "Q4_K_M", "Q5_K", "Q5_K_M");
+
     @Spec
     CommandSpec spec;
+
+    @Option(names = "--pure", description = "Every weight matrix in TYPE, no mix (llama-quantize --pure)")
+    boolean pure;
 
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
@@ -26,27 +34,29 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", description = "Output GGUF")
     Path out;
 
-    @Parameters(index = "2", description = "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, TQ1_0,"
-            + " TQ2_0, MXFP4; or a mix: Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M")
+    @Parameters(index = "2", description = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S, Q4_K_M (Q4_K),"
+            + " Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16; with --pure any type Tern writes")
     String type;
 
     @Override
     public Integer call() {
         String name = type.toUpperCase();
         long t0 = System.nanoTime();
-        if (Arrays.stream(QuantMix.values()).anyMatch(m -> m.name().equals(name))) {
-            ModelQuantizer.quantize(in, out, QuantMix.valueOf(name));
+        QuantMix mix = Arrays.stream(QuantMix.values()).filter(m -> m.name().equals(ALIASES.getOrDefault(name, name)))
+                .findFirst().orElse(null);
+        if (mix != null && !pure) {
+            ModelQuantizer.quantize(in, out, mix);
         } else {
             GGMLType t;
             try {
-                t = GGMLType.valueOf(name);
+                t = mix != null ? mix.base : GGMLType.valueOf(name);
             } catch (IllegalArgumentException e) {
                 throw new TernException("unknown type '" + type + "'");
             }
             ModelQuantizer.requireQuantizable(t);
             ModelQuantizer.quantize(in, out, t);
         }
-        spec.commandLine().getErr().printf("wrote %s (%s) in %.1f s%n", out, name, (System.nanoTime() - t0) / 1e9);
+        spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

@@ -82,6 +82,12 @@ class CommandsTest {
         assertEquals(0, m.exitCode(), m.err());
         Cli mixInfo = Cli.run("info", "-m", mix.toString(), "--tensors");
         assertTrue(mixInfo.out().contains("output.weight Q8_0") && mixInfo.out().contains("attn_q.weight Q5_0"), mixInfo.out());
+        // Q4_0 as llama-quantize writes it by default (output Q6_K, here Q8_0 by its fallback) and with --pure (all Q4_0)
+        Path q4 = dir.resolve("tiny-q4_0.gguf"), pure = dir.resolve("tiny-q4_0-pure.gguf");
+        assertEquals(0, Cli.run("quantize", f32.toString(), q4.toString(), "Q4_0").exitCode());
+        assertEquals(0, Cli.run("quantize", "--pure", f32.toString(), pure.toString(), "Q4_0").exitCode());
+        assertTrue(Cli.run("info", "-m", q4.toString(), "--tensors").out().contains("output.weight Q8_0"));
+        assertTrue(Cli.run("info", "-m", pure.toString(), "--tensors").out().contains("output.weight Q4_0"));
     }
 
     @Test

@@ -19,8 +19,8 @@ import java.util.List;
  * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (IQ4_XS→IQ4_NL,
  * Q2_K, Q3_K, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
  * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4 there is none and, as in llama.cpp, quantization fails.
- * llama.cpp's default mixes apply only when asked for by name ({@link QuantMix}: Q4_K_M and the
- * other K-quant mixes); a tensor type is pure: MXFP4 goes to every matrix, as llama-quantize
+ * llama-quantize's own mixes (its default mode) are {@link QuantMix}es, given to
+ * {@link #quantize(Path, Path, QuantMix)}; a tensor type is pure: MXFP4 goes to every matrix, as llama-quantize
  * {@code --pure MXFP4_MOE} does, where its MXFP4_MOE mix keeps MXFP4 for expert (3-D) tensors and
  * writes the dense ones as Q8_0, and TQ1_0/TQ2_0 keep their own type for the token embedding (the
  * mix gives it Q4_K). Tensors are written in llama-quantize's order and
@@ -44,7 +44,7 @@ public final class ModelQuantizer {
         quantize(in, out, fileType(type), (name, shape, f) -> type);
     }
 
-    /** Writes {@code in} in llama-quantize's mix {@code mix} (its default mode, not --pure). */
+    /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
     public static void quantize(Path in, Path out, QuantMix mix) {
         quantize(in, out, mix.fileType, (name, shape, f) -> mix.typeOf(name, shape[0], QuantMix.Shape.of(f)));
     }
