@@ -3,6 +3,7 @@ package dev.tern.cli;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.MetadataValue;
+import dev.tern.gguf.QuantMix;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,6 +37,9 @@ final class InfoCommand implements Callable<Integer> {
             out.printf("file:          %s (GGUF v%d, %.2f MiB)%n", path, f.version(), f.fileSize() / 1048576.0);
             out.printf("name:          %s%n", f.getString("general.name", "?"));
             out.printf("architecture:  %s%n", arch);
+            if (f.has("general.file_type")) {
+                out.printf("file type:     %s%n", QuantMix.fileTypeName(f.getInt("general.file_type")));
+            }
             for (String key : new String[]{"context_length", "embedding_length", "feed_forward_length", "block_count",
                     "attention.head_count", "attention.head_count_kv", "rope.freq_base", "attention.layer_norm_rms_epsilon"}) {
                 MetadataValue v = f.metadata().get(arch + "." + key);

@@ -82,6 +82,7 @@ class CommandsTest {
         assertEquals(0, m.exitCode(), m.err());
         Cli mixInfo = Cli.run("info", "-m", mix.toString(), "--tensors");
         assertTrue(mixInfo.out().contains("output.weight Q8_0") && mixInfo.out().contains("attn_q.weight Q5_0"), mixInfo.out());
+        assertTrue(mixInfo.out().contains("file type:     Q4_K_M"), mixInfo.out());
         // Q4_0 as llama-quantize writes it by default (output Q6_K, here Q8_0 by its fallback) and with --pure (all Q4_0)
         Path q4 = dir.resolve("tiny-q4_0.gguf"), pure = dir.resolve("tiny-q4_0-pure.gguf");
         assertEquals(0, Cli.run("quantize", f32.toString(), q4.toString(), "Q4_0").exitCode());

@@ -28,6 +28,24 @@ public enum QuantMix {
         this.base = base;
     }
 
+    /**
+     * llama.cpp's name of a {@code general.file_type}: a mix's, else the one tensor type that file
+     * type stands for (F32, F16, BF16, the IQ types), else "ftype N".
+     */
+    public static String fileTypeName(int fileType) {
+        for (QuantMix m : values()) {
+            if (m.fileType == fileType) {
+                return m.name();
+            }
+        }
+        for (GGMLType t : GGMLType.values()) {
+            if (t.isSupported() && ModelQuantizer.fileType(t) == fileType) {
+                return t.name();
+            }
+        }
+        return "ftype " + fileType;
+    }
+
     /** What the mix needs of the model: its layer count, GQA ratio, whether the output is the token embedding, 70B. */
     record Shape(int layers, int gqa, boolean tiedOutput, boolean is70B) {
         static Shape of(GGUFFile f) {
