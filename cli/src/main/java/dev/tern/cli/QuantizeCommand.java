@@ -28,6 +28,15 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--pure", description = "Every weight matrix in TYPE, no mix (llama-quantize --pure)")
     boolean pure;
 
+    @Option(names = "--output-tensor-type", paramLabel = "TYPE", description = "The output matrix in TYPE")
+    String outputType;
+
+    @Option(names = "--token-embedding-type", paramLabel = "TYPE", description = "The token embedding in TYPE")
+    String tokenEmbeddingType;
+
+    @Option(names = "--leave-output-tensor", description = "Keep the output matrix as it is")
+    boolean leaveOutput;
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
@@ -44,19 +53,25 @@ final class QuantizeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         QuantMix mix = Arrays.stream(QuantMix.values()).filter(m -> m.name().equals(ALIASES.getOrDefault(name, name)))
                 .findFirst().orElse(null);
+        ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput);
         if (mix != null && !pure) {
-            ModelQuantizer.quantize(in, out, mix);
+            ModelQuantizer.quantize(in, out, mix, o);
         } else {
-            GGMLType t;
-            try {
-                t = mix != null ? mix.base : GGMLType.valueOf(name);
-            } catch (IllegalArgumentException e) {
-                throw new TernException("unknown type '" + type + "'");
-            }
-            ModelQuantizer.requireQuantizable(t);
-            ModelQuantizer.quantize(in, out, t);
+            ModelQuantizer.quantize(in, out, mix != null ? mix.base : type(type), o);
         }
         spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    /** A tensor type by name, null for none. */
+    private static GGMLType type(String name) {
+        if (name == null) {
+            return null;
+        }
+        try {
+            return GGMLType.valueOf(name.toUpperCase());
+        } catch (IllegalArgumentException e) {
+            throw new TernException("unknown type '" + name + "'");
+        }
     }
 }

@@ -38,15 +38,44 @@ public final class ModelQuantizer {
     private ModelQuantizer() {
     }
 
+    /**
+     * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
+     * choice) and {@code --leave-output-tensor}. An explicit type is written as asked, without the
+     * row-size fallback, as llama.cpp does.
+     */
+    public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
+        public static final Overrides NONE = new Overrides(null, null, false);
+
+        public Overrides {
+            for (GGMLType t : new GGMLType[]{outputType, tokenEmbeddingType}) {
+                if (t != null) {
+                    requireQuantizable(t);
+                }
+            }
+        }
+    }
+
     /** Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. */
     public static void quantize(Path in, Path out, GGMLType type) {
+        quantize(in, out, type, Overrides.NONE);
+    }
+
+    /** As {@link #quantize(Path, Path, GGMLType)} with these overrides (llama-quantize --pure with them). */
+    public static void quantize(Path in, Path out, GGMLType type, Overrides o) {
         requireQuantizable(type);
-        quantize(in, out, fileType(type), (name, shape, f) -> type);
+        quantize(in, out, fileType(type), (name, shape, f) -> type, o);
     }
 
     /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
     public static void quantize(Path in, Path out, QuantMix mix) {
-        quantize(in, out, mix.fileType, (name, shape, f) -> mix.typeOf(name, shape[0], QuantMix.Shape.of(f)));
+        quantize(in, out, mix, Overrides.NONE);
+    }
+
+    /** As {@link #quantize(Path, Path, QuantMix)} with these overrides. */
+    public static void quantize(Path in, Path out, QuantMix mix, Overrides o) {
+        // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
+        quantize(in, out, mix.fileType, (name, shape, f) -> o.outputType() != null && name.equals("token_embd.weight")
+                && !f.hasTensor("output.weight") ? o.outputType() : mix.typeOf(name, shape[0], QuantMix.Shape.of(f)), o);
     }
 
     /** The type a weight matrix is asked for, before the row-size fallback. */
@@ -54,7 +83,7 @@ public final class ModelQuantizer {
         GGMLType of(String name, long[] shape, GGUFFile file);
     }
 
-    private static void quantize(Path in, Path out, int fileType, Choice choice) {
+    private static void quantize(Path in, Path out, int fileType, Choice choice, Overrides o) {
         try (GGUFFile src = GGUFFile.open(in)) {
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
             // llama.cpp re-appends these two keys, so they end up last even when present
@@ -69,7 +98,10 @@ public final class ModelQuantizer {
             for (GGUFTensorInfo t : tensors) {
                 GGMLType target;
                 try {
-                    target = tensorType(t.name(), t.shape(), t.type(), choice.of(t.name(), t.shape(), src));
+                    target = overridden(t, o);
+                    if (target == null) {
+                        target = tensorType(t.name(), t.shape(), t.type(), choice.of(t.name(), t.shape(), src));
+                    }
                 } catch (TernException e) {
                     throw new TernException(in + ": " + e.getMessage());
                 }
@@ -89,6 +121,24 @@ public final class ModelQuantizer {
             }
             w.write(out);
         }
+    }
+
+    /**
+     * The type an override gives this tensor, or null: as llama_tensor_get_type, an explicit output
+     * or token-embedding type is taken as it is (rows that do not fit it fail), and a left output
+     * keeps its type.
+     */
+    private static GGMLType overridden(GGUFTensorInfo t, Overrides o) {
+        GGMLType explicit = t.name().equals("output.weight") ? (o.leaveOutput() ? t.type() : o.outputType())
+                : t.name().equals("token_embd.weight") ? o.tokenEmbeddingType() : null;
+        if (explicit != null) {
+            if (explicit != t.type() && t.shape()[0] % explicit.blockSize != 0) {
+                throw new TernException("tensor " + GGUFFile.quote(t.name()) + " rows of " + t.shape()[0]
+                        + " values do not split into " + explicit + " blocks of " + explicit.blockSize);
+            }
+            return explicit;
+        }
+        return null;
     }
 
     private static boolean isFloat(GGMLType t) {

@@ -1,5 +1,6 @@
 package dev.tern.gguf;
 
+import dev.tern.tensor.GGMLType;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,6 +60,31 @@ class QuantMixTest {
         return String.join(",", out);
     }
 
+    /** llama-quantize's --output-tensor-type, --token-embedding-type and --leave-output-tensor, with a mix and with --pure. */
+    @ParameterizedTest
+    @CsvSource({"Q4_K_M, false, Q8_0, , false, 16a3bfd0, 8767936", "Q4_K_M, false, , , true, 0d6f4be4, 9537984",
+            "Q4_0, true, Q8_0, Q8_0, false, 1fd1f5ff, 8561088", "Q5_K_M, false, Q4_K, Q6_K, false, c8b59e39, 10310080"})
+    void overridesAreLlamaCpps(QuantMix mix, boolean pure, GGMLType output, GGMLType embedding, boolean leave, String crc, long size)
+            throws IOException {
+        Path out = dir.resolve("o.gguf");
+        ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(output, embedding, leave);
+        Path in = Fixtures.stories15M("stories15M-distilled-f32.gguf");
+        if (pure) {
+            ModelQuantizer.quantize(in, out, mix.base, o);
+        } else {
+            ModelQuantizer.quantize(in, out, mix, o);
+        }
+        assertCrc(out, crc, size, mix + " " + o);
+    }
+
+    private static void assertCrc(Path file, String crc, long size, String what) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        CRC32 c = new CRC32();
+        c.update(bytes);
+        assertEquals(size, bytes.length, what + " size");
+        assertEquals(crc, String.format("%08x", c.getValue()), what);
+    }
+
     /** stories260K's rows of 64 and 172 also take llama.cpp's fallbacks (Q5_0/Q5_1/IQ4_NL/Q4_0, F16). */
     @ParameterizedTest
     @CsvSource({
@@ -76,10 +102,6 @@ class QuantMixTest {
                 : Fixtures.stories15M("stories15M-distilled-f32.gguf");
         Path out = dir.resolve(mix + ".gguf");
         ModelQuantizer.quantize(in, out, mix);
-        byte[] bytes = Files.readAllBytes(out);
-        CRC32 c = new CRC32();
-        c.update(bytes);
-        assertEquals(size, bytes.length, model + " " + mix + " size");
-        assertEquals(crc, String.format("%08x", c.getValue()), model + " " + mix);
+        assertCrc(out, crc, size, model + " " + mix);
     }
 }
