@@ -1,6 +1,7 @@
 package dev.tern.cli;
 
 import dev.tern.TernException;
+import dev.tern.gguf.QuantMix;
 import dev.tern.gguf.RandomModel;
 import dev.tern.tensor.GGMLType;
 import picocli.CommandLine.Command;
@@ -10,6 +11,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 /** {@code tern random-model}: a Llama GGUF of any shape with random weights, for benchmarks. */
@@ -35,7 +37,7 @@ final class RandomModelCommand implements Callable<Integer> {
     int vocab = 32000;
     @Option(names = "--ctx", description = "Context length (default: ${DEFAULT-VALUE})")
     int ctx = 4096;
-    @Option(names = "--type", description = "Weight type (default: ${DEFAULT-VALUE})")
+    @Option(names = "--type", description = "Weight type, or a llama-quantize mix such as Q4_K_M (default: ${DEFAULT-VALUE})")
     String type = "Q8_0";
     @Option(names = "--tied", description = "Tie the output matrix to the embedding")
     boolean tied;
@@ -48,15 +50,22 @@ final class RandomModelCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        GGMLType t;
-        try {
-            t = GGMLType.valueOf(type.toUpperCase());
-        } catch (IllegalArgumentException e) {
-            throw new TernException("unknown type '" + type + "'");
+        String name = type.toUpperCase();
+        RandomModel.Builder b = RandomModel.builder().dim(dim).ffn(ffn).layers(layers).heads(heads).kvHeads(kvHeads).vocab(vocab)
+                .context(ctx).tiedOutput(tied).seed(seed).architecture(arch).headDim(headDim);
+        // a mix of llama-quantize's that is not a tensor type of its own (Q4_K_M, …) is written as it mixes
+        if (Arrays.stream(QuantMix.values()).anyMatch(m -> m.name().equals(name))
+                && Arrays.stream(GGMLType.values()).noneMatch(t -> t.name().equals(name))) {
+            b.mix(QuantMix.valueOf(name));
+        } else {
+            try {
+                b.weightType(GGMLType.valueOf(name));
+            } catch (IllegalArgumentException e) {
+                throw new TernException("unknown type '" + type + "'");
+            }
         }
         long t0 = System.nanoTime();
-        RandomModel.builder().dim(dim).ffn(ffn).layers(layers).heads(heads).kvHeads(kvHeads).vocab(vocab).context(ctx)
-                .weightType(t).tiedOutput(tied).seed(seed).architecture(arch).headDim(headDim).build().write(out);
+        b.build().write(out);
         spec.commandLine().getErr().printf("wrote %s in %.1f s%n", out, (System.nanoTime() - t0) / 1e9);
         return 0;
     }

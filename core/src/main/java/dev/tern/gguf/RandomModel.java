@@ -53,6 +53,7 @@ public final class RandomModel {
         private float ropeTheta = 10000f;
         private float rmsEps = 1e-5f;
         private GGMLType weightType = GGMLType.F32;
+        private QuantMix mix;
         private boolean tiedOutput = false;
         private long seed = 42;
         private float std = 0.02f;
@@ -126,6 +127,13 @@ public final class RandomModel {
         /** Type of the weight matrices (norms stay F32); llama.cpp's fallback applies where rows do not fit its blocks. */
         public Builder weightType(GGMLType v) {
             weightType = v;
+            return this;
+        }
+
+        /** Weights as llama-quantize's mix writes them (the output in Q6_K, some tensors raised per layer). */
+        public Builder mix(QuantMix v) {
+            mix = v;
+            weightType = v.base;
             return this;
         }
 
@@ -222,7 +230,7 @@ public final class RandomModel {
         w.put(a + ".attention.value_length", MetadataValue.ofUInt32(headDim()));
         w.put(a + ".rope.freq_base", MetadataValue.ofFloat32(b.ropeTheta));
         w.put(a + ".attention.layer_norm_rms_epsilon", MetadataValue.ofFloat32(b.rmsEps));
-        w.put("general.file_type", MetadataValue.ofUInt32(ModelQuantizer.fileType(b.weightType)));
+        w.put("general.file_type", MetadataValue.ofUInt32(b.mix != null ? b.mix.fileType : ModelQuantizer.fileType(b.weightType)));
         w.put(a + ".vocab_size", MetadataValue.ofUInt32(b.vocab));
         w.put(a + ".rope.dimension_count", MetadataValue.ofUInt32(headDim()));
         w.putAll(tokenizerMetadata());
@@ -262,7 +270,8 @@ public final class RandomModel {
         long[] shape = {cols, rows};
         SplittableRandom rnd = root.split();
         double std = b.std;
-        GGMLType type = ModelQuantizer.tensorType(name, shape, GGMLType.F32, b.weightType);
+        GGMLType type = ModelQuantizer.tensorType(name, shape, GGMLType.F32, b.mix == null ? b.weightType
+                : b.mix.typeOf(name, cols, new QuantMix.Shape(b.layers, b.heads / b.kvHeads, b.tiedOutput, false)));
         if (!type.isQuantizable()) {
             long blocks = (long) cols * rows / type.blockSize;
             MemorySegment data = arena.allocate(blocks * type.blockBytes, 64);

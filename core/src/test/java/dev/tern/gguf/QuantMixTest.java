@@ -30,12 +30,35 @@ class QuantMixTest {
     @TempDir
     Path dir;
 
+    private static List<String> typeLines() throws IOException {
+        try (InputStream in = QuantMixTest.class.getResourceAsStream("llama-quantize-mix-types.txt")) {
+            return new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
+        }
+    }
+
+    /** A random model written in a mix has the types llama.cpp gave the same shape (r16: 16 layers, GQA 4). */
+    @Test
+    void randomModelsInAMixHaveLlamaCppsTypes() throws IOException {
+        Path p = dir.resolve("r16.gguf");
+        RandomModel.builder().dim(256).ffn(512).layers(16).heads(8).kvHeads(2).vocab(512).mix(QuantMix.Q4_K_M).build().write(p);
+        String want = typeLines().stream().filter(l -> l.startsWith("r16 Q4_K_M ")).findFirst().orElseThrow();
+        try (GGUFFile f = GGUFFile.open(p)) {
+            assertEquals(15, f.getInt("general.file_type"));
+            StringBuilder got = new StringBuilder("r16 Q4_K_M | " + f.tensor("output.weight").type() + " " + f.tensor("token_embd.weight").type());
+            for (String kind : List.of("attn_v", "ffn_down", "attn_output")) {
+                List<String> types = new ArrayList<>();
+                for (int l = 0; l < 16; l++) {
+                    types.add(f.tensor("blk." + l + "." + kind + ".weight").type().name());
+                }
+                got.append(" | ").append(String.join(",", types));
+            }
+            assertEquals(want, got.toString());
+        }
+    }
+
     @Test
     void tensorTypesAreLlamaCppsOnTwoShapes() throws IOException {
-        List<String> lines;
-        try (InputStream in = QuantMixTest.class.getResourceAsStream("llama-quantize-mix-types.txt")) {
-            lines = new String(in.readAllBytes(), StandardCharsets.US_ASCII).lines().filter(l -> !l.startsWith("#")).toList();
-        }
+        List<String> lines = typeLines();
         assertEquals(2 * QuantMix.values().length, lines.size());
         for (String line : lines) {
             String[] parts = line.split(" \\| ");
