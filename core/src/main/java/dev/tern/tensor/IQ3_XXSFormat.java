@@ -48,12 +48,18 @@ public final class IQ3_XXSFormat implements TensorFormat {
         return s | (p & 0x01010101) << 7;
     }
 
-    /** The four grid entries named by the bytes of q, as 16 byte lanes. */
-    private static ByteVector entries(int q) {
+    /** The four grid entries named by the bytes of q, as 16 byte lanes, negated where bit j of signs is set. */
+    private static ByteVector signed(int q, int signs) {
         int[] g = IQ3Grids.XXS;
         long lo = g[q & 0xFF] & 0xFFFFFFFFL | (long) g[q >>> 8 & 0xFF] << 32;
         long hi = g[q >>> 16 & 0xFF] & 0xFFFFFFFFL | (long) g[q >>> 24] << 32;
-        return LongVector.broadcast(LongVector.SPECIES_128, lo).withLane(1, hi).reinterpretAsBytes();
+        return LongVector.broadcast(LongVector.SPECIES_128, lo).withLane(1, hi).reinterpretAsBytes()
+                .lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF));
+    }
+
+    /** A sub-block's scale d·(0.5 + s)·0.5, s the top four bits of its word, rounded as ggml rounds it. */
+    private static float scale(float d, int aux) {
+        return d * (0.5f + (aux >>> 28)) * 0.5f;
     }
 
     /**
@@ -77,10 +83,9 @@ public final class IQ3_XXSFormat implements TensorFormat {
                 int aux = w.get(Blocks.I32, o + SIGNS + 4 * i);
                 int signs = spreadSigns(aux);
                 long qs = w.get(Blocks.I64, o + QS + 8 * i);
-                ByteVector q0 = entries((int) qs).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF));
-                ByteVector q1 = entries((int) (qs >>> 32)).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16));
-                FloatVector s = Vec.fma16(q1, x, xo + 16, Vec.fma16(q0, x, xo, FloatVector.zero(Vec.F)));
-                acc = Vec.fmaScaled(s, d * (0.5f + (aux >>> 28)) * 0.5f, acc);
+                FloatVector s = Vec.fma16(signed((int) (qs >>> 32), signs >>> 16), x, xo + 16,
+                        Vec.fma16(signed((int) qs, signs), x, xo, FloatVector.zero(Vec.F)));
+                acc = Vec.fmaScaled(s, scale(d, aux), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
@@ -104,9 +109,9 @@ public final class IQ3_XXSFormat implements TensorFormat {
                 int aux = w.get(Blocks.I32, o + SIGNS + 4 * i);
                 int signs = spreadSigns(aux);
                 long qs = w.get(Blocks.I64, o + QS + 8 * i);
-                float db = d * (0.5f + (aux >>> 28)) * 0.5f;
-                Vec.store16(entries((int) qs).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs & 0xFFFF)), db, out, y);
-                Vec.store16(entries((int) (qs >>> 32)).lanewise(VectorOperators.NEG, VectorMask.fromLong(Vec.B16, signs >>> 16)), db, out, y + 16);
+                float db = scale(d, aux);
+                Vec.store16(signed((int) qs, signs), db, out, y);
+                Vec.store16(signed((int) (qs >>> 32), signs >>> 16), db, out, y + 16);
             }
         }
     }
