@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
@@ -63,7 +64,7 @@ public final class ModelQuantizer {
     /** As {@link #quantize(Path, Path, GGMLType)} with these overrides (llama-quantize --pure with them). */
     public static void quantize(Path in, Path out, GGMLType type, Overrides o) {
         requireQuantizable(type);
-        quantize(in, out, fileType(type), (name, shape, f) -> type, o);
+        quantize(in, out, fileType(type), f -> (name, shape) -> type, o);
     }
 
     /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
@@ -73,18 +74,23 @@ public final class ModelQuantizer {
 
     /** As {@link #quantize(Path, Path, QuantMix)} with these overrides. */
     public static void quantize(Path in, Path out, QuantMix mix, Overrides o) {
-        // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
-        quantize(in, out, mix.fileType, (name, shape, f) -> o.outputType() != null && name.equals("token_embd.weight")
-                && !f.hasTensor("output.weight") ? o.outputType() : mix.typeOf(name, shape[0], QuantMix.Shape.of(f)), o);
+        quantize(in, out, mix.fileType, f -> {
+            QuantMix.Shape s = QuantMix.Shape.of(f);
+            // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
+            return (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight") ? o.outputType()
+                    : mix.typeOf(name, shape[0], s);
+        }, o);
     }
 
     /** The type a weight matrix is asked for, before the row-size fallback. */
     private interface Choice {
-        GGMLType of(String name, long[] shape, GGUFFile file);
+        GGMLType of(String name, long[] shape);
     }
 
-    private static void quantize(Path in, Path out, int fileType, Choice choice, Overrides o) {
+    /** {@code choices} reads what it needs of the model once, then chooses for each tensor. */
+    private static void quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o) {
         try (GGUFFile src = GGUFFile.open(in)) {
+            Choice choice = choices.apply(src);
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
             // llama.cpp re-appends these two keys, so they end up last even when present
             w.remove("general.quantization_version").put("general.quantization_version", MetadataValue.ofUInt32(QUANTIZATION_VERSION));
@@ -100,7 +106,7 @@ public final class ModelQuantizer {
                 try {
                     target = overridden(t, o);
                     if (target == null) {
-                        target = tensorType(t.name(), t.shape(), t.type(), choice.of(t.name(), t.shape(), src));
+                        target = tensorType(t.name(), t.shape(), t.type(), choice.of(t.name(), t.shape()));
                     }
                 } catch (TernException e) {
                     throw new TernException(in + ": " + e.getMessage());
