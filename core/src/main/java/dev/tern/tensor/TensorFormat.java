@@ -70,6 +70,17 @@ public interface TensorFormat {
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
+    /**
+     * {@link #quantize} of one row guided by an importance matrix, as llama-quantize {@code --imatrix}
+     * does (ggml_quantize_chunk with quant_weights): {@code importance[j]} weighs column j of the row
+     * (llama-imatrix's mean squared activation of that input), so n == importance.length. This
+     * default is for the types whose llama.cpp quantizer ignores the weights (F32, F16, BF16, Q8_0,
+     * TQ1_0, TQ2_0, MXFP4); the others override it with llama.cpp's weighted search, bit for bit.
+     */
+    default void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        quantize(src, srcOff, n, dst, dstOff);
+    }
+
 
     /** The plain scalar dot product that {@link #dot} must agree with: dequantize, then multiply. */
     default float dotReference(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
