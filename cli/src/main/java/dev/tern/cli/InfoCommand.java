@@ -1,6 +1,7 @@
 package dev.tern.cli;
 
 import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.ImportanceMatrix;
 import dev.tern.gguf.GGUFTensorInfo;
 import dev.tern.gguf.MetadataValue;
 import dev.tern.gguf.QuantMix;
@@ -35,6 +36,12 @@ final class InfoCommand implements Callable<Integer> {
         try (GGUFFile f = GGUFFile.open(path)) {
             String arch = f.getString("general.architecture", "?");
             out.printf("file:          %s (GGUF v%d, %.2f MiB)%n", path, f.version(), f.fileSize() / 1048576.0);
+            if (f.getString("general.type", "").equals("imatrix")) {
+                ImportanceMatrix m = ImportanceMatrix.read(path);
+                out.printf("imatrix:       %d weights, %d chunks of %d tokens, from %s%n", m.entries().size(), m.chunkCount(),
+                        m.chunkSize(), String.join(", ", m.datasets()));
+                return 0;
+            }
             out.printf("name:          %s%n", f.getString("general.name", "?"));
             out.printf("architecture:  %s%n", arch);
             if (f.has("general.file_type")) {
@@ -51,6 +58,11 @@ final class InfoCommand implements Callable<Integer> {
                     f.getString("tokenizer.ggml.pre", "default"),
                     f.has("tokenizer.ggml.tokens") ? f.metadata().get("tokenizer.ggml.tokens").length() : 0);
             out.printf("chat template: %s%n", f.has("tokenizer.chat_template") ? "yes" : "no");
+            if (f.has("quantize.imatrix.entries_count")) {
+                out.printf("imatrix:       %s (%d weights, %d chunks, from %s)%n", f.getString("quantize.imatrix.file", "?"),
+                        f.getInt("quantize.imatrix.entries_count"), f.getInt("quantize.imatrix.chunks_count", 0),
+                        f.getString("quantize.imatrix.dataset", "?"));
+            }
             Map<GGMLType, long[]> byType = new TreeMap<>();
             long params = 0;
             for (GGUFTensorInfo t : f.tensors()) {

@@ -55,6 +55,19 @@ final class ModelOptions {
         return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all);
     }
 
+    /**
+     * -c as llama-perplexity and llama-imatrix read it: the chunk size, 512 unless the model's context is
+     * shorter, and never beyond that context.
+     */
+    int chunkSize(Tern tern) {
+        int trained = tern.model().config().contextLength();
+        int ctx = contextSize > 0 ? contextSize : Math.min(512, trained);
+        if (ctx < 2 || ctx > trained) {
+            throw new TernException("-c " + ctx + " must be between 2 and the model's context " + trained);
+        }
+        return ctx;
+    }
+
     Path resolvedModel() {
         return ModelLocator.resolve(model);
     }

@@ -28,11 +28,7 @@ final class PerplexityCommand implements Callable<Integer> {
     public Integer call() {
         String text = TextFiles.read(file);
         try (Tern tern = modelOptions.load()) {
-            // As in llama-perplexity, -c is the chunk size; 512 unless the model's context is shorter.
-            int ctx = modelOptions.contextSize > 0 ? modelOptions.contextSize : Math.min(512, tern.model().config().contextLength());
-            if (ctx < 2 || ctx > tern.model().config().contextLength()) {
-                throw new TernException("-c " + ctx + " must be between 2 and the model's context " + tern.model().config().contextLength());
-            }
+            int ctx = modelOptions.chunkSize(tern);
             int[] tokens = tern.tokenizer().encode(text, true, false);
             if (tokens.length < 2 * ctx && tokens.length < ctx) {
                 throw new TernException(file + ": " + tokens.length + " tokens is less than one chunk of " + ctx);

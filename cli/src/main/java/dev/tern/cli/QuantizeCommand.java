@@ -1,6 +1,7 @@
 package dev.tern.cli;
 
 import dev.tern.TernException;
+import dev.tern.gguf.ImportanceMatrix;
 import dev.tern.gguf.ModelQuantizer;
 import dev.tern.gguf.QuantMix;
 import dev.tern.tensor.GGMLType;
@@ -37,6 +38,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--leave-output-tensor", description = "Keep the output matrix as it is")
     boolean leaveOutput;
 
+    @Option(names = "--imatrix", paramLabel = "FILE", description = "Importance matrix (tern imatrix or llama-imatrix, GGUF or .dat)"
+            + " to guide the quantizers")
+    Path imatrix;
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
@@ -54,10 +59,11 @@ final class QuantizeCommand implements Callable<Integer> {
         QuantMix mix = Arrays.stream(QuantMix.values()).filter(m -> m.name().equals(ALIASES.getOrDefault(name, name)))
                 .findFirst().orElse(null);
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput);
+        ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix);
         if (mix != null && !pure) {
-            ModelQuantizer.quantize(in, out, mix, o);
+            ModelQuantizer.quantize(in, out, mix, o, importance);
         } else {
-            ModelQuantizer.quantize(in, out, mix != null ? mix.base : type(type), o);
+            ModelQuantizer.quantize(in, out, mix != null ? mix.base : type(type), o, importance);
         }
         spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;

@@ -54,6 +54,34 @@ class CommandsTest {
                 .findFirst().orElseThrow();
     }
 
+    /**
+     * llama-imatrix's run: the perplexity it prints on the way is llama-perplexity's, and llama-quantize records
+     * the matrix it was given.
+     */
+    @Test
+    void imatrixThenQuantizeWithIt(@TempDir Path dir) throws Exception {
+        Path text = Fixtures.stories260K("reference/gpl3-12k.txt");
+        Path imatrix = dir.resolve("imatrix.gguf");
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli r = Cli.run("imatrix", "-m", model, "-f", text.toString(), "-c", "128", "-o", imatrix.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        Matcher m = Pattern.compile("perplexity: ([0-9.]+)").matcher(r.out().trim());
+        assertTrue(m.matches(), r.out());
+        double expected = llamaCppPerplexity("f32 c=128");
+        assertEquals(expected, Double.parseDouble(m.group(1)), expected * 0.002);
+        Path q = dir.resolve("q8.gguf");
+        Cli quantize = Cli.run("quantize", "--imatrix", imatrix.toString(), model, q.toString(), "Q4_K_M");
+        assertEquals(0, quantize.exitCode(), quantize.err());
+        Cli info = Cli.run("info", "-m", q.toString());
+        assertTrue(info.out().contains("imatrix:       " + imatrix + " (35 weights, 58 chunks, from " + text + ")"), info.out());
+        Cli about = Cli.run("info", "-m", imatrix.toString());
+        assertTrue(about.out().contains("imatrix:       35 weights, 58 chunks of 128 tokens, from " + text), about.out());
+
+        assertOneLineFailure(Cli.run("quantize", "--imatrix", dir.resolve("none.gguf").toString(), model, q.toString(), "Q8_0"),
+                "no such file");
+        assertOneLineFailure(Cli.run("imatrix", "-m", model, "-f", text.toString(), "-c", "8"), "at least 16");
+    }
+
     @Test
     void infoDescribesTheModel() {
         Cli r = Cli.run("info", "-m", Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf").toString());

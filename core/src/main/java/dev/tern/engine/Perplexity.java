@@ -23,6 +23,16 @@ public final class Perplexity {
     }
 
     public static double perplexity(Model model, WorkerPool workers, int[] tokens, int ctx) {
+        return perplexity(new Recompute(model, workers, KVCacheType.F16), model.config().vocab(), tokens, ctx,
+                Integer.MAX_VALUE, ctx / 2);
+    }
+
+    /**
+     * The chunk loop, shared with llama-imatrix's ({@link ImportanceCollector}): at most {@code maxChunks}
+     * chunks, each computing logits from position {@code logitsFrom} (≤ ctx/2) on, so that an observer of
+     * {@code runner} sees the output matrix's inputs for those positions too.
+     */
+    public static double perplexity(Recompute runner, int vocab, int[] tokens, int ctx, int maxChunks, int logitsFrom) {
         if (ctx < 3) {
             throw new TernException("perplexity needs a context of at least 3 tokens, got " + ctx);
         }
@@ -31,17 +41,15 @@ public final class Perplexity {
                     + ", the text has " + tokens.length);
         }
         int bos = tokens[0];
-        int vocab = model.config().vocab();
         int first = ctx / 2;
-        Recompute runner = new Recompute(model, workers, KVCacheType.F16);
         double nll = 0;
         long count = 0;
-        for (int start = 0; start + ctx <= tokens.length; start += ctx) {
-            int[] chunk = java.util.Arrays.copyOfRange(tokens, start, start + ctx);
-            chunk[0] = bos;
-            float[] logits = runner.logits(chunk, first);
+        for (int start = 0, chunk = 0; start + ctx <= tokens.length && chunk < maxChunks; start += ctx, chunk++) {
+            int[] part = java.util.Arrays.copyOfRange(tokens, start, start + ctx);
+            part[0] = bos;
+            float[] logits = runner.logits(part, logitsFrom);
             for (int j = first; j < ctx - 1; j++) {
-                nll -= logSoftmax(logits, (j - first) * vocab, vocab, tokens[start + j + 1]);
+                nll -= logSoftmax(logits, (j - logitsFrom) * vocab, vocab, tokens[start + j + 1]);
                 count++;
             }
         }

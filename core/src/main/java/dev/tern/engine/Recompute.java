@@ -25,6 +25,11 @@ public final class Recompute {
         this.pass = new ForwardPass(model, workers);
     }
 
+    /** See {@link ForwardPass#observeInputs}. */
+    public void observeInputs(ForwardPass.InputObserver observer) {
+        pass.observeInputs(observer);
+    }
+
     /** Logits after the last of {@code tokens}, computed from scratch. */
     public float[] lastLogits(int[] tokens) {
         float[] all = logits(tokens, tokens.length - 1);

@@ -55,7 +55,11 @@ public final class GGUFWriter {
         void rows(long firstRow, int rowCount, float[] dst);
     }
 
-    private record Entry(String name, long[] shape, GGMLType type, RowSource rows, MemorySegment raw) {
+    /**
+     * {@code importance}: the quantizer's weights of each row's columns, one array per matrix of shape[0] × shape[1]
+     * (experts), or null (see TensorFormat.quantize).
+     */
+    private record Entry(String name, long[] shape, GGMLType type, RowSource rows, MemorySegment raw, float[][] importance) {
         long elements() {
             long n = 1;
             for (long d : shape) {
@@ -110,13 +114,22 @@ public final class GGUFWriter {
      * @param shape ggml order: shape[0] is the row length
      */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, RowSource source) {
+        return addTensor(name, shape, type, source, null);
+    }
+
+    /**
+     * As {@link #addTensor(String, long[], GGMLType, RowSource)}, each row quantized with importance weights
+     * of its columns (llama-quantize --imatrix): shape[0] of them per matrix of shape[0] × shape[1] (a 3-D
+     * tensor's experts each have their own, one after the other); null: without.
+     */
+    public GGUFWriter addTensor(String name, long[] shape, GGMLType type, RowSource source, float[] importance) {
         // a type Tern cannot encode fails here, before any file is touched
         TensorFormat.of(type);
         if (!type.isQuantizable()) {
             throw new TernException(name + ": cannot encode values to " + type + ": Tern reads it but does not write it"
                     + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
         }
-        Entry e = new Entry(name, shape.clone(), type, source, null);
+        Entry e = new Entry(name, shape.clone(), type, source, null, perMatrix(name, shape, importance));
         checkShape(e);
         if (shape[0] > CHUNK_FLOATS * 64L) {
             throw new IllegalArgumentException(name + ": rows of " + shape[0] + " values are too long to stream");
@@ -126,7 +139,7 @@ public final class GGUFWriter {
 
     /** Adds a tensor from float values in row-major order, encoded to {@code type} while writing. */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, float[] values) {
-        Entry e = new Entry(name, shape.clone(), type, null, null);
+        Entry e = new Entry(name, shape.clone(), type, null, null, null);
         checkShape(e);
         long n = e.elements();
         if (n != values.length) {
@@ -139,7 +152,7 @@ public final class GGUFWriter {
 
     /** Adds a tensor whose bytes are already encoded in {@code type}, such as a slice of another GGUF file. */
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, MemorySegment bytes) {
-        Entry e = new Entry(name, shape.clone(), type, null, bytes);
+        Entry e = new Entry(name, shape.clone(), type, null, bytes, null);
         checkShape(e);
         if (bytes.byteSize() != e.byteSize()) {
             throw new IllegalArgumentException(name + ": " + type + " " + Arrays.toString(shape)
@@ -308,6 +321,25 @@ public final class GGUFWriter {
         }
     }
 
+    private static float[][] perMatrix(String name, long[] shape, float[] importance) {
+        if (importance == null) {
+            return null;
+        }
+        long matrices = 1;
+        for (int d = 2; d < shape.length; d++) {
+            matrices *= shape[d];
+        }
+        if (importance.length != shape[0] * matrices) {
+            throw new IllegalArgumentException(name + ": " + importance.length + " importance weights for "
+                    + matrices + " matrices of rows of " + shape[0]);
+        }
+        float[][] out = new float[(int) matrices][];
+        for (int m = 0; m < matrices; m++) {
+            out[m] = Arrays.copyOfRange(importance, (int) (m * shape[0]), (int) ((m + 1) * shape[0]));
+        }
+        return out;
+    }
+
     private static int chunkRows(Entry e) {
         long rows = e.elements() / e.shape[0];
         return (int) Math.max(1, Math.min(rows, CHUNK_FLOATS / e.shape[0]));
@@ -327,7 +359,15 @@ public final class GGUFWriter {
             if (e.type != GGMLType.F32 && (long) n * rowLength >= PARALLEL_MIN_FLOATS) {
                 rowIndexes = rowIndexes.parallel();
             }
-            rowIndexes.forEach(r -> format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes));
+            long firstRow = first;
+            rowIndexes.forEach(r -> {
+                if (e.importance == null) {
+                    format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes);
+                } else {
+                    float[] w = e.importance[(int) ((firstRow + r) / (e.shape.length > 1 ? e.shape[1] : 1))];
+                    format.quantize(floats, r * rowLength, rowLength, encoded, r * rowBytes, w);
+                }
+            });
             out.write(encoded.asSlice(0, n * rowBytes));
         }
     }

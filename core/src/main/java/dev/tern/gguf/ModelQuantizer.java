@@ -63,8 +63,13 @@ public final class ModelQuantizer {
 
     /** As {@link #quantize(Path, Path, GGMLType)} with these overrides (llama-quantize --pure with them). */
     public static void quantize(Path in, Path out, GGMLType type, Overrides o) {
+        quantize(in, out, type, o, null);
+    }
+
+    /** As {@link #quantize(Path, Path, GGMLType, Overrides)}, guided by an importance matrix (null: none). */
+    public static void quantize(Path in, Path out, GGMLType type, Overrides o, ImportanceMatrix imatrix) {
         requireQuantizable(type);
-        quantize(in, out, fileType(type), f -> (name, shape) -> type, o);
+        quantize(in, out, fileType(type), f -> (name, shape) -> type, o, imatrix);
     }
 
     /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
@@ -74,12 +79,20 @@ public final class ModelQuantizer {
 
     /** As {@link #quantize(Path, Path, QuantMix)} with these overrides. */
     public static void quantize(Path in, Path out, QuantMix mix, Overrides o) {
+        quantize(in, out, mix, o, null);
+    }
+
+    /**
+     * As {@link #quantize(Path, Path, QuantMix, Overrides)}, guided by an importance matrix (null: none), as
+     * llama-quantize {@code --imatrix} is.
+     */
+    public static void quantize(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
         quantize(in, out, mix.fileType, f -> {
             QuantMix.Shape s = QuantMix.Shape.of(f);
             // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
             return (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight") ? o.outputType()
                     : mix.typeOf(name, shape[0], s);
-        }, o);
+        }, o, imatrix);
     }
 
     /** The type a weight matrix is asked for, before the row-size fallback. */
@@ -88,7 +101,8 @@ public final class ModelQuantizer {
     }
 
     /** {@code choices} reads what it needs of the model once, then chooses for each tensor. */
-    private static void quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o) {
+    private static void quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o,
+                                 ImportanceMatrix imatrix) {
         try (GGUFFile src = GGUFFile.open(in)) {
             Choice choice = choices.apply(src);
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
@@ -96,6 +110,9 @@ public final class ModelQuantizer {
             w.remove("general.quantization_version").put("general.quantization_version", MetadataValue.ofUInt32(QUANTIZATION_VERSION));
             w.remove("general.file_type").put("general.file_type", MetadataValue.ofUInt32(fileType));
             SPLIT_KEYS.forEach(w::remove);
+            if (imatrix != null) {
+                recordImportance(w, imatrix);
+            }
 
             List<GGUFTensorInfo> tensors = new ArrayList<>(src.tensors());
             tensors.sort(Comparator.comparing(GGUFTensorInfo::name, LLAMA_ORDER));
@@ -122,11 +139,48 @@ public final class ModelQuantizer {
                 if (targets.get(i) == t.type()) {
                     w.copyTensor(src, t);
                 } else {
-                    w.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t));
+                    w.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t), importance(in, imatrix, t));
                 }
             }
             w.write(out);
         }
+    }
+
+    /**
+     * The keys llama-quantize adds when given an importance matrix (as its kv overrides, after the file
+     * type): the file as named, its first dataset, its entries and chunks.
+     */
+    private static void recordImportance(GGUFWriter w, ImportanceMatrix imatrix) {
+        if (imatrix.source() != null) {
+            w.put("quantize.imatrix.file", MetadataValue.of(imatrix.source().toString()));
+        }
+        if (!imatrix.datasets().isEmpty()) {
+            w.put("quantize.imatrix.dataset", MetadataValue.of(imatrix.datasets().getFirst()));
+        }
+        w.put("quantize.imatrix.entries_count", MetadataValue.ofUInt32(imatrix.entries().size()));
+        if (imatrix.chunkCount() > 0) {
+            w.put("quantize.imatrix.chunks_count", MetadataValue.ofUInt32(imatrix.chunkCount()));
+        }
+    }
+
+    /**
+     * The importance weights llama-quantize gives this tensor's quantizer, or null where the matrix has none
+     * for it; a size that does not fit fails, but for the token embedding, which no product's input reaches.
+     */
+    private static float[] importance(Path in, ImportanceMatrix imatrix, GGUFTensorInfo t) {
+        float[] w = imatrix == null ? null : imatrix.importance(t.name());
+        if (w == null) {
+            return null;
+        }
+        long expected = t.shape()[0] * (t.shape().length > 2 ? t.shape()[2] : 1);
+        if (w.length != expected) {
+            if (t.name().equals("token_embd.weight")) {
+                return null;
+            }
+            throw new TernException(in + ": the importance matrix has " + w.length + " values for tensor "
+                    + GGUFFile.quote(t.name()) + ", which needs " + expected);
+        }
+        return w;
     }
 
     /**

@@ -27,6 +27,7 @@ public final class ForwardPass {
     private final Rope rope;
     private final Attention attention;
     private final List<LoraAdapter> adapters;
+    private InputObserver observer;
     /** A LoRA pair's A·x and B·(A·x) for a whole batch. */
     private float[] loraMid = new float[0], loraOut = new float[0];
     /** (cos, sin) of each rotated pair at each token's position, token t's from t·ropeDims. */
@@ -46,6 +47,18 @@ public final class ForwardPass {
 
     public ModelConfig config() {
         return c;
+    }
+
+    /** Sees the input of every weight matrix's product, as llama-imatrix's callback on each MUL_MAT does. */
+    @FunctionalInterface
+    public interface InputObserver {
+        /** The product weight × in for {@code tokens} rows of weight.cols() values from in[inOff..] is about to run. */
+        void inputs(Tensor weight, float[] in, int inOff, int tokens);
+    }
+
+    /** Shows every later pass's matrix inputs (not the LoRA adapters') to {@code observer}; null: to none. */
+    public void observeInputs(InputObserver observer) {
+        this.observer = observer;
     }
 
     /**
@@ -144,6 +157,9 @@ public final class ForwardPass {
      * ({@code rowAdapters}, null when none has) that adapter's.
      */
     private void project(Tensor weight, float[] in, int inOff, int n, float[] out, LoraAdapter[] rowAdapters) {
+        if (observer != null) {
+            observer.inputs(weight, in, inOff, n);
+        }
         Kernels.matmul(pool, weight, in, inOff, n, out);
         for (LoraAdapter adapter : adapters) {
             addDelta(adapter.of(weight), weight.rows(), in, inOff, n, out, null, null);

@@ -1,0 +1,52 @@
+package dev.tern.cli;
+
+import dev.tern.Tern;
+import dev.tern.engine.ImportanceCollector;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code tern imatrix}: llama-imatrix's importance matrix of a model over a calibration text. */
+@Command(name = "imatrix", description = "Compute an importance matrix over a text file, as llama-imatrix does,"
+        + " for tern quantize --imatrix (and llama-quantize).")
+final class ImatrixCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Option(names = {"-f", "--file"}, required = true, description = "Calibration text file")
+    Path file;
+
+    @Option(names = {"-o", "--output"}, description = "Output file, llama.cpp's GGUF form (default: ${DEFAULT-VALUE})")
+    Path output = Path.of("imatrix.gguf");
+
+    @Option(names = "--chunks", description = "At most this many chunks of -c tokens (default: all)")
+    int chunks = Integer.MAX_VALUE;
+
+    @Option(names = "--process-output", description = "Collect the output matrix's inputs too")
+    boolean processOutput;
+
+    @Override
+    public Integer call() {
+        String text = TextFiles.read(file);
+        try (Tern tern = modelOptions.load()) {
+            int ctx = modelOptions.chunkSize(tern);
+            int[] tokens = tern.tokenizer().encode(text, true, false);
+            long t0 = System.nanoTime();
+            ImportanceCollector.Result r = ImportanceCollector.collect(tern.model(), tern.engine().workers(), tokens, ctx,
+                    chunks, processOutput, file.toString());
+            r.matrix().write(output);
+            spec.commandLine().getErr().printf("%d chunks of %d tokens, %d entries, %.1f s; wrote %s%n", r.chunks(), ctx,
+                    r.matrix().entries().size(), (System.nanoTime() - t0) / 1e9, output);
+            spec.commandLine().getOut().printf("perplexity: %.4f%n", r.perplexity());
+        }
+        return 0;
+    }
+}
