@@ -35,7 +35,7 @@ final class ImatrixCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String text = TextFiles.read(file);
+        String text = TextFiles.readAsPrompt(file);
         try (Tern tern = modelOptions.load()) {
             int ctx = modelOptions.chunkSize(tern);
             int[] tokens = tern.tokenizer().encode(text, true, false);

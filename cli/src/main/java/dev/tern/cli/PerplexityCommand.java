@@ -26,7 +26,7 @@ final class PerplexityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String text = TextFiles.read(file);
+        String text = TextFiles.readAsPrompt(file);
         try (Tern tern = modelOptions.load()) {
             int ctx = modelOptions.chunkSize(tern);
             int[] tokens = tern.tokenizer().encode(text, true, false);

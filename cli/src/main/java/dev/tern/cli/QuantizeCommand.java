@@ -12,9 +12,13 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /** {@code tern quantize}: re-encode a GGUF model's weights. */
 @Command(name = "quantize", description = "Write IN's weights as TYPE into OUT as llama-quantize does: its mix for TYPE"
@@ -42,6 +46,18 @@ final class QuantizeCommand implements Callable<Integer> {
             + " to guide the quantizers")
     Path imatrix;
 
+    @Option(names = "--include-weights", paramLabel = "NAME", description = "Use the importance matrix only for tensors whose name"
+            + " contains NAME; repeatable")
+    List<String> includeWeights = new ArrayList<>();
+
+    @Option(names = "--exclude-weights", paramLabel = "NAME", description = "Don't use the importance matrix for tensors whose name"
+            + " contains NAME; repeatable")
+    List<String> excludeWeights = new ArrayList<>();
+
+    @Option(names = "--tensor-type", paramLabel = "PATTERN=TYPE", description = "Tensors whose name matches the regular expression"
+            + " PATTERN (first match wins) in TYPE, outside the mix; repeatable, e.g. attn_v=q8_0")
+    List<String> tensorTypes = new ArrayList<>();
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
@@ -58,8 +74,12 @@ final class QuantizeCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         QuantMix mix = Arrays.stream(QuantMix.values()).filter(m -> m.name().equals(ALIASES.getOrDefault(name, name)))
                 .findFirst().orElse(null);
-        ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput);
-        ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix);
+        if (!includeWeights.isEmpty() && !excludeWeights.isEmpty()) {
+            throw new TernException("--include-weights and --exclude-weights cannot be used together");
+        }
+        ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
+                tensorTypes.stream().map(QuantizeCommand::tensorType).toList());
+        ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
         if (mix != null && !pure) {
             ModelQuantizer.quantize(in, out, mix, o, importance);
         } else {
@@ -67,6 +87,19 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    /** One --tensor-type: the name part lowercased, as llama-quantize does. */
+    private static ModelQuantizer.TensorType tensorType(String arg) {
+        int eq = arg.indexOf('=');
+        if (eq <= 0 || eq == arg.length() - 1) {
+            throw new TernException("--tensor-type '" + arg + "' is not PATTERN=TYPE");
+        }
+        try {
+            return new ModelQuantizer.TensorType(Pattern.compile(arg.substring(0, eq).toLowerCase()), type(arg.substring(eq + 1)));
+        } catch (PatternSyntaxException e) {
+            throw new TernException("--tensor-type '" + arg + "': " + e.getDescription() + " in the pattern");
+        }
     }
 
     /** A tensor type by name, null for none. */

@@ -22,4 +22,10 @@ final class TextFiles {
             throw new TernException(file + ": cannot read (" + e + ")");
         }
     }
+
+    /** The file's text without one final newline, as llama.cpp's {@code -f} reads a prompt file. */
+    static String readAsPrompt(Path file) {
+        String text = read(file);
+        return text.endsWith("\n") ? text.substring(0, text.length() - 1) : text;
+    }
 }

@@ -80,6 +80,10 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("quantize", "--imatrix", dir.resolve("none.gguf").toString(), model, q.toString(), "Q8_0"),
                 "no such file");
         assertOneLineFailure(Cli.run("imatrix", "-m", model, "-f", text.toString(), "-c", "8"), "at least 16");
+        assertOneLineFailure(Cli.run("quantize", "--imatrix", imatrix.toString(), "--include-weights", "ffn", "--exclude-weights", "attn",
+                model, q.toString(), "Q4_K_M"), "cannot be used together");
+        assertOneLineFailure(Cli.run("quantize", "--tensor-type", "attn_v", model, q.toString(), "Q4_K_M"), "is not PATTERN=TYPE");
+        assertOneLineFailure(Cli.run("quantize", "--tensor-type", "attn_v(=q8_0", model, q.toString(), "Q4_K_M"), "in the pattern");
     }
 
     @Test

@@ -105,6 +105,21 @@ public final class ImportanceMatrix {
         return w;
     }
 
+    /**
+     * llama-quantize's {@code --include-weights} / {@code --exclude-weights}: only the entries whose name
+     * contains one of {@code include} (when given), without those that contain one of {@code exclude}.
+     */
+    public ImportanceMatrix filter(List<String> include, List<String> exclude) {
+        Map<String, Entry> kept = new TreeMap<>();
+        entries.forEach((name, e) -> {
+            boolean in = include.isEmpty() || include.stream().anyMatch(name::contains);
+            if (in && exclude.stream().noneMatch(name::contains)) {
+                kept.put(name, e);
+            }
+        });
+        return new ImportanceMatrix(kept, datasets, chunkCount, chunkSize, legacy, source);
+    }
+
     /** Writes llama-imatrix's GGUF form: names sorted, each with in_sum2, counts and (when kept) in_sum. */
     public void write(Path path) {
         GGUFWriter w = new GGUFWriter()

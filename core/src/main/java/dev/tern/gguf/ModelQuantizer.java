@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 
 /**
  * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
@@ -41,10 +42,10 @@ public final class ModelQuantizer {
 
     /**
      * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
-     * choice) and {@code --leave-output-tensor}. An explicit type is written as asked, without the
-     * row-size fallback, as llama.cpp does.
+     * choice), {@code --leave-output-tensor} and {@code --tensor-type}s. An explicit output or embedding
+     * type is written as asked, without the row-size fallback, as llama.cpp does.
      */
-    public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
+    public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes) {
         public static final Overrides NONE = new Overrides(null, null, false);
 
         public Overrides {
@@ -53,6 +54,35 @@ public final class ModelQuantizer {
                     requireQuantizable(t);
                 }
             }
+            tensorTypes = List.copyOf(tensorTypes);
+        }
+
+        public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
+            this(outputType, tokenEmbeddingType, leaveOutput, List.of());
+        }
+
+        /**
+         * The type of the first {@code --tensor-type} whose pattern is found in the name, or null: as
+         * llama_tensor_get_type, such a tensor skips the mix (not the fallback), and only when the file
+         * type's own base type is a quantized one.
+         */
+        GGMLType manual(String name, GGMLType base) {
+            if (base.blockSize == 1) {
+                return null;
+            }
+            for (TensorType t : tensorTypes) {
+                if (t.pattern().matcher(name).find()) {
+                    return t.type();
+                }
+            }
+            return null;
+        }
+    }
+
+    /** One {@code --tensor-type PATTERN=TYPE}: tensors whose name contains a match of the regular expression get TYPE. */
+    public record TensorType(Pattern pattern, GGMLType type) {
+        public TensorType {
+            requireQuantizable(type);
         }
     }
 
@@ -69,7 +99,7 @@ public final class ModelQuantizer {
     /** As {@link #quantize(Path, Path, GGMLType, Overrides)}, guided by an importance matrix (null: none). */
     public static void quantize(Path in, Path out, GGMLType type, Overrides o, ImportanceMatrix imatrix) {
         requireQuantizable(type);
-        quantize(in, out, fileType(type), f -> (name, shape) -> type, o, imatrix);
+        quantize(in, out, fileType(type), f -> withManual(o, type, (name, shape) -> type), o, imatrix);
     }
 
     /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
@@ -90,9 +120,17 @@ public final class ModelQuantizer {
         quantize(in, out, mix.fileType, f -> {
             QuantMix.Shape s = QuantMix.Shape.of(f);
             // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
-            return (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight") ? o.outputType()
-                    : mix.typeOf(name, shape[0], s);
+            return withManual(o, mix.base, (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight")
+                    ? o.outputType() : mix.typeOf(name, shape[0], s));
         }, o, imatrix);
+    }
+
+    /** {@code --tensor-type} overrides, then {@code choice} for the tensors none of them names. */
+    private static Choice withManual(Overrides o, GGMLType base, Choice choice) {
+        return (name, shape) -> {
+            GGMLType manual = o.manual(name, base);
+            return manual != null ? manual : choice.of(name, shape);
+        };
     }
 
     /** The type a weight matrix is asked for, before the row-size fallback. */

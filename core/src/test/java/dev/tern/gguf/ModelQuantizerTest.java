@@ -2,6 +2,7 @@ package dev.tern.gguf;
 
 import dev.tern.TernException;
 import dev.tern.tensor.GGMLType;
+import dev.tern.tensor.TensorFormat;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -146,6 +147,78 @@ class ModelQuantizerTest {
                 }
             }
         }
+    }
+
+    /**
+     * llama-quantize --tensor-type: the first pattern found in a name decides that tensor's type instead of
+     * the mix, still through the row-size fallback; tensors no pattern names keep the mix's choice.
+     */
+    @Test
+    void tensorTypePatternsOverrideTheMix() {
+        Path in = Fixtures.stories15M("stories15M-distilled-f32.gguf");
+        Path mixed = dir.resolve("mix.gguf"), manual = dir.resolve("manual.gguf");
+        ModelQuantizer.quantize(in, mixed, QuantMix.Q4_K_M);
+        ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(null, null, false, List.of(
+                new ModelQuantizer.TensorType(java.util.regex.Pattern.compile("blk\\.[0-2]\\.ffn_down"), GGMLType.Q8_0),
+                new ModelQuantizer.TensorType(java.util.regex.Pattern.compile("ffn_down|attn_v"), GGMLType.Q5_K)));
+        ModelQuantizer.quantize(in, manual, QuantMix.Q4_K_M, o);
+        try (GGUFFile a = GGUFFile.open(mixed); GGUFFile b = GGUFFile.open(manual)) {
+            for (GGUFTensorInfo t : a.tensors()) {
+                String n = t.name();
+                GGMLType expected = n.matches("blk\\.[0-2]\\.ffn_down.*") ? GGMLType.Q8_0
+                        : n.contains("ffn_down") || n.contains("attn_v") ? GGMLType.Q5_K : t.type();
+                assertEquals(expected, b.tensor(n).type(), n);
+            }
+        }
+    }
+
+    /**
+     * With an importance matrix each quantized tensor's rows go through the weighted quantizer with that
+     * tensor's own mean squares; tensors the matrix lacks, and the embedding, are quantized plainly.
+     */
+    @Test
+    void importanceReachesEachTensorsQuantizer() {
+        Path in = Fixtures.stories15M("stories15M-distilled-f32.gguf");
+        Map<String, ImportanceMatrix.Entry> entries = new LinkedHashMap<>();
+        java.util.Random r = new java.util.Random(5);
+        for (String name : List.of("blk.0.attn_q.weight", "blk.2.ffn_down.weight")) {
+            int cols = name.contains("ffn_down") ? 1024 : 512;
+            float[] squares = new float[cols];
+            for (int j = 0; j < cols; j++) {
+                squares[j] = (float) Math.exp(4 * r.nextGaussian());
+            }
+            entries.put(name, new ImportanceMatrix.Entry(squares, null, new float[]{100}));
+        }
+        ImportanceMatrix m = new ImportanceMatrix(entries, List.of("t.txt"), 3, 128);
+        Path out = dir.resolve("q4_0.gguf");
+        ModelQuantizer.quantize(in, out, GGMLType.Q4_0, ModelQuantizer.Overrides.NONE, m);
+        try (GGUFFile src = GGUFFile.open(in); GGUFFile q = GGUFFile.open(out)) {
+            assertEquals(2, q.getInt("quantize.imatrix.entries_count"));
+            assertEquals(3, q.getInt("quantize.imatrix.chunks_count"));
+            assertEquals("t.txt", q.getString("quantize.imatrix.dataset"));
+            for (String name : List.of("blk.0.attn_q.weight", "blk.2.ffn_down.weight", "blk.0.attn_k.weight")) {
+                GGUFTensorInfo t = src.tensor(name);
+                int cols = (int) t.shape()[0];
+                float[] row = new float[cols];
+                TensorFormat.of(GGMLType.F32).dequantize(src.data(t), 0, row, 0, cols);
+                long bytes = GGMLType.Q4_0.byteSize(cols);
+                try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+                    java.lang.foreign.MemorySegment expected = arena.allocate(bytes);
+                    float[] w = m.importance(name);
+                    if (w == null) {
+                        TensorFormat.of(GGMLType.Q4_0).quantize(row, 0, cols, expected, 0);
+                    } else {
+                        TensorFormat.of(GGMLType.Q4_0).quantize(row, 0, cols, expected, 0, w);
+                    }
+                    assertEquals(-1, expected.mismatch(q.data(q.tensor(name)).asSlice(0, bytes)), name);
+                }
+            }
+        }
+        ImportanceMatrix wrong = new ImportanceMatrix(Map.of("blk.1.attn_v.weight",
+                new ImportanceMatrix.Entry(new float[100], null, new float[]{1})), List.of(), 1, 128);
+        TernException e = assertThrows(TernException.class,
+                () -> ModelQuantizer.quantize(in, dir.resolve("bad.gguf"), GGMLType.Q4_0, ModelQuantizer.Overrides.NONE, wrong));
+        assertTrue(e.getMessage().contains("100 values") && e.getMessage().contains("blk.1.attn_v.weight"), e.getMessage());
     }
 
     @Test
