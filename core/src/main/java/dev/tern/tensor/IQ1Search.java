@@ -23,17 +23,12 @@ final class IQ1Search {
     }
 
     /** The code of the eight levels at L[off..off+8). */
-    static int code(byte[] levels, int off) {
+    private static int code(byte[] levels, int off) {
         int u = 0;
         for (int j = 0; j < 8; j++) {
             u |= levels[off + j] << 2 * j;
         }
         return u;
-    }
-
-    /** The grid entry with this code, or −1 if it is off the grid. */
-    static int gridIndex(int code) {
-        return Index.MAP[code];
     }
 
     /**
@@ -42,7 +37,7 @@ final class IQ1Search {
      * equals wins). Its fallback to the whole grid is for distances that are all infinite or NaN,
      * where llama.cpp reads out of bounds; Tern refuses such values.
      */
-    static int bestNeighbour(int code, float[] x, int xOff, float[] weight, int wOff, float scale, float[] values) {
+    private static int bestNeighbour(int code, float[] x, int xOff, float[] weight, int wOff, float scale, float[] values) {
         float best = Float.MAX_VALUE;
         int index = -1;
         for (int g : Index.NEIGHBOURS[code]) {
@@ -75,6 +70,53 @@ final class IQ1Search {
                 j--;
             }
             order[j] = i;
+        }
+    }
+
+    /**
+     * The levels of a split of the sorted positions: 0 before i1, 1 before i2, 2 from there on,
+     * mirrored (2 − l) when the split's best scale came out negative.
+     */
+    static void splitLevels(int[] order, int n, int i1, int i2, boolean mirror, byte[] levels) {
+        for (int j = 0; j < n; j++) {
+            int l = j < i1 ? 0 : j < i2 ? 1 : 2;
+            levels[order[j]] = (byte) (mirror ? 2 - l : l);
+        }
+    }
+
+    /**
+     * Each group of eight levels' grid entry into index[k]: its own, or if it is off the grid its
+     * best neighbour at this scale, with values[k] its shifted values. Returns the scale refitted
+     * to the entries if a group was off the grid and that fit is positive, else scale.
+     */
+    static float snapToGrid(byte[] levels, int groups, float[] x, int xb, float[] weight, float scale, float[][] values, int[] index) {
+        boolean allOnGrid = true;
+        for (int k = 0; k < groups; k++) {
+            int u = code(levels, 8 * k);
+            index[k] = Index.MAP[u];
+            if (index[k] < 0) {
+                allOnGrid = false;
+                index[k] = bestNeighbour(u, x, xb + 8 * k, weight, 8 * k, scale, values[k]);
+            }
+        }
+        if (allOnGrid) {
+            return scale;
+        }
+        float sumqx = 0, sumq2 = 0;
+        for (int k = 0; k < groups; k++) {
+            for (int j = 0; j < 8; j++) {
+                float w = weight[8 * k + j];
+                float q = values[k][level(index[k], j)];
+                sumqx += w * q * x[xb + 8 * k + j];
+                sumq2 += w * q * q;
+            }
+        }
+        return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+    }
+
+    static void requireImportance(float[] importance, int n) {
+        if (importance.length != n) {
+            throw new IllegalArgumentException(importance.length + " importances for " + n + " values");
         }
     }
 

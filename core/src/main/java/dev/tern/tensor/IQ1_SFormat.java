@@ -6,6 +6,7 @@ import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * IQ1_S: super-blocks of 256 values in 8 sub-blocks of 32 (50 bytes: fp16 d, qs[32], qh[8] as
@@ -100,15 +101,14 @@ public final class IQ1_SFormat implements TensorFormat {
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
-        if (importance.length != n) {
-            throw new IllegalArgumentException(importance.length + " importances for " + n + " values");
-        }
+        IQ1Search.requireImportance(importance, n);
         float[] weight = new float[32];
         float[] sumx = new float[33];
         float[] sumw = new float[33];
         int[] order = new int[32];
         byte[] levels = new byte[32];
         int[] index = new int[4];
+        float[][] groupValues = new float[4][];
         float[] scales = new float[8];
         boolean[] minus = new boolean[8];
         for (int b = 0; b < n / QK; b++) {
@@ -153,40 +153,15 @@ public final class IQ1_SFormat implements TensorFormat {
                 if (shift == 0) {
                     continue;
                 }
-                for (int j = 0; j < 32; j++) {
-                    levels[order[j]] = (byte) (j < best1 ? 0 : j < best2 ? 1 : 2);
-                }
-                if (scale < 0) {
-                    for (int j = 0; j < 32; j++) {
-                        levels[j] = (byte) (2 - levels[j]);
-                    }
+                boolean mirror = scale < 0;
+                IQ1Search.splitLevels(order, 32, best1, best2, mirror, levels);
+                if (mirror) {
                     scale = -scale;
                     shift = -shift;
                 }
                 float[] values = shift == 1 ? IQ1Search.PLUS : IQ1Search.MINUS;
-                boolean allOnGrid = true;
-                for (int k = 0; k < 4; k++) {
-                    int u = IQ1Search.code(levels, 8 * k);
-                    index[k] = IQ1Search.gridIndex(u);
-                    if (index[k] < 0) {
-                        allOnGrid = false;
-                        index[k] = IQ1Search.bestNeighbour(u, src, xb + 8 * k, weight, 8 * k, scale, values);
-                    }
-                }
-                if (!allOnGrid) {
-                    float sumqx = 0, sumq2 = 0;
-                    for (int k = 0; k < 4; k++) {
-                        for (int j = 0; j < 8; j++) {
-                            float w = weight[8 * k + j];
-                            float q = values[IQ1Search.level(index[k], j)];
-                            sumqx += w * q * src[xb + 8 * k + j];
-                            sumq2 += w * q * q;
-                        }
-                    }
-                    if (sumqx > 0 && sumq2 > 0) {
-                        scale = sumqx / sumq2;
-                    }
-                }
+                Arrays.fill(groupValues, values);
+                scale = IQ1Search.snapToGrid(levels, 4, src, xb, weight, scale, groupValues, index);
                 int h = 0;
                 for (int k = 0; k < 4; k++) {
                     dst.set(Blocks.I8, o + QS + 4 * ib + k, (byte) index[k]);
