@@ -71,7 +71,9 @@ class IQ3IQ1ReferenceVectorsTest {
                 assertTrue(t.isSupported(), t + " supported");
                 assertFalse(t.isQuantizable(), t + " quantizable");
                 MemorySegment seg = arena.allocate(t.blockBytes);
-                assertThrows(UnsupportedOperationException.class, () -> TensorFormat.of(t).quantize(new float[256], 0, 256, seg, 0));
+                if (t != GGMLType.IQ1_M) { // llama.cpp quantizes IQ1_M without importance too: IQ1QuantizeVectorsTest
+                    assertThrows(UnsupportedOperationException.class, () -> TensorFormat.of(t).quantize(new float[256], 0, 256, seg, 0));
+                }
             }
         }
     }
