@@ -81,13 +81,14 @@ public enum GGMLType {
     }
 
     /**
-     * Whether Tern can quantize to this type. The 1- to 3-bit IQ types are read only: llama.cpp
+     * Whether Tern can quantize to this type. The 1- and 2-bit IQ types are read only: llama.cpp
      * makes them by a search over lattice grids guided by an importance matrix, which Tern does
-     * not reproduce.
+     * not reproduce. IQ3_XXS and IQ3_S are written: llama.cpp's search for them takes x² as its
+     * weights when it has no importance matrix, and llama-quantize makes them without one.
      */
     public boolean isQuantizable() {
         return isSupported() && switch (this) {
-            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S -> false;
+            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S -> false;
             default -> true;
         };
     }

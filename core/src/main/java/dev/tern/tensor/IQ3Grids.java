@@ -7,6 +7,11 @@ package dev.tern.tensor;
  * libggml's own dequantizers on blocks that name every entry with scale 1 and no signs.
  */
 final class IQ3Grids {
+    /** The byte magnitudes of IQ3_XXS's grid, by level: level l is ggml's 2l + 1 times 4, but 62 for 60. */
+    static final int[] XXS_MAGNITUDES = {4, 12, 20, 28, 36, 44, 52, 62};
+    /** The byte magnitudes of IQ3_S's grid, by level: 2l + 1. */
+    static final int[] S_MAGNITUDES = {1, 3, 5, 7, 9, 11, 13, 15};
+
     /** iq3xxs_grid: 256 entries, magnitudes 4, 12, 20, 28, 36, 44, 52, 62. */
     static final int[] XXS = {
             0x04040404, 0x04040414, 0x04040424, 0x04040c0c, 0x04040c1c, 0x04040c3e, 0x04041404, 0x04041414,

@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * signs[32], scales[4]). Value k·4 + j of sub-block i (k < 8, j < 4) is byte j of the
  * {@link IQ3Grids#S} entry qs[8i + k] | (bit k of qh[i])·256, negative when bit 8k + j of the
  * 32-bit word signs[4i ..] is set, times d·(1 + 2·sc) with sc the low nibble of scales[i/2]
- * for even i, the high one for odd i. Read only.
+ * for even i, the high one for odd i.
  */
 public final class IQ3_SFormat implements TensorFormat {
     public static final IQ3_SFormat INSTANCE = new IQ3_SFormat();
@@ -93,8 +93,50 @@ public final class IQ3_SFormat implements TensorFormat {
         }
     }
 
+    /** As quantize_row_iq3_s_ref and llama-quantize without an importance matrix: {@link #quantize(float[], int, int, MemorySegment, long, float[])} with weights x². */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
-        throw new UnsupportedOperationException("Tern reads IQ3_S but does not write it");
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_iq3_s: each sub-block coded by {@link IQ3Search}. The largest sub-block scale
+     * becomes d (times ggml's fudge factor 1.033), the others 4-bit multiples of it. As in ggml,
+     * a sub-block of zeros leaves no qs and signs: the next coded sub-block's take their place
+     * (qh is indexed by sub-block), and the last places stay zero.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(type(), n);
+        IQ3Search.SubBlock sb = new IQ3Search.SubBlock();
+        float[] scales = new float[8];
+        for (int b = 0; b < n / QK; b++) {
+            long o = dstOff + (long) b * BYTES;
+            dst.asSlice(o, BYTES).fill((byte) 0);
+            float maxScale = Search.GRID.code(src, srcOff + b * QK, importance, b * QK, scales, sb, (ib, coded, s) -> {
+                int qh = 0;
+                for (int k = 0; k < 8; ++k) {
+                    dst.set(Blocks.I8, o + QS + 8 * coded + k, (byte) s.entries[k]);
+                    qh |= (s.entries[k] >> 8) << k;
+                }
+                dst.set(Blocks.I8, o + QH + ib, (byte) qh);
+                dst.set(Blocks.I32, o + SIGNS + 4 * coded, s.signs);
+            });
+            if (maxScale == 0) {
+                continue;
+            }
+            float d = maxScale / 31;
+            Blocks.putF16(dst, o, d * 1.033f);
+            float id = 1 / d;
+            for (int ib = 0; ib < 8; ib += 2) {
+                int codes = IQ3Search.scaleCode(id, scales[ib]) | IQ3Search.scaleCode(id, scales[ib + 1]) << 4;
+                dst.set(Blocks.I8, o + SCALES + ib / 2, (byte) codes);
+            }
+        }
+    }
+
+    /** The search's grid index, built on first use. */
+    private static final class Search {
+        static final IQ3Search GRID = new IQ3Search(IQ3Grids.S, IQ3Grids.S_MAGNITUDES, false);
     }
 }

@@ -13,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * scales_and_signs[32]). Sub-block i takes eight bytes of qs, each naming an {@link IQ3Grids#XXS}
  * entry of four magnitudes, and the 32-bit word i of scales_and_signs: its top four bits s give
  * the scale d·(0.5 + s)·0.5, its low 28 bits four 7-bit sign groups, one per eight values, each
- * widened to eight signs by {@link IQ2Grids#KSIGNS}. Read only.
+ * widened to eight signs by {@link IQ2Grids#KSIGNS}.
  */
 public final class IQ3_XXSFormat implements TensorFormat {
     public static final IQ3_XXSFormat INSTANCE = new IQ3_XXSFormat();
@@ -116,8 +116,48 @@ public final class IQ3_XXSFormat implements TensorFormat {
         }
     }
 
+    /** As quantize_row_iq3_xxs_ref and llama-quantize without an importance matrix: {@link #quantize(float[], int, int, MemorySegment, long, float[])} with weights x². */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
-        throw new UnsupportedOperationException("Tern reads IQ3_XXS but does not write it");
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_iq3_xxs: each sub-block coded by {@link IQ3Search} (its signs made even in each
+     * eight, since only seven are stored). The largest sub-block scale becomes d (times ggml's
+     * fudge factor 1.0125), the others 4-bit multiples of it. A super-block whose scales are all
+     * 0 is all zero bytes.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(type(), n);
+        IQ3Search.SubBlock sb = new IQ3Search.SubBlock();
+        float[] scales = new float[8];
+        for (int b = 0; b < n / QK; b++) {
+            long o = dstOff + (long) b * BYTES;
+            dst.asSlice(o, BYTES).fill((byte) 0);
+            float maxScale = Search.GRID.code(src, srcOff + b * QK, importance, b * QK, scales, sb, (ib, coded, s) -> {
+                for (int k = 0; k < 8; ++k) {
+                    dst.set(Blocks.I8, o + QS + 8 * ib + k, (byte) s.entries[k]);
+                }
+                dst.set(Blocks.I32, o + SIGNS + 4 * ib, s.signs);
+            });
+            if (maxScale == 0) {
+                dst.asSlice(o, BYTES).fill((byte) 0);
+                continue;
+            }
+            float d = maxScale / 31;
+            Blocks.putF16(dst, o, d * 1.0125f);
+            float id = 1 / d;
+            for (int ib = 0; ib < 8; ++ib) {
+                long at = o + SIGNS + 4 * ib;
+                dst.set(Blocks.I32, at, dst.get(Blocks.I32, at) | IQ3Search.scaleCode(id, scales[ib]) << 28);
+            }
+        }
+    }
+
+    /** The search's grid index, built on first use. */
+    private static final class Search {
+        static final IQ3Search GRID = new IQ3Search(IQ3Grids.XXS, IQ3Grids.XXS_MAGNITUDES, true);
     }
 }

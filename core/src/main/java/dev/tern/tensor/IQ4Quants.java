@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The non-linear 4-bit levels of IQ4_NL and IQ4_XS (ggml's kvalues_iq4nl) and their shared
- * quantizer, ggml's quantize_row_iq4_nl_impl without importance weights, ported with the same
- * float operations in the same order so that results are bit-identical.
+ * quantizer, ggml's quantize_row_iq4_nl_impl with or without importance weights, ported with the
+ * same float operations in the same order so that results are bit-identical.
  */
 final class IQ4Quants {
     /** Level of each 4-bit code, ascending: denser near zero, where most weights are. */
@@ -31,9 +31,10 @@ final class IQ4Quants {
     }
 
     /**
-     * Encodes the {@code superBlock} values at x[xo..] in sub-blocks of 32, each value weighted
-     * by its square, as quantize_iq4_nl and quantize_iq4_xs do without importance weights (the
-     * search ggml calls ntry 7). A sub-block's scale starts from its value of largest magnitude
+     * Encodes the {@code superBlock} values at x[xo..] in sub-blocks of 32, as quantize_iq4_nl and
+     * quantize_iq4_xs do (the search ggml calls ntry 7). Each value is weighted by its square, or,
+     * given importance weights, x[xo + j] by importance[io + j]·√(σ² + x²), σ² twice the
+     * super-block's mean square. A sub-block's scale starts from its value of largest magnitude
      * mapped to the outermost level, then the least-squares scale for the nearest codes; 15 other
      * starting points compete. One sub-block (IQ4_NL) keeps its scale in fp16; several (IQ4_XS)
      * become 6-bit multiples of one fp16 d. The codes are then picked again for the final scale.
@@ -41,8 +42,14 @@ final class IQ4Quants {
      * byte j and value j+16 in its high nibble) and, for several sub-blocks, their scales plus 32
      * at scalesOff: the high 2 bits as a 16-bit word, then the low 4 bits, two to a byte.
      */
-    static void quantize(float[] x, int xo, int superBlock, MemorySegment y, long dOff, long scalesOff, long qsOff) {
+    static void quantize(float[] x, int xo, int superBlock, float[] importance, int io,
+                         MemorySegment y, long dOff, long scalesOff, long qsOff) {
         int subBlocks = superBlock / 32;
+        float sigma2 = 0;
+        for (int j = 0; j < superBlock; ++j) {
+            sigma2 += x[xo + j] * x[xo + j];
+        }
+        sigma2 *= 2.f / superBlock;
         byte[] codes = new byte[superBlock];
         float[] scales = new float[subBlocks];
         float[] weight = new float[32];
@@ -51,7 +58,8 @@ final class IQ4Quants {
         for (int ib = 0; ib < subBlocks; ++ib) {
             int xb = xo + 32 * ib;
             for (int j = 0; j < 32; ++j) {
-                weight[j] = x[xb + j] * x[xb + j];
+                float v = x[xb + j];
+                weight[j] = importance == null ? v * v : importance[io + 32 * ib + j] * (float) Math.sqrt(sigma2 + v * v);
             }
             float max = Blocks.largestMagnitude(x, xb, 32);
             if (Math.abs(max) < Blocks.GROUP_MAX_EPS) {

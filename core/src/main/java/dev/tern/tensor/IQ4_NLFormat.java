@@ -44,10 +44,16 @@ public final class IQ4_NLFormat implements TensorFormat {
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /** quantize_iq4_nl with quant_weights: the same search, each value weighted by its column's importance. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         for (int b = 0; b < n / QK; b++) {
             long o = dstOff + (long) b * BYTES;
-            IQ4Quants.quantize(src, srcOff + b * QK, QK, dst, o, -1, o + 2);
+            IQ4Quants.quantize(src, srcOff + b * QK, QK, importance, b * QK, dst, o, -1, o + 2);
         }
     }
 }

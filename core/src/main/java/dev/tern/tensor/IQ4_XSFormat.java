@@ -125,10 +125,16 @@ public final class IQ4_XSFormat implements TensorFormat {
     /** quantize_row_iq4_xs_ref (quantize_iq4_xs without importance matrix): IQ4_NL's search per sub-block, the scales then rounded to 6 bits. */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /** quantize_iq4_xs with quant_weights: the same search, each value weighted by its column's importance. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         for (int b = 0; b < n / QK; b++) {
             long o = dstOff + (long) b * BYTES;
-            IQ4Quants.quantize(src, srcOff + b * QK, QK, dst, o, o + 2, o + 8);
+            IQ4Quants.quantize(src, srcOff + b * QK, QK, importance, b * QK, dst, o, o + 2, o + 8);
         }
     }
 }

@@ -64,10 +64,11 @@ class IQ3IQ1ReferenceVectorsTest {
         }
     }
 
+    /** IQ1_S and IQ1_M are read only; IQ3_XXS and IQ3_S are written (IQImportanceVectorsTest). */
     @Test
     void readOnly() {
         try (Arena arena = Arena.ofConfined()) {
-            for (GGMLType t : TYPES) {
+            for (GGMLType t : List.of(GGMLType.IQ1_S, GGMLType.IQ1_M)) {
                 assertTrue(t.isSupported(), t + " supported");
                 assertFalse(t.isQuantizable(), t + " quantizable");
                 MemorySegment seg = arena.allocate(t.blockBytes);
