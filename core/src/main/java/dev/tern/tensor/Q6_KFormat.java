@@ -171,7 +171,7 @@ public final class Q6_KFormat implements TensorFormat {
             float maxScale = 0;
             float maxAbsScale = 0;
             for (int ib = 0; ib < QK / 16; ib++) {
-                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, L, 16 * ib);
+                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, null, 0, L, 16 * ib);
                 scales[ib] = scale;
                 float abs = Math.abs(scale);
                 if (abs > maxAbsScale) {
