@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class WeightedQuantizeTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"Q4_K", "Q6_K", "Q5_K", "Q3_K", "Q2_K", "Q4_0", "Q5_0"})
+    @ValueSource(strings = {"Q4_K", "Q6_K", "Q5_K", "Q3_K", "Q2_K", "Q4_0", "Q5_0", "Q4_1", "Q5_1"})
     void quantizeMatchesLlamaCppBytes(String typeName) throws IOException {
         List<String[]> lines = ReferenceVectors.lines("imatrix-quantize-vectors.txt").stream()
                 .map(l -> l.split(" ")).filter(p -> p[0].equals(typeName)).toList();
