@@ -336,6 +336,33 @@ final class KQuants {
         return sum;
     }
 
+    /** One 32-value block of a weighted Q4_0..Q5_1 row: its search and store, given its values' weights. */
+    interface WeightedBlock {
+        void quantize(int xo, float[] weight, long o);
+    }
+
+    /**
+     * The frame of quantize_row_q4_0_impl .. q5_1_impl: σ² the mean x² of the whole row (n
+     * values from srcOff), then each 32-value block's weights importance·sqrt(σ² + x²), handed
+     * with the block's offset in src and in dst to the type's own search. Without importance,
+     * the type's reference quantizer, as ggml_quantize_chunk chooses.
+     */
+    static void quantizeWeightedBlocks(TensorFormat format, float[] src, int srcOff, int n, MemorySegment dst, long dstOff,
+                                       float[] importance, WeightedBlock block) {
+        if (importance == null) {
+            format.quantize(src, srcOff, n, dst, dstOff);
+            return;
+        }
+        Blocks.requireBlocks(format.type(), n);
+        long blockBytes = format.type().byteSize(32);
+        float sigma2 = sumOfSquares(src, srcOff, n) / n;
+        float[] weight = new float[32];
+        for (int b = 0; b < n / 32; b++) {
+            importanceWeights(src, srcOff + 32 * b, 32, importance, 32 * b, sigma2, weight);
+            block.quantize(srcOff + 32 * b, weight, dstOff + b * blockBytes);
+        }
+    }
+
     /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */
     static int scaleK4(MemorySegment w, long scales, int j) {
         if (j < 4) {

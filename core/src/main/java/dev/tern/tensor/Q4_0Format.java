@@ -62,20 +62,10 @@ public final class Q4_0Format implements TensorFormat {
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
-        if (importance == null) {
-            quantize(src, srcOff, n, dst, dstOff);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        float sigma2 = KQuants.sumOfSquares(src, srcOff, n) / n;
-        float[] weight = new float[QK];
         byte[] L = new byte[QK];
-        for (int b = 0; b < n / QK; b++) {
-            int xo = srcOff + b * QK;
-            long o = dstOff + (long) b * BYTES;
-            KQuants.importanceWeights(src, xo, QK, importance, b * QK, sigma2, weight);
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
             Blocks.putF16(dst, o, KQuants.makeQxQuants(QK, 8, src, xo, weight, 0, L, 0));
             Blocks.putLowNibbles32(L, dst, o + 2);
-        }
+        });
     }
 }

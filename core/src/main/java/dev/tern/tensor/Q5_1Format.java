@@ -88,24 +88,14 @@ public final class Q5_1Format implements TensorFormat {
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
-        if (importance == null) {
-            quantize(src, srcOff, n, dst, dstOff);
-            return;
-        }
-        Blocks.requireBlocks(type(), n);
-        float sigma2 = KQuants.sumOfSquares(src, srcOff, n) / n;
-        float[] weight = new float[QK];
         byte[] L = new byte[QK];
         byte[] laux = new byte[QK];
         float[] theMin = new float[1];
-        for (int b = 0; b < n / QK; b++) {
-            int xo = srcOff + b * QK;
-            long o = dstOff + (long) b * BYTES;
-            KQuants.importanceWeights(src, xo, QK, importance, b * QK, sigma2, weight);
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
             Blocks.putF16(dst, o, KQuants.makeQkx3Quants(QK, 31, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
             Blocks.putF16(dst, o + 2, -theMin[0]);
             store(L, dst, o);
-        }
+        });
     }
 
     /** A block's 5-bit levels after its d and m: the fifth bits (qh), then the low nibbles. */
