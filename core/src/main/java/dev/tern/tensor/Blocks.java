@@ -98,4 +98,23 @@ final class Blocks {
         }
         return max;
     }
+
+    /**
+     * The low four bits of a 32-value block's levels (0..31) as Q4_0, Q4_1, Q5_0 and Q5_1 lay them
+     * out: 16 bytes at qs, level j in the low nibble of byte j and level j+16 in its high nibble.
+     */
+    static void putLowNibbles32(byte[] L, MemorySegment dst, long qs) {
+        for (int j = 0; j < 16; j++) {
+            dst.set(I8, qs + j, (byte) ((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4)));
+        }
+    }
+
+    /** Q5_0/Q5_1's qh word: bit j is the fifth bit of level j of the block's 32. */
+    static int fifthBits32(byte[] L) {
+        int qh = 0;
+        for (int j = 0; j < 32; j++) {
+            qh |= ((L[j] & 0x10) >>> 4) << j;
+        }
+        return qh;
+    }
 }

@@ -21,11 +21,11 @@ final class KQuants {
     }
 
     /**
-     * make_qx_quants as the reference quantizers call it (rmse_type 1, no importance weights):
-     * symmetric levels L in [0, 2·nmax) for x[xo..xo+n), each value weighted by x², the scale
+     * make_qx_quants with rmse_type 1: symmetric levels L in [0, 2·nmax) for x[xo..xo+n), value i
+     * weighted by qw[qwo+i], or by x² when qw is null (the reference quantizers), the scale
      * refined over 18 trial scales around nmax/max. Returns the scale.
      */
-    static float makeQxQuants(int n, int nmax, float[] x, int xo, byte[] L, int lo) {
+    static float makeQxQuants(int n, int nmax, float[] x, int xo, float[] qw, int qwo, byte[] L, int lo) {
         float max = Blocks.largestMagnitude(x, xo, n);
         if (Math.abs(max) < Blocks.GROUP_MAX_EPS) {
             for (int i = 0; i < n; ++i) {
@@ -41,7 +41,7 @@ final class KQuants {
             int l = Blocks.nearestInt(iscale * xi);
             l = Math.max(-nmax, Math.min(nmax - 1, l));
             L[lo + i] = (byte) (l + nmax);
-            float w = xi * xi;
+            float w = qw != null ? qw[qwo + i] : xi * xi;
             sumlx += w * xi * l;
             suml2 += w * l * l;
         }
@@ -57,7 +57,7 @@ final class KQuants {
                 float xi = x[xo + i];
                 int l = Blocks.nearestInt(iscale * xi);
                 l = Math.max(-nmax, Math.min(nmax - 1, l));
-                float w = xi * xi;
+                float w = qw != null ? qw[qwo + i] : xi * xi;
                 sumlx += w * xi * l;
                 suml2 += w * l * l;
             }
@@ -139,6 +139,21 @@ final class KQuants {
      */
     static float makeQkx2Quants(int n, int nmax, float[] x, int xo, float[] weights, byte[] L, int lo, float[] theMin,
                                 byte[] laux, float rmin, float rdelta, int nstep, boolean useMad) {
+        return makeQkxQuants(n, nmax, x, xo, weights, L, lo, theMin, laux, rmin, rdelta, nstep, useMad, false);
+    }
+
+    /**
+     * make_qkx3_quants, the importance-weighted quantizers' search: {@link #makeQkx2Quants} but
+     * that a trial level is rounded from iscale·(x−min) clamped to [0, nmax] first, as min (the
+     * best fit so far) can lie near max and put that product out of nearest_int's range.
+     */
+    static float makeQkx3Quants(int n, int nmax, float[] x, int xo, float[] weights, byte[] L, int lo, float[] theMin,
+                                byte[] laux, float rmin, float rdelta, int nstep) {
+        return makeQkxQuants(n, nmax, x, xo, weights, L, lo, theMin, laux, rmin, rdelta, nstep, false, true);
+    }
+
+    private static float makeQkxQuants(int n, int nmax, float[] x, int xo, float[] weights, byte[] L, int lo, float[] theMin,
+                                       byte[] laux, float rmin, float rdelta, int nstep, boolean useMad, boolean clampFirst) {
         float min = x[xo];
         float max = x[xo];
         float sumW = weights[0];
@@ -181,8 +196,13 @@ final class KQuants {
             float sumL2 = 0;
             float sumXl = 0;
             for (int i = 0; i < n; ++i) {
-                int l = Blocks.nearestInt(iscale * (x[xo + i] - min));
-                l = Math.max(0, Math.min(nmax, l));
+                int l;
+                if (clampFirst) {
+                    float v = iscale * (x[xo + i] - min);
+                    l = v > 0 ? Blocks.nearestInt(v < nmax ? v : nmax) : 0;
+                } else {
+                    l = Math.max(0, Math.min(nmax, Blocks.nearestInt(iscale * (x[xo + i] - min))));
+                }
                 laux[i] = (byte) l;
                 float w = weights[i];
                 sumL += w * l;
@@ -212,6 +232,135 @@ final class KQuants {
         }
         theMin[0] = -min;
         return scale;
+    }
+
+    /**
+     * make_qp_quants: levels in [0, nmax] for n non-negative values (a super-block's sub-block
+     * scales or mins), value i weighted by w[i]: the best of nine trial scales around nmax/max,
+     * then up to five rounds in which each level moves to where the others' least-squares scale
+     * puts it, kept if the fit improves. L holds the levels as C's uint8_t does (a negative
+     * value's level wraps); returns the scale.
+     */
+    static float makeQpQuants(int n, int nmax, float[] x, byte[] L, float[] w) {
+        float max = 0;
+        for (int i = 0; i < n; ++i) {
+            max = max > x[i] ? max : x[i];
+        }
+        if (max < Blocks.GROUP_MAX_EPS) {
+            java.util.Arrays.fill(L, 0, n, (byte) 0);
+            return 0f;
+        }
+        float iscale = nmax / max;
+        for (int i = 0; i < n; ++i) {
+            L[i] = (byte) Blocks.nearestInt(iscale * x[i]);
+        }
+        float scale = 1 / iscale;
+        float bestMse = 0;
+        for (int i = 0; i < n; ++i) {
+            float diff = x[i] - scale * (L[i] & 0xFF);
+            bestMse += w[i] * diff * diff;
+        }
+        for (int is = -4; is <= 4; ++is) {
+            if (is == 0) {
+                continue;
+            }
+            float iscaleIs = (0.1f * is + nmax) / max;
+            float scaleIs = 1 / iscaleIs;
+            float mse = 0;
+            for (int i = 0; i < n; ++i) {
+                int l = Math.min(nmax, Blocks.nearestInt(iscaleIs * x[i]));
+                float diff = x[i] - scaleIs * l;
+                mse += w[i] * diff * diff;
+            }
+            if (mse < bestMse) {
+                bestMse = mse;
+                iscale = iscaleIs;
+            }
+        }
+        float sumlx = 0;
+        float suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = Math.min(nmax, Blocks.nearestInt(iscale * x[i]));
+            L[i] = (byte) l;
+            sumlx += w[i] * x[i] * l;
+            suml2 += w[i] * l * l;
+        }
+        for (int itry = 0; itry < 5; ++itry) {
+            int changed = 0;
+            for (int i = 0; i < n; ++i) {
+                float wi = w[i];
+                int li = L[i] & 0xFF;
+                float slx = sumlx - wi * x[i] * li;
+                float sl2 = suml2 - wi * li * li;
+                if (slx > 0 && sl2 > 0) {
+                    int newL = Math.min(nmax, Blocks.nearestInt(x[i] * sl2 / slx));
+                    if (newL != li) {
+                        slx += wi * x[i] * newL;
+                        sl2 += wi * newL * newL;
+                        if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                            L[i] = (byte) newL;
+                            sumlx = slx;
+                            suml2 = sl2;
+                            ++changed;
+                        }
+                    }
+                }
+            }
+            if (changed == 0) {
+                break;
+            }
+        }
+        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+    }
+
+    /** Σ x² over x[xo..xo+n), summed in order: the spread σ² the weighted quantizers add to each x². */
+    static float sumOfSquares(float[] x, int xo, int n) {
+        float sum = 0;
+        for (int i = 0; i < n; ++i) {
+            sum += x[xo + i] * x[xo + i];
+        }
+        return sum;
+    }
+
+    /**
+     * The weighted quantizers' per-value weights: out[i] = importance[wo+i]·sqrt(σ² + x²) for
+     * x[xo..xo+n). Returns their sum, in order, as the k-quants weigh each sub-block's scale by.
+     */
+    static float importanceWeights(float[] x, int xo, int n, float[] importance, int wo, float sigma2, float[] out) {
+        float sum = 0;
+        for (int i = 0; i < n; ++i) {
+            float xi = x[xo + i];
+            out[i] = importance[wo + i] * (float) Math.sqrt(sigma2 + xi * xi);
+            sum += out[i];
+        }
+        return sum;
+    }
+
+    /** One 32-value block of a weighted Q4_0..Q5_1 row: its search and store, given its values' weights. */
+    interface WeightedBlock {
+        void quantize(int xo, float[] weight, long o);
+    }
+
+    /**
+     * The frame of quantize_row_q4_0_impl .. q5_1_impl: σ² the mean x² of the whole row (n
+     * values from srcOff), then each 32-value block's weights importance·sqrt(σ² + x²), handed
+     * with the block's offset in src and in dst to the type's own search. Without importance,
+     * the type's reference quantizer, as ggml_quantize_chunk chooses.
+     */
+    static void quantizeWeightedBlocks(TensorFormat format, float[] src, int srcOff, int n, MemorySegment dst, long dstOff,
+                                       float[] importance, WeightedBlock block) {
+        if (importance == null) {
+            format.quantize(src, srcOff, n, dst, dstOff);
+            return;
+        }
+        Blocks.requireBlocks(format.type(), n);
+        long blockBytes = format.type().byteSize(32);
+        float sigma2 = sumOfSquares(src, srcOff, n) / n;
+        float[] weight = new float[32];
+        for (int b = 0; b < n / 32; b++) {
+            importanceWeights(src, srcOff + 32 * b, 32, importance, 32 * b, sigma2, weight);
+            block.quantize(srcOff + 32 * b, weight, dstOff + b * blockBytes);
+        }
     }
 
     /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */
@@ -281,11 +430,7 @@ final class KQuants {
         float maxMin = 0;
         for (int j = 0; j < QK_K / 32; ++j) {
             int base = xo + 32 * j;
-            float sumX2 = 0;
-            for (int l = 0; l < 32; ++l) {
-                sumX2 += x[base + l] * x[base + l];
-            }
-            float avX = (float) Math.sqrt(sumX2 / 32);
+            float avX = (float) Math.sqrt(sumOfSquares(x, base, 32) / 32);
             for (int l = 0; l < 32; ++l) {
                 weights[l] = avX + Math.abs(x[base + l]);
             }
@@ -300,33 +445,82 @@ final class KQuants {
         }
         float invScale = maxScale > 0 ? 63.f / maxScale : 0.f;
         float invMin = maxMin > 0 ? 63.f / maxMin : 0.f;
+        int[] ls = new int[QK_K / 32];
+        int[] lm = new int[QK_K / 32];
+        for (int j = 0; j < QK_K / 32; ++j) {
+            ls[j] = Math.min(63, Blocks.nearestInt(invScale * scales[j]) & 0xFF);
+            lm[j] = Math.min(63, Blocks.nearestInt(invMin * mins[j]) & 0xFF);
+        }
+        storeScalesMinsK4(ls, lm, maxScale / 63.f, maxMin / 63.f, x, xo, nmax, y, dOff, scalesOff, L);
+    }
+
+    /**
+     * The shared first half of quantize_row_q4_K_impl / q5_K_impl (with an importance matrix):
+     * value weights importance·sqrt(σ² + x²), σ² = 2·mean x² over the super-block, a
+     * make_qkx3_quants search per sub-block, then make_qp_quants for the 6-bit scale and min
+     * codes, weighted by each sub-block's total weight. Stored and levelled as
+     * {@link #quantizeScalesMinsK4(float[], int, int, float, float, int, MemorySegment, long, long, byte[])}
+     * does; capCodes: Q5_K caps the codes at 63 and Q4_K does not (only a wrapped negative one exceeds it).
+     */
+    static void quantizeScalesMinsK4(float[] x, int xo, float[] importance, int wo, int nmax, boolean capCodes,
+                                     MemorySegment y, long dOff, long scalesOff, byte[] L) {
+        float[] weights = new float[32];
+        float[] sw = new float[QK_K / 32];
+        float[] mins = new float[QK_K / 32];
+        float[] scales = new float[QK_K / 32];
+        float[] theMin = new float[1];
+        byte[] laux = new byte[32];
+        float sigma2 = 2 * sumOfSquares(x, xo, QK_K) / QK_K;
+        for (int j = 0; j < QK_K / 32; ++j) {
+            int base = xo + 32 * j;
+            sw[j] = importanceWeights(x, base, 32, importance, wo + 32 * j, sigma2, weights);
+            scales[j] = makeQkx3Quants(32, nmax, x, base, weights, L, 32 * j, theMin, laux, -0.9f, 0.05f, 36);
+            mins[j] = theMin[0];
+        }
+        byte[] scaleCodes = new byte[QK_K / 32];
+        byte[] minCodes = new byte[QK_K / 32];
+        float dBlock = makeQpQuants(QK_K / 32, 63, scales, scaleCodes, sw);
+        float mBlock = makeQpQuants(QK_K / 32, 63, mins, minCodes, sw);
+        int[] ls = new int[QK_K / 32];
+        int[] lm = new int[QK_K / 32];
+        for (int j = 0; j < QK_K / 32; ++j) {
+            ls[j] = capCodes ? Math.min(63, scaleCodes[j] & 0xFF) : scaleCodes[j] & 0xFF;
+            lm[j] = capCodes ? Math.min(63, minCodes[j] & 0xFF) : minCodes[j] & 0xFF;
+        }
+        storeScalesMinsK4(ls, lm, dBlock, mBlock, x, xo, nmax, y, dOff, scalesOff, L);
+    }
+
+    /**
+     * Packs the sub-blocks' scale and min codes into 12 bytes at {@code scalesOff}, stores d and
+     * dmin, and sets each sub-block's levels (0..nmax) again from the stored, rounded scales.
+     */
+    private static void storeScalesMinsK4(int[] ls, int[] lm, float d, float dmin, float[] x, int xo, int nmax,
+                                          MemorySegment y, long dOff, long scalesOff, byte[] L) {
         byte[] packed = new byte[12];
         for (int j = 0; j < QK_K / 32; ++j) {
-            int ls = Math.min(63, Blocks.nearestInt(invScale * scales[j]) & 0xFF);
-            int lm = Math.min(63, Blocks.nearestInt(invMin * mins[j]) & 0xFF);
             if (j < 4) {
-                packed[j] = (byte) ls;
-                packed[j + 4] = (byte) lm;
+                packed[j] = (byte) ls[j];
+                packed[j + 4] = (byte) lm[j];
             } else {
-                packed[j + 4] = (byte) ((ls & 0xF) | ((lm & 0xF) << 4));
-                packed[j - 4] |= (byte) ((ls >> 4) << 6);
-                packed[j] |= (byte) ((lm >> 4) << 6);
+                packed[j + 4] = (byte) ((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+                packed[j - 4] |= (byte) ((ls[j] >> 4) << 6);
+                packed[j] |= (byte) ((lm[j] >> 4) << 6);
             }
         }
         MemorySegment.copy(packed, 0, y, Blocks.I8, scalesOff, 12);
-        Blocks.putF16(y, dOff, maxScale / 63.f);
-        Blocks.putF16(y, dOff + 2, maxMin / 63.f);
+        Blocks.putF16(y, dOff, d);
+        Blocks.putF16(y, dOff + 2, dmin);
 
         float d0 = Blocks.f16(y, dOff);
         float dmin0 = Blocks.f16(y, dOff + 2);
         for (int j = 0; j < QK_K / 32; ++j) {
-            float d = d0 * scaleK4(y, scalesOff, j);
-            if (d == 0) {
+            float dj = d0 * scaleK4(y, scalesOff, j);
+            if (dj == 0) {
                 continue;
             }
             float dm = dmin0 * minK4(y, scalesOff, j);
             for (int ii = 0; ii < 32; ++ii) {
-                int l = Blocks.nearestInt((x[xo + 32 * j + ii] + dm) / d);
+                int l = Blocks.nearestInt((x[xo + 32 * j + ii] + dm) / dj);
                 L[32 * j + ii] = (byte) Math.max(0, Math.min(nmax, l));
             }
         }

@@ -138,53 +138,28 @@ public final class Q2_KFormat implements TensorFormat {
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_row_q2_K_impl when given an importance row (the scales searched as {@link
+     * #weightedScales} does), else quantize_row_q2_K_ref, as ggml_quantize_chunk chooses.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
-        final float q4scale = 15.f;
         byte[] L = new byte[QK];
-        byte[] laux = new byte[16];
-        float[] weights = new float[16];
-        float[] mins = new float[QK / 16];
-        float[] scales = new float[QK / 16];
-        float[] theMin = new float[1];
         byte[] block = new byte[BYTES];
+        MemorySegment blockSeg = MemorySegment.ofArray(block);
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
-            long o = dstOff + (long) b * BYTES;
-            float maxScale = 0;
-            float maxMin = 0;
-            for (int j = 0; j < QK / 16; ++j) {
-                for (int l = 0; l < 16; ++l) {
-                    weights[l] = Math.abs(src[xo + 16 * j + l]);
-                }
-                scales[j] = KQuants.makeQkx2Quants(16, 3, src, xo + 16 * j, weights, L, 16 * j, theMin, laux, -0.5f, 0.1f, 15, true);
-                mins[j] = theMin[0];
-                if (scales[j] > maxScale) {
-                    maxScale = scales[j];
-                }
-                if (mins[j] > maxMin) {
-                    maxMin = mins[j];
-                }
-            }
-            short dBits = 0;
-            short dminBits = 0;
-            if (maxScale > 0) {
-                float iscale = q4scale / maxScale;
-                for (int j = 0; j < QK / 16; ++j) {
-                    block[j] = (byte) Blocks.nearestInt(iscale * scales[j]);
-                }
-                dBits = Blocks.toF16(maxScale / q4scale);
+            if (importance == null) {
+                referenceScales(src, xo, L, block);
             } else {
-                java.util.Arrays.fill(block, 0, QK / 16, (byte) 0);
+                weightedScales(src, xo, importance, b * QK, L, block);
             }
-            if (maxMin > 0) {
-                float iscale = q4scale / maxMin;
-                for (int j = 0; j < QK / 16; ++j) {
-                    block[j] |= (byte) (Blocks.nearestInt(iscale * mins[j]) << 4);
-                }
-                dminBits = Blocks.toF16(maxMin / q4scale);
-            }
-            float d0 = Float.float16ToFloat(dBits);
-            float dmin0 = Float.float16ToFloat(dminBits);
+            float d0 = Blocks.f16(blockSeg, D);
+            float dmin0 = Blocks.f16(blockSeg, D + 2);
             for (int j = 0; j < QK / 16; ++j) {
                 float d = d0 * (block[j] & 0xF);
                 if (d == 0) {
@@ -201,11 +176,84 @@ public final class Q2_KFormat implements TensorFormat {
                     block[QS + j / 4 + l] = (byte) (L[j + l] | (L[j + l + 32] << 2) | (L[j + l + 64] << 4) | (L[j + l + 96] << 6));
                 }
             }
-            block[D] = (byte) dBits;
-            block[D + 1] = (byte) (dBits >> 8);
-            block[D + 2] = (byte) dminBits;
-            block[D + 3] = (byte) (dminBits >> 8);
-            MemorySegment.copy(block, 0, dst, Blocks.I8, o, BYTES);
+            MemorySegment.copy(block, 0, dst, Blocks.I8, dstOff + (long) b * BYTES, BYTES);
+        }
+    }
+
+    /**
+     * quantize_row_q2_K_ref's scales: make_qkx2_quants per sub-block, then 4-bit scale and min
+     * codes against their maxima. Writes the codes, d, dmin and the sub-blocks' levels.
+     */
+    private static void referenceScales(float[] x, int xo, byte[] L, byte[] block) {
+        final float q4scale = 15.f;
+        byte[] laux = new byte[16];
+        float[] weights = new float[16];
+        float[] mins = new float[QK / 16];
+        float[] scales = new float[QK / 16];
+        float[] theMin = new float[1];
+        float maxScale = 0;
+        float maxMin = 0;
+        for (int j = 0; j < QK / 16; ++j) {
+            for (int l = 0; l < 16; ++l) {
+                weights[l] = Math.abs(x[xo + 16 * j + l]);
+            }
+            scales[j] = KQuants.makeQkx2Quants(16, 3, x, xo + 16 * j, weights, L, 16 * j, theMin, laux, -0.5f, 0.1f, 15, true);
+            mins[j] = theMin[0];
+            if (scales[j] > maxScale) {
+                maxScale = scales[j];
+            }
+            if (mins[j] > maxMin) {
+                maxMin = mins[j];
+            }
+        }
+        MemorySegment blockSeg = MemorySegment.ofArray(block);
+        java.util.Arrays.fill(block, 0, QK / 16, (byte) 0);
+        Blocks.putF16(blockSeg, D, 0f);
+        Blocks.putF16(blockSeg, D + 2, 0f);
+        if (maxScale > 0) {
+            float iscale = q4scale / maxScale;
+            for (int j = 0; j < QK / 16; ++j) {
+                block[j] = (byte) Blocks.nearestInt(iscale * scales[j]);
+            }
+            Blocks.putF16(blockSeg, D, maxScale / q4scale);
+        }
+        if (maxMin > 0) {
+            float iscale = q4scale / maxMin;
+            for (int j = 0; j < QK / 16; ++j) {
+                block[j] |= (byte) (Blocks.nearestInt(iscale * mins[j]) << 4);
+            }
+            Blocks.putF16(blockSeg, D + 2, maxMin / q4scale);
+        }
+    }
+
+    /**
+     * quantize_row_q2_K_impl's scales: value weights importance·sqrt(σ² + x²) with σ² = mean x²
+     * over the super-block, make_qkx3_quants per sub-block with them, then make_qp_quants for
+     * the 4-bit scale and min codes, weighted by each sub-block's total weight. Writes the codes,
+     * d, dmin and the sub-blocks' levels.
+     */
+    private static void weightedScales(float[] x, int xo, float[] importance, int wo, byte[] L, byte[] block) {
+        byte[] laux = new byte[16];
+        float[] weight = new float[16];
+        float[] sw = new float[QK / 16];
+        float[] mins = new float[QK / 16];
+        float[] scales = new float[QK / 16];
+        float[] theMin = new float[1];
+        float sigma2 = KQuants.sumOfSquares(x, xo, QK) / QK;
+        for (int j = 0; j < QK / 16; ++j) {
+            sw[j] = KQuants.importanceWeights(x, xo + 16 * j, 16, importance, wo + 16 * j, sigma2, weight);
+            scales[j] = KQuants.makeQkx3Quants(16, 3, x, xo + 16 * j, weight, L, 16 * j, theMin, laux, -0.9f, 0.05f, 36);
+            mins[j] = theMin[0];
+        }
+        byte[] scaleCodes = new byte[QK / 16];
+        byte[] minCodes = new byte[QK / 16];
+        float dm = KQuants.makeQpQuants(QK / 16, 15, scales, scaleCodes, sw);
+        float mm = KQuants.makeQpQuants(QK / 16, 15, mins, minCodes, sw);
+        MemorySegment blockSeg = MemorySegment.ofArray(block);
+        Blocks.putF16(blockSeg, D, dm);
+        Blocks.putF16(blockSeg, D + 2, mm);
+        for (int j = 0; j < QK / 16; ++j) {
+            block[j] = (byte) ((scaleCodes[j] & 0xFF) | (minCodes[j] << 4));
         }
     }
 }

@@ -167,38 +167,23 @@ public final class Q3_KFormat implements TensorFormat {
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_row_q3_K_impl when given an importance row (the scales searched as {@link
+     * #weightedScales} does), else quantize_row_q3_K_ref, as ggml_quantize_chunk chooses.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         byte[] L = new byte[QK];
-        float[] scales = new float[QK / 16];
         byte[] block = new byte[BYTES];
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
             java.util.Arrays.fill(block, (byte) 0);
-            float maxScale = 0;
-            float amax = 0;
-            for (int j = 0; j < QK / 16; ++j) {
-                scales[j] = KQuants.makeQ3Quants(16, 4, src, xo + 16 * j, L, 16 * j);
-                float scale = Math.abs(scales[j]);
-                if (scale > amax) {
-                    amax = scale;
-                    maxScale = scales[j];
-                }
-            }
-            short dBits = 0;
-            if (maxScale != 0) {
-                float iscale = -32.f / maxScale;
-                for (int j = 0; j < QK / 16; ++j) {
-                    int l = Math.max(-32, Math.min(31, (byte) Blocks.nearestInt(iscale * scales[j]))) + 32;
-                    if (j < 8) {
-                        block[SCALES + j] = (byte) (l & 0xF);
-                    } else {
-                        block[SCALES + j - 8] |= (byte) ((l & 0xF) << 4);
-                    }
-                    block[SCALES + 8 + j % 4] |= (byte) ((l >> 4) << (2 * (j / 4)));
-                }
-                dBits = Blocks.toF16(1 / iscale);
-            }
+            short dBits = importance == null ? referenceScales(src, xo, L, block) : weightedScales(src, xo, importance, b * QK, L, block);
             float d0 = Float.float16ToFloat(dBits);
             for (int j = 0; j < QK / 16; ++j) {
                 int low = j < 8 ? block[SCALES + j] & 0xF : (block[SCALES + j - 8] & 0xFF) >> 4;
@@ -233,5 +218,64 @@ public final class Q3_KFormat implements TensorFormat {
             block[D + 1] = (byte) (dBits >> 8);
             MemorySegment.copy(block, 0, dst, Blocks.I8, o, BYTES);
         }
+    }
+
+    /**
+     * quantize_row_q3_K_ref's scales: make_q3_quants per sub-block, then 6-bit codes against the
+     * scale of largest magnitude. Writes the codes and the sub-blocks' levels; returns fp16 d.
+     */
+    private static short referenceScales(float[] x, int xo, byte[] L, byte[] block) {
+        float[] scales = new float[QK / 16];
+        float maxScale = 0;
+        float amax = 0;
+        for (int j = 0; j < QK / 16; ++j) {
+            scales[j] = KQuants.makeQ3Quants(16, 4, x, xo + 16 * j, L, 16 * j);
+            float scale = Math.abs(scales[j]);
+            if (scale > amax) {
+                amax = scale;
+                maxScale = scales[j];
+            }
+        }
+        if (maxScale == 0) {
+            return 0;
+        }
+        float iscale = -32.f / maxScale;
+        for (int j = 0; j < QK / 16; ++j) {
+            putScale(block, j, Math.max(-32, Math.min(31, (byte) Blocks.nearestInt(iscale * scales[j]))) + 32);
+        }
+        return Blocks.toF16(1 / iscale);
+    }
+
+    /**
+     * quantize_row_q3_K_impl's scales: value weights importance·sqrt(σ² + x²) with σ² = 2·mean x²
+     * over the super-block, make_qx_quants per sub-block with them, and make_qx_quants again for
+     * the 6-bit codes, each scale weighted by its sub-block's total weight. Writes the codes and
+     * the sub-blocks' levels; returns fp16 d.
+     */
+    private static short weightedScales(float[] x, int xo, float[] importance, int wo, byte[] L, byte[] block) {
+        float[] scales = new float[QK / 16];
+        float[] weight = new float[16];
+        float[] sw = new float[QK / 16];
+        float sigma2 = 2 * KQuants.sumOfSquares(x, xo, QK) / QK;
+        for (int j = 0; j < QK / 16; ++j) {
+            sw[j] = KQuants.importanceWeights(x, xo + 16 * j, 16, importance, wo + 16 * j, sigma2, weight);
+            scales[j] = KQuants.makeQxQuants(16, 4, x, xo + 16 * j, weight, 0, L, 16 * j);
+        }
+        byte[] codes = new byte[QK / 16];
+        float dBlock = KQuants.makeQxQuants(QK / 16, 32, scales, 0, sw, 0, codes, 0);
+        for (int j = 0; j < QK / 16; ++j) {
+            putScale(block, j, codes[j]);
+        }
+        return Blocks.toF16(dBlock);
+    }
+
+    /** Stores sub-block j's 6-bit scale code: low four bits in a nibble, top two in scales[8 + j mod 4]. */
+    private static void putScale(byte[] block, int j, int l) {
+        if (j < 8) {
+            block[SCALES + j] = (byte) (l & 0xF);
+        } else {
+            block[SCALES + j - 8] |= (byte) ((l & 0xF) << 4);
+        }
+        block[SCALES + 8 + j % 4] |= (byte) ((l >> 4) << (2 * (j / 4)));
     }
 }

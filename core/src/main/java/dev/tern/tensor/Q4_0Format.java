@@ -40,6 +40,7 @@ public final class Q4_0Format implements TensorFormat {
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         Blocks.requireBlocks(type(), n);
+        byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
@@ -47,12 +48,24 @@ public final class Q4_0Format implements TensorFormat {
             float d = max / -8;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);
-            for (int j = 0; j < QK / 2; j++) {
+            for (int j = 0; j < QK; j++) {
                 // C truncates toward zero when converting to int8_t, as the (int) cast does.
-                int xi0 = Math.min(15, (byte) (int) (src[xo + j] * id + 8.5f));
-                int xi1 = Math.min(15, (byte) (int) (src[xo + QK / 2 + j] * id + 8.5f));
-                dst.set(Blocks.I8, o + 2 + j, (byte) (xi0 | (xi1 << 4)));
+                L[j] = (byte) Math.min(15, (byte) (int) (src[xo + j] * id + 8.5f));
             }
+            Blocks.putLowNibbles32(L, dst, o + 2);
         }
+    }
+
+    /**
+     * quantize_row_q4_0_impl: per block, make_qx_quants (nmax 8) with value weights
+     * importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        byte[] L = new byte[QK];
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
+            Blocks.putF16(dst, o, KQuants.makeQxQuants(QK, 8, src, xo, weight, 0, L, 0));
+            Blocks.putLowNibbles32(L, dst, o + 2);
+        });
     }
 }

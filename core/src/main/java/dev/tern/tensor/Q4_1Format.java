@@ -58,6 +58,7 @@ public final class Q4_1Format implements TensorFormat {
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         Blocks.requireBlocks(type(), n);
+        byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
@@ -67,11 +68,26 @@ public final class Q4_1Format implements TensorFormat {
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);
             Blocks.putF16(dst, o + 2, min);
-            for (int j = 0; j < QK / 2; j++) {
-                int xi0 = Math.min(15, (byte) (int) ((src[xo + j] - min) * id + 0.5f));
-                int xi1 = Math.min(15, (byte) (int) ((src[xo + QK / 2 + j] - min) * id + 0.5f));
-                dst.set(Blocks.I8, o + 4 + j, (byte) (xi0 | (xi1 << 4)));
+            for (int j = 0; j < QK; j++) {
+                L[j] = (byte) Math.min(15, (byte) (int) ((src[xo + j] - min) * id + 0.5f));
             }
+            Blocks.putLowNibbles32(L, dst, o + 4);
         }
+    }
+
+    /**
+     * quantize_row_q4_1_impl: per block, make_qkx3_quants (nmax 15, 37 trial scales) with value
+     * weights importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        byte[] L = new byte[QK];
+        byte[] laux = new byte[QK];
+        float[] theMin = new float[1];
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
+            Blocks.putF16(dst, o, KQuants.makeQkx3Quants(QK, 15, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
+            Blocks.putF16(dst, o + 2, -theMin[0]);
+            Blocks.putLowNibbles32(L, dst, o + 4);
+        });
     }
 }

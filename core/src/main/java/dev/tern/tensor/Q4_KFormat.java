@@ -142,11 +142,24 @@ public final class Q4_KFormat implements TensorFormat {
     /** quantize_row_q4_K_ref: make_qkx2_quants per sub-block (nmax 15, 21 trial scales). */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_row_q4_K_impl when given an importance row (make_qkx3_quants per sub-block,
+     * make_qp_quants for the scales), else quantize_row_q4_K_ref, as ggml_quantize_chunk chooses.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             long o = dstOff + (long) b * BYTES;
-            KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, 15, -1.f, 0.1f, 20, dst, o, o + 4, L);
+            if (importance == null) {
+                KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, 15, -1.f, 0.1f, 20, dst, o, o + 4, L);
+            } else {
+                KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, importance, b * QK, 15, false, dst, o, o + 4, L);
+            }
             for (int j = 0; j < QK; j += 64) {
                 for (int l = 0; l < 32; l++) {
                     dst.set(Blocks.I8, o + 16 + j / 2 + l, (byte) (L[j + l] | (L[j + l + 32] << 4)));

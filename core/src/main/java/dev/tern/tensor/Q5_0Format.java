@@ -63,6 +63,7 @@ public final class Q5_0Format implements TensorFormat {
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         Blocks.requireBlocks(type(), n);
+        byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
@@ -70,15 +71,29 @@ public final class Q5_0Format implements TensorFormat {
             float d = max / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);
-            int qh = 0;
-            for (int j = 0; j < QK / 2; j++) {
-                int xi0 = Math.min(31, (byte) (int) (src[xo + j] * id + 16.5f)) & 0xFF;
-                int xi1 = Math.min(31, (byte) (int) (src[xo + QK / 2 + j] * id + 16.5f)) & 0xFF;
-                dst.set(Blocks.I8, o + 6 + j, (byte) ((xi0 & 0x0F) | ((xi1 & 0x0F) << 4)));
-                qh |= ((xi0 & 0x10) >>> 4) << j;
-                qh |= ((xi1 & 0x10) >>> 4) << (j + QK / 2);
+            for (int j = 0; j < QK; j++) {
+                L[j] = (byte) Math.min(31, (byte) (int) (src[xo + j] * id + 16.5f));
             }
-            dst.set(Blocks.I32, o + 2, qh);
+            store(L, dst, o);
         }
+    }
+
+    /**
+     * quantize_row_q5_0_impl: per block, make_qx_quants (nmax 16) with value weights
+     * importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        byte[] L = new byte[QK];
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
+            Blocks.putF16(dst, o, KQuants.makeQxQuants(QK, 16, src, xo, weight, 0, L, 0));
+            store(L, dst, o);
+        });
+    }
+
+    /** A block's 5-bit levels after its d: the fifth bits (qh), then the low nibbles. */
+    private static void store(byte[] L, MemorySegment dst, long o) {
+        dst.set(Blocks.I32, o + 2, Blocks.fifthBits32(L));
+        Blocks.putLowNibbles32(L, dst, o + 6);
     }
 }

@@ -65,6 +65,7 @@ public final class Q5_1Format implements TensorFormat {
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         Blocks.requireBlocks(type(), n);
+        byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             int xo = srcOff + b * QK;
             long o = dstOff + (long) b * BYTES;
@@ -74,15 +75,32 @@ public final class Q5_1Format implements TensorFormat {
             float id = d != 0 ? 1.0f / d : 0.0f;
             Blocks.putF16(dst, o, d);
             Blocks.putF16(dst, o + 2, min);
-            int qh = 0;
-            for (int j = 0; j < QK / 2; j++) {
-                int xi0 = (int) ((src[xo + j] - min) * id + 0.5f) & 0xFF;
-                int xi1 = (int) ((src[xo + QK / 2 + j] - min) * id + 0.5f) & 0xFF;
-                dst.set(Blocks.I8, o + 8 + j, (byte) ((xi0 & 0x0F) | ((xi1 & 0x0F) << 4)));
-                qh |= ((xi0 & 0x10) >>> 4) << j;
-                qh |= ((xi1 & 0x10) >>> 4) << (j + QK / 2);
+            for (int j = 0; j < QK; j++) {
+                L[j] = (byte) (int) ((src[xo + j] - min) * id + 0.5f);
             }
-            dst.set(Blocks.I32, o + 4, qh);
+            store(L, dst, o);
         }
+    }
+
+    /**
+     * quantize_row_q5_1_impl: per block, make_qkx3_quants (nmax 31, 37 trial scales) with value
+     * weights importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        byte[] L = new byte[QK];
+        byte[] laux = new byte[QK];
+        float[] theMin = new float[1];
+        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
+            Blocks.putF16(dst, o, KQuants.makeQkx3Quants(QK, 31, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
+            Blocks.putF16(dst, o + 2, -theMin[0]);
+            store(L, dst, o);
+        });
+    }
+
+    /** A block's 5-bit levels after its d and m: the fifth bits (qh), then the low nibbles. */
+    private static void store(byte[] L, MemorySegment dst, long o) {
+        dst.set(Blocks.I32, o + 4, Blocks.fifthBits32(L));
+        Blocks.putLowNibbles32(L, dst, o + 8);
     }
 }

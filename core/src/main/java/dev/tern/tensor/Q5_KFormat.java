@@ -157,11 +157,24 @@ public final class Q5_KFormat implements TensorFormat {
     /** quantize_row_q5_K_ref: make_qkx2_quants per sub-block (nmax 31, 16 trial scales). */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_row_q5_K_impl when given an importance row (make_qkx3_quants per sub-block,
+     * make_qp_quants for the scales), else quantize_row_q5_K_ref, as ggml_quantize_chunk chooses.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         byte[] L = new byte[QK];
         for (int b = 0; b < n / QK; b++) {
             long o = dstOff + (long) b * BYTES;
-            KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, 31, -0.5f, 0.1f, 15, dst, o, o + 4, L);
+            if (importance == null) {
+                KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, 31, -0.5f, 0.1f, 15, dst, o, o + 4, L);
+            } else {
+                KQuants.quantizeScalesMinsK4(src, srcOff + b * QK, importance, b * QK, 31, true, dst, o, o + 4, L);
+            }
             byte[] qh = new byte[32];
             int m1 = 1;
             int m2 = 2;

@@ -160,6 +160,15 @@ public final class Q6_KFormat implements TensorFormat {
     /** quantize_row_q6_K_ref: make_qx_quants (nmax 32, x²-weighted) per 16 values, 8-bit scales. */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
+        quantize(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /**
+     * quantize_row_q6_K_impl when given an importance row (make_qx_quants weighted by the
+     * importance itself), else quantize_row_q6_K_ref, as ggml_quantize_chunk chooses.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(type(), n);
         byte[] L = new byte[QK];
         float[] scales = new float[QK / 16];
@@ -171,7 +180,7 @@ public final class Q6_KFormat implements TensorFormat {
             float maxScale = 0;
             float maxAbsScale = 0;
             for (int ib = 0; ib < QK / 16; ib++) {
-                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, L, 16 * ib);
+                float scale = KQuants.makeQxQuants(16, 32, src, xo + 16 * ib, importance, b * QK + 16 * ib, L, 16 * ib);
                 scales[ib] = scale;
                 float abs = Math.abs(scale);
                 if (abs > maxAbsScale) {
