@@ -1,0 +1,212 @@
+package dev.tern.tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * ggml's IQ2 quantizers (quantize_row_iq2_xxs_impl, _xs_impl and _s_impl), ported with the same
+ * float operations in the same order so that results are bit-identical. Each group of 8 values
+ * becomes a sign per value and a grid entry for the magnitudes: the entry at the point the
+ * magnitudes round to at a trial scale, or the nearest of that point's neighbours on the grid
+ * ({@link IQ2Search}). A sub-block's scale is the best weighted least-squares fit over a range of
+ * trial scales; the super-block's fp16 d makes the sub-block scales 4-bit codes s, ≈ d·(2s + 1).
+ */
+final class IQ2Quants {
+    private static final int QK = KQuants.QK_K;
+    /** ggml's kMaxQ: coordinates 0..2 (grid levels 1, 3, 5). */
+    private static final int MAX_Q = 3;
+    /** ggml's GROUP_MAX_EPS_IQ2_S: an IQ2_S sub-block whose largest magnitude is below it is zero. */
+    private static final float GROUP_MAX_EPS_IQ2_S = 1e-8f;
+
+    private IQ2Quants() {
+    }
+
+    /** The sum of squares of the super-block at x[xo..xo+256), as ggml accumulates it. */
+    private static float sumSquares(float[] x, int xo) {
+        float sumx2 = 0;
+        for (int i = 0; i < QK; ++i) {
+            sumx2 += x[xo + i] * x[xo + i];
+        }
+        return sumx2;
+    }
+
+    /** weight[i] = qw[i]·√(sigma2 + x²) for the n values at x[xo..], qw from importance[qo..]; waux[i] = √weight[i]. */
+    private static void weigh(float[] x, int xo, float[] importance, int qo, float sigma2, int n,
+                              float[] weight, float[] waux) {
+        for (int i = 0; i < n; ++i) {
+            weight[i] = importance[qo + i] * (float) Math.sqrt(sigma2 + x[xo + i] * x[xo + i]);
+        }
+        for (int i = 0; i < n; ++i) {
+            waux[i] = (float) Math.sqrt(weight[i]);
+        }
+    }
+
+    /**
+     * Magnitudes of group k (values x[xo + 8k..]) into xval[8k..] and their signs, bit i for a
+     * negative value i. For IQ2_XXS and IQ2_XS, which store 7 sign bits and imply the eighth by
+     * parity: with an odd count of negatives the value of least weight·x² (the first of equals)
+     * takes the wrong sign, its magnitude negated instead. Returns the 7 stored bits.
+     */
+    private static int evenSigns(float[] x, int xo, float[] weight, float[] xval, int k) {
+        int nflip = 0;
+        int s = 0;
+        for (int i = 0; i < 8; ++i) {
+            float v = x[xo + 8 * k + i];
+            if (v >= 0) {
+                xval[8 * k + i] = v;
+            } else {
+                xval[8 * k + i] = -v;
+                ++nflip;
+                s |= 1 << i;
+            }
+        }
+        if (nflip % 2 != 0) {
+            int imin = 0;
+            float min = weight[8 * k] * x[xo + 8 * k] * x[xo + 8 * k];
+            for (int i = 1; i < 8; ++i) {
+                float ax = weight[8 * k + i] * x[xo + 8 * k + i] * x[xo + 8 * k + i];
+                if (ax < min) {
+                    min = ax;
+                    imin = i;
+                }
+            }
+            xval[8 * k + imin] = -xval[8 * k + imin];
+            s ^= 1 << imin;
+        }
+        return s & 127;
+    }
+
+    /** The largest of xval[0..n), as ggml's MAX macro scans it. */
+    private static float max(float[] xval, int n) {
+        float max = xval[0];
+        for (int i = 1; i < n; ++i) {
+            max = max > xval[i] ? max : xval[i];
+        }
+        return max;
+    }
+
+    /** Rounds xval[8k..8k+8) at 1/id to coordinates 0..2 in L[8k..], returning their key. */
+    private static int round(float[] xval, float id, byte[] L, int k) {
+        for (int i = 0; i < 8; ++i) {
+            int l = Blocks.nearestInt(0.5f * (id * xval[8 * k + i] - 1));
+            L[8 * k + i] = (byte) Math.max(0, Math.min(MAX_Q - 1, l));
+        }
+        return IQ2Search.key(L, 8 * k);
+    }
+
+    /** Σ weight·xval·q and Σ weight·q² over n values, q = 2L + 1: the least-squares fit's terms. */
+    private static float[] fit(float[] weight, float[] xval, byte[] L, int n, float[] sums) {
+        float sumqx = 0, sumq2 = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = weight[i];
+            float q = 2 * L[i] + 1;
+            sumqx += w * xval[i] * q;
+            sumq2 += w * q * q;
+        }
+        sums[0] = sumqx;
+        sums[1] = sumq2;
+        return sums;
+    }
+
+    /** The grid entry of group k's final coordinates L[8k..], which must be on the grid. */
+    private static int onGrid(IQ2Search grid, byte[] L, int k) {
+        int g = grid.entry(IQ2Search.key(L, 8 * k));
+        if (g < 0) {
+            throw new IllegalStateException("IQ2 levels not on the grid");
+        }
+        return g;
+    }
+
+    /** A sub-block scale as its 4-bit code, given 1/d. */
+    private static int scaleCode(float id, float scale) {
+        return Math.max(0, Math.min(15, Blocks.nearestInt(0.5f * (id * scale - 1))));
+    }
+
+    /** IQ2_XXS (66 bytes per 256 values); needs an importance row. */
+    static void quantizeXxs(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(GGMLType.IQ2_XXS, n);
+        IQ2Search grid = IQ2Search.xxs();
+        float[] scales = new float[QK / 32];
+        float[] weight = new float[32], waux = new float[32], xval = new float[32], sums = new float[2];
+        byte[] L = new byte[32], aux = new byte[32];
+        int[] signs = new int[4];
+        int[] q2 = new int[2 * (QK / 32)];
+        for (int ibl = 0; ibl < n / QK; ++ibl) {
+            long y = dstOff + 66L * ibl;
+            int xbl = srcOff + QK * ibl;
+            java.util.Arrays.fill(q2, 0);
+            float maxScale = 0;
+            float sigma2 = sumSquares(src, xbl) / QK;
+            for (int ib = 0; ib < QK / 32; ++ib) {
+                int xb = xbl + 32 * ib;
+                weigh(src, xb, importance, QK * ibl + 32 * ib, sigma2, 32, weight, waux);
+                for (int k = 0; k < 4; ++k) {
+                    signs[k] = evenSigns(src, xb, weight, xval, k);
+                }
+                float max = max(xval, 32);
+                if (max < Blocks.GROUP_MAX_EPS) {
+                    scales[ib] = 0;
+                    java.util.Arrays.fill(L, (byte) 0);
+                    continue;
+                }
+                float scale = QpQuants.makeQpQuants(32, MAX_Q + 1, xval, 0, L, weight, 0);
+                float effMax = scale * MAX_Q;
+                if (effMax <= 0) {
+                    scales[ib] = 0;
+                    java.util.Arrays.fill(L, (byte) 0);
+                    continue;
+                }
+                float best = 0;
+                for (int is = -6; is <= 6; ++is) {
+                    float id = (2 * MAX_Q - 1 + is * 0.1f) / effMax;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 4; ++k) {
+                        grid.nearest(round(xval, id, aux, k), xval, 8 * k, waux, 8 * k, thisScale, aux, 8 * k);
+                    }
+                    fit(weight, xval, aux, 32, sums);
+                    if (sums[1] > 0 && sums[0] * sums[0] > best * sums[1]) {
+                        scale = sums[0] / sums[1];
+                        best = scale * sums[0];
+                        System.arraycopy(aux, 0, L, 0, 32);
+                    }
+                }
+                if (scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 4; ++k) {
+                        int g = grid.nearest(round(xval, id, aux, k), xval, 8 * k, waux, 8 * k, scale, aux, 8 * k);
+                        grid.levelsOf(g, L, 8 * k);
+                    }
+                    fit(weight, xval, L, 32, sums);
+                    if (sums[1] > 0) {
+                        scale = sums[0] / sums[1];
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 4; ++k) {
+                        signs[k] = ~signs[k] & 127;
+                    }
+                }
+                for (int k = 0; k < 4; ++k) {
+                    q2[2 * ib] |= onGrid(grid, L, k) << 8 * k;
+                    q2[2 * ib + 1] |= signs[k] << 7 * k;
+                }
+                scales[ib] = scale;
+                maxScale = maxScale > scale ? maxScale : scale;
+            }
+            if (maxScale == 0) {
+                Blocks.putF16(dst, y, 0f);
+                dst.asSlice(y + 2, QK / 4).fill((byte) 0);
+                continue;
+            }
+            float d = maxScale / 31;
+            Blocks.putF16(dst, y, d);
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 32; ++ib) {
+                q2[2 * ib + 1] |= scaleCode(id, scales[ib]) << 28;
+            }
+            for (int i = 0; i < q2.length; ++i) {
+                dst.set(Blocks.I32, y + 2 + 4L * i, q2[i]);
+            }
+        }
+    }
+}
