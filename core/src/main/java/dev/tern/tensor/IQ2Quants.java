@@ -209,4 +209,108 @@ final class IQ2Quants {
             }
         }
     }
+
+    /**
+     * The scale search IQ2_XS and IQ2_S share, for the 16 magnitudes xval of a sub-block whose
+     * largest is max: 19 trial scales around max/5, each rounding both groups to the grid (a
+     * group off it takes its nearest neighbour at that scale); the best fit's coordinates go to L.
+     * Groups that were off the grid are then rounded again at the fitted scale, and the scale
+     * refitted. Returns the scale; L's groups are then on the grid. L keeps its old contents when
+     * no trial fits, as ggml's does.
+     */
+    private static float search16(IQ2Search grid, float[] xval, float[] weight, float[] waux, float max,
+                                  byte[] L, byte[] aux, float[] sums) {
+        float best = 0;
+        float scale = max / (2 * MAX_Q - 1);
+        int offGrid = 0;
+        for (int is = -9; is <= 9; ++is) {
+            float id = (2 * MAX_Q - 1 + is * 0.1f) / max;
+            float thisScale = 1 / id;
+            int off = 0;
+            for (int k = 0; k < 2; ++k) {
+                int u = round(xval, id, aux, k);
+                if (grid.entry(u) < 0) {
+                    off |= 1 << k;
+                    grid.nearest(u, xval, 8 * k, waux, 8 * k, thisScale, aux, 8 * k);
+                }
+            }
+            fit(weight, xval, aux, 16, sums);
+            if (sums[1] > 0 && sums[0] * sums[0] > best * sums[1]) {
+                scale = sums[0] / sums[1];
+                best = scale * sums[0];
+                System.arraycopy(aux, 0, L, 0, 16);
+                offGrid = off;
+            }
+        }
+        if (offGrid != 0 && scale > 0) {
+            float id = 1 / scale;
+            for (int k = 0; k < 2; ++k) {
+                if ((offGrid >> k & 1) != 0) {
+                    grid.nearest(round(xval, id, L, k), xval, 8 * k, waux, 8 * k, scale, L, 8 * k);
+                }
+            }
+            fit(weight, xval, L, 16, sums);
+            if (sums[1] > 0) {
+                scale = sums[0] / sums[1];
+            }
+        }
+        return scale;
+    }
+
+    /** IQ2_XS (74 bytes per 256 values); needs an importance row. */
+    static void quantizeXs(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(GGMLType.IQ2_XS, n);
+        IQ2Search grid = IQ2Search.xs();
+        float[] scales = new float[QK / 16];
+        float[] weight = new float[16], waux = new float[16], xval = new float[16], sums = new float[2];
+        byte[] L = new byte[16], aux = new byte[16];
+        int[] signs = new int[2];
+        for (int ibl = 0; ibl < n / QK; ++ibl) {
+            long y = dstOff + 74L * ibl;
+            int xbl = srcOff + QK * ibl;
+            dst.asSlice(y, 74).fill((byte) 0);
+            float maxScale = 0;
+            float sigma2 = sumSquares(src, xbl) / QK;
+            for (int ib = 0; ib < QK / 16; ++ib) {
+                int xb = xbl + 16 * ib;
+                weigh(src, xb, importance, QK * ibl + 16 * ib, sigma2, 16, weight, waux);
+                for (int k = 0; k < 2; ++k) {
+                    signs[k] = evenSigns(src, xb, weight, xval, k);
+                }
+                float max = max(xval, 16);
+                java.util.Arrays.fill(L, (byte) 0);
+                if (max < Blocks.GROUP_MAX_EPS) {
+                    scales[ib] = 0;
+                    continue;
+                }
+                float scale = search16(grid, xval, weight, waux, max, L, aux, sums);
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 2; ++k) {
+                        signs[k] = ~signs[k] & 127;
+                    }
+                }
+                for (int k = 0; k < 2; ++k) {
+                    dst.set(Blocks.I16, y + 2 + 2L * (2 * ib + k), (short) (onGrid(grid, L, k) | signs[k] << 9));
+                }
+                scales[ib] = scale;
+                maxScale = maxScale > scale ? maxScale : scale;
+            }
+            if (maxScale == 0) {
+                dst.asSlice(y + 2, QK / 4).fill((byte) 0);
+                continue;
+            }
+            float d = maxScale / 31;
+            Blocks.putF16(dst, y, d);
+            float id = 1 / d;
+            putScaleCodes(dst, y + 66, id, scales);
+        }
+    }
+
+    /** The 16 sub-block scales as 4-bit codes, two to a byte, the even sub-block's in the low nibble. */
+    private static void putScaleCodes(MemorySegment dst, long at, float id, float[] scales) {
+        for (int ib = 0; ib < QK / 16; ib += 2) {
+            dst.set(Blocks.I8, at + ib / 2, (byte) (scaleCode(id, scales[ib]) | scaleCode(id, scales[ib + 1]) << 4));
+        }
+    }
 }

@@ -22,7 +22,8 @@ class IQ2QuantizeReferenceTest {
     @Test
     void quantizeMatchesLlamaCppBytes() throws IOException {
         List<String> lines = ReferenceVectors.lines("iq2-quantize-vectors.txt");
-        assertEquals(List.of("IQ2_XXS 64x512", "IQ2_XXS 8x4096", "IQ2_XXS 16x256"),
+        assertEquals(List.of("IQ2_XXS 64x512", "IQ2_XXS 8x4096", "IQ2_XXS 16x256",
+                "IQ2_XS 64x512", "IQ2_XS 8x4096", "IQ2_XS 16x256"),
                 lines.stream().map(l -> l.substring(0, l.indexOf(' ', l.indexOf(' ') + 1))).toList());
         try (Arena arena = Arena.ofConfined()) {
             for (String line : lines) {
@@ -55,7 +56,7 @@ class IQ2QuantizeReferenceTest {
     /** ggml_quantize_chunk asserts quant_weights != NULL for these two; Tern refuses instead. */
     @Test
     void withoutImportanceIsRefused() {
-        for (GGMLType type : List.of(GGMLType.IQ2_XXS)) {
+        for (GGMLType type : List.of(GGMLType.IQ2_XXS, GGMLType.IQ2_XS)) {
             UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                     () -> TensorFormat.of(type).quantize(new float[256], 0, 256, MemorySegment.ofArray(new byte[type.blockBytes]), 0));
             assertTrue(e.getMessage().contains("importance matrix"), e.getMessage());
