@@ -29,11 +29,15 @@ final class IQ2Quants {
         return sumx2;
     }
 
-    /** weight[i] = qw[i]·√(sigma2 + x²) for the n values at x[xo..], qw from importance[qo..]; waux[i] = √weight[i]. */
+    /**
+     * weight[i] = qw[i]·√(sigma2 + x²) for the n values at x[xo..], qw from importance[qo..], or
+     * without importance (IQ2_S only) sigma2/4 + x²; waux[i] = √weight[i].
+     */
     private static void weigh(float[] x, int xo, float[] importance, int qo, float sigma2, int n,
                               float[] weight, float[] waux) {
         for (int i = 0; i < n; ++i) {
-            weight[i] = importance[qo + i] * (float) Math.sqrt(sigma2 + x[xo + i] * x[xo + i]);
+            float v = x[xo + i];
+            weight[i] = importance != null ? importance[qo + i] * (float) Math.sqrt(sigma2 + v * v) : 0.25f * sigma2 + v * v;
         }
         for (int i = 0; i < n; ++i) {
             waux[i] = (float) Math.sqrt(weight[i]);
@@ -215,11 +219,12 @@ final class IQ2Quants {
      * largest is max: 19 trial scales around max/5, each rounding both groups to the grid (a
      * group off it takes its nearest neighbour at that scale); the best fit's coordinates go to L.
      * Groups that were off the grid are then rounded again at the fitted scale, and the scale
-     * refitted. Returns the scale; L's groups are then on the grid. L keeps its old contents when
-     * no trial fits, as ggml's does.
+     * refitted. Returns the scale; L's groups are then on the grid (entry 0 when no trial fits,
+     * as when all 16 weights are 0: the scale is then max/5).
      */
     private static float search16(IQ2Search grid, float[] xval, float[] weight, float[] waux, float max,
                                   byte[] L, byte[] aux, float[] sums) {
+        java.util.Arrays.fill(L, (byte) 0);
         float best = 0;
         float scale = max / (2 * MAX_Q - 1);
         int offGrid = 0;
@@ -278,7 +283,6 @@ final class IQ2Quants {
                     signs[k] = evenSigns(src, xb, weight, xval, k);
                 }
                 float max = max(xval, 16);
-                java.util.Arrays.fill(L, (byte) 0);
                 if (max < Blocks.GROUP_MAX_EPS) {
                     scales[ib] = 0;
                     continue;
@@ -311,6 +315,72 @@ final class IQ2Quants {
     private static void putScaleCodes(MemorySegment dst, long at, float id, float[] scales) {
         for (int ib = 0; ib < QK / 16; ib += 2) {
             dst.set(Blocks.I8, at + ib / 2, (byte) (scaleCode(id, scales[ib]) | scaleCode(id, scales[ib + 1]) << 4));
+        }
+    }
+
+    /**
+     * IQ2_S (82 bytes per 256 values), with an importance row or, as llama.cpp also defines it,
+     * without (importance null). Signs are stored whole, so no value takes a wrong sign.
+     */
+    static void quantizeS(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(GGMLType.IQ2_S, n);
+        IQ2Search grid = IQ2Search.s();
+        float[] scales = new float[QK / 16];
+        float[] weight = new float[16], waux = new float[16], xval = new float[16], sums = new float[2];
+        byte[] L = new byte[16], aux = new byte[16];
+        int[] signs = new int[2];
+        for (int ibl = 0; ibl < n / QK; ++ibl) {
+            long y = dstOff + 82L * ibl;
+            int xbl = srcOff + QK * ibl;
+            dst.asSlice(y, 82).fill((byte) 0);
+            float maxScale = 0;
+            float sigma2 = 2 * sumSquares(src, xbl) / QK;
+            for (int ib = 0; ib < QK / 16; ++ib) {
+                int xb = xbl + 16 * ib;
+                weigh(src, xb, importance, QK * ibl + 16 * ib, sigma2, 16, weight, waux);
+                for (int k = 0; k < 2; ++k) {
+                    int s = 0;
+                    for (int i = 0; i < 8; ++i) {
+                        float v = src[xb + 8 * k + i];
+                        if (v >= 0) {
+                            xval[8 * k + i] = v;
+                        } else {
+                            xval[8 * k + i] = -v;
+                            s |= 1 << i;
+                        }
+                    }
+                    signs[k] = s;
+                }
+                float max = max(xval, 16);
+                if (max < GROUP_MAX_EPS_IQ2_S) {
+                    scales[ib] = 0;
+                    continue;
+                }
+                float scale = search16(grid, xval, weight, waux, max, L, aux, sums);
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 2; ++k) {
+                        signs[k] = ~signs[k] & 255;
+                    }
+                }
+                for (int k = 0; k < 2; ++k) {
+                    int g = onGrid(grid, L, k);
+                    int i8 = 2 * ib + k;
+                    dst.set(Blocks.I8, y + 2 + i8, (byte) g);
+                    long qh = y + 66 + i8 / 4;
+                    dst.set(Blocks.I8, qh, (byte) (Blocks.u8(dst, qh) | (g >> 8) << 2 * (i8 % 4)));
+                    dst.set(Blocks.I8, y + 2 + QK / 8 + i8, (byte) signs[k]);
+                }
+                scales[ib] = scale;
+                maxScale = maxScale > scale ? maxScale : scale;
+            }
+            if (maxScale == 0) {
+                continue;
+            }
+            float d = maxScale / 31;
+            Blocks.putF16(dst, y, d * 0.9875f);
+            float id = 1 / d;
+            putScaleCodes(dst, y + 74, id, scales);
         }
     }
 }
