@@ -1,6 +1,7 @@
 package dev.tern.tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * ggml's IQ2 quantizers (quantize_row_iq2_xxs_impl, _xs_impl and _s_impl), ported with the same
@@ -98,7 +99,7 @@ final class IQ2Quants {
     }
 
     /** Σ weight·xval·q and Σ weight·q² over n values, q = 2L + 1: the least-squares fit's terms. */
-    private static float[] fit(float[] weight, float[] xval, byte[] L, int n, float[] sums) {
+    private static void fit(float[] weight, float[] xval, byte[] L, int n, float[] sums) {
         float sumqx = 0, sumq2 = 0;
         for (int i = 0; i < n; ++i) {
             float w = weight[i];
@@ -108,7 +109,6 @@ final class IQ2Quants {
         }
         sums[0] = sumqx;
         sums[1] = sumq2;
-        return sums;
     }
 
     /** The grid entry of group k's final coordinates L[8k..], which must be on the grid. */
@@ -137,7 +137,8 @@ final class IQ2Quants {
         for (int ibl = 0; ibl < n / QK; ++ibl) {
             long y = dstOff + 66L * ibl;
             int xbl = srcOff + QK * ibl;
-            java.util.Arrays.fill(q2, 0);
+            dst.asSlice(y, 66).fill((byte) 0);
+            Arrays.fill(q2, 0);
             float maxScale = 0;
             float sigma2 = sumSquares(src, xbl) / QK;
             for (int ib = 0; ib < QK / 32; ++ib) {
@@ -149,14 +150,12 @@ final class IQ2Quants {
                 float max = max(xval, 32);
                 if (max < Blocks.GROUP_MAX_EPS) {
                     scales[ib] = 0;
-                    java.util.Arrays.fill(L, (byte) 0);
                     continue;
                 }
                 float scale = QpQuants.makeQpQuants(32, MAX_Q + 1, xval, 0, L, weight, 0);
                 float effMax = scale * MAX_Q;
                 if (effMax <= 0) {
                     scales[ib] = 0;
-                    java.util.Arrays.fill(L, (byte) 0);
                     continue;
                 }
                 float best = 0;
@@ -198,8 +197,6 @@ final class IQ2Quants {
                 maxScale = maxScale > scale ? maxScale : scale;
             }
             if (maxScale == 0) {
-                Blocks.putF16(dst, y, 0f);
-                dst.asSlice(y + 2, QK / 4).fill((byte) 0);
                 continue;
             }
             float d = maxScale / 31;
@@ -208,9 +205,7 @@ final class IQ2Quants {
             for (int ib = 0; ib < QK / 32; ++ib) {
                 q2[2 * ib + 1] |= scaleCode(id, scales[ib]) << 28;
             }
-            for (int i = 0; i < q2.length; ++i) {
-                dst.set(Blocks.I32, y + 2 + 4L * i, q2[i]);
-            }
+            MemorySegment.copy(q2, 0, dst, Blocks.I32, y + 2, q2.length);
         }
     }
 
@@ -224,7 +219,7 @@ final class IQ2Quants {
      */
     private static float search16(IQ2Search grid, float[] xval, float[] weight, float[] waux, float max,
                                   byte[] L, byte[] aux, float[] sums) {
-        java.util.Arrays.fill(L, (byte) 0);
+        Arrays.fill(L, (byte) 0);
         float best = 0;
         float scale = max / (2 * MAX_Q - 1);
         int offGrid = 0;

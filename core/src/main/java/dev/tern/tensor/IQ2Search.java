@@ -1,5 +1,7 @@
 package dev.tern.tensor;
 
+import java.util.Arrays;
+
 /**
  * The lookup structure ggml's iq2xs_init_impl builds for one IQ2 grid, and the neighbour search
  * over it (iq2_find_best_neighbour). A group of 8 values is a point with coordinates l in 0..3
@@ -21,7 +23,7 @@ final class IQ2Search {
     private IQ2Search(long[] grid, int nearest) {
         levels = new byte[8 * grid.length];
         map = new int[MAP_SIZE];
-        java.util.Arrays.fill(map, -1);
+        Arrays.fill(map, -1);
         for (int k = 0; k < grid.length; k++) {
             int u = 0;
             for (int i = 0; i < 8; i++) {
@@ -80,7 +82,7 @@ final class IQ2Search {
             if (map[u] >= 0) {
                 continue;
             }
-            java.util.Arrays.fill(count, 0);
+            Arrays.fill(count, 0);
             for (int j = 0; j < gridSize; j++) {
                 int d2 = 0;
                 for (int k = 0; k < 8; k++) {
@@ -100,7 +102,7 @@ final class IQ2Search {
                 }
             }
             if (used + 1 + n > out.length) {
-                out = java.util.Arrays.copyOf(out, Math.max(2 * out.length, used + 1 + n));
+                out = Arrays.copyOf(out, Math.max(2 * out.length, used + 1 + n));
             }
             map[u] = -(used + 1);
             out[used++] = (char) n;
@@ -115,7 +117,7 @@ final class IQ2Search {
                 }
             }
         }
-        return java.util.Arrays.copyOf(out, used);
+        return Arrays.copyOf(out, used);
     }
 
     /** The key u of the 8 levels L[lo..lo+8), each 0..3. */

@@ -1,5 +1,7 @@
 package dev.tern.tensor;
 
+import java.util.Arrays;
+
 /**
  * ggml's make_qp_quants: non-negative levels 0..nmax with a weighted least-squares scale, ported
  * with the same float operations in the same order so that results are bit-identical.
@@ -21,7 +23,7 @@ final class QpQuants {
             max = max > x[xo + i] ? max : x[xo + i];
         }
         if (max < Blocks.GROUP_MAX_EPS) {
-            java.util.Arrays.fill(L, 0, n, (byte) 0);
+            Arrays.fill(L, 0, n, (byte) 0);
             return 0f;
         }
         float iscale = nmax / max;
