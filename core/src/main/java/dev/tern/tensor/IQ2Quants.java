@@ -47,11 +47,12 @@ final class IQ2Quants {
 
     /**
      * Magnitudes of group k (values x[xo + 8k..]) into xval[8k..] and their signs, bit i for a
-     * negative value i. For IQ2_XXS and IQ2_XS, which store 7 sign bits and imply the eighth by
-     * parity: with an odd count of negatives the value of least weight·x² (the first of equals)
-     * takes the wrong sign, its magnitude negated instead. Returns the 7 stored bits.
+     * negative value i. With parity (IQ2_XXS and IQ2_XS, which store 7 sign bits and imply the
+     * eighth by parity) and an odd count of negatives, the value of least weight·x² (the first of
+     * equals) takes the wrong sign, its magnitude negated instead; only the 7 stored bits are
+     * returned. Without (IQ2_S), all 8.
      */
-    private static int evenSigns(float[] x, int xo, float[] weight, float[] xval, int k) {
+    private static int signs(float[] x, int xo, float[] weight, float[] xval, int k, boolean parity) {
         int nflip = 0;
         int s = 0;
         for (int i = 0; i < 8; ++i) {
@@ -63,6 +64,9 @@ final class IQ2Quants {
                 ++nflip;
                 s |= 1 << i;
             }
+        }
+        if (!parity) {
+            return s;
         }
         if (nflip % 2 != 0) {
             int imin = 0;
@@ -80,8 +84,17 @@ final class IQ2Quants {
         return s & 127;
     }
 
-    /** The largest of xval[0..n), as ggml's MAX macro scans it. */
-    private static float max(float[] xval, int n) {
+    /**
+     * A sub-block's n values at x[xo..]: their weights ({@link #weigh}, importance from qo), their
+     * magnitudes into xval and each group's signs into signs[] ({@link #signs}). Returns the
+     * largest magnitude, as ggml's MAX macro scans them.
+     */
+    private static float prepare(float[] x, int xo, float[] importance, int qo, float sigma2, int n, boolean parity,
+                                 float[] weight, float[] waux, float[] xval, int[] signs) {
+        weigh(x, xo, importance, qo, sigma2, n, weight, waux);
+        for (int k = 0; k < n / 8; ++k) {
+            signs[k] = signs(x, xo, weight, xval, k, parity);
+        }
         float max = xval[0];
         for (int i = 1; i < n; ++i) {
             max = max > xval[i] ? max : xval[i];
@@ -143,11 +156,7 @@ final class IQ2Quants {
             float sigma2 = sumSquares(src, xbl) / QK;
             for (int ib = 0; ib < QK / 32; ++ib) {
                 int xb = xbl + 32 * ib;
-                weigh(src, xb, importance, QK * ibl + 32 * ib, sigma2, 32, weight, waux);
-                for (int k = 0; k < 4; ++k) {
-                    signs[k] = evenSigns(src, xb, weight, xval, k);
-                }
-                float max = max(xval, 32);
+                float max = prepare(src, xb, importance, QK * ibl + 32 * ib, sigma2, 32, true, weight, waux, xval, signs);
                 if (max < Blocks.GROUP_MAX_EPS) {
                     scales[ib] = 0;
                     continue;
@@ -260,94 +269,39 @@ final class IQ2Quants {
     /** IQ2_XS (74 bytes per 256 values); needs an importance row. */
     static void quantizeXs(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
         Blocks.requireBlocks(GGMLType.IQ2_XS, n);
-        IQ2Search grid = IQ2Search.xs();
-        float[] scales = new float[QK / 16];
-        float[] weight = new float[16], waux = new float[16], xval = new float[16], sums = new float[2];
-        byte[] L = new byte[16], aux = new byte[16];
-        int[] signs = new int[2];
-        for (int ibl = 0; ibl < n / QK; ++ibl) {
-            long y = dstOff + 74L * ibl;
-            int xbl = srcOff + QK * ibl;
-            dst.asSlice(y, 74).fill((byte) 0);
-            float maxScale = 0;
-            float sigma2 = sumSquares(src, xbl) / QK;
-            for (int ib = 0; ib < QK / 16; ++ib) {
-                int xb = xbl + 16 * ib;
-                weigh(src, xb, importance, QK * ibl + 16 * ib, sigma2, 16, weight, waux);
-                for (int k = 0; k < 2; ++k) {
-                    signs[k] = evenSigns(src, xb, weight, xval, k);
-                }
-                float max = max(xval, 16);
-                if (max < Blocks.GROUP_MAX_EPS) {
-                    scales[ib] = 0;
-                    continue;
-                }
-                float scale = search16(grid, xval, weight, waux, max, L, aux, sums);
-                if (scale < 0) {
-                    scale = -scale;
-                    for (int k = 0; k < 2; ++k) {
-                        signs[k] = ~signs[k] & 127;
-                    }
-                }
-                for (int k = 0; k < 2; ++k) {
-                    dst.set(Blocks.I16, y + 2 + 2L * (2 * ib + k), (short) (onGrid(grid, L, k) | signs[k] << 9));
-                }
-                scales[ib] = scale;
-                maxScale = maxScale > scale ? maxScale : scale;
-            }
-            if (maxScale == 0) {
-                dst.asSlice(y + 2, QK / 4).fill((byte) 0);
-                continue;
-            }
-            float d = maxScale / 31;
-            Blocks.putF16(dst, y, d);
-            float id = 1 / d;
-            putScaleCodes(dst, y + 66, id, scales);
-        }
+        quantize16(false, src, srcOff, n, dst, dstOff, importance);
     }
 
-    /** The 16 sub-block scales as 4-bit codes, two to a byte, the even sub-block's in the low nibble. */
-    private static void putScaleCodes(MemorySegment dst, long at, float id, float[] scales) {
-        for (int ib = 0; ib < QK / 16; ib += 2) {
-            dst.set(Blocks.I8, at + ib / 2, (byte) (scaleCode(id, scales[ib]) | scaleCode(id, scales[ib + 1]) << 4));
-        }
+    /** IQ2_S (82 bytes per 256 values), with an importance row or, as llama.cpp also defines it, without (null). */
+    static void quantizeS(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        Blocks.requireBlocks(GGMLType.IQ2_S, n);
+        quantize16(true, src, srcOff, n, dst, dstOff, importance);
     }
 
     /**
-     * IQ2_S (82 bytes per 256 values), with an importance row or, as llama.cpp also defines it,
-     * without (importance null). Signs are stored whole, so no value takes a wrong sign.
+     * IQ2_XS or (s) IQ2_S, whose quantizers differ only where written here: IQ2_S takes
+     * sigma2 = 2·Σx²/256 (IQ2_XS Σx²/256), stores signs whole (no parity), zeroes sub-blocks below
+     * 1e-8 (IQ2_XS 1e-15), keeps the grid entries of a super-block whose scales are all 0 (IQ2_XS
+     * zeroes them), stores d·0.9875 and lays its block out differently (see the formats).
      */
-    static void quantizeS(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
-        Blocks.requireBlocks(GGMLType.IQ2_S, n);
-        IQ2Search grid = IQ2Search.s();
+    private static void quantize16(boolean s, float[] src, int srcOff, int n, MemorySegment dst, long dstOff,
+                                   float[] importance) {
+        IQ2Search grid = s ? IQ2Search.s() : IQ2Search.xs();
+        int bytes = s ? 82 : 74;
         float[] scales = new float[QK / 16];
         float[] weight = new float[16], waux = new float[16], xval = new float[16], sums = new float[2];
         byte[] L = new byte[16], aux = new byte[16];
         int[] signs = new int[2];
         for (int ibl = 0; ibl < n / QK; ++ibl) {
-            long y = dstOff + 82L * ibl;
+            long y = dstOff + (long) bytes * ibl;
             int xbl = srcOff + QK * ibl;
-            dst.asSlice(y, 82).fill((byte) 0);
+            dst.asSlice(y, bytes).fill((byte) 0);
             float maxScale = 0;
-            float sigma2 = 2 * sumSquares(src, xbl) / QK;
+            float sumx2 = sumSquares(src, xbl);
+            float sigma2 = (s ? 2 * sumx2 : sumx2) / QK;
             for (int ib = 0; ib < QK / 16; ++ib) {
-                int xb = xbl + 16 * ib;
-                weigh(src, xb, importance, QK * ibl + 16 * ib, sigma2, 16, weight, waux);
-                for (int k = 0; k < 2; ++k) {
-                    int s = 0;
-                    for (int i = 0; i < 8; ++i) {
-                        float v = src[xb + 8 * k + i];
-                        if (v >= 0) {
-                            xval[8 * k + i] = v;
-                        } else {
-                            xval[8 * k + i] = -v;
-                            s |= 1 << i;
-                        }
-                    }
-                    signs[k] = s;
-                }
-                float max = max(xval, 16);
-                if (max < GROUP_MAX_EPS_IQ2_S) {
+                float max = prepare(src, xbl + 16 * ib, importance, QK * ibl + 16 * ib, sigma2, 16, !s, weight, waux, xval, signs);
+                if (max < (s ? GROUP_MAX_EPS_IQ2_S : Blocks.GROUP_MAX_EPS)) {
                     scales[ib] = 0;
                     continue;
                 }
@@ -355,27 +309,37 @@ final class IQ2Quants {
                 if (scale < 0) {
                     scale = -scale;
                     for (int k = 0; k < 2; ++k) {
-                        signs[k] = ~signs[k] & 255;
+                        signs[k] = ~signs[k] & (s ? 255 : 127);
                     }
                 }
                 for (int k = 0; k < 2; ++k) {
                     int g = onGrid(grid, L, k);
                     int i8 = 2 * ib + k;
-                    dst.set(Blocks.I8, y + 2 + i8, (byte) g);
-                    long qh = y + 66 + i8 / 4;
-                    dst.set(Blocks.I8, qh, (byte) (Blocks.u8(dst, qh) | (g >> 8) << 2 * (i8 % 4)));
-                    dst.set(Blocks.I8, y + 2 + QK / 8 + i8, (byte) signs[k]);
+                    if (s) {
+                        dst.set(Blocks.I8, y + 2 + i8, (byte) g);
+                        long qh = y + 66 + i8 / 4;
+                        dst.set(Blocks.I8, qh, (byte) (Blocks.u8(dst, qh) | (g >> 8) << 2 * (i8 % 4)));
+                        dst.set(Blocks.I8, y + 2 + QK / 8 + i8, (byte) signs[k]);
+                    } else {
+                        dst.set(Blocks.I16, y + 2 + 2L * i8, (short) (g | signs[k] << 9));
+                    }
                 }
                 scales[ib] = scale;
                 maxScale = maxScale > scale ? maxScale : scale;
             }
             if (maxScale == 0) {
+                if (!s) {
+                    dst.asSlice(y + 2, QK / 4).fill((byte) 0);
+                }
                 continue;
             }
             float d = maxScale / 31;
-            Blocks.putF16(dst, y, d * 0.9875f);
+            Blocks.putF16(dst, y, s ? d * 0.9875f : d);
             float id = 1 / d;
-            putScaleCodes(dst, y + 74, id, scales);
+            long at = y + bytes - QK / 32;
+            for (int ib = 0; ib < QK / 16; ib += 2) {
+                dst.set(Blocks.I8, at + ib / 2, (byte) (scaleCode(id, scales[ib]) | scaleCode(id, scales[ib + 1]) << 4));
+            }
         }
     }
 }
