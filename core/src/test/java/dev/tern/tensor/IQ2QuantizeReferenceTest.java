@@ -16,8 +16,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * the three that llama.cpp defines so) must be llama.cpp's bytes: iq2-quantize-vectors.txt holds
  * the CRC-32 of each row as its compiled ggml_quantize_chunk makes it from {@link ImportanceInputs},
  * in three shapes, so that zero sub-blocks, zero-importance columns, outliers and points off the
- * grid (the neighbour search) all occur, and with importance rows that are zero over whole
- * sub-blocks or everywhere, where no trial scale fits.
+ * grid (the neighbour search) all occur; with importance rows that are zero over whole
+ * sub-blocks or everywhere, where no trial scale fits; and with whole super-blocks of zeros.
  */
 class IQ2QuantizeReferenceTest {
 
@@ -29,7 +29,8 @@ class IQ2QuantizeReferenceTest {
                         "IQ2_S 64x512", "IQ2_S 8x4096", "IQ2_S 16x256",
                         "IQ2_S 64x512 none", "IQ2_S 8x4096 none", "IQ2_S 16x256 none",
                         "IQ2_XXS 8x512 zeroruns", "IQ2_XS 8x512 zeroruns", "IQ2_S 8x512 zeroruns",
-                        "IQ2_XXS 8x512 allzero", "IQ2_XS 8x512 allzero", "IQ2_S 8x512 allzero"),
+                        "IQ2_XXS 8x512 allzero", "IQ2_XS 8x512 allzero", "IQ2_S 8x512 allzero",
+                        "IQ2_XXS 4x512 zeroblocks", "IQ2_XS 4x512 zeroblocks", "IQ2_S 4x512 zeroblocks"),
                 lines.stream().map(l -> l.replaceAll("( [0-9a-f]{8})+$", "")).toList());
         try (Arena arena = Arena.ofConfined()) {
             for (String line : lines) {
@@ -40,7 +41,7 @@ class IQ2QuantizeReferenceTest {
                 String variant = parts[2].matches("[0-9a-f]{8}") ? "" : parts[2];
                 int first = variant.isEmpty() ? 2 : 3;
                 assertEquals(first + rows, parts.length, parts[0] + " " + parts[1] + " " + variant);
-                float[] values = ImportanceInputs.values(rows, cols);
+                float[] values = values(variant, rows, cols);
                 float[] importance = importance(variant, cols);
                 MemorySegment seg = arena.allocate(format.type().byteSize(cols));
                 for (int r = 0; r < rows; r++) {
@@ -59,11 +60,22 @@ class IQ2QuantizeReferenceTest {
         }
     }
 
+    /** The rows the checksum file's header names: "zeroblocks" has whole super-blocks of zeros. */
+    private static float[] values(String variant, int rows, int cols) {
+        float[] v = ImportanceInputs.values(rows, cols);
+        if (variant.equals("zeroblocks")) {
+            for (int r = 0; r < rows; r++) {
+                Arrays.fill(v, r * cols, r % 2 == 0 ? (r + 1) * cols : r * cols + 256, 0f);
+            }
+        }
+        return v;
+    }
+
     /** The importance row the checksum file's header names (null for "none"). */
     private static float[] importance(String variant, int cols) {
         float[] w = ImportanceInputs.importance(cols);
         switch (variant) {
-            case "" -> {
+            case "", "zeroblocks" -> {
             }
             case "none" -> w = null;
             case "zeroruns" -> {
