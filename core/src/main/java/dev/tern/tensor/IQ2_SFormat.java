@@ -119,9 +119,15 @@ public final class IQ2_SFormat implements TensorFormat {
         }
     }
 
-    /** Read only: llama.cpp makes IQ2_S by a grid search guided by an importance matrix. */
+    /** llama.cpp's quantize_iq2_s without importance (quant_weights NULL): see {@link IQ2Quants#quantizeS}. */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
-        throw new UnsupportedOperationException("Tern does not quantize to " + type() + " (see GGMLType.isQuantizable)");
+        IQ2Quants.quantizeS(src, srcOff, n, dst, dstOff, null);
+    }
+
+    /** llama.cpp's quantize_iq2_s: see {@link IQ2Quants#quantizeS}. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        IQ2Quants.quantizeS(src, srcOff, n, dst, dstOff, importance);
     }
 }

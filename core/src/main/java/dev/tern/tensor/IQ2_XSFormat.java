@@ -113,9 +113,15 @@ public final class IQ2_XSFormat implements TensorFormat {
         }
     }
 
-    /** Read only: llama.cpp makes IQ2_XS by a grid search guided by an importance matrix. */
+    /** llama.cpp has no IQ2_XS without an importance matrix: ggml_quantize_chunk asserts one is given. */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
-        throw new UnsupportedOperationException("Tern does not quantize to " + type() + " (see GGMLType.isQuantizable)");
+        throw new UnsupportedOperationException(type() + " needs an importance matrix (llama.cpp's ggml_quantize_chunk asserts one)");
+    }
+
+    /** llama.cpp's quantize_iq2_xs: see {@link IQ2Quants#quantizeXs}. */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
+        IQ2Quants.quantizeXs(src, srcOff, n, dst, dstOff, importance);
     }
 }

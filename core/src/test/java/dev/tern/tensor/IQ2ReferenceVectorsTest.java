@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HexFormat;
@@ -66,16 +65,6 @@ class IQ2ReferenceVectorsTest {
                 crc.update(bytes);
                 assertEquals(parts[3], String.format("%08x", crc.getValue()), type + " values' CRC-32");
             }
-        }
-    }
-
-    @Test
-    void quantizeIsRefused() {
-        for (GGMLType type : List.of(GGMLType.IQ2_XXS, GGMLType.IQ2_XS, GGMLType.IQ2_S)) {
-            assertTrue(type.isSupported(), type + " is read");
-            assertFalse(type.isQuantizable(), type + " is not written");
-            assertThrows(UnsupportedOperationException.class,
-                    () -> TensorFormat.of(type).quantize(new float[256], 0, 256, MemorySegment.ofArray(new byte[type.blockBytes]), 0));
         }
     }
 }
