@@ -13,11 +13,11 @@ final class Weights {
     private Weights() {
     }
 
-    /** rows × cols uniform(-1, 1) values in format (random blocks for a type Tern only reads), 64-byte aligned. */
+    /** rows × cols uniform(-1, 1) values in format (random blocks for a lattice type, whose quantizer is slow), 64-byte aligned. */
     static MemorySegment matrix(TensorFormat format, int rows, int cols, long seed) {
         long rowBytes = format.type().byteSize(cols);
         MemorySegment w = Arena.ofAuto().allocate(rowBytes * rows, 64);
-        if (!format.type().isQuantizable()) {
+        if (format.type().isGridSearched()) {
             RandomBlocks.fill(format.type(), new Random(seed), w, 0, rows * rowBytes / format.type().blockBytes, 0.01f);
             return w;
         }

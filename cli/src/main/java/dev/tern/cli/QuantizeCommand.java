@@ -64,8 +64,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Parameters(index = "1", description = "Output GGUF")
     Path out;
 
-    @Parameters(index = "2", description = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S, Q4_K_M (Q4_K),"
-            + " Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16; with --pure any type Tern writes")
+    @Parameters(index = "2", description = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S,"
+            + " Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S,"
+            + " IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16 (IQ1_*, IQ2_*, IQ3_XXS and Q2_K_S need --imatrix);"
+            + " with --pure also any tensor type")
     String type;
 
     @Override
@@ -80,10 +82,12 @@ final class QuantizeCommand implements Callable<Integer> {
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
                 tensorTypes.stream().map(QuantizeCommand::tensorType).toList());
         ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
-        if (mix != null && !pure) {
-            ModelQuantizer.quantize(in, out, mix, o, importance);
+        if (mix == null) {
+            ModelQuantizer.quantize(in, out, type(type), o, importance);
+        } else if (pure) {
+            ModelQuantizer.quantizePure(in, out, mix, o, importance);
         } else {
-            ModelQuantizer.quantize(in, out, mix != null ? mix.base : type(type), o, importance);
+            ModelQuantizer.quantize(in, out, mix, o, importance);
         }
         spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;

@@ -260,9 +260,9 @@ class CommandsTest {
     }
 
     @Test
-    void readOnlyTypeIsOneLine(@TempDir Path dir) {
-        assertOneLineFailure(Cli.run("quantize", Fixtures.stories260K("stories260K-f32.gguf").toString(),
-                dir.resolve("o.gguf").toString(), "IQ2_XXS"), "cannot quantize to IQ2_XXS");
+    void lowBitMixWithoutImportanceIsOneLine(@TempDir Path dir) {
+        assertOneLineFailure(Cli.run("quantize", Fixtures.stories15M("stories15M-distilled-f32.gguf").toString(),
+                dir.resolve("o.gguf").toString(), "IQ2_XXS"), "needs an importance matrix");
     }
 
     @Test

@@ -125,9 +125,8 @@ public final class GGUFWriter {
     public GGUFWriter addTensor(String name, long[] shape, GGMLType type, RowSource source, float[] importance) {
         // a type Tern cannot encode fails here, before any file is touched
         TensorFormat.of(type);
-        if (!type.isQuantizable()) {
-            throw new TernException(name + ": cannot encode values to " + type + ": Tern reads it but does not write it"
-                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
+        if (type.requiresImportance() && importance == null) {
+            throw new TernException(name + ": " + type + " needs an importance matrix (tern imatrix, then tern quantize --imatrix)");
         }
         Entry e = new Entry(name, shape.clone(), type, source, null, perMatrix(name, shape, importance));
         checkShape(e);

@@ -15,10 +15,10 @@ import java.util.function.Function;
 import java.util.regex.Pattern;
 
 /**
- * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does
- * (without an importance matrix): every weight matrix llama.cpp would quantize goes to the
+ * Converts a GGUF model to another tensor type the way {@code llama-quantize --pure} does, with
+ * or without an importance matrix ({@link ImportanceMatrix}): every weight matrix llama.cpp would quantize goes to the
  * requested type, everything else (norms, biases, 1-D tensors) is copied unchanged. Where a
- * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (IQ4_XS→IQ4_NL,
+ * matrix's rows do not split into whole blocks, llama.cpp's fallback applies (IQ1–IQ3 and IQ4_XS→IQ4_NL,
  * Q2_K, Q3_K, TQ1_0 and TQ2_0→Q4_0, Q4_K→Q5_0, Q5_K→Q5_1, Q6_K→Q8_0, then F16); for
  * Q4_0/Q4_1/Q5_0/Q5_1/Q8_0/IQ4_NL/MXFP4 there is none and, as in llama.cpp, quantization fails.
  * llama-quantize's own mixes (its default mode) are {@link QuantMix}es, given to
@@ -121,8 +121,16 @@ public final class ModelQuantizer {
             QuantMix.Shape s = QuantMix.Shape.of(f);
             // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
             return withManual(o, mix.base, (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight")
-                    ? o.outputType() : mix.typeOf(name, shape[0], s));
+                    ? o.outputType() : mix.typeOf(name, shape[0], s, imatrix != null));
         }, o, imatrix);
+    }
+
+    /**
+     * llama-quantize {@code --pure} with a file type: every weight matrix in the mix's base type, the file
+     * labelled (and held to the importance rule) as that file type.
+     */
+    public static void quantizePure(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
+        quantize(in, out, mix.fileType, f -> withManual(o, mix.base, (name, shape) -> mix.base), o, imatrix);
     }
 
     /** {@code --tensor-type} overrides, then {@code choice} for the tensors none of them names. */
@@ -170,6 +178,7 @@ public final class ModelQuantizer {
                     throw new TernException(in + ": tensor " + GGUFFile.quote(t.name()) + " is " + t.type()
                             + "; requantizing is refused, as llama-quantize does by default");
                 }
+                requireImportance(in, fileType, imatrix, t, target);
                 targets.add(target);
             }
             for (int i = 0; i < tensors.size(); i++) {
@@ -181,6 +190,24 @@ public final class ModelQuantizer {
                 }
             }
             w.write(out);
+        }
+    }
+
+    /**
+     * llama-quantize's refusal ({@link QuantMix#needsImportance}): without a matrix, any quantizable tensor
+     * whose type needs one fails the file; with one, a converted tensor that needs one and has no entry.
+     */
+    private static void requireImportance(Path in, int fileType, ImportanceMatrix imatrix, GGUFTensorInfo t, GGMLType target) {
+        if (!isQuantizable(t.name(), t.shape()) || !QuantMix.needsImportance(fileType, t.name(), target)) {
+            return;
+        }
+        if (imatrix == null) {
+            throw new TernException(in + ": tensor " + GGUFFile.quote(t.name()) + " in " + target
+                    + " needs an importance matrix, as in llama-quantize (make one with tern imatrix, then pass --imatrix)");
+        }
+        if (target != t.type() && imatrix.importance(t.name()) == null) {
+            throw new TernException(in + ": the importance matrix has no entry for tensor " + GGUFFile.quote(t.name())
+                    + ", which " + target + " needs");
         }
     }
 
@@ -270,7 +297,7 @@ public final class ModelQuantizer {
             return target;
         }
         GGMLType fallback = switch (target) {
-            case IQ4_XS -> GGMLType.IQ4_NL;
+            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_XS -> GGMLType.IQ4_NL;
             case Q2_K, Q3_K, TQ1_0, TQ2_0 -> GGMLType.Q4_0;
             case Q4_K -> GGMLType.Q5_0;
             case Q5_K -> GGMLType.Q5_1;
@@ -339,9 +366,8 @@ public final class ModelQuantizer {
 
     /** Fails with a one-line message unless Tern can quantize to {@code type}. */
     public static void requireQuantizable(GGMLType type) {
-        if (!type.isQuantizable()) {
-            throw new TernException("cannot quantize to " + type + (type.isSupported() ? ": Tern reads it but does not write it" : "")
-                    + " (types Tern writes: " + GGMLType.quantizableNames() + ")");
+        if (!type.isSupported()) {
+            throw new TernException("cannot quantize to " + type + " (types Tern writes: " + GGMLType.supportedNames() + ")");
         }
     }
 

@@ -263,8 +263,9 @@ public final class RandomModel {
     }
 
     /**
-     * A [cols, rows] matrix (ggml order) of Gaussian values from its own generator; in a type Tern
-     * only reads, random blocks ({@link RandomBlocks}) whose values have about the same spread.
+     * A [cols, rows] matrix (ggml order) of Gaussian values from its own generator; in a lattice type,
+     * whose quantizer would take minutes for a 1B model, random blocks ({@link RandomBlocks}) whose
+     * values have about the same spread.
      */
     private void matrix(GGUFWriter w, SplittableRandom root, String name, int cols, int rows) {
         long[] shape = {cols, rows};
@@ -272,7 +273,7 @@ public final class RandomModel {
         double std = b.std;
         GGMLType type = ModelQuantizer.tensorType(name, shape, GGMLType.F32, b.mix == null ? b.weightType
                 : b.mix.typeOf(name, cols, new QuantMix.Shape(b.layers, b.heads / b.kvHeads, b.tiedOutput, false)));
-        if (!type.isQuantizable()) {
+        if (type.isGridSearched()) {
             long blocks = (long) cols * rows / type.blockSize;
             MemorySegment data = arena.allocate(blocks * type.blockBytes, 64);
             Random r = new Random(rnd.nextLong());

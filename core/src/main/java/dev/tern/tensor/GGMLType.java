@@ -3,8 +3,8 @@ package dev.tern.tensor;
 /**
  * The ggml tensor types with their GGUF ids and block layouts (elements per block, bytes per
  * block), as ggml's type traits define them. Every id is listed so that any GGUF file can be
- * inspected; {@link #isSupported()} says which ones Tern can compute with, {@link #isQuantizable()}
- * which of those it can also write.
+ * inspected; {@link #isSupported()} says which ones Tern computes with and writes
+ * ({@link #requiresImportance()}: some only with an importance matrix).
  */
 public enum GGMLType {
     F32(0, 1, 4),
@@ -74,22 +74,22 @@ public enum GGMLType {
                 .collect(java.util.stream.Collectors.joining(", "));
     }
 
-    /** The types Tern writes (quantizes to), comma-separated, for error messages. */
-    public static String quantizableNames() {
-        return java.util.Arrays.stream(values()).filter(GGMLType::isQuantizable).map(Enum::name)
-                .collect(java.util.stream.Collectors.joining(", "));
+    /**
+     * Whether quantizing to this type needs an importance matrix: llama.cpp's search for these lattice
+     * types has no defined weights without one (ggml_quantize_requires_imatrix).
+     */
+    public boolean requiresImportance() {
+        return this == IQ2_XXS || this == IQ2_XS || this == IQ1_S;
     }
 
     /**
-     * Whether Tern can quantize to this type. The 1- and 2-bit IQ types are read only: llama.cpp
-     * makes them by a search over lattice grids guided by an importance matrix, which Tern does
-     * not reproduce. IQ3_XXS and IQ3_S are written: llama.cpp's search for them takes x² as its
-     * weights when it has no importance matrix, and llama-quantize makes them without one.
+     * Whether this type's quantizer searches a lattice grid: seconds per large matrix, where the other
+     * types take milliseconds (random benchmark models fill these with random blocks instead).
      */
-    public boolean isQuantizable() {
-        return isSupported() && switch (this) {
-            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S -> false;
-            default -> true;
+    public boolean isGridSearched() {
+        return switch (this) {
+            case IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S -> true;
+            default -> false;
         };
     }
 

@@ -234,85 +234,6 @@ final class KQuants {
         return scale;
     }
 
-    /**
-     * make_qp_quants: levels in [0, nmax] for n non-negative values (a super-block's sub-block
-     * scales or mins), value i weighted by w[i]: the best of nine trial scales around nmax/max,
-     * then up to five rounds in which each level moves to where the others' least-squares scale
-     * puts it, kept if the fit improves. L holds the levels as C's uint8_t does (a negative
-     * value's level wraps); returns the scale.
-     */
-    static float makeQpQuants(int n, int nmax, float[] x, byte[] L, float[] w) {
-        float max = 0;
-        for (int i = 0; i < n; ++i) {
-            max = max > x[i] ? max : x[i];
-        }
-        if (max < Blocks.GROUP_MAX_EPS) {
-            java.util.Arrays.fill(L, 0, n, (byte) 0);
-            return 0f;
-        }
-        float iscale = nmax / max;
-        for (int i = 0; i < n; ++i) {
-            L[i] = (byte) Blocks.nearestInt(iscale * x[i]);
-        }
-        float scale = 1 / iscale;
-        float bestMse = 0;
-        for (int i = 0; i < n; ++i) {
-            float diff = x[i] - scale * (L[i] & 0xFF);
-            bestMse += w[i] * diff * diff;
-        }
-        for (int is = -4; is <= 4; ++is) {
-            if (is == 0) {
-                continue;
-            }
-            float iscaleIs = (0.1f * is + nmax) / max;
-            float scaleIs = 1 / iscaleIs;
-            float mse = 0;
-            for (int i = 0; i < n; ++i) {
-                int l = Math.min(nmax, Blocks.nearestInt(iscaleIs * x[i]));
-                float diff = x[i] - scaleIs * l;
-                mse += w[i] * diff * diff;
-            }
-            if (mse < bestMse) {
-                bestMse = mse;
-                iscale = iscaleIs;
-            }
-        }
-        float sumlx = 0;
-        float suml2 = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = Math.min(nmax, Blocks.nearestInt(iscale * x[i]));
-            L[i] = (byte) l;
-            sumlx += w[i] * x[i] * l;
-            suml2 += w[i] * l * l;
-        }
-        for (int itry = 0; itry < 5; ++itry) {
-            int changed = 0;
-            for (int i = 0; i < n; ++i) {
-                float wi = w[i];
-                int li = L[i] & 0xFF;
-                float slx = sumlx - wi * x[i] * li;
-                float sl2 = suml2 - wi * li * li;
-                if (slx > 0 && sl2 > 0) {
-                    int newL = Math.min(nmax, Blocks.nearestInt(x[i] * sl2 / slx));
-                    if (newL != li) {
-                        slx += wi * x[i] * newL;
-                        sl2 += wi * newL * newL;
-                        if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                            L[i] = (byte) newL;
-                            sumlx = slx;
-                            suml2 = sl2;
-                            ++changed;
-                        }
-                    }
-                }
-            }
-            if (changed == 0) {
-                break;
-            }
-        }
-        return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-    }
-
     /** Σ x² over x[xo..xo+n), summed in order: the spread σ² the weighted quantizers add to each x². */
     static float sumOfSquares(float[] x, int xo, int n) {
         float sum = 0;
@@ -479,8 +400,8 @@ final class KQuants {
         }
         byte[] scaleCodes = new byte[QK_K / 32];
         byte[] minCodes = new byte[QK_K / 32];
-        float dBlock = makeQpQuants(QK_K / 32, 63, scales, scaleCodes, sw);
-        float mBlock = makeQpQuants(QK_K / 32, 63, mins, minCodes, sw);
+        float dBlock = QpQuants.makeQpQuants(QK_K / 32, 63, scales, 0, scaleCodes, sw, 0);
+        float mBlock = QpQuants.makeQpQuants(QK_K / 32, 63, mins, 0, minCodes, sw, 0);
         int[] ls = new int[QK_K / 32];
         int[] lm = new int[QK_K / 32];
         for (int j = 0; j < QK_K / 32; ++j) {

@@ -247,8 +247,8 @@ public final class Q2_KFormat implements TensorFormat {
         }
         byte[] scaleCodes = new byte[QK / 16];
         byte[] minCodes = new byte[QK / 16];
-        float dm = KQuants.makeQpQuants(QK / 16, 15, scales, scaleCodes, sw);
-        float mm = KQuants.makeQpQuants(QK / 16, 15, mins, minCodes, sw);
+        float dm = QpQuants.makeQpQuants(QK / 16, 15, scales, 0, scaleCodes, sw, 0);
+        float mm = QpQuants.makeQpQuants(QK / 16, 15, mins, 0, minCodes, sw, 0);
         MemorySegment blockSeg = MemorySegment.ofArray(block);
         Blocks.putF16(blockSeg, D, dm);
         Blocks.putF16(blockSeg, D + 2, mm);

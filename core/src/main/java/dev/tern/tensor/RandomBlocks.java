@@ -5,7 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.util.Random;
 
 /**
- * Random blocks of the types Tern reads but does not write (not {@link GGMLType#isQuantizable()}),
+ * Random blocks of the lattice types ({@link GGMLType#isGridSearched()}), whose quantizers are slow,
  * for benchmark models and kernel tests: every bit pattern of those layouts is a valid block once
  * its fp16 scale is finite, so the blocks are random bytes with the scale set.
  */

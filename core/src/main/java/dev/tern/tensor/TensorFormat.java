@@ -66,7 +66,7 @@ public interface TensorFormat {
      * Encodes n values of src into dst at dstOff, bit-for-bit as llama-quantize does without an
      * importance matrix: as llama.cpp's reference quantizer ({@code quantize_row_*_ref}) does,
      * but for IQ4_NL, whose reference skips the scale search that llama-quantize makes. Formats
-     * of types that are not {@link GGMLType#isQuantizable()} throw {@link UnsupportedOperationException}.
+     * of types that {@link GGMLType#requiresImportance()} throw {@link UnsupportedOperationException}.
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 

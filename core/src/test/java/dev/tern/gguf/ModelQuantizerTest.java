@@ -211,6 +211,11 @@ class ModelQuantizerTest {
                         TensorFormat.of(GGMLType.Q4_0).quantize(row, 0, cols, expected, 0, w);
                     }
                     assertEquals(-1, expected.mismatch(q.data(q.tensor(name)).asSlice(0, bytes)), name);
+                    if (w != null) {
+                        java.lang.foreign.MemorySegment plain = arena.allocate(bytes);
+                        TensorFormat.of(GGMLType.Q4_0).quantize(row, 0, cols, plain, 0);
+                        assertNotEquals(-1, plain.mismatch(expected), name + ": the importance changes the first row");
+                    }
                 }
             }
         }
@@ -338,7 +343,7 @@ class ModelQuantizerTest {
         assertEquals(36, ModelQuantizer.fileType(GGMLType.TQ1_0));
         assertEquals(37, ModelQuantizer.fileType(GGMLType.TQ2_0));
         assertEquals(38, ModelQuantizer.fileType(GGMLType.MXFP4));
-        // llama.h's numbers for the types Tern only reads, which random models of them carry
+        // llama.h's numbers for the lattice types
         assertEquals(19, ModelQuantizer.fileType(GGMLType.IQ2_XXS));
         assertEquals(20, ModelQuantizer.fileType(GGMLType.IQ2_XS));
         assertEquals(23, ModelQuantizer.fileType(GGMLType.IQ3_XXS));
@@ -347,8 +352,8 @@ class ModelQuantizerTest {
         assertEquals(28, ModelQuantizer.fileType(GGMLType.IQ2_S));
         assertEquals(31, ModelQuantizer.fileType(GGMLType.IQ1_M));
         assertThrows(TernException.class, () -> ModelQuantizer.fileType(GGMLType.Q8_K));
-        TernException e = assertThrows(TernException.class, () -> ModelQuantizer.requireQuantizable(GGMLType.IQ2_XXS));
-        assertTrue(e.getMessage().contains("reads it but does not write it"), e.getMessage());
+        TernException e = assertThrows(TernException.class, () -> ModelQuantizer.requireQuantizable(GGMLType.Q8_K));
+        assertTrue(e.getMessage().startsWith("cannot quantize to Q8_K (types Tern writes: F32, F16"), e.getMessage());
     }
 
     @Test

@@ -205,7 +205,7 @@ class RandomModelTest {
         assertThrows(TernException.class, () -> RandomModel.builder().dim(64).heads(5).build());
         assertThrows(TernException.class, () -> RandomModel.builder().dim(64).heads(8).kvHeads(3).build());
         assertThrows(TernException.class, () -> RandomModel.builder().dim(0).build());
-        assertThrows(TernException.class, () -> RandomModel.builder().weightType(GGMLType.IQ2_XXS).build());
+        assertThrows(TernException.class, () -> RandomModel.builder().weightType(GGMLType.Q8_K).build());
         assertThrows(TernException.class, () -> RandomModel.builder().vocab(100).build());
         // a vocabulary file of another size falls back to synthesizing, which 100 tokens cannot hold
         RandomModel small = RandomModel.builder().vocab(100).tokenizer(Fixtures.stories260K("stories260K-f32.gguf")).build();
@@ -237,7 +237,7 @@ class RandomModelTest {
                     for (float x : v) {
                         s2 += (double) x * x;
                     }
-                    assertEquals(0.02, Math.sqrt(s2 / v.length), 0.02 * (type.isQuantizable() ? 0.1 : 0.25), t.name());
+                    assertEquals(0.02, Math.sqrt(s2 / v.length), 0.02 * (type.isGridSearched() ? 0.25 : 0.1), t.name());
                 }
             }
         }

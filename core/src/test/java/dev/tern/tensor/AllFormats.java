@@ -10,7 +10,7 @@ final class AllFormats {
     private AllFormats() {
     }
 
-    /** The formats Tern writes ({@link GGMLType#isQuantizable()}). */
+    /** The formats whose quantizers are quick (not {@link GGMLType#isGridSearched()}). */
     static List<TensorFormat> all() {
         return List.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE, Q8_0Format.INSTANCE,
                 Q4_0Format.INSTANCE, Q4_1Format.INSTANCE, Q5_0Format.INSTANCE, Q5_1Format.INSTANCE,
@@ -22,24 +22,24 @@ final class AllFormats {
         return all().subList(1, all().size());
     }
 
-    /** The formats Tern reads but does not write: kernel tests give them random blocks (see {@link #write}). */
-    static List<TensorFormat> readOnly() {
+    /** The lattice formats: kernel tests give them random blocks (see {@link #write}). */
+    static List<TensorFormat> gridSearched() {
         return List.of(IQ2_XXSFormat.INSTANCE, IQ2_XSFormat.INSTANCE, IQ2_SFormat.INSTANCE,
                 IQ3_XXSFormat.INSTANCE, IQ3_SFormat.INSTANCE, IQ1_SFormat.INSTANCE, IQ1_MFormat.INSTANCE);
     }
 
     /** Every format with kernels. */
     static List<TensorFormat> readable() {
-        return Stream.concat(all().stream(), readOnly().stream()).toList();
+        return Stream.concat(all().stream(), gridSearched().stream()).toList();
     }
 
     /**
      * Weights for a kernel test: {@code src[srcOff..srcOff+n)} quantized into dst at dstOff, or, for
-     * a read-only format, n values' worth of {@link RandomBlocks} seeded from src.
+     * a lattice format, n values' worth of {@link RandomBlocks} seeded from src.
      */
     static void write(TensorFormat format, float[] src, int srcOff, int n, MemorySegment dst, long dstOff) {
         GGMLType type = format.type();
-        if (type.isQuantizable()) {
+        if (!type.isGridSearched()) {
             format.quantize(src, srcOff, n, dst, dstOff);
         } else {
             Random rnd = new Random(Float.floatToRawIntBits(src[srcOff]) * 31L + n);

@@ -11,6 +11,7 @@ import java.util.function.IntFunction;
 import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -24,8 +25,8 @@ class IQImportanceVectorsTest {
     /** llama-quantize writes IQ3_XXS and IQ3_S without an importance matrix too (weights x²), so Tern does. */
     @Test
     void iq3TypesAreWritten() {
-        assertTrue(GGMLType.IQ3_XXS.isQuantizable());
-        assertTrue(GGMLType.IQ3_S.isQuantizable());
+        assertFalse(GGMLType.IQ3_XXS.requiresImportance());
+        assertFalse(GGMLType.IQ3_S.requiresImportance());
     }
 
     /**
