@@ -48,6 +48,27 @@ class CommandsTest {
         assertEquals(expected, Double.parseDouble(m.group(1)), expected * 0.002);
     }
 
+    /** llama-perplexity's KL-divergence pair of runs: the base run prints its perplexity, the comparison its statistics. */
+    @Test
+    void klDivergenceAgainstABaseFile(@TempDir Path dir) throws Exception {
+        Path text = Fixtures.stories260K("reference/gpl3-12k.txt");
+        Path base = dir.resolve("base.kld");
+        String f32 = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli b = Cli.run("perplexity", "-m", f32, "-f", text.toString(), "-c", "128", "--kl-divergence-base", base.toString());
+        assertEquals(0, b.exitCode(), b.err());
+        assertEquals(llamaCppPerplexity("f32 c=128"), Double.parseDouble(b.out().trim().substring("perplexity: ".length())),
+                llamaCppPerplexity("f32 c=128") * 0.002);
+        Cli q = Cli.run("perplexity", "-m", Fixtures.stories260K("stories260K-f16.gguf").toString(), "--kl-divergence",
+                "--kl-divergence-base", base.toString());
+        assertEquals(0, q.exitCode(), q.err());
+        assertTrue(q.out().contains("chunks: 58, positions: 3654"), q.out());
+        Matcher m = Pattern.compile("kld: ([0-9.]+) ± ([0-9.]+)").matcher(q.out().trim().lines().reduce((x, y) -> y).orElseThrow());
+        assertTrue(m.matches(), q.out());
+        assertTrue(Double.parseDouble(m.group(1)) < 1e-3, "F16 weights stay close to F32: " + q.out());
+        assertOneLineFailure(Cli.run("perplexity", "-m", f32, "-f", text.toString(), "--kl-divergence", "--kl-divergence-base",
+                base.toString()), "not -f");
+    }
+
     private static double llamaCppPerplexity(String key) throws Exception {
         return Files.readAllLines(Fixtures.stories260K("reference/perplexity-gpl3-12k.txt")).stream()
                 .filter(l -> l.startsWith(key)).map(l -> Double.parseDouble(l.substring(l.lastIndexOf('=') + 1).trim()))

@@ -28,11 +28,47 @@ public final class Perplexity {
     }
 
     /**
-     * The chunk loop, shared with llama-imatrix's ({@link ImportanceCollector}): at most {@code maxChunks}
-     * chunks, each computing logits from position {@code logitsFrom} (≤ ctx/2) on, so that an observer of
-     * {@code runner} sees the output matrix's inputs for those positions too.
+     * Perplexity over at most {@code maxChunks} chunks, each computing logits from position {@code logitsFrom}
+     * (≤ ctx/2) on, so that an observer of {@code runner} sees the output matrix's inputs for those positions
+     * too (llama-imatrix's run, {@link ImportanceCollector}).
      */
     public static double perplexity(Recompute runner, int vocab, int[] tokens, int ctx, int maxChunks, int logitsFrom) {
+        double[] nll = new double[1];
+        long count = forEachScored(runner, vocab, tokens, ctx, maxChunks, logitsFrom,
+                (logits, off, next) -> nll[0] -= logSoftmax(logits, off, vocab, next));
+        return Math.exp(nll[0] / count);
+    }
+
+    /** Receives each scored position's logits, in order: the row at logits[off, off + vocab) and the token that follows. */
+    @FunctionalInterface
+    public interface Scorer {
+        void score(float[] logits, int off, int next);
+    }
+
+    /**
+     * llama-perplexity's chunk loop: every scored position (ctx/2 … ctx-2 of each chunk) to {@code scorer}.
+     * Returns how many there were.
+     */
+    public static long forEachScored(Recompute runner, int vocab, int[] tokens, int ctx, int maxChunks, int logitsFrom,
+                                     Scorer scorer) {
+        requireChunks(tokens, ctx);
+        int bos = tokens[0];
+        int first = ctx / 2;
+        long count = 0;
+        for (int start = 0, chunk = 0; start + ctx <= tokens.length && chunk < maxChunks; start += ctx, chunk++) {
+            int[] part = java.util.Arrays.copyOfRange(tokens, start, start + ctx);
+            part[0] = bos;
+            float[] logits = runner.logits(part, logitsFrom);
+            for (int j = first; j < ctx - 1; j++) {
+                scorer.score(logits, (j - logitsFrom) * vocab, tokens[start + j + 1]);
+                count++;
+            }
+        }
+        return count;
+    }
+
+    /** Fails with a one-line message unless the tokens make two chunks of ctx, as llama-perplexity requires. */
+    public static void requireChunks(int[] tokens, int ctx) {
         if (ctx < 3) {
             throw new TernException("perplexity needs a context of at least 3 tokens, got " + ctx);
         }
@@ -40,20 +76,6 @@ public final class Perplexity {
             throw new TernException("perplexity needs at least " + 2 * ctx + " tokens for a context of " + ctx
                     + ", the text has " + tokens.length);
         }
-        int bos = tokens[0];
-        int first = ctx / 2;
-        double nll = 0;
-        long count = 0;
-        for (int start = 0, chunk = 0; start + ctx <= tokens.length && chunk < maxChunks; start += ctx, chunk++) {
-            int[] part = java.util.Arrays.copyOfRange(tokens, start, start + ctx);
-            part[0] = bos;
-            float[] logits = runner.logits(part, logitsFrom);
-            for (int j = first; j < ctx - 1; j++) {
-                nll -= logSoftmax(logits, (j - logitsFrom) * vocab, vocab, tokens[start + j + 1]);
-                count++;
-            }
-        }
-        return Math.exp(nll / count);
     }
 
     /** log p(target) from one row of logits; the sum of exponentials in double, as llama.cpp. */
