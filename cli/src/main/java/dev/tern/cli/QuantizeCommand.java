@@ -21,9 +21,14 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
 /** {@code tern quantize}: re-encode a GGUF model's weights. */
-@Command(name = "quantize", description = "Write IN's weights as TYPE into OUT as llama-quantize does: its mix for TYPE"
+@Command(name = "quantize", customSynopsis = "tern quantize [OPTIONS] IN [OUT] TYPE", description = "Write IN's weights as TYPE into OUT as llama-quantize does: its mix for TYPE"
         + " (output in Q6_K, some tensors raised per layer), or with --pure TYPE for every weight matrix.")
 final class QuantizeCommand implements Callable<Integer> {
+    /** The file types, for the help. */
+    private static final String TYPES = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S,"
+            + " Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S,"
+            + " IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16 (IQ1_*, IQ2_*, IQ3_XXS and Q2_K_S need --imatrix);"
+            + " with --pure also any tensor type";
     /** llama-quantize's aliases: a K type alone names its _M mix. */
     private static final Map<String, String> ALIASES = Map.of("Q3_K", "Q3_K_M", "Q4_K", "Q4_K_M", "Q5_K", "Q5_K_M");
 
@@ -58,21 +63,26 @@ final class QuantizeCommand implements Callable<Integer> {
             + " PATTERN (first match wins) in TYPE, outside the mix; repeatable, e.g. attn_v=q8_0")
     List<String> tensorTypes = new ArrayList<>();
 
+    @Option(names = "--allow-requantize", description = "Quantize tensors that are already quantized (decoded first; quality suffers)")
+    boolean allowRequantize;
+
+    @Option(names = "--dry-run", description = "Print each tensor's type and size before and after, write nothing")
+    boolean dryRun;
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
-    @Parameters(index = "1", description = "Output GGUF")
-    Path out;
+    @Parameters(index = "1..2", arity = "1..2", paramLabel = "[OUT] TYPE", hideParamSyntax = true,
+            description = "Output GGUF (default: ggml-model-TYPE.gguf beside IN, as llama-quantize names it), then TYPE: " + TYPES)
+    List<String> outAndType;
 
-    @Parameters(index = "2", description = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S,"
-            + " Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S,"
-            + " IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16 (IQ1_*, IQ2_*, IQ3_XXS and Q2_K_S need --imatrix);"
-            + " with --pure also any tensor type")
-    String type;
 
     @Override
     public Integer call() {
+        String type = outAndType.getLast();
         String name = type.toUpperCase();
+        Path out = dryRun ? null : outAndType.size() == 2 ? Path.of(outAndType.getFirst())
+                : in.toAbsolutePath().resolveSibling("ggml-model-" + name + ".gguf");
         long t0 = System.nanoTime();
         QuantMix mix = Arrays.stream(QuantMix.values()).filter(m -> m.name().equals(ALIASES.getOrDefault(name, name)))
                 .findFirst().orElse(null);
@@ -80,17 +90,32 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new TernException("--include-weights and --exclude-weights cannot be used together");
         }
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
-                tensorTypes.stream().map(QuantizeCommand::tensorType).toList());
+                tensorTypes.stream().map(QuantizeCommand::tensorType).toList(), allowRequantize);
         ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
-        if (mix == null) {
-            ModelQuantizer.quantize(in, out, type(type), o, importance);
-        } else if (pure) {
-            ModelQuantizer.quantizePure(in, out, mix, o, importance);
+        List<ModelQuantizer.Planned> plan = mix == null ? ModelQuantizer.quantize(in, out, type(type), o, importance)
+                : pure ? ModelQuantizer.quantizePure(in, out, mix, o, importance)
+                : ModelQuantizer.quantize(in, out, mix, o, importance);
+        if (dryRun) {
+            print(plan);
         } else {
-            ModelQuantizer.quantize(in, out, mix, o, importance);
+            spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         }
-        spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         return 0;
+    }
+
+    /** llama-quantize --dry-run's listing: each tensor's types and sizes, then the model's. */
+    private void print(List<ModelQuantizer.Planned> plan) {
+        var out = spec.commandLine().getOut();
+        long before = 0, after = 0, elements = 0;
+        for (ModelQuantizer.Planned p : plan) {
+            out.printf("%-32s %-20s %7s -> %-7s %9.3f MiB -> %9.3f MiB%n", p.name(), Arrays.toString(p.shape()), p.from(), p.to(),
+                    p.bytesBefore() / 1048576.0, p.bytesAfter() / 1048576.0);
+            before += p.bytesBefore();
+            after += p.bytesAfter();
+            elements += p.elements();
+        }
+        out.printf("model size: %.2f MiB -> %.2f MiB (%.2f bits per weight)%n", before / 1048576.0, after / 1048576.0,
+                8.0 * after / elements);
     }
 
     /** One --tensor-type: the name part lowercased, as llama-quantize does. */

@@ -107,6 +107,31 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("quantize", "--tensor-type", "attn_v(=q8_0", model, q.toString(), "Q4_K_M"), "in the pattern");
     }
 
+    /** llama-quantize's --dry-run, --allow-requantize and its default output name. */
+    @Test
+    void quantizeDryRunRequantizeAndDefaultName(@TempDir Path dir) throws Exception {
+        Cli dry = Cli.run("quantize", "--dry-run", Fixtures.stories15M("stories15M-distilled-f32.gguf").toString(), "Q4_K_M");
+        assertEquals(0, dry.exitCode(), dry.err());
+        assertTrue(dry.out().contains("blk.5.ffn_down.weight            [1024, 512]              F32 -> Q6_K"), dry.out());
+        // the sizes of llama.cpp's own Q4_K_M file of the model, whose tensors are the same types
+        long expected;
+        try (dev.tern.gguf.GGUFFile f = dev.tern.gguf.GGUFFile.open(Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf"))) {
+            expected = f.tensors().stream().mapToLong(dev.tern.gguf.GGUFTensorInfo::byteSize).sum();
+        }
+        assertTrue(dry.out().contains(String.format("-> %.2f MiB", expected / 1048576.0)), dry.out());
+
+        Path q8 = Fixtures.stories15M("stories15M-distilled-q8_0.gguf");
+        assertOneLineFailure(Cli.run("quantize", q8.toString(), dir.resolve("r.gguf").toString(), "Q4_K_M"), "--allow-requantize");
+        Cli again = Cli.run("quantize", "--allow-requantize", q8.toString(), dir.resolve("r.gguf").toString(), "Q4_K_M");
+        assertEquals(0, again.exitCode(), again.err());
+
+        Path f32 = dir.resolve("tiny-f32.gguf");
+        assertEquals(0, Cli.run("random-model", f32.toString(), "--dim", "64", "--ffn", "128", "--layers", "1", "--heads", "4",
+                "--kv-heads", "2", "--vocab", "300", "--ctx", "64", "--type", "F32").exitCode());
+        assertEquals(0, Cli.run("quantize", f32.toString(), "q8_0").exitCode());
+        assertTrue(Files.exists(dir.resolve("ggml-model-Q8_0.gguf")));
+    }
+
     @Test
     void infoDescribesTheModel() {
         Cli r = Cli.run("info", "-m", Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf").toString());

@@ -42,10 +42,12 @@ public final class ModelQuantizer {
 
     /**
      * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
-     * choice), {@code --leave-output-tensor} and {@code --tensor-type}s. An explicit output or embedding
-     * type is written as asked, without the row-size fallback, as llama.cpp does.
+     * choice), {@code --leave-output-tensor}, {@code --tensor-type}s and {@code --allow-requantize} (quantized
+     * tensors are decoded and quantized again instead of refused). An explicit output or embedding type is
+     * written as asked, without the row-size fallback, as llama.cpp does.
      */
-    public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes) {
+    public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
+                            boolean allowRequantize) {
         public static final Overrides NONE = new Overrides(null, null, false);
 
         public Overrides {
@@ -58,7 +60,7 @@ public final class ModelQuantizer {
         }
 
         public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
-            this(outputType, tokenEmbeddingType, leaveOutput, List.of());
+            this(outputType, tokenEmbeddingType, leaveOutput, List.of(), false);
         }
 
         /**
@@ -86,38 +88,42 @@ public final class ModelQuantizer {
         }
     }
 
-    /** Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. */
-    public static void quantize(Path in, Path out, GGMLType type) {
-        quantize(in, out, type, Overrides.NONE);
+    /**
+     * Writes {@code in} with its weight matrices converted to {@code type}; see the class comment. Every
+     * quantize method returns each tensor's plan, and with {@code out} null writes nothing (llama-quantize
+     * {@code --dry-run}).
+     */
+    public static List<Planned> quantize(Path in, Path out, GGMLType type) {
+        return quantize(in, out, type, Overrides.NONE);
     }
 
     /** As {@link #quantize(Path, Path, GGMLType)} with these overrides (llama-quantize --pure with them). */
-    public static void quantize(Path in, Path out, GGMLType type, Overrides o) {
-        quantize(in, out, type, o, null);
+    public static List<Planned> quantize(Path in, Path out, GGMLType type, Overrides o) {
+        return quantize(in, out, type, o, null);
     }
 
     /** As {@link #quantize(Path, Path, GGMLType, Overrides)}, guided by an importance matrix (null: none). */
-    public static void quantize(Path in, Path out, GGMLType type, Overrides o, ImportanceMatrix imatrix) {
+    public static List<Planned> quantize(Path in, Path out, GGMLType type, Overrides o, ImportanceMatrix imatrix) {
         requireQuantizable(type);
-        quantize(in, out, fileType(type), f -> withManual(o, type, (name, shape) -> type), o, imatrix);
+        return quantize(in, out, fileType(type), f -> withManual(o, type, (name, shape) -> type), o, imatrix);
     }
 
     /** Writes {@code in} as llama-quantize writes file type {@code mix} by default (not --pure). */
-    public static void quantize(Path in, Path out, QuantMix mix) {
-        quantize(in, out, mix, Overrides.NONE);
+    public static List<Planned> quantize(Path in, Path out, QuantMix mix) {
+        return quantize(in, out, mix, Overrides.NONE);
     }
 
     /** As {@link #quantize(Path, Path, QuantMix)} with these overrides. */
-    public static void quantize(Path in, Path out, QuantMix mix, Overrides o) {
-        quantize(in, out, mix, o, null);
+    public static List<Planned> quantize(Path in, Path out, QuantMix mix, Overrides o) {
+        return quantize(in, out, mix, o, null);
     }
 
     /**
      * As {@link #quantize(Path, Path, QuantMix, Overrides)}, guided by an importance matrix (null: none), as
      * llama-quantize {@code --imatrix} is.
      */
-    public static void quantize(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
-        quantize(in, out, mix.fileType, f -> {
+    public static List<Planned> quantize(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
+        return quantize(in, out, mix.fileType, f -> {
             QuantMix.Shape s = QuantMix.Shape.of(f);
             // the mix gives a tied embedding the output's type, an explicit one included (then through the fallback)
             return withManual(o, mix.base, (name, shape) -> o.outputType() != null && s.tiedOutput() && name.equals("token_embd.weight")
@@ -129,8 +135,8 @@ public final class ModelQuantizer {
      * llama-quantize {@code --pure} with a file type: every weight matrix in the mix's base type, the file
      * labelled (and held to the importance rule) as that file type.
      */
-    public static void quantizePure(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
-        quantize(in, out, mix.fileType, f -> withManual(o, mix.base, (name, shape) -> mix.base), o, imatrix);
+    public static List<Planned> quantizePure(Path in, Path out, QuantMix mix, Overrides o, ImportanceMatrix imatrix) {
+        return quantize(in, out, mix.fileType, f -> withManual(o, mix.base, (name, shape) -> mix.base), o, imatrix);
     }
 
     /** {@code --tensor-type} overrides, then {@code choice} for the tensors none of them names. */
@@ -147,8 +153,8 @@ public final class ModelQuantizer {
     }
 
     /** {@code choices} reads what it needs of the model once, then chooses for each tensor. */
-    private static void quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o,
-                                 ImportanceMatrix imatrix) {
+    private static List<Planned> quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o,
+                                          ImportanceMatrix imatrix) {
         try (GGUFFile src = GGUFFile.open(in)) {
             Choice choice = choices.apply(src);
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
@@ -174,22 +180,46 @@ public final class ModelQuantizer {
                 } catch (TernException e) {
                     throw new TernException(in + ": " + e.getMessage());
                 }
-                if (target != t.type() && !isFloat(t.type())) {
+                if (target != t.type() && !isFloat(t.type()) && !o.allowRequantize()) {
                     throw new TernException(in + ": tensor " + GGUFFile.quote(t.name()) + " is " + t.type()
-                            + "; requantizing is refused, as llama-quantize does by default");
+                            + "; requantizing is refused, as llama-quantize does without --allow-requantize");
                 }
                 requireImportance(in, fileType, imatrix, t, target);
                 targets.add(target);
             }
+            List<Planned> plan = new ArrayList<>();
             for (int i = 0; i < tensors.size(); i++) {
                 GGUFTensorInfo t = tensors.get(i);
+                plan.add(new Planned(t.name(), t.shape(), t.type(), targets.get(i)));
                 if (targets.get(i) == t.type()) {
                     w.copyTensor(src, t);
                 } else {
                     w.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t), importance(in, imatrix, t));
                 }
             }
-            w.write(out);
+            if (out != null) {
+                w.write(out);
+            }
+            return List.copyOf(plan);
+        }
+    }
+
+    /** One tensor of a quantization: its type before and after, in llama-quantize's order. */
+    public record Planned(String name, long[] shape, GGMLType from, GGMLType to) {
+        public long bytesBefore() {
+            return from.byteSize(elements());
+        }
+
+        public long bytesAfter() {
+            return to.byteSize(elements());
+        }
+
+        public long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
         }
     }
 
