@@ -23,8 +23,8 @@ import java.util.Arrays;
 /**
  * llama-perplexity's KL divergence, how far a (quantized) model's next-token distributions are from a
  * base model's over the same chunks: {@link #writeBase} runs the base model and stores, for every scored
- * position, its log-probabilities in llama.cpp's {@code --kl-divergence-base} file form (so the files are
- * interchangeable with llama.cpp's); {@link #compare} runs another model over the file's tokens and sums
+ * position, its log-probabilities in llama.cpp's {@code --kl-divergence-base} file form (llama.cpp reads
+ * Tern's files and Tern reads llama.cpp's: docs/PERFORMANCE.md); {@link #compare} runs another model over the file's tokens and sums
  * KL(base ‖ model), the log ratio of the two perplexities and how often the two agree on the top token.
  */
 public final class KlDivergence {
