@@ -55,14 +55,14 @@ public final class ImportanceCollector implements ForwardPass.InputObserver {
         if (maxChunks < 1) {
             throw new TernException("--chunks must be at least 1");
         }
+        if (!model.weights().layers()[0].wq().name().startsWith("blk.")) {
+            throw new TernException("the model's weights have no llama.cpp names (blk.N.*): an importance matrix needs a GGUF model");
+        }
         ImportanceCollector collector = new ImportanceCollector(processOutput);
         Recompute runner = new Recompute(model, workers, KVCacheType.F16);
         runner.observeInputs(collector);
         // the output matrix sees every token only when all of a chunk's logits are computed
         double ppl = Perplexity.perplexity(runner, model.config().vocab(), tokens, ctx, maxChunks, processOutput ? 0 : ctx / 2);
-        if (collector.sums.isEmpty()) {
-            throw new TernException("no weight matrix has a llama.cpp layer name (blk.N.*): an importance matrix needs a GGUF model");
-        }
         int chunks = Math.min(maxChunks, tokens.length / ctx);
         return new Result(collector.matrix(List.of(dataset), chunks, ctx), ppl, chunks);
     }

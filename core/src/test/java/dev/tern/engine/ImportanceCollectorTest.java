@@ -162,5 +162,10 @@ class ImportanceCollectorTest {
             assertTrue(assertThrows(TernException.class, () -> ImportanceCollector.collect(model, pool, short_, 64, 9, false, "t"))
                     .getMessage().contains("at least 128 tokens"));
         }
+        // llama2.c checkpoints name their weights otherwise: refused before any chunk runs
+        try (Model model = Model.load(Fixtures.stories260K("stories260K.bin")); WorkerPool pool = new WorkerPool(1)) {
+            assertTrue(assertThrows(TernException.class, () -> ImportanceCollector.collect(model, pool, tokens, 64, 2, false, "t"))
+                    .getMessage().contains("needs a GGUF model"));
+        }
     }
 }
