@@ -1,7 +1,9 @@
 package dev.tern.cli;
 
 import dev.tern.Tern;
+import dev.tern.TernException;
 import dev.tern.engine.ImportanceCollector;
+import dev.tern.gguf.ImportanceMatrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -9,6 +11,8 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code tern imatrix}: llama-imatrix's importance matrix of a model over a calibration text. */
@@ -21,8 +25,12 @@ final class ImatrixCommand implements Callable<Integer> {
     @Mixin
     ModelOptions modelOptions;
 
-    @Option(names = {"-f", "--file"}, required = true, description = "Calibration text file")
+    @Option(names = {"-f", "--file"}, description = "Calibration text file")
     Path file;
+
+    @Option(names = "--in-file", paramLabel = "FILE", description = "An importance matrix to add this run's to (or, without -f,"
+            + " to merge with the others); repeatable")
+    List<Path> inFiles = new ArrayList<>();
 
     @Option(names = {"-o", "--output"}, description = "Output file, llama.cpp's GGUF form (default: ${DEFAULT-VALUE})")
     Path output = Path.of("imatrix.gguf");
@@ -35,6 +43,17 @@ final class ImatrixCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (file == null && inFiles.isEmpty()) {
+            throw new TernException("imatrix needs -f FILE, --in-file FILE, or both");
+        }
+        List<ImportanceMatrix> parts = new ArrayList<>();
+        inFiles.forEach(f -> parts.add(ImportanceMatrix.read(f)));
+        if (file == null) {
+            ImportanceMatrix merged = ImportanceMatrix.merge(parts, modelOptions.contextSize > 0 ? modelOptions.contextSize : 512);
+            merged.write(output);
+            spec.commandLine().getErr().printf("merged %d files, %d entries; wrote %s%n", parts.size(), merged.entries().size(), output);
+            return 0;
+        }
         String text = TextFiles.readAsPrompt(file);
         try (Tern tern = modelOptions.load()) {
             int ctx = modelOptions.chunkSize(tern);
@@ -42,7 +61,8 @@ final class ImatrixCommand implements Callable<Integer> {
             long t0 = System.nanoTime();
             ImportanceCollector.Result r = ImportanceCollector.collect(tern.model(), tern.engine().workers(), tokens, ctx,
                     chunks, processOutput, file.toString());
-            r.matrix().write(output);
+            parts.add(r.matrix());
+            ImportanceMatrix.merge(parts, ctx).write(output);
             spec.commandLine().getErr().printf("%d chunks of %d tokens, %d entries, %.1f s; wrote %s%n", r.chunks(), ctx,
                     r.matrix().entries().size(), (System.nanoTime() - t0) / 1e9, output);
             spec.commandLine().getOut().printf("perplexity: %.4f%n", r.perplexity());

@@ -101,6 +101,10 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("quantize", "--imatrix", dir.resolve("none.gguf").toString(), model, q.toString(), "Q8_0"),
                 "no such file");
         assertOneLineFailure(Cli.run("imatrix", "-m", model, "-f", text.toString(), "-c", "8"), "at least 16");
+        Path twice = dir.resolve("twice.gguf");
+        Cli merge = Cli.run("imatrix", "--in-file", imatrix.toString(), "--in-file", imatrix.toString(), "-c", "128", "-o", twice.toString());
+        assertEquals(0, merge.exitCode(), merge.err());
+        assertTrue(Cli.run("info", "-m", twice.toString()).out().contains("imatrix:       35 weights, 116 chunks of 128 tokens"));
         assertOneLineFailure(Cli.run("quantize", "--imatrix", imatrix.toString(), "--include-weights", "ffn", "--exclude-weights", "attn",
                 model, q.toString(), "Q4_K_M"), "cannot be used together");
         assertOneLineFailure(Cli.run("quantize", "--tensor-type", "attn_v", model, q.toString(), "Q4_K_M"), "is not PATTERN=TYPE");

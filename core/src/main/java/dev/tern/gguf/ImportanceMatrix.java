@@ -106,6 +106,49 @@ public final class ImportanceMatrix {
     }
 
     /**
+     * llama-imatrix {@code --in-file}: the matrices' sums and counts added weight by weight, their datasets
+     * listed in order, and the chunk count re-derived as llama-imatrix does: the most tokens any weight
+     * counted, in chunks of {@code chunkSize}.
+     */
+    public static ImportanceMatrix merge(List<ImportanceMatrix> parts, int chunkSize) {
+        Map<String, Entry> merged = new TreeMap<>();
+        List<String> datasets = new ArrayList<>();
+        for (ImportanceMatrix m : parts) {
+            if (m.legacy) {
+                throw new TernException(m.source + ": merging the legacy .dat form is not supported; convert it with llama-imatrix first");
+            }
+            datasets.addAll(m.datasets);
+            m.entries.forEach((name, e) -> merged.merge(name, e, (a, b) -> add(name, a, b)));
+        }
+        float maxCount = 0;
+        for (Entry e : merged.values()) {
+            for (float c : e.counts) {
+                maxCount = Math.max(maxCount, c);
+            }
+        }
+        return new ImportanceMatrix(merged, datasets, (int) (maxCount / chunkSize), chunkSize);
+    }
+
+    private static Entry add(String name, Entry a, Entry b) {
+        if (a.sumSquares.length != b.sumSquares.length || a.counts.length != b.counts.length) {
+            throw new TernException("importance matrices disagree on the size of " + GGUFFile.quote(name) + ": "
+                    + a.sumSquares.length + " and " + b.sumSquares.length + " values");
+        }
+        float[] squares = a.sumSquares.clone(), counts = a.counts.clone();
+        float[] sums = a.sums == null || b.sums == null ? null : a.sums.clone();
+        for (int j = 0; j < squares.length; j++) {
+            squares[j] += b.sumSquares[j];
+            if (sums != null) {
+                sums[j] += b.sums[j];
+            }
+        }
+        for (int m = 0; m < counts.length; m++) {
+            counts[m] += b.counts[m];
+        }
+        return new Entry(squares, sums, counts);
+    }
+
+    /**
      * llama-quantize's {@code --include-weights} / {@code --exclude-weights}: only the entries whose name
      * contains one of {@code include} (when given), without those that contain one of {@code exclude}.
      */

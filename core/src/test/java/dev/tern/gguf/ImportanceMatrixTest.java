@@ -58,6 +58,27 @@ class ImportanceMatrixTest {
         assertNull(back.importance("output.weight"));
     }
 
+    /** llama-imatrix --in-file: sums and counts add up weight by weight; chunks are the most tokens counted over the chunk size. */
+    @Test
+    void mergedMatricesAddUp() {
+        ImportanceMatrix other = new ImportanceMatrix(Map.of(
+                "blk.1.ffn_down.weight", new ImportanceMatrix.Entry(new float[]{1, 1, 1, 1}, new float[]{0, 0, 0, 1}, new float[]{6}),
+                "blk.2.ffn_up.weight", new ImportanceMatrix.Entry(new float[]{5}, null, new float[]{3})),
+                List.of("more.txt"), 1, 2);
+        ImportanceMatrix m = ImportanceMatrix.merge(List.of(sample(), other), 2);
+        assertEquals(List.of("blk.0.attn_q.weight", "blk.1.ffn_down.weight", "blk.2.ffn_up.weight"), List.copyOf(m.entries().keySet()));
+        ImportanceMatrix.Entry down = m.entries().get("blk.1.ffn_down.weight");
+        assertArrayEquals(new float[]{9, 3, 1, 5}, down.sumSquares());
+        assertArrayEquals(new float[]{1, -1, 0, 3}, down.sums());
+        assertArrayEquals(new float[]{10}, down.counts());
+        assertEquals(5, m.chunkCount());
+        assertEquals(List.of("calibration.txt", "more.txt"), m.datasets());
+        ImportanceMatrix wrong = new ImportanceMatrix(Map.of("blk.0.attn_q.weight",
+                new ImportanceMatrix.Entry(new float[3], null, new float[]{1})), List.of(), 1, 2);
+        assertTrue(assertThrows(TernException.class, () -> ImportanceMatrix.merge(List.of(sample(), wrong), 2))
+                .getMessage().contains("disagree on the size"));
+    }
+
     @Test
     void legacyFormGivesTheStoredMeans() throws IOException {
         // save_imatrix_legacy: entries of (name, ncall, nval, (sum/count)·ncall), then the chunk count and the dataset
