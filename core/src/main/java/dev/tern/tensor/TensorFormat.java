@@ -64,9 +64,9 @@ public interface TensorFormat {
 
     /**
      * Encodes n values of src into dst at dstOff, bit-for-bit as llama-quantize does without an
-     * importance matrix: as llama.cpp's reference quantizer ({@code quantize_row_*_ref}) does,
-     * but for IQ4_NL, whose reference skips the scale search that llama-quantize makes. Formats
-     * of types that {@link GGMLType#requiresImportance()} throw {@link UnsupportedOperationException}.
+     * importance matrix (ggml_quantize_chunk with no weights: mostly the reference quantizer
+     * {@code quantize_row_*_ref}, but IQ4_NL's scale search and the lattice types' x²-weighted one).
+     * Formats of types that {@link GGMLType#requiresImportance()} throw {@link UnsupportedOperationException}.
      */
     void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff);
 
