@@ -27,7 +27,7 @@ final class QuantizeCommand implements Callable<Integer> {
     /** The file types, for the help. */
     private static final String TYPES = "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q2_K_S, Q3_K_S, Q3_K_M (Q3_K), Q3_K_L, Q4_K_S,"
             + " Q4_K_M (Q4_K), Q5_K_S, Q5_K_M (Q5_K), Q6_K, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S,"
-            + " IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16 (IQ1_*, IQ2_*, IQ3_XXS and Q2_K_S need --imatrix);"
+            + " IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4_MOE, F32, F16, BF16 (IQ1_*, IQ2_*, IQ3_XXS, IQ3_XS and Q2_K_S need --imatrix);"
             + " with --pure also any tensor type";
     /** llama-quantize's aliases: a K type alone names its _M mix. */
     private static final Map<String, String> ALIASES = Map.of("Q3_K", "Q3_K_M", "Q4_K", "Q4_K_M", "Q5_K", "Q5_K_M");
