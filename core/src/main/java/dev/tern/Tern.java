@@ -14,6 +14,8 @@ import dev.tern.engine.Scheduler;
 import dev.tern.engine.SchedulerConfig;
 import dev.tern.engine.Session;
 import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.MetadataOverride;
+import dev.tern.gguf.MetadataValue;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.LoraAdapter;
@@ -75,7 +77,11 @@ public final class Tern implements AutoCloseable {
      * beside it).
      */
     public static Tern load(Path modelFile, Path tokenizerFile, Options options) {
-        Model model = Model.load(modelFile);
+        Map<String, MetadataValue> overrides = MetadataOverride.asMetadata(options.overrides);
+        if (!overrides.isEmpty() && !GGUFFile.isGGUF(modelFile)) {
+            throw new TernException(modelFile + ": --override-kv applies to GGUF files only");
+        }
+        Model model = Model.load(modelFile, overrides);
         try {
             model = withAdapters(model, options.loras);
             Tokenizer tokenizer;
@@ -85,7 +91,7 @@ public final class Tern implements AutoCloseable {
                 tokenizer = Tokenizer.fromTokenizerJson(tokenizerFile);
                 template = ChatTemplate.of(null, null, null);
             } else if (GGUFFile.isGGUF(modelFile) && tokenizerFile == null) {
-                try (GGUFFile f = GGUFFile.open(modelFile)) {
+                try (GGUFFile f = GGUFFile.open(modelFile, overrides)) {
                     tokenizer = Tokenizer.fromGGUF(f);
                     template = ChatTemplate.of(f.getString("tokenizer.chat_template", null),
                             text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
@@ -371,10 +377,17 @@ public final class Tern implements AutoCloseable {
      * @param chatTemplate a Jinja2 chat template to use instead of the model's (llama.cpp's
      *                     {@code --chat-template-file}), or null
      * @param loras        LoRA adapters to apply (llama.cpp's {@code --lora}/{@code --lora-scaled})
+     * @param overrides    metadata values read in place of the GGUF file's (llama.cpp's {@code --override-kv})
      */
-    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras) {
+    public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,
+                          List<MetadataOverride> overrides) {
         public Options {
             loras = List.copyOf(loras);
+            overrides = List.copyOf(overrides);
+        }
+
+        public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras) {
+            this(threads, contextSize, sequences, cacheType, chatTemplate, loras, List.of());
         }
 
         public Options(int threads, int contextSize, int sequences, KVCacheType cacheType) {

@@ -2,6 +2,7 @@ package dev.tern.cli;
 
 import dev.tern.Tern;
 import dev.tern.TernException;
+import dev.tern.gguf.MetadataOverride;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.WorkerPool;
 import picocli.CommandLine.Option;
@@ -30,6 +31,10 @@ final class ModelOptions {
     @Option(names = "--lora", paramLabel = "FILE", description = "LoRA adapter to apply (llama.cpp's GGUF form); repeatable")
     List<Path> loras = new ArrayList<>();
 
+    @Option(names = "--override-kv", paramLabel = "KEY=TYPE:VALUE", description = "Read this metadata value in place of the"
+            + " GGUF file's (TYPE int, float, bool or str), as llama.cpp's --override-kv; repeatable")
+    List<String> overrides = new ArrayList<>();
+
     @Option(names = "--lora-scaled", arity = "2", paramLabel = "FILE SCALE",
             description = "LoRA adapter to apply with its effect scaled (1: as trained); repeatable")
     List<String> scaledLoras = new ArrayList<>();
@@ -52,7 +57,8 @@ final class ModelOptions {
             }
             all.add(new Tern.Lora(Path.of(scaledLoras.get(i)), scale));
         }
-        return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all);
+        return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all,
+                overrides.stream().map(MetadataOverride::parse).toList());
     }
 
     /**

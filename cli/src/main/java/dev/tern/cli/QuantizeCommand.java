@@ -2,6 +2,7 @@ package dev.tern.cli;
 
 import dev.tern.TernException;
 import dev.tern.gguf.ImportanceMatrix;
+import dev.tern.gguf.MetadataOverride;
 import dev.tern.gguf.ModelQuantizer;
 import dev.tern.gguf.QuantMix;
 import dev.tern.tensor.GGMLType;
@@ -66,6 +67,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--allow-requantize", description = "Quantize tensors that are already quantized (decoded first; quality suffers)")
     boolean allowRequantize;
 
+    @Option(names = "--override-kv", paramLabel = "KEY=TYPE:VALUE", description = "Write this metadata value into OUT"
+            + " (TYPE int, float, bool or str); repeatable")
+    List<String> overrideKv = new ArrayList<>();
+
     @Option(names = "--dry-run", description = "Print each tensor's type and size before and after, write nothing")
     boolean dryRun;
 
@@ -90,7 +95,8 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new TernException("--include-weights and --exclude-weights cannot be used together");
         }
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
-                tensorTypes.stream().map(QuantizeCommand::tensorType).toList(), allowRequantize);
+                tensorTypes.stream().map(QuantizeCommand::tensorType).toList(), allowRequantize,
+                overrideKv.stream().map(MetadataOverride::parse).toList());
         ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
         List<ModelQuantizer.Planned> plan = mix == null ? ModelQuantizer.quantize(in, out, type(type), o, importance)
                 : pure ? ModelQuantizer.quantizePure(in, out, mix, o, importance)

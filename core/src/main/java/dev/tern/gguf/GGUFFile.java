@@ -83,6 +83,20 @@ public final class GGUFFile implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #open(Path)}, with these metadata values in place of the file's or added to them (llama.cpp's
+     * {@code --override-kv}, {@link MetadataOverride}); empty: the file's own.
+     */
+    public static GGUFFile open(Path path, Map<String, MetadataValue> overrides) {
+        GGUFFile f = open(path);
+        if (overrides.isEmpty()) {
+            return f;
+        }
+        Map<String, MetadataValue> metadata = new LinkedHashMap<>(f.metadata);
+        metadata.putAll(overrides);
+        return new GGUFFile(f.path, f.arena, f.mapping, f.version, f.alignment, f.dataStart, metadata, f.tensors);
+    }
+
     private static GGUFFile parse(Path path, Arena arena, MemorySegment mapping) {
         Cursor in = new Cursor(path, mapping);
         if (mapping.byteSize() < 4) {

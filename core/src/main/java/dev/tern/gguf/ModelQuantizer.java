@@ -42,12 +42,13 @@ public final class ModelQuantizer {
 
     /**
      * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
-     * choice), {@code --leave-output-tensor}, {@code --tensor-type}s and {@code --allow-requantize} (quantized
-     * tensors are decoded and quantized again instead of refused). An explicit output or embedding type is
+     * choice), {@code --leave-output-tensor}, {@code --tensor-type}s, {@code --allow-requantize} (quantized
+     * tensors are decoded and quantized again instead of refused) and {@code --override-kv}s (metadata written
+     * after the file type, each moved to the end as gguf_set does). An explicit output or embedding type is
      * written as asked, without the row-size fallback, as llama.cpp does.
      */
     public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
-                            boolean allowRequantize) {
+                            boolean allowRequantize, List<MetadataOverride> metadata) {
         public static final Overrides NONE = new Overrides(null, null, false);
 
         public Overrides {
@@ -57,10 +58,11 @@ public final class ModelQuantizer {
                 }
             }
             tensorTypes = List.copyOf(tensorTypes);
+            metadata = List.copyOf(metadata);
         }
 
         public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
-            this(outputType, tokenEmbeddingType, leaveOutput, List.of(), false);
+            this(outputType, tokenEmbeddingType, leaveOutput, List.of(), false, List.of());
         }
 
         /**
@@ -162,6 +164,9 @@ public final class ModelQuantizer {
             w.remove("general.quantization_version").put("general.quantization_version", MetadataValue.ofUInt32(QUANTIZATION_VERSION));
             w.remove("general.file_type").put("general.file_type", MetadataValue.ofUInt32(fileType));
             SPLIT_KEYS.forEach(w::remove);
+            for (MetadataOverride kv : o.metadata()) {
+                w.remove(kv.key()).put(kv.key(), kv.written());
+            }
             if (imatrix != null) {
                 recordImportance(w, imatrix);
             }

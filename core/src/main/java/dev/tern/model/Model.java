@@ -2,6 +2,7 @@ package dev.tern.model;
 
 import dev.tern.TernException;
 import dev.tern.gguf.GGUFFile;
+import dev.tern.gguf.MetadataValue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,8 +71,13 @@ public final class Model implements AutoCloseable {
 
     /** Loads a GGUF file or a llama2.c {@code .bin} checkpoint, told apart by their first bytes. */
     public static Model load(Path file) {
+        return load(file, Map.of());
+    }
+
+    /** As {@link #load(Path)}, reading these metadata values in place of a GGUF file's (llama.cpp's --override-kv). */
+    public static Model load(Path file, Map<String, MetadataValue> overrides) {
         if (GGUFFile.isGGUF(file)) {
-            GGUFFile gguf = GGUFFile.open(file);
+            GGUFFile gguf = GGUFFile.open(file, overrides);
             try {
                 return GGUFModelReader.read(gguf, gguf);
             } catch (RuntimeException e) {

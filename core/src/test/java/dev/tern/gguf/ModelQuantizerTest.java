@@ -160,7 +160,7 @@ class ModelQuantizerTest {
         ModelQuantizer.quantize(in, mixed, QuantMix.Q4_K_M);
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(null, null, false, List.of(
                 new ModelQuantizer.TensorType(java.util.regex.Pattern.compile("blk\\.[0-2]\\.ffn_down"), GGMLType.Q8_0),
-                new ModelQuantizer.TensorType(java.util.regex.Pattern.compile("ffn_down|attn_v"), GGMLType.Q5_K)), false);
+                new ModelQuantizer.TensorType(java.util.regex.Pattern.compile("ffn_down|attn_v"), GGMLType.Q5_K)), false, List.of());
         ModelQuantizer.quantize(in, manual, QuantMix.Q4_K_M, o);
         try (GGUFFile a = GGUFFile.open(mixed); GGUFFile b = GGUFFile.open(manual)) {
             for (GGUFTensorInfo t : a.tensors()) {
