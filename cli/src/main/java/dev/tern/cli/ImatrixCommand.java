@@ -41,16 +41,22 @@ final class ImatrixCommand implements Callable<Integer> {
     @Option(names = "--process-output", description = "Collect the output matrix's inputs too")
     boolean processOutput;
 
+    @Option(names = "--output-format", paramLabel = "gguf|dat", description = "gguf (default) or llama-imatrix's legacy dat")
+    String format = "gguf";
+
     @Override
     public Integer call() {
         if (file == null && inFiles.isEmpty()) {
             throw new TernException("imatrix needs -f FILE, --in-file FILE, or both");
         }
+        if (!format.equals("gguf") && !format.equals("dat")) {
+            throw new TernException("--output-format must be gguf or dat, got '" + format + "'");
+        }
         List<ImportanceMatrix> parts = new ArrayList<>();
         inFiles.forEach(f -> parts.add(ImportanceMatrix.read(f)));
         if (file == null) {
             ImportanceMatrix merged = ImportanceMatrix.merge(parts, modelOptions.contextSize > 0 ? modelOptions.contextSize : 512);
-            merged.write(output);
+            save(merged);
             spec.commandLine().getErr().printf("merged %d files, %d entries; wrote %s%n", parts.size(), merged.entries().size(), output);
             return 0;
         }
@@ -62,11 +68,19 @@ final class ImatrixCommand implements Callable<Integer> {
             ImportanceCollector.Result r = ImportanceCollector.collect(tern.model(), tern.engine().workers(), tokens, ctx,
                     chunks, processOutput, file.toString());
             parts.add(r.matrix());
-            ImportanceMatrix.merge(parts, ctx).write(output);
+            save(ImportanceMatrix.merge(parts, ctx));
             spec.commandLine().getErr().printf("%d chunks of %d tokens, %d entries, %.1f s; wrote %s%n", r.chunks(), ctx,
                     r.matrix().entries().size(), (System.nanoTime() - t0) / 1e9, output);
             spec.commandLine().getOut().printf("perplexity: %.4f%n", r.perplexity());
         }
         return 0;
+    }
+
+    private void save(ImportanceMatrix m) {
+        if (format.equals("dat")) {
+            m.writeLegacy(output);
+        } else {
+            m.write(output);
+        }
     }
 }

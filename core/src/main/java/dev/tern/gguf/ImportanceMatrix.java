@@ -181,6 +181,53 @@ public final class ImportanceMatrix {
         w.write(path);
     }
 
+    /**
+     * Writes llama-imatrix's legacy {@code .dat} form (its {@code --output-format dat}), for tools that read only
+     * that: per weight with any tokens counted, the call count (tokens over the chunk size, rounded up) and each
+     * column's mean square times it (1 for a matrix no token reached); then the chunk count and the first dataset.
+     */
+    public void writeLegacy(Path path) {
+        if (legacy || chunkSize <= 0) {
+            throw new TernException(path + ": the legacy form needs a matrix with its chunk size (one read from GGUF or collected)");
+        }
+        List<String> kept = entries.entrySet().stream().filter(e -> max(e.getValue().counts) > 0).map(Map.Entry::getKey).toList();
+        int bytes = 4 + kept.stream().mapToInt(n -> 12 + n.getBytes(StandardCharsets.UTF_8).length + 4 * entries.get(n).sumSquares.length).sum()
+                + 8 + (datasets.isEmpty() ? 0 : datasets.getFirst().getBytes(StandardCharsets.UTF_8).length);
+        ByteBuffer b = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(kept.size());
+        for (String name : kept) {
+            Entry e = entries.get(name);
+            byte[] n = name.getBytes(StandardCharsets.UTF_8);
+            int calls = (int) ((max(e.counts) + (chunkSize - 1)) / chunkSize);
+            b.putInt(n.length).put(n).putInt(calls).putInt(e.sumSquares.length);
+            int cols = e.cols();
+            for (int j = 0; j < e.sumSquares.length; j++) {
+                float count = e.counts[j / cols], value = e.sumSquares[j];
+                if (count == 0) {
+                    value = 1;
+                    count = 1;
+                }
+                b.putFloat(value / count * calls);
+            }
+        }
+        b.putInt(chunkCount);
+        byte[] dataset = datasets.isEmpty() ? new byte[0] : datasets.getFirst().getBytes(StandardCharsets.UTF_8);
+        b.putInt(dataset.length).put(dataset);
+        try {
+            Files.write(path, b.array());
+        } catch (IOException e) {
+            throw new TernException(path + ": cannot write (" + e.getMessage() + ")");
+        }
+    }
+
+    private static float max(float[] v) {
+        float m = 0;
+        for (float x : v) {
+            m = Math.max(m, x);
+        }
+        return m;
+    }
+
     /** Reads either form; a file that is neither ends in a one-line TernException. */
     public static ImportanceMatrix read(Path path) {
         if (!Files.isRegularFile(path)) {

@@ -101,6 +101,32 @@ class ImportanceMatrixTest {
         assertTrue(assertThrows(TernException.class, () -> ImportanceMatrix.read(p)).getMessage().contains("truncated"));
     }
 
+    /** llama-imatrix --output-format dat: entries with tokens only, means times the call count, read back as the means. */
+    @Test
+    void legacyFormWrittenAsLlamaImatrixWritesIt() throws IOException {
+        Path p = dir.resolve("m.dat");
+        new ImportanceMatrix(Map.of(
+                "blk.1.ffn_down.weight", new ImportanceMatrix.Entry(new float[]{8, 2, 0, 4}, null, new float[]{1030}),
+                "blk.0.attn_q.weight", new ImportanceMatrix.Entry(new float[]{3, 6}, null, new float[]{0})),
+                List.of("calibration.txt"), 2, 512).writeLegacy(p);
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(1, b.getInt());
+        byte[] name = new byte[b.getInt()];
+        b.get(name);
+        assertEquals("blk.1.ffn_down.weight", new String(name, StandardCharsets.UTF_8));
+        assertEquals(3, b.getInt(), "calls: 1030 tokens in chunks of 512, rounded up");
+        assertEquals(4, b.getInt());
+        assertEquals(8f / 1030 * 3, b.getFloat());
+        ImportanceMatrix back = ImportanceMatrix.read(p);
+        float[] w = back.importance("blk.1.ffn_down.weight");
+        float[] expected = {8f / 1030, 2f / 1030, 0, 4f / 1030};
+        for (int j = 0; j < 4; j++) {
+            assertEquals(expected[j], w[j], 1e-6f * expected[j]);
+        }
+        assertEquals(2, back.chunkCount());
+        assertEquals(List.of("calibration.txt"), back.datasets());
+    }
+
     @Test
     void otherFilesAreOneLineErrors() throws IOException {
         assertTrue(assertThrows(TernException.class, () -> ImportanceMatrix.read(dir.resolve("none.gguf")))
