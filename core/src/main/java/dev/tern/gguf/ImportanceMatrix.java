@@ -3,11 +3,8 @@ package dev.tern.gguf;
 import dev.tern.TernException;
 import dev.tern.tensor.GGMLType;
 
-import java.io.IOException;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,8 +50,8 @@ public final class ImportanceMatrix {
         this(entries, datasets, chunkCount, chunkSize, false, null);
     }
 
-    private ImportanceMatrix(Map<String, Entry> entries, List<String> datasets, int chunkCount, int chunkSize, boolean legacy,
-                             Path source) {
+    ImportanceMatrix(Map<String, Entry> entries, List<String> datasets, int chunkCount, int chunkSize, boolean legacy,
+                     Path source) {
         this.entries = Collections.unmodifiableMap(new TreeMap<>(entries));
         this.datasets = List.copyOf(datasets);
         this.chunkCount = chunkCount;
@@ -65,6 +62,16 @@ public final class ImportanceMatrix {
 
     public Path source() {
         return source;
+    }
+
+    /** Whether it was read from the legacy form, whose values are means times the call count. */
+    boolean isLegacy() {
+        return legacy;
+    }
+
+    /** Writes llama-imatrix's legacy {@code .dat} form ({@link LegacyImatrixFile}). */
+    public void writeLegacy(Path path) {
+        LegacyImatrixFile.write(this, path);
     }
 
     public Map<String, Entry> entries() {
@@ -181,59 +188,12 @@ public final class ImportanceMatrix {
         w.write(path);
     }
 
-    /**
-     * Writes llama-imatrix's legacy {@code .dat} form (its {@code --output-format dat}), for tools that read only
-     * that: per weight with any tokens counted, the call count (tokens over the chunk size, rounded up) and each
-     * column's mean square times it (1 for a matrix no token reached); then the chunk count and the first dataset.
-     */
-    public void writeLegacy(Path path) {
-        if (legacy || chunkSize <= 0) {
-            throw new TernException(path + ": the legacy form needs a matrix with its chunk size (one read from GGUF or collected)");
-        }
-        List<String> kept = entries.entrySet().stream().filter(e -> max(e.getValue().counts) > 0).map(Map.Entry::getKey).toList();
-        int bytes = 4 + kept.stream().mapToInt(n -> 12 + n.getBytes(StandardCharsets.UTF_8).length + 4 * entries.get(n).sumSquares.length).sum()
-                + 8 + (datasets.isEmpty() ? 0 : datasets.getFirst().getBytes(StandardCharsets.UTF_8).length);
-        ByteBuffer b = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(kept.size());
-        for (String name : kept) {
-            Entry e = entries.get(name);
-            byte[] n = name.getBytes(StandardCharsets.UTF_8);
-            int calls = (int) ((max(e.counts) + (chunkSize - 1)) / chunkSize);
-            b.putInt(n.length).put(n).putInt(calls).putInt(e.sumSquares.length);
-            int cols = e.cols();
-            for (int j = 0; j < e.sumSquares.length; j++) {
-                float count = e.counts[j / cols], value = e.sumSquares[j];
-                if (count == 0) {
-                    value = 1;
-                    count = 1;
-                }
-                b.putFloat(value / count * calls);
-            }
-        }
-        b.putInt(chunkCount);
-        byte[] dataset = datasets.isEmpty() ? new byte[0] : datasets.getFirst().getBytes(StandardCharsets.UTF_8);
-        b.putInt(dataset.length).put(dataset);
-        try {
-            Files.write(path, b.array());
-        } catch (IOException e) {
-            throw new TernException(path + ": cannot write (" + e.getMessage() + ")");
-        }
-    }
-
-    private static float max(float[] v) {
-        float m = 0;
-        for (float x : v) {
-            m = Math.max(m, x);
-        }
-        return m;
-    }
-
     /** Reads either form; a file that is neither ends in a one-line TernException. */
     public static ImportanceMatrix read(Path path) {
         if (!Files.isRegularFile(path)) {
             throw new TernException("importance matrix " + path + ": no such file");
         }
-        return GGUFFile.isGGUF(path) ? readGGUF(path) : readLegacy(path);
+        return GGUFFile.isGGUF(path) ? readGGUF(path) : LegacyImatrixFile.read(path);
     }
 
     private static ImportanceMatrix readGGUF(Path path) {
@@ -271,57 +231,5 @@ public final class ImportanceMatrix {
 
     private static float[] floats(GGUFFile f, GGUFTensorInfo t) {
         return f.data(t).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
-    }
-
-    /**
-     * llama-imatrix's older form, little-endian: n entries of (name length, name, call count, value count,
-     * values), then the chunk count and the dataset's name (both optional).
-     */
-    private static ImportanceMatrix readLegacy(Path path) {
-        ByteBuffer b;
-        try {
-            b = ByteBuffer.wrap(Files.readAllBytes(path)).order(ByteOrder.LITTLE_ENDIAN);
-        } catch (IOException e) {
-            throw new TernException("importance matrix " + path + ": " + e.getMessage());
-        }
-        try {
-            int n = b.getInt();
-            if (n < 1 || n > b.remaining() / 12) {
-                throw new TernException(path + ": neither a GGUF nor a legacy importance matrix (" + n + " entries)");
-            }
-            Map<String, Entry> entries = new TreeMap<>();
-            int maxCalls = 0;
-            for (int i = 0; i < n; i++) {
-                String name = string(b, path);
-                int calls = b.getInt();
-                int values = b.getInt();
-                if (values < 1 || values > b.remaining() / 4) {
-                    throw new TernException(path + ": entry " + GGUFFile.quote(name) + " claims " + values + " values");
-                }
-                float[] v = new float[values];
-                b.asFloatBuffer().get(v);
-                b.position(b.position() + 4 * values);
-                entries.put(name, new Entry(v, null, new float[]{calls}));
-                maxCalls = Math.max(maxCalls, calls);
-            }
-            int chunks = b.remaining() >= 4 ? b.getInt() : maxCalls;
-            List<String> datasets = new ArrayList<>();
-            if (b.remaining() >= 4) {
-                datasets.add(string(b, path));
-            }
-            return new ImportanceMatrix(entries, datasets, chunks, 0, true, path);
-        } catch (java.nio.BufferUnderflowException e) {
-            throw new TernException(path + ": truncated importance matrix");
-        }
-    }
-
-    private static String string(ByteBuffer b, Path path) {
-        int len = b.getInt();
-        if (len < 0 || len > b.remaining()) {
-            throw new TernException(path + ": neither a GGUF nor a legacy importance matrix (a name of " + len + " bytes)");
-        }
-        byte[] s = new byte[len];
-        b.get(s);
-        return new String(s, StandardCharsets.UTF_8);
     }
 }
