@@ -32,7 +32,7 @@ final class ImatrixCommand implements Callable<Integer> {
             + " to merge with the others); repeatable")
     List<Path> inFiles = new ArrayList<>();
 
-    @Option(names = {"-o", "--output"}, description = "Output file, llama.cpp's GGUF form (default: ${DEFAULT-VALUE})")
+    @Option(names = {"-o", "--output"}, description = "Output file (default: ${DEFAULT-VALUE})")
     Path output = Path.of("imatrix.gguf");
 
     @Option(names = "--chunks", description = "At most this many chunks of -c tokens (default: all)")
