@@ -114,11 +114,12 @@ final class QuantizeCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         long before = 0, after = 0, elements = 0;
         for (ModelQuantizer.Planned p : plan) {
-            out.printf("%-32s %-20s %7s -> %-7s %9.3f MiB -> %9.3f MiB%n", p.name(), Arrays.toString(p.shape()), p.from(), p.to(),
-                    p.bytesBefore() / 1048576.0, p.bytesAfter() / 1048576.0);
-            before += p.bytesBefore();
+            var t = p.tensor();
+            out.printf("%-32s %-20s %7s -> %-7s %9.3f MiB -> %9.3f MiB%n", t.name(), Arrays.toString(t.shape()), t.type(), p.to(),
+                    t.byteSize() / 1048576.0, p.bytesAfter() / 1048576.0);
+            before += t.byteSize();
             after += p.bytesAfter();
-            elements += p.elements();
+            elements += t.elementCount();
         }
         out.printf("model size: %.2f MiB -> %.2f MiB (%.2f bits per weight)%n", before / 1048576.0, after / 1048576.0,
                 8.0 * after / elements);

@@ -109,7 +109,7 @@ public final class KlDivergence {
             min = Math.min(min, logits[off + i]);
         }
         min = Math.max(min, max - FLOOR);
-        float logSumExp = (float) Math.log(sumExp(logits, off, vocab, max));
+        float logSumExp = (float) Math.log(Perplexity.sumExp(logits, off, vocab, max));
         float minLogProb = min - max - logSumExp;
         float scale = (max - min) / 65535f;
         row.putFloat(scale).putFloat(minLogProb);
@@ -119,14 +119,6 @@ public final class KlDivergence {
             row.putShort((short) (scale != 0 && l > min ? nearestInt(inv * (l - min)) : 0));
         }
         return max + logSumExp - logits[off + next];
-    }
-
-    private static double sumExp(float[] logits, int off, int vocab, float max) {
-        double sum = 0;
-        for (int i = 0; i < vocab; i++) {
-            sum += (float) Math.exp(logits[off + i] - max);
-        }
-        return sum;
     }
 
     /** ggml's nearest_int: round half to even through the float mantissa. */
@@ -219,7 +211,7 @@ public final class KlDivergence {
                     top = i;
                 }
             }
-            float logSumExp = (float) Math.log(sumExp(logits, off, vocab, max));
+            float logSumExp = (float) Math.log(Perplexity.sumExp(logits, off, vocab, max));
             float nll = max + logSumExp - logits[off + next];
             sumNll += nll;
             nll += scale * (row.getShort(8 + 2 * next) & 0xffff) + minLogProb;

@@ -84,10 +84,15 @@ public final class Perplexity {
         for (int i = 0; i < vocab; i++) {
             max = Math.max(max, logits[off + i]);
         }
+        return logits[off + target] - max - Math.log(sumExp(logits, off, vocab, max));
+    }
+
+    /** Σ exp(logit − max) over a row, each term in float and the sum in double, as llama.cpp's log_softmax. */
+    static double sumExp(float[] logits, int off, int vocab, float max) {
         double sum = 0;
         for (int i = 0; i < vocab; i++) {
             sum += (float) Math.exp(logits[off + i] - max);
         }
-        return logits[off + target] - max - Math.log(sum);
+        return sum;
     }
 }

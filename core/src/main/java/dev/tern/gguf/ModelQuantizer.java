@@ -195,7 +195,7 @@ public final class ModelQuantizer {
             List<Planned> plan = new ArrayList<>();
             for (int i = 0; i < tensors.size(); i++) {
                 GGUFTensorInfo t = tensors.get(i);
-                plan.add(new Planned(t.name(), t.shape(), t.type(), targets.get(i)));
+                plan.add(new Planned(t, targets.get(i)));
                 if (targets.get(i) == t.type()) {
                     w.copyTensor(src, t);
                 } else {
@@ -209,22 +209,10 @@ public final class ModelQuantizer {
         }
     }
 
-    /** One tensor of a quantization: its type before and after, in llama-quantize's order. */
-    public record Planned(String name, long[] shape, GGMLType from, GGMLType to) {
-        public long bytesBefore() {
-            return from.byteSize(elements());
-        }
-
+    /** One tensor of a quantization, in llama-quantize's order, and the type it is written in. */
+    public record Planned(GGUFTensorInfo tensor, GGMLType to) {
         public long bytesAfter() {
-            return to.byteSize(elements());
-        }
-
-        public long elements() {
-            long n = 1;
-            for (long d : shape) {
-                n *= d;
-            }
-            return n;
+            return to.byteSize(tensor.elementCount());
         }
     }
 
@@ -240,7 +228,7 @@ public final class ModelQuantizer {
             throw new TernException(in + ": tensor " + GGUFFile.quote(t.name()) + " in " + target
                     + " needs an importance matrix, as in llama-quantize (make one with tern imatrix, then pass --imatrix)");
         }
-        if (target != t.type() && imatrix.importance(t.name()) == null) {
+        if (target != t.type() && !imatrix.entries().containsKey(t.name())) {
             throw new TernException(in + ": the importance matrix has no entry for tensor " + GGUFFile.quote(t.name())
                     + ", which " + target + " needs");
         }
