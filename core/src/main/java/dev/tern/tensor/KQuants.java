@@ -284,6 +284,27 @@ final class KQuants {
         }
     }
 
+    /** Stores a 32-value block's levels after its d and m at the block's offset o. */
+    interface LevelStore {
+        void store(byte[] L, MemorySegment dst, long o);
+    }
+
+    /**
+     * quantize_row_q4_1_impl / q5_1_impl: per 32-value block of {@link #quantizeWeightedBlocks}'s frame,
+     * make_qkx3_quants (levels 0..nmax, 37 trial scales), d and −min as fp16, then the type's level layout.
+     */
+    static void quantizeWeightedMinBlocks(TensorFormat format, int nmax, float[] src, int srcOff, int n, MemorySegment dst,
+                                          long dstOff, float[] importance, LevelStore levels) {
+        byte[] L = new byte[32];
+        byte[] laux = new byte[32];
+        float[] theMin = new float[1];
+        quantizeWeightedBlocks(format, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
+            Blocks.putF16(dst, o, makeQkx3Quants(32, nmax, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
+            Blocks.putF16(dst, o + 2, -theMin[0]);
+            levels.store(L, dst, o);
+        });
+    }
+
     /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */
     static int scaleK4(MemorySegment w, long scales, int j) {
         if (j < 4) {

@@ -76,18 +76,12 @@ public final class Q4_1Format implements TensorFormat {
     }
 
     /**
-     * quantize_row_q4_1_impl: per block, make_qkx3_quants (nmax 15, 37 trial scales) with value
-     * weights importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     * quantize_row_q4_1_impl: per block, make_qkx3_quants (nmax 15) with value weights
+     * importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
-        byte[] L = new byte[QK];
-        byte[] laux = new byte[QK];
-        float[] theMin = new float[1];
-        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
-            Blocks.putF16(dst, o, KQuants.makeQkx3Quants(QK, 15, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
-            Blocks.putF16(dst, o + 2, -theMin[0]);
-            Blocks.putLowNibbles32(L, dst, o + 4);
-        });
+        KQuants.quantizeWeightedMinBlocks(this, 15, src, srcOff, n, dst, dstOff, importance,
+                (L, d, o) -> Blocks.putLowNibbles32(L, d, o + 4));
     }
 }

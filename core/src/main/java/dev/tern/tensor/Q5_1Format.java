@@ -83,19 +83,12 @@ public final class Q5_1Format implements TensorFormat {
     }
 
     /**
-     * quantize_row_q5_1_impl: per block, make_qkx3_quants (nmax 31, 37 trial scales) with value
-     * weights importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
+     * quantize_row_q5_1_impl: per block, make_qkx3_quants (nmax 31) with value weights
+     * importance·sqrt(σ² + x²), σ² the mean x² of the whole row; the levels are the search's own.
      */
     @Override
     public void quantize(float[] src, int srcOff, int n, MemorySegment dst, long dstOff, float[] importance) {
-        byte[] L = new byte[QK];
-        byte[] laux = new byte[QK];
-        float[] theMin = new float[1];
-        KQuants.quantizeWeightedBlocks(this, src, srcOff, n, dst, dstOff, importance, (xo, weight, o) -> {
-            Blocks.putF16(dst, o, KQuants.makeQkx3Quants(QK, 31, src, xo, weight, L, 0, theMin, laux, -0.9f, 0.05f, 36));
-            Blocks.putF16(dst, o + 2, -theMin[0]);
-            store(L, dst, o);
-        });
+        KQuants.quantizeWeightedMinBlocks(this, 31, src, srcOff, n, dst, dstOff, importance, Q5_1Format::store);
     }
 
     /** A block's 5-bit levels after its d and m: the fifth bits (qh), then the low nibbles. */
