@@ -3,12 +3,9 @@ package dev.tern.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.List;
 import java.util.function.IntFunction;
-import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -78,32 +75,18 @@ class IQImportanceVectorsTest {
             throws IOException {
         List<String> lines = ReferenceVectors.lines(resource);
         assertEquals(lineCount, lines.size());
-        try (Arena arena = Arena.ofConfined()) {
-            for (String line : lines) {
-                String[] parts = line.split(" ");
-                TensorFormat format = TensorFormat.of(GGMLType.valueOf(parts[0]));
-                int rows = Integer.parseInt(parts[1]);
-                int cols = Integer.parseInt(parts[2]);
-                float[] importance = switch (parts[3]) {
-                    case "imatrix" -> importanceOf.apply(cols);
-                    case "plain" -> null;
-                    default -> throw new IllegalArgumentException(parts[3]);
-                };
-                assertEquals(4 + rows, parts.length);
-                float[] values = rowsOf.values(rows, cols);
-                MemorySegment seg = arena.allocate(format.type().byteSize(cols));
-                for (int r = 0; r < rows; r++) {
-                    if (importance == null) {
-                        format.quantize(values, r * cols, cols, seg, 0);
-                    } else {
-                        format.quantize(values, r * cols, cols, seg, 0, importance);
-                    }
-                    CRC32 crc = new CRC32();
-                    crc.update(seg.asByteBuffer());
-                    assertEquals(parts[4 + r], String.format("%08x", crc.getValue()),
-                            format.type() + " " + rows + "x" + cols + " " + parts[3] + " row " + r);
-                }
-            }
+        for (String line : lines) {
+            String[] parts = line.split(" ");
+            TensorFormat format = TensorFormat.of(GGMLType.valueOf(parts[0]));
+            int rows = Integer.parseInt(parts[1]);
+            int cols = Integer.parseInt(parts[2]);
+            float[] importance = switch (parts[3]) {
+                case "imatrix" -> importanceOf.apply(cols);
+                case "plain" -> null;
+                default -> throw new IllegalArgumentException(parts[3]);
+            };
+            ReferenceVectors.assertRowChecksums(format, rowsOf.values(rows, cols), rows, cols, importance, parts, 4,
+                    format.type() + " " + rows + "x" + cols + " " + parts[3]);
         }
     }
 }

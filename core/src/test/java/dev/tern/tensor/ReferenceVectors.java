@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Random;
+import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -53,6 +54,31 @@ final class ReferenceVectors {
 
     static List<Case> cases(String resource) throws IOException {
         return cases(lines(resource));
+    }
+
+    /**
+     * Quantizes {@code rows} rows of {@code cols} values one at a time, as ModelQuantizer does (with these
+     * importance weights, or plainly where they are null), into a row buffer filled with 0x5A first so that a
+     * byte the quantizer leaves unwritten shows, and checks each row's CRC-32 against
+     * {@code expected[first + r]}, the checksums of llama.cpp's bytes.
+     */
+    static void assertRowChecksums(TensorFormat format, float[] values, int rows, int cols, float[] importance,
+                                   String[] expected, int first, String what) {
+        assertEquals(first + rows, expected.length, what + ": checksums");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(format.type().byteSize(cols));
+            for (int r = 0; r < rows; r++) {
+                seg.fill((byte) 0x5A);
+                if (importance == null) {
+                    format.quantize(values, r * cols, cols, seg, 0);
+                } else {
+                    format.quantize(values, r * cols, cols, seg, 0, importance);
+                }
+                CRC32 crc = new CRC32();
+                crc.update(seg.asByteBuffer());
+                assertEquals(expected[first + r], String.format("%08x", crc.getValue()), what + " row " + r);
+            }
+        }
     }
 
     /** The blocks at byte {@code at} of a segment of their own, as a tensor's blocks lie anywhere in a file. */

@@ -3,10 +3,7 @@ package dev.tern.tensor;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.List;
-import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -56,20 +53,11 @@ class TernaryFp4ReferenceVectorsTest {
                 lines.stream().map(l -> l.substring(0, l.indexOf(' ', l.indexOf(' ') + 1))).toList());
         float[] checksum = IQ4ReferenceVectorsTest.checksumInput(ROWS, COLS);
         float[] edge = edgeInput();
-        try (Arena arena = Arena.ofConfined()) {
-            for (String line : lines) {
-                String[] parts = line.split(" ");
-                float[] values = parts[0].equals("edge") ? edge : checksum;
-                TensorFormat format = TensorFormat.of(GGMLType.valueOf(parts[1]));
-                assertEquals(ROWS + 2, parts.length);
-                MemorySegment seg = arena.allocate(format.type().byteSize(COLS));
-                for (int r = 0; r < ROWS; r++) {
-                    format.quantize(values, r * COLS, COLS, seg, 0);
-                    CRC32 crc = new CRC32();
-                    crc.update(seg.asByteBuffer());
-                    assertEquals(parts[2 + r], String.format("%08x", crc.getValue()), parts[0] + " " + format.type() + " row " + r);
-                }
-            }
+        for (String line : lines) {
+            String[] parts = line.split(" ");
+            float[] values = parts[0].equals("edge") ? edge : checksum;
+            TensorFormat format = TensorFormat.of(GGMLType.valueOf(parts[1]));
+            ReferenceVectors.assertRowChecksums(format, values, ROWS, COLS, null, parts, 2, parts[0] + " " + format.type());
         }
     }
 
