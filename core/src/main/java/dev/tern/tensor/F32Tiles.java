@@ -9,15 +9,21 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * F32 weights times one or a few tokens, read straight from the mapping: register tiles of 4 rows
- * × 4 tokens, then 4 × 2, then 4 × 1, so each weight vector loaded serves up to four tokens.
+ * F32 weights times one or a few tokens, read straight from the mapping, so each weight vector
+ * loaded serves several tokens: register tiles of 4 rows × 4 tokens, then 4 × 2, then 4 × 1; from
+ * eight tokens on, a 4-row pass over the last token or two brings the rows into L1, where tiles of
+ * 2 rows × 8 tokens run near the multiply-add peak (92 against 51 GFLOP/s per core, in cache).
  * F32 weights need no decoding, so a buffer copy (as {@link BatchMatmul} makes for the other
  * formats) would only add a pass over them; reading them where they are lets a verify pass of a
  * few tokens cost little more than the single-token step, whose time is spent reading weights.
  * Past {@link #MAX_TOKENS} the buffered tiles win: each row quad here streams every token's
  * activations again, while a decoded block of 16 or 32 rows shares them. The tiles read each row
- * through its own segment ({@link Tensor#rowSegment}): bounds are then checked once per row, not
- * at every load, and the loop keeps its sixteen accumulators in registers.
+ * through its own segment ({@link Tensor#rowSegment}) and the packed tokens from one array: bounds
+ * are then checked once per row, and the loop keeps its sixteen accumulators in registers.
+ * <p>
+ * Every tile computes a row's product with a token the same way (lane-wise multiply-adds in
+ * column order, then the lanes' sum and the scalar tail), so a token's result does not depend on
+ * how many others share the pass: a verify pass agrees bit for bit with single-token steps.
  */
 final class F32Tiles {
     /**
@@ -26,10 +32,17 @@ final class F32Tiles {
      * −20%, 512 tokens −32%).
      */
     static final int MAX_TOKENS = 10;
+    /**
+     * The widest rows for the two-row tiles over eight tokens: they run from L1, which must hold
+     * the eight packed tokens and the quad's rows (`CpuTimeAB matmul F32 9 60 COLS` against four-row
+     * tiles: 512 columns +27%, 768 +9%, 1024 −3%).
+     */
+    private static final int MAX_COLS_BY_PAIRS = 768;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ThreadLocal<float[][]> PACKED = Aligned.holder();
 
     private F32Tiles() {
     }
@@ -42,12 +55,27 @@ final class F32Tiles {
         // A tile's four rows come from the four quarters of the share: four memory streams, where
         // four adjacent rows are one (stories15M decode on one thread: 164-208 -> 316-377 t/s).
         int quarter = (rowTo - rowFrom) / 4;
+        int bound = S.loopBound(cols);
+        // Eight tokens for the two-row tiles, else each whole group of four for the four-row ones.
+        boolean pairs = n >= 8 && cols <= MAX_COLS_BY_PAIRS;
+        int packedTokens = pairs ? 8 : n / 4 * 4;
+        float[] packed = Aligned.scratch(PACKED, packedTokens * bound);
+        int p0 = Aligned.OFFSET;
+        for (int g = 0; g < packedTokens; g += pairs ? 8 : 4) {
+            pack(x, xOff + g * cols, cols, bound, pairs ? 8 : 4, packed, p0 + g * bound);
+        }
         for (int i = 0; i < quarter; i++) {
             int r = rowFrom + i;
-            int t = 0;
             MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + quarter), r2 = w.rowSegment(r + 2 * quarter), r3 = w.rowSegment(r + 3 * quarter);
-            for (; t + 4 <= n; t += 4) {
-                tile4x4(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
+            int t = 0;
+            if (pairs) {
+                // The two-row tiles stall on rows from memory: a four-row pass over the last token
+                // or two brings the quad into L1 first (token 7 of eight is then computed twice).
+                t = Math.min(n - 1, 8);
+            } else {
+                for (; t < packedTokens; t += 4) {
+                    tile4x4(r0, r1, r2, r3, packed, p0 + t * bound, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
+                }
             }
             if (t + 2 <= n) {
                 tile4x2(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
@@ -56,6 +84,10 @@ final class F32Tiles {
             if (t < n) {
                 tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter);
             }
+            if (pairs) {
+                tile2x8(r0, r1, packed, p0, x, xOff, cols, out, r, r + quarter, outStride);
+                tile2x8(r2, r3, packed, p0, x, xOff, cols, out, r + 2 * quarter, r + 3 * quarter, outStride);
+            }
         }
         int r = rowFrom + 4 * quarter;
         for (int t = 0; t < n && r < rowTo; t++) {
@@ -63,35 +95,100 @@ final class F32Tiles {
         }
     }
 
-    /** Rows r0 .. r3 times tokens x0 .. x0+3k: row j's product with token t goes to out[o0 + t·stride + j·dq]. */
-    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] x, int x0, int k, float[] out, int o0, int dq, int stride) {
+    /**
+     * The first {@code tokens} tokens' whole vectors interleaved, a vector of each in turn, so that
+     * a tile loads them at constant offsets from one index: with a base per token the loop ran out
+     * of general registers and kept accumulators on the stack.
+     */
+    private static void pack(float[] x, int x0, int k, int bound, int tokens, float[] packed, int p0) {
+        for (int i = 0, p = p0; i < bound; i += L) {
+            for (int t = 0; t < tokens; t++, p += L) {
+                System.arraycopy(x, x0 + t * k + i, packed, p, L);
+            }
+        }
+    }
+
+    /** Rows ra and rb times tokens x0 .. x0+7k (packed from p0): their products with token t go to out[oa + t·stride] and out[ob + t·stride]. */
+    private static void tile2x8(MemorySegment ra, MemorySegment rb, float[] packed, int p0, float[] x, int x0, int k, float[] out, int oa, int ob, int stride) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
+        int bound = S.loopBound(k);
+        for (int i = 0, p = p0; i < bound; i += L, p += 8 * L) {
+            long wi = 4L * i;
+            FloatVector wa = FloatVector.fromMemorySegment(S, ra, wi, LE);
+            FloatVector wb = FloatVector.fromMemorySegment(S, rb, wi, LE);
+            FloatVector xv = FloatVector.fromArray(S, packed, p);
+            a0 = wa.fma(xv, a0);
+            b0 = wb.fma(xv, b0);
+            xv = FloatVector.fromArray(S, packed, p + L);
+            a1 = wa.fma(xv, a1);
+            b1 = wb.fma(xv, b1);
+            xv = FloatVector.fromArray(S, packed, p + 2 * L);
+            a2 = wa.fma(xv, a2);
+            b2 = wb.fma(xv, b2);
+            xv = FloatVector.fromArray(S, packed, p + 3 * L);
+            a3 = wa.fma(xv, a3);
+            b3 = wb.fma(xv, b3);
+            xv = FloatVector.fromArray(S, packed, p + 4 * L);
+            a4 = wa.fma(xv, a4);
+            b4 = wb.fma(xv, b4);
+            xv = FloatVector.fromArray(S, packed, p + 5 * L);
+            a5 = wa.fma(xv, a5);
+            b5 = wb.fma(xv, b5);
+            xv = FloatVector.fromArray(S, packed, p + 6 * L);
+            a6 = wa.fma(xv, a6);
+            b6 = wb.fma(xv, b6);
+            xv = FloatVector.fromArray(S, packed, p + 7 * L);
+            a7 = wa.fma(xv, a7);
+            b7 = wb.fma(xv, b7);
+        }
+        out[oa] = a0.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0, bound, k);
+        out[ob] = b0.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0, bound, k);
+        out[oa + stride] = a1.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + k, bound, k);
+        out[ob + stride] = b1.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + k, bound, k);
+        out[oa + 2 * stride] = a2.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 2 * k, bound, k);
+        out[ob + 2 * stride] = b2.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 2 * k, bound, k);
+        out[oa + 3 * stride] = a3.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 3 * k, bound, k);
+        out[ob + 3 * stride] = b3.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 3 * k, bound, k);
+        out[oa + 4 * stride] = a4.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 4 * k, bound, k);
+        out[ob + 4 * stride] = b4.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 4 * k, bound, k);
+        out[oa + 5 * stride] = a5.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 5 * k, bound, k);
+        out[ob + 5 * stride] = b5.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 5 * k, bound, k);
+        out[oa + 6 * stride] = a6.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 6 * k, bound, k);
+        out[ob + 6 * stride] = b6.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 6 * k, bound, k);
+        out[oa + 7 * stride] = a7.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 7 * k, bound, k);
+        out[ob + 7 * stride] = b7.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 7 * k, bound, k);
+    }
+
+    /** Rows r0 .. r3 times tokens x0 .. x0+3k (packed from p0): row j's product with token t goes to out[o0 + t·stride + j·dq]. */
+    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] packed, int p0, float[] x, int x0, int k, float[] out, int o0, int dq, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
         FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int bound = S.loopBound(k);
-        for (int i = 0; i < bound; i += L) {
+        for (int i = 0, p = p0; i < bound; i += L, p += 4 * L) {
             long wi = 4L * i;
             FloatVector w0v = FloatVector.fromMemorySegment(S, r0, wi, LE);
             FloatVector w1v = FloatVector.fromMemorySegment(S, r1, wi, LE);
             FloatVector w2v = FloatVector.fromMemorySegment(S, r2, wi, LE);
             FloatVector w3v = FloatVector.fromMemorySegment(S, r3, wi, LE);
-            FloatVector xv = FloatVector.fromArray(S, x, x0 + i);
+            FloatVector xv = FloatVector.fromArray(S, packed, p);
             c00 = w0v.fma(xv, c00);
             c10 = w1v.fma(xv, c10);
             c20 = w2v.fma(xv, c20);
             c30 = w3v.fma(xv, c30);
-            xv = FloatVector.fromArray(S, x, x0 + k + i);
+            xv = FloatVector.fromArray(S, packed, p + L);
             c01 = w0v.fma(xv, c01);
             c11 = w1v.fma(xv, c11);
             c21 = w2v.fma(xv, c21);
             c31 = w3v.fma(xv, c31);
-            xv = FloatVector.fromArray(S, x, x0 + 2 * k + i);
+            xv = FloatVector.fromArray(S, packed, p + 2 * L);
             c02 = w0v.fma(xv, c02);
             c12 = w1v.fma(xv, c12);
             c22 = w2v.fma(xv, c22);
             c32 = w3v.fma(xv, c32);
-            xv = FloatVector.fromArray(S, x, x0 + 3 * k + i);
+            xv = FloatVector.fromArray(S, packed, p + 3 * L);
             c03 = w0v.fma(xv, c03);
             c13 = w1v.fma(xv, c13);
             c23 = w2v.fma(xv, c23);
