@@ -336,10 +336,10 @@ public final class Tern implements AutoCloseable {
     /** {@link #warmUp(double)} that also ends, within a token, once {@code stop} says so. */
     public void warmUp(double seconds, BooleanSupplier stop) {
         int room = Math.min(contextSize, 64);
-        // A prompt past F32Tiles' few tokens, so that prefill's batched tiles are compiled too: the
-        // text repeated to half the room.
+        // A prompt past F32Tiles' 32 tokens, so that prefill's batched tiles are compiled too: the
+        // text repeated to just over half the room.
         int[] text = tokenizer.encode("Once upon a time, there was a little", true, false);
-        int[] prompt = new int[Math.max(1, room / 2)];
+        int[] prompt = new int[Math.max(1, room / 2 + 1)];
         for (int i = 0; i < prompt.length; i++) {
             prompt[i] = text[i % text.length];
         }

@@ -36,7 +36,7 @@ public final class BatchMatmul {
      * split a 288-row matrix into five, three for one thread and two for the other.
      */
     public static int rowGroup(Tensor w, int n) {
-        return w.format() == F32Format.INSTANCE && n <= F32Tiles.MAX_TOKENS ? 4 : ROW_BLOCK;
+        return w.format() == F32Format.INSTANCE && F32Tiles.handles(n, w.cols()) ? 4 : ROW_BLOCK;
     }
 
     /**
@@ -45,7 +45,7 @@ public final class BatchMatmul {
      */
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
         int cols = w.cols();
-        if (w.format() == F32Format.INSTANCE && n <= F32Tiles.MAX_TOKENS) {
+        if (w.format() == F32Format.INSTANCE && F32Tiles.handles(n, cols)) {
             F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }

@@ -16,8 +16,9 @@ import java.nio.ByteOrder;
  * F32 weights need no decoding, so a buffer copy (as {@link BatchMatmul} makes for the other
  * formats) would only add a pass over them; reading them where they are lets a verify pass of a
  * few tokens cost little more than the single-token step, whose time is spent reading weights.
- * Past {@link #MAX_TOKENS} the buffered tiles win: each row quad here streams every token's
- * activations again, while a decoded block of 16 or 32 rows shares them. The tiles read each row
+ * Past {@link #MAX_TOKENS} (rows of up to 768 columns: past 32 tokens) the buffered tiles win:
+ * each row quad here streams every token's activations again, while a decoded block of 16 or 32
+ * rows shares them. The tiles read each row
  * through its own segment ({@link Tensor#rowSegment}) and the packed tokens from one array: bounds
  * are then checked once per row, and the loop keeps its sixteen accumulators in registers.
  * <p>
@@ -38,6 +39,11 @@ final class F32Tiles {
      * tiles: 512 columns +27%, 768 +9%, 1024 −3%).
      */
     private static final int MAX_COLS_BY_PAIRS = 768;
+    /**
+     * The most tokens for the two-row tiles, against the buffered ones (`CpuTimeAB matmul F32 N 60
+     * 512`: 12 tokens +28%, 16 +8%, 32 +4%, 64 −5%).
+     */
+    private static final int MAX_TOKENS_BY_PAIRS = 32;
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -45,6 +51,11 @@ final class F32Tiles {
     private static final ThreadLocal<float[][]> PACKED = Aligned.holder();
 
     private F32Tiles() {
+    }
+
+    /** Whether these tiles, rather than {@link BatchMatmul}'s buffered ones, should multiply n tokens by rows of this width. */
+    static boolean handles(int n, int cols) {
+        return n <= MAX_TOKENS || n <= MAX_TOKENS_BY_PAIRS && cols <= MAX_COLS_BY_PAIRS;
     }
 
     /** As {@link BatchMatmul#multiply}, for an F32 tensor. */
@@ -58,7 +69,7 @@ final class F32Tiles {
         int bound = S.loopBound(cols);
         // Eight tokens for the two-row tiles, else each whole group of four for the four-row ones.
         boolean pairs = n >= 8 && cols <= MAX_COLS_BY_PAIRS;
-        int packedTokens = pairs ? 8 : n / 4 * 4;
+        int packedTokens = pairs ? n / 8 * 8 : n / 4 * 4;
         float[] packed = Aligned.scratch(PACKED, packedTokens * bound);
         int p0 = Aligned.OFFSET;
         for (int g = 0; g < packedTokens; g += pairs ? 8 : 4) {
@@ -71,22 +82,22 @@ final class F32Tiles {
             if (pairs) {
                 // The two-row tiles stall on rows from memory: a four-row pass over the last token
                 // or two brings the quad into L1 first (token 7 of eight is then computed twice).
-                t = Math.min(n - 1, 8);
+                t = Math.min(n - 1, packedTokens);
             } else {
                 for (; t < packedTokens; t += 4) {
                     tile4x4(r0, r1, r2, r3, packed, p0 + t * bound, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
                 }
             }
-            if (t + 2 <= n) {
+            for (; t + 2 <= n; t += 2) {
                 tile4x2(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
-                t += 2;
             }
             if (t < n) {
                 tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter);
             }
-            if (pairs) {
-                tile2x8(r0, r1, packed, p0, x, xOff, cols, out, r, r + quarter, outStride);
-                tile2x8(r2, r3, packed, p0, x, xOff, cols, out, r + 2 * quarter, r + 3 * quarter, outStride);
+            for (int g = 0; pairs && g < packedTokens; g += 8) {
+                int pg = p0 + g * bound, xg = xOff + g * cols, og = g * outStride + r;
+                tile2x8(r0, r1, packed, pg, x, xg, cols, out, og, og + quarter, outStride);
+                tile2x8(r2, r3, packed, pg, x, xg, cols, out, og + 2 * quarter, og + 3 * quarter, outStride);
             }
         }
         int r = rowFrom + 4 * quarter;

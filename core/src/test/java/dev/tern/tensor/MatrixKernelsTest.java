@@ -1,5 +1,6 @@
 package dev.tern.tensor;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -97,6 +98,20 @@ class MatrixKernelsTest {
                 for (int n : new int[]{1, 3, 8}) {
                     checkBatch(m, n, 2, rnd);
                     checkBatch(m, n, m.rows - 4, rnd);
+                }
+            }
+        }
+    }
+
+    /** F32's two-row tiles take up to 32 tokens in groups of eight (and a few more), the buffered tiles more. */
+    @Test
+    void f32TilesUpToTheirLimitAndPastItMatchReference() {
+        Random rnd = new Random(29);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : new int[]{45, 301}) {
+                Matrix m = Matrix.random(arena, F32Format.INSTANCE, 2 * BatchMatmul.ROW_BLOCK + 8, cols, rnd);
+                for (int n : new int[]{23, 31, 32, 33}) {
+                    checkBatch(m, n, 3, rnd);
                 }
             }
         }
