@@ -35,7 +35,8 @@ final class InfoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         try (GGUFFile f = GGUFFile.open(path)) {
             String arch = f.getString("general.architecture", "?");
-            out.printf("file:          %s (GGUF v%d, %.2f MiB)%n", path, f.version(), f.fileSize() / 1048576.0);
+            out.printf("file:          %s (GGUF v%d, %.2f MiB%s)%n", path, f.version(), f.fileSize() / 1048576.0,
+                    f.parts().size() > 1 ? " in " + f.parts().size() + " parts" : "");
             if (f.getString("general.type", "").equals("imatrix")) {
                 ImportanceMatrix m = ImportanceMatrix.read(path);
                 out.printf("imatrix:       %d weights, %d chunks of %d tokens, from %s%n", m.entries().size(), m.chunkCount(),

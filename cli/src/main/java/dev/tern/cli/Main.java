@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern 0.1.0",
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, InfoCommand.class, TokenizeCommand.class,
-                PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, RandomModelCommand.class, BenchCommand.class,
+                PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, GgufSplitCommand.class, RandomModelCommand.class, BenchCommand.class,
                 ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** Standard input for interactive commands; tests supply their own. */

@@ -134,6 +134,36 @@ class CommandsTest {
         assertTrue(Files.exists(dir.resolve("ggml-model-Q8_0.gguf")));
     }
 
+    /** llama-gguf-split's split and merge; a split model runs from its first part. */
+    @Test
+    void ggufSplitThenRunThenMerge(@TempDir Path dir) {
+        String model = Fixtures.stories15M("stories15M-distilled-q8_0.gguf").toString();
+        Path prefix = dir.resolve("q8");
+        Cli dry = Cli.run("gguf-split", "--split-max-tensors", "30", "--dry-run", model, prefix.toString());
+        assertEquals(0, dry.exitCode(), dry.err());
+        assertTrue(dry.out().startsWith("n_split: 2\nsplit 00001: n_tensors = 30"), dry.out());
+        assertFalse(Files.exists(dir.resolve("q8-00001-of-00002.gguf")));
+        Cli split = Cli.run("gguf-split", "--split-max-tensors", "30", model, prefix.toString());
+        assertEquals(0, split.exitCode(), split.err());
+        Path first = dir.resolve("q8-00001-of-00002.gguf");
+        assertTrue(Files.exists(first) && Files.exists(dir.resolve("q8-00002-of-00002.gguf")), split.out());
+        assertTrue(Cli.run("info", "-m", first.toString()).out().contains(" in 2 parts)"));
+
+        Cli whole = Cli.run("run", "-m", model, "-n", "12", "--temp", "0", "Once upon a time");
+        Cli parts = Cli.run("run", "-m", first.toString(), "-n", "12", "--temp", "0", "Once upon a time");
+        assertEquals(0, parts.exitCode(), parts.err());
+        assertEquals(whole.out(), parts.out());
+
+        Path merged = dir.resolve("merged.gguf");
+        Cli merge = Cli.run("gguf-split", "--merge", first.toString(), merged.toString());
+        assertEquals(0, merge.exitCode(), merge.err());
+        assertEquals(whole.out(), Cli.run("run", "-m", merged.toString(), "-n", "12", "--temp", "0", "Once upon a time").out());
+
+        assertOneLineFailure(Cli.run("gguf-split", "--split-max-size", "2T", model, prefix.toString()), "M or G");
+        assertOneLineFailure(Cli.run("gguf-split", "--merge", first.toString(), merged.toString()), "already exists");
+        assertOneLineFailure(Cli.run("run", "-m", dir.resolve("q8-00002-of-00002.gguf").toString(), "hi"), "open its first part");
+    }
+
     @Test
     void infoDescribesTheModel() {
         Cli r = Cli.run("info", "-m", Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf").toString());

@@ -12,40 +12,52 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A GGUF file (versions 2 and 3), memory-mapped read-only. Metadata and tensor infos are parsed
  * once at open; tensor data stays in the mapping and is handed out as slices, never copied.
- * Every structural problem is reported as a {@link GGUFException} naming the file.
+ * A model split into parts ({@link GGUFSplit}) is opened from its first part and read as one
+ * file. Every structural problem is reported as a {@link GGUFException} naming the file.
  */
 public final class GGUFFile implements AutoCloseable {
     public static final int MAGIC = 0x46554747; // "GGUF" little-endian
     public static final int DEFAULT_ALIGNMENT = 32;
     private static final int MAX_DIMS = 4;
 
+    /** A split model's part names: PREFIX-00001-of-00003.gguf, as llama.cpp's gguf-split writes them. */
+    private static final Pattern SPLIT_NAME = Pattern.compile("(.*)-(\\d{5})-of-(\\d{5})\\.gguf");
+
     private final Path path;
     private final Arena arena;
-    private final MemorySegment mapping;
     private final int version;
     private final int alignment;
-    private final long dataStart;
     private final Map<String, MetadataValue> metadata;
     private final Map<String, GGUFTensorInfo> tensors;
+    /** Per tensor, the tensor data section of the file (part) that holds it. */
+    private final Map<String, MemorySegment> sections;
+    /** The files read, in order: one, or a split model's parts. */
+    private final List<Path> parts;
+    private final long size;
 
-    private GGUFFile(Path path, Arena arena, MemorySegment mapping, int version, int alignment, long dataStart,
-                     Map<String, MetadataValue> metadata, Map<String, GGUFTensorInfo> tensors) {
+    private GGUFFile(Path path, Arena arena, int version, int alignment, Map<String, MetadataValue> metadata,
+                     Map<String, GGUFTensorInfo> tensors, Map<String, MemorySegment> sections, List<Path> parts, long size) {
         this.path = path;
         this.arena = arena;
-        this.mapping = mapping;
         this.version = version;
         this.alignment = alignment;
-        this.dataStart = dataStart;
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
+        this.sections = sections;
+        this.parts = List.copyOf(parts);
+        this.size = size;
     }
 
     /** Whether the file starts with the GGUF magic (a llama2.c checkpoint, say, does not). */
@@ -61,26 +73,108 @@ public final class GGUFFile implements AutoCloseable {
     }
 
     public static GGUFFile open(Path path) {
+        GGUFFile first = openAlone(path);
+        try {
+            int count = first.splitInt(GGUFSplit.COUNT);
+            return count > 1 ? joinParts(first, count) : first;
+        } catch (RuntimeException e) {
+            first.close();
+            throw e;
+        }
+    }
+
+    /** This file alone, even when it is a part of a split model. */
+    static GGUFFile openAlone(Path path) {
         if (Files.isDirectory(path)) {
             throw new GGUFException(path, "is a directory, not a GGUF file");
         }
         Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            return parse(path, arena, mapping);
-        } catch (NoSuchFileException e) {
-            arena.close();
-            throw new GGUFException(path, "no such file");
-        } catch (AccessDeniedException e) {
-            arena.close();
-            throw new GGUFException(path, "permission denied");
-        } catch (IOException e) {
-            arena.close();
-            throw new GGUFException(path, "cannot read: " + e.getMessage());
+        try {
+            return map(path, arena);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
         }
+    }
+
+    private static GGUFFile map(Path path, Arena arena) {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            return parse(path, arena, ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena));
+        } catch (NoSuchFileException e) {
+            throw new GGUFException(path, "no such file");
+        } catch (AccessDeniedException e) {
+            throw new GGUFException(path, "permission denied");
+        } catch (IOException e) {
+            throw new GGUFException(path, "cannot read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * A model split by llama.cpp's gguf-split: the first part holds the metadata and some tensors,
+     * each other part (found by its name) more tensors; all of them are read as one file, as
+     * llama.cpp loads them.
+     */
+    private static GGUFFile joinParts(GGUFFile first, int count) {
+        Path path = first.path;
+        int no = first.splitInt(GGUFSplit.NO);
+        Matcher m = SPLIT_NAME.matcher(path.getFileName().toString());
+        if (no != 0) {
+            String hint = m.matches() ? ": open its first part, " + partName(m.group(1), 0, count) : "";
+            throw new GGUFException(path, "is part " + (no + 1) + " of " + count + " of a split model" + hint);
+        }
+        if (!m.matches() || Integer.parseInt(m.group(2)) != 1 || Integer.parseInt(m.group(3)) != count) {
+            throw new GGUFException(path, "is the first of " + count + " parts of a split model, but its name does not end in "
+                    + partName("", 0, count) + ", so the other parts cannot be found");
+        }
+        Map<String, GGUFTensorInfo> tensors = new LinkedHashMap<>(first.tensors);
+        Map<String, MemorySegment> sections = new HashMap<>(first.sections);
+        List<Path> parts = new ArrayList<>(List.of(path));
+        long size = first.size;
+        for (int i = 1; i < count; i++) {
+            Path partPath = path.resolveSibling(partName(m.group(1), i, count));
+            GGUFFile part;
+            try {
+                part = map(partPath, first.arena);
+            } catch (GGUFException e) {
+                throw new GGUFException(path, "part " + (i + 1) + " of " + count + " of this split model: " + e.getMessage());
+            }
+            if (part.splitInt(GGUFSplit.NO) != i || part.splitInt(GGUFSplit.COUNT) != count) {
+                throw new GGUFException(partPath, "is not part " + (i + 1) + " of " + count + " of " + path.getFileName()
+                        + " (its split.no and split.count say part " + (part.splitInt(GGUFSplit.NO) + 1) + " of " + part.splitInt(GGUFSplit.COUNT) + ")");
+            }
+            for (GGUFTensorInfo t : part.tensors.values()) {
+                if (tensors.put(t.name(), t) != null) {
+                    throw new GGUFException(partPath, "tensor " + quote(t.name()) + " is also in an earlier part of the split model");
+                }
+                sections.put(t.name(), part.sections.get(t.name()));
+            }
+            parts.add(partPath);
+            size += part.size;
+        }
+        MetadataValue expected = first.metadata.get(GGUFSplit.TENSORS);
+        if (expected != null && expected.value() instanceof Number n && n.longValue() != tensors.size()) {
+            throw new GGUFException(path, "split model is incomplete or corrupt: split.tensors.count is " + n.longValue()
+                    + " but its " + count + " parts hold " + tensors.size() + " tensors");
+        }
+        return new GGUFFile(path, first.arena, first.version, first.alignment, first.metadata, tensors, sections, parts, size);
+    }
+
+    /** The name of part {@code no} (from 0) of {@code count} of the split model PREFIX. */
+    public static String partName(String prefix, int no, int count) {
+        return String.format("%s-%05d-of-%05d.gguf", prefix, no + 1, count);
+    }
+
+    /** An integer split key (gguf-split writes them as uint16 and int32), 0 when absent. */
+    private int splitInt(String key) {
+        MetadataValue v = metadata.get(key);
+        if (v == null) {
+            return 0;
+        }
+        if (!(v.value() instanceof Integer || v.value() instanceof Long) || ((Number) v.value()).longValue() < 0
+                || ((Number) v.value()).longValue() > 0xFFFF) {
+            throw new GGUFException(path, key + " should be a small non-negative integer, got " + quote(String.valueOf(v.value())));
+        }
+        return ((Number) v.value()).intValue();
     }
 
     /**
@@ -94,7 +188,7 @@ public final class GGUFFile implements AutoCloseable {
         }
         Map<String, MetadataValue> metadata = new LinkedHashMap<>(f.metadata);
         metadata.putAll(overrides);
-        return new GGUFFile(f.path, f.arena, f.mapping, f.version, f.alignment, f.dataStart, metadata, f.tensors);
+        return new GGUFFile(f.path, f.arena, f.version, f.alignment, metadata, f.tensors, f.sections, f.parts, f.size);
     }
 
     private static GGUFFile parse(Path path, Arena arena, MemorySegment mapping) {
@@ -183,7 +277,12 @@ public final class GGUFFile implements AutoCloseable {
                         + (end < 0 ? "(overflow)" : Long.toString(end)) + " but the file has " + mapping.byteSize());
             }
         }
-        return new GGUFFile(path, arena, mapping, version, alignment, dataStart, metadata, tensors);
+        MemorySegment section = mapping.asSlice(Math.min(dataStart, mapping.byteSize()));
+        Map<String, MemorySegment> sections = new HashMap<>();
+        for (String name : tensors.keySet()) {
+            sections.put(name, section);
+        }
+        return new GGUFFile(path, arena, version, alignment, metadata, tensors, sections, List.of(path), mapping.byteSize());
     }
 
     /** A name read from the file, quoted for a one-line message: control characters escaped, length capped. */
@@ -215,8 +314,14 @@ public final class GGUFFile implements AutoCloseable {
         return alignment;
     }
 
+    /** Bytes of the file, or of all the parts of a split model. */
     public long fileSize() {
-        return mapping.byteSize();
+        return size;
+    }
+
+    /** The files read: this one, or all the parts of a split model in order. */
+    public List<Path> parts() {
+        return parts;
     }
 
     public Map<String, MetadataValue> metadata() {
@@ -242,7 +347,11 @@ public final class GGUFFile implements AutoCloseable {
 
     /** The tensor's bytes, a slice of the read-only mapping. */
     public MemorySegment data(GGUFTensorInfo t) {
-        return mapping.asSlice(dataStart + t.offset(), t.byteSize());
+        MemorySegment section = sections.get(t.name());
+        if (section == null) {
+            throw new IllegalArgumentException("no tensor " + quote(t.name()) + " in " + path);
+        }
+        return section.asSlice(t.offset(), t.byteSize());
     }
 
     public boolean has(String key) {

@@ -15,6 +15,10 @@ public record MetadataValue(GGUFValueType type, GGUFValueType elementType, Objec
         return new MetadataValue(GGUFValueType.STRING, null, s);
     }
 
+    public static MetadataValue ofUInt16(int v) {
+        return new MetadataValue(GGUFValueType.UINT16, null, v);
+    }
+
     public static MetadataValue ofUInt32(long v) {
         return new MetadataValue(GGUFValueType.UINT32, null, v);
     }

@@ -32,7 +32,7 @@ import java.util.regex.Pattern;
 public final class ModelQuantizer {
     /** ggml's GGML_QNT_VERSION, recorded in every quantized file. */
     public static final int QUANTIZATION_VERSION = 2;
-    private static final List<String> SPLIT_KEYS = List.of("split.no", "split.count", "split.tensors.count");
+    private static final List<String> SPLIT_KEYS = List.of(GGUFSplit.NO, GGUFSplit.COUNT, GGUFSplit.TENSORS);
     /** Name fragments of weights llama.cpp never quantizes (those that occur in text models). */
     private static final List<String> NEVER_QUANTIZED = List.of("_norm.weight", "ffn_gate_inp.weight", "ssm_conv1d",
             "shortconv.conv.weight", "attn_rel_b.weight", "altup", "laurel", "per_layer_model_proj", "time_mix_");

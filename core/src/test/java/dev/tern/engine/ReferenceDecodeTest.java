@@ -1,7 +1,10 @@
 package dev.tern.engine;
 
+import dev.tern.gguf.GGUFSplit;
 import dev.tern.model.Model;
 import dev.tern.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -62,6 +65,15 @@ class ReferenceDecodeTest {
             case "f16", "bf16" -> new Case(name, model, reference, type, 0.1f, 0.05f);
             default -> new Case(name, model, reference, type, 0.3f, 0.3f);
         };
+    }
+
+    /** A model split into parts as llama.cpp's gguf-split writes them decodes as the whole file did in llama.cpp. */
+    @Test
+    void splitModelDecodesAsLlamaCppDid(@TempDir Path dir) throws Exception {
+        List<GGUFSplit.Part> parts = GGUFSplit.split(Fixtures.stories15M("stories15M-distilled-q4_k_m.gguf"), dir.resolve("q4"), 20, 0, false);
+        assertEquals(3, parts.size());
+        greedyDecodeMatchesLlamaCpp(of("stories15M-distilled-q4_k_m in 3 parts, once", parts.getFirst().path(),
+                Fixtures.stories15M("reference/once.q4_k_m.txt"), "q4_k_m"));
     }
 
     @ParameterizedTest(name = "{0}")
