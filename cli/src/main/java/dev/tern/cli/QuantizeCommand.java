@@ -1,6 +1,7 @@
 package dev.tern.cli;
 
 import dev.tern.TernException;
+import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.ImportanceMatrix;
 import dev.tern.gguf.MetadataOverride;
 import dev.tern.gguf.ModelQuantizer;
@@ -74,6 +75,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print each tensor's type and size before and after, write nothing")
     boolean dryRun;
 
+    @Option(names = "--keep-split", description = "Write a split model's tensors into parts as its own:"
+            + " OUT-00001-of-0000N.gguf and so on (OUT without .gguf)")
+    boolean keepSplit;
+
     @Parameters(index = "0", description = "Input GGUF")
     Path in;
 
@@ -96,7 +101,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
                 tensorTypes.stream().map(QuantizeCommand::tensorType).toList(), allowRequantize,
-                overrideKv.stream().map(MetadataOverride::parse).toList());
+                overrideKv.stream().map(MetadataOverride::parse).toList(), keepSplit);
         ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
         List<ModelQuantizer.Planned> plan = mix == null ? ModelQuantizer.quantize(in, out, type(type), o, importance)
                 : pure ? ModelQuantizer.quantizePure(in, out, mix, o, importance)
@@ -104,7 +109,13 @@ final class QuantizeCommand implements Callable<Integer> {
         if (dryRun) {
             print(plan);
         } else {
-            spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", out, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
+            String written = out.toString();
+            if (keepSplit) {
+                try (GGUFFile f = GGUFFile.open(in)) {
+                    written = String.join(", ", ModelQuantizer.keptSplitParts(out, f.parts().size()).stream().map(Path::toString).toList());
+                }
+            }
+            spec.commandLine().getErr().printf("wrote %s (%s%s) in %.1f s%n", written, name, pure ? ", pure" : "", (System.nanoTime() - t0) / 1e9);
         }
         return 0;
     }

@@ -154,6 +154,11 @@ class CommandsTest {
         assertEquals(0, parts.exitCode(), parts.err());
         assertEquals(whole.out(), parts.out());
 
+        Cli keep = Cli.run("quantize", "--keep-split", "--allow-requantize", first.toString(), dir.resolve("q4.gguf").toString(), "Q4_0");
+        assertEquals(0, keep.exitCode(), keep.err());
+        assertTrue(keep.err().startsWith("wrote " + dir.resolve("q4-00001-of-00002.gguf") + ", " + dir.resolve("q4-00002-of-00002.gguf")), keep.err());
+        assertEquals(0, Cli.run("run", "-m", dir.resolve("q4-00001-of-00002.gguf").toString(), "-n", "3", "hi").exitCode());
+
         Path merged = dir.resolve("merged.gguf");
         Cli merge = Cli.run("gguf-split", "--merge", first.toString(), merged.toString());
         assertEquals(0, merge.exitCode(), merge.err());

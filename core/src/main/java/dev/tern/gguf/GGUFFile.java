@@ -41,14 +41,16 @@ public final class GGUFFile implements AutoCloseable {
     private final int alignment;
     private final Map<String, MetadataValue> metadata;
     private final Map<String, GGUFTensorInfo> tensors;
-    /** Per tensor, the tensor data section of the file (part) that holds it. */
+    /** Per tensor, the tensor data section of the file (part) that holds it, and that part's index. */
     private final Map<String, MemorySegment> sections;
+    private final Map<String, Integer> partOf;
     /** The files read, in order: one, or a split model's parts. */
     private final List<Path> parts;
     private final long size;
 
     private GGUFFile(Path path, Arena arena, int version, int alignment, Map<String, MetadataValue> metadata,
-                     Map<String, GGUFTensorInfo> tensors, Map<String, MemorySegment> sections, List<Path> parts, long size) {
+                     Map<String, GGUFTensorInfo> tensors, Map<String, MemorySegment> sections, Map<String, Integer> partOf,
+                     List<Path> parts, long size) {
         this.path = path;
         this.arena = arena;
         this.version = version;
@@ -56,6 +58,7 @@ public final class GGUFFile implements AutoCloseable {
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
         this.sections = sections;
+        this.partOf = partOf;
         this.parts = List.copyOf(parts);
         this.size = size;
     }
@@ -128,6 +131,7 @@ public final class GGUFFile implements AutoCloseable {
         }
         Map<String, GGUFTensorInfo> tensors = new LinkedHashMap<>(first.tensors);
         Map<String, MemorySegment> sections = new HashMap<>(first.sections);
+        Map<String, Integer> partOf = new HashMap<>(first.partOf);
         List<Path> parts = new ArrayList<>(List.of(path));
         long size = first.size;
         for (int i = 1; i < count; i++) {
@@ -147,6 +151,7 @@ public final class GGUFFile implements AutoCloseable {
                     throw new GGUFException(partPath, "tensor " + quote(t.name()) + " is also in an earlier part of the split model");
                 }
                 sections.put(t.name(), part.sections.get(t.name()));
+                partOf.put(t.name(), i);
             }
             parts.add(partPath);
             size += part.size;
@@ -156,7 +161,7 @@ public final class GGUFFile implements AutoCloseable {
             throw new GGUFException(path, "split model is incomplete or corrupt: split.tensors.count is " + n.longValue()
                     + " but its " + count + " parts hold " + tensors.size() + " tensors");
         }
-        return new GGUFFile(path, first.arena, first.version, first.alignment, first.metadata, tensors, sections, parts, size);
+        return new GGUFFile(path, first.arena, first.version, first.alignment, first.metadata, tensors, sections, partOf, parts, size);
     }
 
     /** The name of part {@code no} (from 0) of {@code count} of the split model PREFIX. */
@@ -188,7 +193,7 @@ public final class GGUFFile implements AutoCloseable {
         }
         Map<String, MetadataValue> metadata = new LinkedHashMap<>(f.metadata);
         metadata.putAll(overrides);
-        return new GGUFFile(f.path, f.arena, f.version, f.alignment, metadata, f.tensors, f.sections, f.parts, f.size);
+        return new GGUFFile(f.path, f.arena, f.version, f.alignment, metadata, f.tensors, f.sections, f.partOf, f.parts, f.size);
     }
 
     private static GGUFFile parse(Path path, Arena arena, MemorySegment mapping) {
@@ -279,10 +284,12 @@ public final class GGUFFile implements AutoCloseable {
         }
         MemorySegment section = mapping.asSlice(Math.min(dataStart, mapping.byteSize()));
         Map<String, MemorySegment> sections = new HashMap<>();
+        Map<String, Integer> partOf = new HashMap<>();
         for (String name : tensors.keySet()) {
             sections.put(name, section);
+            partOf.put(name, 0);
         }
-        return new GGUFFile(path, arena, version, alignment, metadata, tensors, sections, List.of(path), mapping.byteSize());
+        return new GGUFFile(path, arena, version, alignment, metadata, tensors, sections, partOf, List.of(path), mapping.byteSize());
     }
 
     /** A name read from the file, quoted for a one-line message: control characters escaped, length capped. */
@@ -317,6 +324,15 @@ public final class GGUFFile implements AutoCloseable {
     /** Bytes of the file, or of all the parts of a split model. */
     public long fileSize() {
         return size;
+    }
+
+    /** The index in {@link #parts} of the file that holds the tensor. */
+    public int part(GGUFTensorInfo t) {
+        Integer i = partOf.get(t.name());
+        if (i == null) {
+            throw new IllegalArgumentException("no tensor " + quote(t.name()) + " in " + path);
+        }
+        return i;
     }
 
     /** The files read: this one, or all the parts of a split model in order. */

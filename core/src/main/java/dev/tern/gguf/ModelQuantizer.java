@@ -44,11 +44,12 @@ public final class ModelQuantizer {
      * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
      * choice), {@code --leave-output-tensor}, {@code --tensor-type}s, {@code --allow-requantize} (quantized
      * tensors are decoded and quantized again instead of refused) and {@code --override-kv}s (metadata written
-     * after the file type, each moved to the end as gguf_set does). An explicit output or embedding type is
-     * written as asked, without the row-size fallback, as llama.cpp does.
+     * after the file type, each moved to the end as gguf_set does) and {@code --keep-split} (a split model's
+     * quantized tensors written into parts of their own, {@link #keptSplitParts}). An explicit output or embedding
+     * type is written as asked, without the row-size fallback, as llama.cpp does.
      */
     public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
-                            boolean allowRequantize, List<MetadataOverride> metadata) {
+                            boolean allowRequantize, List<MetadataOverride> metadata, boolean keepSplit) {
         public static final Overrides NONE = new Overrides(null, null, false);
 
         public Overrides {
@@ -63,6 +64,11 @@ public final class ModelQuantizer {
 
         public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
             this(outputType, tokenEmbeddingType, leaveOutput, List.of(), false, List.of());
+        }
+
+        public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
+                         boolean allowRequantize, List<MetadataOverride> metadata) {
+            this(outputType, tokenEmbeddingType, leaveOutput, tensorTypes, allowRequantize, metadata, false);
         }
 
         /**
@@ -172,7 +178,9 @@ public final class ModelQuantizer {
             }
 
             List<GGUFTensorInfo> tensors = new ArrayList<>(src.tensors());
-            tensors.sort(Comparator.comparing(GGUFTensorInfo::name, LLAMA_ORDER));
+            // --keep-split writes each part's tensors in its file order, as llama.cpp sorts them for it
+            tensors.sort(o.keepSplit() ? Comparator.comparingInt(src::part).thenComparingLong(GGUFTensorInfo::offset)
+                    : Comparator.comparing(GGUFTensorInfo::name, LLAMA_ORDER));
             // every tensor's type is settled before any is added, so a misfit fails before the slow part
             List<GGMLType> targets = new ArrayList<>();
             for (GGUFTensorInfo t : tensors) {
@@ -192,21 +200,51 @@ public final class ModelQuantizer {
                 requireImportance(in, fileType, imatrix, t, target);
                 targets.add(target);
             }
+            int count = o.keepSplit() ? src.parts().size() : 1;
+            List<GGUFWriter> writers = new ArrayList<>(List.of(w));
+            for (int i = 1; i < count; i++) {
+                writers.add(new GGUFWriter());
+            }
+            if (count > 1) {
+                for (int i = 0; i < count; i++) {
+                    writers.get(i).put(GGUFSplit.NO, MetadataValue.ofUInt16(i)).put(GGUFSplit.COUNT, MetadataValue.ofUInt16(count))
+                            .put(GGUFSplit.TENSORS, MetadataValue.ofInt32(tensors.size()));
+                }
+            }
             List<Planned> plan = new ArrayList<>();
             for (int i = 0; i < tensors.size(); i++) {
                 GGUFTensorInfo t = tensors.get(i);
+                GGUFWriter part = writers.get(count > 1 ? src.part(t) : 0);
                 plan.add(new Planned(t, targets.get(i)));
                 if (targets.get(i) == t.type()) {
-                    w.copyTensor(src, t);
+                    part.copyTensor(src, t);
                 } else {
-                    w.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t), importance(in, imatrix, t));
+                    part.addTensor(t.name(), t.shape(), targets.get(i), dequantizer(src, t), importance(in, imatrix, t));
                 }
             }
             if (out != null) {
-                w.write(out);
+                List<Path> paths = o.keepSplit() ? keptSplitParts(out, count) : List.of(out);
+                for (int i = 0; i < count; i++) {
+                    writers.get(i).write(paths.get(i));
+                }
             }
             return List.copyOf(plan);
         }
+    }
+
+    /**
+     * Where {@code --keep-split} writes a model of {@code count} parts: OUT without its .gguf ending is the
+     * prefix of PREFIX-00001-of-0000N.gguf and so on (a model in one file too gets the -00001-of-00001 name),
+     * as llama-quantize names them.
+     */
+    public static List<Path> keptSplitParts(Path out, int count) {
+        String name = out.getFileName().toString();
+        String prefix = name.endsWith(".gguf") ? name.substring(0, name.length() - ".gguf".length()) : name;
+        List<Path> paths = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            paths.add(out.resolveSibling(GGUFFile.partName(prefix, i, count)));
+        }
+        return paths;
     }
 
     /** One tensor of a quantization, in llama-quantize's order, and the type it is written in. */

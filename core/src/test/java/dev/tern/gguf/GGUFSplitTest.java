@@ -96,6 +96,35 @@ class GGUFSplitTest {
         assertTrue(whole.getMessage().contains("not part of a split model"), whole.getMessage());
     }
 
+    /**
+     * A split F32 model quantizes to llama.cpp's own Q4_K_M file of the whole model, byte for byte; with
+     * --keep-split to parts holding the same tensors as the input's parts, in their order.
+     */
+    @Test
+    void aSplitModelQuantizesAsTheWholeOneAndKeepsItsParts(@TempDir Path dir) throws Exception {
+        List<GGUFSplit.Part> parts = GGUFSplit.split(Fixtures.stories15M("stories15M-distilled-f32.gguf"), dir.resolve("f"), 20, 0, false);
+        Path whole = dir.resolve("whole.gguf");
+        ModelQuantizer.quantize(parts.getFirst().path(), whole, QuantMix.Q4_K_M);
+        assertEquals(-1L, Files.mismatch(whole, MODEL));
+
+        ModelQuantizer.Overrides keep = new ModelQuantizer.Overrides(null, null, false, List.of(), false, List.of(), true);
+        ModelQuantizer.quantize(parts.getFirst().path(), dir.resolve("q.gguf"), QuantMix.Q4_K_M, keep);
+        List<Path> kept = ModelQuantizer.keptSplitParts(dir.resolve("q.gguf"), parts.size());
+        assertEquals(dir.resolve("q-00001-of-00003.gguf"), kept.getFirst());
+        for (int i = 0; i < parts.size(); i++) {
+            try (GGUFFile part = GGUFFile.openAlone(kept.get(i))) {
+                assertEquals(parts.get(i).tensors().stream().map(GGUFTensorInfo::name).toList(),
+                        part.tensors().stream().map(GGUFTensorInfo::name).toList());
+                assertEquals(new MetadataValue(GGUFValueType.UINT16, null, i), part.metadata().get("split.no"));
+            }
+        }
+        try (GGUFFile one = GGUFFile.open(MODEL); GGUFFile split = GGUFFile.open(kept.getFirst())) {
+            for (GGUFTensorInfo t : one.tensors()) {
+                assertEquals(-1L, one.data(t).mismatch(split.data(split.tensor(t.name()))), t.name());
+            }
+        }
+    }
+
     @Test
     void aPartMissingMisnamedOrOpenedOutOfTurnIsAOneLineError(@TempDir Path dir) throws Exception {
         List<GGUFSplit.Part> parts = GGUFSplit.split(MODEL, dir.resolve("m"), 20, 0, false);
