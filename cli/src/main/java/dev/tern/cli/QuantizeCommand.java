@@ -75,6 +75,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print each tensor's type and size before and after, write nothing")
     boolean dryRun;
 
+    @Option(names = "--prune-layers", paramLabel = "L0,L1,...", split = ",", description = "Leave these layers out;"
+            + " the later ones are renumbered and the block count lowered (llama-quantize --prune-layers)")
+    List<Integer> pruneLayers = new ArrayList<>();
+
     @Option(names = "--keep-split", description = "Write a split model's tensors into parts as its own:"
             + " OUT-00001-of-0000N.gguf and so on (OUT without .gguf)")
     boolean keepSplit;
@@ -101,7 +105,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         ModelQuantizer.Overrides o = new ModelQuantizer.Overrides(type(outputType), type(tokenEmbeddingType), leaveOutput,
                 tensorTypes.stream().map(QuantizeCommand::tensorType).toList(), allowRequantize,
-                overrideKv.stream().map(MetadataOverride::parse).toList(), keepSplit);
+                overrideKv.stream().map(MetadataOverride::parse).toList(), keepSplit, pruneLayers);
         ImportanceMatrix importance = imatrix == null ? null : ImportanceMatrix.read(imatrix).filter(includeWeights, excludeWeights);
         List<ModelQuantizer.Planned> plan = mix == null ? ModelQuantizer.quantize(in, out, type(type), o, importance)
                 : pure ? ModelQuantizer.quantizePure(in, out, mix, o, importance)

@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -324,6 +325,27 @@ public final class GGUFFile implements AutoCloseable {
     /** Bytes of the file, or of all the parts of a split model. */
     public long fileSize() {
         return size;
+    }
+
+    /**
+     * This model with its tensors renamed ({@code rename} returns null to leave one out): a view of the
+     * same mapping, which it takes over (close the view, not this).
+     */
+    GGUFFile renamed(UnaryOperator<String> rename) {
+        Map<String, GGUFTensorInfo> kept = new LinkedHashMap<>();
+        Map<String, MemorySegment> keptSections = new HashMap<>();
+        Map<String, Integer> keptParts = new HashMap<>();
+        for (GGUFTensorInfo t : tensors.values()) {
+            String name = rename.apply(t.name());
+            if (name != null) {
+                if (kept.put(name, new GGUFTensorInfo(name, t.shape(), t.type(), t.offset())) != null) {
+                    throw new GGUFException(path, "two tensors would both be named " + quote(name));
+                }
+                keptSections.put(name, sections.get(t.name()));
+                keptParts.put(name, partOf.get(t.name()));
+            }
+        }
+        return new GGUFFile(path, arena, version, alignment, metadata, kept, keptSections, keptParts, parts, size);
     }
 
     /** The index in {@link #parts} of the file that holds the tensor. */

@@ -13,6 +13,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.UnaryOperator;
 
 /**
  * An importance matrix as llama-imatrix writes it and llama-quantize {@code --imatrix} reads it: for
@@ -165,6 +166,18 @@ public final class ImportanceMatrix {
             boolean in = include.isEmpty() || include.stream().anyMatch(name::contains);
             if (in && exclude.stream().noneMatch(name::contains)) {
                 kept.put(name, e);
+            }
+        });
+        return new ImportanceMatrix(kept, datasets, chunkCount, chunkSize, legacy, source);
+    }
+
+    /** The entries under new names ({@code rename} returns null to drop one), as for a model with layers pruned. */
+    ImportanceMatrix renamed(UnaryOperator<String> rename) {
+        Map<String, Entry> kept = new TreeMap<>();
+        entries.forEach((name, e) -> {
+            String to = rename.apply(name);
+            if (to != null) {
+                kept.put(to, e);
             }
         });
         return new ImportanceMatrix(kept, datasets, chunkCount, chunkSize, legacy, source);

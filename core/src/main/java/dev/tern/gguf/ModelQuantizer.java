@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -44,12 +45,13 @@ public final class ModelQuantizer {
      * llama-quantize's {@code --output-tensor-type}, {@code --token-embedding-type} (null: the mix's
      * choice), {@code --leave-output-tensor}, {@code --tensor-type}s, {@code --allow-requantize} (quantized
      * tensors are decoded and quantized again instead of refused) and {@code --override-kv}s (metadata written
-     * after the file type, each moved to the end as gguf_set does) and {@code --keep-split} (a split model's
-     * quantized tensors written into parts of their own, {@link #keptSplitParts}). An explicit output or embedding
+     * after the file type, each moved to the end as gguf_set does), {@code --keep-split} (a split model's
+     * quantized tensors written into parts of their own, {@link #keptSplitParts}) and {@code --prune-layers}
+     * ({@link LayerPruning}). An explicit output or embedding
      * type is written as asked, without the row-size fallback, as llama.cpp does.
      */
     public record Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
-                            boolean allowRequantize, List<MetadataOverride> metadata, boolean keepSplit) {
+                            boolean allowRequantize, List<MetadataOverride> metadata, boolean keepSplit, List<Integer> pruneLayers) {
         public static final Overrides NONE = new Overrides(null, null, false);
 
         public Overrides {
@@ -60,6 +62,7 @@ public final class ModelQuantizer {
             }
             tensorTypes = List.copyOf(tensorTypes);
             metadata = List.copyOf(metadata);
+            pruneLayers = List.copyOf(pruneLayers);
         }
 
         public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput) {
@@ -68,7 +71,7 @@ public final class ModelQuantizer {
 
         public Overrides(GGMLType outputType, GGMLType tokenEmbeddingType, boolean leaveOutput, List<TensorType> tensorTypes,
                          boolean allowRequantize, List<MetadataOverride> metadata) {
-            this(outputType, tokenEmbeddingType, leaveOutput, tensorTypes, allowRequantize, metadata, false);
+            this(outputType, tokenEmbeddingType, leaveOutput, tensorTypes, allowRequantize, metadata, false, List.of());
         }
 
         /**
@@ -163,7 +166,18 @@ public final class ModelQuantizer {
     /** {@code choices} reads what it needs of the model once, then chooses for each tensor. */
     private static List<Planned> quantize(Path in, Path out, int fileType, Function<GGUFFile, Choice> choices, Overrides o,
                                           ImportanceMatrix imatrix) {
-        try (GGUFFile src = GGUFFile.open(in)) {
+        LayerPruning pruning = new LayerPruning(o.pruneLayers());
+        GGUFFile whole = GGUFFile.open(in);
+        GGUFFile pruned;
+        try {
+            pruned = pruning.apply(whole);
+        } catch (RuntimeException e) {
+            whole.close();
+            throw e;
+        }
+        ImportanceMatrix recorded = imatrix;
+        imatrix = pruning.apply(imatrix);
+        try (GGUFFile src = pruned) {
             Choice choice = choices.apply(src);
             GGUFWriter w = new GGUFWriter().putAll(src.metadata());
             // llama.cpp re-appends these two keys, so they end up last even when present
@@ -173,8 +187,13 @@ public final class ModelQuantizer {
             for (MetadataOverride kv : o.metadata()) {
                 w.remove(kv.key()).put(kv.key(), kv.written());
             }
-            if (imatrix != null) {
-                recordImportance(w, imatrix);
+            if (recorded != null) {
+                recordImportance(w, recorded);
+            }
+            // set last, so re-appended after the overrides, as llama-quantize sets it
+            Map.Entry<String, MetadataValue> blocks = pruning.loweredBlockCount(src);
+            if (blocks != null) {
+                w.remove(blocks.getKey()).put(blocks.getKey(), blocks.getValue());
             }
 
             List<GGUFTensorInfo> tensors = new ArrayList<>(src.tensors());

@@ -54,14 +54,23 @@ public enum QuantMix {
     }
 
     /** What the mix needs of the model: its layer count, GQA ratio, whether the output is the token embedding, 70B. */
-    record Shape(int layers, int gqa, boolean tiedOutput, boolean is70B) {
+    record Shape(int layers, int gqa, boolean tiedOutput, boolean is70B, int attentionLayers) {
+        Shape(int layers, int gqa, boolean tiedOutput, boolean is70B) {
+            this(layers, gqa, tiedOutput, is70B, layers);
+        }
+
+        /**
+         * As llama.cpp sees the model it quantizes: the FFN rules count the layers of the model's metadata, the
+         * attn_v rules the attn_v tensors present (fewer when --prune-layers left some out).
+         */
         static Shape of(GGUFFile f) {
             String a = f.getString("general.architecture") + ".";
             int layers = f.getInt(a + "block_count"), heads = f.getInt(a + "attention.head_count");
             int kvHeads = f.getInt(a + "attention.head_count_kv", heads);
             // llama.cpp's LLM_TYPE_70B: a llama of 80 layers whose heads share KV heads
             boolean is70B = f.getString("general.architecture").equals("llama") && layers == 80 && heads != kvHeads;
-            return new Shape(layers, heads / kvHeads, !f.hasTensor("output.weight"), is70B);
+            int attention = (int) f.tensors().stream().filter(t -> t.name().endsWith("attn_v.weight")).count();
+            return new Shape(layers, heads / kvHeads, !f.hasTensor("output.weight"), is70B, attention > 0 ? attention : layers);
         }
     }
 
@@ -113,7 +122,7 @@ public enum QuantMix {
                 case Q3_K_M -> layer < 2 ? GGMLType.Q5_K : GGMLType.Q4_K;
                 case Q3_K_L -> GGMLType.Q5_K;
                 case IQ4_NL, IQ4_XS -> s.gqa() >= 4 ? GGMLType.Q5_K : base;
-                case Q4_K_M, Q5_K_M -> moreBits(layer, s.layers()) ? GGMLType.Q6_K : base;
+                case Q4_K_M, Q5_K_M -> moreBits(layer, s.attentionLayers()) ? GGMLType.Q6_K : base;
                 case Q4_K_S -> layer < 4 ? GGMLType.Q5_K : base;
                 default -> base;
             };

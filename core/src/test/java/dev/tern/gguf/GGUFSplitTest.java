@@ -107,7 +107,7 @@ class GGUFSplitTest {
         ModelQuantizer.quantize(parts.getFirst().path(), whole, QuantMix.Q4_K_M);
         assertEquals(-1L, Files.mismatch(whole, MODEL));
 
-        ModelQuantizer.Overrides keep = new ModelQuantizer.Overrides(null, null, false, List.of(), false, List.of(), true);
+        ModelQuantizer.Overrides keep = new ModelQuantizer.Overrides(null, null, false, List.of(), false, List.of(), true, List.of());
         ModelQuantizer.quantize(parts.getFirst().path(), dir.resolve("q.gguf"), QuantMix.Q4_K_M, keep);
         List<Path> kept = ModelQuantizer.keptSplitParts(dir.resolve("q.gguf"), parts.size());
         assertEquals(dir.resolve("q-00001-of-00003.gguf"), kept.getFirst());
