@@ -95,6 +95,12 @@ class CommandsTest {
         assertTrue(info.out().contains("imatrix:       " + imatrix + " (35 weights, 58 chunks, from " + text + ")"), info.out());
         Cli about = Cli.run("info", "-m", imatrix.toString());
         assertTrue(about.out().contains("imatrix:       35 weights, 58 chunks of 128 tokens, from " + text), about.out());
+        Cli stats = Cli.run("imatrix", "--show-statistics", "--in-file", imatrix.toString());
+        assertEquals(0, stats.exitCode(), stats.err());
+        // 7 weights in each of stories260K's 5 layers, then one line per layer
+        assertEquals(5, stats.out().lines().filter(l -> l.matches("\\s+\\d+\\s+attn_q .*")).count(), stats.out());
+        assertTrue(stats.out().lines().anyMatch(l -> l.matches("\\s+4\\s+[0-9.]+\\s+[0-9.]+%\\s+0\\.\\d{4}")), stats.out());
+        assertOneLineFailure(Cli.run("imatrix", "--show-statistics"), "exactly one --in-file");
 
         assertOneLineFailure(Cli.run("quantize", "--imatrix", dir.resolve("none.gguf").toString(), model, q.toString(), "Q8_0"),
                 "no such file");
