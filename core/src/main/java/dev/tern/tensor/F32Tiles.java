@@ -11,8 +11,9 @@ import java.nio.ByteOrder;
 /**
  * F32 weights times one or a few tokens, read straight from the mapping, so each weight vector
  * loaded serves several tokens: register tiles of 4 rows × 4 tokens, then 4 × 2, then 4 × 1; from
- * eight tokens on, a 4-row pass over the last token or two brings the rows into L1, where tiles of
- * 2 rows × 8 tokens run near the multiply-add peak (92 against 51 GFLOP/s per core, in cache).
+ * eight tokens on, 4-row passes over the tokens past the last whole eight bring the rows into L1,
+ * where tiles of 2 rows × 8 tokens run near the multiply-add peak (92 against 51 GFLOP/s per core,
+ * in cache).
  * F32 weights need no decoding, so a buffer copy (as {@link BatchMatmul} makes for the other
  * formats) would only add a pass over them; reading them where they are lets a verify pass of a
  * few tokens cost little more than the single-token step, whose time is spent reading weights.
@@ -80,8 +81,9 @@ final class F32Tiles {
             MemorySegment r0 = w.rowSegment(r), r1 = w.rowSegment(r + quarter), r2 = w.rowSegment(r + 2 * quarter), r3 = w.rowSegment(r + 3 * quarter);
             int t = 0;
             if (pairs) {
-                // The two-row tiles stall on rows from memory: a four-row pass over the last token
-                // or two brings the quad into L1 first (token 7 of eight is then computed twice).
+                // The two-row tiles stall on rows from memory: four-row passes over the tokens past
+                // the last whole eight bring the quad into L1 first (with none past them, over the
+                // last token, which is then computed twice).
                 t = Math.min(n - 1, packedTokens);
             } else {
                 for (; t < packedTokens; t += 4) {
