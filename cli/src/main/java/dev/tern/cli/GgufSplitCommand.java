@@ -18,7 +18,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** {@code tern gguf-split}: llama.cpp's llama-gguf-split. */
-@Command(name = "gguf-split", customSynopsis = "tern gguf-split [--split] [--split-max-tensors N | --split-max-size N(M|G)] [--dry-run] IN OUT_PREFIX%n"
+@Command(name = "gguf-split", customSynopsis = "tern gguf-split [--split] [--split-max-tensors N | --split-max-size N(M|G)] [--no-tensor-first-split] [--dry-run] IN OUT_PREFIX%n"
         + "       tern gguf-split --merge [--dry-run] IN-00001-of-0000N.gguf OUT",
         description = "Split a GGUF model into parts (OUT_PREFIX-00001-of-0000N.gguf, ...) as llama-gguf-split does, or merge"
                 + " such parts back into one file. Every model command reads a split model from its first part.")
@@ -51,6 +51,9 @@ final class GgufSplitCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true)
     Limit limit = new Limit();
 
+    @Option(names = "--no-tensor-first-split", description = "The first part holds the metadata only")
+    boolean metadataOnly;
+
     @Option(names = "--dry-run", description = "Print the plan, write nothing")
     boolean dryRun;
 
@@ -64,8 +67,8 @@ final class GgufSplitCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter w = spec.commandLine().getOut();
         if (operation.merge) {
-            if (limit.tensors != null || limit.size != null) {
-                throw new TernException("--merge takes no --split-max-tensors or --split-max-size");
+            if (limit.tensors != null || limit.size != null || metadataOnly) {
+                throw new TernException("--merge takes no --split-max-tensors, --split-max-size or --no-tensor-first-split");
             }
             List<Path> parts = GGUFSplit.merge(in, out, dryRun);
             w.printf("%s %s from %d parts%n", dryRun ? "would merge" : "merged", out, parts.size());
@@ -76,7 +79,7 @@ final class GgufSplitCommand implements Callable<Integer> {
             throw new TernException("--split-max-tensors must be at least 1, got " + maxTensors);
         }
         long maxBytes = limit.size == null ? 0 : bytes(limit.size);
-        List<GGUFSplit.Part> parts = GGUFSplit.split(in, out, maxTensors, maxBytes, dryRun);
+        List<GGUFSplit.Part> parts = GGUFSplit.split(in, out, maxTensors, maxBytes, metadataOnly, dryRun);
         w.printf("n_split: %d%n", parts.size());
         for (int i = 0; i < parts.size(); i++) {
             GGUFSplit.Part p = parts.get(i);

@@ -33,11 +33,22 @@ public final class GGUFSplit {
      * when {@code dryRun}.
      */
     public static List<Part> split(Path in, Path prefix, int maxTensors, long maxBytes, boolean dryRun) {
+        return split(in, prefix, maxTensors, maxBytes, false, dryRun);
+    }
+
+    /**
+     * As {@link #split(Path, Path, int, long, boolean)}; {@code metadataOnly}: the first part holds the metadata
+     * and no tensor (gguf-split's --no-tensor-first-split, so that it can be read before the large parts arrive).
+     */
+    public static List<Part> split(Path in, Path prefix, int maxTensors, long maxBytes, boolean metadataOnly, boolean dryRun) {
         if (maxBytes <= 0 && maxTensors < 1) {
             throw new TernException("a split needs at least 1 tensor or a size above 0");
         }
         try (GGUFFile src = GGUFFile.open(in)) {
             List<List<GGUFTensorInfo>> groups = new ArrayList<>();
+            if (metadataOnly) {
+                groups.add(List.of());
+            }
             List<GGUFTensorInfo> current = new ArrayList<>();
             long size = 0;
             for (GGUFTensorInfo t : src.tensors()) {

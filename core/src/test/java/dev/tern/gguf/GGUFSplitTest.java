@@ -74,6 +74,21 @@ class GGUFSplitTest {
         }
     }
 
+    /** gguf-split --no-tensor-first-split: the metadata alone in the first part, read as before. */
+    @Test
+    void aFirstPartOfMetadataOnly(@TempDir Path dir) {
+        List<GGUFSplit.Part> parts = GGUFSplit.split(MODEL, dir.resolve("m"), 30, 0, true, false);
+        assertEquals(List.of(), parts.getFirst().tensors());
+        try (GGUFFile first = GGUFFile.openAlone(parts.getFirst().path())) {
+            assertTrue(first.tensors().isEmpty());
+            assertTrue(first.has("general.architecture"));
+        }
+        try (GGUFFile whole = GGUFFile.open(MODEL); GGUFFile split = GGUFFile.open(parts.getFirst().path())) {
+            assertEquals((whole.tensors().size() + 29) / 30 + 1, split.parts().size());
+            assertSameTensors(whole, split);
+        }
+    }
+
     @Test
     void mergeWritesOneFileWithEveryTensor(@TempDir Path dir) {
         List<GGUFSplit.Part> parts = GGUFSplit.split(MODEL, dir.resolve("m"), 25, 0, false);
