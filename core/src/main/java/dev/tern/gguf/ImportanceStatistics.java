@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
  * (similarity near 1) are the candidates for {@code tern quantize --prune-layers}.
  */
 public final class ImportanceStatistics {
-    private static final Pattern LAYER = Pattern.compile("blk\\.(\\d+)\\.");
+    private static final Pattern LAYER = Pattern.compile("blk\\.(\\d{1,9})\\.");
     private static final double ACTIVE = 1e-5;
 
     /** One weight's statistics; {@code cosSim} is NaN without a previous layer's. */

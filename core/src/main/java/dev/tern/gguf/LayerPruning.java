@@ -14,7 +14,7 @@ import java.util.regex.Pattern;
  * block count lowered to match.
  */
 public final class LayerPruning {
-    private static final Pattern BLOCK = Pattern.compile("blk\\.(\\d+)\\.");
+    private static final Pattern BLOCK = Pattern.compile("blk\\.(\\d{1,9})\\.");
 
     private final int[] pruned;
 
