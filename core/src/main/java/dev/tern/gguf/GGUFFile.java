@@ -42,24 +42,21 @@ public final class GGUFFile implements AutoCloseable {
     private final int alignment;
     private final Map<String, MetadataValue> metadata;
     private final Map<String, GGUFTensorInfo> tensors;
-    /** Per tensor, the tensor data section of the file (part) that holds it, and that part's index. */
-    private final Map<String, MemorySegment> sections;
-    private final Map<String, Integer> partOf;
+    /** Per tensor, where its bytes are. */
+    private final Map<String, Location> locations;
     /** The files read, in order: one, or a split model's parts. */
     private final List<Path> parts;
     private final long size;
 
     private GGUFFile(Path path, Arena arena, int version, int alignment, Map<String, MetadataValue> metadata,
-                     Map<String, GGUFTensorInfo> tensors, Map<String, MemorySegment> sections, Map<String, Integer> partOf,
-                     List<Path> parts, long size) {
+                     Map<String, GGUFTensorInfo> tensors, Map<String, Location> locations, List<Path> parts, long size) {
         this.path = path;
         this.arena = arena;
         this.version = version;
         this.alignment = alignment;
         this.metadata = Collections.unmodifiableMap(metadata);
         this.tensors = Collections.unmodifiableMap(tensors);
-        this.sections = sections;
-        this.partOf = partOf;
+        this.locations = locations;
         this.parts = List.copyOf(parts);
         this.size = size;
     }
@@ -131,8 +128,7 @@ public final class GGUFFile implements AutoCloseable {
                     + partName("", 0, count) + ", so the other parts cannot be found");
         }
         Map<String, GGUFTensorInfo> tensors = new LinkedHashMap<>(first.tensors);
-        Map<String, MemorySegment> sections = new HashMap<>(first.sections);
-        Map<String, Integer> partOf = new HashMap<>(first.partOf);
+        Map<String, Location> locations = new HashMap<>(first.locations);
         List<Path> parts = new ArrayList<>(List.of(path));
         long size = first.size;
         for (int i = 1; i < count; i++) {
@@ -151,8 +147,7 @@ public final class GGUFFile implements AutoCloseable {
                 if (tensors.put(t.name(), t) != null) {
                     throw new GGUFException(partPath, "tensor " + quote(t.name()) + " is also in an earlier part of the split model");
                 }
-                sections.put(t.name(), part.sections.get(t.name()));
-                partOf.put(t.name(), i);
+                locations.put(t.name(), new Location(part.locations.get(t.name()).section(), i));
             }
             parts.add(partPath);
             size += part.size;
@@ -162,7 +157,7 @@ public final class GGUFFile implements AutoCloseable {
             throw new GGUFException(path, "split model is incomplete or corrupt: split.tensors.count is " + n.longValue()
                     + " but its " + count + " parts hold " + tensors.size() + " tensors");
         }
-        return new GGUFFile(path, first.arena, first.version, first.alignment, first.metadata, tensors, sections, partOf, parts, size);
+        return new GGUFFile(path, first.arena, first.version, first.alignment, first.metadata, tensors, locations, parts, size);
     }
 
     /** The name of part {@code no} (from 0) of {@code count} of the split model PREFIX. */
@@ -194,7 +189,7 @@ public final class GGUFFile implements AutoCloseable {
         }
         Map<String, MetadataValue> metadata = new LinkedHashMap<>(f.metadata);
         metadata.putAll(overrides);
-        return new GGUFFile(f.path, f.arena, f.version, f.alignment, metadata, f.tensors, f.sections, f.partOf, f.parts, f.size);
+        return new GGUFFile(f.path, f.arena, f.version, f.alignment, metadata, f.tensors, f.locations, f.parts, f.size);
     }
 
     private static GGUFFile parse(Path path, Arena arena, MemorySegment mapping) {
@@ -283,14 +278,12 @@ public final class GGUFFile implements AutoCloseable {
                         + (end < 0 ? "(overflow)" : Long.toString(end)) + " but the file has " + mapping.byteSize());
             }
         }
-        MemorySegment section = mapping.asSlice(Math.min(dataStart, mapping.byteSize()));
-        Map<String, MemorySegment> sections = new HashMap<>();
-        Map<String, Integer> partOf = new HashMap<>();
+        Location here = new Location(mapping.asSlice(Math.min(dataStart, mapping.byteSize())), 0);
+        Map<String, Location> locations = new HashMap<>();
         for (String name : tensors.keySet()) {
-            sections.put(name, section);
-            partOf.put(name, 0);
+            locations.put(name, here);
         }
-        return new GGUFFile(path, arena, version, alignment, metadata, tensors, sections, partOf, List.of(path), mapping.byteSize());
+        return new GGUFFile(path, arena, version, alignment, metadata, tensors, locations, List.of(path), mapping.byteSize());
     }
 
     /** A name read from the file, quoted for a one-line message: control characters escaped, length capped. */
@@ -333,28 +326,22 @@ public final class GGUFFile implements AutoCloseable {
      */
     GGUFFile renamed(UnaryOperator<String> rename) {
         Map<String, GGUFTensorInfo> kept = new LinkedHashMap<>();
-        Map<String, MemorySegment> keptSections = new HashMap<>();
-        Map<String, Integer> keptParts = new HashMap<>();
+        Map<String, Location> keptLocations = new HashMap<>();
         for (GGUFTensorInfo t : tensors.values()) {
             String name = rename.apply(t.name());
             if (name != null) {
                 if (kept.put(name, new GGUFTensorInfo(name, t.shape(), t.type(), t.offset())) != null) {
                     throw new GGUFException(path, "two tensors would both be named " + quote(name));
                 }
-                keptSections.put(name, sections.get(t.name()));
-                keptParts.put(name, partOf.get(t.name()));
+                keptLocations.put(name, locations.get(t.name()));
             }
         }
-        return new GGUFFile(path, arena, version, alignment, metadata, kept, keptSections, keptParts, parts, size);
+        return new GGUFFile(path, arena, version, alignment, metadata, kept, keptLocations, parts, size);
     }
 
     /** The index in {@link #parts} of the file that holds the tensor. */
     public int part(GGUFTensorInfo t) {
-        Integer i = partOf.get(t.name());
-        if (i == null) {
-            throw new IllegalArgumentException("no tensor " + quote(t.name()) + " in " + path);
-        }
-        return i;
+        return location(t).part();
     }
 
     /** The files read: this one, or all the parts of a split model in order. */
@@ -385,11 +372,19 @@ public final class GGUFFile implements AutoCloseable {
 
     /** The tensor's bytes, a slice of the read-only mapping. */
     public MemorySegment data(GGUFTensorInfo t) {
-        MemorySegment section = sections.get(t.name());
-        if (section == null) {
+        return location(t).section().asSlice(t.offset(), t.byteSize());
+    }
+
+    private Location location(GGUFTensorInfo t) {
+        Location l = locations.get(t.name());
+        if (l == null) {
             throw new IllegalArgumentException("no tensor " + quote(t.name()) + " in " + path);
         }
-        return section.asSlice(t.offset(), t.byteSize());
+        return l;
+    }
+
+    /** The tensor data section of the file (part) that holds a tensor, and that part's index in {@link #parts}. */
+    private record Location(MemorySegment section, int part) {
     }
 
     public boolean has(String key) {
