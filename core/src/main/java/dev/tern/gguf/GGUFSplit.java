@@ -74,8 +74,7 @@ public final class GGUFSplit {
                 if (i == 0) {
                     w.putAll(src.metadata());
                 }
-                w.put(NO, MetadataValue.ofUInt16(i)).put(COUNT, MetadataValue.ofUInt16(count))
-                        .put(TENSORS, MetadataValue.ofInt32(src.tensors().size()));
+                markPart(w, i, count, src.tensors().size());
                 long bytes = 0;
                 for (GGUFTensorInfo t : groups.get(i)) {
                     w.copyTensor(src, t);
@@ -88,6 +87,11 @@ public final class GGUFSplit {
             }
             return parts;
         }
+    }
+
+    /** Sets the keys that make w's file part {@code no} (from 0) of {@code count} of a split model of {@code tensors} tensors, in gguf-split's types. */
+    static void markPart(GGUFWriter w, int no, int count, int tensors) {
+        w.put(NO, MetadataValue.ofUInt16(no)).put(COUNT, MetadataValue.ofUInt16(count)).put(TENSORS, MetadataValue.ofInt32(tensors));
     }
 
     /**

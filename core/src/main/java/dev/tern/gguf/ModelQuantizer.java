@@ -226,8 +226,7 @@ public final class ModelQuantizer {
             }
             if (count > 1) {
                 for (int i = 0; i < count; i++) {
-                    writers.get(i).put(GGUFSplit.NO, MetadataValue.ofUInt16(i)).put(GGUFSplit.COUNT, MetadataValue.ofUInt16(count))
-                            .put(GGUFSplit.TENSORS, MetadataValue.ofInt32(tensors.size()));
+                    GGUFSplit.markPart(writers.get(i), i, count, tensors.size());
                 }
             }
             List<Planned> plan = new ArrayList<>();
