@@ -161,14 +161,8 @@ public final class ImportanceMatrix {
      * contains one of {@code include} (when given), without those that contain one of {@code exclude}.
      */
     public ImportanceMatrix filter(List<String> include, List<String> exclude) {
-        Map<String, Entry> kept = new TreeMap<>();
-        entries.forEach((name, e) -> {
-            boolean in = include.isEmpty() || include.stream().anyMatch(name::contains);
-            if (in && exclude.stream().noneMatch(name::contains)) {
-                kept.put(name, e);
-            }
-        });
-        return new ImportanceMatrix(kept, datasets, chunkCount, chunkSize, legacy, source);
+        return renamed(name -> (include.isEmpty() || include.stream().anyMatch(name::contains))
+                && exclude.stream().noneMatch(name::contains) ? name : null);
     }
 
     /** The entries under new names ({@code rename} returns null to drop one), as for a model with layers pruned. */
