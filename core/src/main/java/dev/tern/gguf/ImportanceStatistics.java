@@ -5,8 +5,6 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * What llama-imatrix {@code --show-statistics} tells about an importance matrix, from each weight's
@@ -18,7 +16,6 @@ import java.util.regex.Pattern;
  * (similarity near 1) are the candidates for {@code tern quantize --prune-layers}.
  */
 public final class ImportanceStatistics {
-    private static final Pattern LAYER = Pattern.compile("blk\\.(\\d{1,9})\\.");
     private static final double ACTIVE = 1e-5;
 
     /** One weight's statistics; {@code cosSim} is NaN without a previous layer's. */
@@ -40,7 +37,7 @@ public final class ImportanceStatistics {
         List<Tensor> out = new ArrayList<>();
         means.forEach((name, e) -> {
             if (e.length > 0) {
-                int layer = layerOf(name);
+                int layer = LayerPruning.layerOf(name);
                 double[] prev = layer > 0 ? means.get(name.replaceFirst("blk\\.\\d+\\.", "blk." + (layer - 1) + ".")) : null;
                 out.add(of(name, layer, e, prev));
             }
@@ -113,23 +110,19 @@ public final class ImportanceStatistics {
 
     /** Mean squared input of each column of each matrix that saw any token. */
     private static double[] meanSquares(ImportanceMatrix.Entry e) {
-        int nmat = e.counts().length;
-        int cols = e.sumSquares().length / nmat;
-        List<Double> out = new ArrayList<>();
-        for (int m = 0; m < nmat; m++) {
+        int cols = e.cols();
+        int seen = 0;
+        for (float c : e.counts()) {
+            seen += c > 0 ? 1 : 0;
+        }
+        double[] out = new double[seen * cols];
+        int o = 0;
+        for (int m = 0; m < e.counts().length; m++) {
             float c = e.counts()[m];
-            if (c <= 0) {
-                continue;
-            }
-            for (int j = 0; j < cols; j++) {
-                out.add((double) e.sumSquares()[m * cols + j] / c);
+            for (int j = 0; c > 0 && j < cols; j++) {
+                out[o++] = (double) e.sumSquares()[m * cols + j] / c;
             }
         }
-        return out.stream().mapToDouble(Double::doubleValue).toArray();
-    }
-
-    private static int layerOf(String name) {
-        Matcher m = LAYER.matcher(name);
-        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+        return out;
     }
 }

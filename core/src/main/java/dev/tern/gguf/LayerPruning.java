@@ -30,6 +30,12 @@ public final class LayerPruning {
         this.pruned = sorted.stream().mapToInt(Integer::intValue).toArray();
     }
 
+    /** The block number in a tensor's name (blk.N.), or -1 when it names none. */
+    static int layerOf(String name) {
+        Matcher m = BLOCK.matcher(name);
+        return m.find() ? Integer.parseInt(m.group(1)) : -1;
+    }
+
     /** A tensor's name in the pruned model, or null when its block is left out. */
     public String rename(String name) {
         Matcher m = BLOCK.matcher(name);
