@@ -96,7 +96,7 @@ public final class TernServer implements AutoCloseable {
             c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
-                    e.getStatus() == 413 ? "invalid_request_error" : "server_error", e.getMessage(), null, null)));
+                    e.getStatus() < 500 ? "invalid_request_error" : "server_error", e.getMessage(), null, null)));
             c.routes.exception(Exception.class, (e, ctx) -> error(ctx, new ApiException(500, "server_error",
                     "internal error: " + e, null, null)));
             c.routes.error(404, ctx -> {

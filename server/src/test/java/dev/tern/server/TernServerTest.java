@@ -440,10 +440,10 @@ class TernServerTest {
         errorOf(noAuth);
         HttpResponse<String> route = post("/v1/nothing", "{}", true);
         assertEquals(404, route.statusCode());
-        errorOf(route);
+        assertEquals("invalid_request_error", errorOf(route).get("type").asText());
         HttpResponse<String> big = post("/v1/completions", "{\"prompt\": \"" + "a".repeat(70 * 1024) + "\"}", true);
         assertEquals(413, big.statusCode());
-        errorOf(big);
+        assertEquals("invalid_request_error", errorOf(big).get("type").asText());
         HttpResponse<String> tooLong = post("/v1/completions", "{\"prompt\": \"" + "Once upon a time. ".repeat(80) + "\"}", true);
         assertEquals(400, tooLong.statusCode());
         assertEquals("context_length_exceeded", errorOf(tooLong).get("code").asText());
