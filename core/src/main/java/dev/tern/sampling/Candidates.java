@@ -70,9 +70,16 @@ final class Candidates {
         size = n;
     }
 
-    /** Keeps the k best, sorted, without sorting everything: a bounded max-heap of keys, O(n log k). */
+    /**
+     * Keeps the k best, sorted, without sorting everything: a bounded max-heap of keys, O(n log k).
+     * A k of at least the size sorts them all, as llama.cpp's does: the draw's order depends on it.
+     */
     void topK(int k) {
-        if (k <= 0 || k >= size) {
+        if (k <= 0) {
+            return;
+        }
+        if (k >= size) {
+            sort();
             return;
         }
         long[] heap = keys;
@@ -128,18 +135,24 @@ final class Candidates {
 
     /** Softmax of the current logits into {@link #probs}, in float like llama.cpp. */
     void softmax() {
+        exps();
+        float sum = 0f;
+        for (int i = 0; i < size; i++) {
+            sum += probs[i];
+        }
+        for (int i = 0; i < size; i++) {
+            probs[i] /= sum;
+        }
+    }
+
+    /** probs[i] = exp(logit - the largest logit), in float, as llama.cpp's samplers compute them. */
+    private void exps() {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < size; i++) {
             max = Math.max(max, logits[i]);
         }
-        float sum = 0f;
         for (int i = 0; i < size; i++) {
-            float p = (float) Math.exp(logits[i] - max);
-            probs[i] = p;
-            sum += p;
-        }
-        for (int i = 0; i < size; i++) {
-            probs[i] /= sum;
+            probs[i] = (float) Math.exp(logits[i] - max);
         }
     }
 
@@ -179,6 +192,27 @@ final class Candidates {
             }
         }
         size = n; // order preserved, so a sorted array stays sorted
+    }
+
+    /**
+     * llama.cpp's dist sampler: the index of the candidate, in the present order, at which the
+     * running sum of exp(logit - max) (floats, summed in double) first reaches u times the total.
+     */
+    int draw(double u) {
+        exps();
+        double total = 0;
+        for (int i = 0; i < size; i++) {
+            total += probs[i];
+        }
+        double target = total * u;
+        double run = 0;
+        for (int i = 0; i < size; i++) {
+            run += probs[i];
+            if (run >= target) {
+                return i;
+            }
+        }
+        return size - 1;
     }
 
     void scale(float temperature) {

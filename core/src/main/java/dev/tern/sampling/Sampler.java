@@ -3,12 +3,13 @@ package dev.tern.sampling;
 import dev.tern.TernException;
 
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * Picks the next token from logits with llama.cpp's common sampler chain: logit biases,
  * repetition / frequency / presence penalties, then top-k, top-p, min-p, temperature, and a
- * seeded draw. Top-p and min-p see the logits before temperature, as in llama.cpp. A
+ * seeded draw. Top-p and min-p see the logits before temperature, as in llama.cpp. The draw is
+ * llama.cpp's too (its dist sampler on std::mt19937 with the seed's low 32 bits), so a seed picks
+ * the tokens llama.cpp picks with that seed wherever the two compute the same logits. A
  * temperature {@code <= 0} is greedy: the argmax after biases and penalties, ties to the lowest id.
  *
  * <p>Not thread-safe; one instance per generation stream.
@@ -18,7 +19,7 @@ public final class Sampler {
     private final int vocabSize;
     private final PenaltyHistory history;
     private final Candidates cand;
-    private final SplittableRandom rng;
+    private final Mt19937 rng;
     private final GrammarConstraint constraint;
     private float[] scratch;
 
@@ -45,7 +46,7 @@ public final class Sampler {
         this.vocabSize = vocabSize;
         this.history = new PenaltyHistory(vocabSize, config.repeatLastN());
         this.cand = new Candidates(vocabSize);
-        this.rng = new SplittableRandom(config.seed());
+        this.rng = new Mt19937(config.seed());
         this.constraint = constraint;
     }
 
@@ -59,15 +60,21 @@ public final class Sampler {
      * returns it. Overwrites {@code logits} with the penalised (and, if constrained, masked) logits.
      */
     public int sample(float[] logits) {
+        int token = pick(logits);
+        chosen(token);
+        return token;
+    }
+
+    /**
+     * The token {@link #sample} returns, without recording it: the caller records the token it
+     * keeps with {@link #chosen} (a test that follows another engine's tokens records those).
+     */
+    int pick(float[] logits) {
         applyBiasAndPenalties(logits);
         int token = draw(logits);
         if (constraint != null && !constraint.allows(token)) {
             constraint.mask(logits);
             token = draw(logits);
-        }
-        history.add(token);
-        if (constraint != null) {
-            constraint.accept(token);
         }
         return token;
     }
@@ -78,17 +85,7 @@ public final class Sampler {
             return argmax(logits);
         }
         filter(logits);
-        cand.softmax();
-        // Inverse CDF over the candidates; the last one absorbs rounding in the sum.
-        double u = rng.nextDouble();
-        double cum = 0;
-        for (int i = 0; i < cand.size; i++) {
-            cum += cand.probs[i];
-            if (u < cum) {
-                return cand.ids[i];
-            }
-        }
-        return cand.ids[cand.size - 1];
+        return cand.ids[cand.draw(rng.nextDouble())];
     }
 
     /**

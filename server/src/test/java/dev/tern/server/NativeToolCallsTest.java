@@ -574,8 +574,10 @@ class NativeToolCallsTest {
         String time = "{\"type\": \"function\", \"function\": {\"name\": \"get_time\", \"parameters\": {\"type\": \"object\","
                 + " \"properties\": {\"zone\": {\"type\": \"integer\"}}, \"required\": [\"zone\"], \"additionalProperties\": false}}}";
         try (LoopbackServer server = storiesServer(dir, SHORT_MISTRAL_ARGS)) {
-            HttpResponse<String> r = server.post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"Time?\"}],"
-                    + " \"tools\": [" + WEATHER + ", " + time + "], \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 3}", false);
+            ObjectNode body = (ObjectNode) Json.MAPPER.readTree("{\"messages\": [{\"role\": \"user\", \"content\": \"Time?\"}],"
+                    + " \"tools\": [" + WEATHER + ", " + time + "], \"tool_choice\": \"required\", \"max_tokens\": 200, \"seed\": 3}");
+            body.set("logit_bias", Json.MAPPER.valueToTree(Biases.quoteAndBrace(server.tern().tokenizer())._additionalProperties()));
+            HttpResponse<String> r = server.post("/v1/chat/completions", Json.write(body), false);
             assertEquals(200, r.statusCode(), r.body());
             JsonNode choice = Json.MAPPER.readTree(r.body()).path("choices").path(0);
             assertEquals("tool_calls", choice.path("finish_reason").asText(), r.body());
