@@ -64,9 +64,17 @@ final class PromptBuilder {
         }
         List<ChatMessage> list = new ArrayList<>();
         boolean afterToolResult = false;
-        for (JsonNode m : msgs) {
+        for (int i = 0; i < msgs.size(); i++) {
+            JsonNode m = msgs.get(i);
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
+            }
+            // Only an assistant's turn may go without content (it made tool calls instead), as OpenAI's API has it.
+            if (m.path("content").isMissingNode() || m.path("content").isNull()) {
+                if (!m.get("role").asText().equals("assistant")) {
+                    throw ApiException.badRequest("messages[" + i + "].content is required for a message of role '"
+                            + m.get("role").asText() + "'", "messages");
+                }
             }
             ChatMessage message = withReasoning(ToolCalls.historyMessage(m, content(m.get("content")), toolStyle), m);
             boolean toolResult = toolStyle == ToolCalls.Style.GENERIC && m.get("role").asText().equals("tool");

@@ -448,6 +448,9 @@ class TernServerTest {
         assertEquals(400, tooLong.statusCode());
         assertEquals("context_length_exceeded", errorOf(tooLong).get("code").asText());
         assertEquals(400, post("/v1/chat/completions", "{\"messages\": [], \"max_tokens\": 3}", true).statusCode());
+        HttpResponse<String> noContent = post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\"}], \"max_tokens\": 3}", true);
+        assertEquals(400, noContent.statusCode());
+        assertTrue(errorOf(noContent).get("message").asText().contains("messages[0].content"), noContent.body());
         assertEquals(400, post("/v1/chat/completions", "{\"messages\": [{\"role\":\"user\",\"content\":\"x\"}], \"n\": 0}", true).statusCode());
         HttpResponse<String> mixed = post("/v1/completions", "{\"prompt\": [\"a\", 5], \"max_tokens\": 2}", true);
         assertEquals(400, mixed.statusCode());
