@@ -5,6 +5,8 @@ import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -55,6 +57,18 @@ class ServeCommandsTest {
         Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "-5");
         assertEquals(1, r.exitCode(), r.err());
         assertEquals("tern: --port must be 0 to 65535, got -5", r.err().strip());
+    }
+
+    /** A taken address fails in one line before the warm-up (which would otherwise run its seconds first). */
+    @Test
+    void serveRefusesATakenPortBeforeWarmingUp() throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port",
+                    String.valueOf(taken.getLocalPort()), "--warmup", "30");
+            assertEquals(1, r.exitCode(), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().startsWith("tern: cannot listen on 127.0.0.1:" + taken.getLocalPort() + ": "), r.err());
+        }
     }
 
     @Test
