@@ -93,8 +93,6 @@ final class BenchCommand implements Callable<Integer> {
             err.println("note: this JVM does not align arrays to cache lines (-XX:ObjectAlignmentInBytes=64, as ./tern "
                     + "passes): batched matmuls run slower than they can");
         }
-        double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
-        err.printf("memory read bandwidth with %d threads: %.1f GB/s%n", threads, bw / 1e9);
         int maxDepth = depths.stream().mapToInt(Integer::intValue).max().orElse(0);
         int maxLen = Math.max(prompts.stream().mapToInt(Integer::intValue).max().orElse(0),
                 gens.stream().mapToInt(Integer::intValue).max().orElse(0));
@@ -106,6 +104,9 @@ final class BenchCommand implements Callable<Integer> {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());
             }
+            // Measured once the model has loaded: a missing or corrupt file fails before these seconds.
+            double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
+            err.printf("memory read bandwidth with %d threads: %.1f GB/s%n", threads, bw / 1e9);
             BenchRunner runner = new BenchRunner(tern, threads, reps, bw, warmUpSeconds);
             if (speculation.enabled()) {
                 speculative(tern, runner, out, err);
