@@ -31,7 +31,8 @@ final class SamplingOptions {
     @Option(names = "--presence-penalty", description = "Presence penalty, 0 = off (default: ${DEFAULT-VALUE})")
     float presencePenalty = D.presencePenalty();
 
-    @Option(names = {"-s", "--seed"}, description = "Random seed (default: random)")
+    @Option(names = {"-s", "--seed"}, description = "Seed of the draws, as llama.cpp's: the same seed draws the tokens"
+            + " llama.cpp draws where the logits agree (default: random)")
     Long seed;
 
     SamplerConfig config() {
