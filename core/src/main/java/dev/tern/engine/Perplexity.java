@@ -69,12 +69,13 @@ public final class Perplexity {
 
     /** Fails with a one-line message unless the tokens make two chunks of ctx, as llama-perplexity requires. */
     public static void requireChunks(int[] tokens, int ctx) {
+        // Worded for every tool on this chunk loop (perplexity, KL divergence, imatrix).
         if (ctx < 3) {
-            throw new TernException("perplexity needs a context of at least 3 tokens, got " + ctx);
+            throw new TernException("the chunks need a context of at least 3 tokens, got " + ctx);
         }
         if (tokens.length < 2 * ctx) {
-            throw new TernException("perplexity needs at least " + 2 * ctx + " tokens for a context of " + ctx
-                    + ", the text has " + tokens.length);
+            throw new TernException("the text must have at least " + 2 * ctx + " tokens (two chunks of the context of " + ctx
+                    + "), it has " + tokens.length);
         }
     }
 

@@ -62,7 +62,7 @@ class PerplexityTest {
         ModelConfig c = TinyModel.config(16, 32, 1, 2, 1, 23, RopeStyle.NORMAL, 8, 1f);
         TernException e = assertThrows(TernException.class,
                 () -> Perplexity.perplexity(TinyModel.random(c, 1, false), new int[15], 8));
-        assertEquals("perplexity needs at least 16 tokens for a context of 8, the text has 15", e.getMessage());
+        assertEquals("the text must have at least 16 tokens (two chunks of the context of 8), it has 15", e.getMessage());
     }
 
 }
