@@ -18,10 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -180,22 +177,12 @@ final class ServeCommand implements Callable<Integer> {
         /** After {@link #config} (so that bad options fail at once): warms up, saying so on {@code err}, then serves. */
         TernServer start(Tern tern, ServerConfig config, PrintWriter err) {
             if (warmup > 0) {
-                requireFreePort(config);
+                TernServer.requireFreeAddress(config);
                 err.printf(Locale.ROOT, "tern: warming up for %.3g s before listening (--warmup 0 to skip)%n", warmup);
                 err.flush();
                 tern.warmUp(warmup);
             }
             return TernServer.start(tern, config);
-        }
-
-        /** Fails now, rather than after the warm-up, when the address is taken (the server binds it again at once). */
-        private static void requireFreePort(ServerConfig config) {
-            try (ServerSocket probe = new ServerSocket()) {
-                probe.setReuseAddress(true);
-                probe.bind(new InetSocketAddress(config.host(), config.port()));
-            } catch (IOException e) {
-                throw new TernException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage());
-            }
         }
 
         /** Closes the draft model that {@link #config} loaded, if any. */

@@ -69,15 +69,15 @@ final class PromptBuilder {
             if (!m.isObject() || !m.path("role").isTextual()) {
                 throw ApiException.badRequest("each message needs a string role", "messages");
             }
+            String role = m.get("role").asText();
             // Only an assistant's turn may go without content (it made tool calls instead), as OpenAI's API has it.
-            if (m.path("content").isMissingNode() || m.path("content").isNull()) {
-                if (!m.get("role").asText().equals("assistant")) {
-                    throw ApiException.badRequest("messages[" + i + "].content is required for a message of role '"
-                            + m.get("role").asText() + "'", "messages");
-                }
+            boolean noContent = m.path("content").isMissingNode() || m.path("content").isNull();
+            if (noContent && !role.equals("assistant")) {
+                throw ApiException.badRequest("messages[" + i + "].content is required for a message of role '" + role + "'",
+                        "messages");
             }
             ChatMessage message = withReasoning(ToolCalls.historyMessage(m, content(m.get("content")), toolStyle), m);
-            boolean toolResult = toolStyle == ToolCalls.Style.GENERIC && m.get("role").asText().equals("tool");
+            boolean toolResult = toolStyle == ToolCalls.Style.GENERIC && role.equals("tool");
             if (toolResult && afterToolResult) {
                 // Several tool results in a row become one user turn, as templates expect turns to alternate.
                 message = new ChatMessage(message.role(), list.removeLast().content() + "\n" + message.content());

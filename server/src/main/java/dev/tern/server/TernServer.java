@@ -12,6 +12,9 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
@@ -115,9 +118,26 @@ public final class TernServer implements AutoCloseable {
             s.app.start();
         } catch (RuntimeException e) {
             s.scheduler.close();
-            throw new dev.tern.TernException("cannot listen on " + config.host() + ":" + config.port() + ": " + e.getMessage());
+            throw cannotListen(config, e.getMessage());
         }
         return s;
+    }
+
+    /**
+     * Fails with {@link #start}'s one-line error when the config's address cannot be bound now: for
+     * a caller with seconds of work (a warm-up) before it starts the server.
+     */
+    public static void requireFreeAddress(ServerConfig config) {
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.setReuseAddress(true);
+            probe.bind(new InetSocketAddress(config.host(), config.port()));
+        } catch (IOException e) {
+            throw cannotListen(config, e.getMessage());
+        }
+    }
+
+    private static dev.tern.TernException cannotListen(ServerConfig config, String reason) {
+        return new dev.tern.TernException("cannot listen on " + config.host() + ":" + config.port() + ": " + reason);
     }
 
     /** The port it listens on (the chosen one when the config asked for 0). */
