@@ -346,7 +346,7 @@ public final class Scheduler implements AutoCloseable {
      * when there is nothing to verify.
      */
     private Proposal propose(ScheduledRequest r, int room) {
-        if (speculation == null) {
+        if (speculation == null || !r.request.sampling().allowsSpeculation()) {
             return null;
         }
         if (r.lengths == null) {

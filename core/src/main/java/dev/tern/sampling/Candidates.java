@@ -215,9 +215,183 @@ final class Candidates {
         return size - 1;
     }
 
+    /**
+     * llama.cpp's temperature: logits divided by it; at or below zero only the first largest logit
+     * stays finite (dynamic temperature can reach zero).
+     */
     void scale(float temperature) {
+        if (temperature <= 0f) {
+            int best = 0;
+            for (int i = 1; i < size; i++) {
+                if (logits[i] > logits[best]) {
+                    logits[best] = Float.NEGATIVE_INFINITY;
+                    best = i;
+                } else {
+                    logits[i] = Float.NEGATIVE_INFINITY;
+                }
+            }
+            return;
+        }
         for (int i = 0; i < size; i++) {
             logits[i] /= temperature;
         }
+    }
+
+    /**
+     * llama.cpp's temperature with a dynamic range: from {@code temperature - range} (not below 0)
+     * to {@code temperature + range}, by the candidates' entropy over its largest possible value
+     * raised to {@code exponent}.
+     */
+    void scale(float temperature, float range, float exponent) {
+        if (range <= 0f) {
+            scale(temperature);
+            return;
+        }
+        if (size <= 1) {
+            return;
+        }
+        float lowest = Math.max(0f, temperature - range);
+        float highest = temperature + range;
+        float maxEntropy = -(float) Math.log(1f / size);
+        sort();
+        softmax();
+        float entropy = 0f;
+        for (int i = 0; i < size; i++) {
+            float p = probs[i];
+            if (p > 0f) {
+                entropy -= p * (float) Math.log(p);
+            }
+        }
+        scale(lowest + (highest - lowest) * (float) Math.pow(entropy / maxEntropy, exponent));
+    }
+
+    /**
+     * llama.cpp's top-n-sigma: logits more than n standard deviations (of the finite logits) below
+     * the largest become -inf; the order and size stay.
+     */
+    void topNSigma(float n) {
+        if (n <= 0f || size <= 1) {
+            return;
+        }
+        float max = logits[0];
+        float sum = 0f;
+        int valid = 0;
+        for (int i = 0; i < size; i++) {
+            if (logits[i] != Float.NEGATIVE_INFINITY) {
+                max = Math.max(max, logits[i]);
+                sum += logits[i];
+                valid++;
+            }
+        }
+        float mean = valid > 0 ? sum / valid : 0f;
+        float acc = 0f;
+        for (int i = 0; i < size; i++) {
+            if (logits[i] != Float.NEGATIVE_INFINITY) {
+                // llama.cpp squares in double (pow) and adds into a float.
+                double d = logits[i] - mean;
+                acc = (float) (acc + d * d);
+            }
+        }
+        float std = valid > 0 ? (float) Math.sqrt(acc / valid) : 0f;
+        float floor = max - n * std;
+        for (int i = 0; i < size; i++) {
+            if (logits[i] < floor) {
+                logits[i] = Float.NEGATIVE_INFINITY;
+            }
+        }
+    }
+
+    /**
+     * llama.cpp's locally typical sampling: the candidates ordered by how far their surprise is from
+     * the entropy, cut after the first whose running mass exceeds p. Leaves them in that order
+     * (unsorted), which is the order the draw walks. A zero probability counts nothing towards the
+     * entropy here, where llama.cpp's 0·log 0 makes it NaN.
+     */
+    void typical(float p) {
+        if (p >= 1f) {
+            return;
+        }
+        sort();
+        softmax();
+        float entropy = 0f;
+        for (int i = 0; i < size; i++) {
+            if (probs[i] > 0f) {
+                entropy += -probs[i] * (float) Math.log(probs[i]);
+            }
+        }
+        // Scores are non-negative, so their bits sort as they do; the index breaks ties, as a stable sort.
+        for (int i = 0; i < size; i++) {
+            float score = Math.abs(-(float) Math.log(probs[i]) - entropy);
+            keys[i] = ((long) Float.floatToIntBits(score) << 32) | i;
+        }
+        Arrays.sort(keys, 0, size);
+        int kept = size;
+        float cum = 0f;
+        for (int i = 0; i < size; i++) {
+            cum += probs[(int) keys[i]];
+            if (cum > p) {
+                kept = i + 1;
+                break;
+            }
+        }
+        int[] oldIds = Arrays.copyOf(ids, size);
+        float[] oldLogits = Arrays.copyOf(logits, size);
+        float[] oldProbs = Arrays.copyOf(probs, size);
+        for (int i = 0; i < kept; i++) {
+            int from = (int) keys[i];
+            ids[i] = oldIds[from];
+            logits[i] = oldLogits[from];
+            probs[i] = oldProbs[from];
+        }
+        size = kept;
+        sorted = false;
+    }
+
+    /**
+     * XTC's cut (the caller has drawn its chance): every candidate at or above the threshold's
+     * probability but the least likely of them goes, when at least two reach it.
+     */
+    void excludeTopChoices(float threshold) {
+        sort();
+        softmax();
+        int last = 0;
+        for (int i = 0; i < size; i++) {
+            if (probs[i] >= threshold) {
+                last = i;
+            } else {
+                break;
+            }
+        }
+        if (last > 0) {
+            int n = size - last;
+            System.arraycopy(ids, last, ids, 0, n);
+            System.arraycopy(logits, last, logits, 0, n);
+            System.arraycopy(probs, last, probs, 0, n);
+            size = n;
+        }
+    }
+
+    /**
+     * libstdc++'s {@code std::discrete_distribution} over the current probabilities, as llama.cpp's
+     * Mirostat draws: weights normalised in double, the first running sum reaching a uniform double.
+     * Fewer than two candidates take the first without a draw, as libstdc++ does.
+     */
+    int drawDiscrete(Mt19937 rng) {
+        if (size < 2) {
+            return 0;
+        }
+        double total = 0;
+        for (int i = 0; i < size; i++) {
+            total += probs[i];
+        }
+        double u = rng.nextDouble();
+        double run = 0;
+        for (int i = 0; i < size - 1; i++) {
+            run += probs[i] / total;
+            if (run >= u) {
+                return i;
+            }
+        }
+        return size - 1;
     }
 }

@@ -45,6 +45,15 @@ final class Mt19937 {
         return r >= 1.0 ? Math.nextDown(1.0) : r;
     }
 
+    /**
+     * A float in [0, 1) as libstdc++'s {@code uniform_real_distribution<float>(0, 1)} makes it (XTC's
+     * draw): one output rounded to a float and scaled by 2^-32.
+     */
+    float nextFloat() {
+        float r = (float) nextUnsigned() / 4294967296f;
+        return r >= 1f ? Math.nextDown(1f) : r;
+    }
+
     private void twist() {
         for (int i = 0; i < N; i++) {
             int y = (mt[i] & 0x80000000) | (mt[(i + 1) % N] & 0x7fffffff);

@@ -5,12 +5,14 @@ import dev.tern.TernException;
 import java.util.Map;
 
 /**
- * Picks the next token from logits with llama.cpp's common sampler chain: logit biases,
- * repetition / frequency / presence penalties, then top-k, top-p, min-p, temperature, and a
- * seeded draw. Top-p and min-p see the logits before temperature, as in llama.cpp. The draw is
- * llama.cpp's too (its dist sampler on std::mt19937 with the seed's low 32 bits), so a seed picks
- * the tokens llama.cpp picks with that seed wherever the two compute the same logits. A
- * temperature {@code <= 0} is greedy: the argmax after biases and penalties, ties to the lowest id.
+ * Picks the next token from logits with llama.cpp's common sampler chain, in its default order:
+ * logit biases, repetition / frequency / presence penalties, top-n-sigma, top-k, typical-p,
+ * top-p, min-p, XTC, (dynamic) temperature, and a seeded draw; or, with Mirostat, logit biases,
+ * temperature and Mirostat alone. The filters see the logits before temperature, as in
+ * llama.cpp. The draws are llama.cpp's too (its dist sampler, and XTC's and Mirostat's, each on
+ * its own std::mt19937 with the seed's low 32 bits), so a seed picks the tokens llama.cpp picks
+ * with that seed wherever the two compute the same logits. A temperature {@code <= 0} is greedy:
+ * the argmax after biases and penalties, ties to the lowest id.
  *
  * <p>Not thread-safe; one instance per generation stream.
  */
@@ -20,7 +22,12 @@ public final class Sampler {
     private final PenaltyHistory history;
     private final Candidates cand;
     private final Mt19937 rng;
+    /** XTC's own generator: llama.cpp seeds one per sampler. */
+    private final Mt19937 xtcRng;
+    private final Mirostat mirostat;
     private final GrammarConstraint constraint;
+    /** XTC's decision for the token being drawn (null: not drawn yet), kept for a constraint's second draw. */
+    private Boolean xtcCut;
     private float[] scratch;
 
     /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
@@ -47,6 +54,9 @@ public final class Sampler {
         this.history = new PenaltyHistory(vocabSize, config.repeatLastN());
         this.cand = new Candidates(vocabSize);
         this.rng = new Mt19937(config.seed());
+        this.xtcRng = new Mt19937(config.seed());
+        AdvancedSampling a = config.advanced();
+        this.mirostat = a.mirostat() == 0 ? null : new Mirostat(a.mirostat(), a.mirostatTau(), a.mirostatEta(), vocabSize);
         this.constraint = constraint;
     }
 
@@ -71,6 +81,7 @@ public final class Sampler {
      */
     int pick(float[] logits) {
         applyBiasAndPenalties(logits);
+        xtcCut = null;
         int token = draw(logits);
         if (constraint != null && !constraint.allows(token)) {
             constraint.mask(logits);
@@ -79,12 +90,30 @@ public final class Sampler {
         return token;
     }
 
-    /** The chain after the penalties: greedy, or filters and a seeded draw. */
+    /** The chain after the penalties: greedy, Mirostat, or filters and a seeded draw. */
     private int draw(float[] logits) {
         if (config.temperature() <= 0f) {
             return argmax(logits);
         }
-        filter(logits);
+        if (mirostat != null) {
+            cand.fill(logits);
+            cand.scale(config.temperature());
+            return cand.ids[mirostat.draw(cand, rng)];
+        }
+        truncate(logits);
+        AdvancedSampling a = config.advanced();
+        // XTC draws its chance whenever it could cut, whether or not it then does, as llama.cpp's; but once
+        // per token: llama.cpp draws again for a constraint's second draw, and its two generators of one
+        // seed then make that chance follow the first draw, so no fixed distribution describes the token.
+        if (a.xtcOn() && cand.size >= 2) {
+            if (xtcCut == null) {
+                xtcCut = xtcRng.nextFloat() <= a.xtcProbability();
+            }
+            if (xtcCut) {
+                cand.excludeTopChoices(a.xtcThreshold());
+            }
+        }
+        cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
         return cand.ids[cand.draw(rng.nextDouble())];
     }
 
@@ -117,11 +146,15 @@ public final class Sampler {
      * one entry per vocabulary token, zero for filtered or refused tokens; one-hot when greedy.
      * With a constraint, sample draws from the filtered distribution and, when it draws a refused
      * token, again from the filtered masked one: so this is the first with its refused tokens'
-     * mass R removed, plus R times the second. Does not modify {@code logits}, the history, the
-     * constraint or the random state.
+     * mass R removed, plus R times the second. XTC's cut enters with its probability. Does not
+     * modify {@code logits}, the history, the constraint or the random state. Not for Mirostat,
+     * whose state follows each drawn token ({@link SamplerConfig#allowsSpeculation}).
      */
     public float[] probabilities(float[] logits) {
         checkLength(logits);
+        if (mirostat != null && config.temperature() > 0f) {
+            throw new IllegalStateException("Mirostat's distribution depends on the tokens drawn; it has no fixed probabilities");
+        }
         if (scratch == null) {
             scratch = new float[vocabSize];
         }
@@ -143,32 +176,79 @@ public final class Sampler {
             masked = scratch.clone();
             constraint.mask(masked);
         }
-        filter(scratch);
-        cand.softmax();
+        AdvancedSampling a = config.advanced();
+        truncate(scratch);
+        // XTC decides once per token when the first draw's candidates let it; else the second draw's may.
+        double cut = a.xtcOn() && cand.size >= 2 ? a.xtcProbability() : 0;
+        double[] sum = new double[vocabSize];
+        add(sum, scratch, masked, false, 1 - cut, cut == 0);
+        add(sum, scratch, masked, true, cut, false);
+        for (int id = 0; id < vocabSize; id++) {
+            out[id] = (float) sum[id];
+        }
+        return out;
+    }
+
+    /**
+     * Adds w times the distribution of a token drawn with XTC's decision {@code cut}: the first
+     * draw's allowed tokens, and its refused mass times the second draw's distribution over the
+     * masked logits (with a fresh XTC decision if {@code secondDecides}).
+     */
+    private void add(double[] sum, float[] logits, float[] masked, boolean cut, double w, boolean secondDecides) {
+        if (w == 0) {
+            return;
+        }
+        chain(logits, cut);
         double refused = 0;
         for (int i = 0; i < cand.size; i++) {
             int id = cand.ids[i];
             if (masked != null && masked[id] == Float.NEGATIVE_INFINITY) {
                 refused += cand.probs[i];
             } else {
-                out[id] = cand.probs[i];
+                sum[id] += w * cand.probs[i];
             }
         }
         if (refused > 0) {
-            filter(masked);
-            cand.softmax();
-            for (int i = 0; i < cand.size; i++) {
-                out[cand.ids[i]] += (float) (refused * cand.probs[i]);
+            double secondCut = cut ? 1 : 0;
+            if (secondDecides) {
+                truncate(masked);
+                secondCut = config.advanced().xtcOn() && cand.size >= 2 ? config.advanced().xtcProbability() : 0;
             }
+            addChain(sum, masked, false, w * refused * (1 - secondCut));
+            addChain(sum, masked, true, w * refused * secondCut);
         }
-        return out;
     }
 
-    /** Logit biases first (llama.cpp's order), then the repetition penalties. */
+    /** Adds w times the chain's distribution over these logits, with or without XTC's cut. */
+    private void addChain(double[] sum, float[] logits, boolean cut, double w) {
+        if (w == 0) {
+            return;
+        }
+        chain(logits, cut);
+        for (int i = 0; i < cand.size; i++) {
+            sum[cand.ids[i]] += w * cand.probs[i];
+        }
+    }
+
+    /** Leaves the chain's candidates and their probabilities in {@link #cand}, with or without XTC's cut. */
+    private void chain(float[] logits, boolean cut) {
+        AdvancedSampling a = config.advanced();
+        truncate(logits);
+        if (cut && cand.size >= 2) {
+            cand.excludeTopChoices(a.xtcThreshold());
+        }
+        cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
+        cand.softmax();
+    }
+
+    /** Logit biases first (llama.cpp's order), then the repetition penalties (none in Mirostat's chain). */
     private void applyBiasAndPenalties(float[] logits) {
         checkLength(logits);
         for (Map.Entry<Integer, Float> e : config.logitBias().entrySet()) {
             logits[e.getKey()] += e.getValue();
+        }
+        if (mirostat != null) {
+            return;
         }
         float repeat = config.repeatPenalty();
         float freq = config.frequencyPenalty();
@@ -179,12 +259,15 @@ public final class Sampler {
         history.apply(logits, repeat, freq, presence);
     }
 
-    private void filter(float[] logits) {
+    /** The filters before XTC and the temperature, in llama.cpp's order. */
+    private void truncate(float[] logits) {
+        AdvancedSampling a = config.advanced();
         cand.fill(logits);
+        cand.topNSigma(a.topNSigma());
         cand.topK(config.topK());
+        cand.typical(a.typicalP());
         cand.topP(config.topP());
         cand.minP(config.minP());
-        cand.scale(config.temperature());
     }
 
     private static int argmax(float[] logits) {

@@ -18,10 +18,12 @@ import java.util.Map;
  * @param seed             seed of the random generator; the same seed and logits give the same tokens
  * @param logitBias        added to the logits of these token ids before anything else (OpenAI's
  *                         {@code logit_bias}; -100 all but bans a token, 100 all but forces it)
+ * @param advanced         llama.cpp's other samplers (typical-p, top-n-sigma, XTC, dynamic
+ *                         temperature, Mirostat); {@link AdvancedSampling#NONE} leaves them out
  */
 public record SamplerConfig(float temperature, int topK, float topP, float minP,
                             float repeatPenalty, int repeatLastN, float frequencyPenalty, float presencePenalty,
-                            long seed, Map<Integer, Float> logitBias) {
+                            long seed, Map<Integer, Float> logitBias, AdvancedSampling advanced) {
 
     /** The seed {@link #defaults()} uses, so that runs are reproducible unless a seed is chosen. */
     public static final long DEFAULT_SEED = 0xFFFFFFFFL;
@@ -48,6 +50,16 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
             }
         }
         logitBias = Map.copyOf(logitBias);
+        if (advanced == null) {
+            throw new IllegalArgumentException("advanced sampling settings are required (AdvancedSampling.NONE: none)");
+        }
+    }
+
+    /** Without llama.cpp's other samplers. */
+    public SamplerConfig(float temperature, int topK, float topP, float minP, float repeatPenalty, int repeatLastN,
+                         float frequencyPenalty, float presencePenalty, long seed, Map<Integer, Float> logitBias) {
+        this(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty, presencePenalty, seed, logitBias,
+                AdvancedSampling.NONE);
     }
 
     /** Without logit biases. */
@@ -69,12 +81,23 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
     /** This configuration with another seed. */
     public SamplerConfig withSeed(long newSeed) {
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
-                frequencyPenalty, presencePenalty, newSeed, logitBias);
+                frequencyPenalty, presencePenalty, newSeed, logitBias, advanced);
     }
 
     /** This configuration with these logit biases instead. */
     public SamplerConfig withLogitBias(Map<Integer, Float> bias) {
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
-                frequencyPenalty, presencePenalty, seed, bias);
+                frequencyPenalty, presencePenalty, seed, bias, advanced);
+    }
+
+    /** This configuration with llama.cpp's other samplers set so. */
+    public SamplerConfig withAdvanced(AdvancedSampling settings) {
+        return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN,
+                frequencyPenalty, presencePenalty, seed, logitBias, settings);
+    }
+
+    /** Mirostat's chain has no place for speculative verification: its state follows each drawn token's surprise. */
+    public boolean allowsSpeculation() {
+        return advanced.mirostat() == 0 || temperature <= 0f;
     }
 }

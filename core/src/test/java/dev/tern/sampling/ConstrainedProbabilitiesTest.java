@@ -6,12 +6,14 @@ import org.junit.jupiter.api.Test;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@link Sampler#probabilities} under a constraint is the distribution {@link Sampler#sample}
  * draws from (speculative verification relies on it): checked by drawing many samples, each from
- * a fresh sampler of its own seed, against it with a chi-square test.
+ * a fresh sampler of its own seed, against it with a chi-square test; also with llama.cpp's other
+ * samplers, where XTC's cut enters the distribution with its chance.
  */
 class ConstrainedProbabilitiesTest {
 
@@ -22,14 +24,21 @@ class ConstrainedProbabilitiesTest {
         TextPattern pattern = TextPattern.regex("[a-m ][a-z ]*");
         int n = tokenizer.vocabSize();
         SplittableRandom rnd = new SplittableRandom(21);
+        SamplerConfig plain = new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, 0);
         for (SamplerConfig config : new SamplerConfig[]{
                 new SamplerConfig(0.9f, 40, 0.95f, 0f, 1f, 64, 0f, 0f, 0),
-                new SamplerConfig(1.3f, 0, 1f, 0.02f, 1f, 64, 0f, 0f, 0)}) {
+                new SamplerConfig(1.3f, 0, 1f, 0.02f, 1f, 64, 0f, 0f, 0),
+                plain.withAdvanced(new AdvancedSampling(1f, -1f, 0.5f, 0.05f, 0f, 1f, 0, 5f, 0.1f)),
+                plain.withAdvanced(new AdvancedSampling(0.8f, 2f, 0.3f, 0.03f, 0.4f, 1.5f, 0, 5f, 0.1f))}) {
             float[] logits = new float[n];
             for (int i = 0; i < n; i++) {
                 logits[i] = (float) rnd.nextGaussian() * 2.5f;
             }
             float[] q = new Sampler(config, n, new GrammarConstraint(vocab, pattern)).probabilities(logits);
+            if (!config.advanced().equals(AdvancedSampling.NONE)) {
+                float[] without = new Sampler(plain, n, new GrammarConstraint(vocab, pattern)).probabilities(logits);
+                assertFalse(java.util.Arrays.equals(q, without), "the samplers change this distribution: " + config.advanced());
+            }
             double total = 0;
             GrammarConstraint check = new GrammarConstraint(vocab, pattern);
             for (int id = 0; id < n; id++) {

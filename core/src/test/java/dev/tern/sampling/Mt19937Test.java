@@ -44,4 +44,18 @@ class Mt19937Test {
         }
         assertEquals(0.95370783634930867, h.nextDouble(), 0.0);
     }
+
+    /** std::uniform_real_distribution&lt;float&gt;(0, 1) on std::mt19937(42), and on (4294967295) after 500 draws. */
+    @Test
+    void uniformFloatsAsLibstdcxx() {
+        Mt19937 g = new Mt19937(42);
+        assertEquals(0.37454012f, g.nextFloat(), 0f);
+        assertEquals(0.796543002f, g.nextFloat(), 0f);
+        assertEquals(0.95071429f, g.nextFloat(), 0f);
+        Mt19937 h = new Mt19937(4294967295L);
+        for (int i = 0; i < 500; i++) {
+            h.nextFloat();
+        }
+        assertEquals(0.912676632f, h.nextFloat(), 0f);
+    }
 }

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,23 +22,26 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * tokens llama.cpp's sampler chain drew (200 per case; the resource file says how they were
  * made). The cases cover the default chain, no filter at all (candidates in id order), top-p
  * alone, top-k of at least the vocabulary (a full sort, with and without top-p), unsorted min-p,
- * and the penalties.
+ * the penalties, and each of llama.cpp's other samplers alone and together: typical-p (whose
+ * order the draw walks), top-n-sigma, XTC (its own generator), dynamic temperature, and
+ * Mirostat 1 and 2 (their own chain and draw).
  * <p>
  * The model is fed llama.cpp's tokens and each step's draw is compared, every token (llama.cpp's)
  * recorded in the penalty history: one draw per step keeps both generators in step whatever is
- * drawn. The two engines' logits differ in the last bits (and Tern's own a little between its
- * interpreted and compiled kernels: the Vector API adds a vector's lanes in another order
- * before the JIT compiles it), so where two candidates' logits nearly tie their order can differ
- * and so the token: of the 1,800 steps here one or two may. A different generator, draw or
- * chain would miss a large share of them.
+ * drawn. The two engines' logits differ in the last bits (stories260K's by up to 2·10⁻³; and
+ * Tern's own a little between its interpreted and compiled kernels: the Vector API adds a
+ * vector's lanes in another order before the JIT compiles it), so where a candidate sits at a
+ * filter's bound or the draw lands at the edge of one, the token can differ: of the 4,600 steps
+ * here about ten do, never more than two in one case so far. A different generator, draw or
+ * chain misses far more: leaving out the sampler a case is about misses 25 to 95 of its 200.
  */
 class SeededSamplingReferenceTest {
-    private static final int ALLOWED_MISSES = 2;
+    private static final int ALLOWED_MISSES = 4;
 
     record Case(String model, String prompt, SamplerConfig config, int[] ids) {
         @Override
         public String toString() {
-            return model + " '" + prompt + "' seed " + config.seed();
+            return model + " '" + prompt + "' seed " + config.seed() + (config.advanced().equals(AdvancedSampling.NONE) ? "" : " " + config.advanced());
         }
     }
 
@@ -52,10 +56,13 @@ class SeededSamplingReferenceTest {
 
     private static Case parse(String line) {
         String[] f = line.split("\\|");
+        AdvancedSampling advanced = new AdvancedSampling(Float.parseFloat(f[11]), Float.parseFloat(f[12]), Float.parseFloat(f[13]),
+                Float.parseFloat(f[14]), Float.parseFloat(f[15]), Float.parseFloat(f[16]), Integer.parseInt(f[17]),
+                Float.parseFloat(f[18]), Float.parseFloat(f[19]));
         SamplerConfig config = new SamplerConfig(Float.parseFloat(f[3]), Integer.parseInt(f[4]), Float.parseFloat(f[5]),
                 Float.parseFloat(f[6]), Float.parseFloat(f[7]), Integer.parseInt(f[8]), Float.parseFloat(f[9]),
-                Float.parseFloat(f[10]), Long.parseLong(f[2]));
-        return new Case(f[0], f[1], config, Arrays.stream(f[11].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
+                Float.parseFloat(f[10]), Long.parseLong(f[2]), Map.of(), advanced);
+        return new Case(f[0], f[1], config, Arrays.stream(f[20].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
     }
 
     private static Path model(String file) {

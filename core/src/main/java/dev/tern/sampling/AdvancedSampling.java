@@ -1,0 +1,57 @@
+package dev.tern.sampling;
+
+import dev.tern.TernException;
+
+/**
+ * The rest of llama.cpp's common sampler chain, each off by default, with llama.cpp's meanings
+ * and defaults (llama-cli's flags and llama-server's request fields of the same names).
+ *
+ * @param typicalP         locally typical sampling: keep the tokens whose surprise is closest to
+ *                         the entropy until their mass exceeds p; {@code >= 1} disables
+ * @param topNSigma        keep tokens whose logit is within n standard deviations of the largest;
+ *                         {@code <= 0} disables
+ * @param xtcProbability   chance of excluding the top choices at a step (XTC); 0 disables
+ * @param xtcThreshold     XTC removes every token above this probability but the least likely of
+ *                         them; above 0.5 disables
+ * @param dynatempRange    dynamic temperature: the temperature moves within ± this range with the
+ *                         entropy of the candidates; 0 disables
+ * @param dynatempExponent how the normalised entropy maps onto that range (1: linearly)
+ * @param mirostat         0 off, 1 Mirostat, 2 Mirostat 2.0: the chain is then temperature and
+ *                         Mirostat only (no penalties or other filters), as in llama.cpp
+ * @param mirostatTau      Mirostat's target surprise (entropy)
+ * @param mirostatEta      Mirostat's learning rate
+ */
+public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbability, float xtcThreshold,
+                               float dynatempRange, float dynatempExponent,
+                               int mirostat, float mirostatTau, float mirostatEta) {
+
+    /** Everything off: the chain of top-k, top-p, min-p and temperature alone. */
+    public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f);
+
+    public AdvancedSampling {
+        if (!(typicalP >= 0f)) {
+            throw new TernException("typical-p must be a non-negative number, got " + typicalP);
+        }
+        if (Float.isNaN(topNSigma) || Float.isInfinite(topNSigma)) {
+            throw new TernException("top-n-sigma must be a finite number, got " + topNSigma);
+        }
+        if (!(xtcProbability >= 0f && xtcProbability <= 1f) || !(xtcThreshold >= 0f && xtcThreshold <= 1f)) {
+            throw new TernException("XTC probability and threshold must be in [0, 1], got " + xtcProbability + " and " + xtcThreshold);
+        }
+        if (!(dynatempRange >= 0f) || Float.isInfinite(dynatempRange) || !(dynatempExponent >= 0f) || Float.isInfinite(dynatempExponent)) {
+            throw new TernException("dynamic temperature range and exponent must be finite and non-negative, got "
+                    + dynatempRange + " and " + dynatempExponent);
+        }
+        if (mirostat < 0 || mirostat > 2) {
+            throw new TernException("mirostat must be 0 (off), 1 or 2, got " + mirostat);
+        }
+        if (!Float.isFinite(mirostatTau) || !Float.isFinite(mirostatEta)) {
+            throw new TernException("mirostat tau and eta must be finite, got " + mirostatTau + " and " + mirostatEta);
+        }
+    }
+
+    /** Whether XTC can cut anything: a positive chance and a threshold that leaves a token standing. */
+    boolean xtcOn() {
+        return xtcProbability > 0f && xtcThreshold <= 0.5f;
+    }
+}
