@@ -119,6 +119,9 @@ final class RunCommand implements Callable<Integer> {
             if (!speculation.enabled()) {
                 r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
             } else {
+                if (!config.allowsSpeculation()) {
+                    throw new TernException("--mirostat does not combine with speculative decoding: its state follows each drawn token");
+                }
                 try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType)) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
                             speculation.lengths(), maxTokens, listener);

@@ -1,11 +1,13 @@
 package dev.tern.cli;
 
+import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.SamplerConfig;
 import picocli.CommandLine.Option;
 
 /** Sampling flags, with llama.cpp's defaults. */
 final class SamplingOptions {
     private static final SamplerConfig D = SamplerConfig.defaults();
+    private static final AdvancedSampling A = AdvancedSampling.NONE;
 
     @Option(names = "--temp", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature = D.temperature();
@@ -31,6 +33,38 @@ final class SamplingOptions {
     @Option(names = "--presence-penalty", description = "Presence penalty, 0 = off (default: ${DEFAULT-VALUE})")
     float presencePenalty = D.presencePenalty();
 
+    @Option(names = "--typical", description = "Locally typical sampling, 1 = off (default: ${DEFAULT-VALUE})")
+    float typicalP = A.typicalP();
+
+    @Option(names = "--top-nsigma", description = "Top-n-sigma: keep logits within n standard deviations of the largest,"
+            + " <= 0 = off (default: ${DEFAULT-VALUE})")
+    float topNSigma = A.topNSigma();
+
+    @Option(names = "--xtc-probability", description = "XTC: chance of removing the top choices at a step, 0 = off"
+            + " (default: ${DEFAULT-VALUE})")
+    float xtcProbability = A.xtcProbability();
+
+    @Option(names = "--xtc-threshold", description = "XTC: the probability from which a choice counts as top, > 0.5 = off"
+            + " (default: ${DEFAULT-VALUE})")
+    float xtcThreshold = A.xtcThreshold();
+
+    @Option(names = "--dynatemp-range", description = "Dynamic temperature: temperature ± this by the candidates' entropy,"
+            + " 0 = off (default: ${DEFAULT-VALUE})")
+    float dynatempRange = A.dynatempRange();
+
+    @Option(names = "--dynatemp-exp", description = "Dynamic temperature exponent (default: ${DEFAULT-VALUE})")
+    float dynatempExponent = A.dynatempExponent();
+
+    @Option(names = "--mirostat", description = "Mirostat: 0 = off, 1 = Mirostat, 2 = Mirostat 2.0; the chain is then"
+            + " temperature and Mirostat alone, as llama.cpp's (default: ${DEFAULT-VALUE})")
+    int mirostat = A.mirostat();
+
+    @Option(names = "--mirostat-ent", description = "Mirostat target entropy, tau (default: ${DEFAULT-VALUE})")
+    float mirostatTau = A.mirostatTau();
+
+    @Option(names = "--mirostat-lr", description = "Mirostat learning rate, eta (default: ${DEFAULT-VALUE})")
+    float mirostatEta = A.mirostatEta();
+
     @Option(names = {"-s", "--seed"}, description = "Seed of the draws, as llama.cpp's: the same seed draws the tokens"
             + " llama.cpp draws where the logits agree (default: random)")
     Long seed;
@@ -38,6 +72,7 @@ final class SamplingOptions {
     SamplerConfig config() {
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty,
-                presencePenalty, s);
+                presencePenalty, s).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
+                dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta));
     }
 }

@@ -369,6 +369,46 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--lora-scaled", strong.toString(), "x", "hi"), "is not a number");
     }
 
+    /**
+     * llama.cpp's sampling flags reach the sampler: `tern run` with XTC's and with Mirostat 2.0's
+     * flags starts with the tokens llama.cpp drew with the same settings and seed (the core's
+     * reference draws); bad values and Mirostat with speculation fail in one line.
+     */
+    @Test
+    void runTakesLlamaCppsOtherSamplingFlags() throws Exception {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        String target = Fixtures.stories15M("stories15M-distilled-f32.gguf").toString();
+        List<String> reference;
+        try (var in = CommandsTest.class.getResourceAsStream("/dev/tern/sampling/llama-cpp-seeded-sampling.txt")) {
+            reference = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).lines().toList();
+        }
+        String[][] cases = {
+                {"stories15M-distilled-f32.gguf|Once upon a time|5|", "--xtc-probability", "0.5", "--xtc-threshold", "0.1"},
+                {"stories260K-f32.gguf|The little dog|11|", "--mirostat", "2", "--mirostat-ent", "3", "--mirostat-lr", "0.2"}};
+        ObjectMapper json = new ObjectMapper();
+        for (String[] c : cases) {
+            String[] f = reference.stream().filter(l -> l.startsWith(c[0])).findFirst().orElseThrow().split("\\|");
+            List<String> args = new java.util.ArrayList<>(List.of("run", "-m", f[0].startsWith("stories260K") ? model : target,
+                    "-n", "40", "--format", "json",
+                    "-s", f[2], "--temp", f[3]));
+            args.addAll(Arrays.asList(c).subList(1, c.length));
+            args.add(f[1]);
+            Cli r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.exitCode(), r.err());
+            int[] got = new int[40];
+            JsonNode tokens = json.readTree(r.out()).path("tokens");
+            for (int i = 0; i < 40; i++) {
+                got[i] = tokens.path(i).asInt(-1);
+            }
+            int[] want = Arrays.stream(f[20].trim().split(" ")).limit(40).mapToInt(Integer::parseInt).toArray();
+            assertArrayEquals(want, got, String.join(" ", c));
+        }
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--mirostat", "3", "hi"), "mirostat must be 0 (off), 1 or 2");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--xtc-probability", "2", "hi"), "XTC probability");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--mirostat", "2", "--spec", "ngram", "hi"),
+                "--mirostat does not combine with speculative decoding");
+    }
+
     private static void assertOneLineFailure(Cli r, String expectedFragment) {
         assertEquals(1, r.exitCode(), "exit code; stderr: " + r.err());
         String err = r.err().trim();

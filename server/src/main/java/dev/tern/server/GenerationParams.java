@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
+import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
@@ -119,7 +120,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
         }
         SamplerConfig sampling = new SamplerConfig(temperature, Math.max(0, topK), topP, minP, repeat, lastN, frequency, presence,
-                seed, bias);
+                seed, bias, advanced(body));
         OutputFormat format = format(body);
         Guided guided = guided(body);
         if (guided != null) {
@@ -351,6 +352,21 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             throw ApiException.badRequest(key + " must be a boolean", key);
         }
         return body.get(key).asBoolean();
+    }
+
+    /** llama-server's fields for llama.cpp's other samplers, each off unless given. */
+    private static AdvancedSampling advanced(ObjectNode body) {
+        AdvancedSampling d = AdvancedSampling.NONE;
+        return new AdvancedSampling(
+                floatIn(body, "typical_p", 0, 1, d.typicalP()),
+                floatIn(body, "top_n_sigma", -1, 100, d.topNSigma()),
+                floatIn(body, "xtc_probability", 0, 1, d.xtcProbability()),
+                floatIn(body, "xtc_threshold", 0, 1, d.xtcThreshold()),
+                floatIn(body, "dynatemp_range", 0, 10, d.dynatempRange()),
+                floatIn(body, "dynatemp_exponent", 0, 10, d.dynatempExponent()),
+                present(body, "mirostat") ? intIn(body, "mirostat", 0, 2) : d.mirostat(),
+                floatIn(body, "mirostat_tau", 0, 100, d.mirostatTau()),
+                floatIn(body, "mirostat_eta", 0, 1, d.mirostatEta()));
     }
 
     private static int intIn(ObjectNode body, String key, int min, int max) {

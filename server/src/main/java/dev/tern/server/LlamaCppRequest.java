@@ -18,7 +18,9 @@ import java.util.List;
  */
 final class LlamaCppRequest {
     private static final List<String> SHARED = List.of("temperature", "top_k", "top_p", "min_p", "seed", "stop", "stream",
-            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "grammar", "ignore_eos");
+            "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "grammar", "ignore_eos",
+            "typical_p", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range", "dynatemp_exponent",
+            "mirostat", "mirostat_tau", "mirostat_eta");
 
     private LlamaCppRequest() {
     }

@@ -26,6 +26,7 @@ import dev.tern.engine.Generator;
 import dev.tern.engine.SchedulerConfig;
 import dev.tern.engine.Session;
 import dev.tern.kv.KVCacheType;
+import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Speculation;
@@ -390,6 +391,37 @@ class TernServerTest {
                 ", \"stop_token_ids\": [100000]", ", \"stop_token_ids\": 3"}) {
             HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"hi\"" + bad + "}", true);
             assertEquals(400, r.statusCode(), bad);
+        }
+    }
+
+    /**
+     * llama-server's fields for llama.cpp's other samplers reach the sampler: each request's text is
+     * what a local generator with the same settings and seed gives, and not the plain draw's; a
+     * value out of range is a 400 naming the field.
+     */
+    @Test
+    void llamaCppsOtherSamplersReachTheSampler() throws Exception {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        SamplerConfig plain = new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, 7);
+        String plainText = solo(prompt, 40, plain).text();
+        Map<String, AdvancedSampling> cases = Map.of(
+                ", \"typical_p\": 0.5", new AdvancedSampling(0.5f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f),
+                ", \"top_n_sigma\": 0.5", new AdvancedSampling(1f, 0.5f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f),
+                ", \"xtc_probability\": 1, \"xtc_threshold\": 0.05", new AdvancedSampling(1f, -1f, 1f, 0.05f, 0f, 1f, 0, 5f, 0.1f),
+                ", \"dynatemp_range\": 0.9, \"dynatemp_exponent\": 2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0.9f, 2f, 0, 5f, 0.1f),
+                ", \"mirostat\": 2, \"mirostat_tau\": 2, \"mirostat_eta\": 0.2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 2, 2f, 0.2f));
+        for (Map.Entry<String, AdvancedSampling> e : cases.entrySet()) {
+            String want = solo(prompt, 40, plain.withAdvanced(e.getValue())).text();
+            assertFalse(want.equals(plainText), e.getKey() + " changes this output");
+            JsonNode c = completion("Once upon a time", 40, ", \"temperature\": 1, \"seed\": 7" + e.getKey());
+            assertEquals(want, c.path("choices").path(0).path("text").asText(), e.getKey());
+        }
+        for (String bad : new String[]{"\"typical_p\": 1.5", "\"top_n_sigma\": \"x\"", "\"xtc_probability\": -0.1",
+                "\"xtc_threshold\": 2", "\"dynatemp_range\": -1", "\"mirostat\": 3", "\"mirostat_tau\": -1"}) {
+            HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"hi\", " + bad + "}", true);
+            assertEquals(400, r.statusCode(), bad);
+            String field = bad.substring(1, bad.indexOf('"', 1));
+            assertEquals(field, Json.MAPPER.readTree(r.body()).path("error").path("param").asText(), bad);
         }
     }
 
