@@ -103,7 +103,7 @@ final class RunCommand implements Callable<Integer> {
             Grammar constraint = outputGrammar();
             SamplerConfig config = sampling.config();
 
-            Sampler sampler = new Sampler(config, tern.tokenizer().vocabSize(),
+            Sampler sampler = new Sampler(config, tern.tokenizer(),
                     constraint == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), constraint));
             PrintWriter out = spec.commandLine().getOut();
             boolean text = format == Format.text;

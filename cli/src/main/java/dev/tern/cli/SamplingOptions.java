@@ -1,13 +1,17 @@
 package dev.tern.cli;
 
 import dev.tern.sampling.AdvancedSampling;
+import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.SamplerConfig;
 import picocli.CommandLine.Option;
+
+import java.util.List;
 
 /** Sampling flags, with llama.cpp's defaults. */
 final class SamplingOptions {
     private static final SamplerConfig D = SamplerConfig.defaults();
     private static final AdvancedSampling A = AdvancedSampling.NONE;
+    private static final DrySampling DRY = DrySampling.NONE;
 
     @Option(names = "--temp", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature = D.temperature();
@@ -65,6 +69,22 @@ final class SamplingOptions {
     @Option(names = "--mirostat-lr", description = "Mirostat learning rate, eta (default: ${DEFAULT-VALUE})")
     float mirostatEta = A.mirostatEta();
 
+    @Option(names = "--dry-multiplier", description = "DRY repetition penalty multiplier, 0 = off (default: ${DEFAULT-VALUE})")
+    float dryMultiplier = DRY.multiplier();
+
+    @Option(names = "--dry-base", description = "DRY penalty base (default: ${DEFAULT-VALUE})")
+    float dryBase = DRY.base();
+
+    @Option(names = "--dry-allowed-length", description = "DRY: repetitions up to this length go free (default: ${DEFAULT-VALUE})")
+    int dryAllowedLength = DRY.allowedLength();
+
+    @Option(names = "--dry-penalty-last-n", description = "DRY: tokens searched for repetitions, 0 = off (default: ${DEFAULT-VALUE})")
+    int dryPenaltyLastN = DRY.penaltyLastN();
+
+    @Option(names = "--dry-sequence-breaker", paramLabel = "STRING", description = "DRY sequence breaker, replacing the"
+            + " defaults (newline, colon, quote, asterisk); repeatable; 'none' for none")
+    List<String> dryBreakers;
+
     @Option(names = {"-s", "--seed"}, description = "Seed of the draws, as llama.cpp's: the same seed draws the tokens"
             + " llama.cpp draws where the logits agree (default: random)")
     Long seed;
@@ -73,6 +93,15 @@ final class SamplingOptions {
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty,
                 presencePenalty, s).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
-                dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta));
+                dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta,
+                new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers())));
+    }
+
+    /** llama.cpp's: given breakers replace the defaults, and 'none' leaves none. */
+    private List<String> breakers() {
+        if (dryBreakers == null) {
+            return DRY.breakers();
+        }
+        return dryBreakers.stream().filter(b -> !b.equals("none")).toList();
     }
 }

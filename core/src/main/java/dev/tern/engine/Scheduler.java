@@ -142,7 +142,7 @@ public final class Scheduler implements AutoCloseable {
             }
         }
         GrammarConstraint constraint = request.format().isText() ? null : new GrammarConstraint(constraintVocabulary(), request.format().grammar());
-        Sampler sampler = new Sampler(request.sampling(), vocab, constraint);
+        Sampler sampler = new Sampler(request.sampling(), tokenizer, constraint);
         for (int t : request.prompt()) {
             sampler.accept(t);
         }

@@ -17,16 +17,17 @@ import dev.tern.TernException;
  *                         entropy of the candidates; 0 disables
  * @param dynatempExponent how the normalised entropy maps onto that range (1: linearly)
  * @param mirostat         0 off, 1 Mirostat, 2 Mirostat 2.0: the chain is then temperature and
- *                         Mirostat only (no penalties or other filters), as in llama.cpp
+ *                         Mirostat only (no penalties, DRY or other filters), as in llama.cpp
  * @param mirostatTau      Mirostat's target surprise (entropy)
  * @param mirostatEta      Mirostat's learning rate
+ * @param dry              the DRY repetition penalty, right after the other penalties
  */
 public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbability, float xtcThreshold,
                                float dynatempRange, float dynatempExponent,
-                               int mirostat, float mirostatTau, float mirostatEta) {
+                               int mirostat, float mirostatTau, float mirostatEta, DrySampling dry) {
 
     /** Everything off: the chain of top-k, top-p, min-p and temperature alone. */
-    public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f);
+    public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE);
 
     public AdvancedSampling {
         if (!(typicalP >= 0f)) {
@@ -48,6 +49,15 @@ public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbabi
         if (!Float.isFinite(mirostatTau) || !Float.isFinite(mirostatEta)) {
             throw new TernException("mirostat tau and eta must be finite, got " + mirostatTau + " and " + mirostatEta);
         }
+        if (dry == null) {
+            throw new IllegalArgumentException("DRY settings are required (DrySampling.NONE: off)");
+        }
+    }
+
+    /** These settings with other DRY settings. */
+    public AdvancedSampling withDry(DrySampling settings) {
+        return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
+                mirostat, mirostatTau, mirostatEta, settings);
     }
 
     /** Whether XTC can cut anything: a positive chance and a threshold that leaves a token standing. */

@@ -1,12 +1,13 @@
 package dev.tern.sampling;
 
 import dev.tern.TernException;
+import dev.tern.tokenizer.Tokenizer;
 
 import java.util.Map;
 
 /**
  * Picks the next token from logits with llama.cpp's common sampler chain, in its default order:
- * logit biases, repetition / frequency / presence penalties, top-n-sigma, top-k, typical-p,
+ * logit biases, repetition / frequency / presence penalties, DRY, top-n-sigma, top-k, typical-p,
  * top-p, min-p, XTC, (dynamic) temperature, and a seeded draw; or, with Mirostat, logit biases,
  * temperature and Mirostat alone. The filters see the logits before temperature, as in
  * llama.cpp. The draws are llama.cpp's too (its dist sampler, and XTC's and Mirostat's, each on
@@ -25,12 +26,18 @@ public final class Sampler {
     /** XTC's own generator: llama.cpp seeds one per sampler. */
     private final Mt19937 xtcRng;
     private final Mirostat mirostat;
+    /** The DRY penalty, null when off. */
+    private final Dry dry;
     private final GrammarConstraint constraint;
     /** XTC's decision for the token being drawn (null: not drawn yet), kept for a constraint's second draw. */
     private Boolean xtcCut;
     private float[] scratch;
 
-    /** A sampler with an empty history and its random generator seeded from {@code config.seed()}. */
+    /**
+     * A sampler with an empty history and its random generator seeded from {@code config.seed()}.
+     * Without the tokenizer there is no DRY (its sequence breakers are text): see
+     * {@link #Sampler(SamplerConfig, Tokenizer, GrammarConstraint)}.
+     */
     public Sampler(SamplerConfig config, int vocabSize) {
         this(config, vocabSize, null);
     }
@@ -41,6 +48,15 @@ public final class Sampler {
      * with every refused token removed, so a model that keeps to the format pays nothing.
      */
     public Sampler(SamplerConfig config, int vocabSize, GrammarConstraint constraint) {
+        this(config, vocabSize, null, constraint);
+    }
+
+    /** As {@link #Sampler(SamplerConfig, int, GrammarConstraint)}, with DRY where the settings ask for it. */
+    public Sampler(SamplerConfig config, Tokenizer tokenizer, GrammarConstraint constraint) {
+        this(config, tokenizer.vocabSize(), tokenizer, constraint);
+    }
+
+    private Sampler(SamplerConfig config, int vocabSize, Tokenizer tokenizer, GrammarConstraint constraint) {
         if (vocabSize <= 0) {
             throw new IllegalArgumentException("vocabulary size must be positive: " + vocabSize);
         }
@@ -57,6 +73,10 @@ public final class Sampler {
         this.xtcRng = new Mt19937(config.seed());
         AdvancedSampling a = config.advanced();
         this.mirostat = a.mirostat() == 0 ? null : new Mirostat(a.mirostat(), a.mirostatTau(), a.mirostatEta(), vocabSize);
+        if (a.dry().on() && mirostat == null && tokenizer == null) {
+            throw new IllegalArgumentException("DRY needs the tokenizer (its sequence breakers are text)");
+        }
+        this.dry = a.dry().on() && mirostat == null ? new Dry(a.dry(), tokenizer) : null;
         this.constraint = constraint;
     }
 
@@ -134,11 +154,17 @@ public final class Sampler {
             throw new IllegalArgumentException("token " + token + " outside vocabulary of " + vocabSize);
         }
         history.add(token);
+        if (dry != null) {
+            dry.accept(token);
+        }
     }
 
     /** Forgets the penalty history (a new conversation). The random stream continues. */
     public void resetHistory() {
         history.clear();
+        if (dry != null) {
+            dry.clear();
+        }
     }
 
     /**
@@ -241,7 +267,7 @@ public final class Sampler {
         cand.softmax();
     }
 
-    /** Logit biases first (llama.cpp's order), then the repetition penalties (none in Mirostat's chain). */
+    /** Logit biases first (llama.cpp's order), then the repetition penalties and DRY (none in Mirostat's chain). */
     private void applyBiasAndPenalties(float[] logits) {
         checkLength(logits);
         for (Map.Entry<Integer, Float> e : config.logitBias().entrySet()) {
@@ -253,10 +279,12 @@ public final class Sampler {
         float repeat = config.repeatPenalty();
         float freq = config.frequencyPenalty();
         float presence = config.presencePenalty();
-        if (config.repeatLastN() == 0 || (repeat == 1f && freq == 0f && presence == 0f)) {
-            return;
+        if (config.repeatLastN() != 0 && (repeat != 1f || freq != 0f || presence != 0f)) {
+            history.apply(logits, repeat, freq, presence);
         }
-        history.apply(logits, repeat, freq, presence);
+        if (dry != null) {
+            dry.apply(logits);
+        }
     }
 
     /** The filters before XTC and the temperature, in llama.cpp's order. */

@@ -3,6 +3,7 @@ package dev.tern.spec;
 import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.engine.Session;
+import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.tokenizer.Tokenizer;
@@ -50,7 +51,8 @@ public final class DraftModelProposer implements Proposer {
         this.minConfidence = minConfidence;
         this.session = session;
         this.config = config;
-        this.sampler = new Sampler(config, vocabSize);
+        // The draft guesses without DRY (whose breakers need the tokenizer): the target's distribution decides.
+        this.sampler = new Sampler(config.withAdvanced(config.advanced().withDry(DrySampling.NONE)), vocabSize);
         this.rng = new SplittableRandom(seed);
         this.greedy = config.temperature() <= 0f;
     }

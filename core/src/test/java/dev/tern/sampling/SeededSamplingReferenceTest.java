@@ -24,7 +24,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * alone, top-k of at least the vocabulary (a full sort, with and without top-p), unsorted min-p,
  * the penalties, and each of llama.cpp's other samplers alone and together: typical-p (whose
  * order the draw walks), top-n-sigma, XTC (its own generator), dynamic temperature, and
- * Mirostat 1 and 2 (their own chain and draw).
+ * Mirostat 1 and 2 (their own chain and draw), DRY (with llama.cpp's default sequence breakers and
+ * with others, one of several tokens).
  * <p>
  * The model is fed llama.cpp's tokens and each step's draw is compared, every token (llama.cpp's)
  * recorded in the penalty history: one draw per step keeps both generators in step whatever is
@@ -58,11 +59,17 @@ class SeededSamplingReferenceTest {
         String[] f = line.split("\\|");
         AdvancedSampling advanced = new AdvancedSampling(Float.parseFloat(f[11]), Float.parseFloat(f[12]), Float.parseFloat(f[13]),
                 Float.parseFloat(f[14]), Float.parseFloat(f[15]), Float.parseFloat(f[16]), Integer.parseInt(f[17]),
-                Float.parseFloat(f[18]), Float.parseFloat(f[19]));
+                Float.parseFloat(f[18]), Float.parseFloat(f[19]), new DrySampling(Float.parseFloat(f[20]), Float.parseFloat(f[21]),
+                Integer.parseInt(f[22]), Integer.parseInt(f[23]), breakers(f[24])));
         SamplerConfig config = new SamplerConfig(Float.parseFloat(f[3]), Integer.parseInt(f[4]), Float.parseFloat(f[5]),
                 Float.parseFloat(f[6]), Float.parseFloat(f[7]), Integer.parseInt(f[8]), Float.parseFloat(f[9]),
                 Float.parseFloat(f[10]), Long.parseLong(f[2]), Map.of(), advanced);
-        return new Case(f[0], f[1], config, Arrays.stream(f[20].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
+        return new Case(f[0], f[1], config, Arrays.stream(f[25].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
+    }
+
+    /** DRY's breakers, separated by spaces; \\n is a newline and \\s a space. */
+    private static List<String> breakers(String field) {
+        return Arrays.stream(field.split(" ")).map(b -> b.replace("\\n", "\n").replace("\\s", " ")).toList();
     }
 
     private static Path model(String file) {
@@ -74,7 +81,7 @@ class SeededSamplingReferenceTest {
     void drawsLlamaCppsTokens(Case c) {
         try (Tern tern = Tern.load(model(c.model())); Session session = tern.newSession()) {
             int[] prompt = tern.tokenizer().encode(c.prompt(), true, false);
-            Sampler sampler = new Sampler(c.config(), tern.tokenizer().vocabSize());
+            Sampler sampler = new Sampler(c.config(), tern.tokenizer(), null);
             for (int t : prompt) {
                 sampler.accept(t);
             }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
 import dev.tern.sampling.AdvancedSampling;
+import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
@@ -366,7 +367,32 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 floatIn(body, "dynatemp_exponent", 0, 10, d.dynatempExponent()),
                 present(body, "mirostat") ? intIn(body, "mirostat", 0, 2) : d.mirostat(),
                 floatIn(body, "mirostat_tau", 0, 100, d.mirostatTau()),
-                floatIn(body, "mirostat_eta", 0, 1, d.mirostatEta()));
+                floatIn(body, "mirostat_eta", 0, 1, d.mirostatEta()),
+                dry(body));
+    }
+
+    /** llama-server's DRY fields: a base below 1 means its default, the breakers a non-empty array of strings. */
+    private static DrySampling dry(ObjectNode body) {
+        DrySampling d = DrySampling.NONE;
+        float base = floatIn(body, "dry_base", -Float.MAX_VALUE, Float.MAX_VALUE, d.base());
+        List<String> breakers = d.breakers();
+        if (present(body, "dry_sequence_breakers")) {
+            JsonNode b = body.get("dry_sequence_breakers");
+            if (!b.isArray() || b.isEmpty()) {
+                throw ApiException.badRequest("dry_sequence_breakers must be a non-empty array of strings", "dry_sequence_breakers");
+            }
+            breakers = new ArrayList<>();
+            for (JsonNode s : b) {
+                if (!s.isTextual()) {
+                    throw ApiException.badRequest("dry_sequence_breakers must be a non-empty array of strings", "dry_sequence_breakers");
+                }
+                breakers.add(s.asText());
+            }
+        }
+        return new DrySampling(floatIn(body, "dry_multiplier", 0, Float.MAX_VALUE, d.multiplier()), base < 1 ? d.base() : base,
+                present(body, "dry_allowed_length") ? intIn(body, "dry_allowed_length", 0, Integer.MAX_VALUE) : d.allowedLength(),
+                present(body, "dry_penalty_last_n") ? intIn(body, "dry_penalty_last_n", 0, Integer.MAX_VALUE) : d.penaltyLastN(),
+                breakers);
     }
 
     private static int intIn(ObjectNode body, String key, int min, int max) {
