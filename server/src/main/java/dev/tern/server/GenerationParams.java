@@ -395,6 +395,26 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 breakers);
     }
 
+    /** The sampling settings under llama-server's names: what /props reports as the defaults. */
+    ObjectNode settings() {
+        SamplerConfig s = sampling;
+        AdvancedSampling a = s.advanced();
+        DrySampling d = a.dry();
+        ObjectNode o = Json.object();
+        o.put("n_predict", maxTokens).put("temperature", s.temperature()).put("dynatemp_range", a.dynatempRange())
+                .put("dynatemp_exponent", a.dynatempExponent()).put("top_k", s.topK()).put("top_p", s.topP())
+                .put("min_p", s.minP()).put("top_n_sigma", a.topNSigma()).put("xtc_probability", a.xtcProbability())
+                .put("xtc_threshold", a.xtcThreshold()).put("typical_p", a.typicalP()).put("repeat_last_n", s.repeatLastN())
+                .put("repeat_penalty", s.repeatPenalty()).put("presence_penalty", s.presencePenalty())
+                .put("frequency_penalty", s.frequencyPenalty()).put("dry_multiplier", d.multiplier()).put("dry_base", d.base())
+                .put("dry_allowed_length", d.allowedLength()).put("dry_penalty_last_n", d.penaltyLastN())
+                .put("mirostat", a.mirostat()).put("mirostat_tau", a.mirostatTau()).put("mirostat_eta", a.mirostatEta())
+                .put("stream", stream).put("n_probs", Math.max(logprobs, 0));
+        d.breakers().forEach(o.putArray("dry_sequence_breakers")::add);
+        o.putArray("stop");
+        return o;
+    }
+
     private static int intIn(ObjectNode body, String key, int min, int max) {
         JsonNode v = body.get(key);
         if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {

@@ -25,7 +25,7 @@ final class PromptBuilder {
     private final Map<String, Object> defaultKwargs;
 
     /** A chat prompt's tokens, and whether it ends inside a thinking block the template opened. */
-    record ChatPrompt(int[] tokens, boolean opensThinking) {
+    record ChatPrompt(String text, int[] tokens, boolean opensThinking) {
     }
 
     /**
@@ -100,7 +100,7 @@ final class PromptBuilder {
         } catch (TernException e) {
             throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
         }
-        return new ChatPrompt(tern.encodeRendered(text), Reasoning.opensThinking(text));
+        return new ChatPrompt(text, tern.encodeRendered(text), Reasoning.opensThinking(text));
     }
 
     private static Map<String, Object> templateKwargs(ObjectNode body) {

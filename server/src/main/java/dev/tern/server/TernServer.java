@@ -96,6 +96,14 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
             c.routes.get("/tokenizer_info", this::tokenizerInfo);
+            c.routes.get("/props", this::props);
+            c.routes.post("/props", ctx -> {
+                throw new ApiException(501, "not_supported_error", "this server's properties cannot be changed", null, null);
+            });
+            c.routes.post("/apply-template", ctx -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                json(ctx, Json.object().put("prompt", prompts.chat(body, ToolCalls.of(body, prompts.toolStyle())).text()));
+            });
             c.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape()));
             c.routes.exception(ApiException.class, (e, ctx) -> error(ctx, e));
             c.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiException(e.getStatus(),
@@ -251,6 +259,28 @@ public final class TernServer implements AutoCloseable {
         out.putNull("pad_token");
         out.put("chat_template", tern.chatTemplate().source());
         out.put("model_max_length", tern.contextSize());
+        json(ctx, out);
+    }
+
+    /**
+     * llama-server's /props, as far as Tern has them: the defaults a request's sampling starts from and
+     * the context, the number of sequences decoded at once, the model, its chat template and tokens.
+     */
+    private void props(Context ctx) {
+        Tokenizer t = tern.tokenizer();
+        ObjectNode out = Json.object();
+        ObjectNode defaults = out.putObject("default_generation_settings");
+        defaults.set("params", GenerationParams.parse(Json.object(), false, t.vocabSize(), t.endOfGenerationIds(), null).settings());
+        defaults.put("n_ctx", tern.contextSize());
+        out.put("total_slots", config.scheduler().maxRunning());
+        out.put("model_alias", config.modelName());
+        out.putObject("modalities").put("vision", false).put("video", false).put("audio", false);
+        out.put("endpoint_slots", false).put("endpoint_props", false).put("endpoint_metrics", true);
+        out.put("chat_template", tern.chatTemplate().source());
+        out.put("bos_token", t.bos() < 0 ? "" : t.tokenText(t.bos()));
+        out.put("eos_token", t.eos() < 0 ? "" : t.tokenText(t.eos()));
+        out.put("build_info", "tern");
+        out.put("is_sleeping", false);
         json(ctx, out);
     }
 

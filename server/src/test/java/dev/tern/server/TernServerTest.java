@@ -3,6 +3,7 @@ package dev.tern.server;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.errors.BadRequestException;
@@ -428,6 +429,42 @@ class TernServerTest {
             String field = bad.substring(1, bad.indexOf('"', 1));
             assertEquals(field, Json.MAPPER.readTree(r.body()).path("error").path("param").asText(), bad);
         }
+    }
+
+    /**
+     * llama-server's /props: its defaults are the ones a bare request samples with (the same seed with
+     * every reported setting given explicitly gives the same text), and the context, slots, template
+     * and tokens are the server's. /apply-template renders what a chat request is prompted with.
+     */
+    @Test
+    void propsAndApplyTemplateAsLlamaServer() throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/props"))
+                .header("Authorization", "Bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode props = Json.MAPPER.readTree(r.body());
+        JsonNode settings = props.path("default_generation_settings");
+        assertEquals(tern.contextSize(), settings.path("n_ctx").asInt());
+        assertEquals(SchedulerConfig.defaults().maxRunning(), props.path("total_slots").asInt());
+        assertEquals(tern.chatTemplate().source(), props.path("chat_template").asText());
+        assertEquals(tern.tokenizer().tokenText(tern.tokenizer().eos()), props.path("eos_token").asText());
+        ObjectNode explicit = (ObjectNode) settings.path("params").deepCopy();
+        for (String notSampling : new String[]{"n_predict", "stream", "n_probs", "stop"}) {
+            explicit.remove(notSampling);
+        }
+        assertTrue(explicit.size() >= 20, explicit.toString());
+        String fields = explicit.toString();
+        String bare = completion("Once upon a time", 30, ", \"seed\": 11").path("choices").path(0).path("text").asText();
+        String given = completion("Once upon a time", 30, ", \"seed\": 11, " + fields.substring(1, fields.length() - 1))
+                .path("choices").path(0).path("text").asText();
+        assertEquals(bare, given);
+        assertEquals(501, post("/props", "{}", true).statusCode());
+
+        String chat = "{\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a story\"}]}";
+        HttpResponse<String> t = post("/apply-template", chat, true);
+        assertEquals(200, t.statusCode(), t.body());
+        String prompt = Json.MAPPER.readTree(t.body()).path("prompt").asText();
+        assertEquals(tern.chatTemplate().render(List.of(new ChatMessage("user", "Tell me a story")), true), prompt);
+        assertEquals(400, post("/apply-template", "{\"messages\": []}", true).statusCode());
     }
 
     private static boolean contains(int[] ids, int before, int token) {
