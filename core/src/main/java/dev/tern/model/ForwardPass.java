@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * The transformer's forward pass over a {@link Batch}: embeds the tokens, runs every layer
@@ -153,8 +154,8 @@ public final class ForwardPass {
 
     /**
      * out = weight · in for n tokens ({@link Kernels#matmul}), plus s·B·(A·in) of each of the model's
-     * adapters' pairs for this weight, and for the rows whose token has an adapter of its own
-     * ({@code rowAdapters}, null when none has) that adapter's.
+     * adapters' pairs for this weight (but on rows whose own adapter stands in for them), and for the
+     * rows whose token has an adapter of its own ({@code rowAdapters}, null when none has) that adapter's.
      */
     private void project(Tensor weight, float[] in, int inOff, int n, float[] out, LoraAdapter[] rowAdapters) {
         if (observer != null) {
@@ -162,27 +163,28 @@ public final class ForwardPass {
         }
         Kernels.matmul(pool, weight, in, inOff, n, out);
         for (LoraAdapter adapter : adapters) {
-            addDelta(adapter.of(weight), weight.rows(), in, inOff, n, out, null, null);
+            for (LoraAdapter.Pair p : adapter.of(weight)) {
+                addDelta(p, weight.rows(), in, inOff, n, out, t -> rowAdapters == null || rowAdapters[t] == null
+                        || !rowAdapters[t].replacesApplied());
+            }
         }
         if (rowAdapters != null) {
             for (LoraAdapter own : distinct(rowAdapters, n)) {
-                addDelta(own.of(weight), weight.rows(), in, inOff, n, out, rowAdapters, own);
+                for (LoraAdapter.Pair p : own.of(weight)) {
+                    addDelta(p, weight.rows(), in, inOff, n, out, t -> rowAdapters[t] == own);
+                }
             }
         }
     }
 
-    /** Adds a pair's s·B·(A·in) (nothing when it is null) to every row of out, or to those whose rowAdapters entry is {@code only}. */
-    private void addDelta(LoraAdapter.Pair p, int outRows, float[] in, int inOff, int n, float[] out, LoraAdapter[] rowAdapters,
-                          LoraAdapter only) {
-        if (p == null) {
-            return;
-        }
+    /** Adds a pair's s·B·(A·in) to the rows of out that {@code rows} takes. */
+    private void addDelta(LoraAdapter.Pair p, int outRows, float[] in, int inOff, int n, float[] out, IntPredicate rows) {
         loraMid = atLeast(loraMid, n * p.a().rows());
         loraOut = atLeast(loraOut, n * outRows);
         Kernels.matmul(pool, p.a(), in, inOff, n, loraMid);
         Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut);
         for (int t = 0; t < n; t++) {
-            if (rowAdapters == null || rowAdapters[t] == only) {
+            if (rows.test(t)) {
                 Kernels.addScaled(out, t * outRows, loraOut, t * outRows, p.scale(), outRows);
             }
         }
@@ -198,20 +200,22 @@ public final class ForwardPass {
         return out;
     }
 
-    /** Adds the model's adapters' s·B·A[token] and its own adapter's (null: none) to the token's embedding at x[at..]. */
+    /**
+     * Adds the model's adapters' s·B·A[token] (unless its own adapter stands in for them) and its own
+     * adapter's (null: none) to the token's embedding at x[at..].
+     */
     private void embeddingDelta(int token, int at, LoraAdapter own) {
-        for (LoraAdapter adapter : adapters) {
-            embeddingDelta(adapter.embedding(), token, at);
+        if (own == null || !own.replacesApplied()) {
+            for (LoraAdapter adapter : adapters) {
+                adapter.embedding().forEach(p -> embeddingDelta(p, token, at));
+            }
         }
         if (own != null) {
-            embeddingDelta(own.embedding(), token, at);
+            own.embedding().forEach(p -> embeddingDelta(p, token, at));
         }
     }
 
     private void embeddingDelta(LoraAdapter.Pair p, int token, int at) {
-        if (p == null) {
-            return;
-        }
         loraMid = atLeast(loraMid, p.a().cols());
         loraOut = atLeast(loraOut, c.dim());
         p.a().dequantizeRow(token, loraMid, 0);

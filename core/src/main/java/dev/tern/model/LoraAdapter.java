@@ -7,9 +7,11 @@ import dev.tern.tensor.Tensor;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,29 +25,41 @@ import java.util.concurrent.atomic.AtomicLong;
  * stored the other way round (A: one row of rank values per token, B: dim rows of rank), and adds
  * s·B·A[token] to the token's embedding. Norm tensors in the file are ignored, as llama.cpp does.
  * The file stays mapped until {@link #close}.
+ * <p>
+ * A {@link #mix} of the model's applied adapters at other scales (llama-server's per-request
+ * {@code lora}) is an adapter too: it holds their pairs rescaled, and stands in for the model's
+ * applied adapters on the tokens it is given to.
  */
 public final class LoraAdapter implements AutoCloseable {
-    /** One adapted weight: its two factors and the factor s their product is scaled by. */
-    public record Pair(Tensor a, Tensor b, float scale) {
+    /**
+     * One adapted weight: its two factors, the factor s their product is scaled by, and s per unit
+     * of the adapter's scale (alpha/rank, or 1 when the file gives no alpha).
+     */
+    public record Pair(Tensor a, Tensor b, float unit, float scale) {
     }
 
     private static final AtomicLong IDS = new AtomicLong();
+    /** The mapped file, null for a mix (its adapters own theirs). */
     private final GGUFFile file;
+    private final float scale;
+    private final boolean replacesApplied;
     /** Unique in this process: the prefix cache keeps the KV of each adapter's requests apart by it. */
     private final long id = IDS.incrementAndGet();
     /** The pairs of the weight matrices, by the model's tensor (identity). */
-    private final Map<Tensor, Pair> products = new IdentityHashMap<>();
-    private Pair embedding;
+    private final Map<Tensor, List<Pair>> products = new IdentityHashMap<>();
+    private final List<Pair> embedding = new ArrayList<>();
 
-    private LoraAdapter(GGUFFile file) {
+    private LoraAdapter(GGUFFile file, float scale, boolean replacesApplied) {
         this.file = file;
+        this.scale = scale;
+        this.replacesApplied = replacesApplied;
     }
 
     /** Opens and checks an adapter of {@code model}; {@code scale} multiplies its effect (1: as trained). */
     public static LoraAdapter load(Path path, Model model, float scale) {
         GGUFFile f = GGUFFile.open(path);
         try {
-            LoraAdapter adapter = new LoraAdapter(f);
+            LoraAdapter adapter = new LoraAdapter(f, scale, false);
             adapter.read(model, scale);
             return adapter;
         } catch (RuntimeException e) {
@@ -99,11 +113,12 @@ public final class LoraAdapter implements AutoCloseable {
                 throw new GGUFException(f.path(), "the LoRA pair of '" + base + "' (A " + a.cols() + "x" + a.rows() + ", B " + b.cols()
                         + "x" + b.rows() + ") does not fit the model's " + w.cols() + "x" + w.rows() + " (wrong base model?)");
             }
-            Pair pair = new Pair(a, b, alpha != 0f ? scale * alpha / rank : scale);
+            float unit = alpha != 0f ? alpha / rank : 1f;
+            Pair pair = new Pair(a, b, unit, scale * unit);
             if (embedding) {
-                this.embedding = pair;
+                this.embedding.add(pair);
             } else {
-                products.put(w, pair);
+                products.put(w, List.of(pair));
             }
         }
     }
@@ -130,9 +145,46 @@ public final class LoraAdapter implements AutoCloseable {
         return byName;
     }
 
-    /** The pair that adapts the product with weight w, or null. */
-    public Pair of(Tensor w) {
-        return products.get(w);
+    /**
+     * The model's {@code applied} adapters (loaded for it, all of them) at these scales, in their
+     * order, as one adapter that stands in for them: llama-server's per-request {@code lora} and
+     * its {@code POST /lora-adapters}. A scale of 0 leaves an adapter out.
+     */
+    public static LoraAdapter mix(List<LoraAdapter> applied, float[] scales) {
+        if (scales.length != applied.size()) {
+            throw new IllegalArgumentException(scales.length + " scales for " + applied.size() + " adapters");
+        }
+        LoraAdapter mix = new LoraAdapter(null, 1f, true);
+        for (int i = 0; i < scales.length; i++) {
+            float s = scales[i];
+            if (s == 0f) {
+                continue;
+            }
+            applied.get(i).products.forEach((w, pairs) -> pairs.forEach(p ->
+                    mix.products.computeIfAbsent(w, k -> new ArrayList<>()).add(new Pair(p.a(), p.b(), p.unit(), s * p.unit()))));
+            applied.get(i).embedding.forEach(p -> mix.embedding.add(new Pair(p.a(), p.b(), p.unit(), s * p.unit())));
+        }
+        return mix;
+    }
+
+    /** The pairs that adapt the product with weight w (none: empty). */
+    public List<Pair> of(Tensor w) {
+        return products.getOrDefault(w, List.of());
+    }
+
+    /** The scale it was loaded with (1: as trained); a mix's own is 1. */
+    public float scale() {
+        return scale;
+    }
+
+    /** The file it was loaded from; null for a mix. */
+    public Path path() {
+        return file == null ? null : file.path();
+    }
+
+    /** Whether, on the tokens given it, it stands in for the model's applied adapters (a {@link #mix} does). */
+    public boolean replacesApplied() {
+        return replacesApplied;
     }
 
     /**
@@ -143,13 +195,15 @@ public final class LoraAdapter implements AutoCloseable {
         return ByteBuffer.allocate(12).putInt(0x4C6F5241).putLong(id).flip().asReadOnlyBuffer();
     }
 
-    /** The token embedding's pair, or null. */
-    public Pair embedding() {
+    /** The token embedding's pairs (none: empty). */
+    public List<Pair> embedding() {
         return embedding;
     }
 
     @Override
     public void close() {
-        file.close();
+        if (file != null) {
+            file.close();
+        }
     }
 }

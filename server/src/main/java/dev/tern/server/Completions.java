@@ -40,16 +40,19 @@ final class Completions {
     private final String modelName;
     /** LoRA adapters a request selects by giving its name as the model. */
     private final Map<String, LoraAdapter> adapters;
+    /** The scales of the adapters applied to every request, and a request's own ({@code lora}). */
+    private final LoraScales scales;
     private int active;
 
     Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName,
-                Map<String, LoraAdapter> adapters) {
+                Map<String, LoraAdapter> adapters, LoraScales scales) {
         this.scheduler = scheduler;
         this.prompts = prompts;
         this.format = format;
         this.metrics = metrics;
         this.modelName = modelName;
         this.adapters = adapters;
+        this.scales = scales;
     }
 
     /** One piece of news from the scheduler about choice {@code index}. */
@@ -94,6 +97,12 @@ final class Completions {
         LoraAdapter adapter = adapters.get(model);
         if (!modelName.equals(model) && adapter == null) {
             throw ApiException.notFound("The model '" + model + "' does not exist", "model_not_found");
+        }
+        if (adapter == null) {
+            adapter = scales.forRequest(body.get("lora"));
+        } else if (body.hasNonNull("lora")) {
+            throw ApiException.badRequest("lora sets the scales of the adapters loaded with --lora; give it with the base model,"
+                    + " not with the adapter '" + model + "'", "lora");
         }
         ToolCalls tools = chat ? ToolCalls.of(body, prompts.toolStyle()) : null;
         PromptBuilder.ChatPrompt chatPrompt = chat ? prompts.chat(body, tools) : null;

@@ -18,16 +18,24 @@ final class Json {
 
     /** Parses a request body that must be a JSON object. */
     static ObjectNode parseObject(byte[] body) {
-        JsonNode n;
-        try {
-            n = MAPPER.readTree(body);
-        } catch (java.io.IOException e) {
-            throw ApiException.badRequest("request body is not valid JSON", null);
-        }
-        if (n == null || !n.isObject()) {
+        JsonNode n = parse(body);
+        if (!n.isObject()) {
             throw ApiException.badRequest("request body must be a JSON object", null);
         }
         return (ObjectNode) n;
+    }
+
+    /** A request body of any JSON value; 400 when it is not JSON. */
+    static JsonNode parse(byte[] body) {
+        try {
+            JsonNode n = MAPPER.readTree(body);
+            if (n == null) {
+                throw ApiException.badRequest("request body is empty", null);
+            }
+            return n;
+        } catch (java.io.IOException e) {
+            throw ApiException.badRequest("request body is not valid JSON", null);
+        }
     }
 
     /** The JSON the text holds, or the text as a JSON string when it holds none. */

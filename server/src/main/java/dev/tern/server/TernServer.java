@@ -52,8 +52,9 @@ public final class TernServer implements AutoCloseable {
                 config.speculation());
         this.metrics = new ServerMetrics(scheduler);
         this.prompts = new PromptBuilder(tern, config.reasoning(), config.templateKwargs());
+        LoraScales loraScales = new LoraScales(tern.model().adapters());
         this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer()),
-                metrics, config.modelName(), tern.model().namedAdapters());
+                metrics, config.modelName(), tern.model().namedAdapters(), loraScales);
         this.embeddings = new Embeddings(tern, config.modelName());
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;
@@ -97,6 +98,11 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/detokenize", this::detokenize);
             c.routes.get("/tokenizer_info", this::tokenizerInfo);
             c.routes.get("/props", this::props);
+            c.routes.get("/lora-adapters", ctx -> json(ctx, loraScales.list()));
+            c.routes.post("/lora-adapters", ctx -> {
+                loraScales.set(Json.parse(ctx.bodyAsBytes()));
+                json(ctx, Json.object().put("success", true));
+            });
             c.routes.post("/props", ctx -> {
                 throw new ApiException(501, "not_supported_error", "this server's properties cannot be changed", null, null);
             });
