@@ -14,7 +14,8 @@ import java.util.List;
  * plugins such as llama.vscode send: {@code input_prefix}, {@code input_suffix}, {@code input_extra},
  * other files as {@code [{"filename", "text"}]}, and {@code prompt}, text typed at the cursor, become
  * a fill-in-the-middle prompt). {@code n_predict} is the token limit (-1: none); the sampling fields
- * both servers share pass through.
+ * both servers share pass through, starting from llama-server's defaults (temperature 0.8, top-k 40,
+ * top-p 0.95, min-p 0.05) where OpenAI's endpoints start from OpenAI's (1, and no filters).
  */
 final class LlamaCppRequest {
     private static final List<String> SHARED = List.of("temperature", "top_k", "top_p", "min_p", "seed", "stop", "stream",
@@ -62,9 +63,9 @@ final class LlamaCppRequest {
         return out;
     }
 
-    /** The shared sampling fields, and n_predict as max_tokens. */
+    /** The shared sampling fields over llama-server's defaults, and n_predict as max_tokens. */
     private static ObjectNode settings(ObjectNode body) {
-        ObjectNode out = Json.object();
+        ObjectNode out = Json.object().put("temperature", 0.8).put("top_k", 40).put("top_p", 0.95).put("min_p", 0.05);
         for (String key : SHARED) {
             if (body.has(key)) {
                 out.set(key, body.get(key));

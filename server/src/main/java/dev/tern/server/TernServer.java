@@ -269,14 +269,16 @@ public final class TernServer implements AutoCloseable {
     }
 
     /**
-     * llama-server's /props, as far as Tern has them: the defaults a request's sampling starts from and
-     * the context, the number of sequences decoded at once, the model, its chat template and tokens.
+     * llama-server's /props, as far as Tern has them: the defaults a request to llama.cpp's endpoints
+     * (/completion, /infill) starts from, the context, the number of sequences decoded at once, the
+     * model, its chat template and tokens.
      */
     private void props(Context ctx) {
         Tokenizer t = tern.tokenizer();
         ObjectNode out = Json.object();
         ObjectNode defaults = out.putObject("default_generation_settings");
-        defaults.set("params", GenerationParams.parse(Json.object(), false, t.vocabSize(), t.endOfGenerationIds(), null).settings());
+        defaults.set("params", GenerationParams.parse(LlamaCppRequest.completion(Json.object()), false, t.vocabSize(),
+                t.endOfGenerationIds(), null).settings());
         defaults.put("n_ctx", tern.contextSize());
         out.put("total_slots", config.scheduler().maxRunning());
         out.put("model_alias", config.modelName());

@@ -54,6 +54,7 @@ import java.util.concurrent.Future;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -432,9 +433,10 @@ class TernServerTest {
     }
 
     /**
-     * llama-server's /props: its defaults are the ones a bare request samples with (the same seed with
-     * every reported setting given explicitly gives the same text), and the context, slots, template
-     * and tokens are the server's. /apply-template renders what a chat request is prompted with.
+     * llama-server's /props: its defaults are llama-server's, the ones a bare /completion samples with
+     * (the same seed with every reported setting given explicitly to the OpenAI endpoint, whose own
+     * defaults differ, gives the same text), and the context, slots, template and tokens are the
+     * server's. /apply-template renders what a chat request is prompted with.
      */
     @Test
     void propsAndApplyTemplateAsLlamaServer() throws Exception {
@@ -452,11 +454,17 @@ class TernServerTest {
             explicit.remove(notSampling);
         }
         assertTrue(explicit.size() >= 20, explicit.toString());
+        assertEquals(0.8, explicit.path("temperature").asDouble(), 1e-6);
+        assertEquals(40, explicit.path("top_k").asInt());
         String fields = explicit.toString();
-        String bare = completion("Once upon a time", 30, ", \"seed\": 11").path("choices").path(0).path("text").asText();
+        HttpResponse<String> llama = post("/completion", "{\"prompt\": \"Once upon a time\", \"n_predict\": 30, \"seed\": 11}", true);
+        assertEquals(200, llama.statusCode(), llama.body());
+        String bare = Json.MAPPER.readTree(llama.body()).path("content").asText();
         String given = completion("Once upon a time", 30, ", \"seed\": 11, " + fields.substring(1, fields.length() - 1))
                 .path("choices").path(0).path("text").asText();
         assertEquals(bare, given);
+        assertNotEquals(bare, completion("Once upon a time", 30, ", \"seed\": 11").path("choices").path(0).path("text").asText(),
+                "OpenAI's endpoint starts from OpenAI's defaults");
         assertEquals(501, post("/props", "{}", true).statusCode());
 
         String chat = "{\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a story\"}]}";
