@@ -1,7 +1,9 @@
 package dev.tern.cli;
 
+import dev.tern.TernException;
 import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.DrySampling;
+import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.SamplerConfig;
 import picocli.CommandLine.Option;
 
@@ -85,6 +87,19 @@ final class SamplingOptions {
             + " defaults (newline, colon, quote, asterisk); repeatable; 'none' for none")
     List<String> dryBreakers;
 
+    @Option(names = "--min-keep", description = "The fewest tokens top-p, min-p, typical-p and XTC leave, 0 = no floor"
+            + " (default: ${DEFAULT-VALUE})")
+    int minKeep = A.minKeep();
+
+    @Option(names = "--samplers", paramLabel = "NAMES", description = "The chain's stages in order, ';'-separated, as"
+            + " llama.cpp's (default: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature); a stage left out"
+            + " is off")
+    String samplers;
+
+    @Option(names = "--sampling-seq", paramLabel = "LETTERS", description = "The same as letters, as llama.cpp's"
+            + " (default: edskypmxt)")
+    String samplingSeq;
+
     @Option(names = {"-s", "--seed"}, description = "Seed of the draws, as llama.cpp's: the same seed draws the tokens"
             + " llama.cpp draws where the logits agree (default: random)")
     Long seed;
@@ -94,7 +109,15 @@ final class SamplingOptions {
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty,
                 presencePenalty, s).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
                 dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta,
-                new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers())));
+                new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers()), minKeep, order()));
+    }
+
+    private List<SamplerStage> order() {
+        if (samplers != null && samplingSeq != null) {
+            throw new TernException("give --samplers or --sampling-seq, not both");
+        }
+        return samplers != null ? SamplerStage.parseNames(samplers)
+                : samplingSeq != null ? SamplerStage.parseLetters(samplingSeq) : SamplerStage.DEFAULT;
     }
 
     /** llama.cpp's: given breakers replace the defaults, and 'none' leaves none. */

@@ -371,7 +371,7 @@ class CommandsTest {
 
     /**
      * llama.cpp's sampling flags reach the sampler: `tern run` with XTC's, Mirostat 2.0's and DRY's
-     * flags starts with the tokens llama.cpp drew with the same settings and seed (the core's
+     * flags, and with the chain in another order, starts with the tokens llama.cpp drew with the same settings and seed (the core's
      * reference draws); bad values and Mirostat with speculation fail in one line.
      */
     @Test
@@ -386,7 +386,8 @@ class CommandsTest {
                 {"stories15M-distilled-f32.gguf|Once upon a time|5|", "--xtc-probability", "0.5", "--xtc-threshold", "0.1"},
                 {"stories260K-f32.gguf|The little dog|11|", "--mirostat", "2", "--mirostat-ent", "3", "--mirostat-lr", "0.2"},
                 {"stories15M-distilled-f32.gguf|Tom and Sue|20|", "--dry-multiplier", "3", "--dry-base", "2", "--dry-allowed-length", "1",
-                        "--dry-penalty-last-n", "256", "--dry-sequence-breaker", "e"}};
+                        "--dry-penalty-last-n", "256", "--dry-sequence-breaker", "e"},
+                {"stories15M-distilled-f32.gguf|Once upon a time|21|", "--samplers", "temperature;top_k;min_p", "--min-p", "0.1"}};
         ObjectMapper json = new ObjectMapper();
         for (String[] c : cases) {
             String[] f = reference.stream().filter(l -> l.startsWith(c[0])).findFirst().orElseThrow().split("\\|");
@@ -402,12 +403,14 @@ class CommandsTest {
             for (int i = 0; i < 40; i++) {
                 got[i] = tokens.path(i).asInt(-1);
             }
-            int[] want = Arrays.stream(f[25].trim().split(" ")).limit(40).mapToInt(Integer::parseInt).toArray();
+            int[] want = Arrays.stream(f[f.length - 1].trim().split(" ")).limit(40).mapToInt(Integer::parseInt).toArray();
             assertArrayEquals(want, got, String.join(" ", c));
         }
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--mirostat", "3", "hi"), "mirostat must be 0 (off), 1 or 2");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--xtc-probability", "2", "hi"), "XTC probability");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--dry-allowed-length", "-1", "hi"), "DRY allowed length");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--samplers", "top_k;foo", "hi"), "unknown sampler 'foo'");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--sampling-seq", "kk", "hi"), "listed twice");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--mirostat", "2", "--spec", "ngram", "hi"),
                 "--mirostat does not combine with speculative decoding");
     }

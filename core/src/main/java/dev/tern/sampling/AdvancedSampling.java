@@ -2,6 +2,8 @@ package dev.tern.sampling;
 
 import dev.tern.TernException;
 
+import java.util.List;
+
 /**
  * The rest of llama.cpp's common sampler chain, each off by default, with llama.cpp's meanings
  * and defaults (llama-cli's flags and llama-server's request fields of the same names).
@@ -20,14 +22,19 @@ import dev.tern.TernException;
  *                         Mirostat only (no penalties, DRY or other filters), as in llama.cpp
  * @param mirostatTau      Mirostat's target surprise (entropy)
  * @param mirostatEta      Mirostat's learning rate
- * @param dry              the DRY repetition penalty, right after the other penalties
+ * @param dry              the DRY repetition penalty
+ * @param minKeep          the fewest tokens top-p, min-p, typical-p and XTC leave (0: no floor)
+ * @param order            the chain's stages in order (llama.cpp's --samplers); a stage left out
+ *                         is off, temperature's too (then no temperature applies, not even 0)
  */
 public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbability, float xtcThreshold,
                                float dynatempRange, float dynatempExponent,
-                               int mirostat, float mirostatTau, float mirostatEta, DrySampling dry) {
+                               int mirostat, float mirostatTau, float mirostatEta, DrySampling dry,
+                               int minKeep, List<SamplerStage> order) {
 
-    /** Everything off: the chain of top-k, top-p, min-p and temperature alone. */
-    public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE);
+    /** Everything off, in llama.cpp's default order: the chain of top-k, top-p, min-p and temperature alone. */
+    public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE,
+            0, SamplerStage.DEFAULT);
 
     public AdvancedSampling {
         if (!(typicalP >= 0f)) {
@@ -52,12 +59,22 @@ public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbabi
         if (dry == null) {
             throw new IllegalArgumentException("DRY settings are required (DrySampling.NONE: off)");
         }
+        if (minKeep < 0) {
+            throw new TernException("min-keep must be non-negative, got " + minKeep);
+        }
+        order = SamplerStage.distinct(order);
     }
 
     /** These settings with other DRY settings. */
     public AdvancedSampling withDry(DrySampling settings) {
         return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
-                mirostat, mirostatTau, mirostatEta, settings);
+                mirostat, mirostatTau, mirostatEta, settings, minKeep, order);
+    }
+
+    /** These settings with another floor and order. */
+    public AdvancedSampling withChain(int keep, List<SamplerStage> stages) {
+        return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
+                mirostat, mirostatTau, mirostatEta, dry, keep, stages);
     }
 
     /** Whether XTC can cut anything: a positive chance and a threshold that leaves a token standing. */

@@ -13,6 +13,8 @@ final class Candidates {
     float[] probs;
     int size;
     boolean sorted;
+    /** Whether candidate i is still token i: the whole vocabulary as filled, none dropped or moved. */
+    boolean inIdOrder;
     private long[] keys;
 
     Candidates(int vocabSize) {
@@ -30,6 +32,7 @@ final class Candidates {
         System.arraycopy(all, 0, logits, 0, all.length);
         size = all.length;
         sorted = false;
+        inIdOrder = true;
     }
 
     /**
@@ -59,6 +62,7 @@ final class Candidates {
     }
 
     private void unpack(int n) {
+        inIdOrder = false;
         // ids first from keys, then logits: the logit of each id is recovered from the key.
         for (int i = 0; i < n; i++) {
             long k = keys[i];
@@ -156,8 +160,8 @@ final class Candidates {
         }
     }
 
-    /** llama.cpp's top-p: the shortest sorted prefix whose probability mass reaches p. */
-    void topP(float p) {
+    /** llama.cpp's top-p: the shortest sorted prefix, of at least minKeep, whose probability mass reaches p. */
+    void topP(float p, int minKeep) {
         if (p >= 1f || size <= 1) {
             return;
         }
@@ -166,15 +170,18 @@ final class Candidates {
         float cum = 0f;
         for (int i = 0; i < size; i++) {
             cum += probs[i];
-            if (cum >= p) {
+            if (cum >= p && i + 1 >= minKeep) {
                 size = i + 1;
                 return;
             }
         }
     }
 
-    /** llama.cpp's min-p: drops tokens whose logit is below max + ln(p), i.e. prob < p * max prob. */
-    void minP(float p) {
+    /**
+     * llama.cpp's min-p: drops tokens whose logit is below max + ln(p), i.e. prob < p * max prob;
+     * when that would leave fewer than minKeep, the best minKeep stay (sorted).
+     */
+    void minP(float p, int minKeep) {
         if (p <= 0f || size <= 1) {
             return;
         }
@@ -183,6 +190,17 @@ final class Candidates {
             max = Math.max(max, logits[i]);
         }
         float threshold = max + (float) Math.log(p);
+        int kept = 0;
+        for (int i = 0; i < size; i++) {
+            if (logits[i] >= threshold) {
+                kept++;
+            }
+        }
+        if (kept < minKeep) {
+            sort();
+            size = Math.min(size, minKeep);
+            return;
+        }
         int n = 0;
         for (int i = 0; i < size; i++) {
             if (logits[i] >= threshold) {
@@ -191,6 +209,7 @@ final class Candidates {
                 n++;
             }
         }
+        inIdOrder &= n == size;
         size = n; // order preserved, so a sorted array stays sorted
     }
 
@@ -307,7 +326,7 @@ final class Candidates {
      * (unsorted), which is the order the draw walks. A zero probability counts nothing towards the
      * entropy here, where llama.cpp's 0·log 0 makes it NaN.
      */
-    void typical(float p) {
+    void typical(float p, int minKeep) {
         if (p >= 1f) {
             return;
         }
@@ -329,7 +348,7 @@ final class Candidates {
         float cum = 0f;
         for (int i = 0; i < size; i++) {
             cum += probs[(int) keys[i]];
-            if (cum > p) {
+            if (cum > p && (minKeep == 0 || i >= minKeep - 1)) {
                 kept = i + 1;
                 break;
             }
@@ -345,13 +364,14 @@ final class Candidates {
         }
         size = kept;
         sorted = false;
+        inIdOrder = false;
     }
 
     /**
      * XTC's cut (the caller has drawn its chance): every candidate at or above the threshold's
-     * probability but the least likely of them goes, when at least two reach it.
+     * probability but the least likely of them goes, when at least two reach it and minKeep stay.
      */
-    void excludeTopChoices(float threshold) {
+    void excludeTopChoices(float threshold, int minKeep) {
         sort();
         softmax();
         int last = 0;
@@ -362,12 +382,13 @@ final class Candidates {
                 break;
             }
         }
-        if (last > 0) {
+        if (last > 0 && size - last >= minKeep) {
             int n = size - last;
             System.arraycopy(ids, last, ids, 0, n);
             System.arraycopy(logits, last, logits, 0, n);
             System.arraycopy(probs, last, probs, 0, n);
             size = n;
+            inIdOrder = false;
         }
     }
 

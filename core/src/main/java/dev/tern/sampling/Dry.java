@@ -62,8 +62,8 @@ final class Dry {
         return ring[(first + size - 1 - i) % ring.length];
     }
 
-    /** Takes each repetition-extending token's penalty off its logit. */
-    void apply(float[] logits) {
+    /** Takes each repetition-extending candidate's penalty off its logit. */
+    void apply(Candidates c) {
         int n = size;
         int allowed = settings.allowedLength();
         if (n <= allowed) {
@@ -81,16 +81,18 @@ final class Dry {
             }
         }
         int maxExponent = settings.base() > 1.000001f ? (int) (FLOAT_MAX_LOG / (float) Math.log(settings.base())) : 0;
-        for (Map.Entry<Integer, Integer> e : longest.entrySet()) {
-            if (breaksAlone(e.getKey())) {
+        for (int i = 0; i < c.size; i++) {
+            Integer length = longest.get(c.ids[i]);
+            if (length == null || breaksAlone(c.ids[i])) {
                 continue;
             }
-            int exponent = e.getValue() - allowed;
+            int exponent = length - allowed;
             if (maxExponent > 0 && exponent > maxExponent) {
                 exponent = maxExponent;
             }
-            logits[e.getKey()] -= (float) (settings.multiplier() * Math.pow(settings.base(), exponent));
+            c.logits[i] -= (float) (settings.multiplier() * Math.pow(settings.base(), exponent));
         }
+        c.sorted = false;
     }
 
     /** How far back a repetition may reach: up to the most recent complete sequence breaker. */

@@ -56,9 +56,23 @@ final class PenaltyHistory {
         return counts[token];
     }
 
-    /** Applies llama.cpp's penalties, once per distinct token in the window. */
-    void apply(float[] logits, float repeat, float frequency, float presence) {
+    /**
+     * Applies llama.cpp's penalties to the candidates whose token is in the window: over the whole
+     * vocabulary in id order (the stage's default place, first) it walks the window, once per
+     * distinct token, else the candidates.
+     */
+    void apply(Candidates c, float repeat, float frequency, float presence) {
         if (size == 0) {
+            return;
+        }
+        c.sorted = false;
+        if (!c.inIdOrder) {
+            for (int i = 0; i < c.size; i++) {
+                int n = counts[c.ids[i]];
+                if (n > 0) {
+                    c.logits[i] = penalised(c.logits[i], n, repeat, frequency, presence);
+                }
+            }
             return;
         }
         if (++epoch == 0) {
@@ -71,11 +85,13 @@ final class PenaltyHistory {
                 continue;
             }
             seen[t] = epoch;
-            int c = counts[t];
-            float l = logits[t];
-            // llama.cpp: non-positive logits are multiplied so the penalty always lowers them
-            l = l <= 0f ? l * repeat : l / repeat;
-            logits[t] = l - (c * frequency + presence);
+            c.logits[t] = penalised(c.logits[t], counts[t], repeat, frequency, presence);
         }
+    }
+
+    private static float penalised(float logit, int count, float repeat, float frequency, float presence) {
+        // llama.cpp: non-positive logits are multiplied so the penalty always lowers them
+        float l = logit <= 0f ? logit * repeat : logit / repeat;
+        return l - (count * frequency + presence);
     }
 }

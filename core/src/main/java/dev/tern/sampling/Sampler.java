@@ -6,10 +6,10 @@ import dev.tern.tokenizer.Tokenizer;
 import java.util.Map;
 
 /**
- * Picks the next token from logits with llama.cpp's common sampler chain, in its default order:
- * logit biases, repetition / frequency / presence penalties, DRY, top-n-sigma, top-k, typical-p,
- * top-p, min-p, XTC, (dynamic) temperature, and a seeded draw; or, with Mirostat, logit biases,
- * temperature and Mirostat alone. The filters see the logits before temperature, as in
+ * Picks the next token from logits with llama.cpp's common sampler chain: logit biases, then the
+ * stages in their order (by default llama.cpp's: repetition / frequency / presence penalties, DRY,
+ * top-n-sigma, top-k, typical-p, top-p, min-p, XTC, (dynamic) temperature), and a seeded draw; or,
+ * with Mirostat, logit biases, temperature and Mirostat alone. The filters see the logits before temperature, as in
  * llama.cpp. The draws are llama.cpp's too (its dist sampler, and XTC's and Mirostat's, each on
  * its own std::mt19937 with the seed's low 32 bits), so a seed picks the tokens llama.cpp picks
  * with that seed wherever the two compute the same logits. A temperature {@code <= 0} is greedy:
@@ -87,7 +87,7 @@ public final class Sampler {
 
     /**
      * Samples a token, records it in the penalty history (do not {@link #accept} it again) and
-     * returns it. Overwrites {@code logits} with the penalised (and, if constrained, masked) logits.
+     * returns it. Overwrites {@code logits} with the biased (and, if constrained, masked) logits.
      */
     public int sample(float[] logits) {
         int token = pick(logits);
@@ -100,7 +100,7 @@ public final class Sampler {
      * keeps with {@link #chosen} (a test that follows another engine's tokens records those).
      */
     int pick(float[] logits) {
-        applyBiasAndPenalties(logits);
+        applyBias(logits);
         xtcCut = null;
         int token = draw(logits);
         if (constraint != null && !constraint.allows(token)) {
@@ -110,31 +110,45 @@ public final class Sampler {
         return token;
     }
 
-    /** The chain after the penalties: greedy, Mirostat, or filters and a seeded draw. */
+    /** The chain after the biases: greedy, Mirostat, or the stages and a seeded draw. */
     private int draw(float[] logits) {
-        if (config.temperature() <= 0f) {
-            return argmax(logits);
+        if (greedy()) {
+            return greedyPick(logits);
         }
         if (mirostat != null) {
             cand.fill(logits);
             cand.scale(config.temperature());
             return cand.ids[mirostat.draw(cand, rng)];
         }
-        truncate(logits);
-        AdvancedSampling a = config.advanced();
-        // XTC draws its chance whenever it could cut, whether or not it then does, as llama.cpp's; but once
-        // per token: llama.cpp draws again for a constraint's second draw, and its two generators of one
-        // seed then make that chance follow the first draw, so no fixed distribution describes the token.
-        if (a.xtcOn() && cand.size >= 2) {
-            if (xtcCut == null) {
-                xtcCut = xtcRng.nextFloat() <= a.xtcProbability();
-            }
-            if (xtcCut) {
-                cand.excludeTopChoices(a.xtcThreshold());
+        chain(logits, null);
+        return cand.ids[cand.draw(rng.nextDouble())];
+    }
+
+    /**
+     * Greedy: a temperature at or below 0 where the chain has a temperature (llama.cpp's keeps the
+     * largest logit there), or with Mirostat.
+     */
+    private boolean greedy() {
+        return config.temperature() <= 0f && (mirostat != null || config.advanced().order().contains(SamplerStage.TEMPERATURE));
+    }
+
+    /** The largest logit after the penalties and DRY (none with Mirostat), ties to the lowest id. */
+    private int greedyPick(float[] logits) {
+        cand.fill(logits);
+        if (mirostat == null) {
+            for (SamplerStage stage : config.advanced().order()) {
+                if (stage == SamplerStage.PENALTIES || stage == SamplerStage.DRY) {
+                    apply(stage, null);
+                }
             }
         }
-        cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
-        return cand.ids[cand.draw(rng.nextDouble())];
+        int best = 0;
+        for (int i = 1; i < cand.size; i++) {
+            if (cand.logits[i] > cand.logits[best]) {
+                best = i;
+            }
+        }
+        return cand.ids[best];
     }
 
     /**
@@ -185,13 +199,13 @@ public final class Sampler {
             scratch = new float[vocabSize];
         }
         System.arraycopy(logits, 0, scratch, 0, vocabSize);
-        applyBiasAndPenalties(scratch);
+        applyBias(scratch);
         float[] out = new float[vocabSize];
-        if (config.temperature() <= 0f) {
-            int best = argmax(scratch);
+        if (greedy()) {
+            int best = greedyPick(scratch);
             if (constraint != null && !constraint.allows(best)) {
                 constraint.mask(scratch);
-                best = argmax(scratch);
+                best = greedyPick(scratch);
             }
             out[best] = 1f;
             return out;
@@ -202,10 +216,8 @@ public final class Sampler {
             masked = scratch.clone();
             constraint.mask(masked);
         }
-        AdvancedSampling a = config.advanced();
-        truncate(scratch);
         // XTC decides once per token when the first draw's candidates let it; else the second draw's may.
-        double cut = a.xtcOn() && cand.size >= 2 ? a.xtcProbability() : 0;
+        double cut = chain(scratch, false) ? config.advanced().xtcProbability() : 0;
         double[] sum = new double[vocabSize];
         add(sum, scratch, masked, false, 1 - cut, cut == 0);
         add(sum, scratch, masked, true, cut, false);
@@ -225,6 +237,7 @@ public final class Sampler {
             return;
         }
         chain(logits, cut);
+        cand.softmax();
         double refused = 0;
         for (int i = 0; i < cand.size; i++) {
             int id = cand.ids[i];
@@ -237,8 +250,7 @@ public final class Sampler {
         if (refused > 0) {
             double secondCut = cut ? 1 : 0;
             if (secondDecides) {
-                truncate(masked);
-                secondCut = config.advanced().xtcOn() && cand.size >= 2 ? config.advanced().xtcProbability() : 0;
+                secondCut = chain(masked, false) ? config.advanced().xtcProbability() : 0;
             }
             addChain(sum, masked, false, w * refused * (1 - secondCut));
             addChain(sum, masked, true, w * refused * secondCut);
@@ -251,61 +263,74 @@ public final class Sampler {
             return;
         }
         chain(logits, cut);
+        cand.softmax();
         for (int i = 0; i < cand.size; i++) {
             sum[cand.ids[i]] += w * cand.probs[i];
         }
     }
 
-    /** Leaves the chain's candidates and their probabilities in {@link #cand}, with or without XTC's cut. */
-    private void chain(float[] logits, boolean cut) {
-        AdvancedSampling a = config.advanced();
-        truncate(logits);
-        if (cut && cand.size >= 2) {
-            cand.excludeTopChoices(a.xtcThreshold());
+    /**
+     * Runs the chain's stages, in their order, over these logits into {@link #cand}. XTC cuts as
+     * {@code cut} says, or (null) as its chance decides, drawn once per token whenever it could cut
+     * (as llama.cpp's draws it; llama.cpp draws again for a constraint's second draw, and its two
+     * generators of one seed then make that chance follow the first draw, so that no fixed
+     * distribution describes the token). Returns whether XTC could cut: it is on and at least two
+     * candidates reached it.
+     */
+    private boolean chain(float[] logits, Boolean cut) {
+        cand.fill(logits);
+        boolean xtcCould = false;
+        for (SamplerStage stage : config.advanced().order()) {
+            xtcCould |= apply(stage, cut);
         }
-        cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
-        cand.softmax();
+        return xtcCould;
     }
 
-    /** Logit biases first (llama.cpp's order), then the repetition penalties and DRY (none in Mirostat's chain). */
-    private void applyBiasAndPenalties(float[] logits) {
+    /** One stage over {@link #cand}; returns whether it was XTC and could cut. */
+    private boolean apply(SamplerStage stage, Boolean cut) {
+        AdvancedSampling a = config.advanced();
+        switch (stage) {
+            case PENALTIES -> {
+                float repeat = config.repeatPenalty();
+                float freq = config.frequencyPenalty();
+                float presence = config.presencePenalty();
+                if (config.repeatLastN() != 0 && (repeat != 1f || freq != 0f || presence != 0f)) {
+                    history.apply(cand, repeat, freq, presence);
+                }
+            }
+            case DRY -> {
+                if (dry != null) {
+                    dry.apply(cand);
+                }
+            }
+            case TOP_N_SIGMA -> cand.topNSigma(a.topNSigma());
+            case TOP_K -> cand.topK(config.topK());
+            case TYPICAL_P -> cand.typical(a.typicalP(), a.minKeep());
+            case TOP_P -> cand.topP(config.topP(), a.minKeep());
+            case MIN_P -> cand.minP(config.minP(), a.minKeep());
+            case XTC -> {
+                if (!a.xtcOn() || cand.size < 2) {
+                    return false;
+                }
+                if (cut == null && xtcCut == null) {
+                    xtcCut = xtcRng.nextFloat() <= a.xtcProbability();
+                }
+                if (cut != null ? cut : xtcCut) {
+                    cand.excludeTopChoices(a.xtcThreshold(), a.minKeep());
+                }
+                return true;
+            }
+            case TEMPERATURE -> cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
+        }
+        return false;
+    }
+
+    /** Logit biases, first in llama.cpp's chain. */
+    private void applyBias(float[] logits) {
         checkLength(logits);
         for (Map.Entry<Integer, Float> e : config.logitBias().entrySet()) {
             logits[e.getKey()] += e.getValue();
         }
-        if (mirostat != null) {
-            return;
-        }
-        float repeat = config.repeatPenalty();
-        float freq = config.frequencyPenalty();
-        float presence = config.presencePenalty();
-        if (config.repeatLastN() != 0 && (repeat != 1f || freq != 0f || presence != 0f)) {
-            history.apply(logits, repeat, freq, presence);
-        }
-        if (dry != null) {
-            dry.apply(logits);
-        }
-    }
-
-    /** The filters before XTC and the temperature, in llama.cpp's order. */
-    private void truncate(float[] logits) {
-        AdvancedSampling a = config.advanced();
-        cand.fill(logits);
-        cand.topNSigma(a.topNSigma());
-        cand.topK(config.topK());
-        cand.typical(a.typicalP());
-        cand.topP(config.topP());
-        cand.minP(config.minP());
-    }
-
-    private static int argmax(float[] logits) {
-        int best = 0;
-        for (int i = 1; i < logits.length; i++) {
-            if (logits[i] > logits[best]) {
-                best = i;
-            }
-        }
-        return best;
     }
 
     private void checkLength(float[] logits) {

@@ -115,7 +115,7 @@ public final class DraftModelProposer implements Proposer {
         while (n < k) {
             int d;
             if (greedy) {
-                d = sampler.sample(logits); // leaves the penalised logits in place
+                d = sampler.sample(logits); // its confidence below is read from the biased logits, penalties aside
                 if (topProbability(logits) < minConfidence) {
                     break;
                 }

@@ -28,8 +28,8 @@ class ConstrainedProbabilitiesTest {
         for (SamplerConfig config : new SamplerConfig[]{
                 new SamplerConfig(0.9f, 40, 0.95f, 0f, 1f, 64, 0f, 0f, 0),
                 new SamplerConfig(1.3f, 0, 1f, 0.02f, 1f, 64, 0f, 0f, 0),
-                plain.withAdvanced(new AdvancedSampling(1f, -1f, 0.5f, 0.05f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE)),
-                plain.withAdvanced(new AdvancedSampling(0.8f, 2f, 0.3f, 0.03f, 0.4f, 1.5f, 0, 5f, 0.1f, DrySampling.NONE))}) {
+                plain.withAdvanced(new AdvancedSampling(1f, -1f, 0.5f, 0.05f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT)),
+                plain.withAdvanced(new AdvancedSampling(0.8f, 2f, 0.3f, 0.03f, 0.4f, 1.5f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT))}) {
             float[] logits = new float[n];
             for (int i = 0; i < n; i++) {
                 logits[i] = (float) rnd.nextGaussian() * 2.5f;

@@ -51,9 +51,9 @@ class DryTest {
         for (int i = 0; i < probs.length; i++) {
             logits[i] = (float) Math.log(probs[i]);
         }
-        dry.apply(logits);
         Candidates c = new Candidates(probs.length);
         c.fill(logits);
+        dry.apply(c);
         c.softmax();
         float[] got = new float[probs.length];
         for (int i = 0; i < c.size; i++) {

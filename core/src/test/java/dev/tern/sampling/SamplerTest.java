@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.IntStream;
@@ -121,40 +122,76 @@ class SamplerTest {
         assertArrayEquals(new float[]{0, 0, 1, 0, 0}, p);
     }
 
+    /**
+     * The logits the draw sees, read back from the probabilities at temperature 1 with no filter
+     * (ln p, shifted so that token {@code ref}'s is its given value).
+     */
+    private static float[] drawnLogits(SamplerConfig penalties, int[] history, float[] logits, int ref, float refValue) {
+        SamplerConfig t1 = new SamplerConfig(1f, 0, 1f, 0f, penalties.repeatPenalty(), penalties.repeatLastN(),
+                penalties.frequencyPenalty(), penalties.presencePenalty(), 1, penalties.logitBias());
+        Sampler s = new Sampler(t1, logits.length);
+        for (int t : history) {
+            s.accept(t);
+        }
+        float[] p = s.probabilities(logits);
+        float[] out = new float[p.length];
+        for (int i = 0; i < p.length; i++) {
+            out[i] = p[i] == 0 ? Float.NEGATIVE_INFINITY : (float) (Math.log(p[i]) - Math.log(p[ref]) + refValue);
+        }
+        return out;
+    }
+
     @Test
     void repeatPenaltyOnKnownHistory() {
         // window of 3 over history 0,1,0,3 is [1,0,3]: positive logits divided, negative multiplied
-        Sampler s = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 2f, 3, 0f, 0f, 1), 5);
-        for (int t : new int[]{0, 1, 0, 3}) {
+        SamplerConfig c = new SamplerConfig(0f, 0, 1f, 0f, 2f, 3, 0f, 0f, 1);
+        Sampler s = new Sampler(c, 5);
+        int[] history = {0, 1, 0, 3};
+        for (int t : history) {
             s.accept(t);
         }
         float[] logits = {2, -1, 3, 0.5f, 1};
-        assertEquals(2, s.sample(logits));
-        assertArrayEquals(new float[]{1, -2, 3, 0.25f, 1}, logits, EPS);
+        assertEquals(2, s.sample(logits.clone()));
+        assertArrayEquals(new float[]{1, -2, 3, 0.25f, 1}, drawnLogits(c, history, logits, 2, 3), EPS);
+    }
+
+    /**
+     * Penalties after a stage that sorts every token (a top-k of the whole vocabulary): they reach
+     * each candidate by its token, not its place.
+     */
+    @Test
+    void penaltiesAfterAFullSortPenaliseTheRightTokens() {
+        SamplerConfig c = new SamplerConfig(1f, 100, 1f, 0f, 2f, 3, 0f, 0f, 1).withAdvanced(AdvancedSampling.NONE.withChain(0,
+                List.of(SamplerStage.TOP_K, SamplerStage.PENALTIES, SamplerStage.TEMPERATURE)));
+        Sampler s = new Sampler(c, 5);
+        for (int t : new int[]{0, 1, 0, 3}) {
+            s.accept(t);
+        }
+        float[] p = s.probabilities(new float[]{2, -1, 3, 0.5f, 1});
+        float[] want = {1, -2, 3, 0.25f, 1};
+        for (int i = 0; i < 5; i++) {
+            assertEquals(want[i] - want[2], Math.log(p[i]) - Math.log(p[2]), 1e-5, "token " + i);
+        }
     }
 
     @Test
     void frequencyAndPresencePenaltiesOnKnownHistory() {
-        // window of 4 over 0,1,0,3: counts 0->2, 1->1, 3->1
-        Sampler s = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 2f, 4, 0.5f, 0.25f, 1), 5);
-        for (int t : new int[]{0, 1, 0, 3}) {
-            s.accept(t);
-        }
-        float[] logits = {2, -1, 3, 0.5f, 1};
-        s.sample(logits);
-        // repeat first, then subtract count * 0.5 + 0.25
-        assertArrayEquals(new float[]{2 / 2f - 1.25f, -1 * 2f - 0.75f, 3, 0.5f / 2 - 0.75f, 1}, logits, EPS);
+        // window of 4 over 0,1,0,3: counts 0->2, 1->1, 3->1; repeat first, then subtract count * 0.5 + 0.25
+        SamplerConfig c = new SamplerConfig(0f, 0, 1f, 0f, 2f, 4, 0.5f, 0.25f, 1);
+        assertArrayEquals(new float[]{2 / 2f - 1.25f, -1 * 2f - 0.75f, 3, 0.5f / 2 - 0.75f, 1},
+                drawnLogits(c, new int[]{0, 1, 0, 3}, new float[]{2, -1, 3, 0.5f, 1}, 2, 3), EPS);
     }
 
     @Test
     void logitBiasIsAddedBeforeThePenalties() {
         // token 0 seen twice in the window: repeat penalty 2 divides its biased logit, then 2 * 0.5 + 0.25 off
-        Sampler s = new Sampler(new SamplerConfig(0f, 0, 1f, 0f, 2f, 4, 0.5f, 0.25f, 1, Map.of(0, 4f, 2, -100f)), 3);
+        SamplerConfig c = new SamplerConfig(0f, 0, 1f, 0f, 2f, 4, 0.5f, 0.25f, 1, Map.of(0, 4f, 2, -100f));
+        Sampler s = new Sampler(c, 3);
         s.accept(0);
         s.accept(0);
         float[] logits = {2, 1, 3};
-        assertEquals(0, s.sample(logits), "the bias outweighs token 2's lead, the ban removes it");
-        assertArrayEquals(new float[]{(2 + 4) / 2f - 1.25f, 1, 3 - 100}, logits, EPS);
+        assertEquals(0, s.sample(logits.clone()), "the bias outweighs token 2's lead, the ban removes it");
+        assertArrayEquals(new float[]{(2 + 4) / 2f - 1.25f, 1, 3 - 100}, drawnLogits(c, new int[]{0, 0}, logits, 1, 1), 0.01f);
         float[] p = new Sampler(only(0, 1f, 0f, 1f).withLogitBias(Map.of(1, (float) Math.log(3))), 2)
                 .probabilities(new float[]{0, 0});
         assertArrayEquals(new float[]{0.25f, 0.75f}, p, EPS);

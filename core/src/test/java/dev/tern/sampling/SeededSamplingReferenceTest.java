@@ -25,14 +25,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the penalties, and each of llama.cpp's other samplers alone and together: typical-p (whose
  * order the draw walks), top-n-sigma, XTC (its own generator), dynamic temperature, and
  * Mirostat 1 and 2 (their own chain and draw), DRY (with llama.cpp's default sequence breakers and
- * with others, one of several tokens).
+ * with others, one of several tokens), min-keep, and other orders of the chain (temperature first,
+ * penalties after top-k, stages left out: the penalties, the temperature even at 0).
  * <p>
  * The model is fed llama.cpp's tokens and each step's draw is compared, every token (llama.cpp's)
  * recorded in the penalty history: one draw per step keeps both generators in step whatever is
  * drawn. The two engines' logits differ in the last bits (stories260K's by up to 2·10⁻³; and
  * Tern's own a little between its interpreted and compiled kernels: the Vector API adds a
  * vector's lanes in another order before the JIT compiles it), so where a candidate sits at a
- * filter's bound or the draw lands at the edge of one, the token can differ: of the 4,600 steps
+ * filter's bound or the draw lands at the edge of one, the token can differ: of the 6,800 steps
  * here about ten do, never more than two in one case so far. A different generator, draw or
  * chain misses far more: leaving out the sampler a case is about misses 25 to 95 of its 200.
  */
@@ -60,11 +61,12 @@ class SeededSamplingReferenceTest {
         AdvancedSampling advanced = new AdvancedSampling(Float.parseFloat(f[11]), Float.parseFloat(f[12]), Float.parseFloat(f[13]),
                 Float.parseFloat(f[14]), Float.parseFloat(f[15]), Float.parseFloat(f[16]), Integer.parseInt(f[17]),
                 Float.parseFloat(f[18]), Float.parseFloat(f[19]), new DrySampling(Float.parseFloat(f[20]), Float.parseFloat(f[21]),
-                Integer.parseInt(f[22]), Integer.parseInt(f[23]), breakers(f[24])));
+                Integer.parseInt(f[22]), Integer.parseInt(f[23]), breakers(f[24])), Integer.parseInt(f[25]),
+                SamplerStage.parseLetters(f[26]));
         SamplerConfig config = new SamplerConfig(Float.parseFloat(f[3]), Integer.parseInt(f[4]), Float.parseFloat(f[5]),
                 Float.parseFloat(f[6]), Float.parseFloat(f[7]), Integer.parseInt(f[8]), Float.parseFloat(f[9]),
                 Float.parseFloat(f[10]), Long.parseLong(f[2]), Map.of(), advanced);
-        return new Case(f[0], f[1], config, Arrays.stream(f[25].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
+        return new Case(f[0], f[1], config, Arrays.stream(f[27].trim().split(" ")).mapToInt(Integer::parseInt).toArray());
     }
 
     /** DRY's breakers, separated by spaces; \\n is a newline and \\s a space. */

@@ -1,6 +1,7 @@
 package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
@@ -9,6 +10,7 @@ import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.TextPattern;
 
 import java.util.ArrayList;
@@ -368,7 +370,35 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 present(body, "mirostat") ? intIn(body, "mirostat", 0, 2) : d.mirostat(),
                 floatIn(body, "mirostat_tau", 0, 100, d.mirostatTau()),
                 floatIn(body, "mirostat_eta", 0, 1, d.mirostatEta()),
-                dry(body));
+                dry(body),
+                present(body, "min_keep") ? intIn(body, "min_keep", 0, Integer.MAX_VALUE) : d.minKeep(),
+                order(body));
+    }
+
+    /** llama-server's {@code samplers}: an array of names, or a string of letters. */
+    private static List<SamplerStage> order(ObjectNode body) {
+        if (!present(body, "samplers")) {
+            return SamplerStage.DEFAULT;
+        }
+        JsonNode s = body.get("samplers");
+        try {
+            if (s.isTextual()) {
+                return SamplerStage.parseLetters(s.asText());
+            }
+            if (!s.isArray()) {
+                throw ApiException.badRequest("samplers must be an array of sampler names or a string of their letters", "samplers");
+            }
+            List<SamplerStage> order = new ArrayList<>();
+            for (JsonNode n : s) {
+                if (!n.isTextual()) {
+                    throw ApiException.badRequest("samplers must be an array of sampler names or a string of their letters", "samplers");
+                }
+                order.add(SamplerStage.named(n.asText()));
+            }
+            return SamplerStage.distinct(order);
+        } catch (TernException e) {
+            throw ApiException.badRequest(e.getMessage(), "samplers");
+        }
     }
 
     /** llama-server's DRY fields: a base below 1 means its default, the breakers a non-empty array of strings. */
@@ -409,7 +439,9 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 .put("frequency_penalty", s.frequencyPenalty()).put("dry_multiplier", d.multiplier()).put("dry_base", d.base())
                 .put("dry_allowed_length", d.allowedLength()).put("dry_penalty_last_n", d.penaltyLastN())
                 .put("mirostat", a.mirostat()).put("mirostat_tau", a.mirostatTau()).put("mirostat_eta", a.mirostatEta())
-                .put("stream", stream).put("n_probs", Math.max(logprobs, 0));
+                .put("stream", stream).put("n_probs", Math.max(logprobs, 0)).put("min_keep", a.minKeep());
+        ArrayNode stages = o.putArray("samplers");
+        a.order().forEach(stage -> stages.add(stage.canonical()));
         d.breakers().forEach(o.putArray("dry_sequence_breakers")::add);
         o.putArray("stop");
         return o;

@@ -30,6 +30,7 @@ import dev.tern.kv.KVCacheType;
 import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.Sampler;
+import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.Speculation;
 import org.junit.jupiter.api.AfterAll;
@@ -408,11 +409,11 @@ class TernServerTest {
         SamplerConfig plain = new SamplerConfig(1f, 0, 1f, 0f, 1f, 64, 0f, 0f, 7);
         String plainText = solo(prompt, 40, plain).text();
         Map<String, AdvancedSampling> cases = Map.of(
-                ", \"typical_p\": 0.5", new AdvancedSampling(0.5f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE),
-                ", \"top_n_sigma\": 0.5", new AdvancedSampling(1f, 0.5f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE),
-                ", \"xtc_probability\": 1, \"xtc_threshold\": 0.05", new AdvancedSampling(1f, -1f, 1f, 0.05f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE),
-                ", \"dynatemp_range\": 0.9, \"dynatemp_exponent\": 2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0.9f, 2f, 0, 5f, 0.1f, DrySampling.NONE),
-                ", \"mirostat\": 2, \"mirostat_tau\": 2, \"mirostat_eta\": 0.2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 2, 2f, 0.2f, DrySampling.NONE),
+                ", \"typical_p\": 0.5", new AdvancedSampling(0.5f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT),
+                ", \"top_n_sigma\": 0.5", new AdvancedSampling(1f, 0.5f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT),
+                ", \"xtc_probability\": 1, \"xtc_threshold\": 0.05", new AdvancedSampling(1f, -1f, 1f, 0.05f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT),
+                ", \"dynatemp_range\": 0.9, \"dynatemp_exponent\": 2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0.9f, 2f, 0, 5f, 0.1f, DrySampling.NONE, 0, SamplerStage.DEFAULT),
+                ", \"mirostat\": 2, \"mirostat_tau\": 2, \"mirostat_eta\": 0.2", new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 2, 2f, 0.2f, DrySampling.NONE, 0, SamplerStage.DEFAULT),
                 ", \"dry_multiplier\": 3, \"dry_allowed_length\": 1, \"dry_sequence_breakers\": [\"e\"]",
                 AdvancedSampling.NONE.withDry(new DrySampling(3f, 1.75f, 1, 64, List.of("e"))));
         for (Map.Entry<String, AdvancedSampling> e : cases.entrySet()) {
@@ -424,7 +425,8 @@ class TernServerTest {
         for (String bad : new String[]{"\"typical_p\": 1.5", "\"top_n_sigma\": \"x\"", "\"xtc_probability\": -0.1",
                 "\"xtc_threshold\": 2", "\"dynatemp_range\": -1", "\"mirostat\": 3", "\"mirostat_tau\": -1",
                 "\"dry_multiplier\": -1", "\"dry_allowed_length\": -1", "\"dry_penalty_last_n\": 1.5",
-                "\"dry_sequence_breakers\": []", "\"dry_sequence_breakers\": [1]"}) {
+                "\"dry_sequence_breakers\": []", "\"dry_sequence_breakers\": [1]", "\"samplers\": [\"top_k\", \"foo\"]",
+                "\"samplers\": \"kq\"", "\"samplers\": 3", "\"samplers\": [\"top_k\", \"top-k\"]", "\"min_keep\": -1"}) {
             HttpResponse<String> r = post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"hi\", " + bad + "}", true);
             assertEquals(400, r.statusCode(), bad);
             String field = bad.substring(1, bad.indexOf('"', 1));
