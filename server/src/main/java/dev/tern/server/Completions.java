@@ -117,7 +117,7 @@ final class Completions {
                         chat ? "messages" : "prompt", "context_length_exceeded");
             }
         }
-        GenerationParams p = GenerationParams.parse(body, chat, prompts.vocabSize(), prompts.endOfGeneration(), tools);
+        GenerationParams p = GenerationParams.parse(body, chat, prompts.tokenizer(), prompts.endOfGeneration(), tools);
         int total = all.size() * p.n();
         ResponseFormat.Prompts scored = p.echo() || p.promptLogprobs() >= 0
                 ? new ResponseFormat.Prompts(all, p.echo(), p.logprobs(), p.promptLogprobs()) : null;

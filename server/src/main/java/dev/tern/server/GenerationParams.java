@@ -2,6 +2,7 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.OutputFormat;
@@ -12,6 +13,7 @@ import dev.tern.sampling.JsonSchema;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.TextPattern;
+import dev.tern.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -44,11 +46,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
     private static final float NEVER = -1e30f;
 
     /**
-     * @param vocab          the vocabulary size, which token ids in {@code logit_bias} must be below
+     * @param tokenizer      the vocabulary ({@code logit_bias}'s ids must be in it, its texts are tokenized)
      * @param endOfGeneration the tokens that end generation, which {@code ignore_eos} bans
      * @param tools          the chat request's tools, or null
      */
-    static GenerationParams parse(ObjectNode body, boolean chat, int vocab, int[] endOfGeneration, ToolCalls tools) {
+    static GenerationParams parse(ObjectNode body, boolean chat, Tokenizer tokenizer, int[] endOfGeneration, ToolCalls tools) {
         refuseUnsupported(body, chat);
         boolean echo = !chat && bool(body, "echo");
         int maxTokens = -1;
@@ -115,7 +117,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
             includeUsage = bool((ObjectNode) so, "include_usage");
         }
-        Map<Integer, Float> bias = logitBias(body, vocab);
+        Map<Integer, Float> bias = logitBias(body, tokenizer);
         if (bool(body, "ignore_eos")) {
             bias = new HashMap<>(bias);
             for (int t : endOfGeneration) {
@@ -144,7 +146,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
         }
         int promptLogprobs = present(body, "prompt_logprobs") ? intIn(body, "prompt_logprobs", 0, 20) : -1;
-        return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, vocab), minTokens, logprobs, n, stream,
+        return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
                 includeUsage, format, echo, promptLogprobs);
     }
 
@@ -279,33 +281,56 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
     }
 
     /** OpenAI's logit_bias: token ids (as JSON object keys) to a bias in [-100, 100]. */
-    private static Map<Integer, Float> logitBias(ObjectNode body, int vocab) {
+    /**
+     * OpenAI's {@code logit_bias} (token id → bias in [-100, 100]), and llama-server's forms: an
+     * array of [token id or text, bias] pairs, a text key (its tokens each get the bias), and
+     * {@code false} as the bias to ban the token.
+     */
+    private static Map<Integer, Float> logitBias(ObjectNode body, Tokenizer tokenizer) {
         if (!present(body, "logit_bias")) {
             return Map.of();
         }
         JsonNode b = body.get("logit_bias");
-        if (!b.isObject()) {
+        Map<Integer, Float> out = new HashMap<>();
+        if (b.isObject()) {
+            for (Map.Entry<String, JsonNode> e : b.properties()) {
+                String key = e.getKey();
+                biasOf(key.matches("-?[0-9]+") ? JsonNodeFactory.instance.numberNode(Long.parseLong(key))
+                        : JsonNodeFactory.instance.textNode(key), e.getValue(), tokenizer, out);
+            }
+        } else if (b.isArray()) {
+            for (JsonNode pair : b) {
+                if (!pair.isArray() || pair.size() != 2) {
+                    throw ApiException.badRequest("logit_bias as an array holds [token id or text, bias] pairs", "logit_bias");
+                }
+                biasOf(pair.get(0), pair.get(1), tokenizer, out);
+            }
+        } else {
             throw ApiException.badRequest("logit_bias must be an object of token ids to numbers", "logit_bias");
         }
-        Map<Integer, Float> out = new HashMap<>();
-        for (Map.Entry<String, JsonNode> e : b.properties()) {
-            int token;
-            try {
-                token = Integer.parseInt(e.getKey());
-            } catch (NumberFormatException notAnId) {
-                token = -1;
-            }
-            if (token < 0 || token >= vocab) {
-                throw ApiException.badRequest("logit_bias keys must be token ids below " + vocab + ", got '" + e.getKey() + "'",
-                        "logit_bias");
-            }
-            double v = e.getValue().asDouble(Double.NaN);
-            if (!e.getValue().isNumber() || v < -100 || v > 100) {
-                throw ApiException.badRequest("logit_bias values must be numbers in [-100, 100]", "logit_bias");
-            }
-            out.put(token, (float) v);
-        }
         return out;
+    }
+
+    private static void biasOf(JsonNode token, JsonNode value, Tokenizer tokenizer, Map<Integer, Float> out) {
+        float bias;
+        if (value.isBoolean() && !value.asBoolean()) {
+            bias = NEVER;
+        } else if (value.isNumber() && value.asDouble() >= -100 && value.asDouble() <= 100) {
+            bias = (float) value.asDouble();
+        } else {
+            throw ApiException.badRequest("logit_bias values must be numbers in [-100, 100] (or false: never)", "logit_bias");
+        }
+        int vocab = tokenizer.vocabSize();
+        if (token.isTextual()) {
+            for (int t : tokenizer.encode(token.asText(), false, false)) {
+                out.put(t, bias);
+            }
+        } else if (token.isIntegralNumber() && token.asLong() >= 0 && token.asLong() < vocab) {
+            out.put(token.asInt(), bias);
+        } else {
+            throw ApiException.badRequest("logit_bias keys must be token ids below " + vocab + " or texts, got '" + token + "'",
+                    "logit_bias");
+        }
     }
 
     private static List<String> stop(ObjectNode body) {

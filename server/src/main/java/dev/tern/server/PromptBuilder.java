@@ -156,9 +156,8 @@ final class PromptBuilder {
         return endOfGeneration;
     }
 
-    /** Token ids must be below this. */
-    int vocabSize() {
-        return tern.tokenizer().vocabSize();
+    Tokenizer tokenizer() {
+        return tern.tokenizer();
     }
 
     /**

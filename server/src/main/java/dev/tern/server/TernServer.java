@@ -277,7 +277,7 @@ public final class TernServer implements AutoCloseable {
         Tokenizer t = tern.tokenizer();
         ObjectNode out = Json.object();
         ObjectNode defaults = out.putObject("default_generation_settings");
-        defaults.set("params", GenerationParams.parse(LlamaCppRequest.completion(Json.object()), false, t.vocabSize(),
+        defaults.set("params", GenerationParams.parse(LlamaCppRequest.completion(Json.object()), false, t,
                 t.endOfGenerationIds(), null).settings());
         defaults.put("n_ctx", tern.contextSize());
         out.put("total_slots", config.scheduler().maxRunning());

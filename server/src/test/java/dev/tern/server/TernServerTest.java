@@ -215,7 +215,7 @@ class TernServerTest {
     }
 
     @Test
-    void logitBiasReachesTheSampler() {
+    void logitBiasReachesTheSampler() throws Exception {
         int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
         int first = solo(prompt, 1).tokens()[0];
         String want = solo(prompt, 12, SamplerConfig.greedy().withLogitBias(Map.of(first, -100f))).text();
@@ -224,6 +224,21 @@ class TernServerTest {
                 .maxTokens(12).temperature(0).logitBias(CompletionCreateParams.LogitBias.builder()
                         .putAdditionalProperty(String.valueOf(first), JsonValue.from(-100)).build()).build());
         assertEquals(want, got.choices().getFirst().text());
+
+        // llama-server's forms: [id, false] bans; a text's tokens each get the bias, as a key or in a pair.
+        String text = tern.tokenizer().decode(new int[]{first});
+        Map<Integer, Float> never = new java.util.HashMap<>();
+        for (int t : tern.tokenizer().encode(text, false, false)) {
+            never.put(t, -1e30f);
+        }
+        String banText = solo(prompt, 12, SamplerConfig.greedy().withLogitBias(never)).text();
+        for (String[] form : new String[][]{{"[[" + first + ", false]]", want}, {"{\"" + first + "\": false}", want},
+                {"[[" + Json.MAPPER.valueToTree(text) + ", false]]", banText}, {"{" + Json.MAPPER.valueToTree(text) + ": false}", banText}}) {
+            HttpResponse<String> r = post("/completion", "{\"prompt\": \"Once upon a time\", \"n_predict\": 12, \"temperature\": 0,"
+                    + " \"logit_bias\": " + form[0] + "}", true);
+            assertEquals(200, r.statusCode(), r.body());
+            assertEquals(form[1], Json.MAPPER.readTree(r.body()).path("content").asText(), form[0]);
+        }
     }
 
     @Test
@@ -551,7 +566,7 @@ class TernServerTest {
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"(?=a)\"}}}",
                 "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
-                "logit_bias\": {\"x\": 1}")) {
+                "logit_bias\": [[1]]", "logit_bias\": {\"5\": true}", "logit_bias\": 3")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);
             assertEquals(400, r.statusCode(), unsupported);
             assertEquals(unsupported.substring(0, unsupported.indexOf('"')), errorOf(r).get("param").asText());
