@@ -149,6 +149,9 @@ final class Completions {
         boolean reasoning = chat && prompts.reasoning() && (p.format().isText() || p.format().grammar() instanceof TriggeredGrammar);
         ResponseFormat.Response response = format.start(model, chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
                 tools, reasoning, reasoning && chatPrompt.opensThinking(), scored);
+        if (dialect.needsLlamaCppProbabilities()) {
+            response.withLlamaCppProbabilities();
+        }
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage() || dialect.needsUsage(), dialect);

@@ -25,6 +25,11 @@ interface Dialect {
     /** Whether the stream must include the usage chunk (a translation needs it for its last event). */
     boolean needsUsage();
 
+    /** Whether text completions' log-probabilities must also come in llama-server's form (token ids and bytes). */
+    default boolean needsLlamaCppProbabilities() {
+        return false;
+    }
+
     /** Chat completions and completions as they are. */
     Dialect OPENAI = new Dialect() {
         @Override

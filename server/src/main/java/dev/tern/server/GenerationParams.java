@@ -105,7 +105,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 throw ApiException.badRequest("top_logprobs needs logprobs set to true", "top_logprobs");
             }
         } else if (present(body, "logprobs")) {
-            logprobs = intIn(body, "logprobs", 0, 5);
+            logprobs = intIn(body, "logprobs", 0, 20);
         }
         int n = present(body, "n") ? intIn(body, "n", 1, MAX_N) : 1;
         boolean stream = bool(body, "stream");

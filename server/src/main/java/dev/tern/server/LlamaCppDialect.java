@@ -11,24 +11,36 @@ import java.io.OutputStream;
  * with the whole {@code content}, {@code stop: true} and the counts; or, streamed, an event per piece
  * of content ({@code stop: false}) and a last one with {@code stop: true} and the counts, no [DONE].
  * {@code stop_type} is "limit" when the token limit cut it, "word" when a stop string ended it
- * ({@code stopping_word}), else "eos".
+ * ({@code stopping_word}), else "eos". With {@code n_probs}, each piece (or the whole answer) carries
+ * {@code completion_probabilities}: per token its id, text, bytes, log-probability and the
+ * {@code n_probs} most likely tokens' ({@code top_logprobs}), as llama-server writes them.
  */
 final class LlamaCppDialect implements Dialect {
     private final String model;
+    private final boolean probabilities;
     private String finish;
     private String stopString;
     private ObjectNode usage;
     private ObjectNode error;
 
-    LlamaCppDialect(String model) {
+    /** @param body the request, whose {@code n_probs} asks for probabilities */
+    LlamaCppDialect(String model, ObjectNode body) {
         this.model = model;
+        this.probabilities = body.path("n_probs").asInt(0) > 0;
+    }
+
+    @Override
+    public boolean needsLlamaCppProbabilities() {
+        return probabilities;
     }
 
     @Override
     public ObjectNode whole(ObjectNode body) {
         JsonNode choice = body.get("choices").get(0);
-        return ending(choice.path("text").asText(""), choice.path("finish_reason").asText("stop"),
+        ObjectNode out = ending(choice.path("text").asText(""), choice.path("finish_reason").asText("stop"),
                 choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null, (ObjectNode) body.get("usage"));
+        withProbabilities(out, choice);
+        return out;
     }
 
     @Override
@@ -42,9 +54,10 @@ final class LlamaCppDialect implements Dialect {
         }
         JsonNode choice = chunk.path("choices").path(0);
         String text = choice.path("text").asText("");
-        if (!text.isEmpty()) {
+        if (!text.isEmpty() || probabilities && choice.path("logprobs").has("completion_probabilities")) {
             ObjectNode piece = Json.object().put("index", 0).put("content", text).put("stop", false);
             piece.putArray("tokens");
+            withProbabilities(piece, choice);
             Dialect.data(out, Json.write(piece));
         }
         if (choice.hasNonNull("finish_reason")) {
@@ -65,6 +78,13 @@ final class LlamaCppDialect implements Dialect {
     @Override
     public boolean needsUsage() {
         return true;
+    }
+
+    private void withProbabilities(ObjectNode out, JsonNode choice) {
+        if (probabilities) {
+            JsonNode p = choice.path("logprobs").path("completion_probabilities");
+            out.set("completion_probabilities", p.isArray() ? p : Json.MAPPER.createArrayNode());
+        }
     }
 
     private ObjectNode ending(String content, String finish, String stopString, ObjectNode chatUsage) {

@@ -71,6 +71,15 @@ final class LlamaCppRequest {
                 out.set(key, body.get(key));
             }
         }
+        JsonNode probs = body.get("n_probs");
+        if (probs != null && !probs.isNull()) {
+            if (!probs.isIntegralNumber() || probs.asLong() < 0 || probs.asLong() > 20) {
+                throw ApiException.badRequest("n_probs must be an integer in [0, 20]", "n_probs");
+            }
+            if (probs.asInt() > 0) {
+                out.put("logprobs", probs.asInt());
+            }
+        }
         JsonNode n = body.get("n_predict");
         if (n != null && !n.isNull()) {
             if (!n.isIntegralNumber() || n.asLong() < -1) {

@@ -55,6 +55,8 @@ final class ResponseFormat {
         private final String id;
         private final long created = System.currentTimeMillis() / 1000;
         private final boolean logprobs;
+        /** Whether text completions' log-probabilities also come as llama-server's completion_probabilities. */
+        private boolean llamaCppProbabilities;
         private final ToolCalls tools;
         private final int perPrompt;
         private final boolean reasoning;
@@ -160,6 +162,14 @@ final class ResponseFormat {
                 }
             }
             return chunk(i, null, echo, logprobs ? lp : null, null);
+        }
+
+        /**
+         * Also writes each token's log-probabilities as llama-server's {@code completion_probabilities}
+         * (with token ids and bytes), beside the text completion's own, for the llama.cpp dialect.
+         */
+        void withLlamaCppProbabilities() {
+            llamaCppProbabilities = true;
         }
 
         /** Accumulates output for the whole-body answer. */
@@ -496,6 +506,17 @@ final class ResponseFormat {
                 ((ArrayNode) legacyLp.get("top_logprobs")).add(legacyTop(t, t.topTokens().length));
                 ((ArrayNode) legacyLp.get("text_offset")).add(offset);
                 offset += piece.length();
+                if (llamaCppProbabilities) {
+                    ObjectNode p = (legacyLp.has("completion_probabilities") ? (ArrayNode) legacyLp.get("completion_probabilities")
+                            : legacyLp.putArray("completion_probabilities")).addObject();
+                    p.put("id", t.token()).put("token", piece).set("bytes", bytes(t.token()));
+                    p.put("logprob", t.logprob());
+                    ArrayNode alternatives = p.putArray("top_logprobs");
+                    for (int k = 0; k < t.topTokens().length; k++) {
+                        alternatives.addObject().put("id", t.topTokens()[k]).put("token", piece(t.topTokens()[k]))
+                                .put("logprob", t.topLogprobs()[k]).set("bytes", bytes(t.topTokens()[k]));
+                    }
+                }
             }
         }
     }

@@ -89,10 +89,14 @@ public final class TernServer implements AutoCloseable {
                 responses.remove(id);
                 json(ctx, Json.object().put("id", id).put("object", "response").put("deleted", true));
             });
-            c.routes.post("/completion", ctx -> completions.handle(ctx, LlamaCppRequest.completion(Json.parseObject(ctx.bodyAsBytes())),
-                    false, new LlamaCppDialect(config.modelName())));
-            c.routes.post("/infill", ctx -> completions.handle(ctx, LlamaCppRequest.infill(Json.parseObject(ctx.bodyAsBytes()), prompts),
-                    false, new LlamaCppDialect(config.modelName())));
+            c.routes.post("/completion", ctx -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, LlamaCppRequest.completion(body), false, new LlamaCppDialect(config.modelName(), body));
+            });
+            c.routes.post("/infill", ctx -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, LlamaCppRequest.infill(body, prompts), false, new LlamaCppDialect(config.modelName(), body));
+            });
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);

@@ -450,6 +450,59 @@ class TernServerTest {
     }
 
     /**
+     * llama-server's n_probs on /completion: completion_probabilities gives each generated token's
+     * id, text, bytes and log-probability (the log-softmax of the model's logits, computed here
+     * from a session of our own) and the n most likely tokens, the first of them the greedy token;
+     * streamed, the pieces carry them one by one.
+     */
+    @Test
+    void completionProbabilitiesAsLlamaServer() throws Exception {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        int[] tokens = solo(prompt, 8).tokens();
+        double[] want = new double[8];
+        try (Session s = tern.newSession()) {
+            float[] logits = s.forward(prompt);
+            for (int j = 0; j < 8; j++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (float l : logits) {
+                    max = Math.max(max, l);
+                }
+                double sum = 0;
+                for (float l : logits) {
+                    sum += Math.exp(l - max);
+                }
+                want[j] = logits[tokens[j]] - max - Math.log(sum);
+                logits = s.forward(tokens[j]);
+            }
+        }
+        String body = "{\"prompt\": \"Once upon a time\", \"n_predict\": 8, \"temperature\": 0, \"n_probs\": 3";
+        HttpResponse<String> r = post("/completion", body + "}", true);
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode probs = Json.MAPPER.readTree(r.body()).path("completion_probabilities");
+        assertEquals(8, probs.size(), r.body());
+        for (int j = 0; j < 8; j++) {
+            JsonNode p = probs.get(j);
+            assertEquals(tokens[j], p.path("id").asInt(), "token " + j);
+            assertEquals(want[j], p.path("logprob").asDouble(), 1e-3, "token " + j);
+            assertEquals(tern.tokenizer().decode(new int[]{tokens[j]}).length() > 0, p.path("bytes").size() > 0);
+            assertEquals(3, p.path("top_logprobs").size());
+            assertEquals(tokens[j], p.path("top_logprobs").get(0).path("id").asInt(), "greedy: the most likely");
+        }
+        HttpResponse<String> streamed = post("/completion", body + ", \"stream\": true}", true);
+        int seen = 0;
+        for (String line : streamed.body().split("\n")) {
+            if (line.startsWith("data: ")) {
+                JsonNode piece = Json.MAPPER.readTree(line.substring(6));
+                for (JsonNode p : piece.path("completion_probabilities")) {
+                    assertEquals(tokens[seen++], p.path("id").asInt());
+                }
+            }
+        }
+        assertEquals(8, seen, streamed.body());
+        assertEquals(400, post("/completion", "{\"prompt\": \"a\", \"n_probs\": 21}", true).statusCode());
+    }
+
+    /**
      * llama-server's /props: its defaults are llama-server's, the ones a bare /completion samples with
      * (the same seed with every reported setting given explicitly to the OpenAI endpoint, whose own
      * defaults differ, gives the same text), and the context, slots, template and tokens are the
