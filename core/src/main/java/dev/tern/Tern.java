@@ -83,6 +83,9 @@ public final class Tern implements AutoCloseable {
         }
         Model model = Model.load(modelFile, overrides);
         try {
+            if (options.mlock) {
+                model.lockInMemory();
+            }
             model = withAdapters(model, options.loras);
             Tokenizer tokenizer;
             ChatTemplate template;
@@ -378,12 +381,18 @@ public final class Tern implements AutoCloseable {
      *                     {@code --chat-template-file}), or null
      * @param loras        LoRA adapters to apply (llama.cpp's {@code --lora}/{@code --lora-scaled})
      * @param overrides    metadata values read in place of the GGUF file's (llama.cpp's {@code --override-kv})
+     * @param mlock        lock the weights in RAM (llama.cpp's {@code --mlock})
      */
     public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,
-                          List<MetadataOverride> overrides) {
+                          List<MetadataOverride> overrides, boolean mlock) {
         public Options {
             loras = List.copyOf(loras);
             overrides = List.copyOf(overrides);
+        }
+
+        public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,
+                       List<MetadataOverride> overrides) {
+            this(threads, contextSize, sequences, cacheType, chatTemplate, loras, overrides, false);
         }
 
         public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras) {

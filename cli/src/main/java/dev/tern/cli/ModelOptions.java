@@ -28,6 +28,10 @@ final class ModelOptions {
     @Option(names = "--cache-type", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     KVCacheType cacheType = KVCacheType.F16;
 
+    @Option(names = "--mlock", description = "Keep the weights in RAM, as llama.cpp's --mlock: the kernel may not drop"
+            + " their mapped pages (needs the locked-memory limit, ulimit -l, or root)")
+    boolean mlock;
+
     @Option(names = "--lora", paramLabel = "FILE", description = "LoRA adapter to apply (llama.cpp's GGUF form); repeatable")
     List<Path> loras = new ArrayList<>();
 
@@ -58,7 +62,7 @@ final class ModelOptions {
             all.add(new Tern.Lora(Path.of(scaledLoras.get(i)), scale));
         }
         return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all,
-                overrides.stream().map(MetadataOverride::parse).toList());
+                overrides.stream().map(MetadataOverride::parse).toList(), mlock);
     }
 
     /**

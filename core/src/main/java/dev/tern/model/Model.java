@@ -3,6 +3,7 @@ package dev.tern.model;
 import dev.tern.TernException;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.gguf.MetadataValue;
+import dev.tern.tensor.Tensor;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,6 +94,23 @@ public final class Model implements AutoCloseable {
         return GGUFModelReader.read(file, null);
     }
 
+
+    /**
+     * Locks every weight matrix's mapped pages in RAM (llama.cpp's --mlock), the adapters' too: none
+     * is read from disk again while the model is open. One-line TernException when the system refuses.
+     */
+    public void lockInMemory() {
+        ModelWeights w = weights;
+        MemoryLock.lock(w.tokenEmbedding().data());
+        if (w.output() != w.tokenEmbedding()) {
+            MemoryLock.lock(w.output().data());
+        }
+        for (LayerWeights l : w.layers()) {
+            for (Tensor t : new Tensor[]{l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.up(), l.down()}) {
+                MemoryLock.lock(t.data());
+            }
+        }
+    }
 
     public ModelConfig config() {
         return config;
