@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.tern.model.LoraAdapter;
 
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,7 +58,7 @@ final class LoraScales {
         if (Arrays.equals(s, loaded)) {
             return null;
         }
-        List<Float> key = new java.util.ArrayList<>();
+        List<Float> key = new ArrayList<>();
         for (float f : s) {
             key.add(f);
         }

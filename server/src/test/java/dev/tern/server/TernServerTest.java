@@ -47,6 +47,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -227,7 +228,7 @@ class TernServerTest {
 
         // llama-server's forms: [id, false] bans; a text's tokens each get the bias, as a key or in a pair.
         String text = tern.tokenizer().decode(new int[]{first});
-        Map<Integer, Float> never = new java.util.HashMap<>();
+        Map<Integer, Float> never = new HashMap<>();
         for (int t : tern.tokenizer().encode(text, false, false)) {
             never.put(t, -1e30f);
         }
