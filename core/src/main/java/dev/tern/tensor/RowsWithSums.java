@@ -33,21 +33,33 @@ final class RowsWithSums {
         float[] sums = new float[n / group];
         for (int j = 0; j < sums.length; j++) {
             int xi = xOff + group * j;
-            FloatVector v = FloatVector.fromArray(FloatVector.SPECIES_512, x, xi);
-            for (int i = 16; i < group; i += 16) {
-                v = v.add(FloatVector.fromArray(FloatVector.SPECIES_512, x, xi + i));
+            FloatVector v = FloatVector.fromArray(Vec.F, x, xi);
+            for (int i = Vec.FL; i < group; i += Vec.FL) {
+                v = v.add(FloatVector.fromArray(Vec.F, x, xi + i));
             }
             sums[j] = v.reduceLanes(VectorOperators.ADD);
         }
         return sums;
     }
 
-    /** {@link TensorFormat#dotRows} of format f through its row kernel. */
+    /** {@link TensorFormat#dotRows} of format f through its 512-bit row kernel. */
     static void dotRows(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long byteOffset, long rowBytes,
                         int rows, float[] x, int xOff, int n, float[] out, int outOff) {
+        dotRows(f, kernel, null, group, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+    }
+
+    /** The same with a 256-bit row kernel as well (null: none, f's dot serves). */
+    static void dotRows(TensorFormat f, RowKernel k512, RowKernel k256, int group, MemorySegment w, long byteOffset, long rowBytes,
+                        int rows, float[] x, int xOff, int n, float[] out, int outOff) {
         Blocks.requireBlocks(f.type(), n);
-        rows(f, kernel, w, byteOffset, rowBytes, rows, x, xOff, n, Vec.FL == 16 ? sums(x, xOff, n, group) : null, scales(),
+        RowKernel kernel = kernel(k512, k256);
+        rows(f, kernel, w, byteOffset, rowBytes, rows, x, xOff, n, kernel != null ? sums(x, xOff, n, group) : null, scales(),
                 out, outOff);
+    }
+
+    /** The row kernel for these vectors: 512-bit, 256-bit, or none. */
+    private static RowKernel kernel(RowKernel k512, RowKernel k256) {
+        return Vec.FL == 16 ? k512 : Vec.FL == 8 ? k256 : null;
     }
 
     /**
@@ -59,8 +71,15 @@ final class RowsWithSums {
      */
     static void dotRowsFour(TensorFormat f, RowKernel kernel, int group, MemorySegment w, long[] offsets, long rowBytes,
                             int rows, float[] x, int xOff, int n, float[] out, int[] outs) {
+        dotRowsFour(f, kernel, null, group, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+    }
+
+    /** The same with a 256-bit row kernel as well (null: none, f's dot serves). */
+    static void dotRowsFour(TensorFormat f, RowKernel k512, RowKernel k256, int group, MemorySegment w, long[] offsets,
+                            long rowBytes, int rows, float[] x, int xOff, int n, float[] out, int[] outs) {
         Blocks.requireBlocks(f.type(), n);
-        float[] sums = Vec.FL == 16 ? sums(x, xOff, n, group) : null, scales = scales();
+        RowKernel kernel = kernel(k512, k256);
+        float[] sums = kernel != null ? sums(x, xOff, n, group) : null, scales = scales();
         for (int i = 0; i < 4; i++) {
             rows(f, kernel, w, offsets[i], rowBytes, rows, x, xOff, n, sums, scales, out, outs[i]);
         }
