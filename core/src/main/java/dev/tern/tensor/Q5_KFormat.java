@@ -27,6 +27,8 @@ public final class Q5_KFormat implements TensorFormat {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q5_KFormat() {
@@ -40,6 +42,9 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 8) {
+            return dot256(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), RowsWithSums.scales(), n / QK);
+        }
         if (Vec.FL == 16) {
             return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), RowsWithSums.scales(), n / QK);
         }
@@ -77,13 +82,13 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        RowsWithSums.dotRows(this, Q5_KFormat::dot512, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+        RowsWithSums.dotRows(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        RowsWithSums.dotRowsFour(this, Q5_KFormat::dot512, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+        RowsWithSums.dotRowsFour(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**
@@ -121,6 +126,40 @@ public final class Q5_KFormat implements TensorFormat {
             }
         }
         return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
+     * to int lanes; a super-block's scales and the mins' share unpacked in scalar code. The generic
+     * {@link #dot} passes C2's inlining budget there and boxes its vectors.
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
+        FloatVector acc = FloatVector.zero(H);
+        float mins = 0f;
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
+            for (int j = 0; j < 8; j++) {
+                scales[j] = d * KQuants.scaleK4(w, p + 4, j);
+                mins += dmin * KQuants.minK4(w, p + 4, j) * sums[b * 8 + j];
+            }
+            for (int c = 0; c < 4; c++) {
+                int xi = xo + b * QK + 64 * c;
+                FloatVector lo = FloatVector.zero(H), hi = lo;
+                for (int e = 0; e < 32; e += 8) {
+                    IntVector qh = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 16 + e, LE).convertShape(B2I, I8, 0);
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 48 + 32 * c + e, LE).convertShape(B2I, I8, 0);
+                    IntVector l = q.and(0x0F).or(qh.lanewise(ASHR, 2 * c).and(1).lanewise(LSHL, 4));
+                    IntVector h = q.lanewise(ASHR, 4).and(0x0F).or(qh.lanewise(ASHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                    lo = ((FloatVector) l.convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + e), lo);
+                    hi = ((FloatVector) h.convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 32 + e), hi);
+                }
+                acc = lo.fma(FloatVector.broadcast(H, scales[2 * c]), acc);
+                acc = hi.fma(FloatVector.broadcast(H, scales[2 * c + 1]), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - mins;
     }
 
     private static VectorMask<Byte> bitSet(ByteVector qh, byte bit) {

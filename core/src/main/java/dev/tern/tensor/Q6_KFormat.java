@@ -28,6 +28,9 @@ public final class Q6_KFormat implements TensorFormat {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q6_KFormat() {
@@ -43,6 +46,9 @@ public final class Q6_KFormat implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
             return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
+        }
+        if (Vec.FL == 8) {
+            return dot256(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -72,13 +78,13 @@ public final class Q6_KFormat implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        RowsWithSums.dotRows(this, Q6_KFormat::dot512, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+        RowsWithSums.dotRows(this, Q6_KFormat::dot512, Q6_KFormat::dot256, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        RowsWithSums.dotRowsFour(this, Q6_KFormat::dot512, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+        RowsWithSums.dotRowsFour(this, Q6_KFormat::dot512, Q6_KFormat::dot256, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**
@@ -113,6 +119,42 @@ public final class Q6_KFormat implements TensorFormat {
                 acc = ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 32)).fma(FloatVector.broadcast(F, scales[j + 2]), acc);
                 acc = ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 64)).fma(FloatVector.broadcast(F, scales[j + 4]), acc);
                 acc = ((FloatVector) v3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 96)).fma(FloatVector.broadcast(F, scales[j + 6]), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
+     * to int lanes. The generic {@link #dot} passes C2's inlining budget there and boxes its vectors.
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
+        FloatVector acc = FloatVector.zero(H);
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p + 208));
+            for (int s = 0; s < 16; s += 8) {
+                FloatVector sc = ((FloatVector) ByteVector.fromMemorySegment(B8, w, p + 192 + s, LE).convertShape(B2F, H, 0)).mul(d);
+                acc = sc.mul(-32f).fma(FloatVector.fromArray(H, sums, b * 16 + s), acc);
+                sc.intoArray(scales, s);
+            }
+            for (int k = 0; k < 4; k++) {
+                int h = k >> 1, g = k & 1;
+                int j = 8 * h + g;
+                for (int e = 0; e < 16; e += 8) {
+                    int xi = xo + b * QK + 128 * h + 16 * g + e;
+                    IntVector a = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 64 * h + 16 * g + e, LE).convertShape(B2I, I8, 0);
+                    IntVector c = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 64 * h + 32 + 16 * g + e, LE).convertShape(B2I, I8, 0);
+                    IntVector hb = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 128 + 32 * h + 16 * g + e, LE).convertShape(B2I, I8, 0);
+                    IntVector v0 = a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4));
+                    IntVector v1 = c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2));
+                    IntVector v2 = a.lanewise(ASHR, 4).and(0x0F).or(hb.and(0x30));
+                    IntVector v3 = c.lanewise(ASHR, 4).and(0x0F).or(hb.lanewise(ASHR, 2).and(0x30));
+                    acc = ((FloatVector) v0.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi)).fma(FloatVector.broadcast(H, scales[j]), acc);
+                    acc = ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 32)).fma(FloatVector.broadcast(H, scales[j + 2]), acc);
+                    acc = ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 64)).fma(FloatVector.broadcast(H, scales[j + 4]), acc);
+                    acc = ((FloatVector) v3.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 96)).fma(FloatVector.broadcast(H, scales[j + 6]), acc);
+                }
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
