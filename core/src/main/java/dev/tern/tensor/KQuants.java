@@ -305,6 +305,19 @@ final class KQuants {
         });
     }
 
+    /**
+     * A Q4_K or Q5_K super-block's eight sub-block scales times d into {@code scales[0..8)}, in scalar
+     * code (the 256-bit kernels); returns Σ dmin·min_j·sums[sumOff + j], the share of the mins.
+     */
+    static float scalesAndMinShareK4(MemorySegment w, long packed, float d, float dmin, float[] sums, int sumOff, float[] scales) {
+        float mins = 0f;
+        for (int j = 0; j < 8; j++) {
+            scales[j] = d * scaleK4(w, packed, j);
+            mins += dmin * minK4(w, packed, j) * sums[sumOff + j];
+        }
+        return mins;
+    }
+
     /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */
     static int scaleK4(MemorySegment w, long scales, int j) {
         if (j < 4) {

@@ -140,10 +140,7 @@ public final class Q5_KFormat implements TensorFormat {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
-            for (int j = 0; j < 8; j++) {
-                scales[j] = d * KQuants.scaleK4(w, p + 4, j);
-                mins += dmin * KQuants.minK4(w, p + 4, j) * sums[b * 8 + j];
-            }
+            mins += KQuants.scalesAndMinShareK4(w, p + 4, d, dmin, sums, b * 8, scales);
             for (int c = 0; c < 4; c++) {
                 int xi = xo + b * QK + 64 * c;
                 FloatVector lo = FloatVector.zero(H), hi = lo;
