@@ -9,11 +9,12 @@ import java.util.Map;
  * Picks the next token from logits with llama.cpp's common sampler chain: logit biases, then the
  * stages in their order (by default llama.cpp's: repetition / frequency / presence penalties, DRY,
  * top-n-sigma, top-k, typical-p, top-p, min-p, XTC, (dynamic) temperature), and a seeded draw; or,
- * with Mirostat, logit biases, temperature and Mirostat alone. The filters see the logits before temperature, as in
- * llama.cpp. The draws are llama.cpp's too (its dist sampler, and XTC's and Mirostat's, each on
- * its own std::mt19937 with the seed's low 32 bits), so a seed picks the tokens llama.cpp picks
- * with that seed wherever the two compute the same logits. A temperature {@code <= 0} is greedy:
- * the argmax after biases and penalties, ties to the lowest id.
+ * with Mirostat, logit biases, temperature and Mirostat alone. The default order has the filters
+ * see the logits before temperature, as llama.cpp's. The draws are llama.cpp's too (its dist
+ * sampler, and XTC's and Mirostat's, each on its own std::mt19937 with the seed's low 32 bits), so
+ * a seed picks the tokens llama.cpp picks with that seed wherever the two compute the same
+ * logits. A temperature {@code <= 0} with a temperature stage in the chain is greedy: the argmax
+ * after biases, penalties and DRY, ties to the lowest id.
  *
  * <p>Not thread-safe; one instance per generation stream.
  */
@@ -217,7 +218,7 @@ public final class Sampler {
             constraint.mask(masked);
         }
         // XTC decides once per token when the first draw's candidates let it; else the second draw's may.
-        double cut = chain(scratch, false) ? config.advanced().xtcProbability() : 0;
+        double cut = xtcChance(scratch);
         double[] sum = new double[vocabSize];
         add(sum, scratch, masked, false, 1 - cut, cut == 0);
         add(sum, scratch, masked, true, cut, false);
@@ -248,13 +249,19 @@ public final class Sampler {
             }
         }
         if (refused > 0) {
-            double secondCut = cut ? 1 : 0;
-            if (secondDecides) {
-                secondCut = chain(masked, false) ? config.advanced().xtcProbability() : 0;
-            }
+            double secondCut = secondDecides ? xtcChance(masked) : cut ? 1 : 0;
             addChain(sum, masked, false, w * refused * (1 - secondCut));
             addChain(sum, masked, true, w * refused * secondCut);
         }
+    }
+
+    /**
+     * XTC's chance of cutting a draw from these logits: its probability when it could cut, else 0;
+     * the chain runs only to learn that when XTC is on.
+     */
+    private double xtcChance(float[] logits) {
+        AdvancedSampling a = config.advanced();
+        return a.xtcOn() && chain(logits, false) ? a.xtcProbability() : 0;
     }
 
     /** Adds w times the chain's distribution over these logits, with or without XTC's cut. */
