@@ -36,30 +36,32 @@ public final class LoraAdapter implements AutoCloseable {
      * of the adapter's scale (alpha/rank, or 1 when the file gives no alpha).
      */
     public record Pair(Tensor a, Tensor b, float unit, float scale) {
+        /** This pair at the adapter scale s. */
+        Pair at(float s) {
+            return new Pair(a, b, unit, s * unit);
+        }
     }
 
     private static final AtomicLong IDS = new AtomicLong();
     /** The mapped file, null for a mix (its adapters own theirs). */
     private final GGUFFile file;
     private final float scale;
-    private final boolean replacesApplied;
     /** Unique in this process: the prefix cache keeps the KV of each adapter's requests apart by it. */
     private final long id = IDS.incrementAndGet();
     /** The pairs of the weight matrices, by the model's tensor (identity). */
     private final Map<Tensor, List<Pair>> products = new IdentityHashMap<>();
     private final List<Pair> embedding = new ArrayList<>();
 
-    private LoraAdapter(GGUFFile file, float scale, boolean replacesApplied) {
+    private LoraAdapter(GGUFFile file, float scale) {
         this.file = file;
         this.scale = scale;
-        this.replacesApplied = replacesApplied;
     }
 
     /** Opens and checks an adapter of {@code model}; {@code scale} multiplies its effect (1: as trained). */
     public static LoraAdapter load(Path path, Model model, float scale) {
         GGUFFile f = GGUFFile.open(path);
         try {
-            LoraAdapter adapter = new LoraAdapter(f, scale, false);
+            LoraAdapter adapter = new LoraAdapter(f, scale);
             adapter.read(model, scale);
             return adapter;
         } catch (RuntimeException e) {
@@ -114,7 +116,7 @@ public final class LoraAdapter implements AutoCloseable {
                         + "x" + b.rows() + ") does not fit the model's " + w.cols() + "x" + w.rows() + " (wrong base model?)");
             }
             float unit = alpha != 0f ? alpha / rank : 1f;
-            Pair pair = new Pair(a, b, unit, scale * unit);
+            Pair pair = new Pair(a, b, unit, unit).at(scale);
             if (embedding) {
                 this.embedding.add(pair);
             } else {
@@ -154,15 +156,15 @@ public final class LoraAdapter implements AutoCloseable {
         if (scales.length != applied.size()) {
             throw new IllegalArgumentException(scales.length + " scales for " + applied.size() + " adapters");
         }
-        LoraAdapter mix = new LoraAdapter(null, 1f, true);
+        LoraAdapter mix = new LoraAdapter(null, 1f);
         for (int i = 0; i < scales.length; i++) {
             float s = scales[i];
             if (s == 0f) {
                 continue;
             }
             applied.get(i).products.forEach((w, pairs) -> pairs.forEach(p ->
-                    mix.products.computeIfAbsent(w, k -> new ArrayList<>()).add(new Pair(p.a(), p.b(), p.unit(), s * p.unit()))));
-            applied.get(i).embedding.forEach(p -> mix.embedding.add(new Pair(p.a(), p.b(), p.unit(), s * p.unit())));
+                    mix.products.computeIfAbsent(w, k -> new ArrayList<>()).add(p.at(s))));
+            applied.get(i).embedding.forEach(p -> mix.embedding.add(p.at(s)));
         }
         return mix;
     }
@@ -182,9 +184,9 @@ public final class LoraAdapter implements AutoCloseable {
         return file == null ? null : file.path();
     }
 
-    /** Whether, on the tokens given it, it stands in for the model's applied adapters (a {@link #mix} does). */
+    /** Whether, on the tokens given it, it stands in for the model's applied adapters: a {@link #mix}, the one without a file. */
     public boolean replacesApplied() {
-        return replacesApplied;
+        return file == null;
     }
 
     /**

@@ -96,8 +96,8 @@ public final class Model implements AutoCloseable {
 
 
     /**
-     * Locks every weight matrix's mapped pages in RAM (llama.cpp's --mlock), the adapters' too: none
-     * is read from disk again while the model is open. One-line TernException when the system refuses.
+     * Locks every weight matrix's mapped pages in RAM (llama.cpp's --mlock): none is read from disk
+     * again while the model is open. One-line TernException when the system refuses.
      */
     public void lockInMemory() {
         ModelWeights w = weights;
