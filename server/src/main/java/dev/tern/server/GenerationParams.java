@@ -15,6 +15,7 @@ import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.TextPattern;
 import dev.tern.tokenizer.Tokenizer;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -295,7 +296,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (b.isObject()) {
             for (Map.Entry<String, JsonNode> e : b.properties()) {
                 String key = e.getKey();
-                biasOf(key.matches("-?[0-9]+") ? JsonNodeFactory.instance.numberNode(Long.parseLong(key))
+                biasOf(key.matches("-?[0-9]+") ? JsonNodeFactory.instance.numberNode(new BigInteger(key))
                         : JsonNodeFactory.instance.textNode(key), e.getValue(), tokenizer, out);
             }
         } else if (b.isArray()) {
@@ -325,7 +326,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             for (int t : tokenizer.encode(token.asText(), false, false)) {
                 out.put(t, bias);
             }
-        } else if (token.isIntegralNumber() && token.asLong() >= 0 && token.asLong() < vocab) {
+        } else if (token.isIntegralNumber() && token.canConvertToInt() && token.asInt() >= 0 && token.asInt() < vocab) {
             out.put(token.asInt(), bias);
         } else {
             throw ApiException.badRequest("logit_bias keys must be token ids below " + vocab + " or texts, got '" + token + "'",

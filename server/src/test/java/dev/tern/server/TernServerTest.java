@@ -620,7 +620,8 @@ class TernServerTest {
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\"}}",
                 "response_format\": {\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":{\"type\":\"string\",\"pattern\":\"(?=a)\"}}}",
                 "response_format\": {\"type\":\"yaml\"}", "logit_bias\": {\"100000\": 5}", "logit_bias\": {\"5\": 101}",
-                "logit_bias\": [[1]]", "logit_bias\": {\"5\": true}", "logit_bias\": 3")) {
+                "logit_bias\": [[1]]", "logit_bias\": {\"5\": true}", "logit_bias\": 3",
+                "logit_bias\": {\"99999999999999999999\": 1}", "logit_bias\": [[18446744073709551621, 1]]")) {
             HttpResponse<String> r = post("/v1/chat/completions", "{" + hi + ", \"" + unsupported + "}", true);
             assertEquals(400, r.statusCode(), unsupported);
             assertEquals(unsupported.substring(0, unsupported.indexOf('"')), errorOf(r).get("param").asText());
