@@ -3,14 +3,21 @@ package dev.tern.tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.B2F;
 
 /** Q8_0: blocks of 32 signed bytes with one fp16 scale (34 bytes: d, qs[32]). */
 public final class Q8_0Format implements TensorFormat {
     public static final Q8_0Format INSTANCE = new Q8_0Format();
     private static final int QK = 32;
     private static final int BYTES = 34;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q8_0Format() {
     }
@@ -23,6 +30,9 @@ public final class Q8_0Format implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 8) {
+            return dot256(w, byteOffset, x, xOff, n / QK);
+        }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
             acc = block(w, byteOffset + (long) b * BYTES, x, xOff + b * QK, acc);
@@ -66,6 +76,33 @@ public final class Q8_0Format implements TensorFormat {
         }
         out[ia] = accA.reduceLanes(VectorOperators.ADD);
         out[ib] = accB.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot} for 256-bit vectors: each 8 quants loaded as 8 bytes and widened straight to
+     * floats (not 16 widened in two pieces), two accumulators, the row through a slice of its own
+     * (`CpuTimeAB matvec Q8_0 64 2048`, AVX2, one thread, four: 6.6–7.2 → 8.8–9.4 GB/s, about the
+     * 9.9 GB/s one core reads there). Stepping two rows together as on AVX-512 gained nothing.
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
+        long end = (long) blocks * BYTES;
+        MemorySegment row = w.asSlice(o, end);
+        FloatVector acc0 = FloatVector.zero(H), acc1 = acc0;
+        int xi = xo;
+        for (long p = 0; p < end; p += BYTES, xi += QK) {
+            FloatVector d = FloatVector.broadcast(H, Float.float16ToFloat(row.get(Blocks.I16, p)));
+            FloatVector s0 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 2, LE).convertShape(B2F, H, 0))
+                    .mul(FloatVector.fromArray(H, x, xi));
+            FloatVector s1 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 10, LE).convertShape(B2F, H, 0))
+                    .mul(FloatVector.fromArray(H, x, xi + 8));
+            s0 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 18, LE).convertShape(B2F, H, 0))
+                    .fma(FloatVector.fromArray(H, x, xi + 16), s0);
+            s1 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 26, LE).convertShape(B2F, H, 0))
+                    .fma(FloatVector.fromArray(H, x, xi + 24), s1);
+            acc0 = s0.fma(d, acc0);
+            acc1 = s1.fma(d, acc1);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
     }
 
     /** acc + one block's products with x[xo..xo+32), in {@link #dot}'s order. */
