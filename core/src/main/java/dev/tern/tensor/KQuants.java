@@ -326,14 +326,19 @@ final class KQuants {
         return (Blocks.u8(w, scales + j + 4) & 0xF) | ((Blocks.u8(w, scales + j - 4) >> 6) << 4);
     }
 
+    private static final float[] QUARTER_LANES = {
+            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f,
+            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f};
+
     /**
      * Q2_K/Q3_K: lane j, for sub-block j at shift s = j/2 mod 4 of its qs bytes, holds 4^-s, so
      * that the 512-bit kernels mask each 2-bit level in place (q·4^s) instead of shifting it
      * down, and fold the 4^-s (exact) into the sub-block's scale.
      */
-    static final FloatVector QUARTERS = FloatVector.fromArray(FloatVector.SPECIES_512, new float[]{
-            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f,
-            1, 1, 0.25f, 0.25f, 0.0625f, 0.0625f, 0.015625f, 0.015625f}, 0);
+    static final FloatVector QUARTERS = FloatVector.fromArray(FloatVector.SPECIES_512, QUARTER_LANES, 0);
+
+    /** {@link #QUARTERS} for the 256-bit kernels, eight sub-blocks at a time: the pattern repeats after eight. */
+    static final FloatVector QUARTERS_256 = FloatVector.fromArray(FloatVector.SPECIES_256, QUARTER_LANES, 0);
 
     private static final VectorSpecies<Byte> SCALE_BYTES = ByteVector.SPECIES_128;
     private static final VectorSpecies<Integer> LANES_INT = IntVector.SPECIES_512;
