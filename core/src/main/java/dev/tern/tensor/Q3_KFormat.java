@@ -34,6 +34,9 @@ public final class Q3_KFormat implements TensorFormat {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     // The 16 bytes loaded from SCALES − 2 (not past the block's end): scale bytes are lanes 2..13.
     // Lane j picks its low-nibble byte (P) and its top-bits byte (Q).
@@ -41,6 +44,9 @@ public final class Q3_KFormat implements TensorFormat {
     private static final VectorShuffle<Byte> Q_BYTES = VectorShuffle.fromValues(B, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13, 10, 11, 12, 13);
     private static final IntVector P_SHIFT = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4}, 0);
     private static final IntVector Q_SHIFT = IntVector.fromArray(I, new int[]{0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6}, 0);
+    // The 256-bit kernel reads scales[8..11] as one int: lane j < 8 shifts the top bits of scale j
+    // (bits 2·(j/4).. of byte j mod 4) down to bits 0..1, and those of scale j + 8 to bits 4..5.
+    private static final IntVector TOP_SHIFT = IntVector.fromArray(I8, new int[]{0, 8, 16, 24, 2, 10, 18, 26}, 0);
 
     private Q3_KFormat() {
     }
@@ -55,6 +61,9 @@ public final class Q3_KFormat implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
             return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
+        }
+        if (Vec.FL == 8) {
+            return dot256(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -94,13 +103,13 @@ public final class Q3_KFormat implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        RowsWithSums.dotRows(this, Q3_KFormat::dot512, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+        RowsWithSums.dotRows(this, Q3_KFormat::dot512, Q3_KFormat::dot256, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        RowsWithSums.dotRowsFour(this, Q3_KFormat::dot512, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+        RowsWithSums.dotRowsFour(this, Q3_KFormat::dot512, Q3_KFormat::dot256, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**
@@ -144,6 +153,55 @@ public final class Q3_KFormat implements TensorFormat {
                 a1 = ((FloatVector) l1.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 16)).fma(FloatVector.broadcast(F, scales[2 * s + 1]), a1);
                 a2 = ((FloatVector) l2.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 128)).fma(FloatVector.broadcast(F, scales[2 * s + 8]), a2);
                 a3 = ((FloatVector) l3.convert(I2F, 0)).mul(FloatVector.fromArray(F, x, xi + 144)).fma(FloatVector.broadcast(F, scales[2 * s + 9]), a3);
+            }
+        }
+        return a0.add(a1).add(a2.add(a3)).sub(offsets.mul(4f)).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
+     * to int lanes, the levels assembled in place as there; the scales unpacked eight at a time,
+     * their top bits shifted out of one int read of scales[8..11]. A sub-block's two halves are
+     * summed before its scale multiplies them, and the four levels of a qs byte feed four
+     * accumulators. The generic {@link #dot}, which shifts and compares levels in byte lanes and
+     * unpacks each scale in scalar code, read 0.90 GB/s there (one thread, from memory; this kernel 2.09).
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
+        FloatVector a0 = FloatVector.zero(H), a1 = a0, a2 = a0, a3 = a0, offsets = a0;
+        for (int b = 0; b < blocks; b++) {
+            long p = o + (long) b * BYTES;
+            float d = Float.float16ToFloat(w.get(Blocks.I16, p + D));
+            IntVector low = (IntVector) ByteVector.fromMemorySegment(B8, w, p + SCALES, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+            IntVector top = IntVector.broadcast(I8, w.get(Blocks.I32, p + SCALES + 8)).lanewise(LSHR, TOP_SHIFT);
+            FloatVector sc0 = ((FloatVector) low.and(0x0F).or(top.and(3).lanewise(LSHL, 4)).sub(32).convert(I2F, 0)).mul(d);
+            FloatVector sc1 = ((FloatVector) low.lanewise(LSHR, 4).or(top.and(0x30)).sub(32).convert(I2F, 0)).mul(d);
+            offsets = sc0.fma(FloatVector.fromArray(H, sums, b * 16), offsets);
+            offsets = sc1.fma(FloatVector.fromArray(H, sums, b * 16 + 8), offsets);
+            sc0.mul(KQuants.QUARTERS_256).intoArray(scales, 0);
+            sc1.mul(KQuants.QUARTERS_256).intoArray(scales, 8);
+            for (int k = 0; k < 4; k++) {
+                // qs[16k ..] holds sub-blocks j, j+2, j+4, j+6 at shifts 0, 2, 4, 6; their third
+                // bits are bits 4h .. 4h+3 of hmask[16c ..]
+                int h = k >> 1, c = k & 1;
+                int j = 8 * h + c;
+                int xi = xo + b * QK + 16 * j;
+                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B8, w, p + QS + 16 * k, LE).convertShape(B2I, I8, 0);
+                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B8, w, p + QS + 16 * k + 8, LE).convertShape(B2I, I8, 0);
+                IntVector m0 = ((IntVector) ByteVector.fromMemorySegment(B8, w, p + 16 * c, LE).convertShape(B2I, I8, 0)).lanewise(LSHR, 4 * h);
+                IntVector m1 = ((IntVector) ByteVector.fromMemorySegment(B8, w, p + 16 * c + 8, LE).convertShape(B2I, I8, 0)).lanewise(LSHR, 4 * h);
+                // q·4^s: the low bits masked in place, the third (bit s of m) moved to bit 2s+2
+                FloatVector v0 = ((FloatVector) q0.and(0x03).or(m0.lanewise(LSHL, 2).and(0x004)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi));
+                FloatVector v1 = ((FloatVector) q0.and(0x0C).or(m0.lanewise(LSHL, 3).and(0x010)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 32));
+                FloatVector v2 = ((FloatVector) q0.and(0x30).or(m0.lanewise(LSHL, 4).and(0x040)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 64));
+                FloatVector v3 = ((FloatVector) q0.and(0xC0).or(m0.lanewise(LSHL, 5).and(0x100)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 96));
+                v0 = ((FloatVector) q1.and(0x03).or(m1.lanewise(LSHL, 2).and(0x004)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 8), v0);
+                v1 = ((FloatVector) q1.and(0x0C).or(m1.lanewise(LSHL, 3).and(0x010)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 40), v1);
+                v2 = ((FloatVector) q1.and(0x30).or(m1.lanewise(LSHL, 4).and(0x040)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 72), v2);
+                v3 = ((FloatVector) q1.and(0xC0).or(m1.lanewise(LSHL, 5).and(0x100)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 104), v3);
+                a0 = v0.fma(FloatVector.broadcast(H, scales[j]), a0);
+                a1 = v1.fma(FloatVector.broadcast(H, scales[j + 2]), a1);
+                a2 = v2.fma(FloatVector.broadcast(H, scales[j + 4]), a2);
+                a3 = v3.fma(FloatVector.broadcast(H, scales[j + 6]), a3);
             }
         }
         return a0.add(a1).add(a2.add(a3)).sub(offsets.mul(4f)).reduceLanes(VectorOperators.ADD);
