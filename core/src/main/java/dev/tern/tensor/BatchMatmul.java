@@ -23,7 +23,7 @@ public final class BatchMatmul {
     private static final long L2_SHARE = 1 << 20;
     /** Batches below this size go through the formats' matrix × vector kernels (measured crossover). */
     private static final int SMALL_BATCH = 4;
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = Vec.F;
     private static final int L = S.length();
     private static final ThreadLocal<float[][]> BUFFER = Aligned.holder();
 

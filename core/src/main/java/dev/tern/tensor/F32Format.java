@@ -15,7 +15,7 @@ import java.nio.ByteOrder;
 public final class F32Format implements TensorFormat {
     public static final F32Format INSTANCE = new F32Format();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = Vec.F;
 
     private F32Format() {
     }

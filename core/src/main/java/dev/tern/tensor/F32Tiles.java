@@ -45,7 +45,7 @@ final class F32Tiles {
      * 512`: 12 tokens +28%, 16 +8%, 32 +4%, 64 −5%).
      */
     private static final int MAX_TOKENS_BY_PAIRS = 32;
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = Vec.F;
     private static final int L = S.length();
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;

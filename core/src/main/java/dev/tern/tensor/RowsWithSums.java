@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
  * Matrix × vector for the 512-bit kernels that fold an offset or a min into sums of the
  * activations over groups of 16 or 32 values (Q4_K, Q5_K, Q6_K): the sums are computed once
  * per matrix, then the row kernel runs on every row. A row is thousands of operations, so the
- * kernel is called, not inlined. Without 512-bit vectors the format's generic {@code dot} serves.
+ * kernel is called, not inlined. Formats with a 256-bit row kernel use it with 8-lane vectors; otherwise
+ * the format's generic {@code dot} serves.
  */
 final class RowsWithSums {
     /**

@@ -15,13 +15,30 @@ import java.nio.ByteOrder;
  * two with 256-bit, four with 128-bit.
  */
 final class Vec {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 4 && FloatVector.SPECIES_PREFERRED.length() <= 16
-            ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_128;
+    /**
+     * The kernels' float species: the CPU's widest (128 to 512 bits), or the width the system
+     * property {@code tern.vector.bits} names (128, 256 or 512), so that the tests can check every
+     * kernel family on any machine (a width the CPU lacks runs correctly, in plain Java, slowly).
+     */
+    static final VectorSpecies<Float> F = species(System.getProperty("tern.vector.bits"));
     static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     static final int FL = F.length();
     static final int PARTS = 16 / FL;
 
     private Vec() {
+    }
+
+    private static VectorSpecies<Float> species(String bits) {
+        if (bits != null) {
+            return switch (bits) {
+                case "128" -> FloatVector.SPECIES_128;
+                case "256" -> FloatVector.SPECIES_256;
+                case "512" -> FloatVector.SPECIES_512;
+                default -> throw new IllegalArgumentException("tern.vector.bits must be 128, 256 or 512, not " + bits);
+            };
+        }
+        int preferred = FloatVector.SPECIES_PREFERRED.length();
+        return preferred >= 4 && preferred <= 16 ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_128;
     }
 
     static ByteVector load16(MemorySegment w, long off) {

@@ -1,5 +1,7 @@
 package dev.tern.tensor;
 
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -15,6 +17,16 @@ class DotKernelTest {
 
     static List<TensorFormat> formats() {
         return AllFormats.readable();
+    }
+
+    /** The build runs these tests once per vector width (core/pom.xml): each run must get the width it asks for. */
+    @Test
+    void kernelsUseTheVectorWidthAskedFor() {
+        String bits = System.getProperty("tern.vector.bits");
+        int expected = bits != null ? Integer.parseInt(bits)
+                : Math.max(128, Math.min(512, FloatVector.SPECIES_PREFERRED.vectorBitSize()));
+        assertEquals(expected, Vec.F.vectorBitSize());
+        assertEquals(expected / 32, Vec.FL);
     }
 
     @ParameterizedTest
