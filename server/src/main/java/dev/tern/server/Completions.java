@@ -152,6 +152,9 @@ final class Completions {
         if (dialect.needsLlamaCppProbabilities()) {
             response.withLlamaCppProbabilities();
         }
+        if (p.returnTokenIds()) {
+            response.withTokenIds(all);
+        }
         Choices choices = new Choices(total, start, metrics);
         if (p.stream()) {
             stream(ctx, response, events, handles, choices, p.includeUsage() || dialect.needsUsage(), dialect);

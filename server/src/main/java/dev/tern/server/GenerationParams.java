@@ -38,10 +38,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param echo         (completions) the prompt comes back before the answer, with its tokens'
  *                     log-probabilities when logprobs are asked for: how evaluation harnesses score text
  * @param promptLogprobs vLLM's {@code prompt_logprobs}: -1 when not asked; else how many top alternatives
+ * @param returnTokenIds vLLM's {@code return_token_ids}: the answer carries its tokens' and its prompt's ids
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
-                        int promptLogprobs) {
+                        int promptLogprobs, boolean returnTokenIds) {
     static final int MAX_N = 16;
     /** A logit bias no logit outweighs: the token is never sampled. */
     private static final float NEVER = -1e30f;
@@ -148,7 +149,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         int promptLogprobs = present(body, "prompt_logprobs") ? intIn(body, "prompt_logprobs", 0, 20) : -1;
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
-                includeUsage, format, echo, promptLogprobs);
+                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"));
     }
 
     /**

@@ -13,7 +13,8 @@ import java.io.OutputStream;
  * {@code stop_type} is "limit" when the token limit cut it, "word" when a stop string ended it
  * ({@code stopping_word}), else "eos". With {@code n_probs}, each piece (or the whole answer) carries
  * {@code completion_probabilities}: per token its id, text, bytes, log-probability and the
- * {@code n_probs} most likely tokens' ({@code top_logprobs}), as llama-server writes them.
+ * {@code n_probs} most likely tokens' ({@code top_logprobs}), as llama-server writes them. With
+ * {@code return_tokens}, {@code tokens} holds the generated ids (else it stays empty).
  */
 final class LlamaCppDialect implements Dialect {
     private final String model;
@@ -39,6 +40,7 @@ final class LlamaCppDialect implements Dialect {
         JsonNode choice = body.get("choices").get(0);
         ObjectNode out = ending(choice.path("text").asText(""), choice.path("finish_reason").asText("stop"),
                 choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null, (ObjectNode) body.get("usage"));
+        putTokens(out, choice);
         withProbabilities(out, choice);
         return out;
     }
@@ -54,9 +56,10 @@ final class LlamaCppDialect implements Dialect {
         }
         JsonNode choice = chunk.path("choices").path(0);
         String text = choice.path("text").asText("");
-        if (!text.isEmpty() || probabilities && choice.path("logprobs").has("completion_probabilities")) {
+        boolean ids = !choice.path("token_ids").isEmpty();
+        if (!text.isEmpty() || ids || probabilities && choice.path("logprobs").has("completion_probabilities")) {
             ObjectNode piece = Json.object().put("index", 0).put("content", text).put("stop", false);
-            piece.putArray("tokens");
+            putTokens(piece, choice);
             withProbabilities(piece, choice);
             Dialect.data(out, Json.write(piece));
         }
@@ -78,6 +81,11 @@ final class LlamaCppDialect implements Dialect {
     @Override
     public boolean needsUsage() {
         return true;
+    }
+
+    /** The choice's token ids, if it has them, as {@code tokens}. */
+    private static void putTokens(ObjectNode out, JsonNode choice) {
+        out.set("tokens", choice.path("token_ids").isArray() ? choice.get("token_ids") : Json.MAPPER.createArrayNode());
     }
 
     private void withProbabilities(ObjectNode out, JsonNode choice) {

@@ -80,6 +80,13 @@ final class LlamaCppRequest {
                 out.put("logprobs", probs.asInt());
             }
         }
+        JsonNode tokens = body.get("return_tokens");
+        if (tokens != null && !tokens.isNull()) {
+            if (!tokens.isBoolean()) {
+                throw ApiException.badRequest("return_tokens must be a boolean", "return_tokens");
+            }
+            out.put("return_token_ids", tokens.asBoolean());
+        }
         JsonNode n = body.get("n_predict");
         if (n != null && !n.isNull()) {
             if (!n.isIntegralNumber() || n.asLong() < -1) {

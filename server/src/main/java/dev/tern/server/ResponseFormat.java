@@ -57,6 +57,13 @@ final class ResponseFormat {
         private final boolean logprobs;
         /** Whether text completions' log-probabilities also come as llama-server's completion_probabilities. */
         private boolean llamaCppProbabilities;
+        /** With vLLM's return_token_ids: each choice's prompt ids, else null. */
+        private List<int[]> promptIds;
+        /** With return_token_ids: each choice's generated ids, and those not yet streamed. */
+        private ArrayNode[] ids;
+        private ArrayNode[] unsent;
+        /** With return_token_ids: whether choice i's prompt ids have been streamed. */
+        private boolean[] promptSent;
         private final ToolCalls tools;
         private final int perPrompt;
         private final boolean reasoning;
@@ -172,8 +179,55 @@ final class ResponseFormat {
             llamaCppProbabilities = true;
         }
 
+        /**
+         * vLLM's return_token_ids: each choice carries the ids of its tokens ({@code token_ids}, in
+         * a stream the ids since the last chunk) and of its prompt ({@code prompt_token_ids}, on the
+         * choice of a completion, on the answer of a chat; in a stream on the first chunk).
+         * {@code prompts}: the prompts, each answered by {@code perPrompt} choices.
+         */
+        void withTokenIds(List<int[]> prompts) {
+            promptIds = prompts;
+            ids = new ArrayNode[text.length];
+            unsent = new ArrayNode[text.length];
+            promptSent = new boolean[text.length];
+            for (int i = 0; i < text.length; i++) {
+                ids[i] = Json.MAPPER.createArrayNode();
+                unsent[i] = Json.MAPPER.createArrayNode();
+            }
+        }
+
+        private void addIds(int i, RequestOutput o) {
+            if (ids != null) {
+                for (int t : o.tokens()) {
+                    ids[i].add(t);
+                    unsent[i].add(t);
+                }
+            }
+        }
+
+        /** Choice c (of root) carries choice i's ids: all of them, or in a stream those not yet sent. */
+        private void putIds(ObjectNode root, ObjectNode c, int i, boolean stream) {
+            if (ids == null) {
+                return;
+            }
+            if (!stream || !promptSent[i]) {
+                ArrayNode prompt = (chat ? root : c).putArray("prompt_token_ids");
+                for (int t : promptIds.get(i / perPrompt)) {
+                    prompt.add(t);
+                }
+                promptSent[i] = true;
+            }
+            if (stream) {
+                c.set("token_ids", unsent[i]);
+                unsent[i] = Json.MAPPER.createArrayNode();
+            } else {
+                c.set("token_ids", ids[i]);
+            }
+        }
+
         /** Accumulates output for the whole-body answer. */
         void append(int i, RequestOutput o) {
+            addIds(i, o);
             if (logprobs) {
                 addLogprobs(i, o, content[i], legacy[i]);
             }
@@ -255,6 +309,7 @@ final class ResponseFormat {
                 }
                 c.put("finish_reason", finish);
                 putStopReason(c, results.get(i), finish);
+                putIds(root, c, i, false);
             }
             root.set("usage", usage(results, perPrompt));
             return root;
@@ -280,6 +335,7 @@ final class ResponseFormat {
          * log-probabilities asked for, the answer is read whole at the end.
          */
         ObjectNode chunk(int i, RequestOutput o) {
+            addIds(i, o);
             if (tools != null || reasoning) {
                 if (logprobs) {
                     // Read whole at the end, thinking and answer alike.
@@ -463,6 +519,7 @@ final class ResponseFormat {
                 c.set("logprobs", lp);
             }
             c.put("finish_reason", finish);
+            putIds(root, c, i, true);
             return root;
         }
 

@@ -54,6 +54,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -501,6 +502,76 @@ class TernServerTest {
         }
         assertEquals(8, seen, streamed.body());
         assertEquals(400, post("/completion", "{\"prompt\": \"a\", \"n_probs\": 21}", true).statusCode());
+    }
+
+    /**
+     * vLLM's return_token_ids and llama-server's return_tokens: the answer's ids are the tokens the
+     * engine generates alone for that prompt, its prompt ids the prompt's (a completion's on the
+     * choice, a chat's on the answer); streamed, the chunks' ids add up to the same, the prompt's
+     * come once. Without the field the answer has none.
+     */
+    @Test
+    void tokenIdsAsVllmAndLlamaServer() throws Exception {
+        int[] prompt = tern.tokenizer().encode("Once upon a time", true, true);
+        int[] tokens = solo(prompt, 8).tokens();
+        String completion = "{\"model\": \"" + MODEL + "\", \"prompt\": \"Once upon a time\", \"max_tokens\": 8, \"temperature\": 0";
+        JsonNode choice = Json.MAPPER.readTree(post("/v1/completions", completion + ", \"return_token_ids\": true}", true).body())
+                .path("choices").path(0);
+        assertArrayEquals(tokens, ints(choice.path("token_ids")), choice.toString());
+        assertArrayEquals(prompt, ints(choice.path("prompt_token_ids")));
+        List<Integer> streamed = new ArrayList<>();
+        int prompts = 0;
+        for (JsonNode chunk : chunks(post("/v1/completions", completion + ", \"return_token_ids\": true, \"stream\": true}", true))) {
+            JsonNode c = chunk.path("choices").path(0);
+            if (c.has("prompt_token_ids")) {
+                assertArrayEquals(prompt, ints(c.path("prompt_token_ids")));
+                prompts++;
+            }
+            c.path("token_ids").forEach(t -> streamed.add(t.asInt()));
+        }
+        assertEquals(1, prompts);
+        assertArrayEquals(tokens, streamed.stream().mapToInt(Integer::intValue).toArray());
+        assertFalse(Json.MAPPER.readTree(post("/v1/completions", completion + "}", true).body()).path("choices").path(0).has("token_ids"));
+
+        int[] chatPrompt = chatPrompt("Hello");
+        String chat = "{\"model\": \"" + MODEL + "\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], "
+                + "\"max_tokens\": 8, \"temperature\": 0, \"return_token_ids\": true}";
+        JsonNode answer = Json.MAPPER.readTree(post("/v1/chat/completions", chat, true).body());
+        assertArrayEquals(chatPrompt, ints(answer.path("prompt_token_ids")), answer.toString());
+        assertArrayEquals(solo(chatPrompt, 8).tokens(), ints(answer.path("choices").path(0).path("token_ids")));
+
+        String llama = "{\"prompt\": \"Once upon a time\", \"n_predict\": 8, \"temperature\": 0";
+        assertArrayEquals(tokens, ints(Json.MAPPER.readTree(post("/completion", llama + ", \"return_tokens\": true}", true).body())
+                .path("tokens")));
+        streamed.clear();
+        for (JsonNode piece : chunks(post("/completion", llama + ", \"return_tokens\": true, \"stream\": true}", true))) {
+            piece.path("tokens").forEach(t -> streamed.add(t.asInt()));
+        }
+        assertArrayEquals(tokens, streamed.stream().mapToInt(Integer::intValue).toArray());
+        assertEquals(0, Json.MAPPER.readTree(post("/completion", llama + "}", true).body()).path("tokens").size());
+        HttpResponse<String> bad = post("/completion", llama + ", \"return_tokens\": \"yes\"}", true);
+        assertEquals(400, bad.statusCode());
+        assertEquals("return_tokens", Json.MAPPER.readTree(bad.body()).path("error").path("param").asText());
+    }
+
+    /** A stream's data events, as JSON (without OpenAI's closing [DONE]). */
+    private static List<JsonNode> chunks(HttpResponse<String> sse) throws Exception {
+        assertEquals(200, sse.statusCode(), sse.body());
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : sse.body().split("\n")) {
+            if (line.startsWith("data: ") && !line.equals("data: [DONE]")) {
+                out.add(Json.MAPPER.readTree(line.substring(6)));
+            }
+        }
+        return out;
+    }
+
+    private static int[] ints(JsonNode array) {
+        int[] out = new int[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = array.get(i).asInt();
+        }
+        return out;
     }
 
     /**
