@@ -1,6 +1,17 @@
 package dev.tern.tensor;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.I2F;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
 
 /**
  * Q4_0: blocks of 32 values as 4-bit codes q meaning (q-8)·d, laid out and computed on as
@@ -10,6 +21,10 @@ public final class Q4_0Format implements TensorFormat {
     public static final Q4_0Format INSTANCE = new Q4_0Format();
     private static final int QK = 32;
     private static final int BYTES = 18;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final NibbleBlocks.Levels LEVELS = NibbleBlocks.Levels.of(new byte[]{-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7});
 
     private Q4_0Format() {
@@ -22,7 +37,36 @@ public final class Q4_0Format implements TensorFormat {
 
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        if (Vec.FL == 8) {
+            Blocks.requireBlocks(type(), n);
+            return dot256(w, byteOffset, x, xOff, n / QK);
+        }
         return NibbleBlocks.dot(type(), LEVELS, w, byteOffset, x, xOff, n);
+    }
+
+    /**
+     * The kernel for 256-bit vectors (AVX2), Q4_0's own rather than {@link NibbleBlocks}' table
+     * lookup: eight stored bytes at a time, zero-extended to int lanes, where each nibble's q − 8
+     * is an AND or a shift and a subtraction, then a conversion. The generic loop passes C2's
+     * inlining budget there (`CpuTimeAB matvec Q4_0 64 2048`, one thread, four: 4.7–5.2 GB/s
+     * against 2.1–2.3); the byte-shuffle lookup widens its looked-up bytes in two parts, a shuffle
+     * and a blend more (in cache: 3.8–4.0 against 5.0–5.4).
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
+        long end = (long) blocks * BYTES;
+        MemorySegment row = w.asSlice(o, end);
+        FloatVector acc = FloatVector.zero(H);
+        int xi = xo;
+        for (long p = 0; p < end; p += BYTES, xi += QK) {
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 2, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 10, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+            FloatVector s = ((FloatVector) q0.and(0x0F).sub(8).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi));
+            s = ((FloatVector) q1.and(0x0F).sub(8).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 8), s);
+            s = ((FloatVector) q0.lanewise(LSHR, 4).sub(8).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 16), s);
+            s = ((FloatVector) q1.lanewise(LSHR, 4).sub(8).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 24), s);
+            acc = s.fma(FloatVector.broadcast(H, Float.float16ToFloat(row.get(Blocks.I16, p))), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
