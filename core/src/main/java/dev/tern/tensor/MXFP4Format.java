@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
+import static jdk.incubator.vector.VectorOperators.B2F;
 import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.LSHR;
 
@@ -29,6 +30,7 @@ public final class MXFP4Format implements TensorFormat {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private MXFP4Format() {
@@ -50,7 +52,10 @@ public final class MXFP4Format implements TensorFormat {
         if (Vec.FL == 16) {
             return dot512(TABLE.floatBits(), w, byteOffset, x, xOff, n / QK);
         }
-        ByteVector table = TABLE.bytes();
+        if (Vec.FL == 8) {
+            return dot256(TABLE.bytes(), w, byteOffset, x, xOff, n / QK);
+        }
+        ByteVector table = ByteVector.fromArray(Vec.B16, TABLE.bytes(), 0);
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
@@ -126,11 +131,36 @@ public final class MXFP4Format implements TensorFormat {
         out[ib] = accB.reduceLanes(VectorOperators.ADD);
     }
 
+    /**
+     * The kernel for 256-bit vectors (AVX2), IQ4_NL's ({@link NibbleBlocks}) written out again
+     * for MXFP4's blocks: levels looked up by a byte shuffle, widened to floats eight at a time.
+     * The generic {@link #dot} passes C2's inlining budget there (`CpuTimeAB matvec MXFP4 64
+     * 2048`, one thread, four: 3.3–3.7 GB/s against 2.8–3.0).
+     */
+    private static float dot256(byte[] levels, MemorySegment w, long o, float[] x, int xo, int blocks) {
+        ByteVector table = ByteVector.fromArray(B, levels, 0);
+        long end = (long) blocks * BYTES;
+        MemorySegment row = w.asSlice(o, end);
+        FloatVector acc = FloatVector.zero(H);
+        int xi = xo;
+        for (long p = 0; p < end; p += BYTES, xi += QK) {
+            ByteVector q = ByteVector.fromMemorySegment(B, row, p + 1, LE);
+            ByteVector lo = q.and((byte) 0x0F).selectFrom(table);
+            ByteVector hi = q.reinterpretAsInts().lanewise(LSHR, 4).reinterpretAsBytes().and((byte) 0x0F).selectFrom(table);
+            FloatVector s = ((FloatVector) lo.convertShape(B2F, H, 0)).mul(FloatVector.fromArray(H, x, xi));
+            s = ((FloatVector) lo.convertShape(B2F, H, 1)).fma(FloatVector.fromArray(H, x, xi + 8), s);
+            s = ((FloatVector) hi.convertShape(B2F, H, 0)).fma(FloatVector.fromArray(H, x, xi + 16), s);
+            s = ((FloatVector) hi.convertShape(B2F, H, 1)).fma(FloatVector.fromArray(H, x, xi + 24), s);
+            acc = s.fma(FloatVector.broadcast(H, scale(Byte.toUnsignedInt(row.get(Blocks.I8, p)))), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     /** Each value is its level times 2^(e−128), one product, as ggml's dequantize_row_mxfp4 computes it. */
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
-        ByteVector table = TABLE.bytes();
+        ByteVector table = ByteVector.fromArray(Vec.B16, TABLE.bytes(), 0);
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             int yo = outOff + b * QK;
