@@ -11,6 +11,7 @@ import java.nio.ByteOrder;
 
 import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
 
 /**
  * TQ2_0, llama.cpp's 2-bit ternary type (TriLM, BitNet b1.58): blocks of 256 values as 2-bit
@@ -26,6 +27,9 @@ public final class TQ2_0Format implements TensorFormat {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     private static final VectorSpecies<Byte> B = ByteVector.SPECIES_128;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I8 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     /**
      * Lookup tables for selectFrom, indexed by a byte's low nibble (selectFrom takes indexes
@@ -60,6 +64,9 @@ public final class TQ2_0Format implements TensorFormat {
         Blocks.requireBlocks(type(), n);
         if (Vec.FL == 16) {
             return dot512(LOW, HIGH, w, byteOffset, x, xOff, n / QK);
+        }
+        if (Vec.FL == 8) {
+            return dot256(w, byteOffset, x, xOff, n / QK);
         }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
@@ -114,6 +121,50 @@ public final class TQ2_0Format implements TensorFormat {
             s3 = h3.selectFrom(hi).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xb + 240), s3);
             float d = Float.float16ToFloat(row.get(Blocks.I16, p + D));
             acc = s0.add(s1).add(s2.add(s3)).fma(FloatVector.broadcast(F, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #dot512} for 256-bit vectors (AVX2), with no table: eight bytes a load, widened to
+     * int lanes and or-ed into the float 2²³, so that masking all but code l leaves the float
+     * 2²³ + q·4ˡ, and subtracting 2²³ + 4ˡ the level times 4ˡ, exactly; each code's sum is
+     * scaled back at the end, by a power of two. That is an and and a subtract a vector, where a
+     * lookup takes a shift and a selectFrom (two instructions, one to wrap the index). Each
+     * iteration takes half a block, its four loads written out, so that the x offsets step by a
+     * constant and C2 drops their range checks. The generic {@link #dot} ran 1.2–1.3 GB/s here,
+     * this 2.8–3.1 (CpuTimeAB matvec TQ2_0, one thread, Zen 3); from cache, a loop over the
+     * block's eight loads read 2.2 GB/s with lookups and 2.4 with this decoding, and writing out
+     * the whole block 3.3, twice the code for a tenth more.
+     */
+    private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
+        FloatVector acc = FloatVector.zero(H);
+        for (int h = 0; h < 2 * blocks; h++) {
+            long b = o + (long) (h >> 1) * BYTES, p = b + 32 * (h & 1);
+            int xh = xo + 128 * h;
+            FloatVector s0 = FloatVector.zero(H), s1 = s0, s2 = s0, s3 = s0;
+            IntVector q = ((IntVector) ByteVector.fromMemorySegment(B8, w, p, LE).convertShape(ZERO_EXTEND_B2I, I8, 0)).or(0x4B000000);
+            s0 = q.and(0x4B000003).reinterpretAsFloats().sub(0x1p23f + 1).fma(FloatVector.fromArray(H, x, xh), s0);
+            s1 = q.and(0x4B00000C).reinterpretAsFloats().sub(0x1p23f + 4).fma(FloatVector.fromArray(H, x, xh + 32), s1);
+            s2 = q.and(0x4B000030).reinterpretAsFloats().sub(0x1p23f + 16).fma(FloatVector.fromArray(H, x, xh + 64), s2);
+            s3 = q.and(0x4B0000C0).reinterpretAsFloats().sub(0x1p23f + 64).fma(FloatVector.fromArray(H, x, xh + 96), s3);
+            q = ((IntVector) ByteVector.fromMemorySegment(B8, w, p + 8, LE).convertShape(ZERO_EXTEND_B2I, I8, 0)).or(0x4B000000);
+            s0 = q.and(0x4B000003).reinterpretAsFloats().sub(0x1p23f + 1).fma(FloatVector.fromArray(H, x, xh + 8), s0);
+            s1 = q.and(0x4B00000C).reinterpretAsFloats().sub(0x1p23f + 4).fma(FloatVector.fromArray(H, x, xh + 40), s1);
+            s2 = q.and(0x4B000030).reinterpretAsFloats().sub(0x1p23f + 16).fma(FloatVector.fromArray(H, x, xh + 72), s2);
+            s3 = q.and(0x4B0000C0).reinterpretAsFloats().sub(0x1p23f + 64).fma(FloatVector.fromArray(H, x, xh + 104), s3);
+            q = ((IntVector) ByteVector.fromMemorySegment(B8, w, p + 16, LE).convertShape(ZERO_EXTEND_B2I, I8, 0)).or(0x4B000000);
+            s0 = q.and(0x4B000003).reinterpretAsFloats().sub(0x1p23f + 1).fma(FloatVector.fromArray(H, x, xh + 16), s0);
+            s1 = q.and(0x4B00000C).reinterpretAsFloats().sub(0x1p23f + 4).fma(FloatVector.fromArray(H, x, xh + 48), s1);
+            s2 = q.and(0x4B000030).reinterpretAsFloats().sub(0x1p23f + 16).fma(FloatVector.fromArray(H, x, xh + 80), s2);
+            s3 = q.and(0x4B0000C0).reinterpretAsFloats().sub(0x1p23f + 64).fma(FloatVector.fromArray(H, x, xh + 112), s3);
+            q = ((IntVector) ByteVector.fromMemorySegment(B8, w, p + 24, LE).convertShape(ZERO_EXTEND_B2I, I8, 0)).or(0x4B000000);
+            s0 = q.and(0x4B000003).reinterpretAsFloats().sub(0x1p23f + 1).fma(FloatVector.fromArray(H, x, xh + 24), s0);
+            s1 = q.and(0x4B00000C).reinterpretAsFloats().sub(0x1p23f + 4).fma(FloatVector.fromArray(H, x, xh + 56), s1);
+            s2 = q.and(0x4B000030).reinterpretAsFloats().sub(0x1p23f + 16).fma(FloatVector.fromArray(H, x, xh + 88), s2);
+            s3 = q.and(0x4B0000C0).reinterpretAsFloats().sub(0x1p23f + 64).fma(FloatVector.fromArray(H, x, xh + 120), s3);
+            float d = Float.float16ToFloat(w.get(Blocks.I16, b + D));
+            acc = s0.add(s1.mul(0x1p-2f)).add(s2.mul(0x1p-4f).add(s3.mul(0x1p-6f))).fma(FloatVector.broadcast(H, d), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
