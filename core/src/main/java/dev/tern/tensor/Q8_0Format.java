@@ -81,8 +81,8 @@ public final class Q8_0Format implements TensorFormat {
     /**
      * {@link #dot} for 256-bit vectors: each 8 quants loaded as 8 bytes and widened straight to
      * floats (not 16 widened in two pieces), two accumulators, the row through a slice of its own
-     * (`CpuTimeAB matvec Q8_0 64 2048`, AVX2, one thread, four: 6.6–7.2 → 8.8–9.4 GB/s, about the
-     * 9.9 GB/s one core reads there). Stepping two rows together as on AVX-512 gained nothing.
+     * (`CpuTimeAB matvec Q8_0 64 2048`, AVX2, one thread, four: 6.6–7.2 → 8.8–9.4 GB/s; in cache
+     * 10–11, so bound by its instructions). Stepping two rows together as on AVX-512 gained nothing.
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, int blocks) {
         long end = (long) blocks * BYTES;
