@@ -75,51 +75,34 @@ public final class BatchMatmul {
             for (int i = 0; i < nr; i++) {
                 w.dequantizeRow(rb + i, buf, b0 + i * cols);
             }
-            int t = 0;
-            // Tiles of three tokens, then two, where sixteen accumulators would spill (tile4x3).
-            for (; L == 8 && t + 3 <= n; t += 3) {
+            for (int t = 0, g; t < n; t += g) {
+                g = tileTokens(n - t);
+                int xt = xOff + t * cols;
                 int r = 0;
                 for (; r + 4 <= nr; r += 4) {
-                    tile4x3(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r, outStride);
-                }
-                for (; r < nr; r++) {
-                    for (int j = 0; j < 3; j++) {
-                        out[(t + j) * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + (t + j) * cols, cols);
+                    int w0 = b0 + r * cols, o = t * outStride + rb + r;
+                    switch (g) {
+                        case 4 -> tile4x4(buf, w0, x, xt, cols, out, o, outStride);
+                        case 3 -> tile4x3(buf, w0, x, xt, cols, out, o, outStride);
+                        case 2 -> tile4x2(buf, w0, x, xt, cols, out, o, outStride);
+                        default -> tile4x1(buf, w0, x, xt, cols, out, o);
                     }
                 }
-            }
-            for (; t + 4 <= n; t += 4) {
-                int r = 0;
-                for (; r + 4 <= nr; r += 4) {
-                    tile4x4(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r, outStride);
-                }
                 for (; r < nr; r++) {
-                    for (int j = 0; j < 4; j++) {
-                        out[(t + j) * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + (t + j) * cols, cols);
+                    for (int j = 0; j < g; j++) {
+                        out[(t + j) * outStride + rb + r] = dot(buf, b0 + r * cols, x, xt + j * cols, cols);
                     }
-                }
-            }
-            for (; L == 8 && t + 2 <= n; t += 2) {
-                int r = 0;
-                for (; r + 4 <= nr; r += 4) {
-                    tile4x2(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r, outStride);
-                }
-                for (; r < nr; r++) {
-                    for (int j = 0; j < 2; j++) {
-                        out[(t + j) * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + (t + j) * cols, cols);
-                    }
-                }
-            }
-            for (; t < n; t++) {
-                int r = 0;
-                for (; r + 4 <= nr; r += 4) {
-                    tile4x1(buf, b0 + r * cols, x, xOff + t * cols, cols, out, t * outStride + rb + r);
-                }
-                for (; r < nr; r++) {
-                    out[t * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + t * cols, cols);
                 }
             }
         }
+    }
+
+    /**
+     * How many of {@code left} tokens the next tiles take: four at a time, then one; with 8-lane
+     * vectors three, then two or one, as sixteen accumulators would spill there ({@link #tile4x3}).
+     */
+    private static int tileTokens(int left) {
+        return L == 8 ? Math.min(left, 3) : left >= 4 ? 4 : 1;
     }
 
     /**
