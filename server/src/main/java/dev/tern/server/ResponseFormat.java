@@ -59,9 +59,9 @@ final class ResponseFormat {
         private boolean llamaCppProbabilities;
         /** With vLLM's return_token_ids: each choice's prompt ids, else null. */
         private List<int[]> promptIds;
-        /** With return_token_ids: each choice's generated ids, and those not yet streamed. */
+        /** With return_token_ids: each choice's generated ids, and how many of them have been streamed. */
         private ArrayNode[] ids;
-        private ArrayNode[] unsent;
+        private int[] streamedIds;
         /** With return_token_ids: whether choice i's prompt ids have been streamed. */
         private boolean[] promptSent;
         private final ToolCalls tools;
@@ -188,11 +188,10 @@ final class ResponseFormat {
         void withTokenIds(List<int[]> prompts) {
             promptIds = prompts;
             ids = new ArrayNode[text.length];
-            unsent = new ArrayNode[text.length];
+            streamedIds = new int[text.length];
             promptSent = new boolean[text.length];
             for (int i = 0; i < text.length; i++) {
                 ids[i] = Json.MAPPER.createArrayNode();
-                unsent[i] = Json.MAPPER.createArrayNode();
             }
         }
 
@@ -200,7 +199,6 @@ final class ResponseFormat {
             if (ids != null) {
                 for (int t : o.tokens()) {
                     ids[i].add(t);
-                    unsent[i].add(t);
                 }
             }
         }
@@ -218,8 +216,11 @@ final class ResponseFormat {
                 promptSent[i] = true;
             }
             if (stream) {
-                c.set("token_ids", unsent[i]);
-                unsent[i] = Json.MAPPER.createArrayNode();
+                ArrayNode fresh = c.putArray("token_ids");
+                for (int k = streamedIds[i]; k < ids[i].size(); k++) {
+                    fresh.add(ids[i].get(k));
+                }
+                streamedIds[i] = ids[i].size();
             } else {
                 c.set("token_ids", ids[i]);
             }
