@@ -49,6 +49,10 @@ public final class BatchMatmul {
             F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }
+        if (w.format() == Q8_0Format.INSTANCE && Q8_0Tiles.handles(n)) {
+            Q8_0Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
+            return;
+        }
         if (n < SMALL_BATCH) {
             // Too few tokens to pay for decoding into the buffer: the matrix × vector kernel per
             // token, a row block at a time so that the later tokens find the block in L1.

@@ -1,0 +1,135 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static jdk.incubator.vector.VectorOperators.B2F;
+
+/**
+ * Q8_0 weights times seven to nine tokens with 8-lane vectors (AVX2), read straight from the
+ * mapping: each eight quants are widened to floats and scaled once, then serve eight tokens (one
+ * row × eight tokens of accumulators, the tokens' activations interleaved so that the tile loads
+ * them at constant offsets from one index). {@link BatchMatmul}'s buffered tiles store every
+ * decoded row and load it again, which for a few tokens costs as much as their multiply-adds.
+ * Seven tokens run as eight, the missing ones zero; a ninth takes the row's plain dot
+ * product while the row is in L1.
+ * <p>
+ * `CpuTimeAB matmul Q8_0 N 400 2048` (one thread, weights from memory, GFLOP/s, against the
+ * buffered tiles): 8 tokens 41.6–44.7 against 34.1–36.6, 9 tokens the same (37.9–38.6 against
+ * 37.1–37.7); at 10 tokens (two dot products) 36.5 against 38.4, at 16 (two passes of eight) the
+ * same. The eight tokens' activations (64 KB at 2,048 columns) are read from L2 for every
+ * multiply-add, which bounds the tile; taller tiles spill AVX2's sixteen registers.
+ */
+final class Q8_0Tiles {
+    /** Fewest tokens: at six the eight tiles' multiply-adds cost what the buffered tiles gain (the same speed). */
+    private static final int MIN_TOKENS = 7;
+    /** Most tokens: each past eight is a dot product more, and two are slower than the buffered tiles. */
+    private static final int MAX_TOKENS = 9;
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final int BYTES = 34;
+    private static final ThreadLocal<float[][]> PACKED = Aligned.holder();
+
+    private Q8_0Tiles() {
+    }
+
+    /** Whether these tiles, rather than {@link BatchMatmul}'s buffered ones, should multiply n tokens. */
+    static boolean handles(int n) {
+        return Vec.FL == 8 && n >= MIN_TOKENS && n <= MAX_TOKENS;
+    }
+
+    /** As {@link BatchMatmul#multiply}, for a Q8_0 tensor. */
+    static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
+        int cols = w.cols();
+        long rowBytes = w.rowBytes();
+        int tiled = Math.min(n, 8);
+        float[] packed = Aligned.scratch(PACKED, 8 * cols);
+        int p0 = Aligned.OFFSET;
+        pack(x, xOff, cols, tiled, packed, p0);
+        for (int r = rowFrom; r < rowTo; r++) {
+            MemorySegment row = w.data().asSlice(r * rowBytes, rowBytes);
+            tile1x8(row, cols / 32, packed, p0, out, r, outStride, tiled);
+            if (n > 8) {
+                out[8 * outStride + r] = Q8_0Format.INSTANCE.dot(row, 0, x, xOff + 8 * cols, cols);
+            }
+        }
+    }
+
+    /**
+     * The first {@code tokens} tokens' activations interleaved a vector of each at a time, zeros
+     * standing for the rest of eight: packed[p0 + 8i + 8t + lane] = x[x0 + t·k + i + lane].
+     */
+    private static void pack(float[] x, int x0, int k, int tokens, float[] packed, int p0) {
+        FloatVector zero = FloatVector.zero(H);
+        for (int i = 0, p = p0; i < k; i += 8) {
+            for (int t = 0; t < 8; t++, p += 8) {
+                (t < tokens ? FloatVector.fromArray(H, x, x0 + t * k + i) : zero).intoArray(packed, p);
+            }
+        }
+    }
+
+    /** The row's products with the first {@code tokens} of the eight packed tokens into out[o + t·stride]. */
+    private static void tile1x8(MemorySegment row, int blocks, float[] packed, int p0, float[] out, int o, int stride, int tokens) {
+        FloatVector a0 = FloatVector.zero(H), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            int q = p0 + 256 * b;
+            FloatVector d = FloatVector.broadcast(H, Float.float16ToFloat(row.get(Blocks.I16, p)));
+            FloatVector w8;
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 2, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 0), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 8), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 16), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 24), a3);
+            a4 = w8.fma(FloatVector.fromArray(H, packed, q + 32), a4);
+            a5 = w8.fma(FloatVector.fromArray(H, packed, q + 40), a5);
+            a6 = w8.fma(FloatVector.fromArray(H, packed, q + 48), a6);
+            a7 = w8.fma(FloatVector.fromArray(H, packed, q + 56), a7);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 10, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 64), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 72), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 80), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 88), a3);
+            a4 = w8.fma(FloatVector.fromArray(H, packed, q + 96), a4);
+            a5 = w8.fma(FloatVector.fromArray(H, packed, q + 104), a5);
+            a6 = w8.fma(FloatVector.fromArray(H, packed, q + 112), a6);
+            a7 = w8.fma(FloatVector.fromArray(H, packed, q + 120), a7);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 18, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 128), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 136), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 144), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 152), a3);
+            a4 = w8.fma(FloatVector.fromArray(H, packed, q + 160), a4);
+            a5 = w8.fma(FloatVector.fromArray(H, packed, q + 168), a5);
+            a6 = w8.fma(FloatVector.fromArray(H, packed, q + 176), a6);
+            a7 = w8.fma(FloatVector.fromArray(H, packed, q + 184), a7);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 26, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 192), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 200), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 208), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 216), a3);
+            a4 = w8.fma(FloatVector.fromArray(H, packed, q + 224), a4);
+            a5 = w8.fma(FloatVector.fromArray(H, packed, q + 232), a5);
+            a6 = w8.fma(FloatVector.fromArray(H, packed, q + 240), a6);
+            a7 = w8.fma(FloatVector.fromArray(H, packed, q + 248), a7);
+        }
+        out[o] = a0.reduceLanes(VectorOperators.ADD);
+        out[o + stride] = a1.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
+        out[o + 4 * stride] = a4.reduceLanes(VectorOperators.ADD);
+        out[o + 5 * stride] = a5.reduceLanes(VectorOperators.ADD);
+        if (tokens > 6) {
+            out[o + 6 * stride] = a6.reduceLanes(VectorOperators.ADD);
+        }
+        if (tokens > 7) {
+            out[o + 7 * stride] = a7.reduceLanes(VectorOperators.ADD);
+        }
+    }
+}
