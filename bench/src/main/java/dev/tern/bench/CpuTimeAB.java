@@ -48,14 +48,21 @@ public final class CpuTimeAB {
             int quarter = rows / 4;
             long[] offsets = {0, quarter * rowBytes, 2L * quarter * rowBytes, 3L * quarter * rowBytes};
             int[] outs = {0, quarter, 2 * quarter, 3 * quarter};
-            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows", "four"}, new IntConsumer[]{
+            // "dequant" is the batched tiles' buffer fill: each row decoded into a block of 32 rows of floats.
+            float[] block = new float[BatchMatmul.ROW_BLOCK * cols];
+            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows", "four", "dequant"}, new IntConsumer[]{
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             out[r] = format.dot(ms[i], r * rowBytes, x, 0, cols);
                         }
                     },
                     i -> format.dotRows(ms[i], 0, rowBytes, rows, x, 0, cols, out, 0),
-                    i -> format.dotRowsFour(ms[i], offsets, rowBytes, quarter, x, 0, cols, out, outs)});
+                    i -> format.dotRowsFour(ms[i], offsets, rowBytes, quarter, x, 0, cols, out, outs),
+                    i -> {
+                        for (int r = 0; r < rows; r++) {
+                            format.dequantize(ms[i], r * rowBytes, block, r % BatchMatmul.ROW_BLOCK * cols, cols);
+                        }
+                    }});
         } else {
             int batch = Integer.parseInt(args[2]);
             int count = (int) Math.max(1, totalBytes / (rowBytes * rows));
