@@ -310,18 +310,29 @@ final class KQuants {
      * code (the 256-bit kernels); returns Σ dmin·min_j·sums[sumOff + j], the share of the mins.
      */
     static float scalesAndMinShareK4(MemorySegment w, long packed, float d, float dmin, float[] sums, int sumOff, float[] scales) {
-        // The twelve bytes as three ints, rearranged four codes at a time as ggml's kernels do: sc
-        // holds scales 0-3 and 4-7, mn mins 0-3 and 4-7, one code per byte (per-byte reads of the
-        // codes cost a quarter of the Q4_K kernel's time).
-        int a = w.get(Blocks.I32, packed), b = w.get(Blocks.I32, packed + 4), c = w.get(Blocks.I32, packed + 8);
-        long sc = (a & 0x3F3F3F3FL) | (long) ((c & 0x0F0F0F0F) | ((a >>> 6) & 0x03030303) << 4) << 32;
-        long mn = (b & 0x3F3F3F3FL) | (long) (((c >>> 4) & 0x0F0F0F0F) | ((b >>> 6) & 0x03030303) << 4) << 32;
+        long sc = scaleCodesK4(w, packed), mn = minCodesK4(w, packed);
         float mins = 0f;
         for (int j = 0; j < 8; j++) {
             scales[j] = d * (int) (sc >>> (8 * j) & 0xFF);
             mins += dmin * (int) (mn >>> (8 * j) & 0xFF) * sums[sumOff + j];
         }
         return mins;
+    }
+
+    /**
+     * The eight 6-bit scales of a Q4_K/Q5_K super-block from its twelve packed bytes, one per byte
+     * (scale j in bits 8j..8j+5): the bytes read as three ints and rearranged four codes at a
+     * time, as ggml's kernels do (per-byte reads of the codes cost a quarter of the Q4_K kernel's time).
+     */
+    static long scaleCodesK4(MemorySegment w, long packed) {
+        int a = w.get(Blocks.I32, packed), c = w.get(Blocks.I32, packed + 8);
+        return (a & 0x3F3F3F3FL) | (long) ((c & 0x0F0F0F0F) | ((a >>> 6) & 0x03030303) << 4) << 32;
+    }
+
+    /** {@link #scaleCodesK4} for the eight mins. */
+    static long minCodesK4(MemorySegment w, long packed) {
+        int b = w.get(Blocks.I32, packed + 4), c = w.get(Blocks.I32, packed + 8);
+        return (b & 0x3F3F3F3FL) | (long) (((c >>> 4) & 0x0F0F0F0F) | ((b >>> 6) & 0x03030303) << 4) << 32;
     }
 
     /** get_scale_min_k4's scale: the 6-bit scale of sub-block j from the 12 packed bytes at {@code scales}. */

@@ -163,6 +163,10 @@ public final class Q4_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 8) {
+            dequantize256(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
@@ -180,6 +184,38 @@ public final class Q4_KFormat implements TensorFormat {
                 Vec.store16(q1.and((byte) 0x0F), d1, -m1, out, y + 16);
                 Vec.store16(q0.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 32);
                 Vec.store16(q1.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 48);
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize} for 256-bit vectors, as {@link #dot256} reads: eight quants from an 8-byte
+     * load widened to int lanes, the codes unpacked eight at a time ({@link KQuants#scaleCodesK4}).
+     * The generic loop's 16-quant byte vectors, shifted in byte lanes and widened in two parts, ran
+     * at a quarter of the dot product's speed (`CpuTimeAB matvec Q4_K 64 2048`, one thread,
+     * dequant: 0.75–0.81 → 3.36–3.51 GB/s; `CpuTimeAB matmul Q4_K 8 100 2048`, the buffered tiles
+     * at 8 tokens: 15.5 → 31.8 GFLOP/s).
+     */
+    private static void dequantize256(MemorySegment w, long o, float[] out, int oo, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
+            long sc = KQuants.scaleCodesK4(row, p + 4), mn = KQuants.minCodesK4(row, p + 4);
+            for (int c = 0; c < 4; c++) {
+                // ggml's d1·q − m1: a product, then a sum with −m1 (the same bits as the difference).
+                FloatVector d1 = FloatVector.broadcast(H, d * (int) (sc >>> 16 * c & 0xFF));
+                FloatVector m1 = FloatVector.broadcast(H, -(dmin * (int) (mn >>> 16 * c & 0xFF)));
+                FloatVector d2 = FloatVector.broadcast(H, d * (int) (sc >>> 16 * c + 8 & 0xFF));
+                FloatVector m2 = FloatVector.broadcast(H, -(dmin * (int) (mn >>> 16 * c + 8 & 0xFF)));
+                int y = oo + b * QK + 64 * c;
+                long q = p + 16 + 32 * c;
+                for (int k = 0; k < 32; k += 8) {
+                    IntVector v = (IntVector) ByteVector.fromMemorySegment(B8, row, q + k, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                    ((FloatVector) v.and(0x0F).convert(I2F, 0)).mul(d1).add(m1).intoArray(out, y + k);
+                    ((FloatVector) v.lanewise(LSHR, 4).convert(I2F, 0)).mul(d2).add(m2).intoArray(out, y + 32 + k);
+                }
             }
         }
     }
