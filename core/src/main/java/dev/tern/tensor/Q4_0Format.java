@@ -77,7 +77,33 @@ public final class Q4_0Format implements TensorFormat {
 
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
+        if (Vec.FL == 8) {
+            Blocks.requireBlocks(type(), n);
+            dequantize256(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         NibbleBlocks.dequantize(type(), LEVELS, w, byteOffset, out, outOff, n);
+    }
+
+    /**
+     * {@link #dequantize} for 256-bit vectors, as {@link #dot256} reads: (q − 8)·d, each nibble's
+     * q − 8 in int lanes, where the table lookup widens its bytes in two parts (`CpuTimeAB matvec
+     * Q4_0 64 2048`, one thread, dequant: 3.0 → 4.3–5.0 GB/s; `CpuTimeAB matmul Q4_0 8 100 2048`:
+     * 32.9 → 39.3 GFLOP/s).
+     */
+    private static void dequantize256(MemorySegment w, long o, float[] out, int oo, int blocks) {
+        long end = (long) blocks * BYTES;
+        MemorySegment row = w.asSlice(o, end);
+        int y = oo;
+        for (long p = 0; p < end; p += BYTES, y += QK) {
+            FloatVector d = FloatVector.broadcast(H, Float.float16ToFloat(row.get(Blocks.I16, p)));
+            IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 2, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+            IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 10, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+            ((FloatVector) q0.and(0x0F).sub(8).convert(I2F, 0)).mul(d).intoArray(out, y);
+            ((FloatVector) q1.and(0x0F).sub(8).convert(I2F, 0)).mul(d).intoArray(out, y + 8);
+            ((FloatVector) q0.lanewise(LSHR, 4).sub(8).convert(I2F, 0)).mul(d).intoArray(out, y + 16);
+            ((FloatVector) q1.lanewise(LSHR, 4).sub(8).convert(I2F, 0)).mul(d).intoArray(out, y + 24);
+        }
     }
 
     /** quantize_row_q4_0_ref: d = max/-8 where max is the value of largest magnitude. */
