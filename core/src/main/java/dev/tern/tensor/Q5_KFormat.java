@@ -14,6 +14,8 @@ import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.B2I;
 import static jdk.incubator.vector.VectorOperators.I2F;
 import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
 
 /**
  * Q5_K: Q4_K with a fifth bit per value (176 bytes: fp16 d, fp16 dmin, scales[12], qh[32],
@@ -166,6 +168,10 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 8) {
+            dequantize256(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         for (int b = 0; b < n / QK; b++) {
             long o = byteOffset + (long) b * BYTES;
             float d = Blocks.f16(w, o);
@@ -186,6 +192,38 @@ public final class Q5_KFormat implements TensorFormat {
                 Vec.store16(q1.and((byte) 0x0F).add((byte) 16, bitSet(qh1, u1)), d1, -m1, out, y + 16);
                 Vec.store16(q0.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh0, u2)), d2, -m2, out, y + 32);
                 Vec.store16(q1.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh1, u2)), d2, -m2, out, y + 48);
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize} for 256-bit vectors (AVX2), as {@link #dot256}: eight quants at a time,
+     * from 8-byte loads widened to int lanes, the row read through a slice of its own; the generic
+     * loop's 16-quant helpers of {@link Vec} (byte-lane shifts, masked adds for the fifth bit) ran
+     * at a fifth of the dot product's speed. Each value is d1·q − m1, a product then a difference,
+     * as ggml's dequantize_row_q5_K rounds it. The loop over a sub-block pair's 32 bytes is the
+     * inner one, under its scalar scales and mins (one flat loop over the sixteen groups of eight
+     * bytes ran at 1.6 GB/s). `CpuTimeAB matvec Q5_K 64 2048`, "dequant", one thread: 0.38–0.50 →
+     * 1.8–2.2 GB/s; `matmul Q5_K 8 100 2048`, "tiled": 9.2–10.4 → 25–26 GFLOP/s.
+     */
+    private static void dequantize256(MemorySegment w, long o, float[] out, int outOff, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
+            for (int c = 0; c < 4; c++) {
+                float d1 = d * KQuants.scaleK4(row, p + 4, 2 * c), m1 = dmin * KQuants.minK4(row, p + 4, 2 * c);
+                float d2 = d * KQuants.scaleK4(row, p + 4, 2 * c + 1), m2 = dmin * KQuants.minK4(row, p + 4, 2 * c + 1);
+                int y = outOff + b * QK + 64 * c;
+                for (int e = 0; e < 32; e += 8) {
+                    IntVector qh = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 16 + e, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 48 + 32 * c + e, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                    IntVector l = q.and(0x0F).or(qh.lanewise(LSHR, 2 * c).and(1).lanewise(LSHL, 4));
+                    IntVector h = q.lanewise(LSHR, 4).or(qh.lanewise(LSHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                    ((FloatVector) l.convert(I2F, 0)).mul(d1).sub(m1).intoArray(out, y + e);
+                    ((FloatVector) h.convert(I2F, 0)).mul(d2).sub(m2).intoArray(out, y + 32 + e);
+                }
             }
         }
     }
