@@ -202,9 +202,10 @@ public final class Q5_KFormat implements TensorFormat {
      * loop's 16-quant helpers of {@link Vec} (byte-lane shifts, masked adds for the fifth bit) ran
      * at a fifth of the dot product's speed. Each value is d1·q − m1, a product then a difference,
      * as ggml's dequantize_row_q5_K rounds it. The loop over a sub-block pair's 32 bytes is the
-     * inner one, under its scalar scales and mins (one flat loop over the sixteen groups of eight
-     * bytes ran at 1.6 GB/s). `CpuTimeAB matvec Q5_K 64 2048`, "dequant", one thread: 0.38–0.50 →
-     * 1.8–2.2 GB/s; `matmul Q5_K 8 100 2048`, "tiled": 9.2–10.4 → 25–26 GFLOP/s.
+     * inner one, under its scales and mins, which are unpacked eight at a time as Q4_K's (one flat
+     * loop over the sixteen groups of eight bytes ran at 1.6 GB/s). `CpuTimeAB matvec Q5_K 64
+     * 2048`, "dequant", one thread: 0.38–0.50 → 1.8–2.2 GB/s (2.2–2.3 with the codes unpacked eight
+     * at a time); `matmul Q5_K 8 100 2048`, "tiled": 9.2–10.4 → 25–26 GFLOP/s.
      */
     private static void dequantize256(MemorySegment w, long o, float[] out, int outOff, int blocks) {
         MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
@@ -212,9 +213,10 @@ public final class Q5_KFormat implements TensorFormat {
             long p = (long) b * BYTES;
             float d = Float.float16ToFloat(row.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
+            long sc = KQuants.scaleCodesK4(row, p + 4), mn = KQuants.minCodesK4(row, p + 4);
             for (int c = 0; c < 4; c++) {
-                float d1 = d * KQuants.scaleK4(row, p + 4, 2 * c), m1 = dmin * KQuants.minK4(row, p + 4, 2 * c);
-                float d2 = d * KQuants.scaleK4(row, p + 4, 2 * c + 1), m2 = dmin * KQuants.minK4(row, p + 4, 2 * c + 1);
+                float d1 = d * (int) (sc >>> 16 * c & 0xFF), m1 = dmin * (int) (mn >>> 16 * c & 0xFF);
+                float d2 = d * (int) (sc >>> 16 * c + 8 & 0xFF), m2 = dmin * (int) (mn >>> 16 * c + 8 & 0xFF);
                 int y = outOff + b * QK + 64 * c;
                 for (int e = 0; e < 32; e += 8) {
                     IntVector qh = (IntVector) ByteVector.fromMemorySegment(B8, row, p + 16 + e, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
