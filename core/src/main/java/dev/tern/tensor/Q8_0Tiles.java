@@ -11,25 +11,23 @@ import java.nio.ByteOrder;
 import static jdk.incubator.vector.VectorOperators.B2F;
 
 /**
- * Q8_0 weights times seven to nine tokens with 8-lane vectors (AVX2), read straight from the
- * mapping: each eight quants are widened to floats and scaled once, then serve eight tokens (one
- * row × eight tokens of accumulators, the tokens' activations interleaved so that the tile loads
- * them at constant offsets from one index). {@link BatchMatmul}'s buffered tiles store every
- * decoded row and load it again, which for a few tokens costs as much as their multiply-adds.
- * Seven tokens run as eight, the missing ones zero; a ninth takes the row's plain dot
- * product while the row is in L1.
+ * Q8_0 weights times four or five, or seven to nine, tokens with 8-lane vectors (AVX2), read
+ * straight from the mapping: each eight quants are widened to floats and scaled once, then serve
+ * four or eight tokens (one row × four or eight tokens of accumulators, the tokens' activations
+ * interleaved so that the tile loads them at constant offsets from one index). {@link BatchMatmul}'s
+ * buffered tiles store every decoded row and load it again, which for a few tokens costs as much
+ * as their multiply-adds. Seven tokens run as eight, the missing one zero; a fifth or ninth takes
+ * the row's plain dot product while the row is in L1.
  * <p>
  * `CpuTimeAB matmul Q8_0 N 400 2048` (one thread, weights from memory, GFLOP/s, against the
- * buffered tiles): 8 tokens 41.6–44.7 against 34.1–36.6, 9 tokens the same (37.9–38.6 against
- * 37.1–37.7); at 10 tokens (two dot products) 36.5 against 38.4, at 16 (two passes of eight) the
- * same. The eight tokens' activations (64 KB at 2,048 columns) are read from L2 for every
- * multiply-add, which bounds the tile; taller tiles spill AVX2's sixteen registers.
+ * buffered tiles): 4 tokens 36.6–38.8 against 21.8–25.8, 5 tokens 30.2–30.5 against 28.8–29.3,
+ * 8 tokens 41.6–44.7 against 34.1–36.6, 9 tokens the same (37.9–38.6 against 37.1–37.7); 6 tokens
+ * as eight the same as the buffered tiles, at 10 tokens (two dot products) 36.5 against 38.4, at 16
+ * (two passes of eight) the same. The tokens' activations (64 KB for eight at 2,048 columns) are
+ * read from L2 for every multiply-add, which bounds the tile; taller tiles spill AVX2's sixteen
+ * registers.
  */
 final class Q8_0Tiles {
-    /** Fewest tokens: at six the eight tiles' multiply-adds cost what the buffered tiles gain (the same speed). */
-    private static final int MIN_TOKENS = 7;
-    /** Most tokens: each past eight is a dot product more, and two are slower than the buffered tiles. */
-    private static final int MAX_TOKENS = 9;
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
@@ -41,34 +39,38 @@ final class Q8_0Tiles {
 
     /** Whether these tiles, rather than {@link BatchMatmul}'s buffered ones, should multiply n tokens. */
     static boolean handles(int n) {
-        return Vec.FL == 8 && n >= MIN_TOKENS && n <= MAX_TOKENS;
+        return Vec.FL == 8 && (n == 4 || n == 5 || n >= 7 && n <= 9);
     }
 
     /** As {@link BatchMatmul#multiply}, for a Q8_0 tensor. */
     static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
         int cols = w.cols();
         long rowBytes = w.rowBytes();
-        int tiled = Math.min(n, 8);
-        float[] packed = Aligned.scratch(PACKED, 8 * cols);
+        int width = n < 6 ? 4 : 8, tiled = Math.min(n, width);
+        float[] packed = Aligned.scratch(PACKED, width * cols);
         int p0 = Aligned.OFFSET;
-        pack(x, xOff, cols, tiled, packed, p0);
+        pack(x, xOff, cols, tiled, width, packed, p0);
         for (int r = rowFrom; r < rowTo; r++) {
             MemorySegment row = w.data().asSlice(r * rowBytes, rowBytes);
-            tile1x8(row, cols / 32, packed, p0, out, r, outStride, tiled);
-            if (n > 8) {
-                out[8 * outStride + r] = Q8_0Format.INSTANCE.dot(row, 0, x, xOff + 8 * cols, cols);
+            if (width == 4) {
+                tile1x4(row, cols / 32, packed, p0, out, r, outStride);
+            } else {
+                tile1x8(row, cols / 32, packed, p0, out, r, outStride, tiled);
+            }
+            if (n > width) {
+                out[width * outStride + r] = Q8_0Format.INSTANCE.dot(row, 0, x, xOff + width * cols, cols);
             }
         }
     }
 
     /**
      * The first {@code tokens} tokens' activations interleaved a vector of each at a time, zeros
-     * standing for the rest of eight: packed[p0 + 8i + 8t + lane] = x[x0 + t·k + i + lane].
+     * standing for the rest of {@code width}: packed[p0 + width·i + 8t + lane] = x[x0 + t·k + i + lane].
      */
-    private static void pack(float[] x, int x0, int k, int tokens, float[] packed, int p0) {
+    private static void pack(float[] x, int x0, int k, int tokens, int width, float[] packed, int p0) {
         FloatVector zero = FloatVector.zero(H);
         for (int i = 0, p = p0; i < k; i += 8) {
-            for (int t = 0; t < 8; t++, p += 8) {
+            for (int t = 0; t < width; t++, p += 8) {
                 (t < tokens ? FloatVector.fromArray(H, x, x0 + t * k + i) : zero).intoArray(packed, p);
             }
         }
@@ -135,5 +137,40 @@ final class Q8_0Tiles {
         if (tokens > 7) {
             out[o + 7 * stride] = a7.reduceLanes(VectorOperators.ADD);
         }
+    }
+
+    /** {@link #tile1x8} for four packed tokens. */
+    private static void tile1x4(MemorySegment row, int blocks, float[] packed, int p0, float[] out, int o, int stride) {
+        FloatVector a0 = FloatVector.zero(H), a1 = a0, a2 = a0, a3 = a0;
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            int q = p0 + 128 * b;
+            FloatVector d = FloatVector.broadcast(H, Float.float16ToFloat(row.get(Blocks.I16, p)));
+            FloatVector w8;
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 2, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 0), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 8), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 16), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 24), a3);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 10, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 32), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 40), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 48), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 56), a3);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 18, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 64), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 72), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 80), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 88), a3);
+            w8 = ((FloatVector) ByteVector.fromMemorySegment(B8, row, p + 26, LE).convertShape(B2F, H, 0)).mul(d);
+            a0 = w8.fma(FloatVector.fromArray(H, packed, q + 96), a0);
+            a1 = w8.fma(FloatVector.fromArray(H, packed, q + 104), a1);
+            a2 = w8.fma(FloatVector.fromArray(H, packed, q + 112), a2);
+            a3 = w8.fma(FloatVector.fromArray(H, packed, q + 120), a3);
+        }
+        out[o] = a0.reduceLanes(VectorOperators.ADD);
+        out[o + stride] = a1.reduceLanes(VectorOperators.ADD);
+        out[o + 2 * stride] = a2.reduceLanes(VectorOperators.ADD);
+        out[o + 3 * stride] = a3.reduceLanes(VectorOperators.ADD);
     }
 }
