@@ -204,17 +204,15 @@ public final class Q4_KFormat implements TensorFormat {
             float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
             long sc = KQuants.scaleCodesK4(row, p + 4), mn = KQuants.minCodesK4(row, p + 4);
             for (int c = 0; c < 4; c++) {
-                // ggml's d1·q − m1: a product, then a sum with −m1 (the same bits as the difference).
-                FloatVector d1 = FloatVector.broadcast(H, d * (int) (sc >>> 16 * c & 0xFF));
-                FloatVector m1 = FloatVector.broadcast(H, -(dmin * (int) (mn >>> 16 * c & 0xFF)));
-                FloatVector d2 = FloatVector.broadcast(H, d * (int) (sc >>> 16 * c + 8 & 0xFF));
-                FloatVector m2 = FloatVector.broadcast(H, -(dmin * (int) (mn >>> 16 * c + 8 & 0xFF)));
+                // ggml's d1·q − m1: a product, then a difference, never fused.
+                float d1 = d * (int) (sc >>> 16 * c & 0xFF), m1 = dmin * (int) (mn >>> 16 * c & 0xFF);
+                float d2 = d * (int) (sc >>> 16 * c + 8 & 0xFF), m2 = dmin * (int) (mn >>> 16 * c + 8 & 0xFF);
                 int y = oo + b * QK + 64 * c;
                 long q = p + 16 + 32 * c;
                 for (int k = 0; k < 32; k += 8) {
                     IntVector v = (IntVector) ByteVector.fromMemorySegment(B8, row, q + k, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
-                    ((FloatVector) v.and(0x0F).convert(I2F, 0)).mul(d1).add(m1).intoArray(out, y + k);
-                    ((FloatVector) v.lanewise(LSHR, 4).convert(I2F, 0)).mul(d2).add(m2).intoArray(out, y + 32 + k);
+                    ((FloatVector) v.and(0x0F).convert(I2F, 0)).mul(d1).sub(m1).intoArray(out, y + k);
+                    ((FloatVector) v.lanewise(LSHR, 4).convert(I2F, 0)).mul(d2).sub(m2).intoArray(out, y + 32 + k);
                 }
             }
         }
