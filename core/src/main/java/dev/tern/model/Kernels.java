@@ -64,8 +64,9 @@ final class Kernels {
                 f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, xOff, cols, out, done);
             });
         } else {
+            float[] panels = BatchMatmul.panels(w, x, xOff, n);
             WorkerPool.Range share = (from, to) ->
-                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, xOff, n, out, rows);
+                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, xOff, n, panels, out, rows);
             if (work >= LONG_GROUP_WORK) {
                 pool.parallelForEach(groups, share);
             } else {

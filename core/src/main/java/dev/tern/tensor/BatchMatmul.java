@@ -9,7 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * decode), in any format: a block of 16 or 32 weight rows is decoded once into a per-thread
  * float buffer (which stays in L2), then register tiles of 4 rows × 4 tokens run over it, so every
  * weight decoded from memory serves the whole batch and every load from the buffer serves four
- * tokens. The block is as tall as L2 allows: each token's activations are loaded once per block. Sums are in a different order than {@link TensorFormat#dot}'s, so results
+ * tokens. With 8-lane vectors, whole panels of 16 tokens go through {@link OuterProductTiles}
+ * instead, and the tokens past them through tiles of 4 rows × 3 tokens. The block is as tall as L2 allows: each token's activations are loaded once per block. Sums are in a different order than {@link TensorFormat#dot}'s, so results
  * agree with it to float rounding, not bit for bit. The buffer starts on a cache line and callers
  * pass activations that do too ({@link Aligned}): the tiles' loads then never straddle two lines.
  */
@@ -40,10 +41,26 @@ public final class BatchMatmul {
     }
 
     /**
+     * The n tokens at x[xOff] regrouped for {@link #multiply}'s tiles, or null when they take the
+     * tokens as they are. Built once per matrix and shared by the threads: each thread's share of
+     * rows meets every token.
+     */
+    public static float[] panels(Tensor w, float[] x, int xOff, int n) {
+        boolean direct = w.format() == F32Format.INSTANCE && F32Tiles.handles(n, w.cols());
+        return direct || !OuterProductTiles.handles(n) ? null : OuterProductTiles.panels(x, xOff, n, w.cols());
+    }
+
+    /**
      * {@code out[t·outStride + r] = w[r] · x[xOff + t·w.cols() ..]} for tokens t < n and rows r in
      * [rowFrom, rowTo).
      */
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
+        multiply(w, rowFrom, rowTo, x, xOff, n, panels(w, x, xOff, n), out, outStride);
+    }
+
+    /** {@link #multiply}, given the tokens' {@link #panels}. */
+    public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] panels, float[] out,
+                                int outStride) {
         int cols = w.cols();
         if (w.format() == F32Format.INSTANCE && F32Tiles.handles(n, cols)) {
             F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
@@ -72,6 +89,7 @@ public final class BatchMatmul {
             return;
         }
         int block = rowsPerFill(n, cols);
+        int paneled = panels != null ? n / OuterProductTiles.TOKENS * OuterProductTiles.TOKENS : 0;
         float[] buf = Aligned.scratch(BUFFER, block * cols);
         int b0 = Aligned.OFFSET;
         for (int rb = rowFrom; rb < rowTo; rb += block) {
@@ -79,7 +97,15 @@ public final class BatchMatmul {
             for (int i = 0; i < nr; i++) {
                 w.dequantizeRow(rb + i, buf, b0 + i * cols);
             }
-            for (int t = 0, g; t < n; t += g) {
+            if (paneled > 0) {
+                OuterProductTiles.multiply(buf, b0, nr, cols, panels, paneled / OuterProductTiles.TOKENS, out, rb, outStride);
+                for (int r = nr / OuterProductTiles.ROWS * OuterProductTiles.ROWS; r < nr; r++) {
+                    for (int t = 0; t < paneled; t++) {
+                        out[t * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + t * cols, cols);
+                    }
+                }
+            }
+            for (int t = paneled, g; t < n; t += g) {
                 g = tileTokens(n - t);
                 int xt = xOff + t * cols;
                 int r = 0;

@@ -94,6 +94,8 @@ class MatrixKernelsTest {
                 for (int n = 1; n <= 17; n++) {
                     checkBatch(m, n, 3, rnd);
                 }
+                // Two panels of 16 tokens (8-lane vectors) and three tokens past them.
+                checkBatch(m, 35, 3, rnd);
                 // Shares of a row count that is not a multiple of four, and of fewer rows than four.
                 for (int n : new int[]{1, 3, 8}) {
                     checkBatch(m, n, 2, rnd);
