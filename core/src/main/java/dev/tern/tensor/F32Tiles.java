@@ -54,14 +54,9 @@ final class F32Tiles {
     private F32Tiles() {
     }
 
-    /**
-     * Whether these tiles, rather than {@link BatchMatmul}'s buffered ones, should multiply n tokens by rows of this
-     * width. Where {@link OuterProductTiles} take the batch, they win (`CpuTimeAB matmul F32 N 60 COLS`, 8-lane
-     * vectors, GFLOP/s against these tiles: 16 tokens × 288 columns 41.1 against 34.2, 32 × 288 49.5 against 38.2,
-     * 16 × 768 47.5 against 37.2, 32 × 768 58.7 against 39.9).
-     */
+    /** Whether these tiles, rather than {@link BatchMatmul}'s buffered ones, should multiply n tokens by rows of this width. */
     static boolean handles(int n, int cols) {
-        return n <= MAX_TOKENS || n <= MAX_TOKENS_BY_PAIRS && cols <= MAX_COLS_BY_PAIRS && !OuterProductTiles.handles(n);
+        return n <= MAX_TOKENS || n <= MAX_TOKENS_BY_PAIRS && cols <= MAX_COLS_BY_PAIRS;
     }
 
     /** As {@link BatchMatmul#multiply}, for an F32 tensor. */
