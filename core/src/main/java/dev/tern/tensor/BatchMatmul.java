@@ -9,8 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
  * decode), in any format: a block of 16 or 32 weight rows is decoded once into a per-thread
  * float buffer (which stays in L2), then register tiles of 4 rows × 4 tokens run over it, so every
  * weight decoded from memory serves the whole batch and every load from the buffer serves four
- * tokens. With 8-lane vectors, whole panels of 16 tokens go through {@link OuterProductTiles}
- * instead, and the tokens past them through tiles of 4 rows × 3 tokens. The block is as tall as L2 allows: each token's activations are loaded once per block. Sums are in a different order than {@link TensorFormat#dot}'s, so results
+ * tokens. With 8-lane vectors, batches of 16 tokens or more go through {@link OuterProductTiles}
+ * instead. The block is as tall as L2 allows: each token's activations are loaded once per block. Sums are in a different order than {@link TensorFormat#dot}'s, so results
  * agree with it to float rounding, not bit for bit. The buffer starts on a cache line and callers
  * pass activations that do too ({@link Aligned}): the tiles' loads then never straddle two lines.
  */
@@ -89,7 +89,6 @@ public final class BatchMatmul {
             return;
         }
         int block = rowsPerFill(n, cols);
-        int paneled = panels != null ? n / OuterProductTiles.TOKENS * OuterProductTiles.TOKENS : 0;
         float[] buf = Aligned.scratch(BUFFER, block * cols);
         int b0 = Aligned.OFFSET;
         for (int rb = rowFrom; rb < rowTo; rb += block) {
@@ -97,15 +96,17 @@ public final class BatchMatmul {
             for (int i = 0; i < nr; i++) {
                 w.dequantizeRow(rb + i, buf, b0 + i * cols);
             }
-            if (paneled > 0) {
-                OuterProductTiles.multiply(buf, b0, nr, cols, panels, paneled / OuterProductTiles.TOKENS, out, rb, outStride);
+            if (panels != null) {
+                OuterProductTiles.multiply(buf, b0, nr, cols, panels, n, out, rb, outStride);
+                // The matrix's last rows past a whole tile: one way for every token, as the tiles are.
                 for (int r = nr / OuterProductTiles.ROWS * OuterProductTiles.ROWS; r < nr; r++) {
-                    for (int t = 0; t < paneled; t++) {
+                    for (int t = 0; t < n; t++) {
                         out[t * outStride + rb + r] = dot(buf, b0 + r * cols, x, xOff + t * cols, cols);
                     }
                 }
+                continue;
             }
-            for (int t = paneled, g; t < n; t += g) {
+            for (int t = 0, g; t < n; t += g) {
                 g = tileTokens(n - t);
                 int xt = xOff + t * cols;
                 int r = 0;

@@ -16,8 +16,10 @@ import jdk.incubator.vector.VectorSpecies;
  * 42–50 against 35–41 with G1 (a scratch harness, alternated in one JVM).
  * <p>
  * The tokens come regrouped as {@link #panels}: for each 16 tokens, the columns in order, each
- * column's 16 values side by side. A row's sum runs over the columns in order, a multiply-add at
- * a time, so it differs from {@link TensorFormat#dot}'s lane sums by float rounding.
+ * column's 16 values side by side; a last, partial panel is padded with zeros, so that every token of
+ * a batch gets the same arithmetic wherever it sits in the batch (the same text twice in one batch
+ * gives the same bits). A row's sum runs over the columns in order, a multiply-add at a time, so it
+ * differs from {@link TensorFormat#dot}'s lane sums by float rounding.
  */
 public final class OuterProductTiles {
     /** Tokens per panel: two vectors. */
@@ -32,25 +34,25 @@ public final class OuterProductTiles {
     private OuterProductTiles() {
     }
 
-    /** Whether a batch of n tokens goes (its whole panels) through these tiles: 8-lane vectors, a panel or more. */
+    /** Whether a batch of n tokens goes through these tiles: 8-lane vectors, a panel or more. */
     static boolean handles(int n) {
         return L == 8 && n >= TOKENS;
     }
 
     /**
-     * The first n / {@link #TOKENS} panels of the n tokens at x[xOff], t·cols apart, in a buffer of
-     * the calling thread from {@link Aligned#OFFSET} on (each column's 16 values on a cache line).
-     * The caller keeps it while threads read it and builds it again for other activations.
+     * The n tokens at x[xOff], t·cols apart, as panels of {@link #TOKENS} (the last one padded with zeros), in a
+     * buffer of the calling thread from {@link Aligned#OFFSET} on (each column's 16 values on a cache line). The
+     * caller keeps it while threads read it and builds it again for other activations.
      */
     static float[] panels(float[] x, int xOff, int n, int cols) {
-        int panels = n / TOKENS;
+        int panels = (n + TOKENS - 1) / TOKENS;
         float[] p = Aligned.scratch(PANELS, panels * TOKENS * cols);
         for (int g = 0; g < panels; g++) {
             int base = Aligned.OFFSET + g * TOKENS * cols;
             for (int j = 0; j < TOKENS; j++) {
-                int src = xOff + (g * TOKENS + j) * cols;
+                int t = g * TOKENS + j, src = xOff + t * cols;
                 for (int k = 0; k < cols; k++) {
-                    p[base + k * TOKENS + j] = x[src + k];
+                    p[base + k * TOKENS + j] = t < n ? x[src + k] : 0f;
                 }
             }
         }
@@ -58,19 +60,18 @@ public final class OuterProductTiles {
     }
 
     /**
-     * {@code out[o0 + t·stride + r] = wb[w0 + r·cols ..] · token t} for r in whole tiles of the nr
-     * rows (a multiple of {@link #ROWS} of them: the caller does the rest) and the tokens of the
-     * first {@code panelCount} panels.
+     * {@code out[o0 + t·stride + r] = wb[w0 + r·cols ..] · token t} for the n tokens of the panels and the rows r in
+     * whole tiles of the nr rows (a multiple of {@link #ROWS} of them: the caller does the rest).
      */
-    static void multiply(float[] wb, int w0, int nr, int cols, float[] panels, int panelCount, float[] out, int o0, int stride) {
+    static void multiply(float[] wb, int w0, int nr, int cols, float[] panels, int n, float[] out, int o0, int stride) {
         float[] sums = SUMS.get()[0];
-        for (int g = 0; g < panelCount; g++) {
-            int p0 = Aligned.OFFSET + g * TOKENS * cols;
+        for (int g = 0; g * TOKENS < n; g++) {
+            int p0 = Aligned.OFFSET + g * TOKENS * cols, tokens = Math.min(TOKENS, n - g * TOKENS);
             for (int r = 0; r + ROWS <= nr; r += ROWS) {
                 tile(wb, w0 + r * cols, cols, panels, p0, sums);
                 int o = o0 + g * TOKENS * stride + r;
                 for (int i = 0; i < ROWS; i++) {
-                    for (int j = 0; j < TOKENS; j++) {
+                    for (int j = 0; j < tokens; j++) {
                         out[o + j * stride + i] = sums[i * TOKENS + j];
                     }
                 }

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The matrix × vector ({@link TensorFormat#dotRows}) and matrix × matrix ({@link BatchMatmul})
@@ -100,6 +101,32 @@ class MatrixKernelsTest {
                 for (int n : new int[]{1, 3, 8}) {
                     checkBatch(m, n, 2, rnd);
                     checkBatch(m, n, m.rows - 4, rnd);
+                }
+            }
+        }
+    }
+
+    /**
+     * The outer-product tiles give every token of a batch the same arithmetic, a partial last panel
+     * included: the same activations at two places in one batch give the same bits.
+     */
+    @ParameterizedTest
+    @MethodSource("wideFormats")
+    void outerProductTilesGiveATokenTheSameBitsAnywhereInTheBatch(TensorFormat format) {
+        Random rnd = new Random(31 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            int cols = 1024, rows = 2 * BatchMatmul.ROW_BLOCK + 8;
+            Matrix m = Matrix.random(arena, format, rows, cols, rnd);
+            for (int n : new int[]{19, 40}) {
+                assumeTrue(OuterProductTiles.handles(n), "8-lane vectors only");
+                float[] x = DotKernelTest.gaussian(rnd, n * cols);
+                System.arraycopy(x, cols, x, (n - 1) * cols, cols);
+                float[] out = new float[n * rows];
+                BatchMatmul.multiply(m.tensor(), 0, rows, x, 0, n, out, rows);
+                for (int r = 0; r < rows; r++) {
+                    assertEquals(Float.floatToRawIntBits(out[rows + r]), Float.floatToRawIntBits(out[(n - 1) * rows + r]),
+                            format + " n=" + n + " row " + r);
+                    m.assertDot(r, x, cols, out[rows + r], format + " n=" + n + " row " + r);
                 }
             }
         }
