@@ -37,7 +37,12 @@ public final class BatchMatmul {
      * split a 288-row matrix into five, three for one thread and two for the other.
      */
     public static int rowGroup(Tensor w, int n) {
-        return w.format() == F32Format.INSTANCE && F32Tiles.handles(n, w.cols()) ? 4 : ROW_BLOCK;
+        return f32Direct(w, n) ? 4 : ROW_BLOCK;
+    }
+
+    /** Whether n tokens times these F32 weights go through {@link F32Tiles}, straight from the mapping. */
+    private static boolean f32Direct(Tensor w, int n) {
+        return w.format() == F32Format.INSTANCE && F32Tiles.handles(n, w.cols());
     }
 
     /**
@@ -46,8 +51,7 @@ public final class BatchMatmul {
      * rows meets every token.
      */
     public static float[] panels(Tensor w, float[] x, int xOff, int n) {
-        boolean direct = w.format() == F32Format.INSTANCE && F32Tiles.handles(n, w.cols());
-        return direct || !OuterProductTiles.handles(n) ? null : OuterProductTiles.panels(x, xOff, n, w.cols());
+        return f32Direct(w, n) || !OuterProductTiles.handles(n) ? null : OuterProductTiles.panels(x, xOff, n, w.cols());
     }
 
     /**
@@ -62,7 +66,7 @@ public final class BatchMatmul {
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] panels, float[] out,
                                 int outStride) {
         int cols = w.cols();
-        if (w.format() == F32Format.INSTANCE && F32Tiles.handles(n, cols)) {
+        if (f32Direct(w, n)) {
             F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }

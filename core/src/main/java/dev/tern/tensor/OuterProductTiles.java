@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * an accumulator to the stack, whose store and reload every iteration pace the loop at about one
  * multiply-add a cycle of the two a Zen 3 core issues (read in the disassembly); so did 5 × 16
  * tiles here under one of the collectors. Q8_0, 480 tokens × 2048 columns, one thread, GFLOP/s
- * including the decoding and the regrouping: 52–67 against 41–53 with the parallel collector,
- * 42–50 against 35–41 with G1 (a scratch harness, alternated in one JVM).
+ * including the decoding and the regrouping: 52–69 against 41–55 with the parallel collector,
+ * 39–51 against 35–44 with G1 (a scratch harness, alternated in one JVM; docs/PERFORMANCE.md).
  * <p>
  * The tokens come regrouped as {@link #panels}: for each 16 tokens, the columns in order, each
  * column's 16 values side by side; a last, partial panel is padded with zeros, so that every token of

@@ -13,7 +13,7 @@ import static jdk.incubator.vector.VectorOperators.B2F;
 /**
  * Q8_0 weights times four or five, or seven to nine, tokens with 8-lane vectors (AVX2), read
  * straight from the mapping: each eight quants are widened to floats and scaled once, then serve
- * four or eight tokens (one row × four or eight tokens of accumulators, the tokens' activations
+ * four, eight or nine tokens (one row × that many tokens of accumulators, the tokens' activations
  * interleaved so that the tile loads them at constant offsets from one index). {@link BatchMatmul}'s
  * buffered tiles store every decoded row and load it again, which for a few tokens costs as much
  * as their multiply-adds. Seven tokens run as eight, the missing one zero; nine as one row × nine
