@@ -27,6 +27,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -52,6 +53,10 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--format", description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
     Format format = Format.text;
+
+    @Option(names = {"-sp", "--special"}, description = "Print the control tokens the model writes (BOS, a chat template's"
+            + " markers), which the text leaves out otherwise (as llama.cpp's --special)")
+    boolean special;
 
     @Option(names = "--no-bos", description = "Do not add the BOS token the vocabulary asks for")
     boolean noBos;
@@ -109,7 +114,8 @@ final class RunCommand implements Callable<Integer> {
             boolean text = format == Format.text;
             Generator.Listener listener = (id, piece) -> {
                 if (text) {
-                    out.print(piece);
+                    out.print(special && id >= 0 && tern.tokenizer().isControl(id)
+                            ? new String(tern.tokenizer().tokenBytes(id), StandardCharsets.UTF_8) : piece);
                     out.flush();
                 }
                 return true;

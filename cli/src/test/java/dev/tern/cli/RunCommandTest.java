@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.gguf.GGUFFile;
 import dev.tern.testing.Fixtures;
 import dev.tern.tokenizer.Tokenizer;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -56,6 +57,34 @@ class RunCommandTest {
         assertEquals(ref.promptIds().length, t.get("prompt_n").asInt());
         assertEquals(ref.ids().length, t.get("predicted_n").asInt());
         assertTrue(t.get("predicted_per_second").asDouble() > 0);
+    }
+
+    /**
+     * A BOS the model writes (seed 76 at temperature 1.5 draws one as token 97) adds no text, as in llama.cpp's
+     * output, unless asked for with --special.
+     */
+    @Test
+    void controlTokensArePrintedOnlyWithSpecial() throws Exception {
+        String model = Fixtures.stories15M("stories15M-distilled-f32.gguf").toString();
+        String[] args = {"run", "-m", model, "-s", "76", "--temp", "1.5", "-n", "100", "-t", "2", "hi"};
+        Cli json = Cli.run(concat(args, "--format", "json"));
+        assertEquals(0, json.exitCode(), json.err());
+        JsonNode j = JSON.readTree(json.out());
+        assertTrue(Arrays.stream(ints(j.get("tokens"))).anyMatch(t -> t == 1), "this seed draws BOS: " + j.get("tokens"));
+        assertFalse(j.get("text").asText().contains("<s>"), j.get("text").asText());
+        Cli plain = Cli.run(args);
+        assertEquals(0, plain.exitCode(), plain.err());
+        assertEquals(j.get("text").asText().strip(), plain.out().strip());
+        Cli special = Cli.run(concat(args, "--special"));
+        assertEquals(0, special.exitCode(), special.err());
+        assertTrue(special.out().contains("<s>"), special.out());
+        assertEquals(plain.out().strip(), special.out().replace("<s>", "").strip());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
     }
 
     /** The prompt as text: the reference ids after BOS, decoded by the fixture's own vocabulary. */

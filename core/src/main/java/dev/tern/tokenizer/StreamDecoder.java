@@ -6,6 +6,8 @@ import java.util.Arrays;
 /**
  * Turns generated tokens into text as they arrive, holding back the bytes of a UTF-8 character
  * until all of them have come (byte-fallback and byte-level tokens may split one character).
+ * Control and unknown tokens (a BOS the model writes, a chat template's markers) add no text, as
+ * llama.cpp renders generated tokens unless asked for its {@code --special}.
  */
 public final class StreamDecoder {
     private final Tokenizer tokenizer;
@@ -17,6 +19,9 @@ public final class StreamDecoder {
 
     /** The text completed by this token; empty while a character is still incomplete. */
     public String append(int id) {
+        if (tokenizer.isControl(id)) {
+            return "";
+        }
         byte[] b = tokenizer.tokenBytes(id);
         byte[] all = Arrays.copyOf(pending, pending.length + b.length);
         System.arraycopy(b, 0, all, pending.length, b.length);

@@ -63,4 +63,21 @@ class StreamDecoderTest {
             assertEquals("A", d.append(t.tokenId("<0x41>").orElseThrow()));
         }
     }
+
+    @Test
+    void controlTokensAddNoText() {
+        try (GGUFFile f = GGUFFile.open(Fixtures.stories260K("stories260K-f32.gguf"))) {
+            Tokenizer t = Tokenizer.fromGGUF(f);
+            int[] a = t.encode("The end.", false, false), b = t.encode("Once upon a time", false, false);
+            int[] ids = new int[a.length + 1 + b.length];
+            System.arraycopy(a, 0, ids, 0, a.length);
+            ids[a.length] = t.bos();
+            System.arraycopy(b, 0, ids, a.length + 1, b.length);
+            List<String> chunks = stream(t, ids);
+            assertEquals("", chunks.get(a.length), "BOS's piece");
+            // llama.cpp prints " The end. Once upon a time": the second text keeps its prefixed space.
+            assertEquals(" The end. Once upon a time", String.join("", chunks));
+            assertEquals("", stream(t, new int[]{t.tokenId("<unk>").orElseThrow()}).get(0), "unknown token's piece");
+        }
+    }
 }
