@@ -123,21 +123,21 @@ public final class Q4_KFormat implements TensorFormat {
 
     /**
      * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
-     * to int lanes; a super-block's scales and the mins' share unpacked in scalar code. The generic
+     * to int lanes; a super-block's scales and the mins' share unpacked eight at a time. The generic
      * {@link #dot} passes C2's inlining budget there and boxes its vectors (0.2 GB/s per core).
      * Each 64 quants' four loads are written out, with two accumulators, and the row read through a
      * slice of its own (`CpuTimeAB matvec Q4_K 64 2048`, one thread, four, together with the scales
-     * unpacked four at a time in {@link KQuants#scalesAndMinShareK4}: 2.25–2.31 → 3.03–3.13 GB/s).
+     * unpacked four at a time in scalar code: 2.25–2.31 → 3.03–3.13 GB/s; now eight at a time, {@link KQuants#scalesAndMinShareK4}).
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
-        FloatVector acc0 = FloatVector.zero(H), acc1 = acc0;
-        float mins = 0f;
+        FloatVector acc0 = FloatVector.zero(H), acc1 = acc0, mins = acc0;
         MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
         for (int b = 0; b < blocks; b++) {
             long p = (long) b * BYTES;
             float d = Float.float16ToFloat(row.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
-            mins += KQuants.scalesAndMinShareK4(row, p + 4, d, dmin, sums, b * 8, scales);
+            KQuants.scalesAndMinShareK4(row, p + 4, d, dmin, sums, b * 8, scales);
+            mins = mins.add(FloatVector.fromArray(H, scales, 8));
             for (int c = 0; c < 4; c++) {
                 int xi = xo + b * QK + 64 * c;
                 long q = p + 16 + 32 * c;
@@ -157,7 +157,7 @@ public final class Q4_KFormat implements TensorFormat {
                 acc1 = hi.fma(FloatVector.broadcast(H, scales[2 * c + 1]), acc1);
             }
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins;
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
     }
 
     @Override

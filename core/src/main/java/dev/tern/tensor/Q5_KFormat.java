@@ -132,17 +132,17 @@ public final class Q5_KFormat implements TensorFormat {
 
     /**
      * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
-     * to int lanes; a super-block's scales and the mins' share unpacked in scalar code. The generic
+     * to int lanes; a super-block's scales and the mins' share unpacked eight at a time. The generic
      * {@link #dot} passes C2's inlining budget there and boxes its vectors.
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
-        FloatVector acc = FloatVector.zero(H);
-        float mins = 0f;
+        FloatVector acc = FloatVector.zero(H), mins = acc;
         for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
             float d = Float.float16ToFloat(w.get(Blocks.I16, p));
             float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
-            mins += KQuants.scalesAndMinShareK4(w, p + 4, d, dmin, sums, b * 8, scales);
+            KQuants.scalesAndMinShareK4(w, p + 4, d, dmin, sums, b * 8, scales);
+            mins = mins.add(FloatVector.fromArray(H, scales, 8));
             for (int c = 0; c < 4; c++) {
                 int xi = xo + b * QK + 64 * c;
                 FloatVector lo = FloatVector.zero(H), hi = lo;
@@ -158,7 +158,7 @@ public final class Q5_KFormat implements TensorFormat {
                 acc = hi.fma(FloatVector.broadcast(H, scales[2 * c + 1]), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - mins;
+        return acc.reduceLanes(VectorOperators.ADD) - mins.reduceLanes(VectorOperators.ADD);
     }
 
     private static VectorMask<Byte> bitSet(ByteVector qh, byte bit) {
