@@ -129,6 +129,10 @@ public final class Q6_KFormat implements TensorFormat {
     /**
      * {@link #dot512} for 256-bit vectors (AVX2): eight quants at a time, from 8-byte loads widened
      * to int lanes. The generic {@link #dot} passes C2's inlining budget there and boxes its vectors.
+     * The sixteen values that share a scale are summed before it is applied, and the quants widen
+     * without sign, which spares the masks after the shifts (`CpuTimeAB matvec Q6_K 200|400 2048`,
+     * one thread, four, six alternated runs: medians 2.22–3.28 → 2.18–4.52 GB/s, maxima 3.31–3.91 →
+     * 3.87–4.66).
      */
     private static float dot256(MemorySegment w, long o, float[] x, int xo, float[] sums, float[] scales, int blocks) {
         FloatVector acc = FloatVector.zero(H);
@@ -143,20 +147,26 @@ public final class Q6_KFormat implements TensorFormat {
             for (int k = 0; k < 4; k++) {
                 int h = k >> 1, g = k & 1;
                 int j = 8 * h + g;
-                for (int e = 0; e < 16; e += 8) {
-                    int xi = xo + b * QK + 128 * h + 16 * g + e;
-                    IntVector a = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 64 * h + 16 * g + e, LE).convertShape(B2I, I8, 0);
-                    IntVector c = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 64 * h + 32 + 16 * g + e, LE).convertShape(B2I, I8, 0);
-                    IntVector hb = (IntVector) ByteVector.fromMemorySegment(B8, w, p + 128 + 32 * h + 16 * g + e, LE).convertShape(B2I, I8, 0);
-                    IntVector v0 = a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4));
-                    IntVector v1 = c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2));
-                    IntVector v2 = a.lanewise(ASHR, 4).and(0x0F).or(hb.and(0x30));
-                    IntVector v3 = c.lanewise(ASHR, 4).and(0x0F).or(hb.lanewise(ASHR, 2).and(0x30));
-                    acc = ((FloatVector) v0.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi)).fma(FloatVector.broadcast(H, scales[j]), acc);
-                    acc = ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 32)).fma(FloatVector.broadcast(H, scales[j + 2]), acc);
-                    acc = ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 64)).fma(FloatVector.broadcast(H, scales[j + 4]), acc);
-                    acc = ((FloatVector) v3.convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 96)).fma(FloatVector.broadcast(H, scales[j + 6]), acc);
-                }
+                int xi = xo + b * QK + 128 * h + 16 * g;
+                long q = p + 64 * h + 16 * g, qh = p + 128 + 32 * h + 16 * g;
+                IntVector a = (IntVector) ByteVector.fromMemorySegment(B8, w, q, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                IntVector c = (IntVector) ByteVector.fromMemorySegment(B8, w, q + 32, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                IntVector hb = (IntVector) ByteVector.fromMemorySegment(B8, w, qh, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                FloatVector s0 = ((FloatVector) a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi));
+                FloatVector s1 = ((FloatVector) c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 32));
+                FloatVector s2 = ((FloatVector) a.lanewise(LSHR, 4).or(hb.and(0x30)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 64));
+                FloatVector s3 = ((FloatVector) c.lanewise(LSHR, 4).or(hb.lanewise(LSHR, 2).and(0x30)).convert(I2F, 0)).mul(FloatVector.fromArray(H, x, xi + 96));
+                a = (IntVector) ByteVector.fromMemorySegment(B8, w, q + 8, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                c = (IntVector) ByteVector.fromMemorySegment(B8, w, q + 40, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                hb = (IntVector) ByteVector.fromMemorySegment(B8, w, qh + 8, LE).convertShape(ZERO_EXTEND_B2I, I8, 0);
+                s0 = ((FloatVector) a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 8), s0);
+                s1 = ((FloatVector) c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 40), s1);
+                s2 = ((FloatVector) a.lanewise(LSHR, 4).or(hb.and(0x30)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 72), s2);
+                s3 = ((FloatVector) c.lanewise(LSHR, 4).or(hb.lanewise(LSHR, 2).and(0x30)).convert(I2F, 0)).fma(FloatVector.fromArray(H, x, xi + 104), s3);
+                acc = s0.fma(FloatVector.broadcast(H, scales[j]), acc);
+                acc = s1.fma(FloatVector.broadcast(H, scales[j + 2]), acc);
+                acc = s2.fma(FloatVector.broadcast(H, scales[j + 4]), acc);
+                acc = s3.fma(FloatVector.broadcast(H, scales[j + 6]), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
