@@ -309,8 +309,9 @@ final class KQuants {
     /**
      * A Q4_K or Q5_K super-block's eight sub-block scales times d into {@code scales[0..8)} and its
      * eight dmin·min_j·sums[sumOff + j], the share of the mins, into {@code scales[8..16)} (the 256-bit
-     * kernels). The codes widen to float lanes from a long (`CpuTimeAB matvec Q4_K 400 2048`, one
-     * thread, four, alternated: scalar 2.95–3.19 against 3.50–4.85 GB/s). Arrays in and out, no vector:
+     * kernels). The codes widen to float lanes from a long (`CpuTimeAB matvec Q4_K 200 2048`, one
+     * thread, four, eight alternated runs: scalar 1.95–3.82 against 2.58–4.35 GB/s, medians 2.95 and
+     * 3.49). Arrays in and out, no vector:
      * C2 sometimes leaves this call out of line (its node budget), and a vector crossing it would be boxed.
      */
     static void scalesAndMinShareK4(MemorySegment w, long packed, float d, float dmin, float[] sums, int sumOff, float[] scales) {
