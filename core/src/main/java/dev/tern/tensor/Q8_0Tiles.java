@@ -21,11 +21,12 @@ import static jdk.incubator.vector.VectorOperators.B2F;
  * <p>
  * `CpuTimeAB matmul Q8_0 N 400 2048` (one thread, weights from memory, GFLOP/s, against the
  * buffered tiles): 4 tokens 36.6–38.8 against 21.8–25.8, 5 tokens 30.2–30.5 against 28.8–29.3,
- * 8 tokens 41.6–44.7 against 34.1–36.6, 9 tokens the same (37.9–38.6 against 37.1–37.7); 6 tokens
- * as eight the same as the buffered tiles, at 10 tokens (two dot products) 36.5 against 38.4, at 16
- * (two passes of eight) the same. The tokens' activations (64 KB for eight at 2,048 columns) are
- * read from L2 for every multiply-add, which bounds the tile; taller tiles spill AVX2's sixteen
- * registers.
+ * 8 tokens 41.6–44.7 against 34.1–36.6, 9 tokens as eight plus a dot product the same (37.9–38.6
+ * against 37.1–37.7), as one row × nine 41.2–41.6; 6 tokens as eight the same as the buffered tiles,
+ * at 10 tokens (two dot products) 36.5 against 38.4, at 16 (two passes of eight) the same. The eight
+ * tokens' activations (64 KB at 2,048 columns) come from L2, yet do not bound the tile (46 GFLOP/s
+ * at 512 columns, where they fit L1, against 42–44); it runs at about one multiply-add a cycle.
+ * Taller tiles spill AVX2's sixteen registers.
  */
 final class Q8_0Tiles {
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
