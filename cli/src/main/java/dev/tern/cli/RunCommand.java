@@ -126,7 +126,8 @@ final class RunCommand implements Callable<Integer> {
                 r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
             } else {
                 if (!config.allowsSpeculation()) {
-                    throw new TernException("--mirostat does not combine with speculative decoding: its state follows each drawn token");
+                    throw new TernException("--mirostat and adaptive-p do not combine with speculative decoding: their state follows"
+                            + " each drawn token");
                 }
                 try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType)) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,

@@ -71,6 +71,15 @@ final class SamplingOptions {
     @Option(names = "--mirostat-lr", description = "Mirostat learning rate, eta (default: ${DEFAULT-VALUE})")
     float mirostatEta = A.mirostatEta();
 
+    @Option(names = "--adaptive-target", description = "adaptive-p: draw tokens near this probability, steering the average"
+            + " of the chosen ones towards it; used when the chain lists adaptive_p (--samplers ...;adaptive_p), negative = off"
+            + " (default: ${DEFAULT-VALUE})")
+    float adaptiveTarget = A.adaptiveTarget();
+
+    @Option(names = "--adaptive-decay", description = "adaptive-p: how slowly that average forgets, 0 to 0.99"
+            + " (default: ${DEFAULT-VALUE})")
+    float adaptiveDecay = A.adaptiveDecay();
+
     @Option(names = "--dry-multiplier", description = "DRY repetition penalty multiplier, 0 = off (default: ${DEFAULT-VALUE})")
     float dryMultiplier = DRY.multiplier();
 
@@ -93,11 +102,11 @@ final class SamplingOptions {
 
     @Option(names = "--samplers", paramLabel = "NAMES", description = "The chain's stages in order, ';'-separated, as"
             + " llama.cpp's (default: penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature); a stage left out"
-            + " is off")
+            + " is off; adaptive_p draws last wherever it is listed")
     String samplers;
 
     @Option(names = "--sampling-seq", paramLabel = "LETTERS", description = "The same as letters, as llama.cpp's"
-            + " (default: edskypmxt)")
+            + " (default: edskypmxt; a: adaptive-p)")
     String samplingSeq;
 
     @Option(names = {"-s", "--seed"}, description = "Seed of the draws, as llama.cpp's: the same seed draws the tokens"
@@ -109,7 +118,8 @@ final class SamplingOptions {
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty,
                 presencePenalty, s).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
                 dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta,
-                new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers()), minKeep, order()));
+                new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers()), minKeep, order(),
+                adaptiveTarget, adaptiveDecay));
     }
 
     private List<SamplerStage> order() {

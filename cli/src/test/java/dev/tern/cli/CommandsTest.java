@@ -412,7 +412,7 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--samplers", "top_k;foo", "hi"), "unknown sampler 'foo'");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--sampling-seq", "kk", "hi"), "listed twice");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "2", "--mirostat", "2", "--spec", "ngram", "hi"),
-                "--mirostat does not combine with speculative decoding");
+                "--mirostat and adaptive-p do not combine with speculative decoding");
     }
 
     private static void assertOneLineFailure(Cli r, String expectedFragment) {

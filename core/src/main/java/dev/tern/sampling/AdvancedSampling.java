@@ -26,15 +26,28 @@ import java.util.List;
  * @param minKeep          the fewest tokens top-p, min-p, typical-p and XTC leave (0: no floor)
  * @param order            the chain's stages in order (llama.cpp's --samplers); a stage left out
  *                         is off, temperature's too (then no temperature applies, not even 0)
+ * @param adaptiveTarget   adaptive-p (when {@link SamplerStage#ADAPTIVE_P} is in the order): draw
+ *                         tokens whose probability is near this one, steering the moving average of
+ *                         the chosen tokens' probabilities towards it (values above 1 act as 1);
+ *                         negative: the plain draw
+ * @param adaptiveDecay    how slowly that average forgets (llama.cpp clamps it to [0, 0.99])
  */
 public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbability, float xtcThreshold,
                                float dynatempRange, float dynatempExponent,
                                int mirostat, float mirostatTau, float mirostatEta, DrySampling dry,
-                               int minKeep, List<SamplerStage> order) {
+                               int minKeep, List<SamplerStage> order, float adaptiveTarget, float adaptiveDecay) {
 
     /** Everything off, in llama.cpp's default order: the chain of top-k, top-p, min-p and temperature alone. */
     public static final AdvancedSampling NONE = new AdvancedSampling(1f, -1f, 0f, 0.1f, 0f, 1f, 0, 5f, 0.1f, DrySampling.NONE,
             0, SamplerStage.DEFAULT);
+
+    /** Without adaptive-p's settings (its target off, llama.cpp's decay of 0.9). */
+    public AdvancedSampling(float typicalP, float topNSigma, float xtcProbability, float xtcThreshold,
+                            float dynatempRange, float dynatempExponent, int mirostat, float mirostatTau, float mirostatEta,
+                            DrySampling dry, int minKeep, List<SamplerStage> order) {
+        this(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta,
+                dry, minKeep, order, -1f, 0.9f);
+    }
 
     public AdvancedSampling {
         if (!(typicalP >= 0f)) {
@@ -63,18 +76,33 @@ public record AdvancedSampling(float typicalP, float topNSigma, float xtcProbabi
             throw new TernException("min-keep must be non-negative, got " + minKeep);
         }
         order = SamplerStage.distinct(order);
+        if (!Float.isFinite(adaptiveTarget) || !Float.isFinite(adaptiveDecay)) {
+            throw new TernException("adaptive-p target and decay must be finite, got " + adaptiveTarget + " and " + adaptiveDecay);
+        }
+        adaptiveDecay = Math.clamp(adaptiveDecay, 0f, 0.99f);
     }
 
     /** These settings with other DRY settings. */
     public AdvancedSampling withDry(DrySampling settings) {
         return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
-                mirostat, mirostatTau, mirostatEta, settings, minKeep, order);
+                mirostat, mirostatTau, mirostatEta, settings, minKeep, order, adaptiveTarget, adaptiveDecay);
     }
 
     /** These settings with another floor and order. */
     public AdvancedSampling withChain(int keep, List<SamplerStage> stages) {
         return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
-                mirostat, mirostatTau, mirostatEta, dry, keep, stages);
+                mirostat, mirostatTau, mirostatEta, dry, keep, stages, adaptiveTarget, adaptiveDecay);
+    }
+
+    /** These settings with adaptive-p's target and decay (it draws only when the order lists it). */
+    public AdvancedSampling withAdaptive(float target, float decay) {
+        return new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold, dynatempRange, dynatempExponent,
+                mirostat, mirostatTau, mirostatEta, dry, minKeep, order, target, decay);
+    }
+
+    /** Whether adaptive-p transforms the draw: listed in the order with a target, and no Mirostat in its place. */
+    public boolean adaptiveOn() {
+        return mirostat == 0 && adaptiveTarget >= 0f && order.contains(SamplerStage.ADAPTIVE_P);
     }
 
     /** Whether XTC can cut anything: a positive chance and a threshold that leaves a token standing. */

@@ -213,6 +213,28 @@ final class Candidates {
         size = n; // order preserved, so a sorted array stays sorted
     }
 
+    /** adaptive-p's transform: how wide the favoured band of probabilities is, the score at its centre, how fast scores fall. */
+    private static final float ADAPTIVE_INV_WIDTH = 1f / 0.3f;
+    private static final float ADAPTIVE_PEAK = 5f;
+    private static final float ADAPTIVE_SHARPNESS = 10f;
+
+    /**
+     * llama.cpp's adaptive-p transform: each candidate's logit becomes a score that peaks where its
+     * probability equals {@code target}, falling quadratically near it and linearly in the tails;
+     * a masked (-infinity) logit stays masked. Leaves the probabilities before it in {@code before}.
+     */
+    void adaptiveP(float target, float[] before) {
+        softmax();
+        for (int i = 0; i < size; i++) {
+            before[i] = probs[i];
+            if (logits[i] == Float.NEGATIVE_INFINITY) {
+                continue;
+            }
+            float d = Math.abs((probs[i] - target) * ADAPTIVE_INV_WIDTH);
+            logits[i] = ADAPTIVE_PEAK - ADAPTIVE_SHARPNESS * d * d / (1f + d);
+        }
+    }
+
     /**
      * llama.cpp's dist sampler: the index of the candidate, in the present order, at which the
      * running sum of exp(logit - max) (floats, summed in double) first reaches u times the total.

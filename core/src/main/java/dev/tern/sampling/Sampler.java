@@ -8,8 +8,8 @@ import java.util.Map;
 /**
  * Picks the next token from logits with llama.cpp's common sampler chain: logit biases, then the
  * stages in their order (by default llama.cpp's: repetition / frequency / presence penalties, DRY,
- * top-n-sigma, top-k, typical-p, top-p, min-p, XTC, (dynamic) temperature), and a seeded draw; or,
- * with Mirostat, logit biases, temperature and Mirostat alone. The default order has the filters
+ * top-n-sigma, top-k, typical-p, top-p, min-p, XTC, (dynamic) temperature), and a seeded draw
+ * (adaptive-p's when the order lists it); or, with Mirostat, logit biases, temperature and Mirostat alone. The default order has the filters
  * see the logits before temperature, as llama.cpp's. The draws are llama.cpp's too (its dist
  * sampler, and XTC's and Mirostat's, each on its own std::mt19937 with the seed's low 32 bits), so
  * a seed picks the tokens llama.cpp picks with that seed wherever the two compute the same
@@ -29,6 +29,8 @@ public final class Sampler {
     private final Mirostat mirostat;
     /** The DRY penalty, null when off. */
     private final Dry dry;
+    /** adaptive-p in place of the plain draw, null when off. */
+    private final AdaptiveP adaptive;
     private final GrammarConstraint constraint;
     /** XTC's decision for the token being drawn (null: not drawn yet), kept for a constraint's second draw. */
     private Boolean xtcCut;
@@ -78,6 +80,7 @@ public final class Sampler {
             throw new IllegalArgumentException("DRY needs the tokenizer (its sequence breakers are text)");
         }
         this.dry = a.dry().on() && mirostat == null ? new Dry(a.dry(), tokenizer) : null;
+        this.adaptive = a.adaptiveOn() ? new AdaptiveP(a.adaptiveTarget(), a.adaptiveDecay(), vocabSize) : null;
         this.constraint = constraint;
     }
 
@@ -122,7 +125,14 @@ public final class Sampler {
             return cand.ids[mirostat.draw(cand, rng)];
         }
         chain(logits, null);
-        return cand.ids[cand.draw(rng.nextDouble())];
+        if (adaptive != null) {
+            adaptive.transform(cand);
+        }
+        int i = cand.draw(rng.nextDouble());
+        if (adaptive != null) {
+            adaptive.drawn(cand, i);
+        }
+        return cand.ids[i];
     }
 
     /**
@@ -158,6 +168,9 @@ public final class Sampler {
      */
     public void chosen(int token) {
         accept(token);
+        if (adaptive != null) {
+            adaptive.accept(token);
+        }
         if (constraint != null) {
             constraint.accept(token);
         }
@@ -188,13 +201,13 @@ public final class Sampler {
      * With a constraint, sample draws from the filtered distribution and, when it draws a refused
      * token, again from the filtered masked one: so this is the first with its refused tokens'
      * mass R removed, plus R times the second. XTC's cut enters with its probability. Does not
-     * modify {@code logits}, the history, the constraint or the random state. Not for Mirostat,
-     * whose state follows each drawn token ({@link SamplerConfig#allowsSpeculation}).
+     * modify {@code logits}, the history, the constraint or the random state. Not for Mirostat or
+     * adaptive-p, whose state follows each drawn token ({@link SamplerConfig#allowsSpeculation}).
      */
     public float[] probabilities(float[] logits) {
         checkLength(logits);
-        if (mirostat != null && config.temperature() > 0f) {
-            throw new IllegalStateException("Mirostat's distribution depends on the tokens drawn; it has no fixed probabilities");
+        if (!config.allowsSpeculation()) {
+            throw new IllegalStateException("Mirostat's and adaptive-p's distributions depend on the tokens drawn; they have no fixed probabilities");
         }
         if (scratch == null) {
             scratch = new float[vocabSize];
@@ -328,6 +341,9 @@ public final class Sampler {
                 return true;
             }
             case TEMPERATURE -> cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
+            case ADAPTIVE_P -> {
+                // Not a filter: the draw (see draw), last wherever it is listed.
+            }
         }
         return false;
     }

@@ -96,8 +96,11 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
                 frequencyPenalty, presencePenalty, seed, logitBias, settings);
     }
 
-    /** Mirostat's chain has no place for speculative verification: its state follows each drawn token's surprise. */
+    /**
+     * Mirostat's and adaptive-p's chains have no place for speculative verification (nor fixed
+     * probabilities to report): their state follows each drawn token's probability.
+     */
     public boolean allowsSpeculation() {
-        return advanced.mirostat() == 0 || temperature <= 0f;
+        return (advanced.mirostat() == 0 && !advanced.adaptiveOn()) || temperature <= 0f;
     }
 }

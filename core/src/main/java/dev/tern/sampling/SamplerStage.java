@@ -11,6 +11,8 @@ import java.util.Set;
 /**
  * A stage of llama.cpp's sampler chain, as its {@code --samplers} and llama-server's
  * {@code samplers} name them; the draw always comes last. With Mirostat the order is not used.
+ * {@link #ADAPTIVE_P} is not a filter but the draw itself: wherever it is listed, it draws last
+ * (adaptive-p in place of the plain draw, as llama.cpp puts it at the end of the chain).
  */
 public enum SamplerStage {
     PENALTIES("penalties", 'e'),
@@ -21,10 +23,12 @@ public enum SamplerStage {
     TOP_P("top_p", 'p'),
     MIN_P("min_p", 'm'),
     XTC("xtc", 'x'),
-    TEMPERATURE("temperature", 't');
+    TEMPERATURE("temperature", 't'),
+    ADAPTIVE_P("adaptive_p", 'a');
 
-    /** llama.cpp's default order. */
-    public static final List<SamplerStage> DEFAULT = List.of(values());
+    /** llama.cpp's default order: every stage but adaptive-p, which is only used when listed. */
+    public static final List<SamplerStage> DEFAULT = List.of(PENALTIES, DRY, TOP_N_SIGMA, TOP_K, TYPICAL_P, TOP_P, MIN_P, XTC,
+            TEMPERATURE);
 
     private final String canonical;
     private final char letter;
@@ -51,9 +55,9 @@ public enum SamplerStage {
             case "nucleus" -> TOP_P;
             case "temp" -> TEMPERATURE;
             case "typ", "typical", "typical_p", "typical-p", "typicalp" -> TYPICAL_P;
-            case "infill", "adaptive_p", "adaptive-p", "adaptivep" -> throw new TernException("sampler '" + name + "' is not supported");
+            case "infill" -> throw new TernException("sampler '" + name + "' is not supported");
             default -> throw new TernException("unknown sampler '" + name + "' (penalties, dry, top_n_sigma, top_k, typ_p, top_p,"
-                    + " min_p, xtc, temperature)");
+                    + " min_p, xtc, temperature, adaptive_p)");
         };
     }
 
@@ -68,7 +72,7 @@ public enum SamplerStage {
         return distinct(out);
     }
 
-    /** An order from one letter a stage (llama.cpp's --sampling-seq: e d s k y p m x t). */
+    /** An order from one letter a stage (llama.cpp's --sampling-seq: e d s k y p m x t a). */
     public static List<SamplerStage> parseLetters(String letters) {
         List<SamplerStage> out = new ArrayList<>();
         for (char c : letters.toCharArray()) {
@@ -79,7 +83,7 @@ public enum SamplerStage {
                 }
             }
             if (found == null) {
-                throw new TernException("unknown sampler letter '" + c + "' (e d s k y p m x t)");
+                throw new TernException("unknown sampler letter '" + c + "' (e d s k y p m x t a)");
             }
             out.add(found);
         }
