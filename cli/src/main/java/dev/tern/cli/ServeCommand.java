@@ -94,6 +94,9 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--no-prefix-cache", description = "Do not reuse the KV cache of common prompt prefixes")
         boolean noPrefixCache;
 
+        @Option(names = "--no-slots", description = "Turn off GET /slots (what each running request does, its prompt included)")
+        boolean noSlots;
+
         @Option(names = "--reasoning-format", description = "auto: a thinking model's <think> block goes to"
                 + " reasoning_content, apart from the content; none: it stays in the content (default: ${DEFAULT-VALUE})")
         ReasoningFormat reasoningFormat = ReasoningFormat.auto;
@@ -155,7 +158,7 @@ final class ServeCommand implements Callable<Integer> {
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
-                    reasoningFormat == ReasoningFormat.auto, templateKwargs());
+                    reasoningFormat == ReasoningFormat.auto, templateKwargs(), !noSlots);
         }
 
         /** --chat-template-kwargs as template variables (none when not given); bad JSON is a one-line error. */

@@ -1,6 +1,8 @@
 package dev.tern.engine;
 
-/** Log-softmax of raw logits for one sampled token and its top alternatives. */
+import java.util.Arrays;
+
+/** A sampled token's log-probability and its top alternatives: under the model or under the sampler. */
 final class Logprobs {
     private Logprobs() {
     }
@@ -37,5 +39,39 @@ final class Logprobs {
             }
         }
         return new TokenLogprob(token, logits[token] - lse, rank, ids, lps);
+    }
+
+    /**
+     * The same from the distribution the sampler drew {@code token} from (one probability per
+     * vocabulary token): the alternatives are the likeliest tokens it gives a chance, at most {@code top}.
+     */
+    static TokenLogprob sampled(float[] probs, int token, int top) {
+        int support = 0;
+        for (float p : probs) {
+            if (p > 0f) {
+                support++;
+            }
+        }
+        Integer[] order = new Integer[support];
+        for (int i = 0, n = 0; i < probs.length; i++) {
+            if (probs[i] > 0f) {
+                order[n++] = i;
+            }
+        }
+        Arrays.sort(order, (a, b) -> Float.compare(probs[b], probs[a]));
+        int k = Math.min(top, support);
+        int[] ids = new int[k];
+        float[] lps = new float[k];
+        for (int j = 0; j < k; j++) {
+            ids[j] = order[j];
+            lps[j] = (float) Math.log(probs[order[j]]);
+        }
+        int rank = 1;
+        for (float p : probs) {
+            if (p > probs[token]) {
+                rank++;
+            }
+        }
+        return new TokenLogprob(token, (float) Math.log(probs[token]), rank, ids, lps);
     }
 }

@@ -29,9 +29,14 @@ import java.util.Objects;
  * @param adapter     a LoRA adapter of the model applied to this request's tokens only (vLLM's
  *                    per-request adapters), or null; its KV blocks are shared only with requests
  *                    of the same adapter
+ * @param sampledProbs with logprobs: report each step's probabilities after the sampler's chain
+ *                    (penalties, filters, temperature: what the token was drawn from) instead of
+ *                    the model's, as llama-server's {@code post_sampling_probs}; the alternatives are
+ *                    then only tokens the chain left a chance
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
-                      OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter) {
+                      OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter,
+                      boolean sampledProbs) {
     public Request {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
@@ -55,17 +60,21 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         if (minTokens < 0 || (maxTokens > 0 && minTokens > maxTokens)) {
             throw new IllegalArgumentException("minTokens " + minTokens + " outside [0, maxTokens " + maxTokens + "]");
         }
+        if (sampledProbs && !sampling.allowsSpeculation()) {
+            throw new IllegalArgumentException("Mirostat's and adaptive-p's distributions follow each drawn token: no probabilities to report");
+        }
+    }
+
+    /** The model's probabilities, if any. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs, OutputFormat format,
+                   int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter) {
+        this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, adapter, false);
     }
 
     /** No adapter of its own. */
     public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
                    OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs) {
         this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, null);
-    }
-
-    /** The same request with this adapter (null: none). */
-    public Request withAdapter(LoraAdapter a) {
-        return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a);
     }
 
     /** No prompt log-probabilities. */

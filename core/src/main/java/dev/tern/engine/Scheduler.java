@@ -66,6 +66,7 @@ public final class Scheduler implements AutoCloseable {
     private Thread thread;
     private int plannedBlocks;
     private volatile SchedulerStats stats;
+    private volatile List<RunningRequest> runningNow = List.of();
     private long preemptions;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
@@ -160,6 +161,11 @@ public final class Scheduler implements AutoCloseable {
     /** Counters as of the end of the last step. */
     public SchedulerStats stats() {
         return stats;
+    }
+
+    /** The running requests as of the end of the last step, oldest first. */
+    public List<RunningRequest> running() {
+        return runningNow;
     }
 
     void wake() {
@@ -388,24 +394,25 @@ public final class Scheduler implements AutoCloseable {
         Proposal p = r.proposal;
         int m = p.size();
         int top = r.request.logprobs();
+        boolean sampled = top >= 0 && r.request.sampledProbs();
         boolean greedy = r.request.sampling().temperature() <= 0f;
         int[] out = new int[m + 1];
         int n = 0;
         while (true) {
             float[] row = Arrays.copyOfRange(logits, (firstRow + n) * vocab, (firstRow + n + 1) * vocab);
-            float[] raw = top >= 0 ? row.clone() : null;
+            float[] raw = top >= 0 && !sampled ? row.clone() : null;
             banEnds(r, row, r.generated + n);
             int d = n < m ? p.tokens()[n] : -1;
             int x;
+            float[] probs = greedy && !sampled ? null : r.sampler.probabilities(row);
             if (greedy) {
                 x = r.sampler.sample(row);
             } else {
-                float[] probs = r.sampler.probabilities(row);
                 x = d < 0 ? SpeculativeSampling.draw(probs, r.rng()) : SpeculativeSampling.verify(probs, p.distribution(n), d, r.rng());
                 r.sampler.chosen(x);
             }
             if (logprobs != null) {
-                logprobs[n] = Logprobs.of(raw, x, top);
+                logprobs[n] = raw != null ? Logprobs.of(raw, x, top) : Logprobs.sampled(probs, x, top);
             }
             out[n++] = x;
             if (x != d) {
@@ -550,10 +557,13 @@ public final class Scheduler implements AutoCloseable {
 
     private void sample(ScheduledRequest r, float[] logits) {
         int top = r.request.logprobs();
-        float[] raw = top >= 0 ? logits.clone() : null;
+        boolean sampled = top >= 0 && r.request.sampledProbs();
+        float[] raw = top >= 0 && !sampled ? logits.clone() : null;
         int token;
         banEnds(r, logits, r.generated);
+        float[] probs;
         try {
+            probs = sampled ? r.sampler.probabilities(logits) : null;
             token = r.sampler.sample(logits);
         } catch (TernException e) {
             // This request's constraint admits no token of the vocabulary: it ends, the others run on.
@@ -561,7 +571,7 @@ public final class Scheduler implements AutoCloseable {
             finish(r, FinishReason.ERROR, e.getMessage());
             return;
         }
-        accept(r, token, raw == null ? null : Logprobs.of(raw, token, top));
+        accept(r, token, raw != null ? Logprobs.of(raw, token, top) : sampled ? Logprobs.sampled(probs, token, top) : null);
     }
 
     /**
@@ -682,6 +692,8 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private SchedulerStats snapshot() {
+        runningNow = running.stream()
+                .map(r -> new RunningRequest(r.order, r.request, r.computed(), r.generated, Math.max(0, r.cachedTokens))).toList();
         BlockPool pool = engine.cache();
         return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
                 prefixCache == null ? 0 : prefixCache.size(),

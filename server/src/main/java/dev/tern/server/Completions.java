@@ -130,7 +130,7 @@ final class Completions {
             int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter);
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs());
                 handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null)));
             }
         } catch (QueueFullException e) {
@@ -150,7 +150,7 @@ final class Completions {
         ResponseFormat.Response response = format.start(model, chat, "chatcmpl-" + UUID.randomUUID(), total, p.n(), p.logprobs() >= 0,
                 tools, reasoning, reasoning && chatPrompt.opensThinking(), scored);
         if (dialect.needsLlamaCppProbabilities()) {
-            response.withLlamaCppProbabilities();
+            response.withLlamaCppProbabilities(p.sampledProbs());
         }
         if (p.returnTokenIds()) {
             response.withTokenIds(all);

@@ -39,10 +39,12 @@ import java.util.concurrent.ThreadLocalRandom;
  *                     log-probabilities when logprobs are asked for: how evaluation harnesses score text
  * @param promptLogprobs vLLM's {@code prompt_logprobs}: -1 when not asked; else how many top alternatives
  * @param returnTokenIds vLLM's {@code return_token_ids}: the answer carries its tokens' and its prompt's ids
+ * @param sampledProbs llama-server's {@code post_sampling_probs}: the log-probabilities are those of
+ *                     the distribution each token was drawn from, after the sampler's chain
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
-                        int promptLogprobs, boolean returnTokenIds) {
+                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs) {
     static final int MAX_N = 16;
     /** A logit bias no logit outweighs: the token is never sampled. */
     private static final float NEVER = -1e30f;
@@ -148,8 +150,13 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             }
         }
         int promptLogprobs = present(body, "prompt_logprobs") ? intIn(body, "prompt_logprobs", 0, 20) : -1;
+        boolean sampledProbs = bool(body, "post_sampling_probs");
+        if (sampledProbs && !sampling.allowsSpeculation()) {
+            throw ApiException.badRequest("post_sampling_probs is not available with Mirostat or adaptive-p, whose distributions"
+                    + " follow each drawn token", "post_sampling_probs");
+        }
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
-                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"));
+                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs);
     }
 
     /**
@@ -399,7 +406,9 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 floatIn(body, "mirostat_eta", 0, 1, d.mirostatEta()),
                 dry(body),
                 present(body, "min_keep") ? intIn(body, "min_keep", 0, Integer.MAX_VALUE) : d.minKeep(),
-                order(body));
+                order(body),
+                floatIn(body, "adaptive_target", -1, 1, d.adaptiveTarget()),
+                floatIn(body, "adaptive_decay", 0, 0.99f, d.adaptiveDecay()));
     }
 
     /** llama-server's {@code samplers}: an array of names, or a string of letters. */
@@ -454,7 +463,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
 
     /** The sampling settings under llama-server's names: what /props reports as the defaults. */
     ObjectNode settings() {
-        SamplerConfig s = sampling;
+        return settings(sampling, maxTokens, logprobs, stop).put("stream", stream);
+    }
+
+    /** llama-server's params object: a request's settings as /props (its defaults) and /slots show them. */
+    static ObjectNode settings(SamplerConfig s, int maxTokens, int logprobs, List<String> stop) {
         AdvancedSampling a = s.advanced();
         DrySampling d = a.dry();
         ObjectNode o = Json.object();
@@ -466,11 +479,12 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 .put("frequency_penalty", s.frequencyPenalty()).put("dry_multiplier", d.multiplier()).put("dry_base", d.base())
                 .put("dry_allowed_length", d.allowedLength()).put("dry_penalty_last_n", d.penaltyLastN())
                 .put("mirostat", a.mirostat()).put("mirostat_tau", a.mirostatTau()).put("mirostat_eta", a.mirostatEta())
-                .put("stream", stream).put("n_probs", Math.max(logprobs, 0)).put("min_keep", a.minKeep());
+                .put("adaptive_target", a.adaptiveTarget()).put("adaptive_decay", a.adaptiveDecay())
+                .put("n_probs", Math.max(logprobs, 0)).put("min_keep", a.minKeep());
         ArrayNode stages = o.putArray("samplers");
         a.order().forEach(stage -> stages.add(stage.canonical()));
         d.breakers().forEach(o.putArray("dry_sequence_breakers")::add);
-        o.putArray("stop");
+        stop.forEach(o.putArray("stop")::add);
         return o;
     }
 

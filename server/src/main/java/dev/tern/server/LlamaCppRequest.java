@@ -22,7 +22,8 @@ final class LlamaCppRequest {
             "repeat_penalty", "repeat_last_n", "presence_penalty", "frequency_penalty", "grammar", "ignore_eos",
             "typical_p", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range", "dynatemp_exponent",
             "mirostat", "mirostat_tau", "mirostat_eta", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
-            "dry_sequence_breakers", "lora", "min_keep", "samplers", "logit_bias");
+            "dry_sequence_breakers", "lora", "min_keep", "samplers", "logit_bias", "post_sampling_probs",
+            "adaptive_target", "adaptive_decay");
 
     private LlamaCppRequest() {
     }

@@ -57,6 +57,7 @@ final class ResponseFormat {
         private final boolean logprobs;
         /** Whether text completions' log-probabilities also come as llama-server's completion_probabilities. */
         private boolean llamaCppProbabilities;
+        private boolean sampledProbabilities;
         /** With vLLM's return_token_ids: each choice's prompt ids, else null. */
         private List<int[]> promptIds;
         /** With return_token_ids: each choice's generated ids, and how many of them have been streamed. */
@@ -173,10 +174,12 @@ final class ResponseFormat {
 
         /**
          * Also writes each token's log-probabilities as llama-server's {@code completion_probabilities}
-         * (with token ids and bytes), beside the text completion's own, for the llama.cpp dialect.
+         * (with token ids and bytes), beside the text completion's own, for the llama.cpp dialect;
+         * {@code sampled} ({@code post_sampling_probs}): as probabilities ({@code prob}, {@code top_probs}).
          */
-        void withLlamaCppProbabilities() {
+        void withLlamaCppProbabilities(boolean sampled) {
             llamaCppProbabilities = true;
+            sampledProbabilities = sampled;
         }
 
         /**
@@ -546,6 +549,11 @@ final class ResponseFormat {
             }
         }
 
+        /** A log-probability as completion_probabilities writes it: as a probability for post_sampling_probs. */
+        private float llamaCppValue(float logprob) {
+            return sampledProbabilities ? (float) Math.exp(logprob) : logprob;
+        }
+
         private void addLogprobs(int i, RequestOutput o, ArrayNode chatContent, ObjectNode legacyLp) {
             int offset = raw[i].length();
             for (TokenLogprob t : o.logprobs()) {
@@ -568,11 +576,12 @@ final class ResponseFormat {
                     ObjectNode p = (legacyLp.has("completion_probabilities") ? (ArrayNode) legacyLp.get("completion_probabilities")
                             : legacyLp.putArray("completion_probabilities")).addObject();
                     p.put("id", t.token()).put("token", piece).set("bytes", bytes(t.token()));
-                    p.put("logprob", t.logprob());
-                    ArrayNode alternatives = p.putArray("top_logprobs");
+                    String key = sampledProbabilities ? "prob" : "logprob";
+                    p.put(key, llamaCppValue(t.logprob()));
+                    ArrayNode alternatives = p.putArray(sampledProbabilities ? "top_probs" : "top_logprobs");
                     for (int k = 0; k < t.topTokens().length; k++) {
                         alternatives.addObject().put("id", t.topTokens()[k]).put("token", piece(t.topTokens()[k]))
-                                .put("logprob", t.topLogprobs()[k]).set("bytes", bytes(t.topTokens()[k]));
+                                .put(key, llamaCppValue(t.topLogprobs()[k])).set("bytes", bytes(t.topTokens()[k]));
                     }
                 }
             }

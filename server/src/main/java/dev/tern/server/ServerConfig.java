@@ -22,36 +22,42 @@ import java.util.Map;
  *                        carry the thinking as {@code reasoning_content}, apart from the content
  * @param templateKwargs  chat template variables every request gets unless its own
  *                        {@code chat_template_kwargs} set them (llama-server's {@code --chat-template-kwargs})
+ * @param slots           whether {@code GET /slots} shows what each running request does (llama-server's
+ *                        {@code --slots}, on by default; it shows prompts to whoever holds the key)
  */
 public record ServerConfig(String host, int port, String apiKey, String modelName, long maxRequestBytes,
                            SchedulerConfig scheduler, Speculation speculation, boolean reasoning,
-                           Map<String, Object> templateKwargs) {
+                           Map<String, Object> templateKwargs, boolean slots) {
     public ServerConfig {
         templateKwargs = Collections.unmodifiableMap(new LinkedHashMap<>(templateKwargs));
     }
 
     /** Loopback on {@code port}, no key, 1 MiB bodies, the default scheduler, no speculation, reasoning apart. */
     public static ServerConfig loopback(int port, String modelName) {
-        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true, Map.of());
+        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true, Map.of(), true);
     }
 
     public ServerConfig withApiKey(String key) {
-        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs);
+        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, slots);
     }
 
     public ServerConfig withScheduler(SchedulerConfig s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning, templateKwargs);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning, templateKwargs, slots);
     }
 
     public ServerConfig withSpeculation(Speculation s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning, templateKwargs);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning, templateKwargs, slots);
     }
 
     public ServerConfig withReasoning(boolean r) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r, templateKwargs);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r, templateKwargs, slots);
+    }
+
+    public ServerConfig withSlots(boolean on) {
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, on);
     }
 
     public ServerConfig withTemplateKwargs(Map<String, Object> kwargs) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, kwargs);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, kwargs, slots);
     }
 }

@@ -39,6 +39,7 @@ public final class TernServer implements AutoCloseable {
     private final PromptBuilder prompts;
     private final Completions completions;
     private final Embeddings embeddings;
+    private final Slots slots;
     /** The Responses API's stored responses: the last 1,024, in memory. */
     private final ResponseStore responses = new ResponseStore(1024);
     private final Javalin app;
@@ -56,6 +57,7 @@ public final class TernServer implements AutoCloseable {
         this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer()),
                 metrics, config.modelName(), tern.model().namedAdapters(), loraScales);
         this.embeddings = new Embeddings(tern, config.modelName());
+        this.slots = new Slots(scheduler, tern.tokenizer(), config.speculation() != null);
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;
             c.startup.showJavalinBanner = false;
@@ -102,6 +104,15 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/detokenize", this::detokenize);
             c.routes.get("/tokenizer_info", this::tokenizerInfo);
             c.routes.get("/props", this::props);
+            c.routes.get("/slots", ctx -> {
+                if (!config.slots()) {
+                    throw new ApiException(501, "not_supported_error", "this server does not show its slots (started with --no-slots)",
+                            null, null);
+                }
+                // As llama-server: any value of fail_on_no_slot asks for the 503.
+                String fail = ctx.queryParam("fail_on_no_slot");
+                json(ctx, slots.list(fail != null && !fail.isEmpty()));
+            });
             c.routes.get("/lora-adapters", ctx -> json(ctx, loraScales.list()));
             c.routes.post("/lora-adapters", ctx -> {
                 loraScales.set(Json.parse(ctx.bodyAsBytes()));
@@ -287,7 +298,7 @@ public final class TernServer implements AutoCloseable {
         out.put("total_slots", config.scheduler().maxRunning());
         out.put("model_alias", config.modelName());
         out.putObject("modalities").put("vision", false).put("video", false).put("audio", false);
-        out.put("endpoint_slots", false).put("endpoint_props", false).put("endpoint_metrics", true);
+        out.put("endpoint_slots", config.slots()).put("endpoint_props", false).put("endpoint_metrics", true);
         out.put("chat_template", tern.chatTemplate().source());
         out.put("bos_token", t.bos() < 0 ? "" : t.tokenText(t.bos()));
         out.put("eos_token", t.eos() < 0 ? "" : t.tokenText(t.eos()));

@@ -78,7 +78,7 @@ class TernServerTest {
     @BeforeAll
     static void start() {
         fixture = LoopbackServer.start(new Tern.Options(2, 256, 40, KVCacheType.F32),
-                new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null, true, Map.of()));
+                new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null, true, Map.of(), true));
         tern = fixture.tern();
         server = fixture.server();
         client = fixture.client();
@@ -502,6 +502,51 @@ class TernServerTest {
         }
         assertEquals(8, seen, streamed.body());
         assertEquals(400, post("/completion", "{\"prompt\": \"a\", \"n_probs\": 21}", true).statusCode());
+    }
+
+    /**
+     * llama-server's post_sampling_probs: probabilities ({@code prob}, {@code top_probs}) of the
+     * distribution each token was drawn from. At top-k 2 and temperature 1 that is the softmax of
+     * the two largest logits, computed here from a session of our own along the drawn tokens.
+     */
+    @Test
+    void postSamplingProbabilitiesAsLlamaServer() throws Exception {
+        String body = "{\"prompt\": \"Once upon a time\", \"n_predict\": 6, \"temperature\": 1, \"top_k\": 2, \"top_p\": 1, "
+                + "\"min_p\": 0, \"seed\": 5, \"n_probs\": 4, \"post_sampling_probs\": true, \"return_tokens\": true}";
+        HttpResponse<String> r = post("/completion", body, true);
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode answer = Json.MAPPER.readTree(r.body());
+        int[] tokens = ints(answer.path("tokens"));
+        JsonNode probs = answer.path("completion_probabilities");
+        assertEquals(tokens.length, probs.size(), r.body());
+        assertTrue(tokens.length > 0, r.body());
+        try (Session s = tern.newSession()) {
+            float[] logits = s.forward(tern.tokenizer().encode("Once upon a time", true, true));
+            for (int j = 0; j < tokens.length; j++) {
+                int first = 0;
+                for (int i = 1; i < logits.length; i++) {
+                    first = logits[i] > logits[first] ? i : first;
+                }
+                int second = first == 0 ? 1 : 0;
+                for (int i = 0; i < logits.length; i++) {
+                    second = i != first && logits[i] > logits[second] ? i : second;
+                }
+                double top = 1 / (1 + Math.exp(logits[second] - logits[first]));
+                JsonNode p = probs.get(j);
+                assertTrue(p.has("prob") && !p.has("logprob") && !p.has("top_logprobs"), p.toString());
+                JsonNode alternatives = p.path("top_probs");
+                assertEquals(2, alternatives.size(), "top-k 2 leaves two tokens of the four asked for: " + p);
+                assertEquals(first, alternatives.get(0).path("id").asInt(), p.toString());
+                assertEquals(second, alternatives.get(1).path("id").asInt(), p.toString());
+                assertEquals(top, alternatives.get(0).path("prob").asDouble(), 5e-4, p.toString());
+                assertEquals(1 - top, alternatives.get(1).path("prob").asDouble(), 5e-4, p.toString());
+                assertEquals(tokens[j] == first ? top : 1 - top, p.path("prob").asDouble(), 5e-4, p.toString());
+                logits = s.forward(tokens[j]);
+            }
+        }
+        assertEquals(400, post("/completion", "{\"prompt\": \"a\", \"n_probs\": 1, \"post_sampling_probs\": 1}", true).statusCode());
+        assertEquals(400, post("/completion", "{\"prompt\": \"a\", \"n_probs\": 1, \"mirostat\": 2, \"post_sampling_probs\": true}", true)
+                .statusCode());
     }
 
     /**
