@@ -50,6 +50,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-d", "--n-depth"}, split = ",", description = "Tokens in the KV cache before each test (default: 0)")
     List<Integer> depths = List.of(0);
 
+    @Option(names = {"-pg", "--n-prompt-gen"}, paramLabel = "P,N", description = "Prompt then generation, as llama-bench's:"
+            + " P prompt tokens in one batch, then N generated, tokens/s over both; repeatable")
+    List<String> promptGens = List.of();
+
     @Option(names = {"-r", "--repetitions"}, description = "Timed repetitions per test (default: ${DEFAULT-VALUE})")
     int reps = 5;
 
@@ -93,9 +97,10 @@ final class BenchCommand implements Callable<Integer> {
             err.println("note: this JVM does not align arrays to cache lines (-XX:ObjectAlignmentInBytes=64, as ./tern "
                     + "passes): batched matmuls run slower than they can");
         }
+        List<int[]> pgs = promptGens.stream().map(BenchCommand::promptGen).toList();
         int maxDepth = depths.stream().mapToInt(Integer::intValue).max().orElse(0);
-        int maxLen = Math.max(prompts.stream().mapToInt(Integer::intValue).max().orElse(0),
-                gens.stream().mapToInt(Integer::intValue).max().orElse(0));
+        int maxLen = Math.max(Math.max(prompts.stream().mapToInt(Integer::intValue).max().orElse(0),
+                gens.stream().mapToInt(Integer::intValue).max().orElse(0)), pgs.stream().mapToInt(pg -> pg[0] + pg[1]).max().orElse(0));
         List<BenchResult> results = new ArrayList<>();
         try (Tern tern = Tern.load(modelOptions.resolvedModel(), modelOptions.tokenizer,
                 modelOptions.options(threads, speculation.enabled() ? Math.max(0, modelOptions.contextSize) : maxDepth + maxLen + 1, 1,
@@ -125,6 +130,9 @@ final class BenchCommand implements Callable<Integer> {
                             results.add(report(err, runner.generateByRecompute(n, d)));
                         }
                     }
+                }
+                for (int[] pg : pgs) {
+                    results.add(report(err, runner.promptThenGenerate(pg[0], pg[1], d)));
                 }
             }
         }
@@ -206,6 +214,22 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** -pg's "P,N": two positive counts. */
+    private static int[] promptGen(String value) {
+        String[] f = value.split(",");
+        try {
+            if (f.length == 2) {
+                int p = Integer.parseInt(f[0].trim()), n = Integer.parseInt(f[1].trim());
+                if (p > 0 && n > 0) {
+                    return new int[]{p, n};
+                }
+            }
+        } catch (NumberFormatException e) {
+            // The message below says what is expected.
+        }
+        throw new TernException("-pg takes two positive counts, prompt and generation, as 512,128; got '" + value + "'");
+    }
+
     private static BenchResult report(PrintWriter err, BenchResult r) {
         err.printf("  %s%s: %.2f ± %.2f tokens/s%n", r.test(), r.mode().equals("cached") ? "" : " (" + r.mode() + ")", r.avgTs(), r.stddevTs());
         return r;
@@ -215,7 +239,7 @@ final class BenchCommand implements Callable<Integer> {
         out.println("| model | size | params | threads | test | mode | t/s | MB/token | GB/s | % of bandwidth |");
         out.println("|---|---:|---:|---:|---|---|---:|---:|---:|---:|");
         for (BenchResult r : results) {
-            boolean decode = r.nGen() > 0;
+            boolean decode = r.decode();
             out.printf("| %s | %.2f MiB | %.2f M | %d | %s | %s | %.2f ± %.2f | %s | %s | %s |%n", model, r.modelBytes() / 1048576.0,
                     r.parameters() / 1e6, r.nThreads(), r.test(), r.mode(), r.avgTs(), r.stddevTs(),
                     decode ? String.format("%.1f", r.bytesPerToken() / 1e6) : "",
@@ -238,7 +262,7 @@ final class BenchCommand implements Callable<Integer> {
             o.put("stddev_ts", r.stddevTs());
             o.put("model_bytes", r.modelBytes());
             o.put("model_n_params", r.parameters());
-            if (r.nGen() > 0) {
+            if (r.decode()) {
                 o.put("bytes_per_token", r.bytesPerToken());
                 o.put("gbps", r.gbps());
                 o.put("roofline_pct", r.rooflinePct());

@@ -232,6 +232,31 @@ class CommandsTest {
         assertEquals(32, json.get(3).get("n_depth").asInt());
     }
 
+    /** llama-bench's -pg: a prompt then generation, one test each, named pp+tg, without the decode-only figures. */
+    @Test
+    void benchRunsPromptThenGenerationTests() throws Exception {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli r = Cli.run("bench", "-m", model, "-p", "0", "-n", "0", "-pg", "16,8", "-pg", "8,4", "-d", "0,32", "-r", "2",
+                "-o", "json", "--warmup", "0");
+        assertEquals(0, r.exitCode(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertEquals(4, json.size(), r.out());
+        String[] names = {"pp16+tg8", "pp8+tg4", "pp16+tg8 @ d32", "pp8+tg4 @ d32"};
+        for (int i = 0; i < 4; i++) {
+            var t = json.get(i);
+            assertEquals(names[i], t.get("test").asText());
+            assertEquals(i % 2 == 0 ? 16 : 8, t.get("n_prompt").asInt());
+            assertEquals(i % 2 == 0 ? 8 : 4, t.get("n_gen").asInt());
+            assertEquals(i < 2 ? 0 : 32, t.get("n_depth").asInt());
+            assertTrue(t.get("avg_ts").asDouble() > 0, t.toString());
+            assertFalse(t.has("bytes_per_token"), "a prompt's tokens are not each a read of the weights: " + t);
+        }
+        Cli md = Cli.run("bench", "-m", model, "-p", "0", "-n", "0", "-pg", "8,4", "-r", "1", "--warmup", "0");
+        assertTrue(md.out().contains("| pp8+tg4 | cached |"), md.out());
+        assertOneLineFailure(Cli.run("bench", "-m", model, "-pg", "16"), "-pg takes two positive counts, prompt and generation");
+        assertOneLineFailure(Cli.run("bench", "-m", model, "-pg", "16,x"), "-pg takes two positive counts, prompt and generation");
+    }
+
     @Test
     void chatKeepsTheCacheBetweenTurns() {
         Cli r = Cli.runWithInput("Tell me a story.\nAnd another one.\n", "chat", "--temp", "0", "-n", "20");

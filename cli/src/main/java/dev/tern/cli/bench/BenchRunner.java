@@ -78,6 +78,21 @@ public final class BenchRunner {
         return decodeResult(name("tg", n, depth), n, depth, Stats.of(ts), "cached");
     }
 
+    /** llama-bench's pp+tg: a prompt of p tokens in one batch, then n generated; tokens/s over both. */
+    public BenchResult promptThenGenerate(int p, int n, int depth) {
+        double[] ts = new double[reps];
+        try (Session s = tern.engine().newSession(depth + p + n + 1)) {
+            fill(s, depth);
+            warmUp(() -> promptThenGenerateRun(s, p, n, depth));
+            for (int r = 0; r < reps; r++) {
+                ts[r] = (p + n) / promptThenGenerateRun(s, p, n, depth);
+            }
+        }
+        Stats st = Stats.of(ts);
+        return new BenchResult(name("pp" + p + "+tg", n, depth), p, n, depth, threads, st.mean(), st.stddev(),
+                footprint.modelBytes(), footprint.parameters(), 0, 0, 0, "cached");
+    }
+
     /** The naive loop: every generated token re-runs the whole sequence from position 0. */
     public BenchResult generateByRecompute(int n, int depth) {
         Recompute recompute = new Recompute(tern.model(), tern.engine().workers(), KVCacheType.F32);
@@ -144,6 +159,18 @@ public final class BenchRunner {
         int[] tokens = randomTokens(p);
         long t0 = System.nanoTime();
         s.forward(tokens);
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    /** One timed prompt pass of p random tokens and n decode steps after depth; seconds. */
+    private double promptThenGenerateRun(Session s, int p, int n, int depth) {
+        s.truncate(depth);
+        int[] tokens = randomTokens(p);
+        long t0 = System.nanoTime();
+        s.forward(tokens);
+        for (int i = 0; i < n; i++) {
+            s.forward(random.nextInt(tern.model().config().vocab()));
+        }
         return (System.nanoTime() - t0) / 1e9;
     }
 
