@@ -43,6 +43,11 @@ final class ModelOptions {
             description = "LoRA adapter to apply with its effect scaled (1: as trained); repeatable")
     List<String> scaledLoras = new ArrayList<>();
 
+    /** Whether adapters or metadata overrides change what the model file alone computes. */
+    boolean altersModel() {
+        return !loras.isEmpty() || !scaledLoras.isEmpty() || !overrides.isEmpty();
+    }
+
     /** Load-time options with these threads, context size, sequences and chat template (null: the model's). */
     Tern.Options options(int threads, int contextSize, int sequences, String chatTemplate) {
         return options(threads, contextSize, sequences, chatTemplate, List.of());

@@ -7,6 +7,7 @@ import dev.tern.TernException;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
+import dev.tern.engine.SessionFile;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.GbnfGrammar;
 import dev.tern.sampling.Grammar;
@@ -29,6 +30,7 @@ import picocli.CommandLine.Parameters;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 
 /** {@code tern run}: continue a prompt, streaming only the generated text. */
@@ -86,6 +88,16 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the prompt from FILE (as llama.cpp's -f)")
     Path promptFile;
 
+    @Option(names = "--prompt-cache", paramLabel = "FILE", description = "Keep the prompt's KV cache in FILE, as llama.cpp's: a"
+            + " later run whose prompt starts the same restores it instead of computing it")
+    Path promptCache;
+
+    @Option(names = "--prompt-cache-all", description = "Keep the generated tokens in the prompt cache too")
+    boolean promptCacheAll;
+
+    @Option(names = "--prompt-cache-ro", description = "Use the prompt cache but do not update it")
+    boolean promptCacheReadOnly;
+
     /** The prompt argument, or the file's text; not both. */
     private String promptText() {
         if (promptFile == null) {
@@ -122,7 +134,9 @@ final class RunCommand implements Callable<Integer> {
             };
             GenerationResult r;
             SpeculativeStats stats = null;
-            if (!speculation.enabled()) {
+            if (promptCache != null) {
+                r = generateWithPromptCache(tern, session, ids, sampler, listener);
+            } else if (!speculation.enabled()) {
                 r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
             } else {
                 if (!config.allowsSpeculation()) {
@@ -147,6 +161,40 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Generation with --prompt-cache: the positions the file shares with the prompt restored, the
+     * rest computed, then the file rewritten with the prompt (and with --prompt-cache-all the
+     * generated tokens) unless --prompt-cache-ro.
+     */
+    private GenerationResult generateWithPromptCache(Tern tern, Session session, int[] ids, Sampler sampler,
+                                                     Generator.Listener listener) {
+        if (speculation.enabled()) {
+            throw new TernException("--prompt-cache does not combine with speculative decoding");
+        }
+        if (modelOptions.altersModel()) {
+            throw new TernException("--prompt-cache does not combine with LoRA adapters or --override-kv");
+        }
+        Generator.checkPrompt(session, ids);
+        byte[] fingerprint = SessionFile.fingerprint(modelOptions.resolvedModel());
+        int restored = SessionFile.restore(promptCache, session, ids, fingerprint);
+        spec.commandLine().getErr().printf("prompt cache: %d of %d prompt tokens restored from %s%n", restored, ids.length, promptCache);
+        for (int i = 0; i < restored; i++) {
+            sampler.accept(ids[i]);
+        }
+        GenerationResult r = Generator.generate(session, tern.tokenizer(), Arrays.copyOfRange(ids, restored, ids.length), sampler,
+                maxTokens, listener);
+        if (!promptCacheReadOnly) {
+            int[] held = ids;
+            if (promptCacheAll) {
+                held = Arrays.copyOf(ids, session.position());
+                System.arraycopy(r.tokens(), 0, held, ids.length, held.length - ids.length);
+            }
+            SessionFile.save(promptCache, session, held, fingerprint);
+        }
+        // The whole prompt, restored or computed; the timings count the computed tokens.
+        return new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings());
     }
 
     /** What the output must be, or null for free text. */

@@ -257,6 +257,41 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("bench", "-m", model, "-pg", "16,x"), "-pg takes two positive counts, prompt and generation");
     }
 
+    /**
+     * llama.cpp's --prompt-cache: the second run restores all of the prompt but its last token
+     * (prompt_n 1) and writes what a run without the cache writes; read-only leaves no file; a
+     * cache of another model and speculation are one-line errors.
+     */
+    @Test
+    void promptCacheSkipsThePromptAndKeepsTheAnswer(@TempDir Path dir) throws Exception {
+        String model = Fixtures.stories15M("stories15M-distilled-f32.gguf").toString();
+        String prompt = "Once upon a time, there was a little girl named Lily.";
+        Path cache = dir.resolve("prompt.kv");
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        Cli plain = Cli.run("run", "-m", model, "--temp", "0", "-n", "24", "--format", "json", prompt);
+        assertEquals(0, plain.exitCode(), plain.err());
+        var want = mapper.readTree(plain.out());
+        int n = want.get("prompt_tokens").size();
+        for (int run = 0; run < 2; run++) {
+            Cli r = Cli.run("run", "-m", model, "--temp", "0", "-n", "24", "--format", "json", "--prompt-cache", cache.toString(), prompt);
+            assertEquals(0, r.exitCode(), r.err());
+            int restored = run == 0 ? 0 : n - 1;
+            assertTrue(r.err().contains("prompt cache: " + restored + " of " + n + " prompt tokens restored"), r.err());
+            var got = mapper.readTree(r.out());
+            assertEquals(n - restored, got.get("timings").get("prompt_n").asInt(), r.out());
+            assertEquals(want.get("prompt_tokens"), got.get("prompt_tokens"));
+            assertEquals(want.get("tokens"), got.get("tokens"), "run " + run);
+            assertTrue(Files.size(cache) > 0);
+        }
+        Path readOnly = dir.resolve("ro.kv");
+        assertEquals(0, Cli.run("run", "-m", model, "-n", "4", "--prompt-cache", readOnly.toString(), "--prompt-cache-ro", prompt).exitCode());
+        assertFalse(Files.exists(readOnly), "read-only: nothing written");
+        assertOneLineFailure(Cli.run("run", "-m", Fixtures.stories15M("stories15M-distilled-q8_0.gguf").toString(), "-n", "4",
+                "--prompt-cache", cache.toString(), prompt), "the prompt cache was made with another model");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "4", "--spec", "ngram", "--prompt-cache", cache.toString(), prompt),
+                "--prompt-cache does not combine with speculative decoding");
+    }
+
     @Test
     void chatKeepsTheCacheBetweenTurns() {
         Cli r = Cli.runWithInput("Tell me a story.\nAnd another one.\n", "chat", "--temp", "0", "-n", "20");
