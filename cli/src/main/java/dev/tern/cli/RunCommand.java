@@ -29,6 +29,7 @@ import picocli.CommandLine.Parameters;
 
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -177,6 +178,10 @@ final class RunCommand implements Callable<Integer> {
             throw new TernException("--prompt-cache does not combine with LoRA adapters or --override-kv");
         }
         Generator.checkPrompt(session, ids);
+        Path dir = promptCache.toAbsolutePath().getParent();
+        if (!promptCacheReadOnly && (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir))) {
+            throw new TernException(promptCache + ": cannot write the prompt cache there (no writable directory " + dir + ")");
+        }
         byte[] fingerprint = SessionFile.fingerprint(modelOptions.resolvedModel());
         int restored = SessionFile.restore(promptCache, session, ids, fingerprint);
         spec.commandLine().getErr().printf("prompt cache: %d of %d prompt tokens restored from %s%n", restored, ids.length, promptCache);

@@ -290,6 +290,8 @@ class CommandsTest {
                 "--prompt-cache", cache.toString(), prompt), "the prompt cache was made with another model");
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "4", "--spec", "ngram", "--prompt-cache", cache.toString(), prompt),
                 "--prompt-cache does not combine with speculative decoding");
+        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "4", "--prompt-cache", dir.resolve("none/p.kv").toString(), prompt),
+                "cannot write the prompt cache there (no writable directory");
     }
 
     @Test

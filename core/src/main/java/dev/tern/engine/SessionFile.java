@@ -13,6 +13,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -95,12 +97,12 @@ public final class SessionFile {
                 }
             }
         } catch (IOException e) {
-            throw new TernException(file + ": cannot write the prompt cache (" + e.getMessage() + ")");
+            throw new TernException(file + ": cannot write the prompt cache (" + reason(e) + ")");
         }
         try {
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
-            throw new TernException(file + ": cannot write the prompt cache (" + e.getMessage() + ")");
+            throw new TernException(file + ": cannot write the prompt cache (" + reason(e) + ")");
         }
     }
 
@@ -163,8 +165,18 @@ public final class SessionFile {
             throw new TernException(file + ": the prompt cache is truncated");
         } catch (IOException e) {
             table.truncate(0);
-            throw new TernException(file + ": cannot read the prompt cache (" + e.getMessage() + ")");
+            throw new TernException(file + ": cannot read the prompt cache (" + reason(e) + ")");
         }
+    }
+
+    /** What went wrong, in words: the file exceptions' own messages are often just the path. */
+    private static String reason(IOException e) {
+        return switch (e) {
+            case NoSuchFileException x -> "no such file or directory: " + x.getFile();
+            case AccessDeniedException x -> "permission denied: " + x.getFile();
+            case FileSystemException x -> x.getReason() != null ? x.getReason() : e.toString();
+            default -> e.getMessage() != null ? e.getMessage() : e.toString();
+        };
     }
 
     /** One row of floats through a byte buffer of its size: a bulk conversion, not a call per float. */
