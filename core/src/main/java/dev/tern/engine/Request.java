@@ -71,6 +71,11 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, adapter, false);
     }
 
+    /** The same request with this adapter (null: none). */
+    public Request withAdapter(LoraAdapter a) {
+        return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a, sampledProbs);
+    }
+
     /** No adapter of its own. */
     public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
                    OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs) {
