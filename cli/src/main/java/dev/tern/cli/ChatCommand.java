@@ -85,7 +85,7 @@ final class ChatCommand implements Callable<Integer> {
                 messages.add(new ChatMessage("user", line));
                 String rendered = tern.chatTemplate().render(messages, true);
                 int[] all = tern.encodeRendered(rendered);
-                int keep = Math.min(commonPrefix(cached, all), all.length - 1);
+                int keep = Session.reusable(cached, all);
                 session.truncate(keep);
                 int[] fresh = Arrays.copyOfRange(all, keep, all.length);
                 GenerationResult r = Generator.generate(session, tok, fresh, sampler, maxTokens, (id, piece) -> {
@@ -128,15 +128,6 @@ final class ChatCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private static int commonPrefix(int[] a, int[] b) {
-        int n = Math.min(a.length, b.length);
-        int i = 0;
-        while (i < n && a[i] == b[i]) {
-            i++;
-        }
-        return i;
     }
 
     private static int[] concat(int[] a, int[] b) {

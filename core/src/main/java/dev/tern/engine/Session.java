@@ -48,6 +48,19 @@ public final class Session implements AutoCloseable {
         return engine.forward(batch);
     }
 
+    /**
+     * Positions of a cache holding {@code held} that a run of {@code prompt} can keep: their common
+     * prefix, short of the prompt's last token, which must be computed (its logits start the generation).
+     */
+    public static int reusable(int[] held, int[] prompt) {
+        int n = Math.min(held.length, prompt.length - 1);
+        int i = 0;
+        while (i < n && held[i] == prompt[i]) {
+            i++;
+        }
+        return Math.max(i, 0);
+    }
+
     /** Positions in the cache: tokens fed so far minus those truncated. */
     public int position() {
         return sequence.length();

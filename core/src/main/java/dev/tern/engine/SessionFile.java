@@ -136,7 +136,7 @@ public final class SessionFile {
             for (int i = 0; i < n; i++) {
                 tokens[i] = in.readInt();
             }
-            int keep = Math.min(Math.min(commonPrefix(tokens, prompt), prompt.length - 1), table.maxLength());
+            int keep = Math.min(Session.reusable(tokens, prompt), table.maxLength());
             if (keep <= 0) {
                 return 0;
             }
@@ -190,14 +190,5 @@ public final class SessionFile {
         in.readFully(bytes.array());
         bytes.clear();
         bytes.asFloatBuffer().get(dst);
-    }
-
-    private static int commonPrefix(int[] a, int[] b) {
-        int n = Math.min(a.length, b.length);
-        int i = 0;
-        while (i < n && a[i] == b[i]) {
-            i++;
-        }
-        return i;
     }
 }
