@@ -279,6 +279,7 @@ class CommandsTest {
             assertTrue(r.err().contains("prompt cache: " + restored + " of " + n + " prompt tokens restored"), r.err());
             var got = mapper.readTree(r.out());
             assertEquals(n - restored, got.get("timings").get("prompt_n").asInt(), r.out());
+            assertEquals(restored, got.get("timings").get("cache_n").asInt(), r.out());
             assertEquals(want.get("prompt_tokens"), got.get("prompt_tokens"));
             assertEquals(want.get("tokens"), got.get("tokens"), "run " + run);
             assertTrue(Files.size(cache) > 0);
