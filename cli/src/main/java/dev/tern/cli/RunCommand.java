@@ -99,9 +99,6 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--prompt-cache-ro", description = "Use the prompt cache but do not update it")
     boolean promptCacheReadOnly;
 
-    /** Prompt tokens the last run restored from --prompt-cache. */
-    private int restoredPromptTokens;
-
     /** The prompt argument, or the file's text; not both. */
     private String promptText() {
         if (promptFile == null) {
@@ -161,7 +158,7 @@ final class RunCommand implements Callable<Integer> {
                     printSpeculation(stats);
                 }
             } else {
-                out.println(json(r, stats, restoredPromptTokens));
+                out.println(json(r, stats));
             }
         }
         return 0;
@@ -187,7 +184,6 @@ final class RunCommand implements Callable<Integer> {
         }
         byte[] fingerprint = SessionFile.fingerprint(modelOptions.resolvedModel());
         int restored = SessionFile.restore(promptCache, session, ids, fingerprint);
-        restoredPromptTokens = restored;
         spec.commandLine().getErr().printf("prompt cache: %d of %d prompt tokens restored from %s%n", restored, ids.length, promptCache);
         for (int i = 0; i < restored; i++) {
             sampler.accept(ids[i]);
@@ -240,7 +236,7 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /** The result as JSON; with {@code stats}, a "speculative" object as well. */
-    static String json(GenerationResult r, SpeculativeStats stats, int cached) {
+    static String json(GenerationResult r, SpeculativeStats stats) {
         ObjectMapper m = new ObjectMapper();
         ObjectNode root = m.createObjectNode();
         var p = root.putArray("prompt_tokens");
@@ -257,7 +253,7 @@ final class RunCommand implements Callable<Integer> {
         ObjectNode tn = root.putObject("timings");
         tn.put("prompt_n", t.promptN());
         // llama-server's name: prompt tokens taken from a cache (here --prompt-cache), not computed.
-        tn.put("cache_n", cached);
+        tn.put("cache_n", r.promptTokens().length - t.promptN());
         tn.put("prompt_ms", t.promptMs());
         tn.put("prompt_per_second", t.promptPerSecond());
         tn.put("predicted_n", t.predictedN());

@@ -58,7 +58,7 @@ public final class Session implements AutoCloseable {
         while (i < n && held[i] == prompt[i]) {
             i++;
         }
-        return Math.max(i, 0);
+        return i;
     }
 
     /** Positions in the cache: tokens fed so far minus those truncated. */

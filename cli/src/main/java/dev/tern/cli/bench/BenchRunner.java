@@ -162,21 +162,19 @@ public final class BenchRunner {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    /** One timed prompt pass of p random tokens and n decode steps after depth; seconds. */
+    /** One timed prompt pass of p random tokens after depth, then n timed decode steps; seconds. */
     private double promptThenGenerateRun(Session s, int p, int n, int depth) {
-        s.truncate(depth);
-        int[] tokens = randomTokens(p);
-        long t0 = System.nanoTime();
-        s.forward(tokens);
-        for (int i = 0; i < n; i++) {
-            s.forward(random.nextInt(tern.model().config().vocab()));
-        }
-        return (System.nanoTime() - t0) / 1e9;
+        return promptRun(s, p, depth) + decodeSteps(s, n);
     }
 
     /** n timed decode steps of random tokens after depth; seconds. */
     private double generateRun(Session s, int n, int depth) {
         s.truncate(depth);
+        return decodeSteps(s, n);
+    }
+
+    /** n timed decode steps of random tokens where the session stands; seconds. */
+    private double decodeSteps(Session s, int n) {
         long t0 = System.nanoTime();
         for (int i = 0; i < n; i++) {
             s.forward(random.nextInt(tern.model().config().vocab()));
