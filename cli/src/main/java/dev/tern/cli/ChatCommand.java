@@ -62,7 +62,7 @@ final class ChatCommand implements Callable<Integer> {
         BufferedReader in = new BufferedReader(new InputStreamReader(main.in, StandardCharsets.UTF_8));
         try (Tern tern = modelOptions.load(chatTemplate.read()); Session session = tern.newSession()) {
             Tokenizer tok = tern.tokenizer();
-            Sampler sampler = new Sampler(sampling.config(), tok, null);
+            Sampler sampler = new Sampler(sampling.config(tok), tok, null);
             List<ChatMessage> messages = new ArrayList<>();
             if (system != null) {
                 messages.add(new ChatMessage("system", system));

@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code tern run}: continue a prompt, streaming only the generated text. */
@@ -86,6 +87,17 @@ final class RunCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", description = "The prompt (default: empty, BOS only)")
     String prompt;
 
+    @Option(names = {"-p", "--prompt"}, paramLabel = "PROMPT", description = "The prompt, as llama.cpp's -p (instead of the argument)")
+    String promptOption;
+
+    @Option(names = "--stop", paramLabel = "TEXT", description = "End the generation before TEXT, which is left out, as the"
+            + " server's stop (repeatable)")
+    List<String> stop = List.of();
+
+    @Option(names = "--no-escape", description = "Take \\n, \\t, \\\\ ... in the prompt and --stop literally; by default they are"
+            + " a newline, a tab, a backslash ..., as in llama.cpp (a prompt file is always taken as it is)")
+    boolean noEscape;
+
     @Option(names = {"-f", "--file"}, paramLabel = "FILE", description = "Read the prompt from FILE (as llama.cpp's -f)")
     Path promptFile;
 
@@ -99,27 +111,39 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--prompt-cache-ro", description = "Use the prompt cache but do not update it")
     boolean promptCacheReadOnly;
 
-    /** The prompt argument, or the file's text; not both. */
+    /** The prompt argument, -p's or the file's text; one of them. */
     private String promptText() {
-        if (promptFile == null) {
-            return prompt == null ? "" : prompt;
+        int given = (prompt != null ? 1 : 0) + (promptOption != null ? 1 : 0) + (promptFile != null ? 1 : 0);
+        if (given > 1) {
+            throw new TernException("give the prompt one way: as an argument, with -p or with --file");
         }
-        if (prompt != null) {
-            throw new TernException("give the prompt as an argument or with --file, not both");
+        if (promptFile != null) {
+            return TextFiles.read(promptFile);
         }
-        return TextFiles.read(promptFile);
+        String typed = prompt != null ? prompt : promptOption != null ? promptOption : "";
+        return noEscape ? typed : Escapes.process(typed);
+    }
+
+    /** The --stop strings, escapes processed as the prompt's. */
+    private List<String> stopStrings() {
+        List<String> out = noEscape ? stop : stop.stream().map(Escapes::process).toList();
+        if (out.contains("")) {
+            throw new TernException("--stop needs some text");
+        }
+        return out;
     }
 
     @Override
     public Integer call() {
         String promptText = promptText();
+        List<String> stops = stopStrings();
         try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
             int[] ids = tern.tokenizer().encode(promptText, !noBos, false);
             if (ids.length == 0) {
                 throw new TernException("empty prompt and the vocabulary adds no BOS: give some text");
             }
             Grammar constraint = outputGrammar();
-            SamplerConfig config = sampling.config();
+            SamplerConfig config = sampling.config(tern.tokenizer());
 
             Sampler sampler = new Sampler(config, tern.tokenizer(),
                     constraint == null ? null : new GrammarConstraint(new GrammarConstraint.Vocabulary(tern.tokenizer()), constraint));
@@ -136,9 +160,9 @@ final class RunCommand implements Callable<Integer> {
             GenerationResult r;
             SpeculativeStats stats = null;
             if (promptCache != null) {
-                r = generateWithPromptCache(tern, session, ids, sampler, listener);
+                r = generateWithPromptCache(tern, session, ids, sampler, stops, listener);
             } else if (!speculation.enabled()) {
-                r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, listener);
+                r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, stops, listener);
             } else {
                 if (!config.allowsSpeculation()) {
                     throw new TernException("--mirostat and adaptive-p do not combine with speculative decoding: their state follows"
@@ -146,7 +170,7 @@ final class RunCommand implements Callable<Integer> {
                 }
                 try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType)) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
-                            speculation.lengths(), maxTokens, listener);
+                            speculation.lengths(), maxTokens, stops, listener);
                     r = sr.generation();
                     stats = sr.stats();
                 }
@@ -170,7 +194,7 @@ final class RunCommand implements Callable<Integer> {
      * generated tokens) unless --prompt-cache-ro.
      */
     private GenerationResult generateWithPromptCache(Tern tern, Session session, int[] ids, Sampler sampler,
-                                                     Generator.Listener listener) {
+                                                     List<String> stops, Generator.Listener listener) {
         if (speculation.enabled()) {
             throw new TernException("--prompt-cache does not combine with speculative decoding");
         }
@@ -189,7 +213,7 @@ final class RunCommand implements Callable<Integer> {
             sampler.accept(ids[i]);
         }
         GenerationResult r = Generator.generate(session, tern.tokenizer(), Arrays.copyOfRange(ids, restored, ids.length), sampler,
-                maxTokens, listener);
+                maxTokens, stops, listener);
         if (!promptCacheReadOnly) {
             int[] held = ids;
             if (promptCacheAll) {

@@ -5,15 +5,21 @@ import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.DrySampling;
 import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.SamplerConfig;
+import dev.tern.tokenizer.Tokenizer;
 import picocli.CommandLine.Option;
 
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /** Sampling flags, with llama.cpp's defaults. */
 final class SamplingOptions {
     private static final SamplerConfig D = SamplerConfig.defaults();
     private static final AdvancedSampling A = AdvancedSampling.NONE;
     private static final DrySampling DRY = DrySampling.NONE;
+    private static final Pattern BIAS = Pattern.compile("([0-9]+)([+-])(.+)");
 
     @Option(names = "--temp", description = "Temperature; 0 = greedy (default: ${DEFAULT-VALUE})")
     float temperature = D.temperature();
@@ -113,13 +119,68 @@ final class SamplingOptions {
             + " llama.cpp draws where the logits agree (default: random)")
     Long seed;
 
-    SamplerConfig config() {
+    @Option(names = {"-l", "--logit-bias"}, paramLabel = "TOKEN_ID(+/-)BIAS", description = "Add BIAS to the token's logit,"
+            + " as llama.cpp's: 15043+1 makes ' Hello' likelier, 15043-inf bans it (repeatable)")
+    List<String> logitBias = List.of();
+
+    @Option(names = "--ignore-eos", description = "Never sample an end-of-generation token: generate until -n or the"
+            + " context's end (as llama.cpp's: a logit bias of -inf on them)")
+    boolean ignoreEos;
+
+    SamplerConfig config(Tokenizer tokenizer) {
         long s = seed != null ? seed : new java.security.SecureRandom().nextLong();
         return new SamplerConfig(temperature, topK, topP, minP, repeatPenalty, repeatLastN, frequencyPenalty,
-                presencePenalty, s).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
+                presencePenalty, s, biases(tokenizer)).withAdvanced(new AdvancedSampling(typicalP, topNSigma, xtcProbability, xtcThreshold,
                 dynatempRange, dynatempExponent, mirostat, mirostatTau, mirostatEta,
                 new DrySampling(dryMultiplier, dryBase, dryAllowedLength, dryPenaltyLastN, breakers()), minKeep, order(),
                 adaptiveTarget, adaptiveDecay));
+    }
+
+    /** The --logit-bias entries by token id (a later one for the same token wins), and --ignore-eos's bans. */
+    private Map<Integer, Float> biases(Tokenizer tokenizer) {
+        Map<Integer, Float> out = new HashMap<>();
+        for (String entry : logitBias) {
+            Matcher m = BIAS.matcher(entry);
+            if (!m.matches()) {
+                throw new TernException("--logit-bias takes TOKEN_ID+BIAS or TOKEN_ID-BIAS (such as 15043+1 or 15043-inf), got '"
+                        + entry + "'");
+            }
+            int token;
+            try {
+                token = Integer.parseInt(m.group(1));
+            } catch (NumberFormatException e) {
+                token = -1;
+            }
+            if (token < 0 || token >= tokenizer.vocabSize()) {
+                throw new TernException("--logit-bias " + entry + ": token id out of the vocabulary (0.." + (tokenizer.vocabSize() - 1) + ")");
+            }
+            out.put(token, bias(entry, m.group(2).equals("-"), m.group(3)));
+        }
+        if (ignoreEos) {
+            for (int t : tokenizer.endOfGenerationIds()) {
+                out.put(t, SamplerConfig.NEVER);
+            }
+        }
+        return out;
+    }
+
+    private static float bias(String entry, boolean negative, String value) {
+        if (value.equalsIgnoreCase("inf")) {
+            if (negative) {
+                return SamplerConfig.NEVER;
+            }
+            throw new TernException("--logit-bias " + entry + ": +inf would make the other tokens impossible; give a number");
+        }
+        float v;
+        try {
+            v = Float.parseFloat(value);
+        } catch (NumberFormatException e) {
+            throw new TernException("--logit-bias " + entry + ": '" + value + "' is not a number");
+        }
+        if (!Float.isFinite(v)) {
+            throw new TernException("--logit-bias " + entry + ": the bias must be a finite number or -inf");
+        }
+        return negative ? -v : v;
     }
 
     private List<SamplerStage> order() {

@@ -14,6 +14,8 @@ public record GenerationResult(int[] promptTokens, int[] tokens, String text, St
         /** The context window is full. */
         CONTEXT_FULL,
         /** The listener asked to stop. */
-        CANCELLED
+        CANCELLED,
+        /** A stop string appeared; the text ends before it. */
+        STOP_STRING
     }
 }

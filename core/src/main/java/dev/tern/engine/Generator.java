@@ -6,6 +6,7 @@ import dev.tern.tokenizer.StreamDecoder;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * The autoregressive loop for one sequence: feed the prompt as one batch, then sample a token,
@@ -46,7 +47,17 @@ public final class Generator {
      */
     public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
                                             int maxTokens, Listener listener) {
+        return generate(session, tokenizer, prompt, sampler, maxTokens, List.of(), listener);
+    }
+
+    /**
+     * As above, ending at the first of the {@code stop} strings: the text and the listener stop
+     * before it (text that may begin one is held back until it cannot), as the server's requests do.
+     */
+    public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
+                                            int maxTokens, List<String> stop, Listener listener) {
         checkPrompt(session, prompt);
+        StopText stops = new StopText(stop);
         for (int t : prompt) {
             sampler.accept(t);
         }
@@ -77,10 +88,14 @@ public final class Generator {
                 out = Arrays.copyOf(out, 2 * n);
             }
             out[n++] = token;
-            String piece = decoder.append(token);
+            String piece = stops.append(decoder.append(token));
             text.append(piece);
             if (!listener.onToken(token, piece)) {
                 reason = GenerationResult.StopReason.CANCELLED;
+                break;
+            }
+            if (stops.stopped()) {
+                reason = GenerationResult.StopReason.STOP_STRING;
                 break;
             }
             if (session.position() >= session.contextSize()) {
@@ -93,14 +108,26 @@ public final class Generator {
             }
             logits = session.forward(token);
         }
-        String tail = decoder.flush();
+        String tail = finish(decoder, stops);
         if (!tail.isEmpty()) {
             text.append(tail);
             listener.onToken(-1, tail);
+        }
+        if (stops.stopped()) {
+            reason = GenerationResult.StopReason.STOP_STRING;
         }
         long tEnd = System.nanoTime();
         Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
                 ((n == 0 ? tEnd : tFirst) - t0) / 1e6);
         return new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings);
+    }
+
+    /**
+     * The text still to come at the end of a generation: an incomplete character's replacement and
+     * what the stop strings held back (none once one of them has appeared).
+     */
+    public static String finish(StreamDecoder decoder, StopText stops) {
+        String released = stops.stopped() ? "" : stops.append(decoder.flush());
+        return released + stops.finish();
     }
 }

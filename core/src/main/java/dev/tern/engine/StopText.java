@@ -3,21 +3,22 @@ package dev.tern.engine;
 import java.util.List;
 
 /**
- * A request's generated text with stop strings: releases text only once it can no longer
- * become part of a stop string, and cuts the text before the first stop string found.
+ * A generation's text with stop strings: releases text only once it can no longer become part
+ * of a stop string, and cuts the text before the first stop string found. Without stop strings
+ * every piece is released as it comes.
  */
-final class StopText {
+public final class StopText {
     private final List<String> stops;
     private final StringBuilder text = new StringBuilder();
     private int released;
     private String matched;
 
-    StopText(List<String> stops) {
+    public StopText(List<String> stops) {
         this.stops = stops;
     }
 
     /** Adds generated text; returns the text that may be released now. */
-    String append(String piece) {
+    public String append(String piece) {
         text.append(piece);
         int cut = -1;
         for (String s : stops) {
@@ -34,17 +35,17 @@ final class StopText {
     }
 
     /** Whether a stop string has appeared. */
-    boolean stopped() {
+    public boolean stopped() {
         return matched != null;
     }
 
     /** The stop string that appeared first in the text, or null. */
-    String matched() {
+    public String matched() {
         return matched;
     }
 
     /** At the end without a stop string: everything still held back. */
-    String finish() {
+    public String finish() {
         return stopped() ? "" : release(text.length());
     }
 

@@ -25,6 +25,9 @@ public record SamplerConfig(float temperature, int topK, float topP, float minP,
                             float repeatPenalty, int repeatLastN, float frequencyPenalty, float presencePenalty,
                             long seed, Map<Integer, Float> logitBias, AdvancedSampling advanced) {
 
+    /** A logit bias no logit outweighs, so the token is never sampled (biases must be finite). */
+    public static final float NEVER = -1e30f;
+
     /** The seed {@link #defaults()} uses, so that runs are reproducible unless a seed is chosen. */
     public static final long DEFAULT_SEED = 0xFFFFFFFFL;
 

@@ -4,12 +4,14 @@ import dev.tern.engine.GenerationResult;
 import dev.tern.engine.GenerationResult.StopReason;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
+import dev.tern.engine.StopText;
 import dev.tern.engine.Timings;
 import dev.tern.sampling.Sampler;
 import dev.tern.tokenizer.StreamDecoder;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -34,6 +36,7 @@ public final class SpeculativeGenerator {
     private int[] history = new int[256];
     private int historyLength;
     private final StreamDecoder decoder;
+    private final StopText stops;
     private final StringBuilder text = new StringBuilder();
     private int[] out = new int[64];
     private int n;
@@ -46,7 +49,7 @@ public final class SpeculativeGenerator {
     private long[] nanosBySize = new long[2];
 
     private SpeculativeGenerator(Session target, Tokenizer tokenizer, Sampler sampler, Proposer proposer,
-                                 AdaptiveDraftLength lengths) {
+                                 AdaptiveDraftLength lengths, List<String> stop) {
         this.target = target;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
@@ -56,6 +59,7 @@ public final class SpeculativeGenerator {
         this.rng = new SplittableRandom(sampler.config().seed());
         this.vocab = tokenizer.vocabSize();
         this.decoder = new StreamDecoder(tokenizer);
+        this.stops = new StopText(stop);
     }
 
     /**
@@ -67,7 +71,14 @@ public final class SpeculativeGenerator {
     public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] prompt, Sampler sampler,
                                              Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
                                              Generator.Listener listener) {
-        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths).run(prompt, maxTokens, listener);
+        return generate(target, tokenizer, prompt, sampler, proposer, lengths, maxTokens, List.of(), listener);
+    }
+
+    /** As above, ending at the first of the {@code stop} strings as {@link Generator} does. */
+    public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] prompt, Sampler sampler,
+                                             Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
+                                             List<String> stop, Generator.Listener listener) {
+        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop).run(prompt, maxTokens, listener);
     }
 
     private SpeculativeResult run(int[] prompt, int maxTokens, Generator.Listener listener) {
@@ -90,10 +101,13 @@ public final class SpeculativeGenerator {
         while (reason == null) {
             round(maxTokens, listener);
         }
-        String tail = decoder.flush();
+        String tail = Generator.finish(decoder, stops);
         if (!tail.isEmpty()) {
             text.append(tail);
             listener.onToken(-1, tail);
+        }
+        if (stops.stopped()) {
+            reason = StopReason.STOP_STRING;
         }
         long tEnd = System.nanoTime();
         Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
@@ -179,10 +193,12 @@ public final class SpeculativeGenerator {
         out[n++] = token;
         passTokens += targetPasses > 0 ? 1 : 0;
         push(token);
-        String piece = decoder.append(token);
+        String piece = stops.append(decoder.append(token));
         text.append(piece);
         if (!listener.onToken(token, piece)) {
             reason = StopReason.CANCELLED;
+        } else if (stops.stopped()) {
+            reason = StopReason.STOP_STRING;
         } else if (position >= target.contextSize()) {
             reason = StopReason.CONTEXT_FULL;
         } else if (maxTokens >= 0 && n >= maxTokens) {

@@ -46,8 +46,6 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
                         int promptLogprobs, boolean returnTokenIds, boolean sampledProbs) {
     static final int MAX_N = 16;
-    /** A logit bias no logit outweighs: the token is never sampled. */
-    private static final float NEVER = -1e30f;
 
     /**
      * @param tokenizer      the vocabulary ({@code logit_bias}'s ids must be in it, its texts are tokenized)
@@ -125,7 +123,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         if (bool(body, "ignore_eos")) {
             bias = new HashMap<>(bias);
             for (int t : endOfGeneration) {
-                bias.put(t, NEVER);
+                bias.put(t, SamplerConfig.NEVER);
             }
         }
         SamplerConfig sampling = new SamplerConfig(temperature, Math.max(0, topK), topP, minP, repeat, lastN, frequency, presence,
@@ -323,7 +321,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
     private static void biasOf(JsonNode token, JsonNode value, Tokenizer tokenizer, Map<Integer, Float> out) {
         float bias;
         if (value.isBoolean() && !value.asBoolean()) {
-            bias = NEVER;
+            bias = SamplerConfig.NEVER;
         } else if (value.isNumber() && value.asDouble() >= -100 && value.asDouble() <= 100) {
             bias = (float) value.asDouble();
         } else {
