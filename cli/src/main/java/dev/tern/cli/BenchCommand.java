@@ -207,7 +207,7 @@ final class BenchCommand implements Callable<Integer> {
 
     private SpeculativeResult speculativeRun(Tern tern, int[] ids, int n) {
         try (Session s = tern.newSession();
-             Proposer proposer = speculation.proposer(tern, SamplerConfig.greedy(), modelOptions.cacheType)) {
+             Proposer proposer = speculation.proposer(tern, SamplerConfig.greedy(), modelOptions.cacheType())) {
             return SpeculativeGenerator.generate(s, tern.tokenizer(), ids,
                     new Sampler(SamplerConfig.greedy(), tern.tokenizer().vocabSize()), proposer, speculation.lengths(), n,
                     (id, text) -> true);

@@ -5,11 +5,15 @@ import dev.tern.TernException;
 import dev.tern.gguf.MetadataOverride;
 import dev.tern.kv.KVCacheType;
 import dev.tern.model.WorkerPool;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 
 /** Options shared by every command that loads a model. */
 final class ModelOptions {
@@ -25,8 +29,27 @@ final class ModelOptions {
     @Option(names = {"-c", "--ctx-size"}, description = "Context size (default: the model's trained context)")
     int contextSize;
 
-    @Option(names = "--cache-type", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
-    KVCacheType cacheType = KVCacheType.F16;
+    @Option(names = "--cache-type", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: F16)")
+    KVCacheType cacheType;
+
+    @Option(names = {"-ctk", "--cache-type-k"}, description = "llama.cpp's name for the keys' cache type; keys and values share"
+            + " one type here, so -ctk and -ctv must agree")
+    KVCacheType cacheTypeK;
+
+    @Option(names = {"-ctv", "--cache-type-v"}, description = "llama.cpp's name for the values' cache type (see -ctk)")
+    KVCacheType cacheTypeV;
+
+    @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, paramLabel = "N", description = "Accepted for llama.cpp command"
+            + " lines: Tern runs on the CPU, so more than 0 only prints a warning, as a CPU build of llama.cpp does")
+    int gpuLayers;
+
+    @Option(names = {"-fa", "--flash-attn"}, arity = "0..1", paramLabel = "on|off|auto", fallbackValue = "on",
+            description = "Accepted for llama.cpp command lines: attention is always tiled with an online softmax"
+                    + " (FlashAttention-style)")
+    String flashAttention;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec command;
 
     @Option(names = "--mlock", description = "Keep the weights in RAM, as llama.cpp's --mlock: the kernel may not drop"
             + " their mapped pages (needs the locked-memory limit, ulimit -l, or root)")
@@ -48,6 +71,31 @@ final class ModelOptions {
         return !loras.isEmpty() || !scaledLoras.isEmpty() || !overrides.isEmpty();
     }
 
+    /** The KV cache type --cache-type, -ctk and -ctv give (F16 when none does); they must agree. */
+    KVCacheType cacheType() {
+        Set<KVCacheType> given = EnumSet.noneOf(KVCacheType.class);
+        for (KVCacheType t : new KVCacheType[]{cacheType, cacheTypeK, cacheTypeV}) {
+            if (t != null) {
+                given.add(t);
+            }
+        }
+        if (given.size() > 1) {
+            throw new TernException("keys and values share one KV cache type in Tern: --cache-type, -ctk and -ctv disagree ("
+                    + given + ")");
+        }
+        return given.isEmpty() ? KVCacheType.F16 : given.iterator().next();
+    }
+
+    /** llama.cpp's flags that have nothing to change here: checked, and -ngl noted. */
+    private void checkLlamaCppFlags() {
+        if (flashAttention != null && !Set.of("on", "off", "auto").contains(flashAttention)) {
+            throw new TernException("--flash-attn takes on, off or auto, got '" + flashAttention + "'");
+        }
+        if (gpuLayers > 0 && command != null) {
+            command.commandLine().getErr().println("tern: warning: no GPU support, --n-gpu-layers ignored: running on the CPU");
+        }
+    }
+
     /** Load-time options with these threads, context size, sequences and chat template (null: the model's). */
     Tern.Options options(int threads, int contextSize, int sequences, String chatTemplate) {
         return options(threads, contextSize, sequences, chatTemplate, List.of());
@@ -66,7 +114,8 @@ final class ModelOptions {
             }
             all.add(new Tern.Lora(Path.of(scaledLoras.get(i)), scale));
         }
-        return new Tern.Options(threads, contextSize, sequences, cacheType, chatTemplate, all,
+        checkLlamaCppFlags();
+        return new Tern.Options(threads, contextSize, sequences, cacheType(), chatTemplate, all,
                 overrides.stream().map(MetadataOverride::parse).toList(), mlock);
     }
 

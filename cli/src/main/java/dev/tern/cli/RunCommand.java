@@ -168,7 +168,7 @@ final class RunCommand implements Callable<Integer> {
                     throw new TernException("--mirostat and adaptive-p do not combine with speculative decoding: their state follows"
                             + " each drawn token");
                 }
-                try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType)) {
+                try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType())) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
                             speculation.lengths(), maxTokens, stops, listener);
                     r = sr.generation();

@@ -72,7 +72,7 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on every request but /health")
         String apiKey;
 
-        @Option(names = "--parallel", description = "Requests generating at once (default: ${DEFAULT-VALUE})")
+        @Option(names = {"--parallel", "-np"}, description = "Requests generating at once (default: ${DEFAULT-VALUE})")
         int parallel = 8;
 
         @Option(names = "--kv-memory", description = "KV cache budget, e.g. 512M or 2G (default: a quarter of the heap, at most --parallel full contexts)")
@@ -88,8 +88,12 @@ final class ServeCommand implements Callable<Integer> {
                 + " do not wait for the JIT; 0 = none (default: ${DEFAULT-VALUE})")
         double warmup = 3;
 
-        @Option(names = "--model-name", description = "Model id clients use (default: the file name without .gguf)")
+        @Option(names = {"--model-name", "-a", "--alias"}, description = "Model id clients use (default: the file name without .gguf)")
         String modelName;
+
+        @Option(names = {"--jinja", "--metrics", "-cb", "--cont-batching"}, description = "Accepted for llama-server command lines:"
+                + " chat templates are always Jinja, /metrics always served, batching always continuous")
+        boolean[] alwaysOn;
 
         @Option(names = "--no-prefix-cache", description = "Do not reuse the KV cache of common prompt prefixes")
         boolean noPrefixCache;

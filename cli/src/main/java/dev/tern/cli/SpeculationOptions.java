@@ -20,19 +20,19 @@ final class SpeculationOptions {
     @Option(names = "--spec", description = "Speculative decoding: ${COMPLETION-CANDIDATES} (default: draft with --draft-model, else off)")
     Mode speculation;
 
-    @Option(names = "--draft-model", description = "Draft model for speculative decoding; must share the model's vocabulary")
+    @Option(names = {"--draft-model", "-md", "--model-draft"}, description = "Draft model for speculative decoding; must share the model's vocabulary")
     Path draftModel;
 
-    @Option(names = "--draft-max", description = "Most tokens proposed per step (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--draft-max", "--draft", "--draft-n"}, description = "Most tokens proposed per step (default: ${DEFAULT-VALUE})")
     int draftMax = 8;
 
-    @Option(names = "--draft-min", description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--draft-min", "--draft-n-min"}, description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
     int draftMin = 1;
 
     @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
     float draftPMin = 0.3f;
 
-    @Option(names = "--draft-threads", description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
+    @Option(names = {"--draft-threads", "-td", "--threads-draft"}, description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
     int draftThreads = 1;
 
     Mode mode() {

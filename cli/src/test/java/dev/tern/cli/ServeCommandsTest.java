@@ -1,9 +1,11 @@
 package dev.tern.cli;
 
+import dev.tern.kv.KVCacheType;
 import dev.tern.testing.Adapters;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -43,6 +45,40 @@ class ServeCommandsTest {
         String line = r.out().lines().filter(l -> l.startsWith("speculation: ")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
         double pct = Double.parseDouble(line.substring("speculation: ".length(), line.indexOf('%')));
         assertTrue(pct > 0 && pct <= 100, line);
+    }
+
+    /** A llama-server command line as its users write it: the same settings under llama.cpp's names. */
+    @Test
+    void llamaServerCommandLinesParse() {
+        CommandLine cl = new CommandLine(new ServeCommand()).setCaseInsensitiveEnumValuesAllowed(true);
+        cl.parseArgs("-m", "m.gguf", "-c", "4096", "-np", "3", "-a", "story", "--jinja", "--metrics", "-cb", "-ngl", "99", "-fa", "on",
+                "-ctk", "q8_0", "-ctv", "q8_0", "-md", "d.gguf", "--draft", "5", "--draft-n-min", "2", "-td", "2");
+        ServeCommand serve = cl.getCommand();
+        assertEquals(3, serve.server.parallel);
+        assertEquals("story", serve.server.modelName);
+        assertEquals(4096, serve.modelOptions.contextSize);
+        assertEquals(KVCacheType.Q8_0, serve.modelOptions.cacheType());
+        assertEquals(Path.of("d.gguf"), serve.server.speculation.draftModel);
+        assertEquals(5, serve.server.speculation.draftMax);
+        assertEquals(2, serve.server.speculation.draftMin);
+        assertEquals(2, serve.server.speculation.draftThreads);
+        ServeCommand defaults = new CommandLine(new ServeCommand()).parseArgs().commandSpec().commandLine().getCommand();
+        assertEquals(KVCacheType.F16, defaults.modelOptions.cacheType());
+    }
+
+    /** The flags that change nothing here still serve, -ngl with a one-line warning; -ctk and -ctv that differ are refused. */
+    @Test
+    void llamaCppFlagsServeOnTheCpu() {
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli r = Cli.run("bench-serve", "-m", model, "-c", "256", "-t", "2", "-np", "2", "-ngl", "99", "-fa", "--jinja", "-ctk", "q8_0",
+                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "4", "--warmup", "0");
+        assertEquals(0, r.exitCode(), r.err() + r.out());
+        assertTrue(r.out().contains("requests: 2 ok of 2"), r.out());
+        assertEquals("tern: warning: no GPU support, --n-gpu-layers ignored: running on the CPU", r.err().strip());
+        r = Cli.run("serve", "-m", model, "--port", "0", "--warmup", "0", "-ctk", "q8_0", "-ctv", "f16");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("-ctk and -ctv disagree"), r.err());
     }
 
     @Test
