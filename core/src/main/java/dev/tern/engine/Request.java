@@ -12,8 +12,8 @@ import java.util.Objects;
  *
  * @param prompt      token ids to continue (not empty)
  * @param sampling    sampler settings; every request gets its own {@link dev.tern.sampling.Sampler}
- * @param maxTokens   tokens to generate at most; negative means until the context is full; 0 only
- *                    with promptLogprobs, to score a prompt without generating
+ * @param maxTokens   tokens to generate at most; negative means until the context is full; 0 computes
+ *                    the prompt (into the prefix cache, scored if promptLogprobs asks) and generates nothing
  * @param stop        strings that end the generation; the text stops before the first of them
  * @param logprobs    -1: no log-probabilities; k &ge; 0: the sampled token's and the k most likely
  * @param format      a JSON format samples only tokens that keep the output one JSON value of its
@@ -33,16 +33,15 @@ import java.util.Objects;
  *                    (penalties, filters, temperature: what the token was drawn from) instead of
  *                    the model's, as llama-server's {@code post_sampling_probs}; the alternatives are
  *                    then only tokens the chain left a chance
+ * @param lines       code completion's limits at line ends ({@link LineLimits#NONE}: none)
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
                       OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter,
-                      boolean sampledProbs) {
+                      boolean sampledProbs, LineLimits lines) {
     public Request {
+        Objects.requireNonNull(lines, "lines");
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
-        }
-        if (maxTokens == 0 && promptLogprobs < 0) {
-            throw new IllegalArgumentException("maxTokens 0: nothing to generate");
         }
         stop = List.copyOf(stop);
         Objects.requireNonNull(format, "format");
@@ -65,6 +64,13 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         }
     }
 
+    /** No line limits. */
+    public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs, OutputFormat format,
+                   int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter, boolean sampledProbs) {
+        this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, adapter, sampledProbs,
+                LineLimits.NONE);
+    }
+
     /** The model's probabilities, if any. */
     public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs, OutputFormat format,
                    int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter) {
@@ -73,7 +79,8 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
 
     /** The same request with this adapter (null: none). */
     public Request withAdapter(LoraAdapter a) {
-        return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a, sampledProbs);
+        return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a, sampledProbs,
+                lines);
     }
 
     /** No adapter of its own. */

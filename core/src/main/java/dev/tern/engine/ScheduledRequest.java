@@ -28,6 +28,7 @@ final class ScheduledRequest implements RequestHandle {
     final Sampler sampler;
     final StreamDecoder decoder;
     final StopText text;
+    final LineWatch lines;
     private final Scheduler scheduler;
     volatile boolean cancelled;
 
@@ -62,6 +63,7 @@ final class ScheduledRequest implements RequestHandle {
         this.sampler = sampler;
         this.decoder = new StreamDecoder(tokenizer);
         this.text = new StopText(request.stop());
+        this.lines = new LineWatch(request.lines());
         this.scheduler = scheduler;
         this.tokens = Arrays.copyOf(request.prompt(), request.prompt().length + 16);
         this.length = request.prompt().length;

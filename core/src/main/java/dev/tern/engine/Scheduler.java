@@ -604,12 +604,12 @@ public final class Scheduler implements AutoCloseable {
         if (logprob != null) {
             r.pendingLogprobs.add(logprob);
         }
-        String out = r.text.append(r.decoder.append(token));
+        String out = r.text.append(r.lines.accept(r.decoder.append(token)));
         if (!out.isEmpty()) {
             emit(r, out);
         }
         FinishReason reason = r.text.stopped() ? FinishReason.STOP
-                : (r.request.maxTokens() >= 0 && r.generated >= r.request.maxTokens()) || r.computed() >= contextSize
+                : r.lines.ended() || (r.request.maxTokens() >= 0 && r.generated >= r.request.maxTokens()) || r.computed() >= contextSize
                 ? FinishReason.LENGTH : null;
         if (reason != null) {
             running.remove(r);
@@ -634,7 +634,7 @@ public final class Scheduler implements AutoCloseable {
     /** Ends a request that is neither running nor waiting any more: last text, blocks freed, listener told. */
     private void finish(ScheduledRequest r, FinishReason reason, String error) {
         if (reason == FinishReason.STOP || reason == FinishReason.LENGTH) {
-            String rest = r.text.stopped() ? "" : r.text.append(r.decoder.flush()) + r.text.finish();
+            String rest = r.text.stopped() ? "" : r.text.append(r.lines.ended() ? "" : r.decoder.flush()) + r.text.finish();
             if (!rest.isEmpty() || !r.pendingTokens.isEmpty()) {
                 emit(r, rest);
             }

@@ -31,6 +31,8 @@ public final class Sampler {
     private final Dry dry;
     /** adaptive-p in place of the plain draw, null when off. */
     private final AdaptiveP adaptive;
+    /** The infill stage, null unless the order lists it. */
+    private final Infill infill;
     private final GrammarConstraint constraint;
     /** XTC's decision for the token being drawn (null: not drawn yet), kept for a constraint's second draw. */
     private Boolean xtcCut;
@@ -81,6 +83,11 @@ public final class Sampler {
         }
         this.dry = a.dry().on() && mirostat == null ? new Dry(a.dry(), tokenizer) : null;
         this.adaptive = a.adaptiveOn() ? new AdaptiveP(a.adaptiveTarget(), a.adaptiveDecay(), vocabSize) : null;
+        boolean infillListed = a.order().contains(SamplerStage.INFILL);
+        if (infillListed && mirostat == null && tokenizer == null) {
+            throw new IllegalArgumentException("the infill sampler needs the tokenizer (it compares the tokens' text)");
+        }
+        this.infill = infillListed && mirostat == null ? new Infill(tokenizer) : null;
         this.constraint = constraint;
     }
 
@@ -341,6 +348,7 @@ public final class Sampler {
                 return true;
             }
             case TEMPERATURE -> cand.scale(config.temperature(), a.dynatempRange(), a.dynatempExponent());
+            case INFILL -> infill.apply(cand);
             case ADAPTIVE_P -> {
                 // Not a filter: the draw (see draw), last wherever it is listed.
             }

@@ -24,9 +24,11 @@ public enum SamplerStage {
     MIN_P("min_p", 'm'),
     XTC("xtc", 'x'),
     TEMPERATURE("temperature", 't'),
-    ADAPTIVE_P("adaptive_p", 'a');
+    ADAPTIVE_P("adaptive_p", 'a'),
+    /** Code completion's filter ({@link Infill}); only where listed, as in llama.cpp. */
+    INFILL("infill", 'i');
 
-    /** llama.cpp's default order: every stage but adaptive-p, which is only used when listed. */
+    /** llama.cpp's default order: every stage but adaptive-p and infill, which are only used when listed. */
     public static final List<SamplerStage> DEFAULT = List.of(PENALTIES, DRY, TOP_N_SIGMA, TOP_K, TYPICAL_P, TOP_P, MIN_P, XTC,
             TEMPERATURE);
 
@@ -55,9 +57,8 @@ public enum SamplerStage {
             case "nucleus" -> TOP_P;
             case "temp" -> TEMPERATURE;
             case "typ", "typical", "typical_p", "typical-p", "typicalp" -> TYPICAL_P;
-            case "infill" -> throw new TernException("sampler '" + name + "' is not supported");
             default -> throw new TernException("unknown sampler '" + name + "' (penalties, dry, top_n_sigma, top_k, typ_p, top_p,"
-                    + " min_p, xtc, temperature, adaptive_p)");
+                    + " min_p, xtc, temperature, adaptive_p, infill)");
         };
     }
 
@@ -83,7 +84,7 @@ public enum SamplerStage {
                 }
             }
             if (found == null) {
-                throw new TernException("unknown sampler letter '" + c + "' (e d s k y p m x t a)");
+                throw new TernException("unknown sampler letter '" + c + "' (e d s k y p m x t a i)");
             }
             out.add(found);
         }

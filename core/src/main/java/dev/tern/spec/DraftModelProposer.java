@@ -3,7 +3,9 @@ package dev.tern.spec;
 import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.engine.Session;
+import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.DrySampling;
+import dev.tern.sampling.SamplerStage;
 import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.tokenizer.Tokenizer;
@@ -51,8 +53,10 @@ public final class DraftModelProposer implements Proposer {
         this.minConfidence = minConfidence;
         this.session = session;
         this.config = config;
-        // The draft guesses without DRY (whose breakers need the tokenizer): the target's distribution decides.
-        this.sampler = new Sampler(config.withAdvanced(config.advanced().withDry(DrySampling.NONE)), vocabSize);
+        // The draft guesses without DRY and infill (which read the tokens' text): the target's distribution decides.
+        AdvancedSampling a = config.advanced().withDry(DrySampling.NONE);
+        this.sampler = new Sampler(config.withAdvanced(a.withChain(a.minKeep(),
+                a.order().stream().filter(s -> s != SamplerStage.INFILL).toList())), vocabSize);
         this.rng = new SplittableRandom(seed);
         this.greedy = config.temperature() <= 0f;
     }

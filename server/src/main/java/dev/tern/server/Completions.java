@@ -130,7 +130,7 @@ final class Completions {
             int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs());
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines());
                 handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null)));
             }
         } catch (QueueFullException e) {
@@ -209,7 +209,7 @@ final class Completions {
                 choices.output(e.index, e.output, e.nanos);
                 response.append(e.index, e.output);
             } else {
-                choices.finish(e.index, e.result);
+                choices.finish(e.index, e.result, e.nanos);
                 if (e.result.reason() == FinishReason.ERROR) {
                     error = e.result;
                 }
@@ -220,7 +220,9 @@ final class Completions {
         }
         // Written and closed here rather than by Javalin after the handler, so that a shutdown
         // waiting for handlers (TernServer.close) knows the answer has been sent.
-        byte[] bytes = Json.write(dialect.whole(response.body(choices.results()))).getBytes(StandardCharsets.UTF_8);
+        ObjectNode body = response.body(choices.results());
+        choices.putTimings(body);
+        byte[] bytes = Json.write(dialect.whole(body)).getBytes(StandardCharsets.UTF_8);
         ctx.status(200);
         ctx.res().setContentType("application/json");
         ctx.res().setContentLength(bytes.length);
@@ -253,7 +255,7 @@ final class Completions {
                         dialect.chunk(out, chunk);
                     }
                 } else {
-                    choices.finish(e.index, e.result);
+                    choices.finish(e.index, e.result, e.nanos);
                     if (e.result.reason() == FinishReason.ERROR) {
                         ApiException err = new ApiException(500, "server_error", e.result.error(), null, null);
                         dialect.chunk(out, Json.error(err));
@@ -265,7 +267,9 @@ final class Completions {
                 }
             }
             if (includeUsage) {
-                dialect.chunk(out, response.usageChunk(choices.results()));
+                ObjectNode usage = response.usageChunk(choices.results());
+                choices.putTimings(usage);
+                dialect.chunk(out, usage);
             }
             dialect.end(out);
             out.close();
@@ -289,14 +293,18 @@ final class Completions {
     /** Progress of the choices of one response, and the latency measurements they feed. */
     private static final class Choices {
         private final RequestResult[] results;
+        private final long[] first;
         private final long[] last;
+        private final long[] end;
         private final long start;
         private final ServerMetrics metrics;
         private int done;
 
         Choices(int n, long start, ServerMetrics metrics) {
             this.results = new RequestResult[n];
+            this.first = new long[n];
             this.last = new long[n];
+            this.end = new long[n];
             this.start = start;
             this.metrics = metrics;
         }
@@ -307,15 +315,38 @@ final class Completions {
             }
             if (last[i] == 0) {
                 metrics.firstToken(nanos - start);
+                first[i] = nanos;
             } else {
                 metrics.interToken((nanos - last[i]) / o.tokens().length, o.tokens().length);
             }
             last[i] = nanos;
         }
 
-        void finish(int i, RequestResult r) {
+        void finish(int i, RequestResult r, long nanos) {
             results[i] = r;
+            end[i] = nanos;
             done++;
+        }
+
+        /**
+         * llama-server's {@code timings} of a one-choice answer: the prompt's computed tokens and the time to the
+         * first token (queueing included), the generated tokens and the time after the first.
+         */
+        void putTimings(ObjectNode root) {
+            if (results.length != 1 || results[0] == null) {
+                return;
+            }
+            RequestResult r = results[0];
+            long firstAt = first[0] == 0 ? end[0] : first[0];
+            int promptN = r.promptTokens() - r.cachedTokens(), predictedN = r.completionTokens();
+            double promptMs = (firstAt - start) / 1e6, predictedMs = (end[0] - firstAt) / 1e6;
+            root.putObject("timings").put("cache_n", r.cachedTokens())
+                    .put("prompt_n", promptN).put("prompt_ms", promptMs)
+                    .put("prompt_per_token_ms", promptN == 0 ? 0 : promptMs / promptN)
+                    .put("prompt_per_second", promptMs == 0 ? 0 : 1e3 * promptN / promptMs)
+                    .put("predicted_n", predictedN).put("predicted_ms", predictedMs)
+                    .put("predicted_per_token_ms", predictedN == 0 ? 0 : predictedMs / predictedN)
+                    .put("predicted_per_second", predictedMs == 0 ? 0 : 1e3 * predictedN / predictedMs);
         }
 
         boolean allDone() {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
+import dev.tern.engine.LineLimits;
 import dev.tern.engine.OutputFormat;
 import dev.tern.sampling.AdvancedSampling;
 import dev.tern.sampling.DrySampling;
@@ -44,7 +45,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
-                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs) {
+                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs, LineLimits lines) {
     static final int MAX_N = 16;
 
     /**
@@ -62,6 +63,10 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
                 maxTokens = intIn(body, key, echo ? 0 : 1, Integer.MAX_VALUE);
                 break;
             }
+        }
+        if (maxTokens < 0 && present(body, "n_predict")) {
+            // llama-server's own limit: -1 none, and 0 computes the prompt into the cache (editors warm it so).
+            maxTokens = intIn(body, "n_predict", -1, Integer.MAX_VALUE);
         }
         int minTokens = present(body, "min_tokens") ? intIn(body, "min_tokens", 0, Integer.MAX_VALUE) : 0;
         if (maxTokens > 0 && minTokens > maxTokens) {
@@ -153,8 +158,11 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             throw ApiException.badRequest("post_sampling_probs is not available with Mirostat or adaptive-p, whose distributions"
                     + " follow each drawn token", "post_sampling_probs");
         }
+        // llama-server's code-completion limits; 0 or less is none there too.
+        LineLimits lines = new LineLimits(present(body, "n_indent") ? Math.max(0, intIn(body, "n_indent", Integer.MIN_VALUE, Integer.MAX_VALUE)) : 0,
+                present(body, "t_max_predict_ms") ? Math.max(0, intIn(body, "t_max_predict_ms", Integer.MIN_VALUE, Integer.MAX_VALUE)) : 0);
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
-                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs);
+                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs, lines);
     }
 
     /**

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A text completion written as llama.cpp's own server answers /completion and /infill: one object
@@ -14,20 +16,63 @@ import java.io.OutputStream;
  * ({@code stopping_word}), else "eos". With {@code n_probs}, each piece (or the whole answer) carries
  * {@code completion_probabilities}: per token its id, text, bytes, log-probability and the
  * {@code n_probs} most likely tokens' ({@code top_logprobs}), as llama-server writes them. With
- * {@code return_tokens}, {@code tokens} holds the generated ids (else it stays empty).
+ * {@code return_tokens}, {@code tokens} holds the generated ids (else it stays empty). The last object has
+ * llama-server's {@code timings}; with {@code response_fields} (paths such as {@code "timings/prompt_n"}) it
+ * holds just those, each under its path, as llama-server answers code-completion plugins.
  */
 final class LlamaCppDialect implements Dialect {
     private final String model;
     private final boolean probabilities;
+    private final List<String> fields;
     private String finish;
     private String stopString;
     private ObjectNode usage;
+    private JsonNode timings;
     private ObjectNode error;
 
-    /** @param body the request, whose {@code n_probs} asks for probabilities */
+    /** @param body the request, whose {@code n_probs} asks for probabilities and {@code response_fields} for fields */
     LlamaCppDialect(String model, ObjectNode body) {
         this.model = model;
         this.probabilities = body.path("n_probs").asInt(0) > 0;
+        this.fields = fields(body.get("response_fields"));
+    }
+
+    private static List<String> fields(JsonNode f) {
+        if (f == null || f.isNull()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        if (f.isArray()) {
+            for (JsonNode path : f) {
+                if (!path.isTextual()) {
+                    out = null;
+                    break;
+                }
+                out.add(path.asText());
+            }
+        }
+        if (out == null || !f.isArray()) {
+            throw ApiException.badRequest("response_fields must be an array of field paths such as \"timings/prompt_n\"", "response_fields");
+        }
+        return out;
+    }
+
+    /** The answer, or just the asked fields of it (a path that leads nowhere is left out, as llama-server does). */
+    private ObjectNode select(ObjectNode all) {
+        if (fields.isEmpty()) {
+            return all;
+        }
+        ObjectNode out = Json.object();
+        for (String path : fields) {
+            JsonNode v = all;
+            for (String key : path.split("/", -1)) {
+                v = v != null && v.isObject() ? v.get(key) : null;
+            }
+            if (v != null) {
+                out.set(path, v);
+            }
+        }
+        return out;
     }
 
     @Override
@@ -42,7 +87,10 @@ final class LlamaCppDialect implements Dialect {
                 choice.hasNonNull("stop_reason") ? choice.get("stop_reason").asText() : null, (ObjectNode) body.get("usage"));
         putTokens(out, choice);
         withProbabilities(out, choice);
-        return out;
+        if (body.has("timings")) {
+            out.set("timings", body.get("timings"));
+        }
+        return select(out);
     }
 
     @Override
@@ -53,6 +101,7 @@ final class LlamaCppDialect implements Dialect {
         }
         if (chunk.hasNonNull("usage")) {
             usage = (ObjectNode) chunk.get("usage");
+            timings = chunk.get("timings");
         }
         JsonNode choice = chunk.path("choices").path(0);
         String text = choice.path("text").asText("");
@@ -75,7 +124,11 @@ final class LlamaCppDialect implements Dialect {
             Dialect.data(out, Json.write(Json.object().set("error", error)));
             return;
         }
-        Dialect.data(out, Json.write(ending("", finish == null ? "stop" : finish, stopString, usage)));
+        ObjectNode last = ending("", finish == null ? "stop" : finish, stopString, usage);
+        if (timings != null) {
+            last.set("timings", timings);
+        }
+        Dialect.data(out, Json.write(select(last)));
     }
 
     @Override

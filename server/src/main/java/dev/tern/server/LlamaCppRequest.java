@@ -13,7 +13,8 @@ import java.util.List;
  * /completion} ({@code prompt}, a string or token ids) and {@code POST /infill} (what code-completion
  * plugins such as llama.vscode send: {@code input_prefix}, {@code input_suffix}, {@code input_extra},
  * other files as {@code [{"filename", "text"}]}, and {@code prompt}, text typed at the cursor, become
- * a fill-in-the-middle prompt). {@code n_predict} is the token limit (-1: none); the sampling fields
+ * a fill-in-the-middle prompt). {@code n_predict} is the token limit (-1: none; 0: the prompt only, into the cache), and
+ * {@code n_indent} and {@code t_max_predict_ms} end code completions at a line, as llama-server's; the sampling fields
  * both servers share pass through, starting from llama-server's defaults (temperature 0.8, top-k 40,
  * top-p 0.95, min-p 0.05) where OpenAI's endpoints start from OpenAI's (1, and no filters).
  */
@@ -23,7 +24,7 @@ final class LlamaCppRequest {
             "typical_p", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range", "dynatemp_exponent",
             "mirostat", "mirostat_tau", "mirostat_eta", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
             "dry_sequence_breakers", "lora", "min_keep", "samplers", "logit_bias", "post_sampling_probs",
-            "adaptive_target", "adaptive_decay");
+            "adaptive_target", "adaptive_decay", "n_predict", "n_indent", "t_max_predict_ms");
 
     private LlamaCppRequest() {
     }
@@ -87,15 +88,6 @@ final class LlamaCppRequest {
                 throw ApiException.badRequest("return_tokens must be a boolean", "return_tokens");
             }
             out.put("return_token_ids", tokens.asBoolean());
-        }
-        JsonNode n = body.get("n_predict");
-        if (n != null && !n.isNull()) {
-            if (!n.isIntegralNumber() || n.asLong() < -1) {
-                throw ApiException.badRequest("n_predict must be an integer, -1 for no limit", "n_predict");
-            }
-            if (n.asInt() >= 0) {
-                out.put("max_tokens", n.asInt());
-            }
         }
         return out;
     }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -133,5 +134,73 @@ class LlamaCppEndpointsTest {
         }
         HttpResponse<String> r = coder.post("/infill", "{\"input_prefix\": 3}", false);
         assertEquals(400, r.statusCode(), r.body());
+    }
+
+    /** What llama.vscode and llama.vim send to /infill (their chain ends with the infill sampler). */
+    private static ObjectNode editorRequest() {
+        ObjectNode body = infill(false).put("id_slot", 0).put("n_predict", 24).put("n_indent", 4).put("top_k", 40).put("top_p", 0.99)
+                .put("cache_prompt", true).put("t_max_prompt_ms", 500).put("t_max_predict_ms", 1000).put("seed", 3);
+        body.remove("temperature");
+        body.putArray("samplers").add("top_k").add("top_p").add("infill");
+        body.putArray("response_fields").add("content").add("timings/prompt_n").add("timings/predicted_n")
+                .add("timings/predicted_ms").add("truncated").add("tokens_cached").add("no/such/field");
+        return body;
+    }
+
+    @Test
+    void editorPluginsRequestsAreAnswered() throws Exception {
+        JsonNode got = post(coder, "/infill", editorRequest());
+        assertEquals(Set.of("content", "timings/prompt_n", "timings/predicted_n", "timings/predicted_ms", "truncated", "tokens_cached"),
+                names(got));
+        assertTrue(got.get("content").isTextual());
+        assertTrue(got.get("timings/prompt_n").asInt() + got.get("tokens_cached").asInt() > 0);
+        assertTrue(got.get("timings/predicted_n").asInt() <= 24);
+        assertTrue(got.get("timings/predicted_ms").asDouble() >= 0);
+    }
+
+    /** The cache-warming request (n_predict 0, no samplers) computes the prompt, so the completion after it finds it cached. */
+    @Test
+    void nPredictZeroWarmsThePrefixCache() throws Exception {
+        ObjectNode warm = editorRequest().put("n_predict", 0).put("input_prefix", "# a file the editor has open\n" + PREFIX);
+        warm.putArray("samplers");
+        warm.remove("response_fields");
+        JsonNode w = post(coder, "/infill", warm);
+        assertEquals("", w.get("content").asText());
+        assertEquals(0, w.get("tokens_predicted").asInt());
+        assertTrue(w.get("timings").get("prompt_n").asInt() > 16, w.toString());
+        ObjectNode then = editorRequest().put("input_prefix", "# a file the editor has open\n" + PREFIX);
+        then.remove("response_fields");
+        JsonNode t = post(coder, "/infill", then);
+        assertTrue(t.get("tokens_cached").asInt() >= 16, t.toString());
+        assertEquals(t.get("tokens_evaluated").asInt(), t.get("tokens_cached").asInt() + t.get("timings").get("prompt_n").asInt());
+    }
+
+    /**
+     * n_indent and t_max_predict_ms against the same seeded completion without them (newlines made likely by a
+     * logit bias): each answer is that text cut at a line, where llama-server would cut it.
+     */
+    @Test
+    void lineLimitsCutTheCompletionAtALine() throws Exception {
+        ObjectNode free = Json.object().put("prompt", PREFIX).put("n_predict", 64).put("temperature", 1).put("seed", 2);
+        free.putArray("logit_bias").addArray().add("\n").add(2.5);
+        String text = post(coder, "/completion", free).get("content").asText();
+        int nl = text.indexOf('\n');
+        assertTrue(nl >= 0 && !text.substring(nl + 1).isBlank(), "a line follows a newline: " + text);
+
+        String indented = post(coder, "/completion", free.deepCopy().put("n_indent", 1000)).get("content").asText();
+        assertTrue(indented.length() < text.length() && text.startsWith(indented), indented);
+        String rest = text.substring(indented.length()), lastLine = indented.substring(indented.lastIndexOf('\n') + 1);
+        assertTrue(indented.contains("\n") && lastLine.isBlank() && !Character.isWhitespace(rest.charAt(0)), indented + "|" + rest);
+
+        JsonNode timed = post(coder, "/completion", free.deepCopy().put("t_max_predict_ms", 1));
+        String cut = timed.get("content").asText();
+        assertTrue(text.startsWith(cut) && cut.endsWith("\n") && cut.length() < text.length(), cut);
+        assertEquals("limit", timed.get("stop_type").asText());
+    }
+
+    private static Set<String> names(JsonNode o) {
+        Set<String> out = new java.util.HashSet<>();
+        o.fieldNames().forEachRemaining(out::add);
+        return out;
     }
 }
