@@ -318,7 +318,7 @@ class CommandsTest {
         assertEquals(0, fromFile.exitCode(), fromFile.err());
         assertEquals(Cli.run("run", "--temp", "0", "-n", "30", "Once upon a time").out(), fromFile.out());
         assertFalse(fromFile.out().isBlank());
-        assertOneLineFailure(Cli.run("run", "-f", prompt.toString(), "Once"), "not both");
+        assertOneLineFailure(Cli.run("run", "-f", prompt.toString(), "Once"), "give the prompt one way");
         assertOneLineFailure(Cli.run("run", "-f", dir.resolve("none.txt").toString()), "none.txt: no such file");
     }
 

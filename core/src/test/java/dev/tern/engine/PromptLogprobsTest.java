@@ -16,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -211,10 +210,5 @@ class PromptLogprobsTest {
     void aOneTokenPromptHasNothingToScore() throws Exception {
         Scores got = run(new SchedulerConfig(4, 256, 64, 0, true), scoring(new int[]{1}, 2, 0)).getFirst();
         assertEquals(List.of(), got.await());
-    }
-
-    @Test
-    void zeroTokensAreAllowedOnlyToScore() {
-        assertThrows(IllegalArgumentException.class, () -> Request.greedy(new int[]{1, 2}, 0));
     }
 }
