@@ -81,7 +81,7 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--queue", description = "Requests that may wait; more get 429 (default: ${DEFAULT-VALUE})")
         int queue = 64;
 
-        @Option(names = "--batch-tokens", description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
+        @Option(names = {"--batch-tokens", "-b", "--batch-size"}, description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
         int batchTokens = 512;
 
         @Option(names = "--warmup", description = "Seconds of untimed passes before serving, so that the first requests"

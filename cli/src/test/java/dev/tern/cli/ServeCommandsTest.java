@@ -52,9 +52,10 @@ class ServeCommandsTest {
     void llamaServerCommandLinesParse() {
         CommandLine cl = new CommandLine(new ServeCommand()).setCaseInsensitiveEnumValuesAllowed(true);
         cl.parseArgs("-m", "m.gguf", "-c", "4096", "-np", "3", "-a", "story", "--jinja", "--metrics", "-cb", "-ngl", "99", "-fa", "on",
-                "-ctk", "q8_0", "-ctv", "q8_0", "-md", "d.gguf", "--draft", "5", "--draft-n-min", "2", "-td", "2");
+                "-ctk", "q8_0", "-ctv", "q8_0", "-md", "d.gguf", "--draft", "5", "--draft-n-min", "2", "-td", "2", "-b", "1024");
         ServeCommand serve = cl.getCommand();
         assertEquals(3, serve.server.parallel);
+        assertEquals(1024, serve.server.batchTokens);
         assertEquals("story", serve.server.modelName);
         assertEquals(4096, serve.modelOptions.contextSize);
         assertEquals(KVCacheType.Q8_0, serve.modelOptions.cacheType());

@@ -44,17 +44,29 @@ final class Infill {
             return;
         }
         combinePrefixes(c);
-        int text = keep(c, 0.2f);
-        if (text == 0 && end >= 0) {
-            c.ids[0] = end;
-            c.logits[0] = 1f;
-            c.probs[0] = 1f;
-            c.size = 1;
+        if (likelyText(c) == 0) {
+            // Nothing likely enough to write: end here (a vocabulary without an end token keeps the merged candidates).
+            if (end >= 0) {
+                c.ids[0] = end;
+                c.logits[0] = 1f;
+                c.probs[0] = 1f;
+                c.size = 1;
+            }
             return;
         }
+        int text = keep(c, 0.2f);
         normalize(c);
         keep(c, 1f / (text + 1));
         normalize(c);
+    }
+
+    /** How many text tokens have probability at least 0.2. */
+    private int likelyText(Candidates c) {
+        int n = 0;
+        for (int i = 0; i < c.size; i++) {
+            n += c.probs[i] >= 0.2f && !tokenizer.isEndOfGeneration(c.ids[i]) ? 1 : 0;
+        }
+        return n;
     }
 
     /** Keeps, in order, the end-of-generation tokens and those of probability at least {@code min}; returns how many of the latter. */
