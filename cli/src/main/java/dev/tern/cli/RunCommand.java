@@ -69,9 +69,17 @@ final class RunCommand implements Callable<Integer> {
             + " (the server's response_format json_object)")
     boolean jsonObject;
 
-    @Option(names = "--json-schema", paramLabel = "FILE", description = "Sample only tokens that keep the output one JSON value"
-            + " of the JSON Schema in FILE, and end with it (the server's response_format json_schema)")
-    Path jsonSchema;
+    @Option(names = {"-j", "--json-schema"}, paramLabel = "SCHEMA", description = "Sample only tokens that keep the output one"
+            + " JSON value of this JSON Schema, and end with it (the server's response_format json_schema); as in llama.cpp the"
+            + " schema itself, such as '{\"type\": \"object\"}' (a value that is not a JSON object names a file, as before)")
+    String jsonSchema;
+
+    @Option(names = {"-jf", "--json-schema-file"}, paramLabel = "FILE", description = "The same, with the schema read from FILE")
+    Path jsonSchemaFile;
+
+    @Option(names = {"-no-cnv", "--no-conversation"}, description = "Accepted for llama-cli command lines: tern run never"
+            + " converses (tern chat does)")
+    boolean noConversation;
 
     @Option(names = "--regex", paramLabel = "REGEX", description = "Sample only tokens that keep the whole output a match of"
             + " REGEX, and end on a match (the server's guided_regex)")
@@ -228,10 +236,10 @@ final class RunCommand implements Callable<Integer> {
 
     /** What the output must be, or null for free text. */
     private Grammar outputGrammar() {
-        int given = (jsonObject ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (regex != null ? 1 : 0) + (grammar != null ? 1 : 0)
-                + (grammarFile != null ? 1 : 0);
+        int given = (jsonObject ? 1 : 0) + (jsonSchema != null ? 1 : 0) + (jsonSchemaFile != null ? 1 : 0) + (regex != null ? 1 : 0)
+                + (grammar != null ? 1 : 0) + (grammarFile != null ? 1 : 0);
         if (given > 1) {
-            throw new TernException("give one of --json-object, --json-schema, --regex, --grammar and --grammar-file");
+            throw new TernException("give one of --json-object, --json-schema, --json-schema-file, --regex, --grammar and --grammar-file");
         }
         if (regex != null) {
             return TextPattern.regex(regex);
@@ -239,10 +247,13 @@ final class RunCommand implements Callable<Integer> {
         if (grammar != null || grammarFile != null) {
             return GbnfGrammar.parse(grammar != null ? grammar : TextFiles.read(grammarFile));
         }
+        if (jsonSchemaFile != null) {
+            return JsonSchema.parse(TextFiles.read(jsonSchemaFile));
+        }
         if (jsonSchema == null) {
             return jsonObject ? JsonSchema.ANY_OBJECT : null;
         }
-        return JsonSchema.parse(TextFiles.read(jsonSchema));
+        return JsonSchema.parse(jsonSchema.strip().startsWith("{") ? jsonSchema : TextFiles.read(Path.of(jsonSchema)));
     }
 
     private void printSpeculation(SpeculativeStats s) {

@@ -103,6 +103,30 @@ class RunOptionsTest {
         assertArrayEquals(Arrays.copyOf(Reference.read(REFERENCE).ids(), 20), ints(ignored.get("tokens")));
     }
 
+    /** llama.cpp's -j takes the schema itself, -jf a file; a --json-schema that is not an object still names a file. */
+    @Test
+    void jsonSchemaInlineOrFromAFile(@TempDir Path dir) throws Exception {
+        String schema = "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}}, \"required\": [\"name\"]}";
+        Path file = Files.writeString(dir.resolve("s.json"), schema);
+        String[] sampled = {"-n", "60", "-no-cnv"};
+        JsonNode inline = run(concat(sampled, "-j", schema, "Once upon a time"));
+        JsonNode fromFile = run(concat(sampled, "-jf", file.toString(), "Once upon a time"));
+        JsonNode byPath = run(concat(sampled, "--json-schema", file.toString(), "Once upon a time"));
+        JsonNode value = JSON.readTree(inline.get("text").asText());
+        assertTrue(value.get("name").isTextual(), inline.get("text").asText());
+        assertEquals(inline.get("text"), fromFile.get("text"));
+        assertEquals(inline.get("text"), byPath.get("text"));
+        Cli both = Cli.run("run", "-m", MODEL.toString(), "-j", schema, "-jf", file.toString(), "x");
+        assertEquals(1, both.exitCode());
+        assertTrue(both.err().contains("give one of"), both.err());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
     @Test
     void badLogitBiasIsOneLine() {
         for (String bad : new String[]{"5x", "99999+1", "5+inf", "5-abc"}) {
