@@ -32,6 +32,9 @@ import java.util.concurrent.CountDownLatch;
  * }</pre>
  */
 public final class TernServer implements AutoCloseable {
+    /** Answered without an API key, so that load balancers can ask. */
+    private static final List<String> HEALTH = List.of("/health", "/v1/health");
+
     private final Tern tern;
     private final ServerConfig config;
     private final Scheduler scheduler;
@@ -66,10 +69,15 @@ public final class TernServer implements AutoCloseable {
             c.jetty.host = config.host();
             c.jetty.port = config.port();
             c.routes.before(this::authorize);
-            c.routes.get("/health", ctx -> json(ctx, Json.object().put("status", "ok")));
+            // Each under llama-server's other names too (/v1/health, /models, /chat/completions, /completions).
+            for (String path : HEALTH) {
+                c.routes.get(path, ctx -> json(ctx, Json.object().put("status", "ok")));
+            }
             c.routes.get("/v1/models", this::models);
+            c.routes.get("/models", this::models);
             c.routes.get("/v1/models/{id}", this::model);
             c.routes.post("/v1/chat/completions", ctx -> completions.handle(ctx, true));
+            c.routes.post("/chat/completions", ctx -> completions.handle(ctx, true));
             c.routes.post("/v1/completions", ctx -> completions.handle(ctx, false));
             c.routes.post("/v1/messages", ctx -> anthropic(ctx, () -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
@@ -91,10 +99,12 @@ public final class TernServer implements AutoCloseable {
                 responses.remove(id);
                 json(ctx, Json.object().put("id", id).put("object", "response").put("deleted", true));
             });
-            c.routes.post("/completion", ctx -> {
-                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
-                completions.handle(ctx, LlamaCppRequest.completion(body), false, new LlamaCppDialect(config.modelName(), body));
-            });
+            for (String path : List.of("/completion", "/completions")) {
+                c.routes.post(path, ctx -> {
+                    ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                    completions.handle(ctx, LlamaCppRequest.completion(body), false, new LlamaCppDialect(config.modelName(), body));
+                });
+            }
             c.routes.post("/infill", ctx -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, LlamaCppRequest.infill(body, prompts), false, new LlamaCppDialect(config.modelName(), body));
@@ -197,7 +207,7 @@ public final class TernServer implements AutoCloseable {
     }
 
     private void authorize(Context ctx) {
-        if (config.apiKey() == null || ctx.path().equals("/health")) {
+        if (config.apiKey() == null || HEALTH.contains(ctx.path())) {
             return;
         }
         // Bearer as OpenAI's clients send it, x-api-key as Anthropic's do.

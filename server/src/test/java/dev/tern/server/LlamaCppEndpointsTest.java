@@ -198,6 +198,19 @@ class LlamaCppEndpointsTest {
         assertEquals("limit", timed.get("stop_type").asText());
     }
 
+    /** llama-server's other names of the same routes answer as the first names do. */
+    @Test
+    void llamaServerRouteNames() throws Exception {
+        assertEquals(200, coder.get("/v1/health").statusCode());
+        assertEquals(coder.get("/v1/models").body(), coder.get("/models").body());
+        ObjectNode completion = Json.object().put("prompt", PREFIX).put("n_predict", 6).put("temperature", 0);
+        assertEquals(post(coder, "/completion", completion).get("content"), post(coder, "/completions", completion).get("content"));
+        ObjectNode chat = Json.object().put("max_tokens", 6).put("temperature", 0);
+        chat.putArray("messages").addObject().put("role", "user").put("content", "Write add(a, b).");
+        assertEquals(post(coder, "/v1/chat/completions", chat).path("choices").path(0).path("message").path("content"),
+                post(coder, "/chat/completions", chat).path("choices").path(0).path("message").path("content"));
+    }
+
     private static Set<String> names(JsonNode o) {
         Set<String> out = new java.util.HashSet<>();
         o.fieldNames().forEachRemaining(out::add);

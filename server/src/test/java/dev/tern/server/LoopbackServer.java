@@ -43,6 +43,11 @@ record LoopbackServer(Tern tern, TernServer server, ServerConfig config, OpenAIC
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    /** GETs {@code path} without a key. */
+    HttpResponse<String> get(String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(server.url() + path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     @Override
     public void close() {
         server.close();

@@ -834,6 +834,8 @@ class TernServerTest {
         HttpResponse<String> health = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/health")).build(),
                 HttpResponse.BodyHandlers.ofString());
         assertEquals(200, health.statusCode());
+        assertEquals(200, http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/health")).build(),
+                HttpResponse.BodyHandlers.ofString()).statusCode(), "llama-server's other name, without the key too");
         JsonNode tokens = Json.MAPPER.readTree(post("/tokenize", "{\"content\": \"Once upon a time\"}", true).body()).get("tokens");
         int[] want = tern.tokenizer().encode("Once upon a time", false, true);
         assertEquals(want.length, tokens.size());
