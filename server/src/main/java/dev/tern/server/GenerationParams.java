@@ -158,9 +158,7 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
             throw ApiException.badRequest("post_sampling_probs is not available with Mirostat or adaptive-p, whose distributions"
                     + " follow each drawn token", "post_sampling_probs");
         }
-        // llama-server's code-completion limits; 0 or less is none there too.
-        LineLimits lines = new LineLimits(present(body, "n_indent") ? Math.max(0, intIn(body, "n_indent", Integer.MIN_VALUE, Integer.MAX_VALUE)) : 0,
-                present(body, "t_max_predict_ms") ? Math.max(0, intIn(body, "t_max_predict_ms", Integer.MIN_VALUE, Integer.MAX_VALUE)) : 0);
+        LineLimits lines = new LineLimits(limit(body, "n_indent"), limit(body, "t_max_predict_ms"));
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
                 includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs, lines);
     }
@@ -492,6 +490,18 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         d.breakers().forEach(o.putArray("dry_sequence_breakers")::add);
         stop.forEach(o.putArray("stop")::add);
         return o;
+    }
+
+    /** One of llama-server's code-completion limits: an integer, where 0 or less (or none) means no limit, as there. */
+    private static int limit(ObjectNode body, String key) {
+        if (!present(body, key)) {
+            return 0;
+        }
+        JsonNode v = body.get(key);
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw ApiException.badRequest(key + " must be an integer (0: no limit)", key);
+        }
+        return Math.max(0, v.asInt());
     }
 
     private static int intIn(ObjectNode body, String key, int min, int max) {

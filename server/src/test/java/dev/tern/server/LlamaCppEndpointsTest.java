@@ -156,6 +156,11 @@ class LlamaCppEndpointsTest {
         assertTrue(got.get("timings/prompt_n").asInt() + got.get("tokens_cached").asInt() > 0);
         assertTrue(got.get("timings/predicted_n").asInt() <= 24);
         assertTrue(got.get("timings/predicted_ms").asDouble() >= 0);
+        for (ObjectNode bad : List.of(editorRequest().put("n_indent", "four"), editorRequest().put("t_max_predict_ms", 1.5),
+                editorRequest().put("response_fields", "content"))) {
+            HttpResponse<String> r = coder.post("/infill", Json.write(bad), false);
+            assertEquals(400, r.statusCode(), r.body());
+        }
     }
 
     /** The cache-warming request (n_predict 0, no samplers) computes the prompt, so the completion after it finds it cached. */
