@@ -165,24 +165,34 @@ final class RunCommand implements Callable<Integer> {
                 }
                 return true;
             };
+            if (speculation.enabled() && !config.allowsSpeculation()) {
+                throw new TernException("--mirostat and adaptive-p do not combine with speculative decoding: their state follows"
+                        + " each drawn token");
+            }
+            Generator.checkPrompt(session, ids);
+            byte[] fingerprint = promptCache == null ? null : promptCacheFingerprint();
+            int restored = promptCache == null ? 0 : restorePromptCache(session, ids, fingerprint);
+            for (int i = 0; i < restored; i++) {
+                sampler.accept(ids[i]);
+            }
+            int[] context = Arrays.copyOf(ids, restored), rest = Arrays.copyOfRange(ids, restored, ids.length);
             GenerationResult r;
             SpeculativeStats stats = null;
-            if (promptCache != null) {
-                r = generateWithPromptCache(tern, session, ids, sampler, stops, listener);
-            } else if (!speculation.enabled()) {
-                r = Generator.generate(session, tern.tokenizer(), ids, sampler, maxTokens, stops, listener);
+            if (!speculation.enabled()) {
+                r = Generator.generate(session, tern.tokenizer(), rest, sampler, maxTokens, stops, listener);
             } else {
-                if (!config.allowsSpeculation()) {
-                    throw new TernException("--mirostat and adaptive-p do not combine with speculative decoding: their state follows"
-                            + " each drawn token");
-                }
                 try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType())) {
-                    SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), ids, sampler, proposer,
+                    SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), context, rest, sampler, proposer,
                             speculation.lengths(), maxTokens, stops, listener);
                     r = sr.generation();
                     stats = sr.stats();
                 }
             }
+            if (promptCache != null && !promptCacheReadOnly) {
+                savePromptCache(session, ids, r.tokens(), fingerprint);
+            }
+            // The whole prompt, restored or computed; the timings count the computed tokens.
+            r = new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings());
             if (text) {
                 out.println();
                 printTimings(r.timings());
@@ -197,41 +207,36 @@ final class RunCommand implements Callable<Integer> {
     }
 
     /**
-     * Generation with --prompt-cache: the positions the file shares with the prompt restored, the
-     * rest computed, then the file rewritten with the prompt (and with --prompt-cache-all the
-     * generated tokens) unless --prompt-cache-ro.
+     * --prompt-cache's checks before anything is restored, and the model file's fingerprint: the file keeps the
+     * prompt's KV cache with its tokens, a later run restores what its prompt shares and computes the rest, then
+     * the file is rewritten with the prompt (and with --prompt-cache-all the generated tokens) unless --prompt-cache-ro.
      */
-    private GenerationResult generateWithPromptCache(Tern tern, Session session, int[] ids, Sampler sampler,
-                                                     List<String> stops, Generator.Listener listener) {
-        if (speculation.enabled()) {
-            throw new TernException("--prompt-cache does not combine with speculative decoding");
-        }
+    private byte[] promptCacheFingerprint() {
         if (modelOptions.altersModel()) {
             throw new TernException("--prompt-cache does not combine with LoRA adapters or --override-kv");
         }
-        Generator.checkPrompt(session, ids);
         Path dir = promptCache.toAbsolutePath().getParent();
         if (!promptCacheReadOnly && (dir == null || !Files.isDirectory(dir) || !Files.isWritable(dir))) {
             throw new TernException(promptCache + ": cannot write the prompt cache there (no writable directory " + dir + ")");
         }
-        byte[] fingerprint = SessionFile.fingerprint(modelOptions.resolvedModel());
+        return SessionFile.fingerprint(modelOptions.resolvedModel());
+    }
+
+    /** Restores the positions the file shares with the prompt (all but its last token at most); returns how many. */
+    private int restorePromptCache(Session session, int[] ids, byte[] fingerprint) {
         int restored = SessionFile.restore(promptCache, session, ids, fingerprint);
         spec.commandLine().getErr().printf("prompt cache: %d of %d prompt tokens restored from %s%n", restored, ids.length, promptCache);
-        for (int i = 0; i < restored; i++) {
-            sampler.accept(ids[i]);
+        return restored;
+    }
+
+    /** Writes the prompt's cache, with --prompt-cache-all the generated tokens' too (those the session holds). */
+    private void savePromptCache(Session session, int[] ids, int[] generated, byte[] fingerprint) {
+        int[] held = ids;
+        if (promptCacheAll) {
+            held = Arrays.copyOf(ids, session.position());
+            System.arraycopy(generated, 0, held, ids.length, held.length - ids.length);
         }
-        GenerationResult r = Generator.generate(session, tern.tokenizer(), Arrays.copyOfRange(ids, restored, ids.length), sampler,
-                maxTokens, stops, listener);
-        if (!promptCacheReadOnly) {
-            int[] held = ids;
-            if (promptCacheAll) {
-                held = Arrays.copyOf(ids, session.position());
-                System.arraycopy(r.tokens(), 0, held, ids.length, held.length - ids.length);
-            }
-            SessionFile.save(promptCache, session, held, fingerprint);
-        }
-        // The whole prompt, restored or computed; the timings count the computed tokens.
-        return new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings());
+        SessionFile.save(promptCache, session, held, fingerprint);
     }
 
     /** What the output must be, or null for free text. */

@@ -259,8 +259,8 @@ class CommandsTest {
 
     /**
      * llama.cpp's --prompt-cache: the second run restores all of the prompt but its last token
-     * (prompt_n 1) and writes what a run without the cache writes; read-only leaves no file; a
-     * cache of another model and speculation are one-line errors.
+     * (prompt_n 1) and writes what a run without the cache writes, with speculation too; read-only leaves no
+     * file; a cache of another model is a one-line error.
      */
     @Test
     void promptCacheSkipsThePromptAndKeepsTheAnswer(@TempDir Path dir) throws Exception {
@@ -289,8 +289,16 @@ class CommandsTest {
         assertFalse(Files.exists(readOnly), "read-only: nothing written");
         assertOneLineFailure(Cli.run("run", "-m", Fixtures.stories15M("stories15M-distilled-q8_0.gguf").toString(), "-n", "4",
                 "--prompt-cache", cache.toString(), prompt), "the prompt cache was made with another model");
-        assertOneLineFailure(Cli.run("run", "-m", model, "-n", "4", "--spec", "ngram", "--prompt-cache", cache.toString(), prompt),
-                "--prompt-cache does not combine with speculative decoding");
+        // Speculation after a restored prompt: the proposers see the whole prompt, the answer stays the plain one.
+        for (String[] spec : new String[][]{{"--spec", "ngram"}, {"--draft-model", Fixtures.stories260K("stories260K-f32.gguf").toString()}}) {
+            Cli r = Cli.run("run", "-m", model, "--temp", "0", "-n", "24", "--format", "json", "--prompt-cache", cache.toString(),
+                    "--prompt-cache-ro", spec[0], spec[1], prompt);
+            assertEquals(0, r.exitCode(), r.err());
+            var got = mapper.readTree(r.out());
+            assertEquals(n - 1, got.get("timings").get("cache_n").asInt(), r.out());
+            assertEquals(want.get("tokens"), got.get("tokens"), spec[0]);
+            assertTrue(got.has("speculative"), r.out());
+        }
         assertOneLineFailure(Cli.run("run", "-m", model, "-n", "4", "--prompt-cache", dir.resolve("none/p.kv").toString(), prompt),
                 "cannot write the prompt cache there (no writable directory");
     }

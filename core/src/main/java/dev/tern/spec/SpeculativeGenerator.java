@@ -81,6 +81,23 @@ public final class SpeculativeGenerator {
         return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop).run(prompt, maxTokens, listener);
     }
 
+    /**
+     * As above, after {@code context}: tokens already in the target's cache (a restored prompt cache), which the
+     * proposer sees as the start of the text and the sampler has accepted, as {@link Generator} leaves it to the caller.
+     */
+    public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] context, int[] prompt, Sampler sampler,
+                                             Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
+                                             List<String> stop, Generator.Listener listener) {
+        if (context.length != target.position()) {
+            throw new IllegalArgumentException("context of " + context.length + " tokens, but the target holds " + target.position());
+        }
+        SpeculativeGenerator g = new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop);
+        for (int t : context) {
+            g.push(t);
+        }
+        return g.run(prompt, maxTokens, listener);
+    }
+
     private SpeculativeResult run(int[] prompt, int maxTokens, Generator.Listener listener) {
         Generator.checkPrompt(target, prompt);
         for (int t : prompt) {

@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -125,6 +126,35 @@ class GreedyIdentityTest {
             SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, prompt, greedy(), new NgramProposer(),
                     new AdaptiveDraftLength(1, 8, 0.1), TOKENS, (id, t) -> true);
             assertSameUpToTies(prompt, expected, r.generation().tokens());
+        }
+    }
+
+    /**
+     * After a context already in the target's cache (what a restored prompt cache leaves), prompt lookup still
+     * gives the plain output and finds its n-grams in the context too; a context the cache does not hold is refused.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("prompts")
+    void promptLookupAfterACachedContext(String name) throws IOException {
+        int[] prompt = promptIds(name);
+        int[] expected = plain(name, prompt);
+        int split = prompt.length / 2;
+        try (Session s = targetEngine.newSession(target.config().contextLength())) {
+            Sampler sampler = greedy();
+            int[] context = Arrays.copyOf(prompt, split);
+            if (split > 0) {
+                s.forward(context);
+            }
+            for (int t : context) {
+                sampler.accept(t);
+            }
+            SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, context, Arrays.copyOfRange(prompt, split, prompt.length),
+                    sampler, new NgramProposer(), new AdaptiveDraftLength(1, 8, 0.1), TOKENS, List.of(), (id, t) -> true);
+            assertSameUpToTies(prompt, expected, r.generation().tokens());
+            assertEquals(prompt.length - split, r.generation().timings().promptN());
+            int[] other = Arrays.copyOf(prompt, split + 1);
+            assertThrows(IllegalArgumentException.class, () -> SpeculativeGenerator.generate(s, tokenizer, other, prompt, greedy(),
+                    new NgramProposer(), new AdaptiveDraftLength(1, 8, 0.1), TOKENS, List.of(), (id, t) -> true));
         }
     }
 
