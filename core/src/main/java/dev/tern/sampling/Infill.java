@@ -3,6 +3,8 @@ package dev.tern.sampling;
 import dev.tern.tokenizer.Tokenizer;
 
 import java.util.Arrays;
+import java.util.Map;
+import java.util.WeakHashMap;
 
 /**
  * llama.cpp's infill sampler, which code-completion plugins (llama.vscode, llama.vim) put after
@@ -15,17 +17,40 @@ import java.util.Arrays;
  */
 final class Infill {
     private static final byte[] NONE = new byte[0];
+    /** What the stage reads of a vocabulary, made once per tokenizer: requests of one server share it. */
+    private static final Map<Tokenizer, Vocabulary> VOCABULARIES = new WeakHashMap<>();
+
+    /**
+     * @param pieces each token's text as llama.cpp's token_to_piece gives it without special tokens (none for them)
+     * @param end    the token a completion with nothing likely to write ends with: EOS, else the first
+     *               end-of-generation token, -1 without any
+     */
+    private record Vocabulary(byte[][] pieces, int end) {
+    }
+
     private final Tokenizer tokenizer;
-    /** Each token's text as llama.cpp's token_to_piece gives it without special tokens; filled as met. */
     private final byte[][] pieces;
     private final int end;
 
     Infill(Tokenizer tokenizer) {
         this.tokenizer = tokenizer;
-        this.pieces = new byte[tokenizer.vocabSize()][];
-        int[] eog = tokenizer.endOfGenerationIds();
-        int eos = tokenizer.eos();
-        this.end = eos >= 0 && tokenizer.isEndOfGeneration(eos) ? eos : eog.length > 0 ? eog[0] : -1;
+        Vocabulary v = vocabulary(tokenizer);
+        this.pieces = v.pieces();
+        this.end = v.end();
+    }
+
+    private static Vocabulary vocabulary(Tokenizer tokenizer) {
+        synchronized (VOCABULARIES) {
+            return VOCABULARIES.computeIfAbsent(tokenizer, t -> {
+                byte[][] pieces = new byte[t.vocabSize()][];
+                for (int id = 0; id < pieces.length; id++) {
+                    pieces[id] = t.isControl(id) ? NONE : t.tokenBytes(id);
+                }
+                int[] eog = t.endOfGenerationIds();
+                int eos = t.eos();
+                return new Vocabulary(pieces, eos >= 0 && t.isEndOfGeneration(eos) ? eos : eog.length > 0 ? eog[0] : -1);
+            });
+        }
     }
 
     void apply(Candidates c) {
@@ -107,7 +132,7 @@ final class Infill {
         byte[][] text = new byte[n][];
         Integer[] byText = new Integer[n];
         for (int i = 0; i < n; i++) {
-            text[i] = piece(c.ids[i]);
+            text[i] = pieces[c.ids[i]];
             byText[i] = i;
         }
         Arrays.sort(byText, (a, b) -> Arrays.compareUnsigned(text[a], text[b]));
@@ -148,14 +173,5 @@ final class Infill {
 
     private static boolean startsWith(byte[] text, byte[] prefix) {
         return text.length >= prefix.length && Arrays.equals(text, 0, prefix.length, prefix, 0, prefix.length);
-    }
-
-    private byte[] piece(int id) {
-        byte[] p = pieces[id];
-        if (p == null) {
-            p = tokenizer.isControl(id) ? NONE : tokenizer.tokenBytes(id);
-            pieces[id] = p;
-        }
-        return p;
     }
 }
