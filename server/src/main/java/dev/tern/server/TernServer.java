@@ -10,6 +10,7 @@ import dev.tern.tokenizer.Tokenizer;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 
 import java.io.IOException;
@@ -68,6 +69,8 @@ public final class TernServer implements AutoCloseable {
             c.http.compressionStrategy = CompressionStrategy.NONE;
             c.jetty.host = config.host();
             c.jetty.port = config.port();
+            // Browsers' pages may call the server, as llama-server and vLLM allow by default (an API key still applies).
+            c.bundledPlugins.enableCors(cors -> cors.addRule(rule -> rule.anyHost()));
             c.routes.before(this::authorize);
             // Each under llama-server's other names too (/v1/health, /models, /chat/completions, /completions).
             for (String path : HEALTH) {
@@ -207,7 +210,8 @@ public final class TernServer implements AutoCloseable {
     }
 
     private void authorize(Context ctx) {
-        if (config.apiKey() == null || HEALTH.contains(ctx.path())) {
+        // A browser's preflight carries no credentials.
+        if (config.apiKey() == null || HEALTH.contains(ctx.path()) || ctx.method() == HandlerType.OPTIONS) {
             return;
         }
         // Bearer as OpenAI's clients send it, x-api-key as Anthropic's do.

@@ -828,6 +828,26 @@ class TernServerTest {
         assertEquals(16, data.stream().filter(l -> l.contains("\"finish_reason\":\"")).count(), "every choice finished");
     }
 
+    /** A page in a browser may call the server: the preflight needs no key, the answer names the page's origin as allowed. */
+    @Test
+    void browsersMayCallFromOtherOrigins() throws Exception {
+        String origin = "http://localhost:3000";
+        HttpResponse<String> preflight = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/chat/completions"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody()).header("Origin", origin)
+                .header("Access-Control-Request-Method", "POST").header("Access-Control-Request-Headers", "authorization,content-type")
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertTrue(preflight.statusCode() / 100 == 2, preflight.statusCode() + " " + preflight.body());
+        String allowed = preflight.headers().firstValue("Access-Control-Allow-Origin").orElse("");
+        assertTrue(allowed.equals("*") || allowed.equals(origin), preflight.headers().map().toString());
+        HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/models")).header("Origin", origin)
+                .header("Authorization", "Bearer " + KEY).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, answer.statusCode());
+        assertTrue(answer.headers().firstValue("Access-Control-Allow-Origin").isPresent(), answer.headers().map().toString());
+        HttpResponse<String> keyless = http.send(HttpRequest.newBuilder(URI.create(server.url() + "/v1/models")).header("Origin", origin)
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, keyless.statusCode(), "the key still applies to the request itself");
+    }
+
     @Test
     void modelsHealthTokenizeAndMetrics() throws Exception {
         assertEquals(MODEL, client.models().list().data().getFirst().id());
