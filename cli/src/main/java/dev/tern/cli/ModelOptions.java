@@ -26,7 +26,7 @@ final class ModelOptions {
     @Option(names = {"-t", "--threads"}, description = "Worker threads (default: all cores)")
     int threads = WorkerPool.defaultThreads();
 
-    @Option(names = {"-c", "--ctx-size"}, description = "Context size (default: the model's trained context)")
+    @Option(names = {"-c", "--ctx-size", "--max-model-len"}, description = "Context size (default: the model's trained context)")
     int contextSize;
 
     @Option(names = "--cache-type", description = "KV cache precision: ${COMPLETION-CANDIDATES} (default: F16)")

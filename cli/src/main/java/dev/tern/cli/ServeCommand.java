@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -38,8 +39,17 @@ final class ServeCommand implements Callable<Integer> {
     @Mixin
     ServerOptions server;
 
+    @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL", description = "The model, as vLLM's serve takes it (instead of -m)")
+    Path model;
+
     @Override
     public Integer call() throws InterruptedException {
+        if (model != null) {
+            if (modelOptions.model != null) {
+                throw new TernException("give the model once: with -m or as the argument");
+            }
+            modelOptions.model = model;
+        }
         Tern tern = server.load(modelOptions);
         TernServer s;
         try {
@@ -72,7 +82,7 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--api-key", description = "Require 'Authorization: Bearer KEY' on every request but /health")
         String apiKey;
 
-        @Option(names = {"--parallel", "-np"}, description = "Requests generating at once (default: ${DEFAULT-VALUE})")
+        @Option(names = {"--parallel", "-np", "--max-num-seqs"}, description = "Requests generating at once (default: ${DEFAULT-VALUE})")
         int parallel = 8;
 
         @Option(names = "--kv-memory", description = "KV cache budget, e.g. 512M or 2G (default: a quarter of the heap, at most --parallel full contexts)")
@@ -81,14 +91,14 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--queue", description = "Requests that may wait; more get 429 (default: ${DEFAULT-VALUE})")
         int queue = 64;
 
-        @Option(names = {"--batch-tokens", "-b", "--batch-size"}, description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
+        @Option(names = {"--batch-tokens", "-b", "--batch-size", "--max-num-batched-tokens"}, description = "Tokens per forward pass (default: ${DEFAULT-VALUE})")
         int batchTokens = 512;
 
         @Option(names = "--warmup", description = "Seconds of untimed passes before serving, so that the first requests"
                 + " do not wait for the JIT; 0 = none (default: ${DEFAULT-VALUE})")
         double warmup = 3;
 
-        @Option(names = {"--model-name", "-a", "--alias"}, description = "Model id clients use (default: the file name without .gguf)")
+        @Option(names = {"--model-name", "-a", "--alias", "--served-model-name"}, description = "Model id clients use (default: the file name without .gguf)")
         String modelName;
 
         @Option(names = {"--jinja", "--metrics", "-cb", "--cont-batching"}, description = "Accepted for llama-server command lines:"

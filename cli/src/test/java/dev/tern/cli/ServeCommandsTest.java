@@ -67,6 +67,24 @@ class ServeCommandsTest {
         assertEquals(KVCacheType.F16, defaults.modelOptions.cacheType());
     }
 
+    /** A vLLM command line: the model as the argument, and vLLM's names of the same settings. */
+    @Test
+    void vllmServeCommandLinesParse() {
+        CommandLine cl = new CommandLine(new ServeCommand()).setCaseInsensitiveEnumValuesAllowed(true);
+        cl.parseArgs("m.gguf", "--max-model-len", "2048", "--served-model-name", "story", "--max-num-seqs", "4",
+                "--max-num-batched-tokens", "256", "--api-key", "k");
+        ServeCommand serve = cl.getCommand();
+        assertEquals(Path.of("m.gguf"), serve.model);
+        assertEquals(2048, serve.modelOptions.contextSize);
+        assertEquals("story", serve.server.modelName);
+        assertEquals(4, serve.server.parallel);
+        assertEquals(256, serve.server.batchTokens);
+        String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
+        Cli r = Cli.run("serve", model, "-m", model, "--port", "0", "--warmup", "0");
+        assertEquals(1, r.exitCode(), r.err());
+        assertEquals("tern: give the model once: with -m or as the argument", r.err().strip());
+    }
+
     /** The flags that change nothing here still serve, -ngl with a one-line warning; -ctk and -ctv that differ are refused. */
     @Test
     void llamaCppFlagsServeOnTheCpu() {
