@@ -32,7 +32,13 @@ final class MessagesRequest {
         if (body.has("stop_sequences")) {
             chat.set("stop", body.get("stop_sequences"));
         }
-        chat.set("messages", messages(body));
+        ArrayNode messages = messages(body);
+        chat.set("messages", messages);
+        // A last assistant turn is a prefill: the reply continues it, as Anthropic's API has it.
+        JsonNode last = messages.isEmpty() ? null : messages.get(messages.size() - 1);
+        if (last != null && last.path("role").asText().equals("assistant") && last.path("content").isTextual() && !last.has("tool_calls")) {
+            chat.put("continue_final_message", true);
+        }
         if (body.has("tools")) {
             chat.set("tools", tools(body.get("tools")));
         }

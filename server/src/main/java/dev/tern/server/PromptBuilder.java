@@ -55,7 +55,10 @@ final class PromptBuilder {
      * The conversation through the model's chat template, ending where the assistant's reply
      * begins; with tools (null: none), given to the template or described in the system message.
      * {@code chat_template_kwargs} (as vLLM and llama.cpp take it, e.g. Qwen3's
-     * {@code enable_thinking}) become template variables.
+     * {@code enable_thinking}) become template variables. As vLLM's, {@code continue_final_message}
+     * ends the text with the last message, an assistant's, so that the reply continues it (a prefill,
+     * what Anthropic's API does with a last assistant turn), and {@code add_generation_prompt: false}
+     * ends it after the last message as the template closes it.
      */
     ChatPrompt chat(ObjectNode body, ToolCalls tools) {
         JsonNode msgs = body.get("messages");
@@ -93,14 +96,44 @@ final class PromptBuilder {
         if (tools != null) {
             variables.putAll(tools.templateVariables());
         }
+        boolean continueFinal = flag(body, "continue_final_message", false), generationPrompt = flag(body, "add_generation_prompt", true);
+        String last = list.getLast().content();
+        JsonNode lastMessage = msgs.get(msgs.size() - 1);
+        if (continueFinal && (generationPrompt && body.has("add_generation_prompt") || !list.getLast().role().equals("assistant")
+                || lastMessage.has("tool_calls"))) {
+            throw ApiException.badRequest("continue_final_message continues a last message of role assistant (text, no"
+                    + " tool calls), without add_generation_prompt", "continue_final_message");
+        }
         String text;
         try {
-            text = tern.chatTemplate().render(list, true, variables)
-                    + (tools != null ? tools.promptSuffix() : "");
+            if (continueFinal && !last.isEmpty()) {
+                // As vLLM: the rendered conversation cut right after the last message's text, before the template closes it.
+                String whole = tern.chatTemplate().render(list, false, variables);
+                int at = whole.lastIndexOf(last);
+                if (at < 0) {
+                    throw ApiException.badRequest("the chat template does not show the last message's text as it is, so it"
+                            + " cannot be continued", "continue_final_message");
+                }
+                text = whole.substring(0, at + last.length());
+            } else {
+                text = tern.chatTemplate().render(continueFinal ? list.subList(0, list.size() - 1) : list,
+                        continueFinal || generationPrompt, variables) + (tools != null ? tools.promptSuffix() : "");
+            }
         } catch (TernException e) {
             throw ApiException.badRequest("chat template failed: " + e.getMessage(), "messages");
         }
         return new ChatPrompt(text, tern.encodeRendered(text), Reasoning.opensThinking(text));
+    }
+
+    private static boolean flag(ObjectNode body, String key, boolean dflt) {
+        JsonNode v = body.get(key);
+        if (v == null || v.isNull()) {
+            return dflt;
+        }
+        if (!v.isBoolean()) {
+            throw ApiException.badRequest(key + " must be a boolean", key);
+        }
+        return v.asBoolean();
     }
 
     private static Map<String, Object> templateKwargs(ObjectNode body) {
