@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, GgufSplitCommand.class, RandomModelCommand.class, BenchCommand.class,
-                ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
+                BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** Standard input for interactive commands; tests supply their own. */
     final InputStream in;

@@ -100,6 +100,30 @@ class ServeCommandsTest {
         assertTrue(r.err().contains("-ctk and -ctv disagree"), r.err());
     }
 
+    /** llama-batched-bench's table: one row per sequence count, its columns consistent with each other. */
+    @Test
+    void batchedBenchPrintsLlamaBatchedBenchsTable() {
+        Cli r = Cli.run("batched-bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-t", "2", "-npp", "24",
+                "-ntg", "8", "-npl", "1,3", "--warmup", "0");
+        assertEquals(0, r.exitCode(), r.err());
+        List<String[]> rows = r.out().lines().filter(l -> l.matches("\\|\\s+\\d.*")).map(l -> l.replace(" ", "").split("\\|")).toList();
+        assertEquals(2, rows.size(), r.out());
+        for (String[] c : rows) {
+            int pp = Integer.parseInt(c[1]), tg = Integer.parseInt(c[2]), b = Integer.parseInt(c[3]);
+            assertEquals(24, pp);
+            assertEquals(8, tg);
+            assertEquals(b * (pp + tg), Integer.parseInt(c[4]));
+            double tPp = Double.parseDouble(c[5]), sPp = Double.parseDouble(c[6]), tTg = Double.parseDouble(c[7]), sTg = Double.parseDouble(c[8]);
+            // The times are printed to the millisecond: the rates agree with them within that rounding.
+            assertEquals(b * pp / tPp, sPp, sPp * (0.0006 / tPp + 0.001));
+            assertEquals(b * tg / tTg, sTg, sTg * (0.0006 / tTg + 0.001));
+        }
+        assertEquals(List.of("1", "3"), rows.stream().map(c -> c[3]).toList());
+        Cli bad = Cli.run("batched-bench", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-npl", "0");
+        assertEquals(1, bad.exitCode());
+        assertEquals("tern: -npp, -ntg and -npl take positive numbers", bad.err().strip());
+    }
+
     @Test
     void serveRefusesAMismatchedSpeculationSetup() {
         Cli r = Cli.run("serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--port", "0", "--spec", "draft");
