@@ -131,7 +131,7 @@ final class Completions {
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
                         p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines());
-                handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null)));
+                handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null, p.includeStop())));
             }
         } catch (QueueFullException e) {
             handles.forEach(RequestHandle::cancel);
@@ -165,9 +165,12 @@ final class Completions {
 
     /**
      * Feeds the handler's queue; counts the finish here, as the handler may be gone (client
-     * disconnected). {@code scored}: the prompt's scores are wanted, to echo or list them.
+     * disconnected). {@code scored}: the prompt's scores are wanted, to echo or list them;
+     * {@code includeStop}: the stop string that ended a choice comes as its last text (vLLM's
+     * {@code include_stop_str_in_output}).
      */
-    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics, boolean scored) {
+    private static RequestListener listener(int index, BlockingQueue<Event> events, ServerMetrics metrics, boolean scored,
+                                            boolean includeStop) {
         return new RequestListener() {
             @Override
             public void onOutput(RequestOutput output) {
@@ -183,6 +186,9 @@ final class Completions {
 
             @Override
             public void onFinish(RequestResult result) {
+                if (includeStop && result.stopString() != null) {
+                    events.add(new Event(index, new RequestOutput(result.stopString(), new int[0], List.of()), null, null, System.nanoTime()));
+                }
                 metrics.finished(result);
                 events.add(new Event(index, null, result, null, System.nanoTime()));
             }

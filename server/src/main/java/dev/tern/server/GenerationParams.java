@@ -45,7 +45,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
-                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs, LineLimits lines) {
+                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs, LineLimits lines, boolean includeStop) {
     static final int MAX_N = 16;
 
     /**
@@ -160,7 +160,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         }
         LineLimits lines = new LineLimits(limit(body, "n_indent"), limit(body, "t_max_predict_ms"));
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
-                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs, lines);
+                includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs, lines,
+                bool(body, "include_stop_str_in_output"));
     }
 
     /**

@@ -185,6 +185,20 @@ class TernServerTest {
                 + "\", \"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"stream\": true" + stops + "}", true).body()))
                 .path("choices").path(0).path("stop_reason").asText());
         assertFalse(completion("Once upon a time", 5, ", \"temperature\": 0").path("choices").path(0).has("stop_reason"));
+        // vLLM's include_stop_str_in_output: the text runs to the end of the stop string, whole and streamed.
+        String with = stops + ", \"include_stop_str_in_output\": true";
+        String upTo = full.substring(0, full.indexOf(stop) + stop.length());
+        assertEquals(upTo, completion("Once upon a time", 40, with).path("choices").path(0).path("text").asText());
+        StringBuilder streamed = new StringBuilder();
+        post("/v1/completions", "{\"model\": \"" + MODEL + "\", \"prompt\": \"Once upon a time\", \"max_tokens\": 40, \"stream\": true"
+                + with + "}", true).body().lines().filter(l -> l.startsWith("data: {")).forEach(l -> {
+                    try {
+                        streamed.append(Json.MAPPER.readTree(l.substring(6)).path("choices").path(0).path("text").asText());
+                    } catch (Exception e) {
+                        throw new IllegalStateException(l, e);
+                    }
+                });
+        assertEquals(upTo, streamed.toString());
     }
 
     /** The last data line of a stream but [DONE]. */
