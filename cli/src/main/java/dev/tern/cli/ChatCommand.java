@@ -47,7 +47,7 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     SamplingOptions sampling;
 
-    @Option(names = "--system", description = "System message")
+    @Option(names = {"--system", "-sys", "--system-prompt"}, description = "System message (llama-cli's -sys)")
     String system;
 
     @Mixin

@@ -303,6 +303,24 @@ class CommandsTest {
                 "cannot write the prompt cache there (no writable directory");
     }
 
+    /** llama-cli's -sys is --system. */
+    @Test
+    void chatTakesLlamaClisSystemFlag() {
+        Cli a = Cli.runWithInput("Tell me a story.\n", "chat", "--temp", "0", "-n", "12", "--system", "You tell stories.");
+        Cli b = Cli.runWithInput("Tell me a story.\n", "chat", "--temp", "0", "-n", "12", "-sys", "You tell stories.");
+        Cli none = Cli.runWithInput("Tell me a story.\n", "chat", "--temp", "0", "-n", "12");
+        assertEquals(0, b.exitCode(), b.err());
+        assertEquals(a.out(), b.out());
+        assertTrue(promptTokens(b) > promptTokens(none), "the system message is in the prompt: " + b.err());
+        assertEquals(promptTokens(a), promptTokens(b));
+    }
+
+    private static int promptTokens(Cli chat) {
+        var m = java.util.regex.Pattern.compile("\\[(\\d+) new prompt tokens").matcher(chat.err());
+        assertTrue(m.find(), chat.err());
+        return Integer.parseInt(m.group(1));
+    }
+
     @Test
     void chatKeepsTheCacheBetweenTurns() {
         Cli r = Cli.runWithInput("Tell me a story.\nAnd another one.\n", "chat", "--temp", "0", "-n", "20");
