@@ -242,7 +242,7 @@ final class Completions {
     private void stream(Context ctx, ResponseFormat.Response response, BlockingQueue<Event> events,
                         List<RequestHandle> handles, Choices choices, boolean includeUsage, Dialect dialect) {
         ctx.status(200);
-        ctx.res().setContentType("text/event-stream");
+        ctx.res().setContentType(dialect.streamContentType());
         ctx.res().setCharacterEncoding("UTF-8");
         ctx.res().setHeader("Cache-Control", "no-cache");
         try {

@@ -25,6 +25,11 @@ interface Dialect {
     /** Whether the stream must include the usage chunk (a translation needs it for its last event). */
     boolean needsUsage();
 
+    /** The media type of a stream: server-sent events, or Ollama's newline-delimited JSON. */
+    default String streamContentType() {
+        return "text/event-stream";
+    }
+
     /** Whether text completions' log-probabilities must also come in llama-server's form (token ids and bytes). */
     default boolean needsLlamaCppProbabilities() {
         return false;

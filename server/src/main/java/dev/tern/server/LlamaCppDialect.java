@@ -26,9 +26,7 @@ final class LlamaCppDialect implements Dialect {
     private final List<String> fields;
     private String finish;
     private String stopString;
-    private ObjectNode usage;
-    private JsonNode timings;
-    private ObjectNode error;
+    private final StreamTotals totals = new StreamTotals();
 
     /** @param body the request, whose {@code n_probs} asks for probabilities and {@code response_fields} for fields */
     LlamaCppDialect(String model, ObjectNode body) {
@@ -95,13 +93,8 @@ final class LlamaCppDialect implements Dialect {
 
     @Override
     public void chunk(OutputStream out, ObjectNode chunk) throws IOException {
-        if (chunk.has("error")) {
-            error = (ObjectNode) chunk.get("error");
+        if (totals.read(chunk)) {
             return;
-        }
-        if (chunk.hasNonNull("usage")) {
-            usage = (ObjectNode) chunk.get("usage");
-            timings = chunk.get("timings");
         }
         JsonNode choice = chunk.path("choices").path(0);
         String text = choice.path("text").asText("");
@@ -120,13 +113,13 @@ final class LlamaCppDialect implements Dialect {
 
     @Override
     public void end(OutputStream out) throws IOException {
-        if (error != null) {
-            Dialect.data(out, Json.write(Json.object().set("error", error)));
+        if (totals.error != null) {
+            Dialect.data(out, Json.write(Json.object().set("error", totals.error)));
             return;
         }
-        ObjectNode last = ending("", finish == null ? "stop" : finish, stopString, usage);
-        if (timings != null) {
-            last.set("timings", timings);
+        ObjectNode last = ending("", finish == null ? "stop" : finish, stopString, totals.usage);
+        if (totals.timings != null) {
+            last.set("timings", totals.timings);
         }
         Dialect.data(out, Json.write(select(last)));
     }

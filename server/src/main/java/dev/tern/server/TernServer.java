@@ -112,6 +112,17 @@ public final class TernServer implements AutoCloseable {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, LlamaCppRequest.infill(body, prompts), false, new LlamaCppDialect(config.modelName(), body));
             });
+            // Ollama's API, for its clients (answers in Ollama's shape, errors as {"error": ...}).
+            c.routes.get("/api/tags", ctx -> json(ctx, ollamaTags()));
+            c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, OllamaRequest.chat(body), true, new OllamaDialect(body.path("model").asText(config.modelName()), true));
+            }));
+            c.routes.post("/api/generate", ctx -> ollama(ctx, () -> {
+                ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
+                completions.handle(ctx, OllamaRequest.generate(body), OllamaRequest.generatesByChat(body),
+                        new OllamaDialect(body.path("model").asText(config.modelName()), false));
+            }));
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
@@ -344,6 +355,29 @@ public final class TernServer implements AutoCloseable {
                     : e.status == 429 ? "rate_limit_error" : e.status >= 500 ? "api_error" : "invalid_request_error").put("message", e.getMessage());
             json(ctx, body);
         }
+    }
+
+    private static void ollama(Context ctx, Runnable route) {
+        try {
+            route.run();
+        } catch (ApiException e) {
+            ctx.status(e.status);
+            json(ctx, Json.object().put("error", e.getMessage()));
+        }
+    }
+
+    /** Ollama's model list: this model, and the adapters served as models, each "name:latest" as Ollama names them. */
+    private ObjectNode ollamaTags() {
+        ObjectNode root = Json.object();
+        ArrayNode models = root.putArray("models");
+        List<String> names = new java.util.ArrayList<>(List.of(config.modelName()));
+        names.addAll(tern.model().namedAdapters().keySet());
+        for (String name : names) {
+            ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest")
+                    .put("modified_at", java.time.Instant.ofEpochSecond(created).toString());
+            m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
+        }
+        return root;
     }
 
     private static void json(Context ctx, JsonNode body) {

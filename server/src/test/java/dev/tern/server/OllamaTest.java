@@ -1,0 +1,144 @@
+package dev.tern.server;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.Tern;
+import dev.tern.kv.KVCacheType;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Ollama's API over the same engine: /api/tags lists the model as "name:latest"; /api/chat and /api/generate
+ * answer, whole and as newline-delimited JSON, exactly what the OpenAI endpoints answer for the same greedy
+ * request, with Ollama's counts; errors come as {"error": ...}.
+ */
+class OllamaTest {
+    private static LoopbackServer s;
+
+    @BeforeAll
+    static void start() {
+        s = LoopbackServer.start(new Tern.Options(1, 0, 4, KVCacheType.F32), ServerConfig.loopback(0, LoopbackServer.MODEL));
+    }
+
+    @AfterAll
+    static void stop() {
+        s.close();
+    }
+
+    private static JsonNode post(String path, ObjectNode body) throws Exception {
+        HttpResponse<String> r = s.post(path, Json.write(body), false);
+        assertEquals(200, r.statusCode(), r.body());
+        return Json.MAPPER.readTree(r.body());
+    }
+
+    private static ObjectNode ollamaChat(boolean stream) {
+        ObjectNode body = Json.object().put("model", LoopbackServer.MODEL + ":latest").put("stream", stream);
+        body.putArray("messages").addObject().put("role", "user").put("content", "Tell me a story.");
+        body.putObject("options").put("temperature", 0).put("num_predict", 12);
+        return body;
+    }
+
+    private static String openAiChat() throws Exception {
+        // Ollama's default repeat penalty (1.1) shapes even a greedy answer: the same request has it.
+        ObjectNode body = Json.object().put("max_tokens", 12).put("temperature", 0).put("repeat_penalty", 1.1);
+        body.putArray("messages").addObject().put("role", "user").put("content", "Tell me a story.");
+        return post("/v1/chat/completions", body).path("choices").path(0).path("message").path("content").asText();
+    }
+
+    @Test
+    void tagsListTheModel() throws Exception {
+        HttpResponse<String> r = s.get("/api/tags");
+        assertEquals(200, r.statusCode());
+        assertEquals(LoopbackServer.MODEL + ":latest", Json.MAPPER.readTree(r.body()).path("models").path(0).path("name").asText());
+    }
+
+    @Test
+    void chatAnswersAsTheOpenAiEndpoint() throws Exception {
+        String want = openAiChat();
+        JsonNode whole = post("/api/chat", ollamaChat(false));
+        assertEquals(want, whole.path("message").path("content").asText());
+        assertEquals("assistant", whole.path("message").path("role").asText());
+        assertTrue(whole.path("done").asBoolean());
+        assertEquals("length", whole.path("done_reason").asText());
+        assertEquals(12, whole.path("eval_count").asInt());
+        assertTrue(whole.path("prompt_eval_count").asInt() > 0);
+
+        HttpResponse<String> r = s.post("/api/chat", Json.write(ollamaChat(true)), false);
+        assertEquals(200, r.statusCode());
+        assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/x-ndjson"), r.headers().map().toString());
+        List<JsonNode> lines = r.body().lines().filter(l -> !l.isBlank()).map(OllamaTest::read).toList();
+        StringBuilder text = new StringBuilder();
+        lines.forEach(l -> text.append(l.path("message").path("content").asText()));
+        assertEquals(want, text.toString());
+        assertTrue(lines.getLast().path("done").asBoolean());
+        assertEquals(12, lines.getLast().path("eval_count").asInt());
+        assertFalse(lines.subList(0, lines.size() - 1).stream().anyMatch(l -> l.path("done").asBoolean()));
+    }
+
+    @Test
+    void generateAnswersThroughTheTemplateOrRaw() throws Exception {
+        ObjectNode templated = Json.object().put("model", LoopbackServer.MODEL).put("prompt", "Tell me a story.").put("stream", false);
+        templated.putObject("options").put("temperature", 0).put("num_predict", 12);
+        assertEquals(openAiChat(), post("/api/generate", templated).path("response").asText());
+
+        ObjectNode raw = templated.deepCopy().put("raw", true).put("prompt", "Once upon a time");
+        ObjectNode completion = Json.object().put("prompt", "Once upon a time").put("max_tokens", 12).put("temperature", 0)
+                .put("repeat_penalty", 1.1);
+        assertEquals(post("/v1/completions", completion).path("choices").path(0).path("text").asText(),
+                post("/api/generate", raw).path("response").asText());
+    }
+
+    /** A forced call (OpenAI's tool_choice, an extension) comes as Ollama writes calls: a name and arguments as an object. */
+    @Test
+    void toolCallsComeInOllamasShape() throws Exception {
+        for (boolean stream : new boolean[]{false, true}) {
+            ObjectNode body = Json.object().put("model", LoopbackServer.MODEL).put("stream", stream).put("tool_choice", "required")
+                    .put("parallel_tool_calls", false);
+            body.putArray("messages").addObject().put("role", "user").put("content", "Weather in Rome?");
+            ObjectNode f = body.putArray("tools").addObject().put("type", "function").putObject("function").put("name", "get_weather");
+            f.putObject("parameters").put("type", "object").putArray("required").add("city");
+            ((ObjectNode) f.get("parameters")).putObject("properties").putObject("city").put("type", "string");
+            body.putObject("options").put("num_predict", 300).put("seed", 4);
+            ObjectNode bias = body.putObject("logit_bias");
+            for (int t = 0; t < s.tern().tokenizer().vocabSize(); t++) {
+                String piece = new String(s.tern().tokenizer().tokenBytes(t), java.nio.charset.StandardCharsets.UTF_8);
+                if (piece.equals("\"") || piece.equals("}")) {
+                    bias.put(String.valueOf(t), piece.equals("}") ? 12 : 6);
+                }
+            }
+            HttpResponse<String> r = s.post("/api/chat", Json.write(body), false);
+            assertEquals(200, r.statusCode(), r.body());
+            JsonNode call = r.body().lines().filter(l -> !l.isBlank()).map(OllamaTest::read)
+                    .map(l -> l.path("message").path("tool_calls").path(0)).filter(c -> !c.isMissingNode()).findFirst()
+                    .orElseThrow(() -> new AssertionError(r.body()));
+            assertEquals("get_weather", call.path("function").path("name").asText(), r.body());
+            assertTrue(call.path("function").path("arguments").path("city").isTextual(), r.body());
+        }
+    }
+
+    @Test
+    void errorsComeInOllamasShape() throws Exception {
+        HttpResponse<String> r = s.post("/api/chat", Json.write(ollamaChat(false).put("model", "nope")), false);
+        assertEquals(404, r.statusCode());
+        assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().contains("nope"), r.body());
+        r = s.post("/api/generate", "{\"model\": \"" + LoopbackServer.MODEL + "\"}", false);
+        assertEquals(400, r.statusCode());
+        assertTrue(Json.MAPPER.readTree(r.body()).has("error"), r.body());
+    }
+
+    private static JsonNode read(String line) {
+        try {
+            return Json.MAPPER.readTree(line);
+        } catch (Exception e) {
+            throw new IllegalStateException(line, e);
+        }
+    }
+}
