@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
+import dev.tern.model.ModelConfig;
 import dev.tern.engine.Scheduler;
 import dev.tern.engine.SchedulerStats;
 import dev.tern.tokenizer.Tokenizer;
@@ -114,6 +115,7 @@ public final class TernServer implements AutoCloseable {
             });
             // Ollama's API, for its clients (answers in Ollama's shape, errors as {"error": ...}).
             c.routes.get("/api/tags", ctx -> json(ctx, ollamaTags()));
+            c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, OllamaRequest.chat(body), true, new OllamaDialect(body.path("model").asText(config.modelName()), true));
@@ -378,6 +380,33 @@ public final class TernServer implements AutoCloseable {
             m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
         }
         return root;
+    }
+
+    /**
+     * Ollama's model details, as its clients read the context length and the template: the chat template, the
+     * architecture's dimensions under GGUF's names, and what the model can do.
+     */
+    private ObjectNode ollamaShow(ObjectNode body) {
+        String name = body.path("model").asText(body.path("name").asText(""));
+        String model = name.endsWith(":latest") ? name.substring(0, name.length() - ":latest".length()) : name;
+        if (!config.modelName().equals(model) && !tern.model().namedAdapters().containsKey(model)) {
+            throw ApiException.notFound("model '" + name + "' not found", "model_not_found");
+        }
+        ModelConfig c = tern.model().config();
+        ObjectNode out = Json.object().put("modelfile", "").put("parameters", "").put("template", tern.chatTemplate().source());
+        out.putObject("details").put("format", "gguf").put("family", c.architecture());
+        out.putObject("model_info").put("general.architecture", c.architecture())
+                .put(c.architecture() + ".context_length", tern.contextSize())
+                .put(c.architecture() + ".embedding_length", c.dim())
+                .put(c.architecture() + ".block_count", c.layers());
+        ArrayNode can = out.putArray("capabilities").add("completion");
+        if (prompts.infills()) {
+            can.add("insert");
+        }
+        if (prompts.toolStyle() != ToolCalls.Style.GENERIC) {
+            can.add("tools");
+        }
+        return out;
     }
 
     private static void json(Context ctx, JsonNode body) {

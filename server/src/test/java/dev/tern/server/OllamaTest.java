@@ -61,6 +61,16 @@ class OllamaTest {
     }
 
     @Test
+    void showGivesTheContextLengthAndTemplate() throws Exception {
+        JsonNode show = post("/api/show", Json.object().put("model", LoopbackServer.MODEL + ":latest"));
+        String arch = show.path("details").path("family").asText();
+        assertEquals(s.tern().contextSize(), show.path("model_info").path(arch + ".context_length").asInt());
+        assertEquals(s.tern().chatTemplate().source(), show.path("template").asText());
+        assertEquals("completion", show.path("capabilities").path(0).asText());
+        assertEquals(404, s.post("/api/show", "{\"model\": \"nope\"}", false).statusCode());
+    }
+
+    @Test
     void chatAnswersAsTheOpenAiEndpoint() throws Exception {
         String want = openAiChat();
         JsonNode whole = post("/api/chat", ollamaChat(false));
