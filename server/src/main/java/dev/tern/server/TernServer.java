@@ -116,6 +116,7 @@ public final class TernServer implements AutoCloseable {
             // Ollama's API, for its clients (answers in Ollama's shape, errors as {"error": ...}).
             c.routes.get("/api/tags", ctx -> json(ctx, ollamaTags()));
             c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
+            c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, OllamaRequest.chat(body), true, new OllamaDialect(body.path("model").asText(config.modelName()), true));
@@ -407,6 +408,22 @@ public final class TernServer implements AutoCloseable {
             can.add("tools");
         }
         return out;
+    }
+
+    /**
+     * Ollama's /api/embed: {"model", "input": text or texts} → {"model", "embeddings": [[...]], "prompt_eval_count"},
+     * the vectors /v1/embeddings computes.
+     */
+    private ObjectNode ollamaEmbed(ObjectNode body) {
+        String name = body.path("model").asText("");
+        String model = name.endsWith(":latest") ? name.substring(0, name.length() - ":latest".length()) : name;
+        ObjectNode request = Json.object().put("model", model.isEmpty() ? config.modelName() : model);
+        request.set("input", body.get("input"));
+        ObjectNode answer = embeddings.answer(request);
+        ObjectNode out = Json.object().put("model", name);
+        ArrayNode vectors = out.putArray("embeddings");
+        answer.path("data").forEach(d -> vectors.add(d.get("embedding")));
+        return out.put("prompt_eval_count", answer.path("usage").path("prompt_tokens").asInt());
     }
 
     private static void json(Context ctx, JsonNode body) {

@@ -71,6 +71,21 @@ class OllamaTest {
     }
 
     @Test
+    void embedGivesTheOpenAiEndpointsVectors() throws Exception {
+        ObjectNode body = Json.object().put("model", LoopbackServer.MODEL + ":latest");
+        body.putArray("input").add("Once upon a time").add("The little dog");
+        JsonNode got = post("/api/embed", body);
+        ObjectNode openAi = Json.object();
+        openAi.set("input", body.get("input"));
+        JsonNode want = post("/v1/embeddings", openAi).path("data");
+        assertEquals(2, got.path("embeddings").size());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(want.get(i).get("embedding"), got.path("embeddings").get(i));
+        }
+        assertTrue(got.path("prompt_eval_count").asInt() > 0);
+    }
+
+    @Test
     void chatAnswersAsTheOpenAiEndpoint() throws Exception {
         String want = openAiChat();
         JsonNode whole = post("/api/chat", ollamaChat(false));
