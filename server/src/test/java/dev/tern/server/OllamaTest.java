@@ -58,6 +58,7 @@ class OllamaTest {
         HttpResponse<String> r = s.get("/api/tags");
         assertEquals(200, r.statusCode());
         assertEquals(LoopbackServer.MODEL + ":latest", Json.MAPPER.readTree(r.body()).path("models").path(0).path("name").asText());
+        assertTrue(Json.MAPPER.readTree(s.get("/api/version").body()).path("version").isTextual());
     }
 
     @Test
