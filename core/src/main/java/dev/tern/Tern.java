@@ -49,6 +49,8 @@ import java.util.function.Consumer;
  * {@link Generator} give one sequence under the caller's control.
  */
 public final class Tern implements AutoCloseable {
+    /** This release's version, as the command line and the server report it. */
+    public static final String VERSION = "0.1.0";
     private final Model model;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;

@@ -1,5 +1,6 @@
 package dev.tern.cli;
 
+import dev.tern.Tern;
 import dev.tern.TernException;
 import picocli.CommandLine;
 
@@ -12,7 +13,7 @@ import java.nio.charset.StandardCharsets;
 import picocli.CommandLine.Command;
 
 /** The {@code tern} command line: one subcommand per job. */
-@Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern 0.1.0",
+@Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern " + Tern.VERSION,
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
         subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, GgufSplitCommand.class, RandomModelCommand.class, BenchCommand.class,

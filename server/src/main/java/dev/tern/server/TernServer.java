@@ -115,8 +115,9 @@ public final class TernServer implements AutoCloseable {
             });
             // Ollama's API, for its clients (answers in Ollama's shape, errors as {"error": ...}).
             c.routes.get("/api/tags", ctx -> json(ctx, ollamaTags()));
-            // Clients check that an Ollama server answers here; the version is Tern's.
-            c.routes.get("/api/version", ctx -> json(ctx, Json.object().put("version", "0.1.0")));
+            // Clients check that an Ollama (or vLLM) server answers here; the version is Tern's.
+            c.routes.get("/api/version", ctx -> json(ctx, Json.object().put("version", Tern.VERSION)));
+            c.routes.get("/version", ctx -> json(ctx, Json.object().put("version", Tern.VERSION)));
             c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {

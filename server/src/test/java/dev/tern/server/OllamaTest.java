@@ -58,7 +58,8 @@ class OllamaTest {
         HttpResponse<String> r = s.get("/api/tags");
         assertEquals(200, r.statusCode());
         assertEquals(LoopbackServer.MODEL + ":latest", Json.MAPPER.readTree(r.body()).path("models").path(0).path("name").asText());
-        assertTrue(Json.MAPPER.readTree(s.get("/api/version").body()).path("version").isTextual());
+        assertEquals(Tern.VERSION, Json.MAPPER.readTree(s.get("/api/version").body()).path("version").asText());
+        assertEquals(Tern.VERSION, Json.MAPPER.readTree(s.get("/version").body()).path("version").asText(), "vLLM's route");
     }
 
     @Test
