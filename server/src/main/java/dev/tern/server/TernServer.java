@@ -275,18 +275,23 @@ public final class TernServer implements AutoCloseable {
 
     /**
      * /tokenize in llama.cpp's shape, {"content": text, "add_special": false}, or vLLM's,
-     * {"prompt": text, "add_special_tokens": true} → {"tokens": [...], "count", "max_model_len"}.
+     * {"prompt": text, "add_special_tokens": true} or {"messages": [...]} (the chat prompt a chat
+     * completion would get) → {"tokens": [...], "count", "max_model_len"}.
      */
     private void tokenize(Context ctx) {
         ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
-        boolean vllm = !body.has("content") && body.has("prompt");
-        String key = vllm ? "prompt" : "content";
-        if (!body.path(key).isTextual()) {
-            throw ApiException.badRequest(key + " must be a string", key);
+        int[] ids;
+        if (body.has("messages") && !body.has("content") && !body.has("prompt")) {
+            ids = prompts.chat(body, ToolCalls.of(body, prompts.toolStyle())).tokens();
+        } else {
+            boolean vllm = !body.has("content") && body.has("prompt");
+            String key = vllm ? "prompt" : "content";
+            if (!body.path(key).isTextual()) {
+                throw ApiException.badRequest(key + " must be a string", key);
+            }
+            boolean addSpecial = vllm ? body.path("add_special_tokens").asBoolean(true) : body.path("add_special").asBoolean(false);
+            ids = tern.tokenizer().encode(body.get(key).asText(), addSpecial, body.path("parse_special").asBoolean(true));
         }
-        boolean addSpecial = vllm ? body.path("add_special_tokens").asBoolean(true) : body.path("add_special").asBoolean(false);
-        boolean parseSpecial = body.path("parse_special").asBoolean(true);
-        int[] ids = tern.tokenizer().encode(body.get(key).asText(), addSpecial, parseSpecial);
         ObjectNode out = Json.object();
         ArrayNode tokens = out.putArray("tokens");
         for (int id : ids) {

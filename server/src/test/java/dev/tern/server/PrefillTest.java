@@ -71,6 +71,18 @@ class PrefillTest {
         assertEquals(want, post("/v1/messages", anthropic).path("content").path(0).path("text").asText());
     }
 
+    /** vLLM's /tokenize of messages: the tokens a chat completion of them gets, prefill included. */
+    @Test
+    void tokenizeTakesMessages() throws Exception {
+        String prefilled = post("/apply-template", chat(true).put("continue_final_message", true)).get("prompt").asText();
+        JsonNode got = post("/tokenize", chat(true).put("continue_final_message", true)).get("tokens");
+        int[] want = s.tern().encodeRendered(prefilled);
+        assertEquals(want.length, got.size());
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(want[i], got.get(i).asInt());
+        }
+    }
+
     @Test
     void withoutAGenerationPromptThePromptEndsWithTheLastTurn() throws Exception {
         String open = post("/apply-template", chat(false)).get("prompt").asText();
