@@ -108,7 +108,7 @@ public final class Generator {
             }
             logits = session.forward(token);
         }
-        String tail = finish(decoder, stops);
+        String tail = stops.finish(decoder);
         if (!tail.isEmpty()) {
             text.append(tail);
             listener.onToken(-1, tail);
@@ -120,14 +120,5 @@ public final class Generator {
         Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
                 ((n == 0 ? tEnd : tFirst) - t0) / 1e6);
         return new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings);
-    }
-
-    /**
-     * The text still to come at the end of a generation: an incomplete character's replacement and
-     * what the stop strings held back (none once one of them has appeared).
-     */
-    public static String finish(StreamDecoder decoder, StopText stops) {
-        String released = stops.stopped() ? "" : stops.append(decoder.flush());
-        return released + stops.finish();
     }
 }

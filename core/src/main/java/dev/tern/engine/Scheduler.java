@@ -634,7 +634,8 @@ public final class Scheduler implements AutoCloseable {
     /** Ends a request that is neither running nor waiting any more: last text, blocks freed, listener told. */
     private void finish(ScheduledRequest r, FinishReason reason, String error) {
         if (reason == FinishReason.STOP || reason == FinishReason.LENGTH) {
-            String rest = r.text.stopped() ? "" : r.text.append(r.lines.ended() ? "" : r.decoder.flush()) + r.text.finish();
+            // A line limit cut the last piece: its incomplete character goes with it.
+            String rest = r.lines.ended() ? r.text.finish() : r.text.finish(r.decoder);
             if (!rest.isEmpty() || !r.pendingTokens.isEmpty()) {
                 emit(r, rest);
             }

@@ -1,5 +1,7 @@
 package dev.tern.engine;
 
+import dev.tern.tokenizer.StreamDecoder;
+
 import java.util.List;
 
 /**
@@ -40,13 +42,21 @@ public final class StopText {
     }
 
     /** The stop string that appeared first in the text, or null. */
-    public String matched() {
+    String matched() {
         return matched;
     }
 
     /** At the end without a stop string: everything still held back. */
-    public String finish() {
+    String finish() {
         return stopped() ? "" : release(text.length());
+    }
+
+    /**
+     * At the end of a generation: the decoder's incomplete last character and everything held
+     * back, unless a stop string has ended the text (the character may complete one).
+     */
+    public String finish(StreamDecoder decoder) {
+        return stopped() ? "" : append(decoder.flush()) + finish();
     }
 
     /** Length of the longest unreleased suffix that begins some stop string. */

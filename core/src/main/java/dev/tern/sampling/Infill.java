@@ -69,7 +69,8 @@ final class Infill {
             return;
         }
         combinePrefixes(c);
-        if (likelyText(c) == 0) {
+        int text = likelyText(c);
+        if (text == 0) {
             // Nothing likely enough to write: end here (a vocabulary without an end token keeps the merged candidates).
             if (end >= 0) {
                 c.ids[0] = end;
@@ -79,7 +80,7 @@ final class Infill {
             }
             return;
         }
-        int text = keep(c, 0.2f);
+        keep(c, 0.2f);
         normalize(c);
         keep(c, 1f / (text + 1));
         normalize(c);
@@ -94,13 +95,11 @@ final class Infill {
         return n;
     }
 
-    /** Keeps, in order, the end-of-generation tokens and those of probability at least {@code min}; returns how many of the latter. */
-    private int keep(Candidates c, float min) {
-        int n = 0, text = 0;
+    /** Keeps, in order, the end-of-generation tokens and those of probability at least {@code min}. */
+    private void keep(Candidates c, float min) {
+        int n = 0;
         for (int i = 0; i < c.size; i++) {
-            boolean ends = tokenizer.isEndOfGeneration(c.ids[i]);
-            if (ends || c.probs[i] >= min) {
-                text += ends ? 0 : 1;
+            if (tokenizer.isEndOfGeneration(c.ids[i]) || c.probs[i] >= min) {
                 c.ids[n] = c.ids[i];
                 c.logits[n] = c.logits[i];
                 c.probs[n] = c.probs[i];
@@ -108,7 +107,6 @@ final class Infill {
             }
         }
         c.size = n;
-        return text;
     }
 
     private static void normalize(Candidates c) {

@@ -118,7 +118,7 @@ public final class SpeculativeGenerator {
         while (reason == null) {
             round(maxTokens, listener);
         }
-        String tail = Generator.finish(decoder, stops);
+        String tail = stops.finish(decoder);
         if (!tail.isEmpty()) {
             text.append(tail);
             listener.onToken(-1, tail);
