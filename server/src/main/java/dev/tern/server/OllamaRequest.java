@@ -91,13 +91,15 @@ final class OllamaRequest {
         return !body.path("raw").asBoolean(false);
     }
 
+    /** A model as Ollama names it: its ":latest" tag is the model itself. */
+    static String model(String name) {
+        return name.endsWith(":latest") ? name.substring(0, name.length() - ":latest".length()) : name;
+    }
+
     private static ObjectNode common(ObjectNode body) {
         // Ollama's defaults, which its options then override.
         ObjectNode out = Json.object().put("temperature", 0.8).put("top_k", 40).put("top_p", 0.9).put("repeat_penalty", 1.1);
-        String model = body.path("model").asText("");
-        if (model.endsWith(":latest")) {
-            model = model.substring(0, model.length() - ":latest".length());
-        }
+        String model = model(body.path("model").asText(""));
         if (!model.isEmpty()) {
             out.put("model", model);
         }

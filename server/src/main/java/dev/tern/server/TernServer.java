@@ -116,8 +116,9 @@ public final class TernServer implements AutoCloseable {
             // Ollama's API, for its clients (answers in Ollama's shape, errors as {"error": ...}).
             c.routes.get("/api/tags", ctx -> json(ctx, ollamaTags()));
             // Clients check that an Ollama (or vLLM) server answers here; the version is Tern's.
-            c.routes.get("/api/version", ctx -> json(ctx, Json.object().put("version", Tern.VERSION)));
-            c.routes.get("/version", ctx -> json(ctx, Json.object().put("version", Tern.VERSION)));
+            for (String path : List.of("/api/version", "/version")) {
+                c.routes.get(path, ctx -> json(ctx, Json.object().put("version", Tern.VERSION)));
+            }
             c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
@@ -243,17 +244,26 @@ public final class TernServer implements AutoCloseable {
     }
 
     /** The model, then its named LoRA adapters (each a model of its own to clients, as vLLM lists them). */
+    private List<String> servedModels() {
+        List<String> names = new java.util.ArrayList<>(List.of(config.modelName()));
+        names.addAll(tern.model().namedAdapters().keySet());
+        return names;
+    }
+
+    private boolean serves(String name) {
+        return config.modelName().equals(name) || tern.model().namedAdapters().containsKey(name);
+    }
+
     private void models(Context ctx) {
         ObjectNode root = Json.object().put("object", "list");
         ArrayNode data = root.putArray("data");
-        data.add(modelEntry(config.modelName()));
-        tern.model().namedAdapters().keySet().forEach(name -> data.add(modelEntry(name)));
+        servedModels().forEach(name -> data.add(modelEntry(name)));
         json(ctx, root);
     }
 
     private void model(Context ctx) {
         String id = ctx.pathParam("id");
-        if (!config.modelName().equals(id) && !tern.model().namedAdapters().containsKey(id)) {
+        if (!serves(id)) {
             throw ApiException.notFound("The model '" + id + "' does not exist", "model_not_found");
         }
         json(ctx, modelEntry(id));
@@ -381,9 +391,7 @@ public final class TernServer implements AutoCloseable {
     private ObjectNode ollamaTags() {
         ObjectNode root = Json.object();
         ArrayNode models = root.putArray("models");
-        List<String> names = new java.util.ArrayList<>(List.of(config.modelName()));
-        names.addAll(tern.model().namedAdapters().keySet());
-        for (String name : names) {
+        for (String name : servedModels()) {
             ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest")
                     .put("modified_at", java.time.Instant.ofEpochSecond(created).toString());
             m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
@@ -397,8 +405,7 @@ public final class TernServer implements AutoCloseable {
      */
     private ObjectNode ollamaShow(ObjectNode body) {
         String name = body.path("model").asText(body.path("name").asText(""));
-        String model = name.endsWith(":latest") ? name.substring(0, name.length() - ":latest".length()) : name;
-        if (!config.modelName().equals(model) && !tern.model().namedAdapters().containsKey(model)) {
+        if (!serves(OllamaRequest.model(name))) {
             throw ApiException.notFound("model '" + name + "' not found", "model_not_found");
         }
         ModelConfig c = tern.model().config();
@@ -424,7 +431,7 @@ public final class TernServer implements AutoCloseable {
      */
     private ObjectNode ollamaEmbed(ObjectNode body) {
         String name = body.path("model").asText("");
-        String model = name.endsWith(":latest") ? name.substring(0, name.length() - ":latest".length()) : name;
+        String model = OllamaRequest.model(name);
         ObjectNode request = Json.object().put("model", model.isEmpty() ? config.modelName() : model);
         request.set("input", body.get("input"));
         ObjectNode answer = embeddings.answer(request);
