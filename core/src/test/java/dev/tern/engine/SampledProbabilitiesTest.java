@@ -14,8 +14,6 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -44,37 +42,17 @@ class SampledProbabilitiesTest {
         tern.close();
     }
 
-    /** Collects the generated tokens and their scores. */
-    private static final class Collected implements RequestListener {
-        final List<Integer> tokens = new ArrayList<>();
-        final List<TokenLogprob> scores = new ArrayList<>();
-        final CompletableFuture<RequestResult> done = new CompletableFuture<>();
-
-        @Override
-        public synchronized void onOutput(RequestOutput output) {
-            for (int t : output.tokens()) {
-                tokens.add(t);
-            }
-            scores.addAll(output.logprobs());
-        }
-
-        @Override
-        public void onFinish(RequestResult result) {
-            done.complete(result);
-        }
-    }
-
-    private static List<Collected> run(Request... requests) throws Exception {
-        List<Collected> out = new ArrayList<>();
+    private static List<SchedulerTest.Collector> run(Request... requests) throws Exception {
+        List<SchedulerTest.Collector> out = new ArrayList<>();
         try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), tern.contextSize(), new SchedulerConfig(8, 256, 64, 0, true))) {
             for (Request r : requests) {
-                Collected c = new Collected();
+                SchedulerTest.Collector c = new SchedulerTest.Collector();
                 s.submit(r, c);
                 out.add(c);
             }
             s.start();
-            for (Collected c : out) {
-                c.done.get(60, TimeUnit.SECONDS);
+            for (SchedulerTest.Collector c : out) {
+                c.await();
             }
         }
         return out;
@@ -98,10 +76,10 @@ class SampledProbabilitiesTest {
             requests.add(request(prompt, topK3, 1, 5, true));
             at.add(s);
         }
-        List<Collected> got = run(requests.toArray(Request[]::new));
+        List<SchedulerTest.Collector> got = run(requests.toArray(Request[]::new));
         for (int i = 0; i < at.size(); i++) {
             int s = at.get(i);
-            TokenLogprob lp = got.get(i).scores.getFirst();
+            TokenLogprob lp = got.get(i).logprobs.getFirst();
             float[] logits = reference.topLogits()[s];
             double z = 0;
             for (int j = 0; j < 3; j++) {
@@ -127,16 +105,16 @@ class SampledProbabilitiesTest {
     void reportingSampledProbabilitiesDrawsTheSameTokens() throws Exception {
         int[] prompt = reference.promptIds();
         SamplerConfig sampling = new SamplerConfig(1f, 40, 0.9f, 0.02f, 1.1f, 64, 0f, 0f, 77);
-        List<Collected> got = run(request(prompt, sampling, 48, 3, false), request(prompt, sampling, 48, 3, true),
+        List<SchedulerTest.Collector> got = run(request(prompt, sampling, 48, 3, false), request(prompt, sampling, 48, 3, true),
                 request(prompt, sampling, 48, -1, true));
         assertEquals(48, got.get(0).tokens.size());
         assertEquals(got.get(0).tokens, got.get(1).tokens);
         assertEquals(got.get(0).tokens, got.get(2).tokens);
-        assertTrue(got.get(2).scores.isEmpty(), "no log-probabilities asked for");
+        assertTrue(got.get(2).logprobs.isEmpty(), "no log-probabilities asked for");
         int differ = 0;
         for (int j = 0; j < 48; j++) {
-            TokenLogprob model = got.get(0).scores.get(j);
-            TokenLogprob sampled = got.get(1).scores.get(j);
+            TokenLogprob model = got.get(0).logprobs.get(j);
+            TokenLogprob sampled = got.get(1).logprobs.get(j);
             assertEquals(model.token(), sampled.token());
             double sum = 0;
             for (float l : sampled.topLogprobs()) {
@@ -152,9 +130,9 @@ class SampledProbabilitiesTest {
     @Test
     void greedyStepsReportCertainty() throws Exception {
         int[] prompt = reference.promptIds();
-        Collected c = run(request(prompt, SamplerConfig.greedy(), 20, 2, true)).getFirst();
+        SchedulerTest.Collector c = run(request(prompt, SamplerConfig.greedy(), 20, 2, true)).getFirst();
         assertArrayEquals(Arrays.copyOf(reference.ids(), 20), c.tokens.stream().mapToInt(Integer::intValue).toArray());
-        for (TokenLogprob lp : c.scores) {
+        for (TokenLogprob lp : c.logprobs) {
             assertEquals(0f, lp.logprob(), 0f);
             assertArrayEquals(new int[]{lp.token()}, lp.topTokens());
         }

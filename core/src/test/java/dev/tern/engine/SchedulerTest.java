@@ -63,10 +63,11 @@ class SchedulerTest {
         }
     }
 
-    /** Collects a request's streamed tokens and text. */
+    /** Collects a request's streamed tokens, text and log-probabilities. */
     static final class Collector implements RequestListener {
         final List<Integer> tokens = new ArrayList<>();
         final StringBuilder text = new StringBuilder();
+        final List<TokenLogprob> logprobs = new ArrayList<>();
         final CompletableFuture<RequestResult> done = new CompletableFuture<>();
 
         @Override
@@ -75,6 +76,7 @@ class SchedulerTest {
                 tokens.add(t);
             }
             text.append(output.text());
+            logprobs.addAll(output.logprobs());
         }
 
         @Override

@@ -53,12 +53,6 @@ class LlamaCppEndpointsTest {
         coder.close();
     }
 
-    private static JsonNode post(LoopbackServer s, String path, ObjectNode body) throws Exception {
-        HttpResponse<String> r = s.post(path, Json.write(body), false);
-        assertEquals(200, r.statusCode(), r.body());
-        return Json.MAPPER.readTree(r.body());
-    }
-
     /** The greedy /v1/completions answer for these prompt tokens. */
     private static String completion(int[] prompt, int maxTokens) throws Exception {
         ObjectNode body = Json.object().put("max_tokens", maxTokens).put("temperature", 0);
@@ -66,7 +60,7 @@ class LlamaCppEndpointsTest {
         for (int id : prompt) {
             ids.add(id);
         }
-        return post(coder, "/v1/completions", body).path("choices").path(0).path("text").asText();
+        return coder.postOk("/v1/completions", body).path("choices").path(0).path("text").asText();
     }
 
     private static ObjectNode infill(boolean stream) {
@@ -81,7 +75,7 @@ class LlamaCppEndpointsTest {
         int[] prompt = InfillPrompt.tokens(coder.tern().tokenizer(), PREFIX, SUFFIX,
                 List.of(new InfillPrompt.File("util.py", "def one():\n    return 1\n")), "return", 512 * 3 / 4);
         String want = completion(prompt, 16);
-        JsonNode whole = post(coder, "/infill", infill(false));
+        JsonNode whole = coder.postOk("/infill", infill(false));
         assertEquals(want, whole.get("content").asText());
         assertTrue(whole.get("stop").asBoolean());
         assertEquals(prompt.length, whole.get("tokens_evaluated").asInt());
@@ -108,7 +102,7 @@ class LlamaCppEndpointsTest {
     @Test
     void completionAnswersAsLlamaCppDoes() throws Exception {
         String want = completion(coder.tern().tokenizer().encode(PREFIX, true, true), 10);
-        JsonNode got = post(coder, "/completion", Json.object().put("prompt", PREFIX).put("n_predict", 10).put("temperature", 0));
+        JsonNode got = coder.postOk("/completion", Json.object().put("prompt", PREFIX).put("n_predict", 10).put("temperature", 0));
         assertEquals(want, got.get("content").asText());
         assertTrue(got.get("stop").asBoolean());
         assertEquals(LoopbackServer.MODEL, got.get("model").asText());
@@ -117,7 +111,7 @@ class LlamaCppEndpointsTest {
     @Test
     void aSuffixMakesACompletionAnInfill() throws Exception {
         String want = completion(InfillPrompt.tokens(coder.tern().tokenizer(), PREFIX, SUFFIX, List.of(), "", 512 * 3 / 4), 12);
-        JsonNode got = post(coder, "/v1/completions", Json.object().put("prompt", PREFIX).put("suffix", SUFFIX)
+        JsonNode got = coder.postOk("/v1/completions", Json.object().put("prompt", PREFIX).put("suffix", SUFFIX)
                 .put("max_tokens", 12).put("temperature", 0));
         assertEquals(want, got.path("choices").path(0).path("text").asText());
     }
@@ -149,7 +143,7 @@ class LlamaCppEndpointsTest {
 
     @Test
     void editorPluginsRequestsAreAnswered() throws Exception {
-        JsonNode got = post(coder, "/infill", editorRequest());
+        JsonNode got = coder.postOk("/infill", editorRequest());
         assertEquals(Set.of("content", "timings/prompt_n", "timings/predicted_n", "timings/predicted_ms", "truncated", "tokens_cached"),
                 names(got));
         assertTrue(got.get("content").isTextual());
@@ -169,13 +163,13 @@ class LlamaCppEndpointsTest {
         ObjectNode warm = editorRequest().put("n_predict", 0).put("input_prefix", "# a file the editor has open\n" + PREFIX);
         warm.putArray("samplers");
         warm.remove("response_fields");
-        JsonNode w = post(coder, "/infill", warm);
+        JsonNode w = coder.postOk("/infill", warm);
         assertEquals("", w.get("content").asText());
         assertEquals(0, w.get("tokens_predicted").asInt());
         assertTrue(w.get("timings").get("prompt_n").asInt() > 16, w.toString());
         ObjectNode then = editorRequest().put("input_prefix", "# a file the editor has open\n" + PREFIX);
         then.remove("response_fields");
-        JsonNode t = post(coder, "/infill", then);
+        JsonNode t = coder.postOk("/infill", then);
         assertTrue(t.get("tokens_cached").asInt() >= 16, t.toString());
         assertEquals(t.get("tokens_evaluated").asInt(), t.get("tokens_cached").asInt() + t.get("timings").get("prompt_n").asInt());
     }
@@ -188,16 +182,16 @@ class LlamaCppEndpointsTest {
     void lineLimitsCutTheCompletionAtALine() throws Exception {
         ObjectNode free = Json.object().put("prompt", PREFIX).put("n_predict", 64).put("temperature", 1).put("seed", 2);
         free.putArray("logit_bias").addArray().add("\n").add(2.5);
-        String text = post(coder, "/completion", free).get("content").asText();
+        String text = coder.postOk("/completion", free).get("content").asText();
         int nl = text.indexOf('\n');
         assertTrue(nl >= 0 && !text.substring(nl + 1).isBlank(), "a line follows a newline: " + text);
 
-        String indented = post(coder, "/completion", free.deepCopy().put("n_indent", 1000)).get("content").asText();
+        String indented = coder.postOk("/completion", free.deepCopy().put("n_indent", 1000)).get("content").asText();
         assertTrue(indented.length() < text.length() && text.startsWith(indented), indented);
         String rest = text.substring(indented.length()), lastLine = indented.substring(indented.lastIndexOf('\n') + 1);
         assertTrue(indented.contains("\n") && lastLine.isBlank() && !Character.isWhitespace(rest.charAt(0)), indented + "|" + rest);
 
-        JsonNode timed = post(coder, "/completion", free.deepCopy().put("t_max_predict_ms", 1));
+        JsonNode timed = coder.postOk("/completion", free.deepCopy().put("t_max_predict_ms", 1));
         String cut = timed.get("content").asText();
         assertTrue(text.startsWith(cut) && cut.endsWith("\n") && cut.length() < text.length(), cut);
         assertEquals("limit", timed.get("stop_type").asText());
@@ -209,11 +203,11 @@ class LlamaCppEndpointsTest {
         assertEquals(200, coder.get("/v1/health").statusCode());
         assertEquals(coder.get("/v1/models").body(), coder.get("/models").body());
         ObjectNode completion = Json.object().put("prompt", PREFIX).put("n_predict", 6).put("temperature", 0);
-        assertEquals(post(coder, "/completion", completion).get("content"), post(coder, "/completions", completion).get("content"));
+        assertEquals(coder.postOk("/completion", completion).get("content"), coder.postOk("/completions", completion).get("content"));
         ObjectNode chat = Json.object().put("max_tokens", 6).put("temperature", 0);
         chat.putArray("messages").addObject().put("role", "user").put("content", "Write add(a, b).");
-        assertEquals(post(coder, "/v1/chat/completions", chat).path("choices").path(0).path("message").path("content"),
-                post(coder, "/chat/completions", chat).path("choices").path(0).path("message").path("content"));
+        assertEquals(coder.postOk("/v1/chat/completions", chat).path("choices").path(0).path("message").path("content"),
+                coder.postOk("/chat/completions", chat).path("choices").path(0).path("message").path("content"));
     }
 
     private static Set<String> names(JsonNode o) {

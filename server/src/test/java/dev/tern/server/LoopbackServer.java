@@ -1,5 +1,7 @@
 package dev.tern.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import dev.tern.Tern;
@@ -10,6 +12,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * The server tests' fixture: stories260K (F32) behind a Tern server on a free loopback port,
@@ -41,6 +45,13 @@ record LoopbackServer(Tern tern, TernServer server, ServerConfig config, OpenAIC
             b.header("Authorization", "Bearer " + config.apiKey());
         }
         return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** POSTs a JSON body without a key, checks for 200 and reads the answer. */
+    JsonNode postOk(String path, ObjectNode body) throws Exception {
+        HttpResponse<String> r = post(path, Json.write(body), false);
+        assertEquals(200, r.statusCode(), r.body());
+        return Json.MAPPER.readTree(r.body());
     }
 
     /** GETs {@code path} without a key. */

@@ -33,12 +33,6 @@ class OllamaTest {
         s.close();
     }
 
-    private static JsonNode post(String path, ObjectNode body) throws Exception {
-        HttpResponse<String> r = s.post(path, Json.write(body), false);
-        assertEquals(200, r.statusCode(), r.body());
-        return Json.MAPPER.readTree(r.body());
-    }
-
     private static ObjectNode ollamaChat(boolean stream) {
         ObjectNode body = Json.object().put("model", LoopbackServer.MODEL + ":latest").put("stream", stream);
         body.putArray("messages").addObject().put("role", "user").put("content", "Tell me a story.");
@@ -50,7 +44,7 @@ class OllamaTest {
         // Ollama's default repeat penalty (1.1) shapes even a greedy answer: the same request has it.
         ObjectNode body = Json.object().put("max_tokens", 12).put("temperature", 0).put("repeat_penalty", 1.1);
         body.putArray("messages").addObject().put("role", "user").put("content", "Tell me a story.");
-        return post("/v1/chat/completions", body).path("choices").path(0).path("message").path("content").asText();
+        return s.postOk("/v1/chat/completions", body).path("choices").path(0).path("message").path("content").asText();
     }
 
     @Test
@@ -64,7 +58,7 @@ class OllamaTest {
 
     @Test
     void showGivesTheContextLengthAndTemplate() throws Exception {
-        JsonNode show = post("/api/show", Json.object().put("model", LoopbackServer.MODEL + ":latest"));
+        JsonNode show = s.postOk("/api/show", Json.object().put("model", LoopbackServer.MODEL + ":latest"));
         String arch = show.path("details").path("family").asText();
         assertEquals(s.tern().contextSize(), show.path("model_info").path(arch + ".context_length").asInt());
         assertEquals(s.tern().chatTemplate().source(), show.path("template").asText());
@@ -76,10 +70,10 @@ class OllamaTest {
     void embedGivesTheOpenAiEndpointsVectors() throws Exception {
         ObjectNode body = Json.object().put("model", LoopbackServer.MODEL + ":latest");
         body.putArray("input").add("Once upon a time").add("The little dog");
-        JsonNode got = post("/api/embed", body);
+        JsonNode got = s.postOk("/api/embed", body);
         ObjectNode openAi = Json.object();
         openAi.set("input", body.get("input"));
-        JsonNode want = post("/v1/embeddings", openAi).path("data");
+        JsonNode want = s.postOk("/v1/embeddings", openAi).path("data");
         assertEquals(2, got.path("embeddings").size());
         for (int i = 0; i < 2; i++) {
             assertEquals(want.get(i).get("embedding"), got.path("embeddings").get(i));
@@ -90,7 +84,7 @@ class OllamaTest {
     @Test
     void chatAnswersAsTheOpenAiEndpoint() throws Exception {
         String want = openAiChat();
-        JsonNode whole = post("/api/chat", ollamaChat(false));
+        JsonNode whole = s.postOk("/api/chat", ollamaChat(false));
         assertEquals(want, whole.path("message").path("content").asText());
         assertEquals("assistant", whole.path("message").path("role").asText());
         assertTrue(whole.path("done").asBoolean());
@@ -114,13 +108,13 @@ class OllamaTest {
     void generateAnswersThroughTheTemplateOrRaw() throws Exception {
         ObjectNode templated = Json.object().put("model", LoopbackServer.MODEL).put("prompt", "Tell me a story.").put("stream", false);
         templated.putObject("options").put("temperature", 0).put("num_predict", 12);
-        assertEquals(openAiChat(), post("/api/generate", templated).path("response").asText());
+        assertEquals(openAiChat(), s.postOk("/api/generate", templated).path("response").asText());
 
         ObjectNode raw = templated.deepCopy().put("raw", true).put("prompt", "Once upon a time");
         ObjectNode completion = Json.object().put("prompt", "Once upon a time").put("max_tokens", 12).put("temperature", 0)
                 .put("repeat_penalty", 1.1);
-        assertEquals(post("/v1/completions", completion).path("choices").path(0).path("text").asText(),
-                post("/api/generate", raw).path("response").asText());
+        assertEquals(s.postOk("/v1/completions", completion).path("choices").path(0).path("text").asText(),
+                s.postOk("/api/generate", raw).path("response").asText());
     }
 
     /** A forced call (OpenAI's tool_choice, an extension) comes as Ollama writes calls: a name and arguments as an object. */

@@ -33,12 +33,6 @@ class PrefillTest {
         s.close();
     }
 
-    private static JsonNode post(String path, ObjectNode body) throws Exception {
-        HttpResponse<String> r = s.post(path, Json.write(body), false);
-        assertEquals(200, r.statusCode(), r.body());
-        return Json.MAPPER.readTree(r.body());
-    }
-
     private static ObjectNode chat(boolean withPrefill) {
         ObjectNode body = Json.object().put("max_tokens", 12).put("temperature", 0);
         ArrayNode m = body.putArray("messages");
@@ -51,8 +45,8 @@ class PrefillTest {
 
     @Test
     void theReplyContinuesTheLastAssistantMessage() throws Exception {
-        String open = post("/apply-template", chat(false)).get("prompt").asText();
-        String prefilled = post("/apply-template", chat(true).put("continue_final_message", true)).get("prompt").asText();
+        String open = s.postOk("/apply-template", chat(false)).get("prompt").asText();
+        String prefilled = s.postOk("/apply-template", chat(true).put("continue_final_message", true)).get("prompt").asText();
         assertEquals(open + PREFILL, prefilled);
 
         ObjectNode completion = Json.object().put("max_tokens", 12).put("temperature", 0);
@@ -60,22 +54,22 @@ class PrefillTest {
         for (int id : s.tern().encodeRendered(prefilled)) {
             ids.add(id);
         }
-        String want = post("/v1/completions", completion).path("choices").path(0).path("text").asText();
-        String got = post("/v1/chat/completions", chat(true).put("continue_final_message", true).put("add_generation_prompt", false))
+        String want = s.postOk("/v1/completions", completion).path("choices").path(0).path("text").asText();
+        String got = s.postOk("/v1/chat/completions", chat(true).put("continue_final_message", true).put("add_generation_prompt", false))
                 .path("choices").path(0).path("message").path("content").asText();
         assertEquals(want, got);
         assertTrue(!got.isEmpty());
 
         ObjectNode anthropic = Json.object().put("model", LoopbackServer.MODEL).put("max_tokens", 12).put("temperature", 0);
         anthropic.set("messages", chat(true).get("messages"));
-        assertEquals(want, post("/v1/messages", anthropic).path("content").path(0).path("text").asText());
+        assertEquals(want, s.postOk("/v1/messages", anthropic).path("content").path(0).path("text").asText());
     }
 
     /** vLLM's /tokenize of messages: the tokens a chat completion of them gets, prefill included. */
     @Test
     void tokenizeTakesMessages() throws Exception {
-        String prefilled = post("/apply-template", chat(true).put("continue_final_message", true)).get("prompt").asText();
-        JsonNode got = post("/tokenize", chat(true).put("continue_final_message", true)).get("tokens");
+        String prefilled = s.postOk("/apply-template", chat(true).put("continue_final_message", true)).get("prompt").asText();
+        JsonNode got = s.postOk("/tokenize", chat(true).put("continue_final_message", true)).get("tokens");
         int[] want = s.tern().encodeRendered(prefilled);
         assertEquals(want.length, got.size());
         for (int i = 0; i < want.length; i++) {
@@ -85,8 +79,8 @@ class PrefillTest {
 
     @Test
     void withoutAGenerationPromptThePromptEndsWithTheLastTurn() throws Exception {
-        String open = post("/apply-template", chat(false)).get("prompt").asText();
-        String closed = post("/apply-template", chat(false).put("add_generation_prompt", false)).get("prompt").asText();
+        String open = s.postOk("/apply-template", chat(false)).get("prompt").asText();
+        String closed = s.postOk("/apply-template", chat(false).put("add_generation_prompt", false)).get("prompt").asText();
         assertTrue(open.startsWith(closed) && open.length() > closed.length(), closed + " | " + open);
     }
 
