@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.TernException;
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
@@ -52,7 +53,10 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     SpeculationOptions speculation;
 
-    @Option(names = {"-n", "--n-predict"}, description = "Tokens to generate, -1 = until the context is full (default: ${DEFAULT-VALUE})")
+    @Mixin
+    ContextShiftOptions contextShift;
+
+    @Option(names = {"-n", "--n-predict"}, description = "Tokens to generate, -1 = until the context is full (with --context-shift, until the end of the text) (default: ${DEFAULT-VALUE})")
     int maxTokens = 256;
 
     @Option(names = "--format", description = "Output: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
@@ -145,6 +149,7 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() {
         String promptText = promptText();
         List<String> stops = stopStrings();
+        ContextShift shift = contextShift.shift();
         try (Tern tern = modelOptions.load(); Session session = tern.newSession()) {
             int[] ids = tern.tokenizer().encode(promptText, !noBos, false);
             if (ids.length == 0) {
@@ -179,17 +184,17 @@ final class RunCommand implements Callable<Integer> {
             GenerationResult r;
             SpeculativeStats stats = null;
             if (!speculation.enabled()) {
-                r = Generator.generate(session, tern.tokenizer(), rest, sampler, maxTokens, stops, listener);
+                r = Generator.generate(session, tern.tokenizer(), rest, sampler, maxTokens, stops, shift, listener);
             } else {
                 try (Proposer proposer = speculation.proposer(tern, config, modelOptions.cacheType())) {
                     SpeculativeResult sr = SpeculativeGenerator.generate(session, tern.tokenizer(), context, rest, sampler, proposer,
-                            speculation.lengths(), maxTokens, stops, listener);
+                            speculation.lengths(), maxTokens, stops, shift, listener);
                     r = sr.generation();
                     stats = sr.stats();
                 }
             }
             if (promptCache != null && !promptCacheReadOnly) {
-                savePromptCache(session, ids, r.tokens(), fingerprint);
+                savePromptCache(session, ids, fingerprint);
             }
             // The whole prompt, restored or computed; the timings count the computed tokens.
             r = new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings());
@@ -229,14 +234,22 @@ final class RunCommand implements Callable<Integer> {
         return restored;
     }
 
-    /** Writes the prompt's cache, with --prompt-cache-all the generated tokens' too (those the session holds). */
-    private void savePromptCache(Session session, int[] ids, int[] generated, byte[] fingerprint) {
-        int[] held = ids;
-        if (promptCacheAll) {
-            held = Arrays.copyOf(ids, session.position());
-            System.arraycopy(generated, 0, held, ids.length, held.length - ids.length);
+    /**
+     * Writes the prompt's cache (as much of the prompt as a context shift left in place), with
+     * --prompt-cache-all everything the session holds.
+     */
+    private void savePromptCache(Session session, int[] ids, byte[] fingerprint) {
+        int[] held = session.tokens();
+        if (!promptCacheAll) {
+            int same = 0;
+            while (same < Math.min(held.length, ids.length) && held[same] == ids[same]) {
+                same++;
+            }
+            held = Arrays.copyOf(held, same);
         }
-        SessionFile.save(promptCache, session, held, fingerprint);
+        if (held.length > 0) {
+            SessionFile.save(promptCache, session, held, fingerprint);
+        }
     }
 
     /** What the output must be, or null for free text. */

@@ -130,6 +130,9 @@ final class ServeCommand implements Callable<Integer> {
         SpeculationOptions speculation;
 
         @Mixin
+        ContextShiftOptions contextShift;
+
+        @Mixin
         ChatTemplateOption chatTemplate;
 
         private Speculation loadedSpeculation;
@@ -172,7 +175,7 @@ final class ServeCommand implements Callable<Integer> {
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
             return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
-                    reasoningFormat == ReasoningFormat.auto, templateKwargs(), !noSlots);
+                    reasoningFormat == ReasoningFormat.auto, templateKwargs(), !noSlots, contextShift.shift());
         }
 
         /** --chat-template-kwargs as template variables (none when not given); bad JSON is a one-line error. */

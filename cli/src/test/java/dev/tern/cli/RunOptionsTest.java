@@ -136,4 +136,28 @@ class RunOptionsTest {
             assertTrue(r.err().contains("--logit-bias"), r.err());
         }
     }
+
+    /**
+     * --context-shift: in a 64-position context the generation goes past it; until the context first fills the
+     * tokens are llama.cpp's, and the prompt cache then keeps the prompt the shift left in place (--keep -1).
+     */
+    @Test
+    void contextShiftGoesOnPastAFullContext(@TempDir Path dir) throws Exception {
+        int[] reference = Reference.read(REFERENCE).ids();
+        JsonNode full = run("-c", "64", "-n", "150", "--ignore-eos", "Once upon a time");
+        assertEquals("context_full", full.get("stop_reason").asText());
+        int before = full.get("tokens").size();
+        assertEquals(64 - 5 + 1, before);
+        Path cache = dir.resolve("prompt.cache");
+        JsonNode shifted = run("-c", "64", "-n", "150", "--ignore-eos", "--context-shift", "--keep", "-1",
+                "--prompt-cache", cache.toString(), "Once upon a time");
+        assertEquals("max_tokens", shifted.get("stop_reason").asText());
+        assertEquals(150, shifted.get("tokens").size());
+        assertArrayEquals(Arrays.copyOf(reference, before), Arrays.copyOf(ints(shifted.get("tokens")), before));
+        JsonNode again = run("-c", "64", "-n", "4", "--prompt-cache", cache.toString(), "Once upon a time");
+        assertEquals(4, again.get("timings").get("cache_n").asInt(), again.toString());
+        Cli bad = Cli.run("run", "-m", MODEL.toString(), "--context-shift", "--keep", "-2", "hi");
+        assertEquals(1, bad.exitCode());
+        assertEquals("tern: --keep must be -1 (the whole prompt) or more, got -2", bad.err().strip());
+    }
 }

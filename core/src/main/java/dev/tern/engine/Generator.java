@@ -11,7 +11,7 @@ import java.util.List;
 /**
  * The autoregressive loop for one sequence: feed the prompt as one batch, then sample a token,
  * stream its text, feed it back, until an end-of-generation token, the token limit or a full
- * context. Text is streamed in whole UTF-8 characters.
+ * context (unless a {@link ContextShift} makes room). Text is streamed in whole UTF-8 characters.
  */
 public final class Generator {
 
@@ -56,6 +56,15 @@ public final class Generator {
      */
     public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
                                             int maxTokens, List<String> stop, Listener listener) {
+        return generate(session, tokenizer, prompt, sampler, maxTokens, stop, ContextShift.NONE, listener);
+    }
+
+    /**
+     * As above; a full context makes room as {@code shift} says and the generation goes on (the
+     * prompt counted from the session's start), or ends when it has none.
+     */
+    public static GenerationResult generate(Session session, Tokenizer tokenizer, int[] prompt, Sampler sampler,
+                                            int maxTokens, List<String> stop, ContextShift shift, Listener listener) {
         checkPrompt(session, prompt);
         StopText stops = new StopText(stop);
         for (int t : prompt) {
@@ -64,6 +73,7 @@ public final class Generator {
         long t0 = System.nanoTime();
         float[] logits = session.forward(prompt);
         long tPrompt = System.nanoTime();
+        int promptEnd = session.position();
 
         StreamDecoder decoder = new StreamDecoder(tokenizer);
         StringBuilder text = new StringBuilder();
@@ -98,7 +108,8 @@ public final class Generator {
                 reason = GenerationResult.StopReason.STOP_STRING;
                 break;
             }
-            if (session.position() >= session.contextSize()) {
+            if (session.position() >= session.contextSize()
+                    && session.shift(shift, promptEnd, tokenizer.bos()).count() == 0) {
                 reason = GenerationResult.StopReason.CONTEXT_FULL;
                 break;
             }

@@ -34,12 +34,14 @@ import java.util.Objects;
  *                    the model's, as llama-server's {@code post_sampling_probs}; the alternatives are
  *                    then only tokens the chain left a chance
  * @param lines       code completion's limits at line ends ({@link LineLimits#NONE}: none)
+ * @param shift       what a full context does: end the request ({@link ContextShift#NONE}) or make room
  */
 public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs,
                       OutputFormat format, int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter,
-                      boolean sampledProbs, LineLimits lines) {
+                      boolean sampledProbs, LineLimits lines, ContextShift shift) {
     public Request {
         Objects.requireNonNull(lines, "lines");
+        Objects.requireNonNull(shift, "shift");
         if (prompt.length == 0) {
             throw new IllegalArgumentException("empty prompt");
         }
@@ -64,11 +66,11 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
         }
     }
 
-    /** No line limits. */
+    /** No line limits; a full context ends it. */
     public Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<String> stop, int logprobs, OutputFormat format,
                    int[] stopTokens, int minTokens, int promptLogprobs, LoraAdapter adapter, boolean sampledProbs) {
         this(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, adapter, sampledProbs,
-                LineLimits.NONE);
+                LineLimits.NONE, ContextShift.NONE);
     }
 
     /** The model's probabilities, if any. */
@@ -80,7 +82,7 @@ public record Request(int[] prompt, SamplerConfig sampling, int maxTokens, List<
     /** The same request with this adapter (null: none). */
     public Request withAdapter(LoraAdapter a) {
         return new Request(prompt, sampling, maxTokens, stop, logprobs, format, stopTokens, minTokens, promptLogprobs, a, sampledProbs,
-                lines);
+                lines, shift);
     }
 
     /** No adapter of its own. */

@@ -68,6 +68,7 @@ public final class Scheduler implements AutoCloseable {
     private volatile SchedulerStats stats;
     private volatile List<RunningRequest> runningNow = List.of();
     private long preemptions;
+    private long shifts;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
     private GrammarConstraint.Vocabulary constraintVocabulary;
@@ -609,13 +610,33 @@ public final class Scheduler implements AutoCloseable {
             emit(r, out);
         }
         FinishReason reason = r.text.stopped() ? FinishReason.STOP
-                : r.lines.ended() || (r.request.maxTokens() >= 0 && r.generated >= r.request.maxTokens()) || r.computed() >= contextSize
-                ? FinishReason.LENGTH : null;
+                : r.lines.ended() || (r.request.maxTokens() >= 0 && r.generated >= r.request.maxTokens())
+                || (r.computed() >= contextSize && !shift(r)) ? FinishReason.LENGTH : null;
         if (reason != null) {
             running.remove(r);
             finish(r, reason, null);
             return false;
         }
+        return true;
+    }
+
+    /**
+     * Makes room in a request's full context as its {@link ContextShift} says: the gap's tokens
+     * leave its token list, and its cache is cut back to the block holding the gap's start, so that
+     * the tokens after it are computed again, as a prompt chunk, at their new positions. Blocks are
+     * never rewritten in place: the prefix cache may share them. Returns false when it cannot shift.
+     */
+    private boolean shift(ScheduledRequest r) {
+        ContextShift.Gap gap = r.request.shift().gap(r.tokens, r.computed(), r.request.prompt().length, tokenizer.bos(), contextSize);
+        if (gap.count() == 0) {
+            return false;
+        }
+        r.length = gap.removeFrom(r.tokens, r.length);
+        int blocks = gap.from() / BlockPool.BLOCK_SIZE;
+        engine.truncate(r.table, blocks * BlockPool.BLOCK_SIZE);
+        r.hashes.subList(Math.min(blocks, r.hashes.size()), r.hashes.size()).clear();
+        r.registered = Math.min(r.registered, blocks);
+        shifts++;
         return true;
     }
 
@@ -699,7 +720,7 @@ public final class Scheduler implements AutoCloseable {
         return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
                 prefixCache == null ? 0 : prefixCache.size(),
                 prefixCache == null ? 0 : prefixCache.queriedTokens(),
-                prefixCache == null ? 0 : prefixCache.hitTokens(), preemptions, drafted, draftAccepted, proposalPasses);
+                prefixCache == null ? 0 : prefixCache.hitTokens(), preemptions, shifts, drafted, draftAccepted, proposalPasses);
     }
 
     /** Stops the loop; requests still waiting or running end as CANCELLED; the prefix cache is emptied. */

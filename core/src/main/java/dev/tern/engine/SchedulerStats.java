@@ -11,12 +11,13 @@ package dev.tern.engine;
  * @param prefixQueried     prompt tokens looked up in the prefix cache
  * @param prefixHits        of those, tokens found there
  * @param preemptions       requests preempted so far
+ * @param contextShifts     full contexts a request made room in ({@link ContextShift}) so far
  * @param drafted           speculative guesses verified so far
  * @param draftAccepted     of those, guesses the target agreed with
  * @param proposalPasses    request-steps that verified a proposal
  */
 public record SchedulerStats(int waiting, int running, int kvBlocksUsed, int kvBlocksLimit, int prefixCacheBlocks,
-                             long prefixQueried, long prefixHits, long preemptions, long drafted, long draftAccepted,
+                             long prefixQueried, long prefixHits, long preemptions, long contextShifts, long drafted, long draftAccepted,
                              long proposalPasses) {
     /** Fraction of looked-up prompt tokens found in the prefix cache (0 before any lookup). */
     public double prefixHitRate() {

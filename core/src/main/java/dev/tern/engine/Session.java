@@ -7,12 +7,15 @@ import java.util.Arrays;
 
 /**
  * One sequence and its KV cache, for simple callers such as the CLI: feed tokens, get the
- * logits of the last one, roll back with {@link #truncate}. Not thread-safe.
+ * logits of the last one, roll back with {@link #truncate}, make room with {@link #shift}. It
+ * remembers the tokens it holds. Not thread-safe.
  */
 public final class Session implements AutoCloseable {
     private final Engine engine;
     private final BlockTable sequence;
     private final int vocab;
+    /** The tokens whose keys and values the cache holds, [0, sequence.length()). */
+    private int[] held = new int[64];
 
     Session(Engine engine, BlockTable sequence) {
         this.engine = engine;
@@ -28,7 +31,9 @@ public final class Session implements AutoCloseable {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("no tokens to forward");
         }
+        int start = sequence.length();
         float[] logits = engine.forward(new Batch().addSequence(sequence, tokens, true));
+        hold(start, tokens);
         return Arrays.copyOf(logits, vocab);
     }
 
@@ -45,7 +50,43 @@ public final class Session implements AutoCloseable {
         for (int i = 0; i < tokens.length; i++) {
             batch.add(tokens[i], sequence, start + i, true);
         }
-        return engine.forward(batch);
+        float[] rows = engine.forward(batch);
+        hold(start, tokens);
+        return rows;
+    }
+
+    /**
+     * Makes room in a session that fills its context: drops the positions {@code shift} names and
+     * computes the tokens after them again at their new places, so the session then holds what a
+     * fresh one fed the shortened text would. {@code promptLength} is the prompt's length from the
+     * session's start and {@code bos} the vocabulary's BOS id (negative: none). Returns the gap, empty
+     * (and the session unchanged) when the shift keeps every position.
+     */
+    public ContextShift.Gap shift(ContextShift shift, int promptLength, int bos) {
+        int length = sequence.length();
+        ContextShift.Gap gap = shift.gap(held, length, promptLength, bos, contextSize());
+        if (gap.count() == 0) {
+            return gap;
+        }
+        int[] after = Arrays.copyOfRange(held, gap.from() + gap.count(), length);
+        truncate(gap.from());
+        if (after.length > 0) {
+            forward(after);
+        }
+        return gap;
+    }
+
+    /** The tokens the cache holds, in order. */
+    public int[] tokens() {
+        return Arrays.copyOf(held, sequence.length());
+    }
+
+    /** Records that positions from {@code start} on hold {@code tokens}. */
+    void hold(int start, int[] tokens) {
+        if (start + tokens.length > held.length) {
+            held = Arrays.copyOf(held, Math.max(start + tokens.length, 2 * held.length));
+        }
+        System.arraycopy(tokens, 0, held, start, tokens.length);
     }
 
     /**

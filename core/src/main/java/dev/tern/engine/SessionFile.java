@@ -141,6 +141,7 @@ public final class SessionFile {
                 return 0;
             }
             table.grow(keep);
+            session.hold(0, Arrays.copyOf(tokens, keep));
             float[] k = new float[kvDim];
             float[] v = new float[kvDim];
             ByteBuffer bytes = ByteBuffer.allocate(kvDim * Float.BYTES);

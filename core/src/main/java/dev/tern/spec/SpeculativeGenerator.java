@@ -1,5 +1,6 @@
 package dev.tern.spec;
 
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.GenerationResult.StopReason;
 import dev.tern.engine.Generator;
@@ -29,6 +30,7 @@ public final class SpeculativeGenerator {
     private final Sampler sampler;
     private final Proposer proposer;
     private final AdaptiveDraftLength lengths;
+    private final ContextShift shift;
     private final boolean greedy;
     private final SplittableRandom rng;
     private final int vocab;
@@ -41,6 +43,8 @@ public final class SpeculativeGenerator {
     private int[] out = new int[64];
     private int n;
     private StopReason reason;
+    /** The prompt's end, counted from the session's start: what a shift keeping the prompt keeps. */
+    private int promptEnd;
 
     private long drafted, accepted, passTokens;
     private int targetPasses, proposalPasses;
@@ -49,8 +53,9 @@ public final class SpeculativeGenerator {
     private long[] nanosBySize = new long[2];
 
     private SpeculativeGenerator(Session target, Tokenizer tokenizer, Sampler sampler, Proposer proposer,
-                                 AdaptiveDraftLength lengths, List<String> stop) {
+                                 AdaptiveDraftLength lengths, List<String> stop, ContextShift shift) {
         this.target = target;
+        this.shift = shift;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
         this.proposer = proposer;
@@ -78,7 +83,7 @@ public final class SpeculativeGenerator {
     public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] prompt, Sampler sampler,
                                              Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
                                              List<String> stop, Generator.Listener listener) {
-        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop).run(prompt, maxTokens, listener);
+        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop, ContextShift.NONE).run(prompt, maxTokens, listener);
     }
 
     /**
@@ -88,10 +93,17 @@ public final class SpeculativeGenerator {
     public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] context, int[] prompt, Sampler sampler,
                                              Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
                                              List<String> stop, Generator.Listener listener) {
+        return generate(target, tokenizer, context, prompt, sampler, proposer, lengths, maxTokens, stop, ContextShift.NONE, listener);
+    }
+
+    /** As above; a full context makes room as {@code shift} says, as in {@link Generator}. */
+    public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] context, int[] prompt, Sampler sampler,
+                                             Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
+                                             List<String> stop, ContextShift shift, Generator.Listener listener) {
         if (context.length != target.position()) {
             throw new IllegalArgumentException("context of " + context.length + " tokens, but the target holds " + target.position());
         }
-        SpeculativeGenerator g = new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop);
+        SpeculativeGenerator g = new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop, shift);
         for (int t : context) {
             g.push(t);
         }
@@ -107,6 +119,7 @@ public final class SpeculativeGenerator {
         long t0 = System.nanoTime();
         float[] logits = target.forward(prompt);
         long tPrompt = System.nanoTime();
+        promptEnd = target.position();
         long tFirst = 0;
         if (maxTokens == 0) {
             reason = StopReason.MAX_TOKENS;
@@ -141,6 +154,15 @@ public final class SpeculativeGenerator {
 
     /** One target pass: the pending token (last of the history, not yet in the cache) and the proposal. */
     private void round(int maxTokens, Generator.Listener listener) {
+        if (target.position() >= target.contextSize()) {
+            // The pending token has no place: a shift drops the same positions from the history as from the cache.
+            ContextShift.Gap gap = target.shift(shift, promptEnd, tokenizer.bos());
+            if (gap.count() == 0) {
+                reason = StopReason.CONTEXT_FULL;
+                return;
+            }
+            historyLength = gap.removeFrom(history, historyLength);
+        }
         int pos = target.position();
         int k = lengths.next();
         // The pass feeds k+1 tokens and yields up to k+1: stay inside the context and the token budget.
@@ -216,7 +238,7 @@ public final class SpeculativeGenerator {
             reason = StopReason.CANCELLED;
         } else if (stops.stopped()) {
             reason = StopReason.STOP_STRING;
-        } else if (position >= target.contextSize()) {
+        } else if (position >= target.contextSize() && !shift.enabled()) {
             reason = StopReason.CONTEXT_FULL;
         } else if (maxTokens >= 0 && n >= maxTokens) {
             reason = StopReason.MAX_TOKENS;

@@ -80,7 +80,7 @@ class LineLimitsTest {
             }
             SchedulerTest.Collector limited = new SchedulerTest.Collector();
             s.submit(new Request(prompt, SamplerConfig.greedy(), 200, List.of(), -1, OutputFormat.TEXT, new int[0], 0, -1, null, false,
-                    new LineLimits(100, 0)), limited);
+                    new LineLimits(100, 0), ContextShift.NONE), limited);
             RequestResult r = limited.await();
             assertEquals(text.substring(0, cut), limited.text.toString());
             assertEquals(FinishReason.LENGTH, r.reason());

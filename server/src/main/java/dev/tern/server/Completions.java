@@ -2,6 +2,7 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.FinishReason;
 import dev.tern.engine.QueueFullException;
 import dev.tern.engine.Request;
@@ -42,10 +43,12 @@ final class Completions {
     private final Map<String, LoraAdapter> adapters;
     /** The scales of the adapters applied to every request, and a request's own ({@code lora}). */
     private final LoraScales scales;
+    private final ContextShift contextShift;
     private int active;
 
     Completions(Scheduler scheduler, PromptBuilder prompts, ResponseFormat format, ServerMetrics metrics, String modelName,
-                Map<String, LoraAdapter> adapters, LoraScales scales) {
+                Map<String, LoraAdapter> adapters, LoraScales scales, ContextShift contextShift) {
+        this.contextShift = contextShift;
         this.scheduler = scheduler;
         this.prompts = prompts;
         this.format = format;
@@ -117,7 +120,7 @@ final class Completions {
                         chat ? "messages" : "prompt", "context_length_exceeded");
             }
         }
-        GenerationParams p = GenerationParams.parse(body, chat, prompts.tokenizer(), prompts.endOfGeneration(), tools);
+        GenerationParams p = GenerationParams.parse(body, chat, prompts.tokenizer(), prompts.endOfGeneration(), tools, contextShift);
         int total = all.size() * p.n();
         ResponseFormat.Prompts scored = p.echo() || p.promptLogprobs() >= 0
                 ? new ResponseFormat.Prompts(all, p.echo(), p.logprobs(), p.promptLogprobs()) : null;
@@ -130,7 +133,7 @@ final class Completions {
             int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines());
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines(), p.shift());
                 handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null, p.includeStop())));
             }
         } catch (QueueFullException e) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.LineLimits;
 import dev.tern.engine.OutputFormat;
 import dev.tern.sampling.AdvancedSampling;
@@ -42,18 +43,23 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param returnTokenIds vLLM's {@code return_token_ids}: the answer carries its tokens' and its prompt's ids
  * @param sampledProbs llama-server's {@code post_sampling_probs}: the log-probabilities are those of
  *                     the distribution each token was drawn from, after the sampler's chain
+ * @param shift        what a full context does: the server's, with the request's {@code n_keep} and
+ *                     {@code n_discard} when the server shifts
  */
 record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop, int[] stopTokens, int minTokens,
                         int logprobs, int n, boolean stream, boolean includeUsage, OutputFormat format, boolean echo,
-                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs, LineLimits lines, boolean includeStop) {
+                        int promptLogprobs, boolean returnTokenIds, boolean sampledProbs, LineLimits lines, boolean includeStop,
+                        ContextShift shift) {
     static final int MAX_N = 16;
 
     /**
      * @param tokenizer      the vocabulary ({@code logit_bias}'s ids must be in it, its texts are tokenized)
      * @param endOfGeneration the tokens that end generation, which {@code ignore_eos} bans
      * @param tools          the chat request's tools, or null
+     * @param shift          the server's context shift
      */
-    static GenerationParams parse(ObjectNode body, boolean chat, Tokenizer tokenizer, int[] endOfGeneration, ToolCalls tools) {
+    static GenerationParams parse(ObjectNode body, boolean chat, Tokenizer tokenizer, int[] endOfGeneration, ToolCalls tools,
+                                  ContextShift shift) {
         refuseUnsupported(body, chat);
         boolean echo = !chat && bool(body, "echo");
         int maxTokens = -1;
@@ -161,7 +167,14 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         LineLimits lines = new LineLimits(limit(body, "n_indent"), limit(body, "t_max_predict_ms"));
         return new GenerationParams(maxTokens, sampling, stop(body), stopTokens(body, tokenizer.vocabSize()), minTokens, logprobs, n, stream,
                 includeUsage, format, echo, promptLogprobs, bool(body, "return_token_ids"), sampledProbs, lines,
-                bool(body, "include_stop_str_in_output"));
+                bool(body, "include_stop_str_in_output"), contextShift(body, shift));
+    }
+
+    /** llama-server's n_keep (-1: the prompt) and n_discard (0: half), which matter only where the server shifts. */
+    private static ContextShift contextShift(ObjectNode body, ContextShift server) {
+        int keep = present(body, "n_keep") ? intIn(body, "n_keep", -1, Integer.MAX_VALUE) : server.keep();
+        int discard = present(body, "n_discard") ? intIn(body, "n_discard", 0, Integer.MAX_VALUE) : server.discard();
+        return server.enabled() ? ContextShift.keeping(keep, discard) : ContextShift.NONE;
     }
 
     /**
@@ -468,15 +481,15 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
 
     /** The sampling settings under llama-server's names: what /props reports as the defaults. */
     ObjectNode settings() {
-        return settings(sampling, maxTokens, logprobs, stop).put("stream", stream);
+        return settings(sampling, maxTokens, logprobs, stop, shift).put("stream", stream);
     }
 
     /** llama-server's params object: a request's settings as /props (its defaults) and /slots show them. */
-    static ObjectNode settings(SamplerConfig s, int maxTokens, int logprobs, List<String> stop) {
+    static ObjectNode settings(SamplerConfig s, int maxTokens, int logprobs, List<String> stop, ContextShift shift) {
         AdvancedSampling a = s.advanced();
         DrySampling d = a.dry();
         ObjectNode o = Json.object();
-        o.put("n_predict", maxTokens).put("temperature", s.temperature()).put("dynatemp_range", a.dynatempRange())
+        o.put("n_predict", maxTokens).put("n_keep", shift.keep()).put("n_discard", shift.discard()).put("temperature", s.temperature()).put("dynatemp_range", a.dynatempRange())
                 .put("dynatemp_exponent", a.dynatempExponent()).put("top_k", s.topK()).put("top_p", s.topP())
                 .put("min_p", s.minP()).put("top_n_sigma", a.topNSigma()).put("xtc_probability", a.xtcProbability())
                 .put("xtc_threshold", a.xtcThreshold()).put("typical_p", a.typicalP()).put("repeat_last_n", s.repeatLastN())

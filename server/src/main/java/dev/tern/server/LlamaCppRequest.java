@@ -24,7 +24,7 @@ final class LlamaCppRequest {
             "typical_p", "top_n_sigma", "xtc_probability", "xtc_threshold", "dynatemp_range", "dynatemp_exponent",
             "mirostat", "mirostat_tau", "mirostat_eta", "dry_multiplier", "dry_base", "dry_allowed_length", "dry_penalty_last_n",
             "dry_sequence_breakers", "lora", "min_keep", "samplers", "logit_bias", "post_sampling_probs",
-            "adaptive_target", "adaptive_decay", "n_predict", "n_indent", "t_max_predict_ms");
+            "adaptive_target", "adaptive_decay", "n_predict", "n_indent", "t_max_predict_ms", "n_keep", "n_discard");
 
     private LlamaCppRequest() {
     }

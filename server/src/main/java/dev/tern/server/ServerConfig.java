@@ -1,11 +1,13 @@
 package dev.tern.server;
 
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.SchedulerConfig;
 import dev.tern.spec.Speculation;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Settings of a {@link TernServer}.
@@ -24,40 +26,48 @@ import java.util.Map;
  *                        {@code chat_template_kwargs} set them (llama-server's {@code --chat-template-kwargs})
  * @param slots           whether {@code GET /slots} shows what each running request does (llama-server's
  *                        {@code --slots}, on by default; it shows prompts to whoever holds the key)
+ * @param contextShift    what a request's full context does (llama-server's {@code --context-shift} and
+ *                        {@code --keep}); a request's {@code n_keep} and {@code n_discard} adjust it when it shifts
  */
 public record ServerConfig(String host, int port, String apiKey, String modelName, long maxRequestBytes,
                            SchedulerConfig scheduler, Speculation speculation, boolean reasoning,
-                           Map<String, Object> templateKwargs, boolean slots) {
+                           Map<String, Object> templateKwargs, boolean slots, ContextShift contextShift) {
     public ServerConfig {
         templateKwargs = Collections.unmodifiableMap(new LinkedHashMap<>(templateKwargs));
+        Objects.requireNonNull(contextShift, "contextShift");
     }
 
     /** Loopback on {@code port}, no key, 1 MiB bodies, the default scheduler, no speculation, reasoning apart. */
     public static ServerConfig loopback(int port, String modelName) {
-        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true, Map.of(), true);
+        return new ServerConfig("127.0.0.1", port, null, modelName, 1 << 20, SchedulerConfig.defaults(), null, true, Map.of(), true,
+                ContextShift.NONE);
     }
 
     public ServerConfig withApiKey(String key) {
-        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, slots);
+        return new ServerConfig(host, port, key, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, slots, contextShift);
     }
 
     public ServerConfig withScheduler(SchedulerConfig s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning, templateKwargs, slots);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, s, speculation, reasoning, templateKwargs, slots, contextShift);
     }
 
     public ServerConfig withSpeculation(Speculation s) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning, templateKwargs, slots);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, s, reasoning, templateKwargs, slots, contextShift);
     }
 
     public ServerConfig withReasoning(boolean r) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r, templateKwargs, slots);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, r, templateKwargs, slots, contextShift);
     }
 
     public ServerConfig withSlots(boolean on) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, on);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, on, contextShift);
     }
 
     public ServerConfig withTemplateKwargs(Map<String, Object> kwargs) {
-        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, kwargs, slots);
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, kwargs, slots, contextShift);
+    }
+
+    public ServerConfig withContextShift(ContextShift shift) {
+        return new ServerConfig(host, port, apiKey, modelName, maxRequestBytes, scheduler, speculation, reasoning, templateKwargs, slots, shift);
     }
 }

@@ -51,6 +51,8 @@ final class ServerMetrics {
         Gauge.builder("tern.prefix.cache.hit.rate", scheduler, s -> s.stats().prefixHitRate())
                 .description("Fraction of prompt tokens found in the prefix cache").register(registry);
         Gauge.builder("tern.preemptions", scheduler, s -> s.stats().preemptions()).description("Requests preempted").register(registry);
+        Gauge.builder("tern.context.shifts", scheduler, s -> s.stats().contextShifts())
+                .description("Full contexts a request made room in (--context-shift)").register(registry);
         FunctionCounter.builder("tern.speculative.proposals", scheduler, s -> s.stats().proposalPasses())
                 .description("Proposals verified (one per request and step); its rate is proposals per second").register(registry);
         FunctionCounter.builder("tern.speculative.drafted.tokens", scheduler, s -> s.stats().drafted())

@@ -48,7 +48,7 @@ final class Slots {
     private void busy(ObjectNode slot, RunningRequest r) {
         Request q = r.request();
         slot.put("id_task", r.id()).put("is_processing", true);
-        ObjectNode params = GenerationParams.settings(q.sampling(), q.maxTokens(), q.logprobs(), q.stop());
+        ObjectNode params = GenerationParams.settings(q.sampling(), q.maxTokens(), q.logprobs(), q.stop(), q.shift());
         params.put("seed", q.sampling().seed());
         slot.set("params", params);
         slot.put("prompt", tokenizer.decode(q.prompt()));

@@ -60,7 +60,7 @@ public final class TernServer implements AutoCloseable {
         this.prompts = new PromptBuilder(tern, config.reasoning(), config.templateKwargs());
         LoraScales loraScales = new LoraScales(tern.model().adapters());
         this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer()),
-                metrics, config.modelName(), tern.model().namedAdapters(), loraScales);
+                metrics, config.modelName(), tern.model().namedAdapters(), loraScales, config.contextShift());
         this.embeddings = new Embeddings(tern, config.modelName());
         this.slots = new Slots(scheduler, tern.tokenizer(), config.speculation() != null);
         this.app = Javalin.create(c -> {
@@ -339,7 +339,7 @@ public final class TernServer implements AutoCloseable {
         ObjectNode out = Json.object();
         ObjectNode defaults = out.putObject("default_generation_settings");
         defaults.set("params", GenerationParams.parse(LlamaCppRequest.completion(Json.object()), false, t,
-                t.endOfGenerationIds(), null).settings());
+                t.endOfGenerationIds(), null, config.contextShift()).settings());
         defaults.put("n_ctx", tern.contextSize());
         out.put("total_slots", config.scheduler().maxRunning());
         out.put("model_alias", config.modelName());

@@ -24,6 +24,7 @@ import dev.tern.Tern;
 import dev.tern.chat.ChatMessage;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.SchedulerConfig;
 import dev.tern.engine.Session;
 import dev.tern.kv.KVCacheType;
@@ -78,7 +79,8 @@ class TernServerTest {
     @BeforeAll
     static void start() {
         fixture = LoopbackServer.start(new Tern.Options(2, 256, 40, KVCacheType.F32),
-                new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null, true, Map.of(), true));
+                new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null, true, Map.of(), true,
+                        ContextShift.NONE));
         tern = fixture.tern();
         server = fixture.server();
         client = fixture.client();
