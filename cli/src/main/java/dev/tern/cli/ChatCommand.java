@@ -2,6 +2,7 @@ package dev.tern.cli;
 
 import dev.tern.Tern;
 import dev.tern.chat.ChatMessage;
+import dev.tern.engine.ContextShift;
 import dev.tern.engine.GenerationResult;
 import dev.tern.engine.Generator;
 import dev.tern.engine.Session;
@@ -28,7 +29,9 @@ import java.util.concurrent.Callable;
 /**
  * {@code tern chat}: an interactive conversation through the model's chat template. The KV cache
  * is kept between turns: each turn re-renders the conversation, and only the tokens after the
- * longest prefix already in the cache are processed.
+ * longest prefix already in the cache are processed. With {@code --context-shift} a long reply
+ * shifts the context, and a conversation that would fill more than three quarters of it loses its
+ * oldest messages (the system message stays), so that the chat goes on.
  */
 @Command(name = "chat", description = "Chat interactively (one message per line; an empty line or EOF ends).")
 final class ChatCommand implements Callable<Integer> {
@@ -53,6 +56,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     ChatTemplateOption chatTemplate;
 
+    @Mixin
+    ContextShiftOptions contextShift;
+
     @Option(names = {"-n", "--n-predict"}, description = "Most tokens per reply (default: ${DEFAULT-VALUE})")
     int maxTokens = 512;
 
@@ -60,6 +66,7 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         BufferedReader in = new BufferedReader(new InputStreamReader(main.in, StandardCharsets.UTF_8));
+        ContextShift shift = contextShift.shift();
         try (Tern tern = modelOptions.load(chatTemplate.read()); Session session = tern.newSession()) {
             Tokenizer tok = tern.tokenizer();
             Sampler sampler = new Sampler(sampling.config(tok), tok, null);
@@ -67,7 +74,6 @@ final class ChatCommand implements Callable<Integer> {
             if (system != null) {
                 messages.add(new ChatMessage("system", system));
             }
-            int[] cached = new int[0];
             AtomicBoolean typed = new AtomicBoolean();
             Thread warmUp = Thread.ofPlatform().daemon().start(() -> warmUp(tern, typed));
             while (true) {
@@ -83,20 +89,32 @@ final class ChatCommand implements Callable<Integer> {
                     break;
                 }
                 messages.add(new ChatMessage("user", line));
-                String rendered = tern.chatTemplate().render(messages, true);
-                int[] all = tern.encodeRendered(rendered);
-                int keep = Session.reusable(cached, all);
+                int[] all = tern.encodeRendered(tern.chatTemplate().render(messages, true));
+                if (shift.enabled()) {
+                    int dropped = 0;
+                    int first = system != null ? 1 : 0;
+                    while (all.length > session.contextSize() * 3 / 4 && messages.size() - first > 1) {
+                        // A user message and the reply to it: templates expect the turns to alternate from a user's.
+                        do {
+                            messages.remove(first);
+                            dropped++;
+                        } while (messages.size() - first > 1 && !messages.get(first).role().equals("user"));
+                        all = tern.encodeRendered(tern.chatTemplate().render(messages, true));
+                    }
+                    if (dropped > 0) {
+                        spec.commandLine().getErr().printf("[context: the %d oldest messages dropped]%n", dropped);
+                    }
+                }
+                int keep = Session.reusable(session.tokens(), all);
                 session.truncate(keep);
                 int[] fresh = Arrays.copyOfRange(all, keep, all.length);
-                GenerationResult r = Generator.generate(session, tok, fresh, sampler, maxTokens, (id, piece) -> {
+                GenerationResult r = Generator.generate(session, tok, fresh, sampler, maxTokens, List.of(), shift, (id, piece) -> {
                     out.print(piece);
                     out.flush();
                     return true;
                 });
                 out.println();
                 messages.add(new ChatMessage("assistant", r.text()));
-                // The last sampled token was never fed back: the cache holds one fewer than these.
-                cached = Arrays.copyOf(concat(all, r.tokens()), session.position());
                 spec.commandLine().getErr().printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
                         fresh.length, keep, r.tokens().length, r.timings().predictedPerSecond());
                 if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL) {
@@ -128,11 +146,5 @@ final class ChatCommand implements Callable<Integer> {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    private static int[] concat(int[] a, int[] b) {
-        int[] r = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
     }
 }

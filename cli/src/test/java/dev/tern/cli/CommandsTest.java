@@ -335,6 +335,29 @@ class CommandsTest {
         assertTrue(r.out().split("> ").length >= 3, r.out());
     }
 
+    /**
+     * With --context-shift a chat outlives its context: replies shift it, and the oldest messages go when the
+     * conversation would fill three quarters of it; without, the chat ends when the context is full.
+     */
+    @Test
+    void chatGoesOnPastItsContextWithContextShift() {
+        String lines = "Tell me a story.\nAnd another one.\nWhat did the dog do?\nTell me more.\nThe end?\n";
+        Cli shifted = Cli.runWithInput(lines, "chat", "--temp", "0", "-n", "40", "-c", "96", "--ignore-eos", "--context-shift");
+        assertEquals(0, shifted.exitCode(), shifted.err());
+        Matcher turns = Pattern.compile("\\[(\\d+) new prompt tokens \\((\\d+) reused from cache\\), (\\d+) generated").matcher(shifted.err());
+        int count = 0;
+        while (turns.find()) {
+            assertEquals(40, Integer.parseInt(turns.group(3)), shifted.err());
+            count++;
+        }
+        assertEquals(5, count, shifted.err());
+        assertTrue(shifted.err().contains("oldest messages dropped"), shifted.err());
+        assertFalse(shifted.err().contains("context is full"), shifted.err());
+
+        Cli plain = Cli.runWithInput(lines, "chat", "--temp", "0", "-n", "40", "-c", "96", "--ignore-eos");
+        assertTrue(plain.err().contains("context is full; ending the chat") || plain.exitCode() == 1, plain.err());
+    }
+
     /** llama.cpp's -f: the prompt read from a file gives what the same text as an argument gives. */
     @Test
     void runReadsThePromptFromAFile(@TempDir Path dir) throws Exception {
