@@ -2,6 +2,7 @@ package dev.tern;
 
 import dev.tern.chat.ChatMessage;
 import dev.tern.chat.ChatTemplate;
+import dev.tern.engine.EmbeddingNorm;
 import dev.tern.engine.Engine;
 import dev.tern.engine.FinishReason;
 import dev.tern.engine.Generator;
@@ -225,12 +226,17 @@ public final class Tern implements AutoCloseable {
 
     /** {@link #embed(int[])} of each input, short ones sharing forward passes. */
     public List<float[]> embed(List<int[]> inputs) {
+        return embed(inputs, EmbeddingNorm.EUCLIDEAN);
+    }
+
+    /** As above, scaled as {@link EmbeddingNorm} says for {@code norm} (-1: the pooled vector as it is). */
+    public List<float[]> embed(List<int[]> inputs, int norm) {
         for (int[] tokens : inputs) {
             if (tokens.length > contextSize) {
                 throw new TernException("input of " + tokens.length + " tokens does not fit the context of " + contextSize + " positions");
             }
         }
-        return engine.embed(inputs, pooling);
+        return engine.embed(inputs, pooling, norm);
     }
 
     /**

@@ -581,6 +581,19 @@ class CommandsTest {
                 }
             }
         }
+        // llama-embedding's --embd-normalize: -1 leaves the pooled vector as it is, which scaled to unit length is the default's.
+        Cli raw = Cli.run("embed", "-m", model.toString(), "--embd-normalize", "-1", "Once upon a time");
+        Cli unit = Cli.run("embed", "-m", model.toString(), "Once upon a time");
+        JsonNode a = new ObjectMapper().readTree(raw.out()), b = new ObjectMapper().readTree(unit.out());
+        double norm = 0;
+        for (JsonNode x : a) {
+            norm += x.asDouble() * x.asDouble();
+        }
+        assertTrue(Math.abs(Math.sqrt(norm) - 1) > 0.01, "not scaled");
+        for (int j = 0; j < b.size(); j++) {
+            assertEquals(b.get(j).asDouble(), a.get(j).asDouble() / Math.sqrt(norm), 1e-6);
+        }
+        assertOneLineFailure(Cli.run("embed", "-m", model.toString(), "--embd-normalize", "-3", "x"), "--embd-normalize must be -1 or more");
     }
 
     /** --grammar-file: a GBNF grammar with recursion; the output is one of its texts. */

@@ -82,6 +82,12 @@ public final class Engine implements AutoCloseable {
      * the weights read for a pass serve all of them (one pass of many short inputs, not one each).
      */
     public List<float[]> embed(List<int[]> inputs, Pooling pooling) {
+        return embed(inputs, pooling, EmbeddingNorm.EUCLIDEAN);
+    }
+
+    /** As above, each pooled vector scaled as {@link EmbeddingNorm#apply} says for {@code norm}. */
+    public List<float[]> embed(List<int[]> inputs, Pooling pooling, int norm) {
+        EmbeddingNorm.check(norm);
         int dim = model.config().dim();
         List<float[]> out = new ArrayList<>(inputs.size());
         for (int first = 0; first < inputs.size(); ) {
@@ -135,24 +141,15 @@ public final class Engine implements AutoCloseable {
             } finally {
                 seqs.forEach(BlockTable::close);
             }
-            for (double[] sum : sums) {
-                out.add(unit(sum));
+            for (int k = 0; k < group.size(); k++) {
+                double[] pooled = sums[k];
+                int n = pooling == Pooling.MEAN ? group.get(k).length : 1;
+                for (int j = 0; j < dim; j++) {
+                    pooled[j] /= n;
+                }
+                out.add(EmbeddingNorm.apply(pooled, norm));
             }
             first = last;
-        }
-        return out;
-    }
-
-    /** A pooled sum scaled to unit length (the mean's division is absorbed by the scaling). */
-    private static float[] unit(double[] sum) {
-        double norm = 0;
-        for (double v : sum) {
-            norm += v * v;
-        }
-        float[] out = new float[sum.length];
-        double scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-        for (int j = 0; j < sum.length; j++) {
-            out[j] = (float) (sum[j] * scale);
         }
         return out;
     }

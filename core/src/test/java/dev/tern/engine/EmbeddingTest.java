@@ -18,6 +18,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 class EmbeddingTest {
 
     private static float[] expected(NaiveTransformer naive, int[] tokens, Pooling pooling) {
+        return expected(naive, tokens, pooling, true);
+    }
+
+    private static float[] expected(NaiveTransformer naive, int[] tokens, Pooling pooling, boolean unit) {
         double[][] h = naive.finalHidden(tokens);
         double[] v = new double[h[0].length];
         for (int t = 0; t < h.length; t++) {
@@ -32,7 +36,7 @@ class EmbeddingTest {
         }
         float[] out = new float[v.length];
         for (int j = 0; j < v.length; j++) {
-            out[j] = (float) (v[j] / Math.sqrt(norm));
+            out[j] = (float) (unit ? v[j] / Math.sqrt(norm) : v[j]);
         }
         return out;
     }
@@ -48,6 +52,12 @@ class EmbeddingTest {
                     float[] want = expected(naive, tokens, p), got = engine.embed(tokens, p);
                     for (int j = 0; j < want.length; j++) {
                         assertEquals(want[j], got[j], 2e-5, model.config().architecture() + " " + p + " [" + j + "]");
+                    }
+                }
+                for (Pooling p : Pooling.values()) {
+                    float[] want = expected(naive, tokens, p, false), got = engine.embed(List.of(tokens), p, EmbeddingNorm.NONE).getFirst();
+                    for (int j = 0; j < want.length; j++) {
+                        assertEquals(want[j], got[j], 2e-5 * Math.max(1, Math.abs(want[j])), "as pooled, " + p + " [" + j + "]");
                     }
                 }
                 assertEquals(0, engine.cache().usedBlocks(), "the shared cache is left untouched");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.TernException;
+import dev.tern.engine.EmbeddingNorm;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,7 +19,8 @@ import java.util.List;
  * string, an array of strings, an array of token ids or an array of those; {@code dimensions}
  * keeps the first so many values and scales them to unit length again (Matryoshka models);
  * {@code encoding_format} "base64" sends little-endian float32s. Each input runs as its own
- * forward pass between the scheduler's steps.
+ * forward pass between the scheduler's steps. Also llama-server's own POST /embedding
+ * ({@link #llamaCpp}) and Ollama's older POST /api/embeddings ({@link #ollamaLegacy}).
  */
 final class Embeddings {
     /** Most inputs in one request, as OpenAI's limit. */
@@ -36,6 +38,7 @@ final class Embeddings {
             throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
         }
         List<int[]> inputs = inputs(body.get("input"));
+        checkLengths(inputs);
         int dim = tern.model().config().dim();
         int keep = dim;
         if (body.hasNonNull("dimensions")) {
@@ -51,15 +54,7 @@ final class Embeddings {
         }
         ObjectNode root = Json.object().put("object", "list");
         ArrayNode data = root.putArray("data");
-        int tokens = 0;
-        for (int i = 0; i < inputs.size(); i++) {
-            int[] ids = inputs.get(i);
-            if (ids.length > tern.contextSize()) {
-                throw new ApiException(400, "invalid_request_error", "input " + i + " has " + ids.length
-                        + " tokens, more than the context of " + tern.contextSize(), "input", "context_length_exceeded");
-            }
-            tokens += ids.length;
-        }
+        int tokens = inputs.stream().mapToInt(ids -> ids.length).sum();
         List<float[]> vectors = tern.embed(inputs);
         for (int i = 0; i < inputs.size(); i++) {
             float[] v = truncated(vectors.get(i), keep);
@@ -80,6 +75,72 @@ final class Embeddings {
         root.put("model", modelName);
         root.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
         return root;
+    }
+
+    /**
+     * llama-server's POST /embedding (and /embeddings): {@code content} (or {@code input}) as
+     * /v1/embeddings takes it, {@code embd_normalize} as {@link EmbeddingNorm} numbers it (2 by
+     * default); the answer is llama-server's array of {@code {"index", "embedding": [[...]]}}, one
+     * pooled row per input.
+     */
+    ArrayNode llamaCpp(ObjectNode body) {
+        JsonNode input = body.has("content") ? body.get("content") : body.get("input");
+        if (input == null || input.isNull()) {
+            throw ApiException.badRequest("\"input\" or \"content\" must be provided", "content");
+        }
+        int norm = EmbeddingNorm.EUCLIDEAN;
+        if (body.hasNonNull("embd_normalize")) {
+            JsonNode n = body.get("embd_normalize");
+            if (!n.isIntegralNumber() || n.asLong() < EmbeddingNorm.NONE || n.asLong() > 64) {
+                throw ApiException.badRequest("embd_normalize must be an integer from -1 to 64 (-1: none, 0: int16, 1: taxicab,"
+                        + " 2: Euclidean, more: that p-norm)", "embd_normalize");
+            }
+            norm = n.asInt();
+        }
+        List<int[]> inputs = inputs(input);
+        checkLengths(inputs);
+        List<float[]> vectors = tern.embed(inputs, norm);
+        ArrayNode out = Json.MAPPER.createArrayNode();
+        for (int i = 0; i < vectors.size(); i++) {
+            ArrayNode row = out.addObject().put("index", i).putArray("embedding").addArray();
+            for (float x : vectors.get(i)) {
+                row.add(x);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Ollama's older POST /api/embeddings: {@code prompt}, one text, answered as {@code {"embedding": [...]}},
+     * the pooled vector as it is (its newer /api/embed scales to unit length); an empty prompt gets an empty one.
+     */
+    ObjectNode ollamaLegacy(ObjectNode body) {
+        JsonNode prompt = body.get("prompt");
+        if (prompt != null && !prompt.isNull() && !prompt.isTextual()) {
+            throw ApiException.badRequest("prompt must be a string", "prompt");
+        }
+        ObjectNode out = Json.object();
+        ArrayNode v = out.putArray("embedding");
+        if (prompt == null || prompt.isNull() || prompt.asText().isEmpty()) {
+            return out;
+        }
+        List<int[]> inputs = List.of(text(prompt.asText()));
+        checkLengths(inputs);
+        for (float x : tern.embed(inputs, EmbeddingNorm.NONE).getFirst()) {
+            v.add(x);
+        }
+        return out;
+    }
+
+    /** A 400 for an input longer than the context. */
+    private void checkLengths(List<int[]> inputs) {
+        for (int i = 0; i < inputs.size(); i++) {
+            int[] ids = inputs.get(i);
+            if (ids.length > tern.contextSize()) {
+                throw new ApiException(400, "invalid_request_error", "input " + i + " has " + ids.length
+                        + " tokens, more than the context of " + tern.contextSize(), "input", "context_length_exceeded");
+            }
+        }
     }
 
     /** The first {@code keep} values, at unit length again. */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.Tern;
 import dev.tern.model.ModelConfig;
+import dev.tern.model.ModelFootprint;
 import dev.tern.engine.Scheduler;
 import dev.tern.engine.SchedulerStats;
 import dev.tern.tokenizer.Tokenizer;
@@ -19,6 +20,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
@@ -121,6 +123,8 @@ public final class TernServer implements AutoCloseable {
             }
             c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
+            c.routes.post("/api/embeddings", ctx -> ollama(ctx, () -> json(ctx, embeddings.ollamaLegacy(Json.parseObject(ctx.bodyAsBytes())))));
+            c.routes.get("/api/ps", ctx -> json(ctx, ollamaRunning()));
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, OllamaRequest.chat(body), true, new OllamaDialect(body.path("model").asText(config.modelName()), true));
@@ -131,6 +135,9 @@ public final class TernServer implements AutoCloseable {
                         new OllamaDialect(body.path("model").asText(config.modelName()), false));
             }));
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
+            for (String path : List.of("/embedding", "/embeddings")) {
+                c.routes.post(path, ctx -> json(ctx, embeddings.llamaCpp(Json.parseObject(ctx.bodyAsBytes()))));
+            }
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
             c.routes.get("/tokenizer_info", this::tokenizerInfo);
@@ -391,10 +398,28 @@ public final class TernServer implements AutoCloseable {
     private ObjectNode ollamaTags() {
         ObjectNode root = Json.object();
         ArrayNode models = root.putArray("models");
+        long bytes = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition()).modelBytes();
         for (String name : servedModels()) {
             ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest")
-                    .put("modified_at", java.time.Instant.ofEpochSecond(created).toString());
+                    .put("modified_at", Instant.ofEpochSecond(created).toString()).put("size", bytes);
             m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
+        }
+        return root;
+    }
+
+    /**
+     * Ollama's running models (/api/ps): the served ones, in memory for as long as the server runs, reported as
+     * Ollama reports a model kept loaded (keep_alive -1: expiring some 292 years on); nothing is in GPU memory.
+     */
+    private ObjectNode ollamaRunning() {
+        ObjectNode root = Json.object();
+        ArrayNode models = root.putArray("models");
+        long bytes = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition()).modelBytes();
+        String expires = Instant.now().plusSeconds(Long.MAX_VALUE / 1_000_000_000L).toString();
+        for (String name : servedModels()) {
+            ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest").put("size", bytes);
+            m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
+            m.put("expires_at", expires).put("size_vram", 0).put("context_length", tern.contextSize());
         }
         return root;
     }

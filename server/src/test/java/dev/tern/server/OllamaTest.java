@@ -56,6 +56,44 @@ class OllamaTest {
         assertEquals(Tern.VERSION, Json.MAPPER.readTree(s.get("/version").body()).path("version").asText(), "vLLM's route");
     }
 
+    /** /api/ps: the model is loaded for as long as the server runs, its size that of its weights, nothing on a GPU. */
+    @Test
+    void psListsTheLoadedModel() throws Exception {
+        JsonNode m = Json.MAPPER.readTree(s.get("/api/ps").body()).path("models").path(0);
+        assertEquals(LoopbackServer.MODEL + ":latest", m.path("name").asText());
+        long file = java.nio.file.Files.size(dev.tern.testing.Fixtures.stories260K("stories260K-f32.gguf"));
+        long size = m.path("size").asLong();
+        assertTrue(size > file * 0.8 && size <= file, size + " bytes of weights in a file of " + file);
+        assertEquals(size, Json.MAPPER.readTree(s.get("/api/tags").body()).path("models").path(0).path("size").asLong());
+        assertEquals(0, m.path("size_vram").asLong());
+        assertEquals(s.tern().contextSize(), m.path("context_length").asInt());
+        assertTrue(java.time.Instant.parse(m.path("expires_at").asText()).isAfter(java.time.Instant.parse("2200-01-01T00:00:00Z")));
+    }
+
+    /**
+     * Ollama's older /api/embeddings: one prompt, the pooled vector as it is, which scaled to unit length is the
+     * OpenAI endpoint's; llama-server's /embedding with embd_normalize -1 gives the same vector.
+     */
+    @Test
+    void legacyEmbeddingsAreThePooledVector() throws Exception {
+        JsonNode legacy = s.postOk("/api/embeddings", Json.object().put("model", LoopbackServer.MODEL).put("prompt", "Once upon a time"))
+                .path("embedding");
+        JsonNode unit = s.postOk("/v1/embeddings", Json.object().put("input", "Once upon a time")).path("data").path(0).path("embedding");
+        assertEquals(unit.size(), legacy.size());
+        double norm = 0;
+        for (JsonNode x : legacy) {
+            norm += x.asDouble() * x.asDouble();
+        }
+        assertTrue(Math.abs(Math.sqrt(norm) - 1) > 0.01, "not scaled: |v| = " + Math.sqrt(norm));
+        for (int i = 0; i < unit.size(); i++) {
+            assertEquals(unit.get(i).asDouble(), legacy.get(i).asDouble() / Math.sqrt(norm), 1e-6);
+        }
+        JsonNode llama = s.postOk("/embedding", Json.object().put("content", "Once upon a time").put("embd_normalize", -1));
+        assertEquals(legacy, llama.path(0).path("embedding").path(0));
+        assertEquals(0, s.postOk("/api/embeddings", Json.object().put("prompt", "")).path("embedding").size());
+        assertEquals(400, s.post("/api/embeddings", "{\"prompt\": 5}", false).statusCode());
+    }
+
     @Test
     void showGivesTheContextLengthAndTemplate() throws Exception {
         JsonNode show = s.postOk("/api/show", Json.object().put("model", LoopbackServer.MODEL + ":latest"));

@@ -4,6 +4,7 @@ import dev.tern.Tern;
 import dev.tern.engine.Recompute;
 import dev.tern.engine.Session;
 import dev.tern.kv.KVCacheType;
+import dev.tern.model.ModelFootprint;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;

@@ -1,9 +1,5 @@
-package dev.tern.cli.bench;
+package dev.tern.model;
 
-import dev.tern.model.LayerWeights;
-import dev.tern.model.Model;
-import dev.tern.model.ModelConfig;
-import dev.tern.model.ModelWeights;
 import dev.tern.tensor.Tensor;
 
 import java.util.ArrayList;
