@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.engine.SchedulerConfig;
+import dev.tern.engine.SessionFile;
 import dev.tern.kv.BlockPool;
 import dev.tern.model.ModelConfig;
 import dev.tern.server.ServerConfig;
@@ -19,7 +20,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -111,6 +114,10 @@ final class ServeCommand implements Callable<Integer> {
         @Option(names = "--no-slots", description = "Turn off GET /slots (what each running request does, its prompt included)")
         boolean noSlots;
 
+        @Option(names = "--slot-save-path", paramLabel = "DIR", description = "Where POST /slots/ID?action=save|restore keeps"
+                + " its KV cache files, as llama-server's (created if missing; default: none, the actions answer 501)")
+        Path slotSavePath;
+
         @Option(names = "--reasoning-format", description = "auto: a thinking model's <think> block goes to"
                 + " reasoning_content, apart from the content; none: it stays in the content (default: ${DEFAULT-VALUE})")
         ReasoningFormat reasoningFormat = ReasoningFormat.auto;
@@ -174,8 +181,17 @@ final class ServeCommand implements Callable<Integer> {
             int blocks = (int) Math.min(n, tern.engine().cache().maxBlocks());
             SchedulerConfig sc = new SchedulerConfig(parallel, batchTokens, queue, blocks, !noPrefixCache);
             loadedSpeculation = speculation.forScheduler(tern, parallel);
-            return new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
-                    reasoningFormat == ReasoningFormat.auto, templateKwargs(), !noSlots, contextShift.shift());
+            ServerConfig config = new ServerConfig(host, port, apiKey, modelName(model), 1 << 20, sc, loadedSpeculation,
+                    reasoningFormat == ReasoningFormat.auto, templateKwargs(), !noSlots, contextShift.shift(), null);
+            if (slotSavePath == null) {
+                return config;
+            }
+            try {
+                Files.createDirectories(slotSavePath);
+            } catch (IOException e) {
+                throw new TernException("--slot-save-path " + slotSavePath + ": cannot make that directory (" + e.getMessage() + ")");
+            }
+            return config.withSlotFiles(slotSavePath, SessionFile.fingerprint(model));
         }
 
         /** --chat-template-kwargs as template variables (none when not given); bad JSON is a one-line error. */

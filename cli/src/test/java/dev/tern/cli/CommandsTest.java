@@ -288,7 +288,7 @@ class CommandsTest {
         assertEquals(0, Cli.run("run", "-m", model, "-n", "4", "--prompt-cache", readOnly.toString(), "--prompt-cache-ro", prompt).exitCode());
         assertFalse(Files.exists(readOnly), "read-only: nothing written");
         assertOneLineFailure(Cli.run("run", "-m", Fixtures.stories15M("stories15M-distilled-q8_0.gguf").toString(), "-n", "4",
-                "--prompt-cache", cache.toString(), prompt), "the prompt cache was made with another model");
+                "--prompt-cache", cache.toString(), prompt), "the KV cache file was made with another model");
         // Speculation after a restored prompt: the proposers see the whole prompt, the answer stays the plain one.
         for (String[] spec : new String[][]{{"--spec", "ngram"}, {"--draft-model", Fixtures.stories260K("stories260K-f32.gguf").toString()}}) {
             Cli r = Cli.run("run", "-m", model, "--temp", "0", "-n", "24", "--format", "json", "--prompt-cache", cache.toString(),

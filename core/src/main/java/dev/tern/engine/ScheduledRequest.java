@@ -35,6 +35,8 @@ final class ScheduledRequest implements RequestHandle {
     int[] tokens;
     int length;
     int generated;
+    /** Its place among the running sequences while it runs, else -1. */
+    int slot = -1;
     /** Prompt tokens that came from the prefix cache at the first admission. */
     int cachedTokens = -1;
     BlockTable table;
@@ -98,10 +100,7 @@ final class ScheduledRequest implements RequestHandle {
     /** Hashes of the full blocks among the first {@code upTo} tokens. */
     List<ByteBuffer> blockHashes(int upTo) {
         int full = upTo / BlockPool.BLOCK_SIZE;
-        while (hashes.size() < full) {
-            ByteBuffer parent = !hashes.isEmpty() ? hashes.getLast() : request.adapter() != null ? request.adapter().cacheSalt() : null;
-            hashes.add(PrefixCache.hash(parent, tokens, hashes.size() * BlockPool.BLOCK_SIZE));
-        }
+        PrefixCache.chain(hashes, request.adapter() != null ? request.adapter().cacheSalt() : null, tokens, full);
         return hashes.subList(0, full);
     }
 }

@@ -4,6 +4,7 @@ import dev.tern.TernException;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
+import dev.tern.model.LoraAdapter;
 import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.Sampler;
 import dev.tern.spec.Proposal;
@@ -11,6 +12,10 @@ import dev.tern.spec.Speculation;
 import dev.tern.spec.SpeculativeSampling;
 import dev.tern.tokenizer.Tokenizer;
 
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -69,6 +74,9 @@ public final class Scheduler implements AutoCloseable {
     private volatile List<RunningRequest> runningNow = List.of();
     private long preemptions;
     private long shifts;
+    /** Per slot, the tokens of the last request that ended there (null: none), and its adapter. */
+    private final int[][] slotTokens;
+    private final LoraAdapter[] slotAdapters;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
     private GrammarConstraint.Vocabulary constraintVocabulary;
@@ -95,7 +103,121 @@ public final class Scheduler implements AutoCloseable {
         this.prefixCache = config.prefixCaching() ? new PrefixCache(pool) : null;
         this.vocab = engine.model().config().vocab();
         this.endOfGeneration = tokenizer.endOfGenerationIds();
+        this.slotTokens = new int[config.maxRunning()][];
+        this.slotAdapters = new LoraAdapter[config.maxRunning()];
         this.stats = snapshot();
+    }
+
+    /** What a slot action did: the tokens it saved, restored or erased, and the file's bytes. */
+    public record SlotResult(int tokens, long bytes) {
+    }
+
+    /**
+     * llama-server's slot save: writes to {@code file} the tokens of the last request that ended in
+     * {@code slot}, with the keys and values the prefix cache still holds for them (whole blocks of
+     * 16 positions: the rest of the last block went with the request), in {@link SessionFile}'s form.
+     * A TernException when the slot is busy or holds nothing.
+     */
+    public SlotResult saveSlot(int slot, Path file, byte[] fingerprint) {
+        synchronized (engine) {
+            checkIdle(slot);
+            int[] tokens = slotTokens[slot];
+            List<Integer> blocks = tokens == null || prefixCache == null ? List.of() : prefixCache.acquire(slotHashes(slot));
+            BlockPool pool = engine.cache();
+            try {
+                if (blocks.isEmpty()) {
+                    throw new TernException("slot " + slot + " holds no cached tokens to save");
+                }
+                int n = blocks.size() * BlockPool.BLOCK_SIZE;
+                return new SlotResult(n, SessionFile.write(file, pool, Arrays.copyOf(tokens, n), blocks::get, fingerprint));
+            } finally {
+                blocks.forEach(pool::release);
+            }
+        }
+    }
+
+    /**
+     * llama-server's slot restore: puts the whole blocks of {@code file} (made by {@link #saveSlot}
+     * or {@code tern run --prompt-cache}) into the prefix cache, so that requests starting with its
+     * tokens find them there (requests of the base model: a LoRA adapter's blocks are kept apart),
+     * and makes them the slot's. As many as the cache has room for after evicting idle blocks.
+     */
+    public SlotResult restoreSlot(int slot, Path file, byte[] fingerprint) {
+        synchronized (engine) {
+            checkIdle(slot);
+            if (prefixCache == null) {
+                throw new TernException("restoring a slot needs the prefix cache, which this server does not keep");
+            }
+            BlockPool pool = engine.cache();
+            try (SessionFile.Stored stored = SessionFile.Stored.open(file, pool, fingerprint)) {
+                int[] tokens = stored.tokens();
+                List<ByteBuffer> hashes = new ArrayList<>();
+                PrefixCache.chain(hashes, null, tokens, tokens.length / BlockPool.BLOCK_SIZE);
+                int restored = 0;
+                for (ByteBuffer h : hashes) {
+                    if (prefixCache.contains(h)) {
+                        stored.readChunk(-1, 0);
+                    } else {
+                        while (blockLimit - pool.usedBlocks() < 1 && prefixCache.evictOne()) {
+                            // Idle cached blocks make room, least recently used first.
+                        }
+                        if (blockLimit - pool.usedBlocks() < 1) {
+                            break;
+                        }
+                        int block = pool.allocate();
+                        stored.readChunk(block, BlockPool.BLOCK_SIZE);
+                        prefixCache.insert(h, block);
+                        pool.release(block);
+                    }
+                    restored += BlockPool.BLOCK_SIZE;
+                }
+                slotTokens[slot] = Arrays.copyOf(tokens, restored);
+                slotAdapters[slot] = null;
+                return new SlotResult(restored, fileSize(file));
+            }
+        }
+    }
+
+    /** llama-server's slot erase: the slot forgets its tokens, and the prefix cache their idle blocks. */
+    public SlotResult eraseSlot(int slot) {
+        synchronized (engine) {
+            checkIdle(slot);
+            int[] tokens = slotTokens[slot];
+            if (tokens == null) {
+                return new SlotResult(0, 0);
+            }
+            if (prefixCache != null) {
+                slotHashes(slot).forEach(prefixCache::remove);
+            }
+            slotTokens[slot] = null;
+            return new SlotResult(tokens.length, 0);
+        }
+    }
+
+    private List<ByteBuffer> slotHashes(int slot) {
+        List<ByteBuffer> hashes = new ArrayList<>();
+        PrefixCache.chain(hashes, slotAdapters[slot] == null ? null : slotAdapters[slot].cacheSalt(), slotTokens[slot],
+                slotTokens[slot].length / BlockPool.BLOCK_SIZE);
+        return hashes;
+    }
+
+    private void checkIdle(int slot) {
+        if (slot < 0 || slot >= config.maxRunning()) {
+            throw new IllegalArgumentException("no slot " + slot + " (slots 0 to " + (config.maxRunning() - 1) + ")");
+        }
+        for (ScheduledRequest r : running) {
+            if (r.slot == slot) {
+                throw new TernException("slot " + slot + " is busy with a request");
+            }
+        }
+    }
+
+    private static long fileSize(Path file) {
+        try {
+            return Files.size(file);
+        } catch (IOException e) {
+            return 0;
+        }
     }
 
     /** Starts the scheduling loop on a new platform thread. */
@@ -531,6 +653,7 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void insertRunning(ScheduledRequest r) {
+        r.slot = freeSlot();
         int i = running.size();
         while (i > 0 && running.get(i - 1).order > r.order) {
             i--;
@@ -538,8 +661,24 @@ public final class Scheduler implements AutoCloseable {
         running.add(i, r);
     }
 
+    /** The lowest slot no running request holds. */
+    private int freeSlot() {
+        boolean[] taken = new boolean[config.maxRunning()];
+        for (ScheduledRequest q : running) {
+            if (q.slot >= 0) {
+                taken[q.slot] = true;
+            }
+        }
+        int s = 0;
+        while (taken[s]) {
+            s++;
+        }
+        return s;
+    }
+
     /** Frees a running request's blocks; it waits at the head of the queue to be recomputed. */
     private void preempt(ScheduledRequest r) {
+        r.slot = -1;
         r.table.close();
         r.table = null;
         r.registered = 0;
@@ -661,6 +800,12 @@ public final class Scheduler implements AutoCloseable {
                 emit(r, rest);
             }
         }
+        if (r.slot >= 0) {
+            // What the slot's cache holds now: its full blocks stay in the prefix cache until evicted.
+            slotTokens[r.slot] = Arrays.copyOf(r.tokens, Math.min(r.computed(), r.length));
+            slotAdapters[r.slot] = r.request.adapter();
+            r.slot = -1;
+        }
         if (r.table != null) {
             r.table.close();
             r.table = null;
@@ -715,7 +860,7 @@ public final class Scheduler implements AutoCloseable {
 
     private SchedulerStats snapshot() {
         runningNow = running.stream()
-                .map(r -> new RunningRequest(r.order, r.request, r.computed(), r.generated, Math.max(0, r.cachedTokens))).toList();
+                .map(r -> new RunningRequest(r.order, r.request, r.computed(), r.generated, Math.max(0, r.cachedTokens), r.slot)).toList();
         BlockPool pool = engine.cache();
         return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
                 prefixCache == null ? 0 : prefixCache.size(),

@@ -52,11 +52,29 @@ public final class PrefixCache {
     }
 
     /**
+     * Extends {@code hashes}, the chained hashes of the first full blocks of {@code tokens}, to
+     * its first {@code full} blocks; the chain starts from {@code salt} (null: none).
+     */
+    public static void chain(List<ByteBuffer> hashes, ByteBuffer salt, int[] tokens, int full) {
+        while (hashes.size() < full) {
+            hashes.add(hash(hashes.isEmpty() ? salt : hashes.getLast(), tokens, hashes.size() * BlockPool.BLOCK_SIZE));
+        }
+    }
+
+    /**
      * The cached blocks holding the longest prefix of {@code hashes} (one per full block, in
      * order), each retained once for the caller, who must release them (e.g. by closing the
      * {@link BlockTable} they were appended to). {@code tokens} is only counted for the hit rate.
      */
     public List<Integer> acquire(List<ByteBuffer> hashes, int tokens) {
+        List<Integer> hit = acquire(hashes);
+        queriedTokens += tokens;
+        hitTokens += (long) hit.size() * BlockPool.BLOCK_SIZE;
+        return hit;
+    }
+
+    /** As {@link #acquire(List, int)}, not counted as a prompt's lookup. */
+    public List<Integer> acquire(List<ByteBuffer> hashes) {
         List<Integer> hit = new ArrayList<>();
         for (ByteBuffer h : hashes) {
             Integer block = blocks.get(h);
@@ -70,8 +88,6 @@ public final class PrefixCache {
         for (int i = hit.size() - 1; i >= 0; i--) {
             blocks.get(hashes.get(i));
         }
-        queriedTokens += tokens;
-        hitTokens += (long) hit.size() * BlockPool.BLOCK_SIZE;
         return hit;
     }
 
@@ -85,6 +101,22 @@ public final class PrefixCache {
         }
         pool.retain(block);
         blocks.put(hash, block);
+        return true;
+    }
+
+    /** Whether a block named {@code hash} is cached. */
+    public boolean contains(ByteBuffer hash) {
+        return blocks.containsKey(hash);
+    }
+
+    /** Forgets the block named {@code hash} if no sequence uses it (it returns to the pool); false otherwise. */
+    public boolean remove(ByteBuffer hash) {
+        Integer block = blocks.get(hash);
+        if (block == null || pool.refCount(block) != 1) {
+            return false;
+        }
+        blocks.remove(hash);
+        pool.release(block);
         return true;
     }
 

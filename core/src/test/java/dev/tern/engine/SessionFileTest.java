@@ -78,15 +78,15 @@ class SessionFileTest {
             byte[] other = SessionFile.fingerprint(Fixtures.stories15M("stories15M-distilled-q8_0.gguf"));
             try (Session s = tern.newSession()) {
                 TernException e = assertThrows(TernException.class, () -> SessionFile.restore(file, s, prompt, other));
-                assertTrue(e.getMessage().endsWith("the prompt cache was made with another model"), e.getMessage());
+                assertTrue(e.getMessage().endsWith("the KV cache file was made with another model"), e.getMessage());
                 byte[] bytes = Files.readAllBytes(file);
                 Files.write(file, Arrays.copyOf(bytes, bytes.length - 100));
                 e = assertThrows(TernException.class, () -> SessionFile.restore(file, s, prompt, fingerprint));
-                assertTrue(e.getMessage().endsWith("the prompt cache is truncated"), e.getMessage());
+                assertTrue(e.getMessage().endsWith("the KV cache file is truncated"), e.getMessage());
                 assertEquals(0, s.position(), "nothing half restored");
                 Files.writeString(file, "not a cache");
                 e = assertThrows(TernException.class, () -> SessionFile.restore(file, s, prompt, fingerprint));
-                assertTrue(e.getMessage().endsWith("not a Tern prompt cache"), e.getMessage());
+                assertTrue(e.getMessage().endsWith("not a Tern KV cache file"), e.getMessage());
             }
         }
     }

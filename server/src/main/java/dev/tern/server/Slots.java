@@ -11,8 +11,8 @@ import java.util.List;
 
 /**
  * llama-server's {@code GET /slots}: one entry per sequence the scheduler decodes at once
- * ({@code --parallel}). Tern has no fixed slots; its running requests, oldest first, fill the first
- * ones, as of the end of the last step; the rest are idle.
+ * ({@code --parallel}). A running request holds the lowest slot free when it was admitted, for as
+ * long as it runs, as of the end of the last step; the rest are idle.
  */
 final class Slots {
     private final Scheduler scheduler;
@@ -32,11 +32,15 @@ final class Slots {
         if (failOnNoSlot && running.size() >= total) {
             throw new ApiException(503, "unavailable_error", "no slot available", null, "unavailable");
         }
+        RunningRequest[] bySlot = new RunningRequest[total];
+        for (RunningRequest r : running) {
+            bySlot[r.slot()] = r;
+        }
         ArrayNode out = Json.MAPPER.createArrayNode();
         for (int id = 0; id < total; id++) {
             ObjectNode slot = out.addObject().put("id", id).put("n_ctx", scheduler.contextSize()).put("speculative", speculative);
-            if (id < running.size()) {
-                busy(slot, running.get(id));
+            if (bySlot[id] != null) {
+                busy(slot, bySlot[id]);
             } else {
                 slot.put("id_task", -1).put("is_processing", false);
                 slot.putObject("next_token").put("has_next_token", false).put("n_remain", 0).put("n_decoded", 0);

@@ -151,6 +151,14 @@ public final class TernServer implements AutoCloseable {
                 String fail = ctx.queryParam("fail_on_no_slot");
                 json(ctx, slots.list(fail != null && !fail.isEmpty()));
             });
+            c.routes.post("/slots/{id}", ctx -> {
+                if (config.slotFiles() == null) {
+                    throw new ApiException(501, "not_supported_error",
+                            "this server does not save or restore slots: start it with --slot-save-path DIR", null, null);
+                }
+                ObjectNode body = ctx.body().isBlank() ? Json.object() : Json.parseObject(ctx.bodyAsBytes());
+                json(ctx, config.slotFiles().handle(scheduler, ctx.pathParam("id"), ctx.queryParam("action"), body));
+            });
             c.routes.get("/lora-adapters", ctx -> json(ctx, loraScales.list()));
             c.routes.post("/lora-adapters", ctx -> {
                 loraScales.set(Json.parse(ctx.bodyAsBytes()));

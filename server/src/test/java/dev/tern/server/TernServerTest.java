@@ -80,7 +80,7 @@ class TernServerTest {
     static void start() {
         fixture = LoopbackServer.start(new Tern.Options(2, 256, 40, KVCacheType.F32),
                 new ServerConfig("127.0.0.1", 0, KEY, MODEL, 64 * 1024, SchedulerConfig.defaults(), null, true, Map.of(), true,
-                        ContextShift.NONE));
+                        ContextShift.NONE, null));
         tern = fixture.tern();
         server = fixture.server();
         client = fixture.client();
