@@ -6,6 +6,7 @@ import dev.tern.sampling.Sampler;
 import dev.tern.sampling.SamplerConfig;
 import dev.tern.spec.AdaptiveDraftLength;
 import dev.tern.spec.NgramProposer;
+import dev.tern.spec.Speculation;
 import dev.tern.spec.SpeculativeGenerator;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.AfterAll;
@@ -150,6 +151,39 @@ class ContextShiftTest {
                     new NgramProposer(3, 1), AdaptiveDraftLength.forDraftModel(1, 6), 150, List.of(), shift, (id, t) -> true).generation();
             assertArrayEquals(plain, r.tokens());
             assertEquals(GenerationResult.StopReason.MAX_TOKENS, r.stopReason());
+        }
+    }
+
+    /** With speculation in the scheduler (prompt lookup, and a draft model whose cache must follow the shifts), each as alone. */
+    @Test
+    void speculatingRequestsShiftAsTheGeneratorDoes() throws Exception {
+        String[] texts = {"Once upon a time", "The little dog"};
+        ContextShift shift = ContextShift.keeping(3, 0);
+        SamplerConfig config = SamplerConfig.greedy().withLogitBias(Map.of(tern.tokenizer().eos(), SamplerConfig.NEVER));
+        Tern draft = Tern.load(Fixtures.stories260K("stories260K-f32.gguf"), null, new Tern.Options(1, CONTEXT, 4, KVCacheType.F32));
+        try (Speculation drafted = Speculation.draftModel(draft, tern.tokenizer(), "stories260K", 0.3f, 1, 6)) {
+            for (Speculation speculation : new Speculation[]{Speculation.ngram(1, 6), drafted}) {
+                try (Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), CONTEXT, new SchedulerConfig(2, 48, 8, 0, true),
+                        speculation)) {
+                    List<SchedulerTest.Collector> collectors = new ArrayList<>();
+                    for (String text : texts) {
+                        SchedulerTest.Collector c = new SchedulerTest.Collector();
+                        s.submit(new Request(tern.tokenizer().encode(text, true, false), config, 130, List.of(), -1, OutputFormat.TEXT,
+                                new int[0], 0, -1, null, false, LineLimits.NONE, shift), c);
+                        collectors.add(c);
+                    }
+                    s.start();
+                    for (int i = 0; i < texts.length; i++) {
+                        assertEquals(FinishReason.LENGTH, collectors.get(i).done.get(2, TimeUnit.MINUTES).reason());
+                        try (Session solo = tern.engine().newSession(CONTEXT)) {
+                            int[] expected = Generator.generate(solo, tern.tokenizer(), tern.tokenizer().encode(texts[i], true, false),
+                                    greedyForever(), 130, List.of(), shift, (id, t) -> true).tokens();
+                            assertArrayEquals(expected, collectors.get(i).ids(), texts[i]);
+                        }
+                    }
+                    assertTrue(s.stats().contextShifts() >= 2 && s.stats().draftAccepted() > 0, s.stats().toString());
+                }
+            }
         }
     }
 
