@@ -22,6 +22,10 @@ final class GGUFModelReader {
 
     static ModelConfig config(GGUFFile f, Architecture arch) {
         String p = arch.name() + ".";
+        int experts = f.getInt(p + "expert_count", 0);
+        if (experts > 0) {
+            throw new GGUFException(f.path(), "mixture-of-experts models (" + experts + " experts, as Mixtral) are not supported");
+        }
         int dim = f.getInt(p + "embedding_length");
         int heads = f.getInt(p + "attention.head_count");
         int kvHeads = f.getInt(p + "attention.head_count_kv", heads);

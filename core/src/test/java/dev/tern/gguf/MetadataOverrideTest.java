@@ -40,6 +40,10 @@ class MetadataOverrideTest {
         TernException e = assertThrows(TernException.class,
                 () -> Model.load(file, Map.of("llama.context_length", MetadataValue.of("x"))));
         assertTrue(e.getMessage().contains("should be an integer"), e.getMessage());
+        // A mixture of experts (Mixtral's llama.expert_count) is refused in one line, not as a missing tensor.
+        TernException moe = assertThrows(TernException.class,
+                () -> Model.load(file, MetadataOverride.asMetadata(List.of(MetadataOverride.parse("llama.expert_count=int:8")))));
+        assertTrue(moe.getMessage().endsWith("mixture-of-experts models (8 experts, as Mixtral) are not supported"), moe.getMessage());
     }
 
     /** As llama-quantize: after the file type, an existing key moved to the end, ints as UINT32. */
