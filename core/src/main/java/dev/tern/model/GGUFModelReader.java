@@ -32,17 +32,23 @@ final class GGUFModelReader {
         int headDim = f.getInt(p + "attention.key_length", dim / heads);
         int vocab = Math.toIntExact(f.tensor("token_embd.weight").rows());
         String scaling = f.getString(p + "rope.scaling.type", "none");
-        if (!scaling.equals("none") && !scaling.equals("linear")) {
-            throw new GGUFException(f.path(), "RoPE scaling '" + scaling + "' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
+        if (!scaling.equals("none") && !scaling.equals("linear") && !scaling.equals("yarn")) {
+            throw new GGUFException(f.path(), "RoPE scaling '" + scaling + "' is not supported (supported: none, linear, yarn,"
+                    + " llama3 via rope_freqs.weight)");
         }
         // As llama.cpp: the factor applies whatever the type says; 0 or absent means none.
         float factor = f.getFloat(p + "rope.scaling.factor", f.getFloat(p + "rope.scale_linear", 0f));
         float freqScale = factor == 0f ? 1f : 1f / factor;
+        int context = f.getInt(p + "context_length");
+        // llama.cpp's defaults: the mix at full weight, beta_fast 32, beta_slow 1, the trained context as the original.
+        YarnScaling yarn = !scaling.equals("yarn") ? YarnScaling.NONE : new YarnScaling(1f,
+                f.getFloat(p + "rope.scaling.attn_factor", 1f), f.getFloat(p + "rope.scaling.yarn_beta_fast", 32f),
+                f.getFloat(p + "rope.scaling.yarn_beta_slow", 1f), f.getInt(p + "rope.scaling.original_context_length", context));
         return new ModelConfig(arch.name(), dim, f.getInt(p + "feed_forward_length"), f.getInt(p + "block_count"),
-                heads, kvHeads, headDim, vocab, f.getInt(p + "context_length"),
+                heads, kvHeads, headDim, vocab, context,
                 f.getFloat(p + "attention.layer_norm_rms_epsilon"), f.getFloat(p + "rope.freq_base", 10000f),
                 f.getInt(p + "rope.dimension_count", headDim), arch.ropeStyle(), freqScale, arch.qkvBias(),
-                !f.hasTensor("output.weight"));
+                !f.hasTensor("output.weight"), yarn);
     }
 
     static ModelWeights weights(GGUFFile f, ModelConfig c) {

@@ -5,13 +5,22 @@ import dev.tern.TernException;
 /**
  * A decoder's hyper-parameters. {@code ropeDims} is how many leading dimensions of each head RoPE
  * rotates (usually all of them); {@code ropeFreqScale} multiplies every rotation angle (linear
- * RoPE scaling: 1/factor). Per-frequency llama3 factors live in {@link ModelWeights#ropeFreqFactors()}
- * because GGUF files carry them as the {@code rope_freqs.weight} tensor.
+ * RoPE scaling: 1/factor), which {@code yarn} mixes with the unscaled angle. Per-frequency llama3
+ * factors live in {@link ModelWeights#ropeFreqFactors()} because GGUF files carry them as the
+ * {@code rope_freqs.weight} tensor.
  */
 public record ModelConfig(String architecture, int dim, int ffnDim, int layers, int heads, int kvHeads,
                           int headDim, int vocab, int contextLength, float rmsEps, float ropeTheta,
                           int ropeDims, RopeStyle ropeStyle, float ropeFreqScale, boolean qkvBias,
-                          boolean tiedOutput) {
+                          boolean tiedOutput, YarnScaling yarn) {
+
+    /** Without YaRN. */
+    public ModelConfig(String architecture, int dim, int ffnDim, int layers, int heads, int kvHeads,
+                       int headDim, int vocab, int contextLength, float rmsEps, float ropeTheta,
+                       int ropeDims, RopeStyle ropeStyle, float ropeFreqScale, boolean qkvBias, boolean tiedOutput) {
+        this(architecture, dim, ffnDim, layers, heads, kvHeads, headDim, vocab, contextLength, rmsEps, ropeTheta, ropeDims,
+                ropeStyle, ropeFreqScale, qkvBias, tiedOutput, YarnScaling.NONE);
+    }
 
     public ModelConfig {
         if (dim <= 0 || ffnDim <= 0 || layers < 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || vocab <= 0

@@ -141,11 +141,11 @@ class ModelLoadingTest {
     }
 
     @Test
-    void yarnScalingIsRefused() throws IOException {
+    void longropeScalingIsRefused() throws IOException {
         Model source = TinyModel.random(TinyModel.config(32, 48, 1, 4, 2, 40, RopeStyle.NORMAL, 8, 1f), 1, false);
-        Path file = dir.resolve("yarn.gguf");
-        gguf("llama", source).put("llama.rope.scaling.type", "yarn").write(file);
-        assertEquals(file + ": RoPE scaling 'yarn' is not supported (supported: none, linear, llama3 via rope_freqs.weight)",
+        Path file = dir.resolve("longrope.gguf");
+        gguf("llama", source).put("llama.rope.scaling.type", "longrope").write(file);
+        assertEquals(file + ": RoPE scaling 'longrope' is not supported (supported: none, linear, yarn, llama3 via rope_freqs.weight)",
                 assertThrows(GGUFException.class, () -> Model.load(file)).getMessage());
     }
 
