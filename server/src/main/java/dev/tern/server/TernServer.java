@@ -12,6 +12,7 @@ import dev.tern.tokenizer.Tokenizer;
 import io.javalin.Javalin;
 import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
+import io.javalin.http.Handler;
 import io.javalin.http.HandlerType;
 import io.javalin.http.HttpResponseException;
 
@@ -125,6 +126,26 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/embeddings", ctx -> ollama(ctx, () -> json(ctx, embeddings.ollamaLegacy(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.get("/api/ps", ctx -> json(ctx, ollamaRunning()));
+            // Ollama's model management: the served model is there already; nothing else can be fetched or changed.
+            c.routes.post("/api/pull", ctx -> ollama(ctx, () -> {
+                String name = Json.parseObject(ctx.bodyAsBytes()).path("model").asText("");
+                if (!serves(OllamaRequest.model(name))) {
+                    throw new ApiException(501, "not_supported_error", "Tern serves the model it was started with ("
+                            + config.modelName() + "); it cannot pull '" + name + "'", null, null);
+                }
+                json(ctx, Json.object().put("status", "success"));
+            }));
+            for (String path : List.of("/api/push", "/api/create", "/api/copy", "/api/delete")) {
+                Handler refused = ctx -> ollama(ctx, () -> {
+                    throw new ApiException(501, "not_supported_error", "Tern serves the model it was started with: " + path
+                            + " is not supported", null, null);
+                });
+                if (path.equals("/api/delete")) {
+                    c.routes.delete(path, refused);
+                } else {
+                    c.routes.post(path, refused);
+                }
+            }
             c.routes.post("/api/chat", ctx -> ollama(ctx, () -> {
                 ObjectNode body = Json.parseObject(ctx.bodyAsBytes());
                 completions.handle(ctx, OllamaRequest.chat(body), true, new OllamaDialect(body.path("model").asText(config.modelName()), true));

@@ -94,6 +94,24 @@ class OllamaTest {
         assertEquals(400, s.post("/api/embeddings", "{\"prompt\": 5}", false).statusCode());
     }
 
+    /** Pulling the served model succeeds (it is there); any other model, and pushing, copying, deleting, are refused in Ollama's shape. */
+    @Test
+    void modelManagementIsRefusedClearly() throws Exception {
+        assertEquals("success", s.postOk("/api/pull", Json.object().put("model", LoopbackServer.MODEL + ":latest")).path("status").asText());
+        HttpResponse<String> pull = s.post("/api/pull", "{\"model\": \"llama3.2\"}", false);
+        assertEquals(501, pull.statusCode());
+        assertTrue(Json.MAPPER.readTree(pull.body()).path("error").asText().contains("cannot pull 'llama3.2'"), pull.body());
+        for (String path : List.of("/api/push", "/api/create", "/api/copy")) {
+            HttpResponse<String> r = s.post(path, "{\"model\": \"x\"}", false);
+            assertEquals(501, r.statusCode(), path);
+            assertTrue(Json.MAPPER.readTree(r.body()).path("error").asText().contains(path + " is not supported"), r.body());
+        }
+        HttpResponse<String> delete = s.http().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(s.server().url() + "/api/delete"))
+                .method("DELETE", java.net.http.HttpRequest.BodyPublishers.ofString("{\"model\": \"x\"}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(501, delete.statusCode(), delete.body());
+    }
+
     @Test
     void showGivesTheContextLengthAndTemplate() throws Exception {
         JsonNode show = s.postOk("/api/show", Json.object().put("model", LoopbackServer.MODEL + ":latest"));
