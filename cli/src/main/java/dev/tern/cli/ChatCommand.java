@@ -35,6 +35,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "chat", description = "Chat interactively (one message per line; an empty line or EOF ends).")
 final class ChatCommand implements Callable<Integer> {
+    private static final String CONTEXT_FULL = "context is full; ending the chat (--context-shift drops the oldest turns instead)";
     /** Longest warm-up while the first message is typed. */
     private static final double WARM_UP_SECONDS = 5;
 
@@ -105,6 +106,11 @@ final class ChatCommand implements Callable<Integer> {
                         spec.commandLine().getErr().printf("[context: the %d oldest messages dropped]%n", dropped);
                     }
                 }
+                if (all.length >= session.contextSize()) {
+                    // The conversation leaves no room for a reply: end as a full context during one does.
+                    spec.commandLine().getErr().println(CONTEXT_FULL);
+                    break;
+                }
                 int keep = Session.reusable(session.tokens(), all);
                 session.truncate(keep);
                 int[] fresh = Arrays.copyOfRange(all, keep, all.length);
@@ -118,7 +124,7 @@ final class ChatCommand implements Callable<Integer> {
                 spec.commandLine().getErr().printf("[%d new prompt tokens (%d reused from cache), %d generated, %.1f tokens/s]%n",
                         fresh.length, keep, r.tokens().length, r.timings().predictedPerSecond());
                 if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL) {
-                    spec.commandLine().getErr().println("context is full; ending the chat");
+                    spec.commandLine().getErr().println(CONTEXT_FULL);
                     break;
                 }
             }
