@@ -860,7 +860,8 @@ public final class Scheduler implements AutoCloseable {
 
     private SchedulerStats snapshot() {
         runningNow = running.stream()
-                .map(r -> new RunningRequest(r.order, r.request, r.computed(), r.generated, Math.max(0, r.cachedTokens), r.slot)).toList();
+                .map(r -> new RunningRequest(r.order, r.request, r.computed(), r.generated, Math.max(0, r.cachedTokens), r.slot))
+                .toList();
         BlockPool pool = engine.cache();
         return new SchedulerStats(waiting.size() + incoming.size(), running.size(), pool.usedBlocks(), blockLimit,
                 prefixCache == null ? 0 : prefixCache.size(),

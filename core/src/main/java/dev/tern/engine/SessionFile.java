@@ -27,10 +27,10 @@ import java.util.function.IntUnaryOperator;
 /**
  * A KV cache in a file, with the tokens it holds: a session's (llama.cpp's prompt cache,
  * {@code --prompt-cache}) or a server slot's (llama-server's slot save and restore). A later run
- * whose prompt starts with those tokens restores their keys and values instead of computing them. The file names the model it was made with (a
- * fingerprint of the model file, {@link #fingerprint}) and is refused for another. Keys and
- * values are stored as floats, as the cache holds them after rounding to its type, so a cache of
- * the same type is restored exactly.
+ * whose prompt starts with those tokens restores their keys and values instead of computing them.
+ * The file names the model it was made with (a fingerprint of the model file, {@link #fingerprint})
+ * and is refused for another. Keys and values are stored as floats, as the cache holds them after
+ * rounding to its type, so a cache of the same type is restored exactly.
  */
 public final class SessionFile {
     private static final byte[] MAGIC = "TERNKV01".getBytes(StandardCharsets.US_ASCII);

@@ -83,7 +83,8 @@ public final class SpeculativeGenerator {
     public static SpeculativeResult generate(Session target, Tokenizer tokenizer, int[] prompt, Sampler sampler,
                                              Proposer proposer, AdaptiveDraftLength lengths, int maxTokens,
                                              List<String> stop, Generator.Listener listener) {
-        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop, ContextShift.NONE).run(prompt, maxTokens, listener);
+        return new SpeculativeGenerator(target, tokenizer, sampler, proposer, lengths, stop, ContextShift.NONE)
+                .run(prompt, maxTokens, listener);
     }
 
     /**

@@ -133,7 +133,8 @@ final class Completions {
             int promptScores = scored == null ? -1 : scored.scored();
             for (int k = 0; k < total; k++) {
                 Request r = new Request(all.get(k / p.n()), p.sampling().withSeed(p.sampling().seed() + k % p.n()), p.maxTokens(),
-                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines(), p.shift());
+                        p.stop(), p.logprobs(), p.format(), p.stopTokens(), p.minTokens(), promptScores, adapter, p.sampledProbs(), p.lines(),
+                        p.shift());
                 handles.add(scheduler.submit(r, listener(k, events, metrics, scored != null, p.includeStop())));
             }
         } catch (QueueFullException e) {

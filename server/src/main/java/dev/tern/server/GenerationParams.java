@@ -489,7 +489,8 @@ record GenerationParams(int maxTokens, SamplerConfig sampling, List<String> stop
         AdvancedSampling a = s.advanced();
         DrySampling d = a.dry();
         ObjectNode o = Json.object();
-        o.put("n_predict", maxTokens).put("n_keep", shift.keep()).put("n_discard", shift.discard()).put("temperature", s.temperature()).put("dynatemp_range", a.dynatempRange())
+        o.put("n_predict", maxTokens).put("n_keep", shift.keep()).put("n_discard", shift.discard())
+                .put("temperature", s.temperature()).put("dynatemp_range", a.dynatempRange())
                 .put("dynatemp_exponent", a.dynatempExponent()).put("top_k", s.topK()).put("top_p", s.topP())
                 .put("min_p", s.minP()).put("top_n_sigma", a.topNSigma()).put("xtc_probability", a.xtcProbability())
                 .put("xtc_threshold", a.xtcThreshold()).put("typical_p", a.typicalP()).put("repeat_last_n", s.repeatLastN())

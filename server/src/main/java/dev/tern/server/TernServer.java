@@ -124,7 +124,8 @@ public final class TernServer implements AutoCloseable {
             }
             c.routes.post("/api/show", ctx -> ollama(ctx, () -> json(ctx, ollamaShow(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.post("/api/embed", ctx -> ollama(ctx, () -> json(ctx, ollamaEmbed(Json.parseObject(ctx.bodyAsBytes())))));
-            c.routes.post("/api/embeddings", ctx -> ollama(ctx, () -> json(ctx, embeddings.ollamaLegacy(Json.parseObject(ctx.bodyAsBytes())))));
+            c.routes.post("/api/embeddings", ctx -> ollama(ctx,
+                    () -> json(ctx, embeddings.ollamaLegacy(Json.parseObject(ctx.bodyAsBytes())))));
             c.routes.get("/api/ps", ctx -> json(ctx, ollamaRunning()));
             // Ollama's model management: the served model is there already; nothing else can be fetched or changed.
             c.routes.post("/api/pull", ctx -> ollama(ctx, () -> {
