@@ -61,19 +61,28 @@ final class OllamaRequest {
         return out;
     }
 
-    /** /api/generate: a text completion of the raw prompt, or a chat of one user message (and the system one). */
+    /**
+     * /api/generate: a text completion of the raw prompt, a fill-in-the-middle one when there is a
+     * {@code suffix} (what Ollama's code-model templates make of it), or a chat of one user message
+     * (and the system one). Ollama's deprecated {@code context} (the token ids of an earlier answer's
+     * conversation) is refused rather than ignored: the answer would silently forget it.
+     */
     static ObjectNode generate(ObjectNode body) {
         ObjectNode out = common(body);
         if (body.has("images") && !body.get("images").isEmpty()) {
             throw ApiException.badRequest("images are not supported: this is a text model", "images");
         }
+        if (body.has("context") && !body.get("context").isNull() && !body.get("context").isEmpty()) {
+            throw ApiException.badRequest("context (an earlier answer's token ids) is not supported: send the conversation to"
+                    + " /api/chat", "context");
+        }
         JsonNode prompt = body.get("prompt");
         if (prompt == null || !prompt.isTextual()) {
             throw ApiException.badRequest("prompt must be a string", "prompt");
         }
-        if (body.path("raw").asBoolean(false)) {
+        if (!generatesByChat(body)) {
             out.put("prompt", prompt.asText());
-            if (body.hasNonNull("suffix")) {
+            if (hasSuffix(body)) {
                 out.set("suffix", body.get("suffix"));
             }
             return out;
@@ -86,9 +95,14 @@ final class OllamaRequest {
         return out;
     }
 
-    /** Whether /api/generate is answered as a chat (the prompt through the template). */
+    /** Whether /api/generate is answered as a chat (the prompt through the template): neither raw nor filling in the middle. */
     static boolean generatesByChat(ObjectNode body) {
-        return !body.path("raw").asBoolean(false);
+        return !body.path("raw").asBoolean(false) && !hasSuffix(body);
+    }
+
+    private static boolean hasSuffix(ObjectNode body) {
+        JsonNode suffix = body.get("suffix");
+        return suffix != null && !suffix.isNull() && !(suffix.isTextual() && suffix.asText().isEmpty());
     }
 
     /** A model as Ollama names it: its ":latest" tag is the model itself. */

@@ -99,6 +99,16 @@ class LlamaCppEndpointsTest {
         assertFalse(sse.contains("[DONE]"));
     }
 
+    /** Ollama's /api/generate with a suffix (not raw) fills in the middle, as OpenAI's suffix on /v1/completions does. */
+    @Test
+    void ollamaGenerateWithASuffixFillsInTheMiddle() throws Exception {
+        String want = coder.postOk("/v1/completions", Json.object().put("prompt", PREFIX).put("suffix", SUFFIX).put("max_tokens", 12)
+                .put("temperature", 0)).path("choices").path(0).path("text").asText();
+        ObjectNode body = Json.object().put("model", LoopbackServer.MODEL).put("prompt", PREFIX).put("suffix", SUFFIX).put("stream", false);
+        body.putObject("options").put("temperature", 0).put("repeat_penalty", 1.0).put("num_predict", 12);
+        assertEquals(want, coder.postOk("/api/generate", body).path("response").asText());
+    }
+
     @Test
     void completionAnswersAsLlamaCppDoes() throws Exception {
         String want = completion(coder.tern().tokenizer().encode(PREFIX, true, true), 10);
