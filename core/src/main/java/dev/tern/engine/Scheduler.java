@@ -165,9 +165,13 @@ public final class Scheduler implements AutoCloseable {
                             break;
                         }
                         int block = pool.allocate();
-                        stored.readChunk(block, BlockPool.BLOCK_SIZE);
-                        prefixCache.insert(h, block);
-                        pool.release(block);
+                        try {
+                            stored.readChunk(block, BlockPool.BLOCK_SIZE);
+                            prefixCache.insert(h, block);
+                        } finally {
+                            // The cache holds its own reference; a block a damaged file left half written goes back.
+                            pool.release(block);
+                        }
                     }
                     restored += BlockPool.BLOCK_SIZE;
                 }

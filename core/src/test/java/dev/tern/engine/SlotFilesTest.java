@@ -78,6 +78,18 @@ class SlotFilesTest {
             assertEquals(savedTokens, run(s, followUp, 20, warm).cachedTokens(), "the restored blocks are found");
             assertArrayEquals(cold, tokens(warm), "restored keys and values give the computed answer");
 
+            // A file cut short: the whole blocks before the cut may stay cached, nothing half written is kept.
+            Path cut = dir.resolve("cut.bin");
+            byte[] bytes = Files.readAllBytes(file);
+            Files.write(cut, Arrays.copyOf(bytes, bytes.length - 1000));
+            s.eraseSlot(0);
+            s.eraseSlot(1);
+            int used = tern.engine().cache().usedBlocks();
+            TernException truncated = assertThrows(TernException.class, () -> s.restoreSlot(1, cut, fingerprint));
+            assertTrue(truncated.getMessage().endsWith("the KV cache file is truncated"), truncated.getMessage());
+            assertEquals(used + savedTokens / BlockPool.BLOCK_SIZE - 1, tern.engine().cache().usedBlocks(),
+                    "the blocks read whole are cached, the one cut short is freed");
+
             TernException other = assertThrows(TernException.class,
                     () -> s.restoreSlot(0, file, SessionFile.fingerprint(Fixtures.stories260K("stories260K-f32.gguf"))));
             assertTrue(other.getMessage().endsWith("the KV cache file was made with another model"), other.getMessage());
