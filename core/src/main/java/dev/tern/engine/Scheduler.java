@@ -158,10 +158,7 @@ public final class Scheduler implements AutoCloseable {
                     if (prefixCache.contains(h)) {
                         stored.readChunk(-1, 0);
                     } else {
-                        while (blockLimit - pool.usedBlocks() < 1 && prefixCache.evictOne()) {
-                            // Idle cached blocks make room, least recently used first.
-                        }
-                        if (blockLimit - pool.usedBlocks() < 1) {
+                        if (!makeRoom(1)) {
                             break;
                         }
                         int block = pool.allocate();
@@ -618,13 +615,21 @@ public final class Scheduler implements AutoCloseable {
 
     /** Sets aside {@code n} free blocks for this step, evicting idle cached blocks if needed. */
     private boolean reserve(int n) {
+        if (!makeRoom(plannedBlocks + n)) {
+            return false;
+        }
+        plannedBlocks += n;
+        return true;
+    }
+
+    /** Whether {@code n} blocks are free within the limit, once idle prefix-cache blocks are evicted (least recently used first). */
+    private boolean makeRoom(int n) {
         BlockPool pool = engine.cache();
-        while (blockLimit - pool.usedBlocks() - plannedBlocks < n) {
+        while (blockLimit - pool.usedBlocks() < n) {
             if (prefixCache == null || !prefixCache.evictOne()) {
                 return false;
             }
         }
-        plannedBlocks += n;
         return true;
     }
 

@@ -426,14 +426,9 @@ public final class TernServer implements AutoCloseable {
 
     /** Ollama's model list: this model, and the adapters served as models, each "name:latest" as Ollama names them. */
     private ObjectNode ollamaTags() {
-        ObjectNode root = Json.object();
-        ArrayNode models = root.putArray("models");
-        long bytes = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition()).modelBytes();
-        for (String name : servedModels()) {
-            ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest")
-                    .put("modified_at", Instant.ofEpochSecond(created).toString()).put("size", bytes);
-            m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
-        }
+        ObjectNode root = ollamaModels();
+        String modified = Instant.ofEpochSecond(created).toString();
+        root.get("models").forEach(m -> ((ObjectNode) m).put("modified_at", modified));
         return root;
     }
 
@@ -442,14 +437,21 @@ public final class TernServer implements AutoCloseable {
      * Ollama reports a model kept loaded (keep_alive -1: expiring some 292 years on); nothing is in GPU memory.
      */
     private ObjectNode ollamaRunning() {
+        ObjectNode root = ollamaModels();
+        String expires = Instant.now().plusSeconds(Long.MAX_VALUE / 1_000_000_000L).toString();
+        root.get("models").forEach(m -> ((ObjectNode) m).put("expires_at", expires).put("size_vram", 0)
+                .put("context_length", tern.contextSize()));
+        return root;
+    }
+
+    /** The served models as /api/tags and /api/ps list them: "name:latest", the weights' size, the format and family. */
+    private ObjectNode ollamaModels() {
         ObjectNode root = Json.object();
         ArrayNode models = root.putArray("models");
         long bytes = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition()).modelBytes();
-        String expires = Instant.now().plusSeconds(Long.MAX_VALUE / 1_000_000_000L).toString();
         for (String name : servedModels()) {
             ObjectNode m = models.addObject().put("name", name + ":latest").put("model", name + ":latest").put("size", bytes);
             m.putObject("details").put("format", "gguf").put("family", tern.model().config().architecture());
-            m.put("expires_at", expires).put("size_vram", 0).put("context_length", tern.contextSize());
         }
         return root;
     }
