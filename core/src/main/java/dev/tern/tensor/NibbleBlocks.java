@@ -86,10 +86,12 @@ final class NibbleBlocks {
             return;
         }
         Blocks.requireBlocks(f.type(), n);
+        long end = (long) (n / QK) * BYTES;
         for (int r = 0; r < rows; r++) {
             long step = r * rowBytes;
-            dot512Pair(levels.floatBits(), w, offsets[0] + step, offsets[1] + step, x, xOff, n / QK, out, outs[0] + r, outs[1] + r);
-            dot512Pair(levels.floatBits(), w, offsets[2] + step, offsets[3] + step, x, xOff, n / QK, out, outs[2] + r, outs[3] + r);
+            dot512Quad(levels.floatBits(), w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end),
+                    w.asSlice(offsets[2] + step, end), w.asSlice(offsets[3] + step, end), x, xOff, out,
+                    outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
         }
     }
 
@@ -121,31 +123,41 @@ final class NibbleBlocks {
     }
 
     /**
-     * {@link #dot512} of the rows at oa and ob into out[ia] and out[ib], their blocks read
-     * alternately (two memory streams, and two independent accumulators to overlap), each through
-     * a slice of its own.
+     * {@link #dot512} of rows a, b, c and e (each a slice of its own) into out[ia], out[ib],
+     * out[ic] and out[ie], their blocks read in turn: four memory streams, four independent
+     * accumulators, and each activation load shared by the four rows.
      */
-    private static void dot512Pair(int[] levels, MemorySegment w, long oa, long ob, float[] x, int xo, int blocks,
-                                   float[] out, int ia, int ib) {
+    private static void dot512Quad(int[] levels, MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment e,
+                                   float[] x, int xo, float[] out, int ia, int ib, int ic, int ie) {
         IntVector table = IntVector.fromArray(I, levels, 0);
-        FloatVector accA = FloatVector.zero(F), accB = accA;
-        long end = (long) blocks * BYTES;
-        MemorySegment ra = w.asSlice(oa, end), rb = w.asSlice(ob, end);
-        int b = 0;
-        for (long o = 0; o < end; o += BYTES, b++) {
-            int xi = xo + b * QK;
+        FloatVector accA = FloatVector.zero(F), accB = accA, accC = accA, accE = accA;
+        long end = a.byteSize();
+        int xi = xo;
+        for (long o = 0; o < end; o += BYTES, xi += QK) {
             FloatVector x0 = FloatVector.fromArray(F, x, xi), x1 = FloatVector.fromArray(F, x, xi + 16);
-            IntVector qa = (IntVector) ByteVector.fromMemorySegment(B, ra, o + 2, LE).convertShape(B2I, I, 0);
-            IntVector qb = (IntVector) ByteVector.fromMemorySegment(B, rb, o + 2, LE).convertShape(B2I, I, 0);
+            IntVector qa = codes(a, o), qb = codes(b, o), qc = codes(c, o), qe = codes(e, o);
             FloatVector sa = qa.selectFrom(table).reinterpretAsFloats().mul(x0);
             FloatVector sb = qb.selectFrom(table).reinterpretAsFloats().mul(x0);
+            FloatVector sc = qc.selectFrom(table).reinterpretAsFloats().mul(x0);
+            FloatVector se = qe.selectFrom(table).reinterpretAsFloats().mul(x0);
             sa = qa.lanewise(LSHR, 4).selectFrom(table).reinterpretAsFloats().fma(x1, sa);
             sb = qb.lanewise(LSHR, 4).selectFrom(table).reinterpretAsFloats().fma(x1, sb);
-            accA = sa.fma(FloatVector.broadcast(F, Float.float16ToFloat(ra.get(Blocks.I16, o))), accA);
-            accB = sb.fma(FloatVector.broadcast(F, Float.float16ToFloat(rb.get(Blocks.I16, o))), accB);
+            sc = qc.lanewise(LSHR, 4).selectFrom(table).reinterpretAsFloats().fma(x1, sc);
+            se = qe.lanewise(LSHR, 4).selectFrom(table).reinterpretAsFloats().fma(x1, se);
+            accA = sa.fma(FloatVector.broadcast(F, Blocks.f16(a, o)), accA);
+            accB = sb.fma(FloatVector.broadcast(F, Blocks.f16(b, o)), accB);
+            accC = sc.fma(FloatVector.broadcast(F, Blocks.f16(c, o)), accC);
+            accE = se.fma(FloatVector.broadcast(F, Blocks.f16(e, o)), accE);
         }
         out[ia] = accA.reduceLanes(VectorOperators.ADD);
         out[ib] = accB.reduceLanes(VectorOperators.ADD);
+        out[ic] = accC.reduceLanes(VectorOperators.ADD);
+        out[ie] = accE.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** The sixteen code bytes of the block at o widened to int lanes (512-bit vectors only). */
+    private static IntVector codes(MemorySegment row, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B, row, o + 2, LE).convertShape(B2I, I, 0);
     }
 
     /**

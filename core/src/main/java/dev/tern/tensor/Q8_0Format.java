@@ -17,6 +17,7 @@ public final class Q8_0Format implements TensorFormat {
     private static final int BYTES = 34;
     private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
+    private static final VectorSpecies<Byte> B16 = ByteVector.SPECIES_128;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private Q8_0Format() {
@@ -41,9 +42,10 @@ public final class Q8_0Format implements TensorFormat {
     }
 
     /**
-     * Two rows at a time, each pair from two of the ranges. Below 512-bit vectors a block takes
-     * twice the vector code and a pair's loop grows past C2's inlining budget, so its vectors get
-     * boxed (AVX2, one thread: 1.0 against 7.6 GB/s): there the ranges are read a row at a time.
+     * A row of each range at a time, the four sharing each activation load. Below 512-bit vectors
+     * a block takes twice the vector code and the loop grows past C2's inlining budget, so its
+     * vectors get boxed (AVX2, one thread, two rows at a time: 1.0 against 7.6 GB/s): there the
+     * ranges are read a row at a time.
      */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
@@ -53,29 +55,48 @@ public final class Q8_0Format implements TensorFormat {
             TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
             return;
         }
+        long end = (long) (n / QK) * BYTES;
         for (int r = 0; r < rows; r++) {
             long step = r * rowBytes;
-            dotPair(w, offsets[0] + step, offsets[1] + step, x, xOff, n, out, outs[0] + r, outs[1] + r);
-            dotPair(w, offsets[2] + step, offsets[3] + step, x, xOff, n, out, outs[2] + r, outs[3] + r);
+            dotQuad(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
+                    w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
         }
     }
 
     /**
-     * {@link #dot} of the rows at a and b into out[ia] and out[ib], their blocks read alternately,
-     * each row through a slice of its own with a long index: the JIT then checks its bounds once
-     * per row rather than at every load.
+     * {@link #dot} of rows a, b, c and e (each a slice of its own, so that the JIT checks its
+     * bounds once per row rather than at every load) into out[ia], out[ib], out[ic] and out[ie],
+     * their blocks read in turn, in dot's order of operations. Four rows rather than two share
+     * each activation load (`CpuTimeAB matvec Q8_0 400 2048`, one thread, four, standalone copy:
+     * 18.7 → 20.6 GB/s from memory, 20.9 → 22.1 in cache).
      */
-    private static void dotPair(MemorySegment w, long a, long b, float[] x, int xOff, int n, float[] out, int ia, int ib) {
-        long end = (long) (n / QK) * BYTES;
-        MemorySegment ra = w.asSlice(a, end), rb = w.asSlice(b, end);
-        FloatVector accA = FloatVector.zero(Vec.F), accB = accA;
+    private static void dotQuad(MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment e, float[] x, int xOff,
+                                float[] out, int ia, int ib, int ic, int ie) {
+        FloatVector accA = FloatVector.zero(Vec.F), accB = accA, accC = accA, accE = accA, zero = accA;
+        long end = a.byteSize();
         int xo = xOff;
         for (long o = 0; o < end; o += BYTES, xo += QK) {
-            accA = block(ra, o, x, xo, accA);
-            accB = block(rb, o, x, xo, accB);
+            FloatVector x0 = FloatVector.fromArray(Vec.F, x, xo), x1 = FloatVector.fromArray(Vec.F, x, xo + 16);
+            FloatVector sa = wide16(a, o + 2).fma(x0, zero), sb = wide16(b, o + 2).fma(x0, zero);
+            FloatVector sc = wide16(c, o + 2).fma(x0, zero), se = wide16(e, o + 2).fma(x0, zero);
+            sa = wide16(a, o + 18).fma(x1, sa);
+            sb = wide16(b, o + 18).fma(x1, sb);
+            sc = wide16(c, o + 18).fma(x1, sc);
+            se = wide16(e, o + 18).fma(x1, se);
+            accA = Vec.fmaScaled(sa, Blocks.f16(a, o), accA);
+            accB = Vec.fmaScaled(sb, Blocks.f16(b, o), accB);
+            accC = Vec.fmaScaled(sc, Blocks.f16(c, o), accC);
+            accE = Vec.fmaScaled(se, Blocks.f16(e, o), accE);
         }
         out[ia] = accA.reduceLanes(VectorOperators.ADD);
         out[ib] = accB.reduceLanes(VectorOperators.ADD);
+        out[ic] = accC.reduceLanes(VectorOperators.ADD);
+        out[ie] = accE.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Sixteen quants at o widened to floats (512-bit vectors only). */
+    private static FloatVector wide16(MemorySegment row, long o) {
+        return (FloatVector) ByteVector.fromMemorySegment(B16, row, o, LE).convertShape(B2F, Vec.F, 0);
     }
 
     /**
