@@ -197,7 +197,7 @@ final class RunCommand implements Callable<Integer> {
                 savePromptCache(session, ids, fingerprint);
             }
             // The whole prompt, restored or computed; the timings count the computed tokens.
-            r = new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings());
+            r = new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings(), r.contextShifts());
             if (text) {
                 out.println();
                 printTimings(r.timings());
@@ -302,6 +302,7 @@ final class RunCommand implements Callable<Integer> {
         }
         root.put("text", r.text());
         root.put("stop_reason", r.stopReason().name().toLowerCase());
+        root.put("context_shifts", r.contextShifts());
         Timings t = r.timings();
         ObjectNode tn = root.putObject("timings");
         tn.put("prompt_n", t.promptN());

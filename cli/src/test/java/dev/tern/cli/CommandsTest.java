@@ -443,6 +443,12 @@ class CommandsTest {
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("\"stop_reason\":\"context_full\""), r.out());
         assertTrue(r.out().contains("\"predicted_n\":11") || r.out().contains("\"predicted_n\":12"), r.out());
+        assertTrue(r.out().contains("\"context_shifts\":0"), r.out());
+        Cli shifted = Cli.run("run", "-c", "16", "--temp", "0", "-n", "40", "--ignore-eos", "--context-shift", "--format", "json",
+                "Once upon a time");
+        assertEquals(0, shifted.exitCode(), shifted.err());
+        assertTrue(shifted.out().contains("\"stop_reason\":\"max_tokens\""), shifted.out());
+        assertTrue(shifted.out().matches("(?s).*\"context_shifts\":([2-9]|\\d\\d).*"), shifted.out());
     }
 
     @Test

@@ -78,7 +78,7 @@ public final class Generator {
         StreamDecoder decoder = new StreamDecoder(tokenizer);
         StringBuilder text = new StringBuilder();
         int[] out = new int[Math.max(16, maxTokens < 0 ? 256 : Math.min(maxTokens, 1 << 16))];
-        int n = 0;
+        int n = 0, shifts = 0;
         long tFirst = 0;
         GenerationResult.StopReason reason;
         while (true) {
@@ -108,10 +108,12 @@ public final class Generator {
                 reason = GenerationResult.StopReason.STOP_STRING;
                 break;
             }
-            if (session.position() >= session.contextSize()
-                    && session.shift(shift, promptEnd, tokenizer.bos()).count() == 0) {
-                reason = GenerationResult.StopReason.CONTEXT_FULL;
-                break;
+            if (session.position() >= session.contextSize()) {
+                if (session.shift(shift, promptEnd, tokenizer.bos()).count() == 0) {
+                    reason = GenerationResult.StopReason.CONTEXT_FULL;
+                    break;
+                }
+                shifts++;
             }
             if (maxTokens >= 0 && n >= maxTokens) {
                 reason = GenerationResult.StopReason.MAX_TOKENS;
@@ -130,6 +132,6 @@ public final class Generator {
         long tEnd = System.nanoTime();
         Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
                 ((n == 0 ? tEnd : tFirst) - t0) / 1e6);
-        return new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings);
+        return new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings, shifts);
     }
 }

@@ -9,7 +9,8 @@ package dev.tern.engine;
  * @param completionTokens tokens generated (an end-of-generation token is not counted)
  * @param error            the failure's message when reason is ERROR, else null
  * @param stopString       the stop string that ended it, else null (also when a token ended it)
+ * @param contextShifts    how many times its full context made room ({@link ContextShift})
  */
 public record RequestResult(FinishReason reason, int promptTokens, int cachedTokens, int completionTokens, String error,
-                            String stopString) {
+                            String stopString, int contextShifts) {
 }

@@ -35,6 +35,8 @@ final class ScheduledRequest implements RequestHandle {
     int[] tokens;
     int length;
     int generated;
+    /** Times its full context made room ({@link ContextShift}). */
+    int shifts;
     /** Its place among the running sequences while it runs, else -1. */
     int slot = -1;
     /** Prompt tokens that came from the prefix cache at the first admission. */

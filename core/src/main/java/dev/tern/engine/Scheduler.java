@@ -784,6 +784,7 @@ public final class Scheduler implements AutoCloseable {
         engine.truncate(r.table, blocks * BlockPool.BLOCK_SIZE);
         r.hashes.subList(Math.min(blocks, r.hashes.size()), r.hashes.size()).clear();
         r.registered = Math.min(r.registered, blocks);
+        r.shifts++;
         shifts++;
         return true;
     }
@@ -827,7 +828,7 @@ public final class Scheduler implements AutoCloseable {
             notStarted.decrementAndGet();
         }
         RequestResult result = new RequestResult(reason, r.request.prompt().length, Math.max(0, r.cachedTokens),
-                r.generated, error, reason == FinishReason.STOP ? r.text.matched() : null);
+                r.generated, error, reason == FinishReason.STOP ? r.text.matched() : null, r.shifts);
         try {
             r.listener.onFinish(result);
         } catch (RuntimeException ignored) {

@@ -43,6 +43,7 @@ public final class SpeculativeGenerator {
     private int[] out = new int[64];
     private int n;
     private StopReason reason;
+    private int shifts;
     /** The prompt's end, counted from the session's start: what a shift keeping the prompt keeps. */
     private int promptEnd;
 
@@ -143,7 +144,7 @@ public final class SpeculativeGenerator {
         long tEnd = System.nanoTime();
         Timings timings = new Timings(prompt.length, (tPrompt - t0) / 1e6, n, (tEnd - tPrompt) / 1e6,
                 ((n == 0 ? tEnd : tFirst) - t0) / 1e6);
-        GenerationResult result = new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings);
+        GenerationResult result = new GenerationResult(prompt, Arrays.copyOf(out, n), text.toString(), reason, timings, shifts);
         double[] msBySize = new double[nanosBySize.length];
         for (int i = 0; i < msBySize.length; i++) {
             msBySize[i] = nanosBySize[i] / 1e6;
@@ -163,6 +164,7 @@ public final class SpeculativeGenerator {
                 return;
             }
             historyLength = gap.removeFrom(history, historyLength);
+            shifts++;
         }
         int pos = target.position();
         int k = lengths.next();

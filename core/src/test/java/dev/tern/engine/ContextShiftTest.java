@@ -99,8 +99,11 @@ class ContextShiftTest {
         }
     }
 
-    /** Each generated token against a fresh session over the text as llama-server would have shortened it. */
-    private static void assertFollowsShortenedText(int[] prompt, int[] generated, int keep, int discard) {
+    /**
+     * Each generated token against a fresh session over the text as llama-server would have shortened it;
+     * returns how many times it was shortened.
+     */
+    private static int assertFollowsShortenedText(int[] prompt, int[] generated, int keep, int discard) {
         List<Integer> held = new ArrayList<>(Arrays.stream(prompt).boxed().toList());
         int shifts = 0;
         for (int i = 0; i < generated.length; i++) {
@@ -112,6 +115,7 @@ class ContextShiftTest {
             held.add(generated[i]);
         }
         assertTrue(shifts >= 3, "only " + shifts + " shifts in " + generated.length + " tokens");
+        return shifts;
     }
 
     @Test
@@ -123,7 +127,7 @@ class ContextShiftTest {
                 GenerationResult r = Generator.generate(s, tern.tokenizer(), prompt, greedyForever(), 160, List.of(), shift, (id, t) -> true);
                 assertEquals(GenerationResult.StopReason.MAX_TOKENS, r.stopReason());
                 assertEquals(160, r.tokens().length);
-                assertFollowsShortenedText(prompt, r.tokens(), kd[0], kd[1]);
+                assertEquals(assertFollowsShortenedText(prompt, r.tokens(), kd[0], kd[1]), r.contextShifts());
                 assertTrue(s.position() <= CONTEXT);
             }
         }
@@ -135,6 +139,7 @@ class ContextShiftTest {
             GenerationResult r = Generator.generate(s, tern.tokenizer(), prompt(), greedyForever(), 160, (id, t) -> true);
             assertEquals(GenerationResult.StopReason.CONTEXT_FULL, r.stopReason());
             assertEquals(CONTEXT - prompt().length + 1, r.tokens().length);
+            assertEquals(0, r.contextShifts());
         }
     }
 
@@ -208,9 +213,10 @@ class ContextShiftTest {
                 assertEquals(FinishReason.LENGTH, result.reason());
                 int[] got = collectors.get(i).tokens.stream().mapToInt(Integer::intValue).toArray();
                 try (Session solo = tern.engine().newSession(CONTEXT)) {
-                    int[] expected = Generator.generate(solo, tern.tokenizer(), tern.tokenizer().encode(texts[i], true, false),
-                            greedyForever(), 120, List.of(), shift, (id, t) -> true).tokens();
-                    assertArrayEquals(expected, got, texts[i]);
+                    GenerationResult expected = Generator.generate(solo, tern.tokenizer(), tern.tokenizer().encode(texts[i], true, false),
+                            greedyForever(), 120, List.of(), shift, (id, t) -> true);
+                    assertArrayEquals(expected.tokens(), got, texts[i]);
+                    assertEquals(expected.contextShifts(), result.contextShifts(), texts[i]);
                 }
             }
             SchedulerStats stats = s.stats();

@@ -232,6 +232,7 @@ final class Completions {
         // waiting for handlers (TernServer.close) knows the answer has been sent.
         ObjectNode body = response.body(choices.results());
         choices.putTimings(body);
+        dialect.finished(choices.results());
         byte[] bytes = Json.write(dialect.whole(body)).getBytes(StandardCharsets.UTF_8);
         ctx.status(200);
         ctx.res().setContentType("application/json");
@@ -281,6 +282,7 @@ final class Completions {
                 choices.putTimings(usage);
                 dialect.chunk(out, usage);
             }
+            dialect.finished(choices.results());
             dialect.end(out);
             out.close();
         } catch (IOException e) {

@@ -2,10 +2,12 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.engine.RequestResult;
 
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * How a chat or text completion is written to the client: as OpenAI's chat/completions JSON and
@@ -33,6 +35,10 @@ interface Dialect {
     /** Whether text completions' log-probabilities must also come in llama-server's form (token ids and bytes). */
     default boolean needsLlamaCppProbabilities() {
         return false;
+    }
+
+    /** Told how the choices' generations ended, before {@link #whole} or {@link #end}. */
+    default void finished(List<RequestResult> results) {
     }
 
     /** Chat completions and completions as they are. */

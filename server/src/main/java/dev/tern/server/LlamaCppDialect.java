@@ -2,6 +2,7 @@ package dev.tern.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tern.engine.RequestResult;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -26,6 +27,7 @@ final class LlamaCppDialect implements Dialect {
     private final List<String> fields;
     private String finish;
     private String stopString;
+    private boolean truncated;
     private final StreamTotals totals = new StreamTotals();
 
     /** @param body the request, whose {@code n_probs} asks for probabilities and {@code response_fields} for fields */
@@ -71,6 +73,12 @@ final class LlamaCppDialect implements Dialect {
             }
         }
         return out;
+    }
+
+    /** llama-server's {@code truncated}: the context filled up and made room ({@code n_keep}, {@code n_discard}). */
+    @Override
+    public void finished(List<RequestResult> results) {
+        truncated = results.stream().anyMatch(r -> r != null && r.contextShifts() > 0);
     }
 
     @Override
@@ -150,7 +158,7 @@ final class LlamaCppDialect implements Dialect {
         o.put("tokens_cached", chatUsage == null ? 0 : chatUsage.path("prompt_tokens_details").path("cached_tokens").asInt());
         o.put("stop_type", finish.equals("length") ? "limit" : stopString != null ? "word" : "eos");
         o.put("stopping_word", stopString == null ? "" : stopString);
-        o.put("truncated", false);
+        o.put("truncated", truncated);
         return o;
     }
 }

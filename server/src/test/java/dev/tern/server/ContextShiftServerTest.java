@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -66,6 +67,9 @@ class ContextShiftServerTest {
         JsonNode r = s.postOk("/completion", completion("Once upon a time", 150));
         assertEquals(150, r.path("tokens_predicted").asInt(), r.toString());
         assertEquals(alone("Once upon a time", ContextShift.keeping(0, 0), 150), r.path("content").asText());
+        assertTrue(r.path("truncated").asBoolean(), "a shifted answer is truncated, as llama-server marks it: " + r);
+        JsonNode whole = s.postOk("/completion", completion("Once upon a time", 20));
+        assertFalse(whole.path("truncated").asBoolean(true), whole.toString());
 
         JsonNode kept = s.postOk("/completion", completion("Lily and Tom went to the park", 150).put("n_keep", -1).put("n_discard", 9));
         assertEquals(alone("Lily and Tom went to the park", ContextShift.keeping(-1, 9), 150), kept.path("content").asText());

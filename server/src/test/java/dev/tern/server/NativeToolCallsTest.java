@@ -346,7 +346,7 @@ class NativeToolCallsTest {
                 deltas.add(chunk.path("choices").path(0).path("delta"));
             }
         }
-        deltas.add(response.finalChunks(0, new RequestResult(FinishReason.STOP, 3, 0, pieces.length, null, null)).getFirst()
+        deltas.add(response.finalChunks(0, new RequestResult(FinishReason.STOP, 3, 0, pieces.length, null, null, 0)).getFirst()
                 .path("choices").path(0).path("delta"));
         for (JsonNode d : deltas) {
             content.append(d.path("content").asText(""));

@@ -162,6 +162,6 @@ class ReasoningTest {
     }
 
     private static RequestResult result(int tokens) {
-        return new RequestResult(FinishReason.STOP, 3, 0, tokens, null, null);
+        return new RequestResult(FinishReason.STOP, 3, 0, tokens, null, null, 0);
     }
 }
