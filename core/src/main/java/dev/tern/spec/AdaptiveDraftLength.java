@@ -7,10 +7,14 @@ package dev.tern.spec;
  * verified ones (a rejected token counts as one verified, drafts after it as none).
  * <p>
  * Once {@link #observeCost} has seen passes of different widths, the length maximises tokens per
- * time, E(k) / (a + b·(k+1) + d·k), with a + b·n the fitted time of a target pass feeding n
- * tokens and d the time per proposed token: the right length depends on how much a wider verify
- * pass costs on this machine. Until then it is the largest k whose last token is used with
- * probability α^k ≥ {@code threshold}. Either way it is clamped to [min, max].
+ * time, E(k) / (C(k+1) + d·k), with C(n) the time of a target pass feeding n tokens and d the
+ * time per proposed token: the right length depends on how much a wider verify pass costs on this
+ * machine. C is each width's own measured time where it has one, else found between the measured
+ * widths around it or, past them, along the least-squares line through them: the kernels change
+ * tiles at some widths, so the time steps up rather than growing along a line (stories15M's F32
+ * passes: 4 tokens 1.16× a step, 8 tokens 2.07×), and a line through the steps made short drafts
+ * look cheaper than they are. Until then the length is the largest k whose last token is used
+ * with probability α^k ≥ {@code threshold}. Either way it is clamped to [min, max].
  * <p>
  * A fresh process's first passes of each width run before the JIT has compiled their code,
  * many times slower than later ones; with plain averages those few made wide passes look too
@@ -87,9 +91,9 @@ public final class AdaptiveDraftLength {
             return max;
         }
         double alpha = acceptanceRate();
-        double[] line = costLine();
-        if (line != null) {
-            int k = fastest(alpha, line[0], line[1], proposeNanos);
+        double[] costs = passCosts();
+        if (costs != null) {
+            int k = fastest(alpha, costs, proposeNanos);
             return k < max && ++rounds % EXPLORE_EVERY == 0 ? max : k;
         }
         if (alpha >= 1) {
@@ -102,8 +106,8 @@ public final class AdaptiveDraftLength {
         return (int) Math.max(min, Math.min(max, k));
     }
 
-    /** The k in [min, max] with the most expected tokens per unit of time. */
-    private int fastest(double alpha, double a, double b, double d) {
+    /** The k in [min, max] with the most expected tokens per unit of time, a pass of n tokens costing cost[n]. */
+    private int fastest(double alpha, double[] cost, double d) {
         int best = min;
         double bestRate = -1;
         double expected = 1;
@@ -111,7 +115,7 @@ public final class AdaptiveDraftLength {
         for (int k = 1; k <= max; k++) {
             power *= alpha;
             expected += power;
-            double rate = expected / (a + b * (k + 1) + d * k);
+            double rate = expected / (cost[k + 1] + d * k);
             if (k >= min && rate > bestRate * (1 + 1e-9)) {
                 best = k;
                 bestRate = rate;
@@ -120,11 +124,49 @@ public final class AdaptiveDraftLength {
         return best;
     }
 
-    /** {a, b} of the least-squares line a + b·width through the recent widths' times, or null while fewer than two were seen. */
-    private double[] costLine() {
+    /**
+     * The estimated time of a pass by width, 1 to max + 1: a recently measured width's own time;
+     * between two measured widths, the straight line joining them; past the last (or before the
+     * first), the fitted line's slope from it. Never cheaper with width. Null until enough passes of
+     * two widths have been seen.
+     */
+    private double[] passCosts() {
+        double slope = slope();
+        if (slope < 0) {
+            return null;
+        }
+        double[] cost = new double[max + 2];
+        for (int n = 1; n <= max + 1; n++) {
+            int below = n, above = n;
+            while (below >= 1 && !recent(below)) {
+                below--;
+            }
+            while (above <= max + 1 && !recent(above)) {
+                above++;
+            }
+            if (below >= 1 && above <= max + 1) {
+                cost[n] = below == above ? passNanos[n]
+                        : passNanos[below] + (passNanos[above] - passNanos[below]) * (n - below) / (above - below);
+            } else if (below >= 1) {
+                cost[n] = passNanos[below] + slope * (n - below);
+            } else {
+                // A pass always costs something.
+                cost[n] = Math.max(passNanos[above] - slope * (above - n), 0.05 * passNanos[above]);
+            }
+            cost[n] = Math.max(cost[n], cost[n - 1]);
+        }
+        return cost;
+    }
+
+    private boolean recent(int width) {
+        return passNanos[width] > 0 && passes - lastSeen[width] < STALE_AFTER;
+    }
+
+    /** The slope of the least-squares line through the recent widths' times, or -1 while fewer than two were seen. */
+    private double slope() {
         double w = 0, sumN = 0, sumT = 0, sumNN = 0, sumNT = 0;
         for (int n = 0; n < passNanos.length; n++) {
-            if (passNanos[n] > 0 && passes - lastSeen[n] < STALE_AFTER) {
+            if (recent(n)) {
                 w++;
                 sumN += n;
                 sumT += passNanos[n];
@@ -133,14 +175,12 @@ public final class AdaptiveDraftLength {
             }
         }
         if (passes < MIN_PASSES || w < 2) {
-            return null;
+            return -1;
         }
         double meanN = sumN / w, meanT = sumT / w;
         double var = sumNN / w - meanN * meanN;
-        // Noise can tilt the line; a pass never gets cheaper with width and always costs something.
-        double b = Math.max(0, (sumNT / w - meanN * meanT) / var);
-        double a = Math.max(meanT - b * meanN, 0.05 * meanT);
-        return new double[]{a, b};
+        // Noise can tilt the line; a pass never gets cheaper with width.
+        return Math.max(0, (sumNT / w - meanN * meanT) / var);
     }
 
     /** An estimate moved towards an observation: all the way when it is the first or faster. */

@@ -87,8 +87,7 @@ class AdaptiveDraftLengthTest {
         flat.update(4, 1); // α = 1/2: the threshold rule alone would say 2
         observeLine(flat, 1e6, 0, 0);
         assertEquals(8, flat.next());
-        // Time proportional to width (the fit keeps a floor of 5% of the mean pass, 0.25 ms):
-        // α = 1/2: E/C = 1.5/2.25 = 0.667 at k = 1, 1.75/3.25 = 0.538 at k = 2.
+        // Time proportional to width: α = 1/2: E/C = 1.5/2 = 0.75 at k = 1, 1.75/3 = 0.583 at k = 2.
         AdaptiveDraftLength steep = new AdaptiveDraftLength(1, 8, 0.2);
         steep.update(4, 1);
         observeLine(steep, 0, 1e6, 0);
@@ -115,6 +114,42 @@ class AdaptiveDraftLengthTest {
         }
         assertEquals(3, l.next(), lengths.toString());
         assertTrue(lengths.contains(8), "the maximum is tried again while the costs keep the length short: " + lengths);
+    }
+
+    /**
+     * Pass times that step up where the kernels change tiles, as stories15M's F32 passes measured on an
+     * AVX-512 machine (ms by width 1..9). α = 2/3, free proposals: E(k) = 1.667, 2.111, 2.407, 2.605,
+     * 2.737, 2.824, 2.883, 2.922 against C(k+1) = 1.01, 1.05, 1.16, 1.2, 1.3, 1.4, 2.07, 2.07 (a width
+     * costs at least what a narrower one does): tokens per ms 1.65, 2.011, 2.075, 2.171, 2.105, 2.017,
+     * 1.393, 1.412, so k = 4. The least-squares line through the nine times (0.677 + 0.136·n ms) makes
+     * the short passes look cheaper and the long ones dearer, and chooses 3.
+     */
+    @Test
+    void measuredWidthsAreTakenAsTheyAreNotAlongALine() {
+        double[] ms = {1.0, 1.01, 1.05, 1.16, 1.2, 1.3, 1.4, 2.07, 2.04};
+        AdaptiveDraftLength l = new AdaptiveDraftLength(1, 8, 0.2);
+        l.update(3, 2);
+        for (int rep = 0; rep < 3; rep++) {
+            for (int n = 1; n <= 9; n++) {
+                l.observeCost(n, Math.round(ms[n - 1] * 1e6), n - 1, 0);
+            }
+        }
+        assertEquals(2.0 / 3, l.acceptanceRate(), 1e-12);
+        assertEquals(4, l.next());
+    }
+
+    /** Widths never measured lie on the straight line between the measured ones around them. */
+    @Test
+    void unmeasuredWidthsLieBetweenTheirNeighbours() {
+        // Measured: widths 2 (1 ms) and 9 (1.7 ms), so width n costs 0.8 + 0.1·n ms between them;
+        // α = 0.8 and 0.2 ms per proposed token give k = 3, as the line of withCostsTheLengthMaximisesTokensPerTime.
+        AdaptiveDraftLength l = new AdaptiveDraftLength(1, 8, 0.2);
+        l.update(5, 4);
+        for (int rep = 0; rep < 4; rep++) {
+            l.observeCost(2, 1_000_000, 1, 200_000);
+            l.observeCost(9, 1_700_000, 8, 1_600_000);
+        }
+        assertEquals(3, l.next());
     }
 
     @Test
