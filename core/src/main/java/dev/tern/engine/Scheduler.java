@@ -77,6 +77,8 @@ public final class Scheduler implements AutoCloseable {
     /** Per slot, the tokens of the last request that ended there (null: none), and its adapter. */
     private final int[][] slotTokens;
     private final LoraAdapter[] slotAdapters;
+    /** Per slot, the slot actions waiting for its request to end: no new request is given the slot meanwhile. */
+    private final int[] slotWaiters;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
     private GrammarConstraint.Vocabulary constraintVocabulary;
@@ -105,6 +107,7 @@ public final class Scheduler implements AutoCloseable {
         this.endOfGeneration = tokenizer.endOfGenerationIds();
         this.slotTokens = new int[config.maxRunning()][];
         this.slotAdapters = new LoraAdapter[config.maxRunning()];
+        this.slotWaiters = new int[config.maxRunning()];
         this.stats = snapshot();
     }
 
@@ -116,11 +119,12 @@ public final class Scheduler implements AutoCloseable {
      * llama-server's slot save: writes to {@code file} the tokens of the last request that ended in
      * {@code slot}, with the keys and values the prefix cache still holds for them (whole blocks of
      * 16 positions: the rest of the last block went with the request), in {@link SessionFile}'s form.
-     * A TernException when the slot is busy or holds nothing.
+     * A busy slot is waited for, as llama-server defers the task ({@link #awaitIdle}). A TernException
+     * when the slot holds nothing.
      */
     public SlotResult saveSlot(int slot, Path file, byte[] fingerprint) {
         synchronized (engine) {
-            checkIdle(slot);
+            awaitIdle(slot);
             int[] tokens = slotTokens[slot];
             List<Integer> blocks = tokens == null || prefixCache == null ? List.of() : prefixCache.acquire(slotHashes(slot));
             BlockPool pool = engine.cache();
@@ -144,7 +148,7 @@ public final class Scheduler implements AutoCloseable {
      */
     public SlotResult restoreSlot(int slot, Path file, byte[] fingerprint) {
         synchronized (engine) {
-            checkIdle(slot);
+            awaitIdle(slot);
             if (prefixCache == null) {
                 throw new TernException("restoring a slot needs the prefix cache, which this server does not keep");
             }
@@ -182,7 +186,7 @@ public final class Scheduler implements AutoCloseable {
     /** llama-server's slot erase: the slot forgets its tokens, and the prefix cache their idle blocks. */
     public SlotResult eraseSlot(int slot) {
         synchronized (engine) {
-            checkIdle(slot);
+            awaitIdle(slot);
             int[] tokens = slotTokens[slot];
             if (tokens == null) {
                 return new SlotResult(0, 0);
@@ -202,14 +206,28 @@ public final class Scheduler implements AutoCloseable {
         return hashes;
     }
 
-    private void checkIdle(int slot) {
+    /**
+     * Waits, holding the engine's lock except while waiting, until no running request holds the slot.
+     * Meanwhile admission gives the slot to no new request, so a busy server cannot keep the action
+     * waiting forever. A TernException when the scheduler closes first.
+     */
+    private void awaitIdle(int slot) {
         if (slot < 0 || slot >= config.maxRunning()) {
             throw new IllegalArgumentException("no slot " + slot + " (slots 0 to " + (config.maxRunning() - 1) + ")");
         }
-        for (ScheduledRequest r : running) {
-            if (r.slot == slot) {
-                throw new TernException("slot " + slot + " is busy with a request");
+        slotWaiters[slot]++;
+        try {
+            while (running.stream().anyMatch(r -> r.slot == slot)) {
+                if (closed) {
+                    throw new TernException("the server is shutting down");
+                }
+                engine.wait(100);
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TernException("interrupted while waiting for slot " + slot);
+        } finally {
+            slotWaiters[slot]--;
         }
     }
 
@@ -390,7 +408,7 @@ public final class Scheduler implements AutoCloseable {
             }
             budget -= plan(batch, r, take, planned, sampling);
         }
-        while (budget > 0 && !waiting.isEmpty() && running.size() < config.maxRunning()) {
+        while (budget > 0 && !waiting.isEmpty() && running.size() + heldIdleSlots() < config.maxRunning()) {
             ScheduledRequest r = waiting.peekFirst();
             if (r.table == null) {
                 r.table = engine.newSequence(contextSize);
@@ -670,19 +688,36 @@ public final class Scheduler implements AutoCloseable {
         running.add(i, r);
     }
 
-    /** The lowest slot no running request holds. */
+    /** The lowest slot no running request holds and no slot action waits for. */
     private int freeSlot() {
+        boolean[] taken = takenSlots();
+        int s = 0;
+        while (taken[s] || slotWaiters[s] > 0) {
+            s++;
+        }
+        return s;
+    }
+
+    /** Slots that slot actions wait for and no running request holds any more: kept from admission. */
+    private int heldIdleSlots() {
+        boolean[] taken = takenSlots();
+        int held = 0;
+        for (int s = 0; s < taken.length; s++) {
+            if (slotWaiters[s] > 0 && !taken[s]) {
+                held++;
+            }
+        }
+        return held;
+    }
+
+    private boolean[] takenSlots() {
         boolean[] taken = new boolean[config.maxRunning()];
         for (ScheduledRequest q : running) {
             if (q.slot >= 0) {
                 taken[q.slot] = true;
             }
         }
-        int s = 0;
-        while (taken[s]) {
-            s++;
-        }
-        return s;
+        return taken;
     }
 
     /** Frees a running request's blocks; it waits at the head of the queue to be recomputed. */
@@ -815,6 +850,8 @@ public final class Scheduler implements AutoCloseable {
             slotTokens[r.slot] = Arrays.copyOf(r.tokens, Math.min(r.computed(), r.length));
             slotAdapters[r.slot] = r.request.adapter();
             r.slot = -1;
+            // A slot action may be waiting for this slot (awaitIdle).
+            engine.notifyAll();
         }
         if (r.table != null) {
             r.table.close();

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -101,17 +102,48 @@ class SlotFilesTest {
         }
     }
 
+    /**
+     * An action on a busy slot waits for its request to end, as llama-server defers it, and saves what that request
+     * left; meanwhile the slot goes to no new request, so one waiting behind it cannot keep the action waiting.
+     */
     @Test
-    void aBusySlotIsRefused(@TempDir Path dir) throws Exception {
+    void aBusySlotIsWaitedFor(@TempDir Path dir) throws Exception {
+        byte[] fingerprint = SessionFile.fingerprint(MODEL);
         try (Tern tern = Tern.load(MODEL, null, new Tern.Options(1, 256, 2, KVCacheType.F32));
              Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), 256, new SchedulerConfig(1, 64, 8, 0, true))) {
-            int[] prompt = tern.tokenizer().encode("Once upon a time", true, false);
-            SchedulerTest.Collector c = new SchedulerTest.Collector();
-            s.submit(new Request(prompt, SamplerConfig.greedy(), 100, List.of(), -1), c);
+            int[] prompt = tern.tokenizer().encode("Once upon a time, there was a little girl named Lily", true, false);
+            SchedulerTest.Collector first = new SchedulerTest.Collector();
+            s.submit(new Request(prompt, SamplerConfig.greedy(), 30, List.of(), -1), first);
             assertTrue(s.step(), "admitted");
-            TernException busy = assertThrows(TernException.class, () -> s.eraseSlot(0));
-            assertEquals("slot 0 is busy with a request", busy.getMessage());
             assertEquals(0, s.running().getFirst().slot());
+            CompletableFuture<Scheduler.SlotResult> save = new CompletableFuture<>();
+            Thread saver = Thread.ofPlatform().start(() -> {
+                try {
+                    save.complete(s.saveSlot(0, dir.resolve("lily.bin"), fingerprint));
+                } catch (RuntimeException e) {
+                    save.completeExceptionally(e);
+                }
+            });
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (saver.getState() != Thread.State.TIMED_WAITING) {
+                assertTrue(!save.isDone() && System.nanoTime() < deadline, "the save did not wait for the busy slot");
+                Thread.onSpinWait();
+            }
+            SchedulerTest.Collector second = new SchedulerTest.Collector();
+            s.submit(new Request(prompt, SamplerConfig.greedy(), 4, List.of(), -1), second);
+            while (!save.isDone()) {
+                s.step();
+                assertTrue(System.nanoTime() < deadline, "the save did not end");
+            }
+            // Had the second request been given the slot first, the save would have waited for it and saved its
+            // shorter text.
+            int answered = prompt.length + 30 - 1;
+            assertEquals(answered / BlockPool.BLOCK_SIZE * BlockPool.BLOCK_SIZE, save.get().tokens(),
+                    "the whole blocks of the request that held the slot");
+            while (!second.done.isDone()) {
+                s.step();
+            }
+            assertEquals(FinishReason.LENGTH, second.done.get().reason());
         }
     }
 }
