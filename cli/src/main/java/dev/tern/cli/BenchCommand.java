@@ -7,6 +7,7 @@ import dev.tern.Tern;
 import dev.tern.TernException;
 import dev.tern.cli.bench.BenchResult;
 import dev.tern.cli.bench.BenchRunner;
+import dev.tern.cli.bench.CpuInfo;
 import dev.tern.cli.bench.MemoryBandwidth;
 import dev.tern.cli.bench.Stats;
 import dev.tern.engine.GenerationResult;
@@ -102,6 +103,7 @@ final class BenchCommand implements Callable<Integer> {
         int maxLen = Math.max(Math.max(prompts.stream().mapToInt(Integer::intValue).max().orElse(0),
                 gens.stream().mapToInt(Integer::intValue).max().orElse(0)), pgs.stream().mapToInt(pg -> pg[0] + pg[1]).max().orElse(0));
         List<BenchResult> results = new ArrayList<>();
+        CpuInfo cpu = CpuInfo.detect();
         try (Tern tern = Tern.load(modelOptions.resolvedModel(), modelOptions.tokenizer,
                 modelOptions.options(threads, speculation.enabled() ? Math.max(0, modelOptions.contextSize) : maxDepth + maxLen + 1, 1,
                         null))) {
@@ -111,6 +113,7 @@ final class BenchCommand implements Callable<Integer> {
             }
             // Measured once the model has loaded: a missing or corrupt file fails before these seconds.
             double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
+            err.printf("cpu: %s%n", cpu.describe(Runtime.getRuntime().availableProcessors()));
             err.printf("memory read bandwidth with %d threads: %.1f GB/s%n", threads, bw / 1e9);
             BenchRunner runner = new BenchRunner(tern, threads, reps, bw, warmUpSeconds);
             if (speculation.enabled()) {
@@ -137,7 +140,7 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         if (output == Output.json) {
-            out.println(json(results));
+            out.println(json(results, cpu));
         } else {
             markdown(out, results, modelOptions.resolvedModel().getFileName().toString());
         }
@@ -247,11 +250,13 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    static String json(List<BenchResult> results) {
+    static String json(List<BenchResult> results, CpuInfo cpu) {
         ObjectMapper m = new ObjectMapper();
         ArrayNode arr = m.createArrayNode();
         for (BenchResult r : results) {
             ObjectNode o = arr.addObject();
+            o.put("cpu_info", cpu.name());
+            o.put("vector_bits", cpu.vectorBits());
             o.put("test", r.test());
             o.put("mode", r.mode());
             o.put("n_prompt", r.nPrompt());

@@ -223,6 +223,9 @@ class CommandsTest {
         assertEquals("tg8", tg.get("test").asText());
         assertEquals("cached", tg.get("mode").asText());
         assertTrue(tg.get("avg_ts").asDouble() > 0);
+        assertTrue(List.of(128, 256, 512).contains(tg.get("vector_bits").asInt()), tg.toString());
+        assertFalse(tg.get("cpu_info").asText().isBlank(), tg.toString());
+        assertTrue(r.err().contains("cpu: " + tg.get("cpu_info").asText() + ", "), r.err());
         // 5 layers x 7 matrices + output (tied: the 512x64 embedding), F32, plus the F16 KV cache at depth 4
         long weights = 4L * (5 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 172) + 512 * 64);
         long kv = Math.round(2.0 * 5 * 32 * 2 * 4);

@@ -22,6 +22,11 @@ public final class Tensor {
     /** F32 only: each row as a segment of its own, so that kernels' loads are checked against the row once. */
     private final MemorySegment[] rowSegments;
 
+    /** The width in bits of the vectors the kernels compute with (the CPU's widest, or {@code tern.vector.bits}). */
+    public static int vectorBits() {
+        return Vec.F.vectorBitSize();
+    }
+
     public Tensor(String name, TensorFormat format, MemorySegment data, int rows, int cols) {
         this.name = name;
         this.format = format;
