@@ -88,6 +88,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new TernException("--warmup must be a number of seconds, 0 or more");
         }
         if (membwOnly) {
+            out.printf("cpu: %s%n", CpuInfo.detect().describe(Runtime.getRuntime().availableProcessors()));
             for (int t : threads == 1 ? new int[]{1} : new int[]{1, threads}) {
                 out.printf("memory read bandwidth, %d thread%s: %.1f GB/s%n", t, t == 1 ? "" : "s",
                         MemoryBandwidth.measure(1L << 30, t, 10) / 1e9);
