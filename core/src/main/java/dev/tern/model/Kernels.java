@@ -45,7 +45,7 @@ final class Kernels {
         long work = (long) group * cols * n;
         int minGroups = (int) Math.max(1, MIN_PARALLEL_WORK / work);
         if (matrixVector) {
-            TensorFormat f = w.format();
+            TensorFormat f = w.kernelFormat();
             MemorySegment data = w.data();
             long rowBytes = w.rowBytes();
             pool.parallelFor(groups, minGroups, (from, to) -> {

@@ -13,12 +13,37 @@ import java.nio.ByteOrder;
 
 /** IEEE half precision, little-endian. */
 public final class F16Format implements TensorFormat {
-    public static final F16Format INSTANCE = new F16Format();
+    public static final F16Format INSTANCE = new F16Format(false);
+    /**
+     * The same, for weights known to hold no infinity or NaN ({@link #allFinite}): its matrix × vector
+     * kernel skips watching for them, two of eight operations per sixteen weights (`CpuTimeAB matvec F16
+     * 400 2048`, one thread, "four", alternated: 18.6 / 18.8 → 25.0 / 23.5 GB/s).
+     */
+    static final F16Format FINITE = new F16Format(true);
     private static final VectorSpecies<Float> F = Vec.F;
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.length() * 16));
     private static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    private final boolean finite;
 
-    private F16Format() {
+    private F16Format(boolean finite) {
+        this.finite = finite;
+    }
+
+    /** Whether none of the fp16 values in {@code data} is an infinity or a NaN (the all-ones exponent). */
+    static boolean allFinite(MemorySegment data) {
+        long n = data.byteSize() / 2, bound = n / S.length() * S.length();
+        for (long i = 0; i < bound; i += S.length()) {
+            ShortVector h = ShortVector.fromMemorySegment(S, data, 2 * i, ByteOrder.LITTLE_ENDIAN);
+            if (h.and((short) 0x7C00).compare(VectorOperators.EQ, (short) 0x7C00).anyTrue()) {
+                return false;
+            }
+        }
+        for (long i = bound; i < n; i++) {
+            if ((data.get(Blocks.I16, 2 * i) & 0x7C00) == 0x7C00) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override
@@ -48,13 +73,15 @@ public final class F16Format implements TensorFormat {
     /**
      * A row of each range at a time: four memory streams and four independent accumulators (one
      * row's chain waits on the multiply-add latency), each activation load shared by the four.
-     * The loop widens as if every value were finite and keeps the largest exponent seen; the rare
-     * rows with an infinity or NaN are redone by {@link #dot}. Each row's sums run in dot's order.
+     * The loop widens as if every value were finite and, unless the weights are known to be
+     * ({@link #FINITE}), keeps the largest exponent seen; the rare rows with an infinity or NaN are
+     * redone by {@link #dot}. Each row's sums run in dot's order.
      */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
         int bound = F.loopBound(n);
+        boolean watch = !finite;
         for (int r = 0; r < rows; r++) {
             long d = r * rowBytes, o0 = offsets[0] + d, o1 = offsets[1] + d, o2 = offsets[2] + d, o3 = offsets[3] + d;
             FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
@@ -63,7 +90,9 @@ public final class F16Format implements TensorFormat {
                 FloatVector xv = FloatVector.fromArray(F, x, xOff + i);
                 long bo = 2L * i;
                 IntVector h0 = load(w, o0 + bo), h1 = load(w, o1 + bo), h2 = load(w, o2 + bo), h3 = load(w, o3 + bo);
-                exponents = exponents.max(h0.and(0x7C00)).max(h1.and(0x7C00)).max(h2.and(0x7C00)).max(h3.and(0x7C00));
+                if (watch) {
+                    exponents = exponents.max(h0.and(0x7C00)).max(h1.and(0x7C00)).max(h2.and(0x7C00)).max(h3.and(0x7C00));
+                }
                 a0 = finite(h0).fma(xv, a0);
                 a1 = finite(h1).fma(xv, a1);
                 a2 = finite(h2).fma(xv, a2);

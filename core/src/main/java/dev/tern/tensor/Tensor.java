@@ -21,6 +21,8 @@ public final class Tensor {
     private final long rowBytes;
     /** F32 only: each row as a segment of its own, so that kernels' loads are checked against the row once. */
     private final MemorySegment[] rowSegments;
+    /** {@link #kernelFormat}, once known. */
+    private volatile TensorFormat kernelFormat;
 
     /** The width in bits of the vectors the kernels compute with (the CPU's widest, or {@code tern.vector.bits}). */
     public static int vectorBits() {
@@ -77,6 +79,20 @@ public final class Tensor {
 
     public GGMLType type() {
         return format.type();
+    }
+
+    /**
+     * The format whose kernels should multiply this tensor: its own, except for F16 weights that hold
+     * no infinity or NaN (trained weights never do), whose matrix × vector kernel then need not watch
+     * for them. Found by one pass over the values at the first call, not at load.
+     */
+    public TensorFormat kernelFormat() {
+        TensorFormat k = kernelFormat;
+        if (k == null) {
+            k = format == F16Format.INSTANCE && F16Format.allFinite(data) ? F16Format.FINITE : format;
+            kernelFormat = k;
+        }
+        return k;
     }
 
     public MemorySegment data() {

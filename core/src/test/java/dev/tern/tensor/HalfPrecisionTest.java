@@ -166,6 +166,46 @@ class HalfPrecisionTest {
         }
     }
 
+    /**
+     * A tensor of F16 weights multiplies through the kernel that does not watch for infinities and NaNs only when
+     * it holds none: one anywhere, in the vector part or the tail, keeps the watching one. On finite weights the two
+     * kernels give the same bits.
+     */
+    @Test
+    void f16TensorsWithoutInfinitiesSkipTheWatch() {
+        int n = 37, rows = 8;
+        long rowBytes = 2L * n;
+        Random rnd = new Random(5);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(rowBytes * rows);
+            for (int i = 0; i < rows * n; i++) {
+                seg.set(I16, 2L * i, Float.floatToFloat16((float) rnd.nextGaussian()));
+            }
+            assertSame(F16Format.FINITE, new Tensor("w", F16Format.INSTANCE, seg, rows, n).kernelFormat());
+            long[] offsets = {0, 2 * rowBytes, 4 * rowBytes, 6 * rowBytes};
+            int[] outs = {0, 2, 4, 6};
+            float[] watched = new float[rows], unwatched = new float[rows];
+            F16Format.INSTANCE.dotRowsFour(seg, offsets, rowBytes, 2, x, 0, n, watched, outs);
+            F16Format.FINITE.dotRowsFour(seg, offsets, rowBytes, 2, x, 0, n, unwatched, outs);
+            assertArrayEquals(watched, unwatched);
+            for (long at : new long[]{2L * 3, rowBytes * rows - 2}) {
+                short kept = seg.get(I16, at);
+                for (short special : new short[]{(short) 0x7C00, (short) 0xFC00, (short) 0x7E01}) {
+                    seg.set(I16, at, special);
+                    assertSame(F16Format.INSTANCE, new Tensor("w", F16Format.INSTANCE, seg, rows, n).kernelFormat(),
+                            "0x" + Integer.toHexString(special & 0xFFFF) + " at byte " + at);
+                }
+                seg.set(I16, at, kept);
+            }
+            Tensor bf16 = new Tensor("w", BF16Format.INSTANCE, seg, rows, n);
+            assertSame(BF16Format.INSTANCE, bf16.kernelFormat());
+        }
+    }
+
     /** Every 16-bit pattern, vector path and scalar tail, decodes to exactly the expected float bits. */
     @Test
     void dequantizeEveryBitPattern() {
