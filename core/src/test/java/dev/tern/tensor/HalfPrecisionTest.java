@@ -124,6 +124,15 @@ class HalfPrecisionTest {
         }
     }
 
+    /** {@code count} standard normal values rounded to fp16, in a segment of their own. */
+    private static MemorySegment gaussianHalves(Arena arena, Random rnd, int count) {
+        MemorySegment seg = arena.allocate(2L * count);
+        for (int i = 0; i < count; i++) {
+            seg.set(I16, 2L * i, Float.floatToFloat16((float) rnd.nextGaussian()));
+        }
+        return seg;
+    }
+
     /**
      * The four-range matrix × vector kernel, which widens assuming finite values, gives what dot
      * gives, also for rows holding an infinity or a NaN and the finite rows beside them.
@@ -133,15 +142,9 @@ class HalfPrecisionTest {
         int n = 37, rows = 3;
         long rowBytes = 2L * n;
         Random rnd = new Random(3);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) rnd.nextGaussian();
-        }
+        float[] x = DotKernelTest.gaussian(rnd, n);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = arena.allocate(rowBytes * 4 * rows);
-            for (int i = 0; i < 4 * rows * n; i++) {
-                seg.set(I16, 2L * i, Float.floatToFloat16((float) rnd.nextGaussian()));
-            }
+            MemorySegment seg = gaussianHalves(arena, rnd, 4 * rows * n);
             // Range 1's middle row gets +inf in its vector part, range 3's last row a NaN.
             seg.set(I16, rowBytes * (rows + 1) + 2L * 5, (short) 0x7C00);
             seg.set(I16, rowBytes * (3 * rows + 2) + 2L * 20, (short) 0x7E01);
@@ -176,15 +179,9 @@ class HalfPrecisionTest {
         int n = 37, rows = 8;
         long rowBytes = 2L * n;
         Random rnd = new Random(5);
-        float[] x = new float[n];
-        for (int i = 0; i < n; i++) {
-            x[i] = (float) rnd.nextGaussian();
-        }
+        float[] x = DotKernelTest.gaussian(rnd, n);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment seg = arena.allocate(rowBytes * rows);
-            for (int i = 0; i < rows * n; i++) {
-                seg.set(I16, 2L * i, Float.floatToFloat16((float) rnd.nextGaussian()));
-            }
+            MemorySegment seg = gaussianHalves(arena, rnd, rows * n);
             assertSame(F16Format.FINITE, new Tensor("w", F16Format.INSTANCE, seg, rows, n).kernelFormat());
             long[] offsets = {0, 2 * rowBytes, 4 * rowBytes, 6 * rowBytes};
             int[] outs = {0, 2, 4, 6};
