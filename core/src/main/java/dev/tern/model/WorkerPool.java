@@ -7,8 +7,8 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Persistent worker threads for data-parallel loops. {@link #parallelFor} publishes the loop in
  * plain fields and bumps a volatile generation; the caller and the workers then claim chunks
- * from one atomic cursor that holds (generation, next chunk), so a worker that wakes up late
- * can never claim a chunk of a later loop, and the call returns as soon as every chunk is done.
+ * from one atomic cursor that holds (generation, next index), so a worker that wakes up late
+ * can never claim a chunk of a later loop, and the call returns as soon as every index is done.
  * Nothing is allocated per loop. Idle workers spin for {@link #SPIN_NANOS} (decode issues a
  * loop every few microseconds, and waking a parked thread costs tens of them), then park.
  * One loop at a time.
@@ -28,8 +28,16 @@ public final class WorkerPool implements AutoCloseable {
      * spinning would only keep it off the core.
      */
     private static final long WAIT_SPIN_NANOS = 50_000;
-    /** Chunks per thread: enough for a thread slowed by a neighbour to hand work over, few enough to keep chunks long. */
-    private static final int CHUNKS_PER_THREAD = 4;
+    /**
+     * Guided self-scheduling: a claim takes 1/(this · threads) of what is left, so chunks start
+     * long (decode's kernels read each as four long memory streams) and shrink towards the end,
+     * where the last chunk decides how long the other threads wait. Eight equal chunks left one of
+     * two threads idle for half a chunk a loop, 6% of a decode step; smaller equal chunks cost the
+     * kernels their long streams (1B Q8_0 tg64, alternated: 23.2 → 24.7 t/s, docs/PERFORMANCE.md).
+     */
+    private static final int SHARE_OF_REST = 2;
+    /** The smallest claim, as a share of the loop per thread: 1/16 of a thread's part. */
+    private static final int SMALLEST_SHARE = 16;
 
     private final Thread[] workers;
     /** generation << 32 | index of the next unclaimed chunk. */
@@ -41,8 +49,10 @@ public final class WorkerPool implements AutoCloseable {
     // The current loop; written before the volatile generation bump that publishes it.
     private Range body;
     private int n;
+    /** The smallest claim (the last may be shorter). */
     private int chunk;
-    private int chunks;
+    /** A claim takes (n - next) / divisor indices, at least chunk; 0: always chunk. */
+    private int divisor;
 
     /** A pool running loops on {@code threads} threads in all, the caller included. */
     public WorkerPool(int threads) {
@@ -65,12 +75,12 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Runs {@code body} over [0, n) split into chunks of at least {@code minChunk} indices,
-     * in parallel; runs it inline when the range is too small to be worth sharing.
+     * Runs {@code body} over [0, n) split into chunks of at least {@code minChunk} indices that
+     * shrink towards the end, in parallel; runs it inline when the range is too small to be worth sharing.
      */
     public void parallelFor(int n, int minChunk, Range body) {
-        int wanted = Math.min(threads() * CHUNKS_PER_THREAD, (n + minChunk - 1) / Math.max(1, minChunk));
-        run(n, wanted <= 1 ? n : (n + wanted - 1) / wanted, body);
+        int smallest = Math.max(Math.max(1, minChunk), (n + threads() * SMALLEST_SHARE - 1) / (threads() * SMALLEST_SHARE));
+        run(n, smallest, SHARE_OF_REST * threads(), body);
     }
 
     /**
@@ -80,10 +90,10 @@ public final class WorkerPool implements AutoCloseable {
      * items idles one of two threads for half a chunk on average: a sixteenth of the loop).
      */
     public void parallelForEach(int n, Range body) {
-        run(n, 1, body);
+        run(n, 1, 0, body);
     }
 
-    private synchronized void run(int n, int chunk, Range body) {
+    private synchronized void run(int n, int chunk, int divisor, Range body) {
         if (n <= 0) {
             return;
         }
@@ -94,7 +104,7 @@ public final class WorkerPool implements AutoCloseable {
         this.body = body;
         this.n = n;
         this.chunk = chunk;
-        this.chunks = (n + chunk - 1) / chunk;
+        this.divisor = divisor;
         failure = null;
         done.set(0);
         int g = generation + 1;
@@ -104,10 +114,9 @@ public final class WorkerPool implements AutoCloseable {
             LockSupport.unpark(w);
         }
         work(g);
-        int total = chunks;
-        if (done.get() < total) {
+        if (done.get() < n) {
             long since = System.nanoTime();
-            while (done.get() < total) {
+            while (done.get() < n) {
                 if (System.nanoTime() - since < WAIT_SPIN_NANOS) {
                     Thread.onSpinWait();
                 } else {
@@ -138,22 +147,23 @@ public final class WorkerPool implements AutoCloseable {
      */
     private void work(int g) {
         Range b = body;
-        int n = this.n, chunk = this.chunk, chunks = this.chunks;
+        int n = this.n, chunk = this.chunk, divisor = this.divisor;
         while (true) {
             long c = cursor.get();
-            if ((int) (c >>> 32) != g || (int) c >= chunks) {
+            int from = (int) c;
+            if ((int) (c >>> 32) != g || from >= n) {
                 return;
             }
-            if (!cursor.compareAndSet(c, c + 1)) {
+            int to = Math.min(n, from + (divisor == 0 ? chunk : Math.max(chunk, (n - from) / divisor)));
+            if (!cursor.compareAndSet(c, (long) g << 32 | to)) {
                 continue;
             }
-            int i = (int) c;
             try {
-                b.run(i * chunk, Math.min(n, (i + 1) * chunk));
+                b.run(from, to);
             } catch (Throwable t) {
                 failure = t;
             } finally {
-                done.incrementAndGet();
+                done.addAndGet(to - from);
             }
         }
     }

@@ -2,10 +2,12 @@ package dev.tern.model;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class WorkerPoolTest {
 
@@ -79,6 +81,33 @@ class WorkerPoolTest {
                     assertEquals(1, hits.get(i), "round " + round + " index " + i);
                     assertEquals(1, chunked.get(i), "round " + round + " index " + i);
                 }
+            }
+        }
+    }
+
+    /**
+     * Guided claims: a quarter of the loop first on two threads, then a quarter of what is left,
+     * never less than the minimum (but the remainder at the end), shrinking as the loop goes on
+     * whichever thread claims.
+     */
+    @Test
+    void claimsShrinkTowardsTheEndButNotBelowTheSmallest() {
+        try (WorkerPool pool = new WorkerPool(2)) {
+            for (int round = 0; round < 50; round++) {
+                ConcurrentSkipListMap<Integer, Integer> claims = new ConcurrentSkipListMap<>();
+                pool.parallelFor(1000, 10, claims::put);
+                assertEquals(250, claims.get(0), "the first claim");
+                int expectedFrom = 0, last = Integer.MAX_VALUE;
+                for (var claim : claims.entrySet()) {
+                    assertEquals(expectedFrom, claim.getKey(), "claims tile the range");
+                    int size = claim.getValue() - claim.getKey();
+                    assertTrue(size <= last, "claim at " + claim.getKey() + " grew: " + size + " after " + last);
+                    assertTrue(size >= 32 || claim.getValue() == 1000, "claim at " + claim.getKey() + " of " + size);
+                    expectedFrom = claim.getValue();
+                    last = size;
+                }
+                assertEquals(1000, expectedFrom);
+                assertTrue(claims.size() > 8, "shrinking claims make more of them than eight equal ones: " + claims.size());
             }
         }
     }
