@@ -31,9 +31,9 @@ public final class WorkerPool implements AutoCloseable {
     /**
      * Guided self-scheduling: a claim takes 1/(this · threads) of what is left, so chunks start
      * long (decode's kernels read each as four long memory streams) and shrink towards the end,
-     * where the last chunk decides how long the other threads wait. Eight equal chunks left one of
-     * two threads idle for half a chunk a loop, 6% of a decode step; smaller equal chunks cost the
-     * kernels their long streams (1B Q8_0 tg64, alternated: 23.2 → 24.7 t/s, docs/PERFORMANCE.md).
+     * where the last chunk decides how long the other threads wait. With eight equal chunks the
+     * caller waited 5–8% of a 1B decode for the other thread's last one (now 3.5–5%); smaller equal
+     * chunks cost the kernels their long streams (docs/PERFORMANCE.md, twenty-eighth session).
      */
     private static final int SHARE_OF_REST = 2;
     /** The smallest claim, as a share of the loop per thread: 1/16 of a thread's part. */
