@@ -19,6 +19,7 @@ import dev.tern.gguf.MetadataOverride;
 import dev.tern.gguf.MetadataValue;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.KVCacheType;
+import dev.tern.model.ClassifierHead;
 import dev.tern.model.LoraAdapter;
 import dev.tern.model.Model;
 import dev.tern.model.Pooling;
@@ -60,14 +61,21 @@ public final class Tern implements AutoCloseable {
     private final Engine engine;
     private final int contextSize;
     private final Pooling pooling;
+    /** A reranker's head (rank pooling), else null. */
+    private final ClassifierHead classifier;
+    /** The GGUF's {@code tokenizer.chat_template.rerank}, null when it has none. */
+    private final String rerankTemplate;
 
-    private Tern(Model model, Tokenizer tokenizer, ChatTemplate chatTemplate, Engine engine, int contextSize, Pooling pooling) {
+    private Tern(Model model, Tokenizer tokenizer, ChatTemplate chatTemplate, Engine engine, int contextSize, Pooling pooling,
+                 ClassifierHead classifier, String rerankTemplate) {
         this.model = model;
         this.tokenizer = tokenizer;
         this.chatTemplate = chatTemplate;
         this.engine = engine;
         this.contextSize = contextSize;
         this.pooling = pooling;
+        this.classifier = classifier;
+        this.rerankTemplate = rerankTemplate;
     }
 
     public static Tern load(Path modelFile) {
@@ -93,6 +101,8 @@ public final class Tern implements AutoCloseable {
             Tokenizer tokenizer;
             ChatTemplate template;
             Pooling pooling = Pooling.MEAN;
+            ClassifierHead classifier = null;
+            String rerankTemplate = null;
             if (tokenizerFile != null && tokenizerFile.toString().endsWith(".json")) {
                 tokenizer = Tokenizer.fromTokenizerJson(tokenizerFile);
                 template = ChatTemplate.of(null, null, null);
@@ -101,7 +111,9 @@ public final class Tern implements AutoCloseable {
                     tokenizer = Tokenizer.fromGGUF(f);
                     template = ChatTemplate.of(f.getString("tokenizer.chat_template", null),
                             text(tokenizer, tokenizer.bos()), text(tokenizer, tokenizer.eos()));
-                    pooling = Pooling.ofGguf(f.getInt(model.config().architecture() + ".pooling_type", 0));
+                    pooling = Pooling.ofGguf(f.getInt(model.config().architecture() + ".pooling_type", 0), model.config().architecture());
+                    classifier = ClassifierHead.read(f, model.config());
+                    rerankTemplate = f.getString("tokenizer.chat_template.rerank", null);
                 }
             } else {
                 Path tok = tokenizerFile != null ? tokenizerFile : llama2cTokenizerBeside(modelFile, model.config().vocab());
@@ -117,7 +129,7 @@ public final class Tern implements AutoCloseable {
             }
             int ctx = options.contextSize > 0 ? options.contextSize : model.config().contextLength();
             Engine engine = new Engine(model, options.threads, options.sequences * BlockPool.blocksFor(ctx), options.cacheType);
-            return new Tern(model, tokenizer, template, engine, ctx, pooling);
+            return new Tern(model, tokenizer, template, engine, ctx, pooling, classifier, rerankTemplate);
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -237,6 +249,59 @@ public final class Tern implements AutoCloseable {
             }
         }
         return engine.embed(inputs, pooling, norm);
+    }
+
+    /** Whether the model scores query–document pairs: rank pooling with a classification head (Qwen3-Reranker's GGUF). */
+    public boolean reranks() {
+        return classifier != null;
+    }
+
+    /**
+     * The tokens a (query, document) pair is scored on, as llama-server lays them out: the model's
+     * rerank template ({@code tokenizer.chat_template.rerank}) with {@code {query}} and
+     * {@code {document}} replaced, its special tokens parsed; without one, BOS, the query, EOS, the
+     * document, EOS, each special token as the vocabulary adds it (a decoder's has no SEP).
+     */
+    public int[] rerankTokens(String query, String document) {
+        if (rerankTemplate != null) {
+            return tokenizer.encode(rerankTemplate.replace("{query}", query).replace("{document}", document), false, true);
+        }
+        int[] q = tokenizer.encode(query, false, false), d = tokenizer.encode(document, false, false);
+        int bos = tokenizer.addBos() ? 1 : 0, eos = tokenizer.addEos() ? 1 : 0;
+        int[] out = new int[bos + q.length + eos + d.length + eos];
+        int at = 0;
+        if (bos == 1) {
+            out[at++] = tokenizer.bos();
+        }
+        System.arraycopy(q, 0, out, at, q.length);
+        at += q.length;
+        if (eos == 1) {
+            out[at++] = tokenizer.eos();
+        }
+        System.arraycopy(d, 0, out, at, d.length);
+        at += d.length;
+        if (eos == 1) {
+            out[at] = tokenizer.eos();
+        }
+        return out;
+    }
+
+    /**
+     * The relevance score of each tokenized pair ({@link #rerankTokens}): the head's first output on
+     * the pooled hidden state, for a Qwen3 reranker the probability that the answer is "yes". Short
+     * inputs share forward passes. A TernException when the model does not rerank or an input exceeds the context.
+     */
+    public float[] rerank(List<int[]> pairs) {
+        if (classifier == null) {
+            throw new TernException("this model does not rerank: that needs rank pooling and a classification head"
+                    + " (cls.output.weight), as Qwen3-Reranker's GGUF has");
+        }
+        List<float[]> hidden = embed(pairs, EmbeddingNorm.NONE);
+        float[] scores = new float[hidden.size()];
+        for (int i = 0; i < scores.length; i++) {
+            scores[i] = classifier.apply(hidden.get(i))[0];
+        }
+        return scores;
     }
 
     /**

@@ -61,6 +61,7 @@ public final class RandomModel {
         private Path tokenizer;
         private String architecture = "llama";
         private int headDim;
+        private boolean reranker;
 
         private Builder() {
         }
@@ -167,6 +168,15 @@ public final class RandomModel {
         }
 
         /**
+         * true: a reranker as llama.cpp's converter writes Qwen3-Reranker, rank pooling with a
+         * two-row {@code cls.output.weight} ("yes", "no") and Qwen3-Reranker's rerank template.
+         */
+        public Builder reranker(boolean v) {
+            reranker = v;
+            return this;
+        }
+
+        /**
          * Checks the options (a {@link TernException} says what is wrong): dim must split into
          * heads of even size, heads into KV groups; a synthesized vocabulary needs 259 tokens.
          */
@@ -202,6 +212,12 @@ public final class RandomModel {
         }
     }
 
+    /** Qwen3-Reranker's, as llama.cpp's converter stores it. */
+    static final String RERANK_TEMPLATE = "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query"
+            + " and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n"
+            + "<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n<Query>: {query}\n"
+            + "<Document>: {document}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+
     public int headDim() {
         return b.headDim == 0 ? b.dim / b.heads : b.headDim;
     }
@@ -234,6 +250,11 @@ public final class RandomModel {
         w.put(a + ".vocab_size", MetadataValue.ofUInt32(b.vocab));
         w.put(a + ".rope.dimension_count", MetadataValue.ofUInt32(headDim()));
         w.putAll(tokenizerMetadata());
+        if (b.reranker) {
+            w.put(a + ".pooling_type", MetadataValue.ofUInt32(4)); // llama.cpp's rank pooling
+            w.put(a + ".classifier.output_labels", MetadataValue.ofArray(new String[]{"yes", "no"}));
+            w.put("tokenizer.chat_template.rerank", MetadataValue.of(RERANK_TEMPLATE));
+        }
         w.put("general.quantization_version", MetadataValue.ofUInt32(ModelQuantizer.QUANTIZATION_VERSION));
 
         SplittableRandom root = new SplittableRandom(b.seed);
@@ -258,6 +279,16 @@ public final class RandomModel {
         ones(w, "output_norm.weight", b.dim);
         if (!b.tiedOutput) {
             matrix(w, root, "output.weight", b.dim, b.vocab);
+        }
+        if (b.reranker) {
+            // Spread so that the two outputs differ by a few units on a normalised hidden state: scores far from 1/2.
+            SplittableRandom rnd = root.split();
+            double std = 2 / Math.sqrt(b.dim);
+            w.addTensor("cls.output.weight", new long[]{b.dim, 2}, GGMLType.F32, (first, count, dst) -> {
+                for (int i = 0; i < count * b.dim; i++) {
+                    dst[i] = (float) (rnd.nextGaussian() * std);
+                }
+            });
         }
         w.write(out);
     }
