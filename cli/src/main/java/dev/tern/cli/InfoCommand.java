@@ -49,7 +49,8 @@ final class InfoCommand implements Callable<Integer> {
                 out.printf("file type:     %s%n", QuantMix.fileTypeName(f.getInt("general.file_type")));
             }
             for (String key : new String[]{"context_length", "embedding_length", "feed_forward_length", "block_count",
-                    "attention.head_count", "attention.head_count_kv", "rope.freq_base", "attention.layer_norm_rms_epsilon"}) {
+                    "attention.head_count", "attention.head_count_kv", "rope.freq_base", "attention.layer_norm_rms_epsilon",
+                    "pooling_type"}) {
                 MetadataValue v = f.metadata().get(arch + "." + key);
                 if (v != null) {
                     out.printf("%-14s %s%n", key.substring(key.lastIndexOf('.') + 1) + ":", v);

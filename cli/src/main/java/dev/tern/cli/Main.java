@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 /** The {@code tern} command line: one subcommand per job. */
 @Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern " + Tern.VERSION,
         description = "Pure-Java LLM inference for Llama-family models in GGUF.",
-        subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, InfoCommand.class, TokenizeCommand.class,
+        subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, RerankCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, GgufSplitCommand.class, RandomModelCommand.class, BenchCommand.class,
                 BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
 public final class Main {

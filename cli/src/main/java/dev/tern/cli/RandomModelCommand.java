@@ -47,12 +47,14 @@ final class RandomModelCommand implements Callable<Integer> {
     String arch = "llama";
     @Option(names = "--head-dim", description = "Head width (default: dim / heads)")
     int headDim;
+    @Option(names = "--reranker", description = "A reranker as Qwen3-Reranker's GGUF (rank pooling, a yes/no head, its template)")
+    boolean reranker;
 
     @Override
     public Integer call() {
         String name = type.toUpperCase();
         RandomModel.Builder b = RandomModel.builder().dim(dim).ffn(ffn).layers(layers).heads(heads).kvHeads(kvHeads).vocab(vocab)
-                .context(ctx).tiedOutput(tied).seed(seed).architecture(arch).headDim(headDim);
+                .context(ctx).tiedOutput(tied).seed(seed).architecture(arch).headDim(headDim).reranker(reranker);
         // a mix of llama-quantize's that is not a tensor type of its own (Q4_K_M, …) is written as it mixes
         if (Arrays.stream(QuantMix.values()).anyMatch(m -> m.name().equals(name))
                 && Arrays.stream(GGMLType.values()).noneMatch(t -> t.name().equals(name))) {

@@ -606,6 +606,35 @@ class CommandsTest {
         assertOneLineFailure(Cli.run("embed", "-m", model.toString(), "--embd-normalize", "-3", "x"), "--embd-normalize must be -1 or more");
     }
 
+    /** tern rerank: the library's scores, best first; a model that does not rerank fails in one line. */
+    @Test
+    void rerankPrintsTheLibrarysScoresBestFirst(@TempDir Path dir) {
+        Path model = dir.resolve("reranker.gguf");
+        assertEquals(0, Cli.run("random-model", model.toString(), "--arch", "qwen3", "--reranker", "--dim", "64", "--ffn", "128",
+                "--layers", "2", "--heads", "4", "--kv-heads", "2", "--vocab", "300", "--ctx", "1024", "--type", "F32").exitCode());
+        String[] docs = {"A cat eats fish.", "The sun is a star.", "Cats like milk."};
+        Cli r = Cli.run("rerank", "-m", model.toString(), "what does a cat eat", docs[0], docs[1], docs[2]);
+        assertEquals(0, r.exitCode(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertEquals(3, lines.size(), r.out());
+        try (dev.tern.Tern tern = dev.tern.Tern.load(model)) {
+            float[] want = tern.rerank(Arrays.stream(docs).map(d -> tern.rerankTokens("what does a cat eat", d)).toList());
+            double previous = Double.POSITIVE_INFINITY;
+            for (String line : lines) {
+                String[] f = line.split("\t");
+                int i = Integer.parseInt(f[1]);
+                assertEquals(want[i], Double.parseDouble(f[0]), 1e-5, line);
+                assertEquals(docs[i], f[2]);
+                assertTrue(Double.parseDouble(f[0]) <= previous, "best first");
+                previous = Double.parseDouble(f[0]);
+            }
+        }
+        Cli top = Cli.run("rerank", "-m", model.toString(), "--top-n", "1", "what does a cat eat", docs[0], docs[1], docs[2]);
+        assertEquals(lines.getFirst(), top.out().strip());
+        assertOneLineFailure(Cli.run("rerank", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "q", "d"),
+                "does not rerank");
+    }
+
     /** --grammar-file: a GBNF grammar with recursion; the output is one of its texts. */
     @Test
     void runGrammarKeepsToTheGrammar(@TempDir Path dir) throws Exception {

@@ -47,6 +47,7 @@ public final class TernServer implements AutoCloseable {
     private final PromptBuilder prompts;
     private final Completions completions;
     private final Embeddings embeddings;
+    private final Rerank rerank;
     private final Slots slots;
     /** The Responses API's stored responses: the last 1,024, in memory. */
     private final ResponseStore responses = new ResponseStore(1024);
@@ -65,6 +66,7 @@ public final class TernServer implements AutoCloseable {
         this.completions = new Completions(scheduler, prompts, new ResponseFormat(tern.tokenizer()),
                 metrics, config.modelName(), tern.model().namedAdapters(), loraScales, config.contextShift());
         this.embeddings = new Embeddings(tern, config.modelName());
+        this.rerank = new Rerank(tern, config.modelName());
         this.slots = new Slots(scheduler, tern.tokenizer(), config.speculation() != null);
         this.app = Javalin.create(c -> {
             c.concurrency.useVirtualThreads = true;
@@ -159,6 +161,9 @@ public final class TernServer implements AutoCloseable {
             c.routes.post("/v1/embeddings", ctx -> json(ctx, embeddings.answer(Json.parseObject(ctx.bodyAsBytes()))));
             for (String path : List.of("/embedding", "/embeddings")) {
                 c.routes.post(path, ctx -> json(ctx, embeddings.llamaCpp(Json.parseObject(ctx.bodyAsBytes()))));
+            }
+            for (String path : List.of("/rerank", "/reranking", "/v1/rerank", "/v1/reranking")) {
+                c.routes.post(path, ctx -> json(ctx, rerank.answer(Json.parseObject(ctx.bodyAsBytes()))));
             }
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);
