@@ -8,6 +8,7 @@ import dev.tern.Tern;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.UUID;
 import java.util.stream.IntStream;
 
 /**
@@ -20,7 +21,7 @@ import java.util.stream.IntStream;
  * vLLM's) each result also has {@code document: {"text"}}. Given {@code texts} instead of
  * {@code documents}, Hugging Face TEI's shape: an array of {@code {"index", "score"}} ({@code text}
  * too with {@code return_text}). A model that does not rerank answers 501, as llama-server started
- * without {@code --reranking}.
+ * without {@code --reranking}. Also vLLM's score API ({@link #score}).
  */
 final class Rerank {
     private final Tern tern;
@@ -32,13 +33,7 @@ final class Rerank {
     }
 
     JsonNode answer(ObjectNode body) {
-        if (!tern.reranks()) {
-            throw new ApiException(501, "not_supported_error", "this model does not rerank: that needs a reranking model"
-                    + " (rank pooling and a classification head, as Qwen3-Reranker's GGUF has)", null, null);
-        }
-        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
-            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
-        }
+        checkModel(body);
         JsonNode query = body.get("query");
         if (query == null || query.isNull()) {
             throw ApiException.badRequest("\"query\" must be provided", "query");
@@ -58,15 +53,10 @@ final class Rerank {
             topN = (int) Math.min(topN, n.asLong());
         }
         List<int[]> pairs = new ArrayList<>();
-        for (int i = 0; i < documents.size(); i++) {
-            int[] tokens = tern.rerankTokens(query.asText(), documents.get(i));
-            if (tokens.length > tern.contextSize()) {
-                throw new ApiException(400, "invalid_request_error", "document " + i + " with the query is " + tokens.length
-                        + " tokens, more than the context of " + tern.contextSize(), field, "context_length_exceeded");
-            }
-            pairs.add(tokens);
+        for (String d : documents) {
+            pairs.add(tern.rerankTokens(query.asText(), d));
         }
-        float[] scores = tern.rerank(pairs);
+        float[] scores = scores(pairs, field);
         List<Integer> order = IntStream.range(0, scores.length).boxed()
                 .sorted(Comparator.comparingDouble((Integer i) -> scores[i]).reversed()).limit(topN).toList();
         String scoreField = tei ? "score" : "relevance_score";
@@ -88,6 +78,75 @@ final class Rerank {
         root.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens);
         root.set("results", results);
         return root;
+    }
+
+    /**
+     * vLLM's POST /v1/score (and /score): {@code text_1} and {@code text_2}, each a string or an array
+     * of strings; one text_1 is scored against every text_2, else they pair up one to one. Answered
+     * in vLLM's shape, {@code {"id", "object": "list", "created", "model", "data": [{"index", "object":
+     * "score", "score"}], "usage"}}, in the order of the pairs.
+     */
+    ObjectNode score(ObjectNode body) {
+        checkModel(body);
+        List<String> first = texts(body.get("text_1"), "text_1"), second = texts(body.get("text_2"), "text_2");
+        if (first.size() != 1 && first.size() != second.size()) {
+            throw ApiException.badRequest("text_1 must be one text or as many as text_2 (" + second.size() + "), got "
+                    + first.size(), "text_1");
+        }
+        List<int[]> pairs = new ArrayList<>();
+        for (int i = 0; i < second.size(); i++) {
+            pairs.add(tern.rerankTokens(first.get(first.size() == 1 ? 0 : i), second.get(i)));
+        }
+        float[] scores = scores(pairs, "text_2");
+        ObjectNode root = Json.object().put("id", "score-" + UUID.randomUUID()).put("object", "list")
+                .put("created", System.currentTimeMillis() / 1000).put("model", modelName);
+        ArrayNode data = root.putArray("data");
+        for (int i = 0; i < scores.length; i++) {
+            data.addObject().put("index", i).put("object", "score").put("score", scores[i]);
+        }
+        int tokens = pairs.stream().mapToInt(p -> p.length).sum();
+        root.putObject("usage").put("prompt_tokens", tokens).put("total_tokens", tokens).put("completion_tokens", 0);
+        return root;
+    }
+
+    /** 501 for a model that does not rerank, 404 for another model's name. */
+    private void checkModel(ObjectNode body) {
+        if (!tern.reranks()) {
+            throw new ApiException(501, "not_supported_error", "this model does not rerank: that needs a reranking model"
+                    + " (rank pooling and a classification head, as Qwen3-Reranker's GGUF has)", null, null);
+        }
+        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
+            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
+        }
+    }
+
+    /** The pairs' scores; a 400 naming {@code field} for a pair longer than the context. */
+    private float[] scores(List<int[]> pairs, String field) {
+        for (int i = 0; i < pairs.size(); i++) {
+            if (pairs.get(i).length > tern.contextSize()) {
+                throw new ApiException(400, "invalid_request_error", "pair " + i + " is " + pairs.get(i).length
+                        + " tokens, more than the context of " + tern.contextSize(), field, "context_length_exceeded");
+            }
+        }
+        return tern.rerank(pairs);
+    }
+
+    private static List<String> texts(JsonNode node, String field) {
+        if (node != null && node.isTextual()) {
+            return List.of(node.asText());
+        }
+        if (node == null || !node.isArray() || node.isEmpty() || node.size() > Embeddings.MAX_INPUTS) {
+            throw ApiException.badRequest(field + " must be a string or a non-empty array of at most " + Embeddings.MAX_INPUTS
+                    + " strings", field);
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode t : node) {
+            if (!t.isTextual()) {
+                throw ApiException.badRequest(field + " must hold strings", field);
+            }
+            out.add(t.asText());
+        }
+        return out;
     }
 
     private static List<String> documents(JsonNode node, String field) {

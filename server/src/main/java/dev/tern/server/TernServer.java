@@ -162,8 +162,11 @@ public final class TernServer implements AutoCloseable {
             for (String path : List.of("/embedding", "/embeddings")) {
                 c.routes.post(path, ctx -> json(ctx, embeddings.llamaCpp(Json.parseObject(ctx.bodyAsBytes()))));
             }
-            for (String path : List.of("/rerank", "/reranking", "/v1/rerank", "/v1/reranking")) {
+            for (String path : List.of("/rerank", "/reranking", "/v1/rerank", "/v1/reranking", "/v2/rerank")) {
                 c.routes.post(path, ctx -> json(ctx, rerank.answer(Json.parseObject(ctx.bodyAsBytes()))));
+            }
+            for (String path : List.of("/score", "/v1/score")) {
+                c.routes.post(path, ctx -> json(ctx, rerank.score(Json.parseObject(ctx.bodyAsBytes()))));
             }
             c.routes.post("/tokenize", this::tokenize);
             c.routes.post("/detokenize", this::detokenize);

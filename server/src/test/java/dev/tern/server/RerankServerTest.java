@@ -62,7 +62,7 @@ class RerankServerTest {
         for (String d : DOCUMENTS) {
             tokens += fixture.tern().rerankTokens(QUERY, d).length;
         }
-        for (String path : new String[]{"/rerank", "/reranking", "/v1/rerank", "/v1/reranking"}) {
+        for (String path : new String[]{"/rerank", "/reranking", "/v1/rerank", "/v1/reranking", "/v2/rerank"}) {
             JsonNode answer = fixture.postOk(path, request("documents"));
             assertEquals("list", answer.path("object").asText());
             assertEquals("reranker", answer.path("model").asText());
@@ -115,6 +115,41 @@ class RerankServerTest {
             assertEquals(library[i], r.path("score").asDouble(), 1e-6);
             assertEquals(DOCUMENTS[i], r.path("text").asText());
         }
+    }
+
+    /** vLLM's score API: one text_1 against each text_2, or pairs one to one; results in the pairs' order. */
+    @Test
+    void vllmScoreApi() throws Exception {
+        ObjectNode one = Json.object().put("text_1", QUERY);
+        var second = one.putArray("text_2");
+        for (String d : DOCUMENTS) {
+            second.add(d);
+        }
+        for (String path : new String[]{"/score", "/v1/score"}) {
+            JsonNode answer = fixture.postOk(path, one);
+            assertEquals("list", answer.path("object").asText());
+            assertTrue(answer.path("id").asText().startsWith("score-"));
+            JsonNode data = answer.path("data");
+            assertEquals(DOCUMENTS.length, data.size());
+            for (int i = 0; i < DOCUMENTS.length; i++) {
+                assertEquals(i, data.get(i).path("index").asInt());
+                assertEquals("score", data.get(i).path("object").asText());
+                assertEquals(library[i], data.get(i).path("score").asDouble(), 1e-6);
+            }
+        }
+        ObjectNode pairwise = Json.object();
+        pairwise.putArray("text_1").add(QUERY).add("the sun");
+        pairwise.putArray("text_2").add(DOCUMENTS[0]).add(DOCUMENTS[1]);
+        JsonNode data = fixture.postOk("/v1/score", pairwise).path("data");
+        assertEquals(library[0], data.get(0).path("score").asDouble(), 1e-6);
+        float sun = fixture.tern().rerank(List.of(fixture.tern().rerankTokens("the sun", DOCUMENTS[1])))[0];
+        assertEquals(sun, data.get(1).path("score").asDouble(), 1e-6);
+        ObjectNode mismatched = Json.object();
+        mismatched.putArray("text_1").add("a").add("b");
+        mismatched.putArray("text_2").add("c").add("d").add("e");
+        HttpResponse<String> r = fixture.post("/v1/score", Json.write(mismatched), false);
+        assertEquals(400, r.statusCode(), r.body());
+        assertTrue(r.body().contains("text_1"), r.body());
     }
 
     @Test
