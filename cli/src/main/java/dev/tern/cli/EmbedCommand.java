@@ -3,7 +3,6 @@ package dev.tern.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import dev.tern.Tern;
-import dev.tern.TernException;
 import dev.tern.engine.EmbeddingNorm;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,9 +35,7 @@ final class EmbedCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         ObjectMapper json = new ObjectMapper();
-        if (normalize < EmbeddingNorm.NONE) {
-            throw new TernException("--embd-normalize must be -1 or more, got " + normalize);
-        }
+        EmbeddingNorm.check(normalize);
         try (Tern tern = modelOptions.load()) {
             List<int[]> inputs = texts.stream().map(text -> tern.tokenizer().encode(text, true, false)).toList();
             for (float[] embedding : tern.embed(inputs, normalize)) {

@@ -603,7 +603,7 @@ class CommandsTest {
         for (int j = 0; j < b.size(); j++) {
             assertEquals(b.get(j).asDouble(), a.get(j).asDouble() / Math.sqrt(norm), 1e-6);
         }
-        assertOneLineFailure(Cli.run("embed", "-m", model.toString(), "--embd-normalize", "-3", "x"), "--embd-normalize must be -1 or more");
+        assertOneLineFailure(Cli.run("embed", "-m", model.toString(), "--embd-normalize", "-3", "x"), "the embedding normalization must be -1");
     }
 
     /** tern rerank: the library's scores, best first; a model that does not rerank fails in one line. */

@@ -1,5 +1,7 @@
 package dev.tern.engine;
 
+import dev.tern.TernException;
+
 /**
  * How a pooled embedding is scaled, as llama.cpp's {@code --embd-normalize} and llama-server's
  * {@code embd_normalize} number them: -1 not at all, 0 so that its largest magnitude is 32760 (for
@@ -14,11 +16,14 @@ public final class EmbeddingNorm {
     private EmbeddingNorm() {
     }
 
-    /** Throws IllegalArgumentException unless {@code norm} is -1 or more. */
+    /** The largest p-norm: beyond it the powers of ordinary values overflow and the vector would come out as zeros. */
+    public static final int MAX_P = 64;
+
+    /** Throws a one-line TernException unless {@code norm} is from -1 to {@link #MAX_P}. */
     public static void check(int norm) {
-        if (norm < NONE) {
-            throw new IllegalArgumentException("the embedding normalization must be -1 (none), 0 (int16), 1 (taxicab),"
-                    + " 2 (Euclidean) or a larger p-norm, got " + norm);
+        if (norm < NONE || norm > MAX_P) {
+            throw new TernException("the embedding normalization must be -1 (none), 0 (int16), 1 (taxicab), 2 (Euclidean)"
+                    + " or a p-norm up to " + MAX_P + ", got " + norm);
         }
     }
 

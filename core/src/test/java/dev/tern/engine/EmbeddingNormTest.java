@@ -1,5 +1,7 @@
 package dev.tern.engine;
 
+import dev.tern.TernException;
+
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -18,6 +20,7 @@ class EmbeddingNormTest {
         double p3 = Math.cbrt(27 + 64);
         assertArrayEquals(new float[]{(float) (3 / p3), (float) (-4 / p3), 0}, EmbeddingNorm.apply(V, 3), 1e-7f);
         assertArrayEquals(new float[]{0, 0}, EmbeddingNorm.apply(new double[]{0, 0}, 2));
-        assertThrows(IllegalArgumentException.class, () -> EmbeddingNorm.apply(V, -2));
+        assertThrows(TernException.class, () -> EmbeddingNorm.apply(V, -2));
+        assertThrows(TernException.class, () -> EmbeddingNorm.apply(V, EmbeddingNorm.MAX_P + 1));
     }
 }

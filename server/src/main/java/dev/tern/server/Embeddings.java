@@ -91,11 +91,15 @@ final class Embeddings {
         int norm = EmbeddingNorm.EUCLIDEAN;
         if (body.hasNonNull("embd_normalize")) {
             JsonNode n = body.get("embd_normalize");
-            if (!n.isIntegralNumber() || n.asLong() < EmbeddingNorm.NONE || n.asLong() > 64) {
-                throw ApiException.badRequest("embd_normalize must be an integer from -1 to 64 (-1: none, 0: int16, 1: taxicab,"
-                        + " 2: Euclidean, more: that p-norm)", "embd_normalize");
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw ApiException.badRequest("embd_normalize must be an integer", "embd_normalize");
             }
             norm = n.asInt();
+            try {
+                EmbeddingNorm.check(norm);
+            } catch (TernException e) {
+                throw ApiException.badRequest(e.getMessage(), "embd_normalize");
+            }
         }
         List<int[]> inputs = inputs(input);
         checkLengths(inputs);

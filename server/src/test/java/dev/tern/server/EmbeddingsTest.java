@@ -79,6 +79,9 @@ class EmbeddingsTest {
         }
         assertEquals(32760f, max, 0.01f);
         assertEquals(400, fixture.post("/embedding", "{\"content\": \"x\", \"embd_normalize\": -2}", false).statusCode());
+        HttpResponse<String> tooLarge = fixture.post("/embedding", "{\"content\": \"x\", \"embd_normalize\": 65}", false);
+        assertEquals(400, tooLarge.statusCode());
+        assertTrue(tooLarge.body().contains("p-norm up to 64"), tooLarge.body());
         assertEquals(400, fixture.post("/embedding", "{}", false).statusCode());
     }
 
