@@ -16,11 +16,6 @@ final class Kernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     /** Multiply-adds below which a share of a matmul is not worth handing to another thread. */
     private static final int MIN_PARALLEL_WORK = 1 << 14;
-    /**
-     * Multiply-adds of a row group from which the groups are handed out one by one: a claim costs
-     * about 0.1 µs, a group this big several µs.
-     */
-    private static final long LONG_GROUP_WORK = 1 << 18;
     /** Rows per unit of decode work: a multiple of the formats' row tiles. */
     private static final int ROW_GROUP = 4;
 
@@ -65,13 +60,9 @@ final class Kernels {
             });
         } else {
             float[] panels = BatchMatmul.panels(w, x, xOff, n);
-            WorkerPool.Range share = (from, to) ->
-                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, xOff, n, panels, out, rows);
-            if (work >= LONG_GROUP_WORK) {
-                pool.parallelForEach(groups, share);
-            } else {
-                pool.parallelFor(groups, minGroups, share);
-            }
+            // Claims of several groups, so that a thread's next rows are fetched while it works on these (BatchMatmul.touch).
+            pool.parallelFor(groups, minGroups, (from, to) ->
+                    BatchMatmul.multiply(w, from * group, Math.min(rows, to * group), x, xOff, n, panels, out, rows));
         }
     }
 

@@ -4,6 +4,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * Matrix × matrix for a batch of tokens (prompt processing, speculative verification, batched
  * decode), in any format: a block of 16 or 32 weight rows is decoded once into a per-thread
@@ -27,6 +30,8 @@ public final class BatchMatmul {
     private static final VectorSpecies<Float> S = Vec.F;
     private static final int L = S.length();
     private static final ThreadLocal<float[][]> BUFFER = Aligned.holder();
+    /** Where {@link #touch}'s sums go, so that the JIT keeps its loads; never read. */
+    private static long touchedBytes;
 
     private BatchMatmul() {
     }
@@ -95,10 +100,14 @@ public final class BatchMatmul {
         int block = rowsPerFill(n, cols);
         float[] buf = Aligned.scratch(BUFFER, block * cols);
         int b0 = Aligned.OFFSET;
+        long touched = 0;
         for (int rb = rowFrom; rb < rowTo; rb += block) {
             int nr = Math.min(block, rowTo - rb);
             for (int i = 0; i < nr; i++) {
                 w.dequantizeRow(rb + i, buf, b0 + i * cols);
+            }
+            if (rb + block < rowTo) {
+                touched += touch(w.data(), (rb + block) * w.rowBytes(), Math.min(rowTo, rb + 2 * block) * w.rowBytes());
             }
             if (panels != null) {
                 OuterProductTiles.multiply(buf, b0, nr, cols, panels, n, out, rb, outStride);
@@ -130,6 +139,22 @@ public final class BatchMatmul {
                 }
             }
         }
+        touchedBytes = touched;
+    }
+
+    /**
+     * Reads one byte of each cache line of data[from, to) and returns their sum. The buffer fill's
+     * stores leave few of its loads in flight, so a fill straight from memory ran at half its speed
+     * from cache; these loads, with nothing waiting on them, keep many misses in flight and bring
+     * the next block's rows into cache for its fill (`CpuTimeAB matmul Q8_0 8 400 2048`, one
+     * thread, alternated: 52.7–56.6 → 58.6–64.1 GFLOP/s).
+     */
+    private static long touch(MemorySegment data, long from, long to) {
+        long sum = 0;
+        for (long p = from; p < to; p += 64) {
+            sum += data.get(ValueLayout.JAVA_BYTE, p);
+        }
+        return sum;
     }
 
     /**
