@@ -163,6 +163,10 @@ public final class Q4_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            dequantize512(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         if (Vec.FL == 8) {
             dequantize256(w, byteOffset, out, outOff, n / QK);
             return;
@@ -184,6 +188,34 @@ public final class Q4_KFormat implements TensorFormat {
                 Vec.store16(q1.and((byte) 0x0F), d1, -m1, out, y + 16);
                 Vec.store16(q0.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 32);
                 Vec.store16(q1.lanewise(VectorOperators.LSHR, 4), d2, -m2, out, y + 48);
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize} for 512-bit vectors, as {@link #dot512} reads: sixteen quants widened to int
+     * lanes, a super-block's scales and mins unpacked at once. The generic loop's byte-lane shifts and
+     * scalar scale picking ran at a third of the dot product's speed, and batches of tokens decode
+     * every weight through it (docs/PERFORMANCE.md, twenty-eighth session).
+     */
+    private static void dequantize512(MemorySegment w, long o, float[] out, int oo, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] sm = new float[16];
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
+            KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, row, p + 4, LE), d, dmin).intoArray(sm, 0);
+            for (int c = 0; c < 4; c++) {
+                // ggml's d1·q − m1: a product, then a difference, never fused.
+                float d1 = sm[2 * c], m1 = sm[8 + 2 * c], d2 = sm[2 * c + 1], m2 = sm[9 + 2 * c];
+                int y = oo + b * QK + 64 * c;
+                IntVector q0 = (IntVector) ByteVector.fromMemorySegment(B, row, p + 16 + 32 * c, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                IntVector q1 = (IntVector) ByteVector.fromMemorySegment(B, row, p + 32 + 32 * c, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                ((FloatVector) q0.and(0x0F).convert(I2F, 0)).mul(d1).sub(m1).intoArray(out, y);
+                ((FloatVector) q1.and(0x0F).convert(I2F, 0)).mul(d1).sub(m1).intoArray(out, y + 16);
+                ((FloatVector) q0.lanewise(LSHR, 4).convert(I2F, 0)).mul(d2).sub(m2).intoArray(out, y + 32);
+                ((FloatVector) q1.lanewise(LSHR, 4).convert(I2F, 0)).mul(d2).sub(m2).intoArray(out, y + 48);
             }
         }
     }

@@ -168,6 +168,10 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            dequantize512(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         if (Vec.FL == 8) {
             dequantize256(w, byteOffset, out, outOff, n / QK);
             return;
@@ -192,6 +196,35 @@ public final class Q5_KFormat implements TensorFormat {
                 Vec.store16(q1.and((byte) 0x0F).add((byte) 16, bitSet(qh1, u1)), d1, -m1, out, y + 16);
                 Vec.store16(q0.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh0, u2)), d2, -m2, out, y + 32);
                 Vec.store16(q1.lanewise(VectorOperators.LSHR, 4).add((byte) 16, bitSet(qh1, u2)), d2, -m2, out, y + 48);
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize256} on 512-bit vectors: sixteen quants at a time, a super-block's scales and
+     * mins unpacked at once as Q4_K's. The generic loop's byte-lane shifts and masked adds ran at a
+     * sixth of the dot product's speed, and batches of tokens decode every weight through it
+     * (docs/PERFORMANCE.md, twenty-eighth session).
+     */
+    private static void dequantize512(MemorySegment w, long o, float[] out, int outOff, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] sm = new float[16];
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
+            float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
+            KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, row, p + 4, LE), d, dmin).intoArray(sm, 0);
+            for (int c = 0; c < 4; c++) {
+                float d1 = sm[2 * c], m1 = sm[8 + 2 * c], d2 = sm[2 * c + 1], m2 = sm[9 + 2 * c];
+                int y = outOff + b * QK + 64 * c;
+                for (int e = 0; e < 32; e += 16) {
+                    IntVector qh = (IntVector) ByteVector.fromMemorySegment(B, row, p + 16 + e, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector q = (IntVector) ByteVector.fromMemorySegment(B, row, p + 48 + 32 * c + e, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector l = q.and(0x0F).or(qh.lanewise(LSHR, 2 * c).and(1).lanewise(LSHL, 4));
+                    IntVector h = q.lanewise(LSHR, 4).or(qh.lanewise(LSHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                    ((FloatVector) l.convert(I2F, 0)).mul(d1).sub(m1).intoArray(out, y + e);
+                    ((FloatVector) h.convert(I2F, 0)).mul(d2).sub(m2).intoArray(out, y + 32 + e);
+                }
             }
         }
     }

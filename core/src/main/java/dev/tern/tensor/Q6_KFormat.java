@@ -189,6 +189,10 @@ public final class Q6_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            dequantize512(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         if (Vec.FL == 8) {
             dequantize256(w, byteOffset, out, outOff, n / QK);
             return;
@@ -210,6 +214,38 @@ public final class Q6_KFormat implements TensorFormat {
                     Vec.store16(low(c, hb2), d * Blocks.s8(w, sc + g + 2), out, y + 32);
                     Vec.store16(high(a, hb), d * Blocks.s8(w, sc + g + 4), out, y + 64);
                     Vec.store16(high(c, hb2), d * Blocks.s8(w, sc + g + 6), out, y + 96);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize256} on 512-bit vectors: sixteen quants at a time. The generic loop's byte-lane
+     * shifts and scalar scale reads ran at a third of the dot product's speed, and batches of tokens
+     * decode every weight through it (docs/PERFORMANCE.md, twenty-eighth session).
+     */
+    private static void dequantize512(MemorySegment w, long o, float[] out, int outOff, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] scales = new float[16];
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p + 208));
+            ((FloatVector) ByteVector.fromMemorySegment(B, row, p + 192, LE).convertShape(B2F, F, 0)).mul(d).intoArray(scales, 0);
+            for (int g = 0; g < 2; g++) {
+                for (int h = 0; h < 2; h++) {
+                    int j = 8 * h + g;
+                    int y = outOff + b * QK + 128 * h + 16 * g;
+                    IntVector a = (IntVector) ByteVector.fromMemorySegment(B, row, p + 64 * h + 16 * g, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector c = (IntVector) ByteVector.fromMemorySegment(B, row, p + 64 * h + 32 + 16 * g, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector hb = (IntVector) ByteVector.fromMemorySegment(B, row, p + 128 + 32 * h + 16 * g, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                    IntVector v0 = a.and(0x0F).or(hb.and(0x03).lanewise(LSHL, 4)).sub(32);
+                    IntVector v1 = c.and(0x0F).or(hb.and(0x0C).lanewise(LSHL, 2)).sub(32);
+                    IntVector v2 = a.lanewise(LSHR, 4).or(hb.and(0x30)).sub(32);
+                    IntVector v3 = c.lanewise(LSHR, 4).or(hb.lanewise(LSHR, 2).and(0x30)).sub(32);
+                    ((FloatVector) v0.convert(I2F, 0)).mul(FloatVector.broadcast(F, scales[j])).intoArray(out, y);
+                    ((FloatVector) v1.convert(I2F, 0)).mul(FloatVector.broadcast(F, scales[j + 2])).intoArray(out, y + 32);
+                    ((FloatVector) v2.convert(I2F, 0)).mul(FloatVector.broadcast(F, scales[j + 4])).intoArray(out, y + 64);
+                    ((FloatVector) v3.convert(I2F, 0)).mul(FloatVector.broadcast(F, scales[j + 6])).intoArray(out, y + 96);
                 }
             }
         }
