@@ -221,6 +221,10 @@ public final class Q3_KFormat implements TensorFormat {
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (Vec.FL == 16) {
+            dequantize512(w, byteOffset, out, outOff, n / QK);
+            return;
+        }
         if (Vec.FL == 8) {
             dequantize256(w, byteOffset, out, outOff, n / QK);
             return;
@@ -274,6 +278,41 @@ public final class Q3_KFormat implements TensorFormat {
                 ((FloatVector) q1.and(0x30).sub(m1.lanewise(LSHL, 4).and(0x040)).convert(I2F, 0)).mul(s2).intoArray(out, yj + 72);
                 ((FloatVector) q0.and(0xC0).sub(m0.lanewise(LSHL, 5).and(0x100)).convert(I2F, 0)).mul(s3).intoArray(out, yj + 96);
                 ((FloatVector) q1.and(0xC0).sub(m1.lanewise(LSHL, 5).and(0x100)).convert(I2F, 0)).mul(s3).intoArray(out, yj + 104);
+            }
+        }
+    }
+
+    /**
+     * {@link #dequantize256} on 512-bit vectors: sixteen levels at a time, the sixteen signed scales
+     * (with their 4^−s) unpacked at once as {@link #dot512} unpacks them. The generic loop read
+     * 1.4 GB/s here, and batches of tokens decode every weight through it (docs/PERFORMANCE.md,
+     * twenty-eighth session).
+     */
+    private static void dequantize512(MemorySegment w, long o, float[] out, int yo, int blocks) {
+        float[] scales = new float[16];
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            int y = yo + b * QK;
+            float d = Float.float16ToFloat(row.get(Blocks.I16, p + D));
+            ByteVector sb = ByteVector.fromMemorySegment(B, row, p + SCALES - 2, LE);
+            IntVector lo = (IntVector) sb.rearrange(P_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
+            IntVector hi = (IntVector) sb.rearrange(Q_BYTES).convertShape(ZERO_EXTEND_B2I, I, 0);
+            IntVector sc = lo.lanewise(LSHR, P_SHIFT).and(0x0F).or(hi.lanewise(LSHR, Q_SHIFT).and(3).lanewise(LSHL, 4));
+            ((FloatVector) sc.sub(32).convert(I2F, 0)).mul(d).mul(KQuants.QUARTERS).intoArray(scales, 0);
+            for (int k = 0; k < 4; k++) {
+                // as dequantize256: (q−4)·4^s is q·4^s less bit s of ~hmask moved to bit 2s+2
+                int h = k >> 1, c = k & 1;
+                int j = 8 * h + c;
+                int yj = y + 16 * j;
+                float s0 = scales[j], s1 = scales[j + 2], s2 = scales[j + 4], s3 = scales[j + 6];
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B, row, p + QS + 16 * k, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
+                IntVector m = ((IntVector) ByteVector.fromMemorySegment(B, row, p + 16 * c, LE).convertShape(ZERO_EXTEND_B2I, I, 0))
+                        .lanewise(LSHR, 4 * h).not();
+                ((FloatVector) q.and(0x03).sub(m.lanewise(LSHL, 2).and(0x004)).convert(I2F, 0)).mul(s0).intoArray(out, yj);
+                ((FloatVector) q.and(0x0C).sub(m.lanewise(LSHL, 3).and(0x010)).convert(I2F, 0)).mul(s1).intoArray(out, yj + 32);
+                ((FloatVector) q.and(0x30).sub(m.lanewise(LSHL, 4).and(0x040)).convert(I2F, 0)).mul(s2).intoArray(out, yj + 64);
+                ((FloatVector) q.and(0xC0).sub(m.lanewise(LSHL, 5).and(0x100)).convert(I2F, 0)).mul(s3).intoArray(out, yj + 96);
             }
         }
     }
