@@ -213,7 +213,7 @@ public final class RandomModel {
     }
 
     /** Qwen3-Reranker's, as llama.cpp's converter stores it. */
-    static final String RERANK_TEMPLATE = "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query"
+    private static final String RERANK_TEMPLATE = "<|im_start|>system\nJudge whether the Document meets the requirements based on the Query"
             + " and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n<|im_start|>user\n"
             + "<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n<Query>: {query}\n"
             + "<Document>: {document}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";

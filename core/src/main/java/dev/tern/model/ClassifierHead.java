@@ -30,7 +30,15 @@ public record ClassifierHead(float[][] dense, float[] denseBias, float[][] out, 
         float[][] out = f.hasTensor("cls.output.weight") ? rows(f, "cls.output.weight", width) : null;
         float[] denseBias = dense != null ? bias(f, "cls.bias", dense.length) : null;
         float[] outBias = out != null ? bias(f, "cls.output.bias", out.length) : null;
-        return new ClassifierHead(dense, denseBias, out, outBias, c.architecture().startsWith("qwen3"));
+        return new ClassifierHead(dense, denseBias, out, outBias, readsLastToken(c.architecture()));
+    }
+
+    /**
+     * llama.cpp's rule for rank pooling: Qwen3's rerankers (qwen3, qwen3vl) read their last token's state and
+     * take a softmax over the head's outputs; other models read their first token's, as they are.
+     */
+    static boolean readsLastToken(String architecture) {
+        return architecture.startsWith("qwen3");
     }
 
     /** The head's outputs for a pooled hidden state, as llama.cpp computes them. */

@@ -16,7 +16,7 @@ public enum Pooling {
         return switch (type) {
             case 2 -> CLS;
             case 3 -> LAST;
-            case ClassifierHead.RANK_POOLING -> architecture.startsWith("qwen3") ? LAST : CLS;
+            case ClassifierHead.RANK_POOLING -> ClassifierHead.readsLastToken(architecture) ? LAST : CLS;
             default -> MEAN;
         };
     }

@@ -40,7 +40,7 @@ public final class WorkerPool implements AutoCloseable {
     private static final int SMALLEST_SHARE = 16;
 
     private final Thread[] workers;
-    /** generation << 32 | index of the next unclaimed chunk. */
+    /** generation << 32 | the next unclaimed index. */
     private final AtomicLong cursor = new AtomicLong();
     private final AtomicInteger done = new AtomicInteger();
     private volatile int generation;
@@ -86,8 +86,7 @@ public final class WorkerPool implements AutoCloseable {
     /**
      * Runs {@code body} over [0, n) one index at a time, in parallel: for few, long or uneven
      * items, where a claim costs nothing next to an item and a coarser split could leave one
-     * thread finishing a big chunk alone while the others wait (split eight ways, a loop of equal
-     * items idles one of two threads for half a chunk on average: a sixteenth of the loop).
+     * thread finishing a big chunk alone while the others wait.
      */
     public void parallelForEach(int n, Range body) {
         run(n, 1, 0, body);

@@ -10,6 +10,7 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 
 /**
  * The scale searches shared by the k-quant reference quantizers (ggml-quants.c), ported with
@@ -380,13 +381,16 @@ final class KQuants {
     private static final VectorMask<Float> MIN_LANES = VectorMask.fromLong(LANES_FLOAT, 0xFF00L);
 
     /**
-     * Every scale and min of a Q4_K/Q5_K super-block at once, from its 12 scale bytes (the first
-     * 12 lanes of {@code bytes}): lanes 0–7 d·scale of sub-blocks 0–7, lanes 8–15 dmin·min, as
+     * Every scale and min of the Q4_K/Q5_K super-block at {@code block} of w (fp16 d and dmin, then
+     * 12 scale bytes) at once: lanes 0–7 d·scale of sub-blocks 0–7, lanes 8–15 dmin·min, as
      * {@link #scaleK4} and {@link #minK4} unpack them. Each lane is (P >>> shift & mask) |
      * (Q >>> 2 & 0x30) for its own P and Q byte: two byte shuffles instead of sixteen scalar
      * extractions, which took as long as a super-block's vector work.
      */
-    static FloatVector scalesMinsK4(ByteVector bytes, float d, float dmin) {
+    static FloatVector scalesMinsK4(MemorySegment w, long block) {
+        float d = Float.float16ToFloat(w.get(Blocks.I16, block));
+        float dmin = Float.float16ToFloat(w.get(Blocks.I16, block + 2));
+        ByteVector bytes = ByteVector.fromMemorySegment(SCALE_BYTES, w, block + 4, ByteOrder.LITTLE_ENDIAN);
         IntVector p = (IntVector) bytes.rearrange(P_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, LANES_INT, 0);
         IntVector q = (IntVector) bytes.rearrange(Q_BYTES).convertShape(VectorOperators.ZERO_EXTEND_B2I, LANES_INT, 0);
         IntVector v = p.lanewise(VectorOperators.LSHR, P_SHIFT).and(P_MASK).or(q.lanewise(VectorOperators.LSHR, 2).and(Q_MASK));

@@ -101,9 +101,7 @@ public final class Q4_KFormat implements TensorFormat {
         FloatVector acc = FloatVector.zero(F), mins = FloatVector.zero(H);
         for (int b = 0; b < blocks; b++) {
             long p = o + (long) b * BYTES;
-            float d = Float.float16ToFloat(w.get(Blocks.I16, p));
-            float dmin = Float.float16ToFloat(w.get(Blocks.I16, p + 2));
-            FloatVector sm = KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, w, p + 4, LE), d, dmin);
+            FloatVector sm = KQuants.scalesMinsK4(w, p);
             mins = ((FloatVector) sm.reinterpretShape(H, 1)).fma(FloatVector.fromArray(H, sums, b * 8), mins);
             sm.intoArray(scales, 0);
             for (int c = 0; c < 4; c++) {
@@ -203,9 +201,7 @@ public final class Q4_KFormat implements TensorFormat {
         float[] sm = new float[16];
         for (int b = 0; b < blocks; b++) {
             long p = (long) b * BYTES;
-            float d = Float.float16ToFloat(row.get(Blocks.I16, p));
-            float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
-            KQuants.scalesMinsK4(ByteVector.fromMemorySegment(B, row, p + 4, LE), d, dmin).intoArray(sm, 0);
+            KQuants.scalesMinsK4(row, p).intoArray(sm, 0);
             for (int c = 0; c < 4; c++) {
                 // ggml's d1·q − m1: a product, then a difference, never fused.
                 float d1 = sm[2 * c], m1 = sm[8 + 2 * c], d2 = sm[2 * c + 1], m2 = sm[9 + 2 * c];
