@@ -28,6 +28,8 @@ public final class BenchRunner {
      * after 5 s 1.57x and 1.67x over the plain runs.
      */
     public static final double DEFAULT_WARM_UP_SECONDS = 5;
+    /** The least time spent timing each width's verify-pass cost ({@link #verifyCosts}). */
+    private static final long VERIFY_COST_NANOS = 500_000_000L;
     private final Tern tern;
     private final int threads;
     private final int reps;
@@ -112,7 +114,11 @@ public final class BenchRunner {
 
     /**
      * Time of one forward pass over each of {@code widths} tokens relative to one decode step, all
-     * at {@code depth}: what a speculative verify pass costs. The widths share one warm-up.
+     * at {@code depth}: what a speculative verify pass costs. The widths share one warm-up. Each
+     * width alternates a step and a pass at least {@code reps} times and for at least
+     * {@link #VERIFY_COST_NANOS}, and compares their total times: stories15M's step takes 2 ms, and
+     * with three pairs one slow step or pass on this kind of shared machine moved its 9-token cost
+     * between 1.6 and 2.6 steps from run to run.
      */
     public double[] verifyCosts(int[] widths, int depth) {
         int widest = Arrays.stream(widths).max().orElseThrow();
@@ -127,9 +133,9 @@ public final class BenchRunner {
                 }
             });
             for (int w = 0; w < widths.length; w++) {
-                double[] one = new double[reps];
-                double[] many = new double[reps];
-                for (int r = 0; r < reps; r++) {
+                long one = 0, many = 0;
+                long end = System.nanoTime() + VERIFY_COST_NANOS;
+                for (int r = 0; r < reps || System.nanoTime() < end; r++) {
                     s.truncate(start);
                     long t0 = System.nanoTime();
                     s.forward(random.nextInt(tern.model().config().vocab()));
@@ -137,10 +143,10 @@ public final class BenchRunner {
                     s.truncate(start);
                     s.forwardAll(randomTokens(widths[w]));
                     long t2 = System.nanoTime();
-                    one[r] = t1 - t0;
-                    many[r] = t2 - t1;
+                    one += t1 - t0;
+                    many += t2 - t1;
                 }
-                costs[w] = Stats.of(many).mean() / Stats.of(one).mean();
+                costs[w] = (double) many / one;
             }
         }
         return costs;
