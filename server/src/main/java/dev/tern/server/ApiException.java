@@ -1,5 +1,7 @@
 package dev.tern.server;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 /**
  * A request the server refuses, answered with the OpenAI error JSON
  * ({@code {"error": {"message", "type", "param", "code"}}}) and an HTTP status.
@@ -24,5 +26,17 @@ final class ApiException extends RuntimeException {
 
     static ApiException notFound(String message, String code) {
         return new ApiException(404, "invalid_request_error", message, null, code);
+    }
+
+    /** OpenAI's 404 for a model name this server does not serve. */
+    static ApiException unknownModel(String model) {
+        return notFound("The model '" + model + "' does not exist", "model_not_found");
+    }
+
+    /** Refuses a request body whose {@code model}, when given, is not {@code served}. */
+    static void requireModel(JsonNode body, String served) {
+        if (body.hasNonNull("model") && !served.equals(body.get("model").asText())) {
+            throw unknownModel(body.get("model").asText());
+        }
     }
 }

@@ -99,7 +99,7 @@ final class Completions {
         String model = body.hasNonNull("model") ? body.get("model").asText() : modelName;
         LoraAdapter adapter = adapters.get(model);
         if (!modelName.equals(model) && adapter == null) {
-            throw ApiException.notFound("The model '" + model + "' does not exist", "model_not_found");
+            throw ApiException.unknownModel(model);
         }
         if (adapter == null) {
             adapter = scales.forRequest(body.get("lora"));

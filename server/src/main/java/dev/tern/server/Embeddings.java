@@ -34,9 +34,7 @@ final class Embeddings {
     }
 
     ObjectNode answer(ObjectNode body) {
-        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
-            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
-        }
+        ApiException.requireModel(body, modelName);
         List<int[]> inputs = inputs(body.get("input"));
         checkLengths(inputs);
         int dim = tern.model().config().dim();

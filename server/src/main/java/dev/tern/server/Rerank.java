@@ -115,9 +115,7 @@ final class Rerank {
             throw new ApiException(501, "not_supported_error", "this model does not rerank: that needs a reranking model"
                     + " (rank pooling and a classification head, as Qwen3-Reranker's GGUF has)", null, null);
         }
-        if (body.hasNonNull("model") && !modelName.equals(body.get("model").asText())) {
-            throw ApiException.notFound("The model '" + body.get("model").asText() + "' does not exist", "model_not_found");
-        }
+        ApiException.requireModel(body, modelName);
     }
 
     /** The pairs' scores; a 400 naming {@code field} for a pair longer than the context. */

@@ -309,7 +309,7 @@ public final class TernServer implements AutoCloseable {
     private void model(Context ctx) {
         String id = ctx.pathParam("id");
         if (!serves(id)) {
-            throw ApiException.notFound("The model '" + id + "' does not exist", "model_not_found");
+            throw ApiException.unknownModel(id);
         }
         json(ctx, modelEntry(id));
     }
