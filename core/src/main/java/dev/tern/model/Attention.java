@@ -9,10 +9,13 @@ import java.util.Arrays;
  * grouped-query aware. A tile is up to {@link #TILE_TOKENS} consecutive tokens of one sequence;
  * its rows for a KV head are every query head of those tokens that shares it, so each key and
  * value block is widened once for all of them. With enough tiles (prefill, batched decode) each
- * (tile, KV head) is one work item. Otherwise (decode of few sequences at depth) each tile's KV
- * sequence is split into runs of blocks, one work item each covering every head — each thread
- * streams its own contiguous part of the cache — and the splits' partial results are merged
- * (flash-decoding): their (max, sum of exponentials), then their weighted values.
+ * (tile, KV head) is one work item. Otherwise (decode of few sequences at depth) the scoring is
+ * split too: each tile's KV sequence into runs of blocks, one work item each covering every head,
+ * so that each thread streams its own contiguous part of the keys; then each (tile, KV head)
+ * normalises its rows and weighs the values over the whole sequence. Either way a row's softmax
+ * and its sum of values run over all its positions in order, so the split changes no bit
+ * (flash-decoding's merge of partial sums would: a token's result would depend on how its
+ * sequence was split, and so on its batch).
  *
  * <p>Each item makes two passes over its blocks — scores, then probabilities · values — rather
  * than a single online-softmax pass: with an F16 cache llama.cpp rounds every normalized
@@ -24,7 +27,7 @@ import java.util.Arrays;
 final class Attention {
     /** Query tokens of one sequence that share each widened K/V block. */
     static final int TILE_TOKENS = 32;
-    /** Fewest blocks a split of the KV sequence gets, so merging stays cheap. */
+    /** Fewest blocks a split of the KV sequence gets: a shorter run of keys is not worth a work item of its own. */
     static final int MIN_SPLIT_BLOCKS = 8;
     private static final int ITEMS_PER_THREAD = 4;
     private static final int BLOCK = BlockPool.BLOCK_SIZE;
@@ -33,10 +36,9 @@ final class Attention {
     private final ThreadLocal<AttentionKernel> kernels;
     private int[] tileFirst = new int[16], tileEnd = new int[16], tileSplits = new int[16];
     private int[] itemTile = new int[16], itemSplit = new int[16];
-    private int[] itemScores = new int[16], itemStats = new int[16], itemAcc = new int[16];
-    private float[] scores = new float[0], max = new float[0], sum = new float[0], acc = new float[0];
-    /** Per split and row: what turns its numerators exp(s - m_j) into probabilities, exp(m_j - M) / Σ. */
-    private float[] factor = new float[0];
+    /** Per tile of the split path: where its scores start in {@link #scores}, and its positions (the row stride). */
+    private int[] tileScores = new int[16], tileLength = new int[16];
+    private float[] scores = new float[0];
 
     Attention(ModelConfig c) {
         this.c = c;
@@ -86,27 +88,25 @@ final class Attention {
             }
             return;
         }
-        int itemCount = items, qDim = c.qDim();
-        layoutItems(batch, tiles, itemCount);
-        pool.parallelFor(itemCount, 1, (from, to) -> {
+        layoutItems(batch, tiles, items);
+        pool.parallelFor(items, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
                 int tile = itemTile[i];
-                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, range(batch, tile, itemSplit[i]), q,
-                        scores, itemScores[i], max, sum, itemStats[i]);
+                long r = range(batch, tile, itemSplit[i]);
+                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, (int) (r >>> 32), (int) r, q,
+                        scores, tileScores[tile], tileLength[tile]);
             }
         });
-        mergeStatistics(itemCount);
-        pool.parallelFor(itemCount, 1, (from, to) -> {
+        pool.parallelFor(tiles * kvHeads, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
-                int tile = itemTile[i];
-                Arrays.fill(acc, itemAcc[i], itemAcc[i] + (tileEnd[tile] - tileFirst[tile]) * qDim, 0f);
-                k.weightedValues(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, range(batch, tile, itemSplit[i]),
-                        scores, itemScores[i], factor, itemStats[i], acc, itemAcc[i], qDim);
+                int tile = i / kvHeads, kvHead = i % kvHeads, len = tileLength[tile];
+                int rows = (tileEnd[tile] - tileFirst[tile]) * c.heads() / kvHeads;
+                k.weigh(batch, layer, tileFirst[tile], tileEnd[tile], kvHead, scores, tileScores[tile] + kvHead * rows * len,
+                        len, att, attOff);
             }
         });
-        sumSplits(itemCount, att, attOff);
     }
 
     /** Splits the batch into runs of at most TILE_TOKENS consecutive tokens of one sequence. */
@@ -139,87 +139,29 @@ final class Attention {
         return ((long) (split * blocks / s) << 32) | ((split + 1) * blocks / s);
     }
 
-    /** Assigns each (tile, split) its slices of the shared score, statistic and accumulator buffers. */
+    /** Lists the (tile, split) items and gives each tile its slice of the shared score buffer. */
     private void layoutItems(Batch batch, int tiles, int items) {
         if (itemTile.length < items) {
             int n = Math.max(items, 2 * itemTile.length);
             itemTile = new int[n];
             itemSplit = new int[n];
-            itemScores = new int[n];
-            itemStats = new int[n];
-            itemAcc = new int[n];
         }
-        int i = 0, scoreSize = 0, statSize = 0, accSize = 0;
+        if (tileScores.length < tiles) {
+            tileScores = new int[tileFirst.length];
+            tileLength = new int[tileFirst.length];
+        }
+        int i = 0, scoreSize = 0;
         for (int tile = 0; tile < tiles; tile++) {
-            int tokens = tileEnd[tile] - tileFirst[tile], rows = tokens * c.heads();
             for (int s = 0; s < tileSplits[tile]; s++, i++) {
-                long r = range(batch, tile, s);
                 itemTile[i] = tile;
                 itemSplit[i] = s;
-                itemScores[i] = scoreSize;
-                itemStats[i] = statSize;
-                itemAcc[i] = accSize;
-                scoreSize += rows * ((int) r - (int) (r >>> 32)) * BLOCK;
-                statSize += rows;
-                accSize += tokens * c.qDim();
             }
+            tileLength[tile] = BlockPool.blocksFor(limit(batch, tileEnd[tile] - 1)) * BLOCK;
+            tileScores[tile] = scoreSize;
+            scoreSize += (tileEnd[tile] - tileFirst[tile]) * c.heads() * tileLength[tile];
         }
         if (scores.length < scoreSize) {
             scores = new float[scoreSize];
-        }
-        if (max.length < statSize) {
-            max = new float[statSize];
-            sum = new float[statSize];
-            factor = new float[statSize];
-        }
-        if (acc.length < accSize) {
-            acc = new float[accSize];
-        }
-    }
-
-    /**
-     * Merges the splits' (max m_j, sum l_j of exp(s - m_j)) of each row into the global max M and
-     * sum S = Σ l_j·exp(m_j - M), and gives each split its factor exp(m_j - M) / S. With one split
-     * that is (float) (1 / S), as ggml scales its softmax.
-     */
-    private void mergeStatistics(int items) {
-        for (int i = 0; i < items; ) {
-            int tile = itemTile[i], splits = tileSplits[tile], rows = (tileEnd[tile] - tileFirst[tile]) * c.heads();
-            for (int r = 0; r < rows; r++) {
-                float m = Float.NEGATIVE_INFINITY;
-                for (int s = 0; s < splits; s++) {
-                    m = Math.max(m, max[itemStats[i + s] + r]);
-                }
-                double total = 0;
-                for (int s = 0; s < splits; s++) {
-                    int at = itemStats[i + s] + r;
-                    if (sum[at] > 0) {
-                        total += sum[at] * Math.exp(max[at] - m);
-                    }
-                }
-                float inv = (float) (1.0 / total);
-                for (int s = 0; s < splits; s++) {
-                    int at = itemStats[i + s] + r;
-                    factor[at] = max[at] == m ? inv : (float) (Math.exp(max[at] - m) * inv);
-                }
-            }
-            i += splits;
-        }
-    }
-
-    /** att from attOff = Σ over splits of each tile's partial weighted values (laid out like att). */
-    private void sumSplits(int items, float[] att, int attOff) {
-        int qDim = c.qDim();
-        for (int i = 0; i < items; ) {
-            int tile = itemTile[i], splits = tileSplits[tile];
-            int n = (tileEnd[tile] - tileFirst[tile]) * qDim, out = attOff + tileFirst[tile] * qDim;
-            System.arraycopy(acc, itemAcc[i], att, out, n);
-            for (int s = 1; s < splits; s++) {
-                for (int k = 0, from = itemAcc[i + s]; k < n; k++) {
-                    att[out + k] += acc[from + k];
-                }
-            }
-            i += splits;
         }
     }
 }

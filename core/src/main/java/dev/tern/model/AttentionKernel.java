@@ -14,9 +14,14 @@ import java.util.Arrays;
  * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
- * values are widened a head at a time (Q8_0 values: all heads at once, as stored). Keys come transposed, so a
- * vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
+ * values are widened a head at a time. Keys come transposed, so a vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
  * key load. Holds its scratch buffers.
+ * <p>
+ * Every row is computed the same way whatever else shares its pass — how many rows are scored
+ * together, which blocks a thread scored, how many tokens the tile has — so a token's attention,
+ * and with it its logits, do not depend on its batch: a verify pass agrees with one-token steps and a
+ * sequence decoding among others with the same sequence alone, bit for bit (once the JIT has
+ * compiled the kernels: the Vector API's Java fallback adds a vector's lanes in another order).
  */
 final class AttentionKernel {
     private static final int BLOCK = BlockPool.BLOCK_SIZE;
@@ -34,8 +39,8 @@ final class AttentionKernel {
     private final int group, headDim, qDim;
     private final float scale;
     private final float[] keys, values, probs = new float[4 * BLOCK];
-    /** Per row of {@link #attendWhole}: the max score, then the sum of exponentials, then its inverse. */
-    private float[] query = new float[0], scores = new float[0], rowMax = new float[0], rowInv = new float[0];
+    /** Per row of {@link #weigh}: the inverse of its sum of exponentials. */
+    private float[] query = new float[0], scores = new float[0], rowInv = new float[0];
 
     AttentionKernel(ModelConfig c) {
         group = c.heads() / c.kvHeads();
@@ -43,7 +48,7 @@ final class AttentionKernel {
         qDim = c.qDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
         keys = new float[headDim * BLOCK];
-        values = new float[BLOCK * c.kvDim()];
+        values = new float[BLOCK * headDim];
     }
 
     /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att from attOff. */
@@ -53,33 +58,18 @@ final class AttentionKernel {
         if (scores.length < rows * len) {
             scores = new float[Math.max(rows * len, 2 * scores.length)];
         }
-        if (rowMax.length < rows) {
-            rowMax = new float[rows];
-            rowInv = new float[rows];
-        }
-        scores(batch, layer, first, end, kvHead, 1, blocks, q, scores, 0, rowMax, rowInv, 0);
-        for (int r = 0; r < rows; r++) {
-            rowInv[r] = (float) (1.0 / rowInv[r]);
-        }
-        int out = attOff + first * qDim + kvHead * group * headDim;
-        for (int t = first; t < end; t++) {
-            int from = attOff + t * qDim + kvHead * group * headDim;
-            Arrays.fill(att, from, from + group * headDim, 0f);
-        }
-        weightedValues(batch, layer, first, end, kvHead, 1, blocks, scores, 0, rowInv, 0, att, out, qDim);
+        scores(batch, layer, first, end, kvHead, 1, 0, blocks, q, scores, 0, len);
+        weigh(batch, layer, first, end, kvHead, scores, 0, len, att, attOff);
     }
 
     /**
-     * Softmax numerators of every row over blocks [range >>> 32, (int) range): row R's
-     * exp(score - m) go to sc[scOff + R·len + (p - first position)], len the range's positions,
-     * where scores are scaled and causally masked (masked ones give 0) and m[statOff + R] gets
-     * the row's max; l[statOff + R] gets the sum of the exponentials.
+     * Scaled q·k of the tile's rows for KV heads [kvHead, kvHead + heads) over blocks [b0, b1): row
+     * R = j·rows + r's score at position p goes to sc[scOff + R·stride + p], -inf past the row's token.
      */
-    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] q,
-                float[] sc, int scOff, float[] m, float[] l, int statOff) {
+    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, int b0, int b1, float[] q,
+                float[] sc, int scOff, int stride) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
-        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
         int rows = (end - first) * group;
         loadQueries(q, first, end, kvHead, heads, pool.type());
         for (int b = b0; b < b1; b++) {
@@ -87,37 +77,49 @@ final class AttentionKernel {
             for (int j = 0; j < heads; j++) {
                 // A head at a time: its keys, widened, stay in L1 while they are scored.
                 pool.keys(seq.block(start), layer, (kvHead + j) * headDim, headDim, keys);
-                scoreHead(batch, first, rows, j, start, sc, scOff + (j * rows) * len + start - b0 * BLOCK, len);
+                scoreHead(batch, first, rows, j, start, sc, scOff + j * rows * stride + start, stride);
             }
         }
-        for (int row = 0; row < heads * rows; row++) {
-            int from = scOff + row * len, to = from + len;
+    }
+
+    /**
+     * Softmax over the scores of {@code kvHead}'s rows (row r's at sc[scOff + r·stride ..], every
+     * position up to the tile's last token) and the probabilities' sum of values, written to the
+     * heads' places in att from attOff. Each row is normalised by its own max and sum and weighs
+     * the values in position order, however its scores were computed.
+     */
+    void weigh(Batch batch, int layer, int first, int end, int kvHead, float[] sc, int scOff, int stride, float[] att, int attOff) {
+        int rows = (end - first) * group;
+        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
+        if (rowInv.length < rows) {
+            rowInv = new float[rows];
+        }
+        for (int r = 0; r < rows; r++) {
+            int from = scOff + r * stride, to = from + len;
             FloatVector rowMax = FloatVector.broadcast(P, Float.NEGATIVE_INFINITY);
             for (int i = from; i < to; i += P.length()) {
                 rowMax = rowMax.max(FloatVector.fromArray(P, sc, i));
             }
-            float mx = rowMax.reduceLanes(VectorOperators.MAX);
-            m[statOff + row] = mx;
-            if (mx == Float.NEGATIVE_INFINITY) {
-                // the row's token precedes this whole range: nothing to weigh (and -inf - -inf is NaN)
-                Arrays.fill(sc, from, to, 0f);
-                l[statOff + row] = 0;
-                continue;
-            }
-            FloatVector max = FloatVector.broadcast(P, mx);
+            FloatVector max = FloatVector.broadcast(P, rowMax.reduceLanes(VectorOperators.MAX));
             double sum = 0;
             for (int i = from; i < to; i += P.length()) {
                 FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
                 x.intoArray(sc, i);
                 sum += x.reduceLanes(VectorOperators.ADD);
             }
-            l[statOff + row] = (float) sum;
+            rowInv[r] = (float) (1.0 / (float) sum);
         }
+        for (int t = first; t < end; t++) {
+            int from = attOff + t * qDim + kvHead * group * headDim;
+            Arrays.fill(att, from, from + group * headDim, 0f);
+        }
+        weightedValues(batch, layer, first, end, kvHead, blocks, sc, scOff, stride, rowInv, att,
+                attOff + first * qDim + kvHead * group * headDim, qDim);
     }
 
     /**
      * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
-     * sc[base + r·len ..], positions past the row's token -inf.
+     * sc[base0 + r·len ..], positions past the row's token -inf.
      */
     private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len) {
         int qOff = j * rows;
@@ -153,21 +155,37 @@ final class AttentionKernel {
         }
     }
 
-    /** Scaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's offset). */
+    /**
+     * Scaled q·k of rows r..r+3 for the positions of lanes starting at keys[c] (c includes the head's
+     * offset), each row in {@link #scoreOne}'s order, so that a token's scores do not depend on how
+     * many rows share the pass (a verify pass agrees with one-token steps bit for bit).
+     */
     private void scoreFour(int r, int c, float[] sc, int at, int len) {
-        FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
-        int q0 = r * headDim;
-        for (int d = 0; d < headDim; d++) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int q0 = r * headDim, q1 = q0 + headDim, q2 = q1 + headDim, q3 = q2 + headDim, d = 0;
+        for (; d + 2 <= headDim; d += 2) {
+            FloatVector k = FloatVector.fromArray(P, keys, d * BLOCK + c);
+            FloatVector l = FloatVector.fromArray(P, keys, (d + 1) * BLOCK + c);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            b0 = l.fma(FloatVector.broadcast(P, query[q0 + d + 1]), b0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q1 + d]), a1);
+            b1 = l.fma(FloatVector.broadcast(P, query[q1 + d + 1]), b1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q2 + d]), a2);
+            b2 = l.fma(FloatVector.broadcast(P, query[q2 + d + 1]), b2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q3 + d]), a3);
+            b3 = l.fma(FloatVector.broadcast(P, query[q3 + d + 1]), b3);
+        }
+        if (d < headDim) {
             FloatVector k = FloatVector.fromArray(P, keys, d * BLOCK + c);
             a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
-            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
-            a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
-            a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
+            a1 = k.fma(FloatVector.broadcast(P, query[q1 + d]), a1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q2 + d]), a2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q3 + d]), a3);
         }
-        a0.mul(scale).intoArray(sc, at);
-        a1.mul(scale).intoArray(sc, at + len);
-        a2.mul(scale).intoArray(sc, at + 2 * len);
-        a3.mul(scale).intoArray(sc, at + 3 * len);
+        a0.add(b0).mul(scale).intoArray(sc, at);
+        a1.add(b1).mul(scale).intoArray(sc, at + len);
+        a2.add(b2).mul(scale).intoArray(sc, at + 2 * len);
+        a3.add(b3).mul(scale).intoArray(sc, at + 3 * len);
     }
 
     /** Scaled q·k of row r, with two chains to hide the multiply-add latency. */
@@ -185,56 +203,44 @@ final class AttentionKernel {
     }
 
     /**
-     * Adds Σ_p prob(R, p)·V[p] over blocks of {@code range} to row R = j·rows + r's output at
-     * dst[dstOff + (r / group)·tokenStride + (j·group + r % group)·headDim ..], where prob is
-     * the numerator in sc times factor[factorOff + R], rounded to half precision for an F16
+     * Adds Σ_p prob(r, p)·V[p] over the first {@code blocks} blocks to KV head kvHead's row r
+     * output at dst[dstOff + (r / group)·tokenStride + (r % group)·headDim ..], where prob is the
+     * numerator at sc[scOff + r·stride + p] times factor[r], rounded to half precision for an F16
      * cache as ggml rounds the probabilities it multiplies with f16 values.
      */
-    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int heads, long range, float[] sc, int scOff,
-                        float[] factor, int factorOff, float[] dst, int dstOff, int tokenStride) {
+    private void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int blocks, float[] sc, int scOff,
+                                int stride, float[] factor, float[] dst, int dstOff, int tokenStride) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
         boolean half = pool.type().roundsToHalf();
-        int b0 = (int) (range >>> 32), b1 = (int) range, len = (b1 - b0) * BLOCK;
         int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
-        // Values a head at a time where the pool stores each head's together, else all heads at once.
-        boolean byHead = pool.valueWidth() == headDim;
-        int stride = byHead ? headDim : heads * headDim;
-        for (int b = b0; b < b1; b++) {
+        for (int b = 0; b < blocks; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
             if (slots <= 0) {
                 break;
             }
-            if (!byHead) {
-                pool.values(seq.block(start), layer, kvHead * headDim, stride, slots, values);
-            }
-            for (int row = 0; row < heads * rows; ) {
-                int j = row / rows, r = row % rows;
-                if (byHead && r == 0) {
-                    pool.values(seq.block(start), layer, (kvHead + j) * headDim, headDim, slots, values);
-                }
-                int vOff = byHead ? 0 : j * headDim;
+            pool.values(seq.block(start), layer, kvHead * headDim, headDim, slots, values);
+            for (int r = 0; r < rows; ) {
                 int n = Math.min(slots, limit(batch, first, r) - start);
-                // Four rows of one head that all weigh the whole block share each value load.
+                // Four rows that all weigh the whole block share each value load.
                 int count = r + 4 <= rows && n == slots ? 4 : 1;
                 if (n > 0) {
                     for (int i = 0; i < count; i++) {
-                        int base = scOff + (row + i) * len + start - b0 * BLOCK;
-                        float f = factor[factorOff + row + i];
+                        int base = scOff + (r + i) * stride + start;
+                        float f = factor[r + i];
                         for (int c = 0; c < BLOCK; c += P.length()) {
                             FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
                             (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
                         }
                     }
-                    int o = dstOff + j * group * headDim;
                     if (count == 4) {
-                        accumulateFour(n, vOff, stride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
-                                o + rowOffset(r + 2, tokenStride), o + rowOffset(r + 3, tokenStride));
+                        accumulateFour(n, 0, headDim, dst, dstOff + rowOffset(r, tokenStride), dstOff + rowOffset(r + 1, tokenStride),
+                                dstOff + rowOffset(r + 2, tokenStride), dstOff + rowOffset(r + 3, tokenStride));
                     } else {
-                        accumulate(n, 0, vOff, stride, dst, o + rowOffset(r, tokenStride), 0);
+                        accumulate(n, 0, 0, headDim, dst, dstOff + rowOffset(r, tokenStride), 0);
                     }
                 }
-                row += count;
+                r += count;
             }
         }
     }
