@@ -46,11 +46,7 @@ public final class BF16Format implements TensorFormat {
         for (; i < bound; i += F.length()) {
             acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            sum += toFloat(w.get(Blocks.I16, byteOffset + 2L * i)) * x[xOff + i];
-        }
-        return sum;
+        return acc.reduceLanes(VectorOperators.ADD) + tail(w, byteOffset, x, xOff, i, n);
     }
 
     /** One vector of bf16 values at off, widened to floats. */
@@ -104,12 +100,16 @@ public final class BF16Format implements TensorFormat {
         out[p3] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
     }
 
+    /** The scalar tail Σ w[i]·x[xOff+i] for i in [from, n), as {@link BatchMatmul#tail} adds it. */
     private static float tail(MemorySegment w, long o, float[] x, int xOff, int from, int n) {
-        float sum = 0f;
-        for (int i = from; i < n; i++) {
-            sum += toFloat(w.get(Blocks.I16, o + 2L * i)) * x[xOff + i];
+        if (from == n) {
+            return 0f;
         }
-        return sum;
+        float[] values = new float[n - from];
+        for (int i = from; i < n; i++) {
+            values[i - from] = toFloat(w.get(Blocks.I16, o + 2L * i));
+        }
+        return BatchMatmul.tail(values, 0, x, xOff + from, 0, n - from);
     }
 
     @Override

@@ -329,11 +329,28 @@ public final class BatchMatmul {
 
     /** out[o] = the lanes of acc plus the scalar tail wb[w0+i]·x[x0+i] for i in [from, k). */
     private static void put(float[] out, int o, FloatVector acc, float[] wb, int w0, float[] x, int x0, int from, int k) {
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (int i = from; i < k; i++) {
-            sum += wb[w0 + i] * x[x0 + i];
+        out[o] = acc.reduceLanes(VectorOperators.ADD) + tail(wb, w0, x, x0, from, k);
+    }
+
+    /**
+     * Σ w[w0+i]·x[x0+i] for i in [from, k): a row's scalar tail past its last whole vector, in
+     * {@link F32Tiles#tail}'s four chains. Every kernel of the formats whose values decode to floats
+     * exactly (F32, F16, BF16) adds its tail so to the lanes' sum, so that a token's product has the
+     * same bits whichever kernel its batch took.
+     */
+    static float tail(float[] w, int w0, float[] x, int x0, int from, int k) {
+        float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
+        int i = from;
+        for (; i + 4 <= k; i += 4) {
+            s0 += w[w0 + i] * x[x0 + i];
+            s1 += w[w0 + i + 1] * x[x0 + i + 1];
+            s2 += w[w0 + i + 2] * x[x0 + i + 2];
+            s3 += w[w0 + i + 3] * x[x0 + i + 3];
         }
-        out[o] = sum;
+        for (; i < k; i++) {
+            s0 += w[w0 + i] * x[x0 + i];
+        }
+        return (s0 + s1) + (s2 + s3);
     }
 
     private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
@@ -342,10 +359,6 @@ public final class BatchMatmul {
         for (int i = 0; i < bound; i += L) {
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (int i = bound; i < n; i++) {
-            sum += a[aOff + i] * b[bOff + i];
-        }
-        return sum;
+        return acc.reduceLanes(VectorOperators.ADD) + tail(a, aOff, b, bOff, bound, n);
     }
 }

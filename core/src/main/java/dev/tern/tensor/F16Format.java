@@ -59,15 +59,19 @@ public final class F16Format implements TensorFormat {
         for (; i < bound; i += F.length()) {
             acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        return tail(w, byteOffset, x, xOff, i, n, acc.reduceLanes(VectorOperators.ADD));
+        return acc.reduceLanes(VectorOperators.ADD) + tail(w, byteOffset, x, xOff, i, n);
     }
 
-    /** sum + Σ w[i]·x[xOff+i] for i in [from, n), in order. */
-    private static float tail(MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n, float sum) {
-        for (int i = from; i < n; i++) {
-            sum += Blocks.f16(w, byteOffset + 2L * i) * x[xOff + i];
+    /** The scalar tail Σ w[i]·x[xOff+i] for i in [from, n), as {@link BatchMatmul#tail} adds it. */
+    private static float tail(MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n) {
+        if (from == n) {
+            return 0f;
         }
-        return sum;
+        float[] values = new float[n - from];
+        for (int i = from; i < n; i++) {
+            values[i - from] = Blocks.f16(w, byteOffset + 2L * i);
+        }
+        return BatchMatmul.tail(values, 0, x, xOff + from, 0, n - from);
     }
 
     /**
@@ -104,10 +108,10 @@ public final class F16Format implements TensorFormat {
                 }
                 continue;
             }
-            out[outs[0] + r] = tail(w, o0, x, xOff, bound, n, a0.reduceLanes(VectorOperators.ADD));
-            out[outs[1] + r] = tail(w, o1, x, xOff, bound, n, a1.reduceLanes(VectorOperators.ADD));
-            out[outs[2] + r] = tail(w, o2, x, xOff, bound, n, a2.reduceLanes(VectorOperators.ADD));
-            out[outs[3] + r] = tail(w, o3, x, xOff, bound, n, a3.reduceLanes(VectorOperators.ADD));
+            out[outs[0] + r] = a0.reduceLanes(VectorOperators.ADD) + tail(w, o0, x, xOff, bound, n);
+            out[outs[1] + r] = a1.reduceLanes(VectorOperators.ADD) + tail(w, o1, x, xOff, bound, n);
+            out[outs[2] + r] = a2.reduceLanes(VectorOperators.ADD) + tail(w, o2, x, xOff, bound, n);
+            out[outs[3] + r] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
         }
     }
 

@@ -34,11 +34,9 @@ public final class F32Format implements TensorFormat {
             FloatVector a = FloatVector.fromMemorySegment(S, w, byteOffset + 4L * i, ByteOrder.LITTLE_ENDIAN);
             acc = a.fma(FloatVector.fromArray(S, x, xOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) {
-            sum += w.get(F32, byteOffset + 4L * i) * x[xOff + i];
-        }
-        return sum;
+        float lanes = acc.reduceLanes(VectorOperators.ADD);
+        // The tail as the F32 tiles add it (BatchMatmul.tail): a token's product does not depend on its kernel.
+        return lanes + (bound < n ? F32Tiles.tail(w.asSlice(byteOffset), x, xOff, bound, n) : 0f);
     }
 
     @Override

@@ -290,7 +290,7 @@ final class F32Tiles {
      * chains run as fast as half and quarter vectors did (paired), and, unlike them, fast before
      * the JIT has compiled the Vector API (a fresh `tern run`'s first token).
      */
-    private static float tail(MemorySegment row, float[] x, int x0, int from, int k) {
+    static float tail(MemorySegment row, float[] x, int x0, int from, int k) {
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
         int i = from;
         for (; i + 4 <= k; i += 4) {

@@ -58,101 +58,6 @@ class AttentionTest {
     }
 
     /**
-     * A token's attention does not depend on its batch: alone (its KV sequence split for two threads
-     * or not), among the next tokens of its sequence (a verify pass), among another sequence's tokens,
-     * it gets the same bits. The Vector API's Java fallback adds a vector's lanes in another order
-     * than compiled code, so the comparison is repeated until the kernels are compiled; an order that
-     * differs between the paths in compiled code fails every round.
-     */
-    @ParameterizedTest(name = "{0} cache, heads {1}/{2}, head size {3}")
-    @CsvSource({"F32, 8, 2, 64", "F16, 8, 2, 64", "Q8_0, 8, 2, 64", "F16, 8, 4, 8", "F32, 6, 2, 40"})
-    void aTokensAttentionDoesNotDependOnItsBatch(KVCacheType type, int heads, int kvHeads, int headDim) {
-        ModelConfig c = new ModelConfig("llama", heads * headDim, 8, 2, heads, kvHeads, headDim, 8, 4096, 1e-5f, 1e4f,
-                headDim, RopeStyle.NORMAL, 1f, false, false);
-        Random random = new Random(heads + headDim);
-        int kvDim = c.kvDim(), qDim = c.qDim(), layer = 1, fresh = 9;
-        // a's tokens cross a block boundary and the length at which its KV sequence is first split
-        int[] cached = {250, 60};
-        BlockPool pool = new BlockPool(2, kvDim, headDim, 64, type);
-        BlockTable a = null, b = null;
-        for (int s = 0; s < 2; s++) {
-            BlockTable seq = new BlockTable(pool, cached[s] + fresh);
-            seq.grow(cached[s] + fresh);
-            for (int p = 0; p < cached[s] + fresh; p++) {
-                pool.write(seq.block(p), layer, p % BlockPool.BLOCK_SIZE, gaussian(random, kvDim, 1.5f), 0, gaussian(random, kvDim, 1f), 0);
-            }
-            if (s == 0) {
-                a = seq;
-            } else {
-                b = seq;
-            }
-        }
-        float[] qa = gaussian(random, fresh * qDim, 1f), qb = gaussian(random, fresh * qDim, 1f);
-        Attention attention = new Attention(c);
-        long differing = 0;
-        for (int round = 0; round < 400; round++) {
-            float[] alone = new float[fresh * qDim];
-            for (int i = 0; i < fresh; i++) {
-                attend(attention, new Batch().add(0, a, cached[0] + i, false), Arrays.copyOfRange(qa, i * qDim, (i + 1) * qDim),
-                        0, alone, i * qDim, qDim);
-            }
-            differing = 0;
-            for (int splits : new int[]{0, 1, 3}) {
-                Batch verify = new Batch();
-                for (int i = 0; i < fresh; i++) {
-                    verify.add(0, a, cached[0] + i, false);
-                }
-                float[] out = new float[fresh * qDim];
-                attend(attention, verify, qa, splits, out, 0, fresh * qDim);
-                differing += differing(alone, out);
-                if (splits == 0) {
-                    for (int i = 0; i < fresh; i++) {
-                        float[] one = new float[qDim];
-                        attend(attention, new Batch().add(0, a, cached[0] + i, false), Arrays.copyOfRange(qa, i * qDim, (i + 1) * qDim),
-                                1, one, 0, qDim);
-                        differing += differing(Arrays.copyOfRange(alone, i * qDim, (i + 1) * qDim), one);
-                    }
-                }
-            }
-            Batch mixed = new Batch();
-            float[] q = new float[2 * fresh * qDim];
-            for (int i = 0; i < fresh; i++) {
-                mixed.add(0, b, cached[1] + i, false);
-                mixed.add(0, a, cached[0] + i, false);
-                System.arraycopy(qb, i * qDim, q, 2 * i * qDim, qDim);
-                System.arraycopy(qa, i * qDim, q, (2 * i + 1) * qDim, qDim);
-            }
-            float[] out = new float[2 * fresh * qDim];
-            attend(attention, mixed, q, 0, out, 0, out.length);
-            for (int i = 0; i < fresh; i++) {
-                differing += differing(Arrays.copyOfRange(alone, i * qDim, (i + 1) * qDim),
-                        Arrays.copyOfRange(out, (2 * i + 1) * qDim, (2 * i + 2) * qDim));
-            }
-            if (differing == 0) {
-                return;
-            }
-        }
-        assertEquals(0, differing, "values whose bits depend on the batch, after 400 rounds");
-    }
-
-    /** Runs attention over the batch with queries q and copies its n outputs to out from at. */
-    private static void attend(Attention attention, Batch batch, float[] q, int splits, float[] out, int at, int n) {
-        float[] att = new float[q.length];
-        attention.run(POOL, 1, batch, q, att, 0, splits);
-        System.arraycopy(att, 0, out, at, n);
-    }
-
-    private static long differing(float[] expected, float[] actual) {
-        long n = 0;
-        for (int i = 0; i < expected.length; i++) {
-            if (Float.floatToRawIntBits(expected[i]) != Float.floatToRawIntBits(actual[i])) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    /**
      * Sequences s get {@code cached[s]} positions of random keys and values, then {@code fresh}
      * more whose queries form the batch (sequences interleaved token by token).
      */
@@ -264,7 +169,7 @@ class AttentionTest {
         return y;
     }
 
-    private static float[] gaussian(Random random, int n, float sigma) {
+    static float[] gaussian(Random random, int n, float sigma) {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) {
             x[i] = (float) random.nextGaussian() * sigma;

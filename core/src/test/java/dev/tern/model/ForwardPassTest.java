@@ -8,7 +8,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.util.List;
@@ -50,7 +49,7 @@ class ForwardPassTest {
                 new Shape("qwen3 q/k norms, heads of 16 over width 32", TinyModel.qwen3(32, 48, 2, 4, 2, 16, 40), false));
     }
 
-    private static int[] tokens(int n, int vocab, long seed) {
+    static int[] tokens(int n, int vocab, long seed) {
         Random r = new Random(seed);
         int[] t = new int[n];
         for (int i = 0; i < n; i++) {
@@ -105,54 +104,6 @@ class ForwardPassTest {
         assertClose(naive.lastLogits(java.util.Arrays.copyOf(ta, 11)), java.util.Arrays.copyOfRange(logits, v, 2 * v), "sequence a at 11");
         assertClose(naive.lastLogits(ta), java.util.Arrays.copyOfRange(logits, 2 * v, 3 * v), "sequence a");
         assertEquals(BlockPool.blocksFor(20) + BlockPool.blocksFor(5), pool.usedBlocks());
-    }
-
-    /**
-     * With F32 weights, whose tiles give a token the same arithmetic whatever the batch, a token's
-     * logits do not depend on its batch: nine tokens in one pass (as speculation verifies them) give
-     * each one's one-token step bit for bit, and so does a pass shared with another sequence's
-     * tokens, on both sides of the depth (256 positions) at which two threads split a decode
-     * step's KV sequence. Repeated until the JIT has compiled the kernels, as in AttentionTest.
-     */
-    @ParameterizedTest
-    @EnumSource(KVCacheType.class)
-    void aTokensLogitsDoNotDependOnItsBatch(KVCacheType type) {
-        ModelConfig c = TinyModel.config(64, 96, 2, 4, 2, 40, RopeStyle.NORMAL, 16, 1f);
-        ForwardPass pass = new ForwardPass(TinyModel.random(c, 11, false), workers);
-        BlockPool pool = new BlockPool(c.layers(), c.kvDim(), 40, type);
-        BlockTable a = new BlockTable(pool, 300), b = new BlockTable(pool, 300);
-        int[] prompt = tokens(250, c.vocab(), 4), next = tokens(9, c.vocab(), 5), other = tokens(30, c.vocab(), 6);
-        pass.forward(new Batch().addSequence(a, prompt, false));
-        pass.forward(new Batch().addSequence(b, java.util.Arrays.copyOf(other, 21), false));
-        int v = c.vocab();
-        long differing = 0;
-        for (int round = 0; round < 200 && (round == 0 || differing > 0); round++) {
-            float[] steps = new float[next.length * v];
-            for (int i = 0; i < next.length; i++) {
-                System.arraycopy(pass.forward(new Batch().add(next[i], a, prompt.length + i, true)), 0, steps, i * v, v);
-            }
-            a.truncate(prompt.length);
-            Batch pass9 = new Batch();
-            for (int i = 0; i < next.length; i++) {
-                pass9.add(next[i], a, prompt.length + i, true);
-            }
-            float[] verify = pass.forward(pass9);
-            a.truncate(prompt.length);
-            Batch mixed = new Batch();
-            for (int i = 0; i < next.length; i++) {
-                mixed.add(next[i], a, prompt.length + i, true);
-                mixed.add(other[21 + i], b, 21 + i, false);
-            }
-            float[] shared = pass.forward(mixed);
-            a.truncate(prompt.length);
-            b.truncate(21);
-            differing = 0;
-            for (int i = 0; i < steps.length; i++) {
-                int bits = Float.floatToRawIntBits(steps[i]);
-                differing += (bits != Float.floatToRawIntBits(verify[i]) ? 1 : 0) + (bits != Float.floatToRawIntBits(shared[i]) ? 1 : 0);
-            }
-        }
-        assertEquals(0, differing, type + ": logits whose bits depend on the batch, after 200 rounds");
     }
 
     @Test

@@ -193,7 +193,7 @@ class MatrixKernelsTest {
     }
 
     /** A random matrix in a format, starting {@code skip} rows into its segment, with its dequantized rows. */
-    private record Matrix(TensorFormat format, MemorySegment data, long rowBytes, int skip, int rows, int cols, float[] deq) {
+    record Matrix(TensorFormat format, MemorySegment data, long rowBytes, int skip, int rows, int cols, float[] deq) {
         static Matrix random(Arena arena, TensorFormat format, int rows, int cols, Random rnd) {
             long rowBytes = format.type().byteSize(cols);
             int skip = 1;

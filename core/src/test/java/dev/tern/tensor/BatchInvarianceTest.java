@@ -1,0 +1,66 @@
+package dev.tern.tensor;
+
+import dev.tern.tensor.MatrixKernelsTest.Matrix;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * A token's product with F32, F16 and BF16 weights does not depend on the kernel its batch takes.
+ * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
+ * operations all run their Java fallbacks, so that the comparison checks the order of our
+ * operations: compiled, C2 sums a vector's lanes by halves instead of in order, the same in every
+ * kernel where it compiles the sum, but a kernel's first calls run before that. With 512-bit
+ * vectors (set there too): with 8 lanes, 16 tokens and more take the outer-product tiles, which
+ * sum in another order.
+ */
+class BatchInvarianceTest {
+    /**
+     * Weights that decode to floats exactly give a token the same bits in a batch of any size as in
+     * a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token tiles):
+     * so a verify pass and a sequence decoding among others agree with one-token steps. Rows with
+     * tails, batches through every tile and past them.
+     */
+    @ParameterizedTest
+    @MethodSource("exactFormats")
+    void aTokensProductDoesNotDependOnItsBatch(TensorFormat format) {
+        Random rnd = new Random(37 + format.type().id);
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : new int[]{45, 172, 301}) {
+                Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, cols, rnd);
+                int rows = m.rows(), quarter = rows / 4;
+                for (int n : new int[]{2, 3, 4, 5, 8, 9, 10, 12, 20, 33}) {
+                    float[] x = DotKernelTest.gaussian(rnd, n * cols);
+                    float[] batch = new float[n * rows];
+                    BatchMatmul.multiply(m.tensor(), 0, rows, x, 0, n, batch, rows);
+                    long differing = 0;
+                    for (int t = 0; t < n; t++) {
+                        float[] one = new float[rows], byRows = new float[rows], four = new float[rows];
+                        BatchMatmul.multiply(m.tensor(), 0, rows, x, t * cols, 1, one, rows);
+                        format.dotRows(m.data(), m.skip() * m.rowBytes(), m.rowBytes(), rows, x, t * cols, cols, byRows, 0);
+                        long first = m.skip() * m.rowBytes();
+                        format.dotRowsFour(m.data(), new long[]{first, first + quarter * m.rowBytes(), first + 2 * quarter * m.rowBytes(),
+                                first + 3 * quarter * m.rowBytes()}, m.rowBytes(), quarter, x, t * cols, cols, four, new int[]{0, quarter,
+                                2 * quarter, 3 * quarter});
+                        for (int r = 0; r < rows; r++) {
+                            int bits = Float.floatToRawIntBits(batch[t * rows + r]);
+                            differing += (bits != Float.floatToRawIntBits(one[r]) ? 1 : 0)
+                                    + (bits != Float.floatToRawIntBits(byRows[r]) ? 1 : 0)
+                                    + (r < 4 * quarter && bits != Float.floatToRawIntBits(four[r]) ? 1 : 0);
+                        }
+                    }
+                    assertEquals(0, differing, format.type() + " cols=" + cols + " n=" + n + ": products whose bits depend on the batch");
+                }
+            }
+        }
+    }
+
+    static List<TensorFormat> exactFormats() {
+        return List.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE);
+    }
+}
