@@ -20,8 +20,9 @@ import java.util.Arrays;
  * Every row is computed the same way whatever else shares its pass — how many rows are scored
  * together, which blocks a thread scored, how many tokens the tile has — so a token's attention,
  * and with it its logits, do not depend on its batch: a verify pass agrees with one-token steps and a
- * sequence decoding among others with the same sequence alone, bit for bit (once the JIT has
- * compiled the kernels: the Vector API's Java fallback adds a vector's lanes in another order).
+ * sequence decoding among others with the same sequence alone, bit for bit — given the
+ * same state of compilation: the Vector API's Java fallback adds a vector's lanes in order, C2's
+ * compiled sums by halves (BatchInvarianceTest checks the order of our operations under C1).
  */
 final class AttentionKernel {
     private static final int BLOCK = BlockPool.BLOCK_SIZE;

@@ -34,9 +34,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Greedy speculative decoding must give the target's own greedy output: on every fixture prompt,
  * stories15M-distilled with stories260K as its draft, and with prompt lookup, against the plain
  * {@link Generator}. The verify pass scores several tokens in one batch; with these F32 weights it
- * gives one-token steps' logits bit for bit once the JIT has compiled both paths (ForwardPassTest),
- * but a run's first tokens may meet one compiled and the other not, whose vector lane sums round
- * differently. So a difference is accepted only where the plain run's top two logits are tied
+ * gives one-token steps' logits bit for bit when both paths are in the same state of compilation
+ * (BatchInvarianceTest), but a run's first tokens may meet one compiled by C2 and the other not,
+ * whose vector lane sums round differently. So a difference is accepted only where the plain run's top two logits are tied
  * within {@link #TIE}, and the comparison ends there (the texts diverge).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
