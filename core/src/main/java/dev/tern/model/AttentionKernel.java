@@ -14,8 +14,8 @@ import java.util.Arrays;
  * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
- * values are widened a head at a time. Keys come transposed, so a vector spans 16 positions and a score vector needs no horizontal sum; four rows share each
- * key load. Holds its scratch buffers.
+ * values are widened a head at a time. Keys come transposed, so a vector spans 16 positions and
+ * a score vector needs no horizontal sum; four rows share each key load. Holds its scratch buffers.
  * <p>
  * Every row is computed the same way whatever else shares its pass — how many rows are scored
  * together, which blocks a thread scored, how many tokens the tile has — so a token's attention,
@@ -235,10 +235,10 @@ final class AttentionKernel {
                         }
                     }
                     if (count == 4) {
-                        accumulateFour(n, 0, headDim, dst, dstOff + rowOffset(r, tokenStride), dstOff + rowOffset(r + 1, tokenStride),
+                        accumulateFour(n, dst, dstOff + rowOffset(r, tokenStride), dstOff + rowOffset(r + 1, tokenStride),
                                 dstOff + rowOffset(r + 2, tokenStride), dstOff + rowOffset(r + 3, tokenStride));
                     } else {
-                        accumulate(n, 0, 0, headDim, dst, dstOff + rowOffset(r, tokenStride), 0);
+                        accumulate(n, 0, dst, dstOff + rowOffset(r, tokenStride), 0);
                     }
                 }
                 r += count;
@@ -255,7 +255,7 @@ final class AttentionKernel {
      * {@link #accumulate} for four rows at once, row i's probabilities at probs[i·BLOCK ..]: each
      * value vector loaded serves the four (sixteen accumulators), in the same order of sums.
      */
-    private void accumulateFour(int n, int vOff, int stride, float[] out, int o0, int o1, int o2, int o3) {
+    private void accumulateFour(int n, float[] out, int o0, int o1, int o2, int o3) {
         int d = 0, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a00 = FloatVector.fromArray(D, out, o0 + d), a01 = FloatVector.fromArray(D, out, o0 + d + step);
@@ -267,7 +267,7 @@ final class AttentionKernel {
             FloatVector a30 = FloatVector.fromArray(D, out, o3 + d), a31 = FloatVector.fromArray(D, out, o3 + d + step);
             FloatVector a32 = FloatVector.fromArray(D, out, o3 + d + 2 * step), a33 = FloatVector.fromArray(D, out, o3 + d + 3 * step);
             for (int s = 0; s < n; s++) {
-                int v = s * stride + vOff + d;
+                int v = s * headDim + d;
                 FloatVector v0 = FloatVector.fromArray(D, values, v), v1 = FloatVector.fromArray(D, values, v + step);
                 FloatVector v2 = FloatVector.fromArray(D, values, v + 2 * step), v3 = FloatVector.fromArray(D, values, v + 3 * step);
                 FloatVector p = FloatVector.broadcast(D, probs[s]);
@@ -309,25 +309,25 @@ final class AttentionKernel {
             a33.intoArray(out, o3 + d + 3 * step);
         }
         if (d < headDim) {
-            accumulate(n, 0, vOff, stride, out, o0, d);
-            accumulate(n, BLOCK, vOff, stride, out, o1, d);
-            accumulate(n, 2 * BLOCK, vOff, stride, out, o2, d);
-            accumulate(n, 3 * BLOCK, vOff, stride, out, o3, d);
+            accumulate(n, 0, out, o0, d);
+            accumulate(n, BLOCK, out, o1, d);
+            accumulate(n, 2 * BLOCK, out, o2, d);
+            accumulate(n, 3 * BLOCK, out, o3, d);
         }
     }
 
     /**
-     * out[o + d] += Σ_{s<n} probs[p0 + s]·values[s·stride + vOff + d] for d in [from, headDim);
+     * out[o + d] += Σ_{s<n} probs[p0 + s]·values[s·headDim + d] for d in [from, headDim);
      * four independent chains over the components.
      */
-    private void accumulate(int n, int p0, int vOff, int stride, float[] out, int o, int from) {
+    private void accumulate(int n, int p0, float[] out, int o, int from) {
         int d = from, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
             FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
             for (int s = 0; s < n; s++) {
                 FloatVector p = FloatVector.broadcast(D, probs[p0 + s]);
-                int v = s * stride + vOff + d;
+                int v = s * headDim + d;
                 a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
                 a2 = FloatVector.fromArray(D, values, v + 2 * step).fma(p, a2);
@@ -341,7 +341,7 @@ final class AttentionKernel {
         for (; d + step <= headDim; d += step) {
             FloatVector a = FloatVector.fromArray(D, out, o + d);
             for (int s = 0; s < n; s++) {
-                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
+                a = FloatVector.fromArray(D, values, s * headDim + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
             }
             a.intoArray(out, o + d);
         }
@@ -352,7 +352,7 @@ final class AttentionKernel {
             float a0 = out[o + d], a1 = out[o + d + 1], a2 = out[o + d + 2], a3 = out[o + d + 3];
             for (int s = 0; s < n; s++) {
                 float p = probs[p0 + s];
-                int v = s * stride + vOff + d;
+                int v = s * headDim + d;
                 a0 += p * values[v];
                 a1 += p * values[v + 1];
                 a2 += p * values[v + 2];
@@ -366,7 +366,7 @@ final class AttentionKernel {
         for (; d < headDim; d++) {
             float a = out[o + d];
             for (int s = 0; s < n; s++) {
-                a += probs[p0 + s] * values[s * stride + vOff + d];
+                a += probs[p0 + s] * values[s * headDim + d];
             }
             out[o + d] = a;
         }
