@@ -9,13 +9,13 @@ import java.util.Arrays;
  * grouped-query aware. A tile is up to {@link #TILE_TOKENS} consecutive tokens of one sequence;
  * its rows for a KV head are every query head of those tokens that shares it, so each key and
  * value block is widened once for all of them. With enough tiles (prefill, batched decode) each
- * (tile, KV head) is one work item. Otherwise (decode of few sequences at depth) the scoring is
- * split too: each tile's KV sequence into runs of blocks, one work item each covering every head,
- * so that each thread streams its own contiguous part of the keys; then each (tile, KV head)
- * normalises its rows and weighs the values over the whole sequence. Either way a row's softmax
- * and its sum of values run over all its positions in order, so the split changes no bit
- * (flash-decoding's merge of partial sums would: a token's result would depend on how its
- * sequence was split, and so on its batch).
+ * (tile, KV head) is one work item. Otherwise (decode of few sequences at depth) each tile's KV
+ * sequence is split into runs of blocks, one work item each covering every head — each thread
+ * streams its own contiguous part of the cache — and the splits' partial results are merged
+ * (flash-decoding). The partial results are per fixed chunk of {@link AttentionKernel#CHUNK_BLOCKS}
+ * blocks, whether split or not: each row's max and sum of exponentials per chunk, merged in chunk
+ * order, and its weighted values per chunk, summed in chunk order. So where a split falls changes
+ * no bit, and a token's result does not depend on what else shares its pass.
  *
  * <p>Each item makes two passes over its blocks — scores, then probabilities · values — rather
  * than a single online-softmax pass: with an F16 cache llama.cpp rounds every normalized
@@ -27,18 +27,18 @@ import java.util.Arrays;
 final class Attention {
     /** Query tokens of one sequence that share each widened K/V block. */
     static final int TILE_TOKENS = 32;
-    /** Fewest blocks a split of the KV sequence gets: a shorter run of keys is not worth a work item of its own. */
-    static final int MIN_SPLIT_BLOCKS = 8;
+    /** Positions per chunk of the softmax ({@link AttentionKernel#CHUNK_BLOCKS}): splits fall between chunks. */
+    private static final int CHUNK = AttentionKernel.CHUNK_BLOCKS * BlockPool.BLOCK_SIZE;
     private static final int ITEMS_PER_THREAD = 4;
-    private static final int BLOCK = BlockPool.BLOCK_SIZE;
 
     private final ModelConfig c;
     private final ThreadLocal<AttentionKernel> kernels;
     private int[] tileFirst = new int[16], tileEnd = new int[16], tileSplits = new int[16];
     private int[] itemTile = new int[16], itemSplit = new int[16];
-    /** Per tile of the split path: where its scores start in {@link #scores}, and its positions (the row stride). */
-    private int[] tileScores = new int[16], tileLength = new int[16];
-    private float[] scores = new float[0];
+    /** Per tile of the split path: its chunks, and where its scores, statistics and chunk outputs start. */
+    private int[] tileChunks = new int[16], tileScores = new int[16], tileStats = new int[16], tileAcc = new int[16];
+    /** The split path's scores; per row and chunk max, sum and factor; per chunk the weighted values. */
+    private float[] scores = new float[0], max = new float[0], sum = new float[0], factor = new float[0], acc = new float[0];
 
     Attention(ModelConfig c) {
         this.c = c;
@@ -63,8 +63,8 @@ final class Attention {
         int wanted = (ITEMS_PER_THREAD * pool.threads() + tiles - 1) / tiles;
         int items = 0, maxSplits = 1;
         for (int i = 0; i < tiles; i++) {
-            int blocks = BlockPool.blocksFor(limit(batch, tileEnd[i] - 1));
-            int s = splits > 0 ? Math.min(splits, blocks) : Math.max(1, Math.min(wanted, blocks / MIN_SPLIT_BLOCKS));
+            int blocks = BlockPool.blocksFor(limit(batch, tileEnd[i] - 1)), chunks = AttentionKernel.chunks(blocks);
+            int s = splits > 0 ? Math.min(splits, chunks) : Math.max(1, Math.min(wanted, blocks / AttentionKernel.CHUNK_BLOCKS));
             tileSplits[i] = s;
             maxSplits = Math.max(maxSplits, s);
             items += s;
@@ -92,21 +92,38 @@ final class Attention {
         pool.parallelFor(items, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
-                int tile = itemTile[i];
-                long r = range(batch, tile, itemSplit[i]);
-                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, (int) (r >>> 32), (int) r, q,
-                        scores, tileScores[tile], tileLength[tile]);
+                int tile = itemTile[i], chunks = tileChunks[tile];
+                k.scores(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, firstChunk(tile, itemSplit[i]),
+                        firstChunk(tile, itemSplit[i] + 1), q, scores, tileScores[tile], chunks * CHUNK, max, tileStats[tile],
+                        sum, tileStats[tile], chunks);
             }
         });
-        pool.parallelFor(tiles * kvHeads, 1, (from, to) -> {
+        for (int tile = 0; tile < tiles; tile++) {
+            AttentionKernel.factors(max, tileStats[tile], sum, tileStats[tile], factor, tileStats[tile],
+                    (tileEnd[tile] - tileFirst[tile]) * c.heads(), tileChunks[tile]);
+        }
+        int qDim = c.qDim();
+        pool.parallelFor(items, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
-                int tile = i / kvHeads, kvHead = i % kvHeads, len = tileLength[tile];
-                int rows = (tileEnd[tile] - tileFirst[tile]) * c.heads() / kvHeads;
-                k.weigh(batch, layer, tileFirst[tile], tileEnd[tile], kvHead, scores, tileScores[tile] + kvHead * rows * len,
-                        len, att, attOff);
+                int tile = itemTile[i], chunks = tileChunks[tile], size = (tileEnd[tile] - tileFirst[tile]) * qDim;
+                for (int ch = firstChunk(tile, itemSplit[i]); ch < firstChunk(tile, itemSplit[i] + 1); ch++) {
+                    int at = tileAcc[tile] + ch * size;
+                    Arrays.fill(acc, at, at + size, 0f);
+                    k.weightedValues(batch, layer, tileFirst[tile], tileEnd[tile], 0, kvHeads, ch, scores, tileScores[tile],
+                            chunks * CHUNK, factor, tileStats[tile], chunks, acc, at, qDim);
+                }
             }
         });
+        for (int tile = 0; tile < tiles; tile++) {
+            int size = (tileEnd[tile] - tileFirst[tile]) * qDim, out = attOff + tileFirst[tile] * qDim;
+            Arrays.fill(att, out, out + size, 0f);
+            for (int ch = 0; ch < tileChunks[tile]; ch++) {
+                for (int k = 0, from = tileAcc[tile] + ch * size; k < size; k++) {
+                    att[out + k] += acc[from + k];
+                }
+            }
+        }
     }
 
     /** Splits the batch into runs of at most TILE_TOKENS consecutive tokens of one sequence. */
@@ -133,13 +150,12 @@ final class Attention {
         return batch.position(token) + 1;
     }
 
-    /** Block range [from, to) of split {@code split} of a tile's KV sequence, packed as from·2^32 | to. */
-    private long range(Batch batch, int tile, int split) {
-        int blocks = BlockPool.blocksFor(limit(batch, tileEnd[tile] - 1)), s = tileSplits[tile];
-        return ((long) (split * blocks / s) << 32) | ((split + 1) * blocks / s);
+    /** The first chunk of split {@code split} of a tile's KV sequence (of the split after the last: the chunk count). */
+    private int firstChunk(int tile, int split) {
+        return split * tileChunks[tile] / tileSplits[tile];
     }
 
-    /** Lists the (tile, split) items and gives each tile its slice of the shared score buffer. */
+    /** Lists the (tile, split) items and gives each tile its slices of the shared buffers. */
     private void layoutItems(Batch batch, int tiles, int items) {
         if (itemTile.length < items) {
             int n = Math.max(items, 2 * itemTile.length);
@@ -148,20 +164,35 @@ final class Attention {
         }
         if (tileScores.length < tiles) {
             tileScores = new int[tileFirst.length];
-            tileLength = new int[tileFirst.length];
+            tileChunks = new int[tileFirst.length];
+            tileStats = new int[tileFirst.length];
+            tileAcc = new int[tileFirst.length];
         }
-        int i = 0, scoreSize = 0;
+        int i = 0, scoreSize = 0, statSize = 0, accSize = 0;
         for (int tile = 0; tile < tiles; tile++) {
             for (int s = 0; s < tileSplits[tile]; s++, i++) {
                 itemTile[i] = tile;
                 itemSplit[i] = s;
             }
-            tileLength[tile] = BlockPool.blocksFor(limit(batch, tileEnd[tile] - 1)) * BLOCK;
+            int tokens = tileEnd[tile] - tileFirst[tile], rows = tokens * c.heads();
+            tileChunks[tile] = AttentionKernel.chunks(BlockPool.blocksFor(limit(batch, tileEnd[tile] - 1)));
             tileScores[tile] = scoreSize;
-            scoreSize += (tileEnd[tile] - tileFirst[tile]) * c.heads() * tileLength[tile];
+            tileStats[tile] = statSize;
+            tileAcc[tile] = accSize;
+            scoreSize += rows * tileChunks[tile] * CHUNK;
+            statSize += rows * tileChunks[tile];
+            accSize += tileChunks[tile] * tokens * c.qDim();
         }
         if (scores.length < scoreSize) {
             scores = new float[scoreSize];
+        }
+        if (max.length < statSize) {
+            max = new float[statSize];
+            sum = new float[statSize];
+            factor = new float[statSize];
+        }
+        if (acc.length < accSize) {
+            acc = new float[accSize];
         }
     }
 }

@@ -26,6 +26,13 @@ import java.util.Arrays;
  */
 final class AttentionKernel {
     private static final int BLOCK = BlockPool.BLOCK_SIZE;
+    /**
+     * Blocks per chunk of the softmax: each row's max and sum are taken per fixed chunk of 256
+     * positions and merged in chunk order, and its weighted values are summed per chunk, then the
+     * chunks' sums in order, so that a split of the KV sequence between threads (at chunk
+     * boundaries) changes no bit of a token's result.
+     */
+    static final int CHUNK_BLOCKS = 16;
     /** Lanes over the positions of a block. */
     private static final VectorSpecies<Float> P = FloatVector.SPECIES_PREFERRED.length() <= BLOCK
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
@@ -40,8 +47,8 @@ final class AttentionKernel {
     private final int group, headDim, qDim;
     private final float scale;
     private final float[] keys, values, probs = new float[4 * BLOCK];
-    /** Per row of {@link #weigh}: the inverse of its sum of exponentials. */
-    private float[] query = new float[0], scores = new float[0], rowInv = new float[0];
+    /** {@link #attendWhole}'s scratch: scores; per row and chunk max, sum and factor; one chunk's output. */
+    private float[] query = new float[0], scores = new float[0], stats = new float[0], partial = new float[0];
 
     AttentionKernel(ModelConfig c) {
         group = c.heads() / c.kvHeads();
@@ -49,29 +56,60 @@ final class AttentionKernel {
         qDim = c.qDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
         keys = new float[headDim * BLOCK];
-        values = new float[BLOCK * headDim];
+        values = new float[BLOCK * c.kvDim()];
     }
 
     /** Attention of tokens [first, end) (one sequence) for the heads of {@code kvHead}, written to att from attOff. */
     void attendWhole(Batch batch, int layer, int first, int end, int kvHead, float[] q, float[] att, int attOff) {
-        int rows = (end - first) * group;
-        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
+        int rows = (end - first) * group, width = group * headDim;
+        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK, chunks = chunks(blocks);
         if (scores.length < rows * len) {
             scores = new float[Math.max(rows * len, 2 * scores.length)];
         }
-        scores(batch, layer, first, end, kvHead, 1, 0, blocks, q, scores, 0, len);
-        weigh(batch, layer, first, end, kvHead, scores, 0, len, att, attOff);
+        if (stats.length < 3 * rows * chunks) {
+            stats = new float[3 * rows * chunks];
+        }
+        if (partial.length < rows * headDim) {
+            partial = new float[rows * headDim];
+        }
+        int l = rows * chunks, f = 2 * rows * chunks;
+        scores(batch, layer, first, end, kvHead, 1, 0, chunks, q, scores, 0, len, stats, 0, stats, l, chunks);
+        factors(stats, 0, stats, l, stats, f, rows, chunks);
+        for (int t = first; t < end; t++) {
+            int from = attOff + t * qDim + kvHead * width;
+            Arrays.fill(att, from, from + width, 0f);
+        }
+        for (int c = 0; c < chunks; c++) {
+            Arrays.fill(partial, 0, rows * headDim, 0f);
+            weightedValues(batch, layer, first, end, kvHead, 1, c, scores, 0, len, stats, f, chunks, partial, 0, width);
+            for (int t = first; t < end; t++) {
+                int to = attOff + t * qDim + kvHead * width, from = (t - first) * width;
+                for (int i = 0; i < width; i++) {
+                    att[to + i] += partial[from + i];
+                }
+            }
+        }
+    }
+
+    /** The chunks of {@link #CHUNK_BLOCKS} blocks (the last maybe shorter) that {@code blocks} blocks make. */
+    static int chunks(int blocks) {
+        return (blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
     }
 
     /**
-     * Scaled q·k of the tile's rows for KV heads [kvHead, kvHead + heads) over blocks [b0, b1): row
-     * R = j·rows + r's score at position p goes to sc[scOff + R·stride + p], -inf past the row's token.
+     * Softmax numerators of the tile's rows for KV heads [kvHead, kvHead + heads) over chunks
+     * [c0, c1): row R = j·rows + r's exp(score - m) at position p go to sc[scOff + R·stride + p],
+     * where scores are scaled and causally masked (masked ones give 0) and m is the row's max over
+     * the chunk, written to m[mOff + R·chunks + c]; l[lOff + R·chunks + c] gets the chunk's sum of
+     * the exponentials. A chunk's statistics depend on its own positions only, so any run of chunks
+     * may be scored apart from the others.
      */
-    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, int b0, int b1, float[] q,
-                float[] sc, int scOff, int stride) {
+    void scores(Batch batch, int layer, int first, int end, int kvHead, int heads, int c0, int c1, float[] q,
+                float[] sc, int scOff, int stride, float[] m, int mOff, float[] l, int lOff, int chunks) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
-        int rows = (end - first) * group;
+        int rows = (end - first) * group, blocks = BlockPool.blocksFor(batch.position(end - 1) + 1);
+        int b0 = c0 * CHUNK_BLOCKS, b1 = Math.min(blocks, c1 * CHUNK_BLOCKS);
         loadQueries(q, first, end, kvHead, heads, pool.type());
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
@@ -81,41 +119,59 @@ final class AttentionKernel {
                 scoreHead(batch, first, rows, j, start, sc, scOff + j * rows * stride + start, stride);
             }
         }
+        for (int row = 0; row < heads * rows; row++) {
+            for (int c = c0; c < c1; c++) {
+                int from = scOff + row * stride + c * CHUNK_BLOCKS * BLOCK;
+                int to = scOff + row * stride + Math.min(blocks, (c + 1) * CHUNK_BLOCKS) * BLOCK;
+                FloatVector rowMax = FloatVector.broadcast(P, Float.NEGATIVE_INFINITY);
+                for (int i = from; i < to; i += P.length()) {
+                    rowMax = rowMax.max(FloatVector.fromArray(P, sc, i));
+                }
+                float mx = rowMax.reduceLanes(VectorOperators.MAX);
+                m[mOff + row * chunks + c] = mx;
+                if (mx == Float.NEGATIVE_INFINITY) {
+                    // the row's token precedes this whole chunk: nothing to weigh (and -inf - -inf is NaN)
+                    Arrays.fill(sc, from, to, 0f);
+                    l[lOff + row * chunks + c] = 0;
+                    continue;
+                }
+                FloatVector max = FloatVector.broadcast(P, mx);
+                double sum = 0;
+                for (int i = from; i < to; i += P.length()) {
+                    FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
+                    x.intoArray(sc, i);
+                    sum += x.reduceLanes(VectorOperators.ADD);
+                }
+                l[lOff + row * chunks + c] = (float) sum;
+            }
+        }
     }
 
     /**
-     * Softmax over the scores of {@code kvHead}'s rows (row r's at sc[scOff + r·stride ..], every
-     * position up to the tile's last token) and the probabilities' sum of values, written to the
-     * heads' places in att from attOff. Each row is normalised by its own max and sum and weighs
-     * the values in position order, however its scores were computed.
+     * Merges each of {@code rows} rows' chunk statistics (max m_c, sum l_c of exp(s - m_c)) into the
+     * global max M and sum S = Σ l_c·exp(m_c - M), in chunk order, and gives each chunk its factor
+     * exp(m_c - M) / S at f[fOff + R·chunks + c]. With one chunk that is (float) (1 / S), as ggml
+     * scales its softmax.
      */
-    void weigh(Batch batch, int layer, int first, int end, int kvHead, float[] sc, int scOff, int stride, float[] att, int attOff) {
-        int rows = (end - first) * group;
-        int blocks = BlockPool.blocksFor(batch.position(end - 1) + 1), len = blocks * BLOCK;
-        if (rowInv.length < rows) {
-            rowInv = new float[rows];
-        }
+    static void factors(float[] m, int mOff, float[] l, int lOff, float[] f, int fOff, int rows, int chunks) {
         for (int r = 0; r < rows; r++) {
-            int from = scOff + r * stride, to = from + len;
-            FloatVector rowMax = FloatVector.broadcast(P, Float.NEGATIVE_INFINITY);
-            for (int i = from; i < to; i += P.length()) {
-                rowMax = rowMax.max(FloatVector.fromArray(P, sc, i));
+            int at = r * chunks;
+            float max = Float.NEGATIVE_INFINITY;
+            for (int c = 0; c < chunks; c++) {
+                max = Math.max(max, m[mOff + at + c]);
             }
-            FloatVector max = FloatVector.broadcast(P, rowMax.reduceLanes(VectorOperators.MAX));
-            double sum = 0;
-            for (int i = from; i < to; i += P.length()) {
-                FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
-                x.intoArray(sc, i);
-                sum += x.reduceLanes(VectorOperators.ADD);
+            double total = 0;
+            for (int c = 0; c < chunks; c++) {
+                if (l[lOff + at + c] > 0) {
+                    total += l[lOff + at + c] * Math.exp(m[mOff + at + c] - max);
+                }
             }
-            rowInv[r] = (float) (1.0 / (float) sum);
+            float inv = (float) (1.0 / total);
+            for (int c = 0; c < chunks; c++) {
+                float mc = m[mOff + at + c];
+                f[fOff + at + c] = mc == max ? inv : (float) (Math.exp(mc - max) * inv);
+            }
         }
-        for (int t = first; t < end; t++) {
-            int from = attOff + t * qDim + kvHead * group * headDim;
-            Arrays.fill(att, from, from + group * headDim, 0f);
-        }
-        weightedValues(batch, layer, first, end, kvHead, blocks, sc, scOff, stride, rowInv, att,
-                attOff + first * qDim + kvHead * group * headDim, qDim);
     }
 
     /**
@@ -204,44 +260,56 @@ final class AttentionKernel {
     }
 
     /**
-     * Adds Σ_p prob(r, p)·V[p] over the first {@code blocks} blocks to KV head kvHead's row r
-     * output at dst[dstOff + (r / group)·tokenStride + (r % group)·headDim ..], where prob is the
-     * numerator at sc[scOff + r·stride + p] times factor[r], rounded to half precision for an F16
-     * cache as ggml rounds the probabilities it multiplies with f16 values.
+     * Adds Σ_p prob(R, p)·V[p] over the positions of chunk {@code chunk} to row R = j·rows + r's
+     * output at dst[dstOff + (r / group)·tokenStride + (j·group + r % group)·headDim ..], where
+     * prob is the numerator at sc[scOff + R·stride + p] times f[fOff + R·chunks + chunk], rounded to
+     * half precision for an F16 cache as ggml rounds the probabilities it multiplies with f16
+     * values. The caller sums the chunks' outputs in chunk order.
      */
-    private void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int blocks, float[] sc, int scOff,
-                                int stride, float[] factor, float[] dst, int dstOff, int tokenStride) {
+    void weightedValues(Batch batch, int layer, int first, int end, int kvHead, int heads, int chunk, float[] sc, int scOff,
+                        int stride, float[] f, int fOff, int chunks, float[] dst, int dstOff, int tokenStride) {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
         boolean half = pool.type().roundsToHalf();
         int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
-        for (int b = 0; b < blocks; b++) {
+        // Values a head at a time where the pool stores each head's together, else all heads at once.
+        boolean byHead = pool.valueWidth() == headDim;
+        int vStride = byHead ? headDim : heads * headDim;
+        for (int b = chunk * CHUNK_BLOCKS; b < (chunk + 1) * CHUNK_BLOCKS; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
             if (slots <= 0) {
                 break;
             }
-            pool.values(seq.block(start), layer, kvHead * headDim, headDim, slots, values);
-            for (int r = 0; r < rows; ) {
+            if (!byHead) {
+                pool.values(seq.block(start), layer, kvHead * headDim, vStride, slots, values);
+            }
+            for (int row = 0; row < heads * rows; ) {
+                int j = row / rows, r = row % rows;
+                if (byHead && r == 0) {
+                    pool.values(seq.block(start), layer, (kvHead + j) * headDim, headDim, slots, values);
+                }
+                int vOff = byHead ? 0 : j * headDim;
                 int n = Math.min(slots, limit(batch, first, r) - start);
-                // Four rows that all weigh the whole block share each value load.
+                // Four rows of one head that all weigh the whole block share each value load.
                 int count = r + 4 <= rows && n == slots ? 4 : 1;
                 if (n > 0) {
                     for (int i = 0; i < count; i++) {
-                        int base = scOff + (r + i) * stride + start;
-                        float f = factor[r + i];
+                        int base = scOff + (row + i) * stride + start;
+                        float p0 = f[fOff + (row + i) * chunks + chunk];
                         for (int c = 0; c < BLOCK; c += P.length()) {
-                            FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(f);
+                            FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(p0);
                             (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
                         }
                     }
+                    int o = dstOff + j * group * headDim;
                     if (count == 4) {
-                        accumulateFour(n, dst, dstOff + rowOffset(r, tokenStride), dstOff + rowOffset(r + 1, tokenStride),
-                                dstOff + rowOffset(r + 2, tokenStride), dstOff + rowOffset(r + 3, tokenStride));
+                        accumulateFour(n, vOff, vStride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
+                                o + rowOffset(r + 2, tokenStride), o + rowOffset(r + 3, tokenStride));
                     } else {
-                        accumulate(n, 0, dst, dstOff + rowOffset(r, tokenStride), 0);
+                        accumulate(n, 0, vOff, vStride, dst, o + rowOffset(r, tokenStride), 0);
                     }
                 }
-                r += count;
+                row += count;
             }
         }
     }
@@ -255,7 +323,7 @@ final class AttentionKernel {
      * {@link #accumulate} for four rows at once, row i's probabilities at probs[i·BLOCK ..]: each
      * value vector loaded serves the four (sixteen accumulators), in the same order of sums.
      */
-    private void accumulateFour(int n, float[] out, int o0, int o1, int o2, int o3) {
+    private void accumulateFour(int n, int vOff, int stride, float[] out, int o0, int o1, int o2, int o3) {
         int d = 0, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a00 = FloatVector.fromArray(D, out, o0 + d), a01 = FloatVector.fromArray(D, out, o0 + d + step);
@@ -267,7 +335,7 @@ final class AttentionKernel {
             FloatVector a30 = FloatVector.fromArray(D, out, o3 + d), a31 = FloatVector.fromArray(D, out, o3 + d + step);
             FloatVector a32 = FloatVector.fromArray(D, out, o3 + d + 2 * step), a33 = FloatVector.fromArray(D, out, o3 + d + 3 * step);
             for (int s = 0; s < n; s++) {
-                int v = s * headDim + d;
+                int v = s * stride + vOff + d;
                 FloatVector v0 = FloatVector.fromArray(D, values, v), v1 = FloatVector.fromArray(D, values, v + step);
                 FloatVector v2 = FloatVector.fromArray(D, values, v + 2 * step), v3 = FloatVector.fromArray(D, values, v + 3 * step);
                 FloatVector p = FloatVector.broadcast(D, probs[s]);
@@ -309,25 +377,25 @@ final class AttentionKernel {
             a33.intoArray(out, o3 + d + 3 * step);
         }
         if (d < headDim) {
-            accumulate(n, 0, out, o0, d);
-            accumulate(n, BLOCK, out, o1, d);
-            accumulate(n, 2 * BLOCK, out, o2, d);
-            accumulate(n, 3 * BLOCK, out, o3, d);
+            accumulate(n, 0, vOff, stride, out, o0, d);
+            accumulate(n, BLOCK, vOff, stride, out, o1, d);
+            accumulate(n, 2 * BLOCK, vOff, stride, out, o2, d);
+            accumulate(n, 3 * BLOCK, vOff, stride, out, o3, d);
         }
     }
 
     /**
-     * out[o + d] += Σ_{s<n} probs[p0 + s]·values[s·headDim + d] for d in [from, headDim);
+     * out[o + d] += Σ_{s<n} probs[p0 + s]·values[s·stride + vOff + d] for d in [from, headDim);
      * four independent chains over the components.
      */
-    private void accumulate(int n, int p0, float[] out, int o, int from) {
+    private void accumulate(int n, int p0, int vOff, int stride, float[] out, int o, int from) {
         int d = from, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
             FloatVector a2 = FloatVector.fromArray(D, out, o + d + 2 * step), a3 = FloatVector.fromArray(D, out, o + d + 3 * step);
             for (int s = 0; s < n; s++) {
                 FloatVector p = FloatVector.broadcast(D, probs[p0 + s]);
-                int v = s * headDim + d;
+                int v = s * stride + vOff + d;
                 a0 = FloatVector.fromArray(D, values, v).fma(p, a0);
                 a1 = FloatVector.fromArray(D, values, v + step).fma(p, a1);
                 a2 = FloatVector.fromArray(D, values, v + 2 * step).fma(p, a2);
@@ -341,7 +409,7 @@ final class AttentionKernel {
         for (; d + step <= headDim; d += step) {
             FloatVector a = FloatVector.fromArray(D, out, o + d);
             for (int s = 0; s < n; s++) {
-                a = FloatVector.fromArray(D, values, s * headDim + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
+                a = FloatVector.fromArray(D, values, s * stride + vOff + d).fma(FloatVector.broadcast(D, probs[p0 + s]), a);
             }
             a.intoArray(out, o + d);
         }
@@ -352,7 +420,7 @@ final class AttentionKernel {
             float a0 = out[o + d], a1 = out[o + d + 1], a2 = out[o + d + 2], a3 = out[o + d + 3];
             for (int s = 0; s < n; s++) {
                 float p = probs[p0 + s];
-                int v = s * headDim + d;
+                int v = s * stride + vOff + d;
                 a0 += p * values[v];
                 a1 += p * values[v + 1];
                 a2 += p * values[v + 2];
@@ -366,7 +434,7 @@ final class AttentionKernel {
         for (; d < headDim; d++) {
             float a = out[o + d];
             for (int s = 0; s < n; s++) {
-                a += probs[p0 + s] * values[s * headDim + d];
+                a += probs[p0 + s] * values[s * stride + vOff + d];
             }
             out[o + d] = a;
         }
