@@ -11,11 +11,12 @@ import jdk.incubator.vector.VectorSpecies;
 import java.util.Arrays;
 
 /**
- * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), block range).
+ * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), chunk range).
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
- * values are widened a head at a time. Keys come transposed, so a vector spans 16 positions and
- * a score vector needs no horizontal sum; four rows share each key load. Holds its scratch buffers.
+ * values are widened a head at a time (Q8_0 values: all heads at once, as stored). Keys come
+ * transposed, so a vector spans 16 positions and a score vector needs no horizontal sum; four
+ * rows share each key load. Holds its scratch buffers.
  * <p>
  * Every row is computed the same way whatever else shares its pass — how many rows are scored
  * together, which blocks a thread scored, how many tokens the tile has — so a token's attention,
