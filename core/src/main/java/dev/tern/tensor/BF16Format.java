@@ -46,7 +46,7 @@ public final class BF16Format implements TensorFormat {
         for (; i < bound; i += F.length()) {
             acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + tail(w, byteOffset, x, xOff, i, n);
+        return acc.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, byteOffset, x, xOff, i, n);
     }
 
     /** One vector of bf16 values at off, widened to floats. */
@@ -94,23 +94,12 @@ public final class BF16Format implements TensorFormat {
             a2 = widen(w, o2 + bo).fma(xv, a2);
             a3 = widen(w, o3 + bo).fma(xv, a3);
         }
-        out[p0] = a0.reduceLanes(VectorOperators.ADD) + tail(w, o0, x, xOff, bound, n);
-        out[p1] = a1.reduceLanes(VectorOperators.ADD) + tail(w, o1, x, xOff, bound, n);
-        out[p2] = a2.reduceLanes(VectorOperators.ADD) + tail(w, o2, x, xOff, bound, n);
-        out[p3] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
+        out[p0] = a0.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o0, x, xOff, bound, n);
+        out[p1] = a1.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o1, x, xOff, bound, n);
+        out[p2] = a2.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o2, x, xOff, bound, n);
+        out[p3] = a3.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o3, x, xOff, bound, n);
     }
 
-    /** The scalar tail Σ w[i]·x[xOff+i] for i in [from, n), as {@link BatchMatmul#tail} adds it. */
-    private static float tail(MemorySegment w, long o, float[] x, int xOff, int from, int n) {
-        if (from == n) {
-            return 0f;
-        }
-        float[] values = new float[n - from];
-        for (int i = from; i < n; i++) {
-            values[i - from] = toFloat(w.get(Blocks.I16, o + 2L * i));
-        }
-        return BatchMatmul.tail(values, 0, x, xOff + from, 0, n - from);
-    }
 
     @Override
     public void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n) {

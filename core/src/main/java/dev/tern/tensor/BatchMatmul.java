@@ -353,6 +353,16 @@ public final class BatchMatmul {
         return (s0 + s1) + (s2 + s3);
     }
 
+    /** {@link #tail} of a row of an element-wise format at byteOffset: its values [from, n) decoded, then summed so. */
+    static float tail(TensorFormat format, MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n) {
+        if (from == n) {
+            return 0f;
+        }
+        float[] values = new float[n - from];
+        format.dequantize(w, byteOffset + format.type().byteSize(from), values, 0, n - from);
+        return tail(values, 0, x, xOff + from, 0, n - from);
+    }
+
     private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(S);
         int bound = S.loopBound(n);

@@ -59,20 +59,9 @@ public final class F16Format implements TensorFormat {
         for (; i < bound; i += F.length()) {
             acc = widen(w, byteOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + tail(w, byteOffset, x, xOff, i, n);
+        return acc.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, byteOffset, x, xOff, i, n);
     }
 
-    /** The scalar tail Σ w[i]·x[xOff+i] for i in [from, n), as {@link BatchMatmul#tail} adds it. */
-    private static float tail(MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n) {
-        if (from == n) {
-            return 0f;
-        }
-        float[] values = new float[n - from];
-        for (int i = from; i < n; i++) {
-            values[i - from] = Blocks.f16(w, byteOffset + 2L * i);
-        }
-        return BatchMatmul.tail(values, 0, x, xOff + from, 0, n - from);
-    }
 
     /**
      * A row of each range at a time: four memory streams and four independent accumulators (one
@@ -108,10 +97,10 @@ public final class F16Format implements TensorFormat {
                 }
                 continue;
             }
-            out[outs[0] + r] = a0.reduceLanes(VectorOperators.ADD) + tail(w, o0, x, xOff, bound, n);
-            out[outs[1] + r] = a1.reduceLanes(VectorOperators.ADD) + tail(w, o1, x, xOff, bound, n);
-            out[outs[2] + r] = a2.reduceLanes(VectorOperators.ADD) + tail(w, o2, x, xOff, bound, n);
-            out[outs[3] + r] = a3.reduceLanes(VectorOperators.ADD) + tail(w, o3, x, xOff, bound, n);
+            out[outs[0] + r] = a0.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o0, x, xOff, bound, n);
+            out[outs[1] + r] = a1.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o1, x, xOff, bound, n);
+            out[outs[2] + r] = a2.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o2, x, xOff, bound, n);
+            out[outs[3] + r] = a3.reduceLanes(VectorOperators.ADD) + BatchMatmul.tail(INSTANCE, w, o3, x, xOff, bound, n);
         }
     }
 
