@@ -117,8 +117,9 @@ final class Attention {
         });
         for (int tile = 0; tile < tiles; tile++) {
             int size = (tileEnd[tile] - tileFirst[tile]) * qDim, out = attOff + tileFirst[tile] * qDim;
-            Arrays.fill(att, out, out + size, 0f);
-            for (int ch = 0; ch < tileChunks[tile]; ch++) {
+            // The first chunk's sums as they are: the same bits as added to zeros (AttentionKernel.attendWhole).
+            System.arraycopy(acc, tileAcc[tile], att, out, size);
+            for (int ch = 1; ch < tileChunks[tile]; ch++) {
                 for (int k = 0, from = tileAcc[tile] + ch * size; k < size; k++) {
                     att[out + k] += acc[from + k];
                 }

@@ -70,7 +70,7 @@ final class AttentionKernel {
         if (stats.length < 3 * rows * chunks) {
             stats = new float[3 * rows * chunks];
         }
-        if (partial.length < rows * headDim) {
+        if (chunks > 1 && partial.length < rows * headDim) {
             partial = new float[rows * headDim];
         }
         int l = rows * chunks, f = 2 * rows * chunks;
@@ -80,7 +80,11 @@ final class AttentionKernel {
             int from = attOff + t * qDim + kvHead * width;
             Arrays.fill(att, from, from + width, 0f);
         }
-        for (int c = 0; c < chunks; c++) {
+        // The first chunk's sums go straight to the zeroed output: adding them to zeros gives the same
+        // bits (a sum begun at +0 is never -0). Later chunks are summed apart, then added in order.
+        weightedValues(batch, layer, first, end, kvHead, 1, 0, scores, 0, len, stats, f, chunks, att,
+                attOff + first * qDim + kvHead * width, qDim);
+        for (int c = 1; c < chunks; c++) {
             Arrays.fill(partial, 0, rows * headDim, 0f);
             weightedValues(batch, layer, first, end, kvHead, 1, c, scores, 0, len, stats, f, chunks, partial, 0, width);
             for (int t = first; t < end; t++) {
