@@ -4,7 +4,6 @@ import dev.tern.TernException;
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
-import dev.tern.model.LoraAdapter;
 import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.Sampler;
 import dev.tern.spec.Proposal;
@@ -12,9 +11,6 @@ import dev.tern.spec.Speculation;
 import dev.tern.spec.SpeculativeSampling;
 import dev.tern.tokenizer.Tokenizer;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -42,6 +38,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * prefix the target agrees with is kept plus one token of its own, and the rejected positions are
  * cut from the request's cache. Greedy output is unchanged; sampled output keeps the target's
  * distribution by the speculative sampling rule.
+ *
+ * <p>Each running request holds one of llama-server's slots ({@link Slots}), which remember the tokens
+ * of the last request that ended in them for {@link #saveSlot}, {@link #restoreSlot} and {@link #eraseSlot}.
  *
  * <p>{@link #submit} and {@link RequestHandle#cancel} may be called from any thread; the loop
  * runs on its own thread once {@link #start started}.
@@ -74,11 +73,7 @@ public final class Scheduler implements AutoCloseable {
     private volatile List<RunningRequest> runningNow = List.of();
     private long preemptions;
     private long shifts;
-    /** Per slot, the tokens of the last request that ended there (null: none), and its adapter. */
-    private final int[][] slotTokens;
-    private final LoraAdapter[] slotAdapters;
-    /** Per slot, the slot actions waiting for its request to end: no new request is given the slot meanwhile. */
-    private final int[] slotWaiters;
+    private final Slots slots;
     private long drafted, draftAccepted, proposalPasses;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
     private GrammarConstraint.Vocabulary constraintVocabulary;
@@ -105,38 +100,21 @@ public final class Scheduler implements AutoCloseable {
         this.prefixCache = config.prefixCaching() ? new PrefixCache(pool) : null;
         this.vocab = engine.model().config().vocab();
         this.endOfGeneration = tokenizer.endOfGenerationIds();
-        this.slotTokens = new int[config.maxRunning()][];
-        this.slotAdapters = new LoraAdapter[config.maxRunning()];
-        this.slotWaiters = new int[config.maxRunning()];
+        this.slots = new Slots(engine, pool, prefixCache, config.maxRunning());
         this.stats = snapshot();
-    }
-
-    /** What a slot action did: the tokens it saved, restored or erased, and the file's bytes. */
-    public record SlotResult(int tokens, long bytes) {
     }
 
     /**
      * llama-server's slot save: writes to {@code file} the tokens of the last request that ended in
      * {@code slot}, with the keys and values the prefix cache still holds for them (whole blocks of
      * 16 positions: the rest of the last block went with the request), in {@link SessionFile}'s form.
-     * A busy slot is waited for, as llama-server defers the task ({@link #awaitIdle}). A TernException
-     * when the slot holds nothing.
+     * A busy slot is waited for, as llama-server defers the task. A TernException when the slot holds
+     * nothing.
      */
     public SlotResult saveSlot(int slot, Path file, byte[] fingerprint) {
         synchronized (engine) {
             awaitIdle(slot);
-            int[] tokens = slotTokens[slot];
-            List<Integer> blocks = tokens == null || prefixCache == null ? List.of() : prefixCache.acquire(slotHashes(slot));
-            BlockPool pool = engine.cache();
-            try {
-                if (blocks.isEmpty()) {
-                    throw new TernException("slot " + slot + " holds no cached tokens to save");
-                }
-                int n = blocks.size() * BlockPool.BLOCK_SIZE;
-                return new SlotResult(n, SessionFile.write(file, pool, Arrays.copyOf(tokens, n), blocks::get, fingerprint));
-            } finally {
-                blocks.forEach(pool::release);
-            }
+            return slots.save(slot, file, fingerprint);
         }
     }
 
@@ -149,37 +127,7 @@ public final class Scheduler implements AutoCloseable {
     public SlotResult restoreSlot(int slot, Path file, byte[] fingerprint) {
         synchronized (engine) {
             awaitIdle(slot);
-            if (prefixCache == null) {
-                throw new TernException("restoring a slot needs the prefix cache, which this server does not keep");
-            }
-            BlockPool pool = engine.cache();
-            try (SessionFile.Stored stored = SessionFile.Stored.open(file, pool, fingerprint)) {
-                int[] tokens = stored.tokens();
-                List<ByteBuffer> hashes = new ArrayList<>();
-                PrefixCache.chain(hashes, null, tokens, tokens.length / BlockPool.BLOCK_SIZE);
-                int restored = 0;
-                for (ByteBuffer h : hashes) {
-                    if (prefixCache.contains(h)) {
-                        stored.readChunk(-1, 0);
-                    } else {
-                        if (!makeRoom(1)) {
-                            break;
-                        }
-                        int block = pool.allocate();
-                        try {
-                            stored.readChunk(block, BlockPool.BLOCK_SIZE);
-                            prefixCache.insert(h, block);
-                        } finally {
-                            // The cache holds its own reference; a block a damaged file left half written goes back.
-                            pool.release(block);
-                        }
-                    }
-                    restored += BlockPool.BLOCK_SIZE;
-                }
-                slotTokens[slot] = Arrays.copyOf(tokens, restored);
-                slotAdapters[slot] = null;
-                return new SlotResult(restored, fileSize(file));
-            }
+            return slots.restore(slot, file, fingerprint, this::makeRoom);
         }
     }
 
@@ -187,56 +135,12 @@ public final class Scheduler implements AutoCloseable {
     public SlotResult eraseSlot(int slot) {
         synchronized (engine) {
             awaitIdle(slot);
-            int[] tokens = slotTokens[slot];
-            if (tokens == null) {
-                return new SlotResult(0, 0);
-            }
-            if (prefixCache != null) {
-                slotHashes(slot).forEach(prefixCache::remove);
-            }
-            slotTokens[slot] = null;
-            return new SlotResult(tokens.length, 0);
+            return slots.erase(slot);
         }
     }
 
-    private List<ByteBuffer> slotHashes(int slot) {
-        List<ByteBuffer> hashes = new ArrayList<>();
-        PrefixCache.chain(hashes, slotAdapters[slot] == null ? null : slotAdapters[slot].cacheSalt(), slotTokens[slot],
-                slotTokens[slot].length / BlockPool.BLOCK_SIZE);
-        return hashes;
-    }
-
-    /**
-     * Waits, holding the engine's lock except while waiting, until no running request holds the slot.
-     * Meanwhile admission gives the slot to no new request, so a busy server cannot keep the action
-     * waiting forever. A TernException when the scheduler closes first.
-     */
     private void awaitIdle(int slot) {
-        if (slot < 0 || slot >= config.maxRunning()) {
-            throw new IllegalArgumentException("no slot " + slot + " (slots 0 to " + (config.maxRunning() - 1) + ")");
-        }
-        slotWaiters[slot]++;
-        try {
-            while (running.stream().anyMatch(r -> r.slot == slot)) {
-                if (closed) {
-                    throw new TernException("the server is shutting down");
-                }
-                engine.wait(100);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new TernException("interrupted while waiting for slot " + slot);
-        } finally {
-            slotWaiters[slot]--;
-        }
-    }
-
-    private static long fileSize(Path file) {
-        try {
-            return Files.size(file);
-        } catch (IOException e) {
-            return 0;
-        }
+        slots.awaitIdle(slot, s -> running.stream().anyMatch(r -> r.slot == s), () -> closed);
     }
 
     /** Starts the scheduling loop on a new platform thread. */
@@ -408,7 +312,7 @@ public final class Scheduler implements AutoCloseable {
             }
             budget -= plan(batch, r, take, planned, sampling);
         }
-        while (budget > 0 && !waiting.isEmpty() && running.size() + heldIdleSlots() < config.maxRunning()) {
+        while (budget > 0 && !waiting.isEmpty() && running.size() + slots.heldIdle(running) < config.maxRunning()) {
             ScheduledRequest r = waiting.peekFirst();
             if (r.table == null) {
                 r.table = engine.newSequence(contextSize);
@@ -680,44 +584,12 @@ public final class Scheduler implements AutoCloseable {
     }
 
     private void insertRunning(ScheduledRequest r) {
-        r.slot = freeSlot();
+        r.slot = slots.free(running);
         int i = running.size();
         while (i > 0 && running.get(i - 1).order > r.order) {
             i--;
         }
         running.add(i, r);
-    }
-
-    /** The lowest slot no running request holds and no slot action waits for. */
-    private int freeSlot() {
-        boolean[] taken = takenSlots();
-        int s = 0;
-        while (taken[s] || slotWaiters[s] > 0) {
-            s++;
-        }
-        return s;
-    }
-
-    /** Slots that slot actions wait for and no running request holds any more: kept from admission. */
-    private int heldIdleSlots() {
-        boolean[] taken = takenSlots();
-        int held = 0;
-        for (int s = 0; s < taken.length; s++) {
-            if (slotWaiters[s] > 0 && !taken[s]) {
-                held++;
-            }
-        }
-        return held;
-    }
-
-    private boolean[] takenSlots() {
-        boolean[] taken = new boolean[config.maxRunning()];
-        for (ScheduledRequest q : running) {
-            if (q.slot >= 0) {
-                taken[q.slot] = true;
-            }
-        }
-        return taken;
     }
 
     /** Frees a running request's blocks; it waits at the head of the queue to be recomputed. */
@@ -847,11 +719,8 @@ public final class Scheduler implements AutoCloseable {
         }
         if (r.slot >= 0) {
             // What the slot's cache holds now: its full blocks stay in the prefix cache until evicted.
-            slotTokens[r.slot] = Arrays.copyOf(r.tokens, Math.min(r.computed(), r.length));
-            slotAdapters[r.slot] = r.request.adapter();
+            slots.ended(r.slot, Arrays.copyOf(r.tokens, Math.min(r.computed(), r.length)), r.request.adapter());
             r.slot = -1;
-            // A slot action may be waiting for this slot (awaitIdle).
-            engine.notifyAll();
         }
         if (r.table != null) {
             r.table.close();

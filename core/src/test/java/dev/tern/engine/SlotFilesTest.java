@@ -54,7 +54,7 @@ class SlotFilesTest {
             int[] held = Arrays.copyOf(prompt, prompt.length + 30);
             System.arraycopy(tokens(first), 0, held, prompt.length, 30);
 
-            Scheduler.SlotResult saved = s.saveSlot(0, file, fingerprint);
+            SlotResult saved = s.saveSlot(0, file, fingerprint);
             savedTokens = saved.tokens();
             int blocks = (held.length - 1) / BlockPool.BLOCK_SIZE;
             assertEquals(blocks * BlockPool.BLOCK_SIZE, savedTokens, "the whole blocks of the prompt and answer");
@@ -73,7 +73,7 @@ class SlotFilesTest {
         try (Tern tern = Tern.load(MODEL, null, new Tern.Options(2, 256, 4, KVCacheType.F32));
              Scheduler s = new Scheduler(tern.engine(), tern.tokenizer(), 256, new SchedulerConfig(2, 64, 8, 0, true))) {
             s.start();
-            Scheduler.SlotResult restored = s.restoreSlot(1, file, fingerprint);
+            SlotResult restored = s.restoreSlot(1, file, fingerprint);
             assertEquals(savedTokens, restored.tokens());
             SchedulerTest.Collector warm = new SchedulerTest.Collector();
             assertEquals(savedTokens, run(s, followUp, 20, warm).cachedTokens(), "the restored blocks are found");
@@ -116,7 +116,7 @@ class SlotFilesTest {
             s.submit(new Request(prompt, SamplerConfig.greedy(), 30, List.of(), -1), first);
             assertTrue(s.step(), "admitted");
             assertEquals(0, s.running().getFirst().slot());
-            CompletableFuture<Scheduler.SlotResult> save = new CompletableFuture<>();
+            CompletableFuture<SlotResult> save = new CompletableFuture<>();
             Thread saver = Thread.ofPlatform().start(() -> {
                 try {
                     save.complete(s.saveSlot(0, dir.resolve("lily.bin"), fingerprint));

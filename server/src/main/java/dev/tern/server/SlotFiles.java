@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tern.TernException;
 import dev.tern.engine.Scheduler;
+import dev.tern.engine.SlotResult;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -32,13 +33,13 @@ record SlotFiles(Path dir, byte[] fingerprint) {
             switch (action == null ? "" : action) {
                 case "save" -> {
                     String name = filename(body);
-                    Scheduler.SlotResult r = scheduler.saveSlot(slot, dir.resolve(name), fingerprint);
+                    SlotResult r = scheduler.saveSlot(slot, dir.resolve(name), fingerprint);
                     out.put("filename", name).put("n_saved", r.tokens()).put("n_written", r.bytes());
                     out.putObject("timings").put("save_ms", (System.nanoTime() - t0) / 1e6);
                 }
                 case "restore" -> {
                     String name = filename(body);
-                    Scheduler.SlotResult r = scheduler.restoreSlot(slot, dir.resolve(name), fingerprint);
+                    SlotResult r = scheduler.restoreSlot(slot, dir.resolve(name), fingerprint);
                     out.put("filename", name).put("n_restored", r.tokens()).put("n_read", r.bytes());
                     out.putObject("timings").put("restore_ms", (System.nanoTime() - t0) / 1e6);
                 }
