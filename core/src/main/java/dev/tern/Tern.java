@@ -128,7 +128,8 @@ public final class Tern implements AutoCloseable {
                         + model.config().vocab());
             }
             int ctx = options.contextSize > 0 ? options.contextSize : model.config().contextLength();
-            Engine engine = new Engine(model, options.threads, options.sequences * BlockPool.blocksFor(ctx), options.cacheType);
+            Engine engine = new Engine(model, options.threads, options.sequences * BlockPool.blocksFor(ctx), options.cacheType,
+                    options.batchInvariant);
             return new Tern(model, tokenizer, template, engine, ctx, pooling, classifier, rerankTemplate);
         } catch (RuntimeException e) {
             model.close();
@@ -455,12 +456,19 @@ public final class Tern implements AutoCloseable {
      * @param loras        LoRA adapters to apply (llama.cpp's {@code --lora}/{@code --lora-scaled})
      * @param overrides    metadata values read in place of the GGUF file's (llama.cpp's {@code --override-kv})
      * @param mlock        lock the weights in RAM (llama.cpp's {@code --mlock})
+     * @param batchInvariant a token's logits have the same bits whatever shares its forward pass, also
+     *                       with quantized weights, whose batches then take the one-token kernels (slower)
      */
     public record Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,
-                          List<MetadataOverride> overrides, boolean mlock) {
+                          List<MetadataOverride> overrides, boolean mlock, boolean batchInvariant) {
         public Options {
             loras = List.copyOf(loras);
             overrides = List.copyOf(overrides);
+        }
+
+        public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,
+                       List<MetadataOverride> overrides, boolean mlock) {
+            this(threads, contextSize, sequences, cacheType, chatTemplate, loras, overrides, mlock, false);
         }
 
         public Options(int threads, int contextSize, int sequences, KVCacheType cacheType, String chatTemplate, List<Lora> loras,

@@ -55,6 +55,11 @@ final class ModelOptions {
             + " their mapped pages (needs the locked-memory limit, ulimit -l, or root)")
     boolean mlock;
 
+    @Option(names = "--batch-invariant", description = "Give a token the same logits whatever shares its forward pass (a"
+            + " verify pass, other requests), also with quantized weights, whose batches then take the one-token kernels:"
+            + " slower prompts and batches. F32, F16 and BF16 weights are batch-invariant anyway")
+    boolean batchInvariant;
+
     @Option(names = "--lora", paramLabel = "FILE", description = "LoRA adapter to apply (llama.cpp's GGUF form); repeatable")
     List<Path> loras = new ArrayList<>();
 
@@ -116,7 +121,7 @@ final class ModelOptions {
         }
         checkLlamaCppFlags();
         return new Tern.Options(threads, contextSize, sequences, cacheType(), chatTemplate, all,
-                overrides.stream().map(MetadataOverride::parse).toList(), mlock);
+                overrides.stream().map(MetadataOverride::parse).toList(), mlock, batchInvariant);
     }
 
     /**

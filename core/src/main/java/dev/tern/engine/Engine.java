@@ -33,10 +33,18 @@ public final class Engine implements AutoCloseable {
      * @param kvType      precision of the cache; F16 is llama.cpp's default and agrees with its logits
      */
     public Engine(Model model, int threads, int maxKvBlocks, KVCacheType kvType) {
+        this(model, threads, maxKvBlocks, kvType, false);
+    }
+
+    /**
+     * @param batchInvariant a token's logits have the same bits whatever shares its forward pass, also
+     *                       with quantized weights, at the cost of their batched kernels ({@link ForwardPass})
+     */
+    public Engine(Model model, int threads, int maxKvBlocks, KVCacheType kvType, boolean batchInvariant) {
         this.model = model;
         this.workers = new WorkerPool(threads);
         this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), model.config().headDim(), maxKvBlocks, kvType);
-        this.pass = new ForwardPass(model, workers);
+        this.pass = new ForwardPass(model, workers, batchInvariant);
     }
 
     /** An engine with an F16 cache that can hold 8 sequences of the model's full trained context. */

@@ -29,6 +29,7 @@ public final class ForwardPass {
     private final Attention attention;
     private final List<LoraAdapter> adapters;
     private InputObserver observer;
+    private final boolean batchInvariant;
     /** A LoRA pair's A·x and B·(A·x) for a whole batch. */
     private float[] loraMid = new float[0], loraOut = new float[0];
     /** (cos, sin) of each rotated pair at each token's position, token t's from t·ropeDims. */
@@ -38,6 +39,15 @@ public final class ForwardPass {
     private static final int A = Aligned.OFFSET;
 
     public ForwardPass(Model model, WorkerPool pool) {
+        this(model, pool, false);
+    }
+
+    /**
+     * @param batchInvariant give every token the bits of its one-token step whatever its batch, also
+     *                       with quantized weights (their batches then take the one-token kernels)
+     */
+    public ForwardPass(Model model, WorkerPool pool, boolean batchInvariant) {
+        this.batchInvariant = batchInvariant;
         this.c = model.config();
         this.w = model.weights();
         this.pool = pool;
@@ -161,7 +171,7 @@ public final class ForwardPass {
         if (observer != null) {
             observer.inputs(weight, in, inOff, n);
         }
-        Kernels.matmul(pool, weight, in, inOff, n, out);
+        Kernels.matmul(pool, weight, in, inOff, n, out, batchInvariant);
         for (LoraAdapter adapter : adapters) {
             for (LoraAdapter.Pair p : adapter.of(weight)) {
                 addDelta(p, weight.rows(), in, inOff, n, out, t -> rowAdapters == null || rowAdapters[t] == null
@@ -181,8 +191,8 @@ public final class ForwardPass {
     private void addDelta(LoraAdapter.Pair p, int outRows, float[] in, int inOff, int n, float[] out, IntPredicate rows) {
         loraMid = atLeast(loraMid, n * p.a().rows());
         loraOut = atLeast(loraOut, n * outRows);
-        Kernels.matmul(pool, p.a(), in, inOff, n, loraMid);
-        Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut);
+        Kernels.matmul(pool, p.a(), in, inOff, n, loraMid, batchInvariant);
+        Kernels.matmul(pool, p.b(), loraMid, 0, n, loraOut, batchInvariant);
         for (int t = 0; t < n; t++) {
             if (rows.test(t)) {
                 Kernels.addScaled(out, t * outRows, loraOut, t * outRows, p.scale(), outRows);
@@ -219,7 +229,7 @@ public final class ForwardPass {
         loraMid = atLeast(loraMid, p.a().cols());
         loraOut = atLeast(loraOut, c.dim());
         p.a().dequantizeRow(token, loraMid, 0);
-        Kernels.matmul(pool, p.b(), loraMid, 0, 1, loraOut);
+        Kernels.matmul(pool, p.b(), loraMid, 0, 1, loraOut, batchInvariant);
         Kernels.addScaled(x, at, loraOut, 0, p.scale(), c.dim());
     }
 

@@ -80,21 +80,8 @@ public final class BatchMatmul {
             return;
         }
         if (n < SMALL_BATCH) {
-            // Too few tokens to pay for decoding into the buffer: the matrix × vector kernel per
-            // token, a row block at a time so that the later tokens find the block in L1.
-            TensorFormat f = w.format();
-            long rowBytes = w.rowBytes();
-            for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
-                int nr = Math.min(ROW_BLOCK, rowTo - rb);
-                int t = 0;
-                for (; t + 2 <= n; t += 2) {
-                    f.dotRows2(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, xOff + (t + 1) * cols, cols, out,
-                            t * outStride + rb, (t + 1) * outStride + rb);
-                }
-                if (t < n) {
-                    f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, cols, out, t * outStride + rb);
-                }
-            }
+            // Too few tokens to pay for decoding into the buffer.
+            byToken(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }
         int block = rowsPerFill(n, cols);
@@ -140,6 +127,40 @@ public final class BatchMatmul {
             }
         }
         touchedBytes = touched;
+    }
+
+    /**
+     * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
+     * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
+     * products' order, but for the outer-product tiles. Other formats' tiles multiply decoded weights,
+     * where their dot products scale each block's sum.
+     */
+    public static boolean batchInvariant(TensorFormat format, int n) {
+        return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)
+                && !OuterProductTiles.handles(n);
+    }
+
+    /**
+     * {@link #multiply} through the format's matrix × vector kernels, one token after another, a
+     * row block at a time so that the later tokens find the block in cache: each token gets its
+     * one-token product's bits, whatever the batch ({@code tern --batch-invariant}), and batches
+     * too small to pay for a buffer fill take it anyway.
+     */
+    public static void byToken(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
+        int cols = w.cols();
+        TensorFormat f = w.format();
+        long rowBytes = w.rowBytes();
+        for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
+            int nr = Math.min(ROW_BLOCK, rowTo - rb);
+            int t = 0;
+            for (; t + 2 <= n; t += 2) {
+                f.dotRows2(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, xOff + (t + 1) * cols, cols, out,
+                        t * outStride + rb, (t + 1) * outStride + rb);
+            }
+            if (t < n) {
+                f.dotRows(w.data(), rb * rowBytes, rowBytes, nr, x, xOff + t * cols, cols, out, t * outStride + rb);
+            }
+        }
     }
 
     /**

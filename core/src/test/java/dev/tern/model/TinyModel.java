@@ -2,6 +2,7 @@ package dev.tern.model;
 
 import dev.tern.tensor.F32Format;
 import dev.tern.tensor.Tensor;
+import dev.tern.tensor.TensorFormat;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -29,23 +30,28 @@ public final class TinyModel {
 
     /** Random weights (uniform, scaled so activations stay moderate); llama3-style freq factors if asked. */
     public static Model random(ModelConfig c, long seed, boolean freqFactors) {
+        return random(c, seed, freqFactors, F32Format.INSTANCE);
+    }
+
+    /** The same weights' matrices encoded in {@code format} (rows a multiple of its block). */
+    public static Model random(ModelConfig c, long seed, boolean freqFactors, TensorFormat format) {
         Random r = new Random(seed);
         LayerWeights[] layers = new LayerWeights[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
             layers[l] = new LayerWeights(norm(r, c.dim()),
-                    matrix(r, "wq", c.qDim(), c.dim()), matrix(r, "wk", c.kvDim(), c.dim()),
-                    matrix(r, "wv", c.kvDim(), c.dim()), matrix(r, "wo", c.dim(), c.qDim()),
+                    matrix(r, "wq", c.qDim(), c.dim(), format), matrix(r, "wk", c.kvDim(), c.dim(), format),
+                    matrix(r, "wv", c.kvDim(), c.dim(), format), matrix(r, "wo", c.dim(), c.qDim(), format),
                     c.qkvBias() ? values(r, c.qDim(), 0.5f) : null,
                     c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
                     c.qkvBias() ? values(r, c.kvDim(), 0.5f) : null,
                     c.architecture().equals("qwen3") ? norm(r, c.headDim()) : null,
                     c.architecture().equals("qwen3") ? norm(r, c.headDim()) : null,
                     norm(r, c.dim()),
-                    matrix(r, "gate", c.ffnDim(), c.dim()), matrix(r, "up", c.ffnDim(), c.dim()),
-                    matrix(r, "down", c.dim(), c.ffnDim()));
+                    matrix(r, "gate", c.ffnDim(), c.dim(), format), matrix(r, "up", c.ffnDim(), c.dim(), format),
+                    matrix(r, "down", c.dim(), c.ffnDim(), format));
         }
-        Tensor embedding = matrix(r, "embd", c.vocab(), c.dim(), 1f);
-        Tensor output = c.tiedOutput() ? embedding : matrix(r, "output", c.vocab(), c.dim());
+        Tensor embedding = encoded(matrix(r, "embd", c.vocab(), c.dim(), 1f), format);
+        Tensor output = c.tiedOutput() ? embedding : matrix(r, "output", c.vocab(), c.dim(), format);
         float[] factors = null;
         if (freqFactors) {
             factors = new float[c.ropeDims() / 2];
@@ -74,6 +80,25 @@ public final class TinyModel {
 
     static Tensor matrix(Random r, String name, int rows, int cols) {
         return matrix(r, name, rows, cols, (float) (1.5 / Math.sqrt(cols)));
+    }
+
+    private static Tensor matrix(Random r, String name, int rows, int cols, TensorFormat format) {
+        return encoded(matrix(r, name, rows, cols), format);
+    }
+
+    /** An F32 tensor's values encoded in {@code format}: the tensor itself for F32. */
+    private static Tensor encoded(Tensor f32, TensorFormat format) {
+        if (format == F32Format.INSTANCE) {
+            return f32;
+        }
+        int rows = f32.rows(), cols = f32.cols();
+        float[] values = new float[rows * cols];
+        for (int i = 0; i < rows; i++) {
+            f32.dequantizeRow(i, values, i * cols);
+        }
+        MemorySegment s = Arena.ofAuto().allocate(rows * format.type().byteSize(cols), 64);
+        format.quantize(values, 0, rows * cols, s, 0);
+        return new Tensor(f32.name(), format, s, rows, cols);
     }
 
     static Tensor matrix(Random r, String name, int rows, int cols, float scale) {

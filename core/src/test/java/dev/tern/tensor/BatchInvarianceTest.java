@@ -11,7 +11,8 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A token's product with F32, F16 and BF16 weights does not depend on the kernel its batch takes.
+ * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights
+ * in every kernel, with the other formats through {@link BatchMatmul#byToken}.
  * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
  * operations all run their Java fallbacks, so that the comparison checks the order of our
  * operations: compiled, C2 sums a vector's lanes by halves instead of in order, the same in every
@@ -58,6 +59,48 @@ class BatchInvarianceTest {
                 }
             }
         }
+    }
+
+    /**
+     * Every format's products through {@link BatchMatmul#byToken} (what {@code --batch-invariant}
+     * sends quantized weights through) have the bits of the one-token kernels: its dotRows and dotRows2
+     * add each row as dot does, and so does dotRowsFour, the kernel of a one-token step.
+     */
+    @ParameterizedTest
+    @MethodSource("allFormats")
+    void byTokenGivesEachTokenItsOneTokenProduct(TensorFormat format) {
+        Random rnd = new Random(41 + format.type().id);
+        int bs = format.type().blockSize;
+        try (Arena arena = Arena.ofConfined()) {
+            for (int cols : bs == 1 ? new int[]{45, 172} : new int[]{bs, 3 * bs}) {
+                Matrix m = Matrix.random(arena, format, BatchMatmul.ROW_BLOCK + 12, cols, rnd);
+                int rows = m.rows(), quarter = rows / 4;
+                long first = m.skip() * m.rowBytes();
+                for (int n : new int[]{2, 5, 9}) {
+                    float[] x = DotKernelTest.gaussian(rnd, n * cols);
+                    float[] batch = new float[n * rows];
+                    BatchMatmul.byToken(m.tensor(), 0, rows, x, 0, n, batch, rows);
+                    long differing = 0;
+                    for (int t = 0; t < n; t++) {
+                        float[] four = new float[rows];
+                        format.dotRowsFour(m.data(), new long[]{first, first + quarter * m.rowBytes(), first + 2 * quarter * m.rowBytes(),
+                                first + 3 * quarter * m.rowBytes()}, m.rowBytes(), quarter, x, t * cols, cols, four, new int[]{0, quarter,
+                                2 * quarter, 3 * quarter});
+                        for (int r = 0; r < rows; r++) {
+                            int bits = Float.floatToRawIntBits(batch[t * rows + r]);
+                            float dot = format.dot(m.data(), first + r * m.rowBytes(), x, t * cols, cols);
+                            differing += (bits != Float.floatToRawIntBits(dot) ? 1 : 0)
+                                    + (r < 4 * quarter && bits != Float.floatToRawIntBits(four[r]) ? 1 : 0);
+                        }
+                    }
+                    assertEquals(0, differing, format.type() + " cols=" + cols + " n=" + n + ": products whose bits depend on the batch");
+                }
+            }
+        }
+    }
+
+    static List<TensorFormat> allFormats() {
+        return AllFormats.readable();
     }
 
     static List<TensorFormat> exactFormats() {
