@@ -256,6 +256,8 @@ class CommandsTest {
         }
         Cli md = Cli.run("bench", "-m", model, "-p", "0", "-n", "0", "-pg", "8,4", "-r", "1", "--warmup", "0");
         assertTrue(md.out().contains("| pp8+tg4 | cached |"), md.out());
+        Cli invariant = Cli.run("bench", "-m", model, "-p", "0", "-n", "0", "-pg", "8,4", "-r", "1", "--warmup", "0", "--batch-invariant");
+        assertTrue(invariant.out().contains("| pp8+tg4 | batch-invariant |"), "results say how the model was loaded: " + invariant.out());
         assertOneLineFailure(Cli.run("bench", "-m", model, "-pg", "16"), "-pg takes two positive counts, prompt and generation");
         assertOneLineFailure(Cli.run("bench", "-m", model, "-pg", "16,x"), "-pg takes two positive counts, prompt and generation");
     }

@@ -23,6 +23,7 @@ public final class Engine implements AutoCloseable {
     private final WorkerPool workers;
     private final BlockPool cache;
     private final ForwardPass pass;
+    private final boolean batchInvariant;
     /** Tokens per forward pass of an embedding (a prompt-sized batch). */
     private static final int EMBED_CHUNK = 512;
 
@@ -45,6 +46,12 @@ public final class Engine implements AutoCloseable {
         this.workers = new WorkerPool(threads);
         this.cache = new BlockPool(model.config().layers(), model.config().kvDim(), model.config().headDim(), maxKvBlocks, kvType);
         this.pass = new ForwardPass(model, workers, batchInvariant);
+        this.batchInvariant = batchInvariant;
+    }
+
+    /** Whether a token's logits have the same bits whatever shares its pass, for every weight type. */
+    public boolean batchInvariant() {
+        return batchInvariant;
     }
 
     /** An engine with an F16 cache that can hold 8 sequences of the model's full trained context. */

@@ -37,6 +37,8 @@ public final class BenchRunner {
     private final double bandwidth;
     private final long warmUpNanos;
     private final SplittableRandom random = new SplittableRandom(1234);
+    /** The mode of the tests with a KV cache: "cached", or "batch-invariant" when the model was loaded so. */
+    private final String cached;
 
     /**
      * @param bandwidth     measured read bytes/s for this thread count, or 0 if not measured
@@ -49,6 +51,7 @@ public final class BenchRunner {
         this.footprint = ModelFootprint.of(tern.model(), tern.engine().cache().bytesPerPosition());
         this.bandwidth = bandwidth;
         this.warmUpNanos = (long) (warmUpSeconds * 1e9);
+        this.cached = tern.engine().batchInvariant() ? "batch-invariant" : "cached";
     }
 
     public ModelFootprint footprint() {
@@ -66,7 +69,7 @@ public final class BenchRunner {
         }
         Stats st = Stats.of(ts);
         return new BenchResult(name("pp", p, depth), p, 0, depth, threads, st.mean(), st.stddev(),
-                footprint.modelBytes(), footprint.parameters(), 0, 0, 0, "cached");
+                footprint.modelBytes(), footprint.parameters(), 0, 0, 0, cached);
     }
 
     public BenchResult generate(int n, int depth) {
@@ -78,7 +81,7 @@ public final class BenchRunner {
                 ts[r] = n / generateRun(s, n, depth);
             }
         }
-        return decodeResult(name("tg", n, depth), n, depth, Stats.of(ts), "cached");
+        return decodeResult(name("tg", n, depth), n, depth, Stats.of(ts), cached);
     }
 
     /** llama-bench's pp+tg: a prompt of p tokens in one batch, then n generated; tokens/s over both. */
@@ -93,7 +96,7 @@ public final class BenchRunner {
         }
         Stats st = Stats.of(ts);
         return new BenchResult(name("pp" + p + "+tg", n, depth), p, n, depth, threads, st.mean(), st.stddev(),
-                footprint.modelBytes(), footprint.parameters(), 0, 0, 0, "cached");
+                footprint.modelBytes(), footprint.parameters(), 0, 0, 0, cached);
     }
 
     /** The naive loop: every generated token re-runs the whole sequence from position 0. */
