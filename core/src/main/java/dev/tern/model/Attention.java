@@ -35,7 +35,7 @@ final class Attention {
     private final ThreadLocal<AttentionKernel> kernels;
     private int[] tileFirst = new int[16], tileEnd = new int[16], tileSplits = new int[16];
     private int[] itemTile = new int[16], itemSplit = new int[16];
-    /** Per tile of the split path: its chunks, and where its scores, statistics and chunk outputs start. */
+    /** Per tile: its chunks; on the split path, where its scores, statistics and chunk outputs start. */
     private int[] tileChunks = new int[16], tileScores = new int[16], tileStats = new int[16], tileAcc = new int[16];
     /** The split path's scores; per row and chunk max, sum and factor; per chunk the weighted values. */
     private float[] scores = new float[0], max = new float[0], sum = new float[0], factor = new float[0], acc = new float[0];
@@ -65,6 +65,7 @@ final class Attention {
         for (int i = 0; i < tiles; i++) {
             int blocks = BlockPool.blocksFor(limit(batch, tileEnd[i] - 1)), chunks = AttentionKernel.chunks(blocks);
             int s = splits > 0 ? Math.min(splits, chunks) : Math.max(1, Math.min(wanted, blocks / AttentionKernel.CHUNK_BLOCKS));
+            tileChunks[i] = chunks;
             tileSplits[i] = s;
             maxSplits = Math.max(maxSplits, s);
             items += s;
@@ -88,7 +89,7 @@ final class Attention {
             }
             return;
         }
-        layoutItems(batch, tiles, items);
+        layoutItems(tiles, items);
         pool.parallelFor(items, 1, (from, to) -> {
             AttentionKernel k = kernels.get();
             for (int i = from; i < to; i++) {
@@ -139,6 +140,10 @@ final class Attention {
                 tileFirst = Arrays.copyOf(tileFirst, 2 * tiles);
                 tileEnd = Arrays.copyOf(tileEnd, 2 * tiles);
                 tileSplits = Arrays.copyOf(tileSplits, 2 * tiles);
+                tileChunks = Arrays.copyOf(tileChunks, 2 * tiles);
+                tileScores = Arrays.copyOf(tileScores, 2 * tiles);
+                tileStats = Arrays.copyOf(tileStats, 2 * tiles);
+                tileAcc = Arrays.copyOf(tileAcc, 2 * tiles);
             }
             tileFirst[tiles] = t;
             tileEnd[tiles++] = end;
@@ -157,17 +162,11 @@ final class Attention {
     }
 
     /** Lists the (tile, split) items and gives each tile its slices of the shared buffers. */
-    private void layoutItems(Batch batch, int tiles, int items) {
+    private void layoutItems(int tiles, int items) {
         if (itemTile.length < items) {
             int n = Math.max(items, 2 * itemTile.length);
             itemTile = new int[n];
             itemSplit = new int[n];
-        }
-        if (tileScores.length < tiles) {
-            tileScores = new int[tileFirst.length];
-            tileChunks = new int[tileFirst.length];
-            tileStats = new int[tileFirst.length];
-            tileAcc = new int[tileFirst.length];
         }
         int i = 0, scoreSize = 0, statSize = 0, accSize = 0;
         for (int tile = 0; tile < tiles; tile++) {
@@ -176,7 +175,6 @@ final class Attention {
                 itemSplit[i] = s;
             }
             int tokens = tileEnd[tile] - tileFirst[tile], rows = tokens * c.heads();
-            tileChunks[tile] = AttentionKernel.chunks(BlockPool.blocksFor(limit(batch, tileEnd[tile] - 1)));
             tileScores[tile] = scoreSize;
             tileStats[tile] = statSize;
             tileAcc[tile] = accSize;
