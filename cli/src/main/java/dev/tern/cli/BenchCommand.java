@@ -26,6 +26,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -105,15 +106,18 @@ final class BenchCommand implements Callable<Integer> {
                 gens.stream().mapToInt(Integer::intValue).max().orElse(0)), pgs.stream().mapToInt(pg -> pg[0] + pg[1]).max().orElse(0));
         List<BenchResult> results = new ArrayList<>();
         CpuInfo cpu = CpuInfo.detect();
-        try (Tern tern = Tern.load(modelOptions.resolvedModel(), modelOptions.tokenizer,
+        Path model = modelOptions.resolvedModel();
+        // Measured before the model loads (a missing file has failed by now): after a load with
+        // --mlock the JIT recompiled these reads, shared JDK code polluted by the load's segment
+        // accesses, and they ran at 12–13 GB/s against 33–40 in the same process before it.
+        double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
+        try (Tern tern = Tern.load(model, modelOptions.tokenizer,
                 modelOptions.options(threads, speculation.enabled() ? Math.max(0, modelOptions.contextSize) : maxDepth + maxLen + 1, 1,
                         null))) {
             if (!speculation.enabled() && maxDepth + maxLen + 1 > tern.model().config().contextLength()) {
                 throw new TernException("depth " + maxDepth + " + " + maxLen + " tokens exceed the model's context "
                         + tern.model().config().contextLength());
             }
-            // Measured once the model has loaded: a missing or corrupt file fails before these seconds.
-            double bw = MemoryBandwidth.measure(1L << 30, threads, 10);
             err.printf("cpu: %s%n", cpu.describe(Runtime.getRuntime().availableProcessors()));
             err.printf("memory read bandwidth with %d threads: %.1f GB/s%n", threads, bw / 1e9);
             BenchRunner runner = new BenchRunner(tern, threads, reps, bw, warmUpSeconds);
