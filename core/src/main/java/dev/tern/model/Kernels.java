@@ -31,9 +31,10 @@ final class Kernels {
      * take BatchMatmul's path for one token too: its F32 tiles read each row through a segment of
      * its own, checked once per row (F32 decode, alternated: stories15M 436–513 → 464–560 t/s in 5
      * of 6 pairs faster; 110M, bound by memory, unchanged within the noise: 44–50 either way).
-     * With {@code batchInvariant}, a batch that the tiles would give other arithmetic than the
-     * one-token kernels goes through those kernels token by token ({@link BatchMatmul#byToken}), so
-     * that each token gets the bits of its one-token step.
+     * With {@code batchInvariant}, one token goes through the format's kernels in the tiles' order
+     * ({@link TensorFormat#inTileOrder}), and a batch that the tiles would still give other arithmetic
+     * goes through those kernels token by token ({@link BatchMatmul#byToken}), so that each token
+     * gets the bits of its one-token step.
      */
     static void matmul(WorkerPool pool, Tensor w, float[] x, int xOff, int n, float[] out, boolean batchInvariant) {
         int rows = w.rows(), cols = w.cols();
@@ -43,7 +44,7 @@ final class Kernels {
         long work = (long) group * cols * n;
         int minGroups = (int) Math.max(1, MIN_PARALLEL_WORK / work);
         if (matrixVector) {
-            TensorFormat f = w.kernelFormat();
+            TensorFormat f = batchInvariant ? w.kernelFormat().inTileOrder() : w.kernelFormat();
             MemorySegment data = w.data();
             long rowBytes = w.rowBytes();
             pool.parallelFor(groups, minGroups, (from, to) -> {
@@ -61,9 +62,10 @@ final class Kernels {
                 int done = r0 + 4 * part;
                 f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, xOff, cols, out, done);
             });
-        } else if (batchInvariant && !BatchMatmul.batchInvariant(w.format(), n)) {
+        } else if (batchInvariant && !BatchMatmul.batchInvariant(w.format().inTileOrder(), n)) {
+            TensorFormat f = w.format().inTileOrder();
             pool.parallelFor(groups, minGroups, (from, to) ->
-                    BatchMatmul.byToken(w, from * group, Math.min(rows, to * group), x, xOff, n, out, rows));
+                    BatchMatmul.byToken(f, w, from * group, Math.min(rows, to * group), x, xOff, n, out, rows));
         } else {
             float[] panels = BatchMatmul.panels(w, x, xOff, n);
             // Claims of several groups, so that a thread's next rows are fetched while it works on these (BatchMatmul.touch).

@@ -81,7 +81,7 @@ public final class BatchMatmul {
         }
         if (n < SMALL_BATCH) {
             // Too few tokens to pay for decoding into the buffer.
-            byToken(w, rowFrom, rowTo, x, xOff, n, out, outStride);
+            byToken(w.format(), w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
         }
         int block = rowsPerFill(n, cols);
@@ -132,23 +132,28 @@ public final class BatchMatmul {
     /**
      * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
-     * products' order, but for the outer-product tiles. Other formats' tiles multiply decoded weights,
-     * where their dot products scale each block's sum.
+     * products' order, but for the outer-product tiles; for Q8_0 in {@link Q8_0Format#TILE_ORDER} where
+     * the buffered tiles take the batch (a smaller one goes by token through Q8_0's own kernels). Other
+     * formats' tiles multiply decoded weights, where their dot products scale each block's sum.
      */
     public static boolean batchInvariant(TensorFormat format, int n) {
+        if (format == Q8_0Format.TILE_ORDER) {
+            return n >= SMALL_BATCH;
+        }
         return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)
                 && !OuterProductTiles.handles(n);
     }
 
     /**
-     * {@link #multiply} through the format's matrix × vector kernels, one token after another, a
-     * row block at a time so that the later tokens find the block in cache: each token gets its
+     * {@link #multiply} through format f's matrix × vector kernels (w's, or its {@link
+     * TensorFormat#inTileOrder}), one token after another, a row block at a time so that the later
+     * tokens find the block in cache: each token gets its
      * one-token product's bits, whatever the batch ({@code tern --batch-invariant}), and batches
      * too small to pay for a buffer fill take it anyway.
      */
-    public static void byToken(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
+    public static void byToken(TensorFormat f, Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out,
+                               int outStride) {
         int cols = w.cols();
-        TensorFormat f = w.format();
         long rowBytes = w.rowBytes();
         for (int rb = rowFrom; rb < rowTo; rb += ROW_BLOCK) {
             int nr = Math.min(ROW_BLOCK, rowTo - rb);

@@ -59,6 +59,15 @@ public interface TensorFormat {
         dotRows(w, byteOffset, rowBytes, rows, x, x1, n, out, out1Off);
     }
 
+    /**
+     * This format, or a variant whose one-token kernels add in {@link BatchMatmul}'s tiles' order
+     * where that costs a format little (Q8_0 with 512-bit vectors): {@code --batch-invariant}
+     * multiplies one token with it so that batches can take the tiles ({@link BatchMatmul#batchInvariant}).
+     */
+    default TensorFormat inTileOrder() {
+        return this;
+    }
+
     /** Decodes n values starting at byteOffset into out[outOff..]. */
     void dequantize(MemorySegment w, long byteOffset, float[] out, int outOff, int n);
 

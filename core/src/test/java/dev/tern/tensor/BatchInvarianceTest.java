@@ -7,12 +7,14 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.lang.foreign.Arena;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights
- * wherever {@link BatchMatmul#batchInvariant} says so, with every format through {@link BatchMatmul#byToken}.
+ * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights, and
+ * Q8_0's kernels in tile order ({@link TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant}
+ * says so, with every format through {@link BatchMatmul#byToken}.
  * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
  * operations all run their Java fallbacks, so that the comparison checks the order of our
  * operations: compiled, C2 sums a vector's lanes by halves instead of in order, the same in every
@@ -22,17 +24,19 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class BatchInvarianceTest {
     /**
-     * Weights that decode to floats exactly give a token the same bits in a batch of any size the
-     * tiles add in the dot products' order ({@link BatchMatmul#batchInvariant}) as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token tiles):
-     * so a verify pass and a sequence decoding among others agree with one-token steps. Rows with
-     * tails, batches through every tile and past them.
+     * Weights that decode to floats exactly, and Q8_0 in tile order, give a token the same bits in a
+     * batch of any size the tiles add in the dot products' order ({@link BatchMatmul#batchInvariant})
+     * as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token
+     * tiles): so a verify pass and a sequence decoding among others agree with one-token steps. Rows
+     * with tails, batches through every tile and past them.
      */
     @ParameterizedTest
     @MethodSource("exactFormats")
     void aTokensProductDoesNotDependOnItsBatch(TensorFormat format) {
         Random rnd = new Random(37 + format.type().id);
+        int bs = format.type().blockSize;
         try (Arena arena = Arena.ofConfined()) {
-            for (int cols : new int[]{45, 172, 301}) {
+            for (int cols : bs == 1 ? new int[]{45, 172, 301} : new int[]{bs, 3 * bs, 10 * bs}) {
                 Matrix m = Matrix.random(arena, format, 2 * BatchMatmul.ROW_BLOCK + 8, cols, rnd);
                 int rows = m.rows(), quarter = rows / 4;
                 for (int n : new int[]{2, 3, 4, 5, 8, 9, 10, 12, 20, 33}) {
@@ -66,8 +70,10 @@ class BatchInvarianceTest {
 
     /**
      * Every format's products through {@link BatchMatmul#byToken} (what {@code --batch-invariant}
-     * sends quantized weights through) have the bits of the one-token kernels: its dotRows and dotRows2
-     * add each row as dot does, and so does dotRowsFour, the kernel of a one-token step.
+     * sends quantized weights through) have the bits of the one-token kernels: its dotRowsTokens (Q8_0's
+     * own two rows × four tokens with 512-bit vectors, else dotRows2 and dotRows) adds each row as dot
+     * does, and so does dotRowsFour, the kernel of a one-token step. Odd rows and tokens left past
+     * the tiles.
      */
     @ParameterizedTest
     @MethodSource("allFormats")
@@ -76,13 +82,13 @@ class BatchInvarianceTest {
         int bs = format.type().blockSize;
         try (Arena arena = Arena.ofConfined()) {
             for (int cols : bs == 1 ? new int[]{45, 172} : new int[]{bs, 3 * bs}) {
-                Matrix m = Matrix.random(arena, format, BatchMatmul.ROW_BLOCK + 12, cols, rnd);
+                Matrix m = Matrix.random(arena, format, BatchMatmul.ROW_BLOCK + 13, cols, rnd);
                 int rows = m.rows(), quarter = rows / 4;
                 long first = m.skip() * m.rowBytes();
-                for (int n : new int[]{2, 5, 9}) {
+                for (int n : new int[]{2, 4, 5, 6, 9}) {
                     float[] x = DotKernelTest.gaussian(rnd, n * cols);
                     float[] batch = new float[n * rows];
-                    BatchMatmul.byToken(m.tensor(), 0, rows, x, 0, n, batch, rows);
+                    BatchMatmul.byToken(format, m.tensor(), 0, rows, x, 0, n, batch, rows);
                     long differing = 0;
                     for (int t = 0; t < n; t++) {
                         float[] four = new float[rows];
@@ -103,10 +109,15 @@ class BatchInvarianceTest {
     }
 
     static List<TensorFormat> allFormats() {
-        return AllFormats.readable();
+        return Stream.concat(AllFormats.readable().stream(), inTileOrder().stream()).toList();
     }
 
     static List<TensorFormat> exactFormats() {
-        return List.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE);
+        return Stream.concat(Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE), inTileOrder().stream()).toList();
+    }
+
+    /** The formats' variants whose one-token kernels add in the tiles' order (Q8_0 with 512-bit vectors). */
+    private static List<TensorFormat> inTileOrder() {
+        return AllFormats.readable().stream().filter(f -> f.inTileOrder() != f).map(TensorFormat::inTileOrder).toList();
     }
 }
