@@ -132,13 +132,18 @@ public final class BatchMatmul {
     /**
      * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
-     * products' order, but for the outer-product tiles; for Q8_0 in {@link Q8_0Format#TILE_ORDER} where
-     * the buffered tiles take the batch (a smaller one goes by token through Q8_0's own kernels). Other
-     * formats' tiles multiply decoded weights, where their dot products scale each block's sum.
+     * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0 and IQ4_NL,
+     * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks})
+     * and add as the tiles do; for Q8_0 in {@link Q8_0Format#TILE_ORDER} where the buffered tiles take
+     * the batch (a smaller one goes by token through Q8_0's own kernels). Other formats' tiles multiply
+     * decoded weights, where their dot products scale each block's sum.
      */
     public static boolean batchInvariant(TensorFormat format, int n) {
         if (format == Q8_0Format.TILE_ORDER) {
             return n >= SMALL_BATCH;
+        }
+        if (format == Q4_0Format.INSTANCE || format == IQ4_NLFormat.INSTANCE) {
+            return L == 16;
         }
         return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)
                 && !OuterProductTiles.handles(n);

@@ -26,6 +26,12 @@ public final class IQ4_NLFormat implements TensorFormat {
     }
 
     @Override
+    public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n, float[] out,
+                        int outOff) {
+        NibbleBlocks.dotRows(this, LEVELS, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+    }
+
+    @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
         NibbleBlocks.dotRowsFour(this, LEVELS, w, offsets, rowBytes, rows, x, xOff, n, out, outs);

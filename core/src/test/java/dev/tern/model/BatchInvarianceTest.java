@@ -4,6 +4,7 @@ import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
 import dev.tern.kv.KVCacheType;
 import dev.tern.tensor.GGMLType;
+import dev.tern.tensor.Tensor;
 import dev.tern.tensor.TensorFormat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -16,6 +17,7 @@ import java.util.Random;
 import static dev.tern.model.AttentionTest.gaussian;
 import static dev.tern.model.ForwardPassTest.tokens;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * A token's attention and logits do not depend on its batch: the same bits alone, in a verify
@@ -145,6 +147,20 @@ class BatchInvarianceTest {
         ModelConfig c = TinyModel.config(256, 256, 2, 4, 2, 40, RopeStyle.NORMAL, 64, 1f);
         TensorFormat format = TensorFormat.of(GGMLType.valueOf(type));
         ForwardPass pass = new ForwardPass(TinyModel.random(c, 12, false, format), POOL, true);
+        assertEquals(0, logitsDependingOnTheBatch(pass, KVCacheType.F16, 60), type + ": logits whose bits depend on the batch");
+    }
+
+    /**
+     * With 512-bit vectors Q4_0's and IQ4_NL's kernels look their weights up in a table of levels
+     * times the block's scale and add as the tiles do, so they need no option.
+     */
+    @ParameterizedTest(name = "{0} weights")
+    @ValueSource(strings = {"Q4_0", "IQ4_NL"})
+    void nibbleBlockLogitsDoNotDependOnTheBatch(String type) {
+        assumeTrue(Tensor.vectorBits() == 512, "the tile-order kernels are the 512-bit ones");
+        ModelConfig c = TinyModel.config(256, 256, 2, 4, 2, 40, RopeStyle.NORMAL, 64, 1f);
+        TensorFormat format = TensorFormat.of(GGMLType.valueOf(type));
+        ForwardPass pass = new ForwardPass(TinyModel.random(c, 12, false, format), POOL);
         assertEquals(0, logitsDependingOnTheBatch(pass, KVCacheType.F16, 60), type + ": logits whose bits depend on the batch");
     }
 

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights, and
- * Q8_0's kernels in tile order ({@link TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant}
+ * with 512-bit vectors Q4_0, IQ4_NL and Q8_0's kernels in tile order ({@link TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant}
  * says so, with every format through {@link BatchMatmul#byToken}.
  * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
  * operations all run their Java fallbacks, so that the comparison checks the order of our
@@ -24,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class BatchInvarianceTest {
     /**
-     * Weights that decode to floats exactly, and Q8_0 in tile order, give a token the same bits in a
+     * Weights that decode to floats exactly, and Q4_0, IQ4_NL and Q8_0 in tile order, give a token the same bits in a
      * batch of any size the tiles add in the dot products' order ({@link BatchMatmul#batchInvariant})
      * as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token
      * tiles): so a verify pass and a sequence decoding among others agree with one-token steps. Rows
@@ -70,10 +70,9 @@ class BatchInvarianceTest {
 
     /**
      * Every format's products through {@link BatchMatmul#byToken} (what {@code --batch-invariant}
-     * sends quantized weights through) have the bits of the one-token kernels: its dotRowsTokens (Q8_0's
-     * own two rows × four tokens with 512-bit vectors, else dotRows2 and dotRows) adds each row as dot
-     * does, and so does dotRowsFour, the kernel of a one-token step. Odd rows and tokens left past
-     * the tiles.
+     * sends the batches of quantized weights the tiles do not match through), Q8_0's in tile order
+     * too, have the bits of the one-token kernels: its dotRows2 and dotRows add each row as dot does,
+     * and so does dotRowsFour, the kernel of a one-token step. An odd row count, odd batches.
      */
     @ParameterizedTest
     @MethodSource("allFormats")
@@ -112,8 +111,11 @@ class BatchInvarianceTest {
         return Stream.concat(AllFormats.readable().stream(), inTileOrder().stream()).toList();
     }
 
+    /** F32, F16 and BF16; with 512-bit vectors also Q4_0, IQ4_NL and Q8_0 in tile order. */
     static List<TensorFormat> exactFormats() {
-        return Stream.concat(Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE), inTileOrder().stream()).toList();
+        Stream<TensorFormat> exact = Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE);
+        return Stream.concat(exact, Vec.FL == 16 ? Stream.of(Q4_0Format.INSTANCE, IQ4_NLFormat.INSTANCE,
+                Q8_0Format.TILE_ORDER) : Stream.empty()).toList();
     }
 
     /** The formats' variants whose one-token kernels add in the tiles' order (Q8_0 with 512-bit vectors). */
