@@ -12,9 +12,10 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights, and
- * with 512-bit vectors Q4_0, IQ4_NL and Q8_0's kernels in tile order ({@link TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant}
- * says so, with every format through {@link BatchMatmul#byToken}.
+ * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights,
+ * and with 512-bit vectors Q4_0, IQ4_NL and Q8_0's kernels in tile order ({@link
+ * TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant} says so, with every
+ * format through {@link BatchMatmul#byToken}.
  * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
  * operations all run their Java fallbacks, so that the comparison checks the order of our
  * operations: compiled, C2 sums a vector's lanes by halves instead of in order, the same in every
