@@ -56,7 +56,7 @@ final class ModelOptions {
     boolean mlock;
 
     @Option(names = "--batch-invariant", description = "Give a token the same logits whatever shares its forward pass (a"
-            + " verify pass, other requests), also with quantized weights: Q8_0 decodes ~3% slower, K-quants' and others'"
+            + " verify pass, other requests), also with quantized weights: Q8_0 decodes ~3%% slower, K-quants' and others'"
             + " batches take the one-token kernels (slower prompts and batches). F32, F16 and BF16 matrices (with"
             + " AVX-512 also Q4_0 and IQ4_NL) are batch-invariant anyway")
     boolean batchInvariant;

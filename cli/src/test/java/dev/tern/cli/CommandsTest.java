@@ -6,10 +6,18 @@ import dev.tern.testing.Adapters;
 import dev.tern.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.ArgSpec;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
+import java.lang.reflect.AnnotatedElement;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.IllegalFormatException;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -464,6 +472,39 @@ class CommandsTest {
         Cli bad = Cli.run("bench", "--warmup", "abc");
         assertEquals(2, bad.exitCode());
         assertEquals("tern: Invalid value for option '--warmup': 'abc' is not a double (see tern bench --help)", bad.err().strip());
+    }
+
+    /**
+     * picocli passes every description line through String.format: a lone % (not %% or %n) makes it
+     * print a warning on every --help and the line unformatted.
+     */
+    @Test
+    void everyOptionDescriptionFormats() {
+        List<String> bad = new ArrayList<>();
+        unformattable(new CommandLine(new Main(System.in)).getCommandSpec(), bad);
+        assertEquals(List.of(), bad);
+    }
+
+    /** The descriptions as written in the annotations: picocli's own accessor returns them already formatted. */
+    private static void unformattable(CommandSpec spec, List<String> bad) {
+        for (ArgSpec arg : spec.args()) {
+            if (!(arg.userObject() instanceof AnnotatedElement e)) {
+                continue;
+            }
+            Option option = e.getAnnotation(Option.class);
+            Parameters parameters = e.getAnnotation(Parameters.class);
+            String[] lines = option != null ? option.description() : parameters != null ? parameters.description() : new String[0];
+            for (String line : lines) {
+                try {
+                    String.format(line);
+                } catch (IllegalFormatException ex) {
+                    bad.add(spec.qualifiedName() + " " + arg.paramLabel() + ": " + ex.getMessage());
+                }
+            }
+        }
+        for (CommandLine sub : spec.subcommands().values()) {
+            unformattable(sub.getCommandSpec(), bad);
+        }
     }
 
     @Test
