@@ -50,28 +50,29 @@ public final class Q8_0Format implements TensorFormat {
         if (Vec.FL == 8) {
             return dot256(w, byteOffset, x, xOff, n / QK);
         }
+        if (tileOrder) {
+            return dotTileOrder(w, byteOffset, x, xOff, n / QK);
+        }
         FloatVector acc = FloatVector.zero(Vec.F);
         for (int b = 0; b < n / QK; b++) {
-            long o = byteOffset + (long) b * BYTES;
-            int xo = xOff + b * QK;
-            if (tileOrder) {
-                FloatVector d = FloatVector.broadcast(Vec.F, Blocks.f16(w, o));
-                acc = wide16(w, o + 2).mul(d).fma(FloatVector.fromArray(Vec.F, x, xo), acc);
-                acc = wide16(w, o + 18).mul(d).fma(FloatVector.fromArray(Vec.F, x, xo + 16), acc);
-            } else {
-                acc = block(w, o, x, xo, acc);
-            }
+            acc = block(w, byteOffset + (long) b * BYTES, x, xOff + b * QK, acc);
         }
-        return sum(acc);
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
     /**
-     * The lanes' sum; in tile order plus the tiles' empty scalar tail (+0, which turns a −0 sum into
-     * +0 as BatchMatmul's put does).
+     * {@link #dot} in tile order: each quant times its block's scale, multiplied-added with x into
+     * one accumulator per lane; the lanes' sum plus the tiles' empty scalar tail (+0, which turns a
+     * −0 sum into +0 as BatchMatmul's put does).
      */
-    private float sum(FloatVector acc) {
-        float s = acc.reduceLanes(VectorOperators.ADD);
-        return tileOrder ? s + 0f : s;
+    private static float dotTileOrder(MemorySegment w, long o, float[] x, int xo, int blocks) {
+        FloatVector acc = FloatVector.zero(Vec.F);
+        for (int b = 0; b < blocks; b++, o += BYTES, xo += QK) {
+            FloatVector d = FloatVector.broadcast(Vec.F, Blocks.f16(w, o));
+            acc = wide16(w, o + 2).mul(d).fma(FloatVector.fromArray(Vec.F, x, xo), acc);
+            acc = wide16(w, o + 18).mul(d).fma(FloatVector.fromArray(Vec.F, x, xo + 16), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + 0f;
     }
 
     /**
@@ -245,17 +246,14 @@ public final class Q8_0Format implements TensorFormat {
         }
         for (int r = 0; r < rows; r++) {
             long row = byteOffset + r * rowBytes;
+            if (tileOrder) {
+                dot2TileOrder(w, row, x, x0, x1, n / QK, out, out0Off + r, out1Off + r);
+                continue;
+            }
             FloatVector acc0 = FloatVector.zero(Vec.F), acc1 = acc0;
             for (int b = 0; b < n / QK; b++) {
                 long o = row + (long) b * BYTES;
                 int k = b * QK;
-                if (tileOrder) {
-                    FloatVector d = FloatVector.broadcast(Vec.F, Blocks.f16(w, o));
-                    FloatVector lo = wide16(w, o + 2).mul(d), hi = wide16(w, o + 18).mul(d);
-                    acc0 = hi.fma(FloatVector.fromArray(Vec.F, x, x0 + k + 16), lo.fma(FloatVector.fromArray(Vec.F, x, x0 + k), acc0));
-                    acc1 = hi.fma(FloatVector.fromArray(Vec.F, x, x1 + k + 16), lo.fma(FloatVector.fromArray(Vec.F, x, x1 + k), acc1));
-                    continue;
-                }
                 ByteVector lo = Vec.load16(w, o + 2), hi = Vec.load16(w, o + 18);
                 FloatVector s0 = Vec.fma16(hi, x, x0 + k + 16, Vec.fma16(lo, x, x0 + k, FloatVector.zero(Vec.F)));
                 FloatVector s1 = Vec.fma16(hi, x, x1 + k + 16, Vec.fma16(lo, x, x1 + k, FloatVector.zero(Vec.F)));
@@ -263,9 +261,22 @@ public final class Q8_0Format implements TensorFormat {
                 acc0 = Vec.fmaScaled(s0, d, acc0);
                 acc1 = Vec.fmaScaled(s1, d, acc1);
             }
-            out[out0Off + r] = sum(acc0);
-            out[out1Off + r] = sum(acc1);
+            out[out0Off + r] = acc0.reduceLanes(VectorOperators.ADD);
+            out[out1Off + r] = acc1.reduceLanes(VectorOperators.ADD);
         }
+    }
+
+    /** {@link #dotTileOrder} of the row at o with the tokens at x0 and x1, each block's weights scaled once for both. */
+    private static void dot2TileOrder(MemorySegment w, long o, float[] x, int x0, int x1, int blocks, float[] out, int o0, int o1) {
+        FloatVector acc0 = FloatVector.zero(Vec.F), acc1 = acc0;
+        for (int b = 0, k = 0; b < blocks; b++, o += BYTES, k += QK) {
+            FloatVector d = FloatVector.broadcast(Vec.F, Blocks.f16(w, o));
+            FloatVector lo = wide16(w, o + 2).mul(d), hi = wide16(w, o + 18).mul(d);
+            acc0 = hi.fma(FloatVector.fromArray(Vec.F, x, x0 + k + 16), lo.fma(FloatVector.fromArray(Vec.F, x, x0 + k), acc0));
+            acc1 = hi.fma(FloatVector.fromArray(Vec.F, x, x1 + k + 16), lo.fma(FloatVector.fromArray(Vec.F, x, x1 + k), acc1));
+        }
+        out[o0] = acc0.reduceLanes(VectorOperators.ADD) + 0f;
+        out[o1] = acc1.reduceLanes(VectorOperators.ADD) + 0f;
     }
 
     @Override
