@@ -152,9 +152,9 @@ public final class BatchMatmul {
     /**
      * {@link #multiply} through format f's matrix × vector kernels (w's, or its {@link
      * TensorFormat#inTileOrder}), one token after another, a row block at a time so that the later
-     * tokens find the block in cache: each token gets its
-     * one-token product's bits, whatever the batch ({@code tern --batch-invariant}), and batches
-     * too small to pay for a buffer fill take it anyway.
+     * tokens find the block in cache: each token gets its one-token product's bits, whatever the
+     * batch ({@code tern --batch-invariant}), and batches too small to pay for a buffer fill take it
+     * anyway.
      */
     public static void byToken(TensorFormat f, Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out,
                                int outStride) {

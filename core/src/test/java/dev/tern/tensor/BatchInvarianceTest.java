@@ -25,9 +25,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class BatchInvarianceTest {
     /**
-     * Weights that decode to floats exactly, and Q4_0, IQ4_NL and Q8_0 in tile order, give a token the same bits in a
-     * batch of any size the tiles add in the dot products' order ({@link BatchMatmul#batchInvariant})
-     * as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token
+     * Weights that decode to floats exactly, and Q4_0, IQ4_NL and Q8_0 in tile order, give a token
+     * the same bits in a batch of any size the tiles add in the dot products' order ({@link
+     * BatchMatmul#batchInvariant}) as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token
      * tiles): so a verify pass and a sequence decoding among others agree with one-token steps. Rows
      * with tails, batches through every tile and past them.
      */
