@@ -10,7 +10,10 @@ import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 
 /** The {@code tern} command line: one subcommand per job. */
 @Command(name = "tern", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, version = "tern " + Tern.VERSION,
@@ -18,12 +21,21 @@ import picocli.CommandLine.Command;
         subcommands = {RunCommand.class, ChatCommand.class, EmbedCommand.class, RerankCommand.class, InfoCommand.class, TokenizeCommand.class,
                 PerplexityCommand.class, ImatrixCommand.class, QuantizeCommand.class, GgufSplitCommand.class, RandomModelCommand.class, BenchCommand.class,
                 BatchedBenchCommand.class, ServeCommand.class, BenchServeCommand.class, CommandLine.HelpCommand.class})
-public final class Main {
+public final class Main implements Callable<Integer> {
     /** Standard input for interactive commands; tests supply their own. */
     final InputStream in;
+    @Spec
+    CommandSpec spec;
 
     Main(InputStream in) {
         this.in = in;
+    }
+
+    /** A bare {@code tern}: the list of commands, as a usage error. */
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getErr());
+        return 2;
     }
 
     public static void main(String[] args) {

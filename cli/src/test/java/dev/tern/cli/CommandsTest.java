@@ -474,6 +474,17 @@ class CommandsTest {
         assertEquals("tern: Invalid value for option '--warmup': 'abc' is not a double (see tern bench --help)", bad.err().strip());
     }
 
+    @Test
+    void bareTernListsTheCommands() {
+        Cli r = Cli.run();
+        assertEquals(2, r.exitCode());
+        assertEquals("", r.out());
+        assertTrue(r.err().startsWith("Usage: tern"), r.err());
+        for (String command : List.of("run", "chat", "serve", "bench", "quantize")) {
+            assertTrue(r.err().contains("\n  " + command + " "), command + " missing from: " + r.err());
+        }
+    }
+
     /**
      * picocli passes every description line through String.format: a lone % (not %% or %n) makes it
      * print a warning on every --help and the line unformatted.
