@@ -30,6 +30,7 @@ public final class BatchMatmul {
     private static final VectorSpecies<Float> S = Vec.F;
     private static final int L = S.length();
     private static final ThreadLocal<float[][]> BUFFER = Aligned.holder();
+    private static final ThreadLocal<float[][]> TAIL = Aligned.holder();
     /** Where {@link #touch}'s sums go, so that the JIT keeps its loads; never read. */
     private static long touchedBytes;
 
@@ -384,12 +385,15 @@ public final class BatchMatmul {
         return (s0 + s1) + (s2 + s3);
     }
 
-    /** {@link #tail} of a row of an element-wise format at byteOffset: its values [from, n) decoded, then summed so. */
+    /**
+     * {@link #tail} of a row of an element-wise format at byteOffset: its values [from, n) decoded
+     * into a per-thread scratch array (not one allocated per row), then summed so.
+     */
     static float tail(TensorFormat format, MemorySegment w, long byteOffset, float[] x, int xOff, int from, int n) {
         if (from == n) {
             return 0f;
         }
-        float[] values = new float[n - from];
+        float[] values = Aligned.scratch(TAIL, n - from);
         format.dequantize(w, byteOffset + format.type().byteSize(from), values, 0, n - from);
         return tail(values, 0, x, xOff + from, 0, n - from);
     }
