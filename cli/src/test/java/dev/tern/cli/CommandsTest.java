@@ -407,6 +407,10 @@ class CommandsTest {
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("| plain | 24 |"), r.out());
         assertTrue(r.out().contains("| ngram | 24 |"), r.out());
+        // With one repetition the median of the pairs is the ratio of the means.
+        Matcher speedUp = Pattern.compile("speed-up: ([0-9.]+)x \\(median of the 1 paired runs: ([0-9.]+)x\\)").matcher(r.out());
+        assertTrue(speedUp.find(), r.out());
+        assertEquals(speedUp.group(1), speedUp.group(2), r.out());
         Matcher m = Pattern.compile("one verify pass of 5 tokens costs ([0-9.]+)x one decode step").matcher(r.out());
         assertTrue(m.find(), r.out());
         assertTrue(Double.parseDouble(m.group(1)) > 0, r.out());
