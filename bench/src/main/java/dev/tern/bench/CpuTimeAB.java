@@ -50,7 +50,9 @@ public final class CpuTimeAB {
             int[] outs = {0, quarter, 2 * quarter, 3 * quarter};
             // "dequant" is the batched tiles' buffer fill: each row decoded into a block of 32 rows of floats.
             float[] block = new float[BatchMatmul.ROW_BLOCK * cols];
-            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows", "four", "dequant"}, new IntConsumer[]{
+            // "tile-order" is decode's path with --batch-invariant.
+            TensorFormat tileOrder = format.inTileOrder();
+            run("GB/s", mb / 1e3, count, new String[]{"dot", "rows", "four", "dequant", "tile-order"}, new IntConsumer[]{
                     i -> {
                         for (int r = 0; r < rows; r++) {
                             out[r] = format.dot(ms[i], r * rowBytes, x, 0, cols);
@@ -62,7 +64,8 @@ public final class CpuTimeAB {
                         for (int r = 0; r < rows; r++) {
                             format.dequantize(ms[i], r * rowBytes, block, r % BatchMatmul.ROW_BLOCK * cols, cols);
                         }
-                    }});
+                    },
+                    i -> tileOrder.dotRowsFour(ms[i], offsets, rowBytes, quarter, x, 0, cols, out, outs)});
         } else {
             int batch = Integer.parseInt(args[2]);
             int count = (int) Math.max(1, totalBytes / (rowBytes * rows));

@@ -20,6 +20,12 @@ public final class BF16Format implements TensorFormat {
     private BF16Format() {
     }
 
+    /** Its one-token kernels add as {@link BatchMatmul}'s tiles do: already batch-invariant. */
+    @Override
+    public TensorFormat inTileOrder() {
+        return this;
+    }
+
     @Override
     public GGMLType type() {
         return GGMLType.BF16;

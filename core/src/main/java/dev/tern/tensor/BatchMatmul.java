@@ -135,19 +135,24 @@ public final class BatchMatmul {
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
      * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0 and IQ4_NL,
      * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks})
-     * and add as the tiles do; for Q8_0 in {@link Q8_0Format#TILE_ORDER} where the buffered tiles take
-     * the batch (a smaller one goes by token through Q8_0's own kernels). Other formats' tiles multiply
-     * decoded weights, where their dot products scale each block's sum.
+     * and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
+     * Q8_0's, Q4_K's, Q5_K's and Q6_K's own kernels with 512-bit vectors, the others' rows decoded
+     * first) where the buffered tiles take the batch (a smaller one goes by token through the
+     * format's own kernels; with AVX2, Q8_0's unbuffered tiles and the outer-product ones add
+     * otherwise). Other formats' tiles multiply decoded weights, where their dot products scale each
+     * block's sum.
      */
     public static boolean batchInvariant(TensorFormat format, int n) {
-        if (format == Q8_0Format.TILE_ORDER) {
-            return n >= SMALL_BATCH;
+        if (format instanceof TileOrderFormat t) {
+            return n >= SMALL_BATCH && !OuterProductTiles.handles(n) && !(t.decoded() == Q8_0Format.INSTANCE && Q8_0Tiles.handles(n));
         }
         if (format == Q4_0Format.INSTANCE || format == IQ4_NLFormat.INSTANCE) {
             return L == 16;
         }
-        return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)
-                && !OuterProductTiles.handles(n);
+        if (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE) {
+            return !OuterProductTiles.handles(n);
+        }
+        return format.inTileOrder() == format && n >= SMALL_BATCH;
     }
 
     /**
@@ -343,7 +348,7 @@ public final class BatchMatmul {
     }
 
     /** Rows w0 .. w0+3k of wb times one token at x0, into out[o0 + r]. */
-    private static void tile4x1(float[] wb, int w0, float[] x, int x0, int k, float[] out, int o0) {
+    static void tile4x1(float[] wb, int w0, float[] x, int x0, int k, float[] out, int o0) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         int bound = S.loopBound(k);
         for (int i = 0; i < bound; i += L) {
@@ -398,7 +403,7 @@ public final class BatchMatmul {
         return tail(values, 0, x, xOff + from, 0, n - from);
     }
 
-    private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+    static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         FloatVector acc = FloatVector.zero(S);
         int bound = S.loopBound(n);
         for (int i = 0; i < bound; i += L) {

@@ -46,6 +46,12 @@ public final class F16Format implements TensorFormat {
         return true;
     }
 
+    /** Its one-token kernels add as {@link BatchMatmul}'s tiles do: already batch-invariant. */
+    @Override
+    public TensorFormat inTileOrder() {
+        return this;
+    }
+
     @Override
     public GGMLType type() {
         return GGMLType.F16;

@@ -20,6 +20,12 @@ public final class F32Format implements TensorFormat {
     private F32Format() {
     }
 
+    /** Its one-token kernels add as {@link BatchMatmul}'s tiles do: already batch-invariant. */
+    @Override
+    public TensorFormat inTileOrder() {
+        return this;
+    }
+
     @Override
     public GGMLType type() {
         return GGMLType.F32;

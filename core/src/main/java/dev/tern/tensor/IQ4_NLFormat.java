@@ -15,6 +15,12 @@ public final class IQ4_NLFormat implements TensorFormat {
     private IQ4_NLFormat() {
     }
 
+    /** With 512-bit vectors its kernels add as {@link BatchMatmul}'s tiles do ({@link NibbleBlocks}). */
+    @Override
+    public TensorFormat inTileOrder() {
+        return Vec.FL == 16 ? this : TileOrderFormat.of(this);
+    }
+
     @Override
     public GGMLType type() {
         return GGMLType.IQ4_NL;

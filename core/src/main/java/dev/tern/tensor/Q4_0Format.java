@@ -30,6 +30,12 @@ public final class Q4_0Format implements TensorFormat {
     private Q4_0Format() {
     }
 
+    /** With 512-bit vectors its kernels add as {@link BatchMatmul}'s tiles do ({@link NibbleBlocks}). */
+    @Override
+    public TensorFormat inTileOrder() {
+        return Vec.FL == 16 ? this : TileOrderFormat.of(this);
+    }
+
     @Override
     public GGMLType type() {
         return GGMLType.Q4_0;

@@ -22,7 +22,13 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
  * qs[128]; bit 2c of qh[l] is the fifth bit of value l of sub-block 2c, bit 2c+1 of 2c+1).
  */
 public final class Q5_KFormat implements TensorFormat {
-    public static final Q5_KFormat INSTANCE = new Q5_KFormat();
+    public static final Q5_KFormat INSTANCE = new Q5_KFormat(false);
+    /**
+     * The same with its one-token products in {@link BatchMatmul}'s order, for 512-bit vectors:
+     * each weight d1·q − m1 made as {@link #dequantize512} makes it for the tiles' buffer, then
+     * multiplied-added with x into one accumulator per lane ({@code --batch-invariant}).
+     */
+    static final Q5_KFormat TILE_ORDER = new Q5_KFormat(true);
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 176;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
@@ -33,7 +39,16 @@ public final class Q5_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private Q5_KFormat() {
+    private final boolean tileOrder;
+
+    private Q5_KFormat(boolean tileOrder) {
+        this.tileOrder = tileOrder;
+    }
+
+    /** With 512-bit vectors its own kernel in tile order, else each row decoded ({@link TileOrderFormat}). */
+    @Override
+    public TensorFormat inTileOrder() {
+        return Vec.FL == 16 ? TILE_ORDER : TileOrderFormat.of(INSTANCE);
     }
 
     @Override
@@ -44,6 +59,9 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
+        if (tileOrder && Vec.FL == 16) {
+            return dotTileOrder512(w, byteOffset, x, xOff, RowsWithSums.scales(), n / QK);
+        }
         if (Vec.FL == 8) {
             return dot256(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), RowsWithSums.scales(), n / QK);
         }
@@ -80,17 +98,59 @@ public final class Q5_KFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Every row shares one pass over x for the sub-block sums that carry the mins. */
+    /** Every row shares one pass over x for the sub-block sums that carry the mins (in tile order: a row at a time). */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
+        if (tileOrder) {
+            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+            return;
+        }
         RowsWithSums.dotRows(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
+        if (tileOrder) {
+            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            return;
+        }
         RowsWithSums.dotRowsFour(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+    }
+
+    /**
+     * The one-token product in tile order: the weights as {@link #dequantize512} decodes them, each
+     * multiplied-added with x in column order; the lanes' sum plus the tiles' empty scalar tail (+0,
+     * which turns a −0 sum into +0 as theirs does).
+     */
+    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, float[] sm, int blocks) {
+        MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < blocks; b++) {
+            long p = (long) b * BYTES;
+            KQuants.scalesMinsK4(row, p).intoArray(sm, 0);
+            IntVector qh0 = widened(row, p + 16), qh1 = widened(row, p + 32);
+            for (int c = 0; c < 4; c++) {
+                float d1 = sm[2 * c], m1 = sm[8 + 2 * c], d2 = sm[2 * c + 1], m2 = sm[9 + 2 * c];
+                int xi = xo + b * QK + 64 * c;
+                IntVector q0 = widened(row, p + 48 + 32 * c), q1 = widened(row, p + 64 + 32 * c);
+                IntVector l0 = q0.and(0x0F).or(qh0.lanewise(LSHR, 2 * c).and(1).lanewise(LSHL, 4));
+                IntVector l1 = q1.and(0x0F).or(qh1.lanewise(LSHR, 2 * c).and(1).lanewise(LSHL, 4));
+                IntVector h0 = q0.lanewise(LSHR, 4).or(qh0.lanewise(LSHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                IntVector h1 = q1.lanewise(LSHR, 4).or(qh1.lanewise(LSHR, 2 * c + 1).and(1).lanewise(LSHL, 4));
+                acc = ((FloatVector) l0.convert(I2F, 0)).mul(d1).sub(m1).fma(FloatVector.fromArray(F, x, xi), acc);
+                acc = ((FloatVector) l1.convert(I2F, 0)).mul(d1).sub(m1).fma(FloatVector.fromArray(F, x, xi + 16), acc);
+                acc = ((FloatVector) h0.convert(I2F, 0)).mul(d2).sub(m2).fma(FloatVector.fromArray(F, x, xi + 32), acc);
+                acc = ((FloatVector) h1.convert(I2F, 0)).mul(d2).sub(m2).fma(FloatVector.fromArray(F, x, xi + 48), acc);
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + 0f;
+    }
+
+    /** Sixteen stored bytes at o widened without sign to int lanes (512-bit vectors only). */
+    private static IntVector widened(MemorySegment row, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B, row, o, LE).convertShape(ZERO_EXTEND_B2I, I, 0);
     }
 
     /**

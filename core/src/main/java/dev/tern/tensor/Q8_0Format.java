@@ -34,9 +34,10 @@ public final class Q8_0Format implements TensorFormat {
         this.tileOrder = tileOrder;
     }
 
+    /** With 512-bit vectors its own kernels in tile order, else each row decoded ({@link TileOrderFormat}). */
     @Override
     public TensorFormat inTileOrder() {
-        return Vec.FL == 16 ? TILE_ORDER : this;
+        return Vec.FL == 16 ? TILE_ORDER : TileOrderFormat.of(INSTANCE);
     }
 
     @Override

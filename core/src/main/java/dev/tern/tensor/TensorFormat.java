@@ -60,12 +60,14 @@ public interface TensorFormat {
     }
 
     /**
-     * This format, or a variant whose one-token kernels add in {@link BatchMatmul}'s tiles' order
-     * where that costs a format little (Q8_0 with 512-bit vectors): {@code --batch-invariant}
-     * multiplies one token with it so that batches can take the tiles ({@link BatchMatmul#batchInvariant}).
+     * A variant of this format whose one-token kernels add in {@link BatchMatmul}'s tiles' order:
+     * {@code --batch-invariant} multiplies one token with it so that batches can take the tiles
+     * ({@link BatchMatmul#batchInvariant}). By default each row decoded, then multiplied as the tiles
+     * multiply ({@link TileOrderFormat}); formats whose own kernels already add so return themselves,
+     * and Q8_0 with 512-bit vectors has kernels of its own for it.
      */
     default TensorFormat inTileOrder() {
-        return this;
+        return TileOrderFormat.of(this);
     }
 
     /** Decodes n values starting at byteOffset into out[outOff..]. */

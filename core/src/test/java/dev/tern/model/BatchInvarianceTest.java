@@ -139,10 +139,11 @@ class BatchInvarianceTest {
 
     /**
      * With quantized weights, whose batched tiles do other arithmetic than their one-token kernels,
-     * a pass asked to be batch-invariant (tern's --batch-invariant) gives the same guarantee.
+     * a pass asked to be batch-invariant (tern's --batch-invariant) gives the same guarantee: the
+     * K-quants' own kernels in tile order with 512-bit vectors, Q4_1's rows decoded first.
      */
     @ParameterizedTest(name = "{0} weights")
-    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_K"})
+    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q4_1"})
     void quantizedLogitsDoNotDependOnTheBatchWhenAskedNotTo(String type) {
         ModelConfig c = TinyModel.config(256, 256, 2, 4, 2, 40, RopeStyle.NORMAL, 64, 1f);
         TensorFormat format = TensorFormat.of(GGMLType.valueOf(type));
