@@ -143,16 +143,17 @@ public final class BatchMatmul {
      * block's sum.
      */
     public static boolean batchInvariant(TensorFormat format, int n) {
+        if (format == Q8_0Format.TILE_ORDER) {
+            return n >= SMALL_BATCH;
+        }
         if (format instanceof TileOrderFormat t) {
             return n >= SMALL_BATCH && !OuterProductTiles.handles(n) && !(t.decoded() == Q8_0Format.INSTANCE && Q8_0Tiles.handles(n));
         }
         if (format == Q4_0Format.INSTANCE || format == IQ4_NLFormat.INSTANCE) {
             return L == 16;
         }
-        if (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE) {
-            return !OuterProductTiles.handles(n);
-        }
-        return format.inTileOrder() == format && n >= SMALL_BATCH;
+        return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)
+                && !OuterProductTiles.handles(n);
     }
 
     /**

@@ -20,13 +20,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
  * qs hold sub-block 2c in low nibbles and 2c+1 in high nibbles).
  */
 public final class Q4_KFormat implements TensorFormat {
-    public static final Q4_KFormat INSTANCE = new Q4_KFormat(false);
-    /**
-     * The same with its one-token products in {@link BatchMatmul}'s order, for 512-bit vectors:
-     * each weight d1·q − m1 made as {@link #dequantize512} makes it for the tiles' buffer, then
-     * multiplied-added with x into one accumulator per lane ({@code --batch-invariant}).
-     */
-    static final Q4_KFormat TILE_ORDER = new Q4_KFormat(true);
+    public static final Q4_KFormat INSTANCE = new Q4_KFormat();
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 144;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
@@ -37,16 +31,13 @@ public final class Q4_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private final boolean tileOrder;
-
-    private Q4_KFormat(boolean tileOrder) {
-        this.tileOrder = tileOrder;
+    private Q4_KFormat() {
     }
 
-    /** With 512-bit vectors its own kernel in tile order, else each row decoded ({@link TileOrderFormat}). */
+    /** With 512-bit vectors its own kernel in tile order ({@link #dotTileOrder512}), else each row decoded. */
     @Override
     public TensorFormat inTileOrder() {
-        return Vec.FL == 16 ? TILE_ORDER : TileOrderFormat.of(INSTANCE);
+        return Vec.FL == 16 ? TileOrderFormat.of(this, Q4_KFormat::dotTileOrder512) : TileOrderFormat.of(this);
     }
 
     @Override
@@ -57,9 +48,6 @@ public final class Q4_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
-        if (tileOrder && Vec.FL == 16) {
-            return dotTileOrder512(w, byteOffset, x, xOff, RowsWithSums.scales(), n / QK);
-        }
         if (Vec.FL == 16) {
             return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), RowsWithSums.scales(), n / QK);
         }
@@ -90,24 +78,16 @@ public final class Q4_KFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Every row shares one pass over x for the sub-block sums that carry the mins (in tile order: a row at a time). */
+    /** Every row shares one pass over x for the sub-block sums that carry the mins. */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (tileOrder) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
         RowsWithSums.dotRows(this, Q4_KFormat::dot512, Q4_KFormat::dot256, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        if (tileOrder) {
-            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-            return;
-        }
         RowsWithSums.dotRowsFour(this, Q4_KFormat::dot512, Q4_KFormat::dot256, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
@@ -153,8 +133,9 @@ public final class Q4_KFormat implements TensorFormat {
      * here and in dequantize512 alike: one helper making them for both was not inlined and boxed
      * its vectors (one thread: 0.6 and 1.0 GB/s).
      */
-    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, float[] sm, int blocks) {
+    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, int blocks) {
         MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] sm = new float[16];
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             long p = (long) b * BYTES;
@@ -286,6 +267,7 @@ public final class Q4_KFormat implements TensorFormat {
             float dmin = Float.float16ToFloat(row.get(Blocks.I16, p + 2));
             long sc = KQuants.scaleCodesK4(row, p + 4), mn = KQuants.minCodesK4(row, p + 4);
             for (int c = 0; c < 4; c++) {
+                // ggml's d1·q − m1: a product, then a difference, never fused.
                 float d1 = d * (int) (sc >>> 16 * c & 0xFF), m1 = dmin * (int) (mn >>> 16 * c & 0xFF);
                 float d2 = d * (int) (sc >>> 16 * c + 8 & 0xFF), m2 = dmin * (int) (mn >>> 16 * c + 8 & 0xFF);
                 int y = oo + b * QK + 64 * c;

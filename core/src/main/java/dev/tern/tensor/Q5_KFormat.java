@@ -22,13 +22,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
  * qs[128]; bit 2c of qh[l] is the fifth bit of value l of sub-block 2c, bit 2c+1 of 2c+1).
  */
 public final class Q5_KFormat implements TensorFormat {
-    public static final Q5_KFormat INSTANCE = new Q5_KFormat(false);
-    /**
-     * The same with its one-token products in {@link BatchMatmul}'s order, for 512-bit vectors:
-     * each weight d1·q − m1 made as {@link #dequantize512} makes it for the tiles' buffer, then
-     * multiplied-added with x into one accumulator per lane ({@code --batch-invariant}).
-     */
-    static final Q5_KFormat TILE_ORDER = new Q5_KFormat(true);
+    public static final Q5_KFormat INSTANCE = new Q5_KFormat();
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 176;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
@@ -39,16 +33,13 @@ public final class Q5_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private final boolean tileOrder;
-
-    private Q5_KFormat(boolean tileOrder) {
-        this.tileOrder = tileOrder;
+    private Q5_KFormat() {
     }
 
-    /** With 512-bit vectors its own kernel in tile order, else each row decoded ({@link TileOrderFormat}). */
+    /** With 512-bit vectors its own kernel in tile order ({@link #dotTileOrder512}), else each row decoded. */
     @Override
     public TensorFormat inTileOrder() {
-        return Vec.FL == 16 ? TILE_ORDER : TileOrderFormat.of(INSTANCE);
+        return Vec.FL == 16 ? TileOrderFormat.of(this, Q5_KFormat::dotTileOrder512) : TileOrderFormat.of(this);
     }
 
     @Override
@@ -59,9 +50,6 @@ public final class Q5_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
-        if (tileOrder && Vec.FL == 16) {
-            return dotTileOrder512(w, byteOffset, x, xOff, RowsWithSums.scales(), n / QK);
-        }
         if (Vec.FL == 8) {
             return dot256(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 32), RowsWithSums.scales(), n / QK);
         }
@@ -98,24 +86,16 @@ public final class Q5_KFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Every row shares one pass over x for the sub-block sums that carry the mins (in tile order: a row at a time). */
+    /** Every row shares one pass over x for the sub-block sums that carry the mins. */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (tileOrder) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
         RowsWithSums.dotRows(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        if (tileOrder) {
-            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-            return;
-        }
         RowsWithSums.dotRowsFour(this, Q5_KFormat::dot512, Q5_KFormat::dot256, 32, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
@@ -124,8 +104,9 @@ public final class Q5_KFormat implements TensorFormat {
      * multiplied-added with x in column order; the lanes' sum plus the tiles' empty scalar tail (+0,
      * which turns a −0 sum into +0 as theirs does).
      */
-    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, float[] sm, int blocks) {
+    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, int blocks) {
         MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] sm = new float[16];
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             long p = (long) b * BYTES;

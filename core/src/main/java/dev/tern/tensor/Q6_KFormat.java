@@ -24,13 +24,7 @@ import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2I;
  * l+32 and l+96, and qh[l] the top two bits of l, l+32, l+64, l+96.
  */
 public final class Q6_KFormat implements TensorFormat {
-    public static final Q6_KFormat INSTANCE = new Q6_KFormat(false);
-    /**
-     * The same with its one-token products in {@link BatchMatmul}'s order, for 512-bit vectors:
-     * each weight d·sc·(q − 32) made as {@link #dequantize512} makes it for the tiles' buffer, then
-     * multiplied-added with x into one accumulator per lane ({@code --batch-invariant}).
-     */
-    static final Q6_KFormat TILE_ORDER = new Q6_KFormat(true);
+    public static final Q6_KFormat INSTANCE = new Q6_KFormat();
     private static final int QK = KQuants.QK_K;
     private static final int BYTES = 210;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
@@ -41,16 +35,13 @@ public final class Q6_KFormat implements TensorFormat {
     private static final VectorSpecies<Byte> B8 = ByteVector.SPECIES_64;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
-    private final boolean tileOrder;
-
-    private Q6_KFormat(boolean tileOrder) {
-        this.tileOrder = tileOrder;
+    private Q6_KFormat() {
     }
 
-    /** With 512-bit vectors its own kernel in tile order, else each row decoded ({@link TileOrderFormat}). */
+    /** With 512-bit vectors its own kernel in tile order ({@link #dotTileOrder512}), else each row decoded. */
     @Override
     public TensorFormat inTileOrder() {
-        return Vec.FL == 16 ? TILE_ORDER : TileOrderFormat.of(INSTANCE);
+        return Vec.FL == 16 ? TileOrderFormat.of(this, Q6_KFormat::dotTileOrder512) : TileOrderFormat.of(this);
     }
 
     @Override
@@ -61,9 +52,6 @@ public final class Q6_KFormat implements TensorFormat {
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
         Blocks.requireBlocks(type(), n);
-        if (tileOrder && Vec.FL == 16) {
-            return dotTileOrder512(w, byteOffset, x, xOff, RowsWithSums.scales(), n / QK);
-        }
         if (Vec.FL == 16) {
             return dot512(w, byteOffset, x, xOff, RowsWithSums.sums(x, xOff, n, 16), RowsWithSums.scales(), n / QK);
         }
@@ -94,24 +82,16 @@ public final class Q6_KFormat implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    /** Every row shares one pass over x for the 16-value sums that carry the −32 offset (in tile order: a row at a time). */
+    /** Every row shares one pass over x for the 16-value sums that carry the −32 offset. */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        if (tileOrder) {
-            TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
-            return;
-        }
         RowsWithSums.dotRows(this, Q6_KFormat::dot512, Q6_KFormat::dot256, 16, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
-        if (tileOrder) {
-            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
-            return;
-        }
         RowsWithSums.dotRowsFour(this, Q6_KFormat::dot512, Q6_KFormat::dot256, 16, w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
@@ -126,8 +106,9 @@ public final class Q6_KFormat implements TensorFormat {
      * widening the bytes again for each group of sixteen was 8–12% slower (one thread, 4.9–5.1 against
      * 5.5 GB/s from memory).
      */
-    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, float[] scales, int blocks) {
+    private static float dotTileOrder512(MemorySegment w, long o, float[] x, int xo, int blocks) {
         MemorySegment row = w.asSlice(o, (long) blocks * BYTES);
+        float[] scales = new float[16];
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks; b++) {
             long p = (long) b * BYTES;

@@ -17,19 +17,37 @@ import java.util.concurrent.ConcurrentHashMap;
  * whole rows, so that they stay in L1, was no faster).
  */
 final class TileOrderFormat implements TensorFormat {
+    /**
+     * A format's own one-token kernel in the tiles' order: the product of the row at w[o ..], of
+     * {@code blocks} blocks, with x[xo ..] (Q4_K's, Q5_K's and Q6_K's with 512-bit vectors, each
+     * weight made as their dequantizers make it, without the pass over a decoded row).
+     */
+    @FunctionalInterface
+    interface RowKernel {
+        float dot(MemorySegment w, long o, float[] x, int xo, int blocks);
+    }
+
     private static final Map<TensorFormat, TileOrderFormat> VARIANTS = new ConcurrentHashMap<>();
     /** Per thread: four decoded rows and their four products. */
     private static final ThreadLocal<float[][]> ROWS = Aligned.holder();
 
     private final TensorFormat format;
+    /** The format's own kernel, or null: rows decoded, then multiplied. */
+    private final RowKernel kernel;
 
-    private TileOrderFormat(TensorFormat format) {
+    private TileOrderFormat(TensorFormat format, RowKernel kernel) {
         this.format = format;
+        this.kernel = kernel;
     }
 
-    /** The tile-order variant of {@code format}. */
+    /** The tile-order variant of {@code format} that decodes its rows. */
     static TensorFormat of(TensorFormat format) {
-        return VARIANTS.computeIfAbsent(format, TileOrderFormat::new);
+        return of(format, null);
+    }
+
+    /** The tile-order variant of {@code format} through its own row kernel (null: rows decoded); one variant per format. */
+    static TensorFormat of(TensorFormat format, RowKernel kernel) {
+        return VARIANTS.computeIfAbsent(format, f -> new TileOrderFormat(f, kernel));
     }
 
     /** The format whose rows this one decodes. */
@@ -49,15 +67,23 @@ final class TileOrderFormat implements TensorFormat {
 
     @Override
     public float dot(MemorySegment w, long byteOffset, float[] x, int xOff, int n) {
+        if (kernel != null) {
+            Blocks.requireBlocks(type(), n);
+            return kernel.dot(w, byteOffset, x, xOff, n / type().blockSize);
+        }
         float[] row = Aligned.scratch(ROWS, n);
         format.dequantize(w, byteOffset, row, Aligned.OFFSET, n);
         return BatchMatmul.dot(row, Aligned.OFFSET, x, xOff, n);
     }
 
-    /** Each row decoded once for both tokens. */
+    /** Each row decoded once for both tokens (or the own kernel's two products). */
     @Override
     public void dotRows2(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int x0, int x1, int n,
                          float[] out, int out0Off, int out1Off) {
+        if (kernel != null) {
+            TensorFormat.super.dotRows2(w, byteOffset, rowBytes, rows, x, x0, x1, n, out, out0Off, out1Off);
+            return;
+        }
         float[] row = Aligned.scratch(ROWS, n);
         for (int r = 0; r < rows; r++) {
             format.dequantize(w, byteOffset + r * rowBytes, row, Aligned.OFFSET, n);
@@ -66,10 +92,17 @@ final class TileOrderFormat implements TensorFormat {
         }
     }
 
-    /** A row of each range decoded in turn (four memory streams), then the four times the token as the tiles' 4 × 1 tile. */
+    /**
+     * A row of each range decoded in turn (four memory streams), then the four times the token as the
+     * tiles' 4 × 1 tile; with an own kernel, the ranges one after the other, as the K-quants read them.
+     */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
+        if (kernel != null) {
+            TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            return;
+        }
         float[] buf = Aligned.scratch(ROWS, 4 * n + 4);
         int b0 = Aligned.OFFSET, sums = b0 + 4 * n;
         for (int r = 0; r < rows; r++) {
