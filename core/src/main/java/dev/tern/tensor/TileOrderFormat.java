@@ -13,18 +13,29 @@ import java.util.concurrent.ConcurrentHashMap;
  * another order (most scale each block's sum) and have no tile-order kernel of their own: their
  * batches can then take the tiles, and their one-token steps pay for a second pass over each
  * decoded row (`CpuTimeAB matvec TYPE 400 2048`, one thread, against the format's own kernel:
- * Q4_1 4.0 against 5.6 GB/s, IQ4_XS 3.5 against 6.1; decoding 256 values at a time instead of
+ * Q4_1 4.0 against 5.6 GB/s, IQ4_XS 3.5 against 6.1 before its kernels; decoding 256 values at a time instead of
  * whole rows, so that they stay in L1, was no faster).
  */
 final class TileOrderFormat implements TensorFormat {
     /**
      * A format's own one-token kernel in the tiles' order: the product of the row at w[o ..], of
-     * {@code blocks} blocks, with x[xo ..] (Q4_K's, Q5_K's and Q6_K's with 512-bit vectors, each
+     * {@code blocks} blocks, with x[xo ..] (Q4_K's, Q5_K's, Q6_K's and IQ4_XS's with 512-bit vectors, each
      * weight made as their dequantizers make it, without the pass over a decoded row).
      */
     @FunctionalInterface
     interface RowKernel {
         float dot(MemorySegment w, long o, float[] x, int xo, int blocks);
+    }
+
+    /**
+     * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
+     * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
+     * row's chain waits on their latency (IQ4_XS's with 512-bit vectors).
+     */
+    @FunctionalInterface
+    interface QuadKernel {
+        void dot(MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment e, float[] x, int xo, float[] out,
+                 int ia, int ib, int ic, int ie);
     }
 
     private static final Map<TensorFormat, TileOrderFormat> VARIANTS = new ConcurrentHashMap<>();
@@ -34,20 +45,28 @@ final class TileOrderFormat implements TensorFormat {
     private final TensorFormat format;
     /** The format's own kernel, or null: rows decoded, then multiplied. */
     private final RowKernel kernel;
+    /** The format's own kernel over four rows, or null: decode's four ranges one after the other. */
+    private final QuadKernel quad;
 
-    private TileOrderFormat(TensorFormat format, RowKernel kernel) {
+    private TileOrderFormat(TensorFormat format, RowKernel kernel, QuadKernel quad) {
         this.format = format;
         this.kernel = kernel;
+        this.quad = quad;
     }
 
     /** The tile-order variant of {@code format} that decodes its rows. */
     static TensorFormat of(TensorFormat format) {
-        return of(format, null);
+        return of(format, null, null);
     }
 
     /** The tile-order variant of {@code format} through its own row kernel (null: rows decoded); one variant per format. */
     static TensorFormat of(TensorFormat format, RowKernel kernel) {
-        return VARIANTS.computeIfAbsent(format, f -> new TileOrderFormat(f, kernel));
+        return of(format, kernel, null);
+    }
+
+    /** As {@link #of(TensorFormat, RowKernel)}, with a kernel over four rows for decode's four ranges. */
+    static TensorFormat of(TensorFormat format, RowKernel kernel, QuadKernel quad) {
+        return VARIANTS.computeIfAbsent(format, f -> new TileOrderFormat(f, kernel, quad));
     }
 
     /** The format whose rows this one decodes. */
@@ -94,11 +113,22 @@ final class TileOrderFormat implements TensorFormat {
 
     /**
      * A row of each range decoded in turn (four memory streams), then the four times the token as the
-     * tiles' 4 × 1 tile; with an own kernel, the ranges one after the other, as the K-quants read them.
+     * tiles' 4 × 1 tile; with an own kernel over four rows, a row of each range at a time; with an own
+     * row kernel only, the ranges one after the other, as the K-quants read them.
      */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
+        if (quad != null) {
+            Blocks.requireBlocks(type(), n);
+            long end = (long) (n / type().blockSize) * type().blockBytes;
+            for (int r = 0; r < rows; r++) {
+                long step = r * rowBytes;
+                quad.dot(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
+                        w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
+            }
+            return;
+        }
         if (kernel != null) {
             TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
             return;
