@@ -58,7 +58,7 @@ final class ModelOptions {
     @Option(names = "--batch-invariant", description = "Give a token the same logits whatever shares its forward pass (a"
             + " verify pass, other requests), also with quantized weights: their one-token kernels add in the batched"
             + " tiles' order (decode ~3%% slower for Q8_0, ~12%% for Q4_K_M, more for other types). F32, F16 and BF16"
-            + " matrices (with AVX-512 also Q4_0 and IQ4_NL) are batch-invariant anyway")
+            + " matrices (with AVX-512 also Q4_0, IQ4_NL and Q4_1) are batch-invariant anyway")
     boolean batchInvariant;
 
     @Option(names = "--lora", paramLabel = "FILE", description = "LoRA adapter to apply (llama.cpp's GGUF form); repeatable")

@@ -133,9 +133,9 @@ public final class BatchMatmul {
     /**
      * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
-     * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0 and IQ4_NL,
-     * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks})
-     * and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
+     * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
+     * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks},
+     * plus its min for Q4_1) and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
      * Q8_0's, Q4_K's, Q5_K's, Q6_K's and IQ4_XS's own kernels with 512-bit vectors, the others' rows decoded
      * first) where the buffered tiles take the batch (a smaller one goes by token through the
      * format's own kernels; with AVX2, Q8_0's unbuffered tiles and the outer-product ones add
@@ -149,7 +149,7 @@ public final class BatchMatmul {
         if (format instanceof TileOrderFormat t) {
             return n >= SMALL_BATCH && !OuterProductTiles.handles(n) && !(t.decoded() == Q8_0Format.INSTANCE && Q8_0Tiles.handles(n));
         }
-        if (format == Q4_0Format.INSTANCE || format == IQ4_NLFormat.INSTANCE) {
+        if (format == Q4_0Format.INSTANCE || format == IQ4_NLFormat.INSTANCE || format == Q4_1Format.INSTANCE) {
             return L == 16;
         }
         return (format == F32Format.INSTANCE || format == F16Format.INSTANCE || format == BF16Format.INSTANCE)

@@ -30,7 +30,7 @@ final class TileOrderFormat implements TensorFormat {
     /**
      * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
      * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
-     * row's chain waits on their latency (IQ4_XS's with 512-bit vectors).
+     * row's chain waits on their latency (IQ4_XS's with 512-bit vectors; Q4_1's own decode kernel too).
      */
     @FunctionalInterface
     interface QuadKernel {
@@ -120,13 +120,7 @@ final class TileOrderFormat implements TensorFormat {
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
         if (quad != null) {
-            Blocks.requireBlocks(type(), n);
-            long end = (long) (n / type().blockSize) * type().blockBytes;
-            for (int r = 0; r < rows; r++) {
-                long step = r * rowBytes;
-                quad.dot(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
-                        w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
-            }
+            byQuads(quad, type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
             return;
         }
         if (kernel != null) {
@@ -144,6 +138,21 @@ final class TileOrderFormat implements TensorFormat {
             for (int i = 0; i < 4; i++) {
                 out[outs[i] + r] = buf[sums + i];
             }
+        }
+    }
+
+    /**
+     * {@link TensorFormat#dotRowsFour} through a kernel over four rows: a row of each range at a
+     * time, each read through a slice of its whole blocks (bounds checked once per row).
+     */
+    static void byQuads(QuadKernel quad, GGMLType type, MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x,
+                        int xOff, int n, float[] out, int[] outs) {
+        Blocks.requireBlocks(type, n);
+        long end = (long) (n / type.blockSize) * type.blockBytes;
+        for (int r = 0; r < rows; r++) {
+            long step = r * rowBytes;
+            quad.dot(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
+                    w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
         }
     }
 

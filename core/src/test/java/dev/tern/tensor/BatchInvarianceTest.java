@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * A token's product does not depend on the kernel its batch takes: with F32, F16 and BF16 weights,
- * with 512-bit vectors Q4_0 and IQ4_NL, and every format's variant in tile order ({@link
+ * with 512-bit vectors Q4_0, IQ4_NL and Q4_1, and every format's variant in tile order ({@link
  * TensorFormat#inTileOrder}), wherever {@link BatchMatmul#batchInvariant} says so, with every
  * format through {@link BatchMatmul#byToken}.
  * Runs only in its own JVM with the JIT stopped at C1 (core/pom.xml), where the Vector API's
@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  */
 class BatchInvarianceTest {
     /**
-     * Weights that decode to floats exactly, Q4_0 and IQ4_NL, and every format in tile order, give a token
+     * Weights that decode to floats exactly, Q4_0, IQ4_NL and Q4_1, and every format in tile order, give a token
      * the same bits in a batch of any size the tiles add in the dot products' order ({@link
      * BatchMatmul#batchInvariant}) as in a one-token step (the decode kernels' dotRows and dotRowsFour, or for F32 the one-token
      * tiles): so a verify pass and a sequence decoding among others agree with one-token steps. Rows
@@ -120,10 +120,10 @@ class BatchInvarianceTest {
         return Stream.concat(AllFormats.readable().stream(), inTileOrder().stream()).toList();
     }
 
-    /** F32, F16 and BF16, with 512-bit vectors also Q4_0 and IQ4_NL; and every other format in tile order. */
+    /** F32, F16 and BF16, with 512-bit vectors also Q4_0, IQ4_NL and Q4_1; and every other format in tile order. */
     static List<TensorFormat> exactFormats() {
         Stream<TensorFormat> exact = Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE);
-        exact = Stream.concat(exact, Vec.FL == 16 ? Stream.of(Q4_0Format.INSTANCE, IQ4_NLFormat.INSTANCE) : Stream.empty());
+        exact = Stream.concat(exact, Vec.FL == 16 ? Stream.of(Q4_0Format.INSTANCE, IQ4_NLFormat.INSTANCE, Q4_1Format.INSTANCE) : Stream.empty());
         return Stream.concat(exact, inTileOrder().stream()).toList();
     }
 
