@@ -13,7 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * another order (most scale each block's sum) and have no tile-order kernel of their own: their
  * batches can then take the tiles, and their one-token steps pay for a second pass over each
  * decoded row (`CpuTimeAB matvec TYPE 400 2048`, one thread, against the format's own kernel:
- * Q4_1 4.0 against 5.6 GB/s, IQ4_XS 3.5 against 6.1 before its kernels; decoding 256 values at a time instead of
+ * Q4_1 4.0 against 5.6 GB/s and IQ4_XS 3.5 against 6.1 before their kernels; decoding 256 values at a time instead of
  * whole rows, so that they stay in L1, was no faster).
  */
 final class TileOrderFormat implements TensorFormat {
