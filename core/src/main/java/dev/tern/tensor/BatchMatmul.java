@@ -136,7 +136,7 @@ public final class BatchMatmul {
      * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
      * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks},
      * plus its min for Q4_1) and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
-     * Q8_0's, Q4_K's, Q5_K's, Q6_K's and IQ4_XS's own kernels with 512-bit vectors, the others' rows decoded
+     * Q8_0's, Q4_K's, Q5_K's, Q6_K's, IQ4_XS's, Q5_0's and Q5_1's own kernels with 512-bit vectors, the others' rows decoded
      * first) where the buffered tiles take the batch (a smaller one goes by token through the
      * format's own kernels; with AVX2, Q8_0's unbuffered tiles and the outer-product ones add
      * otherwise). Other formats' tiles multiply decoded weights, where their dot products scale each

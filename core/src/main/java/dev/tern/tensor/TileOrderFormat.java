@@ -19,7 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 final class TileOrderFormat implements TensorFormat {
     /**
      * A format's own one-token kernel in the tiles' order: the product of the row at w[o ..], of
-     * {@code blocks} blocks, with x[xo ..] (Q4_K's, Q5_K's, Q6_K's and IQ4_XS's with 512-bit vectors, each
+     * {@code blocks} blocks, with x[xo ..] (Q4_K's, Q5_K's, Q6_K's, IQ4_XS's, Q5_0's and Q5_1's with 512-bit vectors, each
      * weight made as their dequantizers make it, without the pass over a decoded row).
      */
     @FunctionalInterface
@@ -30,7 +30,7 @@ final class TileOrderFormat implements TensorFormat {
     /**
      * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
      * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
-     * row's chain waits on their latency (IQ4_XS's with 512-bit vectors; Q4_1's own decode kernel too).
+     * row's chain waits on their latency (IQ4_XS's, Q5_0's and Q5_1's with 512-bit vectors; Q4_1's own decode kernel too).
      */
     @FunctionalInterface
     interface QuadKernel {
