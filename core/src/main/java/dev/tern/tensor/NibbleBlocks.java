@@ -74,22 +74,19 @@ final class NibbleBlocks {
     }
 
     /**
-     * {@link TensorFormat#dotRows}: with 512-bit vectors four rows at a time as {@link #dotRowsFour}
-     * (one row's single chain of multiply-adds waits on their latency: 6.9 against 9.2 GB/s).
+     * {@link TensorFormat#dotRows}: with 512-bit vectors as four ranges read side by side ({@link
+     * #dotRowsFour}; one row's single chain of multiply-adds waits on their latency: 6.9 against 9.2
+     * GB/s), the rows past them one by one.
      */
     static void dotRows(TensorFormat f, Levels levels, MemorySegment w, long byteOffset, long rowBytes, int rows,
                         float[] x, int xOff, int n, float[] out, int outOff) {
-        int r = 0;
-        if (Vec.FL == 16) {
-            Blocks.requireBlocks(f.type(), n);
-            long end = (long) (n / QK) * BYTES;
-            for (; r + 4 <= rows; r += 4) {
-                long o = byteOffset + r * rowBytes;
-                dot512Quad(levels.floatBits(), w.asSlice(o, end), w.asSlice(o + rowBytes, end), w.asSlice(o + 2 * rowBytes, end),
-                        w.asSlice(o + 3 * rowBytes, end), x, xOff, out, outOff + r, outOff + r + 1, outOff + r + 2, outOff + r + 3);
-            }
+        int part = Vec.FL == 16 ? rows / 4 : 0;
+        if (part > 0) {
+            long[] offsets = {byteOffset, byteOffset + part * rowBytes, byteOffset + 2 * part * rowBytes, byteOffset + 3 * part * rowBytes};
+            dotRowsFour(f, levels, w, offsets, rowBytes, part, x, xOff, n, out,
+                    new int[]{outOff, outOff + part, outOff + 2 * part, outOff + 3 * part});
         }
-        for (; r < rows; r++) {
+        for (int r = 4 * part; r < rows; r++) {
             out[outOff + r] = f.dot(w, byteOffset + r * rowBytes, x, xOff, n);
         }
     }
