@@ -72,19 +72,11 @@ public final class BF16Format implements TensorFormat {
         }
     }
 
-    /** Four rows at a time, each activation vector load shared by the four. */
+    /** As four ranges read side by side ({@link Blocks#dotRowsByRanges}). */
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
                         float[] out, int outOff) {
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            long o0 = byteOffset + r * rowBytes;
-            four(w, o0, o0 + rowBytes, o0 + 2 * rowBytes, o0 + 3 * rowBytes, x, xOff, n,
-                    out, outOff + r, outOff + r + 1, outOff + r + 2, outOff + r + 3);
-        }
-        for (; r < rows; r++) {
-            out[outOff + r] = dot(w, byteOffset + r * rowBytes, x, xOff, n);
-        }
+        Blocks.dotRowsByRanges(this, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     /** The rows at o0 .. o3 times x, into out[p0] .. out[p3]. */

@@ -75,18 +75,16 @@ final class NibbleBlocks {
 
     /**
      * {@link TensorFormat#dotRows}: with 512-bit vectors as four ranges read side by side ({@link
-     * #dotRowsFour}; one row's single chain of multiply-adds waits on their latency: 6.9 against 9.2
-     * GB/s), the rows past them one by one.
+     * Blocks#dotRowsByRanges}; one row's single chain of multiply-adds waits on their latency: 6.9
+     * against 9.2 GB/s), else one row at a time.
      */
-    static void dotRows(TensorFormat f, Levels levels, MemorySegment w, long byteOffset, long rowBytes, int rows,
-                        float[] x, int xOff, int n, float[] out, int outOff) {
-        int part = Vec.FL == 16 ? rows / 4 : 0;
-        if (part > 0) {
-            long[] offsets = {byteOffset, byteOffset + part * rowBytes, byteOffset + 2 * part * rowBytes, byteOffset + 3 * part * rowBytes};
-            dotRowsFour(f, levels, w, offsets, rowBytes, part, x, xOff, n, out,
-                    new int[]{outOff, outOff + part, outOff + 2 * part, outOff + 3 * part});
+    static void dotRows(TensorFormat f, MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                        float[] out, int outOff) {
+        if (Vec.FL == 16) {
+            Blocks.dotRowsByRanges(f, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+            return;
         }
-        for (int r = 4 * part; r < rows; r++) {
+        for (int r = 0; r < rows; r++) {
             out[outOff + r] = f.dot(w, byteOffset + r * rowBytes, x, xOff, n);
         }
     }

@@ -78,7 +78,7 @@ public final class Q4_0Format implements TensorFormat {
     @Override
     public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n, float[] out,
                         int outOff) {
-        NibbleBlocks.dotRows(this, LEVELS, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+        NibbleBlocks.dotRows(this, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
     }
 
     @Override
