@@ -67,6 +67,17 @@ public final class Q4_1Format implements TensorFormat {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** With 512-bit vectors as four ranges read side by side ({@link Blocks#dotRowsByRanges}), else one row at a time. */
+    @Override
+    public void dotRows(MemorySegment w, long byteOffset, long rowBytes, int rows, float[] x, int xOff, int n,
+                        float[] out, int outOff) {
+        if (Vec.FL == 16) {
+            Blocks.dotRowsByRanges(this, w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+            return;
+        }
+        TensorFormat.super.dotRows(w, byteOffset, rowBytes, rows, x, xOff, n, out, outOff);
+    }
+
     /** With 512-bit vectors a row of each range at a time ({@link #dot512Quad}: four memory streams, four chains). */
     @Override
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
