@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** Little-endian block access and the scalar rounding helpers ggml's quantizers rely on. */
+/** Little-endian block access, the scalar rounding helpers ggml's quantizers rely on, and the kernels' row-range loops. */
 final class Blocks {
     static final ValueLayout.OfByte I8 = ValueLayout.JAVA_BYTE;
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -32,6 +32,33 @@ final class Blocks {
         }
         for (int r = 4 * part; r < rows; r++) {
             out[outOff + r] = f.dot(w, byteOffset + r * rowBytes, x, xOff, n);
+        }
+    }
+
+    /**
+     * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
+     * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
+     * row's chain waits on their latency (the tile-order variants of IQ4_XS, Q5_0 and Q5_1 with 512-bit
+     * vectors; Q4_1's own decode kernel).
+     */
+    @FunctionalInterface
+    interface QuadKernel {
+        void dot(MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment e, float[] x, int xo, float[] out,
+                 int ia, int ib, int ic, int ie);
+    }
+
+    /**
+     * {@link TensorFormat#dotRowsFour} through a kernel over four rows: a row of each range at a
+     * time, each read through a slice of its whole blocks (bounds checked once per row).
+     */
+    static void byQuads(QuadKernel quad, GGMLType type, MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x,
+                        int xOff, int n, float[] out, int[] outs) {
+        requireBlocks(type, n);
+        long end = (long) (n / type.blockSize) * type.blockBytes;
+        for (int r = 0; r < rows; r++) {
+            long step = r * rowBytes;
+            quad.dot(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
+                    w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
         }
     }
 

@@ -86,7 +86,7 @@ public final class Q4_1Format implements TensorFormat {
             TensorFormat.super.dotRowsFour(w, offsets, rowBytes, rows, x, xOff, n, out, outs);
             return;
         }
-        TileOrderFormat.byQuads(Q4_1Format::dot512Quad, type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+        Blocks.byQuads(Q4_1Format::dot512Quad, type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**

@@ -27,17 +27,6 @@ final class TileOrderFormat implements TensorFormat {
         float dot(MemorySegment w, long o, float[] x, int xo, int blocks);
     }
 
-    /**
-     * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
-     * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
-     * row's chain waits on their latency (IQ4_XS's, Q5_0's and Q5_1's with 512-bit vectors; Q4_1's own decode kernel too).
-     */
-    @FunctionalInterface
-    interface QuadKernel {
-        void dot(MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment e, float[] x, int xo, float[] out,
-                 int ia, int ib, int ic, int ie);
-    }
-
     private static final Map<TensorFormat, TileOrderFormat> VARIANTS = new ConcurrentHashMap<>();
     /** Per thread: four decoded rows and their four products. */
     private static final ThreadLocal<float[][]> ROWS = Aligned.holder();
@@ -46,9 +35,9 @@ final class TileOrderFormat implements TensorFormat {
     /** The format's own kernel, or null: rows decoded, then multiplied. */
     private final RowKernel kernel;
     /** The format's own kernel over four rows, or null: decode's four ranges one after the other. */
-    private final QuadKernel quad;
+    private final Blocks.QuadKernel quad;
 
-    private TileOrderFormat(TensorFormat format, RowKernel kernel, QuadKernel quad) {
+    private TileOrderFormat(TensorFormat format, RowKernel kernel, Blocks.QuadKernel quad) {
         this.format = format;
         this.kernel = kernel;
         this.quad = quad;
@@ -65,7 +54,7 @@ final class TileOrderFormat implements TensorFormat {
     }
 
     /** As {@link #of(TensorFormat, RowKernel)}, with a kernel over four rows for decode's four ranges. */
-    static TensorFormat of(TensorFormat format, RowKernel kernel, QuadKernel quad) {
+    static TensorFormat of(TensorFormat format, RowKernel kernel, Blocks.QuadKernel quad) {
         return VARIANTS.computeIfAbsent(format, f -> new TileOrderFormat(f, kernel, quad));
     }
 
@@ -120,7 +109,7 @@ final class TileOrderFormat implements TensorFormat {
     public void dotRowsFour(MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x, int xOff, int n,
                             float[] out, int[] outs) {
         if (quad != null) {
-            byQuads(quad, type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
+            Blocks.byQuads(quad, type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
             return;
         }
         if (kernel != null) {
@@ -138,21 +127,6 @@ final class TileOrderFormat implements TensorFormat {
             for (int i = 0; i < 4; i++) {
                 out[outs[i] + r] = buf[sums + i];
             }
-        }
-    }
-
-    /**
-     * {@link TensorFormat#dotRowsFour} through a kernel over four rows: a row of each range at a
-     * time, each read through a slice of its whole blocks (bounds checked once per row).
-     */
-    static void byQuads(QuadKernel quad, GGMLType type, MemorySegment w, long[] offsets, long rowBytes, int rows, float[] x,
-                        int xOff, int n, float[] out, int[] outs) {
-        Blocks.requireBlocks(type, n);
-        long end = (long) (n / type.blockSize) * type.blockBytes;
-        for (int r = 0; r < rows; r++) {
-            long step = r * rowBytes;
-            quad.dot(w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end), w.asSlice(offsets[2] + step, end),
-                    w.asSlice(offsets[3] + step, end), x, xOff, out, outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
         }
     }
 
