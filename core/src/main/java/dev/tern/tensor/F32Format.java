@@ -42,7 +42,7 @@ public final class F32Format implements TensorFormat {
         }
         float lanes = acc.reduceLanes(VectorOperators.ADD);
         // The tail as the F32 tiles add it (BatchMatmul.tail): a token's product does not depend on its kernel.
-        return lanes + (bound < n ? F32Tiles.tail(w.asSlice(byteOffset), x, xOff, bound, n) : 0f);
+        return lanes + (bound < n ? F32Tiles.tail(w, byteOffset, x, xOff, bound, n) : 0f);
     }
 
     @Override

@@ -87,7 +87,7 @@ final class F32Tiles {
                 t = Math.min(n - 1, packedTokens);
             } else {
                 for (; t < packedTokens; t += 4) {
-                    tile4x4(r0, r1, r2, r3, packed, p0 + t * bound, x, xOff + t * cols, cols, out, t * outStride + r, quarter, outStride);
+                    tile4x4(r0, r1, r2, r3, packed, p0 + t * bound, cols, out, t * outStride + r, quarter, outStride);
                 }
             }
             for (; t + 2 <= n; t += 2) {
@@ -97,10 +97,13 @@ final class F32Tiles {
                 tile4x1(r0, r1, r2, r3, x, xOff + t * cols, cols, out, t * outStride + r, quarter);
             }
             for (int g = 0; pairs && g < packedTokens; g += 8) {
-                int pg = p0 + g * bound, xg = xOff + g * cols, og = g * outStride + r;
-                tile2x8(r0, r1, packed, pg, x, xg, cols, out, og, og + quarter, outStride);
-                tile2x8(r2, r3, packed, pg, x, xg, cols, out, og + 2 * quarter, og + 3 * quarter, outStride);
+                int pg = p0 + g * bound, og = g * outStride + r;
+                tile2x8(r0, r1, packed, pg, cols, out, og, og + quarter, outStride);
+                tile2x8(r2, r3, packed, pg, cols, out, og + 2 * quarter, og + 3 * quarter, outStride);
             }
+        }
+        if (bound < cols) {
+            addTails(data, rowBytes, rowFrom, rowFrom + 4 * quarter, x, xOff, cols, bound, n, out, outStride);
         }
         int r = rowFrom + 4 * quarter;
         for (int t = 0; t < n && r < rowTo; t++) {
@@ -123,8 +126,8 @@ final class F32Tiles {
         }
     }
 
-    /** Rows ra and rb times tokens x0 .. x0+7k (packed from p0): their products with token t go to out[oa + t·stride] and out[ob + t·stride]. */
-    private static void tile2x8(MemorySegment ra, MemorySegment rb, float[] packed, int p0, float[] x, int x0, int k, float[] out, int oa, int ob, int stride) {
+    /** Rows ra and rb times eight tokens of k values packed from p0: their products with token t go to out[oa + t·stride] and out[ob + t·stride]. */
+    private static void tile2x8(MemorySegment ra, MemorySegment rb, float[] packed, int p0, int k, float[] out, int oa, int ob, int stride) {
         FloatVector a0 = FloatVector.zero(S), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
         FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0, b4 = a0, b5 = a0, b6 = a0, b7 = a0;
         int bound = S.loopBound(k);
@@ -157,26 +160,26 @@ final class F32Tiles {
             a7 = wa.fma(xv, a7);
             b7 = wb.fma(xv, b7);
         }
-        out[oa] = a0.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0, bound, k);
-        out[ob] = b0.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0, bound, k);
-        out[oa + stride] = a1.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + k, bound, k);
-        out[ob + stride] = b1.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + k, bound, k);
-        out[oa + 2 * stride] = a2.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 2 * k, bound, k);
-        out[ob + 2 * stride] = b2.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 2 * k, bound, k);
-        out[oa + 3 * stride] = a3.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 3 * k, bound, k);
-        out[ob + 3 * stride] = b3.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 3 * k, bound, k);
-        out[oa + 4 * stride] = a4.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 4 * k, bound, k);
-        out[ob + 4 * stride] = b4.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 4 * k, bound, k);
-        out[oa + 5 * stride] = a5.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 5 * k, bound, k);
-        out[ob + 5 * stride] = b5.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 5 * k, bound, k);
-        out[oa + 6 * stride] = a6.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 6 * k, bound, k);
-        out[ob + 6 * stride] = b6.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 6 * k, bound, k);
-        out[oa + 7 * stride] = a7.reduceLanes(VectorOperators.ADD) + tail(ra, x, x0 + 7 * k, bound, k);
-        out[ob + 7 * stride] = b7.reduceLanes(VectorOperators.ADD) + tail(rb, x, x0 + 7 * k, bound, k);
+        out[oa] = sum(a0);
+        out[ob] = sum(b0);
+        out[oa + stride] = sum(a1);
+        out[ob + stride] = sum(b1);
+        out[oa + 2 * stride] = sum(a2);
+        out[ob + 2 * stride] = sum(b2);
+        out[oa + 3 * stride] = sum(a3);
+        out[ob + 3 * stride] = sum(b3);
+        out[oa + 4 * stride] = sum(a4);
+        out[ob + 4 * stride] = sum(b4);
+        out[oa + 5 * stride] = sum(a5);
+        out[ob + 5 * stride] = sum(b5);
+        out[oa + 6 * stride] = sum(a6);
+        out[ob + 6 * stride] = sum(b6);
+        out[oa + 7 * stride] = sum(a7);
+        out[ob + 7 * stride] = sum(b7);
     }
 
-    /** Rows r0 .. r3 times tokens x0 .. x0+3k (packed from p0): row j's product with token t goes to out[o0 + t·stride + j·dq]. */
-    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] packed, int p0, float[] x, int x0, int k, float[] out, int o0, int dq, int stride) {
+    /** Rows r0 .. r3 times four tokens of k values packed from p0: row j's product with token t goes to out[o0 + t·stride + j·dq]. */
+    private static void tile4x4(MemorySegment r0, MemorySegment r1, MemorySegment r2, MemorySegment r3, float[] packed, int p0, int k, float[] out, int o0, int dq, int stride) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -209,25 +212,25 @@ final class F32Tiles {
             c23 = w2v.fma(xv, c23);
             c33 = w3v.fma(xv, c33);
         }
-        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + dq] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2 * dq] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3 * dq] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0] = sum(c00);
+        out[o0 + dq] = sum(c10);
+        out[o0 + 2 * dq] = sum(c20);
+        out[o0 + 3 * dq] = sum(c30);
         int o = o0 + stride;
-        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
-        out[o + dq] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
-        out[o + 2 * dq] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
-        out[o + 3 * dq] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
+        out[o] = sum(c01);
+        out[o + dq] = sum(c11);
+        out[o + 2 * dq] = sum(c21);
+        out[o + 3 * dq] = sum(c31);
         o += stride;
-        out[o] = c02.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 2 * k, bound, k);
-        out[o + dq] = c12.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 2 * k, bound, k);
-        out[o + 2 * dq] = c22.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 2 * k, bound, k);
-        out[o + 3 * dq] = c32.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 2 * k, bound, k);
+        out[o] = sum(c02);
+        out[o + dq] = sum(c12);
+        out[o + 2 * dq] = sum(c22);
+        out[o + 3 * dq] = sum(c32);
         o += stride;
-        out[o] = c03.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + 3 * k, bound, k);
-        out[o + dq] = c13.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + 3 * k, bound, k);
-        out[o + 2 * dq] = c23.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + 3 * k, bound, k);
-        out[o + 3 * dq] = c33.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + 3 * k, bound, k);
+        out[o] = sum(c03);
+        out[o + dq] = sum(c13);
+        out[o + 2 * dq] = sum(c23);
+        out[o + 3 * dq] = sum(c33);
     }
 
     /** {@link #tile4x4} for two tokens. */
@@ -254,15 +257,15 @@ final class F32Tiles {
             c21 = w2v.fma(xv, c21);
             c31 = w3v.fma(xv, c31);
         }
-        out[o0] = c00.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + dq] = c10.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2 * dq] = c20.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3 * dq] = c30.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0] = sum(c00);
+        out[o0 + dq] = sum(c10);
+        out[o0 + 2 * dq] = sum(c20);
+        out[o0 + 3 * dq] = sum(c30);
         int o = o0 + stride;
-        out[o] = c01.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0 + k, bound, k);
-        out[o + dq] = c11.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0 + k, bound, k);
-        out[o + 2 * dq] = c21.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0 + k, bound, k);
-        out[o + 3 * dq] = c31.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0 + k, bound, k);
+        out[o] = sum(c01);
+        out[o + dq] = sum(c11);
+        out[o + 2 * dq] = sum(c21);
+        out[o + 3 * dq] = sum(c31);
     }
 
     /** {@link #tile4x4} for one token. */
@@ -278,29 +281,53 @@ final class F32Tiles {
             c2 = FloatVector.fromMemorySegment(S, r2, wi, LE).fma(xv, c2);
             c3 = FloatVector.fromMemorySegment(S, r3, wi, LE).fma(xv, c3);
         }
-        out[o0] = c0.reduceLanes(VectorOperators.ADD) + tail(r0, x, x0, bound, k);
-        out[o0 + dq] = c1.reduceLanes(VectorOperators.ADD) + tail(r1, x, x0, bound, k);
-        out[o0 + 2 * dq] = c2.reduceLanes(VectorOperators.ADD) + tail(r2, x, x0, bound, k);
-        out[o0 + 3 * dq] = c3.reduceLanes(VectorOperators.ADD) + tail(r3, x, x0, bound, k);
+        out[o0] = sum(c0);
+        out[o0 + dq] = sum(c1);
+        out[o0 + 2 * dq] = sum(c2);
+        out[o0 + 3 * dq] = sum(c3);
     }
 
     /**
-     * Σ row[i]·x[x0+i] for i in [from, k): the scalar tail past the last whole vector, in four
-     * chains. One chain of dependent adds made stories260K's 12-column tails 17% of its decode; four
-     * chains run as fast as half and quarter vectors did (paired), and, unlike them, fast before
-     * the JIT has compiled the Vector API (a fresh `tern run`'s first token).
+     * A tile's sum of lanes. The + 0f is what adding an empty tail adds (−0 becomes +0): a row's
+     * product then has the same bits whether its tail, in {@link #addTails}, is empty or not, as
+     * in every other kernel of the formats that decode to floats exactly ({@link BatchMatmul#tail}).
      */
-    static float tail(MemorySegment row, float[] x, int x0, int from, int k) {
+    private static float sum(FloatVector acc) {
+        return acc.reduceLanes(VectorOperators.ADD) + 0f;
+    }
+
+    /**
+     * Adds to the tiles' sums of rows [from, to) each token's scalar tail past the last whole vector.
+     * Apart from the tiles, which then compile in a third of the time and are not thrown away when a
+     * model whose rows have tails (a draft's) first uses them: a fresh run's kernels reach C2 sooner.
+     */
+    private static void addTails(MemorySegment data, long rowBytes, int from, int to, float[] x, int xOff, int k, int bound, int n,
+                                 float[] out, int outStride) {
+        for (int r = from; r < to; r++) {
+            for (int t = 0; t < n; t++) {
+                out[t * outStride + r] += tail(data, r * rowBytes, x, xOff + t * k, bound, k);
+            }
+        }
+    }
+
+    /**
+     * Σ row[i]·x[x0+i] for i in [from, k), the row at rowOffset in w: the scalar tail past the last
+     * whole vector, in four chains. One chain of dependent adds made stories260K's 12-column tails
+     * 17% of its decode; four chains run as fast as half and quarter vectors did (paired), and,
+     * unlike them, fast before the JIT has compiled the Vector API (a fresh `tern run`'s first token).
+     */
+    static float tail(MemorySegment w, long rowOffset, float[] x, int x0, int from, int k) {
         float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
         int i = from;
-        for (; i + 4 <= k; i += 4) {
-            s0 += row.get(F32, 4L * i) * x[x0 + i];
-            s1 += row.get(F32, 4L * i + 4) * x[x0 + i + 1];
-            s2 += row.get(F32, 4L * i + 8) * x[x0 + i + 2];
-            s3 += row.get(F32, 4L * i + 12) * x[x0 + i + 3];
+        long b = rowOffset + 4L * from;
+        for (; i + 4 <= k; i += 4, b += 16) {
+            s0 += w.get(F32, b) * x[x0 + i];
+            s1 += w.get(F32, b + 4) * x[x0 + i + 1];
+            s2 += w.get(F32, b + 8) * x[x0 + i + 2];
+            s3 += w.get(F32, b + 12) * x[x0 + i + 3];
         }
-        for (; i < k; i++) {
-            s0 += row.get(F32, 4L * i) * x[x0 + i];
+        for (; i < k; i++, b += 4) {
+            s0 += w.get(F32, b) * x[x0 + i];
         }
         return (s0 + s1) + (s2 + s3);
     }
