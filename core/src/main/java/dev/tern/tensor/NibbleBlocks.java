@@ -101,14 +101,9 @@ final class NibbleBlocks {
             }
             return;
         }
-        Blocks.requireBlocks(f.type(), n);
-        long end = (long) (n / QK) * BYTES;
-        for (int r = 0; r < rows; r++) {
-            long step = r * rowBytes;
-            dot512Quad(levels.floatBits(), w.asSlice(offsets[0] + step, end), w.asSlice(offsets[1] + step, end),
-                    w.asSlice(offsets[2] + step, end), w.asSlice(offsets[3] + step, end), x, xOff, out,
-                    outs[0] + r, outs[1] + r, outs[2] + r, outs[3] + r);
-        }
+        int[] table = levels.floatBits();
+        Blocks.byQuads((a, b, c, e, xs, xo, o, ia, ib, ic, ie) -> dot512Quad(table, a, b, c, e, xs, xo, o, ia, ib, ic, ie),
+                f.type(), w, offsets, rowBytes, rows, x, xOff, n, out, outs);
     }
 
     /**
