@@ -39,7 +39,7 @@ final class Blocks {
      * A format's own kernel in the tiles' order over four rows at once, each a slice of its whole
      * blocks, into out[ia], out[ib], out[ic] and out[ie]: four chains of multiply-adds where one
      * row's chain waits on their latency (the tile-order variants of IQ4_XS, Q5_0 and Q5_1 with 512-bit
-     * vectors; Q4_1's own decode kernel).
+     * vectors; the decode kernels of Q4_0, IQ4_NL and Q4_1).
      */
     @FunctionalInterface
     interface QuadKernel {
