@@ -120,9 +120,12 @@ class BatchInvarianceTest {
         return Stream.concat(AllFormats.readable().stream(), inTileOrder().stream()).toList();
     }
 
-    /** F32, F16 and BF16, with 512-bit vectors also Q4_0, IQ4_NL and Q4_1; and every other format in tile order. */
+    /**
+     * F32, F16 (also its kernel for weights known finite, which skips the watch for infinities) and BF16, with
+     * 512-bit vectors also Q4_0, IQ4_NL and Q4_1; and every other format in tile order.
+     */
     static List<TensorFormat> exactFormats() {
-        Stream<TensorFormat> exact = Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, BF16Format.INSTANCE);
+        Stream<TensorFormat> exact = Stream.of(F32Format.INSTANCE, F16Format.INSTANCE, F16Format.FINITE, BF16Format.INSTANCE);
         exact = Stream.concat(exact, Vec.FL == 16 ? Stream.of(Q4_0Format.INSTANCE, IQ4_NLFormat.INSTANCE, Q4_1Format.INSTANCE) : Stream.empty());
         return Stream.concat(exact, inTileOrder().stream()).toList();
     }

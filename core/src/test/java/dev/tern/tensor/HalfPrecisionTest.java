@@ -172,7 +172,8 @@ class HalfPrecisionTest {
     /**
      * A tensor of F16 weights multiplies through the kernel that does not watch for infinities and NaNs only when
      * it holds none: one anywhere, in the vector part or the tail, keeps the watching one. On finite weights the two
-     * kernels give the same bits.
+     * kernels agree; that they give the same bits is BatchInvarianceTest's to check, under C1: here one of them may
+     * run compiled by C2, which sums a vector's lanes in another order, and the other not yet.
      */
     @Test
     void f16TensorsWithoutInfinitiesSkipTheWatch() {
@@ -188,7 +189,7 @@ class HalfPrecisionTest {
             float[] watched = new float[rows], unwatched = new float[rows];
             F16Format.INSTANCE.dotRowsFour(seg, offsets, rowBytes, 2, x, 0, n, watched, outs);
             F16Format.FINITE.dotRowsFour(seg, offsets, rowBytes, 2, x, 0, n, unwatched, outs);
-            assertArrayEquals(watched, unwatched);
+            assertArrayEquals(watched, unwatched, 1e-5f);
             for (long at : new long[]{2L * 3, rowBytes * rows - 2}) {
                 short kept = seg.get(I16, at);
                 for (short special : new short[]{(short) 0x7C00, (short) 0xFC00, (short) 0x7E01}) {
