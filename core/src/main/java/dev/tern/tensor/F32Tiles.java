@@ -298,7 +298,7 @@ final class F32Tiles {
 
     /**
      * Adds to the tiles' sums of rows [from, to) each token's scalar tail past the last whole vector.
-     * Apart from the tiles, which then compile in a third of the time and are not thrown away when a
+     * Apart from the tiles, which then compile in about half the time and are not thrown away when a
      * model whose rows have tails (a draft's) first uses them: a fresh run's kernels reach C2 sooner.
      */
     private static void addTails(MemorySegment data, long rowBytes, int from, int to, float[] x, int xOff, int k, int bound, int n,
