@@ -126,6 +126,7 @@ public final class BatchMatmul {
                     }
                 }
             }
+            addTails(buf, b0, nr / 4 * 4, x, xOff, n, cols, out, rb, outStride);
         }
         touchedBytes = touched;
     }
@@ -250,22 +251,22 @@ public final class BatchMatmul {
             c23 = w2v.fma(xv, c23);
             c33 = w3v.fma(xv, c33);
         }
-        put(out, o0, c00, wb, w0, x, x0, bound, k);
-        put(out, o0 + 1, c10, wb, w0 + k, x, x0, bound, k);
-        put(out, o0 + 2, c20, wb, w0 + 2 * k, x, x0, bound, k);
-        put(out, o0 + 3, c30, wb, w0 + 3 * k, x, x0, bound, k);
-        put(out, o0 + stride, c01, wb, w0, x, x0 + k, bound, k);
-        put(out, o0 + stride + 1, c11, wb, w0 + k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 2, c21, wb, w0 + 2 * k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 3, c31, wb, w0 + 3 * k, x, x0 + k, bound, k);
-        put(out, o0 + 2 * stride, c02, wb, w0, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 1, c12, wb, w0 + k, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 2, c22, wb, w0 + 2 * k, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 3, c32, wb, w0 + 3 * k, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 3 * stride, c03, wb, w0, x, x0 + 3 * k, bound, k);
-        put(out, o0 + 3 * stride + 1, c13, wb, w0 + k, x, x0 + 3 * k, bound, k);
-        put(out, o0 + 3 * stride + 2, c23, wb, w0 + 2 * k, x, x0 + 3 * k, bound, k);
-        put(out, o0 + 3 * stride + 3, c33, wb, w0 + 3 * k, x, x0 + 3 * k, bound, k);
+        out[o0] = sum(c00);
+        out[o0 + 1] = sum(c10);
+        out[o0 + 2] = sum(c20);
+        out[o0 + 3] = sum(c30);
+        out[o0 + stride] = sum(c01);
+        out[o0 + stride + 1] = sum(c11);
+        out[o0 + stride + 2] = sum(c21);
+        out[o0 + stride + 3] = sum(c31);
+        out[o0 + 2 * stride] = sum(c02);
+        out[o0 + 2 * stride + 1] = sum(c12);
+        out[o0 + 2 * stride + 2] = sum(c22);
+        out[o0 + 2 * stride + 3] = sum(c32);
+        out[o0 + 3 * stride] = sum(c03);
+        out[o0 + 3 * stride + 1] = sum(c13);
+        out[o0 + 3 * stride + 2] = sum(c23);
+        out[o0 + 3 * stride + 3] = sum(c33);
     }
 
     /**
@@ -301,18 +302,18 @@ public final class BatchMatmul {
             c22 = w2v.fma(xv, c22);
             c32 = w3v.fma(xv, c32);
         }
-        put(out, o0, c00, wb, w0, x, x0, bound, k);
-        put(out, o0 + 1, c10, wb, w0 + k, x, x0, bound, k);
-        put(out, o0 + 2, c20, wb, w0 + 2 * k, x, x0, bound, k);
-        put(out, o0 + 3, c30, wb, w0 + 3 * k, x, x0, bound, k);
-        put(out, o0 + stride, c01, wb, w0, x, x0 + k, bound, k);
-        put(out, o0 + stride + 1, c11, wb, w0 + k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 2, c21, wb, w0 + 2 * k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 3, c31, wb, w0 + 3 * k, x, x0 + k, bound, k);
-        put(out, o0 + 2 * stride, c02, wb, w0, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 1, c12, wb, w0 + k, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 2, c22, wb, w0 + 2 * k, x, x0 + 2 * k, bound, k);
-        put(out, o0 + 2 * stride + 3, c32, wb, w0 + 3 * k, x, x0 + 2 * k, bound, k);
+        out[o0] = sum(c00);
+        out[o0 + 1] = sum(c10);
+        out[o0 + 2] = sum(c20);
+        out[o0 + 3] = sum(c30);
+        out[o0 + stride] = sum(c01);
+        out[o0 + stride + 1] = sum(c11);
+        out[o0 + stride + 2] = sum(c21);
+        out[o0 + stride + 3] = sum(c31);
+        out[o0 + 2 * stride] = sum(c02);
+        out[o0 + 2 * stride + 1] = sum(c12);
+        out[o0 + 2 * stride + 2] = sum(c22);
+        out[o0 + 2 * stride + 3] = sum(c32);
     }
 
     /** {@link #tile4x3} for two tokens. */
@@ -338,17 +339,17 @@ public final class BatchMatmul {
             c21 = w2v.fma(xv, c21);
             c31 = w3v.fma(xv, c31);
         }
-        put(out, o0, c00, wb, w0, x, x0, bound, k);
-        put(out, o0 + 1, c10, wb, w0 + k, x, x0, bound, k);
-        put(out, o0 + 2, c20, wb, w0 + 2 * k, x, x0, bound, k);
-        put(out, o0 + 3, c30, wb, w0 + 3 * k, x, x0, bound, k);
-        put(out, o0 + stride, c01, wb, w0, x, x0 + k, bound, k);
-        put(out, o0 + stride + 1, c11, wb, w0 + k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 2, c21, wb, w0 + 2 * k, x, x0 + k, bound, k);
-        put(out, o0 + stride + 3, c31, wb, w0 + 3 * k, x, x0 + k, bound, k);
+        out[o0] = sum(c00);
+        out[o0 + 1] = sum(c10);
+        out[o0 + 2] = sum(c20);
+        out[o0 + 3] = sum(c30);
+        out[o0 + stride] = sum(c01);
+        out[o0 + stride + 1] = sum(c11);
+        out[o0 + stride + 2] = sum(c21);
+        out[o0 + stride + 3] = sum(c31);
     }
 
-    /** Rows w0 .. w0+3k of wb times one token at x0, into out[o0 + r]. */
+    /** Rows w0 .. w0+3k of wb times one token at x0, into out[o0 + r]: the vector parts; the rows' tails are {@link #addTails}'. */
     static void tile4x1(float[] wb, int w0, float[] x, int x0, int k, float[] out, int o0) {
         FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
         int bound = S.loopBound(k);
@@ -359,15 +360,35 @@ public final class BatchMatmul {
             c2 = FloatVector.fromArray(S, wb, w0 + 2 * k + i).fma(xv, c2);
             c3 = FloatVector.fromArray(S, wb, w0 + 3 * k + i).fma(xv, c3);
         }
-        put(out, o0, c0, wb, w0, x, x0, bound, k);
-        put(out, o0 + 1, c1, wb, w0 + k, x, x0, bound, k);
-        put(out, o0 + 2, c2, wb, w0 + 2 * k, x, x0, bound, k);
-        put(out, o0 + 3, c3, wb, w0 + 3 * k, x, x0, bound, k);
+        out[o0] = sum(c0);
+        out[o0 + 1] = sum(c1);
+        out[o0 + 2] = sum(c2);
+        out[o0 + 3] = sum(c3);
     }
 
-    /** out[o] = the lanes of acc plus the scalar tail wb[w0+i]·x[x0+i] for i in [from, k). */
-    private static void put(float[] out, int o, FloatVector acc, float[] wb, int w0, float[] x, int x0, int from, int k) {
-        out[o] = acc.reduceLanes(VectorOperators.ADD) + tail(wb, w0, x, x0, from, k);
+    /**
+     * A tile's sum of lanes; its rows' tails are added apart ({@link #addTails}), so that the tiles compile
+     * small and are not thrown away when rows with tails (a draft model's) first come. The + 0f is what
+     * adding an empty tail adds (−0 becomes +0): a product has the same bits with or without a tail pass.
+     */
+    private static float sum(FloatVector acc) {
+        return acc.reduceLanes(VectorOperators.ADD) + 0f;
+    }
+
+    /**
+     * Adds to the tiles' sums out[o0 + t·stride + r] of rows r < rows (row r of wb from w0 + r·k) each
+     * token t's scalar tail past the last whole vector, for the n tokens from x0, when the rows have one.
+     */
+    static void addTails(float[] wb, int w0, int rows, float[] x, int x0, int n, int k, float[] out, int o0, int stride) {
+        int bound = S.loopBound(k);
+        if (bound == k) {
+            return;
+        }
+        for (int r = 0; r < rows; r++) {
+            for (int t = 0; t < n; t++) {
+                out[o0 + t * stride + r] += tail(wb, w0 + r * k, x, x0 + t * k, bound, k);
+            }
+        }
     }
 
     /**

@@ -124,6 +124,7 @@ final class TileOrderFormat implements TensorFormat {
                 format.dequantize(w, offsets[i] + step, buf, b0 + i * n, n);
             }
             BatchMatmul.tile4x1(buf, b0, x, xOff, n, buf, sums);
+            BatchMatmul.addTails(buf, b0, 4, x, xOff, 1, n, buf, sums, 0);
             for (int i = 0; i < 4; i++) {
                 out[outs[i] + r] = buf[sums + i];
             }
