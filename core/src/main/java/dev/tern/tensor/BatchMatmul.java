@@ -367,11 +367,12 @@ public final class BatchMatmul {
     }
 
     /**
-     * A tile's sum of lanes; its rows' tails are added apart ({@link #addTails}), so that the tiles compile
-     * small and are not thrown away when rows with tails (a draft model's) first come. The + 0f is what
-     * adding an empty tail adds (−0 becomes +0): a product has the same bits with or without a tail pass.
+     * A tile's sum of lanes (these tiles' and {@link F32Tiles}'); its rows' tails are added apart ({@link
+     * #addTails}), so that the tiles compile small and are not thrown away when rows with tails (a draft
+     * model's) first come. The + 0f is what adding an empty tail adds (−0 becomes +0): a product has the
+     * same bits with or without a tail pass.
      */
-    private static float sum(FloatVector acc) {
+    static float sum(FloatVector acc) {
         return acc.reduceLanes(VectorOperators.ADD) + 0f;
     }
 

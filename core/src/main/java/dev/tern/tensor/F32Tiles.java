@@ -1,12 +1,13 @@
 package dev.tern.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+
+import static dev.tern.tensor.BatchMatmul.sum;
 
 /**
  * F32 weights times one or a few tokens, read straight from the mapping, so each weight vector
@@ -285,15 +286,6 @@ final class F32Tiles {
         out[o0 + dq] = sum(c1);
         out[o0 + 2 * dq] = sum(c2);
         out[o0 + 3 * dq] = sum(c3);
-    }
-
-    /**
-     * A tile's sum of lanes. The + 0f is what adding an empty tail adds (−0 becomes +0): a row's
-     * product then has the same bits whether its tail, in {@link #addTails}, is empty or not, as
-     * in every other kernel of the formats that decode to floats exactly ({@link BatchMatmul#tail}).
-     */
-    private static float sum(FloatVector acc) {
-        return acc.reduceLanes(VectorOperators.ADD) + 0f;
     }
 
     /**
