@@ -50,6 +50,12 @@ final class AttentionKernel {
     private final float[] keys, values, probs = new float[4 * BLOCK];
     /** {@link #attendWhole}'s scratch: scores; per row and chunk max, sum and factor; one chunk's output. */
     private float[] query = new float[0], scores = new float[0], stats = new float[0], partial = new float[0];
+    /**
+     * Per row of a KV head (the current call's tile): the exclusive end of the positions it may
+     * attend to, and where its output starts relative to the head's. Computed once per call rather
+     * than per block: each takes integer divisions (docs/PERFORMANCE.md, thirty-seventh session).
+     */
+    private int[] rowLimit = new int[0], rowOut = new int[0];
 
     AttentionKernel(ModelConfig c) {
         group = c.heads() / c.kvHeads();
@@ -116,12 +122,13 @@ final class AttentionKernel {
         int rows = (end - first) * group, blocks = BlockPool.blocksFor(batch.position(end - 1) + 1);
         int b0 = c0 * CHUNK_BLOCKS, b1 = Math.min(blocks, c1 * CHUNK_BLOCKS);
         loadQueries(q, first, end, kvHead, heads, pool.type());
+        loadRows(batch, first, rows, 0);
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK;
             for (int j = 0; j < heads; j++) {
                 // A head at a time: its keys, widened, stay in L1 while they are scored.
                 pool.keys(seq.block(start), layer, (kvHead + j) * headDim, headDim, keys);
-                scoreHead(batch, first, rows, j, start, sc, scOff + j * rows * stride + start, stride);
+                scoreHead(rows, j, start, sc, scOff + j * rows * stride + start, stride);
             }
         }
         for (int row = 0; row < heads * rows; row++) {
@@ -140,14 +147,14 @@ final class AttentionKernel {
                     l[lOff + row * chunks + c] = 0;
                     continue;
                 }
-                FloatVector max = FloatVector.broadcast(P, mx);
-                double sum = 0;
+                FloatVector max = FloatVector.broadcast(P, mx), sum = FloatVector.zero(P);
+                // Lane-wise sums, added across lanes once per chunk rather than once per vector.
                 for (int i = from; i < to; i += P.length()) {
                     FloatVector x = FloatVector.fromArray(P, sc, i).sub(max).lanewise(VectorOperators.EXP);
                     x.intoArray(sc, i);
-                    sum += x.reduceLanes(VectorOperators.ADD);
+                    sum = sum.add(x);
                 }
-                l[lOff + row * chunks + c] = (float) sum;
+                l[lOff + row * chunks + c] = sum.reduceLanes(VectorOperators.ADD);
             }
         }
     }
@@ -183,25 +190,25 @@ final class AttentionKernel {
      * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
      * sc[base0 + r·len ..], positions past the row's token -inf.
      */
-    private void scoreHead(Batch batch, int first, int rows, int j, int start, float[] sc, int base0, int len) {
+    private void scoreHead(int rows, int j, int start, float[] sc, int base0, int len) {
         int qOff = j * rows;
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
-            if (limit(batch, first, r + 3) > start) {
+            if (rowLimit[r + 3] > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
                     scoreFour(qOff + r, c, sc, base0 + r * len + c, len);
                 }
             }
         }
         for (; r < rows; r++) {
-            if (limit(batch, first, r) > start) {
+            if (rowLimit[r] > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
                     scoreOne(qOff + r, c, sc, base0 + r * len + c);
                 }
             }
         }
         for (r = 0; r < rows; r++) {
-            int valid = limit(batch, first, r) - start;
+            int valid = rowLimit[r] - start;
             if (valid >= BLOCK) {
                 continue;
             }
@@ -261,7 +268,9 @@ final class AttentionKernel {
         BlockTable seq = batch.sequence(first);
         BlockPool pool = seq.pool();
         boolean half = pool.type().roundsToHalf();
-        int rows = (end - first) * group, lastLimit = limit(batch, first, rows - 1);
+        int rows = (end - first) * group;
+        loadRows(batch, first, rows, tokenStride);
+        int lastLimit = rowLimit[rows - 1];
         // Values a head at a time where the pool stores each head's together, else all heads at once.
         boolean byHead = pool.valueWidth() == headDim;
         int vStride = byHead ? headDim : heads * headDim;
@@ -273,40 +282,49 @@ final class AttentionKernel {
             if (!byHead) {
                 pool.values(seq.block(start), layer, kvHead * headDim, vStride, slots, values);
             }
-            for (int row = 0; row < heads * rows; ) {
-                int j = row / rows, r = row % rows;
-                if (byHead && r == 0) {
+            for (int j = 0; j < heads; j++) {
+                if (byHead) {
                     pool.values(seq.block(start), layer, (kvHead + j) * headDim, headDim, slots, values);
                 }
-                int vOff = byHead ? 0 : j * headDim;
-                int n = Math.min(slots, limit(batch, first, r) - start);
-                // Four rows of one head that all weigh the whole block share each value load.
-                int count = r + 4 <= rows && n == slots ? 4 : 1;
-                if (n > 0) {
-                    for (int i = 0; i < count; i++) {
-                        int base = scOff + (row + i) * stride + start;
-                        float p0 = f[fOff + (row + i) * chunks + chunk];
-                        for (int c = 0; c < BLOCK; c += P.length()) {
-                            FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(p0);
-                            (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
+                int vOff = byHead ? 0 : j * headDim, o = dstOff + j * group * headDim;
+                for (int r = 0; r < rows; ) {
+                    int row = j * rows + r, n = Math.min(slots, rowLimit[r] - start);
+                    // Four rows of one head that all weigh the whole block share each value load.
+                    int count = r + 4 <= rows && n == slots ? 4 : 1;
+                    if (n > 0) {
+                        for (int i = 0; i < count; i++) {
+                            int base = scOff + (row + i) * stride + start;
+                            float p0 = f[fOff + (row + i) * chunks + chunk];
+                            for (int c = 0; c < BLOCK; c += P.length()) {
+                                FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(p0);
+                                (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
+                            }
+                        }
+                        if (count == 4) {
+                            accumulateFour(n, vOff, vStride, dst, o + rowOut[r], o + rowOut[r + 1], o + rowOut[r + 2], o + rowOut[r + 3]);
+                        } else {
+                            accumulate(n, 0, vOff, vStride, dst, o + rowOut[r], 0);
                         }
                     }
-                    int o = dstOff + j * group * headDim;
-                    if (count == 4) {
-                        accumulateFour(n, vOff, vStride, dst, o + rowOffset(r, tokenStride), o + rowOffset(r + 1, tokenStride),
-                                o + rowOffset(r + 2, tokenStride), o + rowOffset(r + 3, tokenStride));
-                    } else {
-                        accumulate(n, 0, vOff, vStride, dst, o + rowOffset(r, tokenStride), 0);
-                    }
+                    r += count;
                 }
-                row += count;
             }
         }
     }
 
-    /** Where row r of a KV head's rows (token r / group, query head r % group of the head's group) starts in the output. */
-    private int rowOffset(int r, int tokenStride) {
-        return (r / group) * tokenStride + (r % group) * headDim;
+    /**
+     * rowLimit and rowOut for the {@code rows} rows of a tile starting at token {@code first}: row r
+     * is token r / group, query head r % group of the KV head's group.
+     */
+    private void loadRows(Batch batch, int first, int rows, int tokenStride) {
+        if (rowLimit.length < rows) {
+            rowLimit = new int[rows];
+            rowOut = new int[rows];
+        }
+        for (int r = 0; r < rows; r++) {
+            rowLimit[r] = batch.position(first + r / group) + 1;
+            rowOut[r] = (r / group) * tokenStride + (r % group) * headDim;
+        }
     }
 
     /**
@@ -456,10 +474,5 @@ final class AttentionKernel {
                 type.round(query, to, to + width);
             }
         }
-    }
-
-    /** Exclusive end of the positions row r may attend to. */
-    private int limit(Batch batch, int first, int r) {
-        return batch.position(first + r / group) + 1;
     }
 }
