@@ -153,6 +153,23 @@ public final class BlockPool {
         slabs.get(block / SLAB_BLOCKS).keys(block % SLAB_BLOCKS, layer, row0, rows, dst);
     }
 
+    /**
+     * An F16 pool's keys of {@code layer} as stored, for kernels that widen them in registers: the
+     * array holding {@code block}'s, where component row0 + i of slot s is at
+     * {@link #halfKeyAt}(block, row0) + i·BLOCK_SIZE + s.
+     */
+    public short[] halfKeys(int block, int layer) {
+        if (type != KVCacheType.F16) {
+            throw new IllegalStateException("a " + type + " pool has no half-precision keys");
+        }
+        return ((F16Slab) slabs.get(block / SLAB_BLOCKS)).halfKeys(layer);
+    }
+
+    /** Where component row0 of {@code block}'s keys starts in {@link #halfKeys}'s array. */
+    public int halfKeyAt(int block, int row0) {
+        return slabs.get(block / SLAB_BLOCKS).base(block % SLAB_BLOCKS) + row0 * BLOCK_SIZE;
+    }
+
     /** Values of components [row0, row0+rows) of slots [0, slots): dst[s·rows + i]. */
     public void values(int block, int layer, int row0, int rows, int slots, float[] dst) {
         slabs.get(block / SLAB_BLOCKS).values(block % SLAB_BLOCKS, layer, row0, rows, slots, dst);

@@ -25,6 +25,11 @@ final class F16Slab extends RunSlab {
         }
     }
 
+    /** The layer's keys as stored: block b's component row r of slot s at {@code base(b) + r·SLOTS + s}. */
+    short[] halfKeys(int layer) {
+        return keys[layer];
+    }
+
     @Override
     void keys(int b, int layer, int row0, int rows, float[] dst) {
         widen(keys[layer], base(b) + row0 * SLOTS, dst, 0, rows * SLOTS);

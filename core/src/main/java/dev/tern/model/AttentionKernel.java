@@ -5,6 +5,8 @@ import dev.tern.kv.BlockTable;
 import dev.tern.kv.KVCacheType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -44,6 +46,9 @@ final class AttentionKernel {
      * has no compiled form here and ran in the Vector API's Java fallback: 3% of a 512-token prefill.)
      */
     private static final FloatVector LANE = FloatVector.zero(P).addIndex(1);
+    /** Half-precision keys, as many as P has lanes, and the ints they widen to. */
+    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(P.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> HALF_BITS = P.withLanes(int.class);
 
     private final int group, headDim, qDim;
     private final float scale;
@@ -123,12 +128,22 @@ final class AttentionKernel {
         int b0 = c0 * CHUNK_BLOCKS, b1 = Math.min(blocks, c1 * CHUNK_BLOCKS);
         loadQueries(q, first, end, kvHead, heads, pool.type());
         loadRows(batch, first, rows, 0);
+        // An F16 cache's keys are widened in registers as they are scored where every row is in a group
+        // of four that shares each widened vector (a tenth less time for decode attention with a
+        // group of four query heads per KV head); otherwise, and for other types, a head at a time
+        // into a buffer that stays in L1 while they are scored (one row per key widens faster so).
+        boolean half = pool.type() == KVCacheType.F16 && rows % 4 == 0;
         for (int b = b0; b < b1; b++) {
-            int start = b * BLOCK;
+            int start = b * BLOCK, block = seq.block(start);
+            short[] halves = half ? pool.halfKeys(block, layer) : null;
             for (int j = 0; j < heads; j++) {
-                // A head at a time: its keys, widened, stay in L1 while they are scored.
-                pool.keys(seq.block(start), layer, (kvHead + j) * headDim, headDim, keys);
-                scoreHead(rows, j, start, sc, scOff + j * rows * stride + start, stride);
+                int at = 0;
+                if (half) {
+                    at = pool.halfKeyAt(block, (kvHead + j) * headDim);
+                } else {
+                    pool.keys(block, layer, (kvHead + j) * headDim, headDim, keys);
+                }
+                scoreHead(rows, j, start, halves, at, sc, scOff + j * rows * stride + start, stride);
             }
         }
         for (int row = 0; row < heads * rows; row++) {
@@ -188,15 +203,21 @@ final class AttentionKernel {
 
     /**
      * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
-     * sc[base0 + r·len ..], positions past the row's token -inf.
+     * sc[base0 + r·len ..], positions past the row's token -inf. The keys are halves[at ..] as
+     * stored in an F16 cache (component d of slot s at at + d·BLOCK + s; only where rows is a
+     * multiple of four), or the widened ones in {@link #keys} where halves is null.
      */
-    private void scoreHead(int rows, int j, int start, float[] sc, int base0, int len) {
+    private void scoreHead(int rows, int j, int start, short[] halves, int at, float[] sc, int base0, int len) {
         int qOff = j * rows;
         int r = 0;
         for (; r + 4 <= rows; r += 4) {
             if (rowLimit[r + 3] > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
-                    scoreFour(qOff + r, c, sc, base0 + r * len + c, len);
+                    if (halves != null) {
+                        scoreFourHalf(qOff + r, halves, at + c, sc, base0 + r * len + c, len);
+                    } else {
+                        scoreFour(qOff + r, c, sc, base0 + r * len + c, len);
+                    }
                 }
             }
         }
@@ -254,6 +275,37 @@ final class AttentionKernel {
             a = FloatVector.fromArray(P, keys, d * BLOCK + c).fma(FloatVector.broadcast(P, query[q0 + d]), a);
         }
         a.mul(scale).intoArray(sc, at);
+    }
+
+    /** {@link #scoreFour} over half-precision keys: component d's at halves[at + d·BLOCK ..], widened in registers. */
+    private void scoreFourHalf(int r, short[] halves, int at, float[] sc, int out, int len) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
+        int q0 = r * headDim;
+        for (int d = 0; d < headDim; d++) {
+            FloatVector k = widen(halves, at + d * BLOCK);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
+        }
+        a0.mul(scale).intoArray(sc, out);
+        a1.mul(scale).intoArray(sc, out + len);
+        a2.mul(scale).intoArray(sc, out + 2 * len);
+        a3.mul(scale).intoArray(sc, out + 3 * len);
+    }
+
+    /**
+     * The half-precision values h[i ..] (as many as P has lanes) as floats, with the bits
+     * Float.float16ToFloat gives: exponent and fraction moved to a float's places and multiplied by
+     * 2^112 to rebias them (exact, subnormal halves too), the sign put back, and a half's
+     * infinities and NaNs given a float's all-ones exponent.
+     */
+    static FloatVector widen(short[] h, int i) {
+        IntVector x = (IntVector) ShortVector.fromArray(HALF, h, i).convertShape(VectorOperators.ZERO_EXTEND_S2I, HALF_BITS, 0);
+        IntVector magnitude = x.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
+        IntVector bits = magnitude.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
+                .or(x.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+        return bits.blend(bits.or(0x7f800000), magnitude.compare(VectorOperators.GE, 0x0f800000)).reinterpretAsFloats();
     }
 
     /**

@@ -178,6 +178,30 @@ class AttentionTest {
     }
 
     @Test
+    void keysWidenedInRegistersMatchFloat16ConversionForEveryHalf() {
+        short[] halves = new short[1 << 16];
+        for (int i = 0; i < halves.length; i++) {
+            halves[i] = (short) i;
+        }
+        int lanes = FloatVector.SPECIES_PREFERRED.length() <= BlockPool.BLOCK_SIZE ? FloatVector.SPECIES_PREFERRED.length() : 16;
+        float[] widened = new float[lanes];
+        int wrong = 0;
+        for (int i = 0; i < halves.length; i += lanes) {
+            AttentionKernel.widen(halves, i).intoArray(widened, 0);
+            for (int l = 0; l < lanes; l++) {
+                float expected = Float.float16ToFloat(halves[i + l]);
+                // NaNs as NaNs (the hardware conversion may quiet a signalling one); every other half to the bit
+                boolean same = Float.isNaN(expected) ? Float.isNaN(widened[l])
+                        : Float.floatToRawIntBits(expected) == Float.floatToRawIntBits(widened[l]);
+                if (!same) {
+                    wrong++;
+                }
+            }
+        }
+        assertEquals(0, wrong, "halves widened to other floats than Float.float16ToFloat gives");
+    }
+
+    @Test
     void vectorHalfRoundingMatchesFloat16ConversionOnProbabilities() {
         // uniform, spread over exponents down to half subnormals, exact ties, just above half values
         Random random = new Random(5);
