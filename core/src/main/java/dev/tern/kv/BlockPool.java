@@ -11,7 +11,7 @@ import java.util.List;
  * {@link #BLOCK_SIZE} consecutive positions for every layer ({@code kvDim} values per position,
  * packed in a {@link KVCacheType}'s storage: 4, 2 or 34/32 bytes a value). Positions are
  * written with {@link #write} and read a head at a time, widened to floats, with {@link #keys}
- * and {@link #values}. Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
+ * and {@link #values} (an F16 pool's keys also as stored, {@link #halfKeys}). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
  * that a future prefix cache can share one block among sequences; for now each has one owner.
  * Storage is allocated lazily, a slab of {@link #SLAB_BLOCKS} blocks at a time ({@link KVSlab}:
  * consecutive blocks are adjacent in memory), up to {@code maxBlocks}; the lowest free block is

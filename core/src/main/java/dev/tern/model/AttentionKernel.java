@@ -16,7 +16,9 @@ import java.util.Arrays;
  * One thread's attention work on one (tile, KV heads [kvHead, kvHead + heads), chunk range).
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
- * values are widened a head at a time (Q8_0 values: all heads at once, as stored). Keys come
+ * values are widened a head at a time into buffers (Q8_0 values: all heads at once, as stored),
+ * but for an F16 cache's keys where the rows come in fours: those are widened in registers as
+ * they are scored, each vector serving the four. Keys come
  * transposed, so a vector spans 16 positions and a score vector needs no horizontal sum; four
  * rows share each key load. Holds its scratch buffers.
  * <p>
