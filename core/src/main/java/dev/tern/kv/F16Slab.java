@@ -3,7 +3,9 @@ package dev.tern.kv;
 /**
  * Keys and values as IEEE half-precision bit patterns, rounded to nearest even as ggml's
  * FP32_TO_FP16. The widening loops are plain Float.float16ToFloat loops, which C2 compiles to
- * vector conversions (vcvtph2ps) — faster than any Vector API bit manipulation.
+ * vector conversions (vcvtph2ps) — faster than any Vector API bit manipulation for filling a
+ * buffer. Attention reads the keys as stored too ({@link #halfKeys}) where each widened vector
+ * serves four rows: widening them in registers then saves the buffer's stores and loads.
  */
 final class F16Slab extends RunSlab {
     private final short[][] keys;

@@ -368,7 +368,8 @@ final class AttentionKernel {
 
     /**
      * rowLimit and rowOut for the {@code rows} rows of a tile starting at token {@code first}: row r
-     * is token r / group, query head r % group of the KV head's group.
+     * is token r / group, query head r % group of the KV head's group; tokenStride is the output's
+     * distance between tokens ({@link #scores} writes no output and passes 0: it reads only the limits).
      */
     private void loadRows(Batch batch, int first, int rows, int tokenStride) {
         if (rowLimit.length < rows) {
