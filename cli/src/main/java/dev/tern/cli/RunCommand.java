@@ -200,6 +200,12 @@ final class RunCommand implements Callable<Integer> {
             r = new GenerationResult(ids, r.tokens(), r.text(), r.stopReason(), r.timings(), r.contextShifts());
             if (text) {
                 out.println();
+                if (r.stopReason() == GenerationResult.StopReason.CONTEXT_FULL && maxTokens >= 0) {
+                    // As llama.cpp's "context full": a run cut short should not look like one that finished.
+                    spec.commandLine().getErr().printf("tern: the context (%d tokens) is full: stopped after %d of -n %d"
+                            + " tokens (-c sets a larger context, --context-shift goes on past it)%n",
+                            session.contextSize(), r.tokens().length, maxTokens);
+                }
                 printTimings(r.timings());
                 if (stats != null) {
                     printSpeculation(stats);

@@ -461,6 +461,9 @@ class CommandsTest {
         assertTrue(r.out().contains("\"stop_reason\":\"context_full\""), r.out());
         assertTrue(r.out().contains("\"predicted_n\":11") || r.out().contains("\"predicted_n\":12"), r.out());
         assertTrue(r.out().contains("\"context_shifts\":0"), r.out());
+        Cli text = Cli.run("run", "-c", "16", "--temp", "0", "-n", "100", "Once upon a time");
+        assertEquals(0, text.exitCode(), text.err());
+        assertTrue(text.err().matches("(?s).*tern: the context \\(16 tokens\\) is full: stopped after 1[12] of -n 100 tokens.*"), text.err());
         Cli shifted = Cli.run("run", "-c", "16", "--temp", "0", "-n", "40", "--ignore-eos", "--context-shift", "--format", "json",
                 "Once upon a time");
         assertEquals(0, shifted.exitCode(), shifted.err());
