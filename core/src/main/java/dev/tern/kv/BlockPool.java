@@ -11,7 +11,7 @@ import java.util.List;
  * {@link #BLOCK_SIZE} consecutive positions for every layer ({@code kvDim} values per position,
  * packed in a {@link KVCacheType}'s storage: 4, 2 or 34/32 bytes a value). Positions are
  * written with {@link #write} and read a head at a time, widened to floats, with {@link #keys}
- * and {@link #values} (an F16 pool's keys also as stored, {@link #halfKeys}). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
+ * and {@link #values} (an F16 pool's also as stored, {@link #halfKeys}, {@link #halfValues}). Sequences own blocks through {@link BlockTable}s. Blocks are reference-counted so
  * that a future prefix cache can share one block among sequences; for now each has one owner.
  * Storage is allocated lazily, a slab of {@link #SLAB_BLOCKS} blocks at a time ({@link KVSlab}:
  * consecutive blocks are adjacent in memory), up to {@code maxBlocks}; the lowest free block is
@@ -34,6 +34,8 @@ public final class BlockPool {
     /** Block ids handed out so far: [0, created) have storage. */
     private int created;
     private int[] refCount = new int[0];
+    /** Whether an F16 slab ever stored an infinity or NaN ({@link #halvesFinite}). */
+    private boolean nonFiniteHalves;
 
     /** A pool whose rows are one head of kvDim values. */
     public BlockPool(int layers, int kvDim, int maxBlocks, KVCacheType type) {
@@ -141,7 +143,11 @@ public final class BlockPool {
      * quantized to the cache type.
      */
     public void write(int block, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
-        slabs.get(block / SLAB_BLOCKS).write(block % SLAB_BLOCKS, layer, slot, k, kOff, v, vOff);
+        KVSlab slab = slabs.get(block / SLAB_BLOCKS);
+        slab.write(block % SLAB_BLOCKS, layer, slot, k, kOff, v, vOff);
+        if (slab instanceof F16Slab f && f.nonFinite) {
+            nonFiniteHalves = true;
+        }
     }
 
     /**
@@ -155,19 +161,52 @@ public final class BlockPool {
 
     /**
      * An F16 pool's keys of {@code layer} as stored, for kernels that widen them in registers: the
-     * array holding {@code block}'s, where component row0 + i of slot s is at
-     * {@link #halfKeyAt}(block, row0) + i·BLOCK_SIZE + s.
+     * array holding {@code block}'s, where component row0 + i of slot s is at {@link
+     * #halfKeyAt}(block, row0) + (i & ~1)·BLOCK_SIZE + 2s + (i & 1), for an even row0 (rows two by
+     * two, {@link HalfPairs}).
      */
     public short[] halfKeys(int block, int layer) {
-        if (type != KVCacheType.F16) {
-            throw new IllegalStateException("a " + type + " pool has no half-precision keys");
-        }
-        return ((F16Slab) slabs.get(block / SLAB_BLOCKS)).halfKeys(layer);
+        return f16(block).halfKeys(layer);
     }
 
-    /** Where component row0 of {@code block}'s keys starts in {@link #halfKeys}'s array. */
+    /** Where component row0 (even) of {@code block}'s keys starts in {@link #halfKeys}'s array. */
     public int halfKeyAt(int block, int row0) {
-        return slabs.get(block / SLAB_BLOCKS).base(block % SLAB_BLOCKS) + row0 * BLOCK_SIZE;
+        return f16(block).keyBase(block % SLAB_BLOCKS) + row0 * BLOCK_SIZE;
+    }
+
+    /**
+     * An F16 pool's values of {@code layer} as stored: the array holding {@code block}'s, where slot
+     * s of the head starting at component row0 starts at {@link #halfValueAt}(block, row0) + s·headDim.
+     * Where {@link #valuesGrouped}, component g·32 + c of a head (c &lt; 16) is at + g·32 + 2c and
+     * component g·32 + 16 + c beside it (+ 1); else component c at + c.
+     */
+    public short[] halfValues(int block, int layer) {
+        return f16(block).halfValues(layer);
+    }
+
+    /** Where slot 0 of the head at component row0 (a multiple of headDim) of {@code block}'s values starts in {@link #halfValues}'s array. */
+    public int halfValueAt(int block, int row0) {
+        return f16(block).valueAt(block % SLAB_BLOCKS, 0, row0);
+    }
+
+    /** Whether an F16 pool's heads of values are whole groups of 32 components, stored interleaved. */
+    public boolean valuesGrouped() {
+        return type == KVCacheType.F16 && headDim % F16Slab.GROUP == 0;
+    }
+
+    /**
+     * Whether every half ever written to this F16 pool is finite: then {@link HalfPairs}' cheap
+     * widening is exact. An infinity or NaN (an overflowing model) makes readers widen exactly from then on.
+     */
+    public boolean halvesFinite() {
+        return !nonFiniteHalves;
+    }
+
+    private F16Slab f16(int block) {
+        if (type != KVCacheType.F16) {
+            throw new IllegalStateException("a " + type + " pool has no half-precision storage");
+        }
+        return (F16Slab) slabs.get(block / SLAB_BLOCKS);
     }
 
     /** Values of components [row0, row0+rows) of slots [0, slots): dst[s·rows + i]. */

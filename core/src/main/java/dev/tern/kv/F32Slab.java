@@ -1,7 +1,7 @@
 package dev.tern.kv;
 
-/** Keys and values as floats. */
-final class F32Slab extends RunSlab {
+/** Keys and values as floats; values in runs of {@code width} components, slot-major within each. */
+final class F32Slab extends KVSlab {
     private final float[][] keys;
     private final float[][] values;
 
@@ -28,9 +28,21 @@ final class F32Slab extends RunSlab {
         System.arraycopy(keys[layer], base(b) + row0 * SLOTS, dst, 0, rows * SLOTS);
     }
 
+    /** A run is read in one copy where one whole run (a head) is asked for: its slots already in the order asked. */
     @Override
-    void copyValues(int layer, int from, float[] dst, int to, int n) {
-        System.arraycopy(values[layer], from, dst, to, n);
+    void values(int b, int layer, int row0, int rows, int slots, float[] dst) {
+        float[] vs = values[layer];
+        if (row0 % width == 0 && rows == width) {
+            System.arraycopy(vs, valueAt(b, 0, row0), dst, 0, slots * width);
+            return;
+        }
+        for (int s = 0; s < slots; s++) {
+            for (int i = 0; i < rows; ) {
+                int n = Math.min(rows - i, width - (row0 + i) % width);
+                System.arraycopy(vs, valueAt(b, s, row0 + i), dst, s * rows + i, n);
+                i += n;
+            }
+        }
     }
 
     @Override

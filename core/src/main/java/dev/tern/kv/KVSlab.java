@@ -6,13 +6,13 @@ package dev.tern.kv;
  * after block, and so are its values: a sequence whose blocks are consecutive (as a fresh pool
  * gives them) is read as one stream per layer, which memory delivers two to three times faster
  * than the same bytes as separate arrays per block. Within a block keys are transposed —
- * component row r of kvDim holds that component for all {@link BlockPool#BLOCK_SIZE} slots — so
- * one head's keys are one contiguous run and a vector over slots scores 16 positions at once
- * without horizontal sums. Values are stored in runs of {@code width} components (a head's, for
- * F32 and F16): run by run, slot-major within each, so that one head's values of a block are one
- * contiguous run too.
+ * component row r of kvDim holds that component for all {@link BlockPool#BLOCK_SIZE} slots (an
+ * F16 slab interleaves the rows two by two) — so one head's keys are one contiguous run and a
+ * vector over slots scores 16 positions at once without horizontal sums. Values are stored in
+ * runs of {@code width} components (a head's, for F32 and F16): run by run, slot-major within
+ * each, so that one head's values of a block are one contiguous run too.
  */
-abstract sealed class KVSlab permits RunSlab, Q8Slab {
+abstract sealed class KVSlab permits F32Slab, F16Slab, Q8Slab {
     static final int SLOTS = BlockPool.BLOCK_SIZE;
 
     final int kvDim;

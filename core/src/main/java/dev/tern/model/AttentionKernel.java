@@ -2,6 +2,7 @@ package dev.tern.model;
 
 import dev.tern.kv.BlockPool;
 import dev.tern.kv.BlockTable;
+import dev.tern.kv.HalfPairs;
 import dev.tern.kv.KVCacheType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -17,10 +18,12 @@ import java.util.Arrays;
  * Per KV head j the rows are the tile's tokens × the query heads sharing it: row R = j·rows + r,
  * r = token (r / group) and query head (kvHead + j)·group + r % group. Each block's keys and
  * values are widened a head at a time into buffers (Q8_0 values: all heads at once, as stored),
- * but for an F16 cache's keys where the rows come in fours: those are widened in registers as
- * they are scored, each vector serving the four. Keys come
- * transposed, so a vector spans 16 positions and a score vector needs no horizontal sum; four
- * rows share each key load. Holds its scratch buffers.
+ * but for an F16 cache where the rows come in fours: its keys and values are widened in
+ * registers, each vector serving the four. An F16 cache's halves are read two to a lane and
+ * widened by shifts to their values times 2^-112 ({@link HalfPairs}), queries and probabilities
+ * scaled by 2^112 to match: the same products, the same bits, a quarter of the exact
+ * conversion's work. Keys come transposed, so a vector spans 16 positions and a score vector
+ * needs no horizontal sum; four rows share each key load. Holds its scratch buffers.
  * <p>
  * Every row is computed the same way whatever else shares its pass — how many rows are scored
  * together, which blocks a thread scored, how many tokens the tile has — so a token's attention,
@@ -48,9 +51,10 @@ final class AttentionKernel {
      * has no compiled form here and ran in the Vector API's Java fallback: 3% of a 512-token prefill.)
      */
     private static final FloatVector LANE = FloatVector.zero(P).addIndex(1);
-    /** Half-precision keys, as many as P has lanes, and the ints they widen to. */
-    private static final VectorSpecies<Short> HALF = VectorSpecies.of(short.class, VectorShape.forBitSize(P.vectorBitSize() / 2));
-    private static final VectorSpecies<Integer> HALF_BITS = P.withLanes(int.class);
+    /** Two halves for each lane of P: one load of an F16 cache's pairs ({@link HalfPairs}). */
+    private static final VectorSpecies<Short> PAIRS = VectorSpecies.of(short.class, VectorShape.forBitSize(P.vectorBitSize()));
+    /** Lanes of P per half of a value group: the pairs loads one group takes. */
+    private static final int UNITS_PER_GROUP = 16 / P.length();
 
     private final int group, headDim, qDim;
     private final float scale;
@@ -128,24 +132,29 @@ final class AttentionKernel {
         BlockPool pool = seq.pool();
         int rows = (end - first) * group, blocks = BlockPool.blocksFor(batch.position(end - 1) + 1);
         int b0 = c0 * CHUNK_BLOCKS, b1 = Math.min(blocks, c1 * CHUNK_BLOCKS);
-        loadQueries(q, first, end, kvHead, heads, pool.type());
+        // An F16 cache's keys are read as stored, two rows a lane; scaled by 2^-112 where all its halves are finite.
+        boolean pairs = pool.type() == KVCacheType.F16 && headDim % 2 == 0;
+        boolean scaled = pairs && pool.halvesFinite();
+        loadQueries(q, first, end, kvHead, heads, pool.type(), scaled);
         loadRows(batch, first, rows, 0);
-        // An F16 cache's keys are widened in registers as they are scored where every row is in a group
-        // of four that shares each widened vector (a tenth less time for decode attention with a
-        // group of four query heads per KV head); otherwise, and for other types, a head at a time
-        // into a buffer that stays in L1 while they are scored (one row per key widens faster so).
-        boolean half = pool.type() == KVCacheType.F16 && rows % 4 == 0;
+        // Widened in registers as they are scored where every row is in a group of four that shares
+        // each widened vector; otherwise a head at a time into a buffer that stays in L1 while they
+        // are scored (one row per key widens faster so).
+        boolean inRegisters = scaled && rows % 4 == 0;
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK, block = seq.block(start);
-            short[] halves = half ? pool.halfKeys(block, layer) : null;
+            short[] halves = pairs ? pool.halfKeys(block, layer) : null;
             for (int j = 0; j < heads; j++) {
                 int at = 0;
-                if (half) {
+                if (pairs) {
                     at = pool.halfKeyAt(block, (kvHead + j) * headDim);
+                    if (!inRegisters) {
+                        widenKeys(halves, at, scaled);
+                    }
                 } else {
                     pool.keys(block, layer, (kvHead + j) * headDim, headDim, keys);
                 }
-                scoreHead(rows, j, start, halves, at, sc, scOff + j * rows * stride + start, stride);
+                scoreHead(rows, j, start, inRegisters ? halves : null, at, sc, scOff + j * rows * stride + start, stride);
             }
         }
         for (int row = 0; row < heads * rows; row++) {
@@ -206,8 +215,8 @@ final class AttentionKernel {
     /**
      * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
      * sc[base0 + r·len ..], positions past the row's token -inf. The keys are halves[at ..] as
-     * stored in an F16 cache (component d of slot s at at + d·BLOCK + s; only where rows is a
-     * multiple of four), or the widened ones in {@link #keys} where halves is null.
+     * stored in an F16 cache (rows in pairs, {@link HalfPairs}; only where rows is a multiple of
+     * four and the queries are scaled), or the widened ones in {@link #keys} where halves is null.
      */
     private void scoreHead(int rows, int j, int start, short[] halves, int at, float[] sc, int base0, int len) {
         int qOff = j * rows;
@@ -216,7 +225,7 @@ final class AttentionKernel {
             if (rowLimit[r + 3] > start) {
                 for (int c = 0; c < BLOCK; c += P.length()) {
                     if (halves != null) {
-                        scoreFourHalf(qOff + r, halves, at + c, sc, base0 + r * len + c, len);
+                        scoreFourPairs(qOff + r, halves, at + 2 * c, sc, base0 + r * len + c, len);
                     } else {
                         scoreFour(qOff + r, c, sc, base0 + r * len + c, len);
                     }
@@ -279,16 +288,26 @@ final class AttentionKernel {
         a.mul(scale).intoArray(sc, at);
     }
 
-    /** {@link #scoreFour} over half-precision keys: component d's at halves[at + d·BLOCK ..], widened in registers. */
-    private void scoreFourHalf(int r, short[] halves, int at, float[] sc, int out, int len) {
+    /**
+     * {@link #scoreFour} over an F16 cache's keys as stored, from halves[at ..] (the pair of
+     * components d, d + 1 at at + d·BLOCK, two halves for each lane), widened in registers to
+     * their values times 2^-112 against queries scaled by 2^112: the same sums in the same order.
+     */
+    private void scoreFourPairs(int r, short[] halves, int at, float[] sc, int out, int len) {
         FloatVector a0 = FloatVector.zero(P), a1 = a0, a2 = a0, a3 = a0;
         int q0 = r * headDim;
-        for (int d = 0; d < headDim; d++) {
-            FloatVector k = widen(halves, at + d * BLOCK);
+        for (int d = 0; d < headDim; d += 2) {
+            IntVector x = ShortVector.fromArray(PAIRS, halves, at + d * BLOCK).reinterpretAsInts();
+            FloatVector k = HalfPairs.scaledLow(x);
             a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
             a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
             a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d]), a2);
             a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d]), a3);
+            k = HalfPairs.scaledHigh(x);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d + 1]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d + 1]), a1);
+            a2 = k.fma(FloatVector.broadcast(P, query[q0 + 2 * headDim + d + 1]), a2);
+            a3 = k.fma(FloatVector.broadcast(P, query[q0 + 3 * headDim + d + 1]), a3);
         }
         a0.mul(scale).intoArray(sc, out);
         a1.mul(scale).intoArray(sc, out + len);
@@ -296,18 +315,15 @@ final class AttentionKernel {
         a3.mul(scale).intoArray(sc, out + 3 * len);
     }
 
-    /**
-     * The half-precision values h[i ..] (as many as P has lanes) as floats, with the bits
-     * Float.float16ToFloat gives: exponent and fraction moved to a float's places and multiplied by
-     * 2^112 to rebias them (exact, subnormal halves too), the sign put back, and a half's
-     * infinities and NaNs given a float's all-ones exponent.
-     */
-    static FloatVector widen(short[] h, int i) {
-        IntVector x = (IntVector) ShortVector.fromArray(HALF, h, i).convertShape(VectorOperators.ZERO_EXTEND_S2I, HALF_BITS, 0);
-        IntVector magnitude = x.and(0x7fff).lanewise(VectorOperators.LSHL, 13);
-        IntVector bits = magnitude.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts()
-                .or(x.and(0x8000).lanewise(VectorOperators.LSHL, 16));
-        return bits.blend(bits.or(0x7f800000), magnitude.compare(VectorOperators.GE, 0x0f800000)).reinterpretAsFloats();
+    /** {@link #keys} = one head's keys of a block from an F16 cache's pairs at halves[at ..], times 2^-112 where scaled, else exact. */
+    private void widenKeys(short[] halves, int at, boolean scaled) {
+        for (int d = 0; d < headDim; d += 2) {
+            for (int c = 0; c < BLOCK; c += P.length()) {
+                IntVector x = ShortVector.fromArray(PAIRS, halves, at + d * BLOCK + 2 * c).reinterpretAsInts();
+                (scaled ? HalfPairs.scaledLow(x) : HalfPairs.low(x)).intoArray(keys, d * BLOCK + c);
+                (scaled ? HalfPairs.scaledHigh(x) : HalfPairs.high(x)).intoArray(keys, (d + 1) * BLOCK + c);
+            }
+        }
     }
 
     /**
@@ -328,17 +344,31 @@ final class AttentionKernel {
         // Values a head at a time where the pool stores each head's together, else all heads at once.
         boolean byHead = pool.valueWidth() == headDim;
         int vStride = byHead ? headDim : heads * headDim;
+        // An F16 cache's heads of whole groups are read as stored, two halves a lane; scaled by
+        // 2^-112 (and the probabilities by 2^112) where all its halves are finite.
+        boolean grouped = pool.valuesGrouped();
+        boolean scaled = grouped && pool.halvesFinite();
         for (int b = chunk * CHUNK_BLOCKS; b < (chunk + 1) * CHUNK_BLOCKS; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
             if (slots <= 0) {
                 break;
             }
+            int block = seq.block(start);
             if (!byHead) {
-                pool.values(seq.block(start), layer, kvHead * headDim, vStride, slots, values);
+                pool.values(block, layer, kvHead * headDim, vStride, slots, values);
             }
+            short[] halves = grouped ? pool.halfValues(block, layer) : null;
+            // Every row weighs the whole block four at a time: the values widen in registers, else into the buffer.
+            boolean inRegisters = scaled && rows % 4 == 0 && rowLimit[0] - start >= slots;
             for (int j = 0; j < heads; j++) {
-                if (byHead) {
-                    pool.values(seq.block(start), layer, (kvHead + j) * headDim, headDim, slots, values);
+                int at = 0;
+                if (grouped) {
+                    at = pool.halfValueAt(block, (kvHead + j) * headDim);
+                    if (!inRegisters) {
+                        widenValues(halves, at, slots, scaled);
+                    }
+                } else if (byHead) {
+                    pool.values(block, layer, (kvHead + j) * headDim, headDim, slots, values);
                 }
                 int vOff = byHead ? 0 : j * headDim, o = dstOff + j * group * headDim;
                 for (int r = 0; r < rows; ) {
@@ -351,10 +381,13 @@ final class AttentionKernel {
                             float p0 = f[fOff + (row + i) * chunks + chunk];
                             for (int c = 0; c < BLOCK; c += P.length()) {
                                 FloatVector p = FloatVector.fromArray(P, sc, base + c).mul(p0);
-                                (half ? roundToHalf(p) : p).intoArray(probs, i * BLOCK + c);
+                                p = half ? roundToHalf(p) : p;
+                                (scaled ? p.mul(HalfPairs.SCALE) : p).intoArray(probs, i * BLOCK + c);
                             }
                         }
-                        if (count == 4) {
+                        if (count == 4 && inRegisters) {
+                            accumulateFourPairs(n, halves, at, dst, o + rowOut[r], o + rowOut[r + 1], o + rowOut[r + 2], o + rowOut[r + 3]);
+                        } else if (count == 4) {
                             accumulateFour(n, vOff, vStride, dst, o + rowOut[r], o + rowOut[r + 1], o + rowOut[r + 2], o + rowOut[r + 3]);
                         } else {
                             accumulate(n, 0, vOff, vStride, dst, o + rowOut[r], 0);
@@ -363,6 +396,125 @@ final class AttentionKernel {
                     r += count;
                 }
             }
+        }
+    }
+
+    /**
+     * {@link #values} = the head's values of a block's first {@code slots} slots from an F16 cache's
+     * groups at halves[at ..] (slot s's from at + s·headDim), times 2^-112 where scaled, else exact.
+     */
+    private void widenValues(short[] halves, int at, int slots, boolean scaled) {
+        for (int s = 0; s < slots; s++) {
+            for (int u = 0; u < headDim / (2 * P.length()); u++) {
+                IntVector x = ShortVector.fromArray(PAIRS, halves, at + s * headDim + pairsAt(u)).reinterpretAsInts();
+                int low = s * headDim + lowAt(u);
+                (scaled ? HalfPairs.scaledLow(x) : HalfPairs.low(x)).intoArray(values, low);
+                (scaled ? HalfPairs.scaledHigh(x) : HalfPairs.high(x)).intoArray(values, low + 16);
+            }
+        }
+    }
+
+    /** Where the u-th pairs load of a head's grouped values starts: group u / UNITS_PER_GROUP, lanes from (u % UNITS_PER_GROUP)·P. */
+    private static int pairsAt(int u) {
+        return u / UNITS_PER_GROUP * 32 + 2 * (u % UNITS_PER_GROUP) * P.length();
+    }
+
+    /** The first component the u-th pairs load's low halves are (its high halves' is 16 further). */
+    private static int lowAt(int u) {
+        return u / UNITS_PER_GROUP * 32 + (u % UNITS_PER_GROUP) * P.length();
+    }
+
+    /**
+     * {@link #accumulateFour} over an F16 cache's grouped values as stored at halves[at ..] (slot s's
+     * from at + s·headDim), widened in registers to their values times 2^-112 against probabilities
+     * scaled by 2^112: two pairs loads (four vectors, sixteen accumulators) at a time, the same sums.
+     */
+    private void accumulateFourPairs(int n, short[] halves, int at, float[] out, int o0, int o1, int o2, int o3) {
+        int units = headDim / (2 * P.length()), u = 0;
+        for (; u + 2 <= units; u += 2) {
+            int x0 = pairsAt(u), y0 = pairsAt(u + 1), d0 = lowAt(u), d1 = d0 + 16, d2 = lowAt(u + 1), d3 = d2 + 16;
+            FloatVector a00 = FloatVector.fromArray(P, out, o0 + d0), a01 = FloatVector.fromArray(P, out, o0 + d1);
+            FloatVector a02 = FloatVector.fromArray(P, out, o0 + d2), a03 = FloatVector.fromArray(P, out, o0 + d3);
+            FloatVector a10 = FloatVector.fromArray(P, out, o1 + d0), a11 = FloatVector.fromArray(P, out, o1 + d1);
+            FloatVector a12 = FloatVector.fromArray(P, out, o1 + d2), a13 = FloatVector.fromArray(P, out, o1 + d3);
+            FloatVector a20 = FloatVector.fromArray(P, out, o2 + d0), a21 = FloatVector.fromArray(P, out, o2 + d1);
+            FloatVector a22 = FloatVector.fromArray(P, out, o2 + d2), a23 = FloatVector.fromArray(P, out, o2 + d3);
+            FloatVector a30 = FloatVector.fromArray(P, out, o3 + d0), a31 = FloatVector.fromArray(P, out, o3 + d1);
+            FloatVector a32 = FloatVector.fromArray(P, out, o3 + d2), a33 = FloatVector.fromArray(P, out, o3 + d3);
+            for (int s = 0; s < n; s++) {
+                int v = at + s * headDim;
+                IntVector x = ShortVector.fromArray(PAIRS, halves, v + x0).reinterpretAsInts();
+                IntVector y = ShortVector.fromArray(PAIRS, halves, v + y0).reinterpretAsInts();
+                FloatVector v0 = HalfPairs.scaledLow(x), v1 = HalfPairs.scaledHigh(x);
+                FloatVector v2 = HalfPairs.scaledLow(y), v3 = HalfPairs.scaledHigh(y);
+                FloatVector p = FloatVector.broadcast(P, probs[s]);
+                a00 = v0.fma(p, a00);
+                a01 = v1.fma(p, a01);
+                a02 = v2.fma(p, a02);
+                a03 = v3.fma(p, a03);
+                p = FloatVector.broadcast(P, probs[BLOCK + s]);
+                a10 = v0.fma(p, a10);
+                a11 = v1.fma(p, a11);
+                a12 = v2.fma(p, a12);
+                a13 = v3.fma(p, a13);
+                p = FloatVector.broadcast(P, probs[2 * BLOCK + s]);
+                a20 = v0.fma(p, a20);
+                a21 = v1.fma(p, a21);
+                a22 = v2.fma(p, a22);
+                a23 = v3.fma(p, a23);
+                p = FloatVector.broadcast(P, probs[3 * BLOCK + s]);
+                a30 = v0.fma(p, a30);
+                a31 = v1.fma(p, a31);
+                a32 = v2.fma(p, a32);
+                a33 = v3.fma(p, a33);
+            }
+            a00.intoArray(out, o0 + d0);
+            a01.intoArray(out, o0 + d1);
+            a02.intoArray(out, o0 + d2);
+            a03.intoArray(out, o0 + d3);
+            a10.intoArray(out, o1 + d0);
+            a11.intoArray(out, o1 + d1);
+            a12.intoArray(out, o1 + d2);
+            a13.intoArray(out, o1 + d3);
+            a20.intoArray(out, o2 + d0);
+            a21.intoArray(out, o2 + d1);
+            a22.intoArray(out, o2 + d2);
+            a23.intoArray(out, o2 + d3);
+            a30.intoArray(out, o3 + d0);
+            a31.intoArray(out, o3 + d1);
+            a32.intoArray(out, o3 + d2);
+            a33.intoArray(out, o3 + d3);
+        }
+        if (u < units) {
+            int x0 = pairsAt(u), d0 = lowAt(u), d1 = d0 + 16;
+            FloatVector a00 = FloatVector.fromArray(P, out, o0 + d0), a01 = FloatVector.fromArray(P, out, o0 + d1);
+            FloatVector a10 = FloatVector.fromArray(P, out, o1 + d0), a11 = FloatVector.fromArray(P, out, o1 + d1);
+            FloatVector a20 = FloatVector.fromArray(P, out, o2 + d0), a21 = FloatVector.fromArray(P, out, o2 + d1);
+            FloatVector a30 = FloatVector.fromArray(P, out, o3 + d0), a31 = FloatVector.fromArray(P, out, o3 + d1);
+            for (int s = 0; s < n; s++) {
+                IntVector x = ShortVector.fromArray(PAIRS, halves, at + s * headDim + x0).reinterpretAsInts();
+                FloatVector v0 = HalfPairs.scaledLow(x), v1 = HalfPairs.scaledHigh(x);
+                FloatVector p = FloatVector.broadcast(P, probs[s]);
+                a00 = v0.fma(p, a00);
+                a01 = v1.fma(p, a01);
+                p = FloatVector.broadcast(P, probs[BLOCK + s]);
+                a10 = v0.fma(p, a10);
+                a11 = v1.fma(p, a11);
+                p = FloatVector.broadcast(P, probs[2 * BLOCK + s]);
+                a20 = v0.fma(p, a20);
+                a21 = v1.fma(p, a21);
+                p = FloatVector.broadcast(P, probs[3 * BLOCK + s]);
+                a30 = v0.fma(p, a30);
+                a31 = v1.fma(p, a31);
+            }
+            a00.intoArray(out, o0 + d0);
+            a01.intoArray(out, o0 + d1);
+            a10.intoArray(out, o1 + d0);
+            a11.intoArray(out, o1 + d1);
+            a20.intoArray(out, o2 + d0);
+            a21.intoArray(out, o2 + d1);
+            a30.intoArray(out, o3 + d0);
+            a31.intoArray(out, o3 + d1);
         }
     }
 
@@ -516,8 +668,12 @@ final class AttentionKernel {
         return normal.blend(subnormal, x.lt(0x1p-14f));
     }
 
-    /** query[R·headDim ..] = the tile's query rows, rounded as the cache type's products round them. */
-    private void loadQueries(float[] q, int first, int end, int kvHead, int heads, KVCacheType type) {
+    /**
+     * query[R·headDim ..] = the tile's query rows, rounded as the cache type's products round them,
+     * and times 2^112 where {@code scaled} (the keys widened times 2^-112; a half-rounded query's
+     * magnitude is at most 65504, so the product stays finite and exact).
+     */
+    private void loadQueries(float[] q, int first, int end, int kvHead, int heads, KVCacheType type, boolean scaled) {
         int rows = (end - first) * group, width = group * headDim;
         if (query.length < heads * rows * headDim) {
             query = new float[heads * rows * headDim];
@@ -527,6 +683,11 @@ final class AttentionKernel {
                 int from = t * qDim + (kvHead + j) * width, to = (j * rows + (t - first) * group) * headDim;
                 System.arraycopy(q, from, query, to, width);
                 type.round(query, to, to + width);
+                if (scaled) {
+                    for (int i = to; i < to + width; i++) {
+                        query[i] *= HalfPairs.SCALE;
+                    }
+                }
             }
         }
     }

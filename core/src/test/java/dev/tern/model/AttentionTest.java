@@ -51,6 +51,74 @@ class AttentionTest {
         check(type, heads, kvHeads, 64, new int[]{cached}, fresh, splits, type == KVCacheType.F16 ? 2e-3 : 2e-5);
     }
 
+    /**
+     * An F16 cache is read as stored (keys two rows a lane, values in interleaved groups of 32 where
+     * heads are whole groups), four rows at a time in registers or through the buffers.
+     */
+    @ParameterizedTest(name = "F16 cache, heads {0}/{1}, head size {2}, {3} cached + {4} new")
+    @CsvSource({
+            "8, 2, 32, 300, 1", "8, 2, 96, 300, 1", "8, 2, 128, 70, 1", "8, 2, 40, 300, 1", "6, 3, 8, 40, 1",
+            "8, 2, 96, 20, 37", "8, 4, 64, 50, 9",
+    })
+    void f16CacheOfEveryHeadSize(int heads, int kvHeads, int headDim, int cached, int fresh) {
+        check(KVCacheType.F16, heads, kvHeads, headDim, new int[]{cached}, fresh, 0, 2e-3);
+    }
+
+    /**
+     * An infinity in an F16 cache (a key or value past 65504) turns its reading exact for good:
+     * the rows it reaches give the infinities and NaNs the exact conversion gives, not the finite
+     * stand-ins the cheap widening would make of them. Decode (four rows a head) and a 9-token pass.
+     */
+    @ParameterizedTest(name = "{0} new")
+    @CsvSource({"1", "9"})
+    void f16CacheHoldingAnInfinityIsReadExactly(int fresh) {
+        int heads = 8, kvHeads = 2, headDim = 64, cached = 40, length = cached + fresh;
+        ModelConfig c = new ModelConfig("llama", heads * headDim, 8, 1, heads, kvHeads, headDim, 8, 4096, 1e-5f, 1e4f,
+                headDim, RopeStyle.NORMAL, 1f, false, false);
+        Random random = new Random(11);
+        int kvDim = c.kvDim(), qDim = c.qDim();
+        BlockPool pool = new BlockPool(1, kvDim, headDim, 10, KVCacheType.F16);
+        BlockTable seq = new BlockTable(pool, length);
+        seq.grow(length);
+        float[][] k = new float[length][], v = new float[length][];
+        for (int p = 0; p < length; p++) {
+            k[p] = gaussian(random, kvDim, 1.5f);
+            v[p] = gaussian(random, kvDim, 1f);
+            if (p == 5) {
+                v[p][3] = 1e6f;
+                k[p][headDim + 7] = -1e6f;
+            }
+            pool.write(seq.block(p), 0, p % BlockPool.BLOCK_SIZE, k[p], 0, v[p], 0);
+            k[p] = stored(KVCacheType.F16, k[p]);
+            v[p] = stored(KVCacheType.F16, v[p]);
+        }
+        assertTrue(!pool.halvesFinite() && Float.isInfinite(v[5][3]) && Float.isInfinite(k[5][headDim + 7]));
+        Batch batch = new Batch();
+        for (int i = 0; i < fresh; i++) {
+            batch.add(0, seq, cached + i, false);
+        }
+        float[] q = gaussian(random, fresh * qDim, 1f), att = new float[fresh * qDim];
+        new Attention(c).run(POOL, 0, batch, q, att, 0, 0);
+        int nonFinite = 0;
+        for (int t = 0; t < fresh; t++) {
+            for (int h = 0; h < heads; h++) {
+                double[] expected = reference(KVCacheType.F16, q, t * qDim + h * headDim, headDim, k, v, (h / (heads / kvHeads)) * headDim,
+                        cached + t);
+                for (int d = 0; d < headDim; d++) {
+                    float got = att[t * qDim + h * headDim + d];
+                    if (Double.isFinite(expected[d])) {
+                        assertEquals(expected[d], got, 2e-3, "token " + t + ", head " + h + ", component " + d);
+                    } else {
+                        nonFinite++;
+                        assertEquals(Double.isNaN(expected[d]), Float.isNaN(got), "token " + t + ", head " + h + ", component " + d);
+                        assertTrue(!Float.isFinite(got), "token " + t + ", head " + h + ", component " + d + ": " + got);
+                    }
+                }
+            }
+        }
+        assertTrue(nonFinite > 0, "the infinities reached no output");
+    }
+
     @Test
     void interleavedSequencesInOneBatch() {
         check(KVCacheType.F32, 8, 2, 32, new int[]{3, 40, 17}, 2, 0, 2e-5);
@@ -175,30 +243,6 @@ class AttentionTest {
             x[i] = (float) random.nextGaussian() * sigma;
         }
         return x;
-    }
-
-    @Test
-    void keysWidenedInRegistersMatchFloat16ConversionForEveryHalf() {
-        short[] halves = new short[1 << 16];
-        for (int i = 0; i < halves.length; i++) {
-            halves[i] = (short) i;
-        }
-        int lanes = FloatVector.SPECIES_PREFERRED.length() <= BlockPool.BLOCK_SIZE ? FloatVector.SPECIES_PREFERRED.length() : 16;
-        float[] widened = new float[lanes];
-        int wrong = 0;
-        for (int i = 0; i < halves.length; i += lanes) {
-            AttentionKernel.widen(halves, i).intoArray(widened, 0);
-            for (int l = 0; l < lanes; l++) {
-                float expected = Float.float16ToFloat(halves[i + l]);
-                // NaNs as NaNs (the hardware conversion may quiet a signalling one); every other half to the bit
-                boolean same = Float.isNaN(expected) ? Float.isNaN(widened[l])
-                        : Float.floatToRawIntBits(expected) == Float.floatToRawIntBits(widened[l]);
-                if (!same) {
-                    wrong++;
-                }
-            }
-        }
-        assertEquals(0, wrong, "halves widened to other floats than Float.float16ToFloat gives");
     }
 
     @Test
