@@ -346,7 +346,7 @@ final class AttentionKernel {
         int vStride = byHead ? headDim : heads * headDim;
         // An F16 cache's heads of whole groups are read as stored, two halves a lane; scaled by
         // 2^-112 (and the probabilities by 2^112) where all its halves are finite.
-        boolean grouped = pool.valuesGrouped();
+        boolean grouped = byHead && pool.valuesGrouped();
         boolean scaled = grouped && pool.halvesFinite();
         for (int b = chunk * CHUNK_BLOCKS; b < (chunk + 1) * CHUNK_BLOCKS; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);

@@ -131,11 +131,27 @@ class AttentionTest {
      */
     private static void check(KVCacheType type, int heads, int kvHeads, int headDim, int[] cached, int fresh,
                               int splits, double tolerance) {
+        check(type, heads, kvHeads, headDim, headDim, cached, fresh, splits, tolerance);
+    }
+
+    /**
+     * An F16 pool whose runs of values are whole rows of 32 (two heads of 16): its groups are the
+     * pool's, not the model's heads', and its values are read exactly through the pool.
+     */
+    @Test
+    void f16PoolWithRunsWiderThanAHead() {
+        check(KVCacheType.F16, 8, 2, 16, 32, new int[]{70}, 1, 0, 2e-3);
+        check(KVCacheType.F16, 8, 2, 16, 32, new int[]{20}, 9, 0, 2e-3);
+    }
+
+    /** {@link #check}, the pool's values stored in runs of {@code poolHeadDim} components. */
+    private static void check(KVCacheType type, int heads, int kvHeads, int headDim, int poolHeadDim, int[] cached, int fresh,
+                              int splits, double tolerance) {
         ModelConfig c = new ModelConfig("llama", heads * headDim, 8, 2, heads, kvHeads, headDim, 8, 4096, 1e-5f, 1e4f,
                 headDim, RopeStyle.NORMAL, 1f, false, false);
         Random random = new Random(heads * 31L + headDim * 7L + cached[0] + fresh * 1000L + splits);
         int kvDim = c.kvDim(), qDim = c.qDim(), layer = 1;
-        BlockPool pool = new BlockPool(2, kvDim, headDim, 400, type);
+        BlockPool pool = new BlockPool(2, kvDim, poolHeadDim, 400, type);
         BlockTable[] seqs = new BlockTable[cached.length];
         float[][][] k = new float[cached.length][][], v = new float[cached.length][][];
         for (int s = 0; s < seqs.length; s++) {
