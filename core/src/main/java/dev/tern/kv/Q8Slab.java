@@ -3,6 +3,7 @@ package dev.tern.kv;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -16,7 +17,10 @@ final class Q8Slab extends KVSlab {
     private static final int QK = KVCacheType.Q8_BLOCK;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() <= SLOTS
             ? FloatVector.SPECIES_PREFERRED : FloatVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    /** A byte for each float lane; with four-lane floats (128-bit vectors: NEON) the narrowest byte vector, of eight. */
+    private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(Math.max(64, F.length() * 8)));
+    /** The byte lanes that are loaded: all, or the first four of eight, so that no load reads past its row. */
+    private static final VectorMask<Byte> LOADED = B.indexInRange(0, F.length());
 
     private final int groups;
     private final byte[][] keys;
@@ -86,7 +90,7 @@ final class Q8Slab extends KVSlab {
                 }
             }
             for (int s = 0; s < SLOTS; s += F.length()) {
-                FloatVector q = (FloatVector) ByteVector.fromArray(B, kq, base + r * SLOTS + s).convertShape(VectorOperators.B2F, F, 0);
+                FloatVector q = (FloatVector) bytes(kq, base + r * SLOTS + s).convertShape(VectorOperators.B2F, F, 0);
                 q.mul(FloatVector.fromArray(F, scale, s)).intoArray(dst, i * SLOTS + s);
             }
         }
@@ -106,7 +110,7 @@ final class Q8Slab extends KVSlab {
                 float d = Float.float16ToFloat(vs[scales + s * groups + g]);
                 int at = base + s * kvDim + row0;
                 for (; i + F.length() <= end; i += F.length()) {
-                    FloatVector q = (FloatVector) ByteVector.fromArray(B, vq, at + i).convertShape(VectorOperators.B2F, F, 0);
+                    FloatVector q = (FloatVector) bytes(vq, at + i).convertShape(VectorOperators.B2F, F, 0);
                     q.mul(d).intoArray(dst, s * rows + i);
                 }
                 for (; i < end; i++) {
@@ -114,6 +118,11 @@ final class Q8Slab extends KVSlab {
                 }
             }
         }
+    }
+
+    /** F.length() quantized bytes from a[i], in the low lanes of a B vector. */
+    private static ByteVector bytes(byte[] a, int i) {
+        return B.length() == F.length() ? ByteVector.fromArray(B, a, i) : ByteVector.fromArray(B, a, i, LOADED);
     }
 
     @Override
