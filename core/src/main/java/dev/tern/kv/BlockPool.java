@@ -191,7 +191,7 @@ public final class BlockPool {
 
     /** Whether an F16 pool's heads of values are whole groups of 32 components, stored interleaved. */
     public boolean valuesGrouped() {
-        return type == KVCacheType.F16 && headDim % F16Slab.GROUP == 0;
+        return type == KVCacheType.F16 && F16Slab.grouped(valueWidth());
     }
 
     /**

@@ -16,7 +16,7 @@ package dev.tern.kv;
  */
 final class F16Slab extends KVSlab {
     /** Components of a value group whose halves are interleaved. */
-    static final int GROUP = 32;
+    private static final int GROUP = 32;
     private final short[][] keys;
     private final short[][] values;
     /** kvDim rounded up to whole pairs of key rows. */
@@ -29,7 +29,7 @@ final class F16Slab extends KVSlab {
     F16Slab(int layers, int kvDim, int blocks, int width) {
         super(kvDim, blocks, width);
         pairedDim = kvDim + (kvDim & 1);
-        grouped = width % GROUP == 0;
+        grouped = grouped(width);
         keys = new short[layers][blocks * SLOTS * pairedDim];
         values = new short[layers][blocks * SLOTS * kvDim];
     }
@@ -37,14 +37,19 @@ final class F16Slab extends KVSlab {
     @Override
     void write(int b, int layer, int slot, float[] k, int kOff, float[] v, int vOff) {
         short[] kt = keys[layer], vs = values[layer];
-        boolean odd = false;
+        boolean infOrNaN = false;
         for (int r = 0; r < kvDim; r++) {
             short kh = Float.floatToFloat16(k[kOff + r]), vh = Float.floatToFloat16(v[vOff + r]);
             kt[keyIndex(b, r, slot)] = kh;
             vs[valueIndex(b, slot, r)] = vh;
-            odd |= HalfPairs.nonFinite(kh) | HalfPairs.nonFinite(vh);
+            infOrNaN |= HalfPairs.nonFinite(kh) | HalfPairs.nonFinite(vh);
         }
-        nonFinite |= odd;
+        nonFinite |= infOrNaN;
+    }
+
+    /** Whether runs of values this wide are stored in interleaved groups. */
+    static boolean grouped(int width) {
+        return width % GROUP == 0;
     }
 
     /** Where block b's keys start in a layer's key array. */

@@ -57,6 +57,11 @@ final class AttentionKernel {
     private static final int UNITS_PER_GROUP = 16 / P.length();
 
     private final int group, headDim, qDim;
+    /**
+     * Whether a head's grouped values are whole pairs of {@link #PAIRS} loads, as {@link
+     * #accumulateFourPairs} takes them (heads of 32 or 96 with 16-lane vectors go through the buffer).
+     */
+    private final boolean pairedLoads;
     private final float scale;
     private final float[] keys, values, probs = new float[4 * BLOCK];
     /** {@link #attendWhole}'s scratch: scores; per row and chunk max, sum and factor; one chunk's output. */
@@ -71,6 +76,7 @@ final class AttentionKernel {
     AttentionKernel(ModelConfig c) {
         group = c.heads() / c.kvHeads();
         headDim = c.headDim();
+        pairedLoads = headDim % (4 * P.length()) == 0;
         qDim = c.qDim();
         scale = (float) (1.0 / Math.sqrt(headDim));
         keys = new float[headDim * BLOCK];
@@ -359,7 +365,7 @@ final class AttentionKernel {
             }
             short[] halves = grouped ? pool.halfValues(block, layer) : null;
             // Every row weighs the whole block four at a time: the values widen in registers, else into the buffer.
-            boolean inRegisters = scaled && rows % 4 == 0 && rowLimit[0] - start >= slots;
+            boolean inRegisters = scaled && pairedLoads && rows % 4 == 0 && rowLimit[0] - start >= slots;
             for (int j = 0; j < heads; j++) {
                 int at = 0;
                 if (grouped) {
@@ -427,11 +433,11 @@ final class AttentionKernel {
     /**
      * {@link #accumulateFour} over an F16 cache's grouped values as stored at halves[at ..] (slot s's
      * from at + s·headDim), widened in registers to their values times 2^-112 against probabilities
-     * scaled by 2^112: two pairs loads (four vectors, sixteen accumulators) at a time, the same sums.
+     * scaled by 2^112: two pairs loads (four vectors, sixteen accumulators) at a time, the same sums;
+     * for heads of whole pairs of loads ({@link #pairedLoads}).
      */
     private void accumulateFourPairs(int n, short[] halves, int at, float[] out, int o0, int o1, int o2, int o3) {
-        int units = headDim / (2 * P.length()), u = 0;
-        for (; u + 2 <= units; u += 2) {
+        for (int u = 0; u < headDim / (2 * P.length()); u += 2) {
             int x0 = pairsAt(u), y0 = pairsAt(u + 1), d0 = lowAt(u), d1 = d0 + 16, d2 = lowAt(u + 1), d3 = d2 + 16;
             FloatVector a00 = FloatVector.fromArray(P, out, o0 + d0), a01 = FloatVector.fromArray(P, out, o0 + d1);
             FloatVector a02 = FloatVector.fromArray(P, out, o0 + d2), a03 = FloatVector.fromArray(P, out, o0 + d3);
@@ -484,37 +490,6 @@ final class AttentionKernel {
             a31.intoArray(out, o3 + d1);
             a32.intoArray(out, o3 + d2);
             a33.intoArray(out, o3 + d3);
-        }
-        if (u < units) {
-            int x0 = pairsAt(u), d0 = lowAt(u), d1 = d0 + 16;
-            FloatVector a00 = FloatVector.fromArray(P, out, o0 + d0), a01 = FloatVector.fromArray(P, out, o0 + d1);
-            FloatVector a10 = FloatVector.fromArray(P, out, o1 + d0), a11 = FloatVector.fromArray(P, out, o1 + d1);
-            FloatVector a20 = FloatVector.fromArray(P, out, o2 + d0), a21 = FloatVector.fromArray(P, out, o2 + d1);
-            FloatVector a30 = FloatVector.fromArray(P, out, o3 + d0), a31 = FloatVector.fromArray(P, out, o3 + d1);
-            for (int s = 0; s < n; s++) {
-                IntVector x = ShortVector.fromArray(PAIRS, halves, at + s * headDim + x0).reinterpretAsInts();
-                FloatVector v0 = HalfPairs.scaledLow(x), v1 = HalfPairs.scaledHigh(x);
-                FloatVector p = FloatVector.broadcast(P, probs[s]);
-                a00 = v0.fma(p, a00);
-                a01 = v1.fma(p, a01);
-                p = FloatVector.broadcast(P, probs[BLOCK + s]);
-                a10 = v0.fma(p, a10);
-                a11 = v1.fma(p, a11);
-                p = FloatVector.broadcast(P, probs[2 * BLOCK + s]);
-                a20 = v0.fma(p, a20);
-                a21 = v1.fma(p, a21);
-                p = FloatVector.broadcast(P, probs[3 * BLOCK + s]);
-                a30 = v0.fma(p, a30);
-                a31 = v1.fma(p, a31);
-            }
-            a00.intoArray(out, o0 + d0);
-            a01.intoArray(out, o0 + d1);
-            a10.intoArray(out, o1 + d0);
-            a11.intoArray(out, o1 + d1);
-            a20.intoArray(out, o2 + d0);
-            a21.intoArray(out, o2 + d1);
-            a30.intoArray(out, o3 + d0);
-            a31.intoArray(out, o3 + d1);
         }
     }
 
