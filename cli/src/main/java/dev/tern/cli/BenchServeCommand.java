@@ -14,12 +14,15 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -31,14 +34,14 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 /**
  * {@code tern bench-serve}: N concurrent streaming clients against an OpenAI-compatible server
  * (a running one at --url, or one started in-process on a free loopback port). Prompts are
  * token-id arrays of the chosen lengths (optionally sharing a common prefix), so their lengths
  * are exact. Reports throughput, TTFT and inter-token latency percentiles and the prefix-cache
- * hit rate (from the usage the server returns).
+ * hit rate (from the usage the server returns), of the timed requests only: --num-warmups requests
+ * before them are left out.
  */
 @Command(name = "bench-serve", description = "Load-test an OpenAI-compatible server with concurrent streaming clients.")
 final class BenchServeCommand implements Callable<Integer> {
@@ -80,6 +83,12 @@ final class BenchServeCommand implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of the prompts (default: ${DEFAULT-VALUE})")
     long seed = 1;
 
+    @Option(names = {"--num-warmups", "--warmup-requests"}, description = "Requests the clients send first, with prompts of their"
+            + " own and left out of every figure, so that the timed ones find the client's and the server's code compiled:"
+            + " on a small machine the JIT otherwise takes a share of the cores the server runs on (vLLM's"
+            + " benchmark_serving option; default: ${DEFAULT-VALUE})")
+    int warmups;
+
     /** What one streamed request measured. */
     private record Sample(int status, long ttftNanos, List<Long> gapsNanos, int promptTokens, int completionTokens, int cachedTokens,
                           String error) {
@@ -90,6 +99,9 @@ final class BenchServeCommand implements Callable<Integer> {
         if (clients < 1 || requests < 1 || sharedPrefix < 0 || promptTokens.stream().anyMatch(n -> n < 1)
                 || outputTokens.stream().anyMatch(n -> n < 1)) {
             throw new TernException("--clients, --requests, --prompt-tokens and --output-tokens must be positive");
+        }
+        if (warmups < 0) {
+            throw new TernException("--num-warmups must be 0 or more, got " + warmups);
         }
         if (url != null) {
             return run(url.replaceAll("/+$", ""), server.modelName);
@@ -106,42 +118,61 @@ final class BenchServeCommand implements Callable<Integer> {
     }
 
     private int run(String base, String model) throws Exception {
-        HttpClient http = HttpClient.newHttpClient();
-        List<int[]> prompts;
+        List<int[]> prompts, warmUpPrompts;
         try {
             if (model == null) {
-                model = get(http, base + "/v1/models").get("data").get(0).get("id").asText();
+                model = get(base + "/v1/models").get("data").get(0).get("id").asText();
             }
-            prompts = prompts(vocabulary(http, base));
+            int[] vocab = vocabulary(base);
+            // The warm-ups' prompts share nothing with the timed ones, so that they seed no prefix the timed ones would find cached.
+            warmUpPrompts = prompts(vocab, warmups, seed ^ 0x5DEECE66DL, 0);
+            prompts = prompts(vocab, requests, seed, sharedPrefix);
         } catch (IOException e) {
             throw new TernException("cannot reach " + base + ": " + e);
         }
         PrintWriter out = spec.commandLine().getOut();
+        String m = model;
+        if (warmups > 0) {
+            List<Sample> warm = send(base, m, warmUpPrompts);
+            out.printf(Locale.ROOT, "warm-up: %d requests, %d ok (left out of the figures below)%n", warm.size(),
+                    warm.stream().filter(s -> s.status == 200).count());
+        } else {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("tern: no warm-up requests: the JIT of a fresh client and server runs during the timed ones"
+                    + " (--num-warmups N sends N first)");
+            err.flush();
+        }
+        double[] before = speculationCounters(base);
+        long t0 = System.nanoTime();
+        List<Sample> samples = send(base, m, prompts);
+        double wall = (System.nanoTime() - t0) / 1e9;
+        report(out, samples, wall);
+        speculation(out, before, speculationCounters(base), wall);
+        out.flush();
+        return samples.stream().allMatch(s -> s.status == 200) ? 0 : 1;
+    }
+
+    /** Streams every prompt, {@code clients} at a time, each with its turn of the output lengths. */
+    private List<Sample> send(String base, String model, List<int[]> all) {
         List<Sample> samples = Collections.synchronizedList(new ArrayList<>());
         AtomicInteger next = new AtomicInteger();
-        String m = model;
-        long t0 = System.nanoTime();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int c = 0; c < clients; c++) {
                 pool.submit(() -> {
-                    for (int i; (i = next.getAndIncrement()) < requests; ) {
-                        samples.add(stream(http, base, m, prompts.get(i), outputTokens.get(i % outputTokens.size())));
+                    for (int i; (i = next.getAndIncrement()) < all.size(); ) {
+                        samples.add(stream(base, model, all.get(i), outputTokens.get(i % outputTokens.size())));
                     }
                     return null;
                 });
             }
         }
-        double wall = (System.nanoTime() - t0) / 1e9;
-        report(out, samples, wall);
-        speculation(out, http, base, wall);
-        out.flush();
-        return samples.stream().allMatch(s -> s.status == 200) ? 0 : 1;
+        return samples;
     }
 
     /** Distinct token ids of ordinary words in the server's vocabulary. */
-    private int[] vocabulary(HttpClient http, String base) throws IOException, InterruptedException {
+    private int[] vocabulary(String base) throws IOException {
         ObjectNode body = Json.MAPPER.createObjectNode().put("content", WORDS);
-        JsonNode r = post(http, base + "/tokenize", body);
+        JsonNode r = post(base + "/tokenize", body);
         List<Integer> found = new ArrayList<>();
         r.path("tokens").forEach(t -> found.add(t.asInt()));
         int[] ids = found.stream().mapToInt(Integer::intValue).distinct().toArray();
@@ -151,11 +182,12 @@ final class BenchServeCommand implements Callable<Integer> {
         return ids;
     }
 
-    private List<int[]> prompts(int[] vocab) {
+    /** {@code count} prompts of the configured lengths from {@code seed}'s words, the first {@code shared} tokens common to all. */
+    private List<int[]> prompts(int[] vocab, int count, long seed, int shared) {
         SplittableRandom rng = new SplittableRandom(seed);
-        int[] prefix = rng.ints(sharedPrefix, 0, vocab.length).map(i -> vocab[i]).toArray();
+        int[] prefix = rng.ints(shared, 0, vocab.length).map(i -> vocab[i]).toArray();
         List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < requests; i++) {
+        for (int i = 0; i < count; i++) {
             int len = Math.max(promptTokens.get(i % promptTokens.size()), 1);
             int[] p = new int[len];
             for (int j = 0; j < len; j++) {
@@ -166,7 +198,7 @@ final class BenchServeCommand implements Callable<Integer> {
         return out;
     }
 
-    private Sample stream(HttpClient http, String base, String model, int[] prompt, int maxTokens) {
+    private Sample stream(String base, String model, int[] prompt, int maxTokens) {
         ObjectNode body = Json.MAPPER.createObjectNode().put("model", model).put("max_tokens", maxTokens).put("stream", true)
                 .put("temperature", 0);
         ArrayNode p = body.putArray("prompt");
@@ -175,41 +207,48 @@ final class BenchServeCommand implements Callable<Integer> {
         }
         body.putObject("stream_options").put("include_usage", true);
         long start = System.nanoTime();
+        HttpURLConnection c = null;
         try {
-            HttpResponse<Stream<String>> r = http.send(request(base + "/v1/completions", body), HttpResponse.BodyHandlers.ofLines());
-            if (r.statusCode() != 200) {
-                String err = String.join("\n", r.body().toList());
-                return new Sample(r.statusCode(), 0, List.of(), 0, 0, 0, err);
+            c = open(base + "/v1/completions", body);
+            int status = c.getResponseCode();
+            if (status != 200) {
+                return new Sample(status, 0, List.of(), 0, 0, 0, errorBody(c));
             }
             long first = 0, last = 0;
             List<Long> gaps = new ArrayList<>();
             int[] usage = new int[3];
-            for (String line : (Iterable<String>) r.body()::iterator) {
-                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
-                    continue;
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(c.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    long now = System.nanoTime();
+                    if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                        continue;
+                    }
+                    JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
+                    JsonNode u = chunk.get("usage");
+                    if (u != null && !u.isNull()) {
+                        usage[0] = u.path("prompt_tokens").asInt();
+                        usage[1] = u.path("completion_tokens").asInt();
+                        usage[2] = u.path("prompt_tokens_details").path("cached_tokens").asInt();
+                    }
+                    JsonNode choices = chunk.path("choices");
+                    if (choices.isEmpty() || choices.get(0).path("text").asText().isEmpty()) {
+                        continue;
+                    }
+                    if (first == 0) {
+                        first = now;
+                    } else {
+                        gaps.add(now - last);
+                    }
+                    last = now;
                 }
-                JsonNode chunk = Json.MAPPER.readTree(line.substring(6));
-                long now = System.nanoTime();
-                JsonNode u = chunk.get("usage");
-                if (u != null && !u.isNull()) {
-                    usage[0] = u.path("prompt_tokens").asInt();
-                    usage[1] = u.path("completion_tokens").asInt();
-                    usage[2] = u.path("prompt_tokens_details").path("cached_tokens").asInt();
-                }
-                JsonNode choices = chunk.path("choices");
-                if (choices.isEmpty() || choices.get(0).path("text").asText().isEmpty()) {
-                    continue;
-                }
-                if (first == 0) {
-                    first = now;
-                } else {
-                    gaps.add(now - last);
-                }
-                last = now;
             }
             return new Sample(200, first == 0 ? 0 : first - start, gaps, usage[0], usage[1], usage[2], null);
-        } catch (IOException | InterruptedException e) {
+        } catch (IOException e) {
             return new Sample(-1, 0, List.of(), 0, 0, 0, e.toString());
+        } finally {
+            if (c != null) {
+                c.disconnect();
+            }
         }
     }
 
@@ -246,17 +285,24 @@ final class BenchServeCommand implements Callable<Integer> {
         }
     }
 
-    /** The server's speculation counters (since it started), when it speculates. */
-    private void speculation(PrintWriter out, HttpClient http, String base, double wall) {
+    /** The server's speculation counters since it started (drafted, accepted, proposals), or null without a /metrics to read. */
+    private double[] speculationCounters(String base) {
         String metrics;
         try {
-            metrics = getText(http, base + "/metrics");
-        } catch (IOException | InterruptedException | TernException e) {
+            metrics = getText(base + "/metrics");
+        } catch (IOException | TernException e) {
+            return null;
+        }
+        return new double[]{sample(metrics, "tern_speculative_drafted_tokens_total"),
+                sample(metrics, "tern_speculative_accepted_tokens_total"), sample(metrics, "tern_speculative_proposals_total")};
+    }
+
+    /** What the server's speculation did between two readings of its counters, when it speculates. */
+    private static void speculation(PrintWriter out, double[] before, double[] after, double wall) {
+        if (before == null || after == null) {
             return;
         }
-        double drafted = sample(metrics, "tern_speculative_drafted_tokens_total");
-        double accepted = sample(metrics, "tern_speculative_accepted_tokens_total");
-        double proposals = sample(metrics, "tern_speculative_proposals_total");
+        double drafted = after[0] - before[0], accepted = after[1] - before[1], proposals = after[2] - before[2];
         if (drafted > 0) {
             out.printf(Locale.ROOT, "speculation: %.1f%% of %.0f drafted tokens accepted, %.2f accepted per proposal, %.1f proposals/s%n",
                     100 * accepted / drafted, drafted, accepted / proposals, proposals / wall);
@@ -280,36 +326,58 @@ final class BenchServeCommand implements Callable<Integer> {
         return sorted.get(Math.max(0, rank - 1)) / 1e6;
     }
 
-    private HttpRequest request(String uri, ObjectNode body) throws IOException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri)).header("Content-Type", "application/json")
-                .POST(HttpRequest.BodyPublishers.ofString(Json.MAPPER.writeValueAsString(body)));
+    /**
+     * A request to uri, a POST of {@code body} when there is one, else a GET. A blocking connection whose
+     * stream the calling client reads itself: the JDK's asynchronous HttpClient handed every streamed line
+     * between threads and took about twice the CPU, which on a small machine the server lacks.
+     */
+    private HttpURLConnection open(String uri, ObjectNode body) throws IOException {
+        HttpURLConnection c = (HttpURLConnection) URI.create(uri).toURL().openConnection();
         if (server.apiKey != null) {
-            b.header("Authorization", "Bearer " + server.apiKey);
+            c.setRequestProperty("Authorization", "Bearer " + server.apiKey);
         }
-        return b.build();
+        if (body != null) {
+            c.setRequestMethod("POST");
+            c.setDoOutput(true);
+            c.setRequestProperty("Content-Type", "application/json");
+            try (OutputStream o = c.getOutputStream()) {
+                o.write(Json.MAPPER.writeValueAsBytes(body));
+            }
+        }
+        return c;
     }
 
-    private JsonNode post(HttpClient http, String uri, ObjectNode body) throws IOException, InterruptedException {
-        HttpResponse<String> r = http.send(request(uri, body), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) {
-            throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
+    private static String errorBody(HttpURLConnection c) throws IOException {
+        try (InputStream e = c.getErrorStream()) {
+            return e == null ? "" : new String(e.readAllBytes(), StandardCharsets.UTF_8);
         }
-        return Json.MAPPER.readTree(r.body());
     }
 
-    private JsonNode get(HttpClient http, String uri) throws IOException, InterruptedException {
-        return Json.MAPPER.readTree(getText(http, uri));
+    private JsonNode post(String uri, ObjectNode body) throws IOException {
+        return Json.MAPPER.readTree(text(uri, body));
     }
 
-    private String getText(HttpClient http, String uri) throws IOException, InterruptedException {
-        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri));
-        if (server.apiKey != null) {
-            b.header("Authorization", "Bearer " + server.apiKey);
+    private JsonNode get(String uri) throws IOException {
+        return Json.MAPPER.readTree(getText(uri));
+    }
+
+    private String getText(String uri) throws IOException {
+        return text(uri, null);
+    }
+
+    /** The body of a 200 answer to uri (a POST of body when not null); a TernException naming the status otherwise. */
+    private String text(String uri, ObjectNode body) throws IOException {
+        HttpURLConnection c = open(uri, body);
+        try {
+            int status = c.getResponseCode();
+            if (status != 200) {
+                throw new TernException(uri + ": HTTP " + status + ": " + errorBody(c));
+            }
+            try (InputStream in = c.getInputStream()) {
+                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+        } finally {
+            c.disconnect();
         }
-        HttpResponse<String> r = http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() != 200) {
-            throw new TernException(uri + ": HTTP " + r.statusCode() + ": " + r.body());
-        }
-        return r.body();
     }
 }

@@ -36,10 +36,26 @@ class ServeCommandsTest {
     }
 
     @Test
+    void benchServeLeavesItsWarmUpsOutOfTheFigures() {
+        Cli r = Cli.run("bench-serve", "-m", Fixtures.stories260K("stories260K-f32.gguf").toString(), "-c", "256", "-t", "2",
+                "--clients", "4", "--requests", "8", "--prompt-tokens", "40,56", "--output-tokens", "8,12", "--shared-prefix", "32",
+                "--warmup", "0", "--num-warmups", "4");
+        assertEquals(0, r.exitCode(), r.err() + r.out());
+        assertTrue(r.out().contains("warm-up: 4 requests, 4 ok"), r.out());
+        assertTrue(r.out().contains("requests: 8 ok of 8"), r.out());
+        // The warm-ups' prompts share nothing with the timed ones: the first timed request finds no block of the
+        // shared prefix cached, so at most the other seven reuse their 32 tokens, of 8 × 48 prompt tokens.
+        String rate = r.out().lines().filter(l -> l.startsWith("prefix cache hit rate")).findFirst().orElseThrow();
+        double pct = Double.parseDouble(rate.replaceAll("[^0-9.]", ""));
+        assertTrue(pct > 0 && pct <= 100.0 * 7 * 32 / (8 * 48) + 0.05, rate);
+    }
+
+    @Test
     void benchServeWithADraftModelReportsAcceptance() {
         Cli r = Cli.run("bench-serve", "-m", Fixtures.stories15M("stories15M-distilled-f32.gguf").toString(), "-t", "2",
                 "--draft-model", Fixtures.stories260K("stories260K-f32.gguf").toString(), "--draft-max", "4",
-                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "48", "--warmup", "0");
+                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "48", "--warmup", "0",
+                "--num-warmups", "2");
         assertEquals(0, r.exitCode(), r.err() + r.out());
         assertTrue(r.out().contains("requests: 2 ok of 2"), r.out());
         String line = r.out().lines().filter(l -> l.startsWith("speculation: ")).findFirst().orElseThrow(() -> new AssertionError(r.out()));
@@ -90,7 +106,8 @@ class ServeCommandsTest {
     void llamaCppFlagsServeOnTheCpu() {
         String model = Fixtures.stories260K("stories260K-f32.gguf").toString();
         Cli r = Cli.run("bench-serve", "-m", model, "-c", "256", "-t", "2", "-np", "2", "-ngl", "99", "-fa", "--jinja", "-ctk", "q8_0",
-                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "4", "--warmup", "0");
+                "--clients", "2", "--requests", "2", "--prompt-tokens", "8", "--output-tokens", "4", "--warmup", "0",
+                "--num-warmups", "1");
         assertEquals(0, r.exitCode(), r.err() + r.out());
         assertTrue(r.out().contains("requests: 2 ok of 2"), r.out());
         assertEquals("tern: warning: no GPU support, --n-gpu-layers ignored: running on the CPU", r.err().strip());
