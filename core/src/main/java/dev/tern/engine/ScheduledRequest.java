@@ -57,6 +57,8 @@ final class ScheduledRequest implements RequestHandle {
     Proposer proposer;
     AdaptiveDraftLength lengths;
     Proposal proposal;
+    /** How many tokens this step lets it propose ({@link dev.tern.spec.DraftBudget}). */
+    int draftBudget;
     private SplittableRandom rng;
 
     ScheduledRequest(long order, Request request, RequestListener listener, Sampler sampler, Tokenizer tokenizer,

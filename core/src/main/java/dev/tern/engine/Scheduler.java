@@ -6,6 +6,8 @@ import dev.tern.kv.PrefixCache;
 import dev.tern.model.Batch;
 import dev.tern.sampling.GrammarConstraint;
 import dev.tern.sampling.Sampler;
+import dev.tern.spec.DraftBudget;
+import dev.tern.spec.PassCosts;
 import dev.tern.spec.Proposal;
 import dev.tern.spec.Speculation;
 import dev.tern.spec.SpeculativeSampling;
@@ -37,7 +39,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * to k next tokens; they ride in the same forward pass as everyone else's tokens, the longest
  * prefix the target agrees with is kept plus one token of its own, and the rejected positions are
  * cut from the request's cache. Greedy output is unchanged; sampled output keeps the target's
- * distribution by the speculative sampling rule.
+ * distribution by the speculative sampling rule. Whether a step guesses at all is decided for the
+ * whole step ({@link DraftBudget}) from the measured times of passes by width: with many requests
+ * decoding together the pass is already bound by its arithmetic and guesses stop paying.
  *
  * <p>Each running request holds one of llama-server's slots ({@link Slots}), which remember the tokens
  * of the last request that ended in them for {@link #saveSlot}, {@link #restoreSlot} and {@link #eraseSlot}.
@@ -46,6 +50,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * runs on its own thread once {@link #start started}.
  */
 public final class Scheduler implements AutoCloseable {
+    /** Passes timed (of two widths at least) before their costs choose the guesses. */
+    private static final int PASS_COSTS_AFTER = 8;
+    /** Passes after which a width not seen again no longer counts: a few seconds of steps. */
+    private static final int PASS_COSTS_STALE = 512;
+    private static final int EXPLORE_EVERY = 64;
     private final Engine engine;
     private final Tokenizer tokenizer;
     private final int contextSize;
@@ -75,6 +84,12 @@ public final class Scheduler implements AutoCloseable {
     private long shifts;
     private final Slots slots;
     private long drafted, draftAccepted, proposalPasses;
+    /** The forward passes' times by width, once speculation is on: how much a step's guesses cost. */
+    private final PassCosts passCosts;
+    /** The time to propose one token, ns (0 until measured). */
+    private double proposeNanos;
+    /** Steps whose guesses were chosen: every {@link #EXPLORE_EVERY}th lets each request its own length, so wide passes are timed again. */
+    private long draftSteps;
     /** The vocabulary's bytes for JSON-constrained requests, read at the first such request. */
     private GrammarConstraint.Vocabulary constraintVocabulary;
 
@@ -101,6 +116,7 @@ public final class Scheduler implements AutoCloseable {
         this.vocab = engine.model().config().vocab();
         this.endOfGeneration = tokenizer.endOfGenerationIds();
         this.slots = new Slots(engine, pool, prefixCache, config.maxRunning());
+        this.passCosts = speculation == null ? null : new PassCosts(config.tokenBudget(), PASS_COSTS_AFTER, PASS_COSTS_STALE);
         this.stats = snapshot();
     }
 
@@ -278,6 +294,9 @@ public final class Scheduler implements AutoCloseable {
             return false;
         }
         plannedBlocks = 0;
+        if (speculation != null) {
+            planDrafts();
+        }
         Batch batch = new Batch();
         List<ScheduledRequest> planned = new ArrayList<>();
         List<ScheduledRequest> sampling = new ArrayList<>();
@@ -344,7 +363,11 @@ public final class Scheduler implements AutoCloseable {
         }
         float[] logits;
         try {
+            long t0 = System.nanoTime();
             logits = engine.forward(batch);
+            if (passCosts != null) {
+                passCosts.observe(batch.size(), System.nanoTime() - t0);
+            }
         } catch (RuntimeException e) {
             for (ScheduledRequest r : planned) {
                 running.remove(r);
@@ -393,6 +416,49 @@ public final class Scheduler implements AutoCloseable {
     }
 
     /**
+     * Sets each running request's {@link ScheduledRequest#draftBudget} for this step: the tokens its
+     * own length rule asks for, or, where several requests decode together, none when guessing does not
+     * pay for the step as a whole ({@link DraftBudget}, once passes of several widths have been timed;
+     * not in every {@link #EXPLORE_EVERY}th step, so that wide passes are timed again).
+     */
+    private void planDrafts() {
+        List<ScheduledRequest> decoding = new ArrayList<>();
+        int width = 0, caps = 0, yield = 0;
+        for (ScheduledRequest r : running) {
+            int pending = r.length - r.computed();
+            width += pending;
+            yield += pending == 1 ? 1 : 0;
+            r.draftBudget = 0;
+            if (pending == 1 && r.request.sampling().allowsSpeculation()) {
+                if (r.lengths == null) {
+                    r.lengths = speculation.lengths();
+                }
+                r.draftBudget = r.lengths.next();
+                caps += r.draftBudget;
+                decoding.add(r);
+            }
+        }
+        width = Math.min(width, config.tokenBudget());
+        // A lone decoder's pass is a few tokens wide, where guesses cost little: its own rule decides, and a
+        // fresh server, whose first wide passes ran before the JIT had compiled them, does not stop it guessing.
+        double[] cost = decoding.size() < 2 || draftSteps++ % EXPLORE_EVERY == 0 ? null : passCosts.costs(width + caps);
+        if (cost == null) {
+            return;
+        }
+        double[] alpha = new double[decoding.size()];
+        int[] cap = new int[decoding.size()];
+        for (int i = 0; i < alpha.length; i++) {
+            alpha[i] = decoding.get(i).lengths.acceptanceRate();
+            cap[i] = decoding.get(i).draftBudget;
+        }
+        if (!DraftBudget.pays(alpha, cap, cost, width, yield, proposeNanos)) {
+            for (ScheduledRequest r : decoding) {
+                r.draftBudget = 0;
+            }
+        }
+    }
+
+    /**
      * Asks a decoding request's proposer for up to {@code room} tokens (fewer where the context,
      * the request's token limit or free cache blocks end first), reserving their blocks; null
      * when there is nothing to verify.
@@ -401,15 +467,12 @@ public final class Scheduler implements AutoCloseable {
         if (speculation == null || !r.request.sampling().allowsSpeculation()) {
             return null;
         }
-        if (r.lengths == null) {
-            r.lengths = speculation.lengths();
-        }
         if (r.proposer == null) {
             // (Re)opened lazily: a preempted request gave its proposer back, but keeps its acceptance history.
             r.proposer = speculation.open(r.request.sampling());
         }
         // A pass over the pending token and k guesses fills k+1 positions and yields up to k+1 tokens.
-        int k = Math.min(Math.min(r.lengths.next(), room), contextSize - r.length);
+        int k = Math.min(Math.min(r.draftBudget, room), contextSize - r.length);
         if (r.request.maxTokens() >= 0) {
             k = Math.min(k, r.request.maxTokens() - r.generated - 1);
         }
@@ -418,7 +481,11 @@ public final class Scheduler implements AutoCloseable {
         }
         Proposal p;
         try {
+            long t0 = System.nanoTime();
             p = r.proposer.propose(r.tokens, r.length, k);
+            if (p.size() > 0) {
+                proposeNanos = PassCosts.follow(proposeNanos, (double) (System.nanoTime() - t0) / p.size());
+            }
         } catch (RuntimeException e) {
             // A proposer that fails (say, a draft cache out of room) costs this step its guesses, nothing more.
             r.proposer.close();

@@ -7,28 +7,16 @@ package dev.tern.spec;
  * verified ones (a rejected token counts as one verified, drafts after it as none).
  * <p>
  * Once {@link #observeCost} has seen passes of different widths, the length maximises tokens per
- * time, E(k) / (C(k+1) + d·k), with C(n) the time of a target pass feeding n tokens and d the
- * time per proposed token: the right length depends on how much a wider verify pass costs on this
- * machine. C is each width's own measured time where it has one, else found between the measured
- * widths around it or, past them, along the least-squares line through them: the kernels change
- * tiles at some widths, so the time steps up rather than growing along a line (stories15M's F32
- * passes: 4 tokens 1.16× a step, 8 tokens 2.07×), and a line through the steps made short drafts
- * look cheaper than they are. Until then the length is the largest k whose last token is used
- * with probability α^k ≥ {@code threshold}. Either way it is clamped to [min, max].
- * <p>
- * A fresh process's first passes of each width run before the JIT has compiled their code,
- * many times slower than later ones; with plain averages those few made wide passes look too
- * dear to try again for the rest of a short run. So the line is fitted through the widths seen
- * in the last {@link #STALE_AFTER} passes only, each width's time a low estimate that drops to
- * a faster pass at once and rises slowly towards slower ones; and a length kept short by the
- * costs proposes the maximum every {@link #EXPLORE_EVERY} rounds, so that the wide passes are
- * measured again.
+ * time, E(k) / (C(k+1) + d·k), with C(n) the time of a target pass feeding n tokens ({@link
+ * PassCosts}, over the last {@link #STALE_AFTER} passes) and d the time per proposed token: the
+ * right length depends on how much a wider verify pass costs on this machine. Until then the
+ * length is the largest k whose last token is used with probability α^k ≥ {@code threshold}.
+ * Either way it is clamped to [min, max]. A length kept short by the costs proposes the maximum
+ * every {@link #EXPLORE_EVERY} rounds, so that the wide passes are measured again.
  */
 public final class AdaptiveDraftLength {
     /** Weight of the previous rounds in the estimate: about the last ten rounds matter. */
     private static final double DECAY = 0.9;
-    /** How far a time estimate moves towards a slower observation (to a faster one it moves all the way). */
-    private static final double TOWARDS_SLOWER = 0.05;
     /** Passes the cost fit needs before it is trusted (of at least two widths). */
     private static final int MIN_PASSES = 6;
     private static final int EXPLORE_EVERY = 16;
@@ -39,11 +27,7 @@ public final class AdaptiveDraftLength {
     private final double logThreshold;
     private double accepted;
     private double verified;
-    /** Per width of a target pass, its estimated time in ns (0: not seen). */
-    private final double[] passNanos;
-    /** Per width, the number of passes seen when it was last seen. */
-    private final int[] lastSeen;
-    private int passes;
+    private final PassCosts passCosts;
     /** Estimated time of proposing one token, ns. */
     private double proposeNanos;
     private int rounds;
@@ -63,8 +47,7 @@ public final class AdaptiveDraftLength {
         this.min = min;
         this.max = max;
         this.logThreshold = Math.log(threshold);
-        this.passNanos = new double[max + 2];
-        this.lastSeen = new int[max + 2];
+        this.passCosts = new PassCosts(max + 1, MIN_PASSES, STALE_AFTER);
     }
 
     /**
@@ -91,7 +74,7 @@ public final class AdaptiveDraftLength {
             return max;
         }
         double alpha = acceptanceRate();
-        double[] costs = passCosts();
+        double[] costs = passCosts.costs(max + 1);
         if (costs != null) {
             int k = fastest(alpha, costs, proposeNanos);
             return k < max && ++rounds % EXPLORE_EVERY == 0 ? max : k;
@@ -125,85 +108,16 @@ public final class AdaptiveDraftLength {
     }
 
     /**
-     * The estimated time of a pass by width, 1 to max + 1: a recently measured width's own time;
-     * between two measured widths, the straight line joining them; past the last (or before the
-     * first), the fitted line's slope from it. Never cheaper with width. Null until enough passes of
-     * two widths have been seen.
-     */
-    private double[] passCosts() {
-        double slope = slope();
-        if (slope < 0) {
-            return null;
-        }
-        double[] cost = new double[max + 2];
-        for (int n = 1; n <= max + 1; n++) {
-            int below = n, above = n;
-            while (below >= 1 && !recent(below)) {
-                below--;
-            }
-            while (above <= max + 1 && !recent(above)) {
-                above++;
-            }
-            if (below >= 1 && above <= max + 1) {
-                cost[n] = below == above ? passNanos[n]
-                        : passNanos[below] + (passNanos[above] - passNanos[below]) * (n - below) / (above - below);
-            } else if (below >= 1) {
-                cost[n] = passNanos[below] + slope * (n - below);
-            } else {
-                // A pass always costs something.
-                cost[n] = Math.max(passNanos[above] - slope * (above - n), 0.05 * passNanos[above]);
-            }
-            cost[n] = Math.max(cost[n], cost[n - 1]);
-        }
-        return cost;
-    }
-
-    private boolean recent(int width) {
-        return passNanos[width] > 0 && passes - lastSeen[width] < STALE_AFTER;
-    }
-
-    /** The slope of the least-squares line through the recent widths' times, or -1 while fewer than two were seen. */
-    private double slope() {
-        double w = 0, sumN = 0, sumT = 0, sumNN = 0, sumNT = 0;
-        for (int n = 0; n < passNanos.length; n++) {
-            if (recent(n)) {
-                w++;
-                sumN += n;
-                sumT += passNanos[n];
-                sumNN += (double) n * n;
-                sumNT += n * passNanos[n];
-            }
-        }
-        if (passes < MIN_PASSES || w < 2) {
-            return -1;
-        }
-        double meanN = sumN / w, meanT = sumT / w;
-        double var = sumNN / w - meanN * meanN;
-        // Noise can tilt the line; a pass never gets cheaper with width.
-        return Math.max(0, (sumNT / w - meanN * meanT) / var);
-    }
-
-    /** An estimate moved towards an observation: all the way when it is the first or faster. */
-    private static double follow(double estimate, double observed) {
-        if (estimate == 0 || observed < estimate) {
-            return observed;
-        }
-        return estimate + TOWARDS_SLOWER * (observed - estimate);
-    }
-
-    /**
      * Records the cost of one round: a target pass feeding {@code width} tokens took
      * {@code passNanos}, and proposing its {@code proposed} tokens took {@code proposeNanos}.
      */
     public void observeCost(int width, long passNanos, int proposed, long proposeNanos) {
-        if (width < 1 || width >= this.passNanos.length || passNanos <= 0) {
+        if (width < 1 || width > max + 1 || passNanos <= 0) {
             return;
         }
-        boolean stale = passes - lastSeen[width] >= STALE_AFTER;
-        this.passNanos[width] = follow(stale ? 0 : this.passNanos[width], passNanos);
-        lastSeen[width] = ++passes;
+        passCosts.observe(width, passNanos);
         if (proposed > 0) {
-            this.proposeNanos = follow(this.proposeNanos, (double) proposeNanos / proposed);
+            this.proposeNanos = PassCosts.follow(this.proposeNanos, (double) proposeNanos / proposed);
         }
     }
 
