@@ -63,14 +63,21 @@ public final class PassCosts {
         }
         int top = Math.min(upTo, nanos.length - 1);
         double[] cost = new double[top + 1];
+        // The recent widths in order, walked beside n: the nearest at or below it, and at or above it.
+        int[] seen = new int[nanos.length];
+        int count = 0;
+        for (int n = 1; n < nanos.length; n++) {
+            if (recent(n)) {
+                seen[count++] = n;
+            }
+        }
+        int next = 0;
         for (int n = 1; n <= top; n++) {
-            int below = n, above = n;
-            while (below >= 1 && !recent(below)) {
-                below--;
+            while (next < count && seen[next] < n) {
+                next++;
             }
-            while (above < nanos.length && !recent(above)) {
-                above++;
-            }
+            int above = next < count ? seen[next] : nanos.length;
+            int below = above == n ? n : next > 0 ? seen[next - 1] : 0;
             if (below >= 1 && above < nanos.length) {
                 cost[n] = below == above ? nanos[n]
                         : nanos[below] + (nanos[above] - nanos[below]) * (n - below) / (above - below);
