@@ -207,9 +207,8 @@ final class BenchServeCommand implements Callable<Integer> {
         }
         body.putObject("stream_options").put("include_usage", true);
         long start = System.nanoTime();
-        HttpURLConnection c = null;
         try {
-            c = open(base + "/v1/completions", body);
+            HttpURLConnection c = open(base + "/v1/completions", body);
             int status = c.getResponseCode();
             if (status != 200) {
                 return new Sample(status, 0, List.of(), 0, 0, 0, errorBody(c));
@@ -245,10 +244,6 @@ final class BenchServeCommand implements Callable<Integer> {
             return new Sample(200, first == 0 ? 0 : first - start, gaps, usage[0], usage[1], usage[2], null);
         } catch (IOException e) {
             return new Sample(-1, 0, List.of(), 0, 0, 0, e.toString());
-        } finally {
-            if (c != null) {
-                c.disconnect();
-            }
         }
     }
 
@@ -329,7 +324,8 @@ final class BenchServeCommand implements Callable<Integer> {
     /**
      * A request to uri, a POST of {@code body} when there is one, else a GET. A blocking connection whose
      * stream the calling client reads itself: the JDK's asynchronous HttpClient handed every streamed line
-     * between threads and took about twice the CPU, which on a small machine the server lacks.
+     * between threads and took about twice the CPU, which on a small machine the server lacks. Its body
+     * read to the end and closed, the connection is kept alive for the client's next request.
      */
     private HttpURLConnection open(String uri, ObjectNode body) throws IOException {
         HttpURLConnection c = (HttpURLConnection) URI.create(uri).toURL().openConnection();
@@ -368,16 +364,12 @@ final class BenchServeCommand implements Callable<Integer> {
     /** The body of a 200 answer to uri (a POST of body when not null); a TernException naming the status otherwise. */
     private String text(String uri, ObjectNode body) throws IOException {
         HttpURLConnection c = open(uri, body);
-        try {
-            int status = c.getResponseCode();
-            if (status != 200) {
-                throw new TernException(uri + ": HTTP " + status + ": " + errorBody(c));
-            }
-            try (InputStream in = c.getInputStream()) {
-                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            }
-        } finally {
-            c.disconnect();
+        int status = c.getResponseCode();
+        if (status != 200) {
+            throw new TernException(uri + ": HTTP " + status + ": " + errorBody(c));
+        }
+        try (InputStream in = c.getInputStream()) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
     }
 }
