@@ -7,8 +7,9 @@ import dev.tern.kv.KVCacheType;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
@@ -51,6 +52,8 @@ final class AttentionKernel {
      * has no compiled form here and ran in the Vector API's Java fallback: 3% of a 512-token prefill.)
      */
     private static final FloatVector LANE = FloatVector.zero(P).addIndex(1);
+    /** {@link #LANE} over the components' lanes. */
+    private static final FloatVector D_LANE = FloatVector.zero(D).addIndex(1);
     /** Two halves for each lane of P: one load of an F16 cache's pairs ({@link HalfPairs}). */
     private static final VectorSpecies<Short> PAIRS = VectorSpecies.of(short.class, VectorShape.forBitSize(P.vectorBitSize()));
     /** Lanes of P per half of a value group: the pairs loads one group takes. */
@@ -64,6 +67,8 @@ final class AttentionKernel {
     private final boolean pairedLoads;
     private final float scale;
     private final float[] keys, values, probs = new float[4 * BLOCK];
+    /** Where {@link #accumulateNarrow} adds up the lanes of a component. */
+    private final float[] fold = new float[D.length()];
     /** {@link #attendWhole}'s scratch: scores; per row and chunk max, sum and factor; one chunk's output. */
     private float[] query = new float[0], scores = new float[0], stats = new float[0], partial = new float[0];
     /**
@@ -579,6 +584,10 @@ final class AttentionKernel {
      * four independent chains over the components.
      */
     private void accumulate(int n, int p0, int vOff, int stride, float[] out, int o, int from) {
+        if (from == 0 && 2 * headDim == D.length() && stride == headDim) {
+            accumulateNarrow(n, p0, vOff, out, o);
+            return;
+        }
         int d = from, step = D.length();
         for (; d + 4 * step <= headDim; d += 4 * step) {
             FloatVector a0 = FloatVector.fromArray(D, out, o + d), a1 = FloatVector.fromArray(D, out, o + d + step);
@@ -603,9 +612,9 @@ final class AttentionKernel {
             }
             a.intoArray(out, o + d);
         }
-        // Heads narrower than a vector (stories260K's are 8 wide): four scalar chains at a time rather
-        // than one per component (31% of stories260K's decode step). Narrower vectors were faster
-        // warm, but run in the Vector API's slow fallback until compiled: a fresh run's first tokens.
+        // Other heads narrower than a vector (of a Q8_0 cache, whose values are whole rows): four
+        // scalar chains at a time rather than one per component. Narrower vectors were faster warm,
+        // but run in the Vector API's slow fallback until compiled: a fresh run's first tokens.
         for (; d + 4 <= headDim; d += 4) {
             float a0 = out[o + d], a1 = out[o + d + 1], a2 = out[o + d + 2], a3 = out[o + d + 3];
             for (int s = 0; s < n; s++) {
@@ -627,6 +636,30 @@ final class AttentionKernel {
                 a += probs[p0 + s] * values[s * stride + vOff + d];
             }
             out[o + d] = a;
+        }
+    }
+
+    /**
+     * {@link #accumulate} of a head half a vector wide whose slots' values lie side by side (stride =
+     * headDim): a vector spans two slots, each half weighed by its slot's probability, and the two
+     * halves of each component are added at the end. stories260K's heads of 8 took a scalar chain
+     * per component instead, 15–21% of its decode step at depth 100–200.
+     */
+    private void accumulateNarrow(int n, int p0, int vOff, float[] out, int o) {
+        VectorMask<Float> second = D_LANE.compare(VectorOperators.GE, (float) headDim);
+        FloatVector acc = FloatVector.zero(D);
+        int s = 0;
+        for (; s + 2 <= n; s += 2) {
+            FloatVector p = FloatVector.broadcast(D, probs[p0 + s]).blend(probs[p0 + s + 1], second);
+            acc = FloatVector.fromArray(D, values, vOff + s * headDim).fma(p, acc);
+        }
+        if (s < n) {
+            // The last slot's values only: past them the buffer holds other values, maybe not finite.
+            acc = FloatVector.fromArray(D, values, vOff + s * headDim, second.not()).fma(FloatVector.broadcast(D, probs[p0 + s]), acc);
+        }
+        acc.intoArray(fold, 0);
+        for (int d = 0; d < headDim; d++) {
+            out[o + d] += fold[d] + fold[d + headDim];
         }
     }
 
