@@ -38,12 +38,13 @@ public final class BatchMatmul {
     }
 
     /**
-     * The rows a thread's share of {@link #multiply} should be a multiple of: a decoded block, or
-     * for F32 weights times a few tokens a quad ({@link F32Tiles}). Coarser shares of those would
+     * The rows a thread's share of {@link #multiply} should be a multiple of: a decoded block, for
+     * F32 weights of short rows a panel ({@link F32Panels}), or for other F32 weights times a few
+     * tokens a quad ({@link F32Tiles}). Coarser shares of those would
      * split a 288-row matrix into five, three for one thread and two for the other.
      */
     public static int rowGroup(Tensor w, int n) {
-        return f32Direct(w, n) ? 4 : ROW_BLOCK;
+        return F32Panels.handles(w) ? F32Panels.ROWS : f32Direct(w, n) ? 4 : ROW_BLOCK;
     }
 
     /** Whether n tokens times these F32 weights go through {@link F32Tiles}, straight from the mapping. */
@@ -57,7 +58,7 @@ public final class BatchMatmul {
      * rows meets every token.
      */
     public static float[] panels(Tensor w, float[] x, int xOff, int n) {
-        return f32Direct(w, n) || !OuterProductTiles.handles(n) ? null : OuterProductTiles.panels(x, xOff, n, w.cols());
+        return F32Panels.handles(w) || f32Direct(w, n) || !OuterProductTiles.handles(n) ? null : OuterProductTiles.panels(x, xOff, n, w.cols());
     }
 
     /**
@@ -72,6 +73,10 @@ public final class BatchMatmul {
     public static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] panels, float[] out,
                                 int outStride) {
         int cols = w.cols();
+        if (F32Panels.handles(w)) {
+            F32Panels.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
+            return;
+        }
         if (f32Direct(w, n)) {
             F32Tiles.multiply(w, rowFrom, rowTo, x, xOff, n, out, outStride);
             return;
@@ -134,7 +139,8 @@ public final class BatchMatmul {
     /**
      * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
-     * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
+     * products' order, but for the outer-product tiles (F32 rows short enough for {@link F32Panels}:
+     * the bits of a one-token multiply, which adds otherwise than dot); with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
      * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks},
      * plus its min for Q4_1) and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
      * Q8_0's, Q4_K's, Q5_K's, Q6_K's, IQ4_XS's, Q5_0's and Q5_1's own kernels with 512-bit vectors, the others' rows decoded

@@ -23,6 +23,8 @@ public final class Tensor {
     private final MemorySegment[] rowSegments;
     /** {@link #kernelFormat}, once known. */
     private volatile TensorFormat kernelFormat;
+    /** {@link #panels}, once made. */
+    private volatile float[] panels;
 
     /** The width in bits of the vectors the kernels compute with (the CPU's widest, or {@code tern.vector.bits}). */
     public static int vectorBits() {
@@ -109,6 +111,16 @@ public final class Tensor {
 
     public long rowBytes() {
         return rowBytes;
+    }
+
+    /** The rows copied into {@link F32Panels}' layout, at the first call (threads that race make the same copy). */
+    float[] panels() {
+        float[] p = panels;
+        if (p == null) {
+            p = F32Panels.pack(this);
+            panels = p;
+        }
+        return p;
     }
 
     /** Row r of an F32 tensor as its own segment. */

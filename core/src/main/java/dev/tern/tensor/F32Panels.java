@@ -1,0 +1,113 @@
+package dev.tern.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * F32 matrices of short rows (a draft model's: stories260K's 64 and 172 columns), copied once into
+ * panels of as many rows as a vector has lanes, column-major within a panel: column c of a panel is
+ * one vector of its rows' values. A token's products with a panel's rows are then one chain of
+ * multiply-adds over the columns, each lane a row, with no lane sums; {@link F32Tiles} pays a
+ * 16-lane sum per row every 4 to 11 vectors of such rows, and checks four row segments per tile,
+ * which made its matrices take half of stories260K's decode step.
+ * <p>
+ * Every batch goes through here, and each (row, token) product is the same chain from zero over
+ * the columns in order, whatever else shares the pass: a token's result does not depend on its
+ * batch. Sums are in another order than {@link F32Format#dot}'s, so the two agree to float
+ * rounding, not bit for bit.
+ */
+final class F32Panels {
+    /** The widest rows copied into panels: the copy doubles their memory, which only small matrices can spare. */
+    static final int MAX_COLS = 256;
+    private static final VectorSpecies<Float> S = Vec.F;
+    /** Rows per panel. */
+    static final int ROWS = S.length();
+    /** 0, 1, 2, … per lane: compared with a row count, the lanes of a panel's last rows. */
+    private static final FloatVector LANE = FloatVector.zero(S).addIndex(1);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private F32Panels() {
+    }
+
+    /** Whether w's products go through panels. */
+    static boolean handles(Tensor w) {
+        return w.format() == F32Format.INSTANCE && w.cols() <= MAX_COLS;
+    }
+
+    /**
+     * w's rows as panels: row r's value in column c at ((r / ROWS)·cols + c)·ROWS + r % ROWS, rows
+     * past the last padded with zeros.
+     */
+    static float[] pack(Tensor w) {
+        int rows = w.rows(), cols = w.cols(), panels = (rows + ROWS - 1) / ROWS;
+        float[] packed = new float[Math.multiplyExact(panels * ROWS, cols)];
+        MemorySegment data = w.data();
+        for (int r = 0; r < rows; r++) {
+            int base = r / ROWS * cols * ROWS + r % ROWS;
+            for (int c = 0; c < cols; c++) {
+                packed[base + c * ROWS] = data.get(F32, 4L * ((long) r * cols + c));
+            }
+        }
+        return packed;
+    }
+
+    /**
+     * As {@link BatchMatmul#multiply}, for a tensor {@link #handles} takes. Four panels at a time
+     * (four independent chains), a token after another.
+     */
+    static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
+        float[] packed = w.panels();
+        int cols = w.cols(), size = cols * ROWS;
+        int first = rowFrom / ROWS, end = (rowTo + ROWS - 1) / ROWS;
+        for (int p = first; p < end; p += 4) {
+            int count = Math.min(4, end - p);
+            // Fewer than four panels left: the last one stands in for the missing ones, its sums unused.
+            int p1 = Math.min(p + 1, end - 1), p2 = Math.min(p + 2, end - 1), p3 = Math.min(p + 3, end - 1);
+            for (int t = 0; t < n; t++) {
+                four(packed, p * size, p1 * size, p2 * size, p3 * size, cols, x, xOff + t * cols, out, t * outStride,
+                        p * ROWS, count, rowFrom, rowTo);
+            }
+        }
+    }
+
+    /**
+     * One token's products with the panels at packed[a], [b], [c] and [d] (of rows from r0, r0 +
+     * ROWS, ...): the first {@code count} panels' go to out[o + r] for rows r in [rowFrom, rowTo).
+     */
+    private static void four(float[] packed, int a, int b, int c, int d, int cols, float[] x, int x0, float[] out, int o,
+                             int r0, int count, int rowFrom, int rowTo) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        for (int i = 0, k = 0; i < cols; i++, k += ROWS) {
+            FloatVector xv = FloatVector.broadcast(S, x[x0 + i]);
+            s0 = FloatVector.fromArray(S, packed, a + k).fma(xv, s0);
+            s1 = FloatVector.fromArray(S, packed, b + k).fma(xv, s1);
+            s2 = FloatVector.fromArray(S, packed, c + k).fma(xv, s2);
+            s3 = FloatVector.fromArray(S, packed, d + k).fma(xv, s3);
+        }
+        store(s0, out, o, r0, rowFrom, rowTo);
+        if (count > 1) {
+            store(s1, out, o, r0 + ROWS, rowFrom, rowTo);
+        }
+        if (count > 2) {
+            store(s2, out, o, r0 + 2 * ROWS, rowFrom, rowTo);
+        }
+        if (count > 3) {
+            store(s3, out, o, r0 + 3 * ROWS, rowFrom, rowTo);
+        }
+    }
+
+    /** A panel's sums for rows r0.. to out[o + r], those in [rowFrom, rowTo). */
+    private static void store(FloatVector sums, float[] out, int o, int r0, int rowFrom, int rowTo) {
+        if (r0 >= rowFrom && r0 + ROWS <= rowTo) {
+            sums.intoArray(out, o + r0);
+            return;
+        }
+        sums.intoArray(out, o + r0, LANE.compare(VectorOperators.GE, (float) (rowFrom - r0))
+                .and(LANE.compare(VectorOperators.LT, (float) (rowTo - r0))));
+    }
+}
