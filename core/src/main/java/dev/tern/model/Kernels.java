@@ -62,7 +62,7 @@ final class Kernels {
                 int done = r0 + 4 * part;
                 f.dotRows(data, done * rowBytes, rowBytes, r1 - done, x, xOff, cols, out, done);
             });
-        } else if (batchInvariant && !BatchMatmul.batchInvariant(w.format().inTileOrder(), n)) {
+        } else if (batchInvariant && !BatchMatmul.batchInvariant(w, n)) {
             TensorFormat f = w.format().inTileOrder();
             pool.parallelFor(groups, minGroups, (from, to) ->
                     BatchMatmul.byToken(f, w, from * group, Math.min(rows, to * group), x, xOff, n, out, rows));

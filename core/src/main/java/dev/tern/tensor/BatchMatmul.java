@@ -137,10 +137,18 @@ public final class BatchMatmul {
     }
 
     /**
+     * Whether {@link #multiply} gives each of n tokens of w the bits of its one-token product: always
+     * for F32 rows short enough for {@link F32Panels} (whose one-token product adds otherwise than
+     * dot), else as {@link #batchInvariant(TensorFormat, int)} says for w's format in tile order.
+     */
+    public static boolean batchInvariant(Tensor w, int n) {
+        return F32Panels.handles(w) || batchInvariant(w.format().inTileOrder(), n);
+    }
+
+    /**
      * Whether {@link #multiply} gives each of n tokens the bits of its one-token product (the formats'
      * {@link TensorFormat#dot}): for weights that decode to floats exactly, whose tiles add in the dot
-     * products' order, but for the outer-product tiles (F32 rows short enough for {@link F32Panels}:
-     * the bits of a one-token multiply, which adds otherwise than dot); with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
+     * products' order, but for the outer-product tiles; with 512-bit vectors for Q4_0, IQ4_NL and Q4_1,
      * whose kernels look up weights in a table of levels times the block's scale ({@link NibbleBlocks},
      * plus its min for Q4_1) and add as the tiles do; for the formats' variants in tile order ({@link TensorFormat#inTileOrder}:
      * Q8_0's, Q4_K's, Q5_K's, Q6_K's, IQ4_XS's, Q5_0's and Q5_1's own kernels with 512-bit vectors, the others' rows decoded

@@ -141,9 +141,11 @@ class BatchInvarianceTest {
      * With quantized weights, whose batched tiles do other arithmetic than their one-token kernels,
      * a pass asked to be batch-invariant (tern's --batch-invariant) gives the same guarantee: the
      * K-quants' and Q5_0's own kernels in tile order with 512-bit vectors, Q3_K's rows decoded first.
+     * F32 rows this short take panels in every batch, the option's too (with 8-lane vectors its
+     * 18-token pass once went through F32's one-token kernels, which add otherwise than panels).
      */
     @ParameterizedTest(name = "{0} weights")
-    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q3_K"})
+    @ValueSource(strings = {"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q5_0", "Q3_K", "F32"})
     void quantizedLogitsDoNotDependOnTheBatchWhenAskedNotTo(String type) {
         ModelConfig c = TinyModel.config(256, 256, 2, 4, 2, 40, RopeStyle.NORMAL, 64, 1f);
         TensorFormat format = TensorFormat.of(GGMLType.valueOf(type));
