@@ -148,10 +148,10 @@ final class AttentionKernel {
         boolean scaled = pairs && pool.halvesFinite();
         loadQueries(q, first, end, kvHead, heads, pool.type(), scaled);
         loadRows(batch, first, rows, 0);
-        // Widened in registers as they are scored where every row is in a group of four that shares
-        // each widened vector; otherwise a head at a time into a buffer that stays in L1 while they
-        // are scored (one row per key widens faster so).
-        boolean inRegisters = scaled && rows % 4 == 0;
+        // Widened in registers as they are scored where every row is in a group of four (or, at the
+        // end, two) that shares each widened vector; otherwise a head at a time into a buffer that
+        // stays in L1 while they are scored (one row per key widens faster so).
+        boolean inRegisters = scaled && rows % 2 == 0;
         for (int b = b0; b < b1; b++) {
             int start = b * BLOCK, block = seq.block(start);
             short[] halves = pairs ? pool.halfKeys(block, layer) : null;
@@ -226,8 +226,8 @@ final class AttentionKernel {
     /**
      * Scaled scores of KV head j's rows for the block at {@code start}; row r's go to
      * sc[base0 + r·len ..], positions past the row's token -inf. The keys are halves[at ..] as
-     * stored in an F16 cache (rows in pairs, {@link HalfPairs}; only where rows is a multiple of
-     * four and the queries are scaled), or the widened ones in {@link #keys} where halves is null.
+     * stored in an F16 cache (rows in pairs, {@link HalfPairs}; only where rows is even and the
+     * queries are scaled), or the widened ones in {@link #keys} where halves is null.
      */
     private void scoreHead(int rows, int j, int start, short[] halves, int at, float[] sc, int base0, int len) {
         int qOff = j * rows;
@@ -242,6 +242,14 @@ final class AttentionKernel {
                     }
                 }
             }
+        }
+        if (halves != null && r < rows) {
+            if (rowLimit[r + 1] > start) {
+                for (int c = 0; c < BLOCK; c += P.length()) {
+                    scoreTwoPairs(qOff + r, halves, at + 2 * c, sc, base0 + r * len + c, len);
+                }
+            }
+            r += 2;
         }
         for (; r < rows; r++) {
             if (rowLimit[r] > start) {
@@ -326,6 +334,23 @@ final class AttentionKernel {
         a3.mul(scale).intoArray(sc, out + 3 * len);
     }
 
+    /** {@link #scoreFourPairs} for two rows (a group of two query heads, one token: a draft's or stories15M's). */
+    private void scoreTwoPairs(int r, short[] halves, int at, float[] sc, int out, int len) {
+        FloatVector a0 = FloatVector.zero(P), a1 = a0;
+        int q0 = r * headDim;
+        for (int d = 0; d < headDim; d += 2) {
+            IntVector x = ShortVector.fromArray(PAIRS, halves, at + d * BLOCK).reinterpretAsInts();
+            FloatVector k = HalfPairs.scaledLow(x);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d]), a1);
+            k = HalfPairs.scaledHigh(x);
+            a0 = k.fma(FloatVector.broadcast(P, query[q0 + d + 1]), a0);
+            a1 = k.fma(FloatVector.broadcast(P, query[q0 + headDim + d + 1]), a1);
+        }
+        a0.mul(scale).intoArray(sc, out);
+        a1.mul(scale).intoArray(sc, out + len);
+    }
+
     /** {@link #keys} = one head's keys of a block from an F16 cache's pairs at halves[at ..], times 2^-112 where scaled, else exact. */
     private void widenKeys(short[] halves, int at, boolean scaled) {
         for (int d = 0; d < headDim; d += 2) {
@@ -358,6 +383,7 @@ final class AttentionKernel {
         // An F16 cache's heads of whole groups are read as stored, two halves a lane; scaled by
         // 2^-112 (and the probabilities by 2^112) where all its halves are finite.
         boolean grouped = byHead && pool.valuesGrouped();
+        boolean narrow = narrow(vStride);
         boolean scaled = grouped && pool.halvesFinite();
         for (int b = chunk * CHUNK_BLOCKS; b < (chunk + 1) * CHUNK_BLOCKS; b++) {
             int start = b * BLOCK, slots = Math.min(BLOCK, lastLimit - start);
@@ -384,8 +410,10 @@ final class AttentionKernel {
                 int vOff = byHead ? 0 : j * headDim, o = dstOff + j * group * headDim;
                 for (int r = 0; r < rows; ) {
                     int row = j * rows + r, n = Math.min(slots, rowLimit[r] - start);
-                    // Four rows of one head that all weigh the whole block share each value load.
-                    int count = r + 4 <= rows && n == slots ? 4 : 1;
+                    // Four rows of one head that all weigh the whole block share each value load; so do two
+                    // rows weighing the same slots of a head half a vector wide.
+                    int count = r + 4 <= rows && n == slots ? 4
+                            : narrow && r + 2 <= rows && Math.min(slots, rowLimit[r + 1] - start) == n ? 2 : 1;
                     if (n > 0) {
                         for (int i = 0; i < count; i++) {
                             int base = scOff + (row + i) * stride + start;
@@ -400,6 +428,8 @@ final class AttentionKernel {
                             accumulateFourPairs(n, halves, at, dst, o + rowOut[r], o + rowOut[r + 1], o + rowOut[r + 2], o + rowOut[r + 3]);
                         } else if (count == 4) {
                             accumulateFour(n, vOff, vStride, dst, o + rowOut[r], o + rowOut[r + 1], o + rowOut[r + 2], o + rowOut[r + 3]);
+                        } else if (count == 2) {
+                            accumulateNarrowTwo(n, vOff, dst, o + rowOut[r], o + rowOut[r + 1]);
                         } else {
                             accumulate(n, 0, vOff, vStride, dst, o + rowOut[r], 0);
                         }
@@ -584,7 +614,7 @@ final class AttentionKernel {
      * four independent chains over the components.
      */
     private void accumulate(int n, int p0, int vOff, int stride, float[] out, int o, int from) {
-        if (from == 0 && 2 * headDim == D.length() && stride == headDim) {
+        if (from == 0 && narrow(stride)) {
             accumulateNarrow(n, p0, vOff, out, o);
             return;
         }
@@ -639,6 +669,11 @@ final class AttentionKernel {
         }
     }
 
+    /** Whether values {@code stride} apart are a head half a vector wide, slots side by side ({@link #accumulateNarrow}). */
+    private boolean narrow(int stride) {
+        return 2 * headDim == D.length() && stride == headDim;
+    }
+
     /**
      * {@link #accumulate} of a head half a vector wide whose slots' values lie side by side (stride =
      * headDim): a vector spans two slots, each half weighed by its slot's probability, and the two
@@ -660,6 +695,34 @@ final class AttentionKernel {
         acc.intoArray(fold, 0);
         for (int d = 0; d < headDim; d++) {
             out[o + d] += fold[d] + fold[d + headDim];
+        }
+    }
+
+    /**
+     * {@link #accumulateNarrow} for two rows over the same n slots, their probabilities at probs[0 ..]
+     * and probs[BLOCK ..]: each value load serves both, each row summed as there.
+     */
+    private void accumulateNarrowTwo(int n, int vOff, float[] out, int oa, int ob) {
+        VectorMask<Float> second = D_LANE.compare(VectorOperators.GE, (float) headDim);
+        FloatVector a = FloatVector.zero(D), b = a;
+        int s = 0;
+        for (; s + 2 <= n; s += 2) {
+            FloatVector v = FloatVector.fromArray(D, values, vOff + s * headDim);
+            a = v.fma(FloatVector.broadcast(D, probs[s]).blend(probs[s + 1], second), a);
+            b = v.fma(FloatVector.broadcast(D, probs[BLOCK + s]).blend(probs[BLOCK + s + 1], second), b);
+        }
+        if (s < n) {
+            FloatVector v = FloatVector.fromArray(D, values, vOff + s * headDim, second.not());
+            a = v.fma(FloatVector.broadcast(D, probs[s]), a);
+            b = v.fma(FloatVector.broadcast(D, probs[BLOCK + s]), b);
+        }
+        a.intoArray(fold, 0);
+        for (int d = 0; d < headDim; d++) {
+            out[oa + d] += fold[d] + fold[d + headDim];
+        }
+        b.intoArray(fold, 0);
+        for (int d = 0; d < headDim; d++) {
+            out[ob + d] += fold[d] + fold[d + headDim];
         }
     }
 
