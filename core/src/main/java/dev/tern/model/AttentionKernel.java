@@ -67,7 +67,7 @@ final class AttentionKernel {
     private final boolean pairedLoads;
     private final float scale;
     private final float[] keys, values, probs = new float[4 * BLOCK];
-    /** Where {@link #accumulateNarrow} adds up the lanes of a component. */
+    /** Where {@link #addHalves} adds up the lanes of a component. */
     private final float[] fold = new float[D.length()];
     /** {@link #attendWhole}'s scratch: scores; per row and chunk max, sum and factor; one chunk's output. */
     private float[] query = new float[0], scores = new float[0], stats = new float[0], partial = new float[0];
@@ -692,10 +692,7 @@ final class AttentionKernel {
             // The last slot's values only: past them the buffer holds other values, maybe not finite.
             acc = FloatVector.fromArray(D, values, vOff + s * headDim, second.not()).fma(FloatVector.broadcast(D, probs[p0 + s]), acc);
         }
-        acc.intoArray(fold, 0);
-        for (int d = 0; d < headDim; d++) {
-            out[o + d] += fold[d] + fold[d + headDim];
-        }
+        addHalves(acc, out, o);
     }
 
     /**
@@ -716,13 +713,15 @@ final class AttentionKernel {
             a = v.fma(FloatVector.broadcast(D, probs[s]), a);
             b = v.fma(FloatVector.broadcast(D, probs[BLOCK + s]), b);
         }
-        a.intoArray(fold, 0);
+        addHalves(a, out, oa);
+        addHalves(b, out, ob);
+    }
+
+    /** out[o + d] += the two halves' lanes d of a narrow head's sums (in lane order), for its components d. */
+    private void addHalves(FloatVector sums, float[] out, int o) {
+        sums.intoArray(fold, 0);
         for (int d = 0; d < headDim; d++) {
-            out[oa + d] += fold[d] + fold[d + headDim];
-        }
-        b.intoArray(fold, 0);
-        for (int d = 0; d < headDim; d++) {
-            out[ob + d] += fold[d] + fold[d + headDim];
+            out[o + d] += fold[d] + fold[d + headDim];
         }
     }
 
