@@ -37,15 +37,16 @@ final class F32Panels {
     }
 
     /**
-     * w's rows as panels: row r's value in column c at ((r / ROWS)·cols + c)·ROWS + r % ROWS, rows
-     * past the last padded with zeros.
+     * w's rows as panels: row r's value in column c at {@link Aligned#OFFSET} + ((r / ROWS)·cols +
+     * c)·ROWS + r % ROWS, rows past the last padded with zeros; each column of a panel is then one
+     * cache line, not two halves.
      */
     static float[] pack(Tensor w) {
         int rows = w.rows(), cols = w.cols(), panels = (rows + ROWS - 1) / ROWS;
-        float[] packed = new float[Math.multiplyExact(panels * ROWS, cols)];
+        float[] packed = new float[Math.addExact(Aligned.OFFSET, Math.multiplyExact(panels * ROWS, cols))];
         MemorySegment data = w.data();
         for (int r = 0; r < rows; r++) {
-            int base = r / ROWS * cols * ROWS + r % ROWS;
+            int base = Aligned.OFFSET + r / ROWS * cols * ROWS + r % ROWS;
             for (int c = 0; c < cols; c++) {
                 packed[base + c * ROWS] = data.get(F32, 4L * ((long) r * cols + c));
             }
@@ -55,18 +56,23 @@ final class F32Panels {
 
     /**
      * As {@link BatchMatmul#multiply}, for a tensor {@link #handles} takes. Four panels at a time
-     * (four independent chains), a token after another.
+     * (four independent chains), two tokens after two (a draft catching up on accepted tokens).
      */
     static void multiply(Tensor w, int rowFrom, int rowTo, float[] x, int xOff, int n, float[] out, int outStride) {
         float[] packed = w.panels();
-        int cols = w.cols(), size = cols * ROWS;
+        int cols = w.cols(), size = cols * ROWS, at = Aligned.OFFSET;
         int first = rowFrom / ROWS, end = (rowTo + ROWS - 1) / ROWS;
         for (int p = first; p < end; p += 4) {
             int count = Math.min(4, end - p);
             // Fewer than four panels left: the last one stands in for the missing ones, its sums unused.
             int p1 = Math.min(p + 1, end - 1), p2 = Math.min(p + 2, end - 1), p3 = Math.min(p + 3, end - 1);
-            for (int t = 0; t < n; t++) {
-                four(packed, p * size, p1 * size, p2 * size, p3 * size, cols, x, xOff + t * cols, out, t * outStride,
+            int t = 0;
+            for (; t + 2 <= n; t += 2) {
+                fourTwo(packed, at + p * size, at + p1 * size, at + p2 * size, at + p3 * size, cols, x, xOff + t * cols, out,
+                        t * outStride, outStride, p * ROWS, count, rowFrom, rowTo);
+            }
+            if (t < n) {
+                four(packed, at + p * size, at + p1 * size, at + p2 * size, at + p3 * size, cols, x, xOff + t * cols, out, t * outStride,
                         p * ROWS, count, rowFrom, rowTo);
             }
         }
@@ -95,6 +101,42 @@ final class F32Panels {
         }
         if (count > 3) {
             store(s3, out, o, r0 + 3 * ROWS, rowFrom, rowTo);
+        }
+    }
+
+    /**
+     * {@link #four} for two tokens, at x[x0] and x[x0 + cols], into out[o + r] and out[o + stride + r]:
+     * each panel load serves both, and each (row, token) is the same chain as {@link #four}'s.
+     */
+    private static void fourTwo(float[] packed, int a, int b, int c, int d, int cols, float[] x, int x0, float[] out, int o,
+                                int stride, int r0, int count, int rowFrom, int rowTo) {
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0, u0 = s0, u1 = s0, u2 = s0, u3 = s0;
+        for (int i = 0, k = 0; i < cols; i++, k += ROWS) {
+            FloatVector xv = FloatVector.broadcast(S, x[x0 + i]), yv = FloatVector.broadcast(S, x[x0 + cols + i]);
+            FloatVector w0 = FloatVector.fromArray(S, packed, a + k), w1 = FloatVector.fromArray(S, packed, b + k);
+            FloatVector w2 = FloatVector.fromArray(S, packed, c + k), w3 = FloatVector.fromArray(S, packed, d + k);
+            s0 = w0.fma(xv, s0);
+            s1 = w1.fma(xv, s1);
+            s2 = w2.fma(xv, s2);
+            s3 = w3.fma(xv, s3);
+            u0 = w0.fma(yv, u0);
+            u1 = w1.fma(yv, u1);
+            u2 = w2.fma(yv, u2);
+            u3 = w3.fma(yv, u3);
+        }
+        store(s0, out, o, r0, rowFrom, rowTo);
+        store(u0, out, o + stride, r0, rowFrom, rowTo);
+        if (count > 1) {
+            store(s1, out, o, r0 + ROWS, rowFrom, rowTo);
+            store(u1, out, o + stride, r0 + ROWS, rowFrom, rowTo);
+        }
+        if (count > 2) {
+            store(s2, out, o, r0 + 2 * ROWS, rowFrom, rowTo);
+            store(u2, out, o + stride, r0 + 2 * ROWS, rowFrom, rowTo);
+        }
+        if (count > 3) {
+            store(s3, out, o, r0 + 3 * ROWS, rowFrom, rowTo);
+            store(u3, out, o + stride, r0 + 3 * ROWS, rowFrom, rowTo);
         }
     }
 
