@@ -29,8 +29,9 @@ final class SpeculationOptions {
     @Option(names = {"--draft-min", "--draft-n-min"}, description = "Fewest tokens proposed per step (default: ${DEFAULT-VALUE})")
     int draftMin = 1;
 
-    @Option(names = "--draft-p-min", description = "Stop drafting where the draft's top token is less likely than this; llama.cpp uses 0.75 (default: ${DEFAULT-VALUE})")
-    float draftPMin = 0.3f;
+    @Option(names = "--draft-p-min", description = "Also stop drafting where the draft's top token is less likely than this (llama.cpp's"
+            + " stop, at 0.75 there); Tern's own stop is the learned chance that the guesses are used (default: ${DEFAULT-VALUE})")
+    float draftPMin = 0f;
 
     @Option(names = {"--draft-threads", "-td", "--threads-draft"}, description = "Worker threads of the draft model (default: ${DEFAULT-VALUE})")
     int draftThreads = 1;

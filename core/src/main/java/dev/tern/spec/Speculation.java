@@ -51,7 +51,7 @@ public final class Speculation implements AutoCloseable {
         }
         int vocab = target.vocabSize();
         return new Speculation(config -> new DraftModelProposer(draft.newSession(), vocab, config,
-                DraftModelProposer.seedFor(config.seed()), minConfidence),
+                DraftModelProposer.seedFor(config.seed()), minConfidence, DraftModelProposer.MIN_USE_CHANCE),
                 () -> AdaptiveDraftLength.forDraftModel(min, max), min, max, draft);
     }
 

@@ -94,12 +94,41 @@ class DraftModelTest {
     @Test
     void draftEqualToTargetIsAlwaysAcceptedWhenGreedy() {
         try (Session s = engine.newSession(256);
-             DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f)) {
+             DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f, 0)) {
             SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, tokenizer.encode("Once upon a time", true, false),
                     new Sampler(SamplerConfig.greedy(), 512), p, AdaptiveDraftLength.fixed(6), 120, (id, t) -> true);
             assertEquals(120, r.generation().tokens().length);
             assertEquals(r.stats().drafted(), r.stats().accepted());
             assertTrue(r.stats().tokensPerPass() > 6, "tokens per pass " + r.stats().tokensPerPass());
+        }
+    }
+
+    /**
+     * A round stops where the chance that every guess so far is used falls below minUseChance: at
+     * 1 no guess passes (a chance is at most 0.99), at 0 every one up to the length asked.
+     */
+    @Test
+    void guessesStopWhereTheirChanceOfUseFallsBelowTheBar() {
+        int[] history = tokenizer.encode("Once upon a time", true, false);
+        try (DraftModelProposer never = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f, 1);
+             DraftModelProposer always = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f, 0)) {
+            assertEquals(0, never.propose(history, history.length, 6).size());
+            assertEquals(6, always.propose(history, history.length, 6).size());
+        }
+    }
+
+    /**
+     * A draft identical to the target has every guess accepted: the chance learnt from the target's
+     * tokens rises above where it starts (the confidence itself).
+     */
+    @Test
+    void learnsFromTheTargetsTokensThatItsGuessesAreUsed() {
+        try (Session s = engine.newSession(256);
+             DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, SamplerConfig.greedy(), 1, 0f, 0.5)) {
+            SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, tokenizer.encode("Once upon a time", true, false),
+                    new Sampler(SamplerConfig.greedy(), 512), p, AdaptiveDraftLength.fixed(8), 150, (id, t) -> true);
+            assertEquals(r.stats().drafted(), r.stats().accepted());
+            assertTrue(p.learnedChance(0.5f) > 0.9, "learnt chance " + p.learnedChance(0.5f));
         }
     }
 
@@ -127,7 +156,7 @@ class DraftModelTest {
         long drafted = 0, accepted = 0;
         for (int run = 0; run < runs; run++) {
             try (Session s = engine.newSession(256);
-                 DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, draftConfig.withSeed(run), run, 0f)) {
+                 DraftModelProposer p = new DraftModelProposer(engine.newSession(256), 512, draftConfig.withSeed(run), run, 0f, 0)) {
                 SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, prompt,
                         new Sampler(targetConfig.withSeed(1_000_000 + run), 512), p, AdaptiveDraftLength.fixed(1), 3,
                         (id, t) -> true);

@@ -109,7 +109,7 @@ class GreedyIdentityTest {
         int[] expected = plain(name, prompt);
         try (Session s = targetEngine.newSession(target.config().contextLength());
              DraftModelProposer p = new DraftModelProposer(draftEngine.newSession(draft.config().contextLength()),
-                     tokenizer.vocabSize(), SamplerConfig.greedy(), 1, 0.3f)) {
+                     tokenizer.vocabSize(), SamplerConfig.greedy(), 1, 0f, DraftModelProposer.MIN_USE_CHANCE)) {
             SpeculativeResult r = SpeculativeGenerator.generate(s, tokenizer, prompt, greedy(), p,
                     new AdaptiveDraftLength(1, 8, 0.2), TOKENS, (id, t) -> true);
             assertSameUpToTies(prompt, expected, r.generation().tokens());
