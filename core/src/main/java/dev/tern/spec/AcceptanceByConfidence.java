@@ -13,7 +13,8 @@ package dev.tern.spec;
 final class AcceptanceByConfidence {
     /** Weight of the earlier outcomes at each new one: about the last 100 count. */
     private static final double DECAY = 0.99;
-    /** Outcomes the starting line is worth, at each of confidences 0.1 and 0.9; it does not fade. */
+    /** The starting line's points, (c, c) for each c here, PRIOR outcomes each; they do not fade. */
+    private static final double[] START = {0.1, 0.9};
     private static final double PRIOR = 2;
     private static final double FLOOR = 0.01;
 
@@ -26,10 +27,16 @@ final class AcceptanceByConfidence {
 
     /** The estimated chance that a guess of this confidence is accepted. */
     double chance(float confidence) {
-        // The starting line's points (0.1, 0.1) and (0.9, 0.9), PRIOR outcomes each, added in.
-        double pw = w + 2 * PRIOR, pc = c1 + PRIOR, pcc = c2 + 0.82 * PRIOR;
-        double meanC = pc / pw, meanY = (y1 + PRIOR) / pw;
-        double slope = ((yc + 0.82 * PRIOR) / pw - meanC * meanY) / (pcc / pw - meanC * meanC);
+        double sw = w, sc = c1, scc = c2, sy = y1, syc = yc;
+        for (double c : START) {
+            sw += PRIOR;
+            sc += PRIOR * c;
+            scc += PRIOR * c * c;
+            sy += PRIOR * c;
+            syc += PRIOR * c * c;
+        }
+        double meanC = sc / sw, meanY = sy / sw;
+        double slope = (syc / sw - meanC * meanY) / (scc / sw - meanC * meanC);
         return Math.clamp(meanY + slope * (confidence - meanC), FLOOR, 1 - FLOOR);
     }
 
