@@ -119,7 +119,7 @@ class DraftModelTest {
 
     /**
      * A draft identical to the target has every guess accepted: the chance learnt from the target's
-     * tokens rises above where it starts (the confidence itself).
+     * tokens rises above where it starts (0.35 + 0.65·confidence).
      */
     @Test
     void learnsFromTheTargetsTokensThatItsGuessesAreUsed() {
