@@ -150,35 +150,30 @@ public final class DraftModelProposer implements Proposer {
         }
         guessedAt = length;
         guessedAfter = history[length - 1];
-        guessCount = 0;
         double used = 1;
         int n = 0;
         while (n < k) {
-            int d;
+            int d = -1;
+            float[] q = null;
+            float c;
             if (greedy) {
                 d = sampler.sample(logits); // its confidence below is read from the biased logits, penalties aside
-                float c = topProbability(logits);
+                c = topProbability(logits);
                 // Learnt from even when not proposed, so that a chance estimated too low can rise.
-                guesses[n] = d;
-                confidences[n] = c;
-                guessCount = n + 1;
-                used *= acceptance.chance(c);
-                if (c < minConfidence || used < minUseChance) {
-                    break;
-                }
+                remember(n, d, c);
             } else {
-                float[] q = sampler.probabilities(logits);
-                float c = max(q);
-                used *= acceptance.chance(c);
-                if (c < minConfidence || used < minUseChance) {
-                    break;
-                }
+                q = sampler.probabilities(logits);
+                c = max(q);
+            }
+            used *= acceptance.chance(c);
+            if (c < minConfidence || used < minUseChance) {
+                break;
+            }
+            if (!greedy) {
                 dists[n] = q;
                 d = SpeculativeSampling.draw(q, rng);
                 sampler.accept(d);
-                guesses[n] = d;
-                confidences[n] = c;
-                guessCount = n + 1;
+                remember(n, d, c);
             }
             tokens[n++] = d;
             if (n < k) {
@@ -187,6 +182,13 @@ public final class DraftModelProposer implements Proposer {
         }
         return n == k ? new Proposal(tokens, dists)
                 : new Proposal(Arrays.copyOf(tokens, n), dists == null ? null : Arrays.copyOf(dists, n));
+    }
+
+    /** Keeps guess n of this round, of confidence c, for {@link #learn}. */
+    private void remember(int n, int token, float c) {
+        guesses[n] = token;
+        confidences[n] = c;
+        guessCount = n + 1;
     }
 
     /**

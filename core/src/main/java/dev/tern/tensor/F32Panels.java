@@ -92,16 +92,7 @@ final class F32Panels {
             s2 = FloatVector.fromArray(S, packed, c + k).fma(xv, s2);
             s3 = FloatVector.fromArray(S, packed, d + k).fma(xv, s3);
         }
-        store(s0, out, o, r0, rowFrom, rowTo);
-        if (count > 1) {
-            store(s1, out, o, r0 + ROWS, rowFrom, rowTo);
-        }
-        if (count > 2) {
-            store(s2, out, o, r0 + 2 * ROWS, rowFrom, rowTo);
-        }
-        if (count > 3) {
-            store(s3, out, o, r0 + 3 * ROWS, rowFrom, rowTo);
-        }
+        storeFour(s0, s1, s2, s3, out, o, r0, count, rowFrom, rowTo);
     }
 
     /**
@@ -124,19 +115,22 @@ final class F32Panels {
             u2 = w2.fma(yv, u2);
             u3 = w3.fma(yv, u3);
         }
+        storeFour(s0, s1, s2, s3, out, o, r0, count, rowFrom, rowTo);
+        storeFour(u0, u1, u2, u3, out, o + stride, r0, count, rowFrom, rowTo);
+    }
+
+    /** The first {@code count} of four panels' sums (rows from r0, r0 + ROWS, ...) through {@link #store}. */
+    private static void storeFour(FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3, float[] out, int o, int r0,
+                                  int count, int rowFrom, int rowTo) {
         store(s0, out, o, r0, rowFrom, rowTo);
-        store(u0, out, o + stride, r0, rowFrom, rowTo);
         if (count > 1) {
             store(s1, out, o, r0 + ROWS, rowFrom, rowTo);
-            store(u1, out, o + stride, r0 + ROWS, rowFrom, rowTo);
         }
         if (count > 2) {
             store(s2, out, o, r0 + 2 * ROWS, rowFrom, rowTo);
-            store(u2, out, o + stride, r0 + 2 * ROWS, rowFrom, rowTo);
         }
         if (count > 3) {
             store(s3, out, o, r0 + 3 * ROWS, rowFrom, rowTo);
-            store(u3, out, o + stride, r0 + 3 * ROWS, rowFrom, rowTo);
         }
     }
 
